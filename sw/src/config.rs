@@ -1,0 +1,410 @@
+//! `ArrayConfig`: the single description of a generated array, shared by the
+//! generator, the co-simulation and the reports.
+//!
+//! A config is written as a [`RawArrayConfig`] (JSON, presets, the CLI) and
+//! becomes an [`ArrayConfig`] only through [`RawArrayConfig::validate`], which
+//! checks every field against its allowed range and derives every width
+//! (table entry, accumulator, stream beats). Nothing downstream re-derives a
+//! width: the generator, the simulator driver and the layout module ask the
+//! validated config.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dtype::WeightType;
+
+/// Width of every result the arrays emit (two's complement).
+pub const RESULT_BITS: u32 = 32;
+
+/// Which datapath the array uses. Both share the controller and stream
+/// interface, so they can be swapped behind the same driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    /// Table lookup: precomputed mirror-halved tables, bit-serial planes.
+    Lut,
+    /// Baseline: one int8 × int-b multiplier per weight, all planes at once.
+    Mac,
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Arch::Lut => "lut",
+            Arch::Mac => "mac",
+        })
+    }
+}
+
+/// A config as written by a user, before validation. Field docs give the
+/// allowed range and what the field costs in hardware.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawArrayConfig {
+    /// Datapath: `lut` or `mac`.
+    pub arch: Arch,
+    /// Output rows computed in parallel (1..=256). Area grows linearly.
+    pub rows: u32,
+    /// Activation groups consumed per beat (1..=32): the K-tile is
+    /// `k_groups * g` activations. Area and stream width grow linearly.
+    pub k_groups: u32,
+    /// Activations per group, i.e. weight bits per table index (2..=5).
+    /// Table size is `2^(g-1)` entries per group.
+    pub g: u32,
+    /// Weight format: `uint1`..`uint4` or `ternary`.
+    pub weights: WeightType,
+    /// Activation bits (8: int8 activations with a per-token scale).
+    pub act_bits: u32,
+    /// Largest K (reduction length) the accumulators must hold exactly
+    /// (1..=1048576). Accumulator width grows with log2(max_k).
+    pub max_k: u32,
+}
+
+/// Why a config was rejected: the field, the value, and what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid array config: field `{field}` = {value}: {allowed}")]
+pub struct ConfigError {
+    /// Name of the offending field.
+    pub field: &'static str,
+    /// The rejected value, as written.
+    pub value: String,
+    /// The allowed range or set.
+    pub allowed: String,
+}
+
+fn check_range(field: &'static str, value: u32, lo: u32, hi: u32) -> Result<(), ConfigError> {
+    if (lo..=hi).contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError {
+            field,
+            value: value.to_string(),
+            allowed: format!("allowed range is {lo}..={hi}"),
+        })
+    }
+}
+
+/// Bits of a two's-complement number that holds every value in `lo..=hi`.
+pub fn signed_bits(lo: i64, hi: i64) -> u32 {
+    (1..=64)
+        .find(|&b| {
+            let half = 1i128 << (b - 1);
+            i128::from(lo) >= -half && i128::from(hi) < half
+        })
+        .unwrap_or(64)
+}
+
+impl RawArrayConfig {
+    /// Check every field and derive the widths.
+    pub fn validate(&self) -> Result<ArrayConfig, ConfigError> {
+        check_range("rows", self.rows, 1, 256)?;
+        check_range("k_groups", self.k_groups, 1, 32)?;
+        check_range("g", self.g, 2, 5)?;
+        check_range("act_bits", self.act_bits, 8, 8)?;
+        check_range("max_k", self.max_k, 1, 1 << 20)?;
+        let cfg = ArrayConfig { raw: self.clone() };
+        let bits = cfg.acc_bits();
+        if cfg.result_value_bits() > RESULT_BITS {
+            return Err(ConfigError {
+                field: "max_k",
+                value: self.max_k.to_string(),
+                allowed: format!(
+                    "results would need {} bits (accumulator {bits}); reduce max_k so they fit in {RESULT_BITS}",
+                    cfg.result_value_bits()
+                ),
+            });
+        }
+        Ok(cfg)
+    }
+}
+
+/// A validated array config with every derived width.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ArrayConfig {
+    raw: RawArrayConfig,
+}
+
+impl Serialize for ArrayConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.raw.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ArrayConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        RawArrayConfig::deserialize(d)?
+            .validate()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl ArrayConfig {
+    /// The fields as written.
+    pub fn raw(&self) -> &RawArrayConfig {
+        &self.raw
+    }
+    /// Datapath kind.
+    pub fn arch(&self) -> Arch {
+        self.raw.arch
+    }
+    /// Output rows computed in parallel.
+    pub fn rows(&self) -> usize {
+        self.raw.rows as usize
+    }
+    /// Activation groups per beat.
+    pub fn k_groups(&self) -> usize {
+        self.raw.k_groups as usize
+    }
+    /// Activations per group.
+    pub fn g(&self) -> usize {
+        self.raw.g as usize
+    }
+    /// Weight format.
+    pub fn weights(&self) -> WeightType {
+        self.raw.weights
+    }
+    /// Activation bits.
+    pub fn act_bits(&self) -> u32 {
+        self.raw.act_bits
+    }
+    /// Largest K the accumulators hold exactly.
+    pub fn max_k(&self) -> usize {
+        self.raw.max_k as usize
+    }
+    /// Activations per beat (the K-tile).
+    pub fn k_tile(&self) -> usize {
+        self.k_groups() * self.g()
+    }
+    /// Weight beats per K-tile: one per bit plane (LUT, bit-serial) or one
+    /// holding all planes (MAC).
+    pub fn beats_per_tile(&self) -> usize {
+        match self.arch() {
+            Arch::Lut => self.weights().bits() as usize,
+            Arch::Mac => 1,
+        }
+    }
+    /// Width of one activation beat.
+    pub fn act_beat_bits(&self) -> u32 {
+        (self.k_tile() as u32) * self.act_bits()
+    }
+    /// Width of one weight beat.
+    pub fn weight_beat_bits(&self) -> u32 {
+        let per_row = self.k_tile() as u32
+            * match self.arch() {
+                Arch::Lut => 1,
+                Arch::Mac => self.weights().bits(),
+            };
+        per_row * self.raw.rows
+    }
+    /// Width of one result beat (all rows, [`RESULT_BITS`] each).
+    pub fn result_beat_bits(&self) -> u32 {
+        self.raw.rows * RESULT_BITS
+    }
+    /// Entries of one mirror-halved table: `2^(g-1)`.
+    pub fn table_entries(&self) -> usize {
+        1 << (self.g() - 1)
+    }
+    /// Smallest and largest activation.
+    pub fn act_range(&self) -> (i64, i64) {
+        let half = 1i64 << (self.act_bits() - 1);
+        (-half, half - 1)
+    }
+    /// Range of one half-table entry `x[g-1] + Σ_{t<g-1} ±x[t]`.
+    pub fn entry_range(&self) -> (i64, i64) {
+        let (lo, hi) = self.act_range();
+        let g = self.g() as i64;
+        // The last activation always enters with +; the others with either
+        // sign, so each contributes at most |lo| in magnitude.
+        (g * lo, hi + (g - 1) * -lo)
+    }
+    /// Bits of one table entry.
+    pub fn entry_bits(&self) -> u32 {
+        let (lo, hi) = self.entry_range();
+        signed_bits(lo, hi)
+    }
+    /// Coefficient of the Σx correction ([`WeightType::correction_coeff`]).
+    pub fn correction_coeff(&self) -> i64 {
+        self.weights().correction_coeff()
+    }
+    /// Magnitude bound of the accumulator over any K ≤ `max_k`.
+    pub fn acc_bound(&self) -> i64 {
+        let k = self.max_k() as i64;
+        let amax = -self.act_range().0; // |x| ≤ 128 for int8
+        match self.arch() {
+            Arch::Lut => {
+                // Σ_i 2^i (s_i·x) plus c·Σx, each bounded by (2^b-1)·|x|·K.
+                let planes = (1i64 << self.weights().bits()) - 1;
+                planes * amax * k + self.correction_coeff().abs() * amax * k
+            }
+            Arch::Mac => {
+                let w = self.weights();
+                let wmax = i64::from(w.max_value().abs().max(w.min_value().abs()));
+                wmax * amax * k
+            }
+        }
+    }
+    /// Accumulator width, derived from `max_k`, the weight and activation types.
+    pub fn acc_bits(&self) -> u32 {
+        let b = self.acc_bound();
+        signed_bits(-b, b)
+    }
+    /// Bits the final result needs (the LUT array halves its accumulator).
+    pub fn result_value_bits(&self) -> u32 {
+        match self.arch() {
+            Arch::Lut => self.acc_bits() - 1,
+            Arch::Mac => self.acc_bits(),
+        }
+    }
+    /// Multiply-accumulates of the logical matmul the array completes per
+    /// busy cycle: LUT `rows·k_tile/bits`, MAC `rows·k_tile`.
+    pub fn macs_per_cycle(&self) -> f64 {
+        (self.rows() * self.k_tile()) as f64 / self.beats_per_tile() as f64
+    }
+    /// Short identifier used in file and module names, e.g. `lut_r32_k4_g4_ternary`.
+    pub fn slug(&self) -> String {
+        format!(
+            "{}_r{}_k{}_g{}_{}_a{}_m{}",
+            self.arch(),
+            self.rows(),
+            self.k_groups(),
+            self.g(),
+            self.weights(),
+            self.act_bits(),
+            self.max_k()
+        )
+    }
+}
+
+impl fmt::Display for ArrayConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "arch={} rows={} k_groups={} g={} weights={} act_bits={} max_k={}",
+            self.arch(),
+            self.rows(),
+            self.k_groups(),
+            self.g(),
+            self.weights(),
+            self.act_bits(),
+            self.max_k()
+        )
+    }
+}
+
+/// A named, documented config.
+#[derive(Clone, Debug)]
+pub struct Preset {
+    /// Name used on the command line.
+    pub name: &'static str,
+    /// What it is for.
+    pub about: &'static str,
+    /// The config.
+    pub raw: RawArrayConfig,
+}
+
+const fn raw(arch: Arch, rows: u32, k_groups: u32, g: u32, weights: WeightType, max_k: u32) -> RawArrayConfig {
+    RawArrayConfig { arch, rows, k_groups, g, weights, act_bits: 8, max_k }
+}
+
+/// The named configs, `default` first.
+pub fn presets() -> Vec<Preset> {
+    use Arch::{Lut, Mac};
+    use WeightType::{Ternary, Uint};
+    vec![
+        Preset { name: "default", about: "LUT array for BitNet ternary GEMV: 32 rows x 16 activations per beat, g=4", raw: raw(Lut, 32, 4, 4, Ternary, 16384) },
+        Preset { name: "tiny", about: "smallest useful LUT array (4 rows, one group of 4 per beat, uint2); readable golden RTL", raw: raw(Lut, 4, 1, 4, Uint(2), 256) },
+        Preset { name: "ice40", about: "LUT array sized for the iCE40 UP5K (iCEBreaker)", raw: raw(Lut, 4, 1, 4, Ternary, 4096) },
+        Preset { name: "ecp5", about: "LUT array sized for the ECP5-85k (ULX3S)", raw: raw(Lut, 16, 2, 4, Ternary, 16384) },
+        Preset { name: "mac-default", about: "MAC baseline with the default preset's shape (int8 x ternary multipliers)", raw: raw(Mac, 32, 4, 4, Ternary, 16384) },
+        Preset { name: "mac-tiny", about: "MAC baseline with the tiny preset's shape", raw: raw(Mac, 4, 1, 4, Uint(2), 256) },
+    ]
+}
+
+/// Look up a preset by name; the error lists the known names.
+pub fn preset(name: &str) -> Result<ArrayConfig, ConfigError> {
+    let all = presets();
+    match all.iter().find(|p| p.name == name) {
+        Some(p) => p.raw.validate(),
+        None => Err(ConfigError {
+            field: "preset",
+            value: name.to_string(),
+            allowed: format!(
+                "known presets are {}",
+                all.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> RawArrayConfig {
+        presets()[0].raw.clone()
+    }
+
+    #[test]
+    fn all_presets_validate() {
+        for p in presets() {
+            p.raw.validate().unwrap_or_else(|e| panic!("{}: {e}", p.name));
+        }
+    }
+
+    #[test]
+    fn every_bad_field_is_named_with_value_and_range() {
+        let cases: Vec<(&str, RawArrayConfig, &str)> = vec![
+            ("rows", RawArrayConfig { rows: 0, ..base() }, "0"),
+            ("rows", RawArrayConfig { rows: 257, ..base() }, "257"),
+            ("k_groups", RawArrayConfig { k_groups: 0, ..base() }, "0"),
+            ("k_groups", RawArrayConfig { k_groups: 33, ..base() }, "33"),
+            ("g", RawArrayConfig { g: 1, ..base() }, "1"),
+            ("g", RawArrayConfig { g: 6, ..base() }, "6"),
+            ("act_bits", RawArrayConfig { act_bits: 4, ..base() }, "4"),
+            ("max_k", RawArrayConfig { max_k: 0, ..base() }, "0"),
+            ("max_k", RawArrayConfig { max_k: (1 << 20) + 1, ..base() }, "1048577"),
+        ];
+        for (field, cfg, value) in cases {
+            let e = cfg.validate().unwrap_err();
+            assert_eq!(e.field, field);
+            let msg = e.to_string();
+            assert!(msg.contains(field) && msg.contains(value) && msg.contains("allowed"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn unknown_weight_type_and_field_rejected_from_json() {
+        let bad = r#"{"arch":"lut","rows":4,"k_groups":1,"g":4,"weights":"int7","act_bits":8,"max_k":64}"#;
+        let e = serde_json::from_str::<RawArrayConfig>(bad).unwrap_err().to_string();
+        assert!(e.contains("int7") && e.contains("uint1"), "{e}");
+        let bad = r#"{"arch":"lut","rows":4,"k_groups":1,"g":4,"weights":"uint2","act_bits":8,"max_k":64,"colz":3}"#;
+        let e = serde_json::from_str::<RawArrayConfig>(bad).unwrap_err().to_string();
+        assert!(e.contains("colz"), "{e}");
+        let bad = r#"{"arch":"dsp","rows":4,"k_groups":1,"g":4,"weights":"uint2","act_bits":8,"max_k":64}"#;
+        let e = serde_json::from_str::<RawArrayConfig>(bad).unwrap_err().to_string();
+        assert!(e.contains("dsp"), "{e}");
+    }
+
+    #[test]
+    fn unknown_preset_lists_known_ones() {
+        let e = preset("huge").unwrap_err().to_string();
+        assert!(e.contains("huge") && e.contains("default"), "{e}");
+    }
+
+    #[test]
+    fn derived_widths_match_hand_computation() {
+        let c = preset("default").unwrap();
+        // g=4, int8: half-table entries span [-512, 511] -> 10 bits.
+        assert_eq!(c.entry_range(), (-512, 511));
+        assert_eq!(c.entry_bits(), 10);
+        assert_eq!(c.table_entries(), 8);
+        // ternary: c = 3 - 2 = 1; bound = (3 + 1) * 128 * 16384 = 2^23 -> 25 bits.
+        assert_eq!(c.correction_coeff(), 1);
+        assert_eq!(c.acc_bits(), 25);
+        assert_eq!(c.weight_beat_bits(), 32 * 16);
+        assert_eq!(c.act_beat_bits(), 16 * 8);
+        assert_eq!(signed_bits(-128, 127), 8);
+        assert_eq!(signed_bits(-128, 128), 9);
+    }
+}

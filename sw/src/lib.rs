@@ -1,0 +1,12 @@
+//! lutcore host software: number formats, the array config shared with the
+//! generator and simulator, weight layouts, and the reference GEMVs.
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod dtype;
+pub mod layout;
+pub mod reference;
+
+pub use config::{Arch, ArrayConfig, ConfigError, RawArrayConfig};
+pub use dtype::{QuantizedActivations, WeightType};
+pub use layout::{BitPlanes, WeightMatrix};
