@@ -249,6 +249,41 @@ impl ArrayConfig {
         let b = self.acc_bound();
         signed_bits(-b, b)
     }
+    /// Bits of one LUT term: a table entry after the mirror negation
+    /// (`-entry_min` needs one more bit than the entry).
+    pub fn term_bits(&self) -> u32 {
+        let (lo, hi) = self.entry_range();
+        signed_bits(-hi.max(-lo), hi.max(-lo))
+    }
+    /// Bits of one MAC product `x · w` (int8 times the weight's value range).
+    pub fn product_bits(&self) -> u32 {
+        let (alo, ahi) = self.act_range();
+        let w = self.weights();
+        let (wlo, whi) = (i64::from(w.min_value()), i64::from(w.max_value()));
+        let cands = [alo * wlo, alo * whi, ahi * wlo, ahi * whi];
+        signed_bits(*cands.iter().min().unwrap(), *cands.iter().max().unwrap())
+    }
+    /// Bits of the per-beat sum over the K-tile (all LUT terms of one plane,
+    /// or all MAC products of one beat), before it enters the accumulator.
+    pub fn beat_sum_bits(&self) -> u32 {
+        let n = self.k_tile() as i64;
+        match self.arch() {
+            Arch::Lut => {
+                let m = -self.act_range().0 * n;
+                signed_bits(-m, m)
+            }
+            Arch::Mac => {
+                let per = 1i64 << (self.product_bits() - 1);
+                signed_bits(-per * n, per * n)
+            }
+        }
+    }
+    /// Bits of the running Σx over any K ≤ `max_k` (LUT correction term).
+    pub fn sum_x_bits(&self) -> u32 {
+        let (lo, hi) = self.act_range();
+        let k = self.max_k() as i64;
+        signed_bits(lo * k, hi * k)
+    }
     /// Bits the final result needs (the LUT array halves its accumulator).
     pub fn result_value_bits(&self) -> u32 {
         match self.arch() {

@@ -1,0 +1,186 @@
+//! `lutcore_ctrl`: the stream controller every array shares.
+//!
+//! One GEMV pass over a row tile is: activation beats (one per K-tile, the
+//! last flagged by `act_last_i`), each followed by `beats_per_tile` weight
+//! beats that use it; then, for the LUT array, one `finalize` cycle that adds
+//! the Σx correction; then one result beat. The next tile's activations are
+//! accepted in the same cycle as the current tile's final weight beat, so a
+//! busy array takes one weight beat per cycle.
+
+use lutcore_sw::config::{Arch, ArrayConfig};
+
+use crate::ir::{e, Expr, Item, Module, Port, Stmt};
+
+/// Name of the controller module.
+pub const NAME: &str = "lutcore_ctrl";
+
+/// Width of the plane counter, 0 when every K-tile is a single beat.
+pub fn plane_bits(cfg: &ArrayConfig) -> u32 {
+    let beats = cfg.beats_per_tile() as u32;
+    if beats <= 1 { 0 } else { 32 - (beats - 1).leading_zeros() }
+}
+
+/// Phases of a pass.
+const RUN: u64 = 0;
+const FINAL: u64 = 1;
+const OUT: u64 = 2;
+
+/// Build the controller for `cfg`.
+pub fn module(cfg: &ArrayConfig) -> Module {
+    let lut = cfg.arch() == Arch::Lut;
+    let beats = cfg.beats_per_tile() as u64;
+    let pb = plane_bits(cfg);
+    let mut m = Module::new(
+        NAME,
+        crate::header(
+            cfg,
+            &[
+                "lutcore_ctrl: valid/ready stream controller of one array.",
+                "Sequences activation beats, weight beats (one per bit plane for the LUT array),",
+                "the sum(x) correction cycle and the result beat of each GEMV pass.",
+            ],
+        ),
+    );
+    m.port(Port::input("clk_i", 1, "clock"));
+    m.port(Port::input("rst_ni", 1, "asynchronous reset, active low"));
+    let act_valid = m.port(Port::input("act_valid_i", 1, "activation beat valid"));
+    let act_ready = m.port(Port::output("act_ready_o", 1, "activation beat accepted"));
+    let act_last = m.port(Port::input("act_last_i", 1, "last K-tile of the pass"));
+    let wgt_valid = m.port(Port::input("wgt_valid_i", 1, "weight beat valid"));
+    let wgt_ready = m.port(Port::output("wgt_ready_o", 1, "weight beat accepted"));
+    let res_valid = m.port(Port::output("res_valid_o", 1, "result beat valid"));
+    let res_ready = m.port(Port::input("res_ready_i", 1, "result beat accepted"));
+    let load = m.port(Port::output("load_o", 1, "latch the activation beat (LUT: build its tables)"));
+    let sum_clear = m.port(Port::output("sum_clear_o", 1, "the beat being loaded is the first K-tile of a pass"));
+    let acc_en = m.port(Port::output("acc_en_o", 1, "update the accumulators this cycle"));
+    let acc_clear = m.port(Port::output("acc_clear_o", 1, "start accumulating from zero"));
+    let finalize = if lut {
+        Some(m.port(Port::output("finalize_o", 1, "add the sum(x) correction instead of a weight beat")))
+    } else {
+        None
+    };
+    let plane_o = (pb > 0).then(|| m.port(Port::output("plane_o", pb, "bit plane of the current weight beat")));
+
+    m.comment("");
+    m.comment("State");
+    let phase_q = m.logic("phase_q", 2, "0: run, 1: finalize (LUT), 2: result out");
+    let tile_valid_q = m.logic("tile_valid_q", 1, "an activation beat is loaded and has weight beats left");
+    let tile_last_q = m.logic("tile_last_q", 1, "the loaded beat is the last K-tile");
+    let act_first_q = m.logic("act_first_q", 1, "the next activation beat starts a pass");
+    let acc_first_q = m.logic("acc_first_q", 1, "the next weight beat starts a pass");
+    let plane_q = (pb > 0).then(|| m.logic("plane_q", pb, "bit plane of the next weight beat"));
+
+    m.comment("");
+    m.comment("Handshakes");
+    let running = m.logic("running", 1, "in the run phase");
+    let wgt_fire = m.logic("wgt_fire", 1, "weight beat transfers this cycle");
+    let act_fire = m.logic("act_fire", 1, "activation beat transfers this cycle");
+    let tile_done = m.logic("tile_done", 1, "the loaded K-tile's last weight beat transfers");
+    let res_fire = m.logic("res_fire", 1, "result beat transfers this cycle");
+    m.assign(running.clone(), e::eq(phase_q.clone(), e::lit(2, RUN)));
+    m.assign(wgt_ready.clone(), e::and(running.clone(), tile_valid_q.clone()));
+    m.assign(wgt_fire.clone(), e::and(wgt_valid, wgt_ready));
+    let plane_last = match &plane_q {
+        Some(p) => e::eq(p.clone(), e::lit(pb, beats - 1)),
+        None => e::lit(1, 1),
+    };
+    m.assign(tile_done.clone(), if pb > 0 { e::and(wgt_fire.clone(), plane_last.clone()) } else { wgt_fire.clone() });
+    m.assign(
+        act_ready.clone(),
+        e::and(
+            running,
+            e::or(e::not(tile_valid_q.clone()), e::and(tile_done.clone(), e::not(tile_last_q.clone()))),
+        ),
+    );
+    m.assign(act_fire.clone(), e::and(act_valid, act_ready));
+    m.assign(res_valid.clone(), e::eq(phase_q.clone(), e::lit(2, OUT)));
+    m.assign(res_fire.clone(), e::and(res_valid, res_ready));
+
+    m.comment("");
+    m.comment("Datapath controls");
+    m.assign(load, act_fire.clone());
+    m.assign(sum_clear, act_first_q.clone());
+    m.assign(acc_clear, acc_first_q.clone());
+    let in_final = e::eq(phase_q.clone(), e::lit(2, FINAL));
+    match &finalize {
+        Some(f) => {
+            m.assign(f.clone(), in_final.clone());
+            m.assign(acc_en, e::or(wgt_fire.clone(), in_final.clone()));
+        }
+        None => m.assign(acc_en, wgt_fire.clone()),
+    }
+    if let (Some(po), Some(pq)) = (&plane_o, &plane_q) {
+        m.assign(po.clone(), pq.clone());
+    }
+
+    m.comment("");
+    let mut reset = vec![
+        Stmt::Assign(phase_q.clone(), e::lit(2, RUN)),
+        Stmt::Assign(tile_valid_q.clone(), e::lit(1, 0)),
+        Stmt::Assign(tile_last_q.clone(), e::lit(1, 0)),
+        Stmt::Assign(act_first_q.clone(), e::lit(1, 1)),
+        Stmt::Assign(acc_first_q.clone(), e::lit(1, 1)),
+    ];
+    let after_last_tile = if lut { FINAL } else { OUT };
+    let mut body = vec![
+        Stmt::If(
+            act_fire.clone(),
+            vec![
+                Stmt::Assign(tile_valid_q.clone(), e::lit(1, 1)),
+                Stmt::Assign(tile_last_q.clone(), act_last.clone()),
+                Stmt::Assign(act_first_q.clone(), act_last),
+            ],
+            vec![Stmt::If(tile_done.clone(), vec![Stmt::Assign(tile_valid_q.clone(), e::lit(1, 0))], vec![])],
+        ),
+    ];
+    let mut on_wgt = vec![Stmt::Assign(acc_first_q.clone(), e::and(tile_done.clone(), tile_last_q.clone()))];
+    if let Some(pq) = &plane_q {
+        reset.push(Stmt::Assign(pq.clone(), e::lit(pb, 0)));
+        on_wgt.push(Stmt::Assign(
+            pq.clone(),
+            e::cond(plane_last, e::lit(pb, 0), e::add(pq.clone(), e::lit(pb, 1))),
+        ));
+    }
+    body.push(Stmt::If(wgt_fire, on_wgt, vec![]));
+    let mut phase = vec![Stmt::If(
+        e::and(tile_done, tile_last_q),
+        vec![Stmt::Assign(phase_q.clone(), e::lit(2, after_last_tile))],
+        vec![],
+    )];
+    if lut {
+        phase.push(Stmt::If(in_final, vec![Stmt::Assign(phase_q.clone(), e::lit(2, OUT))], vec![]));
+    }
+    phase.push(Stmt::If(res_fire, vec![Stmt::Assign(phase_q.clone(), e::lit(2, RUN))], vec![]));
+    body.extend(phase);
+    m.item(Item::AlwaysFf { reset, body });
+    m
+}
+
+/// Connections of a controller instance inside an array top whose ports are
+/// [`crate::top_ports`] and whose internal control wires are named after the
+/// controller's outputs without the `_o` suffix (`load`, `acc_en`, …).
+pub fn instance(ctrl: &Module) -> Item {
+    let conns = ctrl
+        .ports
+        .iter()
+        .map(|p| {
+            let top_port = matches!(
+                p.name.as_str(),
+                "clk_i" | "rst_ni" | "act_valid_i" | "act_ready_o" | "act_last_i" | "wgt_valid_i" | "wgt_ready_o" | "res_valid_o" | "res_ready_i"
+            );
+            let wire = if top_port { p.name.clone() } else { p.name.trim_end_matches("_o").to_string() };
+            (p.name.clone(), Expr::Id(wire))
+        })
+        .collect();
+    Item::Instance { module: NAME.into(), name: "u_ctrl".into(), conns }
+}
+
+/// Declare, in `top`, the control wires [`instance`] connects.
+pub fn declare_wires(top: &mut Module, ctrl: &Module) {
+    for p in &ctrl.ports {
+        if p.name.ends_with("_o") && !matches!(p.name.as_str(), "act_ready_o" | "wgt_ready_o" | "res_valid_o") {
+            top.logic(p.name.trim_end_matches("_o"), p.width, &p.doc);
+        }
+    }
+}
+

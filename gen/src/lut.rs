@@ -1,0 +1,246 @@
+//! The LUT array: `lutcore_lut_precompute` builds the mirror-halved tables of
+//! one activation beat, `lutcore_lut_pe` (one per output row) looks up one
+//! entry per group with its weight bits and accumulates bit-serially, and
+//! `lutcore_lut_array` wires them to the shared controller and streams.
+//!
+//! The integers are exactly those of `lutcore_sw::reference::gemv_lut`.
+
+use lutcore_sw::config::{ArrayConfig, RESULT_BITS};
+
+use crate::control;
+use crate::ir::{e, Expr, Item, Module, Port, Stmt};
+
+/// Names of the modules, leaves first.
+pub const PRECOMPUTE: &str = "lutcore_lut_precompute";
+/// The processing element.
+pub const PE: &str = "lutcore_lut_pe";
+/// The top.
+pub const ARRAY: &str = "lutcore_lut_array";
+
+/// All modules of the LUT array, leaves first, top last.
+pub fn modules(cfg: &ArrayConfig) -> Vec<Module> {
+    let ctrl = control::module(cfg);
+    let top = array(cfg, &ctrl);
+    vec![precompute(cfg), pe(cfg), ctrl, top]
+}
+
+fn table_bits(cfg: &ArrayConfig) -> u32 {
+    (cfg.k_groups() * cfg.table_entries()) as u32 * cfg.entry_bits()
+}
+
+/// Multiply `x` (`width` bits) by the constant `c` with shifts and adds.
+pub fn const_mul(x: Expr, c: i64, width: u32) -> Expr {
+    let mag = c.unsigned_abs();
+    let shifted = |s: u32| if s == 0 { x.clone() } else { e::bin(crate::ir::BinOp::Shl, x.clone(), e::lit(6, u64::from(s))) };
+    let product = if mag == 0 {
+        e::lit(width, 0)
+    } else if (mag + 1).is_power_of_two() && mag > 1 {
+        // 2^s - 1: one shift and one subtraction.
+        e::sub(shifted((mag + 1).trailing_zeros()), x.clone())
+    } else {
+        (0..64).filter(|s| (mag >> s) & 1 == 1).map(shifted).reduce(e::add).expect("nonzero")
+    };
+    if c < 0 { e::neg(product) } else { product }
+}
+
+fn precompute(cfg: &ArrayConfig) -> Module {
+    let (g, groups, entries) = (cfg.g() as u32, cfg.k_groups() as u32, cfg.table_entries() as u32);
+    let (ew, ab, sw) = (cfg.entry_bits(), cfg.act_bits(), cfg.sum_x_bits());
+    let mut m = Module::new(
+        PRECOMPUTE,
+        crate::header(
+            cfg,
+            &[
+                "lutcore_lut_precompute: the mirror-halved lookup tables of one activation beat.",
+                &format!("For each of the {groups} groups of g={g} activations x0..x{}, entry k (0..{}) is", g - 1, entries - 1),
+                &format!("x{} + sum over t<{} of (k[t] ? +xt : -xt); the other half of the table is its negation.", g - 1, g - 1),
+                "Also accumulates sum(x) over the pass for the bit-plane correction.",
+            ],
+        ),
+    );
+    m.port(Port::input("clk_i", 1, "clock"));
+    let load = m.port(Port::input("load_i", 1, "latch the tables of act_data_i"));
+    let clear = m.port(Port::input("sum_clear_i", 1, "this beat starts a pass: restart sum(x)"));
+    let act = m.port(Port::input("act_data_i", cfg.act_beat_bits(), "k_tile int8 activations"));
+    let table_o = m.port(Port::output("table_o", table_bits(cfg), &format!("group j entry k at [(j*{entries}+k)*{ew} +: {ew}]")));
+    let sum_o = m.port(Port::output("sum_x_o", sw, "sum of all activations loaded in this pass"));
+
+    let mut entry_ids = Vec::new();
+    for j in 0..groups {
+        m.comment("");
+        m.comment(format!("Group {j}: activations {}..{} of the beat, sign-extended to {ew} bits", j * g, j * g + g - 1));
+        let xs: Vec<Expr> = (0..g)
+            .map(|t| {
+                let x = m.logic(&format!("g{j}_x{t}"), ew, "");
+                m.assign(x.clone(), e::sext(e::part(act.clone(), (j * g + t) * ab, ab), ab, ew));
+                x
+            })
+            .collect();
+        for k in 0..entries {
+            let entry = m.logic(&format!("g{j}_e{k}"), ew, "");
+            let sum = (0..g - 1).fold(xs[(g - 1) as usize].clone(), |acc, t| {
+                if (k >> t) & 1 == 1 { e::add(acc, xs[t as usize].clone()) } else { e::sub(acc, xs[t as usize].clone()) }
+            });
+            m.assign(entry.clone(), sum);
+            entry_ids.push(entry);
+        }
+    }
+    m.comment("");
+    m.comment("Registered tables and the running sum(x); sum(x) of a group is its entry with all bits set.");
+    let table_q = m.logic("table_q", table_bits(cfg), "all tables of the loaded beat");
+    let tile_sum = m.logic("tile_sum", sw, "sum(x) of this beat");
+    let sum_q = m.logic("sum_x_q", sw, "");
+    let group_sums = (0..groups).map(|j| e::sext(entry_ids[((j + 1) * entries - 1) as usize].clone(), ew, sw));
+    m.assign(tile_sum.clone(), group_sums.reduce(e::add).expect("k_groups >= 1"));
+    m.item(Item::AlwaysFf {
+        reset: vec![],
+        body: vec![Stmt::If(
+            load,
+            vec![
+                Stmt::Assign(table_q.clone(), e::concat(entry_ids.into_iter().rev().collect())),
+                Stmt::Assign(sum_q.clone(), e::add(e::cond(clear, e::lit(sw, 0), sum_q.clone()), tile_sum)),
+            ],
+            vec![],
+        )],
+    });
+    m.assign(table_o, table_q);
+    m.assign(sum_o, sum_q);
+    m
+}
+
+fn pe(cfg: &ArrayConfig) -> Module {
+    let (g, groups, entries) = (cfg.g() as u32, cfg.k_groups() as u32, cfg.table_entries() as u32);
+    let (ew, tw, bw, aw) = (cfg.entry_bits(), cfg.term_bits(), cfg.beat_sum_bits(), cfg.acc_bits());
+    let pb = control::plane_bits(cfg);
+    let mut m = Module::new(
+        PE,
+        crate::header(
+            cfg,
+            &[
+                "lutcore_lut_pe: one output row of the LUT array.",
+                &format!("Per weight beat (one bit plane), each of the {groups} groups' {g} weight bits index its table:"),
+                "the top bit chooses the mirrored half (negate), the others select an entry.",
+                "The per-beat sum is shifted by the plane number and accumulated; after the last",
+                "beat, the correction c*sum(x) is added and the result is acc/2 (always even).",
+            ],
+        ),
+    );
+    m.port(Port::input("clk_i", 1, "clock"));
+    let acc_en = m.port(Port::input("acc_en_i", 1, "update the accumulator"));
+    let acc_clear = m.port(Port::input("acc_clear_i", 1, "start from zero"));
+    let finalize = m.port(Port::input("finalize_i", 1, "add corr_i instead of the weight beat"));
+    let plane = (pb > 0).then(|| m.port(Port::input("plane_i", pb, "bit plane of this weight beat")));
+    let wgt = m.port(Port::input("wgt_i", cfg.k_tile() as u32, "this row's bits of the plane, group j at [j*g +: g]"));
+    let table = m.port(Port::input("table_i", table_bits(cfg), "tables from lutcore_lut_precompute"));
+    let corr = m.port(Port::input("corr_i", aw, "correction c*sum(x)"));
+    let result = m.port(Port::output("result_o", RESULT_BITS, "acc/2, the row's int32 result"));
+
+    let mut terms = Vec::new();
+    for j in 0..groups {
+        m.comment("");
+        m.comment(format!("Group {j}"));
+        let idx = m.logic(&format!("g{j}_idx"), g, "weight bits of the group");
+        m.assign(idx.clone(), e::part(wgt.clone(), j * g, g));
+        let neg = m.logic(&format!("g{j}_neg"), 1, "top bit clear: mirrored half, negate");
+        m.assign(neg.clone(), e::not(e::bit(idx.clone(), g - 1)));
+        let sel = m.logic(&format!("g{j}_sel"), g - 1, "entry index");
+        let low = e::part(idx, 0, g - 1);
+        m.assign(sel.clone(), e::cond(neg.clone(), e::not(low.clone()), low));
+        let entry = m.logic(&format!("g{j}_entry"), ew, "");
+        let pick = |k: u32| e::part(table.clone(), (j * entries + k) * ew, ew);
+        let arms = (0..entries - 1).map(|k| (e::lit(g - 1, u64::from(k)), vec![Stmt::Assign(entry.clone(), pick(k))])).collect();
+        m.item(Item::AlwaysComb(vec![Stmt::Case(sel, arms, vec![Stmt::Assign(entry.clone(), pick(entries - 1))])]));
+        let term = m.logic(&format!("g{j}_term"), tw, "signed table value");
+        let wide = e::sext(entry, ew, tw);
+        m.assign(term.clone(), e::cond(neg, e::neg(wide.clone()), wide));
+        terms.push(term);
+    }
+    m.comment("");
+    m.comment("Sum of the groups, bit-serial shift, accumulate");
+    let beat_sum = m.logic("beat_sum", bw, "sum of this plane's terms");
+    m.assign(beat_sum.clone(), terms.into_iter().map(|t| e::sext(t, tw, bw)).reduce(e::add).expect("k_groups >= 1"));
+    let shifted = m.logic("shifted_sum", aw, "beat_sum * 2^plane");
+    let wide = e::sext(beat_sum, bw, aw);
+    m.assign(shifted.clone(), match plane {
+        Some(p) => e::bin(crate::ir::BinOp::Shl, wide, p),
+        None => wide,
+    });
+    let acc_q = m.logic("acc_q", aw, "accumulator");
+    let acc_d = m.logic("acc_d", aw, "");
+    m.assign(
+        acc_d.clone(),
+        e::add(e::cond(acc_clear, e::lit(aw, 0), acc_q.clone()), e::cond(finalize, corr, shifted)),
+    );
+    m.item(Item::AlwaysFf { reset: vec![], body: vec![Stmt::If(acc_en, vec![Stmt::Assign(acc_q.clone(), acc_d)], vec![])] });
+    m.assign(result, e::sext(e::slice(acc_q.clone(), aw - 1, 1), aw - 1, RESULT_BITS));
+    let unused = m.logic("unused_acc_lsb", 1, "acc is even: bit 0 is always 0");
+    m.assign(unused, e::bit(acc_q, 0));
+    m
+}
+
+fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
+    let (aw, sw) = (cfg.acc_bits(), cfg.sum_x_bits());
+    let kt = cfg.k_tile() as u32;
+    let mut m = Module::new(
+        ARRAY,
+        crate::header(
+            cfg,
+            &[
+                &format!("lutcore_lut_array: {} rows x {} activations per beat, table-lookup datapath.", cfg.rows(), kt),
+                "Streams: act (one K-tile of int8), wgt (one bit plane of the tile for all rows),",
+                "res (one int32 per row). See lutcore_ctrl for the sequence.",
+            ],
+        ),
+    );
+    for p in crate::top_ports(cfg) {
+        m.port(p);
+    }
+    m.comment("");
+    m.comment("Controller");
+    control::declare_wires(&mut m, ctrl);
+    m.item(control::instance(ctrl));
+    m.comment("");
+    m.comment("Table precompute");
+    let table = m.logic("tables", table_bits(cfg), "tables of the loaded beat");
+    let sum_x = m.logic("sum_x", sw, "sum(x) of the pass");
+    m.item(Item::Instance {
+        module: PRECOMPUTE.into(),
+        name: "u_precompute".into(),
+        conns: vec![
+            ("clk_i".into(), e::id("clk_i")),
+            ("load_i".into(), e::id("load")),
+            ("sum_clear_i".into(), e::id("sum_clear")),
+            ("act_data_i".into(), e::id("act_data_i")),
+            ("table_o".into(), table.clone()),
+            ("sum_x_o".into(), sum_x.clone()),
+        ],
+    });
+    let c = cfg.correction_coeff();
+    m.comment("");
+    m.comment(format!("Bit-plane correction: c*sum(x) with c = 2^bits - 1 - 2*zero_point = {c}"));
+    let sum_wide = m.logic("sum_x_wide", aw, "");
+    m.assign(sum_wide.clone(), e::sext(sum_x, sw, aw));
+    let corr = m.logic("corr", aw, "");
+    m.assign(corr.clone(), const_mul(sum_wide, c, aw));
+    m.comment("");
+    m.comment("Processing elements, one per row");
+    for r in 0..cfg.rows() as u32 {
+        let mut conns = vec![
+            ("clk_i".to_string(), e::id("clk_i")),
+            ("acc_en_i".into(), e::id("acc_en")),
+            ("acc_clear_i".into(), e::id("acc_clear")),
+            ("finalize_i".into(), e::id("finalize")),
+        ];
+        if control::plane_bits(cfg) > 0 {
+            conns.push(("plane_i".into(), e::id("plane")));
+        }
+        conns.extend([
+            ("wgt_i".into(), e::part(e::id("wgt_data_i"), r * kt, kt)),
+            ("table_i".into(), table.clone()),
+            ("corr_i".into(), corr.clone()),
+            ("result_o".into(), e::part(e::id("res_data_o"), r * RESULT_BITS, RESULT_BITS)),
+        ]);
+        m.item(Item::Instance { module: PE.into(), name: format!("u_pe_{r}"), conns });
+    }
+    m
+}

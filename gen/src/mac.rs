@@ -1,0 +1,114 @@
+//! The MAC baseline: the same streams and controller as the LUT array, but
+//! each row multiplies every int8 activation by its weight value with a real
+//! multiplier and sums the products. It takes all bit planes of a K-tile in one
+//! beat, so it completes `rows · k_tile` MACs per cycle.
+
+use lutcore_sw::config::{ArrayConfig, RESULT_BITS};
+
+use crate::control;
+use crate::ir::{e, Item, Module, Port, Stmt};
+
+/// The processing element.
+pub const PE: &str = "lutcore_mac_pe";
+/// The top.
+pub const ARRAY: &str = "lutcore_mac_array";
+
+/// All modules of the MAC array, leaves first, top last.
+pub fn modules(cfg: &ArrayConfig) -> Vec<Module> {
+    let ctrl = control::module(cfg);
+    let top = array(cfg, &ctrl);
+    vec![pe(cfg), ctrl, top]
+}
+
+fn pe(cfg: &ArrayConfig) -> Module {
+    let kt = cfg.k_tile() as u32;
+    let wt = cfg.weights();
+    let (b, ab) = (wt.bits(), cfg.act_bits());
+    let (pw, bw, aw) = (cfg.product_bits(), cfg.beat_sum_bits(), cfg.acc_bits());
+    let zp = wt.zero_point();
+    let mut m = Module::new(
+        PE,
+        crate::header(
+            cfg,
+            &[
+                "lutcore_mac_pe: one output row of the MAC baseline.",
+                &format!("{kt} multipliers int8 x {wt} (value = code - {zp}), an adder tree, an accumulator."),
+            ],
+        ),
+    );
+    m.port(Port::input("clk_i", 1, "clock"));
+    let acc_en = m.port(Port::input("acc_en_i", 1, "update the accumulator"));
+    let acc_clear = m.port(Port::input("acc_clear_i", 1, "start from zero"));
+    let act = m.port(Port::input("act_i", cfg.act_beat_bits(), "the loaded activations"));
+    let wgt = m.port(Port::input("wgt_i", kt * b, &format!("this row's weight codes, weight e at [e*{b} +: {b}]")));
+    let result = m.port(Port::output("result_o", RESULT_BITS, "the row's int32 result"));
+
+    let mut products = Vec::new();
+    for k in 0..kt {
+        let x = m.logic(&format!("x{k}"), pw, "");
+        m.assign(x.clone(), e::sext(e::part(act.clone(), k * ab, ab), ab, pw));
+        let w = m.logic(&format!("w{k}"), pw, "");
+        let code = e::zext(e::part(wgt.clone(), k * b, b), b, pw);
+        m.assign(w.clone(), if zp == 0 { code } else { e::sub(code, e::lit(pw, zp as u64)) });
+        let p = m.logic(&format!("p{k}"), pw, "");
+        m.assign(p.clone(), e::bin(crate::ir::BinOp::Mul, x, w));
+        products.push(p);
+    }
+    m.comment("");
+    let beat_sum = m.logic("beat_sum", bw, "sum of this beat's products");
+    m.assign(beat_sum.clone(), products.into_iter().map(|p| e::sext(p, pw, bw)).reduce(e::add).expect("k_tile >= 1"));
+    let acc_q = m.logic("acc_q", aw, "accumulator");
+    let acc_d = m.logic("acc_d", aw, "");
+    m.assign(acc_d.clone(), e::add(e::cond(acc_clear, e::lit(aw, 0), acc_q.clone()), e::sext(beat_sum, bw, aw)));
+    m.item(Item::AlwaysFf { reset: vec![], body: vec![Stmt::If(acc_en, vec![Stmt::Assign(acc_q.clone(), acc_d)], vec![])] });
+    m.assign(result, e::sext(acc_q, aw, RESULT_BITS));
+    m
+}
+
+fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
+    let kt = cfg.k_tile() as u32;
+    let wb = kt * cfg.weights().bits();
+    let mut m = Module::new(
+        ARRAY,
+        crate::header(
+            cfg,
+            &[
+                &format!("lutcore_mac_array: {} rows x {} multipliers, the baseline for the LUT array.", cfg.rows(), kt),
+                "Same streams as lutcore_lut_array; one weight beat carries all bit planes of a K-tile.",
+            ],
+        ),
+    );
+    for p in crate::top_ports(cfg) {
+        m.port(p);
+    }
+    m.comment("");
+    m.comment("Controller");
+    control::declare_wires(&mut m, ctrl);
+    m.item(control::instance(ctrl));
+    let unused = m.logic("unused_sum_clear", 1, "the MAC array needs no sum(x)");
+    m.assign(unused, e::id("sum_clear"));
+    m.comment("");
+    m.comment("Activation register");
+    let act_q = m.logic("act_q", cfg.act_beat_bits(), "the loaded activation beat");
+    m.item(Item::AlwaysFf {
+        reset: vec![],
+        body: vec![Stmt::If(e::id("load"), vec![Stmt::Assign(act_q.clone(), e::id("act_data_i"))], vec![])],
+    });
+    m.comment("");
+    m.comment("Processing elements, one per row");
+    for r in 0..cfg.rows() as u32 {
+        m.item(Item::Instance {
+            module: PE.into(),
+            name: format!("u_pe_{r}"),
+            conns: vec![
+                ("clk_i".into(), e::id("clk_i")),
+                ("acc_en_i".into(), e::id("acc_en")),
+                ("acc_clear_i".into(), e::id("acc_clear")),
+                ("act_i".into(), act_q.clone()),
+                ("wgt_i".into(), e::part(e::id("wgt_data_i"), r * wb, wb)),
+                ("result_o".into(), e::part(e::id("res_data_o"), r * RESULT_BITS, RESULT_BITS)),
+            ],
+        });
+    }
+    m
+}
