@@ -88,7 +88,7 @@ pub fn module(cfg: &ArrayConfig) -> Module {
     m.assign(
         act_ready.clone(),
         e::and(
-            running,
+            running.clone(),
             e::or(e::not(tile_valid_q.clone()), e::and(tile_done.clone(), e::not(tile_last_q.clone()))),
         ),
     );
@@ -100,7 +100,8 @@ pub fn module(cfg: &ArrayConfig) -> Module {
     m.comment("Datapath controls");
     m.assign(load, act_fire.clone());
     m.assign(sum_clear, act_first_q.clone());
-    m.assign(acc_clear, acc_first_q.clone());
+    // Only weight beats clear: the finalize cycle adds to the pass's sum.
+    m.assign(acc_clear, e::and(acc_first_q.clone(), running.clone()));
     let in_final = e::eq(phase_q.clone(), e::lit(2, FINAL));
     match &finalize {
         Some(f) => {

@@ -1,1 +1,102 @@
-//! sim
+//! lutcore co-simulation: build a generated design with Verilator at run
+//! time, load it into the process and drive it from Rust.
+//!
+//! * [`library`]: runs Verilator and the C++ compiler into a content-addressed
+//!   cache and yields a [`SimLibrary`] (the loadable `.so`).
+//! * [`model`]: [`SimModel`], a safe handle on one Verilated model instance.
+//! * [`gemv`]: the stream protocol driver [`run_gemv`] and the convenience
+//!   [`Simulator`] (config → design → library → model).
+//!
+//! ```no_run
+//! # fn main() -> Result<(), lutcore_sim::SimError> {
+//! let cfg = lutcore_sw::config::preset("tiny").expect("preset");
+//! let mut sim = lutcore_sim::Simulator::new(&cfg)?;
+//! let w = lutcore_sw::WeightMatrix::from_values(2, 3, cfg.weights(), &[0, 1, 2, 3, 2, 1])
+//!     .expect("weights");
+//! let run = sim.gemv(&w, &[1, -2, 3])?;
+//! assert_eq!(run.results, vec![4, 2]);
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+pub mod gemv;
+pub mod library;
+pub mod model;
+
+use std::path::PathBuf;
+
+pub use gemv::{run_gemv, GemvRun, Simulator};
+pub use library::{cache_root, verilator_version, BuildStatus, SimLibrary};
+pub use model::SimModel;
+
+/// Everything that can go wrong while building, loading or driving a model.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// Verilator (or another required tool) is not installed.
+    #[error("`{tool}` was not found on PATH: {hint}")]
+    ToolMissing {
+        /// The program looked for.
+        tool: String,
+        /// How to install it.
+        hint: String,
+    },
+    /// An external tool ran but failed.
+    #[error("command failed ({status}): {command}\n--- stderr (tail) ---\n{stderr_tail}")]
+    ToolFailed {
+        /// The command line, as run.
+        command: String,
+        /// Exit status.
+        status: String,
+        /// The last lines of its standard error (and output).
+        stderr_tail: String,
+    },
+    /// A file-system operation failed.
+    #[error("{what} `{}`: {source}", path.display())]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The shared library could not be loaded or lacks a shim symbol.
+    #[error("loading simulation library `{}`: {source}", path.display())]
+    Load {
+        /// The library.
+        path: PathBuf,
+        /// The loader's error.
+        #[source]
+        source: libloading::Error,
+    },
+    /// The model could not be constructed.
+    #[error("the Verilated model of `{top}` could not be constructed")]
+    ModelCreate {
+        /// Top module.
+        top: String,
+    },
+    /// A port was named or used wrongly.
+    #[error("port `{port}`: {detail}")]
+    Port {
+        /// The port name (or index).
+        port: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A GEMV whose shapes or types do not fit the array.
+    #[error("GEMV does not fit the array: {0}")]
+    Shape(String),
+    /// A layout error from `lutcore_sw`.
+    #[error(transparent)]
+    Layout(#[from] lutcore_sw::layout::LayoutError),
+    /// The design stopped making progress.
+    #[error("simulation deadlock: no completion after {cycles} cycles ({detail})")]
+    Deadlock {
+        /// Cycles simulated.
+        cycles: u64,
+        /// State of the streams when giving up.
+        detail: String,
+    },
+}

@@ -1,0 +1,60 @@
+# lutcore — the front door.
+#
+#   make sim     build the default array, run a 1536x1536 ternary GEMV through
+#                the Verilated RTL and the software, compare bit for bit
+#   make test    cargo tests (software, generator, RTL co-simulation) and the
+#                lint/synthesis checks of every preset
+#   make deps    install missing system tools (apt), pinned below
+#
+# Variables: PRESET (default), CONFIG (a JSON config file, overrides PRESET),
+# SHAPE (MxK, default 1536x1536), SEED.
+
+# Pinned tool versions (Debian 12 packages). A machine that already has another
+# version keeps it and is told so.
+VERILATOR_VERSION := 5.006-3
+YOSYS_VERSION     := 0.23-6
+IVERILOG_VERSION  := 11.0-1.1+b1
+
+CARGO   ?= cargo
+PRESET  ?= default
+SHAPE   ?= 1536x1536
+SEED    ?= 1
+LUTCORE := target/release/lutcore
+
+ifdef CONFIG
+CONFIG_ARG := --config $(CONFIG)
+else
+CONFIG_ARG := --preset $(PRESET)
+endif
+
+.PHONY: all deps build sim test lint stat-ice40 clean
+
+all: sim
+
+deps:
+	@scripts/deps.sh verilator=$(VERILATOR_VERSION) yosys=$(YOSYS_VERSION) iverilog=$(IVERILOG_VERSION)
+
+build:
+	$(CARGO) build --release --locked
+
+# The main job: generate, co-simulate, compare.
+sim: deps build
+	$(LUTCORE) gen $(CONFIG_ARG) --out build/sim/rtl >/dev/null
+	$(LUTCORE) sim $(CONFIG_ARG) --shape $(SHAPE) --seed $(SEED) --json build/sim/report.json
+
+test: deps build
+	$(CARGO) test --workspace --locked --release
+	$(MAKE) --no-print-directory lint
+
+# verilator --lint-only -Wall and yosys synth/check on every preset.
+lint: build
+	scripts/check-rtl.sh $(LUTCORE)
+
+# yosys synth_ice40 cell counts of one preset (PRESET=...).
+stat-ice40: build
+	$(LUTCORE) gen $(CONFIG_ARG) --out build/$(PRESET)/rtl >/dev/null
+	cd build/$(PRESET)/rtl && yosys -q -p "read_verilog -sv $$(ls *.sv | tr '\n' ' '); synth_ice40 -top $$(sed -n 's/^  \"top\": \"\(.*\)\",$$/\1/p' manifest.json); tee -o ../ice40_stat.txt stat" >/dev/null
+	@sed -n '/Number of cells/,/^$$/p' build/$(PRESET)/ice40_stat.txt
+
+clean:
+	rm -rf build

@@ -1,0 +1,463 @@
+//! Building a design into a loadable simulation library, at run time.
+//!
+//! This module owns the Verilator and C++ compiler invocations and the
+//! on-disk cache. A design is built into `<cache_root>/<hash>/`, where the
+//! hash covers the Verilog, the shim, the Verilator and compiler versions and
+//! every flag; a `done` marker is written last, so a directory with the
+//! marker holds a complete `liblutcore_sim.so` and is reused as is. A lock
+//! file in each directory serializes concurrent builds (threads or
+//! processes). Verilator's runtime (`verilated.cpp`, `verilated_threads.cpp`)
+//! is compiled once per toolchain into `<cache_root>/runtime-<hash>/` and
+//! shared by every design.
+
+use std::ffi::{c_void, OsStr};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lutcore_gen::{Design, Port};
+use sha2::{Digest, Sha256};
+
+use crate::model::SimModel;
+use crate::SimError;
+
+/// Flags passed to every Verilator run (before `--top-module` and the files).
+pub const VERILATOR_FLAGS: &[&str] =
+    &["--cc", "-O3", "--x-assign", "fast", "--x-initial", "fast", "-Wno-fatal", "--no-timing"];
+
+/// Flags passed to every C++ compile (before include directories).
+pub const CXX_FLAGS: &[&str] = &[
+    "-std=c++17",
+    "-O2",
+    "-fPIC",
+    "-faligned-new",
+    "-fvisibility=hidden",
+    "-w",
+    "-DVM_COVERAGE=0",
+    "-DVM_SC=0",
+    "-DVM_TRACE=0",
+    "-DVM_TRACE_FST=0",
+    "-DVM_TRACE_VCD=0",
+];
+
+/// Libraries the shared object links against (as Verilator's `verilated.mk`).
+const LINK_LIBS: &[&str] = &["-pthread", "-lpthread", "-latomic"];
+
+/// File name of the built library inside a cache directory.
+pub const LIBRARY_NAME: &str = "liblutcore_sim.so";
+
+const INSTALL_HINT: &str =
+    "install Verilator 5 with `make deps` (or `apt-get install verilator`), or put it on PATH";
+
+/// Whether [`SimLibrary::build`] compiled the design or found it in the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BuildStatus {
+    /// Verilator and the compiler ran.
+    Built,
+    /// A complete earlier build was reused; no tool ran.
+    Cached,
+}
+
+impl std::fmt::Display for BuildStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BuildStatus::Built => "built",
+            BuildStatus::Cached => "cached",
+        })
+    }
+}
+
+/// The resolved shim functions of a loaded library (see `lutcore_gen::shim`).
+pub(crate) struct Shim {
+    pub(crate) port_count: unsafe extern "C" fn() -> u32,
+    pub(crate) new: unsafe extern "C" fn() -> *mut c_void,
+    pub(crate) free: unsafe extern "C" fn(*mut c_void),
+    pub(crate) eval: unsafe extern "C" fn(*mut c_void),
+    pub(crate) tick: unsafe extern "C" fn(*mut c_void),
+    pub(crate) set: unsafe extern "C" fn(*mut c_void, u32, *const u32),
+    pub(crate) get: unsafe extern "C" fn(*mut c_void, u32, *mut u32),
+    /// Keeps the function pointers above valid.
+    _lib: libloading::Library,
+}
+
+impl Shim {
+    fn load(path: &Path) -> Result<Shim, SimError> {
+        use lutcore_gen::shim::symbols as sym;
+        let err = |source| SimError::Load { path: path.to_path_buf(), source };
+        // SAFETY: the library is one this module built from the lutcore shim;
+        // its initializers are Verilator's and the shim's static data only.
+        let lib = unsafe { libloading::Library::new(path) }.map_err(err)?;
+        // SAFETY: each symbol is looked up with the signature the shim
+        // generator emits for it (lutcore_gen::shim documents the ABI).
+        unsafe {
+            let new = *lib.get::<unsafe extern "C" fn() -> *mut c_void>(sym::NEW.as_bytes()).map_err(err)?;
+            let free = *lib.get::<unsafe extern "C" fn(*mut c_void)>(sym::FREE.as_bytes()).map_err(err)?;
+            let eval = *lib.get::<unsafe extern "C" fn(*mut c_void)>(sym::EVAL.as_bytes()).map_err(err)?;
+            let tick = *lib.get::<unsafe extern "C" fn(*mut c_void)>(sym::TICK.as_bytes()).map_err(err)?;
+            let set = *lib
+                .get::<unsafe extern "C" fn(*mut c_void, u32, *const u32)>(sym::SET.as_bytes())
+                .map_err(err)?;
+            let get =
+                *lib.get::<unsafe extern "C" fn(*mut c_void, u32, *mut u32)>(sym::GET.as_bytes()).map_err(err)?;
+            let port_count = *lib.get::<unsafe extern "C" fn() -> u32>(sym::PORT_COUNT.as_bytes()).map_err(err)?;
+            Ok(Shim { port_count, new, free, eval, tick, set, get, _lib: lib })
+        }
+    }
+}
+
+/// A design compiled into a loaded simulation library. Create models with
+/// [`SimLibrary::instantiate`]; the library stays loaded while any exists.
+pub struct SimLibrary {
+    dir: PathBuf,
+    top: String,
+    ports: Arc<[Port]>,
+    status: BuildStatus,
+    elapsed: Duration,
+    shim: Arc<Shim>,
+}
+
+impl std::fmt::Debug for SimLibrary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimLibrary")
+            .field("dir", &self.dir)
+            .field("top", &self.top)
+            .field("status", &self.status)
+            .field("elapsed", &self.elapsed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where built designs are cached: `$LUTCORE_SIM_CACHE`, else
+/// `$CARGO_TARGET_DIR/lutcore-sim`, else `lutcore-sim` in the Cargo target
+/// directory that holds the running executable, else the workspace's
+/// `target/lutcore-sim`.
+pub fn cache_root() -> PathBuf {
+    if let Some(p) = std::env::var_os("LUTCORE_SIM_CACHE").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    if let Some(p) = std::env::var_os("CARGO_TARGET_DIR").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p).join("lutcore-sim");
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        // Cargo marks its target directory with CACHEDIR.TAG.
+        if let Some(target) = exe.ancestors().skip(1).find(|a| a.join("CACHEDIR.TAG").is_file()) {
+            return target.join("lutcore-sim");
+        }
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target").join("lutcore-sim")
+}
+
+fn command_line(cmd: &Command) -> String {
+    let quote = |s: &OsStr| {
+        let s = s.to_string_lossy();
+        if s.is_empty() || s.contains([' ', '"', '\'']) {
+            format!("'{s}'")
+        } else {
+            s.into_owned()
+        }
+    };
+    std::iter::once(quote(cmd.get_program()))
+        .chain(cmd.get_args().map(quote))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn tail(text: &[u8], lines: usize) -> String {
+    let text = String::from_utf8_lossy(text);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Run `cmd`; on failure the error carries the command and its output tail.
+fn run(mut cmd: Command) -> Result<Vec<u8>, SimError> {
+    let line = command_line(&cmd);
+    let out = cmd.output().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            let tool = cmd.get_program().to_string_lossy().into_owned();
+            let hint = if tool.contains("verilator") {
+                INSTALL_HINT.to_string()
+            } else {
+                "install a C++17 compiler (`apt-get install g++`) or set CXX".to_string()
+            };
+            SimError::ToolMissing { tool, hint }
+        } else {
+            SimError::ToolFailed { command: line.clone(), status: format!("could not start: {e}"), stderr_tail: String::new() }
+        }
+    })?;
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        let mut text = out.stdout;
+        text.extend_from_slice(&out.stderr);
+        Err(SimError::ToolFailed { command: line, status: out.status.to_string(), stderr_tail: tail(&text, 40) })
+    }
+}
+
+fn verilator() -> Command {
+    Command::new("verilator")
+}
+
+fn cxx() -> String {
+    std::env::var("CXX").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "c++".to_string())
+}
+
+/// The installed Verilator's version line, e.g. `Verilator 5.006 2023-01-22 rev ...`.
+/// Fails with an install hint if `verilator` is not on PATH.
+pub fn verilator_version() -> Result<String, SimError> {
+    let mut cmd = verilator();
+    cmd.arg("--version");
+    Ok(String::from_utf8_lossy(&run(cmd)?).trim().to_string())
+}
+
+fn verilator_root() -> Result<PathBuf, SimError> {
+    let mut cmd = verilator();
+    cmd.args(["--getenv", "VERILATOR_ROOT"]);
+    Ok(PathBuf::from(String::from_utf8_lossy(&run(cmd)?).trim()))
+}
+
+fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> SimError + 'a {
+    move |source| SimError::Io { what, path: path.to_path_buf(), source }
+}
+
+/// An exclusive lock on `<dir>/lock`, released on drop.
+struct DirLock(File);
+
+impl DirLock {
+    fn acquire(dir: &Path) -> Result<DirLock, SimError> {
+        fs::create_dir_all(dir).map_err(io_err("creating cache directory", dir))?;
+        let path = dir.join("lock");
+        let file = File::create(&path).map_err(io_err("creating lock file", &path))?;
+        file.lock().map_err(io_err("locking", &path))?;
+        Ok(DirLock(file))
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+fn hash_hex(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    format!("{:x}", h.finalize())
+}
+
+/// Compile every `(source, object)` pair with the given include directories,
+/// using all available cores.
+fn compile_all(jobs: &[(PathBuf, PathBuf)], includes: &[PathBuf]) -> Result<(), SimError> {
+    let cxx = cxx();
+    let next = AtomicUsize::new(0);
+    let first_err: Mutex<Option<SimError>> = Mutex::new(None);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(jobs.len()).max(1);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((src, obj)) = jobs.get(i) else { break };
+                if first_err.lock().map(|e| e.is_some()).unwrap_or(true) {
+                    break;
+                }
+                let mut cmd = Command::new(&cxx);
+                cmd.args(CXX_FLAGS);
+                for inc in includes {
+                    cmd.arg("-I").arg(inc);
+                }
+                cmd.arg("-c").arg(src).arg("-o").arg(obj);
+                if let Err(e) = run(cmd) {
+                    if let Ok(mut slot) = first_err.lock() {
+                        slot.get_or_insert(e);
+                    }
+                    break;
+                }
+            });
+        }
+    });
+    match first_err.into_inner() {
+        Ok(None) => Ok(()),
+        Ok(Some(e)) => Err(e),
+        Err(_) => Err(SimError::Shape("internal error: a compile worker panicked".into())),
+    }
+}
+
+fn runtime_includes(root: &Path) -> Vec<PathBuf> {
+    vec![root.join("include"), root.join("include").join("vltstd")]
+}
+
+/// Verilator's runtime objects, compiled once per toolchain and flag set.
+fn runtime_objects(cache: &Path, vroot: &Path, version: &str, cxx_version: &str) -> Result<Vec<PathBuf>, SimError> {
+    let flags = CXX_FLAGS.join(" ");
+    let key = hash_hex(&[version.as_bytes(), cxx_version.as_bytes(), flags.as_bytes(), vroot.as_os_str().as_encoded_bytes()]);
+    let dir = cache.join(format!("runtime-{}", &key[..20]));
+    let _lock = DirLock::acquire(&dir)?;
+    let units = ["verilated", "verilated_threads"];
+    let objs: Vec<PathBuf> = units.iter().map(|u| dir.join(format!("{u}.o"))).collect();
+    let done = dir.join("done");
+    if !done.is_file() {
+        let jobs: Vec<(PathBuf, PathBuf)> = units
+            .iter()
+            .zip(&objs)
+            .map(|(u, o)| (vroot.join("include").join(format!("{u}.cpp")), o.clone()))
+            .collect();
+        compile_all(&jobs, &runtime_includes(vroot))?;
+        fs::write(&done, format!("{version}\n{cxx_version}\n{flags}\n")).map_err(io_err("writing", &done))?;
+    }
+    Ok(objs)
+}
+
+impl SimLibrary {
+    /// Build `design` (or reuse an identical earlier build) under [`cache_root`].
+    pub fn build(design: &Design) -> Result<SimLibrary, SimError> {
+        Self::build_in(design, &cache_root())
+    }
+
+    /// Build `design` (or reuse an identical earlier build) under `cache`.
+    pub fn build_in(design: &Design, cache: &Path) -> Result<SimLibrary, SimError> {
+        let start = Instant::now();
+        let version = verilator_version()?;
+        let shim = lutcore_gen::shim::cpp_shim(&design.top, &design.ports);
+        let mut cxx_cmd = Command::new(cxx());
+        cxx_cmd.arg("--version");
+        let cxx_version = String::from_utf8_lossy(&run(cxx_cmd)?).lines().next().unwrap_or_default().to_string();
+        let flags = format!(
+            "verilator {} --top-module {}\n{} {}\nlink {}",
+            VERILATOR_FLAGS.join(" "),
+            design.top,
+            cxx(),
+            CXX_FLAGS.join(" "),
+            LINK_LIBS.join(" ")
+        );
+        let key = hash_hex(&[
+            design.verilog_sha256().as_bytes(),
+            shim.as_bytes(),
+            version.as_bytes(),
+            cxx_version.as_bytes(),
+            flags.as_bytes(),
+        ]);
+        let dir = cache.join(&key[..24]);
+        let so = dir.join(LIBRARY_NAME);
+        let done = dir.join("done");
+
+        let lock = DirLock::acquire(&dir)?;
+        let status = if done.is_file() && so.is_file() {
+            BuildStatus::Cached
+        } else {
+            Self::compile(design, cache, &dir, &shim, &version, &cxx_version)?;
+            fs::write(&done, format!("{}\n{version}\n{cxx_version}\n{flags}\n", design.verilog_sha256()))
+                .map_err(io_err("writing", &done))?;
+            BuildStatus::Built
+        };
+        drop(lock);
+
+        let shim_fns = Shim::load(&so)?;
+        // SAFETY: a function without arguments returning a constant.
+        let count = unsafe { (shim_fns.port_count)() };
+        if count as usize != design.ports.len() {
+            return Err(SimError::Port {
+                port: "*".into(),
+                detail: format!("library has {count} ports but the design lists {}", design.ports.len()),
+            });
+        }
+        Ok(SimLibrary {
+            dir,
+            top: design.top.clone(),
+            ports: design.ports.clone().into(),
+            status,
+            elapsed: start.elapsed(),
+            shim: Arc::new(shim_fns),
+        })
+    }
+
+    fn compile(
+        design: &Design,
+        cache: &Path,
+        dir: &Path,
+        shim: &str,
+        version: &str,
+        cxx_version: &str,
+    ) -> Result<(), SimError> {
+        let rtl = dir.join("rtl");
+        let obj = dir.join("obj");
+        for d in [&rtl, &obj] {
+            if d.exists() {
+                fs::remove_dir_all(d).map_err(io_err("removing stale build directory", d))?;
+            }
+        }
+        design.write_to(&rtl).map_err(io_err("writing design into", &rtl))?;
+        let shim_path = dir.join("lutcore_sim_shim.cpp");
+        fs::write(&shim_path, shim).map_err(io_err("writing", &shim_path))?;
+
+        let mut cmd = verilator();
+        cmd.args(VERILATOR_FLAGS).arg("--Mdir").arg(&obj).arg("--top-module").arg(&design.top);
+        for f in &design.files {
+            cmd.arg(rtl.join(&f.name));
+        }
+        run(cmd)?;
+
+        let vroot = verilator_root()?;
+        let runtime = runtime_objects(cache, &vroot, version, cxx_version)?;
+
+        let mut sources: Vec<(u64, PathBuf)> = Vec::new();
+        for entry in fs::read_dir(&obj).map_err(io_err("reading", &obj))? {
+            let path = entry.map_err(io_err("reading", &obj))?.path();
+            if path.extension().is_some_and(|e| e == "cpp") {
+                let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                sources.push((size, path));
+            }
+        }
+        sources.push((u64::MAX, shim_path));
+        // Largest first, so the slowest compiles start early.
+        sources.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        let jobs: Vec<(PathBuf, PathBuf)> =
+            sources.into_iter().map(|(_, src)| (src.clone(), src.with_extension("o"))).collect();
+        let mut includes = vec![obj.clone()];
+        includes.extend(runtime_includes(&vroot));
+        compile_all(&jobs, &includes)?;
+
+        let so = dir.join(LIBRARY_NAME);
+        let tmp = dir.join(format!("{LIBRARY_NAME}.tmp"));
+        let mut link = Command::new(cxx());
+        link.args(["-shared", "-fPIC", "-o"]).arg(&tmp);
+        link.args(jobs.iter().map(|(_, o)| o)).args(&runtime).args(LINK_LIBS);
+        run(link)?;
+        fs::rename(&tmp, &so).map_err(io_err("renaming into place", &so))?;
+        Ok(())
+    }
+
+    /// Whether this call built the library or reused the cache.
+    pub fn status(&self) -> BuildStatus {
+        self.status
+    }
+
+    /// Wall time [`SimLibrary::build`] took (including loading).
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+
+    /// The cache directory holding the Verilog, Verilator's output and the library.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Name of the top module.
+    pub fn top(&self) -> &str {
+        &self.top
+    }
+
+    /// The top module's ports, in shim index order.
+    pub fn ports(&self) -> &[Port] {
+        &self.ports
+    }
+
+    /// A new model instance in its initial state (inputs zero, not reset).
+    pub fn instantiate(&self) -> Result<SimModel, SimError> {
+        SimModel::new(self.shim.clone(), &self.top, self.ports.clone())
+    }
+}

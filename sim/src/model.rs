@@ -1,0 +1,181 @@
+//! [`SimModel`]: a safe handle on one Verilated model inside a loaded
+//! simulation library. This module owns every call across the C ABI of
+//! `lutcore_gen::shim`; nothing else in the crate touches raw pointers.
+//!
+//! Ports are addressed by index (their position in the design's port list);
+//! look an index up by name once with [`SimModel::port_index`] and use the
+//! index-based calls in loops. Values are 32-bit words, least significant
+//! first, `ceil(width / 32)` of them.
+
+use std::ffi::c_void;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use lutcore_gen::shim::port_words;
+use lutcore_gen::{Dir, Port};
+
+use crate::library::Shim;
+use crate::SimError;
+
+/// One instance of a Verilated design. Dropping it frees the model; the
+/// library stays loaded while any model of it exists.
+pub struct SimModel {
+    shim: Arc<Shim>,
+    handle: NonNull<c_void>,
+    top: String,
+    ports: Arc<[Port]>,
+}
+
+// SAFETY: a Verilated model (without `--threads`) has no thread affinity; it
+// needs only that one thread at a time uses it, which `&mut self` on every
+// state-changing call and the lack of `Sync` guarantee.
+unsafe impl Send for SimModel {}
+
+impl std::fmt::Debug for SimModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimModel").field("top", &self.top).field("ports", &self.ports.len()).finish_non_exhaustive()
+    }
+}
+
+impl SimModel {
+    pub(crate) fn new(shim: Arc<Shim>, top: &str, ports: Arc<[Port]>) -> Result<SimModel, SimError> {
+        // SAFETY: `new` takes no arguments and returns an owned pointer or null.
+        let raw = unsafe { (shim.new)() };
+        let handle = NonNull::new(raw).ok_or_else(|| SimError::ModelCreate { top: top.to_string() })?;
+        Ok(SimModel { shim, handle, top: top.to_string(), ports })
+    }
+
+    /// Name of the top module.
+    pub fn top(&self) -> &str {
+        &self.top
+    }
+
+    /// The ports, in index order.
+    pub fn ports(&self) -> &[Port] {
+        &self.ports
+    }
+
+    /// Index of the port called `name`.
+    pub fn port_index(&self, name: &str) -> Result<usize, SimError> {
+        self.ports.iter().position(|p| p.name == name).ok_or_else(|| SimError::Port {
+            port: name.to_string(),
+            detail: format!(
+                "no such port on `{}` (ports: {})",
+                self.top,
+                self.ports.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        })
+    }
+
+    fn port(&self, idx: usize) -> Result<&Port, SimError> {
+        self.ports.get(idx).ok_or_else(|| SimError::Port {
+            port: format!("#{idx}"),
+            detail: format!("index out of range: `{}` has {} ports", self.top, self.ports.len()),
+        })
+    }
+
+    fn input(&self, idx: usize) -> Result<&Port, SimError> {
+        let p = self.port(idx)?;
+        if p.dir != Dir::Input {
+            return Err(SimError::Port { port: p.name.clone(), detail: "is an output and cannot be set".into() });
+        }
+        Ok(p)
+    }
+
+    /// Drive input port `idx` with `words` (exactly `ceil(width / 32)` of
+    /// them; bits above the width are ignored). Takes effect at the next
+    /// [`eval`](Self::eval) or [`tick`](Self::tick).
+    pub fn set_idx(&mut self, idx: usize, words: &[u32]) -> Result<(), SimError> {
+        let p = self.input(idx)?;
+        let n = port_words(p.width);
+        if words.len() != n {
+            return Err(SimError::Port {
+                port: p.name.clone(),
+                detail: format!("{} bits take {n} words, got {}", p.width, words.len()),
+            });
+        }
+        // SAFETY: the handle is live, `idx` is a valid input index, and
+        // `words` holds the `n` words the shim reads for it.
+        unsafe { (self.shim.set)(self.handle.as_ptr(), idx as u32, words.as_ptr()) };
+        Ok(())
+    }
+
+    /// Read port `idx` (input or output) into `out` (exactly `ceil(width / 32)` words).
+    pub fn get_idx_into(&self, idx: usize, out: &mut [u32]) -> Result<(), SimError> {
+        let p = self.port(idx)?;
+        let n = port_words(p.width);
+        if out.len() != n {
+            return Err(SimError::Port {
+                port: p.name.clone(),
+                detail: format!("{} bits take {n} words, got a buffer of {}", p.width, out.len()),
+            });
+        }
+        // SAFETY: the handle is live, `idx` is valid, and `out` has room for
+        // the `n` words the shim writes; the shim only reads model state.
+        unsafe { (self.shim.get)(self.handle.as_ptr(), idx as u32, out.as_mut_ptr()) };
+        Ok(())
+    }
+
+    /// Read port `idx` (input or output).
+    pub fn get_idx(&self, idx: usize) -> Result<Vec<u32>, SimError> {
+        let mut out = vec![0u32; port_words(self.port(idx)?.width)];
+        self.get_idx_into(idx, &mut out)?;
+        Ok(out)
+    }
+
+    /// Drive one-bit (or any) input port `idx` with `value` in bit 0.
+    pub fn set_bit(&mut self, idx: usize, value: bool) -> Result<(), SimError> {
+        let n = port_words(self.input(idx)?.width);
+        if n == 1 {
+            self.set_idx(idx, &[u32::from(value)])
+        } else {
+            let mut words = vec![0u32; n];
+            words[0] = u32::from(value);
+            self.set_idx(idx, &words)
+        }
+    }
+
+    /// Bit 0 of port `idx`.
+    pub fn get_bit(&self, idx: usize) -> Result<bool, SimError> {
+        let p = self.port(idx)?;
+        if port_words(p.width) == 1 {
+            let mut w = [0u32; 1];
+            self.get_idx_into(idx, &mut w)?;
+            Ok(w[0] & 1 == 1)
+        } else {
+            Ok(self.get_idx(idx)?[0] & 1 == 1)
+        }
+    }
+
+    /// [`set_idx`](Self::set_idx) by port name.
+    pub fn set(&mut self, port: &str, words: &[u32]) -> Result<(), SimError> {
+        let idx = self.port_index(port)?;
+        self.set_idx(idx, words)
+    }
+
+    /// [`get_idx`](Self::get_idx) by port name.
+    pub fn get(&self, port: &str) -> Result<Vec<u32>, SimError> {
+        self.get_idx(self.port_index(port)?)
+    }
+
+    /// Evaluate the model with the current inputs.
+    pub fn eval(&mut self) {
+        // SAFETY: the handle is live.
+        unsafe { (self.shim.eval)(self.handle.as_ptr()) }
+    }
+
+    /// One clock cycle: `clk_i = 0`, eval, `clk_i = 1`, eval (just eval
+    /// without a `clk_i` port).
+    pub fn tick(&mut self) {
+        // SAFETY: the handle is live.
+        unsafe { (self.shim.tick)(self.handle.as_ptr()) }
+    }
+}
+
+impl Drop for SimModel {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from `new` and is freed exactly once; the
+        // library outlives it through `self.shim`.
+        unsafe { (self.shim.free)(self.handle.as_ptr()) }
+    }
+}
