@@ -25,7 +25,8 @@ pub struct GemvRun {
     pub results: Vec<i32>,
     /// Clock cycles from the end of reset until the last result beat was taken.
     pub cycles: u64,
-    /// Wall time of the simulation (reset included).
+    /// Wall time of the simulation: reset and the clocked loop, not the
+    /// host-side preparation of the stream beats.
     pub wall: Duration,
 }
 
@@ -109,7 +110,6 @@ pub fn run_gemv(model: &mut SimModel, cfg: &ArrayConfig, w: &WeightMatrix, x: &[
     check_fits(cfg, w.cols())?;
     let p = StreamPorts::find(model, cfg)?;
 
-    let start = Instant::now();
     let rows = cfg.rows();
     let tiles = w.rows().div_ceil(rows);
     let act: Vec<Beat> = rtl_act_beats(cfg, x);
@@ -118,6 +118,7 @@ pub fn run_gemv(model: &mut SimModel, cfg: &ArrayConfig, w: &WeightMatrix, x: &[
     let act_total = tiles * kt;
     let limit = 64 * (act_total + wgt.len() + tiles) as u64 + 1000;
 
+    let start = Instant::now();
     // Reset: inputs idle, rst_ni low for two cycles.
     for idx in [p.act_valid, p.act_last, p.wgt_valid, p.res_ready, p.rst_n, p.clk] {
         model.set_bit(idx, false)?;
@@ -138,8 +139,9 @@ pub fn run_gemv(model: &mut SimModel, cfg: &ArrayConfig, w: &WeightMatrix, x: &[
             return Err(SimError::Deadlock {
                 cycles,
                 detail: format!(
-                    "{} on {}: activation beats {act_pos}/{act_total}, weight beats {wgt_pos}/{}, results {}/{tiles}",
+                    "{}x{} GEMV on {}: activation beats {act_pos}/{act_total}, weight beats {wgt_pos}/{}, results {}/{tiles}",
                     w.rows(),
+                    w.cols(),
                     cfg.slug(),
                     wgt.len(),
                     results.len() / rows

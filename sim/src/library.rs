@@ -43,6 +43,10 @@ pub const CXX_FLAGS: &[&str] = &[
     "-DVM_TRACE_VCD=0",
 ];
 
+/// Extra flags for Verilator's `*__Slow.cpp` files (construction and
+/// initial settling, run once): optimizing them costs build time for nothing.
+pub const CXX_SLOW_FLAGS: &[&str] = &["-O0"];
+
 /// Libraries the shared object links against (as Verilator's `verilated.mk`).
 const LINK_LIBS: &[&str] = &["-pthread", "-lpthread", "-latomic"];
 
@@ -267,6 +271,9 @@ fn compile_all(jobs: &[(PathBuf, PathBuf)], includes: &[PathBuf]) -> Result<(), 
                 }
                 let mut cmd = Command::new(&cxx);
                 cmd.args(CXX_FLAGS);
+                if src.file_stem().is_some_and(|s| s.to_string_lossy().ends_with("__Slow")) {
+                    cmd.args(CXX_SLOW_FLAGS);
+                }
                 for inc in includes {
                     cmd.arg("-I").arg(inc);
                 }
@@ -280,10 +287,9 @@ fn compile_all(jobs: &[(PathBuf, PathBuf)], includes: &[PathBuf]) -> Result<(), 
             });
         }
     });
-    match first_err.into_inner() {
-        Ok(None) => Ok(()),
-        Ok(Some(e)) => Err(e),
-        Err(_) => Err(SimError::Shape("internal error: a compile worker panicked".into())),
+    match first_err.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        None => Ok(()),
+        Some(e) => Err(e),
     }
 }
 
@@ -312,6 +318,52 @@ fn runtime_objects(cache: &Path, vroot: &Path, version: &str, cxx_version: &str)
     Ok(objs)
 }
 
+/// Revision of the build recipe (file grouping etc.), part of the cache key.
+const PIPELINE_REV: u32 = 1;
+
+/// Bytes of Verilated C++ worth a translation unit of its own: below this,
+/// parsing Verilator's headers once more costs more than it parallelizes.
+const BUNDLE_BYTES: u64 = 256 * 1024;
+
+/// Group Verilator's `.cpp` files (names in `obj`, with sizes) and the shim
+/// into a few translation units, as Verilator's own `__ALL.cpp` does, so the
+/// heavy headers are parsed a few times instead of once per file: the
+/// `__Slow` files (run once) in one unit compiled without optimization, the
+/// rest balanced by size over as many units as there are cores (fewer for a
+/// small design). Returns the `(source, object)` jobs, largest first.
+fn bundles(obj: &Path, sources: Vec<(u64, String)>) -> Result<Vec<(PathBuf, PathBuf)>, SimError> {
+    let (mut slow, mut fast): (Vec<_>, Vec<_>) = sources.into_iter().partition(|(_, n)| n.ends_with("__Slow.cpp"));
+    fast.push((0, "../lutcore_sim_shim.cpp".to_string()));
+    fast.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    slow.sort_by(|a, b| a.1.cmp(&b.1));
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
+    let fast_bytes: u64 = fast.iter().map(|f| f.0).sum();
+    let n = (fast_bytes / BUNDLE_BYTES + 1).min(cores).min(fast.len() as u64).max(1) as usize;
+    let mut units: Vec<(u64, Vec<String>)> = vec![(0, Vec::new()); n];
+    for (size, name) in fast {
+        // Greedy: the next largest file goes to the smallest unit.
+        if let Some(unit) = units.iter_mut().min_by_key(|u| u.0) {
+            unit.0 += size;
+            unit.1.push(name);
+        }
+    }
+    let mut named: Vec<(u64, String, Vec<String>)> =
+        units.into_iter().enumerate().map(|(i, (size, files))| (size, format!("lutcore_unit_{i}.cpp"), files)).collect();
+    if !slow.is_empty() {
+        let size = slow.iter().map(|f| f.0).sum();
+        named.push((size, "lutcore_unit__Slow.cpp".to_string(), slow.into_iter().map(|f| f.1).collect()));
+    }
+    named.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let mut jobs = Vec::new();
+    for (_, name, files) in named {
+        let src = obj.join(&name);
+        let text: String = files.iter().map(|f| format!("#include \"{f}\"\n")).collect();
+        fs::write(&src, text).map_err(io_err("writing", &src))?;
+        jobs.push((src.clone(), src.with_extension("o")));
+    }
+    Ok(jobs)
+}
+
 impl SimLibrary {
     /// Build `design` (or reuse an identical earlier build) under [`cache_root`].
     pub fn build(design: &Design) -> Result<SimLibrary, SimError> {
@@ -327,11 +379,13 @@ impl SimLibrary {
         cxx_cmd.arg("--version");
         let cxx_version = String::from_utf8_lossy(&run(cxx_cmd)?).lines().next().unwrap_or_default().to_string();
         let flags = format!(
-            "verilator {} --top-module {}\n{} {}\nlink {}",
+            "lutcore-sim {} pipeline {PIPELINE_REV}\nverilator {} --top-module {}\n{} {} (slow: {})\nlink {}",
+            env!("CARGO_PKG_VERSION"),
             VERILATOR_FLAGS.join(" "),
             design.top,
             cxx(),
             CXX_FLAGS.join(" "),
+            CXX_SLOW_FLAGS.join(" "),
             LINK_LIBS.join(" ")
         );
         let key = hash_hex(&[
@@ -404,19 +458,15 @@ impl SimLibrary {
         let vroot = verilator_root()?;
         let runtime = runtime_objects(cache, &vroot, version, cxx_version)?;
 
-        let mut sources: Vec<(u64, PathBuf)> = Vec::new();
+        let mut sources: Vec<(u64, String)> = Vec::new();
         for entry in fs::read_dir(&obj).map_err(io_err("reading", &obj))? {
             let path = entry.map_err(io_err("reading", &obj))?.path();
-            if path.extension().is_some_and(|e| e == "cpp") {
+            if let (Some("cpp"), Some(name)) = (path.extension().and_then(OsStr::to_str), path.file_name()) {
                 let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-                sources.push((size, path));
+                sources.push((size, name.to_string_lossy().into_owned()));
             }
         }
-        sources.push((u64::MAX, shim_path));
-        // Largest first, so the slowest compiles start early.
-        sources.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        let jobs: Vec<(PathBuf, PathBuf)> =
-            sources.into_iter().map(|(_, src)| (src.clone(), src.with_extension("o"))).collect();
+        let jobs = bundles(&obj, sources)?;
         let mut includes = vec![obj.clone()];
         includes.extend(runtime_includes(&vroot));
         compile_all(&jobs, &includes)?;
@@ -459,5 +509,44 @@ impl SimLibrary {
     /// A new model instance in its initial state (inputs zero, not reset).
     pub fn instantiate(&self) -> Result<SimModel, SimError> {
         SimModel::new(self.shim.clone(), &self.top, self.ports.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_verilator_says_how_to_install_it() {
+        let e = run(Command::new("verilator-not-installed-here")).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, SimError::ToolMissing { .. }), "{msg}");
+        assert!(msg.contains("make deps") && msg.contains("apt-get install verilator"), "{msg}");
+    }
+
+    #[test]
+    fn a_failing_tool_reports_command_and_output_tail() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "for i in $(seq 1 100); do echo line$i >&2; done; exit 3"]);
+        let msg = run(cmd).unwrap_err().to_string();
+        assert!(msg.contains("sh -c") && msg.contains("line100") && !msg.contains("line50\n"), "{msg}");
+    }
+
+    #[test]
+    fn small_designs_become_one_fast_unit_and_one_slow_unit() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = vec![
+            (1000, "Vt.cpp".to_string()),
+            (2000, "Vt__Syms.cpp".to_string()),
+            (3000, "Vt___024root__Slow.cpp".to_string()),
+            (4000, "Vt___024root__DepSet_h0__0.cpp".to_string()),
+        ];
+        let jobs = bundles(dir.path(), files).unwrap();
+        assert_eq!(jobs.len(), 2);
+        let fast = std::fs::read_to_string(&jobs[0].0).unwrap();
+        assert!(fast.contains("\"Vt.cpp\"") && fast.contains("../lutcore_sim_shim.cpp") && !fast.contains("Slow"));
+        let slow = std::fs::read_to_string(&jobs[1].0).unwrap();
+        assert_eq!(slow, "#include \"Vt___024root__Slow.cpp\"\n");
+        assert!(jobs[1].0.to_string_lossy().ends_with("__Slow.cpp"));
     }
 }

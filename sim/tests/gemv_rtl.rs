@@ -191,3 +191,36 @@ fn shape_and_type_errors_are_reported() {
     // After errors the model still works.
     assert_eq!(sim.gemv(&w, &[1, 2, 3]).unwrap().results, vec![6, 6]);
 }
+
+#[test]
+fn a_stalled_array_is_a_deadlock_error_not_a_hang() {
+    // A hand-written top with the stream ports that never accepts a beat.
+    let cfg = raw(Arch::Lut, 2, 1, 2, WeightType::Uint(2), 64);
+    let ports = lutcore_gen::top_ports(&cfg);
+    let mut v = String::from("module lutcore_stalled (\n");
+    let decls: Vec<String> = ports
+        .iter()
+        .map(|p| {
+            let dir = if p.dir == lutcore_gen::Dir::Input { "input " } else { "output" };
+            format!("  {dir} logic [{}:0] {}", p.width - 1, p.name)
+        })
+        .collect();
+    v += &decls.join(",\n");
+    v += "\n);\n";
+    for p in ports.iter().filter(|p| p.dir == lutcore_gen::Dir::Output) {
+        v += &format!("  assign {} = '0;\n", p.name);
+    }
+    v += "endmodule\n";
+    let design = lutcore_gen::Design {
+        config: cfg.clone(),
+        top: "lutcore_stalled".into(),
+        ports,
+        files: vec![lutcore_gen::GeneratedFile { name: "lutcore_stalled.sv".into(), contents: v }],
+    };
+    let mut sim = Simulator::from_design(&design).expect("build");
+    let w = WeightMatrix::from_values(3, 5, WeightType::Uint(2), &[1; 15]).unwrap();
+    let e = sim.gemv(&w, &[1; 5]).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, lutcore_sim::SimError::Deadlock { .. }), "{msg}");
+    assert!(msg.contains("activation beats 0/6") && msg.contains("results 0/2"), "{msg}");
+}
