@@ -5,6 +5,8 @@
 #   make test    cargo tests (software, generator, RTL co-simulation) and the
 #                lint/synthesis checks of every preset
 #   make deps    install missing system tools (apt), pinned below
+#   make bench   CPU LUT kernels vs the DRAM bandwidth and llama.cpp (built
+#                from PyPI's llama-cpp-python source), same run
 #
 # Variables: PRESET (default), CONFIG (a JSON config file, overrides PRESET),
 # SHAPE (MxK, default 1536x1536), SEED.
@@ -27,7 +29,7 @@ else
 CONFIG_ARG := --preset $(PRESET)
 endif
 
-.PHONY: all deps build sim test lint stat-ice40 clean
+.PHONY: all deps build sim test lint stat-ice40 bench clean
 
 all: sim
 
@@ -55,6 +57,14 @@ stat-ice40: build
 	$(LUTCORE) gen $(CONFIG_ARG) --out build/$(PRESET)/rtl >/dev/null
 	cd build/$(PRESET)/rtl && yosys -q -p "read_verilog -sv $$(ls *.sv | tr '\n' ' '); synth_ice40 -top $$(sed -n 's/^  \"top\": \"\(.*\)\",$$/\1/p' manifest.json); tee -o ../ice40_stat.txt stat" >/dev/null
 	@sed -n '/Number of cells/,/^$$/p' build/$(PRESET)/ice40_stat.txt
+
+# CPU kernels beside llama.cpp. BENCH_ARGS narrows the matrix, e.g.
+# BENCH_ARGS="--shape 8640x3200 --weights ternary".
+BENCH_ARGS ?=
+bench: build
+	bench/peer/build.sh
+	python3 bench/peer/run.py --out build/peer/peer.json $(PEER_ARGS)
+	$(LUTCORE) bench gemv --peer build/peer/peer.json --json build/bench/gemv.json $(BENCH_ARGS)
 
 clean:
 	rm -rf build

@@ -2,6 +2,8 @@
 //! `gen` writes Verilog, `sim` runs a GEMV through the Verilated RTL and the
 //! software reference and compares them bit for bit.
 
+mod bench;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -36,6 +38,58 @@ enum Command {
     /// every result with the software LUT reference and a plain dot product.
     /// Exits with status 1 on any mismatch.
     Sim(SimArgs),
+    /// Benchmarks (see `lutcore bench gemv --help`).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Time the CPU LUT kernels on GEMV/GEMM shapes, cold (weights from DRAM)
+    /// and hot, against the DRAM read bandwidth measured in the same run and,
+    /// with --peer, llama.cpp's kernels on the same shapes.
+    ///
+    /// Without --shape/--weights/--batch/--threads it runs the full matrix:
+    /// BitNet-3B and -700M shapes plus 1000x1000, every weight format, batch 1
+    /// and 8, 1 and 2 threads.
+    Gemv(BenchGemvArgs),
+}
+
+#[derive(Args)]
+struct BenchGemvArgs {
+    /// Shapes MxK (repeatable). Default: the BitNet matrix.
+    #[arg(long, value_parser = parse_shape)]
+    shape: Vec<(usize, usize)>,
+    /// Weight formats: ternary, int1..int4 (N-bit codes; also spelled uintN). Repeatable.
+    #[arg(long, value_parser = parse_bench_weights)]
+    weights: Vec<WeightType>,
+    /// Tokens per call (repeatable). Default: 1 and 8.
+    #[arg(long)]
+    batch: Vec<usize>,
+    /// Threads (repeatable). Default: 1 and 2.
+    #[arg(long)]
+    threads: Vec<usize>,
+    /// Timed calls per cold measurement (hot runs 4x as many).
+    #[arg(long, default_value_t = 15)]
+    repeats: usize,
+    /// Skip the native ternary kernel (run only the bit-plane one).
+    #[arg(long)]
+    no_native: bool,
+    /// llama.cpp results from bench/peer/run.py, to print ratios against.
+    #[arg(long, value_name = "FILE")]
+    peer: Option<PathBuf>,
+    /// Write the rows as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+fn parse_bench_weights(s: &str) -> Result<WeightType, String> {
+    let s = s.trim().to_ascii_lowercase();
+    let canonical = match s.strip_prefix("int") {
+        Some(bits) => format!("uint{bits}"),
+        None => s,
+    };
+    canonical.parse::<WeightType>().map_err(|e| e.to_string())
 }
 
 /// Which config to use.
@@ -45,7 +99,7 @@ struct ConfigArgs {
     /// A named preset (see `lutcore gen --list-presets`).
     #[arg(long)]
     preset: Option<String>,
-    /// A JSON config file with the fields of a preset (see docs/config.md).
+    /// A JSON config file with the fields of a preset (see README, "The command line").
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }
@@ -108,6 +162,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Gen(a) => cmd_gen(&a),
         Command::Sim(a) => cmd_sim(&a),
+        Command::Bench(BenchCommand::Gemv(a)) => cmd_bench_gemv(&a),
     };
     match result {
         Ok(code) => code,
@@ -123,7 +178,7 @@ fn cmd_gen(a: &GenArgs) -> Result<ExitCode> {
         println!("{:<12} {:<5} {:>4} {:>8} {:>2} {:<8} {:>7}  about", "preset", "arch", "rows", "k_groups", "g", "weights", "max_k");
         for p in presets() {
             let r = &p.raw;
-            println!("{:<12} {:<5} {:>4} {:>8} {:>2} {:<8} {:>7}  {}", p.name, r.arch, r.rows, r.k_groups, r.g, r.weights, r.max_k, p.about);
+            println!("{:<12} {:<5} {:>4} {:>8} {:>2} {:<8} {:>7}  {}", p.name, r.arch.to_string(), r.rows, r.k_groups, r.g, r.weights.to_string(), r.max_k, p.about);
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -202,7 +257,54 @@ fn cmd_sim(a: &SimArgs) -> Result<ExitCode> {
             "sim_cycles_per_second": cycles_per_s,
             "sim_wall_seconds": run.wall.as_secs_f64(),
         });
-        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n").with_context(|| format!("writing {}", path.display()))?;
+        write_json(path, &report)?;
     }
     Ok(if mismatch.is_none() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn cmd_bench_gemv(a: &BenchGemvArgs) -> Result<ExitCode> {
+    let or = |v: &Vec<usize>, d: &[usize]| if v.is_empty() { d.to_vec() } else { v.clone() };
+    let plan = bench::BenchPlan {
+        shapes: if a.shape.is_empty() { bench::DEFAULT_SHAPES.to_vec() } else { a.shape.clone() },
+        weights: if a.weights.is_empty() { WeightType::ALL.to_vec() } else { a.weights.clone() },
+        batches: or(&a.batch, &[1, 8]),
+        threads: or(&a.threads, &[1, 2]),
+        repeats: a.repeats.max(1),
+        native_ternary: !a.no_native,
+    };
+    if let Some(&t) = plan.threads.iter().find(|&&t| t == 0) {
+        bail!("--threads {t}: need at least 1 thread");
+    }
+    if let Some(&b) = plan.batches.iter().find(|&&b| b == 0) {
+        bail!("--batch {b}: need at least 1 token");
+    }
+    let peers = match &a.peer {
+        Some(p) => bench::read_peers(p)?,
+        None => Vec::new(),
+    };
+    let per_combo = plan.batches.len() * plan.threads.len() * 2;
+    let schemes = |w: &WeightType| if plan.native_ternary && *w == WeightType::Ternary { 2 } else { 1 };
+    let total: usize = plan.shapes.len() * plan.weights.iter().map(schemes).sum::<usize>() * per_combo;
+    let bar = indicatif::ProgressBar::new(total as u64)
+        .with_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("template"));
+    bar.set_message("measuring DRAM bandwidth");
+    let (bw, rows) = bench::run(&plan, &peers, |r| {
+        bar.inc(1);
+        bar.set_message(format!("{} {} {} b{} t{} {}", r.shape, r.weights, r.scheme, r.batch, r.threads, r.mode));
+    })?;
+    bar.finish_and_clear();
+    print!("{}", bench::table(&bw, &rows));
+    if let Some(path) = &a.json {
+        write_json(path, &rows)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Write `value` as pretty JSON, creating the parent directory.
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(value)? + "\n").with_context(|| format!("writing {}", path.display()))
 }

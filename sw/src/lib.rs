@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod dtype;
+pub mod gguf;
 pub mod kernels;
 pub mod layout;
 pub mod reference;

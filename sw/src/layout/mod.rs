@@ -8,6 +8,9 @@
 //! * [`rtl_weight_beats`] / [`rtl_act_beats`]: the stream beats of the
 //!   generated arrays, packed LSB first into 32-bit words.
 
+pub mod simd;
+pub mod ternary_native;
+
 use bitvec::prelude::*;
 
 use crate::config::{Arch, ArrayConfig};

@@ -1,0 +1,296 @@
+//! `lutcore bench gemv`: time the LUT kernels on BitNet-shaped GEMVs, with
+//! weights streamed from DRAM (caches evicted between calls) and hot, and put
+//! each time beside the DRAM read bandwidth measured in the same run and,
+//! where given, llama.cpp's time on the same shape (`bench/peer/`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use lutcore_sw::kernels::{Isa, KernelOptions, LutGemm, Scheme, TableMode};
+use lutcore_sw::layout::WeightMatrix;
+use lutcore_sw::WeightType;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Shapes (M×K) of the default matrix: BitNet-3B and -700M projections, and
+/// one whose K is not a multiple of 256.
+pub const DEFAULT_SHAPES: [(usize, usize); 7] =
+    [(8640, 3200), (3200, 8640), (3200, 3200), (4096, 1536), (1536, 1536), (1536, 4096), (1000, 1000)];
+
+/// One measured row of the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    /// `MxK`.
+    pub shape: String,
+    /// Weight format (`ternary`, `int1`..`int4` as uint codes).
+    pub weights: String,
+    /// Kernel scheme (`planes` or `native`).
+    pub scheme: String,
+    /// Tokens per GEMM.
+    pub batch: usize,
+    /// Threads.
+    pub threads: usize,
+    /// `cold` (weights from DRAM) or `hot` (weights in cache).
+    pub mode: String,
+    /// ISA that ran.
+    pub isa: String,
+    /// Median time per call.
+    pub us_median: f64,
+    /// Packed weight bytes read per call.
+    pub weight_bytes: usize,
+    /// Weight bytes per second, GB/s.
+    pub gbps: f64,
+    /// `gbps` over the DRAM read bandwidth measured in this run with the same threads.
+    pub bw_fraction: f64,
+    /// Primary peer (llama.cpp type) for this row, if one ran.
+    pub peer: Option<String>,
+    /// The peer's median time.
+    pub peer_us: Option<f64>,
+    /// `us_median / peer_us` (below 1: we are faster).
+    pub ratio: Option<f64>,
+    /// Every peer type that ran on this shape/batch/threads/mode, with its time.
+    pub peers: BTreeMap<String, f64>,
+    /// Why a peer type could not run this shape, if so.
+    pub peer_notes: Vec<String>,
+}
+
+/// One line of the peer harness's output (`bench/peer/run.py`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct PeerRow {
+    /// ggml type name, e.g. `tq2_0`.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Rows.
+    pub m: Option<usize>,
+    /// Columns.
+    pub k: Option<usize>,
+    /// Batch.
+    pub n: Option<usize>,
+    /// Threads.
+    pub threads: Option<usize>,
+    /// `cold` / `hot`.
+    pub mode: Option<String>,
+    /// Median µs.
+    pub us_median: Option<f64>,
+    /// Why it was skipped.
+    pub skipped: Option<String>,
+}
+
+/// The peer types compared against a weight format, primary first.
+fn peer_types(weights: WeightType) -> &'static [&'static str] {
+    match weights {
+        WeightType::Ternary => &["tq2_0", "tq1_0", "q4_0"],
+        WeightType::Uint(2) => &["q2_k", "tq2_0"],
+        WeightType::Uint(4) => &["q4_0"],
+        _ => &[],
+    }
+}
+
+/// Read-only DRAM bandwidth with `threads` threads, GB/s (best of a few passes
+/// over a buffer far larger than any cache).
+pub fn dram_read_gbps(threads: usize) -> f64 {
+    const BYTES: usize = 512 << 20;
+    let buf: Vec<u64> = (0..BYTES / 8).map(|i| i as u64).collect();
+    let chunk = buf.len().div_ceil(threads);
+    let mut best = 0f64;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let total: u64 = std::thread::scope(|s| {
+            let handles: Vec<_> = buf
+                .chunks(chunk)
+                .map(|c| s.spawn(move || c.iter().fold(0u64, |a, &v| a.wrapping_add(v))))
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("bandwidth thread")).fold(0u64, u64::wrapping_add)
+        });
+        std::hint::black_box(total);
+        best = best.max(BYTES as f64 / t.elapsed().as_secs_f64() / 1e9);
+    }
+    best
+}
+
+/// Bytes to touch between calls so that the weights leave every cache level:
+/// 4× the last-level cache (as the kernel reports it), at least 64 MiB.
+fn evict_bytes() -> usize {
+    let llc = std::fs::read_to_string("/sys/devices/system/cpu/cpu0/cache/index3/size")
+        .ok()
+        .and_then(|s| {
+            let s = s.trim();
+            let (num, mul) = match s.strip_suffix('K') {
+                Some(n) => (n, 1 << 10),
+                None => (s.strip_suffix('M').unwrap_or(s), 1 << 20),
+            };
+            num.parse::<usize>().ok().map(|n| n * mul)
+        })
+        .unwrap_or(32 << 20);
+    (4 * llc).max(64 << 20)
+}
+
+/// A buffer whose every cache line is rewritten between timed calls.
+struct Evictor(Vec<u8>);
+
+impl Evictor {
+    fn evict(&mut self) {
+        for (i, line) in self.0.chunks_mut(64).enumerate() {
+            line[0] = line[0].wrapping_add(i as u8);
+        }
+        std::hint::black_box(&self.0);
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// What to run.
+pub struct BenchPlan {
+    /// M×K shapes.
+    pub shapes: Vec<(usize, usize)>,
+    /// Weight formats.
+    pub weights: Vec<WeightType>,
+    /// Batches.
+    pub batches: Vec<usize>,
+    /// Thread counts.
+    pub threads: Vec<usize>,
+    /// Repeats of a cold measurement (hot uses 4×).
+    pub repeats: usize,
+    /// Also run the native ternary scheme for ternary weights.
+    pub native_ternary: bool,
+}
+
+fn random_weights(rng: &mut ChaCha8Rng, wtype: WeightType, m: usize, k: usize) -> Result<WeightMatrix> {
+    let values: Vec<i32> = (0..m * k).map(|_| rng.gen_range(wtype.min_value()..=wtype.max_value())).collect();
+    Ok(WeightMatrix::from_values(m, k, wtype, &values)?)
+}
+
+/// Run the plan; `progress` is told after each row.
+pub fn run(plan: &BenchPlan, peers: &[PeerRow], mut progress: impl FnMut(&Row)) -> Result<(BTreeMap<usize, f64>, Vec<Row>)> {
+    let mut bw = BTreeMap::new();
+    for &t in &plan.threads {
+        bw.insert(t, dram_read_gbps(t));
+    }
+    let mut evictor = Evictor(vec![0u8; evict_bytes()]);
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut rows = Vec::new();
+    for &(m, k) in &plan.shapes {
+        for &wtype in &plan.weights {
+            let w = random_weights(&mut rng, wtype, m, k)?;
+            let mut schemes = vec![Scheme::BitPlanes];
+            if plan.native_ternary && wtype == WeightType::Ternary {
+                schemes.push(Scheme::TernaryNative);
+            }
+            for &scheme in &schemes {
+                for &threads in &plan.threads {
+                    let opts = KernelOptions { isa: Isa::detect(), threads, tables: TableMode::Exact, scheme };
+                    let kernel = LutGemm::new(&w, &opts).with_context(|| format!("{wtype} {m}x{k} {scheme:?}"))?;
+                    for &batch in &plan.batches {
+                        let x: Vec<i8> = (0..batch * k).map(|_| rng.gen()).collect();
+                        let mut out = vec![0i32; batch * m];
+                        for (mode, repeats) in [("cold", plan.repeats), ("hot", plan.repeats * 4)] {
+                            kernel.gemm(&x, batch, &mut out)?; // warm-up: thread pool, tables
+                            let mut times = Vec::with_capacity(repeats);
+                            for _ in 0..repeats {
+                                if mode == "cold" {
+                                    evictor.evict();
+                                }
+                                let t = Instant::now();
+                                kernel.gemm(&x, batch, &mut out)?;
+                                times.push(t.elapsed());
+                            }
+                            let us = median(times).as_secs_f64() * 1e6;
+                            let bytes = kernel.weight_bytes();
+                            let gbps = bytes as f64 / us / 1e3;
+                            let find = |ty: &str| {
+                                peers.iter().find(|p| {
+                                    p.ty == ty && p.m == Some(m) && p.k == Some(k) && p.n == Some(batch)
+                                        && p.threads == Some(threads) && p.mode.as_deref() == Some(mode)
+                                })
+                            };
+                            let mut peer_times = BTreeMap::new();
+                            let mut notes = Vec::new();
+                            for ty in peer_types(wtype) {
+                                match find(ty) {
+                                    Some(PeerRow { us_median: Some(t), .. }) => {
+                                        peer_times.insert(ty.to_string(), *t);
+                                    }
+                                    Some(PeerRow { skipped: Some(why), .. }) => notes.push(format!("{ty}: {why}")),
+                                    _ => {}
+                                }
+                            }
+                            let primary = peer_types(wtype).iter().find(|t| peer_times.contains_key(**t));
+                            let row = Row {
+                                shape: format!("{m}x{k}"),
+                                weights: wtype.to_string(),
+                                scheme: match scheme {
+                                    Scheme::BitPlanes => "planes".into(),
+                                    Scheme::TernaryNative => "native".into(),
+                                },
+                                batch,
+                                threads,
+                                mode: mode.into(),
+                                isa: opts.isa.name().into(),
+                                us_median: us,
+                                weight_bytes: bytes,
+                                gbps,
+                                bw_fraction: gbps / bw[&threads],
+                                peer: primary.map(|s| s.to_string()),
+                                peer_us: primary.map(|p| peer_times[*p]),
+                                ratio: primary.map(|p| us / peer_times[*p]),
+                                peers: peer_times,
+                                peer_notes: notes,
+                            };
+                            progress(&row);
+                            rows.push(row);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok((bw, rows))
+}
+
+/// Read the peer harness output: a JSON array, or one object per line.
+pub fn read_peers(path: &Path) -> Result<Vec<PeerRow>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading peer results {}", path.display()))?;
+    if text.trim_start().starts_with('[') {
+        return serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()));
+    }
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).with_context(|| format!("parsing a line of {}: {l}", path.display())))
+        .collect()
+}
+
+/// The human table.
+pub fn table(bw: &BTreeMap<usize, f64>, rows: &[Row]) -> String {
+    let mut s = String::new();
+    for (t, g) in bw {
+        s += &format!("DRAM read bandwidth, {t} thread(s): {g:.1} GB/s (measured in this run)\n");
+    }
+    s += &format!(
+        "{:<10} {:<8} {:<6} {:>5} {:>3} {:<4} {:>9} {:>7} {:>6} {:<6} {:>9} {:>6}\n",
+        "shape", "weights", "scheme", "batch", "thr", "mode", "us", "GB/s", "bw%", "peer", "peer us", "ratio"
+    );
+    for r in rows {
+        s += &format!(
+            "{:<10} {:<8} {:<6} {:>5} {:>3} {:<4} {:>9.1} {:>7.2} {:>5.0}% {:<6} {:>9} {:>6}\n",
+            r.shape,
+            r.weights,
+            r.scheme,
+            r.batch,
+            r.threads,
+            r.mode,
+            r.us_median,
+            r.gbps,
+            100.0 * r.bw_fraction,
+            r.peer.as_deref().unwrap_or("-"),
+            r.peer_us.map_or("-".into(), |v| format!("{v:.1}")),
+            r.ratio.map_or("-".into(), |v| format!("{v:.2}")),
+        );
+    }
+    s
+}

@@ -1,0 +1,400 @@
+//! [`LutGemm`]: the public LUT GEMM. Owns option validation, packing (via
+//! [`crate::layout::simd`]), per-call table precompute, the thread pool and
+//! the run-time dispatch to the generic / AVX2 / AVX-512 kernels.
+//!
+//! # Algorithm (exact mode)
+//! For a group of 4 activations `x_t` split as `x_t = 16·h_t + l_t`
+//! (`l_t = x_t & 15 ∈ 0..=15`, `h_t = x_t >> 4 ∈ -8..=7`), two 16-entry byte
+//! tables hold the *subset sums* `TL[i] = Σ_{bit t of i} l_t ∈ 0..=60` and
+//! `TH[i] = Σ_{bit t of i} h_t ∈ -32..=28`, so `P[i] = 16·TH[i] + TL[i]` is the
+//! exact subset sum of the group. This is the reference's signed table in
+//! another basis: `T[i] = 2·P[i] − Σx` (mirror-halving is not needed, the full
+//! 16 entries fit one `vpshufb`). With bit planes `b_p`,
+//! `w·x = Σ_p 2^p Σ_groups P[index_p] − zero_point·Σx`, which is what the
+//! kernels compute; it equals the reference's `½(Σ_p 2^p S_p + c·Σx)`.
+//!
+//! Both byte tables are small enough to add 4 lookups in a byte without
+//! overflow (`4·60 = 240 ≤ 255`, `4·(−32) = −128 ≥ −128`), then one
+//! `vpmaddubsw` widens a plane pair to i16 with the plane weights; i16
+//! accumulators are flushed to i32 every [`flush_blocks`] blocks.
+
+use std::ops::Range;
+
+use super::{generic, quantized, Isa, KernelError, Scheme, TableMode};
+use crate::dtype::WeightType;
+use crate::layout::simd::{SimdWeights, G, PAIRS_PER_BLOCK};
+use crate::layout::WeightMatrix;
+
+/// Largest K any kernel accepts: keeps `|Σ w·x| ≤ K·128·15 + 128·K` far
+/// inside i32 (cuts K at 2^20).
+pub const MAX_K: usize = 1 << 20;
+
+/// Bytes of precomputed tables per group of [`G`] activations: 16 `TL` bytes
+/// then 16 `TH` bytes.
+pub const TABLE_BYTES: usize = 32;
+
+/// Largest magnitude one accumulation block (4 groups of 4 weights) can add to
+/// an i16 accumulator for `bits`-bit weights: `4·60·(2^bits − 1)` (the `TL`
+/// side; the `TH` side is at most `4·32·(2^bits − 1)`).
+pub const fn block_bound(bits: u32) -> i32 {
+    (2 * PAIRS_PER_BLOCK as i32) * 60 * ((1 << bits) - 1)
+}
+
+/// Blocks (of 16 weights along K) an i16 accumulator can take before it must
+/// be flushed to i32: `⌊32767 / block_bound(bits)⌋` (uint1 136, uint2/ternary
+/// 45, uint3 19, uint4 9). Cuts K into flush chunks of `16·flush_blocks` weights.
+pub const fn flush_blocks(bits: u32) -> usize {
+    (i16::MAX as i32 / block_bound(bits)) as usize
+}
+
+/// Rows per packed row block, by ISA (the vector holds `2R` bytes).
+pub(crate) fn rows_per_block(isa: Isa) -> usize {
+    match isa {
+        Isa::Avx512 => 32,
+        _ => 16,
+    }
+}
+
+/// Options of a [`LutGemm`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelOptions {
+    /// Instruction set to run (must be available, see [`Isa::available`]).
+    pub isa: Isa,
+    /// Worker threads (≥ 1); rows are split among them.
+    pub threads: usize,
+    /// Exact or lossy int8 tables.
+    pub tables: TableMode,
+    /// How ternary weights are encoded.
+    pub scheme: Scheme,
+}
+
+impl KernelOptions {
+    /// The fastest exact configuration: [`Isa::detect`], exact tables, bit planes.
+    pub fn best(threads: usize) -> Self {
+        KernelOptions { isa: Isa::detect(), threads, tables: TableMode::Exact, scheme: Scheme::BitPlanes }
+    }
+}
+
+/// Packed weights, by scheme.
+#[derive(Debug)]
+enum Packed {
+    Planes(SimdWeights),
+    Native(super::ternary_native::TernaryNativeWeights),
+}
+
+/// A packed weight matrix ready for repeated GEMMs with int8 activations.
+pub struct LutGemm {
+    opts: KernelOptions,
+    rows: usize,
+    cols: usize,
+    wtype: WeightType,
+    packed: Packed,
+    pool: Option<rayon::ThreadPool>,
+}
+
+impl std::fmt::Debug for LutGemm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LutGemm")
+            .field("opts", &self.opts)
+            .field("rows", &self.rows)
+            .field("cols", &self.cols)
+            .field("wtype", &self.wtype)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Raw output pointer shared by the row chunks of one call. Each chunk
+/// writes only its own rows, so writes never alias.
+#[derive(Clone, Copy)]
+pub(crate) struct OutPtr<T> {
+    ptr: *mut T,
+    /// Row stride of a token (M).
+    m: usize,
+    /// Tokens.
+    n: usize,
+}
+
+// SAFETY: the pointer is only written through `OutPtr::write`, at indices
+// `t·m + row` with `t < n`, `row < m` (checked there), inside the buffer of
+// length `n·m` borrowed mutably for the whole parallel section; chunks own
+// disjoint row ranges, so no two threads write the same element.
+unsafe impl<T: Send> Send for OutPtr<T> {}
+// SAFETY: see `Send`; shared access only performs disjoint writes.
+unsafe impl<T: Send> Sync for OutPtr<T> {}
+
+impl<T> OutPtr<T> {
+    fn new(out: &mut [T], n: usize, m: usize) -> Self {
+        assert_eq!(out.len(), n * m);
+        OutPtr { ptr: out.as_mut_ptr(), m, n }
+    }
+
+    /// Write `v` at token `t`, row `row`; rows `≥ m` (block padding) are dropped.
+    ///
+    /// # Safety
+    /// The caller's chunk must own `row` (no other thread writes it concurrently).
+    #[inline(always)]
+    pub(crate) unsafe fn write(&self, t: usize, row: usize, v: T) {
+        assert!(t < self.n);
+        if row < self.m {
+            // SAFETY: t < n and row < m, so the index is inside the n·m buffer;
+            // exclusivity is the caller's contract.
+            unsafe { self.ptr.add(t * self.m + row).write(v) }
+        }
+    }
+}
+
+/// Everything one exact call shares among its row chunks.
+pub(crate) struct ExactJob<'a> {
+    /// Packed weights.
+    pub w: &'a SimdWeights,
+    /// Tables of all tokens: token `t`'s at `t·tstride`.
+    pub tables: &'a [u8],
+    /// Bytes of one token's tables.
+    pub tstride: usize,
+    /// Tokens.
+    pub n: usize,
+    /// `zero_point · Σx` per token, subtracted at the end.
+    pub offset: &'a [i32],
+    /// Flush interval in blocks.
+    pub flush: usize,
+    /// Output.
+    pub out: OutPtr<i32>,
+}
+
+impl LutGemm {
+    /// Validate `opts` against `w` and pack the weights once.
+    pub fn new(w: &WeightMatrix, opts: &KernelOptions) -> Result<LutGemm, KernelError> {
+        if !opts.isa.is_available() {
+            return Err(KernelError::IsaUnavailable(opts.isa));
+        }
+        if opts.threads == 0 {
+            return Err(KernelError::InvalidOption {
+                what: "threads",
+                value: "0".into(),
+                hint: "need at least 1 worker thread".into(),
+            });
+        }
+        if w.rows() == 0 || w.cols() == 0 {
+            return Err(KernelError::Shape(format!(
+                "weight matrix is {}x{}; both dimensions must be at least 1",
+                w.rows(),
+                w.cols()
+            )));
+        }
+        if w.cols() > MAX_K {
+            return Err(KernelError::Shape(format!(
+                "K = {} exceeds the kernels' limit of {MAX_K} (i32 accumulators); split the reduction",
+                w.cols()
+            )));
+        }
+        let packed = match opts.scheme {
+            Scheme::BitPlanes => Packed::Planes(SimdWeights::new(w, rows_per_block(opts.isa))),
+            Scheme::TernaryNative => {
+                if w.wtype() != WeightType::Ternary {
+                    return Err(KernelError::Unsupported(format!(
+                        "scheme TernaryNative needs ternary weights, got {}; use Scheme::BitPlanes",
+                        w.wtype()
+                    )));
+                }
+                if opts.tables != TableMode::Exact {
+                    return Err(KernelError::Unsupported(
+                        "scheme TernaryNative has only exact tables; use TableMode::Exact or Scheme::BitPlanes".into(),
+                    ));
+                }
+                pack_native(w)?
+            }
+        };
+        let pool = if opts.threads > 1 {
+            Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(opts.threads)
+                    .thread_name(|i| format!("lutcore-gemm-{i}"))
+                    .build()
+                    .map_err(|e| KernelError::ThreadPool { threads: opts.threads, reason: e.to_string() })?,
+            )
+        } else {
+            None
+        };
+        Ok(LutGemm { opts: *opts, rows: w.rows(), cols: w.cols(), wtype: w.wtype(), packed, pool })
+    }
+
+    /// Output rows (M).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    /// Reduction length (K).
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+    /// The options this GEMM was built with.
+    pub fn options(&self) -> &KernelOptions {
+        &self.opts
+    }
+
+    /// Bytes of packed weights streamed per GEMV (including padding).
+    pub fn weight_bytes(&self) -> usize {
+        match &self.packed {
+            Packed::Planes(p) => p.data.len(),
+            Packed::Native(p) => p.weight_bytes(),
+        }
+    }
+
+    fn check(&self, x_len: usize, n: usize, out_len: usize) -> Result<(), KernelError> {
+        if n == 0 {
+            return Err(KernelError::Shape("batch n = 0; pass at least one token".into()));
+        }
+        if x_len != n * self.cols {
+            return Err(KernelError::Shape(format!(
+                "x has {x_len} values but n·K = {n}·{} = {} (token-major, K = cols)",
+                self.cols,
+                n * self.cols
+            )));
+        }
+        if out_len != n * self.rows {
+            return Err(KernelError::Shape(format!(
+                "out has {out_len} values but n·M = {n}·{} = {} (token-major, M = rows)",
+                self.rows,
+                n * self.rows
+            )));
+        }
+        Ok(())
+    }
+
+    /// Split `units` work units into contiguous chunks and run `f` on each,
+    /// on the pool if there is one.
+    fn for_chunks(&self, units: usize, f: impl Fn(Range<usize>) + Sync) {
+        match &self.pool {
+            None => f(0..units),
+            Some(pool) => {
+                let threads = self.opts.threads;
+                // Two chunks per thread balance uneven finishing; more would
+                // cut the sequential weight streams shorter for no gain.
+                let chunks = (threads * 2).min(units).max(1);
+                pool.scope(|s| {
+                    for c in 0..chunks {
+                        let r = (units * c / chunks)..(units * (c + 1) / chunks);
+                        let f = &f;
+                        s.spawn(move |_| f(r));
+                    }
+                });
+            }
+        }
+    }
+
+    /// Exact GEMM: `out[t·M + r] = Σ_c w[r, c] · x[t·K + c]` for `n` tokens,
+    /// bit-exact. Needs [`TableMode::Exact`].
+    pub fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), KernelError> {
+        self.check(x.len(), n, out.len())?;
+        if self.opts.tables != TableMode::Exact {
+            return Err(KernelError::Unsupported(
+                "gemm needs TableMode::Exact; this GEMM was built with QuantizedInt8 tables, call gemm_approx".into(),
+            ));
+        }
+        match &self.packed {
+            Packed::Planes(w) => {
+                let tstride = w.group_pairs * 2 * TABLE_BYTES;
+                let mut tables = vec![0u8; n * tstride];
+                let zp = self.wtype.zero_point();
+                let mut offset = vec![0i32; n];
+                for t in 0..n {
+                    let xt = &x[t * self.cols..(t + 1) * self.cols];
+                    build_tables(self.opts.isa, xt, &mut tables[t * tstride..(t + 1) * tstride]);
+                    offset[t] = zp * xt.iter().map(|&v| i32::from(v)).sum::<i32>();
+                }
+                let job = ExactJob {
+                    w,
+                    tables: &tables,
+                    tstride,
+                    n,
+                    offset: &offset,
+                    flush: flush_blocks(self.wtype.bits()),
+                    out: OutPtr::new(out, n, self.rows),
+                };
+                let isa = self.opts.isa;
+                self.for_chunks(w.row_blocks, |rbs| run_exact(isa, &job, rbs));
+                Ok(())
+            }
+            Packed::Native(nw) => {
+                let (isa, m, k) = (self.opts.isa, self.rows, self.cols);
+                if self.pool.is_none() {
+                    super::ternary_native::gemm_rows(nw, x, n, k, 0..m, out, isa);
+                    return Ok(());
+                }
+                // `gemm_rows` takes the whole n × M output and writes only
+                // `rows`; threads get private buffers and copy their rows out.
+                let outp = OutPtr::new(out, n, m);
+                self.for_chunks(m.div_ceil(NATIVE_ROW_QUANTUM), |c| {
+                    let rows = (c.start * NATIVE_ROW_QUANTUM)..(c.end * NATIVE_ROW_QUANTUM).min(m);
+                    let mut buf = vec![0i32; n * m];
+                    super::ternary_native::gemm_rows(nw, x, n, k, rows.clone(), &mut buf, isa);
+                    for t in 0..n {
+                        for r in rows.clone() {
+                            // SAFETY: this chunk owns `rows`.
+                            unsafe { outp.write(t, r, buf[t * m + r]) };
+                        }
+                    }
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// Approximate GEMM in `f32`. With [`TableMode::QuantizedInt8`] the
+    /// tables are int8 with one scale per block of groups (lossy, error bound
+    /// [`super::MAX_ABS_ERROR_PER_LOOKUP`] per lookup); with
+    /// [`TableMode::Exact`] it is the exact result converted to `f32`.
+    pub fn gemm_approx(&self, x: &[i8], n: usize, out: &mut [f32]) -> Result<(), KernelError> {
+        self.check(x.len(), n, out.len())?;
+        match (self.opts.tables, &self.packed) {
+            (TableMode::QuantizedInt8, Packed::Planes(w)) => {
+                let tables = quantized::QuantTables::new(w, x, n);
+                let zp = self.wtype.zero_point();
+                let offset: Vec<f32> = (0..n)
+                    .map(|t| (zp * x[t * self.cols..(t + 1) * self.cols].iter().map(|&v| i32::from(v)).sum::<i32>()) as f32)
+                    .collect();
+                let job = quantized::QuantJob { w, tables: &tables, n, offset: &offset, out: OutPtr::new(out, n, self.rows) };
+                self.for_chunks(w.row_blocks, |rbs| quantized::run(&job, rbs));
+                Ok(())
+            }
+            _ => {
+                let mut exact = vec![0i32; out.len()];
+                self.gemm(x, n, &mut exact)?;
+                for (o, e) in out.iter_mut().zip(exact) {
+                    *o = e as f32;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn pack_native(w: &WeightMatrix) -> Result<Packed, KernelError> {
+    Ok(Packed::Native(super::ternary_native::TernaryNativeWeights::pack(w)?))
+}
+
+/// Rows per work unit handed to the native ternary kernel (chunks are whole units).
+const NATIVE_ROW_QUANTUM: usize = 64;
+
+/// Fill one token's exact tables (`groups·32` bytes, zero-initialised).
+fn build_tables(isa: Isa, x: &[i8], tables: &mut [u8]) {
+    debug_assert!(tables.len() >= x.len().div_ceil(G) * TABLE_BYTES);
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX2 is available (checked in `LutGemm::new`; AVX-512 machines have AVX2).
+        Isa::Avx2 | Isa::Avx512 => unsafe { super::avx2::build_tables(x, tables) },
+        _ => generic::build_tables(x, tables),
+    }
+}
+
+/// Run the exact kernel of `isa` on row blocks `rbs`.
+fn run_exact(isa: Isa, job: &ExactJob<'_>, rbs: Range<usize>) {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `LutGemm::new` checked that AVX2 is available.
+        Isa::Avx2 => unsafe { super::avx2::run_exact(job, rbs) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `LutGemm::new` checked that AVX-512 F/BW/VL are available.
+        Isa::Avx512 => unsafe { super::avx512::run_exact(job, rbs) },
+        _ => generic::run_exact(job, rbs),
+    }
+}
