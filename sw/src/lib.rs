@@ -2,11 +2,13 @@
 //! generator and simulator, weight layouts, and the reference GEMVs.
 #![warn(missing_docs)]
 
+pub mod backend;
 pub mod config;
 pub mod dtype;
 pub mod gguf;
 pub mod kernels;
 pub mod layout;
+pub mod model;
 pub mod reference;
 
 pub use config::{Arch, ArrayConfig, ConfigError, RawArrayConfig};

@@ -89,7 +89,7 @@ pub struct LutGemm {
     cols: usize,
     wtype: WeightType,
     packed: Packed,
-    pool: Option<rayon::ThreadPool>,
+    pool: Option<std::sync::Arc<rayon::ThreadPool>>,
 }
 
 impl std::fmt::Debug for LutGemm {
@@ -204,17 +204,7 @@ impl LutGemm {
                 pack_native(w)?
             }
         };
-        let pool = if opts.threads > 1 {
-            Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(opts.threads)
-                    .thread_name(|i| format!("lutcore-gemm-{i}"))
-                    .build()
-                    .map_err(|e| KernelError::ThreadPool { threads: opts.threads, reason: e.to_string() })?,
-            )
-        } else {
-            None
-        };
+        let pool = if opts.threads > 1 { Some(shared_pool(opts.threads)?) } else { None };
         Ok(LutGemm { opts: *opts, rows: w.rows(), cols: w.cols(), wtype: w.wtype(), packed, pool })
     }
 
@@ -397,4 +387,25 @@ fn run_exact(isa: Isa, job: &ExactJob<'_>, rbs: Range<usize>) {
         Isa::Avx512 => unsafe { super::avx512::run_exact(job, rbs) },
         _ => generic::run_exact(job, rbs),
     }
+}
+
+/// One rayon pool per thread count, shared by every [`LutGemm`] of the
+/// process: a model holds hundreds of matrices, and each owning its own pool
+/// would start hundreds of threads.
+pub fn shared_pool(threads: usize) -> Result<std::sync::Arc<rayon::ThreadPool>, KernelError> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = pools.get(&threads) {
+        return Ok(p.clone());
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("lutcore-gemm-{i}"))
+        .build()
+        .map_err(|e| KernelError::ThreadPool { threads, reason: e.to_string() })?;
+    let pool = Arc::new(pool);
+    pools.insert(threads, pool.clone());
+    Ok(pool)
 }

@@ -16,7 +16,7 @@ mod lut_gemm;
 mod quantized;
 
 pub use error::KernelError;
-pub use lut_gemm::{block_bound, flush_blocks, KernelOptions, LutGemm, MAX_K, TABLE_BYTES};
+pub use lut_gemm::{block_bound, flush_blocks, shared_pool, KernelOptions, LutGemm, MAX_K, TABLE_BYTES};
 pub use quantized::{MAX_ABS_ERROR_PER_LOOKUP, SCALE_GROUPS};
 
 /// Instruction set of a kernel. `Generic` is portable Rust and always built.

@@ -1,0 +1,130 @@
+//! The integer matmul interface a model runs on, and the CPU backends.
+//!
+//! A [`Backend`] turns a ternary/low-bit [`WeightMatrix`] into a prepared
+//! [`Linear`] once (packing, uploading); the model then calls
+//! [`Linear::gemm`] with int8 activations and gets exact i32 results. Every
+//! backend computes the same integers, so a model's output does not depend on
+//! the backend — the co-simulated RTL (crate `lutcore-sim`) is one more backend.
+
+use std::sync::Arc;
+
+use crate::kernels::{KernelOptions, LutGemm, Scheme};
+use crate::layout::WeightMatrix;
+use crate::reference::gemv_plain;
+use crate::WeightType;
+
+/// Errors a backend reports.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The backend could not prepare or run a matrix.
+    #[error("backend {backend}, matrix {matrix}: {detail}")]
+    Failed {
+        /// Backend name.
+        backend: String,
+        /// Name of the matrix (e.g. `blk.3.attn_q`).
+        matrix: String,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+/// A prepared weight matrix: `out[t·M + r] = Σ_c W[r][c] · x[t·K + c]` for
+/// `n` tokens, exactly.
+pub trait Linear: Send + Sync {
+    /// Output rows M.
+    fn rows(&self) -> usize;
+    /// Reduction length K.
+    fn cols(&self) -> usize;
+    /// `n` tokens of int8 activations (token-major, `n·K`) → `n·M` i32.
+    fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), BackendError>;
+}
+
+/// Something that prepares matrices.
+pub trait Backend: Send + Sync {
+    /// Short name (`ref`, `lut`, `rtl:default`, …).
+    fn name(&self) -> String;
+    /// Prepare `w`; `name` identifies it in errors and reports.
+    fn prepare(&self, name: &str, w: &WeightMatrix) -> Result<Arc<dyn Linear>, BackendError>;
+}
+
+/// The reference backend: plain i64 dot products ([`gemv_plain`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RefBackend;
+
+struct RefLinear(WeightMatrix);
+
+impl Linear for RefLinear {
+    fn rows(&self) -> usize {
+        self.0.rows()
+    }
+    fn cols(&self) -> usize {
+        self.0.cols()
+    }
+    fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), BackendError> {
+        let (m, k) = (self.0.rows(), self.0.cols());
+        check_shape("ref", m, k, x, n, out)?;
+        for t in 0..n {
+            for (o, v) in out[t * m..(t + 1) * m].iter_mut().zip(gemv_plain(&self.0, &x[t * k..(t + 1) * k])) {
+                *o = v as i32;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Backend for RefBackend {
+    fn name(&self) -> String {
+        "ref".into()
+    }
+    fn prepare(&self, _name: &str, w: &WeightMatrix) -> Result<Arc<dyn Linear>, BackendError> {
+        Ok(Arc::new(RefLinear(w.clone())))
+    }
+}
+
+/// The fast CPU backend: [`LutGemm`] (native ternary tables for ternary
+/// weights, bit planes otherwise).
+#[derive(Clone, Copy, Debug)]
+pub struct LutBackend {
+    /// Threads per matmul.
+    pub threads: usize,
+}
+
+struct LutLinear(LutGemm);
+
+impl Linear for LutLinear {
+    fn rows(&self) -> usize {
+        self.0.rows()
+    }
+    fn cols(&self) -> usize {
+        self.0.cols()
+    }
+    fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), BackendError> {
+        self.0.gemm(x, n, out).map_err(|e| BackendError::Failed { backend: "lut".into(), matrix: String::new(), detail: e.to_string() })
+    }
+}
+
+impl Backend for LutBackend {
+    fn name(&self) -> String {
+        format!("lut ({} thread{})", self.threads, if self.threads == 1 { "" } else { "s" })
+    }
+    fn prepare(&self, name: &str, w: &WeightMatrix) -> Result<Arc<dyn Linear>, BackendError> {
+        let mut opts = KernelOptions::best(self.threads);
+        if w.wtype() == WeightType::Ternary {
+            opts.scheme = Scheme::TernaryNative;
+        }
+        let g = LutGemm::new(w, &opts).map_err(|e| BackendError::Failed { backend: "lut".into(), matrix: name.into(), detail: e.to_string() })?;
+        Ok(Arc::new(LutLinear(g)))
+    }
+}
+
+/// Check the slice lengths of a gemm call.
+pub fn check_shape(backend: &str, m: usize, k: usize, x: &[i8], n: usize, out: &[i32]) -> Result<(), BackendError> {
+    if x.len() != n * k || out.len() != n * m {
+        return Err(BackendError::Failed {
+            backend: backend.into(),
+            matrix: format!("{m}x{k}"),
+            detail: format!("gemm of {n} tokens needs x of {} and out of {}, got {} and {}", n * k, n * m, x.len(), out.len()),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,221 @@
+//! The BitNet forward pass against an independent float64 implementation of
+//! the same definition, KV-cache decoding against full recomputation, and the
+//! CPU backends against each other.
+
+use std::path::Path;
+
+use lutcore_sw::backend::{LutBackend, RefBackend};
+use lutcore_sw::gguf::{GgmlType, GgufFile};
+use lutcore_sw::model::synth::{write_model, SynthShape};
+use lutcore_sw::model::{Model, Session};
+
+/// Largest relative L2 difference between the f32 forward pass and the f64
+/// reference. Both quantize activations identically; what remains is f32
+/// rounding (norms, attention, the head) and, rarely, an int8 rounding that
+/// lands on the other side of .5 in f32 than in f64.
+const F64_REFERENCE_REL_L2: f64 = 2e-3;
+
+fn small_shape(arch: &'static str, kv_heads: usize, ternary: GgmlType) -> SynthShape {
+    SynthShape {
+        name: "test".into(),
+        arch,
+        hidden: 256,
+        ffn: 512,
+        layers: 2,
+        heads: 4,
+        kv_heads,
+        vocab: 300,
+        rope_theta: 1e4,
+        ternary,
+        tokenizer: "spm",
+    }
+}
+
+fn synth(shape: &SynthShape, dir: &Path) -> std::path::PathBuf {
+    let path = dir.join(format!("{}-{}.gguf", shape.arch, shape.kv_heads));
+    write_model(shape, None, 11, &path, |_, _| {}).unwrap();
+    path
+}
+
+/// An independent float64 BitNet forward pass over a whole sequence.
+mod f64_ref {
+    use lutcore_sw::gguf::{ternary_rows, GgufFile};
+
+    pub struct Lin {
+        rows: usize,
+        cols: usize,
+        w: Vec<f64>,
+    }
+
+    fn lin(f: &GgufFile, name: &str) -> Lin {
+        let t = ternary_rows(&f.tensor(&format!("{name}.weight")).unwrap()).unwrap();
+        let g = f64::from(t.per_tensor_scale().unwrap());
+        Lin { rows: t.rows, cols: t.cols, w: t.values.iter().map(|&v| f64::from(v) * g).collect() }
+    }
+
+    fn vecf(f: &GgufFile, name: &str) -> Vec<f64> {
+        f.tensor(name).unwrap().to_f32().unwrap().into_iter().map(f64::from).collect()
+    }
+
+    /// BitLinear: per-token absmax int8 quantization of the input, then W·x.
+    fn apply(l: &Lin, x: &[f64]) -> Vec<f64> {
+        let max = x.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-5);
+        let s = 127.0 / max;
+        let q: Vec<f64> = x.iter().map(|v| (v * s).round().clamp(-128.0, 127.0) / s).collect();
+        (0..l.rows).map(|r| (0..l.cols).map(|c| l.w[r * l.cols + c] * q[c]).sum()).collect()
+    }
+
+    fn norm(x: &[f64], w: &[f64], eps: f64) -> Vec<f64> {
+        let ms = x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64;
+        x.iter().zip(w).map(|(v, g)| v / (ms + eps).sqrt() * g).collect()
+    }
+
+    fn rope(x: &mut [f64], pos: usize, theta: f64) {
+        let d = x.len();
+        for i in 0..d / 2 {
+            let a = pos as f64 * theta.powf(-2.0 * i as f64 / d as f64);
+            let (x0, x1) = (x[i], x[i + d / 2]);
+            x[i] = x0 * a.cos() - x1 * a.sin();
+            x[i + d / 2] = x0 * a.sin() + x1 * a.cos();
+        }
+    }
+
+    /// Logits at every position of `tokens`.
+    pub fn forward(f: &GgufFile, tokens: &[u32], relu2: bool) -> Vec<Vec<f64>> {
+        let arch = f.get_str("general.architecture").unwrap().to_string();
+        let h = f.get_usize(&format!("{arch}.embedding_length")).unwrap();
+        let layers = f.get_usize(&format!("{arch}.block_count")).unwrap();
+        let heads = f.get_usize(&format!("{arch}.attention.head_count")).unwrap();
+        let kvh = f.get_usize(&format!("{arch}.attention.head_count_kv")).unwrap();
+        let eps = f64::from(f.get_f32(&format!("{arch}.attention.layer_norm_rms_epsilon")).unwrap());
+        let theta = f64::from(f.get_f32(&format!("{arch}.rope.freq_base")).unwrap());
+        let d = h / heads;
+        let emb = vecf(f, "token_embd.weight");
+        let vocab = emb.len() / h;
+        let mut xs: Vec<Vec<f64>> = tokens.iter().map(|&t| emb[t as usize * h..(t as usize + 1) * h].to_vec()).collect();
+        for l in 0..layers {
+            let p = |s: &str| format!("blk.{l}.{s}");
+            let (an, asn, fnn, fsn) = (vecf(f, &p("attn_norm.weight")), vecf(f, &p("attn_sub_norm.weight")), vecf(f, &p("ffn_norm.weight")), vecf(f, &p("ffn_sub_norm.weight")));
+            let (wq, wk, wv, wo) = (lin(f, &p("attn_q")), lin(f, &p("attn_k")), lin(f, &p("attn_v")), lin(f, &p("attn_output")));
+            let (wg, wu, wd) = (lin(f, &p("ffn_gate")), lin(f, &p("ffn_up")), lin(f, &p("ffn_down")));
+            let mut qs = Vec::new();
+            let mut ks = Vec::new();
+            let mut vs = Vec::new();
+            for (pos, x) in xs.iter().enumerate() {
+                let hn = norm(x, &an, eps);
+                let mut q = apply(&wq, &hn);
+                let mut k = apply(&wk, &hn);
+                for hd in 0..heads {
+                    rope(&mut q[hd * d..(hd + 1) * d], pos, theta);
+                }
+                for hd in 0..kvh {
+                    rope(&mut k[hd * d..(hd + 1) * d], pos, theta);
+                }
+                qs.push(q);
+                ks.push(k);
+                vs.push(apply(&wv, &hn));
+            }
+            for (pos, x) in xs.iter_mut().enumerate() {
+                let mut att = vec![0f64; h];
+                for hd in 0..heads {
+                    let kv = hd / (heads / kvh);
+                    let q = &qs[pos][hd * d..(hd + 1) * d];
+                    let s: Vec<f64> = (0..=pos)
+                        .map(|p| q.iter().zip(&ks[p][kv * d..(kv + 1) * d]).map(|(a, b)| a * b).sum::<f64>() / (d as f64).sqrt())
+                        .collect();
+                    let m = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    let e: Vec<f64> = s.iter().map(|v| (v - m).exp()).collect();
+                    let z: f64 = e.iter().sum();
+                    for (p, ev) in e.iter().enumerate() {
+                        for j in 0..d {
+                            att[hd * d + j] += ev / z * vs[p][kv * d + j];
+                        }
+                    }
+                }
+                let o = apply(&wo, &norm(&att, &asn, eps));
+                x.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
+                let hn = norm(x, &fnn, eps);
+                let g = apply(&wg, &hn);
+                let u = apply(&wu, &hn);
+                let inner: Vec<f64> = g
+                    .iter()
+                    .zip(&u)
+                    .map(|(g, u)| if relu2 { g.max(0.0).powi(2) * u } else { g / (1.0 + (-g).exp()) * u })
+                    .collect();
+                let dn = apply(&wd, &norm(&inner, &fsn, eps));
+                x.iter_mut().zip(&dn).for_each(|(a, b)| *a += b);
+            }
+        }
+        let on = vecf(f, "output_norm.weight");
+        xs.iter()
+            .map(|x| {
+                let hn = norm(x, &on, eps);
+                (0..vocab).map(|v| emb[v * h..(v + 1) * h].iter().zip(&hn).map(|(a, b)| a * b).sum()).collect()
+            })
+            .collect()
+    }
+}
+
+fn rel_l2(a: &[f32], b: &[f64]) -> f64 {
+    let num: f64 = a.iter().zip(b).map(|(x, y)| (f64::from(*x) - y).powi(2)).sum();
+    let den: f64 = b.iter().map(|y| y * y).sum();
+    (num / den).sqrt()
+}
+
+const TOKENS: [u32; 7] = [1, 17, 250, 3, 99, 42, 7];
+
+#[test]
+fn forward_matches_float64_reference_both_architectures() {
+    let dir = tempfile::tempdir().unwrap();
+    for (arch, kv, relu2, ty) in [("bitnet", 4, false, GgmlType::TQ2_0), ("bitnet-b1.58", 2, true, GgmlType::I2S)] {
+        let path = synth(&small_shape(arch, kv, ty), dir.path());
+        let model = Model::load(&path, &RefBackend, |_, _| {}).unwrap();
+        let mut s = Session::new(&model, 1);
+        let got = s.forward(&TOKENS, true).unwrap();
+        let want = f64_ref::forward(&GgufFile::open(&path).unwrap(), &TOKENS, relu2);
+        for (pos, (g, w)) in got.iter().zip(&want).enumerate() {
+            let e = rel_l2(g, w);
+            assert!(e < F64_REFERENCE_REL_L2, "{arch} position {pos}: relative L2 {e:.2e} > {F64_REFERENCE_REL_L2:.0e}");
+        }
+    }
+}
+
+#[test]
+fn kv_cache_decode_equals_full_recompute() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = synth(&small_shape("bitnet-b1.58", 2, GgmlType::TQ2_0), dir.path());
+    let model = Model::load(&path, &LutBackend { threads: 2 }, |_, _| {}).unwrap();
+    let full = Session::new(&model, 2).forward(&TOKENS, true).unwrap();
+    let mut s = Session::new(&model, 2);
+    let mut step = s.forward(&TOKENS[..3], true).unwrap();
+    for &t in &TOKENS[3..] {
+        step.extend(s.forward(&[t], false).unwrap());
+    }
+    // Same integers, same float operations in the same order: identical bits.
+    assert_eq!(full, step);
+}
+
+#[test]
+fn lut_and_reference_backends_give_identical_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = synth(&small_shape("bitnet", 4, GgmlType::TQ2_0), dir.path());
+    let a = Model::load(&path, &RefBackend, |_, _| {}).unwrap();
+    let b = Model::load(&path, &LutBackend { threads: 1 }, |_, _| {}).unwrap();
+    let la = Session::new(&a, 1).forward(&TOKENS, true).unwrap();
+    let lb = Session::new(&b, 1).forward(&TOKENS, true).unwrap();
+    assert_eq!(la, lb);
+}
+
+#[test]
+fn bad_inputs_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = synth(&small_shape("bitnet", 4, GgmlType::TQ2_0), dir.path());
+    let model = Model::load(&path, &RefBackend, |_, _| {}).unwrap();
+    let mut s = Session::new(&model, 1);
+    let e = s.forward(&[300], false).unwrap_err().to_string();
+    assert!(e.contains("300") && e.contains("vocabulary"), "{e}");
+    assert!(s.forward(&[], false).is_err());
+    // A file that is not a model.
+    let e = Model::load(Path::new("/nonexistent.gguf"), &RefBackend, |_, _| {}).err().unwrap().to_string();
+    assert!(e.contains("nonexistent"), "{e}");
+}
