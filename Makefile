@@ -29,12 +29,17 @@ else
 CONFIG_ARG := --preset $(PRESET)
 endif
 
-.PHONY: all deps build sim test lint stat-ice40 bench clean
+.PHONY: all deps vocab build sim test lint stat-ice40 bench clean
 
 all: sim
 
 deps:
 	@scripts/deps.sh verilator=$(VERILATOR_VERSION) yosys=$(YOSYS_VERSION) iverilog=$(IVERILOG_VERSION)
+
+# llama.cpp's vocabulary files and tokenizer test vectors (from PyPI's
+# llama-cpp-python source distribution; not committed).
+vocab:
+	@scripts/fetch_vocab.sh build/vocab
 
 build:
 	$(CARGO) build --release --locked
@@ -44,7 +49,7 @@ sim: deps build
 	$(LUTCORE) gen $(CONFIG_ARG) --out build/sim/rtl >/dev/null
 	$(LUTCORE) sim $(CONFIG_ARG) --shape $(SHAPE) --seed $(SEED) --json build/sim/report.json
 
-test: deps build
+test: deps vocab build
 	$(CARGO) test --workspace --locked --release
 	$(MAKE) --no-print-directory lint
 

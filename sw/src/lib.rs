@@ -10,6 +10,7 @@ pub mod kernels;
 pub mod layout;
 pub mod model;
 pub mod reference;
+pub mod tokenizer;
 
 pub use config::{Arch, ArrayConfig, ConfigError, RawArrayConfig};
 pub use dtype::{QuantizedActivations, WeightType};

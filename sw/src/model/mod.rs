@@ -288,3 +288,36 @@ impl Model {
         Ok(Model { config, embeddings, output_norm, layers, backend: backend.name() })
     }
 }
+
+/// The tokenizer stored in a model file's `tokenizer.ggml.*` metadata.
+pub fn tokenizer_from_gguf(f: &GgufFile) -> Result<crate::tokenizer::Tokenizer, ModelError> {
+    use crate::gguf::MetadataValue;
+    let file = f.path().display().to_string();
+    let opt_u32 = |k: &str| -> Result<Option<u32>, ModelError> { Ok(if f.get(k).is_some() { Some(f.get_u32(k)?) } else { None }) };
+    let opt_bool = |k: &str| -> Result<Option<bool>, ModelError> { Ok(if f.get(k).is_some() { Some(f.get_bool(k)?) } else { None }) };
+    let model = match f.get("tokenizer.ggml.model") {
+        Some(MetadataValue::String(s)) => s.clone(),
+        _ => {
+            return Err(ModelError::Unsupported {
+                file,
+                detail: "no tokenizer.ggml.model key: the file carries no tokenizer (synthesize with a vocabulary: scripts/fetch_vocab.sh, then lutcore model synth)".into(),
+            })
+        }
+    };
+    let vocab = crate::tokenizer::Vocab {
+        model,
+        pre: if f.get("tokenizer.ggml.pre").is_some() { Some(f.get_str("tokenizer.ggml.pre")?.to_string()) } else { None },
+        tokens: f.get_str_array("tokenizer.ggml.tokens")?.to_vec(),
+        scores: if f.get("tokenizer.ggml.scores").is_some() { f.get_f32_array("tokenizer.ggml.scores")?.to_vec() } else { Vec::new() },
+        token_types: if f.get("tokenizer.ggml.token_type").is_some() { f.get_i32_array("tokenizer.ggml.token_type")?.to_vec() } else { Vec::new() },
+        merges: if f.get("tokenizer.ggml.merges").is_some() { f.get_str_array("tokenizer.ggml.merges")?.to_vec() } else { Vec::new() },
+        bos: opt_u32("tokenizer.ggml.bos_token_id")?,
+        eos: opt_u32("tokenizer.ggml.eos_token_id")?,
+        unk: opt_u32("tokenizer.ggml.unknown_token_id")?,
+        eot: opt_u32("tokenizer.ggml.eot_token_id")?,
+        add_bos: opt_bool("tokenizer.ggml.add_bos_token")?,
+        add_eos: opt_bool("tokenizer.ggml.add_eos_token")?,
+        add_space_prefix: opt_bool("tokenizer.ggml.add_space_prefix")?,
+    };
+    crate::tokenizer::Tokenizer::new(vocab).map_err(|e| ModelError::Unsupported { file, detail: format!("tokenizer: {e}") })
+}
