@@ -44,6 +44,10 @@ enum Command {
     /// Generate text with a BitNet GGUF model: streams the text, then prints
     /// prompt and decode speed in tokens/s.
     Run(RunArgs),
+    /// Teacher-forced logits of a token sequence: one forward pass over all
+    /// tokens, the logits of every position written as little-endian f32
+    /// (positions × vocabulary) — for parity checks against other runtimes.
+    Logits(LogitsArgs),
     /// Benchmarks (see `lutcore bench gemv --help`).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -106,6 +110,25 @@ struct RunArgs {
     /// Sampling seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+}
+
+#[derive(Args)]
+struct LogitsArgs {
+    /// Model GGUF file.
+    #[arg(short = 'm', long = "model", value_name = "FILE")]
+    model: PathBuf,
+    /// Token ids, comma separated (e.g. 1,450,7483).
+    #[arg(long, value_delimiter = ',', required = true)]
+    tokens: Vec<u32>,
+    /// Output file for the f32 logits.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Matmul backend: `lut` or `ref`.
+    #[arg(long, default_value = "lut")]
+    backend: String,
+    /// Threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 #[derive(Subcommand)]
@@ -230,6 +253,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Gemv(a)) => cmd_bench_gemv(&a),
         Command::Model(ModelCommand::Synth(a)) => cmd_synth(&a),
         Command::Run(a) => cmd_run(&a),
+        Command::Logits(a) => cmd_logits(&a),
     };
     match result {
         Ok(code) => code,
@@ -471,5 +495,20 @@ fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
         "prompt: {} tokens in {:.3} s ({:.1} tokens/s); decode: {} tokens in {:.3} s ({:.2} tokens/s)",
         prompt.len(), prompt_s, prompt.len() as f64 / prompt_s, generated, decode_s, generated as f64 / decode_s.max(1e-9)
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_logits(a: &LogitsArgs) -> Result<ExitCode> {
+    use lutcore_sw::model::{Model, Session};
+    let backend = cpu_backend(&a.backend, a.threads.max(1))?;
+    let model = Model::load(&a.model, backend.as_ref(), |_, _| {})?;
+    let t = Instant::now();
+    let rows = Session::new(&model, a.threads.max(1)).forward(&a.tokens, true)?;
+    let bytes: Vec<u8> = rows.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&a.out, bytes).with_context(|| format!("writing {}", a.out.display()))?;
+    println!("{} positions x {} logits -> {} ({:.2} s)", rows.len(), model.config.vocab, a.out.display(), t.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }
