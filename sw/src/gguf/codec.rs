@@ -86,8 +86,10 @@ impl TernaryMatrix {
 
     /// The values as a [`WeightMatrix`] of [`WeightType::Ternary`] codes (scale dropped).
     pub fn to_weight_matrix(&self) -> Result<WeightMatrix, LayoutError> {
-        let v: Vec<i32> = self.values.iter().map(|&x| i32::from(x)).collect();
-        WeightMatrix::from_values(self.rows, self.cols, WeightType::Ternary, &v)
+        // Ternary codes are value + 1; an out-of-range value becomes a code
+        // that from_codes rejects with its position.
+        let codes = self.values.iter().map(|&x| x.wrapping_add(1) as u8).collect();
+        WeightMatrix::from_codes(self.rows, self.cols, WeightType::Ternary, codes)
     }
 }
 

@@ -13,6 +13,7 @@
 //! ([`QuantizedActivations`]), runs the exact integer matmul on the backend,
 //! and scales by γ · (max|x| / 127).
 
+use half::f16;
 use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;
 
@@ -75,16 +76,77 @@ pub fn bitlinear(l: &BitLinear, xs: &[f32], n: usize) -> Result<Vec<f32>, ModelE
         .collect())
 }
 
-/// NEOX-style rotary embedding of one head vector at position `pos`.
-pub fn rope(x: &mut [f32], pos: usize, theta: f32) {
-    let d = x.len();
-    let half = d / 2;
-    for i in 0..half {
-        let freq = f64::from(theta).powf(-2.0 * i as f64 / d as f64);
-        let (sin, cos) = (pos as f64 * freq).sin_cos();
-        let (a, b) = (f64::from(x[i]), f64::from(x[i + half]));
-        x[i] = (a * cos - b * sin) as f32;
-        x[i + half] = (a * sin + b * cos) as f32;
+/// Cosines and sines of the NEOX rotary embedding at one position: pair `i`
+/// (elements `i` and `i + d/2`) turns by `pos · theta^(-2i/d)`.
+pub fn rope_angles(pos: usize, d: usize, theta: f32) -> Vec<(f32, f32)> {
+    (0..d / 2)
+        .map(|i| {
+            let freq = f64::from(theta).powf(-2.0 * i as f64 / d as f64);
+            let (sin, cos) = (pos as f64 * freq).sin_cos();
+            (cos as f32, sin as f32)
+        })
+        .collect()
+}
+
+/// Rotate one head vector by precomputed [`rope_angles`].
+pub fn rope(x: &mut [f32], angles: &[(f32, f32)]) {
+    let half = x.len() / 2;
+    for (i, &(cos, sin)) in angles.iter().enumerate().take(half) {
+        let (a, b) = (x[i], x[i + half]);
+        x[i] = a * cos - b * sin;
+        x[i + half] = a * sin + b * cos;
+    }
+}
+
+/// `Σ row[i]·x[i]` for an f16 row: AVX2 + F16C + FMA when the CPU has
+/// them (checked once), else converting through `half`'s slice routine.
+fn dot_f16(row: &[f16], x: &[f32], scratch: &mut [f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static FAST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let fast = *FAST.get_or_init(|| {
+            std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("f16c")
+                && std::arch::is_x86_feature_detected!("fma")
+        });
+        if fast {
+            // SAFETY: the CPU features were checked above.
+            return unsafe { dot_f16_avx2(row, x) };
+        }
+    }
+    row.convert_to_f32_slice(scratch);
+    dot(scratch, x)
+}
+
+/// AVX2/F16C/FMA body of [`dot_f16`]: four independent accumulators of
+/// eight lanes hide the FMA latency.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,f16c,fma")]
+unsafe fn dot_f16_avx2(row: &[f16], x: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = row.len().min(x.len());
+    let (rp, xp) = (row.as_ptr() as *const u16, x.as_ptr());
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    // SAFETY: every load reads 8 elements at i + 8j < n, inside both slices.
+    unsafe {
+        while i + 32 <= n {
+            for (j, a) in acc.iter_mut().enumerate() {
+                let w = _mm256_cvtph_ps(_mm_loadu_si128(rp.add(i + 8 * j) as *const __m128i));
+                *a = _mm256_fmadd_ps(w, _mm256_loadu_ps(xp.add(i + 8 * j)), *a);
+            }
+            i += 32;
+        }
+        while i + 8 <= n {
+            let w = _mm256_cvtph_ps(_mm_loadu_si128(rp.add(i) as *const __m128i));
+            acc[0] = _mm256_fmadd_ps(w, _mm256_loadu_ps(xp.add(i)), acc[0]);
+            i += 8;
+        }
+        let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+        let mut lanes = [0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), s);
+        let tail: f32 = (i..n).map(|k| row[k].to_f32() * x[k]).sum();
+        lanes.iter().sum::<f32>() + tail
     }
 }
 
@@ -124,6 +186,7 @@ impl<'m> Session<'m> {
         for (t, &tok) in tokens.iter().enumerate() {
             self.model.embeddings.row_into(tok as usize, &mut x[t * h..(t + 1) * h]);
         }
+        let angles: Vec<Vec<(f32, f32)>> = (0..n).map(|t| rope_angles(p0 + t, d, c.rope_theta)).collect();
         for (li, layer) in self.model.layers.iter().enumerate() {
             // Attention.
             let mut hs = x.clone();
@@ -133,12 +196,12 @@ impl<'m> Session<'m> {
             let mut q = bitlinear(&layer.wq, &hs, n)?;
             let mut k = bitlinear(&layer.wk, &hs, n)?;
             let v = bitlinear(&layer.wv, &hs, n)?;
-            for t in 0..n {
+            for (t, angles) in angles.iter().enumerate() {
                 for hd in 0..c.heads {
-                    rope(&mut q[t * h + hd * d..t * h + (hd + 1) * d], p0 + t, c.rope_theta);
+                    rope(&mut q[t * h + hd * d..t * h + (hd + 1) * d], angles);
                 }
                 for hd in 0..c.kv_heads {
-                    rope(&mut k[t * kvd + hd * d..t * kvd + (hd + 1) * d], p0 + t, c.rope_theta);
+                    rope(&mut k[t * kvd + hd * d..t * kvd + (hd + 1) * d], angles);
                 }
             }
             self.cache.k[li].extend_from_slice(&k);
@@ -222,10 +285,7 @@ impl<'m> Session<'m> {
             for (j, o) in chunk.iter_mut().enumerate() {
                 let r = ci * ROWS + j;
                 match &self.model.embeddings {
-                    Embeddings::F16(e) => {
-                        e[r * h..(r + 1) * h].convert_to_f32_slice(&mut row);
-                        *o = dot(&row, hv);
-                    }
+                    Embeddings::F16(e) => *o = dot_f16(&e[r * h..(r + 1) * h], hv, &mut row),
                     Embeddings::F32(e) => *o = dot(&e[r * h..(r + 1) * h], hv),
                 }
             }
