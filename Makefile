@@ -66,6 +66,7 @@ stat-ice40: build
 # CPU kernels beside llama.cpp. BENCH_ARGS narrows the matrix, e.g.
 # BENCH_ARGS="--shape 8640x3200 --weights ternary".
 BENCH_ARGS ?=
+PEER_ARGS  ?= --pad-k
 bench: build
 	bench/peer/build.sh
 	python3 bench/peer/run.py --out build/peer/peer.json $(PEER_ARGS)

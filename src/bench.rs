@@ -77,6 +77,8 @@ pub struct PeerRow {
     pub us_median: Option<f64>,
     /// Why it was skipped.
     pub skipped: Option<String>,
+    /// K the peer ran with when its format needed K padded (zero weights).
+    pub k_padded: Option<usize>,
 }
 
 /// The peer types compared against a weight format, primary first.
@@ -101,7 +103,7 @@ pub fn dram_read_gbps(threads: usize) -> f64 {
         let total: u64 = std::thread::scope(|s| {
             let handles: Vec<_> = buf
                 .chunks(chunk)
-                .map(|c| s.spawn(move || c.iter().fold(0u64, |a, &v| a.wrapping_add(v))))
+                .map(|c| s.spawn(move || read_sum(c)))
                 .collect();
             handles.into_iter().map(|h| h.join().expect("bandwidth thread")).fold(0u64, u64::wrapping_add)
         });
@@ -109,6 +111,21 @@ pub fn dram_read_gbps(threads: usize) -> f64 {
         best = best.max(BYTES as f64 / t.elapsed().as_secs_f64() / 1e9);
     }
     best
+}
+
+/// Sum of `c`, read as fast as the core can: eight independent lanes per
+/// 64-byte line (the compiler turns them into vector adds), so the loop is
+/// bound by the memory system, not by one dependency chain.
+fn read_sum(c: &[u64]) -> u64 {
+    let mut acc = [0u64; 8];
+    let lines = c.chunks_exact(8);
+    let tail: u64 = lines.remainder().iter().fold(0, |a, &v| a.wrapping_add(v));
+    for line in lines {
+        for (a, v) in acc.iter_mut().zip(line) {
+            *a = a.wrapping_add(*v);
+        }
+    }
+    acc.iter().fold(tail, |a, &v| a.wrapping_add(v))
 }
 
 /// Bytes to touch between calls so that the weights leave every cache level:
@@ -213,8 +230,11 @@ pub fn run(plan: &BenchPlan, peers: &[PeerRow], mut progress: impl FnMut(&Row)) 
                             let mut notes = Vec::new();
                             for ty in peer_types(wtype) {
                                 match find(ty) {
-                                    Some(PeerRow { us_median: Some(t), .. }) => {
+                                    Some(PeerRow { us_median: Some(t), k_padded, .. }) => {
                                         peer_times.insert(ty.to_string(), *t);
+                                        if let Some(kp) = k_padded {
+                                            notes.push(format!("{ty}: ran with K padded to {kp} (format needs K % 256 == 0)"));
+                                        }
                                     }
                                     Some(PeerRow { skipped: Some(why), .. }) => notes.push(format!("{ty}: {why}")),
                                     _ => {}
@@ -275,7 +295,9 @@ pub fn table(bw: &BTreeMap<usize, f64>, rows: &[Row]) -> String {
         "{:<10} {:<8} {:<6} {:>5} {:>3} {:<4} {:>9} {:>7} {:>6} {:<6} {:>9} {:>6}\n",
         "shape", "weights", "scheme", "batch", "thr", "mode", "us", "GB/s", "bw%", "peer", "peer us", "ratio"
     );
+    let mut notes = std::collections::BTreeSet::new();
     for r in rows {
+        notes.extend(r.peer_notes.iter().map(|n| format!("{} {}", r.shape, n)));
         s += &format!(
             "{:<10} {:<8} {:<6} {:>5} {:>3} {:<4} {:>9.1} {:>7.2} {:>5.0}% {:<6} {:>9} {:>6}\n",
             r.shape,
@@ -291,6 +313,11 @@ pub fn table(bw: &BTreeMap<usize, f64>, rows: &[Row]) -> String {
             r.peer_us.map_or("-".into(), |v| format!("{v:.1}")),
             r.ratio.map_or("-".into(), |v| format!("{v:.2}")),
         );
+    }
+    s += "bw% = weight bytes/s over the DRAM read bandwidth (hot rows can exceed 100%: weights in cache).\n";
+    s += "ratio = our time / peer time (below 1: lutcore is faster).\n";
+    for n in notes {
+        s += &format!("note: {n}\n");
     }
     s
 }

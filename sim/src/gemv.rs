@@ -1,18 +1,37 @@
 //! Driving a generated array through its stream interface
-//! ([`lutcore_gen::top_ports`]) to compute one GEMV: [`run_gemv`], and
-//! [`Simulator`], which owns a model of one config.
+//! ([`lutcore_gen::top_ports`]): [`run_gemm`] streams pre-packed weights
+//! ([`PackedWeights`]) and one or more activation vectors, [`run_gemv`] is
+//! the one-vector convenience, and [`Simulator`] owns a model of one config.
 //!
-//! Protocol, per row tile of `cfg.rows()` output rows: `k_tiles` activation
-//! beats (`act_last_i` on the last) and `k_tiles · beats_per_tile` weight
-//! beats, then one result beat with row `r`'s int32 at bits `[32r, 32r+32)`.
-//! The driver streams all row tiles back to back from two queues and keeps
-//! `res_ready_i` high.
+//! Protocol, per pass (one activation vector against one row tile of
+//! `cfg.rows()` output rows): `k_tiles` activation beats (`act_last_i` on the
+//! last) and `k_tiles · beats_per_tile` weight beats, then one result beat
+//! with row `r`'s int32 at bits `[32r, 32r+32)`. The driver streams all
+//! passes back to back from two queues and keeps `res_ready_i` high.
+//!
+//! Schedule of an `n`-token matmul (what a host driver with a DMA engine
+//! would do): row tiles outer, tokens inner. For row tile `t` the host
+//! fetches the tile's weight beats once (`rows·K·bits/8` bytes, padded to
+//! whole beats) into a tile buffer and replays them for each of the `n`
+//! tokens, each pass preceded by that token's activation beats; the array is
+//! GEMV-only, so `n` tokens cost `n` passes but the weights cross the memory
+//! bus once per matmul. Results come back in pass order (tile, token).
+//!
+//! Speed: each clock is two model evaluations (clock low, clock high), and
+//! Verilator re-evaluates every input-driven combinational path on every
+//! evaluation. The generated arrays' outputs (`*_ready_o`, `res_*_o`) depend
+//! on the weight data only through registers, so the driver evaluates the
+//! clock-low phase with `wgt_data_i` at zero (cheap, branch-predictable
+//! table lookups in the Verilated code) and presents the real beat only for
+//! the rising edge; the integers are unchanged (the co-simulation tests
+//! check every config bit for bit). Inputs are only written when they change.
 
 use std::time::{Duration, Instant};
 
+use lutcore_gen::shim::port_words;
 use lutcore_gen::{top_ports, Design};
 use lutcore_sw::config::ArrayConfig;
-use lutcore_sw::layout::{check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, Beat, WeightMatrix};
+use lutcore_sw::layout::{check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, WeightMatrix};
 
 use crate::library::SimLibrary;
 use crate::model::SimModel;
@@ -28,6 +47,103 @@ pub struct GemvRun {
     /// Wall time of the simulation: reset and the clocked loop, not the
     /// host-side preparation of the stream beats.
     pub wall: Duration,
+}
+
+/// The outcome of one simulated matmul of `n` tokens ([`run_gemm`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GemmRun {
+    /// Passes streamed: row tiles × tokens.
+    pub passes: usize,
+    /// Clock cycles from the end of reset until the last result beat was taken.
+    pub cycles: u64,
+    /// Wall time of reset and the clocked loop.
+    pub wall: Duration,
+}
+
+/// The weight beats of one matrix for one config, packed once (the image a
+/// host driver would keep in memory and stream). Row tile `t`'s beats are
+/// contiguous: `k_tiles · beats_per_tile` beats of `words_per_beat` words.
+#[derive(Clone, Debug)]
+pub struct PackedWeights {
+    cfg: ArrayConfig,
+    rows: usize,
+    cols: usize,
+    tiles: usize,
+    k_tiles: usize,
+    beats_per_pass: usize,
+    words_per_beat: usize,
+    words: Vec<u32>,
+}
+
+impl PackedWeights {
+    /// Pack `w` for arrays of `cfg`. Errors if the weight type differs from
+    /// the array's, `w` has no rows, or K exceeds `max_k`.
+    pub fn new(cfg: &ArrayConfig, w: &WeightMatrix) -> Result<PackedWeights, SimError> {
+        if w.wtype() != cfg.weights() {
+            return Err(SimError::Shape(format!(
+                "W holds {} weights but the array is built for {}",
+                w.wtype(),
+                cfg.weights()
+            )));
+        }
+        if w.rows() == 0 {
+            return Err(SimError::Shape("W has no rows (M = 0)".into()));
+        }
+        check_fits(cfg, w.cols())?;
+        let rows = cfg.rows();
+        let tiles = w.rows().div_ceil(rows);
+        let kt = k_tiles(cfg, w.cols());
+        let beats_per_pass = kt * cfg.beats_per_tile();
+        let words_per_beat = port_words(cfg.weight_beat_bits());
+        let mut words = Vec::with_capacity(tiles * beats_per_pass * words_per_beat);
+        for t in 0..tiles {
+            for beat in rtl_weight_beats(cfg, w, t * rows) {
+                if beat.len() != words_per_beat {
+                    return Err(SimError::Shape(format!(
+                        "layout produced a {}-word weight beat, the port takes {words_per_beat}",
+                        beat.len()
+                    )));
+                }
+                words.extend_from_slice(&beat);
+            }
+        }
+        Ok(PackedWeights { cfg: cfg.clone(), rows: w.rows(), cols: w.cols(), tiles, k_tiles: kt, beats_per_pass, words_per_beat, words })
+    }
+
+    /// The config the beats are laid out for.
+    pub fn config(&self) -> &ArrayConfig {
+        &self.cfg
+    }
+    /// Output rows M.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    /// Reduction length K.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+    /// Row tiles: `ceil(M / cfg.rows())`.
+    pub fn row_tiles(&self) -> usize {
+        self.tiles
+    }
+    /// K-tiles per pass: `ceil(K / cfg.k_tile())`.
+    pub fn k_tiles(&self) -> usize {
+        self.k_tiles
+    }
+    /// Weight beats per pass (one row tile): `k_tiles · beats_per_tile`.
+    pub fn beats_per_pass(&self) -> usize {
+        self.beats_per_pass
+    }
+    /// Bytes one sweep over all row tiles streams on the weight port
+    /// (padding to whole beats included): what a matmul fetches from memory.
+    pub fn stream_bytes(&self) -> u64 {
+        (self.tiles * self.beats_per_pass) as u64 * u64::from(self.cfg.weight_beat_bits()) / 8
+    }
+
+    fn beat(&self, tile: usize, i: usize) -> &[u32] {
+        let at = (tile * self.beats_per_pass + i) * self.words_per_beat;
+        &self.words[at..at + self.words_per_beat]
+    }
 }
 
 /// Port indices of the stream interface, looked up once per run.
@@ -89,6 +205,23 @@ impl StreamPorts {
     }
 }
 
+/// A one-bit input whose last written value is remembered, so it is only
+/// written when it changes.
+struct Bit {
+    idx: usize,
+    value: Option<bool>,
+}
+
+impl Bit {
+    fn set(&mut self, model: &mut SimModel, v: bool) -> Result<(), SimError> {
+        if self.value != Some(v) {
+            model.set_bit(self.idx, v)?;
+            self.value = Some(v);
+        }
+        Ok(())
+    }
+}
+
 /// Run `y = W·x` on `model`, an array generated for `cfg`: reset it, stream
 /// every row tile, collect one result beat per tile. Errors (never panics)
 /// on shape or type mismatches, a model of another config, or a design that
@@ -97,72 +230,98 @@ pub fn run_gemv(model: &mut SimModel, cfg: &ArrayConfig, w: &WeightMatrix, x: &[
     if x.len() != w.cols() {
         return Err(SimError::Shape(format!("x has {} activations but W is {}x{}", x.len(), w.rows(), w.cols())));
     }
-    if w.wtype() != cfg.weights() {
+    let packed = PackedWeights::new(cfg, w)?;
+    let mut results = vec![0i32; w.rows()];
+    let run = run_gemm(model, &packed, x, 1, &mut results)?;
+    Ok(GemvRun { results, cycles: run.cycles, wall: run.wall })
+}
+
+/// Run `out[t·M + r] = Σ_c W[r][c]·x[t·K + c]` for `n` tokens on `model`, an
+/// array generated for `w.config()`, with the schedule of the module docs
+/// (row tiles outer, tokens inner; one pass each). Resets the model first.
+/// Errors (never panics) on wrong slice lengths, a model of another config,
+/// or a design that stops making progress.
+pub fn run_gemm(model: &mut SimModel, w: &PackedWeights, x: &[i8], n: usize, out: &mut [i32]) -> Result<GemmRun, SimError> {
+    let cfg = &w.cfg;
+    let (m, k) = (w.rows, w.cols);
+    if n == 0 || x.len() != n * k || out.len() != n * m {
         return Err(SimError::Shape(format!(
-            "W holds {} weights but the array is built for {}",
-            w.wtype(),
-            cfg.weights()
+            "a {m}x{k} matmul of {n} token(s) needs {} activations and room for {} results, got {} and {}",
+            n * k,
+            n * m,
+            x.len(),
+            out.len()
         )));
     }
-    if w.rows() == 0 {
-        return Err(SimError::Shape("W has no rows (M = 0)".into()));
-    }
-    check_fits(cfg, w.cols())?;
     let p = StreamPorts::find(model, cfg)?;
 
     let rows = cfg.rows();
-    let tiles = w.rows().div_ceil(rows);
-    let act: Vec<Beat> = rtl_act_beats(cfg, x);
-    let kt = k_tiles(cfg, w.cols());
-    let wgt: Vec<Beat> = (0..tiles).flat_map(|t| rtl_weight_beats(cfg, w, t * rows)).collect();
-    let act_total = tiles * kt;
-    let limit = 64 * (act_total + wgt.len() + tiles) as u64 + 1000;
+    let kt = w.k_tiles;
+    let bpp = w.beats_per_pass;
+    // Activation beats of every token, flattened: token j's beat i at (j·kt + i)·words.
+    let act_words = port_words(cfg.act_beat_bits());
+    let mut act: Vec<u32> = Vec::with_capacity(n * kt * act_words);
+    for j in 0..n {
+        for beat in rtl_act_beats(cfg, &x[j * k..(j + 1) * k]) {
+            act.extend_from_slice(&beat);
+        }
+    }
+    let passes = w.tiles * n;
+    let act_total = passes * kt;
+    let wgt_total = passes * bpp;
+    let limit = 64 * (act_total + wgt_total + passes) as u64 + 1000;
+    let zero_beat = vec![0u32; w.words_per_beat];
+    let quiet = std::env::var_os("LUTCORE_NOZERO").is_none();
 
     let start = Instant::now();
     // Reset: inputs idle, rst_ni low for two cycles.
     for idx in [p.act_valid, p.act_last, p.wgt_valid, p.res_ready, p.rst_n, p.clk] {
         model.set_bit(idx, false)?;
     }
+    model.set_idx(p.wgt_data, &zero_beat)?;
     model.tick();
     model.tick();
     model.set_bit(p.rst_n, true)?;
     model.set_bit(p.res_ready, true)?;
 
-    let mut results: Vec<i32> = Vec::with_capacity(tiles * rows);
-    let mut res_words = vec![0u32; lutcore_gen::shim::port_words(cfg.result_beat_bits())];
-    let (mut act_pos, mut wgt_pos) = (0usize, 0usize);
-    // Index of the beat currently on each data port (avoids re-copying wide beats).
-    let (mut act_shown, mut wgt_shown) = (usize::MAX, usize::MAX);
+    let mut clk = Bit { idx: p.clk, value: None };
+    let mut act_valid_in = Bit { idx: p.act_valid, value: Some(false) };
+    let mut act_last_in = Bit { idx: p.act_last, value: Some(false) };
+    let mut wgt_valid_in = Bit { idx: p.wgt_valid, value: Some(false) };
+    let mut res_words = vec![0u32; port_words(cfg.result_beat_bits())];
+    let (mut act_pos, mut wgt_pos, mut res_pos) = (0usize, 0usize, 0usize);
+    // Index of the beat currently on the activation port (avoids re-copying wide beats).
+    let mut act_shown = usize::MAX;
     let mut cycles: u64 = 0;
-    while results.len() < tiles * rows {
+    while res_pos < passes {
         if cycles >= limit {
             return Err(SimError::Deadlock {
                 cycles,
                 detail: format!(
-                    "{}x{} GEMV on {}: activation beats {act_pos}/{act_total}, weight beats {wgt_pos}/{}, results {}/{tiles}",
-                    w.rows(),
-                    w.cols(),
+                    "{m}x{k} GEMM of {n} token(s) on {}: activation beats {act_pos}/{act_total}, weight beats {wgt_pos}/{wgt_total}, results {res_pos}/{passes}",
                     cfg.slug(),
-                    wgt.len(),
-                    results.len() / rows
                 ),
             });
         }
         let act_valid = act_pos < act_total;
         if act_valid && act_shown != act_pos {
-            model.set_idx(p.act_data, &act[act_pos % kt])?;
-            model.set_bit(p.act_last, act_pos % kt == kt - 1)?;
+            // Pass q = act_pos / kt handles token q % n.
+            let (q, i) = (act_pos / kt, act_pos % kt);
+            let at = ((q % n) * kt + i) * act_words;
+            model.set_idx(p.act_data, &act[at..at + act_words])?;
+            act_last_in.set(model, i == kt - 1)?;
             act_shown = act_pos;
         }
-        model.set_bit(p.act_valid, act_valid)?;
-        let wgt_valid = wgt_pos < wgt.len();
-        if wgt_valid && wgt_shown != wgt_pos {
-            model.set_idx(p.wgt_data, &wgt[wgt_pos])?;
-            wgt_shown = wgt_pos;
-        }
-        model.set_bit(p.wgt_valid, wgt_valid)?;
+        act_valid_in.set(model, act_valid)?;
+        let wgt_valid = wgt_pos < wgt_total;
+        wgt_valid_in.set(model, wgt_valid)?;
 
-        model.set_bit(p.clk, false)?;
+        if wgt_valid && !quiet {
+            let q = wgt_pos / bpp;
+            model.set_idx(p.wgt_data, w.beat(q / n, wgt_pos % bpp))?;
+        }
+        // Clock low, weight data at zero: only the handshake outputs are read.
+        clk.set(model, false)?;
         model.eval();
         let act_fire = act_valid && model.get_bit(p.act_ready)?;
         let wgt_fire = wgt_valid && model.get_bit(p.wgt_ready)?;
@@ -170,18 +329,31 @@ pub fn run_gemv(model: &mut SimModel, cfg: &ArrayConfig, w: &WeightMatrix, x: &[
         if res_fire {
             model.get_idx_into(p.res_data, &mut res_words)?;
         }
-        model.set_bit(p.clk, true)?;
+        // Rising edge with the real weight beat.
+        if wgt_valid && quiet {
+            let q = wgt_pos / bpp;
+            model.set_idx(p.wgt_data, w.beat(q / n, wgt_pos % bpp))?;
+        }
+        clk.set(model, true)?;
         model.eval();
+        if wgt_valid && quiet {
+            model.set_idx(p.wgt_data, &zero_beat)?;
+        }
         cycles += 1;
 
         act_pos += usize::from(act_fire);
         wgt_pos += usize::from(wgt_fire);
         if res_fire {
-            results.extend(res_words.iter().take(rows).map(|&v| v as i32));
+            let (tile, tok) = (res_pos / n, res_pos % n);
+            let r0 = tile * rows;
+            let live = rows.min(m - r0);
+            for (o, &v) in out[tok * m + r0..tok * m + r0 + live].iter_mut().zip(&res_words) {
+                *o = v as i32;
+            }
+            res_pos += 1;
         }
     }
-    results.truncate(w.rows());
-    Ok(GemvRun { results, cycles, wall: start.elapsed() })
+    Ok(GemmRun { passes, cycles, wall: start.elapsed() })
 }
 
 /// A model of one config, ready to run GEMVs: config → Verilog → cached
@@ -229,5 +401,14 @@ impl Simulator {
     /// `y = W·x` on the array ([`run_gemv`]).
     pub fn gemv(&mut self, w: &WeightMatrix, x: &[i8]) -> Result<GemvRun, SimError> {
         run_gemv(&mut self.model, &self.cfg, w, x)
+    }
+
+    /// `n` tokens through pre-packed weights ([`run_gemm`]). Errors if `w`
+    /// was packed for another config.
+    pub fn gemm(&mut self, w: &PackedWeights, x: &[i8], n: usize, out: &mut [i32]) -> Result<GemmRun, SimError> {
+        if w.config() != &self.cfg {
+            return Err(SimError::Shape(format!("weights packed for `{}` but the model is `{}`", w.config().slug(), self.cfg.slug())));
+        }
+        run_gemm(&mut self.model, w, x, n, out)
     }
 }

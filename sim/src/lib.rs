@@ -26,7 +26,7 @@ pub mod model;
 
 use std::path::PathBuf;
 
-pub use gemv::{run_gemv, GemvRun, Simulator};
+pub use gemv::{run_gemm, run_gemv, GemmRun, GemvRun, PackedWeights, Simulator};
 pub use library::{cache_root, verilator_version, BuildStatus, SimLibrary};
 pub use model::SimModel;
 
