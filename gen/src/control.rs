@@ -185,3 +185,17 @@ pub fn declare_wires(top: &mut Module, ctrl: &Module) {
     }
 }
 
+
+/// A new array top named `name`: the stream ports of [`crate::top_ports`],
+/// the controller's wires and its instance. The caller adds the datapath.
+pub fn array_top(cfg: &ArrayConfig, ctrl: &Module, name: &str, what: &[&str]) -> Module {
+    let mut m = Module::new(name, crate::header(cfg, what));
+    for p in crate::top_ports(cfg) {
+        m.port(p);
+    }
+    m.comment("");
+    m.comment("Controller");
+    declare_wires(&mut m, ctrl);
+    m.item(instance(ctrl));
+    m
+}

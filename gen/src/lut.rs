@@ -181,24 +181,16 @@ fn pe(cfg: &ArrayConfig) -> Module {
 fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
     let (aw, sw) = (cfg.acc_bits(), cfg.sum_x_bits());
     let kt = cfg.k_tile() as u32;
-    let mut m = Module::new(
+    let mut m = control::array_top(
+        cfg,
+        ctrl,
         ARRAY,
-        crate::header(
-            cfg,
-            &[
-                &format!("lutcore_lut_array: {} rows x {} activations per beat, table-lookup datapath.", cfg.rows(), kt),
-                "Streams: act (one K-tile of int8), wgt (one bit plane of the tile for all rows),",
-                "res (one int32 per row). See lutcore_ctrl for the sequence.",
-            ],
-        ),
+        &[
+            &format!("lutcore_lut_array: {} rows x {} activations per beat, table-lookup datapath.", cfg.rows(), kt),
+            "Streams: act (one K-tile of int8), wgt (one bit plane of the tile for all rows),",
+            "res (one int32 per row). See lutcore_ctrl for the sequence.",
+        ],
     );
-    for p in crate::top_ports(cfg) {
-        m.port(p);
-    }
-    m.comment("");
-    m.comment("Controller");
-    control::declare_wires(&mut m, ctrl);
-    m.item(control::instance(ctrl));
     m.comment("");
     m.comment("Table precompute");
     let table = m.logic("tables", table_bits(cfg), "tables of the loaded beat");

@@ -68,23 +68,15 @@ fn pe(cfg: &ArrayConfig) -> Module {
 fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
     let kt = cfg.k_tile() as u32;
     let wb = kt * cfg.weights().bits();
-    let mut m = Module::new(
+    let mut m = control::array_top(
+        cfg,
+        ctrl,
         ARRAY,
-        crate::header(
-            cfg,
-            &[
-                &format!("lutcore_mac_array: {} rows x {} multipliers, the baseline for the LUT array.", cfg.rows(), kt),
-                "Same streams as lutcore_lut_array; one weight beat carries all bit planes of a K-tile.",
-            ],
-        ),
+        &[
+            &format!("lutcore_mac_array: {} rows x {} multipliers, the baseline for the LUT array.", cfg.rows(), kt),
+            "Same streams as lutcore_lut_array; one weight beat carries all bit planes of a K-tile.",
+        ],
     );
-    for p in crate::top_ports(cfg) {
-        m.port(p);
-    }
-    m.comment("");
-    m.comment("Controller");
-    control::declare_wires(&mut m, ctrl);
-    m.item(control::instance(ctrl));
     let unused = m.logic("unused_sum_clear", 1, "the MAC array needs no sum(x)");
     m.assign(unused, e::id("sum_clear"));
     m.comment("");
