@@ -3,6 +3,7 @@
 //! software reference and compares them bit for bit.
 
 mod bench;
+mod simrun;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +39,11 @@ enum Command {
     /// every result with the software LUT reference and a plain dot product.
     /// Exits with status 1 on any mismatch.
     Sim(SimArgs),
+    /// A BitNet forward pass with every BitLinear matmul on the Verilated
+    /// array, checked bit for bit against the CPU, with cycle accounting,
+    /// modeled board tokens/s and the MAC baseline on the same layers.
+    /// Exits with status 1 on any mismatch.
+    SimModel(simrun::SimModelArgs),
     /// BitNet model files (see `lutcore model synth --help`).
     #[command(subcommand)]
     Model(ModelCommand),
@@ -253,6 +259,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Gemv(a)) => cmd_bench_gemv(&a),
         Command::Model(ModelCommand::Synth(a)) => cmd_synth(&a),
         Command::Run(a) => cmd_run(&a),
+        Command::SimModel(a) => simrun::cmd_sim_model(&a),
         Command::Logits(a) => cmd_logits(&a),
     };
     match result {

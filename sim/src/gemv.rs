@@ -271,7 +271,6 @@ pub fn run_gemm(model: &mut SimModel, w: &PackedWeights, x: &[i8], n: usize, out
     let wgt_total = passes * bpp;
     let limit = 64 * (act_total + wgt_total + passes) as u64 + 1000;
     let zero_beat = vec![0u32; w.words_per_beat];
-    let quiet = std::env::var_os("LUTCORE_NOZERO").is_none();
 
     let start = Instant::now();
     // Reset: inputs idle, rst_ni low for two cycles.
@@ -316,10 +315,6 @@ pub fn run_gemm(model: &mut SimModel, w: &PackedWeights, x: &[i8], n: usize, out
         let wgt_valid = wgt_pos < wgt_total;
         wgt_valid_in.set(model, wgt_valid)?;
 
-        if wgt_valid && !quiet {
-            let q = wgt_pos / bpp;
-            model.set_idx(p.wgt_data, w.beat(q / n, wgt_pos % bpp))?;
-        }
         // Clock low, weight data at zero: only the handshake outputs are read.
         clk.set(model, false)?;
         model.eval();
@@ -330,13 +325,13 @@ pub fn run_gemm(model: &mut SimModel, w: &PackedWeights, x: &[i8], n: usize, out
             model.get_idx_into(p.res_data, &mut res_words)?;
         }
         // Rising edge with the real weight beat.
-        if wgt_valid && quiet {
+        if wgt_valid {
             let q = wgt_pos / bpp;
             model.set_idx(p.wgt_data, w.beat(q / n, wgt_pos % bpp))?;
         }
         clk.set(model, true)?;
         model.eval();
-        if wgt_valid && quiet {
+        if wgt_valid {
             model.set_idx(p.wgt_data, &zero_beat)?;
         }
         cycles += 1;

@@ -4,8 +4,12 @@
 //! * [`library`]: runs Verilator and the C++ compiler into a content-addressed
 //!   cache and yields a [`SimLibrary`] (the loadable `.so`).
 //! * [`model`]: [`SimModel`], a safe handle on one Verilated model instance.
-//! * [`gemv`]: the stream protocol driver [`run_gemv`] and the convenience
-//!   [`Simulator`] (config → design → library → model).
+//! * [`gemv`]: the stream protocol driver ([`run_gemm`], [`run_gemv`] on
+//!   [`PackedWeights`]) and the convenience [`Simulator`] (config → design →
+//!   library → model).
+//! * [`rtl_backend`]: [`RtlBackend`], the array as a
+//!   `lutcore_sw::backend::Backend` with per-matmul cycle accounting and a
+//!   bit-exact check against a CPU backend.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), lutcore_sim::SimError> {
@@ -23,12 +27,14 @@
 pub mod gemv;
 pub mod library;
 pub mod model;
+pub mod rtl_backend;
 
 use std::path::PathBuf;
 
 pub use gemv::{run_gemm, run_gemv, GemmRun, GemvRun, PackedWeights, Simulator};
 pub use library::{cache_root, verilator_version, BuildStatus, SimLibrary};
 pub use model::SimModel;
+pub use rtl_backend::{CheckOutcome, CostModel, MatmulRecord, RtlBackend, RtlOptions};
 
 /// Everything that can go wrong while building, loading or driving a model.
 #[derive(Debug, thiserror::Error)]

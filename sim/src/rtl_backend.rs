@@ -1,0 +1,345 @@
+//! The Verilated array as a matmul backend: [`RtlBackend`] implements
+//! [`lutcore_sw::backend::Backend`], so a BitNet forward pass
+//! (`lutcore_sw::model`) runs every BitLinear matmul on the simulated RTL.
+//!
+//! This module owns the backend, its per-matmul accounting
+//! ([`MatmulRecord`]: cycles, array utilization, simulation wall time, the
+//! bit-exact check against a CPU backend) and the board cost model
+//! ([`CostModel`]: modeled time at a clock and a weight bandwidth).
+//!
+//! * One Verilated model per backend instance, behind a mutex: matmuls run
+//!   one at a time, so every [`Linear`] it prepares is `Send + Sync`.
+//! * [`Backend::prepare`] packs the weight beats of each matrix once
+//!   ([`PackedWeights`]); [`Linear::gemm`] streams them with [`run_gemm`];
+//!   the [`gemv`](crate::gemv) module docs give the schedule (row tiles
+//!   outer, tokens inner; weights fetched once per matmul).
+//! * With a check backend (`RtlOptions::check`, e.g. `LutBackend`), every
+//!   matmul's integers are compared with the CPU's; the result is recorded
+//!   and, with `fail_on_mismatch`, a mismatch is an error.
+//! * [`RtlBackend::inject_fault`] flips one result bit of a chosen matmul
+//!   after the RTL ran and before the check: a test hook proving that the
+//!   check catches a wrong RTL result.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use lutcore_sw::backend::{check_shape, Backend, BackendError, Linear};
+use lutcore_sw::config::ArrayConfig;
+use lutcore_sw::layout::WeightMatrix;
+
+use crate::gemv::{run_gemm, PackedWeights};
+use crate::library::SimLibrary;
+use crate::model::SimModel;
+use crate::SimError;
+
+/// How the modeled board time of a matmul is computed: the array runs at
+/// `clock_hz` and weights arrive at `weight_bytes_per_s`; a matmul takes
+/// `max(cycles / clock, weight bytes / bandwidth)` (compute and weight
+/// streaming overlap; activations and results are small and ignored).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CostModel {
+    /// Array clock in Hz.
+    pub clock_hz: f64,
+    /// Weight bandwidth in bytes per second.
+    pub weight_bytes_per_s: f64,
+}
+
+impl Default for CostModel {
+    /// 100 MHz, 1 GB/s.
+    fn default() -> Self {
+        CostModel { clock_hz: 100e6, weight_bytes_per_s: 1e9 }
+    }
+}
+
+impl CostModel {
+    /// Seconds for `cycles` at the clock.
+    pub fn compute_seconds(&self, cycles: u64) -> f64 {
+        cycles as f64 / self.clock_hz
+    }
+    /// Seconds to stream `bytes` of weights.
+    pub fn weight_seconds(&self, bytes: u64) -> f64 {
+        bytes as f64 / self.weight_bytes_per_s
+    }
+    /// `max(cycles / clock, bytes / bandwidth)`.
+    pub fn seconds(&self, cycles: u64, bytes: u64) -> f64 {
+        self.compute_seconds(cycles).max(self.weight_seconds(bytes))
+    }
+}
+
+/// The outcome of the bit-exact check of one matmul.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckOutcome {
+    /// No check backend was configured.
+    NotChecked,
+    /// Every integer equals the CPU backend's.
+    Exact,
+    /// Some integers differ.
+    Mismatch {
+        /// How many of the `n·M` results differ.
+        count: usize,
+        /// Token of the first difference.
+        token: usize,
+        /// Row of the first difference.
+        row: usize,
+        /// The RTL's value there.
+        rtl: i32,
+        /// The CPU backend's value there.
+        cpu: i32,
+    },
+}
+
+impl CheckOutcome {
+    /// Whether the check ran and found a difference.
+    pub fn is_mismatch(&self) -> bool {
+        matches!(self, CheckOutcome::Mismatch { .. })
+    }
+}
+
+/// Accounting of one matmul ([`Linear::gemm`] call) on the RTL.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MatmulRecord {
+    /// Call number on this backend, from 0.
+    pub seq: usize,
+    /// Name of the matrix (e.g. `blk.3.attn_q`).
+    pub name: String,
+    /// Output rows M.
+    pub rows: usize,
+    /// Reduction length K.
+    pub cols: usize,
+    /// Tokens n (one pass per token and row tile).
+    pub tokens: usize,
+    /// Passes streamed: row tiles × tokens.
+    pub passes: usize,
+    /// Simulated clock cycles.
+    pub cycles: u64,
+    /// Wall time of the simulation (reset and clocked loop).
+    pub wall: Duration,
+    /// Weight bytes streamed (once per matmul, padded to whole beats).
+    pub weight_bytes: u64,
+    /// Useful multiply-accumulates: `n·M·K`.
+    pub macs: u64,
+    /// The array's peak MACs per cycle (`cfg.macs_per_cycle()`).
+    pub peak_macs_per_cycle: f64,
+    /// The bit-exact check against the CPU backend.
+    pub check: CheckOutcome,
+}
+
+impl MatmulRecord {
+    /// Array utilization: useful MACs / (cycles × peak MACs per cycle).
+    pub fn utilization(&self) -> f64 {
+        if self.cycles == 0 {
+            return 0.0;
+        }
+        self.macs as f64 / (self.cycles as f64 * self.peak_macs_per_cycle)
+    }
+    /// Modeled board time under `cost`.
+    pub fn modeled_seconds(&self, cost: &CostModel) -> f64 {
+        cost.seconds(self.cycles, self.weight_bytes)
+    }
+    /// Decoder layer index parsed from a `blk.<i>.<proj>` name.
+    pub fn layer(&self) -> Option<usize> {
+        self.name.strip_prefix("blk.")?.split('.').next()?.parse().ok()
+    }
+    /// The projection part of the name (`attn_q` of `blk.3.attn_q`).
+    pub fn matrix(&self) -> &str {
+        match self.layer() {
+            Some(_) => self.name.splitn(3, '.').nth(2).unwrap_or(&self.name),
+            None => &self.name,
+        }
+    }
+}
+
+/// Options of an [`RtlBackend`].
+#[derive(Default)]
+pub struct RtlOptions {
+    /// A CPU backend every matmul is checked against, integer for integer.
+    pub check: Option<Box<dyn Backend>>,
+    /// Return an error from [`Linear::gemm`] on a mismatch (otherwise it is
+    /// only recorded and the RTL's result is returned).
+    pub fail_on_mismatch: bool,
+}
+
+/// A callback told about every finished matmul (progress bars).
+pub type Observer = Box<dyn Fn(&MatmulRecord) + Send + Sync>;
+
+struct Shared {
+    cfg: ArrayConfig,
+    name: String,
+    model: Mutex<SimModel>,
+    check: Option<Box<dyn Backend>>,
+    fail_on_mismatch: bool,
+    log: Mutex<Vec<MatmulRecord>>,
+    calls: AtomicUsize,
+    fault: Mutex<Option<usize>>,
+    observer: Mutex<Option<Observer>>,
+}
+
+fn lock<'a, T>(m: &'a Mutex<T>, backend: &str, what: &str) -> Result<MutexGuard<'a, T>, BackendError> {
+    m.lock().map_err(|_| BackendError::Failed {
+        backend: backend.to_string(),
+        matrix: String::new(),
+        detail: format!("{what} lock poisoned by an earlier panic"),
+    })
+}
+
+/// The Verilated array of one config as a [`Backend`].
+pub struct RtlBackend {
+    library: SimLibrary,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for RtlBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RtlBackend").field("name", &self.shared.name).field("library", &self.library).finish_non_exhaustive()
+    }
+}
+
+impl RtlBackend {
+    /// Generate `cfg`'s design, build (or reuse from the cache) its
+    /// Verilated library and instantiate one model.
+    pub fn new(cfg: &ArrayConfig, opts: RtlOptions) -> Result<RtlBackend, SimError> {
+        let design = lutcore_gen::generate(cfg);
+        let library = SimLibrary::build(&design)?;
+        let model = library.instantiate()?;
+        let shared = Shared {
+            cfg: cfg.clone(),
+            name: format!("rtl:{}", cfg.slug()),
+            model: Mutex::new(model),
+            check: opts.check,
+            fail_on_mismatch: opts.fail_on_mismatch,
+            log: Mutex::new(Vec::new()),
+            calls: AtomicUsize::new(0),
+            fault: Mutex::new(None),
+            observer: Mutex::new(None),
+        };
+        Ok(RtlBackend { library, shared: Arc::new(shared) })
+    }
+
+    /// The array config.
+    pub fn config(&self) -> &ArrayConfig {
+        &self.shared.cfg
+    }
+
+    /// The built library (cache directory, whether it was built or reused).
+    pub fn library(&self) -> &SimLibrary {
+        &self.library
+    }
+
+    /// A copy of every matmul record so far, in call order.
+    pub fn records(&self) -> Vec<MatmulRecord> {
+        self.shared.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Number of matmuls run so far.
+    pub fn calls(&self) -> usize {
+        self.shared.calls.load(Ordering::SeqCst)
+    }
+
+    /// Call `f` after every matmul (replaces an earlier observer).
+    pub fn set_observer(&self, f: Observer) {
+        if let Ok(mut o) = self.shared.observer.lock() {
+            *o = Some(f);
+        }
+    }
+
+    /// Test hook: after the RTL computes matmul number `call` (counting from
+    /// 0 on this backend), flip bit 0 of its first result before the check,
+    /// as a faulty array would. The check must then report a mismatch.
+    pub fn inject_fault(&self, call: usize) {
+        if let Ok(mut f) = self.shared.fault.lock() {
+            *f = Some(call);
+        }
+    }
+}
+
+impl Backend for RtlBackend {
+    fn name(&self) -> String {
+        self.shared.name.clone()
+    }
+
+    fn prepare(&self, name: &str, w: &WeightMatrix) -> Result<Arc<dyn Linear>, BackendError> {
+        let err = |detail: String| BackendError::Failed { backend: self.shared.name.clone(), matrix: name.to_string(), detail };
+        let packed = PackedWeights::new(&self.shared.cfg, w).map_err(|e| err(e.to_string()))?;
+        let reference = match &self.shared.check {
+            Some(b) => Some(b.prepare(name, w)?),
+            None => None,
+        };
+        Ok(Arc::new(RtlLinear { name: name.to_string(), packed, reference, shared: self.shared.clone() }))
+    }
+}
+
+struct RtlLinear {
+    name: String,
+    packed: PackedWeights,
+    reference: Option<Arc<dyn Linear>>,
+    shared: Arc<Shared>,
+}
+
+impl Linear for RtlLinear {
+    fn rows(&self) -> usize {
+        self.packed.rows()
+    }
+
+    fn cols(&self) -> usize {
+        self.packed.cols()
+    }
+
+    fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), BackendError> {
+        let s = &self.shared;
+        let (m, k) = (self.packed.rows(), self.packed.cols());
+        check_shape(&s.name, m, k, x, n, out)?;
+        let err = |detail: String| BackendError::Failed { backend: s.name.clone(), matrix: self.name.clone(), detail };
+        let run = {
+            let mut model = lock(&s.model, &s.name, "model")?;
+            run_gemm(&mut model, &self.packed, x, n, out).map_err(|e| err(e.to_string()))?
+        };
+        let seq = s.calls.fetch_add(1, Ordering::SeqCst);
+        if *lock(&s.fault, &s.name, "fault")? == Some(seq) {
+            if let Some(v) = out.first_mut() {
+                *v ^= 1;
+            }
+        }
+        let check = match &self.reference {
+            None => CheckOutcome::NotChecked,
+            Some(r) => {
+                let mut cpu = vec![0i32; n * m];
+                r.gemm(x, n, &mut cpu)?;
+                let mut diff = out.iter().zip(&cpu).enumerate().filter(|(_, (a, b))| a != b);
+                match diff.next() {
+                    None => CheckOutcome::Exact,
+                    Some((i, (&rtl, &c))) => {
+                        CheckOutcome::Mismatch { count: 1 + diff.count(), token: i / m, row: i % m, rtl, cpu: c }
+                    }
+                }
+            }
+        };
+        let record = MatmulRecord {
+            seq,
+            name: self.name.clone(),
+            rows: m,
+            cols: k,
+            tokens: n,
+            passes: run.passes,
+            cycles: run.cycles,
+            wall: run.wall,
+            weight_bytes: self.packed.stream_bytes(),
+            macs: (n * m * k) as u64,
+            peak_macs_per_cycle: s.cfg.macs_per_cycle(),
+            check: check.clone(),
+        };
+        if let Some(f) = lock(&s.observer, &s.name, "observer")?.as_ref() {
+            f(&record);
+        }
+        lock(&s.log, &s.name, "log")?.push(record);
+        if let CheckOutcome::Mismatch { count, token, row, rtl, cpu } = check {
+            if s.fail_on_mismatch {
+                return Err(err(format!(
+                    "RTL result differs from the CPU backend in {count} of {} values; first at token {token}, row {row}: RTL {rtl}, CPU {cpu}",
+                    n * m
+                )));
+            }
+        }
+        Ok(())
+    }
+}

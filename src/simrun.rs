@@ -1,0 +1,553 @@
+//! `lutcore sim-model`: a BitNet forward pass with every BitLinear matmul on
+//! the Verilated array (`lutcore_sim::RtlBackend`), each matmul checked bit
+//! for bit against the CPU backend, with per-matmul cycle accounting, the
+//! same run on a baseline array (by default the MAC twin of the config), and
+//! modeled board throughput at a clock and a weight bandwidth.
+//!
+//! This module owns the command's arguments, the run (model synthesis, the
+//! token schedule, the comparisons) and its report; the simulation and the
+//! accounting live in `lutcore_sim::rtl_backend`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use lutcore_sim::{CostModel, MatmulRecord, RtlBackend, RtlOptions};
+use lutcore_sw::backend::{Backend, LutBackend, RefBackend};
+use lutcore_sw::config::{Arch, ArrayConfig, RawArrayConfig};
+use lutcore_sw::gguf::GgmlType;
+use lutcore_sw::model::synth::{write_model, SynthShape};
+use lutcore_sw::model::{Model, Session};
+
+/// Arguments of `lutcore sim-model`.
+#[derive(Args, Debug, Clone)]
+pub struct SimModelArgs {
+    /// Array preset (see `lutcore gen --list-presets`); default `default`.
+    #[arg(long, conflicts_with = "config")]
+    pub preset: Option<String>,
+    /// A JSON array config file (fields as in `lutcore gen --config`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// BitNet GGUF model. Default: a small synthetic BitNet-shaped model
+    /// (hidden 256, FFN 768, 2 layers, 4 heads, vocabulary 512, TQ2_0)
+    /// written to a temporary directory.
+    #[arg(short = 'm', long = "model", value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Prompt length in tokens (fixed token ids; no tokenizer needed).
+    #[arg(long, default_value_t = 8)]
+    pub prompt: usize,
+    /// Tokens decoded greedily after the prompt, one forward pass each.
+    #[arg(long, default_value_t = 3)]
+    pub decode: usize,
+    /// Modeled array clock in MHz.
+    #[arg(long, default_value_t = 100.0)]
+    pub clock_mhz: f64,
+    /// Modeled weight bandwidth in GB/s (10^9 bytes/s).
+    #[arg(long, default_value_t = 1.0)]
+    pub bandwidth_gbs: f64,
+    /// CPU backend every matmul is checked against: `lut` or `ref`.
+    #[arg(long, default_value = "lut")]
+    pub check: String,
+    /// Baseline array preset (default: the config with the other datapath,
+    /// e.g. `mac-default` for `default`).
+    #[arg(long, conflicts_with_all = ["baseline_config", "no_compare"])]
+    pub baseline_preset: Option<String>,
+    /// Baseline array config file.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_compare")]
+    pub baseline_config: Option<PathBuf>,
+    /// Do not run the baseline array.
+    #[arg(long)]
+    pub no_compare: bool,
+    /// Benchmark one decoder layer of a named model shape (`700m`, `3b`,
+    /// `2b4t`, `tiny`): one token through a single synthetic layer; prints
+    /// the layer's wall time and the simulator's cycles per second.
+    #[arg(long, value_name = "SHAPE", conflicts_with = "model")]
+    pub bench_layer: Option<String>,
+    /// Seed of the synthetic model.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print one row per matmul call (default: only when there are at most 200).
+    #[arg(long)]
+    pub full_table: bool,
+    /// Test hook: corrupt one bit of the result of matmul number N (from 0)
+    /// on the main array, to show that the check catches it.
+    #[arg(long, value_name = "N", hide = true)]
+    pub inject_fault: Option<usize>,
+}
+
+/// What a run found, for the exit status and tests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimModelReport {
+    /// Matmuls run on the main array.
+    pub matmuls: usize,
+    /// Of those, how many differed from the CPU backend.
+    pub mismatches: usize,
+    /// Matmuls and mismatches on the baseline array (0, 0 without one).
+    pub baseline: (usize, usize),
+    /// Whether every logits row equalled the CPU backend's, bit for bit.
+    pub logits_identical: bool,
+    /// Total cycles on the main array.
+    pub cycles: u64,
+}
+
+impl SimModelReport {
+    /// Whether the run passed: every matmul bit-exact and identical logits.
+    pub fn passed(&self) -> bool {
+        self.mismatches == 0 && self.baseline.1 == 0 && self.logits_identical
+    }
+}
+
+/// Run `lutcore sim-model`: exit status 1 on any mismatch.
+pub fn cmd_sim_model(a: &SimModelArgs) -> Result<ExitCode> {
+    let report = run(a)?;
+    Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn load_config(preset: &Option<String>, config: &Option<PathBuf>, default: &str) -> Result<(String, ArrayConfig)> {
+    if let Some(path) = config {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+        let raw: RawArrayConfig = serde_json::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))?;
+        let cfg = raw.validate().with_context(|| format!("in config file {}", path.display()))?;
+        return Ok((path.display().to_string(), cfg));
+    }
+    let name = preset.clone().unwrap_or_else(|| default.to_string());
+    Ok((name.clone(), lutcore_sw::config::preset(&name)?))
+}
+
+/// The same config with the other datapath.
+fn twin(cfg: &ArrayConfig) -> Result<ArrayConfig> {
+    let arch = match cfg.arch() {
+        Arch::Lut => Arch::Mac,
+        Arch::Mac => Arch::Lut,
+    };
+    Ok(RawArrayConfig { arch, ..cfg.raw().clone() }.validate()?)
+}
+
+fn check_backend(name: &str) -> Result<Box<dyn Backend>> {
+    match name {
+        "lut" => Ok(Box::new(LutBackend { threads: 1 })),
+        "ref" => Ok(Box::new(RefBackend)),
+        other => bail!("unknown --check `{other}`; expected `lut` or `ref`"),
+    }
+}
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Result<TempDir> {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let dir = std::env::temp_dir().join(format!("lutcore-sim-model-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(TempDir(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The default built-in model: BitNet-shaped, small enough to simulate in seconds.
+fn builtin_shape() -> SynthShape {
+    SynthShape {
+        name: "sim-model".into(),
+        arch: "bitnet",
+        hidden: 256,
+        ffn: 768,
+        layers: 2,
+        heads: 4,
+        kv_heads: 4,
+        vocab: 512,
+        rope_theta: 1e4,
+        ternary: GgmlType::TQ2_0,
+        tokenizer: "spm",
+    }
+}
+
+/// One decoder layer of a named shape, with a small vocabulary.
+fn bench_shape(name: &str) -> Result<SynthShape> {
+    let mut s = SynthShape::named(name)
+        .with_context(|| format!("unknown --bench-layer `{name}`; expected one of {}", SynthShape::NAMES.join(", ")))?;
+    s.name = format!("{name}-layer");
+    s.layers = 1;
+    s.vocab = 256;
+    Ok(s)
+}
+
+fn spinner(msg: &str) -> indicatif::ProgressBar {
+    let s = indicatif::ProgressBar::new_spinner().with_message(msg.to_string());
+    s.enable_steady_tick(Duration::from_millis(120));
+    s
+}
+
+fn build(cfg: &ArrayConfig, label: &str, check: &str) -> Result<RtlBackend> {
+    let sp = spinner(&format!("building the Verilated {label} array (cached after the first run)"));
+    let t = Instant::now();
+    let b = RtlBackend::new(cfg, RtlOptions { check: Some(check_backend(check)?), fail_on_mismatch: false });
+    sp.finish_and_clear();
+    let b = b.with_context(|| format!("building the {label} array {cfg}"))?;
+    println!("{label:<10} {} in {:.1} s ({})", b.library().status(), t.elapsed().as_secs_f64(), b.library().dir().display());
+    Ok(b)
+}
+
+fn load(path: &Path, backend: &dyn Backend, what: &str) -> Result<(Model, Duration)> {
+    let bar = progress(0, &format!("packing weights for {what}"));
+    let t = Instant::now();
+    let m = Model::load(path, backend, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    });
+    bar.finish_and_clear();
+    Ok((m.with_context(|| format!("loading {} on {what}", path.display()))?, t.elapsed()))
+}
+
+fn progress(total: usize, msg: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total as u64)
+        .with_style(indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed}]").expect("template"));
+    bar.set_message(msg.to_string());
+    bar
+}
+
+fn argmax(v: &[f32]) -> u32 {
+    v.iter().enumerate().fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &x)| if x > bv { (i, x) } else { (bi, bv) }).0 as u32
+}
+
+/// The token steps of a run and every step's last-position logits.
+struct Generated {
+    steps: Vec<Vec<u32>>,
+    logits: Vec<Vec<f32>>,
+    wall: Duration,
+}
+
+/// The prompt, then one decoded token per step (greedy on the main array's logits).
+fn generate(model: &Model, prompt: &[u32], decode: usize) -> Result<Generated> {
+    let t = Instant::now();
+    let mut s = Session::new(model, 1);
+    let mut steps = vec![prompt.to_vec()];
+    let mut logits = vec![s.forward(prompt, false)?.pop().context("no logits")?];
+    for _ in 0..decode {
+        let tok = argmax(logits.last().context("no logits")?);
+        steps.push(vec![tok]);
+        logits.push(s.forward(&[tok], false)?.pop().context("no logits")?);
+    }
+    Ok(Generated { steps, logits, wall: t.elapsed() })
+}
+
+/// The last-position logits of each step, on `model`.
+fn replay(model: &Model, steps: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
+    let mut s = Session::new(model, 1);
+    steps.iter().map(|t| s.forward(t, false)?.pop().context("no logits")).collect()
+}
+
+fn identical(a: &[Vec<f32>], b: &[Vec<f32>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits()))
+}
+
+/// Totals over a set of records.
+#[derive(Default, Clone, Copy)]
+struct Totals {
+    calls: usize,
+    cycles: u64,
+    macs: u64,
+    bytes: u64,
+    wall: Duration,
+    modeled: f64,
+    compute: f64,
+    weights: f64,
+    mismatches: usize,
+}
+
+fn totals<'a>(recs: impl IntoIterator<Item = &'a MatmulRecord>, cost: &CostModel) -> Totals {
+    let mut t = Totals::default();
+    for r in recs {
+        t.calls += 1;
+        t.cycles += r.cycles;
+        t.macs += r.macs;
+        t.bytes += r.weight_bytes;
+        t.wall += r.wall;
+        t.modeled += r.modeled_seconds(cost);
+        t.compute += cost.compute_seconds(r.cycles);
+        t.weights += cost.weight_seconds(r.weight_bytes);
+        t.mismatches += usize::from(r.check.is_mismatch());
+    }
+    t
+}
+
+fn run(a: &SimModelArgs) -> Result<SimModelReport> {
+    let positive = |v: f64| v.is_finite() && v > 0.0;
+    if !positive(a.clock_mhz) || !positive(a.bandwidth_gbs) {
+        bail!("--clock-mhz and --bandwidth-gbs must be positive");
+    }
+    let cost = CostModel { clock_hz: a.clock_mhz * 1e6, weight_bytes_per_s: a.bandwidth_gbs * 1e9 };
+    let (name, cfg) = load_config(&a.preset, &a.config, "default")?;
+    let baseline = if a.no_compare {
+        None
+    } else if a.baseline_preset.is_some() || a.baseline_config.is_some() {
+        Some(load_config(&a.baseline_preset, &a.baseline_config, "mac-default")?)
+    } else {
+        let t = twin(&cfg)?;
+        Some((format!("{} twin of {name}", t.arch()), t))
+    };
+    let (prompt_len, decode) = if a.bench_layer.is_some() { (1, 0) } else { (a.prompt, a.decode) };
+    if prompt_len == 0 {
+        bail!("--prompt 0: need at least one prompt token");
+    }
+
+    println!("array      {name}: {cfg}");
+    if let Some((bn, bc)) = &baseline {
+        println!("baseline   {bn}: {bc}");
+    }
+    let _tmp;
+    let path = match (&a.model, &a.bench_layer) {
+        (Some(p), _) => p.clone(),
+        (None, shape) => {
+            let shape = match shape {
+                Some(s) => bench_shape(s)?,
+                None => builtin_shape(),
+            };
+            let tmp = TempDir::new()?;
+            let p = tmp.0.join(format!("{}.gguf", shape.name));
+            let sp = spinner(&format!("synthesizing {}", shape.name));
+            let r = write_model(&shape, None, a.seed, &p, |_, _| {});
+            sp.finish_and_clear();
+            r.with_context(|| format!("writing {}", p.display()))?;
+            _tmp = tmp;
+            println!(
+                "model      synthetic {}: hidden {}, ffn {}, {} layer(s), {} heads, vocab {}, {} (seed {})",
+                shape.name, shape.hidden, shape.ffn, shape.layers, shape.heads, shape.vocab, shape.ternary.name(), a.seed
+            );
+            p
+        }
+    };
+    if a.model.is_some() {
+        println!("model      {}", path.display());
+    }
+
+    let main = build(&cfg, "main", &a.check)?;
+    if let Some(n) = a.inject_fault {
+        main.inject_fault(n);
+        println!("fault      injecting a one-bit error into matmul #{n} (test hook)");
+    }
+    let base = match &baseline {
+        Some((_, bc)) => Some(build(bc, "baseline", &a.check)?),
+        None => None,
+    };
+    let (on_main, load_main) = load(&path, &main, "the main array")?;
+    let c = on_main.config.clone();
+    let prompt: Vec<u32> = (0..prompt_len).map(|i| ((1 + 37 * i) % c.vocab) as u32).collect();
+    println!(
+        "run        {} prompt token(s) + {decode} decoded; {} BitLinear matmuls per forward pass ({} layers x 7); check against CPU `{}`",
+        prompt.len(),
+        c.layers * 7,
+        c.layers,
+        a.check
+    );
+
+    let per_run = c.layers * 7 * (1 + decode);
+    let bar = progress(per_run, "main array");
+    let b2 = bar.clone();
+    main.set_observer(Box::new(move |r| {
+        b2.inc(1);
+        b2.set_message(format!("main array: {}", r.name));
+    }));
+    let gen = generate(&on_main, &prompt, decode);
+    bar.finish_and_clear();
+    let Generated { steps, logits, wall: fwd_wall } = gen?;
+    drop(on_main);
+
+    let base_recs = match &base {
+        Some(b) => {
+            let (on_base, _) = load(&path, b, "the baseline array")?;
+            let bar = progress(per_run, "baseline array");
+            let b2 = bar.clone();
+            b.set_observer(Box::new(move |r| {
+                b2.inc(1);
+                b2.set_message(format!("baseline: {}", r.name));
+            }));
+            let l = replay(&on_base, &steps);
+            bar.finish_and_clear();
+            let l = l?;
+            if !identical(&l, &logits) {
+                println!("baseline   logits DIFFER from the main array's");
+            }
+            Some(b.records())
+        }
+        None => None,
+    };
+
+    let cpu_logits = {
+        let (on_cpu, _) = load(&path, &LutBackend { threads: 1 }, "the CPU")?;
+        replay(&on_cpu, &steps)?
+    };
+    let logits_identical = identical(&logits, &cpu_logits);
+
+    // The table.
+    let recs = main.records();
+    let layers_of = |r: &MatmulRecord| r.layer().map_or("-".to_string(), |l| l.to_string());
+    let prompt_calls = c.layers * 7;
+    let show_rows = a.full_table || recs.len() <= 200;
+    println!();
+    let mut head = format!(
+        "{:>5} {:<12} {:>11} {:>4} {:>10} {:>6} {:>9} {:>5}",
+        "layer", "matmul", "shape", "tok", "cycles", "util", "sim ms", "match"
+    );
+    if base_recs.is_some() {
+        head += &format!(" | {:>10} {:>6} {:>7}", "base cyc", "util", "base/main");
+    }
+    if show_rows {
+        println!("{head}");
+        for (i, r) in recs.iter().enumerate() {
+            let ok = match &r.check {
+                lutcore_sim::CheckOutcome::Exact => "yes".to_string(),
+                lutcore_sim::CheckOutcome::NotChecked => "-".to_string(),
+                lutcore_sim::CheckOutcome::Mismatch { count, token, row, rtl, cpu } => {
+                    format!("NO ({count} differ; first token {token} row {row}: RTL {rtl} != CPU {cpu})")
+                }
+            };
+            let mut line = format!(
+                "{:>5} {:<12} {:>11} {:>4} {:>10} {:>5.1}% {:>9.2} {:>5}",
+                layers_of(r),
+                r.matrix(),
+                format!("{}x{}", r.rows, r.cols),
+                r.tokens,
+                r.cycles,
+                100.0 * r.utilization(),
+                r.wall.as_secs_f64() * 1e3,
+                ok
+            );
+            if let Some(b) = base_recs.as_ref().and_then(|br| br.get(i)) {
+                let bok = if b.check.is_mismatch() { " MISMATCH" } else { "" };
+                line += &format!(" | {:>10} {:>5.1}% {:>8.2}x{bok}", b.cycles, 100.0 * b.utilization(), b.cycles as f64 / r.cycles.max(1) as f64);
+            }
+            println!("{line}");
+        }
+        println!();
+    } else {
+        println!("({} matmul calls; pass --full-table to list them)\n", recs.len());
+    }
+
+    // The summary.
+    let (p_recs, d_recs) = recs.split_at(prompt_calls.min(recs.len()));
+    let all = totals(&recs, &cost);
+    let pt = totals(p_recs, &cost);
+    let dt = totals(d_recs, &cost);
+    let tokens = prompt.len() + decode;
+    println!("tokens       {} prompt + {decode} decoded ({} forward passes, {} matmuls)", prompt.len(), steps.len(), all.calls);
+    println!(
+        "cycles/token prompt {:.0}, decode {}, overall {:.0}  (utilization {:.1}% of {} MACs/cycle)",
+        pt.cycles as f64 / prompt.len() as f64,
+        if decode > 0 { format!("{:.0}", dt.cycles as f64 / decode as f64) } else { "-".into() },
+        all.cycles as f64 / tokens as f64,
+        100.0 * all.macs as f64 / (all.cycles as f64 * cfg.macs_per_cycle()),
+        cfg.macs_per_cycle()
+    );
+    let modeled = |t: &Totals, n: usize, label: &str| {
+        if n == 0 || t.calls == 0 {
+            return;
+        }
+        let bound = if t.weights > t.compute { "weight-bandwidth-bound" } else { "compute-bound" };
+        println!(
+            "modeled      {label}: {:.1} tokens/s at {} MHz and {} GB/s ({:.3} ms/token: compute {:.3} ms, weights {:.3} ms; {bound})",
+            n as f64 / t.modeled,
+            a.clock_mhz,
+            a.bandwidth_gbs,
+            t.modeled * 1e3 / n as f64,
+            t.compute * 1e3 / n as f64,
+            t.weights * 1e3 / n as f64
+        );
+    };
+    modeled(&dt, decode, "decode");
+    modeled(&pt, prompt.len(), "prompt");
+    println!("             (BitLinear matmuls only; attention, norms and the output head run on the host)");
+    println!(
+        "sim speed    {:.3} M cycles/s (Verilator: {} cycles in {:.2} s); forward passes {:.2} s wall incl. CPU check, weights packed in {:.2} s",
+        all.cycles as f64 / all.wall.as_secs_f64().max(1e-9) / 1e6,
+        all.cycles,
+        all.wall.as_secs_f64(),
+        fwd_wall.as_secs_f64(),
+        load_main.as_secs_f64()
+    );
+    if let Some(name) = &a.bench_layer {
+        println!(
+            "bench        one {name} decoder layer, 1 token: {:.2} s wall (RTL + check), {:.2} s in Verilator, {:.3} M cycles/s",
+            fwd_wall.as_secs_f64(),
+            all.wall.as_secs_f64(),
+            all.cycles as f64 / all.wall.as_secs_f64().max(1e-9) / 1e6
+        );
+    }
+    let mut base_counts = (0, 0);
+    if let (Some(br), Some((bn, bc))) = (&base_recs, &baseline) {
+        let bt = totals(br, &cost);
+        let (bp, bd) = br.split_at(prompt_calls.min(br.len()));
+        let (bpt, bdt) = (totals(bp, &cost), totals(bd, &cost));
+        base_counts = (bt.calls, bt.mismatches);
+        println!(
+            "baseline     {bn} ({} {} MACs/cycle): {} cycles = {:.2}x the main array's; decode {}, prompt {:.1} tokens/s modeled; {:.3} M cycles/s simulated; {}",
+            bc.arch(),
+            bc.macs_per_cycle(),
+            bt.cycles,
+            bt.cycles as f64 / all.cycles.max(1) as f64,
+            if decode > 0 { format!("{:.1}", decode as f64 / bdt.modeled) } else { "-".into() },
+            prompt.len() as f64 / bpt.modeled,
+            bt.cycles as f64 / bt.wall.as_secs_f64().max(1e-9) / 1e6,
+            if bt.mismatches == 0 { format!("all {} matmuls bit-exact", bt.calls) } else { format!("{} of {} matmuls MISMATCH", bt.mismatches, bt.calls) }
+        );
+    }
+    println!(
+        "logits       {} the CPU backend's (lut), bit for bit",
+        if logits_identical { "identical to" } else { "DIFFER from" }
+    );
+    if all.mismatches == 0 {
+        println!("result       all {} matmuls bit-exact", all.calls);
+    } else {
+        println!("result       {} of {} matmuls MISMATCH the CPU backend", all.mismatches, all.calls);
+    }
+    Ok(SimModelReport {
+        matmuls: all.calls,
+        mismatches: all.mismatches,
+        baseline: base_counts,
+        logits_identical,
+        cycles: all.cycles,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        a: SimModelArgs,
+    }
+
+    /// A 16-row array sized for the built-in model (the config the
+    /// `lutcore-sim` model tests build, so the Verilator build is shared).
+    fn args(dir: &Path, extra: &[&str]) -> SimModelArgs {
+        let cfg = dir.join("r16.json");
+        let raw = RawArrayConfig { arch: Arch::Lut, rows: 16, k_groups: 4, g: 4, weights: lutcore_sw::WeightType::Ternary, act_bits: 8, max_k: 1024 };
+        std::fs::write(&cfg, serde_json::to_string(&raw).expect("json")).expect("write config");
+        let cfg = cfg.display().to_string();
+        let mut v = vec!["sim-model", "--config", cfg.as_str(), "--prompt", "2", "--decode", "1", "--no-compare"];
+        v.extend_from_slice(extra);
+        Cli::parse_from(v).a
+    }
+
+    #[test]
+    fn a_clean_run_passes_and_a_corrupted_matmul_fails() {
+        let tmp = TempDir::new().expect("tempdir");
+        let ok = run(&args(&tmp.0, &[])).expect("run");
+        assert!(ok.passed(), "{ok:?}");
+        assert_eq!((ok.matmuls, ok.mismatches), (2 * 7 * 2, 0));
+        let bad = run(&args(&tmp.0, &["--inject-fault", "9"])).expect("run");
+        assert_eq!(bad.mismatches, 1, "{bad:?}");
+        assert!(!bad.passed());
+        assert_eq!(cmd_sim_model(&args(&tmp.0, &["--inject-fault", "0"])).expect("run"), ExitCode::FAILURE);
+        assert_eq!(cmd_sim_model(&args(&tmp.0, &[])).expect("run"), ExitCode::SUCCESS);
+    }
+}
