@@ -1,7 +1,8 @@
 # lutcore — the front door.
 #
-#   make sim     build the default array, run a 1536x1536 ternary GEMV through
-#                the Verilated RTL and the software, compare bit for bit
+#   make sim     build the default array, run a 1536x1536 ternary GEMV and a
+#                small BitNet-shaped model (every BitLinear matmul) through the
+#                Verilated RTL, compare with the software bit for bit
 #   make test    cargo tests (software, generator, RTL co-simulation) and the
 #                lint/synthesis checks of every preset
 #   make deps    install missing system tools (apt), pinned below
@@ -9,7 +10,8 @@
 #                from PyPI's llama-cpp-python source), same run
 #
 # Variables: PRESET (default), CONFIG (a JSON config file, overrides PRESET),
-# SHAPE (MxK, default 1536x1536), SEED.
+# SHAPE (MxK, default 1536x1536), SEED, MODEL (a BitNet GGUF file; default:
+# a small built-in synthetic model).
 
 # Pinned tool versions (Debian 12 packages). A machine that already has another
 # version keeps it and is told so.
@@ -44,10 +46,15 @@ vocab:
 build:
 	$(CARGO) build --release --locked
 
-# The main job: generate, co-simulate, compare.
+ifdef MODEL
+MODEL_ARG := --model $(MODEL)
+endif
+
+# The main job: generate, co-simulate a GEMV and a BitNet forward pass, compare.
 sim: deps build
 	$(LUTCORE) gen $(CONFIG_ARG) --out build/sim/rtl >/dev/null
 	$(LUTCORE) sim $(CONFIG_ARG) --shape $(SHAPE) --seed $(SEED) --json build/sim/report.json
+	$(LUTCORE) sim-model $(CONFIG_ARG) $(MODEL_ARG)
 
 test: deps vocab build
 	$(CARGO) test --workspace --locked --release
