@@ -422,8 +422,17 @@ fn cmd_synth(a: &SynthArgs) -> Result<ExitCode> {
         "bpe" => "ggml-vocab-llama-bpe.gguf",
         _ => "ggml-vocab-llama-spm.gguf",
     });
+    let fetch = std::path::Path::new("scripts/fetch_vocab.sh");
+    if !vocab.exists() && fetch.exists() {
+        // In a checkout: fetch llama.cpp's vocabulary files (PyPI) first.
+        eprintln!("{} missing: running {} {}", vocab.display(), fetch.display(), a.vocab_dir.display());
+        let status = std::process::Command::new("bash").arg(fetch).arg(&a.vocab_dir).status().context("running scripts/fetch_vocab.sh")?;
+        if !status.success() {
+            bail!("scripts/fetch_vocab.sh failed ({status}); see its output above");
+        }
+    }
     if !vocab.exists() {
-        bail!("vocabulary file {} not found: run `scripts/fetch_vocab.sh {}` (or `make vocab`) first, or pass --vocab-dir", vocab.display(), a.vocab_dir.display());
+        bail!("vocabulary file {} not found: run `scripts/fetch_vocab.sh {}` (or `make vocab`) in a lutcore checkout first, or pass --vocab-dir", vocab.display(), a.vocab_dir.display());
     }
     if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

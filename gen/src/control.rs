@@ -6,6 +6,12 @@
 //! the Σx correction; then one result beat. The next tile's activations are
 //! accepted in the same cycle as the current tile's final weight beat, so a
 //! busy array takes one weight beat per cycle.
+//!
+//! Two stages: the array latches each accepted beat into an input register
+//! (`act_fire_o`, `wgt_fire_o`), and its datapath works on those registers one
+//! cycle later. Every datapath control (`load_o`, `acc_en_o`, …) is therefore
+//! registered here, so the whole datapath runs exactly one cycle behind the
+//! handshakes, and a `drain` phase waits for it before the result beat.
 
 use lutcore_sw::config::{Arch, ArrayConfig};
 
@@ -23,7 +29,8 @@ pub fn plane_bits(cfg: &ArrayConfig) -> u32 {
 /// Phases of a pass.
 const RUN: u64 = 0;
 const FINAL: u64 = 1;
-const OUT: u64 = 2;
+const DRAIN: u64 = 2;
+const OUT: u64 = 3;
 
 /// Build the controller for `cfg`.
 pub fn module(cfg: &ArrayConfig) -> Module {
@@ -38,6 +45,8 @@ pub fn module(cfg: &ArrayConfig) -> Module {
                 "lutcore_ctrl: valid/ready stream controller of one array.",
                 "Sequences activation beats, weight beats (one per bit plane for the LUT array),",
                 "the sum(x) correction cycle and the result beat of each GEMV pass.",
+                "Accepted beats are latched by the array (act_fire_o, wgt_fire_o); the datapath",
+                "controls are registered, so the datapath runs one cycle behind the handshakes.",
             ],
         ),
     );
@@ -50,20 +59,22 @@ pub fn module(cfg: &ArrayConfig) -> Module {
     let wgt_ready = m.port(Port::output("wgt_ready_o", 1, "weight beat accepted"));
     let res_valid = m.port(Port::output("res_valid_o", 1, "result beat valid"));
     let res_ready = m.port(Port::input("res_ready_i", 1, "result beat accepted"));
-    let load = m.port(Port::output("load_o", 1, "latch the activation beat (LUT: build its tables)"));
-    let sum_clear = m.port(Port::output("sum_clear_o", 1, "the beat being loaded is the first K-tile of a pass"));
-    let acc_en = m.port(Port::output("acc_en_o", 1, "update the accumulators this cycle"));
-    let acc_clear = m.port(Port::output("acc_clear_o", 1, "start accumulating from zero"));
+    let act_fire_o = m.port(Port::output("act_fire_o", 1, "input stage: latch the activation beat"));
+    let wgt_fire_o = m.port(Port::output("wgt_fire_o", 1, "input stage: latch the weight beat"));
+    let load = m.port(Port::output("load_o", 1, "datapath: take the latched activation beat (LUT: build its tables)"));
+    let sum_clear = m.port(Port::output("sum_clear_o", 1, "datapath: that beat is the first K-tile of a pass"));
+    let acc_en = m.port(Port::output("acc_en_o", 1, "datapath: update the accumulators this cycle"));
+    let acc_clear = m.port(Port::output("acc_clear_o", 1, "datapath: start accumulating from zero"));
     let finalize = if lut {
-        Some(m.port(Port::output("finalize_o", 1, "add the sum(x) correction instead of a weight beat")))
+        Some(m.port(Port::output("finalize_o", 1, "datapath: add the sum(x) correction instead of a weight beat")))
     } else {
         None
     };
-    let plane_o = (pb > 0).then(|| m.port(Port::output("plane_o", pb, "bit plane of the current weight beat")));
+    let plane_o = (pb > 0).then(|| m.port(Port::output("plane_o", pb, "datapath: bit plane of the latched weight beat")));
 
     m.comment("");
     m.comment("State");
-    let phase_q = m.logic("phase_q", 2, "0: run, 1: finalize (LUT), 2: result out");
+    let phase_q = m.logic("phase_q", 2, "0: run, 1: finalize (LUT), 2: drain the datapath, 3: result out");
     let tile_valid_q = m.logic("tile_valid_q", 1, "an activation beat is loaded and has weight beats left");
     let tile_last_q = m.logic("tile_last_q", 1, "the loaded beat is the last K-tile");
     let act_first_q = m.logic("act_first_q", 1, "the next activation beat starts a pass");
@@ -97,23 +108,50 @@ pub fn module(cfg: &ArrayConfig) -> Module {
     m.assign(res_fire.clone(), e::and(res_valid, res_ready));
 
     m.comment("");
-    m.comment("Datapath controls");
-    m.assign(load, act_fire.clone());
-    m.assign(sum_clear, act_first_q.clone());
-    // Only weight beats clear: the finalize cycle adds to the pass's sum.
-    m.assign(acc_clear, e::and(acc_first_q.clone(), running.clone()));
-    let in_final = e::eq(phase_q.clone(), e::lit(2, FINAL));
-    match &finalize {
-        Some(f) => {
-            m.assign(f.clone(), in_final.clone());
-            m.assign(acc_en, e::or(wgt_fire.clone(), in_final.clone()));
-        }
-        None => m.assign(acc_en, wgt_fire.clone()),
-    }
-    if let (Some(po), Some(pq)) = (&plane_o, &plane_q) {
-        m.assign(po.clone(), pq.clone());
-    }
+    m.comment("Input stage strobes");
+    m.assign(act_fire_o, act_fire.clone());
+    m.assign(wgt_fire_o, wgt_fire.clone());
 
+    m.comment("");
+    m.comment("Datapath controls, one cycle behind the handshakes");
+    let load_q = m.logic("load_q", 1, "");
+    let sum_clear_q = m.logic("sum_clear_q", 1, "");
+    let acc_en_q = m.logic("acc_en_q", 1, "");
+    let acc_clear_q = m.logic("acc_clear_q", 1, "");
+    let finalize_q = finalize.as_ref().map(|_| m.logic("finalize_q", 1, ""));
+    let dp_plane_q = plane_o.as_ref().map(|_| m.logic("dp_plane_q", pb, ""));
+    m.assign(load, load_q.clone());
+    m.assign(sum_clear, sum_clear_q.clone());
+    m.assign(acc_en, acc_en_q.clone());
+    m.assign(acc_clear, acc_clear_q.clone());
+    let in_final = e::eq(phase_q.clone(), e::lit(2, FINAL));
+    let mut dp_reset = vec![
+        Stmt::Assign(load_q.clone(), e::lit(1, 0)),
+        Stmt::Assign(sum_clear_q.clone(), e::lit(1, 0)),
+        Stmt::Assign(acc_en_q.clone(), e::lit(1, 0)),
+        Stmt::Assign(acc_clear_q.clone(), e::lit(1, 0)),
+    ];
+    let mut dp_body = vec![
+        Stmt::Assign(load_q.clone(), act_fire.clone()),
+        Stmt::Assign(sum_clear_q.clone(), act_first_q.clone()),
+        // Only weight beats clear: the finalize cycle adds to the pass's sum.
+        Stmt::Assign(acc_clear_q.clone(), e::and(acc_first_q.clone(), running.clone())),
+    ];
+    match (&finalize, &finalize_q) {
+        (Some(f), Some(fq)) => {
+            m.assign(f.clone(), fq.clone());
+            dp_reset.push(Stmt::Assign(fq.clone(), e::lit(1, 0)));
+            dp_body.push(Stmt::Assign(fq.clone(), in_final.clone()));
+            dp_body.push(Stmt::Assign(acc_en_q.clone(), e::or(wgt_fire.clone(), in_final.clone())));
+        }
+        _ => dp_body.push(Stmt::Assign(acc_en_q.clone(), wgt_fire.clone())),
+    }
+    if let (Some(po), Some(dq), Some(pq)) = (&plane_o, &dp_plane_q, &plane_q) {
+        m.assign(po.clone(), dq.clone());
+        dp_reset.push(Stmt::Assign(dq.clone(), e::lit(pb, 0)));
+        dp_body.push(Stmt::Assign(dq.clone(), pq.clone()));
+    }
+    m.item(Item::AlwaysFf { reset: dp_reset, body: dp_body });
     m.comment("");
     let mut reset = vec![
         Stmt::Assign(phase_q.clone(), e::lit(2, RUN)),
@@ -122,7 +160,7 @@ pub fn module(cfg: &ArrayConfig) -> Module {
         Stmt::Assign(act_first_q.clone(), e::lit(1, 1)),
         Stmt::Assign(acc_first_q.clone(), e::lit(1, 1)),
     ];
-    let after_last_tile = if lut { FINAL } else { OUT };
+    let after_last_tile = if lut { FINAL } else { DRAIN };
     let mut body = vec![
         Stmt::If(
             act_fire.clone(),
@@ -149,8 +187,14 @@ pub fn module(cfg: &ArrayConfig) -> Module {
         vec![],
     )];
     if lut {
-        phase.push(Stmt::If(in_final, vec![Stmt::Assign(phase_q.clone(), e::lit(2, OUT))], vec![]));
+        phase.push(Stmt::If(in_final, vec![Stmt::Assign(phase_q.clone(), e::lit(2, DRAIN))], vec![]));
     }
+    // The datapath finishes the pass's last accumulation (finalize for the LUT array).
+    phase.push(Stmt::If(
+        e::eq(phase_q.clone(), e::lit(2, DRAIN)),
+        vec![Stmt::Assign(phase_q.clone(), e::lit(2, OUT))],
+        vec![],
+    ));
     phase.push(Stmt::If(res_fire, vec![Stmt::Assign(phase_q.clone(), e::lit(2, RUN))], vec![]));
     body.extend(phase);
     m.item(Item::AlwaysFf { reset, body });
@@ -187,7 +231,9 @@ pub fn declare_wires(top: &mut Module, ctrl: &Module) {
 
 
 /// A new array top named `name`: the stream ports of [`crate::top_ports`],
-/// the controller's wires and its instance. The caller adds the datapath.
+/// the controller's wires and its instance, and the input stage: registers
+/// `act_in_q` and `wgt_in_q` that latch each accepted beat (see the module
+/// docs). The caller adds the datapath, which reads only those registers.
 pub fn array_top(cfg: &ArrayConfig, ctrl: &Module, name: &str, what: &[&str]) -> Module {
     let mut m = Module::new(name, crate::header(cfg, what));
     for p in crate::top_ports(cfg) {
@@ -197,5 +243,21 @@ pub fn array_top(cfg: &ArrayConfig, ctrl: &Module, name: &str, what: &[&str]) ->
     m.comment("Controller");
     declare_wires(&mut m, ctrl);
     m.item(instance(ctrl));
+    m.comment("");
+    m.comment("Input stage: accepted beats are latched; the datapath works on them next cycle");
+    let act_in = m.logic(ACT_IN, cfg.act_beat_bits(), "the last accepted activation beat");
+    let wgt_in = m.logic(WGT_IN, cfg.weight_beat_bits(), "the last accepted weight beat");
+    m.item(Item::AlwaysFf {
+        reset: vec![],
+        body: vec![
+            Stmt::If(e::id("act_fire"), vec![Stmt::Assign(act_in, e::id("act_data_i"))], vec![]),
+            Stmt::If(e::id("wgt_fire"), vec![Stmt::Assign(wgt_in, e::id("wgt_data_i"))], vec![]),
+        ],
+    });
     m
 }
+
+/// The input-stage register holding the last accepted activation beat.
+pub const ACT_IN: &str = "act_in_q";
+/// The input-stage register holding the last accepted weight beat.
+pub const WGT_IN: &str = "wgt_in_q";

@@ -109,7 +109,7 @@ fn precompute(cfg: &ArrayConfig) -> Module {
 }
 
 fn pe(cfg: &ArrayConfig) -> Module {
-    let (g, groups, entries) = (cfg.g() as u32, cfg.k_groups() as u32, cfg.table_entries() as u32);
+    let (g, groups) = (cfg.g() as u32, cfg.k_groups() as u32);
     let (ew, tw, bw, aw) = (cfg.entry_bits(), cfg.term_bits(), cfg.beat_sum_bits(), cfg.acc_bits());
     let pb = control::plane_bits(cfg);
     let mut m = Module::new(
@@ -119,7 +119,8 @@ fn pe(cfg: &ArrayConfig) -> Module {
             &[
                 "lutcore_lut_pe: one output row of the LUT array.",
                 &format!("Per weight beat (one bit plane), each of the {groups} groups' {g} weight bits index its table:"),
-                "the top bit chooses the mirrored half (negate), the others select an entry.",
+                "the top bit chooses the mirrored half (negate), the others select an entry (sel_o);",
+                "the array reads the shared table at sel_o and returns the entries (entry_i).",
                 "The per-beat sum is shifted by the plane number and accumulated; after the last",
                 "beat, the correction c*sum(x) is added and the result is acc/2 (always even).",
             ],
@@ -131,11 +132,13 @@ fn pe(cfg: &ArrayConfig) -> Module {
     let finalize = m.port(Port::input("finalize_i", 1, "add corr_i instead of the weight beat"));
     let plane = (pb > 0).then(|| m.port(Port::input("plane_i", pb, "bit plane of this weight beat")));
     let wgt = m.port(Port::input("wgt_i", cfg.k_tile() as u32, "this row's bits of the plane, group j at [j*g +: g]"));
-    let table = m.port(Port::input("table_i", table_bits(cfg), "tables from lutcore_lut_precompute"));
+    let sel_o = m.port(Port::output("sel_o", groups * (g - 1), &format!("entry index of group j at [j*{} +: {}]", g - 1, g - 1)));
+    let entry_i = m.port(Port::input("entry_i", groups * ew, &format!("table entry of group j at sel, at [j*{ew} +: {ew}]")));
     let corr = m.port(Port::input("corr_i", aw, "correction c*sum(x)"));
     let result = m.port(Port::output("result_o", RESULT_BITS, "acc/2, the row's int32 result"));
 
     let mut terms = Vec::new();
+    let mut sels = Vec::new();
     for j in 0..groups {
         m.comment("");
         m.comment(format!("Group {j}"));
@@ -146,15 +149,14 @@ fn pe(cfg: &ArrayConfig) -> Module {
         let sel = m.logic(&format!("g{j}_sel"), g - 1, "entry index");
         let low = e::part(idx, 0, g - 1);
         m.assign(sel.clone(), e::cond(neg.clone(), e::not(low.clone()), low));
-        let entry = m.logic(&format!("g{j}_entry"), ew, "");
-        let pick = |k: u32| e::part(table.clone(), (j * entries + k) * ew, ew);
-        let arms = (0..entries - 1).map(|k| (e::lit(g - 1, u64::from(k)), vec![Stmt::Assign(entry.clone(), pick(k))])).collect();
-        m.item(Item::AlwaysComb(vec![Stmt::Case(sel, arms, vec![Stmt::Assign(entry.clone(), pick(entries - 1))])]));
+        sels.push(sel);
         let term = m.logic(&format!("g{j}_term"), tw, "signed table value");
-        let wide = e::sext(entry, ew, tw);
+        let wide = e::sext(e::part(entry_i.clone(), j * ew, ew), ew, tw);
         m.assign(term.clone(), e::cond(neg, e::neg(wide.clone()), wide));
         terms.push(term);
     }
+    m.comment("");
+    m.assign(sel_o, if sels.len() == 1 { sels.pop().expect("one") } else { e::concat(sels.into_iter().rev().collect()) });
     m.comment("");
     m.comment("Sum of the groups, bit-serial shift, accumulate");
     let beat_sum = m.logic("beat_sum", bw, "sum of this plane's terms");
@@ -202,7 +204,7 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
             ("clk_i".into(), e::id("clk_i")),
             ("load_i".into(), e::id("load")),
             ("sum_clear_i".into(), e::id("sum_clear")),
-            ("act_data_i".into(), e::id("act_data_i")),
+            ("act_data_i".into(), e::id(control::ACT_IN)),
             ("table_o".into(), table.clone()),
             ("sum_x_o".into(), sum_x.clone()),
         ],
@@ -215,8 +217,26 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
     let corr = m.logic("corr", aw, "");
     m.assign(corr.clone(), const_mul(sum_wide, c, aw));
     m.comment("");
-    m.comment("Processing elements, one per row");
+    m.comment("The tables as one array per group, read by every PE");
+    let (g, groups, entries, ew) = (cfg.g() as u32, cfg.k_groups() as u32, cfg.table_entries() as u32, cfg.entry_bits());
+    let tabs: Vec<Expr> = (0..groups)
+        .map(|j| {
+            let tab = m.array(&format!("table_g{j}"), ew, entries, &format!("group {j}, entry k at [k]"));
+            m.item(Item::AlwaysComb(
+                (0..entries)
+                    .map(|k| Stmt::Assign(e::elem(tab.clone(), e::lit(g - 1, u64::from(k))), e::part(table.clone(), (j * entries + k) * ew, ew)))
+                    .collect(),
+            ));
+            tab
+        })
+        .collect();
+    m.comment("");
+    m.comment("Processing elements, one per row, each with one table read per group");
     for r in 0..cfg.rows() as u32 {
+        let sel = m.logic(&format!("pe{r}_sel"), groups * (g - 1), "");
+        let entry = m.logic(&format!("pe{r}_entry"), groups * ew, "");
+        let reads = (0..groups).rev().map(|j| e::elem(tabs[j as usize].clone(), e::part(sel.clone(), j * (g - 1), g - 1))).collect::<Vec<_>>();
+        m.assign(entry.clone(), if groups == 1 { reads[0].clone() } else { e::concat(reads) });
         let mut conns = vec![
             ("clk_i".to_string(), e::id("clk_i")),
             ("acc_en_i".into(), e::id("acc_en")),
@@ -227,8 +247,9 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
             conns.push(("plane_i".into(), e::id("plane")));
         }
         conns.extend([
-            ("wgt_i".into(), e::part(e::id("wgt_data_i"), r * kt, kt)),
-            ("table_i".into(), table.clone()),
+            ("wgt_i".into(), e::part(e::id(control::WGT_IN), r * kt, kt)),
+            ("sel_o".into(), sel),
+            ("entry_i".into(), entry),
             ("corr_i".into(), corr.clone()),
             ("result_o".into(), e::part(e::id("res_data_o"), r * RESULT_BITS, RESULT_BITS)),
         ]);

@@ -84,7 +84,7 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
     let act_q = m.logic("act_q", cfg.act_beat_bits(), "the loaded activation beat");
     m.item(Item::AlwaysFf {
         reset: vec![],
-        body: vec![Stmt::If(e::id("load"), vec![Stmt::Assign(act_q.clone(), e::id("act_data_i"))], vec![])],
+        body: vec![Stmt::If(e::id("load"), vec![Stmt::Assign(act_q.clone(), e::id(control::ACT_IN))], vec![])],
     });
     m.comment("");
     m.comment("Processing elements, one per row");
@@ -97,7 +97,7 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
                 ("acc_en_i".into(), e::id("acc_en")),
                 ("acc_clear_i".into(), e::id("acc_clear")),
                 ("act_i".into(), act_q.clone()),
-                ("wgt_i".into(), e::part(e::id("wgt_data_i"), r * wb, wb)),
+                ("wgt_i".into(), e::part(e::id(control::WGT_IN), r * wb, wb)),
                 ("result_o".into(), e::part(e::id("res_data_o"), r * RESULT_BITS, RESULT_BITS)),
             ],
         });

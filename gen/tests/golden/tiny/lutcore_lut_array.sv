@@ -21,12 +21,14 @@ module lutcore_lut_array (
 );
 
   // Controller
-  logic load;                              // latch the activation beat (LUT: build its tables)
-  logic sum_clear;                         // the beat being loaded is the first K-tile of a pass
-  logic acc_en;                            // update the accumulators this cycle
-  logic acc_clear;                         // start accumulating from zero
-  logic finalize;                          // add the sum(x) correction instead of a weight beat
-  logic plane;                             // bit plane of the current weight beat
+  logic act_fire;                          // input stage: latch the activation beat
+  logic wgt_fire;                          // input stage: latch the weight beat
+  logic load;                              // datapath: take the latched activation beat (LUT: build its tables)
+  logic sum_clear;                         // datapath: that beat is the first K-tile of a pass
+  logic acc_en;                            // datapath: update the accumulators this cycle
+  logic acc_clear;                         // datapath: start accumulating from zero
+  logic finalize;                          // datapath: add the sum(x) correction instead of a weight beat
+  logic plane;                             // datapath: bit plane of the latched weight beat
   lutcore_ctrl u_ctrl (
     .clk_i       (clk_i),
     .rst_ni      (rst_ni),
@@ -37,6 +39,8 @@ module lutcore_lut_array (
     .wgt_ready_o (wgt_ready_o),
     .res_valid_o (res_valid_o),
     .res_ready_i (res_ready_i),
+    .act_fire_o  (act_fire),
+    .wgt_fire_o  (wgt_fire),
     .load_o      (load),
     .sum_clear_o (sum_clear),
     .acc_en_o    (acc_en),
@@ -45,6 +49,18 @@ module lutcore_lut_array (
     .plane_o     (plane)
   );
 
+  // Input stage: accepted beats are latched; the datapath works on them next cycle
+  logic [31:0] act_in_q;                   // the last accepted activation beat
+  logic [15:0] wgt_in_q;                   // the last accepted weight beat
+  always_ff @(posedge clk_i) begin
+    if (act_fire) begin
+      act_in_q <= act_data_i;
+    end
+    if (wgt_fire) begin
+      wgt_in_q <= wgt_data_i;
+    end
+  end
+
   // Table precompute
   logic [79:0] tables;                     // tables of the loaded beat
   logic [15:0] sum_x;                      // sum(x) of the pass
@@ -52,7 +68,7 @@ module lutcore_lut_array (
     .clk_i       (clk_i),
     .load_i      (load),
     .sum_clear_i (sum_clear),
-    .act_data_i  (act_data_i),
+    .act_data_i  (act_in_q),
     .table_o     (tables),
     .sum_x_o     (sum_x)
   );
@@ -63,48 +79,77 @@ module lutcore_lut_array (
   logic [18:0] corr;
   assign corr = (sum_x_wide << 6'd2) - sum_x_wide;
 
-  // Processing elements, one per row
+  // The tables as one array per group, read by every PE
+  logic [9:0] table_g0 [0:7];              // group 0, entry k at [k]
+  always_comb begin
+    table_g0[3'd0] = tables[9:0];
+    table_g0[3'd1] = tables[19:10];
+    table_g0[3'd2] = tables[29:20];
+    table_g0[3'd3] = tables[39:30];
+    table_g0[3'd4] = tables[49:40];
+    table_g0[3'd5] = tables[59:50];
+    table_g0[3'd6] = tables[69:60];
+    table_g0[3'd7] = tables[79:70];
+  end
+
+  // Processing elements, one per row, each with one table read per group
+  logic [2:0] pe0_sel;
+  logic [9:0] pe0_entry;
+  assign pe0_entry = table_g0[pe0_sel[2:0]];
   lutcore_lut_pe u_pe_0 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
     .acc_clear_i (acc_clear),
     .finalize_i  (finalize),
     .plane_i     (plane),
-    .wgt_i       (wgt_data_i[3:0]),
-    .table_i     (tables),
+    .wgt_i       (wgt_in_q[3:0]),
+    .sel_o       (pe0_sel),
+    .entry_i     (pe0_entry),
     .corr_i      (corr),
     .result_o    (res_data_o[31:0])
   );
+  logic [2:0] pe1_sel;
+  logic [9:0] pe1_entry;
+  assign pe1_entry = table_g0[pe1_sel[2:0]];
   lutcore_lut_pe u_pe_1 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
     .acc_clear_i (acc_clear),
     .finalize_i  (finalize),
     .plane_i     (plane),
-    .wgt_i       (wgt_data_i[7:4]),
-    .table_i     (tables),
+    .wgt_i       (wgt_in_q[7:4]),
+    .sel_o       (pe1_sel),
+    .entry_i     (pe1_entry),
     .corr_i      (corr),
     .result_o    (res_data_o[63:32])
   );
+  logic [2:0] pe2_sel;
+  logic [9:0] pe2_entry;
+  assign pe2_entry = table_g0[pe2_sel[2:0]];
   lutcore_lut_pe u_pe_2 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
     .acc_clear_i (acc_clear),
     .finalize_i  (finalize),
     .plane_i     (plane),
-    .wgt_i       (wgt_data_i[11:8]),
-    .table_i     (tables),
+    .wgt_i       (wgt_in_q[11:8]),
+    .sel_o       (pe2_sel),
+    .entry_i     (pe2_entry),
     .corr_i      (corr),
     .result_o    (res_data_o[95:64])
   );
+  logic [2:0] pe3_sel;
+  logic [9:0] pe3_entry;
+  assign pe3_entry = table_g0[pe3_sel[2:0]];
   lutcore_lut_pe u_pe_3 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
     .acc_clear_i (acc_clear),
     .finalize_i  (finalize),
     .plane_i     (plane),
-    .wgt_i       (wgt_data_i[15:12]),
-    .table_i     (tables),
+    .wgt_i       (wgt_in_q[15:12]),
+    .sel_o       (pe3_sel),
+    .entry_i     (pe3_entry),
     .corr_i      (corr),
     .result_o    (res_data_o[127:96])
   );

@@ -1,6 +1,7 @@
 // lutcore_lut_pe: one output row of the LUT array.
 // Per weight beat (one bit plane), each of the 1 groups' 4 weight bits index its table:
-// the top bit chooses the mirrored half (negate), the others select an entry.
+// the top bit chooses the mirrored half (negate), the others select an entry (sel_o);
+// the array reads the shared table at sel_o and returns the entries (entry_i).
 // The per-beat sum is shifted by the plane number and accumulated; after the last
 // beat, the correction c*sum(x) is added and the result is acc/2 (always even).
 //
@@ -14,7 +15,8 @@ module lutcore_lut_pe (
   input  logic finalize_i,      // add corr_i instead of the weight beat
   input  logic plane_i,         // bit plane of this weight beat
   input  logic [3:0] wgt_i,     // this row's bits of the plane, group j at [j*g +: g]
-  input  logic [79:0] table_i,  // tables from lutcore_lut_precompute
+  output logic [2:0] sel_o,     // entry index of group j at [j*3 +: 3]
+  input  logic [9:0] entry_i,   // table entry of group j at sel, at [j*10 +: 10]
   input  logic [18:0] corr_i,   // correction c*sum(x)
   output logic [31:0] result_o  // acc/2, the row's int32 result
 );
@@ -26,21 +28,10 @@ module lutcore_lut_pe (
   assign g0_neg = ~g0_idx[3];
   logic [2:0] g0_sel;                      // entry index
   assign g0_sel = g0_neg ? ~g0_idx[2:0] : g0_idx[2:0];
-  logic [9:0] g0_entry;
-  always_comb begin
-    case (g0_sel)
-      3'd0: g0_entry = table_i[9:0];
-      3'd1: g0_entry = table_i[19:10];
-      3'd2: g0_entry = table_i[29:20];
-      3'd3: g0_entry = table_i[39:30];
-      3'd4: g0_entry = table_i[49:40];
-      3'd5: g0_entry = table_i[59:50];
-      3'd6: g0_entry = table_i[69:60];
-      default: g0_entry = table_i[79:70];
-    endcase
-  end
   logic [10:0] g0_term;                    // signed table value
-  assign g0_term = g0_neg ? -{{1{g0_entry[9]}}, g0_entry} : {{1{g0_entry[9]}}, g0_entry};
+  assign g0_term = g0_neg ? -{{1{entry_i[9]}}, entry_i[9:0]} : {{1{entry_i[9]}}, entry_i[9:0]};
+
+  assign sel_o = g0_sel;
 
   // Sum of the groups, bit-serial shift, accumulate
   logic [10:0] beat_sum;                   // sum of this plane's terms
