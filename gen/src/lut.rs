@@ -235,7 +235,9 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
     for r in 0..cfg.rows() as u32 {
         let sel = m.logic(&format!("pe{r}_sel"), groups * (g - 1), "");
         let entry = m.logic(&format!("pe{r}_entry"), groups * ew, "");
-        let reads = (0..groups).rev().map(|j| e::elem(tabs[j as usize].clone(), e::part(sel.clone(), j * (g - 1), g - 1))).collect::<Vec<_>>();
+        // A one-group, g = 2 array has a 1-bit index: no part select on a scalar.
+        let index = |j: u32| if groups == 1 { sel.clone() } else { e::part(sel.clone(), j * (g - 1), g - 1) };
+        let reads = (0..groups).rev().map(|j| e::elem(tabs[j as usize].clone(), index(j))).collect::<Vec<_>>();
         m.assign(entry.clone(), if groups == 1 { reads[0].clone() } else { e::concat(reads) });
         let mut conns = vec![
             ("clk_i".to_string(), e::id("clk_i")),

@@ -95,7 +95,7 @@ module lutcore_lut_array (
   // Processing elements, one per row, each with one table read per group
   logic [2:0] pe0_sel;
   logic [9:0] pe0_entry;
-  assign pe0_entry = table_g0[pe0_sel[2:0]];
+  assign pe0_entry = table_g0[pe0_sel];
   lutcore_lut_pe u_pe_0 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
@@ -110,7 +110,7 @@ module lutcore_lut_array (
   );
   logic [2:0] pe1_sel;
   logic [9:0] pe1_entry;
-  assign pe1_entry = table_g0[pe1_sel[2:0]];
+  assign pe1_entry = table_g0[pe1_sel];
   lutcore_lut_pe u_pe_1 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
@@ -125,7 +125,7 @@ module lutcore_lut_array (
   );
   logic [2:0] pe2_sel;
   logic [9:0] pe2_entry;
-  assign pe2_entry = table_g0[pe2_sel[2:0]];
+  assign pe2_entry = table_g0[pe2_sel];
   lutcore_lut_pe u_pe_2 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
@@ -140,7 +140,7 @@ module lutcore_lut_array (
   );
   logic [2:0] pe3_sel;
   logic [9:0] pe3_entry;
-  assign pe3_entry = table_g0[pe3_sel[2:0]];
+  assign pe3_entry = table_g0[pe3_sel];
   lutcore_lut_pe u_pe_3 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
