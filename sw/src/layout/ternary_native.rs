@@ -32,6 +32,8 @@
 //! rows and K padding are zero weights (index 0, sign 0).
 
 use super::{LayoutError, WeightMatrix};
+use rayon::prelude::*;
+
 use crate::dtype::WeightType;
 
 /// Weights per group.
@@ -99,24 +101,40 @@ impl TernaryNativeLayout {
         let mut blocks = vec![Block32::default(); records * SUPERSTEP_BYTES / 32];
         let mut neg_count = vec![0i32; rows];
         let mut lay = TernaryNativeLayout { rows, cols, supersteps, row_blocks, blocks: Vec::new(), neg_count: Vec::new() };
-        for (r, neg) in neg_count.iter_mut().enumerate() {
-            for j in 0..groups {
-                let vals: [i32; 3] = std::array::from_fn(|t| {
-                    let c = j * G + t;
-                    if c < cols { w.value(r, c) } else { 0 }
-                });
-                let (idx, negated) = encode_group(vals);
-                if idx == 0 && !negated {
-                    continue;
-                }
-                let (at, nib, sign_at, bit) = lay.position(r, j);
-                blocks[at / 32].0[at % 32] |= idx << (4 * nib);
-                if negated {
-                    blocks[sign_at / 32].0[sign_at % 32] |= 1 << bit;
-                    *neg += 1;
+        /// The layout bytes, written from several threads: each row block's
+        /// bytes lie in its own records (`record_offset(_, rb, _)`), so
+        /// threads that own different row blocks never touch the same byte.
+        struct Bytes(*mut u8);
+        // SAFETY: see above; the pointer outlives the parallel loop below.
+        unsafe impl Sync for Bytes {}
+        let bytes = Bytes(blocks.as_mut_ptr().cast::<u8>());
+        let lay_ref = &lay;
+        let bytes = &bytes;
+        neg_count.par_chunks_mut(ROW_BLOCK).enumerate().for_each(|(rb, negs)| {
+            for (i, neg) in negs.iter_mut().enumerate() {
+                let r = rb * ROW_BLOCK + i;
+                for j in 0..groups {
+                    let vals: [i32; 3] = std::array::from_fn(|t| {
+                        let c = j * G + t;
+                        if c < cols { w.value(r, c) } else { 0 }
+                    });
+                    let (idx, negated) = encode_group(vals);
+                    if idx == 0 && !negated {
+                        continue;
+                    }
+                    let (at, nib, sign_at, bit) = lay_ref.position(r, j);
+                    // SAFETY: `at` and `sign_at` are inside `blocks` (records
+                    // of this row block), written by this thread only.
+                    unsafe {
+                        *bytes.0.add(at) |= idx << (4 * nib);
+                        if negated {
+                            *bytes.0.add(sign_at) |= 1 << bit;
+                        }
+                    }
+                    *neg += i32::from(negated);
                 }
             }
-        }
+        });
         lay.blocks = blocks;
         lay.neg_count = neg_count;
         Ok(lay)
