@@ -18,6 +18,7 @@
 VERILATOR_VERSION := 5.006-3
 YOSYS_VERSION     := 0.23-6
 IVERILOG_VERSION  := 11.0-1.1+b1
+ZLIB_DEV_VERSION  := 1:1.2.13.dfsg-1
 
 CARGO   ?= cargo
 PRESET  ?= default
@@ -36,7 +37,7 @@ endif
 all: sim
 
 deps:
-	@scripts/deps.sh verilator=$(VERILATOR_VERSION) yosys=$(YOSYS_VERSION) iverilog=$(IVERILOG_VERSION)
+	@scripts/deps.sh verilator=$(VERILATOR_VERSION) yosys=$(YOSYS_VERSION) iverilog=$(IVERILOG_VERSION) zlib1g-dev=$(ZLIB_DEV_VERSION)
 
 # llama.cpp's vocabulary files and tokenizer test vectors (from PyPI's
 # llama-cpp-python source distribution; not committed).

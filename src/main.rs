@@ -238,6 +238,9 @@ struct SimArgs {
     /// Also write the report as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Dump the GEMV's waves to FILE (FST, or VCD for a `.vcd` name); builds the trace variant.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
 }
 
 fn parse_shape(s: &str) -> Result<(usize, usize), String> {
@@ -320,12 +323,25 @@ fn cmd_sim(a: &SimArgs) -> Result<ExitCode> {
     let spinner = indicatif::ProgressBar::new_spinner().with_message("building the Verilated model (cached after the first run)");
     spinner.enable_steady_tick(Duration::from_millis(120));
     let t = Instant::now();
-    let sim = lutcore_sim::Simulator::new(&cfg);
+    let opts = lutcore_sim::BuildOptions { trace: a.trace.as_deref().map(lutcore_sim::TraceFormat::for_path) };
+    let sim = lutcore_sim::Simulator::with_options(&cfg, &opts);
     spinner.finish_and_clear();
     let mut sim = sim?;
     println!("model      {} in {:.1} s", sim.build_status(), t.elapsed().as_secs_f64());
 
+    if let Some(p) = &a.trace {
+        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        sim.model_mut().trace_open(p)?;
+    }
     let run = sim.gemv(&w, &x.values)?;
+    if let Some(t) = sim.model_mut().trace_close() {
+        println!(
+            "trace      {} ({}): cycles 0..{} = 2 reset + {} GEMV (time 0..{}, {} units/cycle)",
+            t.path.display(), t.format, t.cycles(), run.cycles, t.end_time, lutcore_sim::TRACE_CYCLE
+        );
+    }
     let golden = gemv_lut(&BitPlanes::new(&w, cfg.g()), cfg.weights(), &x.values);
     let plain = gemv_plain(&w, &x.values);
     if golden != plain {

@@ -2,7 +2,10 @@
 //! the Verilated array (`lutcore_sim::RtlBackend`), each matmul checked bit
 //! for bit against the CPU backend, with per-matmul cycle accounting, the
 //! same run on a baseline array (by default the MAC twin of the config), and
-//! modeled board throughput at a clock and a weight bandwidth.
+//! modeled board throughput at a clock and a weight bandwidth. With
+//! `--trace F.fst` the main array is the trace build and one chosen matmul
+//! (`--trace-matmul N` or `--trace-name NAME`; default the first) is dumped
+//! to F (FST, or VCD for a `.vcd` name).
 //!
 //! This module owns the command's arguments, the run (model synthesis, the
 //! token schedule, the comparisons) and its report; the simulation and the
@@ -14,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use lutcore_sim::{CostModel, MatmulRecord, RtlBackend, RtlOptions};
+use lutcore_sim::{CostModel, MatmulRecord, RtlBackend, RtlOptions, TraceRequest, TraceSelect, TRACE_CYCLE};
 use lutcore_sw::backend::{Backend, LutBackend, RefBackend};
 use lutcore_sw::config::{Arch, ArrayConfig, RawArrayConfig};
 use lutcore_sw::gguf::GgmlType;
@@ -75,6 +78,17 @@ pub struct SimModelArgs {
     /// on the main array, to show that the check catches it.
     #[arg(long, value_name = "N", hide = true)]
     pub inject_fault: Option<usize>,
+    /// Dump the waves of one matmul on the main array to FILE: FST, or VCD
+    /// if FILE ends in `.vcd`. Builds (and caches) the trace variant of the
+    /// array; the matmul is `--trace-matmul` or `--trace-name`, default the first.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// The matmul call to trace, counting from 0 in run order (see the table).
+    #[arg(long, value_name = "N", requires = "trace", conflicts_with = "trace_name")]
+    pub trace_matmul: Option<usize>,
+    /// Trace the first call on this matrix, e.g. `blk.0.attn_q`.
+    #[arg(long, value_name = "NAME", requires = "trace")]
+    pub trace_name: Option<String>,
 }
 
 /// What a run found, for the exit status and tests.
@@ -90,6 +104,8 @@ pub struct SimModelReport {
     pub logits_identical: bool,
     /// Total cycles on the main array.
     pub cycles: u64,
+    /// The traced matmul (with `--trace`).
+    pub trace: Option<lutcore_sim::TraceRecord>,
 }
 
 impl SimModelReport {
@@ -184,10 +200,15 @@ fn spinner(msg: &str) -> indicatif::ProgressBar {
     s
 }
 
-fn build(cfg: &ArrayConfig, label: &str, check: &str) -> Result<RtlBackend> {
-    let sp = spinner(&format!("building the Verilated {label} array (cached after the first run)"));
+fn build(cfg: &ArrayConfig, label: &str, check: &str, trace: Option<TraceRequest>) -> Result<RtlBackend> {
+    let traced = if trace.is_some() { " with tracing" } else { "" };
+    let sp = spinner(&format!("building the Verilated {label} array{traced} (cached after the first run)"));
     let t = Instant::now();
-    let b = RtlBackend::new(cfg, RtlOptions { check: Some(check_backend(check)?), fail_on_mismatch: false });
+    let opts = RtlOptions { check: Some(check_backend(check)?), fail_on_mismatch: false };
+    let b = match trace {
+        Some(tr) => RtlBackend::with_trace(cfg, opts, tr),
+        None => RtlBackend::new(cfg, opts),
+    };
     sp.finish_and_clear();
     let b = b.with_context(|| format!("building the {label} array {cfg}"))?;
     println!("{label:<10} {} in {:.1} s ({})", b.library().status(), t.elapsed().as_secs_f64(), b.library().dir().display());
@@ -327,13 +348,23 @@ fn run(a: &SimModelArgs) -> Result<SimModelReport> {
         println!("model      {}", path.display());
     }
 
-    let main = build(&cfg, "main", &a.check)?;
+    let trace = a.trace.as_ref().map(|path| TraceRequest {
+        path: path.clone(),
+        select: match (&a.trace_name, a.trace_matmul) {
+            (Some(n), _) => TraceSelect::Name(n.clone()),
+            (None, n) => TraceSelect::Call(n.unwrap_or(0)),
+        },
+    });
+    if let Some(dir) = a.trace.as_ref().and_then(|p| p.parent()).filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating the directory of --trace, {}", dir.display()))?;
+    }
+    let main = build(&cfg, "main", &a.check, trace)?;
     if let Some(n) = a.inject_fault {
         main.inject_fault(n);
         println!("fault      injecting a one-bit error into matmul #{n} (test hook)");
     }
     let base = match &baseline {
-        Some((_, bc)) => Some(build(bc, "baseline", &a.check)?),
+        Some((_, bc)) => Some(build(bc, "baseline", &a.check, None)?),
         None => None,
     };
     let (on_main, load_main) = load(&path, &main, "the main array")?;
@@ -501,6 +532,29 @@ fn run(a: &SimModelArgs) -> Result<SimModelReport> {
         "logits       {} the CPU backend's (lut), bit for bit",
         if logits_identical { "identical to" } else { "DIFFER from" }
     );
+    let trace = main.trace_record();
+    if let Some(path) = &a.trace {
+        let Some(t) = &trace else {
+            let which = match (&a.trace_name, a.trace_matmul) {
+                (Some(n), _) => format!("--trace-name {n}: no matmul of that name ran (names: {})", names(&recs)),
+                (None, n) => format!("--trace-matmul {}: the run had {} matmuls (0..{})", n.unwrap_or(0), recs.len(), recs.len()),
+            };
+            bail!("nothing traced to {}: {which}", path.display());
+        };
+        let before: u64 = recs.iter().filter(|r| r.seq < t.call).map(|r| r.cycles).sum();
+        let cycles = t.cycles.unwrap_or(0);
+        let shape = recs.iter().find(|r| r.seq == t.call).map_or(String::new(), |r| format!(" ({}x{}, {} token(s))", r.rows, r.cols, r.tokens));
+        println!(
+            "trace        {} ({}): matmul #{} {}{shape}: trace cycles 0..{} = 2 reset + {cycles} streaming (time 0..{}, {TRACE_CYCLE} units/cycle); cycles {before}..{} of the run",
+            t.summary.path.display(),
+            t.summary.format,
+            t.call,
+            t.name,
+            t.summary.cycles(),
+            t.summary.end_time,
+            before + cycles
+        );
+    }
     if all.mismatches == 0 {
         println!("result       all {} matmuls bit-exact", all.calls);
     } else {
@@ -512,7 +566,19 @@ fn run(a: &SimModelArgs) -> Result<SimModelReport> {
         baseline: base_counts,
         logits_identical,
         cycles: all.cycles,
+        trace,
     })
+}
+
+/// The distinct matrix names of a run, in first-call order.
+fn names(recs: &[MatmulRecord]) -> String {
+    let mut v: Vec<&str> = Vec::new();
+    for r in recs {
+        if !v.contains(&r.name.as_str()) {
+            v.push(&r.name);
+        }
+    }
+    v.join(", ")
 }
 
 #[cfg(test)]
@@ -549,5 +615,26 @@ mod tests {
         assert!(!bad.passed());
         assert_eq!(cmd_sim_model(&args(&tmp.0, &["--inject-fault", "0"])).expect("run"), ExitCode::FAILURE);
         assert_eq!(cmd_sim_model(&args(&tmp.0, &[])).expect("run"), ExitCode::SUCCESS);
+    }
+
+    #[test]
+    fn trace_dumps_the_chosen_matmul() {
+        let tmp = TempDir::new().expect("tempdir");
+        let vcd = tmp.0.join("waves").join("attn_k.vcd");
+        let v = vcd.display().to_string();
+        let a = args(&tmp.0, &["--trace", v.as_str(), "--trace-name", "blk.1.attn_k"]);
+        let r = run(&a).expect("run");
+        assert!(r.passed(), "{r:?}");
+        let t = r.trace.expect("a matmul was traced");
+        assert_eq!((t.call, t.name.as_str()), (8, "blk.1.attn_k"));
+        assert_eq!(t.summary.path, vcd);
+        assert_eq!(t.summary.cycles(), t.cycles.expect("ran") + 2);
+        let text = std::fs::read_to_string(&vcd).expect("read the VCD");
+        assert!(text.contains(" res_valid_o ") && text.contains(" wgt_data_i "), "signal names in the VCD");
+        assert!(text.contains(&format!("#{}", t.summary.end_time - lutcore_sim::TRACE_HALF_CYCLE)), "last dump time");
+
+        let a = args(&tmp.0, &["--trace", v.as_str(), "--trace-matmul", "99"]);
+        let e = run(&a).expect_err("no matmul 99").to_string();
+        assert!(e.contains("--trace-matmul 99") && e.contains("28 matmuls"), "{e}");
     }
 }

@@ -18,6 +18,20 @@
 //!   outputs and unknown indices; `get` reads inputs and outputs and leaves
 //!   `words` untouched for an unknown index.
 //!
+//! Trace builds ([`cpp_shim_traced`] with a [`TraceFormat`], for a model
+//! Verilated with `--trace-fst` or `--trace`) add:
+//!
+//! * `int lutcore_sim_trace_open(void*, const char* path)`: start writing
+//!   waves to `path` (closing an open trace first); 0 on success. Time starts
+//!   at 0 and advances by [`TRACE_HALF_CYCLE`] units after every evaluation
+//!   (so `tick` advances one clock period, [`TRACE_CYCLE`] units), and every
+//!   `eval`/`tick` dumps while the trace is open.
+//! * `uint64_t lutcore_sim_trace_close(void*)`: flush and close the trace (a
+//!   no-op without one); returns the trace time reached (0 without one).
+//!
+//! Normal builds emit exactly the text of [`cpp_shim`] and none of this, so
+//! their speed and cache entries are unaffected.
+//!
 //! Port names must be plain C identifiers that are not C++ keywords (all
 //! lutcore ports are), so Verilator keeps them as the member names.
 
@@ -41,7 +55,69 @@ pub mod symbols {
     pub const SET: &str = "lutcore_sim_set";
     /// `void lutcore_sim_get(void*, uint32_t, uint32_t*)`
     pub const GET: &str = "lutcore_sim_get";
+    /// `int lutcore_sim_trace_open(void*, const char*)` (trace builds only)
+    pub const TRACE_OPEN: &str = "lutcore_sim_trace_open";
+    /// `uint64_t lutcore_sim_trace_close(void*)` (trace builds only)
+    pub const TRACE_CLOSE: &str = "lutcore_sim_trace_close";
 }
+
+/// Waveform format of a trace build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TraceFormat {
+    /// GTKWave's compressed FST (Verilator `--trace-fst`; links zlib).
+    Fst,
+    /// Plain-text VCD (Verilator `--trace`).
+    Vcd,
+}
+
+impl TraceFormat {
+    /// The format a trace file name asks for: VCD for a `.vcd` extension
+    /// (any case), FST otherwise.
+    pub fn for_path(path: &std::path::Path) -> TraceFormat {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("vcd") => TraceFormat::Vcd,
+            _ => TraceFormat::Fst,
+        }
+    }
+
+    /// The Verilator flag that enables it.
+    pub fn verilator_flag(self) -> &'static str {
+        match self {
+            TraceFormat::Fst => "--trace-fst",
+            TraceFormat::Vcd => "--trace",
+        }
+    }
+
+    /// Verilator's trace class.
+    fn class(self) -> &'static str {
+        match self {
+            TraceFormat::Fst => "VerilatedFstC",
+            TraceFormat::Vcd => "VerilatedVcdC",
+        }
+    }
+
+    /// Verilator's runtime unit (`include/<unit>.cpp` and `.h`) of the format.
+    pub fn runtime_unit(self) -> &'static str {
+        match self {
+            TraceFormat::Fst => "verilated_fst_c",
+            TraceFormat::Vcd => "verilated_vcd_c",
+        }
+    }
+}
+
+impl std::fmt::Display for TraceFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TraceFormat::Fst => "fst",
+            TraceFormat::Vcd => "vcd",
+        })
+    }
+}
+
+/// Trace time units per model evaluation (half a clock cycle).
+pub const TRACE_HALF_CYCLE: u64 = 5;
+/// Trace time units per clock cycle (one `tick`, or a low and a high evaluation).
+pub const TRACE_CYCLE: u64 = 2 * TRACE_HALF_CYCLE;
 
 /// 32-bit words a port of `width` bits occupies in the shim's ABI.
 pub fn port_words(width: u32) -> usize {
@@ -80,6 +156,13 @@ fn storage(width: u32) -> Storage {
 /// order that defines the port indices). Deterministic: the same inputs give
 /// the same text.
 pub fn cpp_shim(top: &str, ports: &[Port]) -> String {
+    cpp_shim_traced(top, ports, None)
+}
+
+/// [`cpp_shim`], plus the trace functions of the module docs when `trace`
+/// is set (for a model Verilated with [`TraceFormat::verilator_flag`]).
+/// With `None` the text is exactly [`cpp_shim`]'s.
+pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) -> String {
     let class = format!("V{top}");
     let mut s = String::new();
     let w = &mut s;
@@ -101,17 +184,48 @@ pub fn cpp_shim(top: &str, ports: &[Port]) -> String {
     let _ = writeln!(w);
     let _ = writeln!(w, "#include \"verilated.h\"");
     let _ = writeln!(w, "#include \"{class}.h\"");
+    if let Some(t) = trace {
+        let _ = writeln!(w, "#include \"{}.h\"", t.runtime_unit());
+    }
     let _ = writeln!(w);
     let _ = writeln!(w, "#define LUTCORE_EXPORT extern \"C\" __attribute__((visibility(\"default\")))");
     let _ = writeln!(w);
     let _ = writeln!(w, "namespace {{");
     let _ = writeln!(w, "// One simulation: its own context, so several models can live in one process.");
+    if trace.is_some() {
+        let _ = writeln!(w, "// Tracing must be enabled on the context before the model is constructed.");
+        let _ = writeln!(w, "VerilatedContext* trace_on(VerilatedContext* c) {{ c->traceEverOn(true); return c; }}");
+    }
     let _ = writeln!(w, "struct LutcoreSim {{");
     let _ = writeln!(w, "    VerilatedContext ctx;");
     let _ = writeln!(w, "    {class} model;");
-    let _ = writeln!(w, "    LutcoreSim() : ctx{{}}, model{{&ctx, \"{top}\"}} {{}}");
+    match trace {
+        None => {
+            let _ = writeln!(w, "    LutcoreSim() : ctx{{}}, model{{&ctx, \"{top}\"}} {{}}");
+        }
+        Some(t) => {
+            let _ = writeln!(w, "    {}* trace = nullptr;", t.class());
+            let _ = writeln!(w, "    uint64_t trace_time = 0;");
+            let _ = writeln!(w, "    LutcoreSim() : ctx{{}}, model{{trace_on(&ctx), \"{top}\"}} {{}}");
+            let _ = writeln!(w, "    void dump() {{");
+            let _ = writeln!(w, "        if (!trace) return;");
+            let _ = writeln!(w, "        trace->dump(trace_time);");
+            let _ = writeln!(w, "        trace_time += {TRACE_HALF_CYCLE}u;");
+            let _ = writeln!(w, "    }}");
+            let _ = writeln!(w, "    uint64_t close_trace() {{");
+            let _ = writeln!(w, "        if (!trace) return 0;");
+            let _ = writeln!(w, "        trace->close();");
+            let _ = writeln!(w, "        delete trace;");
+            let _ = writeln!(w, "        trace = nullptr;");
+            let _ = writeln!(w, "        return trace_time;");
+            let _ = writeln!(w, "    }}");
+        }
+    }
     let _ = writeln!(w, "}};");
     let _ = writeln!(w, "inline {class}& model_of(void* p) {{ return static_cast<LutcoreSim*>(p)->model; }}");
+    if trace.is_some() {
+        let _ = writeln!(w, "inline LutcoreSim& sim_of(void* p) {{ return *static_cast<LutcoreSim*>(p); }}");
+    }
     let _ = writeln!(w, "}}  // namespace");
     let _ = writeln!(w);
     let _ = writeln!(w, "LUTCORE_EXPORT uint32_t lutcore_sim_port_count(void) {{ return {}u; }}", ports.len());
@@ -128,23 +242,62 @@ pub fn cpp_shim(top: &str, ports: &[Port]) -> String {
     let _ = writeln!(w, "    if (!p) return;");
     let _ = writeln!(w, "    auto* s = static_cast<LutcoreSim*>(p);");
     let _ = writeln!(w, "    s->model.final();");
+    if trace.is_some() {
+        let _ = writeln!(w, "    s->close_trace();");
+    }
     let _ = writeln!(w, "    delete s;");
     let _ = writeln!(w, "}}");
     let _ = writeln!(w);
-    let _ = writeln!(w, "LUTCORE_EXPORT void lutcore_sim_eval(void* p) {{ model_of(p).eval(); }}");
+    if trace.is_some() {
+        let _ = writeln!(w, "LUTCORE_EXPORT void lutcore_sim_eval(void* p) {{");
+        let _ = writeln!(w, "    model_of(p).eval();");
+        let _ = writeln!(w, "    sim_of(p).dump();");
+        let _ = writeln!(w, "}}");
+    } else {
+        let _ = writeln!(w, "LUTCORE_EXPORT void lutcore_sim_eval(void* p) {{ model_of(p).eval(); }}");
+    }
     let _ = writeln!(w);
     let _ = writeln!(w, "LUTCORE_EXPORT void lutcore_sim_tick(void* p) {{");
     let _ = writeln!(w, "    {class}& m = model_of(p);");
     if ports.iter().any(|p| p.name == "clk_i" && p.dir == Dir::Input) {
         let _ = writeln!(w, "    m.clk_i = 0;");
         let _ = writeln!(w, "    m.eval();");
+        if trace.is_some() {
+            let _ = writeln!(w, "    sim_of(p).dump();");
+        }
         let _ = writeln!(w, "    m.clk_i = 1;");
     } else {
         let _ = writeln!(w, "    // no clk_i port: a tick is one evaluation");
     }
     let _ = writeln!(w, "    m.eval();");
+    if trace.is_some() {
+        let _ = writeln!(w, "    sim_of(p).dump();");
+    }
     let _ = writeln!(w, "}}");
     let _ = writeln!(w);
+    if let Some(t) = trace {
+        let _ = writeln!(w, "LUTCORE_EXPORT int lutcore_sim_trace_open(void* p, const char* path) {{");
+        let _ = writeln!(w, "    LutcoreSim& s = sim_of(p);");
+        let _ = writeln!(w, "    s.close_trace();");
+        let _ = writeln!(w, "    try {{");
+        let _ = writeln!(w, "        auto* t = new {}();", t.class());
+        let _ = writeln!(w, "        s.model.trace(t, 99);");
+        let _ = writeln!(w, "        t->open(path);");
+        let _ = writeln!(w, "        if (!t->isOpen()) {{");
+        let _ = writeln!(w, "            delete t;");
+        let _ = writeln!(w, "            return 1;");
+        let _ = writeln!(w, "        }}");
+        let _ = writeln!(w, "        s.trace = t;");
+        let _ = writeln!(w, "        s.trace_time = 0;");
+        let _ = writeln!(w, "        return 0;");
+        let _ = writeln!(w, "    }} catch (...) {{");
+        let _ = writeln!(w, "        return 2;");
+        let _ = writeln!(w, "    }}");
+        let _ = writeln!(w, "}}");
+        let _ = writeln!(w);
+        let _ = writeln!(w, "LUTCORE_EXPORT uint64_t lutcore_sim_trace_close(void* p) {{ return sim_of(p).close_trace(); }}");
+        let _ = writeln!(w);
+    }
 
     // set
     let _ = writeln!(w, "LUTCORE_EXPORT void lutcore_sim_set(void* p, uint32_t port, const uint32_t* w) {{");
@@ -243,6 +396,24 @@ mod tests {
             assert!(a.contains(&format!("{sym}(")), "symbol {sym} missing");
         }
         assert!(a.contains("lutcore_sim_port_count(void) { return 6u; }"));
+        assert!(!a.contains("trace"), "a normal build has no tracing");
+        assert_eq!(cpp_shim_traced("my_top", &ports(), None), a);
+    }
+
+    #[test]
+    fn trace_builds_add_the_trace_functions() {
+        for (fmt, class) in [(TraceFormat::Fst, "VerilatedFstC"), (TraceFormat::Vcd, "VerilatedVcdC")] {
+            let s = cpp_shim_traced("my_top", &ports(), Some(fmt));
+            assert!(s.contains(&format!("#include \"{}.h\"", fmt.runtime_unit())), "{s}");
+            assert!(s.contains(&format!("new {class}()")) && s.contains("traceEverOn(true)"));
+            assert!(s.contains(&format!("{}(void* p, const char* path)", symbols::TRACE_OPEN)));
+            assert!(s.contains(&format!("{}(void* p)", symbols::TRACE_CLOSE)));
+            // low and high evaluation of a tick, and eval, each dump
+            assert_eq!(s.matches("sim_of(p).dump();").count(), 3);
+        }
+        assert_eq!(TraceFormat::for_path(std::path::Path::new("a/b.VCD")), TraceFormat::Vcd);
+        assert_eq!(TraceFormat::for_path(std::path::Path::new("w.fst")), TraceFormat::Fst);
+        assert_eq!(TraceFormat::for_path(std::path::Path::new("w")), TraceFormat::Fst);
     }
 
     #[test]

@@ -33,7 +33,7 @@ use lutcore_gen::{top_ports, Design};
 use lutcore_sw::config::ArrayConfig;
 use lutcore_sw::layout::{check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, WeightMatrix};
 
-use crate::library::SimLibrary;
+use crate::library::{BuildOptions, SimLibrary};
 use crate::model::SimModel;
 use crate::SimError;
 
@@ -368,7 +368,19 @@ impl Simulator {
 
     /// Build (or reuse) the library of `design` and instantiate it.
     pub fn from_design(design: &Design) -> Result<Simulator, SimError> {
-        let library = SimLibrary::build(design)?;
+        Self::from_design_with(design, &BuildOptions::default())
+    }
+
+    /// [`Simulator::new`] with build options, e.g. a trace build
+    /// (`BuildOptions::traced`): then [`Simulator::model_mut`]`.trace_open`
+    /// before a run and `trace_close` after it dump that run's waves.
+    pub fn with_options(cfg: &ArrayConfig, opts: &BuildOptions) -> Result<Simulator, SimError> {
+        Self::from_design_with(&lutcore_gen::generate(cfg), opts)
+    }
+
+    /// [`Simulator::from_design`] with build options.
+    pub fn from_design_with(design: &Design, opts: &BuildOptions) -> Result<Simulator, SimError> {
+        let library = SimLibrary::build_with(design, opts)?;
         let model = library.instantiate()?;
         Ok(Simulator { cfg: design.config.clone(), library, model })
     }

@@ -4,8 +4,6 @@
 //! * [`library`]: runs Verilator and the C++ compiler into a content-addressed
 //!   cache and yields a [`SimLibrary`] (the loadable `.so`).
 //! * [`model`]: [`SimModel`], a safe handle on one Verilated model instance.
-//! * [`board`]: the FPGA board's UART protocol: host driver [`BoardDriver`]
-//!   (any byte stream), the co-simulation board design and [`SimUart`].
 //! * [`gemv`]: the stream protocol driver ([`run_gemm`], [`run_gemv`] on
 //!   [`PackedWeights`]) and the convenience [`Simulator`] (config → design →
 //!   library → model).
@@ -26,7 +24,6 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod board;
 pub mod gemv;
 pub mod library;
 pub mod model;
@@ -34,11 +31,13 @@ pub mod rtl_backend;
 
 use std::path::PathBuf;
 
-pub use board::{board_design, BoardDriver, BoardError, BoardGemv, BoardInfo, BoardParams, SimUart};
 pub use gemv::{run_gemm, run_gemv, GemmRun, GemvRun, PackedWeights, Simulator};
-pub use library::{cache_root, verilator_version, BuildStatus, SimLibrary};
-pub use model::SimModel;
-pub use rtl_backend::{CheckOutcome, CostModel, MatmulRecord, RtlBackend, RtlOptions};
+pub use library::{cache_root, verilator_version, BuildOptions, BuildStatus, SimLibrary};
+pub use lutcore_gen::shim::{TraceFormat, TRACE_CYCLE, TRACE_HALF_CYCLE};
+pub use model::{SimModel, TraceSummary};
+pub use rtl_backend::{
+    CheckOutcome, CostModel, MatmulRecord, RtlBackend, RtlOptions, TraceRecord, TraceRequest, TraceSelect,
+};
 
 /// Everything that can go wrong while building, loading or driving a model.
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +100,14 @@ pub enum SimError {
     /// A layout error from `lutcore_sw`.
     #[error(transparent)]
     Layout(#[from] lutcore_sw::layout::LayoutError),
+    /// A waveform trace could not be started.
+    #[error("trace `{}`: {detail}", path.display())]
+    Trace {
+        /// The trace file.
+        path: PathBuf,
+        /// What was wrong.
+        detail: String,
+    },
     /// The design stopped making progress.
     #[error("simulation deadlock: no completion after {cycles} cycles ({detail})")]
     Deadlock {

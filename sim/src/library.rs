@@ -9,6 +9,13 @@
 //! processes). Verilator's runtime (`verilated.cpp`, `verilated_threads.cpp`)
 //! is compiled once per toolchain into `<cache_root>/runtime-<hash>/` and
 //! shared by every design.
+//!
+//! Trace builds ([`BuildOptions::trace`]) run Verilator with `--trace-fst`
+//! (or `--trace`), compile with `VM_TRACE=1` and link Verilator's trace
+//! writer (`verilated_fst_c.cpp`, compiled once per toolchain into
+//! `<cache_root>/runtime-<fmt>-<hash>/`; FST also links zlib, `-lz`). They
+//! are separate cache entries (the format is part of the key); the default
+//! build is unchanged.
 
 use std::ffi::{c_void, OsStr};
 use std::fs::{self, File};
@@ -18,6 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use lutcore_gen::shim::TraceFormat;
 use lutcore_gen::{Design, Port};
 use sha2::{Digest, Sha256};
 
@@ -49,6 +57,43 @@ pub const CXX_SLOW_FLAGS: &[&str] = &["-O0"];
 
 /// Libraries the shared object links against (as Verilator's `verilated.mk`).
 const LINK_LIBS: &[&str] = &["-pthread", "-lpthread", "-latomic"];
+
+/// How to build a design. The default is the normal, untraced build.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct BuildOptions {
+    /// Build with waveform tracing in this format, so models can
+    /// [`SimModel::trace_open`] a trace file. Tracing slows compilation and,
+    /// while a trace is open, the simulation.
+    pub trace: Option<TraceFormat>,
+}
+
+impl BuildOptions {
+    /// A trace build writing `format`.
+    pub fn traced(format: TraceFormat) -> BuildOptions {
+        BuildOptions { trace: Some(format) }
+    }
+}
+
+/// [`CXX_FLAGS`], with the `VM_TRACE*` defines of `trace`.
+fn cxx_flags(trace: Option<TraceFormat>) -> Vec<&'static str> {
+    CXX_FLAGS
+        .iter()
+        .map(|&f| match (trace, f) {
+            (Some(_), "-DVM_TRACE=0") => "-DVM_TRACE=1",
+            (Some(TraceFormat::Fst), "-DVM_TRACE_FST=0") => "-DVM_TRACE_FST=1",
+            (Some(TraceFormat::Vcd), "-DVM_TRACE_VCD=0") => "-DVM_TRACE_VCD=1",
+            _ => f,
+        })
+        .collect()
+}
+
+/// Libraries a trace build links in addition to [`LINK_LIBS`].
+fn trace_libs(trace: Option<TraceFormat>) -> &'static [&'static str] {
+    match trace {
+        Some(TraceFormat::Fst) => &["-lz"],
+        _ => &[],
+    }
+}
 
 /// File name of the built library inside a cache directory.
 pub const LIBRARY_NAME: &str = "liblutcore_sim.so";
@@ -83,12 +128,21 @@ pub(crate) struct Shim {
     pub(crate) tick: unsafe extern "C" fn(*mut c_void),
     pub(crate) set: unsafe extern "C" fn(*mut c_void, u32, *const u32),
     pub(crate) get: unsafe extern "C" fn(*mut c_void, u32, *mut u32),
+    /// The trace functions, in a trace build.
+    pub(crate) trace: Option<TraceFns>,
     /// Keeps the function pointers above valid.
     _lib: libloading::Library,
 }
 
+/// The shim functions of a trace build.
+pub(crate) struct TraceFns {
+    pub(crate) format: TraceFormat,
+    pub(crate) open: unsafe extern "C" fn(*mut c_void, *const std::ffi::c_char) -> i32,
+    pub(crate) close: unsafe extern "C" fn(*mut c_void) -> u64,
+}
+
 impl Shim {
-    fn load(path: &Path) -> Result<Shim, SimError> {
+    fn load(path: &Path, trace: Option<TraceFormat>) -> Result<Shim, SimError> {
         use lutcore_gen::shim::symbols as sym;
         let err = |source| SimError::Load { path: path.to_path_buf(), source };
         // SAFETY: the library is one this module built from the lutcore shim;
@@ -107,7 +161,20 @@ impl Shim {
             let get =
                 *lib.get::<unsafe extern "C" fn(*mut c_void, u32, *mut u32)>(sym::GET.as_bytes()).map_err(err)?;
             let port_count = *lib.get::<unsafe extern "C" fn() -> u32>(sym::PORT_COUNT.as_bytes()).map_err(err)?;
-            Ok(Shim { port_count, new, free, eval, tick, set, get, _lib: lib })
+            let trace = match trace {
+                None => None,
+                Some(format) => {
+                    let open = *lib
+                        .get::<unsafe extern "C" fn(*mut c_void, *const std::ffi::c_char) -> i32>(
+                            sym::TRACE_OPEN.as_bytes(),
+                        )
+                        .map_err(err)?;
+                    let close =
+                        *lib.get::<unsafe extern "C" fn(*mut c_void) -> u64>(sym::TRACE_CLOSE.as_bytes()).map_err(err)?;
+                    Some(TraceFns { format, open, close })
+                }
+            };
+            Ok(Shim { port_count, new, free, eval, tick, set, get, trace, _lib: lib })
         }
     }
 }
@@ -120,6 +187,7 @@ pub struct SimLibrary {
     ports: Arc<[Port]>,
     status: BuildStatus,
     elapsed: Duration,
+    trace: Option<TraceFormat>,
     shim: Arc<Shim>,
 }
 
@@ -130,6 +198,7 @@ impl std::fmt::Debug for SimLibrary {
             .field("top", &self.top)
             .field("status", &self.status)
             .field("elapsed", &self.elapsed)
+            .field("trace", &self.trace)
             .finish_non_exhaustive()
     }
 }
@@ -256,7 +325,7 @@ fn hash_hex(parts: &[&[u8]]) -> String {
 
 /// Compile every `(source, object)` pair with the given include directories,
 /// using all available cores.
-fn compile_all(jobs: &[(PathBuf, PathBuf)], includes: &[PathBuf]) -> Result<(), SimError> {
+fn compile_all(jobs: &[(PathBuf, PathBuf)], includes: &[PathBuf], flags: &[&str]) -> Result<(), SimError> {
     let cxx = cxx();
     let next = AtomicUsize::new(0);
     let first_err: Mutex<Option<SimError>> = Mutex::new(None);
@@ -270,7 +339,7 @@ fn compile_all(jobs: &[(PathBuf, PathBuf)], includes: &[PathBuf]) -> Result<(), 
                     break;
                 }
                 let mut cmd = Command::new(&cxx);
-                cmd.args(CXX_FLAGS);
+                cmd.args(flags);
                 if src.file_stem().is_some_and(|s| s.to_string_lossy().ends_with("__Slow")) {
                     cmd.args(CXX_SLOW_FLAGS);
                 }
@@ -312,10 +381,42 @@ fn runtime_objects(cache: &Path, vroot: &Path, version: &str, cxx_version: &str)
             .zip(&objs)
             .map(|(u, o)| (vroot.join("include").join(format!("{u}.cpp")), o.clone()))
             .collect();
-        compile_all(&jobs, &runtime_includes(vroot))?;
+        compile_all(&jobs, &runtime_includes(vroot), CXX_FLAGS)?;
         fs::write(&done, format!("{version}\n{cxx_version}\n{flags}\n")).map_err(io_err("writing", &done))?;
     }
     Ok(objs)
+}
+
+/// Verilator's trace writer of `format` (e.g. `verilated_fst_c.cpp`, which
+/// includes GTKWave's FST writer), compiled once per toolchain with the
+/// trace build's flags.
+fn trace_runtime_object(
+    cache: &Path,
+    vroot: &Path,
+    version: &str,
+    cxx_version: &str,
+    format: TraceFormat,
+) -> Result<PathBuf, SimError> {
+    let flags = cxx_flags(Some(format));
+    let joined = flags.join(" ");
+    let unit = format.runtime_unit();
+    let key = hash_hex(&[
+        version.as_bytes(),
+        cxx_version.as_bytes(),
+        joined.as_bytes(),
+        unit.as_bytes(),
+        vroot.as_os_str().as_encoded_bytes(),
+    ]);
+    let dir = cache.join(format!("runtime-{format}-{}", &key[..20]));
+    let _lock = DirLock::acquire(&dir)?;
+    let obj = dir.join(format!("{unit}.o"));
+    let done = dir.join("done");
+    if !done.is_file() {
+        let job = (vroot.join("include").join(format!("{unit}.cpp")), obj.clone());
+        compile_all(&[job], &runtime_includes(vroot), &flags)?;
+        fs::write(&done, format!("{version}\n{cxx_version}\n{joined}\n")).map_err(io_err("writing", &done))?;
+    }
+    Ok(obj)
 }
 
 /// Revision of the build recipe (file grouping etc.), part of the cache key.
@@ -372,22 +473,37 @@ impl SimLibrary {
 
     /// Build `design` (or reuse an identical earlier build) under `cache`.
     pub fn build_in(design: &Design, cache: &Path) -> Result<SimLibrary, SimError> {
+        Self::build_in_with(design, cache, &BuildOptions::default())
+    }
+
+    /// Build `design` with `opts` (or reuse an identical earlier build) under [`cache_root`].
+    pub fn build_with(design: &Design, opts: &BuildOptions) -> Result<SimLibrary, SimError> {
+        Self::build_in_with(design, &cache_root(), opts)
+    }
+
+    /// Build `design` with `opts` (or reuse an identical earlier build) under
+    /// `cache`. A trace build is a separate cache entry from the normal one.
+    pub fn build_in_with(design: &Design, cache: &Path, opts: &BuildOptions) -> Result<SimLibrary, SimError> {
         let start = Instant::now();
         let version = verilator_version()?;
-        let shim = lutcore_gen::shim::cpp_shim(&design.top, &design.ports);
+        let shim = lutcore_gen::shim::cpp_shim_traced(&design.top, &design.ports, opts.trace);
         let mut cxx_cmd = Command::new(cxx());
         cxx_cmd.arg("--version");
         let cxx_version = String::from_utf8_lossy(&run(cxx_cmd)?).lines().next().unwrap_or_default().to_string();
-        let flags = format!(
+        let mut flags = format!(
             "lutcore-sim {} pipeline {PIPELINE_REV}\nverilator {} --top-module {}\n{} {} (slow: {})\nlink {}",
             env!("CARGO_PKG_VERSION"),
             VERILATOR_FLAGS.join(" "),
             design.top,
             cxx(),
-            CXX_FLAGS.join(" "),
+            cxx_flags(opts.trace).join(" "),
             CXX_SLOW_FLAGS.join(" "),
             LINK_LIBS.join(" ")
         );
+        if let Some(t) = opts.trace {
+            // Only trace builds add to the key, so normal builds keep their cache entries.
+            flags += &format!("\ntrace {} {} link {}", t.verilator_flag(), t.runtime_unit(), trace_libs(opts.trace).join(" "));
+        }
         let key = hash_hex(&[
             design.verilog_sha256().as_bytes(),
             shim.as_bytes(),
@@ -403,14 +519,14 @@ impl SimLibrary {
         let status = if done.is_file() && so.is_file() {
             BuildStatus::Cached
         } else {
-            Self::compile(design, cache, &dir, &shim, &version, &cxx_version)?;
+            Self::compile(design, cache, &dir, &shim, &version, &cxx_version, opts.trace)?;
             fs::write(&done, format!("{}\n{version}\n{cxx_version}\n{flags}\n", design.verilog_sha256()))
                 .map_err(io_err("writing", &done))?;
             BuildStatus::Built
         };
         drop(lock);
 
-        let shim_fns = Shim::load(&so)?;
+        let shim_fns = Shim::load(&so, opts.trace)?;
         // SAFETY: a function without arguments returning a constant.
         let count = unsafe { (shim_fns.port_count)() };
         if count as usize != design.ports.len() {
@@ -425,6 +541,7 @@ impl SimLibrary {
             ports: design.ports.clone().into(),
             status,
             elapsed: start.elapsed(),
+            trace: opts.trace,
             shim: Arc::new(shim_fns),
         })
     }
@@ -436,6 +553,7 @@ impl SimLibrary {
         shim: &str,
         version: &str,
         cxx_version: &str,
+        trace: Option<TraceFormat>,
     ) -> Result<(), SimError> {
         let rtl = dir.join("rtl");
         let obj = dir.join("obj");
@@ -449,14 +567,21 @@ impl SimLibrary {
         fs::write(&shim_path, shim).map_err(io_err("writing", &shim_path))?;
 
         let mut cmd = verilator();
-        cmd.args(VERILATOR_FLAGS).arg("--Mdir").arg(&obj).arg("--top-module").arg(&design.top);
+        cmd.args(VERILATOR_FLAGS);
+        if let Some(t) = trace {
+            cmd.arg(t.verilator_flag());
+        }
+        cmd.arg("--Mdir").arg(&obj).arg("--top-module").arg(&design.top);
         for f in &design.files {
             cmd.arg(rtl.join(&f.name));
         }
         run(cmd)?;
 
         let vroot = verilator_root()?;
-        let runtime = runtime_objects(cache, &vroot, version, cxx_version)?;
+        let mut runtime = runtime_objects(cache, &vroot, version, cxx_version)?;
+        if let Some(t) = trace {
+            runtime.push(trace_runtime_object(cache, &vroot, version, cxx_version, t)?);
+        }
 
         let mut sources: Vec<(u64, String)> = Vec::new();
         for entry in fs::read_dir(&obj).map_err(io_err("reading", &obj))? {
@@ -469,13 +594,13 @@ impl SimLibrary {
         let jobs = bundles(&obj, sources)?;
         let mut includes = vec![obj.clone()];
         includes.extend(runtime_includes(&vroot));
-        compile_all(&jobs, &includes)?;
+        compile_all(&jobs, &includes, &cxx_flags(trace))?;
 
         let so = dir.join(LIBRARY_NAME);
         let tmp = dir.join(format!("{LIBRARY_NAME}.tmp"));
         let mut link = Command::new(cxx());
         link.args(["-shared", "-fPIC", "-o"]).arg(&tmp);
-        link.args(jobs.iter().map(|(_, o)| o)).args(&runtime).args(LINK_LIBS);
+        link.args(jobs.iter().map(|(_, o)| o)).args(&runtime).args(LINK_LIBS).args(trace_libs(trace));
         run(link)?;
         fs::rename(&tmp, &so).map_err(io_err("renaming into place", &so))?;
         Ok(())
@@ -499,6 +624,11 @@ impl SimLibrary {
     /// Name of the top module.
     pub fn top(&self) -> &str {
         &self.top
+    }
+
+    /// The trace format of a trace build ([`BuildOptions::trace`]), `None` otherwise.
+    pub fn trace_format(&self) -> Option<TraceFormat> {
+        self.trace
     }
 
     /// The top module's ports, in shim index order.

@@ -6,12 +6,19 @@
 //! look an index up by name once with [`SimModel::port_index`] and use the
 //! index-based calls in loops. Values are 32-bit words, least significant
 //! first, `ceil(width / 32)` of them.
+//!
+//! A model of a trace build ([`BuildOptions::trace`](crate::library::BuildOptions))
+//! can write waves: [`SimModel::trace_open`] starts a file at trace time 0,
+//! every [`eval`](SimModel::eval) then dumps and advances the time by
+//! half a clock period ([`TRACE_HALF_CYCLE`](crate::TRACE_HALF_CYCLE) units; a [`tick`](SimModel::tick)
+//! is two), and [`SimModel::trace_close`] finishes the file.
 
-use std::ffi::c_void;
+use std::ffi::{c_void, CString};
+use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use lutcore_gen::shim::port_words;
+use lutcore_gen::shim::{port_words, TraceFormat, TRACE_CYCLE};
 use lutcore_gen::{Dir, Port};
 
 use crate::library::Shim;
@@ -24,6 +31,26 @@ pub struct SimModel {
     handle: NonNull<c_void>,
     top: String,
     ports: Arc<[Port]>,
+    /// The open trace file, if any.
+    tracing: Option<PathBuf>,
+}
+
+/// A finished trace file ([`SimModel::trace_close`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceSummary {
+    /// The file written.
+    pub path: PathBuf,
+    /// Its format.
+    pub format: TraceFormat,
+    /// Trace time reached: [`TRACE_HALF_CYCLE`](crate::TRACE_HALF_CYCLE) units per evaluation.
+    pub end_time: u64,
+}
+
+impl TraceSummary {
+    /// Clock cycles in the trace (evaluations / 2), from time 0.
+    pub fn cycles(&self) -> u64 {
+        self.end_time / TRACE_CYCLE
+    }
 }
 
 // SAFETY: a Verilated model (without `--threads`) has no thread affinity; it
@@ -42,7 +69,60 @@ impl SimModel {
         // SAFETY: `new` takes no arguments and returns an owned pointer or null.
         let raw = unsafe { (shim.new)() };
         let handle = NonNull::new(raw).ok_or_else(|| SimError::ModelCreate { top: top.to_string() })?;
-        Ok(SimModel { shim, handle, top: top.to_string(), ports })
+        Ok(SimModel { shim, handle, top: top.to_string(), ports, tracing: None })
+    }
+
+    /// The trace format, if the library is a trace build.
+    pub fn trace_format(&self) -> Option<TraceFormat> {
+        self.shim.trace.as_ref().map(|t| t.format)
+    }
+
+    /// The path of the open trace file, if any.
+    pub fn tracing(&self) -> Option<&Path> {
+        self.tracing.as_deref()
+    }
+
+    /// Start writing waves to `path` (created or truncated), at trace time
+    /// 0; an open trace is closed first. Errors if the library is not a
+    /// trace build, if `path`'s extension asks for the other format
+    /// (`.vcd` is VCD, anything else FST; see [`TraceFormat::for_path`]),
+    /// or if the file cannot be created.
+    pub fn trace_open(&mut self, path: &Path) -> Result<(), SimError> {
+        let trace_err = |detail: String| SimError::Trace { path: path.to_path_buf(), detail };
+        let Some(fns) = self.shim.trace.as_ref() else {
+            return Err(trace_err(format!(
+                "the library of `{}` was built without tracing (build it with BuildOptions::traced)",
+                self.top
+            )));
+        };
+        let (format, open) = (fns.format, fns.open);
+        let asked = TraceFormat::for_path(path);
+        if asked != format {
+            return Err(trace_err(format!("the library writes {format} traces but the file name asks for {asked}")));
+        }
+        self.trace_close();
+        // Create the file here for a clear error: Verilator's writers do not report one.
+        std::fs::File::create(path)
+            .map_err(|source| SimError::Io { what: "creating trace file", path: path.to_path_buf(), source })?;
+        let c_path = CString::new(path.as_os_str().as_encoded_bytes())
+            .map_err(|_| trace_err("the path contains a NUL byte".into()))?;
+        // SAFETY: the handle is live and `c_path` is a NUL-terminated string
+        // that outlives the call (the writer copies the name).
+        let rc = unsafe { open(self.handle.as_ptr(), c_path.as_ptr()) };
+        if rc != 0 {
+            return Err(trace_err(format!("Verilator's {format} writer could not open it (code {rc})")));
+        }
+        self.tracing = Some(path.to_path_buf());
+        Ok(())
+    }
+
+    /// Flush and close the open trace; `None` if none is open.
+    pub fn trace_close(&mut self) -> Option<TraceSummary> {
+        let path = self.tracing.take()?;
+        let fns = self.shim.trace.as_ref()?;
+        // SAFETY: the handle is live; closing is idempotent in the shim.
+        let end_time = unsafe { (fns.close)(self.handle.as_ptr()) };
+        Some(TraceSummary { path, format: fns.format, end_time })
     }
 
     /// Name of the top module.
@@ -158,7 +238,8 @@ impl SimModel {
         self.get_idx(self.port_index(port)?)
     }
 
-    /// Evaluate the model with the current inputs.
+    /// Evaluate the model with the current inputs (and, with a trace open,
+    /// dump and advance the trace time by [`TRACE_HALF_CYCLE`](crate::TRACE_HALF_CYCLE)).
     pub fn eval(&mut self) {
         // SAFETY: the handle is live.
         unsafe { (self.shim.eval)(self.handle.as_ptr()) }

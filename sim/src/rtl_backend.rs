@@ -19,6 +19,11 @@
 //! * [`RtlBackend::inject_fault`] flips one result bit of a chosen matmul
 //!   after the RTL ran and before the check: a test hook proving that the
 //!   check catches a wrong RTL result.
+//! * [`RtlBackend::with_trace`] builds the trace variant of the library and
+//!   dumps the waves of one chosen matmul ([`TraceRequest`]): the trace is
+//!   opened just before that call's [`run_gemm`] and closed right after, so
+//!   the file holds its reset (2 cycles) and streaming cycles only
+//!   ([`RtlBackend::trace_record`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,8 +34,8 @@ use lutcore_sw::config::ArrayConfig;
 use lutcore_sw::layout::WeightMatrix;
 
 use crate::gemv::{run_gemm, PackedWeights};
-use crate::library::SimLibrary;
-use crate::model::SimModel;
+use crate::library::{BuildOptions, SimLibrary};
+use crate::model::{SimModel, TraceSummary};
 use crate::SimError;
 
 /// How the modeled board time of a matmul is computed: the array runs at
@@ -173,6 +178,7 @@ struct Shared {
     calls: AtomicUsize,
     fault: Mutex<Option<usize>>,
     observer: Mutex<Option<Observer>>,
+    trace: Mutex<TraceState>,
 }
 
 fn lock<'a, T>(m: &'a Mutex<T>, backend: &str, what: &str) -> Result<MutexGuard<'a, T>, BackendError> {
@@ -199,8 +205,13 @@ impl RtlBackend {
     /// Generate `cfg`'s design, build (or reuse from the cache) its
     /// Verilated library and instantiate one model.
     pub fn new(cfg: &ArrayConfig, opts: RtlOptions) -> Result<RtlBackend, SimError> {
+        Self::create(cfg, opts, None)
+    }
+
+    fn create(cfg: &ArrayConfig, opts: RtlOptions, trace: Option<TraceRequest>) -> Result<RtlBackend, SimError> {
         let design = lutcore_gen::generate(cfg);
-        let library = SimLibrary::build(&design)?;
+        let build = BuildOptions { trace: trace.as_ref().map(|t| crate::TraceFormat::for_path(&t.path)) };
+        let library = SimLibrary::build_with(&design, &build)?;
         let model = library.instantiate()?;
         let shared = Shared {
             cfg: cfg.clone(),
@@ -212,6 +223,7 @@ impl RtlBackend {
             calls: AtomicUsize::new(0),
             fault: Mutex::new(None),
             observer: Mutex::new(None),
+            trace: Mutex::new(TraceState { request: trace, seen: 0, done: None }),
         };
         Ok(RtlBackend { library, shared: Arc::new(shared) })
     }
@@ -292,7 +304,12 @@ impl Linear for RtlLinear {
         let err = |detail: String| BackendError::Failed { backend: s.name.clone(), matrix: self.name.clone(), detail };
         let run = {
             let mut model = lock(&s.model, &s.name, "model")?;
-            run_gemm(&mut model, &self.packed, x, n, out).map_err(|e| err(e.to_string()))?
+            let traced = trace_begin(s, &self.name, &mut model).map_err(|e| err(e.to_string()))?;
+            let run = run_gemm(&mut model, &self.packed, x, n, out);
+            if let Some(call) = traced {
+                trace_end(s, call, &self.name, &mut model, run.as_ref().ok().map(|r| r.cycles))?;
+            }
+            run.map_err(|e| err(e.to_string()))?
         };
         let seq = s.calls.fetch_add(1, Ordering::SeqCst);
         if *lock(&s.fault, &s.name, "fault")? == Some(seq) {
@@ -341,5 +358,94 @@ impl Linear for RtlLinear {
             }
         }
         Ok(())
+    }
+}
+
+// ---- Waveform tracing of one chosen matmul ----
+
+/// Which matmul call of a traced backend ([`RtlBackend::with_trace`]) is dumped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TraceSelect {
+    /// Call number `n` on the backend, from 0 (in the order the calls run).
+    Call(usize),
+    /// The first call on the matrix of this name (e.g. `blk.0.attn_q`).
+    Name(String),
+}
+
+/// Dump the waves of one matmul to a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceRequest {
+    /// The trace file: `.vcd` writes VCD, anything else FST
+    /// ([`TraceFormat::for_path`](crate::TraceFormat::for_path)).
+    pub path: std::path::PathBuf,
+    /// The matmul to trace.
+    pub select: TraceSelect,
+}
+
+/// The matmul a traced backend dumped ([`RtlBackend::trace_record`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceRecord {
+    /// Call number on the backend, from 0 (the `seq` of its [`MatmulRecord`]).
+    pub call: usize,
+    /// Name of the matrix.
+    pub name: String,
+    /// The file written and the trace time reached. The trace covers
+    /// `summary.cycles()` clock cycles from time 0: the 2 reset cycles, then
+    /// the matmul's streaming cycles.
+    pub summary: TraceSummary,
+    /// The matmul's streaming cycles (its [`MatmulRecord::cycles`]); `None`
+    /// if the simulation failed.
+    pub cycles: Option<u64>,
+}
+
+struct TraceState {
+    request: Option<TraceRequest>,
+    /// Calls seen so far (counted under the model lock, so in run order).
+    seen: usize,
+    done: Option<TraceRecord>,
+}
+
+/// Count this call and, if it is the requested one, open the trace on
+/// `model`. Returns the call number when tracing.
+fn trace_begin(s: &Shared, name: &str, model: &mut SimModel) -> Result<Option<usize>, SimError> {
+    let Ok(mut t) = s.trace.lock() else { return Ok(None) };
+    let call = t.seen;
+    t.seen += 1;
+    let hit = t.done.is_none()
+        && match t.request.as_ref().map(|r| &r.select) {
+            Some(TraceSelect::Call(n)) => *n == call,
+            Some(TraceSelect::Name(want)) => want == name,
+            None => false,
+        };
+    match (&t.request, hit) {
+        (Some(r), true) => {
+            model.trace_open(&r.path)?;
+            Ok(Some(call))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Close the trace opened for call `call` and record it.
+fn trace_end(s: &Shared, call: usize, name: &str, model: &mut SimModel, cycles: Option<u64>) -> Result<(), BackendError> {
+    let summary = model.trace_close();
+    let mut t = lock(&s.trace, &s.name, "trace")?;
+    if let Some(summary) = summary {
+        t.done = Some(TraceRecord { call, name: name.to_string(), summary, cycles });
+    }
+    Ok(())
+}
+
+impl RtlBackend {
+    /// [`RtlBackend::new`] with the trace build of the library (a separate
+    /// cache entry), dumping the matmul chosen by `trace` to its file.
+    pub fn with_trace(cfg: &ArrayConfig, opts: RtlOptions, trace: TraceRequest) -> Result<RtlBackend, SimError> {
+        Self::create(cfg, opts, Some(trace))
+    }
+
+    /// The traced matmul, once it has run (`None` before, or if no call
+    /// matched the request, or without tracing).
+    pub fn trace_record(&self) -> Option<TraceRecord> {
+        self.shared.trace.lock().ok().and_then(|t| t.done.clone())
     }
 }
