@@ -89,7 +89,7 @@ pub struct LutGemm {
     cols: usize,
     wtype: WeightType,
     packed: Packed,
-    pool: Option<std::sync::Arc<rayon::ThreadPool>>,
+    pool: Option<std::sync::Arc<super::pool::SpinPool>>,
 }
 
 impl std::fmt::Debug for LutGemm {
@@ -256,15 +256,13 @@ impl LutGemm {
         match &self.pool {
             None => f(0..units),
             Some(pool) => {
-                let threads = self.opts.threads;
-                // Two chunks per thread balance uneven finishing; more would
-                // cut the sequential weight streams shorter for no gain.
-                let chunks = (threads * 2).min(units).max(1);
-                pool.scope(|s| {
-                    for c in 0..chunks {
-                        let r = (units * c / chunks)..(units * (c + 1) / chunks);
-                        let f = &f;
-                        s.spawn(move |_| f(r));
+                // One contiguous share per thread: the spinning pool has no
+                // work stealing, and contiguous rows keep weight streams long.
+                let threads = pool.threads();
+                pool.run(&|i| {
+                    let r = (units * i / threads)..(units * (i + 1) / threads);
+                    if !r.is_empty() {
+                        f(r);
                     }
                 });
             }
@@ -389,22 +387,19 @@ fn run_exact(isa: Isa, job: &ExactJob<'_>, rbs: Range<usize>) {
     }
 }
 
-/// One rayon pool per thread count, shared by every [`LutGemm`] of the
-/// process: a model holds hundreds of matrices, and each owning its own pool
-/// would start hundreds of threads.
-pub fn shared_pool(threads: usize) -> Result<std::sync::Arc<rayon::ThreadPool>, KernelError> {
+/// One [`super::pool::SpinPool`] per thread count, shared by every
+/// [`LutGemm`] and the model of the process: a model holds hundreds of
+/// matrices, and each owning its own pool would start hundreds of threads.
+pub fn shared_pool(threads: usize) -> Result<std::sync::Arc<super::pool::SpinPool>, KernelError> {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex, OnceLock};
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    type Pools = Mutex<HashMap<usize, Arc<super::pool::SpinPool>>>;
+    static POOLS: OnceLock<Pools> = OnceLock::new();
     let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
     if let Some(p) = pools.get(&threads) {
         return Ok(p.clone());
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("lutcore-gemm-{i}"))
-        .build()
-        .map_err(|e| KernelError::ThreadPool { threads, reason: e.to_string() })?;
+    let pool = super::pool::SpinPool::new(threads).map_err(|e| KernelError::ThreadPool { threads, reason: e.to_string() })?;
     let pool = Arc::new(pool);
     pools.insert(threads, pool.clone());
     Ok(pool)

@@ -9,6 +9,7 @@
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+pub mod pool;
 mod error;
 pub mod ternary_native;
 mod generic;

@@ -15,10 +15,14 @@
 
 use half::f16;
 use half::slice::HalfFloatSliceExt;
-use rayon::prelude::*;
 
 use super::{BitLinear, Embeddings, FfnAct, Model, ModelError};
 use crate::dtype::QuantizedActivations;
+
+/// The logits buffer, shared by the head's threads, each writing its own rows.
+struct SharedOut(*mut f32);
+// SAFETY: every thread writes a disjoint range (see `Session::logits`).
+unsafe impl Sync for SharedOut {}
 
 /// Keys and values of every layer for the positions seen so far.
 pub struct KvCache {
@@ -292,7 +296,20 @@ impl<'m> Session<'m> {
         };
         if self.threads > 1 {
             match crate::kernels::shared_pool(self.threads) {
-                Ok(pool) => pool.install(|| out.par_chunks_mut(ROWS).enumerate().for_each(run)),
+                Ok(pool) => {
+                    let threads = pool.threads();
+                    let chunks = vocab.div_ceil(ROWS);
+                    let outp = SharedOut(out.as_mut_ptr());
+                    let outp = &outp;
+                    pool.run(&|i| {
+                        for ci in (chunks * i / threads)..(chunks * (i + 1) / threads) {
+                            let (lo, hi) = (ci * ROWS, ((ci + 1) * ROWS).min(vocab));
+                            // SAFETY: thread i owns chunks [chunks·i/threads, chunks·(i+1)/threads).
+                            let chunk = unsafe { std::slice::from_raw_parts_mut(outp.0.add(lo), hi - lo) };
+                            run((ci, chunk));
+                        }
+                    });
+                }
                 Err(_) => out.chunks_mut(ROWS).enumerate().for_each(run),
             }
         } else {
