@@ -6,6 +6,7 @@
 #   make test    cargo tests (software, generator, RTL co-simulation) and the
 #                lint/synthesis checks of every preset
 #   make deps    install missing system tools (apt), pinned below
+#   make bitstream BOARD=icebreaker|ulx3s   FPGA bitstream + resource/Fmax report
 #   make bench   CPU LUT kernels vs the DRAM bandwidth and llama.cpp (built
 #                from PyPI's llama-cpp-python source), same run
 #
@@ -60,6 +61,7 @@ sim: deps build
 test: deps vocab build
 	$(CARGO) test --workspace --locked --release
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory fpga-check
 
 # verilator --lint-only -Wall and yosys synth/check on every preset.
 lint: build
@@ -82,3 +84,5 @@ bench: build
 
 clean:
 	rm -rf build
+
+include fpga.mk

@@ -3,6 +3,7 @@
 //! software reference and compares them bit for bit.
 
 mod bench;
+mod fpga;
 mod simrun;
 
 use std::path::PathBuf;
@@ -44,6 +45,9 @@ enum Command {
     /// modeled board tokens/s and the MAC baseline on the same layers.
     /// Exits with status 1 on any mismatch.
     SimModel(simrun::SimModelArgs),
+    /// GEMVs on the FPGA board over its UART: `fpga run --port /dev/ttyUSB1` on a real
+    /// board, `fpga cosim` on the Verilated board top.
+    Fpga(fpga::FpgaArgs),
     /// BitNet model files (see `lutcore model synth --help`).
     #[command(subcommand)]
     Model(ModelCommand),
@@ -263,6 +267,7 @@ fn main() -> ExitCode {
         Command::Model(ModelCommand::Synth(a)) => cmd_synth(&a),
         Command::Run(a) => cmd_run(&a),
         Command::SimModel(a) => simrun::cmd_sim_model(&a),
+        Command::Fpga(a) => fpga::cmd_fpga(&a),
         Command::Logits(a) => cmd_logits(&a),
     };
     match result {

@@ -4,6 +4,8 @@
 //! * [`library`]: runs Verilator and the C++ compiler into a content-addressed
 //!   cache and yields a [`SimLibrary`] (the loadable `.so`).
 //! * [`model`]: [`SimModel`], a safe handle on one Verilated model instance.
+//! * [`board`]: the FPGA board's UART protocol: host driver [`BoardDriver`]
+//!   (any byte stream), the co-simulation board design and [`SimUart`].
 //! * [`gemv`]: the stream protocol driver ([`run_gemm`], [`run_gemv`] on
 //!   [`PackedWeights`]) and the convenience [`Simulator`] (config → design →
 //!   library → model).
@@ -24,6 +26,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod board;
 pub mod gemv;
 pub mod library;
 pub mod model;
@@ -31,6 +34,7 @@ pub mod rtl_backend;
 
 use std::path::PathBuf;
 
+pub use board::{board_design, BoardDriver, BoardError, BoardGemv, BoardInfo, BoardParams, SimUart};
 pub use gemv::{run_gemm, run_gemv, GemmRun, GemvRun, PackedWeights, Simulator};
 pub use library::{cache_root, verilator_version, BuildOptions, BuildStatus, SimLibrary};
 pub use lutcore_gen::shim::{TraceFormat, TRACE_CYCLE, TRACE_HALF_CYCLE};

@@ -1,0 +1,612 @@
+//! The FPGA board: host driver of the UART protocol of `hdl/lutcore_board.v`
+//! ([`BoardDriver`]), and what runs it in co-simulation: the board design
+//! ([`board_design`]: generated array + the hand-written `hdl/*.v` + a
+//! generated top with a fast baud divider) and [`SimUart`], a byte stream
+//! that drives the Verilated board's UART pins bit by bit.
+//!
+//! The driver talks to any `Read + Write` byte stream: a serial port on a real
+//! board (e.g. the iCEBreaker's `/dev/ttyUSB1`, configured raw 8N1) or a
+//! [`SimUart`]. The same code runs in both places.
+//!
+//! Protocol (`hdl/README.md` has the full description): little-endian
+//! integers, one command at a time, every command answered.
+//!
+//! | command | bytes to the board | answer |
+//! |---|---|---|
+//! | INFO | `'I'` | 22 bytes: `"LUTC"`, version, log2 depths (act, wgt, res), beat bytes (act, wgt, res: u16), baud divider (u32), clock Hz (u32) |
+//! | LOAD_ACT | `'A'` addr:u16 count:u16, then count activation beats | ACK (0x06) |
+//! | LOAD_WGT | `'W'` addr:u16 count:u16, then count weight beats | ACK |
+//! | RUN | `'R'` kt:u16 tiles:u16 wgt_beats:u32 | ACK, cycles:u32 |
+//! | READ_RES | `'D'` addr:u16 count:u16 | count result beats |
+//! | CYCLES | `'C'` | cycles:u32 of the last run |
+//! | other | any other byte | NAK (0x15) |
+//!
+//! A run streams activation beats `0..kt` once per row tile (`act_last` on
+//! beat `kt-1`), weight beats `0..wgt_beats` in order, and stores result beat
+//! `t` of the run at result address `t`.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+
+use lutcore_gen::{Design, GeneratedFile, Port};
+use lutcore_sw::config::{Arch, ArrayConfig};
+use lutcore_sw::layout::{check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, Beat, WeightMatrix};
+
+use crate::model::SimModel;
+use crate::SimError;
+
+/// Opcodes and answers of the protocol.
+pub mod op {
+    /// Board description (22 bytes back).
+    pub const INFO: u8 = b'I';
+    /// Load activation beats.
+    pub const LOAD_ACT: u8 = b'A';
+    /// Load weight beats.
+    pub const LOAD_WGT: u8 = b'W';
+    /// Stream the buffers through the array.
+    pub const RUN: u8 = b'R';
+    /// Read result beats.
+    pub const READ_RES: u8 = b'D';
+    /// Cycle count of the last run.
+    pub const CYCLES: u8 = b'C';
+    /// Command done.
+    pub const ACK: u8 = 0x06;
+    /// Unknown command.
+    pub const NAK: u8 = 0x15;
+}
+
+/// Protocol version this driver speaks.
+pub const PROTOCOL_VERSION: u8 = 1;
+
+/// The hand-written board files every board build uses (board-independent
+/// part; the board tops in `hdl/boards/` add clock and pins).
+pub const HDL_FILES: &[(&str, &str)] = &[
+    ("lutcore_uart_rx.v", include_str!("../../hdl/lutcore_uart_rx.v")),
+    ("lutcore_uart_tx.v", include_str!("../../hdl/lutcore_uart_tx.v")),
+    ("lutcore_ram_sdp.v", include_str!("../../hdl/lutcore_ram_sdp.v")),
+    ("lutcore_reset_sync.v", include_str!("../../hdl/lutcore_reset_sync.v")),
+    ("lutcore_skid.v", include_str!("../../hdl/lutcore_skid.v")),
+    ("lutcore_board.v", include_str!("../../hdl/lutcore_board.v")),
+];
+
+/// Name of the generated co-simulation top.
+pub const SIM_TOP: &str = "lutcore_board_sim";
+
+/// Everything that can go wrong talking to a board.
+#[derive(Debug, thiserror::Error)]
+pub enum BoardError {
+    /// The byte stream failed (or timed out).
+    #[error("board I/O: {0}")]
+    Io(#[from] io::Error),
+    /// The board answered something the protocol does not allow.
+    #[error("board protocol: {0}")]
+    Protocol(String),
+    /// The GEMV does not fit the board's array or buffers.
+    #[error("GEMV does not fit the board: {0}")]
+    Shape(String),
+    /// A layout error from `lutcore_sw`.
+    #[error(transparent)]
+    Layout(#[from] lutcore_sw::layout::LayoutError),
+    /// Building or driving the co-simulation failed.
+    #[error(transparent)]
+    Sim(#[from] SimError),
+}
+
+/// Parameters of `lutcore_board` besides the array's beat widths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BoardParams {
+    /// log2 of the activation RAM depth (beats).
+    pub act_aw: u32,
+    /// log2 of the weight RAM depth (beats).
+    pub wgt_aw: u32,
+    /// log2 of the result RAM depth (beats).
+    pub res_aw: u32,
+    /// Clock cycles per UART bit (≥ 4).
+    pub baud_div: u32,
+}
+
+impl BoardParams {
+    /// What the iCEBreaker build uses (`scripts/fpga/build.sh`): an activation
+    /// RAM for `max_k`, 2048 weight beats, 256 result beats, with a
+    /// simulation baud divider of 4.
+    pub fn for_config(cfg: &ArrayConfig) -> BoardParams {
+        let kt_max = cfg.max_k().div_ceil(cfg.k_tile()).max(2);
+        BoardParams { act_aw: kt_max.next_power_of_two().trailing_zeros(), wgt_aw: 11, res_aw: 8, baud_div: 4 }
+    }
+}
+
+/// The co-simulation design: the generated array of `cfg`, the board files
+/// ([`HDL_FILES`]) and a generated top `lutcore_board_sim` that sets the
+/// parameters (ports: `clk_i`, `rst_ni`, `uart_rx_i`, `uart_tx_o`, `status_o`).
+pub fn board_design(cfg: &ArrayConfig, params: &BoardParams) -> Result<Design, BoardError> {
+    if cfg.arch() != Arch::Lut {
+        return Err(BoardError::Shape(format!("the board wraps a LUT array; config `{}` is a MAC array", cfg.slug())));
+    }
+    if params.baud_div < 4 {
+        return Err(BoardError::Shape(format!("baud divider {} < 4", params.baud_div)));
+    }
+    let core = lutcore_gen::generate(cfg);
+    let mut files = core.files.clone();
+    files.extend(HDL_FILES.iter().map(|(n, c)| GeneratedFile { name: n.to_string(), contents: c.to_string() }));
+    files.push(GeneratedFile { name: format!("{SIM_TOP}.v"), contents: sim_top(cfg, params) });
+    Ok(Design { config: cfg.clone(), top: SIM_TOP.to_string(), ports: sim_ports(), files })
+}
+
+/// Ports of the generated co-simulation top.
+pub fn sim_ports() -> Vec<Port> {
+    vec![
+        Port::input("clk_i", 1, "clock"),
+        Port::input("rst_ni", 1, "asynchronous reset, active low"),
+        Port::input("uart_rx_i", 1, "UART from the host, idle high"),
+        Port::output("uart_tx_o", 1, "UART to the host, idle high"),
+        Port::output("status_o", 4, "heartbeat, running, byte toggle, out of reset"),
+    ]
+}
+
+fn sim_top(cfg: &ArrayConfig, p: &BoardParams) -> String {
+    format!(
+        "// {SIM_TOP}: co-simulation top of lutcore_board (generated by lutcore_sim::board).\n\
+         // Config: {cfg}\n\
+         module {SIM_TOP} (\n  input  wire       clk_i,\n  input  wire       rst_ni,\n  input  wire       uart_rx_i,\n  \
+         output wire       uart_tx_o,\n  output wire [3:0] status_o\n);\n  \
+         lutcore_board #(\n    .ACT_W({}), .WGT_W({}), .RES_W({}),\n    .ACT_AW({}), .WGT_AW({}), .RES_AW({}),\n    \
+         .BAUD_DIV({}), .CLK_HZ(0)\n  ) u_board (\n    .clk_i(clk_i), .rst_ni(rst_ni), .uart_rx_i(uart_rx_i), \
+         .uart_tx_o(uart_tx_o), .status_o(status_o));\nendmodule\n",
+        cfg.act_beat_bits(),
+        cfg.weight_beat_bits(),
+        cfg.result_beat_bits(),
+        p.act_aw,
+        p.wgt_aw,
+        p.res_aw,
+        p.baud_div
+    )
+}
+
+// ------------------------------------------------------------------ SimUart
+
+/// Decodes 8N1 frames from the board's TX pin, one sample per clock.
+#[derive(Debug)]
+struct TxDecoder {
+    div: u32,
+    /// Cycles since the start bit's first low sample, and the bits so far.
+    frame: Option<(u32, u8)>,
+}
+
+impl TxDecoder {
+    fn feed(&mut self, level: bool) -> Option<u8> {
+        let div = self.div;
+        match self.frame.as_mut() {
+            None => {
+                if !level {
+                    self.frame = Some((0, 0));
+                }
+                None
+            }
+            Some((t, bits)) => {
+                *t += 1;
+                let (t, half) = (*t, div / 2);
+                if t >= div + half && (t - half) % div == 0 {
+                    let n = (t - half) / div; // 1..=8 data bits, 9 stop bit
+                    if n <= 8 {
+                        *bits |= u8::from(level) << (n - 1);
+                    } else {
+                        let byte = *bits;
+                        self.frame = None;
+                        return level.then_some(byte); // framing error: dropped
+                    }
+                }
+                None
+            }
+        }
+    }
+}
+
+/// A byte stream over the UART pins of a Verilated board top: writing a byte
+/// drives `uart_rx_i` for ten bit times of `baud_div` clocks, reading clocks
+/// the model until `uart_tx_o` has delivered a byte. The TX pin is decoded on
+/// every clock, also while writing.
+pub struct SimUart {
+    model: SimModel,
+    rx: usize,
+    tx: usize,
+    div: u32,
+    dec: TxDecoder,
+    received: VecDeque<u8>,
+    cycles: u64,
+    /// Clock cycles a read waits for a byte before failing with `TimedOut`.
+    pub timeout_cycles: u64,
+}
+
+impl std::fmt::Debug for SimUart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimUart").field("div", &self.div).field("cycles", &self.cycles).finish_non_exhaustive()
+    }
+}
+
+impl SimUart {
+    /// Reset `model` (a board top with `clk_i`, `rst_ni`, `uart_rx_i`,
+    /// `uart_tx_o`, built with `baud_div` clocks per bit) and wrap it.
+    pub fn new(mut model: SimModel, baud_div: u32) -> Result<SimUart, SimError> {
+        let rst = model.port_index("rst_ni")?;
+        let rx = model.port_index("uart_rx_i")?;
+        let tx = model.port_index("uart_tx_o")?;
+        model.set_bit(rx, true)?;
+        model.set_bit(rst, false)?;
+        for _ in 0..4 {
+            model.tick();
+        }
+        model.set_bit(rst, true)?;
+        for _ in 0..4 {
+            model.tick();
+        }
+        let timeout_cycles = 200_000 + 100 * u64::from(baud_div) * 10;
+        Ok(SimUart {
+            model,
+            rx,
+            tx,
+            div: baud_div,
+            dec: TxDecoder { div: baud_div, frame: None },
+            received: VecDeque::new(),
+            cycles: 0,
+            timeout_cycles,
+        })
+    }
+
+    /// Clock cycles simulated since the reset.
+    pub fn cycles(&self) -> u64 {
+        self.cycles
+    }
+
+    /// The model (e.g. to read `status_o`).
+    pub fn model(&self) -> &SimModel {
+        &self.model
+    }
+
+    fn step(&mut self) -> io::Result<()> {
+        self.model.tick();
+        self.cycles += 1;
+        let level = self.model.get_bit(self.tx).map_err(io::Error::other)?;
+        if let Some(b) = self.dec.feed(level) {
+            self.received.push_back(b);
+        }
+        Ok(())
+    }
+}
+
+impl Write for SimUart {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        for &byte in buf {
+            let frame = (0..10).map(|i| match i {
+                0 => false,
+                9 => true,
+                _ => (byte >> (i - 1)) & 1 == 1,
+            });
+            for level in frame {
+                self.model.set_bit(self.rx, level).map_err(io::Error::other)?;
+                for _ in 0..self.div {
+                    self.step()?;
+                }
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for SimUart {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let start = self.cycles;
+        while self.received.is_empty() {
+            if self.cycles - start >= self.timeout_cycles {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no byte from the board's TX pin in {} cycles", self.timeout_cycles),
+                ));
+            }
+            self.step()?;
+        }
+        let n = buf.len().min(self.received.len());
+        for (slot, b) in buf.iter_mut().zip(self.received.drain(..n)) {
+            *slot = b;
+        }
+        Ok(n)
+    }
+}
+
+// ------------------------------------------------------------------ driver
+
+/// What the board reports about itself (INFO).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BoardInfo {
+    /// Protocol version.
+    pub version: u8,
+    /// log2 of the activation RAM depth (beats).
+    pub act_aw: u8,
+    /// log2 of the weight RAM depth (beats).
+    pub wgt_aw: u8,
+    /// log2 of the result RAM depth (beats).
+    pub res_aw: u8,
+    /// Bytes per activation beat.
+    pub act_bytes: u16,
+    /// Bytes per weight beat.
+    pub wgt_bytes: u16,
+    /// Bytes per result beat.
+    pub res_bytes: u16,
+    /// Clock cycles per UART bit.
+    pub baud_div: u32,
+    /// Board clock in Hz (0 in co-simulation).
+    pub clk_hz: u32,
+}
+
+/// The outcome of a GEMV on the board.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoardGemv {
+    /// `y[r]` for every row `r < M`.
+    pub results: Vec<i32>,
+    /// Array clock cycles of all runs (the board's cycle counter: from the
+    /// first beat offered until the last result stored).
+    pub cycles: u64,
+    /// Runs (RUN commands) the GEMV took: row tiles are batched to fit the
+    /// weight and result RAMs.
+    pub runs: usize,
+    /// Bytes sent to / received from the board.
+    pub bytes_out: u64,
+    /// Bytes received from the board.
+    pub bytes_in: u64,
+}
+
+/// Any byte stream the driver can talk over.
+pub trait ByteStream: Read + Write {}
+impl<T: Read + Write + ?Sized> ByteStream for T {}
+
+/// Host side of the board protocol, over any byte stream.
+pub struct BoardDriver<'a> {
+    io: Box<dyn ByteStream + 'a>,
+    info: Option<BoardInfo>,
+    bytes_out: u64,
+    bytes_in: u64,
+}
+
+impl std::fmt::Debug for BoardDriver<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoardDriver").field("info", &self.info).finish_non_exhaustive()
+    }
+}
+
+impl<'a> BoardDriver<'a> {
+    /// A driver over `io` (a serial port, a [`SimUart`], ...).
+    pub fn new(io: Box<dyn ByteStream + 'a>) -> BoardDriver<'a> {
+        BoardDriver { io, info: None, bytes_out: 0, bytes_in: 0 }
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> Result<(), BoardError> {
+        self.io.write_all(bytes)?;
+        self.io.flush()?;
+        self.bytes_out += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn recv(&mut self, n: usize) -> Result<Vec<u8>, BoardError> {
+        let mut buf = vec![0u8; n];
+        self.io.read_exact(&mut buf)?;
+        self.bytes_in += n as u64;
+        Ok(buf)
+    }
+
+    fn expect_ack(&mut self, what: &str) -> Result<(), BoardError> {
+        match self.recv(1)?[0] {
+            op::ACK => Ok(()),
+            op::NAK => Err(BoardError::Protocol(format!("{what}: the board answered NAK (unknown command)"))),
+            b => Err(BoardError::Protocol(format!("{what}: expected ACK (0x06), got 0x{b:02x}"))),
+        }
+    }
+
+    /// INFO: the board's buffers, beat sizes and clock (cached).
+    pub fn info(&mut self) -> Result<BoardInfo, BoardError> {
+        if let Some(i) = self.info {
+            return Ok(i);
+        }
+        self.send(&[op::INFO])?;
+        let b = self.recv(22)?;
+        if &b[0..4] != b"LUTC" {
+            return Err(BoardError::Protocol(format!("INFO: bad magic {:02x?} (not a lutcore board?)", &b[0..4])));
+        }
+        let u16at = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
+        let u32at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let info = BoardInfo {
+            version: b[4],
+            act_aw: b[5],
+            wgt_aw: b[6],
+            res_aw: b[7],
+            act_bytes: u16at(8),
+            wgt_bytes: u16at(10),
+            res_bytes: u16at(12),
+            baud_div: u32at(14),
+            clk_hz: u32at(18),
+        };
+        if info.version != PROTOCOL_VERSION {
+            return Err(BoardError::Protocol(format!(
+                "board speaks protocol version {}, this driver {PROTOCOL_VERSION}",
+                info.version
+            )));
+        }
+        self.info = Some(info);
+        Ok(info)
+    }
+
+    /// Check that the board's array has the beat sizes of `cfg`.
+    pub fn check_config(&mut self, cfg: &ArrayConfig) -> Result<BoardInfo, BoardError> {
+        let i = self.info()?;
+        let want = (cfg.act_beat_bits() / 8, cfg.weight_beat_bits() / 8, cfg.result_beat_bits() / 8);
+        let have = (u32::from(i.act_bytes), u32::from(i.wgt_bytes), u32::from(i.res_bytes));
+        if want != have {
+            return Err(BoardError::Shape(format!(
+                "board beats are {have:?} bytes (act, wgt, res) but config `{}` needs {want:?}",
+                cfg.slug()
+            )));
+        }
+        Ok(i)
+    }
+
+    fn load(&mut self, opcode: u8, addr: usize, beats: &[Beat], beat_bytes: usize) -> Result<(), BoardError> {
+        for (c, chunk) in beats.chunks(u16::MAX as usize).enumerate() {
+            let a = addr + c * u16::MAX as usize;
+            let a16 = u16::try_from(a).map_err(|_| BoardError::Shape(format!("RAM address {a} > 65535")))?;
+            let mut msg = Vec::with_capacity(5 + chunk.len() * beat_bytes);
+            msg.push(opcode);
+            msg.extend_from_slice(&a16.to_le_bytes());
+            msg.extend_from_slice(&(chunk.len() as u16).to_le_bytes());
+            for beat in chunk {
+                let bytes: Vec<u8> = beat.iter().flat_map(|w| w.to_le_bytes()).collect();
+                msg.extend((0..beat_bytes).map(|i| bytes.get(i).copied().unwrap_or(0)));
+            }
+            self.send(&msg)?;
+            self.expect_ack(if opcode == op::LOAD_ACT { "LOAD_ACT" } else { "LOAD_WGT" })?;
+        }
+        Ok(())
+    }
+
+    /// LOAD_ACT: activation beats into the activation RAM from `addr`.
+    pub fn load_act(&mut self, addr: usize, beats: &[Beat]) -> Result<(), BoardError> {
+        let n = usize::from(self.info()?.act_bytes);
+        self.load(op::LOAD_ACT, addr, beats, n)
+    }
+
+    /// LOAD_WGT: weight beats into the weight RAM from `addr`.
+    pub fn load_wgt(&mut self, addr: usize, beats: &[Beat]) -> Result<(), BoardError> {
+        let n = usize::from(self.info()?.wgt_bytes);
+        self.load(op::LOAD_WGT, addr, beats, n)
+    }
+
+    /// RUN: stream `kt` activation beats per row tile for `tiles` row tiles
+    /// and `wgt_beats` weight beats; returns the run's clock cycles.
+    pub fn run(&mut self, kt: u16, tiles: u16, wgt_beats: u32) -> Result<u32, BoardError> {
+        let mut msg = vec![op::RUN];
+        msg.extend_from_slice(&kt.to_le_bytes());
+        msg.extend_from_slice(&tiles.to_le_bytes());
+        msg.extend_from_slice(&wgt_beats.to_le_bytes());
+        self.send(&msg)?;
+        self.expect_ack("RUN")?;
+        let c = self.recv(4)?;
+        Ok(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+    }
+
+    /// READ_RES: `count` result beats from `addr`, as raw bytes each.
+    pub fn read_results(&mut self, addr: u16, count: u16) -> Result<Vec<Vec<u8>>, BoardError> {
+        let rb = usize::from(self.info()?.res_bytes);
+        let mut msg = vec![op::READ_RES];
+        msg.extend_from_slice(&addr.to_le_bytes());
+        msg.extend_from_slice(&count.to_le_bytes());
+        self.send(&msg)?;
+        let bytes = self.recv(rb * usize::from(count))?;
+        Ok(bytes.chunks(rb).map(<[u8]>::to_vec).collect())
+    }
+
+    /// CYCLES: the cycle count of the last run.
+    pub fn cycles(&mut self) -> Result<u32, BoardError> {
+        self.send(&[op::CYCLES])?;
+        let c = self.recv(4)?;
+        Ok(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+    }
+
+    /// Send a raw byte and return the one-byte answer (protocol tests).
+    pub fn raw_command(&mut self, byte: u8) -> Result<u8, BoardError> {
+        self.send(&[byte])?;
+        Ok(self.recv(1)?[0])
+    }
+
+    /// `y = W·x` on the board's array of config `cfg`: load the activations
+    /// once, then for each batch of row tiles that fits the weight and result
+    /// RAMs: load its weight beats, run, read its result beats.
+    pub fn gemv(&mut self, cfg: &ArrayConfig, w: &WeightMatrix, x: &[i8]) -> Result<BoardGemv, BoardError> {
+        if x.len() != w.cols() {
+            return Err(BoardError::Shape(format!("x has {} activations but W is {}x{}", x.len(), w.rows(), w.cols())));
+        }
+        if w.wtype() != cfg.weights() {
+            return Err(BoardError::Shape(format!("W holds {} weights, the array {}", w.wtype(), cfg.weights())));
+        }
+        if w.rows() == 0 {
+            return Err(BoardError::Shape("W has no rows (M = 0)".into()));
+        }
+        check_fits(cfg, w.cols())?;
+        let info = self.check_config(cfg)?;
+        let (out0, in0) = (self.bytes_out, self.bytes_in);
+        let kt = k_tiles(cfg, w.cols());
+        if kt > 1usize << info.act_aw || kt > usize::from(u16::MAX) {
+            return Err(BoardError::Shape(format!(
+                "K = {} needs {kt} activation beats; the board holds {}",
+                w.cols(),
+                1usize << info.act_aw
+            )));
+        }
+        let per_tile = kt * cfg.beats_per_tile();
+        let batch = ((1usize << info.wgt_aw) / per_tile).min(1usize << info.res_aw).min(usize::from(u16::MAX));
+        if batch == 0 {
+            return Err(BoardError::Shape(format!(
+                "one row tile at K = {} takes {per_tile} weight beats; the board's weight RAM holds {}",
+                w.cols(),
+                1usize << info.wgt_aw
+            )));
+        }
+        let rows = cfg.rows();
+        let tiles = w.rows().div_ceil(rows);
+        self.load_act(0, &rtl_act_beats(cfg, x))?;
+        let mut results = Vec::with_capacity(tiles * rows);
+        let (mut cycles, mut runs) = (0u64, 0usize);
+        let mut t0 = 0;
+        while t0 < tiles {
+            let n = batch.min(tiles - t0);
+            let beats: Vec<Beat> = (t0..t0 + n).flat_map(|t| rtl_weight_beats(cfg, w, t * rows)).collect();
+            self.load_wgt(0, &beats)?;
+            cycles += u64::from(self.run(kt as u16, n as u16, beats.len() as u32)?);
+            runs += 1;
+            for beat in self.read_results(0, n as u16)? {
+                results.extend(beat.chunks(4).take(rows).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])));
+            }
+            t0 += n;
+        }
+        results.truncate(w.rows());
+        Ok(BoardGemv { results, cycles, runs, bytes_out: self.bytes_out - out0, bytes_in: self.bytes_in - in0 })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_decoder_reads_a_frame_sampled_once_per_clock() {
+        for div in [4u32, 5, 16] {
+            let mut dec = TxDecoder { div, frame: None };
+            let byte = 0xa5u8;
+            let mut line: Vec<bool> = vec![true; 7];
+            for i in 0..10 {
+                let level = match i {
+                    0 => false,
+                    9 => true,
+                    _ => (byte >> (i - 1)) & 1 == 1,
+                };
+                line.extend(std::iter::repeat_n(level, div as usize));
+            }
+            line.extend([true; 3]);
+            let got: Vec<u8> = line.into_iter().filter_map(|l| dec.feed(l)).collect();
+            assert_eq!(got, vec![byte], "div {div}");
+        }
+    }
+
+    #[test]
+    fn the_sim_top_sets_the_array_widths() {
+        let cfg = lutcore_sw::config::preset("ice40").unwrap();
+        let d = board_design(&cfg, &BoardParams::for_config(&cfg)).unwrap();
+        let top = &d.files.last().unwrap().contents;
+        assert!(top.contains(".ACT_W(32), .WGT_W(16), .RES_W(128)"), "{top}");
+        assert!(top.contains(".ACT_AW(10)") && top.contains(".BAUD_DIV(4)"), "{top}");
+        assert_eq!(d.top, SIM_TOP);
+    }
+}
