@@ -37,9 +37,13 @@ pub const VERILATOR_FLAGS: &[&str] =
     &["--cc", "-O3", "--x-assign", "fast", "--x-initial", "fast", "-Wno-fatal", "--no-timing"];
 
 /// Flags passed to every C++ compile (before include directories).
+/// `-O3 -march=native`: the model is built on the machine that runs it (the
+/// CPU is part of the cache key); together they took the default array from
+/// 0.89 to 1.0 M cycles/s.
 pub const CXX_FLAGS: &[&str] = &[
     "-std=c++17",
-    "-O2",
+    "-O3",
+    "-march=native",
     "-fPIC",
     "-faligned-new",
     "-fvisibility=hidden",
@@ -314,6 +318,20 @@ impl Drop for DirLock {
     }
 }
 
+/// The CPU's model name and feature flags (Linux `/proc/cpuinfo`), so that a
+/// cache built with `-march=native` is never loaded on another kind of CPU.
+fn cpu_identity() -> String {
+    let info = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |name: &str| {
+        info.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    format!("{} [{}]", field("model name"), field("flags"))
+}
+
 fn hash_hex(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
     for p in parts {
@@ -489,7 +507,13 @@ impl SimLibrary {
         let shim = lutcore_gen::shim::cpp_shim_traced(&design.top, &design.ports, opts.trace);
         let mut cxx_cmd = Command::new(cxx());
         cxx_cmd.arg("--version");
-        let cxx_version = String::from_utf8_lossy(&run(cxx_cmd)?).lines().next().unwrap_or_default().to_string();
+        // `-march=native` code is only valid on this kind of CPU: the CPU's
+        // name and feature flags are part of every cache key.
+        let cxx_version = format!(
+            "{} | {}",
+            String::from_utf8_lossy(&run(cxx_cmd)?).lines().next().unwrap_or_default(),
+            cpu_identity()
+        );
         let mut flags = format!(
             "lutcore-sim {} pipeline {PIPELINE_REV}\nverilator {} --top-module {}\n{} {} (slow: {})\nlink {}",
             env!("CARGO_PKG_VERSION"),
