@@ -12,6 +12,12 @@
 //! cycle later. Every datapath control (`load_o`, `acc_en_o`, …) is therefore
 //! registered here, so the whole datapath runs exactly one cycle behind the
 //! handshakes, and a `drain` phase waits for it before the result beat.
+//!
+//! The LUT array's PEs are pipelined once more: a lookup stage registers the
+//! table entries selected by the weight beat, and the accumulate stage adds
+//! them one cycle later. Its accumulator controls (`acc_en_o`, `acc_clear_o`,
+//! `finalize_o`, `plane_o`) are therefore two cycles behind the handshakes,
+//! and a second drain phase (`drain2`) precedes the result beat.
 
 use lutcore_sw::config::{Arch, ArrayConfig};
 
@@ -30,13 +36,16 @@ pub fn plane_bits(cfg: &ArrayConfig) -> u32 {
 const RUN: u64 = 0;
 const FINAL: u64 = 1;
 const DRAIN: u64 = 2;
-const OUT: u64 = 3;
+/// The LUT array's second drain cycle (its accumulate stage); phase_q is 3 bits there.
+const DRAIN2: u64 = 3;
 
 /// Build the controller for `cfg`.
 pub fn module(cfg: &ArrayConfig) -> Module {
     let lut = cfg.arch() == Arch::Lut;
     let beats = cfg.beats_per_tile() as u64;
     let pb = plane_bits(cfg);
+    // Phases: RUN, FINAL (LUT), DRAIN, DRAIN2 (LUT), OUT.
+    let (phw, out) = if lut { (3, 4) } else { (2, 3) };
     let mut m = Module::new(
         NAME,
         crate::header(
@@ -47,7 +56,13 @@ pub fn module(cfg: &ArrayConfig) -> Module {
                 "the sum(x) correction cycle and the result beat of each GEMV pass.",
                 "Accepted beats are latched by the array (act_fire_o, wgt_fire_o); the datapath",
                 "controls are registered, so the datapath runs one cycle behind the handshakes.",
-            ],
+            ][..]
+            .iter()
+            .copied()
+            .chain(lut.then_some(
+                "LUT: the accumulator controls are registered twice (the PEs' lookup stage comes first).",
+            ))
+            .collect::<Vec<_>>(),
         ),
     );
     m.port(Port::input("clk_i", 1, "clock"));
@@ -74,7 +89,11 @@ pub fn module(cfg: &ArrayConfig) -> Module {
 
     m.comment("");
     m.comment("State");
-    let phase_q = m.logic("phase_q", 2, "0: run, 1: finalize (LUT), 2: drain the datapath, 3: result out");
+    let phase_q = if lut {
+        m.logic("phase_q", phw, "0: run, 1: finalize, 2: drain the lookup stage, 3: drain the accumulate stage, 4: result out")
+    } else {
+        m.logic("phase_q", phw, "0: run, 2: drain the datapath, 3: result out")
+    };
     let tile_valid_q = m.logic("tile_valid_q", 1, "an activation beat is loaded and has weight beats left");
     let tile_last_q = m.logic("tile_last_q", 1, "the loaded beat is the last K-tile");
     let act_first_q = m.logic("act_first_q", 1, "the next activation beat starts a pass");
@@ -88,7 +107,7 @@ pub fn module(cfg: &ArrayConfig) -> Module {
     let act_fire = m.logic("act_fire", 1, "activation beat transfers this cycle");
     let tile_done = m.logic("tile_done", 1, "the loaded K-tile's last weight beat transfers");
     let res_fire = m.logic("res_fire", 1, "result beat transfers this cycle");
-    m.assign(running.clone(), e::eq(phase_q.clone(), e::lit(2, RUN)));
+    m.assign(running.clone(), e::eq(phase_q.clone(), e::lit(phw, RUN)));
     m.assign(wgt_ready.clone(), e::and(running.clone(), tile_valid_q.clone()));
     m.assign(wgt_fire.clone(), e::and(wgt_valid, wgt_ready));
     let plane_last = match &plane_q {
@@ -104,7 +123,7 @@ pub fn module(cfg: &ArrayConfig) -> Module {
         ),
     );
     m.assign(act_fire.clone(), e::and(act_valid, act_ready));
-    m.assign(res_valid.clone(), e::eq(phase_q.clone(), e::lit(2, OUT)));
+    m.assign(res_valid.clone(), e::eq(phase_q.clone(), e::lit(phw, out)));
     m.assign(res_fire.clone(), e::and(res_valid, res_ready));
 
     m.comment("");
@@ -122,9 +141,7 @@ pub fn module(cfg: &ArrayConfig) -> Module {
     let dp_plane_q = plane_o.as_ref().map(|_| m.logic("dp_plane_q", pb, ""));
     m.assign(load, load_q.clone());
     m.assign(sum_clear, sum_clear_q.clone());
-    m.assign(acc_en, acc_en_q.clone());
-    m.assign(acc_clear, acc_clear_q.clone());
-    let in_final = e::eq(phase_q.clone(), e::lit(2, FINAL));
+    let in_final = e::eq(phase_q.clone(), e::lit(phw, FINAL));
     let mut dp_reset = vec![
         Stmt::Assign(load_q.clone(), e::lit(1, 0)),
         Stmt::Assign(sum_clear_q.clone(), e::lit(1, 0)),
@@ -137,24 +154,47 @@ pub fn module(cfg: &ArrayConfig) -> Module {
         // Only weight beats clear: the finalize cycle adds to the pass's sum.
         Stmt::Assign(acc_clear_q.clone(), e::and(acc_first_q.clone(), running.clone())),
     ];
-    match (&finalize, &finalize_q) {
-        (Some(f), Some(fq)) => {
-            m.assign(f.clone(), fq.clone());
+    match &finalize_q {
+        Some(fq) => {
             dp_reset.push(Stmt::Assign(fq.clone(), e::lit(1, 0)));
             dp_body.push(Stmt::Assign(fq.clone(), in_final.clone()));
             dp_body.push(Stmt::Assign(acc_en_q.clone(), e::or(wgt_fire.clone(), in_final.clone())));
         }
-        _ => dp_body.push(Stmt::Assign(acc_en_q.clone(), wgt_fire.clone())),
+        None => dp_body.push(Stmt::Assign(acc_en_q.clone(), wgt_fire.clone())),
     }
-    if let (Some(po), Some(dq), Some(pq)) = (&plane_o, &dp_plane_q, &plane_q) {
-        m.assign(po.clone(), dq.clone());
+    if let (Some(dq), Some(pq)) = (&dp_plane_q, &plane_q) {
         dp_reset.push(Stmt::Assign(dq.clone(), e::lit(pb, 0)));
         dp_body.push(Stmt::Assign(dq.clone(), pq.clone()));
     }
-    m.item(Item::AlwaysFf { reset: dp_reset, body: dp_body });
+    // The accumulator controls: (stage-1 register, output port, name of the LUT stage-2 register).
+    let mut acc_ctrls = vec![(acc_en_q, acc_en, "acc_en_q2", 1), (acc_clear_q, acc_clear, "acc_clear_q2", 1)];
+    if let (Some(fq), Some(f)) = (finalize_q, finalize) {
+        acc_ctrls.push((fq, f, "finalize_q2", 1));
+    }
+    if let (Some(dq), Some(po)) = (dp_plane_q, plane_o) {
+        acc_ctrls.push((dq, po, "dp_plane_q2", pb));
+    }
+    if lut {
+        m.item(Item::AlwaysFf { reset: dp_reset, body: dp_body });
+        m.comment("");
+        m.comment("Accumulator controls, two cycles behind the handshakes (after the PEs' lookup stage)");
+        let (mut reset2, mut body2) = (vec![], vec![]);
+        for (q1, port, name, width) in acc_ctrls {
+            let q2 = m.logic(name, width, "");
+            m.assign(port, q2.clone());
+            reset2.push(Stmt::Assign(q2.clone(), e::lit(width, 0)));
+            body2.push(Stmt::Assign(q2, q1));
+        }
+        m.item(Item::AlwaysFf { reset: reset2, body: body2 });
+    } else {
+        for (q1, port, _, _) in acc_ctrls {
+            m.assign(port, q1);
+        }
+        m.item(Item::AlwaysFf { reset: dp_reset, body: dp_body });
+    }
     m.comment("");
     let mut reset = vec![
-        Stmt::Assign(phase_q.clone(), e::lit(2, RUN)),
+        Stmt::Assign(phase_q.clone(), e::lit(phw, RUN)),
         Stmt::Assign(tile_valid_q.clone(), e::lit(1, 0)),
         Stmt::Assign(tile_last_q.clone(), e::lit(1, 0)),
         Stmt::Assign(act_first_q.clone(), e::lit(1, 1)),
@@ -183,19 +223,27 @@ pub fn module(cfg: &ArrayConfig) -> Module {
     body.push(Stmt::If(wgt_fire, on_wgt, vec![]));
     let mut phase = vec![Stmt::If(
         e::and(tile_done, tile_last_q),
-        vec![Stmt::Assign(phase_q.clone(), e::lit(2, after_last_tile))],
+        vec![Stmt::Assign(phase_q.clone(), e::lit(phw, after_last_tile))],
         vec![],
     )];
     if lut {
-        phase.push(Stmt::If(in_final, vec![Stmt::Assign(phase_q.clone(), e::lit(2, DRAIN))], vec![]));
+        phase.push(Stmt::If(in_final, vec![Stmt::Assign(phase_q.clone(), e::lit(phw, DRAIN))], vec![]));
     }
     // The datapath finishes the pass's last accumulation (finalize for the LUT array).
+    // LUT: then its accumulate stage does, one cycle later.
     phase.push(Stmt::If(
-        e::eq(phase_q.clone(), e::lit(2, DRAIN)),
-        vec![Stmt::Assign(phase_q.clone(), e::lit(2, OUT))],
+        e::eq(phase_q.clone(), e::lit(phw, DRAIN)),
+        vec![Stmt::Assign(phase_q.clone(), e::lit(phw, if lut { DRAIN2 } else { out }))],
         vec![],
     ));
-    phase.push(Stmt::If(res_fire, vec![Stmt::Assign(phase_q.clone(), e::lit(2, RUN))], vec![]));
+    if lut {
+        phase.push(Stmt::If(
+            e::eq(phase_q.clone(), e::lit(phw, DRAIN2)),
+            vec![Stmt::Assign(phase_q.clone(), e::lit(phw, out))],
+            vec![],
+        ));
+    }
+    phase.push(Stmt::If(res_fire, vec![Stmt::Assign(phase_q.clone(), e::lit(phw, RUN))], vec![]));
     body.extend(phase);
     m.item(Item::AlwaysFf { reset, body });
     m

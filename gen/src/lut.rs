@@ -54,7 +54,8 @@ fn precompute(cfg: &ArrayConfig) -> Module {
                 "lutcore_lut_precompute: the mirror-halved lookup tables of one activation beat.",
                 &format!("For each of the {groups} groups of g={g} activations x0..x{}, entry k (0..{}) is", g - 1, entries - 1),
                 &format!("x{} + sum over t<{} of (k[t] ? +xt : -xt); the other half of the table is its negation.", g - 1, g - 1),
-                "Also accumulates sum(x) over the pass for the bit-plane correction.",
+                "Also accumulates sum(x) over the pass for the bit-plane correction (sum_x_o",
+                "includes a loaded beat two cycles after load_i).",
             ],
         ),
     );
@@ -86,22 +87,32 @@ fn precompute(cfg: &ArrayConfig) -> Module {
         }
     }
     m.comment("");
-    m.comment("Registered tables and the running sum(x); sum(x) of a group is its entry with all bits set.");
+    m.comment("Registered tables");
     let table_q = m.logic("table_q", table_bits(cfg), "all tables of the loaded beat");
-    let tile_sum = m.logic("tile_sum", sw, "sum(x) of this beat");
+    m.item(Item::AlwaysFf {
+        reset: vec![],
+        body: vec![Stmt::If(load.clone(), vec![Stmt::Assign(table_q.clone(), e::concat(entry_ids.into_iter().rev().collect()))], vec![])],
+    });
+    m.comment("");
+    m.comment("The running sum(x), one cycle after the tables (the table adders and the running");
+    m.comment("sum are separate stages); sum(x) of a group is its entry with all bits set.");
+    let sum_load_q = m.logic("sum_load_q", 1, "the tables were loaded last cycle");
+    let sum_clear_q = m.logic("sum_clear_q", 1, "... and started a pass");
+    let tile_sum = m.logic("tile_sum", sw, "sum(x) of the loaded beat");
     let sum_q = m.logic("sum_x_q", sw, "");
-    let group_sums = (0..groups).map(|j| e::sext(entry_ids[((j + 1) * entries - 1) as usize].clone(), ew, sw));
+    let group_sums = (0..groups).map(|j| e::sext(e::part(table_q.clone(), ((j + 1) * entries - 1) * ew, ew), ew, sw));
     m.assign(tile_sum.clone(), group_sums.reduce(e::add).expect("k_groups >= 1"));
     m.item(Item::AlwaysFf {
         reset: vec![],
-        body: vec![Stmt::If(
-            load,
-            vec![
-                Stmt::Assign(table_q.clone(), e::concat(entry_ids.into_iter().rev().collect())),
-                Stmt::Assign(sum_q.clone(), e::add(e::cond(clear, e::lit(sw, 0), sum_q.clone()), tile_sum)),
-            ],
-            vec![],
-        )],
+        body: vec![
+            Stmt::Assign(sum_load_q.clone(), load),
+            Stmt::Assign(sum_clear_q.clone(), clear),
+            Stmt::If(
+                sum_load_q,
+                vec![Stmt::Assign(sum_q.clone(), e::add(e::cond(sum_clear_q, e::lit(sw, 0), sum_q.clone()), tile_sum))],
+                vec![],
+            ),
+        ],
     });
     m.assign(table_o, table_q);
     m.assign(sum_o, sum_q);
@@ -110,7 +121,7 @@ fn precompute(cfg: &ArrayConfig) -> Module {
 
 fn pe(cfg: &ArrayConfig) -> Module {
     let (g, groups) = (cfg.g() as u32, cfg.k_groups() as u32);
-    let (ew, tw, bw, aw) = (cfg.entry_bits(), cfg.term_bits(), cfg.beat_sum_bits(), cfg.acc_bits());
+    let (ew, bw, aw) = (cfg.entry_bits(), cfg.beat_sum_bits(), cfg.acc_bits());
     let pb = control::plane_bits(cfg);
     let mut m = Module::new(
         PE,
@@ -121,8 +132,9 @@ fn pe(cfg: &ArrayConfig) -> Module {
                 &format!("Per weight beat (one bit plane), each of the {groups} groups' {g} weight bits index its table:"),
                 "the top bit chooses the mirrored half (negate), the others select an entry (sel_o);",
                 "the array reads the shared table at sel_o and returns the entries (entry_i).",
-                "The per-beat sum is shifted by the plane number and accumulated; after the last",
-                "beat, the correction c*sum(x) is added and the result is acc/2 (always even).",
+                "Two stages: the entries and their signs are registered (lookup), and one cycle",
+                "later the per-beat sum is shifted by the plane number and accumulated; after the",
+                "last beat, the correction c*sum(x) is added and the result is acc/2 (always even).",
             ],
         ),
     );
@@ -137,7 +149,7 @@ fn pe(cfg: &ArrayConfig) -> Module {
     let corr = m.port(Port::input("corr_i", aw, "correction c*sum(x)"));
     let result = m.port(Port::output("result_o", RESULT_BITS, "acc/2, the row's int32 result"));
 
-    let mut terms = Vec::new();
+    let mut negs = Vec::new();
     let mut sels = Vec::new();
     for j in 0..groups {
         m.comment("");
@@ -150,29 +162,48 @@ fn pe(cfg: &ArrayConfig) -> Module {
         let low = e::part(idx, 0, g - 1);
         m.assign(sel.clone(), e::cond(neg.clone(), e::not(low.clone()), low));
         sels.push(sel);
-        let term = m.logic(&format!("g{j}_term"), tw, "signed table value");
-        let wide = e::sext(e::part(entry_i.clone(), j * ew, ew), ew, tw);
-        m.assign(term.clone(), e::cond(neg, e::neg(wide.clone()), wide));
-        terms.push(term);
+        negs.push(neg);
     }
     m.comment("");
     m.assign(sel_o, if sels.len() == 1 { sels.pop().expect("one") } else { e::concat(sels.into_iter().rev().collect()) });
     m.comment("");
-    m.comment("Sum of the groups, bit-serial shift, accumulate");
-    let beat_sum = m.logic("beat_sum", bw, "sum of this plane's terms");
-    m.assign(beat_sum.clone(), terms.into_iter().map(|t| e::sext(t, tw, bw)).reduce(e::add).expect("k_groups >= 1"));
-    let shifted = m.logic("shifted_sum", aw, "beat_sum * 2^plane");
-    let wide = e::sext(beat_sum, bw, aw);
-    m.assign(shifted.clone(), match plane {
-        Some(p) => e::bin(crate::ir::BinOp::Shl, wide, p),
-        None => wide,
+    m.comment("Lookup stage: register the looked-up entries and their signs");
+    let entry_q = m.logic("entry_q", groups * ew, "entry_i of the last cycle");
+    let neg_q = m.logic("neg_q", groups, "group j's negate bit at [j]");
+    m.item(Item::AlwaysFf {
+        reset: vec![],
+        body: vec![
+            Stmt::Assign(entry_q.clone(), entry_i),
+            Stmt::Assign(neg_q.clone(), if negs.len() == 1 { negs.pop().expect("one") } else { e::concat(negs.into_iter().rev().collect()) }),
+        ],
     });
+    m.comment("");
+    m.comment("Accumulate stage (the controls are one cycle behind the lookup): -e = ~e + 1");
+    let neg_bit = |j: u32| if groups == 1 { neg_q.clone() } else { e::bit(neg_q.clone(), j) };
+    let ones = |j: u32, w: u32| e::bin(crate::ir::BinOp::Xor, e::sext(e::part(entry_q.clone(), j * ew, ew), ew, w), Expr::Repl(w, Box::new(neg_bit(j))));
+    let shift = |x: Expr| match &plane {
+        Some(p) => e::bin(crate::ir::BinOp::Shl, x, p.clone()),
+        None => x,
+    };
     let acc_q = m.logic("acc_q", aw, "accumulator");
     let acc_d = m.logic("acc_d", aw, "");
-    m.assign(
-        acc_d.clone(),
-        e::add(e::cond(acc_clear, e::lit(aw, 0), acc_q.clone()), e::cond(finalize, corr, shifted)),
-    );
+    let base = e::cond(acc_clear, e::lit(aw, 0), acc_q.clone());
+    if groups == 1 {
+        // (e << plane) negated is ~(e << plane) + 1: the +1 is the accumulator adder's carry-in.
+        let addend = m.logic("addend", aw, "neg ? ~(entry << plane) : entry << plane");
+        m.assign(addend.clone(), e::bin(crate::ir::BinOp::Xor, shift(e::sext(e::part(entry_q.clone(), 0, ew), ew, aw)), Expr::Repl(aw, Box::new(neg_q.clone()))));
+        let carry = m.logic("carry", 1, "completes the negation");
+        m.assign(carry.clone(), e::and(neg_q.clone(), e::not(finalize.clone())));
+        m.assign(acc_d.clone(), e::add(e::add(base, e::cond(finalize, corr, addend)), e::zext(carry, 1, aw)));
+    } else {
+        let beat_sum = m.logic("beat_sum", bw, "sum of this plane's terms");
+        let ones_sum = (0..groups).map(|j| ones(j, bw)).reduce(e::add).expect("k_groups >= 1");
+        let carries = (0..groups).map(|j| e::zext(neg_bit(j), 1, bw)).reduce(e::add).expect("k_groups >= 1");
+        m.assign(beat_sum.clone(), e::add(ones_sum, carries));
+        let shifted = m.logic("shifted_sum", aw, "beat_sum * 2^plane");
+        m.assign(shifted.clone(), shift(e::sext(beat_sum, bw, aw)));
+        m.assign(acc_d.clone(), e::add(base, e::cond(finalize, corr, shifted)));
+    }
     m.item(Item::AlwaysFf { reset: vec![], body: vec![Stmt::If(acc_en, vec![Stmt::Assign(acc_q.clone(), acc_d)], vec![])] });
     m.assign(result, e::sext(e::slice(acc_q.clone(), aw - 1, 1), aw - 1, RESULT_BITS));
     let unused = m.logic("unused_acc_lsb", 1, "acc is even: bit 0 is always 0");
@@ -215,7 +246,12 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
     let sum_wide = m.logic("sum_x_wide", aw, "");
     m.assign(sum_wide.clone(), e::sext(sum_x, sw, aw));
     let corr = m.logic("corr", aw, "");
-    m.assign(corr.clone(), const_mul(sum_wide, c, aw));
+    if c >= 0 && (c as u64).is_power_of_two() {
+        m.assign(corr.clone(), const_mul(sum_wide, c, aw));
+    } else {
+        // Registered: sum(x) is final two cycles before the accumulate stage's finalize.
+        m.item(Item::AlwaysFf { reset: vec![], body: vec![Stmt::Assign(corr.clone(), const_mul(sum_wide, c, aw))] });
+    }
     m.comment("");
     m.comment("The tables as one array per group, read by every PE");
     let (g, groups, entries, ew) = (cfg.g() as u32, cfg.k_groups() as u32, cfg.table_entries() as u32, cfg.entry_bits());

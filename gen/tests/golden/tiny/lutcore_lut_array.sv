@@ -77,7 +77,9 @@ module lutcore_lut_array (
   logic [18:0] sum_x_wide;
   assign sum_x_wide = {{3{sum_x[15]}}, sum_x};
   logic [18:0] corr;
-  assign corr = (sum_x_wide << 6'd2) - sum_x_wide;
+  always_ff @(posedge clk_i) begin
+    corr <= (sum_x_wide << 6'd2) - sum_x_wide;
+  end
 
   // The tables as one array per group, read by every PE
   logic [9:0] table_g0 [0:7];              // group 0, entry k at [k]
