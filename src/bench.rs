@@ -178,7 +178,9 @@ pub struct BenchPlan {
     pub native_ternary: bool,
 }
 
-fn random_weights(rng: &mut ChaCha8Rng, wtype: WeightType, m: usize, k: usize) -> Result<WeightMatrix> {
+/// A random weight matrix: every value of the type equally likely (for
+/// ternary, a third zeros, roughly as absmean-quantized BitNet weights).
+pub fn random_weights(rng: &mut ChaCha8Rng, wtype: WeightType, m: usize, k: usize) -> Result<WeightMatrix> {
     let values: Vec<i32> = (0..m * k).map(|_| rng.gen_range(wtype.min_value()..=wtype.max_value())).collect();
     Ok(WeightMatrix::from_values(m, k, wtype, &values)?)
 }

@@ -4,6 +4,7 @@
 
 mod bench;
 mod fpga;
+mod model_cmd;
 mod simrun;
 
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use lutcore_sw::config::{presets, ArrayConfig, RawArrayConfig};
-use lutcore_sw::layout::{check_fits, BitPlanes, WeightMatrix};
+use lutcore_sw::layout::{check_fits, BitPlanes};
 use lutcore_sw::reference::{gemv_lut, gemv_plain};
 use lutcore_sw::{QuantizedActivations, WeightType};
 use rand::{Rng, SeedableRng};
@@ -50,95 +51,17 @@ enum Command {
     Fpga(fpga::FpgaArgs),
     /// BitNet model files (see `lutcore model synth --help`).
     #[command(subcommand)]
-    Model(ModelCommand),
+    Model(model_cmd::ModelCommand),
     /// Generate text with a BitNet GGUF model: streams the text, then prints
     /// prompt and decode speed in tokens/s.
-    Run(RunArgs),
+    Run(model_cmd::RunArgs),
     /// Teacher-forced logits of a token sequence: one forward pass over all
     /// tokens, the logits of every position written as little-endian f32
     /// (positions × vocabulary) — for parity checks against other runtimes.
-    Logits(LogitsArgs),
+    Logits(model_cmd::LogitsArgs),
     /// Benchmarks (see `lutcore bench gemv --help`).
     #[command(subcommand)]
     Bench(BenchCommand),
-}
-
-#[derive(Subcommand)]
-enum ModelCommand {
-    /// Write a synthetic BitNet model in the published GGUF layout: random
-    /// ternary weights with realistic scales and the real tokenizer of the
-    /// model family (from the vocabulary files of scripts/fetch_vocab.sh).
-    ///
-    /// Shapes: tiny (hidden 256, 2 layers), 700m (1536/4096/24, TQ2_0),
-    /// 3b (3200/8640/26, I2_S: TQ types need rows that are multiples of 256),
-    /// 2b4t (2560/6912/30, GQA 20/5, ReLU², I2_S, Llama-3 tokenizer).
-    Synth(SynthArgs),
-}
-
-#[derive(Args)]
-struct SynthArgs {
-    /// Model shape: tiny, 700m, 3b or 2b4t.
-    #[arg(long)]
-    shape: String,
-    /// Output GGUF file.
-    #[arg(long, value_name = "FILE")]
-    out: PathBuf,
-    /// Directory with ggml-vocab-llama-spm.gguf / ggml-vocab-llama-bpe.gguf.
-    #[arg(long, value_name = "DIR", default_value = "build/vocab")]
-    vocab_dir: PathBuf,
-    /// Seed of the random weights.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-}
-
-#[derive(Args)]
-struct RunArgs {
-    /// Model GGUF file.
-    #[arg(short = 'm', long = "model", value_name = "FILE")]
-    model: PathBuf,
-    /// Prompt text.
-    #[arg(short = 'p', long, default_value = "The")]
-    prompt: String,
-    /// Tokens to generate.
-    #[arg(short = 'n', long = "n-predict", default_value_t = 64)]
-    n_predict: usize,
-    /// Matmul backend: `lut` (fast CPU kernels) or `ref` (plain integer reference).
-    #[arg(long, default_value = "lut")]
-    backend: String,
-    /// Threads.
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
-    /// Sampling temperature (0 = greedy).
-    #[arg(long, default_value_t = 0.0)]
-    temp: f32,
-    /// Keep only the K most likely tokens (0 = all).
-    #[arg(long, default_value_t = 40)]
-    top_k: usize,
-    /// Nucleus sampling threshold (1 = off).
-    #[arg(long, default_value_t = 0.95)]
-    top_p: f32,
-    /// Sampling seed.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-}
-
-#[derive(Args)]
-struct LogitsArgs {
-    /// Model GGUF file.
-    #[arg(short = 'm', long = "model", value_name = "FILE")]
-    model: PathBuf,
-    /// Token ids, comma separated (e.g. 1,450,7483).
-    #[arg(long, value_delimiter = ',', required = true)]
-    tokens: Vec<u32>,
-    /// Output file for the f32 logits.
-    #[arg(long, value_name = "FILE")]
-    out: PathBuf,
-    /// Matmul backend: `lut` or `ref`.
-    #[arg(long, default_value = "lut")]
-    backend: String,
-    /// Threads.
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
 }
 
 #[derive(Subcommand)]
@@ -264,11 +187,11 @@ fn main() -> ExitCode {
         Command::Gen(a) => cmd_gen(&a),
         Command::Sim(a) => cmd_sim(&a),
         Command::Bench(BenchCommand::Gemv(a)) => cmd_bench_gemv(&a),
-        Command::Model(ModelCommand::Synth(a)) => cmd_synth(&a),
-        Command::Run(a) => cmd_run(&a),
+        Command::Model(model_cmd::ModelCommand::Synth(a)) => model_cmd::cmd_synth(&a),
+        Command::Run(a) => model_cmd::cmd_run(&a),
         Command::SimModel(a) => simrun::cmd_sim_model(&a),
         Command::Fpga(a) => fpga::cmd_fpga(&a),
-        Command::Logits(a) => cmd_logits(&a),
+        Command::Logits(a) => model_cmd::cmd_logits(&a),
     };
     match result {
         Ok(code) => code,
@@ -301,13 +224,6 @@ fn cmd_gen(a: &GenArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A random ternary-or-integer weight matrix: ternary weights are zero a third
-/// of the time, as absmean-quantized BitNet weights roughly are.
-fn random_weights(rng: &mut ChaCha8Rng, wtype: WeightType, m: usize, k: usize) -> Result<WeightMatrix> {
-    let values: Vec<i32> = (0..m * k).map(|_| rng.gen_range(wtype.min_value()..=wtype.max_value())).collect();
-    Ok(WeightMatrix::from_values(m, k, wtype, &values)?)
-}
-
 /// Roughly Gaussian activations, quantized per token with absmax as BitNet does.
 fn random_activations(rng: &mut ChaCha8Rng, k: usize) -> QuantizedActivations {
     let x: Vec<f32> = (0..k).map(|_| (0..4).map(|_| rng.gen_range(-1.0f32..1.0)).sum()).collect();
@@ -319,7 +235,7 @@ fn cmd_sim(a: &SimArgs) -> Result<ExitCode> {
     let (m, k) = a.shape;
     check_fits(&cfg, k)?;
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
-    let w = random_weights(&mut rng, cfg.weights(), m, k)?;
+    let w = bench::random_weights(&mut rng, cfg.weights(), m, k)?;
     let x = random_activations(&mut rng, k);
 
     println!("config     {name}: {cfg}");
@@ -428,124 +344,3 @@ fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(
     std::fs::write(path, serde_json::to_string_pretty(value)? + "\n").with_context(|| format!("writing {}", path.display()))
 }
 
-fn progress_bar(total: usize, what: &str) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(total as u64)
-        .with_style(indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed}]").expect("template"));
-    bar.set_message(what.to_string());
-    bar
-}
-
-fn cmd_synth(a: &SynthArgs) -> Result<ExitCode> {
-    use lutcore_sw::model::synth::{write_model, SynthShape};
-    let shape = SynthShape::named(&a.shape)
-        .with_context(|| format!("unknown --shape `{}`; expected one of {}", a.shape, SynthShape::NAMES.join(", ")))?;
-    let vocab = a.vocab_dir.join(match shape.tokenizer {
-        "bpe" => "ggml-vocab-llama-bpe.gguf",
-        _ => "ggml-vocab-llama-spm.gguf",
-    });
-    let fetch = std::path::Path::new("scripts/fetch_vocab.sh");
-    if !vocab.exists() && fetch.exists() {
-        // In a checkout: fetch llama.cpp's vocabulary files (PyPI) first.
-        eprintln!("{} missing: running {} {}", vocab.display(), fetch.display(), a.vocab_dir.display());
-        let status = std::process::Command::new("bash").arg(fetch).arg(&a.vocab_dir).status().context("running scripts/fetch_vocab.sh")?;
-        if !status.success() {
-            bail!("scripts/fetch_vocab.sh failed ({status}); see its output above");
-        }
-    }
-    if !vocab.exists() {
-        bail!("vocabulary file {} not found: run `scripts/fetch_vocab.sh {}` (or `make vocab`) in a lutcore checkout first, or pass --vocab-dir", vocab.display(), a.vocab_dir.display());
-    }
-    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let bar = progress_bar(shape.tensor_count(), &format!("synthesizing {}", shape.name));
-    let t = Instant::now();
-    write_model(&shape, Some(&vocab), a.seed, &a.out, |done, _| bar.set_position(done as u64))?;
-    bar.finish_and_clear();
-    let size = std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0);
-    println!(
-        "wrote {} ({}: hidden {}, ffn {}, {} layers, {} heads / {} kv, vocab {}, {}; {:.1} MB) in {:.1} s",
-        a.out.display(), shape.arch, shape.hidden, shape.ffn, shape.layers, shape.heads, shape.kv_heads, shape.vocab,
-        shape.ternary.name(), size as f64 / 1e6, t.elapsed().as_secs_f64()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The backend named on the command line.
-fn cpu_backend(name: &str, threads: usize) -> Result<Box<dyn lutcore_sw::backend::Backend>> {
-    match name {
-        "lut" => Ok(Box::new(lutcore_sw::backend::LutBackend { threads })),
-        "ref" => Ok(Box::new(lutcore_sw::backend::RefBackend)),
-        other => bail!("unknown --backend `{other}`; expected `lut` or `ref`"),
-    }
-}
-
-fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
-    use std::io::Write;
-    use lutcore_sw::model::{sample::Sampler, tokenizer_from_gguf, Model, Session};
-    if a.threads == 0 {
-        bail!("--threads 0: need at least 1 thread");
-    }
-    let backend = cpu_backend(&a.backend, a.threads)?;
-    let file = lutcore_sw::gguf::GgufFile::open(&a.model)?;
-    let tokenizer = tokenizer_from_gguf(&file)?;
-    drop(file);
-    let bar = progress_bar(0, "loading");
-    let t = Instant::now();
-    let model = Model::load(&a.model, backend.as_ref(), |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })?;
-    bar.finish_and_clear();
-    let c = &model.config;
-    eprintln!(
-        "model {}: {} hidden {} ffn {} layers {} heads {}/{} vocab {}; backend {}; loaded in {:.1} s",
-        a.model.display(), c.arch, c.hidden, c.ffn, c.layers, c.heads, c.kv_heads, c.vocab, model.backend, t.elapsed().as_secs_f64()
-    );
-    let prompt = tokenizer.encode(&a.prompt, tokenizer.add_bos());
-    if prompt.is_empty() {
-        bail!("the prompt encodes to no tokens");
-    }
-    let mut session = Session::new(&model, a.threads);
-    let mut sampler = Sampler::new(a.temp, a.top_k, a.top_p, a.seed);
-    let mut out = std::io::stdout().lock();
-    out.write_all(a.prompt.as_bytes())?;
-    out.flush()?;
-    let t = Instant::now();
-    let mut logits = session.forward(&prompt, false)?.pop().expect("one logits row");
-    let prompt_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let mut generated = 0;
-    for _ in 0..a.n_predict {
-        let tok = sampler.sample(&logits);
-        if tokenizer.is_eog(tok) {
-            break;
-        }
-        out.write_all(&tokenizer.token_to_piece(tok))?;
-        out.flush()?;
-        generated += 1;
-        logits = session.forward(&[tok], false)?.pop().expect("one logits row");
-    }
-    let decode_s = t.elapsed().as_secs_f64();
-    writeln!(out)?;
-    eprintln!(
-        "prompt: {} tokens in {:.3} s ({:.1} tokens/s); decode: {} tokens in {:.3} s ({:.2} tokens/s)",
-        prompt.len(), prompt_s, prompt.len() as f64 / prompt_s, generated, decode_s, generated as f64 / decode_s.max(1e-9)
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-fn cmd_logits(a: &LogitsArgs) -> Result<ExitCode> {
-    use lutcore_sw::model::{Model, Session};
-    let backend = cpu_backend(&a.backend, a.threads.max(1))?;
-    let model = Model::load(&a.model, backend.as_ref(), |_, _| {})?;
-    let t = Instant::now();
-    let rows = Session::new(&model, a.threads.max(1)).forward(&a.tokens, true)?;
-    let bytes: Vec<u8> = rows.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
-    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    std::fs::write(&a.out, bytes).with_context(|| format!("writing {}", a.out.display()))?;
-    println!("{} positions x {} logits -> {} ({:.2} s)", rows.len(), model.config.vocab, a.out.display(), t.elapsed().as_secs_f64());
-    Ok(ExitCode::SUCCESS)
-}
