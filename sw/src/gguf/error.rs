@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum GgufError {
     /// The operating system refused to open, map, read or write the file.
-    #[error("{file}: {action}: {source}")]
+    #[error("{file}: {action}")]
     Io {
         /// The file.
         file: PathBuf,
