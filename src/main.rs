@@ -251,9 +251,7 @@ fn cmd_sim(a: &SimArgs) -> Result<ExitCode> {
     println!("model      {} in {:.1} s", sim.build_status(), t.elapsed().as_secs_f64());
 
     if let Some(p) = &a.trace {
-        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
+        create_parent_dir(p)?;
         sim.model_mut().trace_open(p)?;
     }
     let run = sim.gemv(&w, &x.values)?;
@@ -336,11 +334,17 @@ fn cmd_bench_gemv(a: &BenchGemvArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Write `value` as pretty JSON, creating the parent directory.
-fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<()> {
+/// Create the directory an output file will be written into, if missing.
+pub(crate) fn create_parent_dir(path: &std::path::Path) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
+    Ok(())
+}
+
+/// Write `value` as pretty JSON, creating the parent directory.
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<()> {
+    create_parent_dir(path)?;
     std::fs::write(path, serde_json::to_string_pretty(value)? + "\n").with_context(|| format!("writing {}", path.display()))
 }
 

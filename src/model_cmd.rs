@@ -113,9 +113,7 @@ pub fn cmd_synth(a: &SynthArgs) -> Result<ExitCode> {
     if !vocab.exists() {
         bail!("vocabulary file {} not found: run `scripts/fetch_vocab.sh {}` (or `make vocab`) in a lutcore checkout first, or pass --vocab-dir", vocab.display(), a.vocab_dir.display());
     }
-    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
+    crate::create_parent_dir(&a.out)?;
     let bar = progress_bar(shape.tensor_count(), &format!("synthesizing {}", shape.name));
     let t = Instant::now();
     write_model(&shape, Some(&vocab), a.seed, &a.out, |done, _| bar.set_position(done as u64))?;
@@ -129,12 +127,12 @@ pub fn cmd_synth(a: &SynthArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The backend named on the command line.
-fn cpu_backend(name: &str, threads: usize) -> Result<Box<dyn lutcore_sw::backend::Backend>> {
+/// The CPU backend named by command-line option `option` (`--backend`, `--check`).
+pub(crate) fn cpu_backend(option: &str, name: &str, threads: usize) -> Result<Box<dyn lutcore_sw::backend::Backend>> {
     match name {
         "lut" => Ok(Box::new(lutcore_sw::backend::LutBackend { threads })),
         "ref" => Ok(Box::new(lutcore_sw::backend::RefBackend)),
-        other => bail!("unknown --backend `{other}`; expected `lut` or `ref`"),
+        other => bail!("unknown {option} `{other}`; expected `lut` or `ref`"),
     }
 }
 
@@ -144,7 +142,7 @@ pub fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
     if a.threads == 0 {
         bail!("--threads 0: need at least 1 thread");
     }
-    let backend = cpu_backend(&a.backend, a.threads)?;
+    let backend = cpu_backend("--backend", &a.backend, a.threads)?;
     let file = lutcore_sw::gguf::GgufFile::open(&a.model)?;
     let tokenizer = tokenizer_from_gguf(&file)?;
     drop(file);
@@ -195,14 +193,12 @@ pub fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
 
 pub fn cmd_logits(a: &LogitsArgs) -> Result<ExitCode> {
     use lutcore_sw::model::{Model, Session};
-    let backend = cpu_backend(&a.backend, a.threads.max(1))?;
+    let backend = cpu_backend("--backend", &a.backend, a.threads.max(1))?;
     let model = Model::load(&a.model, backend.as_ref(), |_, _| {})?;
     let t = Instant::now();
     let rows = Session::new(&model, a.threads.max(1)).forward(&a.tokens, true)?;
     let bytes: Vec<u8> = rows.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
-    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
+    crate::create_parent_dir(&a.out)?;
     std::fs::write(&a.out, bytes).with_context(|| format!("writing {}", a.out.display()))?;
     println!("{} positions x {} logits -> {} ({:.2} s)", rows.len(), model.config.vocab, a.out.display(), t.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)

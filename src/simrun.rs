@@ -18,10 +18,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use lutcore_sim::{CostModel, MatmulRecord, RtlBackend, RtlOptions, TraceRequest, TraceSelect, TRACE_CYCLE};
-use lutcore_sw::backend::{Backend, LutBackend, RefBackend};
+use lutcore_sw::backend::{Backend, LutBackend};
 use lutcore_sw::config::{Arch, ArrayConfig, RawArrayConfig};
 use lutcore_sw::gguf::GgmlType;
 use lutcore_sw::model::synth::{write_model, SynthShape};
+use lutcore_sw::model::sample::argmax;
 use lutcore_sw::model::{Model, Session};
 
 /// Arguments of `lutcore sim-model`.
@@ -141,31 +142,6 @@ fn twin(cfg: &ArrayConfig) -> Result<ArrayConfig> {
     Ok(RawArrayConfig { arch, ..cfg.raw().clone() }.validate()?)
 }
 
-fn check_backend(name: &str) -> Result<Box<dyn Backend>> {
-    match name {
-        "lut" => Ok(Box::new(LutBackend { threads: 1 })),
-        "ref" => Ok(Box::new(RefBackend)),
-        other => bail!("unknown --check `{other}`; expected `lut` or `ref`"),
-    }
-}
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Result<TempDir> {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!("lutcore-sim-model-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        Ok(TempDir(dir))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The default built-in model: BitNet-shaped, small enough to simulate in seconds.
 fn builtin_shape() -> SynthShape {
@@ -204,7 +180,7 @@ fn build(cfg: &ArrayConfig, label: &str, check: &str, trace: Option<TraceRequest
     let traced = if trace.is_some() { " with tracing" } else { "" };
     let sp = spinner(&format!("building the Verilated {label} array{traced} (cached after the first run)"));
     let t = Instant::now();
-    let opts = RtlOptions { check: Some(check_backend(check)?), fail_on_mismatch: false };
+    let opts = RtlOptions { check: Some(crate::model_cmd::cpu_backend("--check", check, 1)?), fail_on_mismatch: false };
     let b = match trace {
         Some(tr) => RtlBackend::with_trace(cfg, opts, tr),
         None => RtlBackend::new(cfg, opts),
@@ -231,10 +207,6 @@ fn progress(total: usize, msg: &str) -> indicatif::ProgressBar {
         .with_style(indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed}]").expect("template"));
     bar.set_message(msg.to_string());
     bar
-}
-
-fn argmax(v: &[f32]) -> u32 {
-    v.iter().enumerate().fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &x)| if x > bv { (i, x) } else { (bi, bv) }).0 as u32
 }
 
 /// The token steps of a run and every step's last-position logits.
@@ -330,8 +302,8 @@ fn run(a: &SimModelArgs) -> Result<SimModelReport> {
                 Some(s) => bench_shape(s)?,
                 None => builtin_shape(),
             };
-            let tmp = TempDir::new()?;
-            let p = tmp.0.join(format!("{}.gguf", shape.name));
+            let tmp = tempfile::Builder::new().prefix("lutcore-sim-model-").tempdir().context("creating a temporary directory")?;
+            let p = tmp.path().join(format!("{}.gguf", shape.name));
             let sp = spinner(&format!("synthesizing {}", shape.name));
             let r = write_model(&shape, None, a.seed, &p, |_, _| {});
             sp.finish_and_clear();
@@ -355,8 +327,8 @@ fn run(a: &SimModelArgs) -> Result<SimModelReport> {
             (None, n) => TraceSelect::Call(n.unwrap_or(0)),
         },
     });
-    if let Some(dir) = a.trace.as_ref().and_then(|p| p.parent()).filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating the directory of --trace, {}", dir.display()))?;
+    if let Some(p) = &a.trace {
+        crate::create_parent_dir(p).context("--trace")?;
     }
     let main = build(&cfg, "main", &a.check, trace)?;
     if let Some(n) = a.inject_fault {
@@ -606,23 +578,23 @@ mod tests {
 
     #[test]
     fn a_clean_run_passes_and_a_corrupted_matmul_fails() {
-        let tmp = TempDir::new().expect("tempdir");
-        let ok = run(&args(&tmp.0, &[])).expect("run");
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let ok = run(&args(tmp.path(), &[])).expect("run");
         assert!(ok.passed(), "{ok:?}");
         assert_eq!((ok.matmuls, ok.mismatches), (2 * 7 * 2, 0));
-        let bad = run(&args(&tmp.0, &["--inject-fault", "9"])).expect("run");
+        let bad = run(&args(tmp.path(), &["--inject-fault", "9"])).expect("run");
         assert_eq!(bad.mismatches, 1, "{bad:?}");
         assert!(!bad.passed());
-        assert_eq!(cmd_sim_model(&args(&tmp.0, &["--inject-fault", "0"])).expect("run"), ExitCode::FAILURE);
-        assert_eq!(cmd_sim_model(&args(&tmp.0, &[])).expect("run"), ExitCode::SUCCESS);
+        assert_eq!(cmd_sim_model(&args(tmp.path(), &["--inject-fault", "0"])).expect("run"), ExitCode::FAILURE);
+        assert_eq!(cmd_sim_model(&args(tmp.path(), &[])).expect("run"), ExitCode::SUCCESS);
     }
 
     #[test]
     fn trace_dumps_the_chosen_matmul() {
-        let tmp = TempDir::new().expect("tempdir");
-        let vcd = tmp.0.join("waves").join("attn_k.vcd");
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let vcd = tmp.path().join("waves").join("attn_k.vcd");
         let v = vcd.display().to_string();
-        let a = args(&tmp.0, &["--trace", v.as_str(), "--trace-name", "blk.1.attn_k"]);
+        let a = args(tmp.path(), &["--trace", v.as_str(), "--trace-name", "blk.1.attn_k"]);
         let r = run(&a).expect("run");
         assert!(r.passed(), "{r:?}");
         let t = r.trace.expect("a matmul was traced");
@@ -633,7 +605,7 @@ mod tests {
         assert!(text.contains(" res_valid_o ") && text.contains(" wgt_data_i "), "signal names in the VCD");
         assert!(text.contains(&format!("#{}", t.summary.end_time - lutcore_sim::TRACE_HALF_CYCLE)), "last dump time");
 
-        let a = args(&tmp.0, &["--trace", v.as_str(), "--trace-matmul", "99"]);
+        let a = args(tmp.path(), &["--trace", v.as_str(), "--trace-matmul", "99"]);
         let e = run(&a).expect_err("no matmul 99").to_string();
         assert!(e.contains("--trace-matmul 99") && e.contains("28 matmuls"), "{e}");
     }
