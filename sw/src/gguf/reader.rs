@@ -583,6 +583,12 @@ impl GgufFile {
         })
     }
 
+    /// An optional key read with `get` (one of the typed getters): `None`
+    /// when absent, the getter's error when present with the wrong type.
+    pub fn opt<'a, T>(&'a self, key: &str, get: impl FnOnce(&'a Self, &str) -> Result<T, GgufError>) -> Result<Option<T>, GgufError> {
+        self.get(key).map(|_| get(self, key)).transpose()
+    }
+
     /// An integer key (of any integer type) that fits u32.
     pub fn get_u32(&self, key: &str) -> Result<u32, GgufError> {
         self.int(key, "u32")

@@ -100,7 +100,7 @@ impl ModelConfig {
         let key = |k: &str| format!("{arch}.{k}");
         let hidden = f.get_usize(&key("embedding_length"))?;
         let heads = f.get_usize(&key("attention.head_count"))?;
-        let kv_heads = if f.get(&key("attention.head_count_kv")).is_some() { f.get_usize(&key("attention.head_count_kv"))? } else { heads };
+        let kv_heads = f.opt(&key("attention.head_count_kv"), GgufFile::get_usize)?.unwrap_or(heads);
         let embd = f.tensor("token_embd.weight")?;
         let vocab = embd.rows() as usize;
         let cfg = ModelConfig {
@@ -114,7 +114,7 @@ impl ModelConfig {
             vocab,
             context: f.get_usize(&key("context_length"))?,
             eps: f.get_f32(&key("attention.layer_norm_rms_epsilon"))?,
-            rope_theta: if f.get(&key("rope.freq_base")).is_some() { f.get_f32(&key("rope.freq_base"))? } else { 10000.0 },
+            rope_theta: f.opt(&key("rope.freq_base"), GgufFile::get_f32)?.unwrap_or(10000.0),
             arch,
         };
         let bad = |detail: String| Err(ModelError::Unsupported { file: file.clone(), detail });
@@ -293,8 +293,8 @@ impl Model {
 pub fn tokenizer_from_gguf(f: &GgufFile) -> Result<crate::tokenizer::Tokenizer, ModelError> {
     use crate::gguf::MetadataValue;
     let file = f.path().display().to_string();
-    let opt_u32 = |k: &str| -> Result<Option<u32>, ModelError> { Ok(if f.get(k).is_some() { Some(f.get_u32(k)?) } else { None }) };
-    let opt_bool = |k: &str| -> Result<Option<bool>, ModelError> { Ok(if f.get(k).is_some() { Some(f.get_bool(k)?) } else { None }) };
+    let opt_u32 = |k: &str| f.opt(k, GgufFile::get_u32);
+    let opt_bool = |k: &str| f.opt(k, GgufFile::get_bool);
     let model = match f.get("tokenizer.ggml.model") {
         Some(MetadataValue::String(s)) => s.clone(),
         _ => {
@@ -306,11 +306,11 @@ pub fn tokenizer_from_gguf(f: &GgufFile) -> Result<crate::tokenizer::Tokenizer, 
     };
     let vocab = crate::tokenizer::Vocab {
         model,
-        pre: if f.get("tokenizer.ggml.pre").is_some() { Some(f.get_str("tokenizer.ggml.pre")?.to_string()) } else { None },
+        pre: f.opt("tokenizer.ggml.pre", |f, k| f.get_str(k))?.map(str::to_string),
         tokens: f.get_str_array("tokenizer.ggml.tokens")?.to_vec(),
-        scores: if f.get("tokenizer.ggml.scores").is_some() { f.get_f32_array("tokenizer.ggml.scores")?.to_vec() } else { Vec::new() },
-        token_types: if f.get("tokenizer.ggml.token_type").is_some() { f.get_i32_array("tokenizer.ggml.token_type")?.to_vec() } else { Vec::new() },
-        merges: if f.get("tokenizer.ggml.merges").is_some() { f.get_str_array("tokenizer.ggml.merges")?.to_vec() } else { Vec::new() },
+        scores: f.opt("tokenizer.ggml.scores", |f, k| f.get_f32_array(k))?.map(<[f32]>::to_vec).unwrap_or_default(),
+        token_types: f.opt("tokenizer.ggml.token_type", |f, k| f.get_i32_array(k))?.map(<[i32]>::to_vec).unwrap_or_default(),
+        merges: f.opt("tokenizer.ggml.merges", |f, k| f.get_str_array(k))?.map(<[String]>::to_vec).unwrap_or_default(),
         bos: opt_u32("tokenizer.ggml.bos_token_id")?,
         eos: opt_u32("tokenizer.ggml.eos_token_id")?,
         unk: opt_u32("tokenizer.ggml.unknown_token_id")?,
