@@ -54,14 +54,15 @@ pub struct SimModelArgs {
     /// CPU backend every matmul is checked against: `lut` or `ref`.
     #[arg(long, default_value = "lut")]
     pub check: String,
-    /// Baseline array preset (default: the config with the other datapath,
-    /// e.g. `mac-default` for `default`).
-    #[arg(long, conflicts_with_all = ["baseline_config", "no_compare"])]
-    pub baseline_preset: Option<String>,
-    /// Baseline array config file.
+    /// Baseline array preset; repeat for several. Default: the config with
+    /// each other datapath that takes its weights (for `default`: its MAC and
+    /// add/sub twins, as `mac-default` and `addsub-default`).
+    #[arg(long, value_name = "PRESET", conflicts_with = "no_compare")]
+    pub baseline_preset: Vec<String>,
+    /// Baseline array config file; repeat for several.
     #[arg(long, value_name = "FILE", conflicts_with = "no_compare")]
-    pub baseline_config: Option<PathBuf>,
-    /// Do not run the baseline array.
+    pub baseline_config: Vec<PathBuf>,
+    /// Do not run any baseline array.
     #[arg(long)]
     pub no_compare: bool,
     /// Benchmark one decoder layer of a named model shape (`700m`, `3b`,
@@ -99,7 +100,7 @@ pub struct SimModelReport {
     pub matmuls: usize,
     /// Of those, how many differed from the CPU backend.
     pub mismatches: usize,
-    /// Matmuls and mismatches on the baseline array (0, 0 without one).
+    /// Matmuls and mismatches on the baseline arrays, summed (0, 0 without any).
     pub baseline: (usize, usize),
     /// Whether every logits row equalled the CPU backend's, bit for bit.
     pub logits_identical: bool,
@@ -122,24 +123,45 @@ pub fn cmd_sim_model(a: &SimModelArgs) -> Result<ExitCode> {
     Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
+fn config_file(path: &Path) -> Result<(String, ArrayConfig)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+    let raw: RawArrayConfig = serde_json::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))?;
+    let cfg = raw.validate().with_context(|| format!("in config file {}", path.display()))?;
+    Ok((path.display().to_string(), cfg))
+}
+
 fn load_config(preset: &Option<String>, config: &Option<PathBuf>, default: &str) -> Result<(String, ArrayConfig)> {
     if let Some(path) = config {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
-        let raw: RawArrayConfig = serde_json::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))?;
-        let cfg = raw.validate().with_context(|| format!("in config file {}", path.display()))?;
-        return Ok((path.display().to_string(), cfg));
+        return config_file(path);
     }
     let name = preset.clone().unwrap_or_else(|| default.to_string());
     Ok((name.clone(), lutcore_sw::config::preset(&name)?))
 }
 
-/// The same config with the other datapath.
-fn twin(cfg: &ArrayConfig) -> Result<ArrayConfig> {
-    let arch = match cfg.arch() {
-        Arch::Lut => Arch::Mac,
-        Arch::Mac => Arch::Lut,
-    };
-    Ok(RawArrayConfig { arch, ..cfg.raw().clone() }.validate()?)
+/// The same config with each other datapath that accepts its weights
+/// (add/sub takes only ternary weights).
+fn twins(cfg: &ArrayConfig, name: &str) -> Vec<(String, ArrayConfig)> {
+    Arch::ALL
+        .into_iter()
+        .filter(|&a| a != cfg.arch())
+        .filter_map(|arch| RawArrayConfig { arch, ..cfg.raw().clone() }.validate().ok())
+        .map(|t| (format!("{} twin of {name}", t.arch()), t))
+        .collect()
+}
+
+/// The baseline arrays of a run: those named on the command line, else the twins.
+fn baselines(a: &SimModelArgs, cfg: &ArrayConfig, name: &str) -> Result<Vec<(String, ArrayConfig)>> {
+    if a.no_compare {
+        return Ok(vec![]);
+    }
+    let mut v = Vec::new();
+    for p in &a.baseline_preset {
+        v.push((p.clone(), lutcore_sw::config::preset(p)?));
+    }
+    for f in &a.baseline_config {
+        v.push(config_file(f)?);
+    }
+    Ok(if v.is_empty() { twins(cfg, name) } else { v })
 }
 
 
@@ -277,21 +299,14 @@ fn run(a: &SimModelArgs) -> Result<SimModelReport> {
     }
     let cost = CostModel { clock_hz: a.clock_mhz * 1e6, weight_bytes_per_s: a.bandwidth_gbs * 1e9 };
     let (name, cfg) = load_config(&a.preset, &a.config, "default")?;
-    let baseline = if a.no_compare {
-        None
-    } else if a.baseline_preset.is_some() || a.baseline_config.is_some() {
-        Some(load_config(&a.baseline_preset, &a.baseline_config, "mac-default")?)
-    } else {
-        let t = twin(&cfg)?;
-        Some((format!("{} twin of {name}", t.arch()), t))
-    };
+    let baselines = baselines(a, &cfg, &name)?;
     let (prompt_len, decode) = if a.bench_layer.is_some() { (1, 0) } else { (a.prompt, a.decode) };
     if prompt_len == 0 {
         bail!("--prompt 0: need at least one prompt token");
     }
 
     println!("array      {name}: {cfg}");
-    if let Some((bn, bc)) = &baseline {
+    for (bn, bc) in &baselines {
         println!("baseline   {bn}: {bc}");
     }
     let _tmp;
@@ -335,10 +350,7 @@ fn run(a: &SimModelArgs) -> Result<SimModelReport> {
         main.inject_fault(n);
         println!("fault      injecting a one-bit error into matmul #{n} (test hook)");
     }
-    let base = match &baseline {
-        Some((_, bc)) => Some(build(bc, "baseline", &a.check, None)?),
-        None => None,
-    };
+    let base = baselines.iter().map(|(_, bc)| build(bc, &format!("{} base", bc.arch()), &a.check, None)).collect::<Result<Vec<_>>>()?;
     let (on_main, load_main) = load(&path, &main, "the main array")?;
     let c = on_main.config.clone();
     let prompt: Vec<u32> = (0..prompt_len).map(|i| ((1 + 37 * i) % c.vocab) as u32).collect();
@@ -362,25 +374,22 @@ fn run(a: &SimModelArgs) -> Result<SimModelReport> {
     let Generated { steps, logits, wall: fwd_wall } = gen?;
     drop(on_main);
 
-    let base_recs = match &base {
-        Some(b) => {
-            let (on_base, _) = load(&path, b, "the baseline array")?;
-            let bar = progress(per_run, "baseline array");
-            let b2 = bar.clone();
-            b.set_observer(Box::new(move |r| {
-                b2.inc(1);
-                b2.set_message(format!("baseline: {}", r.name));
-            }));
-            let l = replay(&on_base, &steps);
-            bar.finish_and_clear();
-            let l = l?;
-            if !identical(&l, &logits) {
-                println!("baseline   logits DIFFER from the main array's");
-            }
-            Some(b.records())
+    let mut base_recs = Vec::new();
+    for (b, (bn, _)) in base.iter().zip(&baselines) {
+        let (on_base, _) = load(&path, b, &format!("baseline {bn}"))?;
+        let bar = progress(per_run, &format!("baseline {bn}"));
+        let b2 = bar.clone();
+        b.set_observer(Box::new(move |r| {
+            b2.inc(1);
+            b2.set_message(format!("baseline: {}", r.name));
+        }));
+        let l = replay(&on_base, &steps);
+        bar.finish_and_clear();
+        if !identical(&l?, &logits) {
+            println!("baseline   {bn}: logits DIFFER from the main array's");
         }
-        None => None,
-    };
+        base_recs.push(b.records());
+    }
 
     let cpu_logits = {
         let (on_cpu, _) = load(&path, &LutBackend { threads: 1 }, "the CPU")?;
@@ -398,8 +407,8 @@ fn run(a: &SimModelArgs) -> Result<SimModelReport> {
         "{:>5} {:<12} {:>11} {:>4} {:>10} {:>6} {:>9} {:>5}",
         "layer", "matmul", "shape", "tok", "cycles", "util", "sim ms", "match"
     );
-    if base_recs.is_some() {
-        head += &format!(" | {:>10} {:>6} {:>7}", "base cyc", "util", "base/main");
+    for (_, bc) in &baselines {
+        head += &format!(" | {:>10} {:>6} {:>7}", format!("{} cyc", bc.arch()), "util", "x main");
     }
     if show_rows {
         println!("{head}");
@@ -422,9 +431,9 @@ fn run(a: &SimModelArgs) -> Result<SimModelReport> {
                 r.wall.as_secs_f64() * 1e3,
                 ok
             );
-            if let Some(b) = base_recs.as_ref().and_then(|br| br.get(i)) {
+            for b in base_recs.iter().filter_map(|br| br.get(i)) {
                 let bok = if b.check.is_mismatch() { " MISMATCH" } else { "" };
-                line += &format!(" | {:>10} {:>5.1}% {:>8.2}x{bok}", b.cycles, 100.0 * b.utilization(), b.cycles as f64 / r.cycles.max(1) as f64);
+                line += &format!(" | {:>10} {:>5.1}% {:>6.2}x{bok}", b.cycles, 100.0 * b.utilization(), b.cycles as f64 / r.cycles.max(1) as f64);
             }
             println!("{line}");
         }
@@ -483,11 +492,11 @@ fn run(a: &SimModelArgs) -> Result<SimModelReport> {
         );
     }
     let mut base_counts = (0, 0);
-    if let (Some(br), Some((bn, bc))) = (&base_recs, &baseline) {
+    for (br, (bn, bc)) in base_recs.iter().zip(&baselines) {
         let bt = totals(br, &cost);
         let (bp, bd) = br.split_at(prompt_calls.min(br.len()));
         let (bpt, bdt) = (totals(bp, &cost), totals(bd, &cost));
-        base_counts = (bt.calls, bt.mismatches);
+        base_counts = (base_counts.0 + bt.calls, base_counts.1 + bt.mismatches);
         println!(
             "baseline     {bn} ({} {} MACs/cycle): {} cycles = {:.2}x the main array's; decode {}, prompt {:.1} tokens/s modeled; {:.3} M cycles/s simulated; {}",
             bc.arch(),

@@ -3,13 +3,15 @@
 //!
 //! * [`ir`]: the typed module representation; [`print`]: its only printer.
 //! * [`control`]: the stream controller shared by every array.
-//! * [`lut`]: the LUT array (table precompute, LUT PEs); [`mac`]: the MAC baseline.
+//! * [`lut`]: the LUT array (table precompute, LUT PEs); [`mac`]: the MAC baseline;
+//!   [`addsub`]: the ternary add/sub baseline.
 //! * [`shim`]: the `extern "C"` C++ shim the simulator compiles with Verilator's output.
 //!
 //! Every array has the same top-level stream interface ([`top_ports`]), so a
 //! driver, a board top or a DMA engine can sit in front of any of them.
 #![warn(missing_docs)]
 
+pub mod addsub;
 pub mod control;
 pub mod ir;
 pub mod lut;
@@ -102,7 +104,11 @@ pub fn top_ports(cfg: &ArrayConfig) -> Vec<Port> {
         Port::input("act_valid_i", 1, "activation beat valid"),
         Port::output("act_ready_o", 1, "activation beat accepted when valid and ready"),
         Port::input("act_last_i", 1, "this activation beat is the last K-tile of the GEMV"),
-        Port::input("act_data_i", cfg.act_beat_bits(), "k_tile int8 activations, activation t at [8t +: 8]"),
+        Port::input(
+            "act_data_i",
+            cfg.act_beat_bits(),
+            &format!("k_tile int{0} activations, activation t at [{0}t +: {0}]", cfg.act_bits()),
+        ),
         Port::input("wgt_valid_i", 1, "weight beat valid"),
         Port::output("wgt_ready_o", 1, "weight beat accepted when valid and ready"),
         Port::input("wgt_data_i", cfg.weight_beat_bits(), "weight bits of one beat, laid out by lutcore_sw::layout"),
@@ -135,6 +141,7 @@ pub fn generate(cfg: &ArrayConfig) -> Design {
     let modules = match cfg.arch() {
         Arch::Lut => lut::modules(cfg),
         Arch::Mac => mac::modules(cfg),
+        Arch::AddSub => addsub::modules(cfg),
     };
     let top = modules.last().expect("at least one module").clone();
     let files = modules

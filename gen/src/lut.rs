@@ -62,7 +62,7 @@ fn precompute(cfg: &ArrayConfig) -> Module {
     m.port(Port::input("clk_i", 1, "clock"));
     let load = m.port(Port::input("load_i", 1, "latch the tables of act_data_i"));
     let clear = m.port(Port::input("sum_clear_i", 1, "this beat starts a pass: restart sum(x)"));
-    let act = m.port(Port::input("act_data_i", cfg.act_beat_bits(), "k_tile int8 activations"));
+    let act = m.port(Port::input("act_data_i", cfg.act_beat_bits(), &format!("k_tile int{ab} activations")));
     let table_o = m.port(Port::output("table_o", table_bits(cfg), &format!("group j entry k at [(j*{entries}+k)*{ew} +: {ew}]")));
     let sum_o = m.port(Port::output("sum_x_o", sw, "sum of all activations loaded in this pass"));
 
@@ -220,7 +220,7 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
         ARRAY,
         &[
             &format!("lutcore_lut_array: {} rows x {} activations per beat, table-lookup datapath.", cfg.rows(), kt),
-            "Streams: act (one K-tile of int8), wgt (one bit plane of the tile for all rows),",
+            &format!("Streams: act (one K-tile of int{}), wgt (one bit plane of the tile for all rows),", cfg.act_bits()),
             "res (one int32 per row). See lutcore_ctrl for the sequence.",
         ],
     );

@@ -1,12 +1,12 @@
 //! The MAC baseline: the same streams and controller as the LUT array, but
-//! each row multiplies every int8 activation by its weight value with a real
+//! each row multiplies every activation by its weight value with a real
 //! multiplier and sums the products. It takes all bit planes of a K-tile in one
 //! beat, so it completes `rows · k_tile` MACs per cycle.
 
 use lutcore_sw::config::{ArrayConfig, RESULT_BITS};
 
 use crate::control;
-use crate::ir::{e, Item, Module, Port, Stmt};
+use crate::ir::{e, Expr, Item, Module, Port, Stmt};
 
 /// The processing element.
 pub const PE: &str = "lutcore_mac_pe";
@@ -24,7 +24,7 @@ fn pe(cfg: &ArrayConfig) -> Module {
     let kt = cfg.k_tile() as u32;
     let wt = cfg.weights();
     let (b, ab) = (wt.bits(), cfg.act_bits());
-    let (pw, bw, aw) = (cfg.product_bits(), cfg.beat_sum_bits(), cfg.acc_bits());
+    let pw = cfg.product_bits();
     let zp = wt.zero_point();
     let mut m = Module::new(
         PE,
@@ -32,16 +32,11 @@ fn pe(cfg: &ArrayConfig) -> Module {
             cfg,
             &[
                 "lutcore_mac_pe: one output row of the MAC baseline.",
-                &format!("{kt} multipliers int8 x {wt} (value = code - {zp}), an adder tree, an accumulator."),
+                &format!("{kt} multipliers int{ab} x {wt} (value = code - {zp}), an adder tree, an accumulator."),
             ],
         ),
     );
-    m.port(Port::input("clk_i", 1, "clock"));
-    let acc_en = m.port(Port::input("acc_en_i", 1, "update the accumulator"));
-    let acc_clear = m.port(Port::input("acc_clear_i", 1, "start from zero"));
-    let act = m.port(Port::input("act_i", cfg.act_beat_bits(), "the loaded activations"));
-    let wgt = m.port(Port::input("wgt_i", kt * b, &format!("this row's weight codes, weight e at [e*{b} +: {b}]")));
-    let result = m.port(Port::output("result_o", RESULT_BITS, "the row's int32 result"));
+    let (act, wgt) = pe_ports(cfg, &mut m);
 
     let mut products = Vec::new();
     for k in 0..kt {
@@ -54,30 +49,56 @@ fn pe(cfg: &ArrayConfig) -> Module {
         m.assign(p.clone(), e::bin(crate::ir::BinOp::Mul, x, w));
         products.push(p);
     }
-    m.comment("");
-    let beat_sum = m.logic("beat_sum", bw, "sum of this beat's products");
-    m.assign(beat_sum.clone(), products.into_iter().map(|p| e::sext(p, pw, bw)).reduce(e::add).expect("k_tile >= 1"));
-    let acc_q = m.logic("acc_q", aw, "accumulator");
-    let acc_d = m.logic("acc_d", aw, "");
-    m.assign(acc_d.clone(), e::add(e::cond(acc_clear, e::lit(aw, 0), acc_q.clone()), e::sext(beat_sum, bw, aw)));
-    m.item(Item::AlwaysFf { reset: vec![], body: vec![Stmt::If(acc_en, vec![Stmt::Assign(acc_q.clone(), acc_d)], vec![])] });
-    m.assign(result, e::sext(acc_q, aw, RESULT_BITS));
+    accumulate(cfg, &mut m, products, "sum of this beat's products");
     m
 }
 
+/// The ports every one-beat PE has: clock, accumulator controls, the
+/// activation beat, this row's weight codes and the result. Returns the
+/// activation and weight inputs.
+pub(crate) fn pe_ports(cfg: &ArrayConfig, m: &mut Module) -> (Expr, Expr) {
+    let (kt, b) = (cfg.k_tile() as u32, cfg.weights().bits());
+    m.port(Port::input("clk_i", 1, "clock"));
+    m.port(Port::input("acc_en_i", 1, "update the accumulator"));
+    m.port(Port::input("acc_clear_i", 1, "start from zero"));
+    let act = m.port(Port::input("act_i", cfg.act_beat_bits(), "the loaded activations"));
+    let wgt = m.port(Port::input("wgt_i", kt * b, &format!("this row's weight codes, weight e at [e*{b} +: {b}]")));
+    m.port(Port::output("result_o", RESULT_BITS, "the row's int32 result"));
+    (act, wgt)
+}
+
+/// The adder tree over one beat's `terms` (each `product_bits` wide) and the
+/// accumulator, driving `result_o`.
+pub(crate) fn accumulate(cfg: &ArrayConfig, m: &mut Module, terms: Vec<Expr>, what: &str) {
+    let (pw, bw, aw) = (cfg.product_bits(), cfg.beat_sum_bits(), cfg.acc_bits());
+    m.comment("");
+    let beat_sum = m.logic("beat_sum", bw, what);
+    m.assign(beat_sum.clone(), terms.into_iter().map(|p| e::sext(p, pw, bw)).reduce(e::add).expect("k_tile >= 1"));
+    let acc_q = m.logic("acc_q", aw, "accumulator");
+    let acc_d = m.logic("acc_d", aw, "");
+    m.assign(acc_d.clone(), e::add(e::cond(e::id("acc_clear_i"), e::lit(aw, 0), acc_q.clone()), e::sext(beat_sum, bw, aw)));
+    m.item(Item::AlwaysFf { reset: vec![], body: vec![Stmt::If(e::id("acc_en_i"), vec![Stmt::Assign(acc_q.clone(), acc_d)], vec![])] });
+    m.assign(e::id("result_o"), e::sext(acc_q, aw, RESULT_BITS));
+}
+
 fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
+    let what = format!("lutcore_mac_array: {} rows x {} multipliers, the baseline for the LUT array.", cfg.rows(), cfg.k_tile());
+    one_beat_array(cfg, ctrl, ARRAY, PE, &what)
+}
+
+/// The top of a baseline array whose PEs (`pe`) take a whole K-tile of
+/// weight codes per beat: the shared controller, one activation register,
+/// one PE per row.
+pub(crate) fn one_beat_array(cfg: &ArrayConfig, ctrl: &Module, name: &str, pe: &str, what: &str) -> Module {
     let kt = cfg.k_tile() as u32;
     let wb = kt * cfg.weights().bits();
     let mut m = control::array_top(
         cfg,
         ctrl,
-        ARRAY,
-        &[
-            &format!("lutcore_mac_array: {} rows x {} multipliers, the baseline for the LUT array.", cfg.rows(), kt),
-            "Same streams as lutcore_lut_array; one weight beat carries all bit planes of a K-tile.",
-        ],
+        name,
+        &[what, "Same streams as lutcore_lut_array; one weight beat carries all bit planes of a K-tile."],
     );
-    let unused = m.logic("unused_sum_clear", 1, "the MAC array needs no sum(x)");
+    let unused = m.logic("unused_sum_clear", 1, "a one-beat array needs no sum(x)");
     m.assign(unused, e::id("sum_clear"));
     m.comment("");
     m.comment("Activation register");
@@ -90,7 +111,7 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
     m.comment("Processing elements, one per row");
     for r in 0..cfg.rows() as u32 {
         m.item(Item::Instance {
-            module: PE.into(),
+            module: pe.into(),
             name: format!("u_pe_{r}"),
             conns: vec![
                 ("clk_i".into(), e::id("clk_i")),

@@ -31,7 +31,8 @@ use std::time::{Duration, Instant};
 use lutcore_gen::shim::port_words;
 use lutcore_gen::{top_ports, Design};
 use lutcore_sw::config::ArrayConfig;
-use lutcore_sw::layout::{check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, WeightMatrix};
+use lutcore_sw::layout::{check_activations, check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, WeightMatrix};
+use lutcore_sw::Activation;
 
 use crate::library::{BuildOptions, SimLibrary};
 use crate::model::SimModel;
@@ -226,7 +227,7 @@ impl Bit {
 /// every row tile, collect one result beat per tile. Errors (never panics)
 /// on shape or type mismatches, a model of another config, or a design that
 /// stops making progress.
-pub fn run_gemv(model: &mut SimModel, cfg: &ArrayConfig, w: &WeightMatrix, x: &[i8]) -> Result<GemvRun, SimError> {
+pub fn run_gemv<A: Activation>(model: &mut SimModel, cfg: &ArrayConfig, w: &WeightMatrix, x: &[A]) -> Result<GemvRun, SimError> {
     if x.len() != w.cols() {
         return Err(SimError::Shape(format!("x has {} activations but W is {}x{}", x.len(), w.rows(), w.cols())));
     }
@@ -241,7 +242,7 @@ pub fn run_gemv(model: &mut SimModel, cfg: &ArrayConfig, w: &WeightMatrix, x: &[
 /// (row tiles outer, tokens inner; one pass each). Resets the model first.
 /// Errors (never panics) on wrong slice lengths, a model of another config,
 /// or a design that stops making progress.
-pub fn run_gemm(model: &mut SimModel, w: &PackedWeights, x: &[i8], n: usize, out: &mut [i32]) -> Result<GemmRun, SimError> {
+pub fn run_gemm<A: Activation>(model: &mut SimModel, w: &PackedWeights, x: &[A], n: usize, out: &mut [i32]) -> Result<GemmRun, SimError> {
     let cfg = &w.cfg;
     let (m, k) = (w.rows, w.cols);
     if n == 0 || x.len() != n * k || out.len() != n * m {
@@ -253,6 +254,7 @@ pub fn run_gemm(model: &mut SimModel, w: &PackedWeights, x: &[i8], n: usize, out
             out.len()
         )));
     }
+    check_activations::<A>(cfg)?;
     let p = StreamPorts::find(model, cfg)?;
 
     let rows = cfg.rows();
@@ -406,13 +408,13 @@ impl Simulator {
     }
 
     /// `y = W·x` on the array ([`run_gemv`]).
-    pub fn gemv(&mut self, w: &WeightMatrix, x: &[i8]) -> Result<GemvRun, SimError> {
+    pub fn gemv<A: Activation>(&mut self, w: &WeightMatrix, x: &[A]) -> Result<GemvRun, SimError> {
         run_gemv(&mut self.model, &self.cfg, w, x)
     }
 
     /// `n` tokens through pre-packed weights ([`run_gemm`]). Errors if `w`
     /// was packed for another config.
-    pub fn gemm(&mut self, w: &PackedWeights, x: &[i8], n: usize, out: &mut [i32]) -> Result<GemmRun, SimError> {
+    pub fn gemm<A: Activation>(&mut self, w: &PackedWeights, x: &[A], n: usize, out: &mut [i32]) -> Result<GemmRun, SimError> {
         if w.config() != &self.cfg {
             return Err(SimError::Shape(format!("weights packed for `{}` but the model is `{}`", w.config().slug(), self.cfg.slug())));
         }

@@ -3,13 +3,14 @@
 //!
 //! Every config runs seeded random shapes (M a multiple of `rows` and not,
 //! K a multiple of the K-tile and not, K = 1) plus extreme values. The seed is
-//! printed; `LUTCORE_SEED=<n>` replays one.
+//! printed; `LUTCORE_SEED=<n>` replays one. Arrays with int16 activations
+//! run int16 vectors, and once int8 ones (sign-extended by the driver).
 
 use lutcore_sim::Simulator;
 use lutcore_sw::config::{preset, Arch, ArrayConfig, RawArrayConfig};
 use lutcore_sw::layout::WeightMatrix;
 use lutcore_sw::reference::{gemv_lut, gemv_plain};
-use lutcore_sw::{BitPlanes, WeightType};
+use lutcore_sw::{Activation, BitPlanes, WeightType};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -20,16 +21,18 @@ fn seed() -> u64 {
 #[derive(Clone, Copy, Debug)]
 enum Fill {
     Random,
-    /// Weights at max and activations at -128.
+    /// Weights at max and activations at their minimum.
     MaxTimesMin,
-    /// Weights at min and activations at 127.
+    /// Weights at min and activations at their maximum.
     MinTimesMax,
-    /// Each weight max or min, each activation 127 or -128.
+    /// Each weight max or min, each activation at its maximum or minimum.
     Extremes,
 }
 
-fn case(rng: &mut ChaCha8Rng, wt: WeightType, m: usize, k: usize, fill: Fill) -> (WeightMatrix, Vec<i8>) {
+/// A random problem; activations span `act_bits` bits.
+fn case(rng: &mut ChaCha8Rng, wt: WeightType, act_bits: u32, m: usize, k: usize, fill: Fill) -> (WeightMatrix, Vec<i32>) {
     let (lo, hi) = (wt.min_value(), wt.max_value());
+    let (amin, amax) = (-(1i32 << (act_bits - 1)), (1i32 << (act_bits - 1)) - 1);
     let w: Vec<i32> = (0..m * k)
         .map(|_| match fill {
             Fill::Random => rng.gen_range(lo..=hi),
@@ -38,12 +41,12 @@ fn case(rng: &mut ChaCha8Rng, wt: WeightType, m: usize, k: usize, fill: Fill) ->
             Fill::Extremes => if rng.gen_bool(0.5) { hi } else { lo },
         })
         .collect();
-    let x: Vec<i8> = (0..k)
+    let x: Vec<i32> = (0..k)
         .map(|_| match fill {
-            Fill::Random => rng.gen(),
-            Fill::MaxTimesMin => -128,
-            Fill::MinTimesMax => 127,
-            Fill::Extremes => if rng.gen_bool(0.5) { 127 } else { -128 },
+            Fill::Random => rng.gen_range(amin..=amax),
+            Fill::MaxTimesMin => amin,
+            Fill::MinTimesMax => amax,
+            Fill::Extremes => if rng.gen_bool(0.5) { amax } else { amin },
         })
         .collect();
     (WeightMatrix::from_values(m, k, wt, &w).expect("weights in range"), x)
@@ -80,17 +83,23 @@ fn check_config(name: &str, cfg: &ArrayConfig) {
     let mut sim = Simulator::new(cfg).unwrap_or_else(|e| panic!("{name}: building the model failed: {e}"));
     println!("{name}: model {} in {:.1} s ({})", sim.build_status(), t.elapsed().as_secs_f64(), sim.library().dir().display());
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ fxhash(name));
-    for (i, (m, k, fill)) in shapes(cfg, &mut rng).into_iter().enumerate() {
-        let (w, x) = case(&mut rng, cfg.weights(), m, k, fill);
-        let plain = gemv_plain(&w, &x);
-        let lut = gemv_lut(&BitPlanes::new(&w, cfg.g()), cfg.weights(), &x);
-        assert_eq!(plain, lut, "{name}: software references disagree on {m}x{k} {fill:?}");
-        let run = sim.gemv(&w, &x).unwrap_or_else(|e| panic!("{name} case {i}: {m}x{k} {fill:?}: {e}"));
+    let mut cases = shapes(cfg, &mut rng).into_iter().map(|(m, k, fill)| (m, k, fill, cfg.act_bits())).collect::<Vec<_>>();
+    if cfg.act_bits() == 16 {
+        cases.push((cfg.rows() + 2, cfg.k_tile() * 3 + 1, Fill::Extremes, 8));
+    }
+    for (i, (m, k, fill, act_bits)) in cases.into_iter().enumerate() {
+        let (w, x) = case(&mut rng, cfg.weights(), act_bits, m, k, fill);
+        let (plain, run) = if act_bits == 8 {
+            run_case(&mut sim, cfg, &w, &x.iter().map(|&v| v as i8).collect::<Vec<_>>())
+        } else {
+            run_case(&mut sim, cfg, &w, &x.iter().map(|&v| v as i16).collect::<Vec<_>>())
+        };
+        let run = run.unwrap_or_else(|e| panic!("{name} case {i}: {m}x{k} {fill:?} int{act_bits}: {e}"));
         let got: Vec<i64> = run.results.iter().map(|&v| i64::from(v)).collect();
         if got != plain {
             let row = got.iter().zip(&plain).position(|(a, b)| a != b).unwrap_or(got.len().min(plain.len()));
             panic!(
-                "{name} ({cfg}) case {i}: {m}x{k} {fill:?} seed {seed}: RTL != reference at row {row}: \
+                "{name} ({cfg}) case {i}: {m}x{k} {fill:?} int{act_bits} seed {seed}: RTL != reference at row {row}: \
                  RTL {:?}, expected {:?} (got {} results, want {})",
                 got.get(row),
                 plain.get(row),
@@ -98,8 +107,21 @@ fn check_config(name: &str, cfg: &ArrayConfig) {
                 plain.len()
             );
         }
-        println!("{name} case {i}: {m}x{k} {fill:?} ok, {} cycles", run.cycles);
+        println!("{name} case {i}: {m}x{k} {fill:?} int{act_bits} ok, {} cycles", run.cycles);
     }
+}
+
+/// Both software references (which must agree) and the RTL run of one case.
+fn run_case<A: Activation>(
+    sim: &mut Simulator,
+    cfg: &ArrayConfig,
+    w: &WeightMatrix,
+    x: &[A],
+) -> (Vec<i64>, Result<lutcore_sim::GemvRun, lutcore_sim::SimError>) {
+    let plain = gemv_plain(w, x);
+    let lut = gemv_lut(&BitPlanes::new(w, cfg.g()), cfg.weights(), x);
+    assert_eq!(plain, lut, "software references disagree on {}x{}", w.rows(), w.cols());
+    (plain, sim.gemv(w, x))
 }
 
 /// A stable per-name salt (so configs do not share random streams).
@@ -109,6 +131,10 @@ fn fxhash(s: &str) -> u64 {
 
 fn raw(arch: Arch, rows: u32, k_groups: u32, g: u32, weights: WeightType, max_k: u32) -> ArrayConfig {
     RawArrayConfig { arch, rows, k_groups, g, weights, act_bits: 8, max_k }.validate().expect("valid config")
+}
+
+fn raw16(arch: Arch, rows: u32, k_groups: u32, g: u32, weights: WeightType, max_k: u32) -> ArrayConfig {
+    RawArrayConfig { arch, rows, k_groups, g, weights, act_bits: 16, max_k }.validate().expect("valid config")
 }
 
 #[test]
@@ -172,24 +198,57 @@ fn mac_ternary_r3_k4_g2() {
 }
 
 #[test]
+fn addsub_ternary_r5_k3_g4() {
+    check_config("addsub-ternary", &raw(Arch::AddSub, 5, 3, 4, WeightType::Ternary, 300));
+}
+
+#[test]
+fn addsub_ternary_r6_k2_g2_int16() {
+    check_config("addsub-ternary-a16", &raw16(Arch::AddSub, 6, 2, 2, WeightType::Ternary, 500));
+}
+
+#[test]
+fn lut_uint1_r4_k2_g4_int16() {
+    check_config("lut-uint1-a16", &raw16(Arch::Lut, 4, 2, 4, WeightType::Uint(1), 4096));
+}
+
+#[test]
+fn lut_ternary_r3_k2_g3_int16() {
+    check_config("lut-ternary-a16", &raw16(Arch::Lut, 3, 2, 3, WeightType::Ternary, 700));
+}
+
+#[test]
+fn lut_uint4_r2_k1_g5_int16() {
+    check_config("lut-uint4-g5-a16", &raw16(Arch::Lut, 2, 1, 5, WeightType::Uint(4), 256));
+}
+
+#[test]
+fn mac_uint2_r4_k1_g4_int16() {
+    check_config("mac-uint2-a16", &raw16(Arch::Mac, 4, 1, 4, WeightType::Uint(2), 1000));
+}
+
+#[test]
 fn shape_and_type_errors_are_reported() {
     let cfg = raw(Arch::Lut, 2, 1, 2, WeightType::Uint(4), 128);
     let mut sim = Simulator::new(&cfg).expect("model");
     let w = WeightMatrix::from_values(2, 3, WeightType::Uint(4), &[1; 6]).unwrap();
-    let e = sim.gemv(&w, &[1, 2]).unwrap_err().to_string();
+    let e = sim.gemv(&w, &[1i8, 2]).unwrap_err().to_string();
     assert!(e.contains("2 activations") && e.contains("2x3"), "{e}");
     let wt = WeightMatrix::from_values(2, 3, WeightType::Ternary, &[1; 6]).unwrap();
-    let e = sim.gemv(&wt, &[1, 2, 3]).unwrap_err().to_string();
+    let e = sim.gemv(&wt, &[1i8, 2, 3]).unwrap_err().to_string();
     assert!(e.contains("ternary") && e.contains("uint4"), "{e}");
     let big = WeightMatrix::from_values(1, 129, WeightType::Uint(4), &[1; 129]).unwrap();
-    let e = sim.gemv(&big, &[1; 129]).unwrap_err().to_string();
+    let e = sim.gemv(&big, &[1i8; 129]).unwrap_err().to_string();
     assert!(e.contains("max_k"), "{e}");
     // A model driven as if it were another config is refused.
     let other = raw(Arch::Lut, 4, 1, 2, WeightType::Uint(4), 128);
-    let e = lutcore_sim::run_gemv(sim.model_mut(), &other, &w, &[1, 2, 3]).unwrap_err().to_string();
+    let e = lutcore_sim::run_gemv(sim.model_mut(), &other, &w, &[1i8, 2, 3]).unwrap_err().to_string();
     assert!(e.contains("wgt_data_i") && e.contains("another config"), "{e}");
+    // int16 activations on an int8 array are refused.
+    let e = sim.gemv(&w, &[1i16, 2, 3]).unwrap_err().to_string();
+    assert!(e.contains("int16") && e.contains("act_bits"), "{e}");
     // After errors the model still works.
-    assert_eq!(sim.gemv(&w, &[1, 2, 3]).unwrap().results, vec![6, 6]);
+    assert_eq!(sim.gemv(&w, &[1i8, 2, 3]).unwrap().results, vec![6, 6]);
 }
 
 #[test]
@@ -219,7 +278,7 @@ fn a_stalled_array_is_a_deadlock_error_not_a_hang() {
     };
     let mut sim = Simulator::from_design(&design).expect("build");
     let w = WeightMatrix::from_values(3, 5, WeightType::Uint(2), &[1; 15]).unwrap();
-    let e = sim.gemv(&w, &[1; 5]).unwrap_err();
+    let e = sim.gemv(&w, &[1i8; 5]).unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, lutcore_sim::SimError::Deadlock { .. }), "{msg}");
     assert!(msg.contains("activation beats 0/6") && msg.contains("results 0/2"), "{msg}");

@@ -26,6 +26,21 @@ pub enum Arch {
     Lut,
     /// Baseline: one int8 × int-b multiplier per weight, all planes at once.
     Mac,
+    /// Baseline for ternary weights: each weight adds, subtracts or skips its
+    /// activation (no multiplier), all weights of a K-tile at once.
+    #[serde(rename = "addsub")]
+    AddSub,
+}
+
+impl Arch {
+    /// Every datapath, the LUT array first.
+    pub const ALL: [Arch; 3] = [Arch::Lut, Arch::Mac, Arch::AddSub];
+
+    /// Whether the array takes one weight bit plane per beat (LUT) rather
+    /// than every bit of a K-tile's weights in one beat (the baselines).
+    pub fn bit_serial(self) -> bool {
+        self == Arch::Lut
+    }
 }
 
 impl fmt::Display for Arch {
@@ -33,6 +48,7 @@ impl fmt::Display for Arch {
         f.write_str(match self {
             Arch::Lut => "lut",
             Arch::Mac => "mac",
+            Arch::AddSub => "addsub",
         })
     }
 }
@@ -42,7 +58,7 @@ impl fmt::Display for Arch {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawArrayConfig {
-    /// Datapath: `lut` or `mac`.
+    /// Datapath: `lut`, `mac` or `addsub` (ternary weights only).
     pub arch: Arch,
     /// Output rows computed in parallel (1..=256). Area grows linearly.
     pub rows: u32,
@@ -54,7 +70,8 @@ pub struct RawArrayConfig {
     pub g: u32,
     /// Weight format: `uint1`..`uint4` or `ternary`.
     pub weights: WeightType,
-    /// Activation bits (8: int8 activations with a per-token scale).
+    /// Activation bits: 8 (int8, as BitNet) or 16 (int16). Table entries,
+    /// products and accumulators widen with it.
     pub act_bits: u32,
     /// Largest K (reduction length) the accumulators must hold exactly
     /// (1..=1048576). Accumulator width grows with log2(max_k).
@@ -101,7 +118,16 @@ impl RawArrayConfig {
         check_range("rows", self.rows, 1, 256)?;
         check_range("k_groups", self.k_groups, 1, 32)?;
         check_range("g", self.g, 2, 5)?;
-        check_range("act_bits", self.act_bits, 8, 8)?;
+        if self.act_bits != 8 && self.act_bits != 16 {
+            return Err(ConfigError { field: "act_bits", value: self.act_bits.to_string(), allowed: "allowed values are 8 and 16".into() });
+        }
+        if self.arch == Arch::AddSub && self.weights != WeightType::Ternary {
+            return Err(ConfigError {
+                field: "weights",
+                value: self.weights.to_string(),
+                allowed: "the only allowed type for arch `addsub` is `ternary` (it adds, subtracts or skips each activation)".into(),
+            });
+        }
         check_range("max_k", self.max_k, 1, 1 << 20)?;
         let cfg = ArrayConfig { raw: self.clone() };
         let bits = cfg.acc_bits();
@@ -179,9 +205,10 @@ impl ArrayConfig {
     /// Weight beats per K-tile: one per bit plane (LUT, bit-serial) or one
     /// holding all planes (MAC).
     pub fn beats_per_tile(&self) -> usize {
-        match self.arch() {
-            Arch::Lut => self.weights().bits() as usize,
-            Arch::Mac => 1,
+        if self.arch().bit_serial() {
+            self.weights().bits() as usize
+        } else {
+            1
         }
     }
     /// Width of one activation beat.
@@ -191,10 +218,7 @@ impl ArrayConfig {
     /// Width of one weight beat.
     pub fn weight_beat_bits(&self) -> u32 {
         let per_row = self.k_tile() as u32
-            * match self.arch() {
-                Arch::Lut => 1,
-                Arch::Mac => self.weights().bits(),
-            };
+            * if self.arch().bit_serial() { 1 } else { self.weights().bits() };
         per_row * self.raw.rows
     }
     /// Width of one result beat (all rows, [`RESULT_BITS`] each).
@@ -230,14 +254,14 @@ impl ArrayConfig {
     /// Magnitude bound of the accumulator over any K ≤ `max_k`.
     pub fn acc_bound(&self) -> i64 {
         let k = self.max_k() as i64;
-        let amax = -self.act_range().0; // |x| ≤ 128 for int8
+        let amax = -self.act_range().0; // |x| ≤ 2^(act_bits-1)
         match self.arch() {
             Arch::Lut => {
                 // Σ_i 2^i (s_i·x) plus c·Σx, each bounded by (2^b-1)·|x|·K.
                 let planes = (1i64 << self.weights().bits()) - 1;
                 planes * amax * k + self.correction_coeff().abs() * amax * k
             }
-            Arch::Mac => {
+            Arch::Mac | Arch::AddSub => {
                 let w = self.weights();
                 let wmax = i64::from(w.max_value().abs().max(w.min_value().abs()));
                 wmax * amax * k
@@ -255,7 +279,7 @@ impl ArrayConfig {
         let (lo, hi) = self.entry_range();
         signed_bits(-hi.max(-lo), hi.max(-lo))
     }
-    /// Bits of one MAC product `x · w` (int8 times the weight's value range).
+    /// Bits of one MAC product `x · w` (activation times the weight's value range).
     pub fn product_bits(&self) -> u32 {
         let (alo, ahi) = self.act_range();
         let w = self.weights();
@@ -272,7 +296,7 @@ impl ArrayConfig {
                 let m = -self.act_range().0 * n;
                 signed_bits(-m, m)
             }
-            Arch::Mac => {
+            Arch::Mac | Arch::AddSub => {
                 let per = 1i64 << (self.product_bits() - 1);
                 signed_bits(-per * n, per * n)
             }
@@ -288,11 +312,11 @@ impl ArrayConfig {
     pub fn result_value_bits(&self) -> u32 {
         match self.arch() {
             Arch::Lut => self.acc_bits() - 1,
-            Arch::Mac => self.acc_bits(),
+            Arch::Mac | Arch::AddSub => self.acc_bits(),
         }
     }
     /// Multiply-accumulates of the logical matmul the array completes per
-    /// busy cycle: LUT `rows·k_tile/bits`, MAC `rows·k_tile`.
+    /// busy cycle: LUT `rows·k_tile/bits`, MAC and add/sub `rows·k_tile`.
     pub fn macs_per_cycle(&self) -> f64 {
         (self.rows() * self.k_tile()) as f64 / self.beats_per_tile() as f64
     }
@@ -344,7 +368,7 @@ const fn raw(arch: Arch, rows: u32, k_groups: u32, g: u32, weights: WeightType, 
 
 /// The named configs, `default` first.
 pub fn presets() -> Vec<Preset> {
-    use Arch::{Lut, Mac};
+    use Arch::{AddSub, Lut, Mac};
     use WeightType::{Ternary, Uint};
     vec![
         Preset { name: "default", about: "LUT array for BitNet ternary GEMV: 32 rows x 16 activations per beat, g=4", raw: raw(Lut, 32, 4, 4, Ternary, 16384) },
@@ -353,6 +377,13 @@ pub fn presets() -> Vec<Preset> {
         Preset { name: "ecp5", about: "LUT array sized for the ECP5-85k (ULX3S)", raw: raw(Lut, 16, 2, 4, Ternary, 16384) },
         Preset { name: "mac-default", about: "MAC baseline with the default preset's shape (int8 x ternary multipliers)", raw: raw(Mac, 32, 4, 4, Ternary, 16384) },
         Preset { name: "mac-tiny", about: "MAC baseline with the tiny preset's shape", raw: raw(Mac, 4, 1, 4, Uint(2), 256) },
+        Preset { name: "addsub-default", about: "add/sub baseline with the default preset's shape (each ternary weight adds, subtracts or skips)", raw: raw(AddSub, 32, 4, 4, Ternary, 16384) },
+        Preset { name: "addsub-tiny", about: "add/sub baseline, 4 rows x 4 ternary weights per beat", raw: raw(AddSub, 4, 1, 4, Ternary, 256) },
+        Preset {
+            name: "lut-a16",
+            about: "LUT array with int16 activations (W1A16): 16 rows x 8 activations per beat, g=4",
+            raw: RawArrayConfig { act_bits: 16, ..raw(Lut, 16, 2, 4, Uint(1), 4096) },
+        },
     ]
 }
 
@@ -397,6 +428,8 @@ mod tests {
             ("g", RawArrayConfig { g: 1, ..base() }, "1"),
             ("g", RawArrayConfig { g: 6, ..base() }, "6"),
             ("act_bits", RawArrayConfig { act_bits: 4, ..base() }, "4"),
+            ("act_bits", RawArrayConfig { act_bits: 12, ..base() }, "12"),
+            ("weights", RawArrayConfig { arch: Arch::AddSub, weights: WeightType::Uint(2), ..base() }, "uint2"),
             ("max_k", RawArrayConfig { max_k: 0, ..base() }, "0"),
             ("max_k", RawArrayConfig { max_k: (1 << 20) + 1, ..base() }, "1048577"),
         ];
@@ -441,5 +474,31 @@ mod tests {
         assert_eq!(c.act_beat_bits(), 16 * 8);
         assert_eq!(signed_bits(-128, 127), 8);
         assert_eq!(signed_bits(-128, 128), 9);
+    }
+
+    #[test]
+    fn int16_activations_widen_entries_and_accumulators() {
+        let c = RawArrayConfig { act_bits: 16, max_k: 4096, ..base() }.validate().unwrap();
+        // g=4, int16: entries span [-131072, 131071] -> 18 bits.
+        assert_eq!(c.entry_range(), (-131072, 131071));
+        assert_eq!(c.entry_bits(), 18);
+        // ternary: (3 + 1) * 32768 * 4096 = 2^29 -> 31 bits.
+        assert_eq!(c.acc_bits(), 31);
+        assert_eq!(c.act_beat_bits(), 16 * 16);
+        // K = 16384 would need 33-bit accumulators and 32-bit results: still fits;
+        // 2^20 does not.
+        let e = RawArrayConfig { act_bits: 16, max_k: 1 << 20, ..base() }.validate().unwrap_err();
+        assert_eq!(e.field, "max_k");
+    }
+
+    #[test]
+    fn addsub_is_a_one_beat_ternary_baseline() {
+        let c = preset("addsub-default").unwrap();
+        assert_eq!(c.arch(), Arch::AddSub);
+        assert_eq!(c.beats_per_tile(), 1);
+        assert_eq!(c.weight_beat_bits(), 32 * 16 * 2);
+        assert_eq!(c.product_bits(), 9);
+        assert_eq!(c.macs_per_cycle(), 512.0);
+        assert_eq!(serde_json::to_string(&Arch::AddSub).unwrap(), "\"addsub\"");
     }
 }

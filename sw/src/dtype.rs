@@ -11,6 +11,21 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// An integer activation element the reference GEMVs and the RTL streams
+/// accept: int8 (BitNet's per-token absmax activations) or int16.
+pub trait Activation: Copy + Default + Into<i32> + Send + Sync + 'static {
+    /// Bits of the type (8 or 16).
+    const BITS: u32;
+}
+
+impl Activation for i8 {
+    const BITS: u32 = 8;
+}
+
+impl Activation for i16 {
+    const BITS: u32 = 16;
+}
+
 /// A low-bit weight format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WeightType {

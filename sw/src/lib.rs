@@ -13,5 +13,5 @@ pub mod reference;
 pub mod tokenizer;
 
 pub use config::{Arch, ArrayConfig, ConfigError, RawArrayConfig};
-pub use dtype::{QuantizedActivations, WeightType};
+pub use dtype::{Activation, QuantizedActivations, WeightType};
 pub use layout::{BitPlanes, WeightMatrix};

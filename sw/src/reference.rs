@@ -7,16 +7,17 @@
 //!   bit-serial shift-accumulate, and the Σx correction. The generated RTL
 //!   computes exactly these integers.
 
+use crate::dtype::Activation;
 use crate::layout::{BitPlanes, WeightMatrix};
 
 /// `y[r] = Σ_c value(r, c) · x[c]`, by multiplication.
-pub fn gemv_plain(w: &WeightMatrix, x: &[i8]) -> Vec<i64> {
+pub fn gemv_plain<A: Activation>(w: &WeightMatrix, x: &[A]) -> Vec<i64> {
     assert_eq!(w.cols(), x.len(), "GEMV shape: K of weights and activations differ");
     (0..w.rows())
         .map(|r| {
             x.iter()
                 .enumerate()
-                .map(|(c, &xv)| i64::from(w.value(r, c)) * i64::from(xv))
+                .map(|(c, &xv)| i64::from(w.value(r, c)) * i64::from(xv.into()))
                 .sum()
         })
         .collect()
@@ -40,12 +41,12 @@ pub struct LutTables {
 
 impl LutTables {
     /// Precompute the tables of `x` for group size `g` (1..=8).
-    pub fn new(x: &[i8], g: usize) -> Self {
+    pub fn new<A: Activation>(x: &[A], g: usize) -> Self {
         let groups = x.len().div_ceil(g);
         let half = 1usize << (g - 1);
         let mut entries = Vec::with_capacity(groups * half);
         for j in 0..groups {
-            let xs: Vec<i32> = (0..g).map(|t| x.get(j * g + t).map_or(0, |&v| i32::from(v))).collect();
+            let xs: Vec<i32> = (0..g).map(|t| x.get(j * g + t).map_or(0, |&v| v.into())).collect();
             for k in 0..half {
                 let signed: i32 = (0..g - 1)
                     .map(|t| if (k >> t) & 1 == 1 { xs[t] } else { -xs[t] })
@@ -76,7 +77,7 @@ impl LutTables {
 }
 
 /// The LUT GEMV over prepared planes: `x.len()` must be the matrix's K.
-pub fn gemv_lut(planes: &BitPlanes, wtype: crate::dtype::WeightType, x: &[i8]) -> Vec<i64> {
+pub fn gemv_lut<A: Activation>(planes: &BitPlanes, wtype: crate::dtype::WeightType, x: &[A]) -> Vec<i64> {
     assert_eq!(planes.groups, x.len().div_ceil(planes.g), "GEMV shape: K of planes and activations differ");
     let tables = LutTables::new(x, planes.g);
     let sum_x: i64 = (0..tables.groups).map(|j| i64::from(tables.group_sum(j))).sum();
@@ -138,6 +139,21 @@ mod tests {
     }
 
     #[test]
+    fn int16_lut_gemv_equals_plain_dot_product() {
+        let seed = 0x16a5_u64;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        for case in 0..60 {
+            let wtype = WeightType::ALL[case % WeightType::ALL.len()];
+            let g = [2, 3, 4, 5][case % 4];
+            let (m, k) = (rng.gen_range(1..=7), rng.gen_range(1..=200));
+            let (w, _) = random_case(&mut rng, wtype, m, k, false);
+            let x: Vec<i16> = (0..k).map(|i| if case % 5 == 0 { [i16::MIN, i16::MAX][i % 2] } else { rng.gen() }).collect();
+            let want = gemv_plain(&w, &x);
+            assert_eq!(gemv_lut(&BitPlanes::new(&w, g), wtype, &x), want, "case {case}: {wtype} g={g} {m}x{k} seed {seed}");
+        }
+    }
+
+    #[test]
     fn extreme_values_fill_the_range() {
         // All weights at the top of the range, all activations -128: the largest magnitude.
         for wtype in WeightType::ALL {
@@ -152,7 +168,7 @@ mod tests {
 
     #[test]
     fn table_entries_by_hand() {
-        let t = LutTables::new(&[1, 2, 3, 4], 4);
+        let t = LutTables::new(&[1i8, 2, 3, 4], 4);
         // k = 0b000: -1 -2 -3 +4 = -2 ; k = 0b111: 1+2+3+4 = 10
         assert_eq!(t.entries[0], -2);
         assert_eq!(t.entries[7], 10);

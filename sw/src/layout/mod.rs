@@ -14,7 +14,7 @@ pub mod ternary_native;
 use bitvec::prelude::*;
 
 use crate::config::{Arch, ArrayConfig};
-use crate::dtype::WeightType;
+use crate::dtype::{Activation, WeightType};
 
 /// Errors from building a layout.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -192,17 +192,30 @@ pub fn check_fits(cfg: &ArrayConfig, k: usize) -> Result<(), LayoutError> {
     Ok(())
 }
 
+/// Check that activations of type `A` fit the array's `act_bits`.
+pub fn check_activations<A: Activation>(cfg: &ArrayConfig) -> Result<(), LayoutError> {
+    if A::BITS > cfg.act_bits() {
+        return Err(LayoutError::DoesNotFit {
+            what: "activations",
+            detail: format!("int{} activations on an array built for int{} (config field act_bits)", A::BITS, cfg.act_bits()),
+        });
+    }
+    Ok(())
+}
+
 /// Activation beats for one GEMV: `k_tiles` beats of `k_tile` activations,
 /// activation `t` of a beat at bits `[t·act_bits, (t+1)·act_bits)`, zero padded.
-pub fn rtl_act_beats(cfg: &ArrayConfig, x: &[i8]) -> Vec<Beat> {
+/// An int8 vector may go to an int16 array (sign-extended); int16 to an int8
+/// array is refused by [`check_activations`].
+pub fn rtl_act_beats<A: Activation>(cfg: &ArrayConfig, x: &[A]) -> Vec<Beat> {
     let kt = cfg.k_tile();
     let ab = cfg.act_bits() as usize;
     (0..k_tiles(cfg, x.len()))
         .map(|tile| {
             let mut bits = bitvec![u32, Lsb0; 0; cfg.act_beat_bits() as usize];
             for t in 0..kt {
-                let v = x.get(tile * kt + t).copied().unwrap_or(0);
-                bits[t * ab..(t + 1) * ab].store_le(v as u8 as u32);
+                let v: i32 = x.get(tile * kt + t).copied().unwrap_or_default().into();
+                bits[t * ab..(t + 1) * ab].store_le((v as u32) & ((1u64 << ab) - 1) as u32);
             }
             words(&bits)
         })
@@ -242,7 +255,7 @@ pub fn rtl_weight_beats(cfg: &ArrayConfig, w: &WeightMatrix, row0: usize) -> Vec
                     beats.push(words(&bits));
                 }
             }
-            Arch::Mac => {
+            Arch::Mac | Arch::AddSub => {
                 let mut bits = bitvec![u32, Lsb0; 0; cfg.weight_beat_bits() as usize];
                 for r in 0..cfg.rows() {
                     for e in 0..kt {
@@ -260,7 +273,7 @@ pub fn rtl_weight_beats(cfg: &ArrayConfig, w: &WeightMatrix, row0: usize) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::preset;
+    use crate::config::{preset, RawArrayConfig};
 
     #[test]
     fn planes_group_bits_along_k() {
@@ -292,7 +305,12 @@ mod tests {
         assert_eq!(beats[0], vec![0x0fff]);
         // tile 1 has only 2 valid columns per row.
         assert_eq!(beats[2], vec![0x0333]);
-        let a = rtl_act_beats(&cfg, &[-1, 2, -128, 127, 5]);
+        let a = rtl_act_beats(&cfg, &[-1i8, 2, -128, 127, 5]);
         assert_eq!(a, vec![vec![0x7f80_02ff], vec![0x0000_0005]]);
+        // int16 array: 16 bits per activation; int8 input is sign-extended.
+        let c16 = RawArrayConfig { act_bits: 16, ..cfg.raw().clone() }.validate().unwrap();
+        assert_eq!(rtl_act_beats(&c16, &[-1i8, 2, -128, 127]), vec![vec![0x0002_ffff, 0x007f_ff80]]);
+        assert_eq!(rtl_act_beats(&c16, &[i16::MIN, 300]), vec![vec![0x012c_8000, 0]]);
+        assert!(check_activations::<i16>(&cfg).is_err() && check_activations::<i8>(&c16).is_ok());
     }
 }

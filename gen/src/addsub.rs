@@ -1,0 +1,52 @@
+//! The ternary add/sub baseline: the same streams and controller as the MAC
+//! baseline, but no multipliers. Each ternary weight (code 0, 1, 2 for
+//! -1, 0, +1) subtracts, skips or adds its activation, and an adder tree sums
+//! the K-tile: the cheapest exact datapath for ternary weights without tables.
+
+use lutcore_sw::config::ArrayConfig;
+
+use crate::control;
+use crate::ir::{e, Module};
+use crate::mac::{accumulate, one_beat_array, pe_ports};
+
+/// The processing element.
+pub const PE: &str = "lutcore_addsub_pe";
+/// The top.
+pub const ARRAY: &str = "lutcore_addsub_array";
+
+/// All modules of the add/sub array, leaves first, top last.
+pub fn modules(cfg: &ArrayConfig) -> Vec<Module> {
+    let ctrl = control::module(cfg);
+    let what = format!("lutcore_addsub_array: {} rows x {} ternary add/sub terms, a baseline for the LUT array.", cfg.rows(), cfg.k_tile());
+    let top = one_beat_array(cfg, &ctrl, ARRAY, PE, &what);
+    vec![pe(cfg), ctrl, top]
+}
+
+fn pe(cfg: &ArrayConfig) -> Module {
+    let kt = cfg.k_tile() as u32;
+    let (ab, pw) = (cfg.act_bits(), cfg.product_bits());
+    let mut m = Module::new(
+        PE,
+        crate::header(
+            cfg,
+            &[
+                "lutcore_addsub_pe: one output row of the ternary add/sub baseline.",
+                &format!("{kt} terms: weight code 2 adds the int{ab} activation, 0 subtracts it, 1 skips it;"),
+                "an adder tree and an accumulator.",
+            ],
+        ),
+    );
+    let (act, wgt) = pe_ports(cfg, &mut m);
+    let mut terms = Vec::new();
+    for k in 0..kt {
+        let x = m.logic(&format!("x{k}"), pw, "");
+        m.assign(x.clone(), e::sext(e::part(act.clone(), k * ab, ab), ab, pw));
+        let plus = e::bit(wgt.clone(), 2 * k + 1);
+        let skip = e::bit(wgt.clone(), 2 * k);
+        let t = m.logic(&format!("t{k}"), pw, &format!("weight {k}: +x, 0 or -x"));
+        m.assign(t.clone(), e::cond(plus, x.clone(), e::cond(skip, e::lit(pw, 0), e::neg(x))));
+        terms.push(t);
+    }
+    accumulate(cfg, &mut m, terms, "sum of this beat's terms");
+    m
+}
