@@ -1,7 +1,8 @@
 //! A BitNet forward pass with every BitLinear matmul on the Verilated array
 //! ([`RtlBackend`]) against the CPU backend: identical logits, every matmul
 //! bit-exact, for an array that divides the model's shapes evenly and one
-//! that does not; and a deliberately corrupted RTL result is caught.
+//! that does not, for the MAC and add/sub baselines and an int16-activation
+//! array; and a deliberately corrupted RTL result is caught.
 
 use std::path::{Path, PathBuf};
 
@@ -34,10 +35,12 @@ fn tiny_model(dir: &Path) -> PathBuf {
     path
 }
 
+fn array(arch: Arch, rows: u32, k_groups: u32, g: u32, act_bits: u32) -> ArrayConfig {
+    RawArrayConfig { arch, rows, k_groups, g, weights: WeightType::Ternary, act_bits, max_k: 1024 }.validate().expect("valid config")
+}
+
 fn lut(rows: u32, k_groups: u32, g: u32) -> ArrayConfig {
-    RawArrayConfig { arch: Arch::Lut, rows, k_groups, g, weights: WeightType::Ternary, act_bits: 8, max_k: 1024 }
-        .validate()
-        .expect("valid config")
+    array(Arch::Lut, rows, k_groups, g, 8)
 }
 
 fn checked(cfg: &ArrayConfig, fail_on_mismatch: bool) -> RtlBackend {
@@ -98,6 +101,18 @@ fn forward_on_an_array_that_divides_the_shapes() {
 fn forward_on_an_array_that_does_not_divide_the_shapes() {
     // 256 = 21·12 + 4 rows, K = 256 = 28·9 + 4 activations: padded tiles.
     same_logits_as_cpu(&lut(12, 3, 3));
+}
+
+#[test]
+fn forward_on_the_mac_and_addsub_baselines() {
+    same_logits_as_cpu(&array(Arch::Mac, 16, 4, 4, 8));
+    same_logits_as_cpu(&array(Arch::AddSub, 12, 3, 3, 8));
+}
+
+#[test]
+fn forward_on_an_int16_activation_array() {
+    // BitNet's int8 activations, sign-extended into 16-bit lanes.
+    same_logits_as_cpu(&array(Arch::Lut, 8, 2, 4, 16));
 }
 
 #[test]
