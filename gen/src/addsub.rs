@@ -6,7 +6,7 @@
 use lutcore_sw::config::ArrayConfig;
 
 use crate::control;
-use crate::ir::{e, Module};
+use crate::ir::{e, BinOp, Expr, Module};
 use crate::mac::{accumulate, one_beat_array, pe_ports};
 
 /// The processing element.
@@ -32,21 +32,27 @@ fn pe(cfg: &ArrayConfig) -> Module {
             &[
                 "lutcore_addsub_pe: one output row of the ternary add/sub baseline.",
                 &format!("{kt} terms: weight code 2 adds the int{ab} activation, 0 subtracts it, 1 skips it;"),
-                "an adder tree and an accumulator.",
+                "-x is ~x + 1, the +1s enter the adder tree as carries; an accumulator.",
             ],
         ),
     );
     let (act, wgt) = pe_ports(cfg, &mut m);
-    let mut terms = Vec::new();
+    let (mut terms, mut carries) = (Vec::new(), Vec::new());
     for k in 0..kt {
         let x = m.logic(&format!("x{k}"), pw, "");
         m.assign(x.clone(), e::sext(e::part(act.clone(), k * ab, ab), ab, pw));
-        let plus = e::bit(wgt.clone(), 2 * k + 1);
-        let skip = e::bit(wgt.clone(), 2 * k);
-        let t = m.logic(&format!("t{k}"), pw, &format!("weight {k}: +x, 0 or -x"));
-        m.assign(t.clone(), e::cond(plus, x.clone(), e::cond(skip, e::lit(pw, 0), e::neg(x))));
+        let code = m.logic(&format!("w{k}"), 2, &format!("weight {k}'s code"));
+        m.assign(code.clone(), e::part(wgt.clone(), 2 * k, 2));
+        let minus = m.logic(&format!("minus{k}"), 1, "code 0: subtract");
+        m.assign(minus.clone(), e::not(e::bin(BinOp::Or, e::bit(code.clone(), 1), e::bit(code.clone(), 0))));
+        let keep = m.logic(&format!("keep{k}"), 1, "code 0 or 2: not skipped");
+        m.assign(keep.clone(), e::bin(BinOp::Or, e::bit(code.clone(), 1), e::not(e::bit(code, 0))));
+        let t = m.logic(&format!("t{k}"), pw, "x, 0 or ~x");
+        let masked = e::and(x, Expr::Repl(pw, Box::new(keep)));
+        m.assign(t.clone(), e::bin(BinOp::Xor, masked, Expr::Repl(pw, Box::new(minus.clone()))));
         terms.push(t);
+        carries.push(minus);
     }
-    accumulate(cfg, &mut m, terms, "sum of this beat's terms");
+    accumulate(cfg, &mut m, terms, carries, "sum of this beat's terms and carries");
     m
 }

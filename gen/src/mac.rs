@@ -49,7 +49,7 @@ fn pe(cfg: &ArrayConfig) -> Module {
         m.assign(p.clone(), e::bin(crate::ir::BinOp::Mul, x, w));
         products.push(p);
     }
-    accumulate(cfg, &mut m, products, "sum of this beat's products");
+    accumulate(cfg, &mut m, products, vec![], "sum of this beat's products");
     m
 }
 
@@ -67,13 +67,14 @@ pub(crate) fn pe_ports(cfg: &ArrayConfig, m: &mut Module) -> (Expr, Expr) {
     (act, wgt)
 }
 
-/// The adder tree over one beat's `terms` (each `product_bits` wide) and the
-/// accumulator, driving `result_o`.
-pub(crate) fn accumulate(cfg: &ArrayConfig, m: &mut Module, terms: Vec<Expr>, what: &str) {
+/// The adder tree over one beat's `terms` (each `product_bits` wide) plus
+/// one-bit `carries`, and the accumulator, driving `result_o`.
+pub(crate) fn accumulate(cfg: &ArrayConfig, m: &mut Module, terms: Vec<Expr>, carries: Vec<Expr>, what: &str) {
     let (pw, bw, aw) = (cfg.product_bits(), cfg.beat_sum_bits(), cfg.acc_bits());
     m.comment("");
     let beat_sum = m.logic("beat_sum", bw, what);
-    m.assign(beat_sum.clone(), terms.into_iter().map(|p| e::sext(p, pw, bw)).reduce(e::add).expect("k_tile >= 1"));
+    let sum = terms.into_iter().map(|p| e::sext(p, pw, bw)).chain(carries.into_iter().map(|c| e::zext(c, 1, bw)));
+    m.assign(beat_sum.clone(), sum.reduce(e::add).expect("k_tile >= 1"));
     let acc_q = m.logic("acc_q", aw, "accumulator");
     let acc_d = m.logic("acc_d", aw, "");
     m.assign(acc_d.clone(), e::add(e::cond(e::id("acc_clear_i"), e::lit(aw, 0), acc_q.clone()), e::sext(beat_sum, bw, aw)));
