@@ -2,7 +2,7 @@
 //! deterministic, lint-clean Verilog files plus a JSON manifest.
 //!
 //! * [`ir`]: the typed module representation; [`print`]: its only printer.
-//! * [`control`]: the stream controller shared by every array.
+//! * [`control`]: the stream controller shared by every array; [`arith`]: adder trees.
 //! * [`lut`]: the LUT array (table precompute, LUT PEs); [`mac`]: the MAC baseline;
 //!   [`addsub`]: the ternary add/sub baseline.
 //! * [`shim`]: the `extern "C"` C++ shim the simulator compiles with Verilator's output.
@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod addsub;
+pub mod arith;
 pub mod control;
 pub mod ir;
 pub mod lut;

@@ -7,6 +7,7 @@
 
 use lutcore_sw::config::{ArrayConfig, RESULT_BITS};
 
+use crate::arith::{sum_tree, Term};
 use crate::control;
 use crate::ir::{e, Expr, Item, Module, Port, Stmt};
 
@@ -43,6 +44,23 @@ pub fn const_mul(x: Expr, c: i64, width: u32) -> Expr {
     if c < 0 { e::neg(product) } else { product }
 }
 
+/// A balanced 2:1 multiplexer tree choosing `leaf(sel)` among `2^bits`
+/// leaves, most significant select bit at the root. Written out (rather than
+/// as an array read) so that synthesis maps it onto LUT4s and the FPGAs'
+/// wide-mux cells instead of a generic shifter.
+/// `sel_bit(i)` is select bit `i`.
+pub fn mux_tree(sel_bit: &dyn Fn(u32) -> Expr, bits: u32, leaf: &dyn Fn(u64) -> Expr) -> Expr {
+    fn node(sel_bit: &dyn Fn(u32) -> Expr, level: u32, base: u64, leaf: &dyn Fn(u64) -> Expr) -> Expr {
+        if level == 0 {
+            return leaf(base);
+        }
+        let hi = node(sel_bit, level - 1, base | (1 << (level - 1)), leaf);
+        let lo = node(sel_bit, level - 1, base, leaf);
+        e::cond(sel_bit(level - 1), hi, lo)
+    }
+    node(sel_bit, bits, 0, leaf)
+}
+
 fn precompute(cfg: &ArrayConfig) -> Module {
     let (g, groups, entries) = (cfg.g() as u32, cfg.k_groups() as u32, cfg.table_entries() as u32);
     let (ew, ab, sw) = (cfg.entry_bits(), cfg.act_bits(), cfg.sum_x_bits());
@@ -77,14 +95,29 @@ fn precompute(cfg: &ArrayConfig) -> Module {
                 x
             })
             .collect();
-        for k in 0..entries {
-            let entry = m.logic(&format!("g{j}_e{k}"), ew, "");
-            let sum = (0..g - 1).fold(xs[(g - 1) as usize].clone(), |acc, t| {
-                if (k >> t) & 1 == 1 { e::add(acc, xs[t as usize].clone()) } else { e::sub(acc, xs[t as usize].clone()) }
-            });
-            m.assign(entry.clone(), sum);
-            entry_ids.push(entry);
+        // Shared partial sums: level l holds x{g-1} ± x{g-2} ± … ± x{g-1-l}, one
+        // two-input add or subtract each (2^g - 2 in all, instead of (g-1)·2^(g-1)).
+        m.comment(format!("Shared partial sums g{j}_pT_k = x{} +/- x{} +/- ... +/- xT, bit i of k the sign of x(T+i) (1: +);", g - 1, g - 2));
+        m.comment(format!("the last level are the entries g{j}_ek: one add or subtract per wire"));
+        let mut partial = vec![xs[(g - 1) as usize].clone()];
+        for t in (0..g - 1).rev() {
+            let last = t == 0;
+            let mut next = Vec::with_capacity(partial.len() * 2);
+            // Bit t of the entry index: 0 = -x_t, 1 = +x_t.
+            for (hi, p) in partial.iter().enumerate() {
+                for bit in 0..2u32 {
+                    let k = (hi << 1) as u32 | bit;
+                    let name = if last { format!("g{j}_e{k}") } else { format!("g{j}_p{t}_{k}") };
+                    let wire = m.logic(&name, ew, "");
+                    let x = xs[t as usize].clone();
+                    m.assign(wire.clone(), if bit == 1 { e::add(p.clone(), x) } else { e::sub(p.clone(), x) });
+                    next.push(wire);
+                }
+            }
+            partial = next;
         }
+        // Each level shifts the earlier choices up: bit t of k is the sign of x_t, as in the tables.
+        entry_ids.extend(partial);
     }
     m.comment("");
     m.comment("Registered tables");
@@ -100,8 +133,9 @@ fn precompute(cfg: &ArrayConfig) -> Module {
     let sum_clear_q = m.logic("sum_clear_q", 1, "... and started a pass");
     let tile_sum = m.logic("tile_sum", sw, "sum(x) of the loaded beat");
     let sum_q = m.logic("sum_x_q", sw, "");
-    let group_sums = (0..groups).map(|j| e::sext(e::part(table_q.clone(), ((j + 1) * entries - 1) * ew, ew), ew, sw));
-    m.assign(tile_sum.clone(), group_sums.reduce(e::add).expect("k_groups >= 1"));
+    let group_sums = (0..groups).map(|j| Term { value: e::part(table_q.clone(), ((j + 1) * entries - 1) * ew, ew), width: ew }).collect();
+    let sum = sum_tree(&mut m, "tile_sum", group_sums, vec![], sw);
+    m.assign(tile_sum.clone(), sum);
     m.item(Item::AlwaysFf {
         reset: vec![],
         body: vec![
@@ -167,20 +201,37 @@ fn pe(cfg: &ArrayConfig) -> Module {
     m.comment("");
     m.assign(sel_o, if sels.len() == 1 { sels.pop().expect("one") } else { e::concat(sels.into_iter().rev().collect()) });
     m.comment("");
-    m.comment("Lookup stage: register the looked-up entries and their signs");
-    let entry_q = m.logic("entry_q", groups * ew, "entry_i of the last cycle");
+    // With several groups the negation -e = ~e + 1 is split: ~e, and the +1s as carries
+    // of the adder tree. For g = 2, ~e is taken in the lookup stage: a 2:1 table read and
+    // the XOR fit one 4-input LUT. Wider reads do not, and ~e follows the register.
+    let fold = groups > 1 && g == 2;
+    let looked_up = if !fold {
+        m.comment("Lookup stage: register the looked-up entries and their signs");
+        entry_i
+    } else {
+        m.comment("Lookup stage: register the looked-up entries (inverted when negated) and their signs");
+        let terms = (0..groups)
+            .rev()
+            .map(|j| {
+                let t = m.logic(&format!("g{j}_term"), ew, "entry, or ~entry when negated (the +1 is a carry below)");
+                m.assign(t.clone(), e::bin(crate::ir::BinOp::Xor, e::part(entry_i.clone(), j * ew, ew), Expr::Repl(ew, Box::new(negs[j as usize].clone()))));
+                t
+            })
+            .collect();
+        e::concat(terms)
+    };
+    let entry_q = m.logic(if fold { "term_q" } else { "entry_q" }, groups * ew, "the looked-up values of the last cycle");
     let neg_q = m.logic("neg_q", groups, "group j's negate bit at [j]");
     m.item(Item::AlwaysFf {
         reset: vec![],
         body: vec![
-            Stmt::Assign(entry_q.clone(), entry_i),
+            Stmt::Assign(entry_q.clone(), looked_up),
             Stmt::Assign(neg_q.clone(), if negs.len() == 1 { negs.pop().expect("one") } else { e::concat(negs.into_iter().rev().collect()) }),
         ],
     });
     m.comment("");
     m.comment("Accumulate stage (the controls are one cycle behind the lookup): -e = ~e + 1");
     let neg_bit = |j: u32| if groups == 1 { neg_q.clone() } else { e::bit(neg_q.clone(), j) };
-    let ones = |j: u32, w: u32| e::bin(crate::ir::BinOp::Xor, e::sext(e::part(entry_q.clone(), j * ew, ew), ew, w), Expr::Repl(w, Box::new(neg_bit(j))));
     let shift = |x: Expr| match &plane {
         Some(p) => e::bin(crate::ir::BinOp::Shl, x, p.clone()),
         None => x,
@@ -197,9 +248,20 @@ fn pe(cfg: &ArrayConfig) -> Module {
         m.assign(acc_d.clone(), e::add(e::add(base, e::cond(finalize, corr, addend)), e::zext(carry, 1, aw)));
     } else {
         let beat_sum = m.logic("beat_sum", bw, "sum of this plane's terms");
-        let ones_sum = (0..groups).map(|j| ones(j, bw)).reduce(e::add).expect("k_groups >= 1");
-        let carries = (0..groups).map(|j| e::zext(neg_bit(j), 1, bw)).reduce(e::add).expect("k_groups >= 1");
-        m.assign(beat_sum.clone(), e::add(ones_sum, carries));
+        let terms = (0..groups)
+            .map(|j| {
+                let value = if fold {
+                    e::part(entry_q.clone(), j * ew, ew)
+                } else {
+                    let t = m.logic(&format!("g{j}_term"), ew, "entry, or ~entry when negated (the +1 is a carry below)");
+                    m.assign(t.clone(), e::bin(crate::ir::BinOp::Xor, e::part(entry_q.clone(), j * ew, ew), Expr::Repl(ew, Box::new(neg_bit(j)))));
+                    t
+                };
+                Term { value, width: ew }
+            })
+            .collect();
+        let sum = sum_tree(&mut m, "sum", terms, (0..groups).map(neg_bit).collect(), bw);
+        m.assign(beat_sum.clone(), sum);
         let shifted = m.logic("shifted_sum", aw, "beat_sum * 2^plane");
         m.assign(shifted.clone(), shift(e::sext(beat_sum, bw, aw)));
         m.assign(acc_d.clone(), e::add(base, e::cond(finalize, corr, shifted)));
@@ -271,9 +333,12 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
     for r in 0..cfg.rows() as u32 {
         let sel = m.logic(&format!("pe{r}_sel"), groups * (g - 1), "");
         let entry = m.logic(&format!("pe{r}_entry"), groups * ew, "");
-        // A one-group, g = 2 array has a 1-bit index: no part select on a scalar.
-        let index = |j: u32| if groups == 1 { sel.clone() } else { e::part(sel.clone(), j * (g - 1), g - 1) };
-        let reads = (0..groups).rev().map(|j| e::elem(tabs[j as usize].clone(), index(j))).collect::<Vec<_>>();
+        // A one-group, g = 2 array has a 1-bit index: no bit select on a scalar.
+        let sel_bit = |j: u32, i: u32| if groups * (g - 1) == 1 { sel.clone() } else { e::bit(sel.clone(), j * (g - 1) + i) };
+        let reads = (0..groups)
+            .rev()
+            .map(|j| mux_tree(&|i| sel_bit(j, i), g - 1, &|k| e::elem(tabs[j as usize].clone(), e::lit(g - 1, k))))
+            .collect::<Vec<_>>();
         m.assign(entry.clone(), if groups == 1 { reads[0].clone() } else { e::concat(reads) });
         let mut conns = vec![
             ("clk_i".to_string(), e::id("clk_i")),

@@ -5,6 +5,7 @@
 
 use lutcore_sw::config::{ArrayConfig, RESULT_BITS};
 
+use crate::arith::{sum_tree, Term};
 use crate::control;
 use crate::ir::{e, Expr, Item, Module, Port, Stmt};
 
@@ -73,8 +74,9 @@ pub(crate) fn accumulate(cfg: &ArrayConfig, m: &mut Module, terms: Vec<Expr>, ca
     let (pw, bw, aw) = (cfg.product_bits(), cfg.beat_sum_bits(), cfg.acc_bits());
     m.comment("");
     let beat_sum = m.logic("beat_sum", bw, what);
-    let sum = terms.into_iter().map(|p| e::sext(p, pw, bw)).chain(carries.into_iter().map(|c| e::zext(c, 1, bw)));
-    m.assign(beat_sum.clone(), sum.reduce(e::add).expect("k_tile >= 1"));
+    let terms = terms.into_iter().map(|value| Term { value, width: pw }).collect();
+    let sum = sum_tree(m, "sum", terms, carries, bw);
+    m.assign(beat_sum.clone(), sum);
     let acc_q = m.logic("acc_q", aw, "accumulator");
     let acc_d = m.logic("acc_d", aw, "");
     m.assign(acc_d.clone(), e::add(e::cond(e::id("acc_clear_i"), e::lit(aw, 0), acc_q.clone()), e::sext(beat_sum, bw, aw)));

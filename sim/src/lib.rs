@@ -19,7 +19,7 @@
 //! let mut sim = lutcore_sim::Simulator::new(&cfg)?;
 //! let w = lutcore_sw::WeightMatrix::from_values(2, 3, cfg.weights(), &[0, 1, 2, 3, 2, 1])
 //!     .expect("weights");
-//! let run = sim.gemv(&w, &[1, -2, 3])?;
+//! let run = sim.gemv(&w, &[1i8, -2, 3])?; // int8 activations (i16 for an int16 array)
 //! assert_eq!(run.results, vec![4, 2]);
 //! # Ok(())
 //! # }

@@ -97,7 +97,7 @@ module lutcore_lut_array (
   // Processing elements, one per row, each with one table read per group
   logic [2:0] pe0_sel;
   logic [9:0] pe0_entry;
-  assign pe0_entry = table_g0[pe0_sel];
+  assign pe0_entry = pe0_sel[2] ? (pe0_sel[1] ? (pe0_sel[0] ? table_g0[3'd7] : table_g0[3'd6]) : (pe0_sel[0] ? table_g0[3'd5] : table_g0[3'd4])) : (pe0_sel[1] ? (pe0_sel[0] ? table_g0[3'd3] : table_g0[3'd2]) : (pe0_sel[0] ? table_g0[3'd1] : table_g0[3'd0]));
   lutcore_lut_pe u_pe_0 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
@@ -112,7 +112,7 @@ module lutcore_lut_array (
   );
   logic [2:0] pe1_sel;
   logic [9:0] pe1_entry;
-  assign pe1_entry = table_g0[pe1_sel];
+  assign pe1_entry = pe1_sel[2] ? (pe1_sel[1] ? (pe1_sel[0] ? table_g0[3'd7] : table_g0[3'd6]) : (pe1_sel[0] ? table_g0[3'd5] : table_g0[3'd4])) : (pe1_sel[1] ? (pe1_sel[0] ? table_g0[3'd3] : table_g0[3'd2]) : (pe1_sel[0] ? table_g0[3'd1] : table_g0[3'd0]));
   lutcore_lut_pe u_pe_1 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
@@ -127,7 +127,7 @@ module lutcore_lut_array (
   );
   logic [2:0] pe2_sel;
   logic [9:0] pe2_entry;
-  assign pe2_entry = table_g0[pe2_sel];
+  assign pe2_entry = pe2_sel[2] ? (pe2_sel[1] ? (pe2_sel[0] ? table_g0[3'd7] : table_g0[3'd6]) : (pe2_sel[0] ? table_g0[3'd5] : table_g0[3'd4])) : (pe2_sel[1] ? (pe2_sel[0] ? table_g0[3'd3] : table_g0[3'd2]) : (pe2_sel[0] ? table_g0[3'd1] : table_g0[3'd0]));
   lutcore_lut_pe u_pe_2 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
@@ -142,7 +142,7 @@ module lutcore_lut_array (
   );
   logic [2:0] pe3_sel;
   logic [9:0] pe3_entry;
-  assign pe3_entry = table_g0[pe3_sel];
+  assign pe3_entry = pe3_sel[2] ? (pe3_sel[1] ? (pe3_sel[0] ? table_g0[3'd7] : table_g0[3'd6]) : (pe3_sel[0] ? table_g0[3'd5] : table_g0[3'd4])) : (pe3_sel[1] ? (pe3_sel[0] ? table_g0[3'd3] : table_g0[3'd2]) : (pe3_sel[0] ? table_g0[3'd1] : table_g0[3'd0]));
   lutcore_lut_pe u_pe_3 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),

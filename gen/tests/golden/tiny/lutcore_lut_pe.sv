@@ -33,7 +33,7 @@ module lutcore_lut_pe (
   assign sel_o = g0_sel;
 
   // Lookup stage: register the looked-up entries and their signs
-  logic [9:0] entry_q;                     // entry_i of the last cycle
+  logic [9:0] entry_q;                     // the looked-up values of the last cycle
   logic neg_q;                             // group j's negate bit at [j]
   always_ff @(posedge clk_i) begin
     entry_q <= entry_i;

@@ -25,22 +25,36 @@ module lutcore_lut_precompute (
   assign g0_x2 = {{2{act_data_i[23]}}, act_data_i[23:16]};
   logic [9:0] g0_x3;
   assign g0_x3 = {{2{act_data_i[31]}}, act_data_i[31:24]};
+  // Shared partial sums g0_pT_k = x3 +/- x2 +/- ... +/- xT, bit i of k the sign of x(T+i) (1: +);
+  // the last level are the entries g0_ek: one add or subtract per wire
+  logic [9:0] g0_p2_0;
+  assign g0_p2_0 = g0_x3 - g0_x2;
+  logic [9:0] g0_p2_1;
+  assign g0_p2_1 = g0_x3 + g0_x2;
+  logic [9:0] g0_p1_0;
+  assign g0_p1_0 = g0_p2_0 - g0_x1;
+  logic [9:0] g0_p1_1;
+  assign g0_p1_1 = g0_p2_0 + g0_x1;
+  logic [9:0] g0_p1_2;
+  assign g0_p1_2 = g0_p2_1 - g0_x1;
+  logic [9:0] g0_p1_3;
+  assign g0_p1_3 = g0_p2_1 + g0_x1;
   logic [9:0] g0_e0;
-  assign g0_e0 = g0_x3 - g0_x0 - g0_x1 - g0_x2;
+  assign g0_e0 = g0_p1_0 - g0_x0;
   logic [9:0] g0_e1;
-  assign g0_e1 = g0_x3 + g0_x0 - g0_x1 - g0_x2;
+  assign g0_e1 = g0_p1_0 + g0_x0;
   logic [9:0] g0_e2;
-  assign g0_e2 = g0_x3 - g0_x0 + g0_x1 - g0_x2;
+  assign g0_e2 = g0_p1_1 - g0_x0;
   logic [9:0] g0_e3;
-  assign g0_e3 = g0_x3 + g0_x0 + g0_x1 - g0_x2;
+  assign g0_e3 = g0_p1_1 + g0_x0;
   logic [9:0] g0_e4;
-  assign g0_e4 = g0_x3 - g0_x0 - g0_x1 + g0_x2;
+  assign g0_e4 = g0_p1_2 - g0_x0;
   logic [9:0] g0_e5;
-  assign g0_e5 = g0_x3 + g0_x0 - g0_x1 + g0_x2;
+  assign g0_e5 = g0_p1_2 + g0_x0;
   logic [9:0] g0_e6;
-  assign g0_e6 = g0_x3 - g0_x0 + g0_x1 + g0_x2;
+  assign g0_e6 = g0_p1_3 - g0_x0;
   logic [9:0] g0_e7;
-  assign g0_e7 = g0_x3 + g0_x0 + g0_x1 + g0_x2;
+  assign g0_e7 = g0_p1_3 + g0_x0;
 
   // Registered tables
   logic [79:0] table_q;                    // all tables of the loaded beat
