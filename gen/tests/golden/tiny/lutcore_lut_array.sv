@@ -97,7 +97,21 @@ module lutcore_lut_array (
   // Processing elements, one per row, each with one table read per group
   logic [2:0] pe0_sel;
   logic [9:0] pe0_entry;
-  assign pe0_entry = pe0_sel[2] ? (pe0_sel[1] ? (pe0_sel[0] ? table_g0[3'd7] : table_g0[3'd6]) : (pe0_sel[0] ? table_g0[3'd5] : table_g0[3'd4])) : (pe0_sel[1] ? (pe0_sel[0] ? table_g0[3'd3] : table_g0[3'd2]) : (pe0_sel[0] ? table_g0[3'd1] : table_g0[3'd0]));
+  logic [9:0] pe0_g0_m1_3;
+  assign pe0_g0_m1_3 = table_g0[3'd6] ^ ((table_g0[3'd6] ^ table_g0[3'd7]) & {10{pe0_sel[0]}});
+  logic [9:0] pe0_g0_m1_2;
+  assign pe0_g0_m1_2 = table_g0[3'd4] ^ ((table_g0[3'd4] ^ table_g0[3'd5]) & {10{pe0_sel[0]}});
+  logic [9:0] pe0_g0_m2_1;
+  assign pe0_g0_m2_1 = pe0_g0_m1_2 ^ ((pe0_g0_m1_2 ^ pe0_g0_m1_3) & {10{pe0_sel[1]}});
+  logic [9:0] pe0_g0_m1_1;
+  assign pe0_g0_m1_1 = table_g0[3'd2] ^ ((table_g0[3'd2] ^ table_g0[3'd3]) & {10{pe0_sel[0]}});
+  logic [9:0] pe0_g0_m1_0;
+  assign pe0_g0_m1_0 = table_g0[3'd0] ^ ((table_g0[3'd0] ^ table_g0[3'd1]) & {10{pe0_sel[0]}});
+  logic [9:0] pe0_g0_m2_0;
+  assign pe0_g0_m2_0 = pe0_g0_m1_0 ^ ((pe0_g0_m1_0 ^ pe0_g0_m1_1) & {10{pe0_sel[1]}});
+  logic [9:0] pe0_g0_m3_0;
+  assign pe0_g0_m3_0 = pe0_g0_m2_0 ^ ((pe0_g0_m2_0 ^ pe0_g0_m2_1) & {10{pe0_sel[2]}});
+  assign pe0_entry = pe0_g0_m3_0;
   lutcore_lut_pe u_pe_0 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
@@ -112,7 +126,21 @@ module lutcore_lut_array (
   );
   logic [2:0] pe1_sel;
   logic [9:0] pe1_entry;
-  assign pe1_entry = pe1_sel[2] ? (pe1_sel[1] ? (pe1_sel[0] ? table_g0[3'd7] : table_g0[3'd6]) : (pe1_sel[0] ? table_g0[3'd5] : table_g0[3'd4])) : (pe1_sel[1] ? (pe1_sel[0] ? table_g0[3'd3] : table_g0[3'd2]) : (pe1_sel[0] ? table_g0[3'd1] : table_g0[3'd0]));
+  logic [9:0] pe1_g0_m1_3;
+  assign pe1_g0_m1_3 = table_g0[3'd6] ^ ((table_g0[3'd6] ^ table_g0[3'd7]) & {10{pe1_sel[0]}});
+  logic [9:0] pe1_g0_m1_2;
+  assign pe1_g0_m1_2 = table_g0[3'd4] ^ ((table_g0[3'd4] ^ table_g0[3'd5]) & {10{pe1_sel[0]}});
+  logic [9:0] pe1_g0_m2_1;
+  assign pe1_g0_m2_1 = pe1_g0_m1_2 ^ ((pe1_g0_m1_2 ^ pe1_g0_m1_3) & {10{pe1_sel[1]}});
+  logic [9:0] pe1_g0_m1_1;
+  assign pe1_g0_m1_1 = table_g0[3'd2] ^ ((table_g0[3'd2] ^ table_g0[3'd3]) & {10{pe1_sel[0]}});
+  logic [9:0] pe1_g0_m1_0;
+  assign pe1_g0_m1_0 = table_g0[3'd0] ^ ((table_g0[3'd0] ^ table_g0[3'd1]) & {10{pe1_sel[0]}});
+  logic [9:0] pe1_g0_m2_0;
+  assign pe1_g0_m2_0 = pe1_g0_m1_0 ^ ((pe1_g0_m1_0 ^ pe1_g0_m1_1) & {10{pe1_sel[1]}});
+  logic [9:0] pe1_g0_m3_0;
+  assign pe1_g0_m3_0 = pe1_g0_m2_0 ^ ((pe1_g0_m2_0 ^ pe1_g0_m2_1) & {10{pe1_sel[2]}});
+  assign pe1_entry = pe1_g0_m3_0;
   lutcore_lut_pe u_pe_1 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
@@ -127,7 +155,21 @@ module lutcore_lut_array (
   );
   logic [2:0] pe2_sel;
   logic [9:0] pe2_entry;
-  assign pe2_entry = pe2_sel[2] ? (pe2_sel[1] ? (pe2_sel[0] ? table_g0[3'd7] : table_g0[3'd6]) : (pe2_sel[0] ? table_g0[3'd5] : table_g0[3'd4])) : (pe2_sel[1] ? (pe2_sel[0] ? table_g0[3'd3] : table_g0[3'd2]) : (pe2_sel[0] ? table_g0[3'd1] : table_g0[3'd0]));
+  logic [9:0] pe2_g0_m1_3;
+  assign pe2_g0_m1_3 = table_g0[3'd6] ^ ((table_g0[3'd6] ^ table_g0[3'd7]) & {10{pe2_sel[0]}});
+  logic [9:0] pe2_g0_m1_2;
+  assign pe2_g0_m1_2 = table_g0[3'd4] ^ ((table_g0[3'd4] ^ table_g0[3'd5]) & {10{pe2_sel[0]}});
+  logic [9:0] pe2_g0_m2_1;
+  assign pe2_g0_m2_1 = pe2_g0_m1_2 ^ ((pe2_g0_m1_2 ^ pe2_g0_m1_3) & {10{pe2_sel[1]}});
+  logic [9:0] pe2_g0_m1_1;
+  assign pe2_g0_m1_1 = table_g0[3'd2] ^ ((table_g0[3'd2] ^ table_g0[3'd3]) & {10{pe2_sel[0]}});
+  logic [9:0] pe2_g0_m1_0;
+  assign pe2_g0_m1_0 = table_g0[3'd0] ^ ((table_g0[3'd0] ^ table_g0[3'd1]) & {10{pe2_sel[0]}});
+  logic [9:0] pe2_g0_m2_0;
+  assign pe2_g0_m2_0 = pe2_g0_m1_0 ^ ((pe2_g0_m1_0 ^ pe2_g0_m1_1) & {10{pe2_sel[1]}});
+  logic [9:0] pe2_g0_m3_0;
+  assign pe2_g0_m3_0 = pe2_g0_m2_0 ^ ((pe2_g0_m2_0 ^ pe2_g0_m2_1) & {10{pe2_sel[2]}});
+  assign pe2_entry = pe2_g0_m3_0;
   lutcore_lut_pe u_pe_2 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
@@ -142,7 +184,21 @@ module lutcore_lut_array (
   );
   logic [2:0] pe3_sel;
   logic [9:0] pe3_entry;
-  assign pe3_entry = pe3_sel[2] ? (pe3_sel[1] ? (pe3_sel[0] ? table_g0[3'd7] : table_g0[3'd6]) : (pe3_sel[0] ? table_g0[3'd5] : table_g0[3'd4])) : (pe3_sel[1] ? (pe3_sel[0] ? table_g0[3'd3] : table_g0[3'd2]) : (pe3_sel[0] ? table_g0[3'd1] : table_g0[3'd0]));
+  logic [9:0] pe3_g0_m1_3;
+  assign pe3_g0_m1_3 = table_g0[3'd6] ^ ((table_g0[3'd6] ^ table_g0[3'd7]) & {10{pe3_sel[0]}});
+  logic [9:0] pe3_g0_m1_2;
+  assign pe3_g0_m1_2 = table_g0[3'd4] ^ ((table_g0[3'd4] ^ table_g0[3'd5]) & {10{pe3_sel[0]}});
+  logic [9:0] pe3_g0_m2_1;
+  assign pe3_g0_m2_1 = pe3_g0_m1_2 ^ ((pe3_g0_m1_2 ^ pe3_g0_m1_3) & {10{pe3_sel[1]}});
+  logic [9:0] pe3_g0_m1_1;
+  assign pe3_g0_m1_1 = table_g0[3'd2] ^ ((table_g0[3'd2] ^ table_g0[3'd3]) & {10{pe3_sel[0]}});
+  logic [9:0] pe3_g0_m1_0;
+  assign pe3_g0_m1_0 = table_g0[3'd0] ^ ((table_g0[3'd0] ^ table_g0[3'd1]) & {10{pe3_sel[0]}});
+  logic [9:0] pe3_g0_m2_0;
+  assign pe3_g0_m2_0 = pe3_g0_m1_0 ^ ((pe3_g0_m1_0 ^ pe3_g0_m1_1) & {10{pe3_sel[1]}});
+  logic [9:0] pe3_g0_m3_0;
+  assign pe3_g0_m3_0 = pe3_g0_m2_0 ^ ((pe3_g0_m2_0 ^ pe3_g0_m2_1) & {10{pe3_sel[2]}});
+  assign pe3_entry = pe3_g0_m3_0;
   lutcore_lut_pe u_pe_3 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
