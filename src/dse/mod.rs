@@ -169,7 +169,7 @@ pub fn run_sweep(layout: &Layout, sweep: &[Point], yosys: &str, version: &str, j
     );
     bar.enable_steady_tick(Duration::from_millis(500));
     if progress && reused > 0 {
-        bar.println(format!("resume     {reused} of {} points already done in {}, reused", sweep.len(), layout.points_dir().display()));
+        println!("resume     {reused} of {} points already done in {}, reused", sweep.len(), layout.points_dir().display());
     }
     // Largest points first, handed out one at a time: the long MAC syntheses
     // start early instead of leaving one core busy at the end.
@@ -184,7 +184,8 @@ pub fn run_sweep(layout: &Layout, sweep: &[Point], yosys: &str, version: &str, j
                 let r = run::run_point(layout, p, yosys, version);
                 if let Ok(r) = &r {
                     if r.status == Status::Failed {
-                        bar.println(format!("FAILED {}: {}", p.id, r.error.as_deref().unwrap_or("").lines().next().unwrap_or("")));
+                        // Printed above the bar, and also when stderr is not a terminal.
+                        bar.suspend(|| eprintln!("FAILED {}: {}", p.id, r.error.as_deref().unwrap_or("").lines().next().unwrap_or("")));
                     }
                 }
                 bar.inc(1);
