@@ -9,6 +9,8 @@
 #   make bitstream BOARD=icebreaker|ulx3s   FPGA bitstream + resource/Fmax report
 #   make bench   CPU LUT kernels vs the DRAM bandwidth and llama.cpp (built
 #                from PyPI's llama-cpp-python source), same run
+#   make dse     design-space exploration, quick sweep: LUT core vs MAC and
+#                add/sub baselines on iCE40, ECP5 and an ASIC proxy (yosys)
 #
 # Variables: PRESET (default), CONFIG (a JSON config file, overrides PRESET),
 # SHAPE (MxK, default 1536x1536), SEED, MODEL (a BitNet GGUF file; default:
@@ -33,7 +35,7 @@ else
 CONFIG_ARG := --preset $(PRESET)
 endif
 
-.PHONY: all deps vocab build sim test lint stat-ice40 bench clean
+.PHONY: all deps vocab build sim test lint stat-ice40 bench dse clean
 
 all: sim
 
@@ -81,6 +83,12 @@ bench: build
 	bench/peer/build.sh
 	python3 bench/peer/run.py --out build/peer/peer.json $(PEER_ARGS)
 	$(LUTCORE) bench gemv --peer build/peer/peer.json --json build/bench/gemv.json $(BENCH_ARGS)
+
+# Design-space exploration (lutcore dse --quick; resumable: a rerun reuses finished
+# points). DSE_ARGS adds options, e.g. DSE_ARGS="--targets ecp5 --jobs 4".
+DSE_ARGS ?=
+dse: deps build
+	$(LUTCORE) dse --quick --out build/dse $(DSE_ARGS)
 
 clean:
 	rm -rf build

@@ -3,6 +3,7 @@
 //! software reference and compares them bit for bit.
 
 mod bench;
+mod dse;
 mod fpga;
 mod model_cmd;
 mod simrun;
@@ -59,6 +60,12 @@ enum Command {
     /// tokens, the logits of every position written as little-endian f32
     /// (positions × vocabulary) — for parity checks against other runtimes.
     Logits(model_cmd::LogitsArgs),
+    /// Design-space exploration: sweep LUT core and baseline configs through
+    /// yosys on iCE40, ECP5 and an ASIC proxy; area per MAC/cycle, ratios, plots.
+    ///
+    /// Each point is an independent, resumable synthesis job (`--list`,
+    /// `--point ID` for cluster job arrays, `--report` to tabulate).
+    Dse(dse::DseArgs),
     /// Benchmarks (see `lutcore bench gemv --help`).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -192,6 +199,7 @@ fn main() -> ExitCode {
         Command::SimModel(a) => simrun::cmd_sim_model(&a),
         Command::Fpga(a) => fpga::cmd_fpga(&a),
         Command::Logits(a) => model_cmd::cmd_logits(&a),
+        Command::Dse(a) => dse::cmd_dse(&a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,361 @@
+//! The sweep: synthesis targets, design points, their stable ids, and the
+//! quick and full point lists. A point is one independent yosys job.
+
+use std::fmt;
+use std::str::FromStr;
+
+use anyhow::{bail, Result};
+use lutcore_sw::config::{Arch, RawArrayConfig};
+use lutcore_sw::WeightType;
+use serde::{Deserialize, Serialize};
+
+/// Longest K every swept array holds exactly (accumulator width).
+pub const SWEEP_MAX_K: u32 = 4096;
+
+/// A synthesis target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// Lattice iCE40 (`synth_ice40`): SB_LUT4, SB_CARRY, SB_MAC16.
+    Ice40,
+    /// Lattice ECP5 (`synth_ecp5`): LUT4, CCU2C, MULT18X18D.
+    Ecp5,
+    /// ASIC-like proxy: generic `synth`, CMOS gates (`abc -g cmos2`), `stat -tech cmos`.
+    Asic,
+}
+
+impl Target {
+    /// Every target, in sweep order.
+    pub const ALL: [Target; 3] = [Target::Ice40, Target::Ecp5, Target::Asic];
+
+    /// Whether area is counted in LUT4 equivalents (FPGA) rather than transistors.
+    pub fn is_fpga(self) -> bool {
+        self != Target::Asic
+    }
+
+    /// Name of the area unit of this target.
+    pub fn area_unit(self) -> &'static str {
+        if self.is_fpga() {
+            "LUT4-eq"
+        } else {
+            "transistors"
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Target::Ice40 => "ice40",
+            Target::Ecp5 => "ecp5",
+            Target::Asic => "asic",
+        })
+    }
+}
+
+impl FromStr for Target {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "ice40" => Ok(Target::Ice40),
+            "ecp5" => Ok(Target::Ecp5),
+            "asic" => Ok(Target::Asic),
+            other => bail!("unknown target `{other}` (expected ice40, ecp5 or asic)"),
+        }
+    }
+}
+
+/// The datapath variant of a point: the array's arch plus, for the MAC
+/// baseline, whether yosys may map multipliers to DSP blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Variant {
+    /// The LUT array.
+    #[serde(rename = "lut")]
+    Lut,
+    /// The MAC baseline in logic only (no DSP blocks; the only MAC on the ASIC proxy).
+    #[serde(rename = "mac")]
+    Mac,
+    /// The MAC baseline with multipliers mapped to DSP blocks where yosys chooses to.
+    #[serde(rename = "mac-dsp")]
+    MacDsp,
+    /// The ternary add/sub baseline.
+    #[serde(rename = "addsub")]
+    AddSub,
+}
+
+impl Variant {
+    /// Every variant, LUT first.
+    pub const ALL: [Variant; 4] = [Variant::Lut, Variant::Mac, Variant::MacDsp, Variant::AddSub];
+
+    /// The generator arch of this variant.
+    pub fn arch(self) -> Arch {
+        match self {
+            Variant::Lut => Arch::Lut,
+            Variant::Mac | Variant::MacDsp => Arch::Mac,
+            Variant::AddSub => Arch::AddSub,
+        }
+    }
+
+    /// Whether yosys may use DSP blocks.
+    pub fn dsp(self) -> bool {
+        self == Variant::MacDsp
+    }
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Variant::Lut => "lut",
+            Variant::Mac => "mac",
+            Variant::MacDsp => "mac-dsp",
+            Variant::AddSub => "addsub",
+        })
+    }
+}
+
+/// What a point synthesizes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Design {
+    /// A generated array (`lutcore_gen::generate`), the core only.
+    Array {
+        /// Datapath variant.
+        variant: Variant,
+        /// The array config.
+        config: RawArrayConfig,
+    },
+    /// DSP calibration: a signed `bits`×`bits` multiplier in logic only, whose
+    /// LUT4-equivalent count stands for one DSP block of the target.
+    DspCalibration {
+        /// Operand width (ECP5 MULT18X18D: 18; iCE40 SB_MAC16: 16).
+        bits: u32,
+    },
+}
+
+/// One independent synthesis job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Point {
+    /// Stable identifier, also the result file name, e.g. `ecp5.lut.uint1.a8.r8k2g4.m4096`.
+    pub id: String,
+    /// Synthesis target.
+    pub target: Target,
+    /// What is synthesized.
+    pub design: Design,
+}
+
+impl Point {
+    /// A point synthesizing an array.
+    pub fn array(target: Target, variant: Variant, config: RawArrayConfig) -> Point {
+        let c = &config;
+        let id = format!(
+            "{target}.{variant}.{}.a{}.r{}k{}g{}.m{}",
+            c.weights, c.act_bits, c.rows, c.k_groups, c.g, c.max_k
+        );
+        Point { id, target, design: Design::Array { variant, config } }
+    }
+
+    /// The DSP calibration point of an FPGA target.
+    pub fn calibration(target: Target) -> Point {
+        let bits = dsp_operand_bits(target);
+        Point { id: format!("{target}.cal-mul{bits}x{bits}"), target, design: Design::DspCalibration { bits } }
+    }
+
+    /// One line describing the point (for `--list`).
+    pub fn describe(&self) -> String {
+        match &self.design {
+            Design::Array { variant, config: c } => format!(
+                "target={} variant={variant} arch={} rows={} k_groups={} g={} weights={} act_bits={} max_k={} dsp={}",
+                self.target,
+                c.arch,
+                c.rows,
+                c.k_groups,
+                c.g,
+                c.weights,
+                c.act_bits,
+                c.max_k,
+                if variant.dsp() { "yes" } else { "no" }
+            ),
+            Design::DspCalibration { bits } => {
+                format!("target={} calibration: signed {bits}x{bits} multiplier in logic (LUT4 equivalent of one DSP block)", self.target)
+            }
+        }
+    }
+}
+
+/// Operand width of the multiplier one DSP block of `target` implements.
+pub fn dsp_operand_bits(target: Target) -> u32 {
+    match target {
+        Target::Ice40 => 16,
+        Target::Ecp5 | Target::Asic => 18,
+    }
+}
+
+fn cfg(arch: Arch, (rows, k_groups, g): (u32, u32, u32), weights: WeightType, act_bits: u32) -> RawArrayConfig {
+    RawArrayConfig { arch, rows, k_groups, g, weights, act_bits, max_k: SWEEP_MAX_K }
+}
+
+/// The baseline variants that exist on `target`.
+fn baselines(target: Target, weights: WeightType) -> Vec<Variant> {
+    let mut v = vec![Variant::Mac];
+    if target.is_fpga() {
+        v.push(Variant::MacDsp);
+    }
+    if weights == WeightType::Ternary {
+        v.push(Variant::AddSub);
+    }
+    v
+}
+
+/// Push the LUT array and every baseline of one (shape, weights, act_bits).
+fn push_all(points: &mut Vec<Point>, target: Target, shape: (u32, u32, u32), w: WeightType, a: u32) {
+    points.push(Point::array(target, Variant::Lut, cfg(Arch::Lut, shape, w, a)));
+    for v in baselines(target, w) {
+        points.push(Point::array(target, v, cfg(v.arch(), shape, w, a)));
+    }
+}
+
+/// The shape all ratios are quoted at: 8 rows × 2 groups × g=4 (8 activations per beat).
+pub const MAIN_SHAPE: (u32, u32, u32) = (8, 2, 4);
+
+/// The quick sweep (`--quick`): about 90 points, 10–20 minutes on 2 cores
+/// shared with other jobs (the slowest points are MAC baselines: yosys spends
+/// minutes on iCE40 ternary multipliers).
+///
+/// Per target: LUT and every baseline at [`MAIN_SHAPE`] for uint1, ternary,
+/// uint2 and uint4 with int8 activations, and for uint1 and ternary with int16
+/// (not on iCE40); the LUT array at g = 2, 3, 5 (uint1, int8); two more shapes
+/// (4×1×4 for uint1 and ternary, 16×2×4 for uint1; int8); a 32×4×4 LUT array
+/// and MAC for uint1 on ECP5 (int8) and the ASIC proxy (int8, int16), where the
+/// tables are shared by more rows; and on the FPGA targets the DSP calibration.
+pub fn quick(targets: &[Target]) -> Vec<Point> {
+    use WeightType::{Ternary, Uint};
+    let mut points = Vec::new();
+    for &t in targets {
+        if t.is_fpga() {
+            points.push(Point::calibration(t));
+        }
+        for w in [Uint(1), Ternary, Uint(2), Uint(4)] {
+            let a16 = matches!(w, Uint(1) | Ternary) && t != Target::Ice40;
+            let acts: &[u32] = if a16 { &[8, 16] } else { &[8] };
+            for &a in acts {
+                push_all(&mut points, t, MAIN_SHAPE, w, a);
+            }
+        }
+        for g in [2, 3, 5] {
+            points.push(Point::array(t, Variant::Lut, cfg(Arch::Lut, (8, 2, g), Uint(1), 8)));
+        }
+        for w in [Uint(1), Ternary] {
+            push_all(&mut points, t, (4, 1, 4), w, 8);
+        }
+        push_all(&mut points, t, (16, 2, 4), Uint(1), 8);
+        let big_acts: &[u32] = match t {
+            Target::Ice40 => &[],
+            Target::Ecp5 => &[8],
+            Target::Asic => &[8, 16],
+        };
+        for &a in big_acts {
+            for v in [Variant::Lut, Variant::Mac] {
+                points.push(Point::array(t, v, cfg(v.arch(), (32, 4, 4), Uint(1), a)));
+            }
+        }
+    }
+    points
+}
+
+/// The full sweep (default): every weight type × int8/int16 × four shapes
+/// (4×1×4, 8×2×4, 16×2×4, 32×4×4) for every variant, and g = 2..5 for the
+/// LUT array at 8 rows × 2 groups and 16 rows × 4 groups.
+pub fn full(targets: &[Target]) -> Vec<Point> {
+    let mut points = Vec::new();
+    let shapes = [(4, 1, 4), MAIN_SHAPE, (16, 2, 4), (32, 4, 4)];
+    for &t in targets {
+        if t.is_fpga() {
+            points.push(Point::calibration(t));
+        }
+        for w in WeightType::ALL {
+            for a in [8, 16] {
+                for shape in shapes {
+                    push_all(&mut points, t, shape, w, a);
+                }
+                for (rows, k_groups) in [(8, 2), (16, 4)] {
+                    for g in [2, 3, 5] {
+                        points.push(Point::array(t, Variant::Lut, cfg(Arch::Lut, (rows, k_groups, g), w, a)));
+                    }
+                }
+            }
+        }
+    }
+    points
+}
+
+/// A rough relative synthesis cost, to start the largest points first.
+pub fn cost_estimate(p: &Point) -> u64 {
+    match &p.design {
+        Design::DspCalibration { .. } => 2_000,
+        Design::Array { variant, config: c } => {
+            let size = u64::from(c.rows * c.k_groups * c.g * c.act_bits);
+            let mac = match variant {
+                // yosys spends most of its time on the baselines' multipliers.
+                Variant::Mac | Variant::MacDsp => 2 * u64::from(c.weights.bits()),
+                _ => 1,
+            };
+            let target = if p.target == Target::Asic { 1 } else { 3 };
+            size * mac * target
+        }
+    }
+}
+
+/// Find a point by its index in `points` or by its id.
+pub fn find<'a>(points: &'a [Point], key: &str) -> Result<&'a Point> {
+    if let Ok(i) = key.parse::<usize>() {
+        return match points.get(i) {
+            Some(p) => Ok(p),
+            None => bail!(
+                "--point {i}: this sweep has {} points (indices 0..={}); run `lutcore dse --list` with the same --quick/--targets to see them",
+                points.len(),
+                points.len().saturating_sub(1)
+            ),
+        };
+    }
+    match points.iter().find(|p| p.id == key) {
+        Some(p) => Ok(p),
+        None => bail!("--point {key}: no point with this id in the sweep; run `lutcore dse --list` with the same --quick/--targets to see the ids"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_are_deterministic_and_ids_unique() {
+        for list in [quick(&Target::ALL), full(&Target::ALL)] {
+            let mut ids: Vec<&str> = list.iter().map(|p| p.id.as_str()).collect();
+            let n = ids.len();
+            ids.sort();
+            ids.dedup();
+            assert_eq!(ids.len(), n, "duplicate point ids");
+        }
+        assert_eq!(quick(&Target::ALL), quick(&Target::ALL));
+        let q = quick(&Target::ALL);
+        assert_eq!(q[0].id, "ice40.cal-mul16x16");
+        assert_eq!(q[1].id, "ice40.lut.uint1.a8.r8k2g4.m4096");
+        // Every array point is a valid config.
+        for p in full(&Target::ALL) {
+            if let Design::Array { config, .. } = &p.design {
+                config.validate().unwrap_or_else(|e| panic!("{}: {e}", p.id));
+            }
+        }
+    }
+
+    #[test]
+    fn target_subset_and_lookup() {
+        let q = quick(&[Target::Asic]);
+        assert!(q.iter().all(|p| p.target == Target::Asic));
+        assert!(q.iter().all(|p| !matches!(p.design, Design::DspCalibration { .. })));
+        assert_eq!(find(&q, "0").unwrap().id, q[0].id);
+        assert_eq!(find(&q, &q[3].id).unwrap().id, q[3].id);
+        assert!(find(&q, "100000").unwrap_err().to_string().contains("indices"));
+        assert!(find(&q, "nope").is_err());
+    }
+}

@@ -1,0 +1,473 @@
+//! From stored point results to the tables: derived area per MAC/cycle,
+//! `results.csv`, `results.json`, the human table and `report.md` with the
+//! LUT-core/baseline ratios and the issue's three targets.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use super::points::{Design, Target, Variant, MAIN_SHAPE};
+use super::run::{PointResult, Status};
+use super::synth::ASYNC_FF_TRANSISTORS;
+
+/// One row of the results table: a point with its derived area.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    /// Point id.
+    pub id: String,
+    /// Synthesis target.
+    pub target: Target,
+    /// `lut`, `mac`, `mac-dsp`, `addsub`, or `cal` for a DSP calibration.
+    pub variant: String,
+    /// Weight type (`uint1`.., `ternary`), empty for a calibration.
+    pub weights: String,
+    /// Information bits per weight: 1, 1.58 (ternary), 2, 3, 4.
+    pub weight_bits: f64,
+    /// Activation bits.
+    pub act_bits: u32,
+    /// Rows.
+    pub rows: u32,
+    /// Activation groups per beat.
+    pub k_groups: u32,
+    /// Activations per group.
+    pub g: u32,
+    /// Longest K held exactly.
+    pub max_k: u32,
+    /// Multiply-accumulates per busy cycle.
+    pub macs_per_cycle: f64,
+    /// LUT4 cells (FPGA).
+    pub lut4: u64,
+    /// Carry cells (FPGA).
+    pub carry: u64,
+    /// LUT4s occupied by carry cells / LUT RAM.
+    pub carry_lut4: u64,
+    /// Flip-flops.
+    pub ff: u64,
+    /// DSP blocks.
+    pub dsp: u64,
+    /// Measured LUT4 equivalent of one DSP block of this target (0 if none measured).
+    pub dsp_lut4_each: u64,
+    /// Block RAMs.
+    pub bram: u64,
+    /// LUT4 + carry LUT4s + DSPs × their equivalent (FPGA).
+    pub lut4_eq: u64,
+    /// Transistors (ASIC proxy).
+    pub transistors: u64,
+    /// The target's area measure: `lut4_eq` (FPGA) or `transistors` (ASIC).
+    pub area: u64,
+    /// `area / macs_per_cycle` (0 for a calibration).
+    pub area_per_mac: f64,
+    /// yosys wall time, seconds.
+    pub yosys_seconds: f64,
+    /// `ok`, `failed`, or `incomplete` (DSP blocks used but no calibration to convert them).
+    pub status: String,
+    /// Error of a failed point.
+    pub error: String,
+}
+
+impl Row {
+    /// The variant as an enum (None for a calibration).
+    pub fn variant_enum(&self) -> Option<Variant> {
+        Variant::ALL.into_iter().find(|v| v.to_string() == self.variant)
+    }
+    /// Whether the row is at the shape all ratios are quoted at.
+    pub fn at_main_shape(&self) -> bool {
+        (self.rows, self.k_groups, self.g) == MAIN_SHAPE
+    }
+    /// `RxKxG` shape label.
+    pub fn shape(&self) -> String {
+        format!("{}x{}x{}", self.rows, self.k_groups, self.g)
+    }
+    fn ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+/// Measured LUT4 equivalent of one DSP block per FPGA target (from the calibration points).
+pub fn dsp_equivalents(results: &[PointResult]) -> BTreeMap<Target, u64> {
+    results
+        .iter()
+        .filter(|r| r.status == Status::Ok && matches!(r.point.design, Design::DspCalibration { .. }))
+        .map(|r| (r.point.target, r.resources.lut4_logic()))
+        .collect()
+}
+
+/// Information bits of a weight type name (ternary: log2 3).
+pub fn weight_bits(name: &str) -> f64 {
+    match name {
+        "ternary" => 3f64.log2(),
+        s => s.strip_prefix("uint").and_then(|b| b.parse().ok()).unwrap_or(0.0),
+    }
+}
+
+/// The rows of every stored result.
+pub fn rows(results: &[PointResult]) -> Vec<Row> {
+    let dsp_eq = dsp_equivalents(results);
+    results
+        .iter()
+        .map(|r| {
+            let res = &r.resources;
+            let t = r.point.target;
+            let (variant, weights, act_bits, rows, k_groups, g, max_k) = match &r.point.design {
+                Design::Array { variant, config: c } => (variant.to_string(), c.weights.to_string(), c.act_bits, c.rows, c.k_groups, c.g, c.max_k),
+                Design::DspCalibration { .. } => ("cal".to_string(), String::new(), 0, 0, 0, 0, 0),
+            };
+            let each = dsp_eq.get(&t).copied().unwrap_or(0);
+            let missing_eq = t.is_fpga() && res.dsp > 0 && each == 0;
+            let (status, error) = match (r.status, missing_eq) {
+                (Status::Failed, _) => ("failed", r.error.clone().unwrap_or_default()),
+                (Status::Ok, true) => (
+                    "incomplete",
+                    format!("{} DSP blocks but no DSP calibration result on {t}: run point {t}.cal-mul{b}x{b}", res.dsp, b = super::points::dsp_operand_bits(t)),
+                ),
+                (Status::Ok, false) => ("ok", String::new()),
+            };
+            let lut4_eq = if t.is_fpga() { res.lut4_logic() + res.dsp * each } else { 0 };
+            let area = if t.is_fpga() { lut4_eq } else { res.transistors };
+            Row {
+                id: r.point.id.clone(),
+                target: t,
+                weight_bits: weight_bits(&weights),
+                variant,
+                weights,
+                act_bits,
+                rows,
+                k_groups,
+                g,
+                max_k,
+                macs_per_cycle: r.macs_per_cycle,
+                lut4: res.lut4,
+                carry: res.carry,
+                carry_lut4: res.carry_lut4,
+                ff: res.ff,
+                dsp: res.dsp,
+                dsp_lut4_each: each,
+                bram: res.bram,
+                lut4_eq,
+                transistors: res.transistors,
+                area,
+                area_per_mac: if r.macs_per_cycle > 0.0 { area as f64 / r.macs_per_cycle } else { 0.0 },
+                yosys_seconds: r.yosys_seconds,
+                status: status.into(),
+                error,
+            }
+        })
+        .collect()
+}
+
+/// Write `results.csv` and `results.json` into `out`.
+pub fn write_tables(out: &Path, rows: &[Row]) -> Result<()> {
+    let csv_path = out.join("results.csv");
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r).context("formatting a CSV row")?;
+    }
+    let bytes = w.into_inner().context("finishing the CSV")?;
+    super::run::write_atomic(&csv_path, &String::from_utf8_lossy(&bytes))?;
+    super::run::write_atomic(&out.join("results.json"), &(serde_json::to_string_pretty(rows)? + "\n"))?;
+    Ok(())
+}
+
+/// The human table (every row; failures at the end with their error).
+pub fn human_table(rows: &[Row]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<6} {:<8} {:<8} {:>3} {:>7} {:>7} {:>7} {:>6} {:>6} {:>4} {:>9} {:>11} {:>10} {:>6}",
+        "target", "variant", "weights", "act", "shape", "MAC/cyc", "LUT4", "carry", "FF", "DSP", "LUT4-eq", "transistors", "area/MAC", "yosys"
+    );
+    let mut sorted: Vec<&Row> = rows.iter().filter(|r| r.ok() && r.variant != "cal").collect();
+    sorted.sort_by(|a, b| {
+        (a.target, a.weight_bits.to_bits(), a.act_bits, a.rows, a.k_groups, a.g, a.variant_enum())
+            .cmp(&(b.target, b.weight_bits.to_bits(), b.act_bits, b.rows, b.k_groups, b.g, b.variant_enum()))
+    });
+    for r in sorted {
+        let _ = writeln!(
+            s,
+            "{:<6} {:<8} {:<8} {:>3} {:>7} {:>7} {:>7} {:>6} {:>6} {:>4} {:>9} {:>11} {:>10.1} {:>5.1}s",
+            r.target.to_string(),
+            r.variant,
+            r.weights,
+            r.act_bits,
+            r.shape(),
+            r.macs_per_cycle,
+            dash(r.lut4, r.target.is_fpga()),
+            dash(r.carry, r.target.is_fpga()),
+            r.ff,
+            dash(r.dsp, r.target.is_fpga()),
+            dash(r.lut4_eq, r.target.is_fpga()),
+            dash(r.transistors, !r.target.is_fpga()),
+            r.area_per_mac,
+            r.yosys_seconds
+        );
+    }
+    for r in rows.iter().filter(|r| r.variant == "cal" && r.ok()) {
+        let _ = writeln!(s, "{:<6} DSP calibration {}: {} LUT4-eq ({} LUT4 + {} carry LUT4) = one DSP block", r.target.to_string(), r.id, r.lut4_eq, r.lut4, r.carry_lut4);
+    }
+    for r in rows.iter().filter(|r| !r.ok()) {
+        let _ = writeln!(s, "{} {}: {}", r.status.to_uppercase(), r.id, r.error.lines().next().unwrap_or(""));
+    }
+    s
+}
+
+fn dash(v: u64, show: bool) -> String {
+    if show {
+        v.to_string()
+    } else {
+        "-".into()
+    }
+}
+
+/// A LUT-core-vs-baseline comparison of one (target, weights, act_bits).
+#[derive(Clone, Debug, Serialize)]
+pub struct Ratio {
+    /// Target.
+    pub target: Target,
+    /// Weight type.
+    pub weights: String,
+    /// Information bits per weight.
+    pub weight_bits: f64,
+    /// Activation bits.
+    pub act_bits: u32,
+    /// Baseline variant compared with.
+    pub baseline: String,
+    /// LUT core area per MAC/cycle.
+    pub lut: f64,
+    /// Baseline area per MAC/cycle.
+    pub base: f64,
+    /// `base / lut`: how many times less area per MAC/cycle the LUT core needs (> 1: LUT core better).
+    pub advantage: f64,
+}
+
+/// Same-shape ratios at [`MAIN_SHAPE`]: LUT core vs every baseline per (target, weights, act).
+pub fn main_shape_ratios(rows: &[Row]) -> Vec<Ratio> {
+    let ok: Vec<&Row> = rows.iter().filter(|r| r.ok() && r.at_main_shape() && r.macs_per_cycle > 0.0).collect();
+    let mut out = Vec::new();
+    for lut in ok.iter().filter(|r| r.variant == "lut") {
+        for b in ok.iter().filter(|b| {
+            b.variant != "lut" && b.target == lut.target && b.weights == lut.weights && b.act_bits == lut.act_bits && b.max_k == lut.max_k
+        }) {
+            out.push(Ratio {
+                target: lut.target,
+                weights: lut.weights.clone(),
+                weight_bits: lut.weight_bits,
+                act_bits: lut.act_bits,
+                baseline: b.variant.clone(),
+                lut: lut.area_per_mac,
+                base: b.area_per_mac,
+                advantage: b.area_per_mac / lut.area_per_mac,
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.target, a.weight_bits.to_bits(), a.act_bits, &a.baseline).cmp(&(b.target, b.weight_bits.to_bits(), b.act_bits, &b.baseline))
+    });
+    out
+}
+
+/// The best (least area per MAC/cycle) row of a variant set, over every shape and g.
+fn best<'a>(rows: &'a [Row], target: Target, weights: &str, act: u32, variants: &[&str]) -> Option<&'a Row> {
+    rows.iter()
+        .filter(|r| r.ok() && r.target == target && r.weights == weights && r.act_bits == act && variants.contains(&r.variant.as_str()) && r.macs_per_cycle > 0.0)
+        .min_by(|a, b| a.area_per_mac.total_cmp(&b.area_per_mac).then(a.variant_enum().cmp(&b.variant_enum())))
+}
+
+/// One of the issue's targets, evaluated.
+#[derive(Clone, Debug, Serialize)]
+pub struct Goal {
+    /// What is asked, e.g. "W1A8 ECP5: LUT4-eq per MAC/cycle".
+    pub what: String,
+    /// Required advantage (MAC / LUT core).
+    pub required: f64,
+    /// Best LUT core point and its area per MAC/cycle.
+    pub lut: Option<(String, f64)>,
+    /// Best MAC point (with or without DSPs) and its area per MAC/cycle.
+    pub mac: Option<(String, f64)>,
+    /// Same-shape (main shape) advantage, LUT vs MAC without DSPs.
+    pub same_shape: Option<f64>,
+    /// Best-vs-best advantage.
+    pub advantage: Option<f64>,
+    /// Met or not (None: points missing).
+    pub met: Option<bool>,
+}
+
+/// The issue's three targets.
+pub fn goals(rows: &[Row]) -> Vec<Goal> {
+    let spec = [
+        ("W1A8 on ECP5: LUT4-eq per MAC/cycle", Target::Ecp5, 8, 2.0),
+        ("W1A8 on the ASIC proxy: transistors per MAC/cycle", Target::Asic, 8, 2.0),
+        ("W1A16 on the ASIC proxy: transistors per MAC/cycle", Target::Asic, 16, 4.0),
+    ];
+    let ratios = main_shape_ratios(rows);
+    spec.iter()
+        .map(|&(what, t, act, required)| {
+            let lut = best(rows, t, "uint1", act, &["lut"]);
+            let mac = best(rows, t, "uint1", act, &["mac", "mac-dsp"]);
+            let advantage = match (lut, mac) {
+                (Some(l), Some(m)) => Some(m.area_per_mac / l.area_per_mac),
+                _ => None,
+            };
+            let same_shape = ratios.iter().find(|r| r.target == t && r.weights == "uint1" && r.act_bits == act && r.baseline == "mac").map(|r| r.advantage);
+            Goal {
+                what: what.to_string(),
+                required,
+                lut: lut.map(|r| (r.id.clone(), r.area_per_mac)),
+                mac: mac.map(|r| (r.id.clone(), r.area_per_mac)),
+                same_shape,
+                advantage,
+                met: advantage.map(|a| a >= required),
+            }
+        })
+        .collect()
+}
+
+/// One line per goal, for the terminal and the report.
+pub fn goal_lines(goals: &[Goal]) -> Vec<String> {
+    goals
+        .iter()
+        .map(|g| match (g.advantage, &g.lut, &g.mac) {
+            (Some(a), Some((lid, la)), Some((mid, ma))) => format!(
+                "{}: need >= {:.0}x fewer for the LUT core; measured {a:.2}x ({}; {}) — best LUT core {lid} {la:.1}, best MAC {mid} {ma:.1}{}",
+                g.what,
+                g.required,
+                if a >= g.required { "MET" } else { "NOT MET" },
+                if a >= g.required { format!("{:.2}x margin", a / g.required) } else { format!("short by {:.2}x", g.required / a) },
+                g.same_shape.map(|s| format!("; same {}x{}x{} shape vs MAC without DSP: {s:.2}x", MAIN_SHAPE.0, MAIN_SHAPE.1, MAIN_SHAPE.2)).unwrap_or_default()
+            ),
+            _ => format!("{}: not evaluated (no uint1 LUT and MAC results on this target yet)", g.what),
+        })
+        .collect()
+}
+
+/// `report.md`: accounting, the three targets, ratio tables, and the ASIC
+/// per-module breakdown of the W1 LUT core and MAC at the main shape.
+pub fn markdown(results: &[PointResult], rows: &[Row]) -> String {
+    let mut s = String::new();
+    let n_ok = rows.iter().filter(|r| r.ok()).count();
+    let version = results.iter().map(|r| r.yosys_version.as_str()).find(|v| !v.is_empty()).unwrap_or("unknown");
+    let _ = writeln!(s, "# lutcore DSE report\n");
+    let _ = writeln!(s, "{} points ({} ok, {} failed), synthesized with {version}. Generated by `lutcore dse`; every number below comes from the per-point yosys results in `points/`.\n", rows.len(), n_ok, rows.len() - n_ok);
+    let _ = writeln!(s, "## Accounting\n");
+    let _ = writeln!(s, "- Throughput: multiply-accumulates per busy cycle, `ArrayConfig::macs_per_cycle()` (LUT: rows·k_tile/weight bits, bit-serial over planes; MAC, add/sub: rows·k_tile).");
+    let _ = writeln!(s, "- Area is the synthesized core only (`lutcore_gen::generate`, no board top), yosys synthesis counts, no place and route.");
+    let _ = writeln!(s, "- iCE40 LUT4-eq = SB_LUT4 (an SB_CARRY packs into the logic cell of its sum LUT: 0 extra) + SB_MAC16 × its equivalent.");
+    let _ = writeln!(s, "- ECP5 LUT4-eq = LUT4 + 2 × CCU2C (two LUT4s of a slice in carry mode) + MULT18X18D × its equivalent; PFUMX/L6MUX21 are free slice muxes.");
+    let eq = dsp_equivalents(results);
+    for (t, n) in &eq {
+        let bits = super::points::dsp_operand_bits(*t);
+        let _ = writeln!(s, "- DSP equivalent on {t}: **{n} LUT4-eq** per DSP block, measured: a signed {bits}×{bits} multiplier synthesized without DSPs (point `{t}.cal-mul{bits}x{bits}`).");
+    }
+    let _ = writeln!(s, "- ASIC proxy: `synth` (hierarchy kept), `dffunmap` (enable flops become flop + mux), `abc -g cmos2` (NAND/NOR/NOT), `stat -tech cmos` (NOT 2, NAND/NOR 4, DFF 16 transistors) + {ASYNC_FF_TRANSISTORS} per async-reset flop (not priced by yosys 0.23).");
+    let _ = writeln!(s, "- Ratios are baseline area per MAC/cycle ÷ LUT core area per MAC/cycle: > 1 means the LUT core needs that many times less area.\n");
+
+    let _ = writeln!(s, "## The targets of issue #7\n");
+    for l in goal_lines(&goals(rows)) {
+        let _ = writeln!(s, "- {l}");
+    }
+    let _ = writeln!(s, "\n(Best = least area per MAC/cycle over every swept shape and g; the MAC side is the better of with and without DSP blocks.)\n");
+
+    let ratios = main_shape_ratios(rows);
+    let _ = writeln!(s, "## LUT core vs baselines at {}×{}×{} (rows × groups × g), area per MAC/cycle\n", MAIN_SHAPE.0, MAIN_SHAPE.1, MAIN_SHAPE.2);
+    for t in Target::ALL {
+        let tr: Vec<&Ratio> = ratios.iter().filter(|r| r.target == t).collect();
+        if tr.is_empty() {
+            continue;
+        }
+        let _ = writeln!(s, "### {t} ({} per MAC/cycle)\n", t.area_unit());
+        let _ = writeln!(s, "| weights | act | LUT core | MAC | LUT/MAC adv. | MAC+DSP | adv. | add/sub | adv. |\n|---|---|---|---|---|---|---|---|---|");
+        let mut keys: Vec<(u64, u32, String)> = tr.iter().map(|r| (r.weight_bits.to_bits(), r.act_bits, r.weights.clone())).collect();
+        keys.sort();
+        keys.dedup();
+        for (_, act, w) in keys {
+            let get = |b: &str| tr.iter().find(|r| r.weights == w && r.act_bits == act && r.baseline == b);
+            let lut = tr.iter().find(|r| r.weights == w && r.act_bits == act).map(|r| r.lut).unwrap_or(0.0);
+            let cell = |b: &str| match get(b) {
+                Some(r) => (format!("{:.1}", r.base), format!("{:.2}x", r.advantage)),
+                None => ("-".into(), "-".into()),
+            };
+            let (m, ma) = cell("mac");
+            let (d, da) = cell("mac-dsp");
+            let (a, aa) = cell("addsub");
+            let _ = writeln!(s, "| {w} | {act} | {lut:.1} | {m} | {ma} | {d} | {da} | {a} | {aa} |");
+        }
+        let _ = writeln!(s);
+    }
+
+    let _ = writeln!(s, "## Where the area goes (ASIC proxy, per module, {}×{}×{})\n", MAIN_SHAPE.0, MAIN_SHAPE.1, MAIN_SHAPE.2);
+    for act in [8, 16] {
+        for variant in ["lut", "mac"] {
+            let r = results.iter().find(|r| {
+                r.status == Status::Ok
+                    && r.point.target == Target::Asic
+                    && matches!(&r.point.design, Design::Array { variant: v, config: c }
+                        if v.to_string() == variant && c.weights.to_string() == "uint1" && c.act_bits == act && (c.rows, c.k_groups, c.g) == MAIN_SHAPE)
+            });
+            let Some(r) = r else { continue };
+            let _ = writeln!(s, "`{}` ({} transistors, {:.0} MAC/cycle):\n", r.point.id, r.resources.transistors, r.macs_per_cycle);
+            let _ = writeln!(s, "| module | instances | transistors each | total | share |\n|---|---|---|---|---|");
+            for m in &r.resources.modules {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {:.0}% |",
+                    m.name,
+                    m.instances,
+                    m.transistors_each + m.async_ffs_each * ASYNC_FF_TRANSISTORS,
+                    m.transistors_total,
+                    100.0 * m.transistors_total as f64 / r.resources.transistors.max(1) as f64
+                );
+            }
+            let _ = writeln!(s, "\n(the top module's own cells are its input registers and wiring logic; flops: {})\n", r.resources.ff);
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dse::points::{Point, SWEEP_MAX_K};
+    use crate::dse::synth::Resources;
+    use lutcore_sw::config::{Arch, RawArrayConfig};
+    use lutcore_sw::WeightType;
+
+    fn result(point: Point, macs: f64, res: Resources) -> PointResult {
+        PointResult {
+            point,
+            status: Status::Ok,
+            error: None,
+            key: "k".into(),
+            macs_per_cycle: macs,
+            resources: res,
+            yosys_seconds: 1.0,
+            yosys_version: "Yosys test".into(),
+            finished_unix: 0,
+        }
+    }
+
+    fn cfg(arch: Arch) -> RawArrayConfig {
+        RawArrayConfig { arch, rows: 8, k_groups: 2, g: 4, weights: WeightType::Uint(1), act_bits: 8, max_k: SWEEP_MAX_K }
+    }
+
+    #[test]
+    fn dsp_needs_calibration_and_ratios_follow_it() {
+        let lut = result(Point::array(Target::Ecp5, Variant::Lut, cfg(Arch::Lut)), 64.0, Resources { lut4: 900, carry: 50, carry_lut4: 100, ..Default::default() });
+        let mac = result(Point::array(Target::Ecp5, Variant::MacDsp, cfg(Arch::Mac)), 64.0, Resources { lut4: 1000, dsp: 2, ..Default::default() });
+        let rs = rows(&[lut.clone(), mac.clone()]);
+        assert_eq!(rs[1].status, "incomplete", "DSPs without a calibration cannot be priced");
+        assert!(goals(&rs)[0].advantage.is_none());
+
+        let cal = result(Point::calibration(Target::Ecp5), 0.0, Resources { lut4: 400, carry_lut4: 100, ..Default::default() });
+        let rs = rows(&[lut, mac, cal]);
+        assert_eq!(rs[1].lut4_eq, 1000 + 2 * 500);
+        assert_eq!(rs[0].lut4_eq, 1000);
+        let g = &goals(&rs)[0];
+        assert_eq!(g.advantage, Some(2.0));
+        assert_eq!(g.met, Some(true));
+        let r = main_shape_ratios(&rs);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].baseline, "mac-dsp");
+    }
+}
