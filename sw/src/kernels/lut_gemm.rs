@@ -141,6 +141,20 @@ impl<T> OutPtr<T> {
             unsafe { self.ptr.add(t * self.m + row).write(v) }
         }
     }
+
+    /// Write `vals` at token `t`, rows `row .. row + vals.len()` (all `< m`).
+    ///
+    /// # Safety
+    /// The caller's chunk must own those rows.
+    #[inline]
+    pub(crate) unsafe fn write_run(&self, t: usize, row: usize, vals: &[T])
+    where
+        T: Copy,
+    {
+        assert!(t < self.n && row + vals.len() <= self.m);
+        // SAFETY: inside the n·m buffer (asserted); exclusivity is the caller's contract.
+        unsafe { std::ptr::copy_nonoverlapping(vals.as_ptr(), self.ptr.add(t * self.m + row), vals.len()) }
+    }
 }
 
 /// Everything one exact call shares among its row chunks.
@@ -308,18 +322,16 @@ impl LutGemm {
                     super::ternary_native::gemm_rows(nw, x, n, k, 0..m, out, isa);
                     return Ok(());
                 }
-                // `gemm_rows` takes the whole n × M output and writes only
-                // `rows`; threads get private buffers and copy their rows out.
+                // Each thread writes its own rows of every token straight into `out`.
                 let outp = OutPtr::new(out, n, m);
                 self.for_chunks(m.div_ceil(NATIVE_ROW_QUANTUM), |c| {
                     let rows = (c.start * NATIVE_ROW_QUANTUM)..(c.end * NATIVE_ROW_QUANTUM).min(m);
-                    let mut buf = vec![0i32; n * m];
-                    super::ternary_native::gemm_rows(nw, x, n, k, rows.clone(), &mut buf, isa);
-                    for t in 0..n {
-                        for r in rows.clone() {
-                            // SAFETY: this chunk owns `rows`.
-                            unsafe { outp.write(t, r, buf[t * m + r]) };
-                        }
+                    let r = super::ternary_native::try_gemm_rows_with(nw, x, n, k, rows, isa, |t, r0, vals| {
+                        // SAFETY: this chunk owns rows `rows` ⊇ r0 .. r0 + vals.len().
+                        unsafe { outp.write_run(t, r0, vals) };
+                    });
+                    if let Err(e) = r {
+                        panic!("ternary_native::gemm_rows: {e}");
                     }
                 });
                 Ok(())

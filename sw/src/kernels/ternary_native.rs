@@ -91,6 +91,26 @@ pub fn try_gemm_rows(
     out: &mut [i32],
     isa: Isa,
 ) -> Result<(), KernelError> {
+    let m = w.layout.rows();
+    if out.len() < n * m {
+        return Err(KernelError::Shape(format!("out has {} values, n·M = {n}·{m} = {} needed", out.len(), n * m)));
+    }
+    try_gemm_rows_with(w, x, n, k, rows, isa, |t, r0, vals| out[t * m + r0..t * m + r0 + vals.len()].copy_from_slice(vals))
+}
+
+/// [`try_gemm_rows`] handing each token's results to `write(t, first_row,
+/// values)` (consecutive rows from `first_row`, within `rows`) instead of an
+/// `n × M` buffer: threads that own different row ranges write straight
+/// into one shared output.
+pub fn try_gemm_rows_with(
+    w: &TernaryNativeWeights,
+    x: &[i8],
+    n: usize,
+    k: usize,
+    rows: Range<usize>,
+    isa: Isa,
+    mut write: impl FnMut(usize, usize, &[i32]),
+) -> Result<(), KernelError> {
     let lay = &w.layout;
     let m = lay.rows();
     if k != lay.cols() {
@@ -98,9 +118,6 @@ pub fn try_gemm_rows(
     }
     if x.len() < n * k {
         return Err(KernelError::Shape(format!("x has {} values, n·K = {n}·{k} = {} needed", x.len(), n * k)));
-    }
-    if out.len() < n * m {
-        return Err(KernelError::Shape(format!("out has {} values, n·M = {n}·{m} = {} needed", out.len(), n * m)));
     }
     if rows.start > rows.end || rows.end > m {
         return Err(KernelError::Shape(format!("row range {rows:?} is not within 0..{m}")));
@@ -136,12 +153,15 @@ pub fn try_gemm_rows(
         _ => unreachable!("non-generic ISAs are unavailable off x86-64"),
     };
     let r0 = rb.start * ROW_BLOCK;
+    let negs = &lay.neg_count()[rows.clone()];
     for t in 0..n {
-        let a = &acc[t * nrb * ROW_BLOCK..(t + 1) * nrb * ROW_BLOCK];
-        for r in rows.clone() {
-            let neg = if add_neg { lay.neg_count()[r] } else { 0 };
-            out[t * m + r] = a[r - r0] + neg;
+        let a = &mut acc[t * nrb * ROW_BLOCK + (rows.start - r0)..][..rows.len()];
+        if add_neg {
+            for (v, &ng) in a.iter_mut().zip(negs) {
+                *v += ng;
+            }
         }
+        write(t, rows.start, a);
     }
     Ok(())
 }

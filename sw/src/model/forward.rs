@@ -10,14 +10,13 @@
 //! logits = embed · (rmsnorm(x)·output_norm)            (tied head)
 //! ```
 //! BitLinear quantizes each token's input to int8 with absmax
-//! ([`QuantizedActivations`]), runs the exact integer matmul on the backend,
+//! ([`crate::dtype::QuantizedActivations`]), runs the exact integer matmul on the backend,
 //! and scales by γ · (max|x| / 127).
 
 use half::f16;
 use half::slice::HalfFloatSliceExt;
 
 use super::{BitLinear, Embeddings, FfnAct, Model, ModelError};
-use crate::dtype::QuantizedActivations;
 
 /// The logits buffer, shared by the head's threads, each writing its own rows.
 struct SharedOut(*mut f32);
@@ -73,30 +72,66 @@ pub fn rmsnorm(x: &mut [f32], w: &[f32], eps: f32) {
     }
 }
 
+/// `n` tokens quantized for a BitLinear: int8 values (token-major) and the
+/// per-token scale, exactly as [`crate::dtype::QuantizedActivations::quantize_absmax`].
+pub struct QuantizedTokens {
+    /// `n × cols` int8 values.
+    pub values: Vec<i8>,
+    /// Per token: `max|x| / 127`.
+    pub scales: Vec<f32>,
+}
+
+impl QuantizedTokens {
+    /// Quantize `n` tokens of `k` values each (per token absmax).
+    pub fn new(xs: &[f32], n: usize, k: usize) -> QuantizedTokens {
+        let mut values = vec![0i8; n * k];
+        let mut scales = Vec::with_capacity(n);
+        for (x, q) in xs[..n * k].chunks_exact(k).zip(values.chunks_exact_mut(k)) {
+            let max = x.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-5);
+            let s = 127.0 / max;
+            for (q, v) in q.iter_mut().zip(x) {
+                *q = round_half_away(v * s).clamp(-128.0, 127.0) as i8;
+            }
+            scales.push(1.0 / s);
+        }
+        QuantizedTokens { values, scales }
+    }
+}
+
+/// `y.round()` (half away from zero) for `|y| < 2^31` and NaN (which stays
+/// NaN-free: it gives 0 after the `as i8` cast, like `round`), without the libm call.
+#[inline(always)]
+fn round_half_away(y: f32) -> f32 {
+    if !(y.abs() < 2147483520.0) {
+        return y.round();
+    }
+    let t = y as i32 as f32; // toward zero, exact
+    let f = y - t; // exact for |y| < 2^24; for larger |y|, y is an integer and f = 0
+    t + f32::from(u8::from(f >= 0.5)) - f32::from(u8::from(f <= -0.5))
+}
+
 /// Apply a BitLinear to `n` tokens: `xs` is `n × cols`, the result `n × rows`.
 pub fn bitlinear(l: &BitLinear, xs: &[f32], n: usize) -> Result<Vec<f32>, ModelError> {
-    let (m, k) = (l.mat.rows(), l.mat.cols());
-    let mut q = Vec::with_capacity(n * k);
-    let mut scales = Vec::with_capacity(n);
-    for t in 0..n {
-        let a = QuantizedActivations::quantize_absmax(&xs[t * k..(t + 1) * k]);
-        q.extend_from_slice(&a.values);
-        scales.push(a.scale);
-    }
+    bitlinear_q(l, &QuantizedTokens::new(xs, n, l.mat.cols()), n)
+}
+
+/// [`bitlinear`] on already quantized tokens (several projections of one input share them).
+pub fn bitlinear_q(l: &BitLinear, q: &QuantizedTokens, n: usize) -> Result<Vec<f32>, ModelError> {
+    let m = l.mat.rows();
     let mut acc = vec![0i32; n * m];
-    l.mat.gemm(&q, n, &mut acc).map_err(|e| match e {
+    l.mat.gemm(&q.values, n, &mut acc).map_err(|e| match e {
         crate::backend::BackendError::Failed { backend, detail, .. } => {
             ModelError::Backend(crate::backend::BackendError::Failed { backend, matrix: l.name.clone(), detail })
         }
     })?;
-    Ok(acc
-        .chunks(m)
-        .zip(&scales)
-        .flat_map(|(row, s)| {
-            let f = l.scale * s;
-            row.iter().map(move |&v| v as f32 * f)
-        })
-        .collect())
+    let mut out = vec![0f32; n * m];
+    for ((o, a), s) in out.chunks_exact_mut(m).zip(acc.chunks_exact(m)).zip(&q.scales) {
+        let f = l.scale * s;
+        for (o, &v) in o.iter_mut().zip(a) {
+            *o = v as f32 * f;
+        }
+    }
+    Ok(out)
 }
 
 /// Cosines and sines of the NEOX rotary embedding at one position: pair `i`
@@ -221,9 +256,10 @@ impl<'m> Session<'m> {
             for t in 0..n {
                 rmsnorm(&mut hs[t * h..(t + 1) * h], &layer.attn_norm, c.eps);
             }
-            let mut q = bitlinear(&layer.wq, &hs, n)?;
-            let mut k = bitlinear(&layer.wk, &hs, n)?;
-            let v = bitlinear(&layer.wv, &hs, n)?;
+            let hq = QuantizedTokens::new(&hs, n, h);
+            let mut q = bitlinear_q(&layer.wq, &hq, n)?;
+            let mut k = bitlinear_q(&layer.wk, &hq, n)?;
+            let v = bitlinear_q(&layer.wv, &hq, n)?;
             for (t, angles) in angles.iter().enumerate() {
                 for hd in 0..c.heads {
                     rope(&mut q[t * h + hd * d..t * h + (hd + 1) * d], angles);
@@ -238,26 +274,48 @@ impl<'m> Session<'m> {
             let group = c.heads / c.kv_heads;
             let inv = 1.0 / (d as f32).sqrt();
             let mut att = vec![0f32; n * h];
-            let mut scores = Vec::new();
-            for t in 0..n {
+            // One unit = (token t, head hd): writes att[t·h + hd·d ..][..d] only.
+            let unit = |u: usize, out: &mut [f32], scores: &mut Vec<f32>| {
+                let (t, hd) = (u / c.heads, u % c.heads);
                 let len = p0 + t + 1;
-                for hd in 0..c.heads {
-                    let kvh = hd / group;
-                    let qv = &q[t * h + hd * d..t * h + (hd + 1) * d];
-                    scores.clear();
-                    scores.extend((0..len).map(|p| dot(qv, &kc[p * kvd + kvh * d..p * kvd + (kvh + 1) * d]) * inv));
-                    let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-                    let mut sum = 0f32;
-                    for s in scores.iter_mut() {
-                        *s = (*s - max).exp();
-                        sum += *s;
+                let kvh = hd / group;
+                let qv = &q[t * h + hd * d..t * h + (hd + 1) * d];
+                scores.clear();
+                scores.extend((0..len).map(|p| dot(qv, &kc[p * kvd + kvh * d..p * kvd + (kvh + 1) * d]) * inv));
+                let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+                let mut sum = 0f32;
+                for s in scores.iter_mut() {
+                    *s = (*s - max).exp();
+                    sum += *s;
+                }
+                for (p, s) in scores.iter().enumerate() {
+                    let w = s / sum;
+                    for (o, vv) in out.iter_mut().zip(&vc[p * kvd + kvh * d..p * kvd + (kvh + 1) * d]) {
+                        *o += w * vv;
                     }
-                    let out = &mut att[t * h + hd * d..t * h + (hd + 1) * d];
-                    for (p, s) in scores.iter().enumerate() {
-                        let w = s / sum;
-                        for (o, vv) in out.iter_mut().zip(&vc[p * kvd + kvh * d..p * kvd + (kvh + 1) * d]) {
-                            *o += w * vv;
+                }
+            };
+            let units = n * c.heads;
+            let work = units * (p0 + n) * d;
+            let pool = if self.threads > 1 && work >= 1 << 14 { crate::kernels::shared_pool(self.threads).ok() } else { None };
+            match pool {
+                Some(pool) => {
+                    let threads = pool.threads();
+                    let attp = SharedOut(att.as_mut_ptr());
+                    let attp = &attp;
+                    pool.run(&|i| {
+                        let mut scores = Vec::new();
+                        for u in (units * i / threads)..(units * (i + 1) / threads) {
+                            // SAFETY: unit u's d values; thread i owns its units.
+                            let out = unsafe { std::slice::from_raw_parts_mut(attp.0.add(u * d), d) };
+                            unit(u, out, &mut scores);
                         }
+                    });
+                }
+                None => {
+                    let mut scores = Vec::new();
+                    for (u, out) in att.chunks_exact_mut(d).enumerate() {
+                        unit(u, out, &mut scores);
                     }
                 }
             }
@@ -273,8 +331,9 @@ impl<'m> Session<'m> {
             for t in 0..n {
                 rmsnorm(&mut hs[t * h..(t + 1) * h], &layer.ffn_norm, c.eps);
             }
-            let gate = bitlinear(&layer.w_gate, &hs, n)?;
-            let up = bitlinear(&layer.w_up, &hs, n)?;
+            let hq = QuantizedTokens::new(&hs, n, h);
+            let gate = bitlinear_q(&layer.w_gate, &hq, n)?;
+            let up = bitlinear_q(&layer.w_up, &hq, n)?;
             let mut f: Vec<f32> = gate
                 .iter()
                 .zip(&up)
@@ -522,6 +581,7 @@ unsafe fn dot_i8_i16_avx2(q: &[i8], p: &[i16]) -> i64 {
 mod tests {
     use super::*;
     use crate::backend::LutBackend;
+    use crate::dtype::QuantizedActivations;
     use crate::gguf::GgmlType;
     use crate::model::synth::{write_model, SynthShape};
 
@@ -617,6 +677,24 @@ mod tests {
             let le = exact.forward(&toks, false).unwrap().pop().unwrap();
             let lf = fast.forward(&toks, false).unwrap().pop().unwrap();
             assert_eq!(argmax(&le), argmax(&lf));
+        }
+    }
+
+    #[test]
+    fn token_quantization_equals_quantize_absmax() {
+        let mut xs: Vec<f32> = (0..4000).map(|i| ((i as f32) * 0.7311).sin() * (1.0 + (i % 13) as f32)).collect();
+        // exact halves after scaling: max 127 gives s = 1
+        xs.extend([127.0, 0.5, -0.5, 1.5, -2.5, 0.49999997, -0.49999997, 126.5, -126.5, 0.0, -0.0, 3.5, 1e-7]);
+        xs.extend(std::iter::repeat_n(0.0, 5 * 1001 - xs.len()));
+        let q = QuantizedTokens::new(&xs, 5, 1001);
+        for t in 0..5 {
+            let want = QuantizedActivations::quantize_absmax(&xs[t * 1001..(t + 1) * 1001]);
+            assert_eq!(q.values[t * 1001..(t + 1) * 1001], want.values[..], "token {t}");
+            assert_eq!(q.scales[t].to_bits(), want.scale.to_bits());
+        }
+        for y in [0.5f32, -0.5, 1.5, 2.5, -2.5, 0.49999997, 8388607.5, 1e9, -1e9, 3e9, f32::NAN, f32::INFINITY] {
+            let (a, b) = (round_half_away(y), y.round());
+            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{y}: {a} vs {b}");
         }
     }
 
