@@ -283,6 +283,26 @@ impl LutGemm {
         }
     }
 
+    /// Split `units` work units into chunks that the pool's threads claim
+    /// one after another (about 4 per thread, contiguous units each).
+    fn for_chunks_dynamic(&self, units: usize, f: impl Fn(Range<usize>) + Sync) {
+        match &self.pool {
+            None => f(0..units),
+            Some(pool) => {
+                let threads = pool.threads();
+                let grain = units.div_ceil(4 * threads).max(1);
+                let next = std::sync::atomic::AtomicUsize::new(0);
+                pool.run(&|_| loop {
+                    let s = next.fetch_add(grain, std::sync::atomic::Ordering::Relaxed);
+                    if s >= units {
+                        break;
+                    }
+                    f(s..(s + grain).min(units));
+                });
+            }
+        }
+    }
+
     /// Exact GEMM: `out[t·M + r] = Σ_c w[r, c] · x[t·K + c]` for `n` tokens,
     /// bit-exact. Needs [`TableMode::Exact`].
     pub fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), KernelError> {
@@ -322,17 +342,17 @@ impl LutGemm {
                     super::ternary_native::gemm_rows(nw, x, n, k, 0..m, out, isa);
                     return Ok(());
                 }
-                // Each thread writes its own rows of every token straight into `out`.
+                // Tables built once, shared by the threads; rows handed out in
+                // chunks claimed dynamically, so a thread that wakes up late
+                // takes fewer; each writes its rows straight into `out`.
+                let tables = super::ternary_native::NativeTables::new(nw, x, n, k, isa)?;
                 let outp = OutPtr::new(out, n, m);
-                self.for_chunks(m.div_ceil(NATIVE_ROW_QUANTUM), |c| {
+                self.for_chunks_dynamic(m.div_ceil(NATIVE_ROW_QUANTUM), |c| {
                     let rows = (c.start * NATIVE_ROW_QUANTUM)..(c.end * NATIVE_ROW_QUANTUM).min(m);
-                    let r = super::ternary_native::try_gemm_rows_with(nw, x, n, k, rows, isa, |t, r0, vals| {
+                    tables.run_rows(nw, rows, |t, r0, vals| {
                         // SAFETY: this chunk owns rows `rows` ⊇ r0 .. r0 + vals.len().
                         unsafe { outp.write_run(t, r0, vals) };
                     });
-                    if let Err(e) = r {
-                        panic!("ternary_native::gemm_rows: {e}");
-                    }
                 });
                 Ok(())
             }
