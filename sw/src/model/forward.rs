@@ -145,7 +145,7 @@ unsafe fn quantize_avx2(x: &[f32], s: f32, q: &mut [i8]) -> usize {
 /// NaN-free: it gives 0 after the `as i8` cast, like `round`), without the libm call.
 #[inline(always)]
 fn round_half_away(y: f32) -> f32 {
-    if !(y.abs() < 2147483520.0) {
+    if y.is_nan() || y.abs() >= 2147483520.0 {
         return y.round();
     }
     let t = y as i32 as f32; // toward zero, exact
@@ -713,7 +713,7 @@ mod tests {
             kv_heads: 4,
             vocab,
             rope_theta: 1e4,
-            ternary: if hidden % 256 == 0 { GgmlType::TQ2_0 } else { GgmlType::I2S },
+            ternary: if hidden.is_multiple_of(256) { GgmlType::TQ2_0 } else { GgmlType::I2S },
             tokenizer: "spm",
         };
         let path = dir.join("m.gguf");
@@ -819,8 +819,8 @@ mod tests {
 
     #[test]
     fn int8_dot_is_exact() {
-        let q: Vec<i8> = (0..4160).map(|i| ((i * 7919) % 255) as i32 - 127).map(|v| v as i8).collect();
-        let p: Vec<i16> = (0..4160).map(|i| ((i * 104729) % 65535) as i32 - 32767).map(|v| v as i16).collect();
+        let q: Vec<i8> = (0..4160i32).map(|i| ((i * 7919) % 255) - 127).map(|v| v as i8).collect();
+        let p: Vec<i16> = (0..4160i64).map(|i| ((i * 104729) % 65535) - 32767).map(|v| v as i16).collect();
         let want: i64 = q.iter().zip(&p).map(|(&a, &b)| i64::from(a) * i64::from(b)).sum();
         assert_eq!(dot_i8_i16(&q, &p), want);
         let q = vec![-127i8; 4160];
