@@ -160,21 +160,37 @@ pub fn bitlinear(l: &BitLinear, xs: &[f32], n: usize) -> Result<Vec<f32>, ModelE
 
 /// [`bitlinear`] on already quantized tokens (several projections of one input share them).
 pub fn bitlinear_q(l: &BitLinear, q: &QuantizedTokens, n: usize) -> Result<Vec<f32>, ModelError> {
-    let m = l.mat.rows();
-    let mut acc = vec![0i32; n * m];
-    l.mat.gemm(&q.values, n, &mut acc).map_err(|e| match e {
+    Ok(bitlinear_many(&[l], q, n)?.pop().expect("one output"))
+}
+
+/// Several BitLinears of the same input at once (a layer's q/k/v, or gate/up):
+/// one [`crate::backend::gemm_many`] call, so LUT matrices share the table
+/// build and one pass of the thread pool. Same values as [`bitlinear_q`] each.
+pub fn bitlinear_many(ls: &[&BitLinear], q: &QuantizedTokens, n: usize) -> Result<Vec<Vec<f32>>, ModelError> {
+    let mut accs: Vec<Vec<i32>> = ls.iter().map(|l| vec![0i32; n * l.mat.rows()]).collect();
+    let mats: Vec<&dyn crate::backend::Linear> = ls.iter().map(|l| &*l.mat).collect();
+    let mut outs: Vec<&mut [i32]> = accs.iter_mut().map(|a| a.as_mut_slice()).collect();
+    crate::backend::gemm_many(&mats, &q.values, n, &mut outs).map_err(|e| match e {
         crate::backend::BackendError::Failed { backend, detail, .. } => {
-            ModelError::Backend(crate::backend::BackendError::Failed { backend, matrix: l.name.clone(), detail })
+            let names: Vec<&str> = ls.iter().map(|l| l.name.as_str()).collect();
+            ModelError::Backend(crate::backend::BackendError::Failed { backend, matrix: names.join("+"), detail })
         }
     })?;
-    let mut out = vec![0f32; n * m];
-    for ((o, a), s) in out.chunks_exact_mut(m).zip(acc.chunks_exact(m)).zip(&q.scales) {
-        let f = l.scale * s;
-        for (o, &v) in o.iter_mut().zip(a) {
-            *o = v as f32 * f;
-        }
-    }
-    Ok(out)
+    Ok(ls
+        .iter()
+        .zip(&accs)
+        .map(|(l, acc)| {
+            let m = l.mat.rows();
+            let mut out = vec![0f32; n * m];
+            for ((o, a), s) in out.chunks_exact_mut(m).zip(acc.chunks_exact(m)).zip(&q.scales) {
+                let f = l.scale * s;
+                for (o, &v) in o.iter_mut().zip(a) {
+                    *o = v as f32 * f;
+                }
+            }
+            out
+        })
+        .collect())
 }
 
 /// Cosines and sines of the NEOX rotary embedding at one position: pair `i`
@@ -377,9 +393,8 @@ impl<'m> Session<'m> {
                 rmsnorm(&mut hs[t * h..(t + 1) * h], &layer.attn_norm, c.eps);
             }
             let hq = QuantizedTokens::new(&hs, n, h);
-            let mut q = bitlinear_q(&layer.wq, &hq, n)?;
-            let mut k = bitlinear_q(&layer.wk, &hq, n)?;
-            let v = bitlinear_q(&layer.wv, &hq, n)?;
+            let mut qkv = bitlinear_many(&[&layer.wq, &layer.wk, &layer.wv], &hq, n)?.into_iter();
+            let (mut q, mut k, v) = (qkv.next().unwrap(), qkv.next().unwrap(), qkv.next().unwrap());
             for (t, angles) in angles.iter().enumerate() {
                 for hd in 0..c.heads {
                     rope(&mut q[t * h + hd * d..t * h + (hd + 1) * d], angles);
@@ -449,8 +464,8 @@ impl<'m> Session<'m> {
                 rmsnorm(&mut hs[t * h..(t + 1) * h], &layer.ffn_norm, c.eps);
             }
             let hq = QuantizedTokens::new(&hs, n, h);
-            let gate = bitlinear_q(&layer.w_gate, &hq, n)?;
-            let up = bitlinear_q(&layer.w_up, &hq, n)?;
+            let mut gu = bitlinear_many(&[&layer.w_gate, &layer.w_up], &hq, n)?.into_iter();
+            let (gate, up) = (gu.next().unwrap(), gu.next().unwrap());
             let mut f: Vec<f32> = gate
                 .iter()
                 .zip(&up)
