@@ -47,7 +47,7 @@ pub trait Linear: Send + Sync {
 /// Apply several matrices of the same K to the same tokens: `outs[i]` gets
 /// `mats[i].gemm(x, n, ..)`'s result, bit for bit. LUT matrices share one
 /// table build and one pass of the thread pool ([`LutGemm::gemm_many`]).
-/// Errors name the matrix by its index in `mats`.
+/// Errors leave the matrix name empty (the caller knows which matrices it passed).
 pub fn gemm_many(mats: &[&dyn Linear], x: &[i8], n: usize, outs: &mut [&mut [i32]]) -> Result<(), BackendError> {
     let luts: Option<Vec<&LutGemm>> = mats.iter().map(|m| m.as_lut()).collect();
     match luts {
