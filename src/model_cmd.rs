@@ -163,6 +163,10 @@ pub fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
         bail!("the prompt encodes to no tokens");
     }
     let mut session = Session::new(&model, a.threads);
+    if a.temp <= 0.0 {
+        // Greedy: the int8 head with exact refinement picks the exact head's argmax.
+        session.head = lutcore_sw::model::HeadMode::Int8Refined;
+    }
     let mut sampler = Sampler::new(a.temp, a.top_k, a.top_p, a.seed);
     let mut out = std::io::stdout().lock();
     out.write_all(a.prompt.as_bytes())?;

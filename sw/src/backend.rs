@@ -37,6 +37,39 @@ pub trait Linear: Send + Sync {
     fn cols(&self) -> usize;
     /// `n` tokens of int8 activations (token-major, `n·K`) → `n·M` i32.
     fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), BackendError>;
+    /// The LUT GEMM behind this matrix, if it is one (lets [`gemm_many`] fuse
+    /// several matrices into one call).
+    fn as_lut(&self) -> Option<&LutGemm> {
+        None
+    }
+}
+
+/// Apply several matrices of the same K to the same tokens: `outs[i]` gets
+/// `mats[i].gemm(x, n, ..)`'s result, bit for bit. LUT matrices share one
+/// table build and one pass of the thread pool ([`LutGemm::gemm_many`]).
+/// Errors leave the matrix name empty (the caller knows which matrices it passed).
+pub fn gemm_many(mats: &[&dyn Linear], x: &[i8], n: usize, outs: &mut [&mut [i32]]) -> Result<(), BackendError> {
+    let luts: Option<Vec<&LutGemm>> = mats.iter().map(|m| m.as_lut()).collect();
+    match luts {
+        Some(l) if outs.len() == mats.len() => LutGemm::gemm_many(&l, x, n, outs).map_err(|e| BackendError::Failed {
+            backend: "lut".into(),
+            matrix: String::new(),
+            detail: e.to_string(),
+        }),
+        _ => {
+            if outs.len() != mats.len() {
+                return Err(BackendError::Failed {
+                    backend: "?".into(),
+                    matrix: String::new(),
+                    detail: format!("{} matrices but {} outputs", mats.len(), outs.len()),
+                });
+            }
+            for (m, o) in mats.iter().zip(outs.iter_mut()) {
+                m.gemm(x, n, o)?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Something that prepares matrices.
@@ -100,6 +133,9 @@ impl Linear for LutLinear {
     }
     fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), BackendError> {
         self.0.gemm(x, n, out).map_err(|e| BackendError::Failed { backend: "lut".into(), matrix: String::new(), detail: e.to_string() })
+    }
+    fn as_lut(&self) -> Option<&LutGemm> {
+        Some(&self.0)
     }
 }
 

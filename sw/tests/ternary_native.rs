@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use lutcore_sw::kernels::ternary_native::{gemm_rows, try_gemm_rows, TernaryNativeWeights};
+use lutcore_sw::kernels::ternary_native::{gemm_rows, try_gemm_rows, NativeTables, TernaryNativeWeights};
 use lutcore_sw::kernels::{Isa, KernelError};
 use lutcore_sw::reference::gemv_plain;
 use lutcore_sw::{WeightMatrix, WeightType};
@@ -79,6 +79,35 @@ fn random_shapes_match_reference_on_every_isa() {
         let a = rng.gen_range(0..m);
         let b = rng.gen_range(a..=m);
         check(&w, &x, n, a..b, &what);
+    }
+}
+
+/// One table build shared by several row ranges (as the threads of one call
+/// use it): every range, in any order, gives the reference rows, n = 1..9.
+#[test]
+fn shared_tables_over_split_row_ranges() {
+    let seed = seed();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5151);
+    for case in 0..40 {
+        let m = rng.gen_range(1..=120);
+        let k = rng.gen_range(1..=1300);
+        let n = case % 9 + 1;
+        let w = random_matrix(&mut rng, m, k, case % 5 == 0);
+        let x = random_x(&mut rng, n * k, case % 5 == 0);
+        let want = expected(&w, &x, n);
+        let packed = TernaryNativeWeights::pack(&w).unwrap();
+        for isa in Isa::available() {
+            let tables = NativeTables::new(&packed, &x, n, k, isa).unwrap();
+            assert_eq!(tables.tokens(), n);
+            let mut cuts: Vec<usize> = (0..rng.gen_range(0..5)).map(|_| rng.gen_range(0..=m)).collect();
+            cuts.extend([0, m]);
+            cuts.sort_unstable();
+            let mut out = vec![i32::MIN; n * m];
+            for c in cuts.windows(2).rev() {
+                tables.run_rows(&packed, c[0]..c[1], |t, r0, vals| out[t * m + r0..t * m + r0 + vals.len()].copy_from_slice(vals));
+            }
+            assert_eq!(out, want, "case {case} seed {seed} {isa:?} {m}x{k} n={n} cuts {cuts:?}");
+        }
     }
 }
 

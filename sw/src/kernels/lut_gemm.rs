@@ -141,6 +141,20 @@ impl<T> OutPtr<T> {
             unsafe { self.ptr.add(t * self.m + row).write(v) }
         }
     }
+
+    /// Write `vals` at token `t`, rows `row .. row + vals.len()` (all `< m`).
+    ///
+    /// # Safety
+    /// The caller's chunk must own those rows.
+    #[inline]
+    pub(crate) unsafe fn write_run(&self, t: usize, row: usize, vals: &[T])
+    where
+        T: Copy,
+    {
+        assert!(t < self.n && row + vals.len() <= self.m);
+        // SAFETY: inside the n·m buffer (asserted); exclusivity is the caller's contract.
+        unsafe { std::ptr::copy_nonoverlapping(vals.as_ptr(), self.ptr.add(t * self.m + row), vals.len()) }
+    }
 }
 
 /// Everything one exact call shares among its row chunks.
@@ -269,6 +283,26 @@ impl LutGemm {
         }
     }
 
+    /// Split `units` work units into chunks that the pool's threads claim
+    /// one after another (about 4 per thread, contiguous units each).
+    fn for_chunks_dynamic(&self, units: usize, f: impl Fn(Range<usize>) + Sync) {
+        match &self.pool {
+            None => f(0..units),
+            Some(pool) => {
+                let threads = pool.threads();
+                let grain = units.div_ceil(4 * threads).max(1);
+                let next = std::sync::atomic::AtomicUsize::new(0);
+                pool.run(&|_| loop {
+                    let s = next.fetch_add(grain, std::sync::atomic::Ordering::Relaxed);
+                    if s >= units {
+                        break;
+                    }
+                    f(s..(s + grain).min(units));
+                });
+            }
+        }
+    }
+
     /// Exact GEMM: `out[t·M + r] = Σ_c w[r, c] · x[t·K + c]` for `n` tokens,
     /// bit-exact. Needs [`TableMode::Exact`].
     pub fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), KernelError> {
@@ -308,23 +342,93 @@ impl LutGemm {
                     super::ternary_native::gemm_rows(nw, x, n, k, 0..m, out, isa);
                     return Ok(());
                 }
-                // `gemm_rows` takes the whole n × M output and writes only
-                // `rows`; threads get private buffers and copy their rows out.
+                // Tables built once, shared by the threads; rows handed out in
+                // chunks claimed dynamically, so a thread that wakes up late
+                // takes fewer; each writes its rows straight into `out`.
+                let tables = super::ternary_native::NativeTables::new(nw, x, n, k, isa)?;
                 let outp = OutPtr::new(out, n, m);
-                self.for_chunks(m.div_ceil(NATIVE_ROW_QUANTUM), |c| {
+                self.for_chunks_dynamic(m.div_ceil(NATIVE_ROW_QUANTUM), |c| {
                     let rows = (c.start * NATIVE_ROW_QUANTUM)..(c.end * NATIVE_ROW_QUANTUM).min(m);
-                    let mut buf = vec![0i32; n * m];
-                    super::ternary_native::gemm_rows(nw, x, n, k, rows.clone(), &mut buf, isa);
-                    for t in 0..n {
-                        for r in rows.clone() {
-                            // SAFETY: this chunk owns `rows`.
-                            unsafe { outp.write(t, r, buf[t * m + r]) };
-                        }
-                    }
+                    tables.run_rows(nw, rows, |t, r0, vals| {
+                        // SAFETY: this chunk owns rows `rows` ⊇ r0 .. r0 + vals.len().
+                        unsafe { outp.write_run(t, r0, vals) };
+                    });
                 });
                 Ok(())
             }
         }
+    }
+
+    /// Several GEMMs of the same `n` tokens `x` at once: `outs[i]` gets
+    /// `mats[i]`'s exact result, as [`LutGemm::gemm`] would. When every matrix
+    /// uses the native ternary scheme with the same K, ISA and thread count
+    /// (e.g. a layer's q/k/v projections), the tables are built once and all
+    /// rows of all matrices are one job on the pool; otherwise it runs them
+    /// one by one.
+    pub fn gemm_many(mats: &[&LutGemm], x: &[i8], n: usize, outs: &mut [&mut [i32]]) -> Result<(), KernelError> {
+        if mats.len() != outs.len() {
+            return Err(KernelError::Shape(format!("{} matrices but {} outputs", mats.len(), outs.len())));
+        }
+        for (g, o) in mats.iter().zip(outs.iter()) {
+            g.check(x.len(), n, o.len())?;
+        }
+        let Some(first) = mats.first() else { return Ok(()) };
+        let fusable = mats.iter().all(|g| {
+            matches!(g.packed, Packed::Native(_))
+                && g.cols == first.cols
+                && g.opts.isa == first.opts.isa
+                && g.opts.threads == first.opts.threads
+                && g.opts.tables == TableMode::Exact
+        });
+        if !fusable || mats.len() == 1 {
+            for (g, o) in mats.iter().zip(outs.iter_mut()) {
+                g.gemm(x, n, o)?;
+            }
+            return Ok(());
+        }
+        fn native(g: &LutGemm) -> &super::ternary_native::TernaryNativeWeights {
+            match &g.packed {
+                Packed::Native(nw) => nw,
+                Packed::Planes(_) => unreachable!("checked fusable"),
+            }
+        }
+        let (isa, k) = (first.opts.isa, first.cols);
+        let tables = super::ternary_native::NativeTables::new(native(first), x, n, k, isa)?;
+        let outps: Vec<OutPtr<i32>> = mats.iter().zip(outs.iter_mut()).map(|(g, o)| OutPtr::new(o, n, g.rows)).collect();
+        // Tasks: (matrix, row quanta), about 4 per thread over all matrices.
+        let threads = first.pool.as_ref().map_or(1, |p| p.threads());
+        let quanta: usize = mats.iter().map(|g| g.rows.div_ceil(NATIVE_ROW_QUANTUM)).sum();
+        let grain = quanta.div_ceil(4 * threads).max(1);
+        let mut tasks = Vec::new();
+        for (i, g) in mats.iter().enumerate() {
+            let q = g.rows.div_ceil(NATIVE_ROW_QUANTUM);
+            let mut s = 0;
+            while s < q {
+                tasks.push((i, s..(s + grain).min(q)));
+                s += grain;
+            }
+        }
+        let run = |&(i, ref c): &(usize, Range<usize>)| {
+            let m = mats[i].rows;
+            let rows = (c.start * NATIVE_ROW_QUANTUM)..(c.end * NATIVE_ROW_QUANTUM).min(m);
+            let outp = &outps[i];
+            tables.run_rows(native(mats[i]), rows, |t, r0, vals| {
+                // SAFETY: this task owns rows `rows` ⊇ r0 .. r0 + vals.len() of matrix i.
+                unsafe { outp.write_run(t, r0, vals) };
+            });
+        };
+        match &first.pool {
+            None => tasks.iter().for_each(run),
+            Some(pool) => {
+                let next = std::sync::atomic::AtomicUsize::new(0);
+                pool.run(&|_| loop {
+                    let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(task) = tasks.get(j) else { break };
+                    run(task);
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Approximate GEMM in `f32`. With [`TableMode::QuantizedInt8`] the

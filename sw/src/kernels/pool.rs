@@ -32,6 +32,9 @@ struct Shared {
     /// A worker's job panicked.
     panicked: AtomicBool,
     shutdown: AtomicBool,
+    /// Workers inside the blocking part of their wait (see `worker`): the
+    /// caller only takes the lock and signals the condvar when one may sleep.
+    sleepers: AtomicUsize,
     sleep: Mutex<()>,
     wake: Condvar,
 }
@@ -59,6 +62,7 @@ impl SpinPool {
             pending: AtomicUsize::new(0),
             panicked: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
+            sleepers: AtomicUsize::new(0),
             sleep: Mutex::new(()),
             wake: Condvar::new(),
         });
@@ -90,8 +94,10 @@ impl SpinPool {
         // SAFETY: no worker reads `job` until it sees the new epoch.
         unsafe { *s.job.get() = Some(job) };
         s.pending.store(s.threads - 1, Ordering::Release);
-        s.epoch.fetch_add(1, Ordering::AcqRel);
-        {
+        // SeqCst pairs with the worker's `sleepers` increment then `epoch`
+        // load: either it sees the new epoch, or we see it as a sleeper.
+        s.epoch.fetch_add(1, Ordering::SeqCst);
+        if s.sleepers.load(Ordering::SeqCst) != 0 {
             let _l = s.sleep.lock().unwrap_or_else(|e| e.into_inner());
             s.wake.notify_all();
         }
@@ -115,14 +121,21 @@ fn worker(s: &Shared, i: usize) {
     loop {
         let start = Instant::now();
         let mut epoch = s.epoch.load(Ordering::Acquire);
+        let mut spins = 0u32;
         while epoch == seen && !s.shutdown.load(Ordering::Acquire) {
-            if start.elapsed() < SPIN {
+            spins = spins.wrapping_add(1);
+            // Read the clock only every 64 spins (a clock read costs ~20 pause-free loads).
+            if !spins.is_multiple_of(64) || start.elapsed() < SPIN {
                 std::hint::spin_loop();
             } else {
                 let l = s.sleep.lock().unwrap_or_else(|e| e.into_inner());
-                if s.epoch.load(Ordering::Acquire) == seen && !s.shutdown.load(Ordering::Acquire) {
+                s.sleepers.fetch_add(1, Ordering::SeqCst);
+                if s.epoch.load(Ordering::SeqCst) == seen && !s.shutdown.load(Ordering::Acquire) {
                     let _ = s.wake.wait_timeout(l, Duration::from_millis(5));
+                } else {
+                    drop(l);
                 }
+                s.sleepers.fetch_sub(1, Ordering::SeqCst);
             }
             epoch = s.epoch.load(Ordering::Acquire);
         }

@@ -91,59 +91,124 @@ pub fn try_gemm_rows(
     out: &mut [i32],
     isa: Isa,
 ) -> Result<(), KernelError> {
-    let lay = &w.layout;
-    let m = lay.rows();
-    if k != lay.cols() {
-        return Err(KernelError::Shape(format!("k = {k} but the packed weights have K = {}", lay.cols())));
-    }
-    if x.len() < n * k {
-        return Err(KernelError::Shape(format!("x has {} values, n·K = {n}·{k} = {} needed", x.len(), n * k)));
-    }
+    let m = w.layout.rows();
     if out.len() < n * m {
         return Err(KernelError::Shape(format!("out has {} values, n·M = {n}·{m} = {} needed", out.len(), n * m)));
     }
+    try_gemm_rows_with(w, x, n, k, rows, isa, |t, r0, vals| out[t * m + r0..t * m + r0 + vals.len()].copy_from_slice(vals))
+}
+
+/// [`try_gemm_rows`] handing each token's results to `write(t, first_row,
+/// values)` (consecutive rows from `first_row`, within `rows`) instead of an
+/// `n × M` buffer: threads that own different row ranges write straight
+/// into one shared output.
+pub fn try_gemm_rows_with(
+    w: &TernaryNativeWeights,
+    x: &[i8],
+    n: usize,
+    k: usize,
+    rows: Range<usize>,
+    isa: Isa,
+    write: impl FnMut(usize, usize, &[i32]),
+) -> Result<(), KernelError> {
+    let lay = &w.layout;
+    let m = lay.rows();
     if rows.start > rows.end || rows.end > m {
         return Err(KernelError::Shape(format!("row range {rows:?} is not within 0..{m}")));
     }
-    if !isa.is_available() {
-        return Err(KernelError::IsaUnavailable(isa));
-    }
-    if n == 0 || rows.is_empty() {
+    let tables = NativeTables::new(w, x, n, k, isa)?;
+    if rows.is_empty() {
         return Ok(());
     }
-    let rb = rows.start / ROW_BLOCK..rows.end.div_ceil(ROW_BLOCK);
-    let nrb = rb.len();
-    // Per token, the i32 sums of the covered row blocks.
-    let mut acc = vec![0i32; n * nrb * ROW_BLOCK];
-    let add_neg = match isa {
-        Isa::Generic => {
-            let tables = Tables::new(x, n, k, lay.supersteps() * GROUPS_PER_SUPERSTEP);
-            run_generic(lay, &tables, n, rb.clone(), &mut acc);
-            false
+    tables.run_rows(w, rows, write);
+    Ok(())
+}
+
+/// The tables of `n` tokens for one call, built once and shared by every
+/// thread of the call ([`NativeTables::run_rows`] on disjoint row ranges).
+pub struct NativeTables {
+    n: usize,
+    kind: TableKind,
+}
+
+enum TableKind {
+    Generic(Tables),
+    #[cfg(target_arch = "x86_64")]
+    Avx2(Vec<Block32>),
+}
+
+impl NativeTables {
+    /// Check the shapes and build the tables of `x` (`n` tokens of `k` values) for `w`.
+    pub fn new(w: &TernaryNativeWeights, x: &[i8], n: usize, k: usize, isa: Isa) -> Result<NativeTables, KernelError> {
+        let lay = &w.layout;
+        if k != lay.cols() {
+            return Err(KernelError::Shape(format!("k = {k} but the packed weights have K = {}", lay.cols())));
         }
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 | Isa::Avx512 => {
+        if x.len() < n * k {
+            return Err(KernelError::Shape(format!("x has {} values, n·K = {n}·{k} = {} needed", x.len(), n * k)));
+        }
+        if !isa.is_available() {
+            return Err(KernelError::IsaUnavailable(isa));
+        }
+        let groups = lay.supersteps() * GROUPS_PER_SUPERSTEP;
+        let kind = match isa {
+            Isa::Generic => TableKind::Generic(Tables::new(x, n, k, groups)),
+            #[cfg(target_arch = "x86_64")]
             // SAFETY: `isa.is_available()` was checked above and every AVX-512 CPU
-            // (F+BW+VL) also has AVX2. `avx2_tables` writes exactly the blocks it
-            // allocates; `run_avx2` asserts the sizes it relies on.
-            unsafe {
-                let split = avx2_tables(x, n, k, lay.supersteps() * GROUPS_PER_SUPERSTEP);
-                run_avx2(lay, &split, n, rb.clone(), &mut acc);
-            }
-            true
+            // (F+BW+VL) also has AVX2; `groups` is even and ≥ ceil(k/3).
+            Isa::Avx2 | Isa::Avx512 => TableKind::Avx2(unsafe { avx2_tables(x, n, k, groups) }),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => unreachable!("non-generic ISAs are unavailable off x86-64"),
+        };
+        Ok(NativeTables { n, kind })
+    }
+
+    /// Tokens.
+    pub fn tokens(&self) -> usize {
+        self.n
+    }
+
+    /// Compute rows `rows` (within `0..w.rows()`) of every token and hand them
+    /// to `write(t, rows.start, values)`. `w` must be the weights the tables were built for.
+    ///
+    /// # Panics
+    /// If `rows` is outside the matrix.
+    pub fn run_rows(&self, w: &TernaryNativeWeights, rows: Range<usize>, mut write: impl FnMut(usize, usize, &[i32])) {
+        let lay = &w.layout;
+        let n = self.n;
+        assert!(rows.start <= rows.end && rows.end <= lay.rows(), "row range {rows:?} is not within 0..{}", lay.rows());
+        if n == 0 || rows.is_empty() {
+            return;
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        _ => unreachable!("non-generic ISAs are unavailable off x86-64"),
-    };
-    let r0 = rb.start * ROW_BLOCK;
-    for t in 0..n {
-        let a = &acc[t * nrb * ROW_BLOCK..(t + 1) * nrb * ROW_BLOCK];
-        for r in rows.clone() {
-            let neg = if add_neg { lay.neg_count()[r] } else { 0 };
-            out[t * m + r] = a[r - r0] + neg;
+        let rb = rows.start / ROW_BLOCK..rows.end.div_ceil(ROW_BLOCK);
+        let nrb = rb.len();
+        // Per token, the i32 sums of the covered row blocks.
+        let mut acc = vec![0i32; n * nrb * ROW_BLOCK];
+        let add_neg = match &self.kind {
+            TableKind::Generic(tables) => {
+                run_generic(lay, tables, n, rb.clone(), &mut acc);
+                false
+            }
+            #[cfg(target_arch = "x86_64")]
+            TableKind::Avx2(split) => {
+                // SAFETY: these tables exist only if AVX2 is available (`new`);
+                // `run_avx2` asserts the sizes it relies on.
+                unsafe { run_avx2(lay, split, n, rb.clone(), &mut acc) };
+                true
+            }
+        };
+        let r0 = rb.start * ROW_BLOCK;
+        let negs = &lay.neg_count()[rows.clone()];
+        for t in 0..n {
+            let a = &mut acc[t * nrb * ROW_BLOCK + (rows.start - r0)..][..rows.len()];
+            if add_neg {
+                for (v, &ng) in a.iter_mut().zip(negs) {
+                    *v += ng;
+                }
+            }
+            write(t, rows.start, a);
         }
     }
-    Ok(())
 }
 
 /// Weights of table entries 0..16 (entries 14, 15 are zero), per position.

@@ -10,14 +10,13 @@
 //! logits = embed · (rmsnorm(x)·output_norm)            (tied head)
 //! ```
 //! BitLinear quantizes each token's input to int8 with absmax
-//! ([`QuantizedActivations`]), runs the exact integer matmul on the backend,
+//! ([`crate::dtype::QuantizedActivations`]), runs the exact integer matmul on the backend,
 //! and scales by γ · (max|x| / 127).
 
 use half::f16;
 use half::slice::HalfFloatSliceExt;
 
 use super::{BitLinear, Embeddings, FfnAct, Model, ModelError};
-use crate::dtype::QuantizedActivations;
 
 /// The logits buffer, shared by the head's threads, each writing its own rows.
 struct SharedOut(*mut f32);
@@ -43,6 +42,25 @@ pub struct Session<'m> {
     pub cache: KvCache,
     /// Threads for the output head.
     pub threads: usize,
+    /// How the tied output head is computed ([`HeadMode::Exact`] by default).
+    pub head: HeadMode,
+}
+
+/// How [`Session::forward`] computes the tied output head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum HeadMode {
+    /// Every logit in f32 from the stored (f16/f32) embedding rows.
+    #[default]
+    Exact,
+    /// For greedy decoding: an int8 copy of the embedding rows (per-row
+    /// scale) against int16 activations gives every logit with a proven
+    /// error bound ([`Int8Head`]); every row whose bound reaches the best
+    /// lower bound is recomputed exactly. The argmax (first index of the
+    /// maximum) is therefore the exact head's, and those logits are bit for
+    /// bit the exact head's; all others are approximations (measured relative
+    /// error ~1e-3 of the logit spread, see the tests) and lie below the maximum.
+    /// Reads half the bytes of an f16 head.
+    Int8Refined,
 }
 
 /// `x / sqrt(mean(x²) + eps) · w`, in place.
@@ -54,28 +72,123 @@ pub fn rmsnorm(x: &mut [f32], w: &[f32], eps: f32) {
     }
 }
 
+/// `n` tokens quantized for a BitLinear: int8 values (token-major) and the
+/// per-token scale, exactly as [`crate::dtype::QuantizedActivations::quantize_absmax`].
+pub struct QuantizedTokens {
+    /// `n × cols` int8 values.
+    pub values: Vec<i8>,
+    /// Per token: `max|x| / 127`.
+    pub scales: Vec<f32>,
+}
+
+impl QuantizedTokens {
+    /// Quantize `n` tokens of `k` values each (per token absmax).
+    pub fn new(xs: &[f32], n: usize, k: usize) -> QuantizedTokens {
+        let mut values = vec![0i8; n * k];
+        let mut scales = Vec::with_capacity(n);
+        for (x, q) in xs[..n * k].chunks_exact(k).zip(values.chunks_exact_mut(k)) {
+            let max = x.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-5);
+            let s = 127.0 / max;
+            let mut done = 0;
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 was checked.
+                done = unsafe { quantize_avx2(x, s, q) };
+            }
+            for (q, v) in q[done..].iter_mut().zip(&x[done..]) {
+                *q = round_half_away(v * s).clamp(-128.0, 127.0) as i8;
+            }
+            scales.push(1.0 / s);
+        }
+        QuantizedTokens { values, scales }
+    }
+}
+
+/// The first `32·⌊len/32⌋` values of [`QuantizedTokens::new`]'s loop
+/// (`round(v·s)` half away from zero, clamped to i8, NaN → 0); returns how many.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn quantize_avx2(x: &[f32], s: f32, q: &mut [i8]) -> usize {
+    use std::arch::x86_64::*;
+    let n = x.len().min(q.len()) / 32 * 32;
+    let sv = _mm256_set1_ps(s);
+    let (half, mhalf, one) = (_mm256_set1_ps(0.5), _mm256_set1_ps(-0.5), _mm256_set1_ps(1.0));
+    let (lo, hi) = (_mm256_set1_ps(-128.0), _mm256_set1_ps(127.0));
+    let perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    let conv = |p: *const f32| -> __m256i {
+        // SAFETY: the caller reads 8 floats inside `x`.
+        let y = _mm256_mul_ps(unsafe { _mm256_loadu_ps(p) }, sv);
+        let t = _mm256_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(y);
+        let f = _mm256_sub_ps(y, t);
+        let up = _mm256_and_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(f, half), one);
+        let down = _mm256_and_ps(_mm256_cmp_ps::<_CMP_LE_OQ>(f, mhalf), one);
+        let r = _mm256_sub_ps(_mm256_add_ps(t, up), down);
+        let r = _mm256_and_ps(r, _mm256_cmp_ps::<_CMP_ORD_Q>(y, y)); // NaN -> 0
+        _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(r, lo), hi))
+    };
+    let mut i = 0;
+    while i < n {
+        let xp = x.as_ptr();
+        // SAFETY: i + 32 ≤ n ≤ len of both slices.
+        unsafe {
+            let (a, b) = (conv(xp.add(i)), conv(xp.add(i + 8)));
+            let (c, d) = (conv(xp.add(i + 16)), conv(xp.add(i + 24)));
+            let v = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+            _mm256_storeu_si256(q.as_mut_ptr().add(i).cast(), _mm256_permutevar8x32_epi32(v, perm));
+        }
+        i += 32;
+    }
+    n
+}
+
+/// `y.round()` (half away from zero) for `|y| < 2^31` and NaN (which stays
+/// NaN-free: it gives 0 after the `as i8` cast, like `round`), without the libm call.
+#[inline(always)]
+fn round_half_away(y: f32) -> f32 {
+    if y.is_nan() || y.abs() >= 2147483520.0 {
+        return y.round();
+    }
+    let t = y as i32 as f32; // toward zero, exact
+    let f = y - t; // exact for |y| < 2^24; for larger |y|, y is an integer and f = 0
+    t + f32::from(u8::from(f >= 0.5)) - f32::from(u8::from(f <= -0.5))
+}
+
 /// Apply a BitLinear to `n` tokens: `xs` is `n × cols`, the result `n × rows`.
 pub fn bitlinear(l: &BitLinear, xs: &[f32], n: usize) -> Result<Vec<f32>, ModelError> {
-    let (m, k) = (l.mat.rows(), l.mat.cols());
-    let mut q = Vec::with_capacity(n * k);
-    let mut scales = Vec::with_capacity(n);
-    for t in 0..n {
-        let a = QuantizedActivations::quantize_absmax(&xs[t * k..(t + 1) * k]);
-        q.extend_from_slice(&a.values);
-        scales.push(a.scale);
-    }
-    let mut acc = vec![0i32; n * m];
-    l.mat.gemm(&q, n, &mut acc).map_err(|e| match e {
+    bitlinear_q(l, &QuantizedTokens::new(xs, n, l.mat.cols()), n)
+}
+
+/// [`bitlinear`] on already quantized tokens (several projections of one input share them).
+pub fn bitlinear_q(l: &BitLinear, q: &QuantizedTokens, n: usize) -> Result<Vec<f32>, ModelError> {
+    Ok(bitlinear_many(&[l], q, n)?.pop().expect("one output"))
+}
+
+/// Several BitLinears of the same input at once (a layer's q/k/v, or gate/up):
+/// one [`crate::backend::gemm_many`] call, so LUT matrices share the table
+/// build and one pass of the thread pool. Same values as [`bitlinear_q`] each.
+pub fn bitlinear_many(ls: &[&BitLinear], q: &QuantizedTokens, n: usize) -> Result<Vec<Vec<f32>>, ModelError> {
+    let mut accs: Vec<Vec<i32>> = ls.iter().map(|l| vec![0i32; n * l.mat.rows()]).collect();
+    let mats: Vec<&dyn crate::backend::Linear> = ls.iter().map(|l| &*l.mat).collect();
+    let mut outs: Vec<&mut [i32]> = accs.iter_mut().map(|a| a.as_mut_slice()).collect();
+    crate::backend::gemm_many(&mats, &q.values, n, &mut outs).map_err(|e| match e {
         crate::backend::BackendError::Failed { backend, detail, .. } => {
-            ModelError::Backend(crate::backend::BackendError::Failed { backend, matrix: l.name.clone(), detail })
+            let names: Vec<&str> = ls.iter().map(|l| l.name.as_str()).collect();
+            ModelError::Backend(crate::backend::BackendError::Failed { backend, matrix: names.join("+"), detail })
         }
     })?;
-    Ok(acc
-        .chunks(m)
-        .zip(&scales)
-        .flat_map(|(row, s)| {
-            let f = l.scale * s;
-            row.iter().map(move |&v| v as f32 * f)
+    Ok(ls
+        .iter()
+        .zip(&accs)
+        .map(|(l, acc)| {
+            let m = l.mat.rows();
+            let mut out = vec![0f32; n * m];
+            for ((o, a), s) in out.chunks_exact_mut(m).zip(acc.chunks_exact(m)).zip(&q.scales) {
+                let f = l.scale * s;
+                for (o, &v) in o.iter_mut().zip(a) {
+                    *o = v as f32 * f;
+                }
+            }
+            out
         })
         .collect())
 }
@@ -154,7 +267,23 @@ unsafe fn dot_f16_avx2(row: &[f16], x: &[f32]) -> f32 {
     }
 }
 
+/// Whether the CPU has AVX2 and FMA (checked once).
+fn avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static FAST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *FAST.get_or_init(|| std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if avx2_fma() {
+        // SAFETY: AVX2 and FMA were checked.
+        return unsafe { dot_avx2(a, b) };
+    }
     let mut acc = [0f32; 8];
     let chunks = a.len() / 8 * 8;
     for (ca, cb) in a[..chunks].chunks_exact(8).zip(b[..chunks].chunks_exact(8)) {
@@ -166,11 +295,77 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// `out += w · v`.
+fn axpy(out: &mut [f32], w: f32, v: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2_fma() {
+        // SAFETY: AVX2 and FMA were checked.
+        return unsafe { axpy_avx2(out, w, v) };
+    }
+    for (o, vv) in out.iter_mut().zip(v) {
+        *o += w * vv;
+    }
+}
+
+/// [`dot`] with two 8-lane FMA accumulators.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let (ap, bp) = (a.as_ptr(), b.as_ptr());
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut i = 0;
+    // SAFETY: every load reads 8 floats at i + 8j ≤ n − 8, inside both slices.
+    unsafe {
+        while i + 16 <= n {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(ap.add(i)), _mm256_loadu_ps(bp.add(i)), acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(ap.add(i + 8)), _mm256_loadu_ps(bp.add(i + 8)), acc1);
+            i += 16;
+        }
+        if i + 8 <= n {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(ap.add(i)), _mm256_loadu_ps(bp.add(i)), acc0);
+            i += 8;
+        }
+    }
+    let s = _mm256_add_ps(acc0, acc1);
+    let h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps::<1>(s));
+    let h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    let h = _mm_add_ss(h, _mm_shuffle_ps::<1>(h, h));
+    _mm_cvtss_f32(h) + a[i..n].iter().zip(&b[i..n]).map(|(x, y)| x * y).sum::<f32>()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn axpy_avx2(out: &mut [f32], w: f32, v: &[f32]) {
+    use std::arch::x86_64::*;
+    let n = out.len().min(v.len());
+    let (op, vp) = (out.as_mut_ptr(), v.as_ptr());
+    let wv = _mm256_set1_ps(w);
+    let mut i = 0;
+    // SAFETY: 8 floats at i ≤ n − 8, inside both slices.
+    unsafe {
+        while i + 8 <= n {
+            _mm256_storeu_ps(op.add(i), _mm256_fmadd_ps(wv, _mm256_loadu_ps(vp.add(i)), _mm256_loadu_ps(op.add(i))));
+            i += 8;
+        }
+    }
+    for (o, vv) in out[i..n].iter_mut().zip(&v[i..n]) {
+        *o += w * vv;
+    }
+}
+
 impl<'m> Session<'m> {
     /// A new session with an empty cache.
     pub fn new(model: &'m Model, threads: usize) -> Self {
         let l = model.config.layers;
-        Session { model, cache: KvCache { k: vec![Vec::new(); l], v: vec![Vec::new(); l], len: 0 }, threads: threads.max(1) }
+        Session {
+            model,
+            cache: KvCache { k: vec![Vec::new(); l], v: vec![Vec::new(); l], len: 0 },
+            threads: threads.max(1),
+            head: HeadMode::Exact,
+        }
     }
 
     /// Run `tokens` at the next positions; returns the logits of every token
@@ -197,9 +392,9 @@ impl<'m> Session<'m> {
             for t in 0..n {
                 rmsnorm(&mut hs[t * h..(t + 1) * h], &layer.attn_norm, c.eps);
             }
-            let mut q = bitlinear(&layer.wq, &hs, n)?;
-            let mut k = bitlinear(&layer.wk, &hs, n)?;
-            let v = bitlinear(&layer.wv, &hs, n)?;
+            let hq = QuantizedTokens::new(&hs, n, h);
+            let mut qkv = bitlinear_many(&[&layer.wq, &layer.wk, &layer.wv], &hq, n)?.into_iter();
+            let (mut q, mut k, v) = (qkv.next().unwrap(), qkv.next().unwrap(), qkv.next().unwrap());
             for (t, angles) in angles.iter().enumerate() {
                 for hd in 0..c.heads {
                     rope(&mut q[t * h + hd * d..t * h + (hd + 1) * d], angles);
@@ -214,26 +409,45 @@ impl<'m> Session<'m> {
             let group = c.heads / c.kv_heads;
             let inv = 1.0 / (d as f32).sqrt();
             let mut att = vec![0f32; n * h];
-            let mut scores = Vec::new();
-            for t in 0..n {
+            // One unit = (token t, head hd): writes att[t·h + hd·d ..][..d] only.
+            let unit = |u: usize, out: &mut [f32], scores: &mut Vec<f32>| {
+                let (t, hd) = (u / c.heads, u % c.heads);
                 let len = p0 + t + 1;
-                for hd in 0..c.heads {
-                    let kvh = hd / group;
-                    let qv = &q[t * h + hd * d..t * h + (hd + 1) * d];
-                    scores.clear();
-                    scores.extend((0..len).map(|p| dot(qv, &kc[p * kvd + kvh * d..p * kvd + (kvh + 1) * d]) * inv));
-                    let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-                    let mut sum = 0f32;
-                    for s in scores.iter_mut() {
-                        *s = (*s - max).exp();
-                        sum += *s;
-                    }
-                    let out = &mut att[t * h + hd * d..t * h + (hd + 1) * d];
-                    for (p, s) in scores.iter().enumerate() {
-                        let w = s / sum;
-                        for (o, vv) in out.iter_mut().zip(&vc[p * kvd + kvh * d..p * kvd + (kvh + 1) * d]) {
-                            *o += w * vv;
+                let kvh = hd / group;
+                let qv = &q[t * h + hd * d..t * h + (hd + 1) * d];
+                scores.clear();
+                scores.extend((0..len).map(|p| dot(qv, &kc[p * kvd + kvh * d..p * kvd + (kvh + 1) * d]) * inv));
+                let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+                let mut sum = 0f32;
+                for s in scores.iter_mut() {
+                    *s = (*s - max).exp();
+                    sum += *s;
+                }
+                for (p, s) in scores.iter().enumerate() {
+                    axpy(out, s / sum, &vc[p * kvd + kvh * d..p * kvd + (kvh + 1) * d]);
+                }
+            };
+            let units = n * c.heads;
+            let work = units * (p0 + n) * d;
+            let pool = if self.threads > 1 && work >= 1 << 14 { crate::kernels::shared_pool(self.threads).ok() } else { None };
+            match pool {
+                Some(pool) => {
+                    let threads = pool.threads();
+                    let attp = SharedOut(att.as_mut_ptr());
+                    let attp = &attp;
+                    pool.run(&|i| {
+                        let mut scores = Vec::new();
+                        for u in (units * i / threads)..(units * (i + 1) / threads) {
+                            // SAFETY: unit u's d values; thread i owns its units.
+                            let out = unsafe { std::slice::from_raw_parts_mut(attp.0.add(u * d), d) };
+                            unit(u, out, &mut scores);
                         }
+                    });
+                }
+                None => {
+                    let mut scores = Vec::new();
+                    for (u, out) in att.chunks_exact_mut(d).enumerate() {
+                        unit(u, out, &mut scores);
                     }
                 }
             }
@@ -249,8 +463,9 @@ impl<'m> Session<'m> {
             for t in 0..n {
                 rmsnorm(&mut hs[t * h..(t + 1) * h], &layer.ffn_norm, c.eps);
             }
-            let gate = bitlinear(&layer.w_gate, &hs, n)?;
-            let up = bitlinear(&layer.w_up, &hs, n)?;
+            let hq = QuantizedTokens::new(&hs, n, h);
+            let mut gu = bitlinear_many(&[&layer.w_gate, &layer.w_up], &hq, n)?.into_iter();
+            let (gate, up) = (gu.next().unwrap(), gu.next().unwrap());
             let mut f: Vec<f32> = gate
                 .iter()
                 .zip(&up)
@@ -280,41 +495,351 @@ impl<'m> Session<'m> {
 
     /// The tied output head: `embed · h` for every vocabulary row.
     fn logits(&self, hv: &[f32]) -> Vec<f32> {
+        match self.head {
+            HeadMode::Exact => self.logits_exact(hv),
+            HeadMode::Int8Refined => self.logits_int8(hv),
+        }
+    }
+
+    /// Exact logit of vocabulary row `r`.
+    fn exact_logit(&self, r: usize, hv: &[f32], scratch: &mut [f32]) -> f32 {
         let h = hv.len();
-        let vocab = self.model.config.vocab;
-        let mut out = vec![0f32; vocab];
-        const ROWS: usize = 256;
-        let run = |(ci, chunk): (usize, &mut [f32])| {
-            let mut row = vec![0f32; h];
+        match &self.model.embeddings {
+            Embeddings::F16(e) => dot_f16(&e[r * h..(r + 1) * h], hv, scratch),
+            Embeddings::F32(e) => dot(&e[r * h..(r + 1) * h], hv),
+        }
+    }
+
+    /// Run `f(first_row, chunk)` over `out` in chunks of [`HEAD_ROWS`] rows,
+    /// on the shared pool when the session has several threads.
+    fn for_head_chunks(&self, out: &mut [f32], f: &(dyn Fn(usize, &mut [f32]) + Sync)) {
+        let vocab = out.len();
+        let pool = if self.threads > 1 { crate::kernels::shared_pool(self.threads).ok() } else { None };
+        match pool {
+            Some(pool) => {
+                let threads = pool.threads();
+                let chunks = vocab.div_ceil(HEAD_ROWS);
+                let outp = SharedOut(out.as_mut_ptr());
+                let outp = &outp;
+                pool.run(&|i| {
+                    for ci in (chunks * i / threads)..(chunks * (i + 1) / threads) {
+                        let (lo, hi) = (ci * HEAD_ROWS, ((ci + 1) * HEAD_ROWS).min(vocab));
+                        // SAFETY: thread i owns chunks [chunks·i/threads, chunks·(i+1)/threads).
+                        let chunk = unsafe { std::slice::from_raw_parts_mut(outp.0.add(lo), hi - lo) };
+                        f(lo, chunk);
+                    }
+                });
+            }
+            None => out.chunks_mut(HEAD_ROWS).enumerate().for_each(|(ci, c)| f(ci * HEAD_ROWS, c)),
+        }
+    }
+
+    fn logits_exact(&self, hv: &[f32]) -> Vec<f32> {
+        let mut out = vec![0f32; self.model.config.vocab];
+        self.for_head_chunks(&mut out, &|lo, chunk| {
+            let mut row = vec![0f32; hv.len()];
             for (j, o) in chunk.iter_mut().enumerate() {
-                let r = ci * ROWS + j;
-                match &self.model.embeddings {
-                    Embeddings::F16(e) => *o = dot_f16(&e[r * h..(r + 1) * h], hv, &mut row),
-                    Embeddings::F32(e) => *o = dot(&e[r * h..(r + 1) * h], hv),
-                }
+                *o = self.exact_logit(lo + j, hv, &mut row);
             }
-        };
-        if self.threads > 1 {
-            match crate::kernels::shared_pool(self.threads) {
-                Ok(pool) => {
-                    let threads = pool.threads();
-                    let chunks = vocab.div_ceil(ROWS);
-                    let outp = SharedOut(out.as_mut_ptr());
-                    let outp = &outp;
-                    pool.run(&|i| {
-                        for ci in (chunks * i / threads)..(chunks * (i + 1) / threads) {
-                            let (lo, hi) = (ci * ROWS, ((ci + 1) * ROWS).min(vocab));
-                            // SAFETY: thread i owns chunks [chunks·i/threads, chunks·(i+1)/threads).
-                            let chunk = unsafe { std::slice::from_raw_parts_mut(outp.0.add(lo), hi - lo) };
-                            run((ci, chunk));
-                        }
-                    });
-                }
-                Err(_) => out.chunks_mut(ROWS).enumerate().for_each(run),
+        });
+        out
+    }
+
+    fn logits_int8(&self, hv: &[f32]) -> Vec<f32> {
+        let head = self.model.int8_head();
+        let x = Int16Act::new(hv, head.cols_padded);
+        let vocab = head.rows;
+        let mut out = vec![0f32; vocab];
+        let mut bound = vec![0f32; vocab];
+        let bp = SharedOut(bound.as_mut_ptr());
+        let bp = &bp;
+        self.for_head_chunks(&mut out, &|lo, chunk| {
+            // SAFETY: the chunk's rows lo..lo+len of `bound` belong to this call only.
+            let b = unsafe { std::slice::from_raw_parts_mut(bp.0.add(lo), chunk.len()) };
+            head.approx_rows(lo, &x, chunk, b);
+        });
+        // Best lower bound; every row that may reach it is recomputed exactly.
+        let floor = out.iter().zip(&bound).map(|(a, b)| a - b).fold(f32::NEG_INFINITY, f32::max);
+        let mut row = vec![0f32; hv.len()];
+        for r in 0..vocab {
+            if out[r] + bound[r] >= floor || !out[r].is_finite() || !bound[r].is_finite() {
+                out[r] = self.exact_logit(r, hv, &mut row);
             }
-        } else {
-            out.chunks_mut(ROWS).enumerate().for_each(run);
         }
         out
+    }
+}
+
+/// Vocabulary rows per work unit of the output head.
+const HEAD_ROWS: usize = 256;
+
+/// Columns per i32 accumulation block of [`Int8Head`] (then summed in f64):
+/// `2·127·32767` per `vpmaddwd` lane, `HEAD_BLOCK / 16` of them per lane, stays < 2^31.
+const HEAD_BLOCK: usize = 2048;
+
+/// Activations of the int8 head: `x ≈ t·p`, `p` int16 (`|p| ≤ 32767`), padded with zeros.
+struct Int16Act {
+    p: Vec<i16>,
+    t: f32,
+    /// `Σ |t·p_i|`.
+    sum_abs: f32,
+    /// `max |x_i|`.
+    max_abs: f32,
+}
+
+impl Int16Act {
+    fn new(x: &[f32], padded: usize) -> Int16Act {
+        let max_abs = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let t = if max_abs > 0.0 { max_abs / 32767.0 } else { 1.0 };
+        let inv = 1.0 / t;
+        let mut p = vec![0i16; padded];
+        let mut s = 0f64;
+        for (q, v) in p.iter_mut().zip(x) {
+            *q = round_half_away(v * inv).clamp(-32767.0, 32767.0) as i16;
+            s += f64::from(q.unsigned_abs());
+        }
+        Int16Act { p, t, sum_abs: (s * f64::from(t)) as f32, max_abs }
+    }
+}
+
+/// Int8 copy of the tied output head, made once per model (see [`HeadMode::Int8Refined`]):
+/// row `r` is `w_r ≈ s_r · q_r` with `q_r` int8 (round to nearest, `s_r = max|w_r| / 127`).
+///
+/// Error bound of one logit, with `x ≈ t·p` (int16, `|x − t·p| ≤ t/2`):
+/// `|w·x − s t (q·p)| ≤ Σ|w||x − t p| + Σ|w − s q||t p| ≤ L1(w)·t/2 + s/2·Σ|t p|`,
+/// widened by 0.2 % for the f32 arithmetic of the bound itself, plus
+/// `1e-5·L1(w)·max|x|` for the rounding of the exact f32 dot product
+/// (≤ ~60·2^-24 of `Σ|w x|` for the exact kernel's summation order).
+pub struct Int8Head {
+    rows: usize,
+    cols: usize,
+    cols_padded: usize,
+    q: Vec<i8>,
+    scale: Vec<f32>,
+    l1: Vec<f32>,
+}
+
+impl Int8Head {
+    /// Quantize `rows × cols` row-major embeddings.
+    pub fn new(e: &Embeddings, rows: usize, cols: usize) -> Int8Head {
+        use rayon::prelude::*;
+        let cols_padded = cols.div_ceil(32) * 32;
+        let mut q = vec![0i8; rows * cols_padded];
+        let mut scale = vec![0f32; rows];
+        let mut l1 = vec![0f32; rows];
+        q.par_chunks_mut(cols_padded).zip(scale.par_iter_mut()).zip(l1.par_iter_mut()).enumerate().for_each(
+            |(r, ((qr, s), l))| {
+                let mut w = vec![0f32; cols];
+                e.row_into(r, &mut w);
+                let max = w.iter().fold(0f32, |m, v| m.max(v.abs()));
+                *l = w.iter().map(|v| f64::from(v.abs())).sum::<f64>() as f32;
+                if max > 0.0 && max.is_finite() {
+                    *s = max / 127.0;
+                    let inv = 127.0 / max;
+                    for (qv, v) in qr.iter_mut().zip(&w) {
+                        *qv = (v * inv).round().clamp(-127.0, 127.0) as i8;
+                    }
+                } else if !max.is_finite() {
+                    *s = f32::NAN; // forces the exact path for this row
+                }
+            },
+        );
+        Int8Head { rows, cols, cols_padded, q, scale, l1 }
+    }
+
+    /// Approximate logits and their error bounds of rows `lo .. lo + out.len()`.
+    fn approx_rows(&self, lo: usize, x: &Int16Act, out: &mut [f32], bound: &mut [f32]) {
+        let cp = self.cols_padded;
+        for (j, (o, b)) in out.iter_mut().zip(bound.iter_mut()).enumerate() {
+            let r = lo + j;
+            let qr = &self.q[r * cp..(r + 1) * cp];
+            let d = dot_i8_i16(qr, &x.p);
+            let (s, l1) = (self.scale[r], self.l1[r]);
+            *o = (f64::from(s) * f64::from(x.t) * d as f64) as f32;
+            *b = 1.002 * (0.5 * l1 * x.t + 0.5 * s * x.sum_abs) + 1e-5 * l1 * x.max_abs + f32::MIN_POSITIVE;
+        }
+        let _ = self.cols;
+    }
+}
+
+/// `Σ q_i·p_i` exactly (`q.len() == p.len()`, a multiple of 32).
+fn dot_i8_i16(q: &[i8], p: &[i16]) -> i64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static FAST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        if *FAST.get_or_init(|| std::arch::is_x86_feature_detected!("avx2")) {
+            // SAFETY: AVX2 was checked above.
+            return unsafe { dot_i8_i16_avx2(q, p) };
+        }
+    }
+    q.iter().zip(p).map(|(&a, &b)| i64::from(a) * i64::from(b)).sum()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dot_i8_i16_avx2(q: &[i8], p: &[i16]) -> i64 {
+    use std::arch::x86_64::*;
+    let n = q.len().min(p.len());
+    assert!(n.is_multiple_of(32));
+    let (qp, pp) = (q.as_ptr(), p.as_ptr());
+    let mut total = 0i64;
+    let mut b0 = 0;
+    while b0 < n {
+        let b1 = n.min(b0 + HEAD_BLOCK);
+        let mut a0 = _mm256_setzero_si256();
+        let mut a1 = _mm256_setzero_si256();
+        let mut i = b0;
+        // SAFETY: i + 32 ≤ n, inside both slices; unaligned loads.
+        unsafe {
+            while i < b1 {
+                let w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(qp.add(i).cast()));
+                let w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(qp.add(i + 16).cast()));
+                a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(w0, _mm256_loadu_si256(pp.add(i).cast())));
+                a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(w1, _mm256_loadu_si256(pp.add(i + 16).cast())));
+                i += 32;
+            }
+        }
+        let s = _mm256_add_epi32(a0, a1);
+        let mut lanes = [0i32; 8];
+        // SAFETY: 8 i32.
+        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), s) };
+        total += lanes.iter().map(|&v| i64::from(v)).sum::<i64>();
+        b0 = b1;
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::LutBackend;
+    use crate::dtype::QuantizedActivations;
+    use crate::gguf::GgmlType;
+    use crate::model::synth::{write_model, SynthShape};
+
+    fn model(dir: &std::path::Path, hidden: usize, vocab: usize) -> Model {
+        let shape = SynthShape {
+            name: "head-test".into(),
+            arch: "bitnet",
+            hidden,
+            ffn: 2 * hidden,
+            layers: 2,
+            heads: 4,
+            kv_heads: 4,
+            vocab,
+            rope_theta: 1e4,
+            ternary: if hidden.is_multiple_of(256) { GgmlType::TQ2_0 } else { GgmlType::I2S },
+            tokenizer: "spm",
+        };
+        let path = dir.join("m.gguf");
+        write_model(&shape, None, 5, &path, |_, _| {}).unwrap();
+        Model::load(&path, &LutBackend { threads: 1 }, |_, _| {}).unwrap()
+    }
+
+    fn argmax(v: &[f32]) -> usize {
+        crate::model::sample::argmax(v) as usize
+    }
+
+    /// Greedy decoding with the int8 head picks the exact head's token at every
+    /// step (1 and 2 threads); refined logits are the exact ones bit for bit
+    /// and the others stay within a small relative error.
+    #[test]
+    fn int8_head_keeps_the_greedy_argmax() {
+        let dir = tempfile::tempdir().unwrap();
+        // hidden 288: not a multiple of 32 (padded columns).
+        let m = model(dir.path(), 288, 3001);
+        for threads in [1, 2] {
+            let mut exact = Session::new(&m, threads);
+            let mut fast = Session::new(&m, threads);
+            fast.head = HeadMode::Int8Refined;
+            let mut tok = vec![1u32, 17, 250, 3];
+            let (mut worst, mut sq, mut cnt, mut refined) = (0f64, 0f64, 0usize, 0usize);
+            for step in 0..12 {
+                let le = exact.forward(&tok, false).unwrap().pop().unwrap();
+                let lf = fast.forward(&tok, false).unwrap().pop().unwrap();
+                let (ae, af) = (argmax(&le), argmax(&lf));
+                assert_eq!(ae, af, "step {step}, {threads} thread(s)");
+                assert_eq!(le[ae].to_bits(), lf[af].to_bits());
+                let mean = le.iter().map(|&v| f64::from(v)).sum::<f64>() / le.len() as f64;
+                let sd = (le.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / le.len() as f64).sqrt();
+                for (e, f) in le.iter().zip(&lf) {
+                    let d = (f64::from(*e) - f64::from(*f)).abs() / sd;
+                    worst = worst.max(d);
+                    sq += d * d;
+                    cnt += 1;
+                    refined += usize::from(e.to_bits() == f.to_bits());
+                    assert!(*f <= lf[af]);
+                }
+                tok = vec![ae as u32];
+            }
+            // Measured: RMS ~4e-3, worst ~1.5e-2 of the logit spread (int8 weights, per-row scale).
+            let rms = (sq / cnt as f64).sqrt();
+            assert!(worst < 5e-2 && rms < 1e-2, "error of the logit standard deviation: worst {worst:.2e}, rms {rms:.2e}");
+            eprintln!(
+                "int8 head, {threads} thread(s): |approx − exact| / σ(logits): rms {rms:.2e}, worst {worst:.2e}; {:.2}% of the logits exact",
+                100.0 * refined as f64 / cnt as f64
+            );
+        }
+    }
+
+    /// Near-ties everywhere: every row is the same f16 row with one element
+    /// nudged by one ulp, so the int8 values are nearly identical and the
+    /// refinement must decide; the result is the exact argmax.
+    #[test]
+    fn int8_head_resolves_near_ties_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = model(dir.path(), 256, 600);
+        let h = m.config.hidden;
+        if let Embeddings::F16(e) = &mut m.embeddings {
+            let base: Vec<f16> = e[..h].to_vec();
+            for r in 1..m.config.vocab {
+                let row = &mut e[r * h..(r + 1) * h];
+                row.copy_from_slice(&base);
+                let i = (r * 37) % h;
+                let bits = row[i].to_bits();
+                row[i] = f16::from_bits(if r % 2 == 0 { bits.wrapping_add(1) } else { bits.wrapping_sub(1) });
+            }
+        } else {
+            panic!("synthetic embeddings are f16");
+        }
+        let mut exact = Session::new(&m, 1);
+        let mut fast = Session::new(&m, 1);
+        fast.head = HeadMode::Int8Refined;
+        for toks in [[3u32, 5], [7, 9], [11, 400]] {
+            let le = exact.forward(&toks, false).unwrap().pop().unwrap();
+            let lf = fast.forward(&toks, false).unwrap().pop().unwrap();
+            assert_eq!(argmax(&le), argmax(&lf));
+        }
+    }
+
+    #[test]
+    fn token_quantization_equals_quantize_absmax() {
+        // Token 0: exact halves after scaling (max 127 gives s = 1), in the SIMD part and the tail.
+        let special = [127.0, 0.5, -0.5, 1.5, -2.5, 0.49999997, -0.49999997, 126.5, -126.5, 0.0, -0.0, 3.5, 1e-7, -127.0];
+        let mut xs: Vec<f32> = special.iter().cycle().take(1001).copied().collect();
+        xs.extend((0..3000).map(|i| ((i as f32) * 0.7311).sin() * (1.0 + (i % 13) as f32)));
+        xs.extend(special);
+        xs.extend(std::iter::repeat_n(0.0, 5 * 1001 - xs.len()));
+        let q = QuantizedTokens::new(&xs, 5, 1001);
+        for t in 0..5 {
+            let want = QuantizedActivations::quantize_absmax(&xs[t * 1001..(t + 1) * 1001]);
+            assert_eq!(q.values[t * 1001..(t + 1) * 1001], want.values[..], "token {t}");
+            assert_eq!(q.scales[t].to_bits(), want.scale.to_bits());
+        }
+        for y in [0.5f32, -0.5, 1.5, 2.5, -2.5, 0.49999997, 8388607.5, 1e9, -1e9, 3e9, f32::NAN, f32::INFINITY] {
+            let (a, b) = (round_half_away(y), y.round());
+            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{y}: {a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn int8_dot_is_exact() {
+        let q: Vec<i8> = (0..4160i32).map(|i| ((i * 7919) % 255) - 127).map(|v| v as i8).collect();
+        let p: Vec<i16> = (0..4160i64).map(|i| ((i * 104729) % 65535) - 32767).map(|v| v as i16).collect();
+        let want: i64 = q.iter().zip(&p).map(|(&a, &b)| i64::from(a) * i64::from(b)).sum();
+        assert_eq!(dot_i8_i16(&q, &p), want);
+        let q = vec![-127i8; 4160];
+        let p = vec![-32767i16; 4160];
+        assert_eq!(dot_i8_i16(&q, &p), 4160 * 127 * 32767);
     }
 }

@@ -20,7 +20,7 @@ use half::f16;
 use crate::backend::{Backend, BackendError, Linear};
 use crate::gguf::{ternary_rows, GgmlType, GgufError, GgufFile, TernaryScale};
 
-pub use forward::{KvCache, Session};
+pub use forward::{HeadMode, KvCache, Session};
 
 /// Errors while loading or running a model.
 #[derive(Debug, thiserror::Error)]
@@ -211,6 +211,8 @@ pub struct Model {
     pub layers: Vec<Layer>,
     /// Backend the projections were prepared on.
     pub backend: String,
+    /// Int8 copy of the tied head for [`forward::HeadMode::Int8Refined`], made on first use.
+    head_int8: std::sync::OnceLock<forward::Int8Head>,
 }
 
 impl Model {
@@ -285,7 +287,12 @@ impl Model {
             tick();
             layers.push(Layer { attn_norm, wq, wk, wv, wo, attn_sub_norm, ffn_norm, w_gate, w_up, w_down, ffn_sub_norm });
         }
-        Ok(Model { config, embeddings, output_norm, layers, backend: backend.name() })
+        Ok(Model { config, embeddings, output_norm, layers, backend: backend.name(), head_int8: Default::default() })
+    }
+
+    /// The int8 copy of the tied output head (made on the first call).
+    pub fn int8_head(&self) -> &forward::Int8Head {
+        self.head_int8.get_or_init(|| forward::Int8Head::new(&self.embeddings, self.config.vocab, self.config.hidden))
     }
 }
 
