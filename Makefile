@@ -22,6 +22,8 @@ VERILATOR_VERSION := 5.006-3
 YOSYS_VERSION     := 0.23-6
 IVERILOG_VERSION  := 11.0-1.1+b1
 ZLIB_DEV_VERSION  := 1:1.2.13.dfsg-1
+FONTS_DEJAVU_VERSION := 2.37-6
+
 
 CARGO   ?= cargo
 PRESET  ?= default
@@ -88,6 +90,7 @@ bench: build
 # points). DSE_ARGS adds options, e.g. DSE_ARGS="--targets ecp5 --jobs 4".
 DSE_ARGS ?=
 dse: deps build
+	@scripts/deps.sh fonts-dejavu-core=$(FONTS_DEJAVU_VERSION)
 	$(LUTCORE) dse --quick --out build/dse $(DSE_ARGS)
 
 clean:
