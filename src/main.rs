@@ -44,7 +44,7 @@ enum Command {
     Sim(SimArgs),
     /// A BitNet forward pass with every BitLinear matmul on the Verilated
     /// array, checked bit for bit against the CPU, with cycle accounting,
-    /// modeled board tokens/s and the MAC baseline on the same layers.
+    /// modeled board tokens/s and the MAC and add/sub baselines on the same layers.
     /// Exits with status 1 on any mismatch.
     SimModel(simrun::SimModelArgs),
     /// GEMVs on the FPGA board over its UART: `fpga run --port /dev/ttyUSB1` on a real

@@ -1,7 +1,7 @@
 //! `lutcore sim-model`: a BitNet forward pass with every BitLinear matmul on
 //! the Verilated array (`lutcore_sim::RtlBackend`), each matmul checked bit
 //! for bit against the CPU backend, with per-matmul cycle accounting, the
-//! same run on a baseline array (by default the MAC twin of the config), and
+//! same run on the baseline arrays (by default the config's MAC and add/sub twins), and
 //! modeled board throughput at a clock and a weight bandwidth. With
 //! `--trace F.fst` the main array is the trace build and one chosen matmul
 //! (`--trace-matmul N` or `--trace-name NAME`; default the first) is dumped
