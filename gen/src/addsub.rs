@@ -6,7 +6,7 @@
 use lutcore_sw::config::ArrayConfig;
 
 use crate::control;
-use crate::ir::{e, BinOp, Expr, Module};
+use crate::ir::{e, BinOp, Module};
 use crate::mac::{accumulate, one_beat_array, pe_ports};
 
 /// The processing element.
@@ -48,8 +48,7 @@ fn pe(cfg: &ArrayConfig) -> Module {
         let keep = m.logic(&format!("keep{k}"), 1, "code 0 or 2: not skipped");
         m.assign(keep.clone(), e::bin(BinOp::Or, e::bit(code.clone(), 1), e::not(e::bit(code, 0))));
         let t = m.logic(&format!("t{k}"), pw, "x, 0 or ~x");
-        let masked = e::and(x, Expr::Repl(pw, Box::new(keep)));
-        m.assign(t.clone(), e::bin(BinOp::Xor, masked, Expr::Repl(pw, Box::new(minus.clone()))));
+        m.assign(t.clone(), e::invert_if(e::keep_if(x, pw, keep), pw, minus.clone()));
         terms.push(t);
         carries.push(minus);
     }

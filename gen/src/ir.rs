@@ -184,6 +184,14 @@ pub mod e {
     pub fn neg(a: Expr) -> Expr {
         Expr::Un(UnOp::Neg, Box::new(a))
     }
+    /// `x ^ {w{b}}`: `x` (`w` bits) inverted where the one-bit `b` is set.
+    pub fn invert_if(x: Expr, w: u32, b: Expr) -> Expr {
+        bin(BinOp::Xor, x, Expr::Repl(w, Box::new(b)))
+    }
+    /// `x & {w{b}}`: `x` (`w` bits) where the one-bit `b` is set, else zero.
+    pub fn keep_if(x: Expr, w: u32, b: Expr) -> Expr {
+        and(x, Expr::Repl(w, Box::new(b)))
+    }
     /// `c ? a : b`
     pub fn cond(c: Expr, a: Expr, b: Expr) -> Expr {
         Expr::Cond(Box::new(c), Box::new(a), Box::new(b))

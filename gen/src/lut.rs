@@ -59,7 +59,7 @@ pub fn mux_tree(m: &mut Module, name: &str, width: u32, sel_bit: &dyn Fn(u32) ->
         let lo = node(m, name, width, sel_bit, level - 1, base, leaf);
         let w = m.logic(&format!("{name}_m{level}_{}", base >> level), width, "");
         let diff = e::bin(crate::ir::BinOp::Xor, lo.clone(), hi);
-        m.assign(w.clone(), e::bin(crate::ir::BinOp::Xor, lo, e::and(diff, Expr::Repl(width, Box::new(sel_bit(level - 1))))));
+        m.assign(w.clone(), e::bin(crate::ir::BinOp::Xor, lo, e::keep_if(diff, width, sel_bit(level - 1))));
         w
     }
     node(m, name, width, sel_bit, bits, 0, leaf)
@@ -218,7 +218,7 @@ fn pe(cfg: &ArrayConfig) -> Module {
             .rev()
             .map(|j| {
                 let t = m.logic(&format!("g{j}_term"), ew, "entry, or ~entry when negated (the +1 is a carry below)");
-                m.assign(t.clone(), e::bin(crate::ir::BinOp::Xor, e::part(entry_i.clone(), j * ew, ew), Expr::Repl(ew, Box::new(negs[j as usize].clone()))));
+                m.assign(t.clone(), e::invert_if(e::part(entry_i.clone(), j * ew, ew), ew, negs[j as usize].clone()));
                 t
             })
             .collect();
@@ -246,7 +246,7 @@ fn pe(cfg: &ArrayConfig) -> Module {
     if groups == 1 {
         // (e << plane) negated is ~(e << plane) + 1: the +1 is the accumulator adder's carry-in.
         let addend = m.logic("addend", aw, "neg ? ~(entry << plane) : entry << plane");
-        m.assign(addend.clone(), e::bin(crate::ir::BinOp::Xor, shift(e::sext(e::part(entry_q.clone(), 0, ew), ew, aw)), Expr::Repl(aw, Box::new(neg_q.clone()))));
+        m.assign(addend.clone(), e::invert_if(shift(e::sext(e::part(entry_q.clone(), 0, ew), ew, aw)), aw, neg_q.clone()));
         let carry = m.logic("carry", 1, "completes the negation");
         m.assign(carry.clone(), e::and(neg_q.clone(), e::not(finalize.clone())));
         m.assign(acc_d.clone(), e::add(e::add(base, e::cond(finalize, corr, addend)), e::zext(carry, 1, aw)));
@@ -258,7 +258,7 @@ fn pe(cfg: &ArrayConfig) -> Module {
                     e::part(entry_q.clone(), j * ew, ew)
                 } else {
                     let t = m.logic(&format!("g{j}_term"), ew, "entry, or ~entry when negated (the +1 is a carry below)");
-                    m.assign(t.clone(), e::bin(crate::ir::BinOp::Xor, e::part(entry_q.clone(), j * ew, ew), Expr::Repl(ew, Box::new(neg_bit(j)))));
+                    m.assign(t.clone(), e::invert_if(e::part(entry_q.clone(), j * ew, ew), ew, neg_bit(j)));
                     t
                 };
                 Term { value, width: ew }

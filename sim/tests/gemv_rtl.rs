@@ -133,8 +133,9 @@ fn raw(arch: Arch, rows: u32, k_groups: u32, g: u32, weights: WeightType, max_k:
     RawArrayConfig { arch, rows, k_groups, g, weights, act_bits: 8, max_k }.validate().expect("valid config")
 }
 
+/// [`raw`] with int16 activations.
 fn raw16(arch: Arch, rows: u32, k_groups: u32, g: u32, weights: WeightType, max_k: u32) -> ArrayConfig {
-    RawArrayConfig { arch, rows, k_groups, g, weights, act_bits: 16, max_k }.validate().expect("valid config")
+    RawArrayConfig { act_bits: 16, ..raw(arch, rows, k_groups, g, weights, max_k).raw().clone() }.validate().expect("valid config")
 }
 
 #[test]

@@ -215,7 +215,8 @@ pub fn rtl_act_beats<A: Activation>(cfg: &ArrayConfig, x: &[A]) -> Vec<Beat> {
             let mut bits = bitvec![u32, Lsb0; 0; cfg.act_beat_bits() as usize];
             for t in 0..kt {
                 let v: i32 = x.get(tile * kt + t).copied().unwrap_or_default().into();
-                bits[t * ab..(t + 1) * ab].store_le((v as u32) & ((1u64 << ab) - 1) as u32);
+                // store_le keeps the low `ab` bits: the two's-complement lane.
+                bits[t * ab..(t + 1) * ab].store_le(v as u32);
             }
             words(&bits)
         })
