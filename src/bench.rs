@@ -45,6 +45,11 @@ pub struct Row {
     pub gbps: f64,
     /// `gbps` over the DRAM read bandwidth measured in this run with the same threads.
     pub bw_fraction: f64,
+    /// The yardstick: the time to read `M·K` weights of the format's
+    /// code width (2 bits for ternary, N for intN) at that bandwidth, over
+    /// `us_median`. Above `bw_fraction` when the layout is denser than the
+    /// codes (native ternary: 5 bits per 3 weights).
+    pub bound_fraction: f64,
     /// Primary peer (llama.cpp type) for this row, if one ran.
     pub peer: Option<String>,
     /// The peer's median time.
@@ -258,6 +263,7 @@ pub fn run(plan: &BenchPlan, peers: &[PeerRow], mut progress: impl FnMut(&Row)) 
                                 weight_bytes: bytes,
                                 gbps,
                                 bw_fraction: gbps / bw[&threads],
+                                bound_fraction: code_bytes(wtype, m, k) / (bw[&threads] * 1e3) / us,
                                 peer: primary.map(|s| s.to_string()),
                                 peer_us: primary.map(|p| peer_times[*p]),
                                 ratio: primary.map(|p| us / peer_times[*p]),
@@ -273,6 +279,26 @@ pub fn run(plan: &BenchPlan, peers: &[PeerRow], mut progress: impl FnMut(&Row)) 
         }
     }
     Ok((bw, rows))
+}
+
+/// Bytes of `m·k` weights at the format's code width (2 bits for ternary).
+fn code_bytes(wtype: WeightType, m: usize, k: usize) -> f64 {
+    (m * k) as f64 * f64::from(wtype.bits()) / 8.0
+}
+
+/// Cost of the largest batch against batch 1, per (shape, weights, scheme,
+/// threads, mode): `(label, batch, ratio)` for every group that ran both.
+pub fn batch_costs(rows: &[Row]) -> Vec<(String, usize, f64)> {
+    let key = |r: &Row| (r.shape.clone(), r.weights.clone(), r.scheme.clone(), r.threads, r.mode.clone());
+    let mut out = Vec::new();
+    for one in rows.iter().filter(|r| r.batch == 1) {
+        let same: Vec<&Row> = rows.iter().filter(|r| key(r) == key(one) && r.batch > 1).collect();
+        if let Some(big) = same.iter().max_by_key(|r| r.batch) {
+            let (shape, weights, scheme, threads, mode) = key(one);
+            out.push((format!("{shape} {weights} {scheme} {threads}t {mode}"), big.batch, big.us_median / one.us_median));
+        }
+    }
+    out
 }
 
 /// Read the peer harness output: a JSON array, or one object per line.
@@ -294,14 +320,14 @@ pub fn table(bw: &BTreeMap<usize, f64>, rows: &[Row]) -> String {
         s += &format!("DRAM read bandwidth, {t} thread(s): {g:.1} GB/s (measured in this run)\n");
     }
     s += &format!(
-        "{:<10} {:<8} {:<6} {:>5} {:>3} {:<4} {:>9} {:>7} {:>6} {:<6} {:>9} {:>6}\n",
-        "shape", "weights", "scheme", "batch", "thr", "mode", "us", "GB/s", "bw%", "peer", "peer us", "ratio"
+        "{:<10} {:<8} {:<6} {:>5} {:>3} {:<4} {:>9} {:>7} {:>6} {:>6} {:<6} {:>9} {:>6}\n",
+        "shape", "weights", "scheme", "batch", "thr", "mode", "us", "GB/s", "bw%", "bound%", "peer", "peer us", "ratio"
     );
     let mut notes = std::collections::BTreeSet::new();
     for r in rows {
         notes.extend(r.peer_notes.iter().map(|n| format!("{} {}", r.shape, n)));
         s += &format!(
-            "{:<10} {:<8} {:<6} {:>5} {:>3} {:<4} {:>9.1} {:>7.2} {:>5.0}% {:<6} {:>9} {:>6}\n",
+            "{:<10} {:<8} {:<6} {:>5} {:>3} {:<4} {:>9.1} {:>7.2} {:>5.0}% {:>5.0}% {:<6} {:>9} {:>6}\n",
             r.shape,
             r.weights,
             r.scheme,
@@ -311,15 +337,67 @@ pub fn table(bw: &BTreeMap<usize, f64>, rows: &[Row]) -> String {
             r.us_median,
             r.gbps,
             100.0 * r.bw_fraction,
+            100.0 * r.bound_fraction,
             r.peer.as_deref().unwrap_or("-"),
             r.peer_us.map_or("-".into(), |v| format!("{v:.1}")),
             r.ratio.map_or("-".into(), |v| format!("{v:.2}")),
         );
     }
     s += "bw% = weight bytes/s over the DRAM read bandwidth (hot rows can exceed 100%: weights in cache).\n";
+    s += "bound% = time to read M*K weights at their code width (2 bits for ternary) at that bandwidth, over our time.\n";
     s += "ratio = our time / peer time (below 1: lutcore is faster).\n";
+    let costs = batch_costs(rows);
+    if !costs.is_empty() {
+        s += "batch cost (time of the largest batch / time of batch 1):\n";
+        for (label, batch, ratio) in costs {
+            s += &format!("  {label}: batch {batch} = {ratio:.2}x batch 1\n");
+        }
+    }
     for n in notes {
         s += &format!("note: {n}\n");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(shape: &str, scheme: &str, batch: usize, us: f64) -> Row {
+        Row {
+            shape: shape.into(),
+            weights: "ternary".into(),
+            scheme: scheme.into(),
+            batch,
+            threads: 1,
+            mode: "cold".into(),
+            isa: "avx2".into(),
+            us_median: us,
+            weight_bytes: 0,
+            gbps: 0.0,
+            bw_fraction: 0.0,
+            bound_fraction: 0.0,
+            peer: None,
+            peer_us: None,
+            ratio: None,
+            peers: BTreeMap::new(),
+            peer_notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn batch_cost_is_the_largest_batch_over_batch_one_of_the_same_kernel() {
+        let rows = [row("8x8", "native", 1, 10.0), row("8x8", "native", 8, 25.0), row("8x8", "planes", 1, 4.0), row("8x8", "native", 4, 99.0)];
+        let costs = batch_costs(&rows);
+        // planes ran batch 1 only: nothing to compare it with
+        assert_eq!(costs.len(), 1, "{costs:?}");
+        assert_eq!(costs[0].0, "8x8 ternary native 1t cold");
+        assert_eq!((costs[0].1, costs[0].2), (8, 2.5));
+    }
+
+    #[test]
+    fn the_bound_counts_ternary_at_two_bits_and_intn_at_n() {
+        assert_eq!(code_bytes(WeightType::Ternary, 8640, 3200), 6_912_000.0);
+        assert_eq!(code_bytes(WeightType::Uint(4), 10, 10), 50.0);
+    }
 }
