@@ -264,22 +264,13 @@ impl LutGemm {
         Ok(())
     }
 
-    /// Split `units` work units into contiguous chunks and run `f` on each,
-    /// on the pool if there is one.
+    /// Split `units` work units into one contiguous share per thread (long
+    /// weight streams) and run `f` on each, on the pool if there is one; a
+    /// worker that is not awake yet leaves its share to the caller.
     fn for_chunks(&self, units: usize, f: impl Fn(Range<usize>) + Sync) {
         match &self.pool {
             None => f(0..units),
-            Some(pool) => {
-                // One contiguous share per thread: the spinning pool has no
-                // work stealing, and contiguous rows keep weight streams long.
-                let threads = pool.threads();
-                pool.run(&|i| {
-                    let r = (units * i / threads)..(units * (i + 1) / threads);
-                    if !r.is_empty() {
-                        f(r);
-                    }
-                });
-            }
+            Some(pool) => pool.run_chunks(units, units.div_ceil(pool.threads()), &f),
         }
     }
 
@@ -288,18 +279,7 @@ impl LutGemm {
     fn for_chunks_dynamic(&self, units: usize, f: impl Fn(Range<usize>) + Sync) {
         match &self.pool {
             None => f(0..units),
-            Some(pool) => {
-                let threads = pool.threads();
-                let grain = units.div_ceil(4 * threads).max(1);
-                let next = std::sync::atomic::AtomicUsize::new(0);
-                pool.run(&|_| loop {
-                    let s = next.fetch_add(grain, std::sync::atomic::Ordering::Relaxed);
-                    if s >= units {
-                        break;
-                    }
-                    f(s..(s + grain).min(units));
-                });
-            }
+            Some(pool) => pool.run_chunks(units, units.div_ceil(4 * pool.threads()), &f),
         }
     }
 
@@ -419,14 +399,7 @@ impl LutGemm {
         };
         match &first.pool {
             None => tasks.iter().for_each(run),
-            Some(pool) => {
-                let next = std::sync::atomic::AtomicUsize::new(0);
-                pool.run(&|_| loop {
-                    let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(task) = tasks.get(j) else { break };
-                    run(task);
-                });
-            }
+            Some(pool) => pool.run_chunks(tasks.len(), 1, &|c| tasks[c].iter().for_each(run)),
         }
         Ok(())
     }

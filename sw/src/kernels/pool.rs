@@ -3,11 +3,13 @@
 //! Decoding one token runs ~170 matmuls of 20–200 µs each. A pool whose
 //! workers go to sleep between them (rayon's) pays a sleep/wake and a context
 //! switch per matmul, which at two threads made decoding slower than at one.
-//! Here the workers spin for a while (≈ 100 µs) waiting for the next job and
-//! only then block, as llama.cpp's thread pool does; a job is `f(i)` for every
-//! worker index `i`, the caller itself being worker 0.
+//! Here the workers spin for a while (200 µs) waiting for the next job, then
+//! nap in 50 µs steps for 20 ms, and only then block. A job is a range of
+//! work units cut into chunks that the caller and the awake workers claim
+//! one after another, so a worker that is slow to wake up never delays it.
 
 use std::cell::UnsafeCell;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -18,18 +20,47 @@ use std::time::{Duration, Instant};
 /// while the host does other work.
 const SPIN: Duration = Duration::from_micros(200);
 
-type Job = *const (dyn Fn(usize) + Sync);
+/// After spinning, an idle worker naps `NAP` at a time until `NAP_FOR`
+/// after its last job, and only then blocks on the condition variable (whose
+/// wake-up costs the caller a system call, see [`WAKE_WORTH`]).
+const NAP: Duration = Duration::from_micros(50);
+const NAP_FOR: Duration = Duration::from_millis(20);
+
+/// Work (left in a job) for which the caller wakes blocked workers: the
+/// wake-up syscall alone cost the caller 30–40 µs on the 2-vCPU virtual
+/// machines this was measured on (`lutcore bench gemv`, 1000x1000 at 2
+/// threads, cold: 67–78 µs with an unconditional wake, 38–40 without).
+const WAKE_WORTH: Duration = Duration::from_micros(100);
+
+/// One job: `f` on chunks of `0..units`, `grain` units each.
+#[derive(Clone, Copy)]
+struct Job {
+    f: *const (dyn Fn(Range<usize>) + Sync),
+    units: usize,
+    grain: usize,
+}
+
+/// `gate` bit set once the caller has run out of chunks: workers that have
+/// not joined by then skip the job.
+const CLOSED: u64 = 1 << 31;
+/// `gate` bits counting the workers inside the job.
+const JOINED: u64 = CLOSED - 1;
 
 struct Shared {
     threads: usize,
-    /// Bumped once per job; workers run a job when they see a new value.
+    /// Bumped once per job; workers look at a job when they see a new value.
     epoch: AtomicU64,
     /// The current job; written only by the caller holding `run_lock`,
-    /// before `epoch` is bumped, and read by workers after they see it.
+    /// before `epoch` is bumped, and read only by workers that joined it.
     job: UnsafeCell<Option<Job>>,
-    /// Workers still running the current job.
-    pending: AtomicUsize,
-    /// A worker's job panicked.
+    /// Next unclaimed unit of the current job.
+    next: AtomicUsize,
+    /// `(epoch << 32) | CLOSED? | joined workers` of the current job. A worker
+    /// joins with a compare-and-swap while the job is open and its epoch is
+    /// the one the worker saw; the caller closes it after its own claim loop
+    /// and waits for the joined count to reach zero.
+    gate: AtomicU64,
+    /// A worker's chunk panicked.
     panicked: AtomicBool,
     shutdown: AtomicBool,
     /// Workers inside the blocking part of their wait (see `worker`): the
@@ -39,8 +70,9 @@ struct Shared {
     wake: Condvar,
 }
 
-// SAFETY: `job` is only written while no worker reads it (see `SpinPool::run`:
-// written before the epoch bump, cleared after all workers reported done).
+// SAFETY: `job` is only written while no worker is joined to a job (see
+// `SpinPool::run_chunks`: written before the epoch bump, cleared after the
+// gate is closed and every joined worker has left).
 unsafe impl Sync for Shared {}
 unsafe impl Send for Shared {}
 
@@ -59,7 +91,8 @@ impl SpinPool {
             threads,
             epoch: AtomicU64::new(0),
             job: UnsafeCell::new(None),
-            pending: AtomicUsize::new(0),
+            next: AtomicUsize::new(0),
+            gate: AtomicU64::new(CLOSED),
             panicked: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
             sleepers: AtomicUsize::new(0),
@@ -69,7 +102,7 @@ impl SpinPool {
         let handles = (1..threads)
             .map(|i| {
                 let s = shared.clone();
-                std::thread::Builder::new().name(format!("lutcore-worker-{i}")).spawn(move || worker(&s, i))
+                std::thread::Builder::new().name(format!("lutcore-worker-{i}")).spawn(move || worker(&s))
             })
             .collect::<std::io::Result<Vec<_>>>()?;
         Ok(SpinPool { shared, run_lock: Mutex::new(()), handles })
@@ -80,32 +113,57 @@ impl SpinPool {
         self.shared.threads
     }
 
-    /// Run `f(i)` for every `i` in `0..threads()`, in parallel; returns when
-    /// all are done. Calls from several threads are serialized.
-    pub fn run(&self, f: &(dyn Fn(usize) + Sync)) {
+    /// Run `f` on every chunk of `0..units` (`grain` units each, the last
+    /// one shorter), exactly once each; returns when all are done. Chunks are
+    /// claimed in order by the caller and by the workers that join before the
+    /// caller runs out of chunks: a worker that is still waking up (a
+    /// blocked thread can take tens to hundreds of µs on a virtual machine)
+    /// leaves its share to the caller instead of delaying the job. Calls
+    /// from several threads are serialized.
+    pub fn run_chunks(&self, units: usize, grain: usize, f: &(dyn Fn(Range<usize>) + Sync)) {
         let s = &*self.shared;
-        if s.threads == 1 {
-            return f(0);
+        let grain = grain.max(1);
+        if s.threads == 1 || units <= grain {
+            (0..units).step_by(grain).for_each(|c| f(c..(c + grain).min(units)));
+            return;
         }
         let _guard = self.run_lock.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: the lifetime is erased only for the duration of this call:
-        // the pointer is cleared below after every worker finished with it.
-        let job: Job = unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static (dyn Fn(usize) + Sync)>(f) };
-        // SAFETY: no worker reads `job` until it sees the new epoch.
-        unsafe { *s.job.get() = Some(job) };
-        s.pending.store(s.threads - 1, Ordering::Release);
+        // the pointer is cleared below after every joined worker has left.
+        let f_static = unsafe {
+            std::mem::transmute::<&(dyn Fn(Range<usize>) + Sync), &'static (dyn Fn(Range<usize>) + Sync)>(f)
+        };
+        // SAFETY: no worker is joined (the last job's gate is closed and empty).
+        unsafe { *s.job.get() = Some(Job { f: f_static, units, grain }) };
+        s.next.store(0, Ordering::Relaxed);
+        let epoch = s.epoch.load(Ordering::Relaxed) + 1;
+        s.gate.store(epoch << 32, Ordering::Release);
         // SeqCst pairs with the worker's `sleepers` increment then `epoch`
         // load: either it sees the new epoch, or we see it as a sleeper.
-        s.epoch.fetch_add(1, Ordering::SeqCst);
-        if s.sleepers.load(Ordering::SeqCst) != 0 {
-            let _l = s.sleep.lock().unwrap_or_else(|e| e.into_inner());
-            s.wake.notify_all();
-        }
-        let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(0)));
-        while s.pending.load(Ordering::Acquire) != 0 {
+        s.epoch.store(epoch, Ordering::SeqCst);
+        let sleepers = s.sleepers.load(Ordering::SeqCst) != 0;
+        let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if sleepers {
+                // Spinning workers join by themselves; blocked ones only if
+                // the work left (timed on our first chunk) is worth the wake-up.
+                let t0 = Instant::now();
+                let c = s.next.fetch_add(grain, Ordering::Relaxed);
+                if c < units {
+                    f(c..(c + grain).min(units));
+                }
+                let left = units.saturating_sub(s.next.load(Ordering::Relaxed)).div_ceil(grain);
+                if t0.elapsed() * left as u32 >= WAKE_WORTH {
+                    let _l = s.sleep.lock().unwrap_or_else(|e| e.into_inner());
+                    s.wake.notify_all();
+                }
+            }
+            claim_loop(s, f, units, grain)
+        }));
+        s.gate.fetch_or(CLOSED, Ordering::AcqRel);
+        while s.gate.load(Ordering::Acquire) & JOINED != 0 {
             std::hint::spin_loop();
         }
-        // SAFETY: every worker has finished the job.
+        // SAFETY: the gate is closed and no worker is inside the job.
         unsafe { *s.job.get() = None };
         if let Err(p) = mine {
             std::panic::resume_unwind(p);
@@ -116,7 +174,32 @@ impl SpinPool {
     }
 }
 
-fn worker(s: &Shared, i: usize) {
+/// Claim chunks of the current job until none is left.
+fn claim_loop(s: &Shared, f: &(dyn Fn(Range<usize>) + Sync), units: usize, grain: usize) {
+    loop {
+        let c = s.next.fetch_add(grain, Ordering::Relaxed);
+        if c >= units {
+            return;
+        }
+        f(c..(c + grain).min(units));
+    }
+}
+
+/// Join the job of `epoch` if it is still open.
+fn join(s: &Shared, epoch: u64) -> bool {
+    let mut g = s.gate.load(Ordering::Acquire);
+    loop {
+        if g >> 32 != epoch & 0xffff_ffff || g & CLOSED != 0 {
+            return false;
+        }
+        match s.gate.compare_exchange_weak(g, g + 1, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return true,
+            Err(now) => g = now,
+        }
+    }
+}
+
+fn worker(s: &Shared) {
     let mut seen = 0u64;
     loop {
         let start = Instant::now();
@@ -127,6 +210,10 @@ fn worker(s: &Shared, i: usize) {
             // Read the clock only every 64 spins (a clock read costs ~20 pause-free loads).
             if !spins.is_multiple_of(64) || start.elapsed() < SPIN {
                 std::hint::spin_loop();
+            } else if start.elapsed() < NAP_FOR {
+                // Short naps: the worker notices a job within ~NAP without the
+                // caller paying for a wake-up call.
+                std::thread::sleep(NAP);
             } else {
                 let l = s.sleep.lock().unwrap_or_else(|e| e.into_inner());
                 s.sleepers.fetch_add(1, Ordering::SeqCst);
@@ -143,15 +230,18 @@ fn worker(s: &Shared, i: usize) {
             return;
         }
         seen = epoch;
-        // SAFETY: the caller set `job` before bumping the epoch and keeps it
-        // alive until `pending` reaches zero.
+        if !join(s, epoch) {
+            continue; // the caller already ran out of chunks
+        }
+        // SAFETY: the caller set `job` before opening the gate and keeps it
+        // (and the closure it points to) alive until no worker is joined.
         if let Some(job) = unsafe { *s.job.get() } {
-            let f = unsafe { &*job };
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(i))).is_err() {
+            let f = unsafe { &*job.f };
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| claim_loop(s, f, job.units, job.grain))).is_err() {
                 s.panicked.store(true, Ordering::Release);
             }
         }
-        s.pending.fetch_sub(1, Ordering::AcqRel);
+        s.gate.fetch_sub(1, Ordering::Release);
     }
 }
 
@@ -173,12 +263,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_index_runs_once_per_job() {
+    fn every_unit_runs_once_per_job() {
         let pool = SpinPool::new(3).unwrap();
-        for round in 0..200 {
-            let hits: Vec<AtomicUsize> = (0..3).map(|_| AtomicUsize::new(0)).collect();
-            pool.run(&|i| {
-                hits[i].fetch_add(1, Ordering::Relaxed);
+        for round in 0..300usize {
+            let units = 1 + round % 37;
+            let grain = 1 + round % 5;
+            let hits: Vec<AtomicUsize> = (0..units).map(|_| AtomicUsize::new(0)).collect();
+            pool.run_chunks(units, grain, &|r| {
+                assert!(r.end <= units && r.len() <= grain && !r.is_empty(), "chunk {r:?}");
+                for u in r {
+                    hits[u].fetch_add(1, Ordering::Relaxed);
+                }
             });
             assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1), "round {round}");
             if round % 50 == 0 {
@@ -188,10 +283,36 @@ mod tests {
     }
 
     #[test]
-    fn a_panicking_job_is_reported() {
+    fn workers_take_part_when_they_are_awake() {
         let pool = SpinPool::new(2).unwrap();
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pool.run(&|i| assert!(i == 0, "worker fails"))));
+        let worker_ran = AtomicBool::new(false);
+        let me = std::thread::current().id();
+        // Chunks slow enough that a spinning worker joins.
+        for _ in 0..200 {
+            pool.run_chunks(64, 1, &|_| {
+                if std::thread::current().id() != me {
+                    worker_ran.store(true, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_micros(50));
+            });
+            if worker_ran.load(Ordering::Relaxed) {
+                return;
+            }
+        }
+        panic!("the worker never took a chunk in 200 jobs of 64 x 50 us");
+    }
+
+    #[test]
+    fn a_panicking_chunk_is_reported() {
+        let pool = SpinPool::new(2).unwrap();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.run_chunks(8, 1, &|c| assert!(c.start != 5, "chunk 5 fails"))
+        }));
         assert!(r.is_err());
-        pool.run(&|_| {}); // still usable
+        let n = AtomicUsize::new(0);
+        pool.run_chunks(10, 3, &|c| {
+            n.fetch_add(c.len(), Ordering::Relaxed);
+        }); // still usable
+        assert_eq!(n.load(Ordering::Relaxed), 10);
     }
 }

@@ -432,13 +432,12 @@ impl<'m> Session<'m> {
             let pool = if self.threads > 1 && work >= 1 << 14 { crate::kernels::shared_pool(self.threads).ok() } else { None };
             match pool {
                 Some(pool) => {
-                    let threads = pool.threads();
                     let attp = SharedOut(att.as_mut_ptr());
                     let attp = &attp;
-                    pool.run(&|i| {
+                    pool.run_chunks(units, units.div_ceil(pool.threads()), &|us| {
                         let mut scores = Vec::new();
-                        for u in (units * i / threads)..(units * (i + 1) / threads) {
-                            // SAFETY: unit u's d values; thread i owns its units.
+                        for u in us {
+                            // SAFETY: unit u's d values; each unit is in exactly one chunk.
                             let out = unsafe { std::slice::from_raw_parts_mut(attp.0.add(u * d), d) };
                             unit(u, out, &mut scores);
                         }
@@ -517,14 +516,13 @@ impl<'m> Session<'m> {
         let pool = if self.threads > 1 { crate::kernels::shared_pool(self.threads).ok() } else { None };
         match pool {
             Some(pool) => {
-                let threads = pool.threads();
                 let chunks = vocab.div_ceil(HEAD_ROWS);
                 let outp = SharedOut(out.as_mut_ptr());
                 let outp = &outp;
-                pool.run(&|i| {
-                    for ci in (chunks * i / threads)..(chunks * (i + 1) / threads) {
+                pool.run_chunks(chunks, chunks.div_ceil(pool.threads()), &|cs| {
+                    for ci in cs {
                         let (lo, hi) = (ci * HEAD_ROWS, ((ci + 1) * HEAD_ROWS).min(vocab));
-                        // SAFETY: thread i owns chunks [chunks·i/threads, chunks·(i+1)/threads).
+                        // SAFETY: each head chunk ci is in exactly one pool chunk.
                         let chunk = unsafe { std::slice::from_raw_parts_mut(outp.0.add(lo), hi - lo) };
                         f(lo, chunk);
                     }
