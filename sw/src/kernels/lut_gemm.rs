@@ -275,11 +275,11 @@ impl LutGemm {
     }
 
     /// Split `units` work units into chunks that the pool's threads claim
-    /// one after another (about 4 per thread, contiguous units each).
+    /// one after another (contiguous units each, shrinking towards the end).
     fn for_chunks_dynamic(&self, units: usize, f: impl Fn(Range<usize>) + Sync) {
         match &self.pool {
             None => f(0..units),
-            Some(pool) => pool.run_chunks(units, units.div_ceil(4 * pool.threads()), &f),
+            Some(pool) => pool.run_chunks(units, 1, &f),
         }
     }
 
@@ -375,31 +375,35 @@ impl LutGemm {
         let (isa, k) = (first.opts.isa, first.cols);
         let tables = super::ternary_native::NativeTables::new(native(first), x, n, k, isa)?;
         let outps: Vec<OutPtr<i32>> = mats.iter().zip(outs.iter_mut()).map(|(g, o)| OutPtr::new(o, n, g.rows)).collect();
-        // Tasks: (matrix, row quanta), about 4 per thread over all matrices.
-        let threads = first.pool.as_ref().map_or(1, |p| p.threads());
-        let quanta: usize = mats.iter().map(|g| g.rows.div_ceil(NATIVE_ROW_QUANTUM)).sum();
-        let grain = quanta.div_ceil(4 * threads).max(1);
-        let mut tasks = Vec::new();
-        for (i, g) in mats.iter().enumerate() {
-            let q = g.rows.div_ceil(NATIVE_ROW_QUANTUM);
-            let mut s = 0;
-            while s < q {
-                tasks.push((i, s..(s + grain).min(q)));
-                s += grain;
+        // Work units: the row quanta of every matrix, one after another; a
+        // claimed chunk may span matrices.
+        let starts: Vec<usize> = mats
+            .iter()
+            .scan(0, |acc, g| {
+                let s = *acc;
+                *acc += g.rows.div_ceil(NATIVE_ROW_QUANTUM);
+                Some(s)
+            })
+            .collect();
+        let units = starts.last().map_or(0, |&s| s + mats[mats.len() - 1].rows.div_ceil(NATIVE_ROW_QUANTUM));
+        let run = |c: Range<usize>| {
+            for (i, g) in mats.iter().enumerate() {
+                let q = starts[i]..starts[i] + g.rows.div_ceil(NATIVE_ROW_QUANTUM);
+                let (lo, hi) = (c.start.max(q.start), c.end.min(q.end));
+                if lo >= hi {
+                    continue;
+                }
+                let rows = ((lo - q.start) * NATIVE_ROW_QUANTUM)..((hi - q.start) * NATIVE_ROW_QUANTUM).min(g.rows);
+                let outp = &outps[i];
+                tables.run_rows(native(g), rows, |t, r0, vals| {
+                    // SAFETY: this chunk owns rows `rows` ⊇ r0 .. r0 + vals.len() of matrix i.
+                    unsafe { outp.write_run(t, r0, vals) };
+                });
             }
-        }
-        let run = |&(i, ref c): &(usize, Range<usize>)| {
-            let m = mats[i].rows;
-            let rows = (c.start * NATIVE_ROW_QUANTUM)..(c.end * NATIVE_ROW_QUANTUM).min(m);
-            let outp = &outps[i];
-            tables.run_rows(native(mats[i]), rows, |t, r0, vals| {
-                // SAFETY: this task owns rows `rows` ⊇ r0 .. r0 + vals.len() of matrix i.
-                unsafe { outp.write_run(t, r0, vals) };
-            });
         };
         match &first.pool {
-            None => tasks.iter().for_each(run),
-            Some(pool) => pool.run_chunks(tasks.len(), 1, &|c| tasks[c].iter().for_each(run)),
+            None => run(0..units),
+            Some(pool) => pool.run_chunks(units, 1, &run),
         }
         Ok(())
     }

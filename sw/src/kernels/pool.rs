@@ -113,9 +113,9 @@ impl SpinPool {
         self.shared.threads
     }
 
-    /// Run `f` on every chunk of `0..units` (`grain` units each, the last
-    /// one shorter), exactly once each; returns when all are done. Chunks are
-    /// claimed in order by the caller and by the workers that join before the
+    /// Run `f` on chunks of `0..units` that cover every unit exactly once
+    /// (at least `grain` units each but the last, larger early in the job: see
+    /// `claim_loop`); returns when all are done. Chunks are claimed in order by the caller and by the workers that join before the
     /// caller runs out of chunks: a worker that is still waking up (a
     /// blocked thread can take tens to hundreds of µs on a virtual machine)
     /// leaves its share to the caller instead of delaying the job. Calls
@@ -174,14 +174,23 @@ impl SpinPool {
     }
 }
 
-/// Claim chunks of the current job until none is left.
+/// Claim chunks of the current job until none is left. Guided: a chunk is
+/// `max(grain, left / (2·threads))` units, so chunks shrink towards the end
+/// of the job and the threads finish within about one `grain` of each other.
 fn claim_loop(s: &Shared, f: &(dyn Fn(Range<usize>) + Sync), units: usize, grain: usize) {
+    let mut c = s.next.load(Ordering::Relaxed);
     loop {
-        let c = s.next.fetch_add(grain, Ordering::Relaxed);
         if c >= units {
             return;
         }
-        f(c..(c + grain).min(units));
+        let size = grain.max((units - c) / (2 * s.threads));
+        match s.next.compare_exchange_weak(c, c + size, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => {
+                f(c..(c + size).min(units));
+                c = s.next.load(Ordering::Relaxed);
+            }
+            Err(now) => c = now,
+        }
     }
 }
 
@@ -270,7 +279,7 @@ mod tests {
             let grain = 1 + round % 5;
             let hits: Vec<AtomicUsize> = (0..units).map(|_| AtomicUsize::new(0)).collect();
             pool.run_chunks(units, grain, &|r| {
-                assert!(r.end <= units && r.len() <= grain && !r.is_empty(), "chunk {r:?}");
+                assert!(r.end <= units && !r.is_empty() && (r.len() >= grain || r.end == units), "chunk {r:?}");
                 for u in r {
                     hits[u].fetch_add(1, Ordering::Relaxed);
                 }

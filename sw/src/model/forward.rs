@@ -434,7 +434,7 @@ impl<'m> Session<'m> {
                 Some(pool) => {
                     let attp = SharedOut(att.as_mut_ptr());
                     let attp = &attp;
-                    pool.run_chunks(units, units.div_ceil(pool.threads()), &|us| {
+                    pool.run_chunks(units, 1, &|us| {
                         let mut scores = Vec::new();
                         for u in us {
                             // SAFETY: unit u's d values; each unit is in exactly one chunk.
@@ -519,7 +519,7 @@ impl<'m> Session<'m> {
                 let chunks = vocab.div_ceil(HEAD_ROWS);
                 let outp = SharedOut(out.as_mut_ptr());
                 let outp = &outp;
-                pool.run_chunks(chunks, chunks.div_ceil(pool.threads()), &|cs| {
+                pool.run_chunks(chunks, 1, &|cs| {
                     for ci in cs {
                         let (lo, hi) = (ci * HEAD_ROWS, ((ci + 1) * HEAD_ROWS).min(vocab));
                         // SAFETY: each head chunk ci is in exactly one pool chunk.
