@@ -385,7 +385,7 @@ impl LutGemm {
                 Some(s)
             })
             .collect();
-        let units = starts.last().map_or(0, |&s| s + mats[mats.len() - 1].rows.div_ceil(NATIVE_ROW_QUANTUM));
+        let units: usize = mats.iter().map(|g| g.rows.div_ceil(NATIVE_ROW_QUANTUM)).sum();
         let run = |c: Range<usize>| {
             for (i, g) in mats.iter().enumerate() {
                 let q = starts[i]..starts[i] + g.rows.div_ceil(NATIVE_ROW_QUANTUM);
