@@ -21,7 +21,7 @@ for p in "${presets[@]}"; do
   files=$(sed -n '/"files": \[/,/\]/s/^ *"\(.*\.sv\)",\{0,1\}$/\1/p' "$dir/manifest.json" | sed "s|^|$dir/|" | tr '\n' ' ')
   lint_out=$(verilator --lint-only -Wall --top-module "$top" $files 2>&1) && lint_rc=0 || lint_rc=$?
   if [ $lint_rc -eq 0 ] && [ -z "$lint_out" ]; then lint=ok; else lint=FAIL; fail=1; fi
-  if yosys -q -l "build/$p/synth.log" -p "read_verilog -sv $files; synth -top $top; check -assert; select -assert-none t:\$*latch* t:\$_DLATCH*; tee -o build/$p/synth_stat.txt stat" >/dev/null 2>&1; then
+  if "$(dirname "$0")/yosys-retry" yosys -q -l "build/$p/synth.log" -p "read_verilog -sv $files; synth -top $top; check -assert; select -assert-none t:\$*latch* t:\$_DLATCH*; tee -o build/$p/synth_stat.txt stat" >/dev/null 2>&1; then
     synth=ok
   else
     synth=FAIL; fail=1

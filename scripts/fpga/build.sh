@@ -74,13 +74,13 @@ params="-set ACT_W $act_w -set WGT_W $wgt_w -set RES_W $res_w -set ACT_AW $act_a
 
 # 2. The array alone (yosys only): its share of the logic.
 t=$(now)
-"${yosys[@]}" -q -l "$out/core_yosys.log" -p "read_verilog -sv $rtl; $synth -top $core; tee -q -o $out/core_stat.json stat -json" >/dev/null
+scripts/yosys-retry "${yosys[@]}" -q -l "$out/core_yosys.log" -p "read_verilog -sv $rtl; $synth -top $core; tee -q -o $out/core_stat.json stat -json" >/dev/null
 times+=("synth_core=$(since "$t")")
 
 build() {  # build MHZ: synthesize, place and route, pack at clock MHZ
   local mhz=$1 t
   t=$(now)
-  "${yosys[@]}" -q -l "$out/yosys.log" -p "read_verilog -sv $rtl; read_verilog $hdl; chparam $params -set CLK_MHZ $mhz $top; $synth -top $top -json $out/$top.json; tee -q -o $out/stat.json stat -json" >/dev/null
+  scripts/yosys-retry "${yosys[@]}" -q -l "$out/yosys.log" -p "read_verilog -sv $rtl; read_verilog $hdl; chparam $params -set CLK_MHZ $mhz $top; $synth -top $top -json $out/$top.json; tee -q -o $out/stat.json stat -json" >/dev/null
   times+=("synth_${mhz}=$(since "$t")")
   t=$(now)
   if [ "$board" = icebreaker ]; then
