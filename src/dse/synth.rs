@@ -76,20 +76,39 @@ pub fn yosys_version(yosys: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// Runs of yosys per point when ABC aborts (as `scripts/yosys-retry`: Debian's
+/// yosys 0.23 + berkeley-abc abort now and then on a netlist they map on the next run).
+const ABC_ATTEMPTS: usize = 3;
+
 /// Run yosys on `dir/synth.ys` in `dir` at low priority (`nice -n 10` when
-/// available), logging to `dir/yosys.log`. Returns the wall time in seconds.
+/// available), logging to `dir/yosys.log`; reruns it when ABC aborted (at most
+/// [`ABC_ATTEMPTS`] runs). Returns the wall time in seconds.
 pub fn run_yosys(yosys: &str, dir: &Path) -> Result<f64> {
     let t = Instant::now();
     let args = ["-q", "-l", "yosys.log", "-s", "synth.ys"];
     let nice = Path::new("/usr/bin/nice").exists();
-    let mut cmd = if nice {
-        let mut c = Command::new("/usr/bin/nice");
-        c.args(["-n", "10", yosys]);
+    let command = || {
+        let mut c = if nice {
+            let mut c = Command::new("/usr/bin/nice");
+            c.args(["-n", "10", yosys]);
+            c
+        } else {
+            Command::new(yosys)
+        };
+        c.args(args).current_dir(dir);
         c
-    } else {
-        Command::new(yosys)
     };
-    let out = cmd.args(args).current_dir(dir).output().with_context(|| format!("starting yosys (`{yosys}`) in {}", dir.display()))?;
+    let mut attempt = 1;
+    let out = loop {
+        let out = command().output().with_context(|| format!("starting yosys (`{yosys}`) in {}", dir.display()))?;
+        let log = || std::fs::read(dir.join("yosys.log")).unwrap_or_default();
+        let abc_abort = !out.status.success()
+            && [out.stdout.clone(), out.stderr.clone(), log()].iter().any(|b| String::from_utf8_lossy(b).contains("ABC: execution of command"));
+        if !abc_abort || attempt == ABC_ATTEMPTS {
+            break out;
+        }
+        attempt += 1;
+    };
     if !out.status.success() {
         let log = std::fs::read_to_string(dir.join("yosys.log")).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect();
@@ -260,6 +279,31 @@ pub fn parse_stat(target: Target, text: &str) -> Result<Resources> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fake yosys that aborts in ABC on its first run: the point is rerun
+    /// and succeeds; a fake that fails otherwise is not rerun.
+    #[test]
+    fn an_abc_abort_is_retried_and_other_failures_are_not() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fake = |name: &str, body: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            p.to_string_lossy().into_owned()
+        };
+        let flaky = fake(
+            "flaky-yosys",
+            "if [ -e ran ]; then echo ok >> runs; exit 0; fi; touch ran; echo abort >> runs; \
+             echo 'ERROR: ABC: execution of command \"berkeley-abc\" failed: return code 134.' >&2; exit 1",
+        );
+        run_yosys(&flaky, dir.path()).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join("runs")).unwrap(), "abort\nok\n");
+        let broken = fake("broken-yosys", "echo run >> runs2; echo 'ERROR: syntax error' >&2; exit 1");
+        let e = run_yosys(&broken, dir.path()).unwrap_err().to_string();
+        assert!(e.contains("syntax error"), "{e}");
+        assert_eq!(std::fs::read_to_string(dir.path().join("runs2")).unwrap(), "run\n");
+    }
 
     #[test]
     fn async_flop_names() {
