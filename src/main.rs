@@ -175,6 +175,10 @@ struct SimArgs {
     /// Dump the GEMV's waves to FILE (FST, or VCD for a `.vcd` name); builds the trace variant.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
+    /// Runs of the GEMV (each from reset, each compared with the first); the speed printed is
+    /// their median, the range is printed too. With --trace: one run.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    repeats: u32,
 }
 
 fn parse_shape(s: &str) -> Result<(usize, usize), String> {
@@ -262,7 +266,16 @@ fn cmd_sim(a: &SimArgs) -> Result<ExitCode> {
         create_parent_dir(p)?;
         sim.model_mut().trace_open(p)?;
     }
+    let repeats = if a.trace.is_some() { 1 } else { a.repeats as usize };
     let run = sim.gemv(&w, &x.values)?;
+    let mut walls = vec![run.wall];
+    for i in 1..repeats {
+        let again = sim.gemv(&w, &x.values)?;
+        if again.results != run.results || again.cycles != run.cycles {
+            bail!("run {} of the same GEMV gave other results or another cycle count than run 1: the simulation is not deterministic", i + 1);
+        }
+        walls.push(again.wall);
+    }
     if let Some(t) = sim.model_mut().trace_close() {
         println!(
             "trace      {} ({}): cycles 0..{} = 2 reset + {} GEMV (time 0..{}, {} units/cycle)",
@@ -276,14 +289,27 @@ fn cmd_sim(a: &SimArgs) -> Result<ExitCode> {
     }
     let mismatch = run.results.iter().zip(&golden).position(|(r, g)| i64::from(*r) != *g);
     let ops_per_cycle = 2.0 * (m * k) as f64 / run.cycles as f64;
-    let cycles_per_s = run.cycles as f64 / run.wall.as_secs_f64();
+    let mut speeds: Vec<f64> = walls.iter().map(|w| run.cycles as f64 / w.as_secs_f64().max(1e-9)).collect();
+    speeds.sort_by(f64::total_cmp);
+    let cycles_per_s = speeds[speeds.len() / 2];
     match mismatch {
         None => println!("match      yes: all {m} results bit-exact (RTL = software LUT reference = plain dot product)"),
         Some(r) => println!("match      NO: first mismatch at row {r}: RTL {} != software {}", run.results[r], golden[r]),
     }
     println!("cycles     {} ({} row tiles of {} rows)", run.cycles, m.div_ceil(cfg.rows()), cfg.rows());
     println!("ops/cycle  {ops_per_cycle:.1} (2·M·K / cycles; peak {:.1})", 2.0 * cfg.macs_per_cycle());
-    println!("sim speed  {:.2} M cycles/s ({:.1} ms wall)", cycles_per_s / 1e6, run.wall.as_secs_f64() * 1e3);
+    if speeds.len() == 1 {
+        println!("sim speed  {:.2} M cycles/s ({:.1} ms wall)", cycles_per_s / 1e6, run.wall.as_secs_f64() * 1e3);
+    } else {
+        println!(
+            "sim speed  {:.2} M cycles/s (median of {} runs, {:.1} ms each; range {:.2}-{:.2}; all runs gave the same results)",
+            cycles_per_s / 1e6,
+            speeds.len(),
+            run.cycles as f64 / cycles_per_s * 1e3,
+            speeds[0] / 1e6,
+            speeds[speeds.len() - 1] / 1e6
+        );
+    }
 
     if let Some(path) = &a.json {
         let report = serde_json::json!({
@@ -296,6 +322,7 @@ fn cmd_sim(a: &SimArgs) -> Result<ExitCode> {
             "cycles": run.cycles,
             "ops_per_cycle": ops_per_cycle,
             "sim_cycles_per_second": cycles_per_s,
+            "sim_cycles_per_second_runs": speeds,
             "sim_wall_seconds": run.wall.as_secs_f64(),
         });
         write_json(path, &report)?;
