@@ -114,12 +114,13 @@ impl SpinPool {
     }
 
     /// Run `f` on chunks of `0..units` that cover every unit exactly once
-    /// (at least `grain` units each but the last, larger early in the job: see
-    /// `claim_loop`); returns when all are done. Chunks are claimed in order by the caller and by the workers that join before the
-    /// caller runs out of chunks: a worker that is still waking up (a
-    /// blocked thread can take tens to hundreds of µs on a virtual machine)
-    /// leaves its share to the caller instead of delaying the job. Calls
-    /// from several threads are serialized.
+    /// (at least `grain` units each but the last, larger early in the job:
+    /// see `claim_loop`); returns when all are done. Chunks are claimed in
+    /// order by the caller and by the workers that join before the caller
+    /// runs out of chunks: a worker that is still waking up (a blocked thread
+    /// can take tens to hundreds of µs on a virtual machine) leaves its share
+    /// to the caller instead of delaying the job. Calls from several threads
+    /// are serialized.
     pub fn run_chunks(&self, units: usize, grain: usize, f: &(dyn Fn(Range<usize>) + Sync)) {
         let s = &*self.shared;
         let grain = grain.max(1);
@@ -147,9 +148,8 @@ impl SpinPool {
                 // Spinning workers join by themselves; blocked ones only if
                 // the work left (timed on our first chunk) is worth the wake-up.
                 let t0 = Instant::now();
-                let c = s.next.fetch_add(grain, Ordering::Relaxed);
-                if c < units {
-                    f(c..(c + grain).min(units));
+                if let Some(c) = claim(s, units, |_| grain) {
+                    f(c);
                 }
                 let left = units.saturating_sub(s.next.load(Ordering::Relaxed)).div_ceil(grain);
                 if t0.elapsed() * left as u32 >= WAKE_WORTH {
@@ -178,17 +178,22 @@ impl SpinPool {
 /// `max(grain, left / (2·threads))` units, so chunks shrink towards the end
 /// of the job and the threads finish within about one `grain` of each other.
 fn claim_loop(s: &Shared, f: &(dyn Fn(Range<usize>) + Sync), units: usize, grain: usize) {
+    while let Some(c) = claim(s, units, |left| grain.max(left / (2 * s.threads))) {
+        f(c);
+    }
+}
+
+/// Claim the next chunk of the current job, `size(units left)` units (cut at
+/// `units`), or `None` when none is left.
+fn claim(s: &Shared, units: usize, size: impl Fn(usize) -> usize) -> Option<Range<usize>> {
     let mut c = s.next.load(Ordering::Relaxed);
     loop {
         if c >= units {
-            return;
+            return None;
         }
-        let size = grain.max((units - c) / (2 * s.threads));
-        match s.next.compare_exchange_weak(c, c + size, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => {
-                f(c..(c + size).min(units));
-                c = s.next.load(Ordering::Relaxed);
-            }
+        let end = c + size(units - c);
+        match s.next.compare_exchange_weak(c, end, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return Some(c..end.min(units)),
             Err(now) => c = now,
         }
     }
@@ -217,9 +222,10 @@ fn worker(s: &Shared) {
         while epoch == seen && !s.shutdown.load(Ordering::Acquire) {
             spins = spins.wrapping_add(1);
             // Read the clock only every 64 spins (a clock read costs ~20 pause-free loads).
-            if !spins.is_multiple_of(64) || start.elapsed() < SPIN {
+            let idle = if spins.is_multiple_of(64) { start.elapsed() } else { Duration::ZERO };
+            if idle < SPIN {
                 std::hint::spin_loop();
-            } else if start.elapsed() < NAP_FOR {
+            } else if idle < NAP_FOR {
                 // Short naps: the worker notices a job within ~NAP without the
                 // caller paying for a wake-up call.
                 std::thread::sleep(NAP);
