@@ -274,15 +274,6 @@ impl LutGemm {
         }
     }
 
-    /// Split `units` work units into chunks that the pool's threads claim
-    /// one after another (contiguous units each, shrinking towards the end).
-    fn for_chunks_dynamic(&self, units: usize, f: impl Fn(Range<usize>) + Sync) {
-        match &self.pool {
-            None => f(0..units),
-            Some(pool) => pool.run_chunks(units, 1, &f),
-        }
-    }
-
     /// Exact GEMM: `out[t·M + r] = Σ_c w[r, c] · x[t·K + c]` for `n` tokens,
     /// bit-exact. Needs [`TableMode::Exact`].
     pub fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), KernelError> {
@@ -322,19 +313,7 @@ impl LutGemm {
                     super::ternary_native::gemm_rows(nw, x, n, k, 0..m, out, isa);
                     return Ok(());
                 }
-                // Tables built once, shared by the threads; rows handed out in
-                // chunks claimed dynamically, so a thread that wakes up late
-                // takes fewer; each writes its rows straight into `out`.
-                let tables = super::ternary_native::NativeTables::new(nw, x, n, k, isa)?;
-                let outp = OutPtr::new(out, n, m);
-                self.for_chunks_dynamic(m.div_ceil(NATIVE_ROW_QUANTUM), |c| {
-                    let rows = (c.start * NATIVE_ROW_QUANTUM)..(c.end * NATIVE_ROW_QUANTUM).min(m);
-                    tables.run_rows(nw, rows, |t, r0, vals| {
-                        // SAFETY: this chunk owns rows `rows` ⊇ r0 .. r0 + vals.len().
-                        unsafe { outp.write_run(t, r0, vals) };
-                    });
-                });
-                Ok(())
+                Self::native_fused(&[self], x, n, &mut [out])
             }
         }
     }
@@ -366,34 +345,44 @@ impl LutGemm {
             }
             return Ok(());
         }
+        Self::native_fused(mats, x, n, outs)
+    }
+
+    /// Native ternary matrices of one K, ISA and thread count (`mats`, not
+    /// empty, checked by the callers): the tables of `x` are built once,
+    /// shared by the threads, and the row quanta of all matrices are one job
+    /// on the pool, claimed in chunks (which may span matrices) so that a
+    /// thread that wakes up late takes fewer; each chunk writes its rows
+    /// straight into `outs`.
+    fn native_fused(mats: &[&LutGemm], x: &[i8], n: usize, outs: &mut [&mut [i32]]) -> Result<(), KernelError> {
         fn native(g: &LutGemm) -> &super::ternary_native::TernaryNativeWeights {
             match &g.packed {
                 Packed::Native(nw) => nw,
-                Packed::Planes(_) => unreachable!("checked fusable"),
+                Packed::Planes(_) => unreachable!("native_fused takes native matrices only"),
             }
         }
+        let first = mats[0];
         let (isa, k) = (first.opts.isa, first.cols);
         let tables = super::ternary_native::NativeTables::new(native(first), x, n, k, isa)?;
         let outps: Vec<OutPtr<i32>> = mats.iter().zip(outs.iter_mut()).map(|(g, o)| OutPtr::new(o, n, g.rows)).collect();
-        // Work units: the row quanta of every matrix, one after another; a
-        // claimed chunk may span matrices.
-        let starts: Vec<usize> = mats
+        // Work units: the row quanta of every matrix, one after another.
+        let quanta: Vec<usize> = mats.iter().map(|g| g.rows.div_ceil(NATIVE_ROW_QUANTUM)).collect();
+        let starts: Vec<usize> = quanta
             .iter()
-            .scan(0, |acc, g| {
+            .scan(0, |acc, &q| {
                 let s = *acc;
-                *acc += g.rows.div_ceil(NATIVE_ROW_QUANTUM);
+                *acc += q;
                 Some(s)
             })
             .collect();
-        let units: usize = mats.iter().map(|g| g.rows.div_ceil(NATIVE_ROW_QUANTUM)).sum();
+        let units: usize = quanta.iter().sum();
         let run = |c: Range<usize>| {
             for (i, g) in mats.iter().enumerate() {
-                let q = starts[i]..starts[i] + g.rows.div_ceil(NATIVE_ROW_QUANTUM);
-                let (lo, hi) = (c.start.max(q.start), c.end.min(q.end));
+                let (lo, hi) = (c.start.max(starts[i]), c.end.min(starts[i] + quanta[i]));
                 if lo >= hi {
                     continue;
                 }
-                let rows = ((lo - q.start) * NATIVE_ROW_QUANTUM)..((hi - q.start) * NATIVE_ROW_QUANTUM).min(g.rows);
+                let rows = ((lo - starts[i]) * NATIVE_ROW_QUANTUM)..((hi - starts[i]) * NATIVE_ROW_QUANTUM).min(g.rows);
                 let outp = &outps[i];
                 tables.run_rows(native(g), rows, |t, r0, vals| {
                     // SAFETY: this chunk owns rows `rows` ⊇ r0 .. r0 + vals.len() of matrix i.
