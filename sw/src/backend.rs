@@ -49,21 +49,20 @@ pub trait Linear: Send + Sync {
 /// table build and one pass of the thread pool ([`LutGemm::gemm_many`]).
 /// Errors leave the matrix name empty (the caller knows which matrices it passed).
 pub fn gemm_many(mats: &[&dyn Linear], x: &[i8], n: usize, outs: &mut [&mut [i32]]) -> Result<(), BackendError> {
-    let luts: Option<Vec<&LutGemm>> = mats.iter().map(|m| m.as_lut()).collect();
-    match luts {
-        Some(l) if outs.len() == mats.len() => LutGemm::gemm_many(&l, x, n, outs).map_err(|e| BackendError::Failed {
+    if outs.len() != mats.len() {
+        return Err(BackendError::Failed {
+            backend: "?".into(),
+            matrix: String::new(),
+            detail: format!("{} matrices but {} outputs", mats.len(), outs.len()),
+        });
+    }
+    match mats.iter().map(|m| m.as_lut()).collect::<Option<Vec<&LutGemm>>>() {
+        Some(l) => LutGemm::gemm_many(&l, x, n, outs).map_err(|e| BackendError::Failed {
             backend: "lut".into(),
             matrix: String::new(),
             detail: e.to_string(),
         }),
-        _ => {
-            if outs.len() != mats.len() {
-                return Err(BackendError::Failed {
-                    backend: "?".into(),
-                    matrix: String::new(),
-                    detail: format!("{} matrices but {} outputs", mats.len(), outs.len()),
-                });
-            }
+        None => {
             for (m, o) in mats.iter().zip(outs.iter_mut()) {
                 m.gemm(x, n, o)?;
             }
