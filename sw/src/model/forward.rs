@@ -17,11 +17,28 @@ use half::f16;
 use half::slice::HalfFloatSliceExt;
 
 use super::{BitLinear, Embeddings, FfnAct, Model, ModelError};
+use crate::kernels::pool::SpinPool;
 
-/// The logits buffer, shared by the head's threads, each writing its own rows.
+/// An output buffer shared by the pool's threads, each writing its own range.
 struct SharedOut(*mut f32);
-// SAFETY: every thread writes a disjoint range (see `Session::logits`).
+// SAFETY: every thread writes a disjoint range (see `for_pieces`).
 unsafe impl Sync for SharedOut {}
+
+/// Cut `out` into pieces of `piece` values and hand each claimed run of
+/// pieces to `f(index of its first value, values)`: on `pool` (guided
+/// chunks, see [`SpinPool::run_chunks`]) when there is one, else all of
+/// `out` in one call.
+fn for_pieces(pool: Option<&SpinPool>, out: &mut [f32], piece: usize, f: &(dyn Fn(usize, &mut [f32]) + Sync)) {
+    let Some(pool) = pool else { return f(0, out) };
+    let len = out.len();
+    let outp = SharedOut(out.as_mut_ptr());
+    let outp = &outp;
+    pool.run_chunks(len.div_ceil(piece), 1, &|ps| {
+        let (lo, hi) = (ps.start * piece, (ps.end * piece).min(len));
+        // SAFETY: every piece is in exactly one claimed chunk: the runs are disjoint.
+        f(lo, unsafe { std::slice::from_raw_parts_mut(outp.0.add(lo), hi - lo) });
+    });
+}
 
 /// Keys and values of every layer for the positions seen so far.
 pub struct KvCache {
@@ -430,26 +447,12 @@ impl<'m> Session<'m> {
             let units = n * c.heads;
             let work = units * (p0 + n) * d;
             let pool = if self.threads > 1 && work >= 1 << 14 { crate::kernels::shared_pool(self.threads).ok() } else { None };
-            match pool {
-                Some(pool) => {
-                    let attp = SharedOut(att.as_mut_ptr());
-                    let attp = &attp;
-                    pool.run_chunks(units, 1, &|us| {
-                        let mut scores = Vec::new();
-                        for u in us {
-                            // SAFETY: unit u's d values; each unit is in exactly one chunk.
-                            let out = unsafe { std::slice::from_raw_parts_mut(attp.0.add(u * d), d) };
-                            unit(u, out, &mut scores);
-                        }
-                    });
+            for_pieces(pool.as_deref(), &mut att, d, &|lo, outs| {
+                let mut scores = Vec::new();
+                for (j, out) in outs.chunks_exact_mut(d).enumerate() {
+                    unit(lo / d + j, out, &mut scores);
                 }
-                None => {
-                    let mut scores = Vec::new();
-                    for (u, out) in att.chunks_exact_mut(d).enumerate() {
-                        unit(u, out, &mut scores);
-                    }
-                }
-            }
+            });
             for t in 0..n {
                 rmsnorm(&mut att[t * h..(t + 1) * h], &layer.attn_sub_norm, c.eps);
             }
@@ -509,27 +512,11 @@ impl<'m> Session<'m> {
         }
     }
 
-    /// Run `f(first_row, chunk)` over `out` in chunks of [`HEAD_ROWS`] rows,
-    /// on the shared pool when the session has several threads.
+    /// Run `f(first_row, rows)` over runs of [`HEAD_ROWS`]-row pieces of
+    /// `out`, on the shared pool when the session has several threads.
     fn for_head_chunks(&self, out: &mut [f32], f: &(dyn Fn(usize, &mut [f32]) + Sync)) {
-        let vocab = out.len();
         let pool = if self.threads > 1 { crate::kernels::shared_pool(self.threads).ok() } else { None };
-        match pool {
-            Some(pool) => {
-                let chunks = vocab.div_ceil(HEAD_ROWS);
-                let outp = SharedOut(out.as_mut_ptr());
-                let outp = &outp;
-                pool.run_chunks(chunks, 1, &|cs| {
-                    for ci in cs {
-                        let (lo, hi) = (ci * HEAD_ROWS, ((ci + 1) * HEAD_ROWS).min(vocab));
-                        // SAFETY: each head chunk ci is in exactly one pool chunk.
-                        let chunk = unsafe { std::slice::from_raw_parts_mut(outp.0.add(lo), hi - lo) };
-                        f(lo, chunk);
-                    }
-                });
-            }
-            None => out.chunks_mut(HEAD_ROWS).enumerate().for_each(|(ci, c)| f(ci * HEAD_ROWS, c)),
-        }
+        for_pieces(pool.as_deref(), out, HEAD_ROWS, f);
     }
 
     fn logits_exact(&self, hv: &[f32]) -> Vec<f32> {
