@@ -209,20 +209,18 @@ fn pe(cfg: &ArrayConfig) -> Module {
     // of the adder tree. For g = 2, ~e is taken in the lookup stage: a 2:1 table read and
     // the XOR fit one 4-input LUT. Wider reads do not, and ~e follows the register.
     let fold = groups > 1 && g == 2;
+    // Group j's entry of `entries` in a wire, inverted when `neg` is set.
+    let term = |m: &mut Module, j: u32, entries: &Expr, neg: Expr| {
+        let t = m.logic(&format!("g{j}_term"), ew, "entry, or ~entry when negated (the +1 is a carry below)");
+        m.assign(t.clone(), e::invert_if(e::part(entries.clone(), j * ew, ew), ew, neg));
+        t
+    };
     let looked_up = if !fold {
         m.comment("Lookup stage: register the looked-up entries and their signs");
         entry_i
     } else {
         m.comment("Lookup stage: register the looked-up entries (inverted when negated) and their signs");
-        let terms = (0..groups)
-            .rev()
-            .map(|j| {
-                let t = m.logic(&format!("g{j}_term"), ew, "entry, or ~entry when negated (the +1 is a carry below)");
-                m.assign(t.clone(), e::invert_if(e::part(entry_i.clone(), j * ew, ew), ew, negs[j as usize].clone()));
-                t
-            })
-            .collect();
-        e::concat(terms)
+        e::concat((0..groups).rev().map(|j| term(&mut m, j, &entry_i, negs[j as usize].clone())).collect())
     };
     let entry_q = m.logic(if fold { "term_q" } else { "entry_q" }, groups * ew, "the looked-up values of the last cycle");
     let neg_q = m.logic("neg_q", groups, "group j's negate bit at [j]");
@@ -254,13 +252,7 @@ fn pe(cfg: &ArrayConfig) -> Module {
         let beat_sum = m.logic("beat_sum", bw, "sum of this plane's terms");
         let terms = (0..groups)
             .map(|j| {
-                let value = if fold {
-                    e::part(entry_q.clone(), j * ew, ew)
-                } else {
-                    let t = m.logic(&format!("g{j}_term"), ew, "entry, or ~entry when negated (the +1 is a carry below)");
-                    m.assign(t.clone(), e::invert_if(e::part(entry_q.clone(), j * ew, ew), ew, neg_bit(j)));
-                    t
-                };
+                let value = if fold { e::part(entry_q.clone(), j * ew, ew) } else { term(&mut m, j, &entry_q, neg_bit(j)) };
                 Term { value, width: ew }
             })
             .collect();
