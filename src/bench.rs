@@ -162,7 +162,8 @@ impl Evictor {
     }
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
+/// The middle of `v` once sorted (the upper one of an even count).
+pub fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
 }
