@@ -101,9 +101,11 @@ pub fn run_yosys(yosys: &str, dir: &Path) -> Result<f64> {
     let mut attempt = 1;
     let out = loop {
         let out = command().output().with_context(|| format!("starting yosys (`{yosys}`) in {}", dir.display()))?;
-        let log = || std::fs::read(dir.join("yosys.log")).unwrap_or_default();
+        let says_abc_aborted = |b: &[u8]| String::from_utf8_lossy(b).contains("ABC: execution of command");
         let abc_abort = !out.status.success()
-            && [out.stdout.clone(), out.stderr.clone(), log()].iter().any(|b| String::from_utf8_lossy(b).contains("ABC: execution of command"));
+            && (says_abc_aborted(&out.stdout)
+                || says_abc_aborted(&out.stderr)
+                || says_abc_aborted(&std::fs::read(dir.join("yosys.log")).unwrap_or_default()));
         if !abc_abort || attempt == ABC_ATTEMPTS {
             break out;
         }
