@@ -40,14 +40,36 @@ fn for_pieces(pool: Option<&SpinPool>, out: &mut [f32], piece: usize, f: &(dyn F
     });
 }
 
-/// Keys and values of every layer for the positions seen so far.
+/// Keys and values of every layer for the positions seen so far, head-major:
+/// one attention head reads its positions as one contiguous run (which the
+/// hardware prefetcher streams), not `head_dim` floats at a `kv_dim` stride.
 pub struct KvCache {
-    /// Per layer: `len × kv_dim` keys.
-    pub k: Vec<Vec<f32>>,
-    /// Per layer: `len × kv_dim` values.
-    pub v: Vec<Vec<f32>>,
+    /// `k[layer][kv_head]`: `len × head_dim` keys.
+    pub k: Vec<Vec<Vec<f32>>>,
+    /// `v[layer][kv_head]`: `len × head_dim` values.
+    pub v: Vec<Vec<Vec<f32>>>,
     /// Positions stored.
     pub len: usize,
+}
+
+impl KvCache {
+    /// An empty cache for `layers` layers of `kv_heads` heads.
+    pub fn new(layers: usize, kv_heads: usize) -> KvCache {
+        KvCache { k: vec![vec![Vec::new(); kv_heads]; layers], v: vec![vec![Vec::new(); kv_heads]; layers], len: 0 }
+    }
+
+    /// Append `n` tokens' keys and values of `layer` (token-major, `n × kv_dim`
+    /// each, heads of `d` values side by side).
+    fn append(&mut self, layer: usize, k: &[f32], v: &[f32], d: usize) {
+        for (cache, new) in [(&mut self.k[layer], k), (&mut self.v[layer], v)] {
+            let kvd = cache.len() * d;
+            for token in new.chunks_exact(kvd) {
+                for (head, part) in cache.iter_mut().zip(token.chunks_exact(d)) {
+                    head.extend_from_slice(part);
+                }
+            }
+        }
+    }
 }
 
 /// A decoding session: the model, its KV cache and the thread count for the
@@ -379,7 +401,7 @@ impl<'m> Session<'m> {
         let l = model.config.layers;
         Session {
             model,
-            cache: KvCache { k: vec![Vec::new(); l], v: vec![Vec::new(); l], len: 0 },
+            cache: KvCache::new(l, model.config.kv_heads),
             threads: threads.max(1),
             head: HeadMode::Exact,
         }
@@ -420,8 +442,7 @@ impl<'m> Session<'m> {
                     rope(&mut k[t * kvd + hd * d..t * kvd + (hd + 1) * d], angles);
                 }
             }
-            self.cache.k[li].extend_from_slice(&k);
-            self.cache.v[li].extend_from_slice(&v);
+            self.cache.append(li, &k, &v, d);
             let (kc, vc) = (&self.cache.k[li], &self.cache.v[li]);
             let group = c.heads / c.kv_heads;
             let inv = 1.0 / (d as f32).sqrt();
@@ -430,18 +451,18 @@ impl<'m> Session<'m> {
             let unit = |u: usize, out: &mut [f32], scores: &mut Vec<f32>| {
                 let (t, hd) = (u / c.heads, u % c.heads);
                 let len = p0 + t + 1;
-                let kvh = hd / group;
+                let (kh, vh) = (&kc[hd / group], &vc[hd / group]);
                 let qv = &q[t * h + hd * d..t * h + (hd + 1) * d];
                 scores.clear();
-                scores.extend((0..len).map(|p| dot(qv, &kc[p * kvd + kvh * d..p * kvd + (kvh + 1) * d]) * inv));
+                scores.extend(kh[..len * d].chunks_exact(d).map(|kp| dot(qv, kp) * inv));
                 let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
                 let mut sum = 0f32;
                 for s in scores.iter_mut() {
                     *s = (*s - max).exp();
                     sum += *s;
                 }
-                for (p, s) in scores.iter().enumerate() {
-                    axpy(out, s / sum, &vc[p * kvd + kvh * d..p * kvd + (kvh + 1) * d]);
+                for (s, vp) in scores.iter().zip(vh.chunks_exact(d)) {
+                    axpy(out, s / sum, vp);
                 }
             };
             let units = n * c.heads;
