@@ -53,6 +53,9 @@ pub struct RunArgs {
     /// Threads.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Activation quantization and roundings.
+    #[arg(long, value_enum, default_value_t = NumericsArg::Bitnet)]
+    pub numerics: NumericsArg,
     /// Sampling temperature (0 = greedy).
     #[arg(long, default_value_t = 0.0)]
     pub temp: f32,
@@ -84,6 +87,29 @@ pub struct LogitsArgs {
     /// Threads.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Activation quantization and roundings.
+    #[arg(long, value_enum, default_value_t = NumericsArg::Bitnet)]
+    pub numerics: NumericsArg,
+}
+
+/// `--numerics`: which roundings the forward pass makes besides the ternary weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum NumericsArg {
+    /// BitNet b1.58's definition: per-token absmax int8 activations, f32 elsewhere.
+    Bitnet,
+    /// llama.cpp's on TQ1_0/TQ2_0 files: Q8_K activations per 256-value block, f16 KV cache
+    /// and softmax weights, f16 head input — to compare logits with llama.cpp (several
+    /// times slower: one kernel pass per block).
+    LlamaCpp,
+}
+
+impl From<NumericsArg> for lutcore_sw::model::Numerics {
+    fn from(a: NumericsArg) -> Self {
+        match a {
+            NumericsArg::Bitnet => lutcore_sw::model::Numerics::BitNet,
+            NumericsArg::LlamaCpp => lutcore_sw::model::Numerics::LlamaCpp,
+        }
+    }
 }
 
 fn progress_bar(total: usize, what: &str) -> indicatif::ProgressBar {
@@ -163,6 +189,7 @@ pub fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
         bail!("the prompt encodes to no tokens");
     }
     let mut session = Session::new(&model, a.threads);
+    session.numerics = a.numerics.into();
     if a.temp <= 0.0 {
         // Greedy: the int8 head with exact refinement picks the exact head's argmax.
         session.head = lutcore_sw::model::HeadMode::Int8Refined;
@@ -200,7 +227,9 @@ pub fn cmd_logits(a: &LogitsArgs) -> Result<ExitCode> {
     let backend = cpu_backend("--backend", &a.backend, a.threads.max(1))?;
     let model = Model::load(&a.model, backend.as_ref(), |_, _| {})?;
     let t = Instant::now();
-    let rows = Session::new(&model, a.threads.max(1)).forward(&a.tokens, true)?;
+    let mut session = Session::new(&model, a.threads.max(1));
+    session.numerics = a.numerics.into();
+    let rows = session.forward(&a.tokens, true)?;
     let bytes: Vec<u8> = rows.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
     crate::create_parent_dir(&a.out)?;
     std::fs::write(&a.out, bytes).with_context(|| format!("writing {}", a.out.display()))?;

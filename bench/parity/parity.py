@@ -187,9 +187,9 @@ RUN_RE = re.compile(r"prompt: (\d+) tokens in ([\d.]+) s \(([\d.]+) tokens/s\); 
                     r"decode: (\d+) tokens in ([\d.]+) s \(([\d.]+) tokens/s\)")
 
 
-def lutcore_logits(exe, model, tokens, backend, out_path, n_vocab, threads=1):
+def lutcore_logits(exe, model, tokens, backend, out_path, n_vocab, threads=1, numerics="bitnet"):
     cmd = [exe, "logits", "-m", model, "--tokens", ",".join(map(str, tokens)), "--out", out_path,
-           "--backend", backend, "--threads", str(threads)]
+           "--backend", backend, "--threads", str(threads), "--numerics", numerics]
     t = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t
@@ -344,6 +344,8 @@ def main():
                     help="run the numpy emulation (bench/parity/emulate.py) on every model "
                          "(default: only on models that miss the targets)")
     ap.add_argument("--no-emulate", action="store_true", help="never run the numpy emulation")
+    ap.add_argument("--no-llama-numerics", action="store_true",
+                    help="skip the `lutcore logits --numerics llama-cpp` row (slower: one kernel pass per 256-block)")
     args = ap.parse_args()
 
     os.chdir(ROOT)
@@ -404,13 +406,18 @@ def main():
                                         f"{runs[0]['prompt_tokens']} in `lutcore run`")
             except RuntimeError as e:
                 rep["notes"].append(f"{name}: tokenizer check failed: {e}")
-        backends = ["lut"] + (["ref"] if name in ref_models else [])
+        # (report key, backend, numerics): BitNet's definition on both backends, and the LUT backend
+        # with llama.cpp's roundings (Q8_K activations, f16 KV cache), which isolates them as the residual.
+        variants = [("lut", "lut", "bitnet")] + ([("ref", "ref", "bitnet")] if name in ref_models else [])
+        if not args.no_llama_numerics:
+            variants.append(("lut, llama.cpp numerics", "lut", "llama-cpp"))
         ours_by_be = {}
-        for be in backends:
-            log(f"{name}: lutcore logits --backend {be}")
+        for be, backend, numerics in variants:
+            log(f"{name}: lutcore logits --backend {backend} --numerics {numerics}")
             try:
-                ours, s_in, wall = lutcore_logits(exe, path, tokens, be, os.path.join(mdir, f"ours-{be}.bin"),
-                                                  lm.n_vocab)
+                ours, s_in, wall = lutcore_logits(exe, path, tokens, backend,
+                                                  os.path.join(mdir, f"ours-{backend}-{numerics}.bin"), lm.n_vocab,
+                                                  threads=2 if numerics != "bitnet" else 1, numerics=numerics)
             except RuntimeError as e:
                 log(f"{name}: {e}")
                 entry["compare"][be] = {"error": str(e)}
@@ -425,7 +432,7 @@ def main():
             c = compare(ours_by_be["ref"], ours_by_be["lut"])
             entry["lut_vs_ref"] = {k: c[k] for k in ("cos_min", "cos_mean", "top1_pct", "relerr_mean", "relerr_max")}
         missed = any("error" not in c and (c["cos_min"] < COS_TARGET or c["top1_pct"] < TOP1_TARGET)
-                     for c in entry["compare"].values())
+                     for be, c in entry["compare"].items() if be in ("lut", "ref"))
         if args.emulate or (missed and not args.no_emulate):
             try:
                 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

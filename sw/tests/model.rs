@@ -7,7 +7,7 @@ use std::path::Path;
 use lutcore_sw::backend::{LutBackend, RefBackend};
 use lutcore_sw::gguf::{GgmlType, GgufFile};
 use lutcore_sw::model::synth::{write_model, SynthShape};
-use lutcore_sw::model::{Model, Session};
+use lutcore_sw::model::{Model, Numerics, Session};
 
 /// Largest relative L2 difference between the f32 forward pass and the f64
 /// reference. Both quantize activations identically; what remains is f32
@@ -57,12 +57,32 @@ mod f64_ref {
         f.tensor(name).unwrap().to_f32().unwrap().into_iter().map(f64::from).collect()
     }
 
-    /// BitLinear: per-token absmax int8 quantization of the input, then W·x.
-    fn apply(l: &Lin, x: &[f64]) -> Vec<f64> {
-        let max = x.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-5);
-        let s = 127.0 / max;
-        let q: Vec<f64> = x.iter().map(|v| (v * s).round().clamp(-128.0, 127.0) / s).collect();
+    /// BitLinear: int8 quantization of the input, then W·x. Per token
+    /// (absmax, BitNet) or, with `llama`, per 256-block as ggml's Q8_K
+    /// (`d = m/−127`, `m` the first value of largest magnitude, ties to even).
+    fn apply(l: &Lin, x: &[f64], llama: bool) -> Vec<f64> {
+        let q: Vec<f64> = if llama {
+            x.chunks(256)
+                .flat_map(|b| {
+                    let m = b.iter().fold(0f64, |m, &v| if v.abs() > m.abs() { v } else { m });
+                    b.iter().map(move |v| if m == 0.0 { 0.0 } else { (v * -127.0 / m).round_ties_even().min(127.0) * (m / -127.0) })
+                })
+                .collect()
+        } else {
+            let max = x.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-5);
+            let s = 127.0 / max;
+            x.iter().map(|v| (v * s).round().clamp(-128.0, 127.0) / s).collect()
+        };
         (0..l.rows).map(|r| (0..l.cols).map(|c| l.w[r * l.cols + c] * q[c]).sum()).collect()
+    }
+
+    /// `v` rounded to f16 when `on`.
+    fn f16r(v: f64, on: bool) -> f64 {
+        if on {
+            f64::from(half::f16::from_f64(v).to_f32())
+        } else {
+            v
+        }
     }
 
     fn norm(x: &[f64], w: &[f64], eps: f64) -> Vec<f64> {
@@ -80,8 +100,9 @@ mod f64_ref {
         }
     }
 
-    /// Logits at every position of `tokens`.
-    pub fn forward(f: &GgufFile, tokens: &[u32], relu2: bool) -> Vec<Vec<f64>> {
+    /// Logits at every position of `tokens`; `llama`: llama.cpp's roundings
+    /// (Q8_K activations, f16 q/k/v, softmax weights and head input).
+    pub fn forward(f: &GgufFile, tokens: &[u32], relu2: bool, llama: bool) -> Vec<Vec<f64>> {
         let arch = f.get_str("general.architecture").unwrap().to_string();
         let h = f.get_usize(&format!("{arch}.embedding_length")).unwrap();
         let layers = f.get_usize(&format!("{arch}.block_count")).unwrap();
@@ -103,17 +124,17 @@ mod f64_ref {
             let mut vs = Vec::new();
             for (pos, x) in xs.iter().enumerate() {
                 let hn = norm(x, &an, eps);
-                let mut q = apply(&wq, &hn);
-                let mut k = apply(&wk, &hn);
+                let mut q = apply(&wq, &hn, llama);
+                let mut k = apply(&wk, &hn, llama);
                 for hd in 0..heads {
                     rope(&mut q[hd * d..(hd + 1) * d], pos, theta);
                 }
                 for hd in 0..kvh {
                     rope(&mut k[hd * d..(hd + 1) * d], pos, theta);
                 }
-                qs.push(q);
-                ks.push(k);
-                vs.push(apply(&wv, &hn));
+                qs.push(q.into_iter().map(|v| f16r(v, llama)).collect::<Vec<_>>());
+                ks.push(k.into_iter().map(|v| f16r(v, llama)).collect::<Vec<_>>());
+                vs.push(apply(&wv, &hn, llama).into_iter().map(|v| f16r(v, llama)).collect::<Vec<_>>());
             }
             for (pos, x) in xs.iter_mut().enumerate() {
                 let mut att = vec![0f64; h];
@@ -128,28 +149,28 @@ mod f64_ref {
                     let z: f64 = e.iter().sum();
                     for (p, ev) in e.iter().enumerate() {
                         for j in 0..d {
-                            att[hd * d + j] += ev / z * vs[p][kv * d + j];
+                            att[hd * d + j] += f16r(ev / z, llama) * vs[p][kv * d + j];
                         }
                     }
                 }
-                let o = apply(&wo, &norm(&att, &asn, eps));
+                let o = apply(&wo, &norm(&att, &asn, eps), llama);
                 x.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
                 let hn = norm(x, &fnn, eps);
-                let g = apply(&wg, &hn);
-                let u = apply(&wu, &hn);
+                let g = apply(&wg, &hn, llama);
+                let u = apply(&wu, &hn, llama);
                 let inner: Vec<f64> = g
                     .iter()
                     .zip(&u)
                     .map(|(g, u)| if relu2 { g.max(0.0).powi(2) * u } else { g / (1.0 + (-g).exp()) * u })
                     .collect();
-                let dn = apply(&wd, &norm(&inner, &fsn, eps));
+                let dn = apply(&wd, &norm(&inner, &fsn, eps), llama);
                 x.iter_mut().zip(&dn).for_each(|(a, b)| *a += b);
             }
         }
         let on = vecf(f, "output_norm.weight");
         xs.iter()
             .map(|x| {
-                let hn = norm(x, &on, eps);
+                let hn: Vec<f64> = norm(x, &on, eps).into_iter().map(|v| f16r(v, llama)).collect();
                 (0..vocab).map(|v| emb[v * h..(v + 1) * h].iter().zip(&hn).map(|(a, b)| a * b).sum()).collect()
             })
             .collect()
@@ -172,7 +193,7 @@ fn forward_matches_float64_reference_both_architectures() {
         let model = Model::load(&path, &RefBackend, |_, _| {}).unwrap();
         let mut s = Session::new(&model, 1);
         let got = s.forward(&TOKENS, true).unwrap();
-        let want = f64_ref::forward(&GgufFile::open(&path).unwrap(), &TOKENS, relu2);
+        let want = f64_ref::forward(&GgufFile::open(&path).unwrap(), &TOKENS, relu2, false);
         for (pos, (g, w)) in got.iter().zip(&want).enumerate() {
             let e = rel_l2(g, w);
             assert!(e < F64_REFERENCE_REL_L2, "{arch} position {pos}: relative L2 {e:.2e} > {F64_REFERENCE_REL_L2:.0e}");
@@ -181,18 +202,47 @@ fn forward_matches_float64_reference_both_architectures() {
 }
 
 #[test]
+fn llama_cpp_numerics_match_float64_reference_on_both_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = synth(&small_shape("bitnet", 4, GgmlType::TQ2_0), dir.path());
+    let want = f64_ref::forward(&GgufFile::open(&path).unwrap(), &TOKENS, false, true);
+    let bitnet = f64_ref::forward(&GgufFile::open(&path).unwrap(), &TOKENS, false, false);
+    let mut logits = Vec::new();
+    for model in [Model::load(&path, &RefBackend, |_, _| {}).unwrap(), Model::load(&path, &LutBackend { threads: 2 }, |_, _| {}).unwrap()] {
+        let mut s = Session::new(&model, 2);
+        s.numerics = Numerics::LlamaCpp;
+        let got = s.forward(&TOKENS, true).unwrap();
+        for (pos, (g, w)) in got.iter().zip(&want).enumerate() {
+            let e = rel_l2(g, w);
+            assert!(e < F64_REFERENCE_REL_L2, "position {pos}: relative L2 {e:.2e} > {F64_REFERENCE_REL_L2:.0e}");
+        }
+        logits.push(got);
+    }
+    // The LUT kernels' per-block sums are the reference's, bit for bit.
+    assert_eq!(logits[0], logits[1]);
+    // And the two numerics really differ (the flag is not ignored).
+    let far = logits[0].iter().zip(&bitnet).map(|(g, w)| rel_l2(g, w)).fold(0f64, f64::max);
+    assert!(far > 2.0 * F64_REFERENCE_REL_L2, "llama.cpp numerics within {far:.1e} of BitNet's");
+}
+
+#[test]
 fn kv_cache_decode_equals_full_recompute() {
     let dir = tempfile::tempdir().unwrap();
     let path = synth(&small_shape("bitnet-b1.58", 2, GgmlType::TQ2_0), dir.path());
     let model = Model::load(&path, &LutBackend { threads: 2 }, |_, _| {}).unwrap();
-    let full = Session::new(&model, 2).forward(&TOKENS, true).unwrap();
-    let mut s = Session::new(&model, 2);
-    let mut step = s.forward(&TOKENS[..3], true).unwrap();
-    for &t in &TOKENS[3..] {
-        step.extend(s.forward(&[t], false).unwrap());
+    for numerics in [Numerics::BitNet, Numerics::LlamaCpp] {
+        let mut s = Session::new(&model, 2);
+        s.numerics = numerics;
+        let full = s.forward(&TOKENS, true).unwrap();
+        let mut s = Session::new(&model, 2);
+        s.numerics = numerics;
+        let mut step = s.forward(&TOKENS[..3], true).unwrap();
+        for &t in &TOKENS[3..] {
+            step.extend(s.forward(&[t], false).unwrap());
+        }
+        // Same integers, same float operations in the same order: identical bits.
+        assert_eq!(full, step, "{numerics:?}");
     }
-    // Same integers, same float operations in the same order: identical bits.
-    assert_eq!(full, step);
 }
 
 #[test]

@@ -83,6 +83,8 @@ pub struct Session<'m> {
     pub threads: usize,
     /// How the tied output head is computed ([`HeadMode::Exact`] by default).
     pub head: HeadMode,
+    /// Activation quantization and roundings ([`Numerics::BitNet`] by default).
+    pub numerics: Numerics,
 }
 
 /// How [`Session::forward`] computes the tied output head.
@@ -111,13 +113,32 @@ pub fn rmsnorm(x: &mut [f32], w: &[f32], eps: f32) {
     }
 }
 
-/// `n` tokens quantized for a BitLinear: int8 values (token-major) and the
-/// per-token scale, exactly as [`crate::dtype::QuantizedActivations::quantize_absmax`].
+/// Which roundings a forward pass makes besides the ternary weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Numerics {
+    /// BitNet b1.58's definition: per-token absmax int8 activations, f32 everywhere else.
+    #[default]
+    BitNet,
+    /// llama.cpp's on TQ1_0/TQ2_0 files, for parity checks against it: activations
+    /// quantized per 256-value block as ggml's Q8_K ([`QuantizedTokens::q8k`]), q, k, v
+    /// and the softmax weights rounded to f16 (its f16 KV cache), the head's input
+    /// rounded to f16. Needs every BitLinear's K to be a multiple of 256.
+    LlamaCpp,
+}
+
+/// Values per block of ggml's Q8_K activation quantization.
+pub const Q8K_BLOCK: usize = 256;
+
+/// `n` tokens quantized for a BitLinear: int8 values (token-major) and one
+/// scale per `block` values of a token: per token (`block` = K) exactly as
+/// [`crate::dtype::QuantizedActivations::quantize_absmax`], or per 256-block ([`Self::q8k`]).
 pub struct QuantizedTokens {
     /// `n × cols` int8 values.
     pub values: Vec<i8>,
-    /// Per token: `max|x| / 127`.
+    /// Per block, token-major: the value of one int8 step (`max|x| / 127`).
     pub scales: Vec<f32>,
+    /// Values per scale.
+    pub block: usize,
 }
 
 impl QuantizedTokens {
@@ -139,7 +160,65 @@ impl QuantizedTokens {
             }
             scales.push(1.0 / s);
         }
-        QuantizedTokens { values, scales }
+        QuantizedTokens { values, scales, block: k }
+    }
+
+    /// Quantize `n` tokens of `k` values as ggml's `quantize_row_q8_K_ref`: per
+    /// 256-block, `d = m / −127` with `m` the (first) value of largest magnitude,
+    /// `q = min(127, round_half_even(x / d))`; an all-zero block gets `d = 0`.
+    pub fn q8k(xs: &[f32], n: usize, k: usize) -> Result<QuantizedTokens, ModelError> {
+        if k % Q8K_BLOCK != 0 {
+            return Err(ModelError::Input(format!(
+                "llama.cpp numerics quantize activations in blocks of {Q8K_BLOCK} (Q8_K), but a layer input has {k} values per token"
+            )));
+        }
+        let mut values = vec![0i8; n * k];
+        let mut scales = Vec::with_capacity(n * k / Q8K_BLOCK);
+        for (x, q) in xs[..n * k].chunks_exact(Q8K_BLOCK).zip(values.chunks_exact_mut(Q8K_BLOCK)) {
+            let (mut amax, mut max) = (0f32, 0f32);
+            for &v in x {
+                if v.abs() > amax {
+                    (amax, max) = (v.abs(), v);
+                }
+            }
+            if amax == 0.0 {
+                scales.push(0.0);
+                continue;
+            }
+            let iscale = -127.0 / max;
+            for (q, &v) in q.iter_mut().zip(x) {
+                *q = (iscale * v).round_ties_even().min(127.0) as i8;
+            }
+            scales.push(1.0 / iscale);
+        }
+        Ok(QuantizedTokens { values, scales, block: Q8K_BLOCK })
+    }
+
+    /// Quantize as `numerics` says.
+    pub fn with(numerics: Numerics, xs: &[f32], n: usize, k: usize) -> Result<QuantizedTokens, ModelError> {
+        match numerics {
+            Numerics::BitNet => Ok(QuantizedTokens::new(xs, n, k)),
+            Numerics::LlamaCpp => QuantizedTokens::q8k(xs, n, k),
+        }
+    }
+
+    /// Scales per token.
+    fn blocks_per_token(&self, n: usize) -> usize {
+        self.scales.len() / n.max(1)
+    }
+
+    /// One token per block for per-block sums with a full-K kernel: token
+    /// `t·B + b` holds block `b` of token `t` and zeros elsewhere (`B` blocks per token).
+    fn split_blocks(&self, n: usize) -> Vec<i8> {
+        let (per, k) = (self.blocks_per_token(n), self.values.len() / n.max(1));
+        let mut x = vec![0i8; n * per * k];
+        for (t, token) in self.values.chunks_exact(k).enumerate() {
+            for (b, part) in token.chunks_exact(self.block).enumerate() {
+                let at = (t * per + b) * k + b * self.block;
+                x[at..at + self.block].copy_from_slice(part);
+            }
+        }
+        x
     }
 }
 
@@ -180,6 +259,11 @@ unsafe fn quantize_avx2(x: &[f32], s: f32, q: &mut [i8]) -> usize {
     n
 }
 
+/// `x` rounded to the nearest f16 (as f32).
+fn round_f16(x: f32) -> f32 {
+    f16::from_f32(x).to_f32()
+}
+
 /// `y.round()` (half away from zero) for `|y| < 2^31` and NaN (which stays
 /// NaN-free: it gives 0 after the `as i8` cast, like `round`), without the libm call.
 #[inline(always)]
@@ -205,11 +289,21 @@ pub fn bitlinear_q(l: &BitLinear, q: &QuantizedTokens, n: usize) -> Result<Vec<f
 /// Several BitLinears of the same input at once (a layer's q/k/v, or gate/up):
 /// one [`crate::backend::gemm_many`] call, so LUT matrices share the table
 /// build and one pass of the thread pool. Same values as [`bitlinear_q`] each.
+/// With several scales per token (Q8_K), the integer sums of every block come
+/// from one call on [`QuantizedTokens::split_blocks`] and are scaled and added in f32.
 pub fn bitlinear_many(ls: &[&BitLinear], q: &QuantizedTokens, n: usize) -> Result<Vec<Vec<f32>>, ModelError> {
-    let mut accs: Vec<Vec<i32>> = ls.iter().map(|l| vec![0i32; n * l.mat.rows()]).collect();
+    let per = q.blocks_per_token(n);
+    let split;
+    let x = if per == 1 {
+        &q.values
+    } else {
+        split = q.split_blocks(n);
+        &split
+    };
+    let mut accs: Vec<Vec<i32>> = ls.iter().map(|l| vec![0i32; n * per * l.mat.rows()]).collect();
     let mats: Vec<&dyn crate::backend::Linear> = ls.iter().map(|l| &*l.mat).collect();
     let mut outs: Vec<&mut [i32]> = accs.iter_mut().map(|a| a.as_mut_slice()).collect();
-    crate::backend::gemm_many(&mats, &q.values, n, &mut outs).map_err(|e| match e {
+    crate::backend::gemm_many(&mats, x, n * per, &mut outs).map_err(|e| match e {
         crate::backend::BackendError::Failed { backend, detail, .. } => {
             let names: Vec<&str> = ls.iter().map(|l| l.name.as_str()).collect();
             ModelError::Backend(crate::backend::BackendError::Failed { backend, matrix: names.join("+"), detail })
@@ -221,10 +315,12 @@ pub fn bitlinear_many(ls: &[&BitLinear], q: &QuantizedTokens, n: usize) -> Resul
         .map(|(l, acc)| {
             let m = l.mat.rows();
             let mut out = vec![0f32; n * m];
-            for ((o, a), s) in out.chunks_exact_mut(m).zip(acc.chunks_exact(m)).zip(&q.scales) {
-                let f = l.scale * s;
-                for (o, &v) in o.iter_mut().zip(a) {
-                    *o = v as f32 * f;
+            for ((o, a), s) in out.chunks_exact_mut(m).zip(acc.chunks_exact(m * per)).zip(q.scales.chunks_exact(per)) {
+                for (b, (a, s)) in a.chunks_exact(m).zip(s).enumerate() {
+                    let f = l.scale * s;
+                    for (o, &v) in o.iter_mut().zip(a) {
+                        *o = if b == 0 { v as f32 * f } else { *o + v as f32 * f };
+                    }
                 }
             }
             out
@@ -404,6 +500,7 @@ impl<'m> Session<'m> {
             cache: KvCache::new(l, model.config.kv_heads),
             threads: threads.max(1),
             head: HeadMode::Exact,
+            numerics: Numerics::BitNet,
         }
     }
 
@@ -420,6 +517,8 @@ impl<'m> Session<'m> {
         }
         let (h, d, kvd) = (c.hidden, c.head_dim, c.kv_dim());
         let p0 = self.cache.len;
+        let numerics = self.numerics;
+        let llama = numerics == Numerics::LlamaCpp;
         let mut x = vec![0f32; n * h];
         for (t, &tok) in tokens.iter().enumerate() {
             self.model.embeddings.row_into(tok as usize, &mut x[t * h..(t + 1) * h]);
@@ -431,15 +530,21 @@ impl<'m> Session<'m> {
             for t in 0..n {
                 rmsnorm(&mut hs[t * h..(t + 1) * h], &layer.attn_norm, c.eps);
             }
-            let hq = QuantizedTokens::new(&hs, n, h);
+            let hq = QuantizedTokens::with(numerics, &hs, n, h)?;
             let mut qkv = bitlinear_many(&[&layer.wq, &layer.wk, &layer.wv], &hq, n)?.into_iter();
-            let (mut q, mut k, v) = (qkv.next().unwrap(), qkv.next().unwrap(), qkv.next().unwrap());
+            let (mut q, mut k, mut v) = (qkv.next().unwrap(), qkv.next().unwrap(), qkv.next().unwrap());
             for (t, angles) in angles.iter().enumerate() {
                 for hd in 0..c.heads {
                     rope(&mut q[t * h + hd * d..t * h + (hd + 1) * d], angles);
                 }
                 for hd in 0..c.kv_heads {
                     rope(&mut k[t * kvd + hd * d..t * kvd + (hd + 1) * d], angles);
+                }
+            }
+            if llama {
+                // llama.cpp's f16 KV cache (and q converted to f16 for the K·q product).
+                for v in q.iter_mut().chain(k.iter_mut()).chain(v.iter_mut()) {
+                    *v = round_f16(*v);
                 }
             }
             self.cache.append(li, &k, &v, d);
@@ -462,7 +567,9 @@ impl<'m> Session<'m> {
                     sum += *s;
                 }
                 for (s, vp) in scores.iter().zip(vh.chunks_exact(d)) {
-                    axpy(out, s / sum, vp);
+                    // llama.cpp multiplies the f16 V by the weights converted to f16.
+                    let w = if llama { round_f16(s / sum) } else { s / sum };
+                    axpy(out, w, vp);
                 }
             };
             let units = n * c.heads;
@@ -477,7 +584,7 @@ impl<'m> Session<'m> {
             for t in 0..n {
                 rmsnorm(&mut att[t * h..(t + 1) * h], &layer.attn_sub_norm, c.eps);
             }
-            let o = bitlinear(&layer.wo, &att, n)?;
+            let o = bitlinear_q(&layer.wo, &QuantizedTokens::with(numerics, &att, n, h)?, n)?;
             for (xv, ov) in x.iter_mut().zip(&o) {
                 *xv += ov;
             }
@@ -486,7 +593,7 @@ impl<'m> Session<'m> {
             for t in 0..n {
                 rmsnorm(&mut hs[t * h..(t + 1) * h], &layer.ffn_norm, c.eps);
             }
-            let hq = QuantizedTokens::new(&hs, n, h);
+            let hq = QuantizedTokens::with(numerics, &hs, n, h)?;
             let mut gu = bitlinear_many(&[&layer.w_gate, &layer.w_up], &hq, n)?.into_iter();
             let (gate, up) = (gu.next().unwrap(), gu.next().unwrap());
             let mut f: Vec<f32> = gate
@@ -500,7 +607,7 @@ impl<'m> Session<'m> {
             for t in 0..n {
                 rmsnorm(&mut f[t * c.ffn..(t + 1) * c.ffn], &layer.ffn_sub_norm, c.eps);
             }
-            let down = bitlinear(&layer.w_down, &f, n)?;
+            let down = bitlinear_q(&layer.w_down, &QuantizedTokens::with(numerics, &f, n, c.ffn)?, n)?;
             for (xv, dv) in x.iter_mut().zip(&down) {
                 *xv += dv;
             }
@@ -511,6 +618,10 @@ impl<'m> Session<'m> {
             .map(|t| {
                 let mut hv = x[t * h..(t + 1) * h].to_vec();
                 rmsnorm(&mut hv, &self.model.output_norm, c.eps);
+                if llama {
+                    // ggml converts the head's input to f16, the F16 weights' dot type.
+                    hv.iter_mut().for_each(|v| *v = round_f16(*v));
+                }
                 Ok(self.logits(&hv))
             })
             .collect()
@@ -847,5 +958,30 @@ mod tests {
         let q = vec![-127i8; 4160];
         let p = vec![-32767i16; 4160];
         assert_eq!(dot_i8_i16(&q, &p), 4160 * 127 * 32767);
+    }
+
+    /// ggml's Q8_K on hand-worked blocks: the scale comes from the first value of
+    /// largest magnitude with its sign, halves round to even, an all-zero block
+    /// has scale 0, and a K that is not a multiple of 256 is an error.
+    #[test]
+    fn q8k_matches_ggml_rounding() {
+        let mut x = vec![0f32; 3 * Q8K_BLOCK];
+        // Block 0: m = -2 (index 1 comes before +2 at index 9): 1/d = 63.5.
+        x[..4].copy_from_slice(&[1.0, -2.0, 0.5, -1.0]);
+        x[9] = 2.0;
+        // Block 1: m = +4: 1/d = -31.75.
+        x[256] = 4.0;
+        x[257] = 2.0;
+        x[258] = -4.0;
+        // Block 2: all zero.
+        let q = QuantizedTokens::q8k(&x, 1, 3 * Q8K_BLOCK).unwrap();
+        assert_eq!(q.block, Q8K_BLOCK);
+        assert_eq!(&q.values[..4], &[64, -127, 32, -64]); // 63.5 → 64, 31.75 → 32, -63.5 → -64
+        assert_eq!(q.values[9], 127);
+        assert_eq!(&q.values[256..259], &[-127, -64, 127]); // -4·(-31.75) = 127 stays (min 127)
+        assert!(q.values[512..].iter().all(|&v| v == 0));
+        assert_eq!(q.scales, vec![-2.0 / -127.0, 1.0 / (-127.0f32 / 4.0), 0.0]);
+        let e = QuantizedTokens::q8k(&x[..320], 1, 320).err().unwrap().to_string();
+        assert!(e.contains("256") && e.contains("320"), "{e}");
     }
 }

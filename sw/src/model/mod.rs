@@ -20,7 +20,7 @@ use half::f16;
 use crate::backend::{Backend, BackendError, Linear};
 use crate::gguf::{ternary_rows, GgmlType, GgufError, GgufFile, TernaryScale};
 
-pub use forward::{HeadMode, KvCache, Session};
+pub use forward::{HeadMode, KvCache, Numerics, Session};
 
 /// Errors while loading or running a model.
 #[derive(Debug, thiserror::Error)]
