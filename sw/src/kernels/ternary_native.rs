@@ -355,12 +355,26 @@ unsafe fn run_avx2(lay: &TernaryNativeLayout, tables: &[Block32], n: usize, rb: 
     let nrb = rb.len();
     assert_eq!(acc.len(), n * nrb * ROW_BLOCK);
     let bytes = lay.bytes();
+    // This call's weights are one run of records per chunk (its row blocks);
+    // the software prefetch runs PREFETCH_BYTES ahead along that stream and
+    // into the next chunk's run, so no run starts with a cold miss.
+    let run_len = |c: usize| nrb * lay.chunk_supersteps(c).len() * SUPERSTEP_BYTES;
+    let prefetch_at = |mut c: usize, within: usize| -> *const u8 {
+        let mut ahead = within + PREFETCH_BYTES;
+        while ahead >= run_len(c) && c + 1 < lay.chunks() {
+            ahead -= run_len(c);
+            c += 1;
+        }
+        // Past the end is harmless: prefetches never fault.
+        bytes.as_ptr().wrapping_add(lay.record_offset(c, rb.start, 0) + ahead)
+    };
     for c in 0..lay.chunks() {
         let ssr = lay.chunk_supersteps(c);
         let nss = ssr.len();
         for (rbl, b) in rb.clone().enumerate() {
             let at = lay.record_offset(c, b, 0);
             assert!(at + nss * SUPERSTEP_BYTES <= bytes.len());
+            let pf = prefetch_at(c, rbl * nss * SUPERSTEP_BYTES);
             let mut t0 = 0;
             while t0 < n {
                 let nb = (n - t0).min(4);
@@ -376,10 +390,10 @@ unsafe fn run_avx2(lay: &TernaryNativeLayout, tables: &[Block32], n: usize, rb: 
                 unsafe {
                     let w = bytes.as_ptr().add(at);
                     match nb {
-                        4 => avx2_block::<4>(w, nss, tab.as_ptr(), pairs * 2, out.as_mut_ptr(), nrb * ROW_BLOCK),
-                        3 => avx2_block::<3>(w, nss, tab.as_ptr(), pairs * 2, out.as_mut_ptr(), nrb * ROW_BLOCK),
-                        2 => avx2_block::<2>(w, nss, tab.as_ptr(), pairs * 2, out.as_mut_ptr(), nrb * ROW_BLOCK),
-                        _ => avx2_block::<1>(w, nss, tab.as_ptr(), pairs * 2, out.as_mut_ptr(), nrb * ROW_BLOCK),
+                        4 => avx2_block::<4>(w, pf, nss, tab.as_ptr(), pairs * 2, out.as_mut_ptr(), nrb * ROW_BLOCK),
+                        3 => avx2_block::<3>(w, pf, nss, tab.as_ptr(), pairs * 2, out.as_mut_ptr(), nrb * ROW_BLOCK),
+                        2 => avx2_block::<2>(w, pf, nss, tab.as_ptr(), pairs * 2, out.as_mut_ptr(), nrb * ROW_BLOCK),
+                        _ => avx2_block::<1>(w, pf, nss, tab.as_ptr(), pairs * 2, out.as_mut_ptr(), nrb * ROW_BLOCK),
                     }
                 }
                 t0 += nb;
@@ -394,7 +408,8 @@ unsafe fn run_avx2(lay: &TernaryNativeLayout, tables: &[Block32], n: usize, rb: 
 const PREFETCH_BYTES: usize = 4096;
 
 /// One row block × one chunk (`nss` ≤ 10 supersteps) × `NB` tokens: adds
-/// `Σ (T ^ mask)` per row to `out[t·out_stride + 0..16]`.
+/// `Σ (T ^ mask)` per row to `out[t·out_stride + 0..16]`; superstep `s`
+/// prefetches the three cache lines at `pf + s·160` (any address).
 ///
 /// # Safety
 /// AVX2; `w` is 32-byte aligned with `nss · 160` readable bytes; for `t < NB`,
@@ -405,6 +420,7 @@ const PREFETCH_BYTES: usize = 4096;
 #[inline]
 unsafe fn avx2_block<const NB: usize>(
     w: *const u8,
+    pf: *const u8,
     nss: usize,
     tab: *const Block32,
     tab_stride: usize,
@@ -424,7 +440,7 @@ unsafe fn avx2_block<const NB: usize>(
             // Software prefetch of the weight stream, PREFETCH_BYTES ahead
             // (cold 8640x3200: 523 -> 430 µs). Addresses past the end of the
             // layout are harmless: prefetches never fault.
-            let pf = rec.wrapping_add(PREFETCH_BYTES);
+            let pf = pf.wrapping_add(s * SUPERSTEP_BYTES);
             _mm_prefetch::<_MM_HINT_T0>(pf.cast());
             _mm_prefetch::<_MM_HINT_T0>(pf.wrapping_add(64).cast());
             _mm_prefetch::<_MM_HINT_T0>(pf.wrapping_add(128).cast());
