@@ -104,9 +104,19 @@ pub enum HeadMode {
     Int8Refined,
 }
 
-/// `x / sqrt(mean(x²) + eps) · w`, in place.
+/// `x / sqrt(mean(x²) + eps) · w`, in place (the sum of squares in f64, in
+/// eight interleaved partial sums so that it vectorizes instead of waiting on
+/// one long chain of dependent adds).
 pub fn rmsnorm(x: &mut [f32], w: &[f32], eps: f32) {
-    let ms = x.iter().map(|v| f64::from(*v) * f64::from(*v)).sum::<f64>() / x.len() as f64;
+    let mut acc = [0f64; 8];
+    let chunks = x.chunks_exact(8);
+    let tail: f64 = chunks.remainder().iter().map(|v| f64::from(*v) * f64::from(*v)).sum();
+    for c in chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += f64::from(*v) * f64::from(*v);
+        }
+    }
+    let ms = (acc.iter().sum::<f64>() + tail) / x.len() as f64;
     let r = (1.0 / (ms + f64::from(eps)).sqrt()) as f32;
     for (v, g) in x.iter_mut().zip(w) {
         *v = *v * r * g;
@@ -147,7 +157,7 @@ impl QuantizedTokens {
         let mut values = vec![0i8; n * k];
         let mut scales = Vec::with_capacity(n);
         for (x, q) in xs[..n * k].chunks_exact(k).zip(values.chunks_exact_mut(k)) {
-            let max = x.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-5);
+            let max = abs_max(x).max(1e-5);
             let s = 127.0 / max;
             let mut done = 0;
             #[cfg(target_arch = "x86_64")]
@@ -257,6 +267,20 @@ unsafe fn quantize_avx2(x: &[f32], s: f32, q: &mut [i8]) -> usize {
         i += 32;
     }
     n
+}
+
+/// `max |x_i|` (0 for an empty slice; NaNs are skipped as by `f32::max`), in
+/// eight interleaved lanes so that it vectorizes.
+fn abs_max(x: &[f32]) -> f32 {
+    let mut m = [0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let tail = chunks.remainder().iter().fold(0f32, |a, v| a.max(v.abs()));
+    for c in chunks {
+        for (a, v) in m.iter_mut().zip(c) {
+            *a = a.max(v.abs());
+        }
+    }
+    m.iter().fold(tail, |a, &b| a.max(b))
 }
 
 /// `x` rounded to the nearest f16 (as f32).
@@ -706,7 +730,7 @@ struct Int16Act {
 
 impl Int16Act {
     fn new(x: &[f32], padded: usize) -> Int16Act {
-        let max_abs = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let max_abs = abs_max(x);
         let t = if max_abs > 0.0 { max_abs / 32767.0 } else { 1.0 };
         let inv = 1.0 / t;
         let mut p = vec![0i16; padded];
