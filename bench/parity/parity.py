@@ -299,8 +299,8 @@ def write_reports(rep, out_dir):
         lines.append(f"## Decode speed, {s['model']} (greedy, {s['n_predict']} tokens after a "
                      f"{s['prompt_tokens']}-token prompt, best of {s['repeats']})")
         lines.append("")
-        lines.append("| threads | llama.cpp tok/s | lutcore tok/s | ours / llama.cpp | load avg during | all runs llama.cpp / lutcore |")
-        lines.append("|---|---|---|---|---|---|")
+        lines.append("| threads | llama.cpp tok/s | lutcore tok/s | ours / llama.cpp | median of paired runs | load avg during | all runs llama.cpp / lutcore (alternating) |")
+        lines.append("|---|---|---|---|---|---|---|")
         for t in s["threads"]:
             r = s["results"][str(t)]
             la = "—" if r.get("llama_tok_s") is None else f"{r['loadavg']}"
@@ -308,7 +308,8 @@ def write_reports(rep, out_dir):
             if r.get("llama_tok_s") and r.get("lutcore_tok_s"):
                 ratio = r["lutcore_tok_s"] / r["llama_tok_s"]
             lines.append(f"| {t} | {fmt(r.get('llama_tok_s'), 2)} | {fmt(r.get('lutcore_tok_s'), 2)} | "
-                         f"{fmt(ratio, 3)} | {la} | {runs_str(r['llama_runs'])} / {runs_str(r['lutcore_runs'])} |")
+                         f"{fmt(ratio, 3)} | {fmt(r.get('paired_ratio_median'), 3)} | {la} | "
+                         f"{runs_str(r['llama_runs'])} / {runs_str(r['lutcore_runs'])} |")
         if s.get("notes"):
             lines.append("")
             for n in s["notes"]:
@@ -454,17 +455,25 @@ def main():
                  "n_predict": args.n_predict, "repeats": args.repeats, "threads": threads, "results": {},
                  "notes": []}
         for t in threads:
-            log(f"speed: llama.cpp {t} thread(s)")
-            lruns, gen, ltext = llama_decode_speed(lm, ptoks, args.n_predict, t, args.repeats, args.flash_attn)
-            log(f"speed: lutcore {t} thread(s)")
-            try:
-                oruns, otext = lutcore_run(exe, path, DECODE_PROMPT, args.n_predict, t, args.repeats)
-            except RuntimeError as e:
-                oruns, otext = [], None
-                speed["notes"].append(f"lutcore run --threads {t}: {e}")
+            # Alternate the two programs run by run, so that a change in the host's speed during
+            # the measurement (this shared VM has slow and fast phases) affects both alike.
+            lruns, oruns, otext = [], [], None
+            for r in range(args.repeats):
+                log(f"speed: llama.cpp {t} thread(s), run {r + 1}/{args.repeats}")
+                lr, gen, ltext = llama_decode_speed(lm, ptoks, args.n_predict, t, 1, args.flash_attn)
+                lruns += lr
+                log(f"speed: lutcore {t} thread(s), run {r + 1}/{args.repeats}")
+                try:
+                    orr, otext = lutcore_run(exe, path, DECODE_PROMPT, args.n_predict, t, 1)
+                    oruns += orr
+                except RuntimeError as e:
+                    speed["notes"].append(f"lutcore run --threads {t}: {e}")
+                    break
             lbest = max(lruns, key=lambda r: r["tok_s"])
             obest = max(oruns, key=lambda r: r["tok_s"]) if oruns else None
+            paired = sorted(o["tok_s"] / l["tok_s"] for l, o in zip(lruns, oruns))
             res = {"llama_tok_s": lbest["tok_s"], "lutcore_tok_s": obest["tok_s"] if obest else None,
+                   "paired_ratio_median": paired[len(paired) // 2] if paired else None,
                    "llama_runs": lruns, "lutcore_runs": oruns,
                    "loadavg": max([r["loadavg_1m"] or 0 for r in lruns + oruns]),
                    "llama_text": DECODE_PROMPT + ltext, "lutcore_text": otext.rstrip("\n") if otext else None}
