@@ -190,6 +190,8 @@ pub fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
     }
     let mut session = Session::new(&model, a.threads);
     session.numerics = a.numerics.into();
+    // The KV cache for the whole run, allocated (and paged in) before timing.
+    session.cache.reserve(prompt.len() + a.n_predict, model.config.head_dim);
     if a.temp <= 0.0 {
         // Greedy: the int8 head with exact refinement picks the exact head's argmax.
         session.head = lutcore_sw::model::HeadMode::Int8Refined;
