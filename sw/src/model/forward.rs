@@ -191,7 +191,7 @@ impl QuantizedTokens {
     /// 256-block, `d = m / −127` with `m` the (first) value of largest magnitude,
     /// `q = min(127, round_half_even(x / d))`; an all-zero block gets `d = 0`.
     pub fn q8k(xs: &[f32], n: usize, k: usize) -> Result<QuantizedTokens, ModelError> {
-        if k % Q8K_BLOCK != 0 {
+        if !k.is_multiple_of(Q8K_BLOCK) {
             return Err(ModelError::Input(format!(
                 "llama.cpp numerics quantize activations in blocks of {Q8K_BLOCK} (Q8_K), but a layer input has {k} values per token"
             )));
@@ -348,7 +348,7 @@ fn exp_avx2(x: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
     let r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693_359_4), x);
     let r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.121_944_4e-4), r);
     let mut p = _mm256_set1_ps(1.987_569_1e-4);
-    for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5.000_000_1e-1] {
+    for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
         p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
     }
     let y = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), _mm256_set1_ps(1.0));
