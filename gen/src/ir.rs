@@ -110,6 +110,8 @@ pub enum Expr {
     Slice(Box<Expr>, u32, u32),
     /// Array element with a dynamic index: `a[i]`.
     Elem(Box<Expr>, Box<Expr>),
+    /// Indexed part select with a dynamic base: `e[base +: width]`.
+    PartSel(Box<Expr>, Box<Expr>, u32),
     /// Unary operation.
     Un(UnOp, Box<Expr>),
     /// Binary operation (always printed in parentheses).
@@ -151,6 +153,10 @@ pub mod e {
     /// `a[i]`
     pub fn elem(a: Expr, i: Expr) -> Expr {
         Expr::Elem(Box::new(a), Box::new(i))
+    }
+    /// `x[base +: width]` with a dynamic `base`.
+    pub fn part_sel(x: Expr, base: Expr, width: u32) -> Expr {
+        Expr::PartSel(Box::new(x), Box::new(base), width)
     }
     /// Binary operation.
     pub fn bin(op: BinOp, a: Expr, b: Expr) -> Expr {

@@ -29,6 +29,38 @@ fn table_bits(cfg: &ArrayConfig) -> u32 {
     (cfg.k_groups() * cfg.table_entries()) as u32 * cfg.entry_bits()
 }
 
+/// How the array packs each group's table for the PEs' reads: `per_word`
+/// entries at a power-of-two `stride` in each of `words` words of at most 64
+/// bits, so a read within a word is a shift by the low `low_bits` select bits
+/// (one 64-bit shift in Verilator's C++; the same 2:1 mux tree as
+/// [`mux_tree`] in yosys) and the remaining select bits choose the word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TablePacking {
+    /// Bits per entry slot: the entry width rounded up to a power of two.
+    pub stride: u32,
+    /// Entries per word.
+    pub per_word: u32,
+    /// Words per group.
+    pub words: u32,
+    /// Select bits resolved within a word: log2(per_word).
+    pub low_bits: u32,
+}
+
+impl TablePacking {
+    /// The packing of `cfg`'s tables.
+    pub fn of(cfg: &ArrayConfig) -> TablePacking {
+        let entries = cfg.table_entries() as u32;
+        let stride = cfg.entry_bits().next_power_of_two();
+        let per_word = (64 / stride).clamp(1, entries);
+        TablePacking { stride, per_word, words: entries / per_word, low_bits: per_word.trailing_zeros() }
+    }
+
+    /// Bits per word.
+    pub fn word_bits(&self) -> u32 {
+        self.stride * self.per_word
+    }
+}
+
 /// Multiply `x` (`width` bits) by the constant `c` with shifts and adds.
 pub fn const_mul(x: Expr, c: i64, width: u32) -> Expr {
     let mag = c.unsigned_abs();
@@ -310,18 +342,32 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
         // Registered: sum(x) is final two cycles before the accumulate stage's finalize.
         m.item(Item::AlwaysFf { reset: vec![], body: vec![Stmt::Assign(corr.clone(), const_mul(sum_wide, c, aw))] });
     }
-    m.comment("");
-    m.comment("The tables as one array per group, read by every PE");
     let (g, groups, entries, ew) = (cfg.g() as u32, cfg.k_groups() as u32, cfg.table_entries() as u32, cfg.entry_bits());
-    let tabs: Vec<Expr> = (0..groups)
+    let pack = TablePacking::of(cfg);
+    m.comment("");
+    m.comment(format!(
+        "The tables packed for reading: per group, {} word(s) of {} entries at a {}-bit stride (zero",
+        pack.words, pack.per_word, pack.stride
+    ));
+    m.comment("padded), so that a PE's read within a word is a shift by its low select bits: yosys");
+    m.comment("maps it to the same 2:1 mux tree as an explicit one, Verilator to one 64-bit shift.");
+    let words: Vec<Vec<Expr>> = (0..groups)
         .map(|j| {
-            let tab = m.array(&format!("table_g{j}"), ew, entries, &format!("group {j}, entry k at [k]"));
-            m.item(Item::AlwaysComb(
-                (0..entries)
-                    .map(|k| Stmt::Assign(e::elem(tab.clone(), e::lit(g - 1, u64::from(k))), e::part(table.clone(), (j * entries + k) * ew, ew)))
-                    .collect(),
-            ));
-            tab
+            (0..pack.words)
+                .map(|c| {
+                    let first = c * pack.per_word;
+                    let w = m.logic(&format!("table_g{j}_w{c}"), pack.word_bits(), &format!("group {j}, entry {first}+k at [{}k +: {ew}]", pack.stride));
+                    let mut parts = Vec::new();
+                    for k in (0..pack.per_word).rev() {
+                        if pack.stride > ew {
+                            parts.push(e::lit(pack.stride - ew, 0));
+                        }
+                        parts.push(e::part(table.clone(), (j * entries + first + k) * ew, ew));
+                    }
+                    m.assign(w.clone(), if parts.len() == 1 { parts.pop().expect("one") } else { e::concat(parts) });
+                    w
+                })
+                .collect()
         })
         .collect();
     m.comment("");
@@ -330,10 +376,29 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
         let sel = m.logic(&format!("pe{r}_sel"), groups * (g - 1), "");
         let entry = m.logic(&format!("pe{r}_entry"), groups * ew, "");
         // A one-group, g = 2 array has a 1-bit index: no bit select on a scalar.
-        let sel_bit = |j: u32, i: u32| if groups * (g - 1) == 1 { sel.clone() } else { e::bit(sel.clone(), j * (g - 1) + i) };
+        let sel_bits = |lo: u32, n: u32| if groups * (g - 1) == 1 { sel.clone() } else { e::part(sel.clone(), lo, n) };
         let reads = (0..groups)
             .rev()
-            .map(|j| mux_tree(&mut m, &format!("pe{r}_g{j}"), ew, &|i| sel_bit(j, i), g - 1, &|k| e::elem(tabs[j as usize].clone(), e::lit(g - 1, k))))
+            .map(|j| {
+                let base = j * (g - 1);
+                let read_word = |m: &mut Module, c: u64| {
+                    let word = words[j as usize][c as usize].clone();
+                    if pack.low_bits == 0 {
+                        return e::part(word, 0, ew);
+                    }
+                    let at = e::concat(vec![sel_bits(base, pack.low_bits), e::lit(pack.stride.trailing_zeros(), 0)]);
+                    let read = m.logic(&format!("pe{r}_g{j}_r{c}"), ew, "");
+                    m.assign(read.clone(), e::part_sel(word, at, ew));
+                    read
+                };
+                if pack.words == 1 {
+                    read_word(&mut m, 0)
+                } else {
+                    let reads: Vec<Expr> = (0..u64::from(pack.words)).map(|c| read_word(&mut m, c)).collect();
+                    let sel_bit = |i: u32| sel_bits(base + pack.low_bits + i, 1);
+                    mux_tree(&mut m, &format!("pe{r}_g{j}"), ew, &sel_bit, g - 1 - pack.low_bits, &|c| reads[c as usize].clone())
+                }
+            })
             .collect::<Vec<_>>();
         m.assign(entry.clone(), if groups == 1 { reads[0].clone() } else { e::concat(reads) });
         let mut conns = vec![

@@ -203,6 +203,7 @@ fn expr(x: &Expr) -> String {
         Expr::Bit(a, i) => format!("{}[{i}]", expr(a)),
         Expr::Slice(a, hi, lo) => format!("{}[{hi}:{lo}]", expr(a)),
         Expr::Elem(a, i) => format!("{}[{}]", expr(a), top_expr(i)),
+        Expr::PartSel(x, base, w) => format!("{}[{} +: {w}]", expr(x), top_expr(base)),
         Expr::Un(op, a) => {
             let o = match op {
                 UnOp::Not => "~",

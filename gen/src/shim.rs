@@ -18,6 +18,20 @@
 //!   outputs and unknown indices; `get` reads inputs and outputs and leaves
 //!   `words` untouched for an unknown index.
 //!
+//! A top with the arrays' stream interface ([`crate::top_ports`]: every
+//! [`STREAM_PORTS`] name with its direction) also gets one clock of the
+//! stream protocol in a single call, so a driver crosses the C ABI once per
+//! cycle instead of a dozen times:
+//!
+//! * `uint32_t lutcore_sim_stream_cycle(void*, uint32_t ctl, const uint32_t* act,
+//!   const uint32_t* wgt, uint32_t* res)`: drive `act_valid_i` (bit 0 of
+//!   `ctl`), `act_last_i` (bit 1), `wgt_valid_i` (bit 2), and `act_data_i` from
+//!   `act` unless it is null; evaluate with `clk_i` low; sample the
+//!   handshakes, copying `res_data_o` into `res` when a result beat is taken
+//!   (`res_valid_o && res_ready_i`); drive `wgt_data_i` from `wgt` unless it is
+//!   null; raise `clk_i` and evaluate. Returns bit 0: the activation beat was
+//!   accepted, bit 1: the weight beat was, bit 2: a result beat was taken.
+//!
 //! Trace builds ([`cpp_shim_traced`] with a [`TraceFormat`], for a model
 //! Verilated with `--trace-fst` or `--trace`) add:
 //!
@@ -55,6 +69,9 @@ pub mod symbols {
     pub const SET: &str = "lutcore_sim_set";
     /// `void lutcore_sim_get(void*, uint32_t, uint32_t*)`
     pub const GET: &str = "lutcore_sim_get";
+    /// `uint32_t lutcore_sim_stream_cycle(void*, uint32_t, const uint32_t*, const uint32_t*, uint32_t*)`
+    /// (tops with the stream interface only)
+    pub const STREAM_CYCLE: &str = "lutcore_sim_stream_cycle";
     /// `int lutcore_sim_trace_open(void*, const char*)` (trace builds only)
     pub const TRACE_OPEN: &str = "lutcore_sim_trace_open";
     /// `uint64_t lutcore_sim_trace_close(void*)` (trace builds only)
@@ -149,6 +166,62 @@ fn storage(width: u32) -> Storage {
         17..=32 => Storage::Narrow("IData"),
         33..=64 => Storage::Quad,
         _ => Storage::Wide(port_words(width)),
+    }
+}
+
+/// The stream interface's ports (name, direction) that a top needs for
+/// `lutcore_sim_stream_cycle` (besides `clk_i`).
+pub const STREAM_PORTS: [(&str, Dir); 10] = [
+    ("act_valid_i", Dir::Input),
+    ("act_ready_o", Dir::Output),
+    ("act_last_i", Dir::Input),
+    ("act_data_i", Dir::Input),
+    ("wgt_valid_i", Dir::Input),
+    ("wgt_ready_o", Dir::Output),
+    ("wgt_data_i", Dir::Input),
+    ("res_valid_o", Dir::Output),
+    ("res_ready_i", Dir::Input),
+    ("res_data_o", Dir::Output),
+];
+
+/// Whether a top with `ports` has the stream interface (and so the
+/// `lutcore_sim_stream_cycle` function).
+pub fn has_stream_interface(ports: &[Port]) -> bool {
+    let has = |name: &str, dir: Dir| ports.iter().any(|p| p.name == name && p.dir == dir);
+    has("clk_i", Dir::Input) && STREAM_PORTS.iter().all(|&(n, d)| has(n, d))
+}
+
+/// C++ statements that copy the words at `src` into input port `p` of model `m`.
+fn set_port(p: &Port, src: &str) -> Vec<String> {
+    let (n, mask) = (&p.name, top_mask(p.width));
+    match storage(p.width) {
+        Storage::Narrow(ty) => vec![format!("m.{n} = static_cast<{ty}>({src}[0] & {mask});")],
+        Storage::Quad => vec![format!("m.{n} = (static_cast<QData>({src}[1] & {mask}) << 32) | static_cast<QData>({src}[0]);")],
+        Storage::Wide(words) => {
+            let last = words - 1;
+            vec![
+                format!("for (int i = 0; i < {last}; ++i) m.{n}.m_storage[i] = {src}[i];"),
+                format!("m.{n}.m_storage[{last}] = {src}[{last}] & {mask};"),
+            ]
+        }
+    }
+}
+
+/// C++ statements that copy port `p` of model `m` into the words at `dst`.
+fn get_port(p: &Port, dst: &str) -> Vec<String> {
+    let (n, mask) = (&p.name, top_mask(p.width));
+    match storage(p.width) {
+        Storage::Narrow(_) => vec![format!("{dst}[0] = static_cast<uint32_t>(m.{n}) & {mask};")],
+        Storage::Quad => {
+            vec![format!("{dst}[0] = static_cast<uint32_t>(m.{n});"), format!("{dst}[1] = static_cast<uint32_t>(m.{n} >> 32) & {mask};")]
+        }
+        Storage::Wide(words) => {
+            let last = words - 1;
+            vec![
+                format!("for (int i = 0; i < {last}; ++i) {dst}[i] = m.{n}.m_storage[i];"),
+                format!("{dst}[{last}] = m.{n}.m_storage[{last}] & {mask};"),
+            ]
+        }
     }
 }
 
@@ -304,25 +377,11 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
     let _ = writeln!(w, "    {class}& m = model_of(p);");
     let _ = writeln!(w, "    switch (port) {{");
     for (i, p) in ports.iter().enumerate().filter(|(_, p)| p.dir == Dir::Input) {
-        let (n, mask) = (&p.name, top_mask(p.width));
-        match storage(p.width) {
-            Storage::Narrow(ty) => {
-                let _ = writeln!(w, "    case {i}: m.{n} = static_cast<{ty}>(w[0] & {mask}); break;");
-            }
-            Storage::Quad => {
-                let _ = writeln!(
-                    w,
-                    "    case {i}: m.{n} = (static_cast<QData>(w[1] & {mask}) << 32) | static_cast<QData>(w[0]); break;"
-                );
-            }
-            Storage::Wide(words) => {
-                let last = words - 1;
-                let _ = writeln!(w, "    case {i}:");
-                let _ = writeln!(w, "        for (int i = 0; i < {last}; ++i) m.{n}.m_storage[i] = w[i];");
-                let _ = writeln!(w, "        m.{n}.m_storage[{last}] = w[{last}] & {mask};");
-                let _ = writeln!(w, "        break;");
-            }
+        let _ = writeln!(w, "    case {i}:");
+        for line in set_port(p, "w") {
+            let _ = writeln!(w, "        {line}");
         }
+        let _ = writeln!(w, "        break;");
     }
     let _ = writeln!(w, "    default: break;  // outputs and unknown ports are not settable");
     let _ = writeln!(w, "    }}");
@@ -334,29 +393,45 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
     let _ = writeln!(w, "    const {class}& m = model_of(p);");
     let _ = writeln!(w, "    switch (port) {{");
     for (i, p) in ports.iter().enumerate() {
-        let (n, mask) = (&p.name, top_mask(p.width));
-        match storage(p.width) {
-            Storage::Narrow(_) => {
-                let _ = writeln!(w, "    case {i}: w[0] = static_cast<uint32_t>(m.{n}) & {mask}; break;");
-            }
-            Storage::Quad => {
-                let _ = writeln!(w, "    case {i}:");
-                let _ = writeln!(w, "        w[0] = static_cast<uint32_t>(m.{n});");
-                let _ = writeln!(w, "        w[1] = static_cast<uint32_t>(m.{n} >> 32) & {mask};");
-                let _ = writeln!(w, "        break;");
-            }
-            Storage::Wide(words) => {
-                let last = words - 1;
-                let _ = writeln!(w, "    case {i}:");
-                let _ = writeln!(w, "        for (int i = 0; i < {last}; ++i) w[i] = m.{n}.m_storage[i];");
-                let _ = writeln!(w, "        w[{last}] = m.{n}.m_storage[{last}] & {mask};");
-                let _ = writeln!(w, "        break;");
-            }
+        let _ = writeln!(w, "    case {i}:");
+        for line in get_port(p, "w") {
+            let _ = writeln!(w, "        {line}");
         }
+        let _ = writeln!(w, "        break;");
     }
     let _ = writeln!(w, "    default: break;");
     let _ = writeln!(w, "    }}");
     let _ = writeln!(w, "}}");
+    if has_stream_interface(ports) {
+        let port = |name: &str| ports.iter().find(|p| p.name == name).expect("checked by has_stream_interface");
+        let dump = if trace.is_some() { "\n    sim_of(p).dump();" } else { "" };
+        let body = |lines: Vec<String>, indent: &str| lines.into_iter().map(|l| format!("{indent}{l}")).collect::<Vec<_>>().join("\n");
+        let _ = writeln!(w);
+        let _ = writeln!(w, "// One clock of the stream protocol (see lutcore_gen::shim).");
+        let _ = writeln!(
+            w,
+            "LUTCORE_EXPORT uint32_t {}(void* p, uint32_t ctl, const uint32_t* act, const uint32_t* wgt, uint32_t* res) {{",
+            symbols::STREAM_CYCLE
+        );
+        let _ = writeln!(w, "    {class}& m = model_of(p);");
+        let _ = writeln!(w, "    if (act) {{\n{}\n    }}", body(set_port(port("act_data_i"), "act"), "        "));
+        let _ = writeln!(w, "    m.act_valid_i = ctl & 1u;");
+        let _ = writeln!(w, "    m.act_last_i = (ctl >> 1) & 1u;");
+        let _ = writeln!(w, "    m.wgt_valid_i = (ctl >> 2) & 1u;");
+        let _ = writeln!(w, "    m.clk_i = 0;");
+        let _ = writeln!(w, "    m.eval();{dump}");
+        let _ = writeln!(w, "    const uint32_t res_taken = m.res_valid_o & m.res_ready_i & 1u;");
+        let _ = writeln!(
+            w,
+            "    const uint32_t fired = (m.act_valid_i & m.act_ready_o & 1u) | ((m.wgt_valid_i & m.wgt_ready_o & 1u) << 1) | (res_taken << 2);"
+        );
+        let _ = writeln!(w, "    if (res_taken) {{\n{}\n    }}", body(get_port(port("res_data_o"), "res"), "        "));
+        let _ = writeln!(w, "    if (wgt) {{\n{}\n    }}", body(set_port(port("wgt_data_i"), "wgt"), "        "));
+        let _ = writeln!(w, "    m.clk_i = 1;");
+        let _ = writeln!(w, "    m.eval();{dump}");
+        let _ = writeln!(w, "    return fired;");
+        let _ = writeln!(w, "}}");
+    }
     s
 }
 
@@ -419,8 +494,8 @@ mod tests {
     #[test]
     fn widths_map_to_verilator_storage_and_masks() {
         let s = cpp_shim("t", &ports());
-        assert!(s.contains("case 1: m.narrow_i = static_cast<SData>(w[0] & 0xfffu); break;"));
-        assert!(s.contains("case 3: m.quad_i = (static_cast<QData>(w[1] & 0xffu) << 32)"));
+        assert!(s.contains("case 1:\n        m.narrow_i = static_cast<SData>(w[0] & 0xfffu);\n        break;"));
+        assert!(s.contains("case 3:\n        m.quad_i = (static_cast<QData>(w[1] & 0xffu) << 32)"));
         assert!(s.contains("m.wide_i.m_storage[3] = w[3] & 0xffffffffu;"));
         assert!(s.contains("w[3] = m.wide_o.m_storage[3] & 0xfu;"));
         // outputs are never assigned
@@ -431,5 +506,24 @@ mod tests {
         assert_eq!(port_words(1), 1);
         assert_eq!(port_words(64), 2);
         assert_eq!(port_words(65), 3);
+    }
+
+    #[test]
+    fn stream_tops_get_the_cycle_function() {
+        assert!(!cpp_shim("t", &ports()).contains(symbols::STREAM_CYCLE), "no stream interface, no cycle function");
+        let cfg = lutcore_sw::config::preset("default").expect("preset");
+        let stream = crate::top_ports(&cfg);
+        assert!(has_stream_interface(&stream));
+        let s = cpp_shim("t", &stream);
+        let f = &s[s.find(symbols::STREAM_CYCLE).expect("cycle function")..];
+        // low evaluation, sample, weight beat, high evaluation, in this order
+        let at = |needle: &str| f.find(needle).unwrap_or_else(|| panic!("{needle} missing"));
+        assert!(at("m.clk_i = 0;") < at("m.eval();"));
+        assert!(at("m.eval();") < at("res_taken <<") && at("res_taken <<") < at("m.wgt_data_i.m_storage"));
+        assert!(at("m.wgt_data_i.m_storage") < at("m.clk_i = 1;"));
+        assert_eq!(f.matches("m.eval();").count(), 2);
+        let traced = cpp_shim_traced("t", &stream, Some(TraceFormat::Fst));
+        let f = &traced[traced.find(symbols::STREAM_CYCLE).expect("cycle function")..];
+        assert_eq!(f.matches("sim_of(p).dump();").count(), 2, "a traced cycle dumps both evaluations");
     }
 }

@@ -17,14 +17,12 @@
 //! GEMV-only, so `n` tokens cost `n` passes but the weights cross the memory
 //! bus once per matmul. Results come back in pass order (tile, token).
 //!
-//! Speed: each clock is two model evaluations (clock low, clock high), and
-//! Verilator re-evaluates every input-driven combinational path on every
-//! evaluation. The generated arrays' outputs (`*_ready_o`, `res_*_o`) depend
-//! on the weight data only through registers, so the driver evaluates the
-//! clock-low phase with `wgt_data_i` at zero (cheap, branch-predictable
-//! table lookups in the Verilated code) and presents the real beat only for
-//! the rising edge; the integers are unchanged (the co-simulation tests
-//! check every config bit for bit). Inputs are only written when they change.
+//! Speed: each clock is one call across the C ABI
+//! ([`SimModel::stream_cycle`]): the shim drives the valids and any new
+//! beat, evaluates with the clock low, samples the handshakes (copying a
+//! taken result beat), drives the weight beat and evaluates the rising edge.
+//! The generated arrays register both input beats before using them, so no
+//! combinational path depends on the data ports.
 
 use std::time::{Duration, Instant};
 
@@ -35,7 +33,7 @@ use lutcore_sw::layout::{check_activations, check_fits, k_tiles, rtl_act_beats, 
 use lutcore_sw::Activation;
 
 use crate::library::{BuildOptions, SimLibrary};
-use crate::model::SimModel;
+use crate::model::{SimModel, StreamBeats};
 use crate::SimError;
 
 /// The outcome of one simulated GEMV.
@@ -152,15 +150,10 @@ struct StreamPorts {
     clk: usize,
     rst_n: usize,
     act_valid: usize,
-    act_ready: usize,
     act_last: usize,
-    act_data: usize,
     wgt_valid: usize,
-    wgt_ready: usize,
     wgt_data: usize,
-    res_valid: usize,
     res_ready: usize,
-    res_data: usize,
 }
 
 impl StreamPorts {
@@ -193,33 +186,11 @@ impl StreamPorts {
             clk: by("clk_i"),
             rst_n: by("rst_ni"),
             act_valid: by("act_valid_i"),
-            act_ready: by("act_ready_o"),
             act_last: by("act_last_i"),
-            act_data: by("act_data_i"),
             wgt_valid: by("wgt_valid_i"),
-            wgt_ready: by("wgt_ready_o"),
             wgt_data: by("wgt_data_i"),
-            res_valid: by("res_valid_o"),
             res_ready: by("res_ready_i"),
-            res_data: by("res_data_o"),
         })
-    }
-}
-
-/// A one-bit input whose last written value is remembered, so it is only
-/// written when it changes.
-struct Bit {
-    idx: usize,
-    value: Option<bool>,
-}
-
-impl Bit {
-    fn set(&mut self, model: &mut SimModel, v: bool) -> Result<(), SimError> {
-        if self.value != Some(v) {
-            model.set_bit(self.idx, v)?;
-            self.value = Some(v);
-        }
-        Ok(())
     }
 }
 
@@ -285,10 +256,6 @@ pub fn run_gemm<A: Activation>(model: &mut SimModel, w: &PackedWeights, x: &[A],
     model.set_bit(p.rst_n, true)?;
     model.set_bit(p.res_ready, true)?;
 
-    let mut clk = Bit { idx: p.clk, value: None };
-    let mut act_valid_in = Bit { idx: p.act_valid, value: Some(false) };
-    let mut act_last_in = Bit { idx: p.act_last, value: Some(false) };
-    let mut wgt_valid_in = Bit { idx: p.wgt_valid, value: Some(false) };
     let mut res_words = vec![0u32; port_words(cfg.result_beat_bits())];
     let (mut act_pos, mut wgt_pos, mut res_pos) = (0usize, 0usize, 0usize);
     // Index of the beat currently on the activation port (avoids re-copying wide beats).
@@ -305,42 +272,22 @@ pub fn run_gemm<A: Activation>(model: &mut SimModel, w: &PackedWeights, x: &[A],
             });
         }
         let act_valid = act_pos < act_total;
-        if act_valid && act_shown != act_pos {
-            // Pass q = act_pos / kt handles token q % n.
-            let (q, i) = (act_pos / kt, act_pos % kt);
+        // Pass q = act_pos / kt handles token q % n.
+        let (q, i) = (act_pos / kt, act_pos % kt);
+        let new_act = (act_valid && act_shown != act_pos).then(|| {
             let at = ((q % n) * kt + i) * act_words;
-            model.set_idx(p.act_data, &act[at..at + act_words])?;
-            act_last_in.set(model, i == kt - 1)?;
-            act_shown = act_pos;
-        }
-        act_valid_in.set(model, act_valid)?;
+            &act[at..at + act_words]
+        });
+        act_shown = act_pos;
         let wgt_valid = wgt_pos < wgt_total;
-        wgt_valid_in.set(model, wgt_valid)?;
-
-        // Clock low, weight data at zero: only the handshake outputs are read.
-        clk.set(model, false)?;
-        model.eval();
-        let act_fire = act_valid && model.get_bit(p.act_ready)?;
-        let wgt_fire = wgt_valid && model.get_bit(p.wgt_ready)?;
-        let res_fire = model.get_bit(p.res_valid)?;
-        if res_fire {
-            model.get_idx_into(p.res_data, &mut res_words)?;
-        }
-        // Rising edge with the real weight beat.
-        if wgt_valid {
-            let q = wgt_pos / bpp;
-            model.set_idx(p.wgt_data, w.beat(q / n, wgt_pos % bpp))?;
-        }
-        clk.set(model, true)?;
-        model.eval();
-        if wgt_valid {
-            model.set_idx(p.wgt_data, &zero_beat)?;
-        }
+        let wgt_beat = wgt_valid.then(|| w.beat(wgt_pos / bpp / n, wgt_pos % bpp));
+        let beats = StreamBeats { act_valid, act_last: act_valid && i == kt - 1, act: new_act, wgt_valid, wgt: wgt_beat };
+        let fired = model.stream_cycle(beats, &mut res_words)?;
         cycles += 1;
 
-        act_pos += usize::from(act_fire);
-        wgt_pos += usize::from(wgt_fire);
-        if res_fire {
+        act_pos += usize::from(fired.act);
+        wgt_pos += usize::from(fired.wgt);
+        if fired.res {
             let (tile, tok) = (res_pos / n, res_pos % n);
             let r0 = tile * rows;
             let live = rows.min(m - r0);

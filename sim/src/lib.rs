@@ -38,7 +38,7 @@ pub use board::{board_design, BoardDriver, BoardError, BoardGemv, BoardInfo, Boa
 pub use gemv::{run_gemm, run_gemv, GemmRun, GemvRun, PackedWeights, Simulator};
 pub use library::{cache_root, verilator_version, BuildOptions, BuildStatus, SimLibrary};
 pub use lutcore_gen::shim::{TraceFormat, TRACE_CYCLE, TRACE_HALF_CYCLE};
-pub use model::{SimModel, TraceSummary};
+pub use model::{SimModel, StreamBeats, StreamFired, TraceSummary};
 pub use rtl_backend::{
     CheckOutcome, CostModel, MatmulRecord, RtlBackend, RtlOptions, TraceRecord, TraceRequest, TraceSelect,
 };

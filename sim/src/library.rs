@@ -132,11 +132,16 @@ pub(crate) struct Shim {
     pub(crate) tick: unsafe extern "C" fn(*mut c_void),
     pub(crate) set: unsafe extern "C" fn(*mut c_void, u32, *const u32),
     pub(crate) get: unsafe extern "C" fn(*mut c_void, u32, *mut u32),
+    /// One clock of the stream protocol, for tops with the stream interface.
+    pub(crate) stream_cycle: Option<StreamCycleFn>,
     /// The trace functions, in a trace build.
     pub(crate) trace: Option<TraceFns>,
     /// Keeps the function pointers above valid.
     _lib: libloading::Library,
 }
+
+/// `lutcore_sim_stream_cycle(model, ctl, act, wgt, res) -> fired` (see `lutcore_gen::shim`).
+pub(crate) type StreamCycleFn = unsafe extern "C" fn(*mut c_void, u32, *const u32, *const u32, *mut u32) -> u32;
 
 /// The shim functions of a trace build.
 pub(crate) struct TraceFns {
@@ -146,7 +151,7 @@ pub(crate) struct TraceFns {
 }
 
 impl Shim {
-    fn load(path: &Path, trace: Option<TraceFormat>) -> Result<Shim, SimError> {
+    fn load(path: &Path, trace: Option<TraceFormat>, stream: bool) -> Result<Shim, SimError> {
         use lutcore_gen::shim::symbols as sym;
         let err = |source| SimError::Load { path: path.to_path_buf(), source };
         // SAFETY: the library is one this module built from the lutcore shim;
@@ -178,7 +183,11 @@ impl Shim {
                     Some(TraceFns { format, open, close })
                 }
             };
-            Ok(Shim { port_count, new, free, eval, tick, set, get, trace, _lib: lib })
+            let stream_cycle = match stream {
+                true => Some(*lib.get::<StreamCycleFn>(sym::STREAM_CYCLE.as_bytes()).map_err(err)?),
+                false => None,
+            };
+            Ok(Shim { port_count, new, free, eval, tick, set, get, stream_cycle, trace, _lib: lib })
         }
     }
 }
@@ -550,7 +559,7 @@ impl SimLibrary {
         };
         drop(lock);
 
-        let shim_fns = Shim::load(&so, opts.trace)?;
+        let shim_fns = Shim::load(&so, opts.trace, lutcore_gen::shim::has_stream_interface(&design.ports))?;
         // SAFETY: a function without arguments returning a constant.
         let count = unsafe { (shim_fns.port_count)() };
         if count as usize != design.ports.len() {

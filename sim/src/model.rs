@@ -33,6 +33,34 @@ pub struct SimModel {
     ports: Arc<[Port]>,
     /// The open trace file, if any.
     tracing: Option<PathBuf>,
+    /// Words of `act_data_i`, `wgt_data_i` and `res_data_o`, for a top with the stream interface.
+    stream_words: Option<[usize; 3]>,
+}
+
+/// The handshakes that completed in one [`SimModel::stream_cycle`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamFired {
+    /// The activation beat was accepted (`act_valid_i && act_ready_o`).
+    pub act: bool,
+    /// The weight beat was accepted (`wgt_valid_i && wgt_ready_o`).
+    pub wgt: bool,
+    /// A result beat was taken (`res_valid_o && res_ready_i`) and copied out.
+    pub res: bool,
+}
+
+/// What the driver presents in one [`SimModel::stream_cycle`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StreamBeats<'a> {
+    /// `act_valid_i`.
+    pub act_valid: bool,
+    /// `act_last_i`.
+    pub act_last: bool,
+    /// A new `act_data_i` (`None`: keep the current one).
+    pub act: Option<&'a [u32]>,
+    /// `wgt_valid_i`.
+    pub wgt_valid: bool,
+    /// The `wgt_data_i` for the rising edge (`None`: keep the current one).
+    pub wgt: Option<&'a [u32]>,
 }
 
 /// A finished trace file ([`SimModel::trace_close`]).
@@ -69,7 +97,11 @@ impl SimModel {
         // SAFETY: `new` takes no arguments and returns an owned pointer or null.
         let raw = unsafe { (shim.new)() };
         let handle = NonNull::new(raw).ok_or_else(|| SimError::ModelCreate { top: top.to_string() })?;
-        Ok(SimModel { shim, handle, top: top.to_string(), ports, tracing: None })
+        let stream_words = shim.stream_cycle.is_some().then(|| {
+            let words = |name: &str| ports.iter().find(|p| p.name == name).map_or(0, |p| port_words(p.width));
+            [words("act_data_i"), words("wgt_data_i"), words("res_data_o")]
+        });
+        Ok(SimModel { shim, handle, top: top.to_string(), ports, tracing: None, stream_words })
     }
 
     /// The trace format, if the library is a trace build.
@@ -243,6 +275,38 @@ impl SimModel {
     pub fn eval(&mut self) {
         // SAFETY: the handle is live.
         unsafe { (self.shim.eval)(self.handle.as_ptr()) }
+    }
+
+    /// One clock of the stream protocol in one call across the C ABI: drive
+    /// the valids, `act_last_i` and a new activation beat, evaluate with
+    /// `clk_i` low, sample the handshakes (copying a taken result beat into
+    /// `res`), drive the weight beat, raise `clk_i` and evaluate. Errors if
+    /// the top has no stream interface ([`lutcore_gen::top_ports`]) or a
+    /// slice has the wrong number of words.
+    pub fn stream_cycle(&mut self, beats: StreamBeats<'_>, res: &mut [u32]) -> Result<StreamFired, SimError> {
+        let (Some(f), Some([act_n, wgt_n, res_n])) = (self.shim.stream_cycle, self.stream_words) else {
+            return Err(SimError::Port { port: "*".into(), detail: format!("`{}` has no stream interface", self.top) });
+        };
+        let check = |port: &str, want: usize, got: usize| {
+            if want == got {
+                Ok(())
+            } else {
+                Err(SimError::Port { port: port.into(), detail: format!("takes {want} words, got {got}") })
+            }
+        };
+        if let Some(a) = beats.act {
+            check("act_data_i", act_n, a.len())?;
+        }
+        if let Some(w) = beats.wgt {
+            check("wgt_data_i", wgt_n, w.len())?;
+        }
+        check("res_data_o", res_n, res.len())?;
+        let ctl = u32::from(beats.act_valid) | u32::from(beats.act_last) << 1 | u32::from(beats.wgt_valid) << 2;
+        let ptr = |b: Option<&[u32]>| b.map_or(std::ptr::null(), <[u32]>::as_ptr);
+        // SAFETY: the handle is live; `act`, `wgt` (or null) and `res` hold
+        // exactly the words of their ports, checked above.
+        let fired = unsafe { f(self.handle.as_ptr(), ctl, ptr(beats.act), ptr(beats.wgt), res.as_mut_ptr()) };
+        Ok(StreamFired { act: fired & 1 != 0, wgt: fired & 2 != 0, res: fired & 4 != 0 })
     }
 
     /// One clock cycle: `clk_i = 0`, eval, `clk_i = 1`, eval (just eval

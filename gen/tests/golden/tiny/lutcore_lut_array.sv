@@ -81,37 +81,24 @@ module lutcore_lut_array (
     corr <= (sum_x_wide << 6'd2) - sum_x_wide;
   end
 
-  // The tables as one array per group, read by every PE
-  logic [9:0] table_g0 [0:7];              // group 0, entry k at [k]
-  always_comb begin
-    table_g0[3'd0] = tables[9:0];
-    table_g0[3'd1] = tables[19:10];
-    table_g0[3'd2] = tables[29:20];
-    table_g0[3'd3] = tables[39:30];
-    table_g0[3'd4] = tables[49:40];
-    table_g0[3'd5] = tables[59:50];
-    table_g0[3'd6] = tables[69:60];
-    table_g0[3'd7] = tables[79:70];
-  end
+  // The tables packed for reading: per group, 2 word(s) of 4 entries at a 16-bit stride (zero
+  // padded), so that a PE's read within a word is a shift by its low select bits: yosys
+  // maps it to the same 2:1 mux tree as an explicit one, Verilator to one 64-bit shift.
+  logic [63:0] table_g0_w0;                // group 0, entry 0+k at [16k +: 10]
+  assign table_g0_w0 = {6'd0, tables[39:30], 6'd0, tables[29:20], 6'd0, tables[19:10], 6'd0, tables[9:0]};
+  logic [63:0] table_g0_w1;                // group 0, entry 4+k at [16k +: 10]
+  assign table_g0_w1 = {6'd0, tables[79:70], 6'd0, tables[69:60], 6'd0, tables[59:50], 6'd0, tables[49:40]};
 
   // Processing elements, one per row, each with one table read per group
   logic [2:0] pe0_sel;
   logic [9:0] pe0_entry;
-  logic [9:0] pe0_g0_m1_3;
-  assign pe0_g0_m1_3 = table_g0[3'd6] ^ ((table_g0[3'd6] ^ table_g0[3'd7]) & {10{pe0_sel[0]}});
-  logic [9:0] pe0_g0_m1_2;
-  assign pe0_g0_m1_2 = table_g0[3'd4] ^ ((table_g0[3'd4] ^ table_g0[3'd5]) & {10{pe0_sel[0]}});
-  logic [9:0] pe0_g0_m2_1;
-  assign pe0_g0_m2_1 = pe0_g0_m1_2 ^ ((pe0_g0_m1_2 ^ pe0_g0_m1_3) & {10{pe0_sel[1]}});
-  logic [9:0] pe0_g0_m1_1;
-  assign pe0_g0_m1_1 = table_g0[3'd2] ^ ((table_g0[3'd2] ^ table_g0[3'd3]) & {10{pe0_sel[0]}});
+  logic [9:0] pe0_g0_r0;
+  assign pe0_g0_r0 = table_g0_w0[{pe0_sel[1:0], 4'd0} +: 10];
+  logic [9:0] pe0_g0_r1;
+  assign pe0_g0_r1 = table_g0_w1[{pe0_sel[1:0], 4'd0} +: 10];
   logic [9:0] pe0_g0_m1_0;
-  assign pe0_g0_m1_0 = table_g0[3'd0] ^ ((table_g0[3'd0] ^ table_g0[3'd1]) & {10{pe0_sel[0]}});
-  logic [9:0] pe0_g0_m2_0;
-  assign pe0_g0_m2_0 = pe0_g0_m1_0 ^ ((pe0_g0_m1_0 ^ pe0_g0_m1_1) & {10{pe0_sel[1]}});
-  logic [9:0] pe0_g0_m3_0;
-  assign pe0_g0_m3_0 = pe0_g0_m2_0 ^ ((pe0_g0_m2_0 ^ pe0_g0_m2_1) & {10{pe0_sel[2]}});
-  assign pe0_entry = pe0_g0_m3_0;
+  assign pe0_g0_m1_0 = pe0_g0_r0 ^ ((pe0_g0_r0 ^ pe0_g0_r1) & {10{pe0_sel[2]}});
+  assign pe0_entry = pe0_g0_m1_0;
   lutcore_lut_pe u_pe_0 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
@@ -126,21 +113,13 @@ module lutcore_lut_array (
   );
   logic [2:0] pe1_sel;
   logic [9:0] pe1_entry;
-  logic [9:0] pe1_g0_m1_3;
-  assign pe1_g0_m1_3 = table_g0[3'd6] ^ ((table_g0[3'd6] ^ table_g0[3'd7]) & {10{pe1_sel[0]}});
-  logic [9:0] pe1_g0_m1_2;
-  assign pe1_g0_m1_2 = table_g0[3'd4] ^ ((table_g0[3'd4] ^ table_g0[3'd5]) & {10{pe1_sel[0]}});
-  logic [9:0] pe1_g0_m2_1;
-  assign pe1_g0_m2_1 = pe1_g0_m1_2 ^ ((pe1_g0_m1_2 ^ pe1_g0_m1_3) & {10{pe1_sel[1]}});
-  logic [9:0] pe1_g0_m1_1;
-  assign pe1_g0_m1_1 = table_g0[3'd2] ^ ((table_g0[3'd2] ^ table_g0[3'd3]) & {10{pe1_sel[0]}});
+  logic [9:0] pe1_g0_r0;
+  assign pe1_g0_r0 = table_g0_w0[{pe1_sel[1:0], 4'd0} +: 10];
+  logic [9:0] pe1_g0_r1;
+  assign pe1_g0_r1 = table_g0_w1[{pe1_sel[1:0], 4'd0} +: 10];
   logic [9:0] pe1_g0_m1_0;
-  assign pe1_g0_m1_0 = table_g0[3'd0] ^ ((table_g0[3'd0] ^ table_g0[3'd1]) & {10{pe1_sel[0]}});
-  logic [9:0] pe1_g0_m2_0;
-  assign pe1_g0_m2_0 = pe1_g0_m1_0 ^ ((pe1_g0_m1_0 ^ pe1_g0_m1_1) & {10{pe1_sel[1]}});
-  logic [9:0] pe1_g0_m3_0;
-  assign pe1_g0_m3_0 = pe1_g0_m2_0 ^ ((pe1_g0_m2_0 ^ pe1_g0_m2_1) & {10{pe1_sel[2]}});
-  assign pe1_entry = pe1_g0_m3_0;
+  assign pe1_g0_m1_0 = pe1_g0_r0 ^ ((pe1_g0_r0 ^ pe1_g0_r1) & {10{pe1_sel[2]}});
+  assign pe1_entry = pe1_g0_m1_0;
   lutcore_lut_pe u_pe_1 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
@@ -155,21 +134,13 @@ module lutcore_lut_array (
   );
   logic [2:0] pe2_sel;
   logic [9:0] pe2_entry;
-  logic [9:0] pe2_g0_m1_3;
-  assign pe2_g0_m1_3 = table_g0[3'd6] ^ ((table_g0[3'd6] ^ table_g0[3'd7]) & {10{pe2_sel[0]}});
-  logic [9:0] pe2_g0_m1_2;
-  assign pe2_g0_m1_2 = table_g0[3'd4] ^ ((table_g0[3'd4] ^ table_g0[3'd5]) & {10{pe2_sel[0]}});
-  logic [9:0] pe2_g0_m2_1;
-  assign pe2_g0_m2_1 = pe2_g0_m1_2 ^ ((pe2_g0_m1_2 ^ pe2_g0_m1_3) & {10{pe2_sel[1]}});
-  logic [9:0] pe2_g0_m1_1;
-  assign pe2_g0_m1_1 = table_g0[3'd2] ^ ((table_g0[3'd2] ^ table_g0[3'd3]) & {10{pe2_sel[0]}});
+  logic [9:0] pe2_g0_r0;
+  assign pe2_g0_r0 = table_g0_w0[{pe2_sel[1:0], 4'd0} +: 10];
+  logic [9:0] pe2_g0_r1;
+  assign pe2_g0_r1 = table_g0_w1[{pe2_sel[1:0], 4'd0} +: 10];
   logic [9:0] pe2_g0_m1_0;
-  assign pe2_g0_m1_0 = table_g0[3'd0] ^ ((table_g0[3'd0] ^ table_g0[3'd1]) & {10{pe2_sel[0]}});
-  logic [9:0] pe2_g0_m2_0;
-  assign pe2_g0_m2_0 = pe2_g0_m1_0 ^ ((pe2_g0_m1_0 ^ pe2_g0_m1_1) & {10{pe2_sel[1]}});
-  logic [9:0] pe2_g0_m3_0;
-  assign pe2_g0_m3_0 = pe2_g0_m2_0 ^ ((pe2_g0_m2_0 ^ pe2_g0_m2_1) & {10{pe2_sel[2]}});
-  assign pe2_entry = pe2_g0_m3_0;
+  assign pe2_g0_m1_0 = pe2_g0_r0 ^ ((pe2_g0_r0 ^ pe2_g0_r1) & {10{pe2_sel[2]}});
+  assign pe2_entry = pe2_g0_m1_0;
   lutcore_lut_pe u_pe_2 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
@@ -184,21 +155,13 @@ module lutcore_lut_array (
   );
   logic [2:0] pe3_sel;
   logic [9:0] pe3_entry;
-  logic [9:0] pe3_g0_m1_3;
-  assign pe3_g0_m1_3 = table_g0[3'd6] ^ ((table_g0[3'd6] ^ table_g0[3'd7]) & {10{pe3_sel[0]}});
-  logic [9:0] pe3_g0_m1_2;
-  assign pe3_g0_m1_2 = table_g0[3'd4] ^ ((table_g0[3'd4] ^ table_g0[3'd5]) & {10{pe3_sel[0]}});
-  logic [9:0] pe3_g0_m2_1;
-  assign pe3_g0_m2_1 = pe3_g0_m1_2 ^ ((pe3_g0_m1_2 ^ pe3_g0_m1_3) & {10{pe3_sel[1]}});
-  logic [9:0] pe3_g0_m1_1;
-  assign pe3_g0_m1_1 = table_g0[3'd2] ^ ((table_g0[3'd2] ^ table_g0[3'd3]) & {10{pe3_sel[0]}});
+  logic [9:0] pe3_g0_r0;
+  assign pe3_g0_r0 = table_g0_w0[{pe3_sel[1:0], 4'd0} +: 10];
+  logic [9:0] pe3_g0_r1;
+  assign pe3_g0_r1 = table_g0_w1[{pe3_sel[1:0], 4'd0} +: 10];
   logic [9:0] pe3_g0_m1_0;
-  assign pe3_g0_m1_0 = table_g0[3'd0] ^ ((table_g0[3'd0] ^ table_g0[3'd1]) & {10{pe3_sel[0]}});
-  logic [9:0] pe3_g0_m2_0;
-  assign pe3_g0_m2_0 = pe3_g0_m1_0 ^ ((pe3_g0_m1_0 ^ pe3_g0_m1_1) & {10{pe3_sel[1]}});
-  logic [9:0] pe3_g0_m3_0;
-  assign pe3_g0_m3_0 = pe3_g0_m2_0 ^ ((pe3_g0_m2_0 ^ pe3_g0_m2_1) & {10{pe3_sel[2]}});
-  assign pe3_entry = pe3_g0_m3_0;
+  assign pe3_g0_m1_0 = pe3_g0_r0 ^ ((pe3_g0_r0 ^ pe3_g0_r1) & {10{pe3_sel[2]}});
+  assign pe3_entry = pe3_g0_m1_0;
   lutcore_lut_pe u_pe_3 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
