@@ -258,8 +258,13 @@ pub fn run_gemm<A: Activation>(model: &mut SimModel, w: &PackedWeights, x: &[A],
 
     let mut res_words = vec![0u32; port_words(cfg.result_beat_bits())];
     let (mut act_pos, mut wgt_pos, mut res_pos) = (0usize, 0usize, 0usize);
-    // Index of the beat currently on the activation port (avoids re-copying wide beats).
-    let mut act_shown = usize::MAX;
+    // Positions advanced without divisions: activation beat `act_i` of token
+    // `act_tok`'s pass, weight beat `wgt_i` of row tile `wgt_tile`, replayed for
+    // token `wgt_tok` (passes run row tiles outer, tokens inner).
+    let (mut act_i, mut act_tok) = (0usize, 0usize);
+    let (mut wgt_i, mut wgt_tile, mut wgt_tok) = (0usize, 0usize, 0usize);
+    // Whether the beat on the activation port is the current one (avoids re-copying wide beats).
+    let mut act_shown = false;
     let mut cycles: u64 = 0;
     while res_pos < passes {
         if cycles >= limit {
@@ -272,21 +277,37 @@ pub fn run_gemm<A: Activation>(model: &mut SimModel, w: &PackedWeights, x: &[A],
             });
         }
         let act_valid = act_pos < act_total;
-        // Pass q = act_pos / kt handles token q % n.
-        let (q, i) = (act_pos / kt, act_pos % kt);
-        let new_act = (act_valid && act_shown != act_pos).then(|| {
-            let at = ((q % n) * kt + i) * act_words;
+        let new_act = (act_valid && !act_shown).then(|| {
+            let at = (act_tok * kt + act_i) * act_words;
             &act[at..at + act_words]
         });
-        act_shown = act_pos;
+        act_shown = true;
         let wgt_valid = wgt_pos < wgt_total;
-        let wgt_beat = wgt_valid.then(|| w.beat(wgt_pos / bpp / n, wgt_pos % bpp));
-        let beats = StreamBeats { act_valid, act_last: act_valid && i == kt - 1, act: new_act, wgt_valid, wgt: wgt_beat };
+        let wgt_beat = wgt_valid.then(|| w.beat(wgt_tile, wgt_i));
+        let beats = StreamBeats { act_valid, act_last: act_valid && act_i == kt - 1, act: new_act, wgt_valid, wgt: wgt_beat };
         let fired = model.stream_cycle(beats, &mut res_words)?;
         cycles += 1;
 
-        act_pos += usize::from(fired.act);
-        wgt_pos += usize::from(fired.wgt);
+        if fired.act {
+            act_pos += 1;
+            act_shown = false;
+            act_i += 1;
+            if act_i == kt {
+                act_i = 0;
+                act_tok = if act_tok + 1 == n { 0 } else { act_tok + 1 };
+            }
+        }
+        if fired.wgt {
+            wgt_pos += 1;
+            wgt_i += 1;
+            if wgt_i == bpp {
+                wgt_i = 0;
+                wgt_tok += 1;
+                if wgt_tok == n {
+                    (wgt_tok, wgt_tile) = (0, wgt_tile + 1);
+                }
+            }
+        }
         if fired.res {
             let (tile, tok) = (res_pos / n, res_pos % n);
             let r0 = tile * rows;

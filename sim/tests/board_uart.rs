@@ -133,3 +133,12 @@ fn the_array_runs_at_one_weight_beat_per_cycle() {
     assert_eq!(run.runs, 4);
     assert!(run.cycles >= beats && run.cycles <= beats + 8 * run.runs as u64, "{} cycles for {beats} beats", run.cycles);
 }
+
+#[test]
+fn the_board_top_has_no_stream_cycle() {
+    // The board top's ports are a UART, not the arrays' stream interface: the
+    // one-call clock of the stream protocol is refused, not run on wrong ports.
+    let mut model = library().instantiate().expect("model");
+    let err = model.stream_cycle(lutcore_sim::StreamBeats::default(), &mut [0u32; 32]).unwrap_err();
+    assert!(err.to_string().contains("no stream interface"), "{err}");
+}
