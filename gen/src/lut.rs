@@ -29,36 +29,35 @@ fn table_bits(cfg: &ArrayConfig) -> u32 {
     (cfg.k_groups() * cfg.table_entries()) as u32 * cfg.entry_bits()
 }
 
-/// How the array packs each group's table for the PEs' reads: `per_word`
-/// entries at a power-of-two `stride` in each of `words` words of at most 64
-/// bits, so a read within a word is a shift by the low `low_bits` select bits
-/// (one 64-bit shift in Verilator's C++; the same 2:1 mux tree as
-/// [`mux_tree`] in yosys) and the remaining select bits choose the word.
+/// One bit field of every table entry, packed into one word per group for
+/// the PEs' reads: entry `k`'s bits `lo .. lo + width` at `[k * stride +: width]`,
+/// with `stride` a power of two and `entries * stride` at most 64 bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TablePacking {
-    /// Bits per entry slot: the entry width rounded up to a power of two.
+pub struct TableField {
+    /// Lowest entry bit in the field.
+    pub lo: u32,
+    /// Bits in the field.
+    pub width: u32,
+    /// Bits per entry slot in the word: `width` rounded up to a power of two.
     pub stride: u32,
-    /// Entries per word.
-    pub per_word: u32,
-    /// Words per group.
-    pub words: u32,
-    /// Select bits resolved within a word: log2(per_word).
-    pub low_bits: u32,
 }
 
-impl TablePacking {
-    /// The packing of `cfg`'s tables.
-    pub fn of(cfg: &ArrayConfig) -> TablePacking {
-        let entries = cfg.table_entries() as u32;
-        let stride = cfg.entry_bits().next_power_of_two();
-        let per_word = (64 / stride).clamp(1, entries);
-        TablePacking { stride, per_word, words: entries / per_word, low_bits: per_word.trailing_zeros() }
+/// The fields `cfg`'s table entries are split into, lowest bits first, so
+/// that each field of a whole table fits one 64-bit word: a PE's read of an
+/// entry is then one shift by its select bits per field, which is a single
+/// shift of a 64-bit word in Verilator's C++ and, in yosys, the same 2:1 mux
+/// tree per bit as an explicit one.
+pub fn table_fields(cfg: &ArrayConfig) -> Vec<TableField> {
+    let (entries, ew) = (cfg.table_entries() as u32, cfg.entry_bits());
+    let max_stride = (64 / entries).max(1);
+    let mut fields = Vec::new();
+    let mut lo = 0;
+    while lo < ew {
+        let width = (ew - lo).min(max_stride);
+        fields.push(TableField { lo, width, stride: width.next_power_of_two() });
+        lo += width;
     }
-
-    /// Bits per word.
-    pub fn word_bits(&self) -> u32 {
-        self.stride * self.per_word
-    }
+    fields
 }
 
 /// Multiply `x` (`width` bits) by the constant `c` with shifts and adds.
@@ -74,27 +73,6 @@ pub fn const_mul(x: Expr, c: i64, width: u32) -> Expr {
         (0..64).filter(|s| (mag >> s) & 1 == 1).map(shifted).reduce(e::add).expect("nonzero")
     };
     if c < 0 { e::neg(product) } else { product }
-}
-
-/// A balanced tree of 2:1 multiplexers choosing `leaf(sel)` among `2^bits`
-/// leaves of `width` bits (`sel_bit(i)` is select bit `i`), one named wire
-/// `{name}_m{level}_{i}` per node. Each node is `lo ^ ((lo ^ hi) & {w{s}})`:
-/// yosys maps it like `s ? hi : lo` (an 8-entry read on ECP5: 7 LUT4 per bit,
-/// against 9 for an indexed array read), and Verilator's C++ has no
-/// data-dependent branches (nested `?:` simulated 2.3x slower).
-pub fn mux_tree(m: &mut Module, name: &str, width: u32, sel_bit: &dyn Fn(u32) -> Expr, bits: u32, leaf: &dyn Fn(u64) -> Expr) -> Expr {
-    fn node(m: &mut Module, name: &str, width: u32, sel_bit: &dyn Fn(u32) -> Expr, level: u32, base: u64, leaf: &dyn Fn(u64) -> Expr) -> Expr {
-        if level == 0 {
-            return leaf(base);
-        }
-        let hi = node(m, name, width, sel_bit, level - 1, base | (1 << (level - 1)), leaf);
-        let lo = node(m, name, width, sel_bit, level - 1, base, leaf);
-        let w = m.logic(&format!("{name}_m{level}_{}", base >> level), width, "");
-        let diff = e::bin(crate::ir::BinOp::Xor, lo.clone(), hi);
-        m.assign(w.clone(), e::bin(crate::ir::BinOp::Xor, lo, e::keep_if(diff, width, sel_bit(level - 1))));
-        w
-    }
-    node(m, name, width, sel_bit, bits, 0, leaf)
 }
 
 fn precompute(cfg: &ArrayConfig) -> Module {
@@ -343,28 +321,30 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
         m.item(Item::AlwaysFf { reset: vec![], body: vec![Stmt::Assign(corr.clone(), const_mul(sum_wide, c, aw))] });
     }
     let (g, groups, entries, ew) = (cfg.g() as u32, cfg.k_groups() as u32, cfg.table_entries() as u32, cfg.entry_bits());
-    let pack = TablePacking::of(cfg);
+    let fields = table_fields(cfg);
     m.comment("");
     m.comment(format!(
-        "The tables packed for reading: per group, {} word(s) of {} entries at a {}-bit stride (zero",
-        pack.words, pack.per_word, pack.stride
+        "The tables packed for reading: per group, one word per bit field of the entries ({}),",
+        fields.iter().map(|f| format!("bits {}..{} at a {}-bit stride", f.lo, f.lo + f.width - 1, f.stride)).collect::<Vec<_>>().join(", ")
     ));
-    m.comment("padded), so that a PE's read within a word is a shift by its low select bits: yosys");
-    m.comment("maps it to the same 2:1 mux tree as an explicit one, Verilator to one 64-bit shift.");
+    m.comment("so that a PE's read is one shift by its select bits per field: yosys maps it to a");
+    m.comment("2:1 mux tree per bit, Verilator to a shift of a 64-bit word.");
     let words: Vec<Vec<Expr>> = (0..groups)
         .map(|j| {
-            (0..pack.words)
-                .map(|c| {
-                    let first = c * pack.per_word;
-                    let w = m.logic(&format!("table_g{j}_w{c}"), pack.word_bits(), &format!("group {j}, entry {first}+k at [{}k +: {ew}]", pack.stride));
+            fields
+                .iter()
+                .enumerate()
+                .map(|(c, f)| {
+                    let doc = format!("group {j}, bits {}..{} of entry k at [{}k +: {}]", f.lo, f.lo + f.width - 1, f.stride, f.width);
+                    let w = m.logic(&format!("table_g{j}_f{c}"), entries * f.stride, &doc);
                     let mut parts = Vec::new();
-                    for k in (0..pack.per_word).rev() {
-                        if pack.stride > ew {
-                            parts.push(e::lit(pack.stride - ew, 0));
+                    for k in (0..entries).rev() {
+                        if f.stride > f.width {
+                            parts.push(e::lit(f.stride - f.width, 0));
                         }
-                        parts.push(e::part(table.clone(), (j * entries + first + k) * ew, ew));
+                        parts.push(e::part(table.clone(), (j * entries + k) * ew + f.lo, f.width));
                     }
-                    m.assign(w.clone(), if parts.len() == 1 { parts.pop().expect("one") } else { e::concat(parts) });
+                    m.assign(w.clone(), e::concat(parts));
                     w
                 })
                 .collect()
@@ -376,28 +356,25 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
         let sel = m.logic(&format!("pe{r}_sel"), groups * (g - 1), "");
         let entry = m.logic(&format!("pe{r}_entry"), groups * ew, "");
         // A one-group, g = 2 array has a 1-bit index: no bit select on a scalar.
-        let sel_bits = |lo: u32, n: u32| if groups * (g - 1) == 1 { sel.clone() } else { e::part(sel.clone(), lo, n) };
+        let group_sel = |j: u32| if groups * (g - 1) == 1 { sel.clone() } else { e::part(sel.clone(), j * (g - 1), g - 1) };
         let reads = (0..groups)
             .rev()
             .map(|j| {
-                let base = j * (g - 1);
-                let read_word = |m: &mut Module, c: u64| {
-                    let word = words[j as usize][c as usize].clone();
-                    if pack.low_bits == 0 {
-                        return e::part(word, 0, ew);
-                    }
-                    let at = e::concat(vec![sel_bits(base, pack.low_bits), e::lit(pack.stride.trailing_zeros(), 0)]);
-                    let read = m.logic(&format!("pe{r}_g{j}_r{c}"), ew, "");
-                    m.assign(read.clone(), e::part_sel(word, at, ew));
-                    read
-                };
-                if pack.words == 1 {
-                    read_word(&mut m, 0)
-                } else {
-                    let reads: Vec<Expr> = (0..u64::from(pack.words)).map(|c| read_word(&mut m, c)).collect();
-                    let sel_bit = |i: u32| sel_bits(base + pack.low_bits + i, 1);
-                    mux_tree(&mut m, &format!("pe{r}_g{j}"), ew, &sel_bit, g - 1 - pack.low_bits, &|c| reads[c as usize].clone())
-                }
+                let read = m.logic(&format!("pe{r}_g{j}"), ew, &format!("group {j}'s entry at pe{r}_sel"));
+                let parts = fields
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .map(|(c, f)| {
+                        let at = match f.stride.trailing_zeros() {
+                            0 => group_sel(j),
+                            z => e::concat(vec![group_sel(j), e::lit(z, 0)]),
+                        };
+                        e::part_sel(words[j as usize][c].clone(), at, f.width)
+                    })
+                    .collect::<Vec<_>>();
+                m.assign(read.clone(), if parts.len() == 1 { parts[0].clone() } else { e::concat(parts) });
+                read
             })
             .collect::<Vec<_>>();
         m.assign(entry.clone(), if groups == 1 { reads[0].clone() } else { e::concat(reads) });

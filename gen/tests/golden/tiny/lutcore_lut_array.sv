@@ -81,24 +81,20 @@ module lutcore_lut_array (
     corr <= (sum_x_wide << 6'd2) - sum_x_wide;
   end
 
-  // The tables packed for reading: per group, 2 word(s) of 4 entries at a 16-bit stride (zero
-  // padded), so that a PE's read within a word is a shift by its low select bits: yosys
-  // maps it to the same 2:1 mux tree as an explicit one, Verilator to one 64-bit shift.
-  logic [63:0] table_g0_w0;                // group 0, entry 0+k at [16k +: 10]
-  assign table_g0_w0 = {6'd0, tables[39:30], 6'd0, tables[29:20], 6'd0, tables[19:10], 6'd0, tables[9:0]};
-  logic [63:0] table_g0_w1;                // group 0, entry 4+k at [16k +: 10]
-  assign table_g0_w1 = {6'd0, tables[79:70], 6'd0, tables[69:60], 6'd0, tables[59:50], 6'd0, tables[49:40]};
+  // The tables packed for reading: per group, one word per bit field of the entries (bits 0..7 at a 8-bit stride, bits 8..9 at a 2-bit stride),
+  // so that a PE's read is one shift by its select bits per field: yosys maps it to a
+  // 2:1 mux tree per bit, Verilator to a shift of a 64-bit word.
+  logic [63:0] table_g0_f0;                // group 0, bits 0..7 of entry k at [8k +: 8]
+  assign table_g0_f0 = {tables[77:70], tables[67:60], tables[57:50], tables[47:40], tables[37:30], tables[27:20], tables[17:10], tables[7:0]};
+  logic [15:0] table_g0_f1;                // group 0, bits 8..9 of entry k at [2k +: 2]
+  assign table_g0_f1 = {tables[79:78], tables[69:68], tables[59:58], tables[49:48], tables[39:38], tables[29:28], tables[19:18], tables[9:8]};
 
   // Processing elements, one per row, each with one table read per group
   logic [2:0] pe0_sel;
   logic [9:0] pe0_entry;
-  logic [9:0] pe0_g0_r0;
-  assign pe0_g0_r0 = table_g0_w0[{pe0_sel[1:0], 4'd0} +: 10];
-  logic [9:0] pe0_g0_r1;
-  assign pe0_g0_r1 = table_g0_w1[{pe0_sel[1:0], 4'd0} +: 10];
-  logic [9:0] pe0_g0_m1_0;
-  assign pe0_g0_m1_0 = pe0_g0_r0 ^ ((pe0_g0_r0 ^ pe0_g0_r1) & {10{pe0_sel[2]}});
-  assign pe0_entry = pe0_g0_m1_0;
+  logic [9:0] pe0_g0;                      // group 0's entry at pe0_sel
+  assign pe0_g0 = {table_g0_f1[{pe0_sel[2:0], 1'd0} +: 2], table_g0_f0[{pe0_sel[2:0], 3'd0} +: 8]};
+  assign pe0_entry = pe0_g0;
   lutcore_lut_pe u_pe_0 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
@@ -113,13 +109,9 @@ module lutcore_lut_array (
   );
   logic [2:0] pe1_sel;
   logic [9:0] pe1_entry;
-  logic [9:0] pe1_g0_r0;
-  assign pe1_g0_r0 = table_g0_w0[{pe1_sel[1:0], 4'd0} +: 10];
-  logic [9:0] pe1_g0_r1;
-  assign pe1_g0_r1 = table_g0_w1[{pe1_sel[1:0], 4'd0} +: 10];
-  logic [9:0] pe1_g0_m1_0;
-  assign pe1_g0_m1_0 = pe1_g0_r0 ^ ((pe1_g0_r0 ^ pe1_g0_r1) & {10{pe1_sel[2]}});
-  assign pe1_entry = pe1_g0_m1_0;
+  logic [9:0] pe1_g0;                      // group 0's entry at pe1_sel
+  assign pe1_g0 = {table_g0_f1[{pe1_sel[2:0], 1'd0} +: 2], table_g0_f0[{pe1_sel[2:0], 3'd0} +: 8]};
+  assign pe1_entry = pe1_g0;
   lutcore_lut_pe u_pe_1 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
@@ -134,13 +126,9 @@ module lutcore_lut_array (
   );
   logic [2:0] pe2_sel;
   logic [9:0] pe2_entry;
-  logic [9:0] pe2_g0_r0;
-  assign pe2_g0_r0 = table_g0_w0[{pe2_sel[1:0], 4'd0} +: 10];
-  logic [9:0] pe2_g0_r1;
-  assign pe2_g0_r1 = table_g0_w1[{pe2_sel[1:0], 4'd0} +: 10];
-  logic [9:0] pe2_g0_m1_0;
-  assign pe2_g0_m1_0 = pe2_g0_r0 ^ ((pe2_g0_r0 ^ pe2_g0_r1) & {10{pe2_sel[2]}});
-  assign pe2_entry = pe2_g0_m1_0;
+  logic [9:0] pe2_g0;                      // group 0's entry at pe2_sel
+  assign pe2_g0 = {table_g0_f1[{pe2_sel[2:0], 1'd0} +: 2], table_g0_f0[{pe2_sel[2:0], 3'd0} +: 8]};
+  assign pe2_entry = pe2_g0;
   lutcore_lut_pe u_pe_2 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
@@ -155,13 +143,9 @@ module lutcore_lut_array (
   );
   logic [2:0] pe3_sel;
   logic [9:0] pe3_entry;
-  logic [9:0] pe3_g0_r0;
-  assign pe3_g0_r0 = table_g0_w0[{pe3_sel[1:0], 4'd0} +: 10];
-  logic [9:0] pe3_g0_r1;
-  assign pe3_g0_r1 = table_g0_w1[{pe3_sel[1:0], 4'd0} +: 10];
-  logic [9:0] pe3_g0_m1_0;
-  assign pe3_g0_m1_0 = pe3_g0_r0 ^ ((pe3_g0_r0 ^ pe3_g0_r1) & {10{pe3_sel[2]}});
-  assign pe3_entry = pe3_g0_m1_0;
+  logic [9:0] pe3_g0;                      // group 0's entry at pe3_sel
+  assign pe3_g0 = {table_g0_f1[{pe3_sel[2:0], 1'd0} +: 2], table_g0_f0[{pe3_sel[2:0], 3'd0} +: 8]};
+  assign pe3_entry = pe3_g0;
   lutcore_lut_pe u_pe_3 (
     .clk_i       (clk_i),
     .acc_en_i    (acc_en),
