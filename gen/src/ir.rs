@@ -37,7 +37,7 @@ impl Port {
     }
 }
 
-/// A signal declaration (`logic [w-1:0] name;` or an unpacked array).
+/// A signal declaration (`logic [w-1:0] name;`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decl {
     /// Signal name.
@@ -46,8 +46,6 @@ pub struct Decl {
     pub width: u32,
     /// Declared `signed`.
     pub signed: bool,
-    /// Unpacked array length, if an array.
-    pub depth: Option<u32>,
     /// One-line description.
     pub doc: String,
 }
@@ -108,8 +106,6 @@ pub enum Expr {
     Bit(Box<Expr>, u32),
     /// Constant part select: `e[hi:lo]`.
     Slice(Box<Expr>, u32, u32),
-    /// Array element with a dynamic index: `a[i]`.
-    Elem(Box<Expr>, Box<Expr>),
     /// Indexed part select with a dynamic base: `e[base +: width]`.
     PartSel(Box<Expr>, Box<Expr>, u32),
     /// Unary operation.
@@ -149,10 +145,6 @@ pub mod e {
     /// `e[lo +: width]` as a constant slice.
     pub fn part(x: Expr, lo: u32, width: u32) -> Expr {
         if width == 1 { bit(x, lo) } else { slice(x, lo + width - 1, lo) }
-    }
-    /// `a[i]`
-    pub fn elem(a: Expr, i: Expr) -> Expr {
-        Expr::Elem(Box::new(a), Box::new(i))
     }
     /// `x[base +: width]` with a dynamic `base`.
     pub fn part_sel(x: Expr, base: Expr, width: u32) -> Expr {
@@ -296,12 +288,7 @@ impl Module {
     }
     /// Declare a `logic` signal and return a reference to it.
     pub fn logic(&mut self, name: &str, width: u32, doc: &str) -> Expr {
-        self.items.push(Item::Decl(Decl { name: name.into(), width, signed: false, depth: None, doc: doc.into() }));
-        e::id(name)
-    }
-    /// Declare an unpacked array `logic [width-1:0] name [0:depth-1]`.
-    pub fn array(&mut self, name: &str, width: u32, depth: u32, doc: &str) -> Expr {
-        self.items.push(Item::Decl(Decl { name: name.into(), width, signed: false, depth: Some(depth), doc: doc.into() }));
+        self.items.push(Item::Decl(Decl { name: name.into(), width, signed: false, doc: doc.into() }));
         e::id(name)
     }
     /// `assign lhs = rhs;`

@@ -51,8 +51,7 @@ fn range(width: u32) -> String {
 
 fn print_decl(out: &mut String, d: &Decl) {
     let signed = if d.signed { "signed " } else { "" };
-    let depth = d.depth.map(|n| format!(" [0:{}]", n - 1)).unwrap_or_default();
-    let text = format!("logic {signed}{}{}{depth};", range(d.width), d.name);
+    let text = format!("logic {signed}{}{};", range(d.width), d.name);
     if d.doc.is_empty() {
         let _ = writeln!(out, "  {text}");
     } else {
@@ -202,7 +201,6 @@ fn expr(x: &Expr) -> String {
         Expr::Lit { width, value } => format!("{width}'d{value}"),
         Expr::Bit(a, i) => format!("{}[{i}]", expr(a)),
         Expr::Slice(a, hi, lo) => format!("{}[{hi}:{lo}]", expr(a)),
-        Expr::Elem(a, i) => format!("{}[{}]", expr(a), top_expr(i)),
         Expr::PartSel(x, base, w) => format!("{}[{} +: {w}]", expr(x), top_expr(base)),
         Expr::Un(op, a) => {
             let o = match op {
