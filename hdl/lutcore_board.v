@@ -246,6 +246,21 @@ module lutcore_board #(
     end else begin
       beat_q <= beat_q + 24'd1;
       if (rx_valid) rx_seen_q <= ~rx_seen_q;
+      // A load (a byte received in S_LOAD) and a result read (a byte sent in
+      // S_RDSEND) move one byte of a beat: count the beat's bytes, and after its
+      // last byte the beats (RAM address, beats left).
+      if ((state_q == S_LOAD && rx_valid) || (state_q == S_RDSEND && tx_fire)) begin
+        if (byte_last_q) begin
+          byte_q      <= 16'd0;
+          byte_last_q <= (nbm1_q == 16'd0);
+          ptr_q       <= ptr_q + 16'd1;
+          left_q      <= left_q - 16'd1;
+          left_last_q <= (left_q == 16'd2);
+        end else begin
+          byte_q      <= byte_q + 16'd1;
+          byte_last_q <= (byte_q == nbm2_q);
+        end
+      end
       case (state_q)
         S_OP: if (rx_valid) begin
           is_act_q   <= (rx_data == OP_ACT);
@@ -300,17 +315,7 @@ module lutcore_board #(
         end
         S_LOAD: if (rx_valid) begin
           ld_q <= ld_d;
-          if (byte_last_q) begin
-            byte_q      <= 16'd0;
-            byte_last_q <= (nbm1_q == 16'd0);
-            ptr_q       <= ptr_q + 16'd1;
-            left_q      <= left_q - 16'd1;
-            left_last_q <= (left_q == 16'd2);
-            if (left_last_q) state_q <= S_SEND;
-          end else begin
-            byte_q      <= byte_q + 16'd1;
-            byte_last_q <= (byte_q == nbm2_q);
-          end
+          if (byte_last_q && left_last_q) state_q <= S_SEND;
         end
         S_PRIME: begin                         // the RAMs read beat 0
           act_last_q  <= (kt_m1_q == 16'd0);
@@ -359,20 +364,7 @@ module lutcore_board #(
           res_byte_q <= res_byte;
           state_q    <= S_RDSEND;
         end
-        S_RDSEND: if (tx_fire) begin
-          if (byte_last_q) begin
-            byte_q      <= 16'd0;
-            byte_last_q <= (nbm1_q == 16'd0);
-            ptr_q       <= ptr_q + 16'd1;
-            left_q      <= left_q - 16'd1;
-            left_last_q <= (left_q == 16'd2);
-            state_q     <= left_last_q ? S_OP : S_RDREQ;
-          end else begin
-            byte_q      <= byte_q + 16'd1;
-            byte_last_q <= (byte_q == nbm2_q);
-            state_q     <= S_RDLAT;
-          end
-        end
+        S_RDSEND: if (tx_fire) state_q <= !byte_last_q ? S_RDLAT : left_last_q ? S_OP : S_RDREQ;
         default: state_q <= S_OP;
       endcase
     end

@@ -56,12 +56,8 @@ module icebreaker_top #(
     end
   endgenerate
 
-  // Power-on reset: iCE40 flip-flops start at zero after configuration.
-  reg [4:0] por_q = 5'd0;
-  always @(posedge clk) begin
-    if (!locked)        por_q <= 5'd0;
-    else if (!por_q[4]) por_q <= por_q + 5'd1;
-  end
+  wire rst_n;
+  lutcore_por u_por (.clk_i(clk), .locked_i(locked), .rst_no(rst_n));
 
   wire [3:0] status;
   lutcore_board #(
@@ -69,7 +65,7 @@ module icebreaker_top #(
     .ACT_AW(ACT_AW), .WGT_AW(WGT_AW), .RES_AW(RES_AW),
     .BAUD_DIV(DIV), .CLK_HZ(CLK_HZ)
   ) u_board (
-    .clk_i(clk), .rst_ni(por_q[4]), .uart_rx_i(RX), .uart_tx_o(TX), .status_o(status));
+    .clk_i(clk), .rst_ni(rst_n), .uart_rx_i(RX), .uart_tx_o(TX), .status_o(status));
 
   assign LEDR_N = ~status[1];
   assign LEDG_N = ~status[0];

@@ -74,11 +74,8 @@ module ulx3s_top #(
     end
   endgenerate
 
-  reg [4:0] por_q = 5'd0;
-  always @(posedge clk) begin
-    if (!locked)        por_q <= 5'd0;
-    else if (!por_q[4]) por_q <= por_q + 5'd1;
-  end
+  wire rst_n;
+  lutcore_por u_por (.clk_i(clk), .locked_i(locked), .rst_no(rst_n));
 
   wire [3:0] status;
   lutcore_board #(
@@ -86,7 +83,7 @@ module ulx3s_top #(
     .ACT_AW(ACT_AW), .WGT_AW(WGT_AW), .RES_AW(RES_AW),
     .BAUD_DIV(DIV), .CLK_HZ(CLK_HZ)
   ) u_board (
-    .clk_i(clk), .rst_ni(por_q[4]), .uart_rx_i(ftdi_txd), .uart_tx_o(ftdi_rxd), .status_o(status));
+    .clk_i(clk), .rst_ni(rst_n), .uart_rx_i(ftdi_txd), .uart_tx_o(ftdi_rxd), .status_o(status));
 
   assign led = {4'b0000, status[3], status[2], status[1], status[0]};
   assign wifi_gpio0 = 1'b1;

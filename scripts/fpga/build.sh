@@ -69,7 +69,7 @@ if [ "$arch" != lut ]; then
   exit 2
 fi
 rtl=$(python3 -c "import json,sys; print(' '.join('$out/rtl/'+f for f in json.load(open(sys.argv[1]))['files']))" "$out/rtl/manifest.json")
-hdl="hdl/lutcore_uart_rx.v hdl/lutcore_uart_tx.v hdl/lutcore_ram_sdp.v hdl/lutcore_reset_sync.v hdl/lutcore_skid.v hdl/lutcore_board.v hdl/boards/$top.v"
+hdl="hdl/lutcore_uart_rx.v hdl/lutcore_uart_tx.v hdl/lutcore_ram_sdp.v hdl/lutcore_reset_sync.v hdl/lutcore_skid.v hdl/lutcore_board.v hdl/boards/lutcore_por.v hdl/boards/$top.v"
 params="-set ACT_W $act_w -set WGT_W $wgt_w -set RES_W $res_w -set ACT_AW $act_aw -set WGT_AW $wgt_aw -set RES_AW $res_aw"
 
 # 2. The array alone (yosys only): its share of the logic.
