@@ -67,7 +67,7 @@ pub struct DseArgs {
     #[arg(long, conflicts_with_all = ["point", "report"])]
     pub list: bool,
     /// Run one point only (its index in --list or its id), e.g. one task of a
-    /// cluster job array; writes only points/<id>.json.
+    /// cluster job array; writes only `points/<id>.json`.
     #[arg(long, value_name = "ID", conflicts_with = "report")]
     pub point: Option<String>,
     /// No synthesis: build the tables, report and plots from the results in --out.
