@@ -1,7 +1,7 @@
 //! lutcore Verilog generator: an [`ArrayConfig`] becomes readable,
 //! deterministic, lint-clean Verilog files plus a JSON manifest.
 //!
-//! * [`ir`]: the typed module representation; [`print`]: its only printer.
+//! * [`ir`]: the typed module representation; [`print`](mod@print): its only printer.
 //! * [`control`]: the stream controller shared by every array; [`arith`]: adder trees.
 //! * [`lut`]: the LUT array (table precompute, LUT PEs); [`mac`]: the MAC baseline;
 //!   [`addsub`]: the ternary add/sub baseline.

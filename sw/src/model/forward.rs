@@ -387,7 +387,7 @@ pub fn bitlinear_q(l: &BitLinear, q: &QuantizedTokens, n: usize) -> Result<Vec<f
 /// one [`crate::backend::gemm_many`] call, so LUT matrices share the table
 /// build and one pass of the thread pool. Same values as [`bitlinear_q`] each.
 /// With several scales per token (Q8_K), the integer sums of every block come
-/// from one call on [`QuantizedTokens::split_blocks`] and are scaled and added in f32.
+/// from one call on the per-block split of `q` (`QuantizedTokens::split_blocks`) and are scaled and added in f32.
 pub fn bitlinear_many(ls: &[&BitLinear], q: &QuantizedTokens, n: usize) -> Result<Vec<Vec<f32>>, ModelError> {
     let per = q.blocks_per_token(n);
     let split;
