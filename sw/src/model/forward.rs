@@ -373,12 +373,8 @@ fn round_half_away(y: f32) -> f32 {
     t + f32::from(u8::from(f >= 0.5)) - f32::from(u8::from(f <= -0.5))
 }
 
-/// Apply a BitLinear to `n` tokens: `xs` is `n × cols`, the result `n × rows`.
-pub fn bitlinear(l: &BitLinear, xs: &[f32], n: usize) -> Result<Vec<f32>, ModelError> {
-    bitlinear_q(l, &QuantizedTokens::new(xs, n, l.mat.cols()), n)
-}
-
-/// [`bitlinear`] on already quantized tokens (several projections of one input share them).
+/// Apply a BitLinear to `n` quantized tokens (`q`, `n × cols`; quantize with
+/// [`QuantizedTokens::with`]): the result is `n × rows`.
 pub fn bitlinear_q(l: &BitLinear, q: &QuantizedTokens, n: usize) -> Result<Vec<f32>, ModelError> {
     Ok(bitlinear_many(&[l], q, n)?.pop().expect("one output"))
 }
