@@ -55,16 +55,18 @@ else
 fi
 command -v apt-get >/dev/null || die "missing ${names[*]} and apt-get not found; install them with your package manager"
 
+# sudo may reset the environment: DEBIAN_FRONTEND goes through env, after sudo.
+APT=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get)
 echo "deps: installing ${missing[*]} (apt-get; about 20 s and 500 MB for the full set)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-if ! "${SUDO[@]}" apt-get update -qq >"$log" 2>&1; then
+if ! "${APT[@]}" update -qq >"$log" 2>&1; then
   cat "$log" >&2
   die "apt-get update failed (see above): check the network or the apt sources, then rerun, or install by hand: apt-get install ${names[*]}"
 fi
-if ! DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
+if ! "${APT[@]}" install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
   echo "deps: warning: pinned versions unavailable (${missing[*]}); installing the archive's versions" >&2
-  if ! DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${names[@]}" >"$log" 2>&1; then
+  if ! "${APT[@]}" install -y -qq --no-install-recommends "${names[@]}" >"$log" 2>&1; then
     tail -n 20 "$log" >&2
     die "apt-get install ${names[*]} failed (see above); install them by hand and rerun"
   fi
