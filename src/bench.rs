@@ -186,8 +186,13 @@ pub struct BenchPlan {
 
 /// A random weight matrix: every value of the type equally likely (for
 /// ternary, a third zeros, roughly as absmean-quantized BitNet weights).
+/// `m·k` must not overflow, and the values must fit in memory (an error otherwise,
+/// not an abort); the callers bound the shape first (`limits::MAX_WEIGHTS`).
 pub fn random_weights(rng: &mut ChaCha8Rng, wtype: WeightType, m: usize, k: usize) -> Result<WeightMatrix> {
-    let values: Vec<i32> = (0..m * k).map(|_| rng.gen_range(wtype.min_value()..=wtype.max_value())).collect();
+    let n = m.checked_mul(k).with_context(|| format!("{m}x{k} weights: M·K overflows"))?;
+    let mut values: Vec<i32> = Vec::new();
+    values.try_reserve_exact(n).with_context(|| format!("cannot allocate {n} weights ({m}x{k}) in memory"))?;
+    values.extend((0..n).map(|_| rng.gen_range(wtype.min_value()..=wtype.max_value())));
     Ok(WeightMatrix::from_values(m, k, wtype, &values)?)
 }
 
@@ -304,7 +309,17 @@ pub fn batch_costs(rows: &[Row]) -> Vec<(String, usize, f64)> {
 
 /// Read the peer harness output: a JSON array, or one object per line.
 pub fn read_peers(path: &Path) -> Result<Vec<PeerRow>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading peer results {}", path.display()))?;
+    use std::io::Read;
+    let limit = crate::limits::MAX_PEER_BYTES;
+    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        anyhow::bail!("--peer {} is a folder; expected the JSON output of bench/peer/run.py", path.display());
+    }
+    let file = std::fs::File::open(path).with_context(|| format!("reading peer results {}", path.display()))?;
+    let mut text = String::new();
+    file.take(limit + 1).read_to_string(&mut text).with_context(|| format!("reading peer results {} (UTF-8 JSON)", path.display()))?;
+    if text.len() as u64 > limit {
+        anyhow::bail!("--peer {} is larger than the limit of {limit} bytes (64 MiB)", path.display());
+    }
     if text.trim_start().starts_with('[') {
         return serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()));
     }
