@@ -563,3 +563,78 @@ fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
     Ok(())
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn long_help(path: &[&str]) -> String {
+        let mut cmd = Cli::command();
+        let mut sub = &mut cmd;
+        for name in path {
+            sub = sub.find_subcommand_mut(name).unwrap_or_else(|| panic!("no subcommand {name}"));
+        }
+        sub.render_long_help().to_string()
+    }
+
+    #[test]
+    fn help_texts_quote_the_limits() {
+        let sim = long_help(&["sim"]);
+        for v in [limits::MAX_DIM.to_string(), limits::MAX_WEIGHTS.to_string(), limits::MAX_SIM_REPEATS.to_string(), "max_k".into()] {
+            assert!(sim.contains(&v), "`lutcore sim --help` does not say {v}:\n{sim}");
+        }
+        let bench = long_help(&["bench", "gemv"]);
+        for v in [
+            limits::MAX_DIM.to_string(),
+            limits::MAX_WEIGHTS.to_string(),
+            limits::MAX_BATCH_ELEMENTS.to_string(),
+            format!("1..={}", limits::MAX_BATCH),
+            format!("1..={}", limits::MAX_THREADS),
+            format!("1..={}", limits::MAX_BENCH_REPEATS),
+            format!("{} MiB", limits::MAX_PEER_BYTES >> 20),
+        ] {
+            assert!(bench.contains(&v), "`lutcore bench gemv --help` does not say {v}:\n{bench}");
+        }
+        let model = long_help(&["sim-model"]);
+        assert!(model.contains(&limits::MAX_SIM_MODEL_TOKENS.to_string()), "{model}");
+        let gen = long_help(&["gen"]);
+        assert!(gen.contains(&format!("{} MiB", limits::MAX_CONFIG_BYTES >> 20)), "{gen}");
+    }
+
+    #[test]
+    fn parse_shape_takes_positive_bounded_whole_numbers() {
+        assert_eq!(parse_shape("1536x1536"), Ok((1536, 1536)));
+        assert_eq!(parse_shape(" 8X16 "), Ok((8, 16)));
+        assert_eq!(parse_shape("16777216x1"), Ok((limits::MAX_DIM, 1)));
+        for bad in ["0x5", "5x0", "16777217x1", "1x16777217", "-1x5", "+5x5", "1e3x5", "5", "x", "5x", "x5", "1.5x2", "99999999999999999999999x1"] {
+            let e = parse_shape(bad).expect_err(bad);
+            assert!(e.contains(bad.trim()) || e.contains("in shape"), "{bad}: {e}");
+        }
+        assert!(parse_shape("16777217x1").unwrap_err().contains("16777216"));
+    }
+
+    #[test]
+    fn output_checks_refuse_folders_inputs_and_files_as_folders() {
+        let tmp = tempfile::tempdir().unwrap();
+        let input = tmp.path().join("in.json");
+        std::fs::write(&input, "{}").unwrap();
+        let e = check_output("--json", &input, &[("--config", &input)]).unwrap_err().to_string();
+        assert!(e.contains("same file as --config"), "{e}");
+        // The same file under another name.
+        let other = tmp.path().join(".").join("in.json");
+        assert!(check_output("--json", &other, &[("--config", &input)]).is_err());
+        let e = check_output("--json", tmp.path(), &[]).unwrap_err().to_string();
+        assert!(e.contains("is a folder"), "{e}");
+        let e = check_output("--json", &input.join("x/y.json"), &[]).unwrap_err().to_string();
+        assert!(e.contains("is a file, not a folder"), "{e}");
+        check_output("--json", &tmp.path().join("new/dir/out.json"), &[("--config", &input)]).unwrap();
+        assert!(same_file(&tmp.path().join("a/../b.json"), &tmp.path().join("a/../b.json")));
+
+        let out = tmp.path().join("sub").join("r.json");
+        write_json(&out, &serde_json::json!({"a": 1})).unwrap();
+        write_json(&out, &serde_json::json!({"a": 2})).unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\n  \"a\": 2\n}\n");
+        assert_eq!(std::fs::read_dir(out.parent().unwrap()).unwrap().count(), 1, "no temporary file left behind");
+    }
+}
