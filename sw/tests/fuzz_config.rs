@@ -108,16 +108,14 @@ fn mutate_text(rng: &mut ChaCha8Rng, text: String) -> String {
                 s.pop();
                 s += &format!(",\"{field}\":{}}}", rng.gen_range(0..20));
             }
-            1 => {
+            1 if !s.is_empty() => {
                 // Flip one byte to a random ASCII character.
-                if !s.is_empty() {
-                    let mut b = s.into_bytes();
-                    let i = rng.gen_range(0..b.len());
-                    if b[i].is_ascii() {
-                        b[i] = rng.gen_range(0x20u8..0x7f);
-                    }
-                    s = String::from_utf8_lossy(&b).into_owned();
+                let mut b = s.into_bytes();
+                let i = rng.gen_range(0..b.len());
+                if b[i].is_ascii() {
+                    b[i] = rng.gen_range(0x20u8..0x7f);
                 }
+                s = String::from_utf8_lossy(&b).into_owned();
             }
             2 => {
                 // Cut at a random character boundary.
