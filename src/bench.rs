@@ -309,17 +309,7 @@ pub fn batch_costs(rows: &[Row]) -> Vec<(String, usize, f64)> {
 
 /// Read the peer harness output: a JSON array, or one object per line.
 pub fn read_peers(path: &Path) -> Result<Vec<PeerRow>> {
-    use std::io::Read;
-    let limit = crate::limits::MAX_PEER_BYTES;
-    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
-        anyhow::bail!("--peer {} is a folder; expected the JSON output of bench/peer/run.py", path.display());
-    }
-    let file = std::fs::File::open(path).with_context(|| format!("reading peer results {}", path.display()))?;
-    let mut text = String::new();
-    file.take(limit + 1).read_to_string(&mut text).with_context(|| format!("reading peer results {} (UTF-8 JSON)", path.display()))?;
-    if text.len() as u64 > limit {
-        anyhow::bail!("--peer {} is larger than the limit of {limit} bytes (64 MiB)", path.display());
-    }
+    let text = crate::read_text_file("--peer file", path, crate::limits::MAX_PEER_BYTES)?;
     if text.trim_start().starts_with('[') {
         return serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()));
     }

@@ -199,23 +199,27 @@ pub(crate) fn load_config(preset: Option<&str>, config: Option<&Path>, default: 
     Ok((name.to_string(), lutcore_sw::config::preset(name)?))
 }
 
-/// Read and validate a JSON config file (`ArrayConfig::from_json`), refusing a
-/// folder, a file over [`MAX_CONFIG_BYTES`] and text that is not UTF-8.
+/// Read and validate a JSON config file (`ArrayConfig::from_json`).
 pub(crate) fn read_config_file(path: &Path) -> Result<ArrayConfig> {
+    let text = read_text_file("config file", path, MAX_CONFIG_BYTES as u64)?;
+    ArrayConfig::from_json(&text).with_context(|| format!("in config file {}", path.display()))
+}
+
+/// The text of an input file, refusing a folder, a file over `limit` bytes (read no
+/// further) and bytes that are not UTF-8; `what` names the file in errors.
+pub(crate) fn read_text_file(what: &str, path: &Path, limit: u64) -> Result<String> {
     use std::io::Read;
     let shown = path.display();
-    let meta = std::fs::metadata(path).with_context(|| format!("reading config file {shown}"))?;
-    if meta.is_dir() {
-        bail!("config file {shown} is a folder; expected a JSON file (see `lutcore gen --list-presets` for presets)");
+    let file = std::fs::File::open(path).with_context(|| format!("reading {what} {shown}"))?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        bail!("{what} {shown} is a folder; expected a file");
     }
     let mut bytes = Vec::new();
-    let file = std::fs::File::open(path).with_context(|| format!("reading config file {shown}"))?;
-    file.take(MAX_CONFIG_BYTES as u64 + 1).read_to_end(&mut bytes).with_context(|| format!("reading config file {shown}"))?;
-    if bytes.len() > MAX_CONFIG_BYTES {
-        bail!("config file {shown} is larger than the limit of {MAX_CONFIG_BYTES} bytes; a config is a small JSON object");
+    file.take(limit + 1).read_to_end(&mut bytes).with_context(|| format!("reading {what} {shown}"))?;
+    if bytes.len() as u64 > limit {
+        bail!("{what} {shown} is larger than the limit of {limit} bytes");
     }
-    let text = String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("config file {shown} is not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))?;
-    ArrayConfig::from_json(&text).with_context(|| format!("in config file {shown}"))
+    String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("{what} {shown} is not UTF-8 text (byte {} is not)", e.utf8_error().valid_up_to()))
 }
 
 #[derive(Args)]
@@ -318,12 +322,9 @@ fn cmd_gen(a: &GenArgs) -> Result<ExitCode> {
     }
     let (name, cfg) = a.config.load()?;
     let out = a.out.as_ref().expect("clap requires --out");
-    if out.exists() && !out.is_dir() {
-        bail!("--out {} is a file; give a folder (an empty or new one, or one an earlier `lutcore gen` wrote)", out.display());
-    }
     check_parent_folders("--out", out)?;
     let design = lutcore_gen::generate(&cfg);
-    design.write_to(out).with_context(|| format!("writing {}", out.display()))?;
+    design.write_to(out).with_context(|| format!("--out {}", out.display()))?;
     println!("{name}: {cfg}");
     for f in &design.files {
         println!("  {}", out.join(&f.name).display());

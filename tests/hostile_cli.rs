@@ -94,7 +94,8 @@ fn bench_gemv_sizes_are_bounded() {
     bench(&["--repeats", "0"], &["--repeats 0", "1..=1000"]);
     bench(&["--shape", "16777216x16", "--batch", "512"], &["--batch 512", "67108864"]);
     let dir = f.path("");
-    bench(&["--shape", "8x8", "--peer", &dir], &["--peer", "folder"]);
+    bench(&["--shape", "8x8", "--peer", &dir], &["--peer", "is a folder"]);
+    bench(&["--shape", "8x8", "--peer", &f.file("big_peer.json", " ".repeat(65 << 20))], &["--peer", "67108864"]);
 }
 
 #[test]
@@ -159,7 +160,7 @@ fn outputs_never_clobber_inputs_and_bad_output_paths_are_named() {
     f.refuses(&["bench", "gemv", "--shape", "8x8", "--json", &folder], &["is a folder"]);
     f.refuses(&["sim-model", "--config", &cfg, "--trace", &cfg], &["--trace", "same file as --config"]);
 
-    f.refuses(&["gen", "--preset", "tiny", "--out", &plain], &["--out", "is a file"]);
+    f.refuses(&["gen", "--preset", "tiny", "--out", &plain], &["--out", "is not a folder"]);
     f.refuses(&["gen", "--preset", "tiny", "--out", &format!("{plain}/sub")], &["is a file, not a folder"]);
     let foreign = f.dir().join("foreign");
     std::fs::create_dir(&foreign).unwrap();
