@@ -125,7 +125,6 @@ pub fn cmd_sim_model(a: &SimModelArgs) -> Result<ExitCode> {
     Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-
 /// The same config with each other datapath that accepts its weights
 /// (add/sub takes only ternary weights).
 fn twins(cfg: &ArrayConfig, name: &str) -> Vec<(String, ArrayConfig)> {
