@@ -64,7 +64,7 @@ fn shapes_are_positive_bounded_numbers() {
 #[test]
 fn a_shape_beyond_max_k_names_shape_k_and_max_k() {
     let f = Fixture::new();
-    f.refuses(&["sim", "--preset", "tiny", "--shape", "64x300"], &["--shape 64x300", "tiny", "max_k is 256", "at least 300"]);
+    f.refuses(&["sim", "--preset", "tiny", "--shape", "64x300"], &["--shape 64x300", "tiny", "K = 300", "max_k = 256", "K of at most 256", "max_k of at least 300"]);
 }
 
 #[test]
