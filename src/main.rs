@@ -544,17 +544,12 @@ pub(crate) fn create_parent_dir(path: &Path) -> Result<()> {
 }
 
 /// Write `value` as pretty JSON through a temporary file in the same folder, renamed
-/// over `path` when complete: a reader sees the old file or the whole new one.
+/// over `path` when complete (`dse::run::write_atomic`): a reader sees the old file
+/// or the whole new one.
 fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
-    use std::io::Write;
     create_parent_dir(path)?;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.write_all((serde_json::to_string_pretty(value)? + "\n").as_bytes()).with_context(|| format!("writing {}", tmp.path().display()))?;
-    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    dse::run::write_atomic(path, &(serde_json::to_string_pretty(value)? + "\n"))
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -628,5 +623,11 @@ mod tests {
         write_json(&out, &serde_json::json!({"a": 2})).unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\n  \"a\": 2\n}\n");
         assert_eq!(std::fs::read_dir(out.parent().unwrap()).unwrap().count(), 1, "no temporary file left behind");
+        // The mode a plain write gives (0666 less the umask), not a temporary file's 0600.
+        use std::os::unix::fs::PermissionsExt;
+        let plain = tmp.path().join("plain.json");
+        std::fs::write(&plain, "{}").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&out), mode(&plain));
     }
 }
