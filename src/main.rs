@@ -277,7 +277,7 @@ pub(crate) fn parse_shape(s: &str) -> Result<(usize, usize), String> {
 }
 
 /// `M·K` of a shape, refused above [`limits::MAX_WEIGHTS`]; `flag` names where it came from.
-fn check_weights(flag: &str, (m, k): (usize, usize)) -> Result<()> {
+pub(crate) fn check_weights(flag: &str, (m, k): (usize, usize)) -> Result<()> {
     match m.checked_mul(k) {
         Some(n) if n <= limits::MAX_WEIGHTS => Ok(()),
         _ => bail!(
