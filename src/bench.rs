@@ -186,8 +186,13 @@ pub struct BenchPlan {
 
 /// A random weight matrix: every value of the type equally likely (for
 /// ternary, a third zeros, roughly as absmean-quantized BitNet weights).
+/// `m·k` must not overflow, and the values must fit in memory (an error otherwise,
+/// not an abort); the callers bound the shape first (`limits::MAX_WEIGHTS`).
 pub fn random_weights(rng: &mut ChaCha8Rng, wtype: WeightType, m: usize, k: usize) -> Result<WeightMatrix> {
-    let values: Vec<i32> = (0..m * k).map(|_| rng.gen_range(wtype.min_value()..=wtype.max_value())).collect();
+    let n = m.checked_mul(k).with_context(|| format!("{m}x{k} weights: M·K overflows"))?;
+    let mut values: Vec<i32> = Vec::new();
+    values.try_reserve_exact(n).with_context(|| format!("cannot allocate {n} weights ({m}x{k}) in memory"))?;
+    values.extend((0..n).map(|_| rng.gen_range(wtype.min_value()..=wtype.max_value())));
     Ok(WeightMatrix::from_values(m, k, wtype, &values)?)
 }
 
@@ -304,7 +309,7 @@ pub fn batch_costs(rows: &[Row]) -> Vec<(String, usize, f64)> {
 
 /// Read the peer harness output: a JSON array, or one object per line.
 pub fn read_peers(path: &Path) -> Result<Vec<PeerRow>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading peer results {}", path.display()))?;
+    let text = crate::read_text_file("--peer file", path, crate::limits::MAX_PEER_BYTES)?;
     if text.trim_start().starts_with('[') {
         return serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()));
     }

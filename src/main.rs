@@ -8,18 +8,44 @@ mod fpga;
 mod model_cmd;
 mod simrun;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use lutcore_sw::config::{presets, ArrayConfig, RawArrayConfig};
+use lutcore_sw::config::{presets, ArrayConfig};
 use lutcore_sw::layout::{check_fits, BitPlanes};
 use lutcore_sw::reference::{gemv_lut, gemv_plain};
 use lutcore_sw::{QuantizedActivations, WeightType};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+/// Every size a flag or an input file can set, checked before anything is
+/// allocated. The `--help` texts quote these values (a unit test checks that).
+pub(crate) mod limits {
+    /// Largest M and largest K of a `--shape MxK`: 2^24.
+    pub const MAX_DIM: usize = 1 << 24;
+    /// Largest M·K of `sim --shape` and `bench gemv --shape`: 2^28 weights (BitNet-3B's
+    /// largest matrix, 8640x3200, has 2^24.7).
+    pub const MAX_WEIGHTS: usize = 1 << 28;
+    /// Largest `sim --repeats`.
+    pub const MAX_SIM_REPEATS: u32 = 1000;
+    /// Largest `bench gemv --repeats` (hot runs take 4x as many calls).
+    pub const MAX_BENCH_REPEATS: usize = 1000;
+    /// Largest `bench gemv --batch`.
+    pub const MAX_BATCH: usize = 512;
+    /// Largest `bench gemv --threads`.
+    pub const MAX_THREADS: usize = 256;
+    /// Largest batch·K (activations) and batch·M (results) of one `bench gemv` call: 2^26.
+    pub const MAX_BATCH_ELEMENTS: usize = 1 << 26;
+    /// Largest `bench gemv --peer` file (bytes).
+    pub const MAX_PEER_BYTES: u64 = 64 << 20;
+    /// Largest `sim-model --prompt` plus `--decode` (tokens).
+    pub const MAX_SIM_MODEL_TOKENS: usize = 4096;
+    /// Largest `--config` file (bytes): [`lutcore_sw::config::MAX_CONFIG_BYTES`].
+    pub const MAX_CONFIG_BYTES: usize = lutcore_sw::config::MAX_CONFIG_BYTES;
+}
 
 #[derive(Parser)]
 #[command(name = "lutcore", version, about = "LUT-based low-bit matmul: software reference, generated Verilog, Verilator co-simulation")]
@@ -85,30 +111,52 @@ enum BenchCommand {
 
 #[derive(Args)]
 struct BenchGemvArgs {
-    /// Shapes MxK (repeatable). Default: the BitNet matrix.
+    /// Shapes MxK (repeatable). Default: the BitNet matrix. M and K at most 16777216 (2^24)
+    /// each, M·K at most 268435456 (2^28) weights, batch·M and batch·K at most 67108864 (2^26).
     #[arg(long, value_parser = parse_shape)]
     shape: Vec<(usize, usize)>,
     /// Weight formats: ternary, int1..int4 (N-bit codes; also spelled uintN). Repeatable.
     #[arg(long, value_parser = parse_bench_weights)]
     weights: Vec<WeightType>,
-    /// Tokens per call (repeatable). Default: 1 and 8.
-    #[arg(long)]
+    /// Tokens per call (repeatable), 1..=512. Default: 1 and 8.
+    #[arg(long, value_parser = parse_batch)]
     batch: Vec<usize>,
-    /// Threads (repeatable). Default: 1 and 2.
-    #[arg(long)]
+    /// Threads (repeatable), 1..=256. Default: 1 and 2.
+    #[arg(long, value_parser = parse_threads)]
     threads: Vec<usize>,
-    /// Timed calls per cold measurement (hot runs 4x as many).
-    #[arg(long, default_value_t = 15)]
+    /// Timed calls per cold measurement (hot runs 4x as many), 1..=1000.
+    #[arg(long, default_value_t = 15, value_parser = parse_bench_repeats)]
     repeats: usize,
     /// Skip the native ternary kernel (run only the bit-plane one).
     #[arg(long)]
     no_native: bool,
-    /// llama.cpp results from bench/peer/run.py, to print ratios against.
+    /// llama.cpp results from bench/peer/run.py, to print ratios against (at most 64 MiB).
     #[arg(long, value_name = "FILE")]
     peer: Option<PathBuf>,
-    /// Write the rows as JSON to FILE.
+    /// Write the rows as JSON to FILE (not an input file; written whole or not at all).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+}
+
+/// An integer flag value in `lo..=hi`; the error names the flag, the value and the range.
+fn parse_bounded(s: &str, flag: &str, lo: usize, hi: usize) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (lo..=hi).contains(&n) => Ok(n),
+        Ok(n) => Err(format!("{flag} {n} is out of range: allowed {lo}..={hi}")),
+        Err(_) => Err(format!("{flag} `{s}` is not a whole number in {lo}..={hi}")),
+    }
+}
+
+fn parse_batch(s: &str) -> Result<usize, String> {
+    parse_bounded(s, "--batch", 1, limits::MAX_BATCH)
+}
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    parse_bounded(s, "--threads", 1, limits::MAX_THREADS)
+}
+
+fn parse_bench_repeats(s: &str) -> Result<usize, String> {
+    parse_bounded(s, "--repeats", 1, limits::MAX_BENCH_REPEATS)
 }
 
 fn parse_bench_weights(s: &str) -> Result<WeightType, String> {
@@ -123,35 +171,63 @@ fn parse_bench_weights(s: &str) -> Result<WeightType, String> {
 /// Which config to use.
 #[derive(Args)]
 #[group(required = false, multiple = false)]
-struct ConfigArgs {
+pub(crate) struct ConfigArgs {
     /// A named preset (see `lutcore gen --list-presets`).
     #[arg(long)]
-    preset: Option<String>,
-    /// A JSON config file with the fields of a preset (see README, "The command line").
+    pub(crate) preset: Option<String>,
+    /// A JSON config file with the fields of a preset (see README, "The command line"):
+    /// one object, every field once, at most 1 MiB.
     #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
 }
 
 impl ConfigArgs {
     /// The validated config and a name for it; `default` when neither is given.
-    fn load(&self) -> Result<(String, ArrayConfig)> {
-        if let Some(path) = &self.config {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
-            let raw: RawArrayConfig = serde_json::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))?;
-            let cfg = raw.validate().with_context(|| format!("in config file {}", path.display()))?;
-            return Ok((path.display().to_string(), cfg));
-        }
-        let name = self.preset.clone().unwrap_or_else(|| "default".into());
-        let cfg = lutcore_sw::config::preset(&name)?;
-        Ok((name, cfg))
+    pub(crate) fn load(&self) -> Result<(String, ArrayConfig)> {
+        load_config(self.preset.as_deref(), self.config.as_deref(), "default")
     }
+}
+
+/// The one config loader of every command: the file `config` if given, else the
+/// preset `preset`, else the preset `default`; the validated config and a name for it.
+pub(crate) fn load_config(preset: Option<&str>, config: Option<&Path>, default: &str) -> Result<(String, ArrayConfig)> {
+    if let Some(path) = config {
+        return Ok((path.display().to_string(), read_config_file(path)?));
+    }
+    let name = preset.unwrap_or(default);
+    Ok((name.to_string(), lutcore_sw::config::preset(name)?))
+}
+
+/// Read and validate a JSON config file (`ArrayConfig::from_json`).
+pub(crate) fn read_config_file(path: &Path) -> Result<ArrayConfig> {
+    let text = read_text_file("config file", path, limits::MAX_CONFIG_BYTES as u64)?;
+    ArrayConfig::from_json(&text).with_context(|| format!("in config file {}", path.display()))
+}
+
+/// The text of an input file, refusing a folder, a file over `limit` bytes (read no
+/// further) and bytes that are not UTF-8; `what` names the file in errors.
+pub(crate) fn read_text_file(what: &str, path: &Path, limit: u64) -> Result<String> {
+    use std::io::Read;
+    let shown = path.display();
+    let file = std::fs::File::open(path).with_context(|| format!("reading {what} {shown}"))?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        bail!("{what} {shown} is a folder; expected a file");
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).with_context(|| format!("reading {what} {shown}"))?;
+    if bytes.len() as u64 > limit {
+        bail!("{what} {shown} is larger than the limit of {limit} bytes");
+    }
+    String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("{what} {shown} is not UTF-8 text (byte {} is not)", e.utf8_error().valid_up_to()))
 }
 
 #[derive(Args)]
 struct GenArgs {
     #[command(flatten)]
     config: ConfigArgs,
-    /// Output directory (created if missing).
+    /// Output folder (created if missing). It ends up holding exactly the new .sv files and
+    /// manifest.json: files an earlier `lutcore gen` listed in its manifest.json there are
+    /// removed; a folder holding any other file is refused.
     #[arg(long, value_name = "DIR", required_unless_present = "list_presets")]
     out: Option<PathBuf>,
     /// List the presets and exit.
@@ -163,33 +239,53 @@ struct GenArgs {
 struct SimArgs {
     #[command(flatten)]
     config: ConfigArgs,
-    /// GEMV shape as MxK (output rows x reduction length).
+    /// GEMV shape as MxK (output rows x reduction length). M and K at most 16777216 (2^24)
+    /// each, M·K at most 268435456 (2^28) weights; K at most the config's max_k.
     #[arg(long, default_value = "1536x1536", value_parser = parse_shape)]
     shape: (usize, usize),
     /// Seed of the random weights and activations.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Also write the report as JSON to FILE.
+    /// Also write the report as JSON to FILE (not an input file; written whole or not at all).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
     /// Dump the GEMV's waves to FILE (FST, or VCD for a `.vcd` name); builds the trace variant.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
     /// Runs of the GEMV (each from reset, each compared with the first); the speed printed is
-    /// their median, the range is printed too. With --trace: one run.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    /// their median, the range is printed too. At most 1000. With --trace: one run.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=i64::from(limits::MAX_SIM_REPEATS)))]
     repeats: u32,
 }
 
-fn parse_shape(s: &str) -> Result<(usize, usize), String> {
+/// The one parser of a `--shape MxK`: M and K whole numbers in 1..=[`limits::MAX_DIM`].
+pub(crate) fn parse_shape(s: &str) -> Result<(usize, usize), String> {
     let (m, k) = s.split_once(['x', 'X']).ok_or_else(|| format!("shape `{s}` is not MxK (e.g. 1536x1536)"))?;
+    let max = limits::MAX_DIM;
     let parse = |v: &str, what: &str| -> Result<usize, String> {
-        match v.trim().parse::<usize>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(format!("{what} `{v}` in shape `{s}` must be a positive integer")),
+        let v = v.trim();
+        if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("{what} `{v}` in shape `{s}` must be a whole number in 1..={max} (digits only)"));
+        }
+        match v.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            Ok(0) => Err(format!("{what} = 0 in shape `{s}`: M and K must be at least 1")),
+            _ => Err(format!("{what} = {v} in shape `{s}` is over the limit: M and K are at most {max} (2^24)")),
         }
     };
     Ok((parse(m, "M")?, parse(k, "K")?))
+}
+
+/// `M·K` of a shape, refused above [`limits::MAX_WEIGHTS`]; `flag` names where it came from.
+pub(crate) fn check_weights(flag: &str, (m, k): (usize, usize)) -> Result<()> {
+    match m.checked_mul(k) {
+        Some(n) if n <= limits::MAX_WEIGHTS => Ok(()),
+        _ => bail!(
+            "{flag} {m}x{k}: M·K = {} weights is over the limit of {} (2^28) weights",
+            u128::from(m as u64) * u128::from(k as u64),
+            limits::MAX_WEIGHTS
+        ),
+    }
 }
 
 fn main() -> ExitCode {
@@ -225,8 +321,9 @@ fn cmd_gen(a: &GenArgs) -> Result<ExitCode> {
     }
     let (name, cfg) = a.config.load()?;
     let out = a.out.as_ref().expect("clap requires --out");
+    check_parent_folders("--out", out)?;
     let design = lutcore_gen::generate(&cfg);
-    design.write_to(out).with_context(|| format!("writing {}", out.display()))?;
+    design.write_to(out).with_context(|| format!("--out {}", out.display()))?;
     println!("{name}: {cfg}");
     for f in &design.files {
         println!("  {}", out.join(&f.name).display());
@@ -245,7 +342,19 @@ fn random_activations(rng: &mut ChaCha8Rng, k: usize) -> QuantizedActivations {
 fn cmd_sim(a: &SimArgs) -> Result<ExitCode> {
     let (name, cfg) = a.config.load()?;
     let (m, k) = a.shape;
-    check_fits(&cfg, k)?;
+    check_weights("--shape", (m, k))?;
+    check_fits(&cfg, k)
+        .with_context(|| format!("--shape {m}x{k} does not fit config {name} (`lutcore gen --list-presets` shows each preset's max_k)"))?;
+    let inputs: Vec<(&str, &Path)> = a.config.config.iter().map(|c| ("--config", c.as_path())).collect();
+    if let Some(j) = &a.json {
+        check_output("--json", j, &inputs)?;
+    }
+    if let Some(t) = &a.trace {
+        check_output("--trace", t, &inputs)?;
+        if let Some(j) = a.json.as_deref().filter(|j| same_file(j, t)) {
+            bail!("--json {} and --trace {} are the same file", j.display(), t.display());
+        }
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
     let w = bench::random_weights(&mut rng, cfg.weights(), m, k)?;
     let x = random_activations(&mut rng, k);
@@ -339,14 +448,25 @@ fn cmd_bench_gemv(a: &BenchGemvArgs) -> Result<ExitCode> {
         weights: if a.weights.is_empty() { WeightType::ALL.to_vec() } else { a.weights.clone() },
         batches: or(&a.batch, &[1, 8]),
         threads: or(&a.threads, &[1, 2]),
-        repeats: a.repeats.max(1),
+        repeats: a.repeats,
         native_ternary: !a.no_native,
     };
-    if let Some(&t) = plan.threads.iter().find(|&&t| t == 0) {
-        bail!("--threads {t}: need at least 1 thread");
+    // The value parsers bound each flag; these are the limits of their combinations.
+    for &(m, k) in &plan.shapes {
+        check_weights("--shape", (m, k))?;
+        for &b in &plan.batches {
+            if b.saturating_mul(m.max(k)) > limits::MAX_BATCH_ELEMENTS {
+                bail!(
+                    "--batch {b} with --shape {m}x{k}: batch·max(M, K) = {} is over the limit of {} (2^26) activations or results per call",
+                    b as u128 * m.max(k) as u128,
+                    limits::MAX_BATCH_ELEMENTS
+                );
+            }
+        }
     }
-    if let Some(&b) = plan.batches.iter().find(|&&b| b == 0) {
-        bail!("--batch {b}: need at least 1 token");
+    let inputs: Vec<(&str, &Path)> = a.peer.iter().map(|p| ("--peer", p.as_path())).collect();
+    if let Some(j) = &a.json {
+        check_output("--json", j, &inputs)?;
     }
     let peers = match &a.peer {
         Some(p) => bench::read_peers(p)?,
@@ -371,17 +491,143 @@ fn cmd_bench_gemv(a: &BenchGemvArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Create the directory an output file will be written into, if missing.
-pub(crate) fn create_parent_dir(path: &std::path::Path) -> Result<()> {
+/// The folders `path` would be created in: the nearest one that exists must be a
+/// folder (not a file), so that creating the rest can work; a clear error otherwise.
+pub(crate) fn check_parent_folders(flag: &str, path: &Path) -> Result<()> {
+    for dir in path.ancestors().skip(1).filter(|d| !d.as_os_str().is_empty()) {
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => return Ok(()),
+            Ok(_) => bail!("{flag} {}: {} is a file, not a folder, so nothing can be created under it", path.display(), dir.display()),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => continue,
+            Err(e) => bail!("{flag} {}: cannot use the folder {}: {e}", path.display(), dir.display()),
+        }
+    }
+    Ok(())
+}
+
+/// Whether `a` and `b` name the same file: the same inode if both exist, else the
+/// same absolute path (after resolving the folders that exist).
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+        return x.dev() == y.dev() && x.ino() == y.ino();
+    }
+    let resolve = |p: &Path| -> Option<PathBuf> {
+        let abs = std::path::absolute(p).ok()?;
+        let name = abs.file_name()?.to_owned();
+        let dir = abs.parent()?;
+        Some(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()).join(name))
+    };
+    matches!((resolve(a), resolve(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// Check an output file before any work: not a folder, creatable (no file where a
+/// parent folder should be), and none of `inputs` (flag, path), which it would clobber.
+pub(crate) fn check_output(flag: &str, out: &Path, inputs: &[(&str, &Path)]) -> Result<()> {
+    if out.is_dir() {
+        bail!("{flag} {} is a folder; give a file name", out.display());
+    }
+    check_parent_folders(flag, out)?;
+    if let Some((iflag, input)) = inputs.iter().find(|(_, i)| same_file(out, i)) {
+        bail!("{flag} {} is the same file as {iflag} {}: an output must not overwrite an input", out.display(), input.display());
+    }
+    Ok(())
+}
+
+/// Create the folder an output file will be written into, if missing.
+pub(crate) fn create_parent_dir(path: &Path) -> Result<()> {
+    check_parent_folders("output", path)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     Ok(())
 }
 
-/// Write `value` as pretty JSON, creating the parent directory.
-fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<()> {
+/// Write `value` as pretty JSON through a temporary file in the same folder, renamed
+/// over `path` when complete (`dse::run::write_atomic`): a reader sees the old file
+/// or the whole new one.
+fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
     create_parent_dir(path)?;
-    std::fs::write(path, serde_json::to_string_pretty(value)? + "\n").with_context(|| format!("writing {}", path.display()))
+    dse::run::write_atomic(path, &(serde_json::to_string_pretty(value)? + "\n"))
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn long_help(path: &[&str]) -> String {
+        let mut cmd = Cli::command();
+        let mut sub = &mut cmd;
+        for name in path {
+            sub = sub.find_subcommand_mut(name).unwrap_or_else(|| panic!("no subcommand {name}"));
+        }
+        sub.render_long_help().to_string()
+    }
+
+    #[test]
+    fn help_texts_quote_the_limits() {
+        let sim = long_help(&["sim"]);
+        for v in [limits::MAX_DIM.to_string(), limits::MAX_WEIGHTS.to_string(), limits::MAX_SIM_REPEATS.to_string(), "max_k".into()] {
+            assert!(sim.contains(&v), "`lutcore sim --help` does not say {v}:\n{sim}");
+        }
+        let bench = long_help(&["bench", "gemv"]);
+        for v in [
+            limits::MAX_DIM.to_string(),
+            limits::MAX_WEIGHTS.to_string(),
+            limits::MAX_BATCH_ELEMENTS.to_string(),
+            format!("1..={}", limits::MAX_BATCH),
+            format!("1..={}", limits::MAX_THREADS),
+            format!("1..={}", limits::MAX_BENCH_REPEATS),
+            format!("{} MiB", limits::MAX_PEER_BYTES >> 20),
+        ] {
+            assert!(bench.contains(&v), "`lutcore bench gemv --help` does not say {v}:\n{bench}");
+        }
+        let model = long_help(&["sim-model"]);
+        assert!(model.contains(&limits::MAX_SIM_MODEL_TOKENS.to_string()), "{model}");
+        let gen = long_help(&["gen"]);
+        assert!(gen.contains(&format!("{} MiB", limits::MAX_CONFIG_BYTES >> 20)), "{gen}");
+    }
+
+    #[test]
+    fn parse_shape_takes_positive_bounded_whole_numbers() {
+        assert_eq!(parse_shape("1536x1536"), Ok((1536, 1536)));
+        assert_eq!(parse_shape(" 8X16 "), Ok((8, 16)));
+        assert_eq!(parse_shape("16777216x1"), Ok((limits::MAX_DIM, 1)));
+        for bad in ["0x5", "5x0", "16777217x1", "1x16777217", "-1x5", "+5x5", "1e3x5", "5", "x", "5x", "x5", "1.5x2", "99999999999999999999999x1"] {
+            let e = parse_shape(bad).expect_err(bad);
+            assert!(e.contains(bad.trim()) || e.contains("in shape"), "{bad}: {e}");
+        }
+        assert!(parse_shape("16777217x1").unwrap_err().contains("16777216"));
+    }
+
+    #[test]
+    fn output_checks_refuse_folders_inputs_and_files_as_folders() {
+        let tmp = tempfile::tempdir().unwrap();
+        let input = tmp.path().join("in.json");
+        std::fs::write(&input, "{}").unwrap();
+        let e = check_output("--json", &input, &[("--config", &input)]).unwrap_err().to_string();
+        assert!(e.contains("same file as --config"), "{e}");
+        // The same file under another name.
+        let other = tmp.path().join(".").join("in.json");
+        assert!(check_output("--json", &other, &[("--config", &input)]).is_err());
+        let e = check_output("--json", tmp.path(), &[]).unwrap_err().to_string();
+        assert!(e.contains("is a folder"), "{e}");
+        let e = check_output("--json", &input.join("x/y.json"), &[]).unwrap_err().to_string();
+        assert!(e.contains("is a file, not a folder"), "{e}");
+        check_output("--json", &tmp.path().join("new/dir/out.json"), &[("--config", &input)]).unwrap();
+        assert!(same_file(&tmp.path().join("a/../b.json"), &tmp.path().join("a/../b.json")));
+
+        let out = tmp.path().join("sub").join("r.json");
+        write_json(&out, &serde_json::json!({"a": 1})).unwrap();
+        write_json(&out, &serde_json::json!({"a": 2})).unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\n  \"a\": 2\n}\n");
+        assert_eq!(std::fs::read_dir(out.parent().unwrap()).unwrap().count(), 1, "no temporary file left behind");
+        // The mode a plain write gives (0666 less the umask), not a temporary file's 0600.
+        use std::os::unix::fs::PermissionsExt;
+        let plain = tmp.path().join("plain.json");
+        std::fs::write(&plain, "{}").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&out), mode(&plain));
+    }
+}

@@ -39,7 +39,8 @@ pub struct SimModelArgs {
     /// written to a temporary directory.
     #[arg(short = 'm', long = "model", value_name = "FILE")]
     pub model: Option<PathBuf>,
-    /// Prompt length in tokens (fixed token ids; no tokenizer needed).
+    /// Prompt length in tokens (fixed token ids; no tokenizer needed). --prompt plus
+    /// --decode at most 4096.
     #[arg(long, default_value_t = 8)]
     pub prompt: usize,
     /// Tokens decoded greedily after the prompt, one forward pass each.
@@ -102,7 +103,8 @@ pub struct SimModelReport {
     pub mismatches: usize,
     /// Matmuls and mismatches on the baseline arrays, summed (0, 0 without any).
     pub baseline: (usize, usize),
-    /// Whether every logits row equalled the CPU backend's, bit for bit.
+    /// Whether every logits row equalled the CPU backend's, bit for bit, with every
+    /// value finite (NaN or infinite logits are never identical).
     pub logits_identical: bool,
     /// Total cycles on the main array.
     pub cycles: u64,
@@ -121,21 +123,6 @@ impl SimModelReport {
 pub fn cmd_sim_model(a: &SimModelArgs) -> Result<ExitCode> {
     let report = run(a)?;
     Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-fn config_file(path: &Path) -> Result<(String, ArrayConfig)> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
-    let raw: RawArrayConfig = serde_json::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))?;
-    let cfg = raw.validate().with_context(|| format!("in config file {}", path.display()))?;
-    Ok((path.display().to_string(), cfg))
-}
-
-fn load_config(preset: &Option<String>, config: &Option<PathBuf>, default: &str) -> Result<(String, ArrayConfig)> {
-    if let Some(path) = config {
-        return config_file(path);
-    }
-    let name = preset.clone().unwrap_or_else(|| default.to_string());
-    Ok((name.clone(), lutcore_sw::config::preset(&name)?))
 }
 
 /// The same config with each other datapath that accepts its weights
@@ -159,7 +146,7 @@ fn baselines(a: &SimModelArgs, cfg: &ArrayConfig, name: &str) -> Result<Vec<(Str
         v.push((p.clone(), lutcore_sw::config::preset(p)?));
     }
     for f in &a.baseline_config {
-        v.push(config_file(f)?);
+        v.push(crate::load_config(None, Some(f), "default")?);
     }
     Ok(if v.is_empty() { twins(cfg, name) } else { v })
 }
@@ -258,8 +245,32 @@ fn replay(model: &Model, steps: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
     steps.iter().map(|t| s.forward(t, false)?.pop().context("no logits")).collect()
 }
 
-fn identical(a: &[Vec<f32>], b: &[Vec<f32>]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits()))
+/// How two runs' logits compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogitsCheck {
+    /// Same shape, every value finite and equal bit for bit.
+    Identical,
+    /// Some value is NaN or infinite (in either run): never a pass, equal or not.
+    NotFinite {
+        /// How many values of either run are not finite.
+        count: usize,
+    },
+    /// Finite, but some value or the shape differs.
+    Differ,
+}
+
+/// Compare logits bit for bit, and require every value to be finite.
+fn compare_logits(a: &[Vec<f32>], b: &[Vec<f32>]) -> LogitsCheck {
+    let count = a.iter().chain(b).flatten().filter(|v| !v.is_finite()).count();
+    if count > 0 {
+        return LogitsCheck::NotFinite { count };
+    }
+    let same = a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits()));
+    if same {
+        LogitsCheck::Identical
+    } else {
+        LogitsCheck::Differ
+    }
 }
 
 /// Totals over a set of records.
@@ -298,11 +309,21 @@ fn run(a: &SimModelArgs) -> Result<SimModelReport> {
         bail!("--clock-mhz and --bandwidth-gbs must be positive");
     }
     let cost = CostModel { clock_hz: a.clock_mhz * 1e6, weight_bytes_per_s: a.bandwidth_gbs * 1e9 };
-    let (name, cfg) = load_config(&a.preset, &a.config, "default")?;
+    let (name, cfg) = crate::load_config(a.preset.as_deref(), a.config.as_deref(), "default")?;
     let baselines = baselines(a, &cfg, &name)?;
     let (prompt_len, decode) = if a.bench_layer.is_some() { (1, 0) } else { (a.prompt, a.decode) };
     if prompt_len == 0 {
         bail!("--prompt 0: need at least one prompt token");
+    }
+    let max_tokens = crate::limits::MAX_SIM_MODEL_TOKENS;
+    if prompt_len.saturating_add(decode) > max_tokens {
+        bail!("--prompt {prompt_len} plus --decode {decode} is over the limit of {max_tokens} tokens");
+    }
+    if let Some(t) = &a.trace {
+        let mut inputs: Vec<(&str, &Path)> = a.config.iter().map(|c| ("--config", c.as_path())).collect();
+        inputs.extend(a.baseline_config.iter().map(|c| ("--baseline-config", c.as_path())));
+        inputs.extend(a.model.iter().map(|m| ("--model", m.as_path())));
+        crate::check_output("--trace", t, &inputs)?;
     }
 
     println!("array      {name}: {cfg}");
@@ -385,8 +406,10 @@ fn run(a: &SimModelArgs) -> Result<SimModelReport> {
         }));
         let l = replay(&on_base, &steps);
         bar.finish_and_clear();
-        if !identical(&l?, &logits) {
-            println!("baseline   {bn}: logits DIFFER from the main array's");
+        match compare_logits(&l?, &logits) {
+            LogitsCheck::Identical => {}
+            LogitsCheck::Differ => println!("baseline   {bn}: logits DIFFER from the main array's"),
+            LogitsCheck::NotFinite { count } => println!("baseline   {bn}: logits NOT FINITE ({count} NaN or infinite values)"),
         }
         base_recs.push(b.records());
     }
@@ -395,7 +418,8 @@ fn run(a: &SimModelArgs) -> Result<SimModelReport> {
         let (on_cpu, _) = load(&path, &LutBackend { threads: 1 }, "the CPU")?;
         replay(&on_cpu, &steps)?
     };
-    let logits_identical = identical(&logits, &cpu_logits);
+    let logits_check = compare_logits(&logits, &cpu_logits);
+    let logits_identical = logits_check == LogitsCheck::Identical;
 
     // The table.
     let recs = main.records();
@@ -509,10 +533,13 @@ fn run(a: &SimModelArgs) -> Result<SimModelReport> {
             if bt.mismatches == 0 { format!("all {} matmuls bit-exact", bt.calls) } else { format!("{} of {} matmuls MISMATCH", bt.mismatches, bt.calls) }
         );
     }
-    println!(
-        "logits       {} the CPU backend's (lut), bit for bit",
-        if logits_identical { "identical to" } else { "DIFFER from" }
-    );
+    match logits_check {
+        LogitsCheck::Identical => println!("logits       identical to the CPU backend's (lut), bit for bit, all finite"),
+        LogitsCheck::Differ => println!("logits       DIFFER from the CPU backend's (lut)"),
+        LogitsCheck::NotFinite { count } => println!(
+            "logits       NOT FINITE: {count} NaN or infinite values (array or CPU run); a run with such logits fails, equal bits or not"
+        ),
+    }
     let trace = main.trace_record();
     if let Some(path) = &a.trace {
         let Some(t) = &trace else {
@@ -536,7 +563,9 @@ fn run(a: &SimModelArgs) -> Result<SimModelReport> {
             before + cycles
         );
     }
-    if all.mismatches == 0 {
+    if all.mismatches == 0 && !logits_identical {
+        println!("result       all {} matmuls bit-exact, but the logits check FAILED (see above)", all.calls);
+    } else if all.mismatches == 0 {
         println!("result       all {} matmuls bit-exact", all.calls);
     } else {
         println!("result       {} of {} matmuls MISMATCH the CPU backend", all.mismatches, all.calls);
@@ -583,6 +612,26 @@ mod tests {
         let mut v = vec!["sim-model", "--config", cfg.as_str(), "--prompt", "2", "--decode", "1", "--no-compare"];
         v.extend_from_slice(extra);
         Cli::parse_from(v).a
+    }
+
+    #[test]
+    fn nan_or_infinite_logits_are_never_identical() {
+        let ok = vec![vec![0.5f32, -1.0], vec![2.0]];
+        assert_eq!(compare_logits(&ok, &ok.clone()), LogitsCheck::Identical);
+        let nan = vec![vec![f32::NAN, -1.0], vec![2.0]];
+        // The same NaN bits on both sides: still a failure.
+        assert_eq!(compare_logits(&nan, &nan.clone()), LogitsCheck::NotFinite { count: 2 });
+        let all_nan = vec![vec![f32::NAN; 4]];
+        assert_eq!(compare_logits(&all_nan, &all_nan.clone()), LogitsCheck::NotFinite { count: 8 });
+        let inf = vec![vec![0.5f32, f32::INFINITY], vec![2.0]];
+        assert_eq!(compare_logits(&inf, &ok), LogitsCheck::NotFinite { count: 1 });
+        assert_eq!(compare_logits(&ok, &inf), LogitsCheck::NotFinite { count: 1 });
+        let other = vec![vec![0.5f32, -1.0], vec![2.5]];
+        assert_eq!(compare_logits(&ok, &other), LogitsCheck::Differ);
+        assert_eq!(compare_logits(&ok, &ok[..1]), LogitsCheck::Differ);
+        assert_eq!(compare_logits(&[vec![0.0]], &[vec![-0.0]]), LogitsCheck::Differ);
+        let report = SimModelReport { matmuls: 1, mismatches: 0, baseline: (0, 0), logits_identical: false, cycles: 1, trace: None };
+        assert!(!report.passed());
     }
 
     #[test]

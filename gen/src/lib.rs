@@ -190,13 +190,146 @@ impl Design {
         }
     }
 
-    /// Write every Verilog file and `manifest.json` into `dir` (created if missing).
+    /// Write every Verilog file and [`MANIFEST`] into `dir` (created if missing), so
+    /// that `dir` then holds exactly the files the new manifest lists, and the manifest.
+    ///
+    /// A folder written earlier by lutcore (its `manifest.json` names `lutcore-gen`
+    /// as generator) may be written again: the files the old manifest lists, and
+    /// only those, are removed first. A folder holding any other file, or a
+    /// manifest lutcore did not write, is refused (the error names the file), and
+    /// so is a `dir` that is not a folder.
     pub fn write_to(&self, dir: &Path) -> io::Result<()> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} exists and is not a folder", dir.display())));
+        }
         std::fs::create_dir_all(dir)?;
+        let old = earlier_outputs(dir)?;
+        for entry in std::fs::read_dir(dir)? {
+            let name = entry?.file_name();
+            let listed = name.to_str().is_some_and(|n| n == MANIFEST || old.iter().any(|o| o == n));
+            if !listed {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!(
+                        "{} holds `{}`, which lutcore did not write (it is not in a lutcore {MANIFEST} there); pass an empty or new folder",
+                        dir.display(),
+                        name.to_string_lossy()
+                    ),
+                ));
+            }
+        }
+        for name in &old {
+            match std::fs::remove_file(dir.join(name)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        // The manifest first: if writing stops half way, it lists every file there.
+        let json = serde_json::to_string_pretty(&self.manifest()).map_err(io::Error::other)?;
+        std::fs::write(dir.join(MANIFEST), json + "\n")?;
         for f in &self.files {
             std::fs::write(dir.join(&f.name), &f.contents)?;
         }
-        let json = serde_json::to_string_pretty(&self.manifest()).map_err(io::Error::other)?;
-        std::fs::write(dir.join("manifest.json"), json + "\n")
+        Ok(())
+    }
+}
+
+/// File name of the manifest written beside the Verilog.
+pub const MANIFEST: &str = "manifest.json";
+
+/// Largest manifest [`Design::write_to`] reads back (bytes).
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
+/// The Verilog files an earlier [`Design::write_to`] wrote into `dir`, from its
+/// manifest; none without a manifest. A manifest lutcore did not write (another
+/// generator, a list naming anything but plain `.sv` file names) is an error.
+fn earlier_outputs(dir: &Path) -> io::Result<Vec<String>> {
+    use std::io::Read;
+    let path = dir.join(MANIFEST);
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let foreign = |why: &str| {
+        io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} was not written by lutcore ({why}); pass an empty or new folder", path.display()),
+        )
+    };
+    let mut text = String::new();
+    if file.take(MAX_MANIFEST_BYTES + 1).read_to_string(&mut text).is_err() || text.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(foreign("not a UTF-8 file of at most 1 MiB"));
+    }
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|_| foreign("not JSON"))?;
+    let ours = value["generator"].as_str().is_some_and(|g| g.starts_with("lutcore-gen "));
+    let files = value["files"].as_array().filter(|_| ours).ok_or_else(|| foreign("no lutcore-gen generator and file list"))?;
+    files
+        .iter()
+        .map(|f| {
+            f.as_str()
+                .filter(|n| n.ends_with(".sv") && !n.starts_with('.') && !n.contains(['/', '\\', '\0']))
+                .map(str::to_string)
+                .ok_or_else(|| foreign("its file list names something other than a .sv file in the folder"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lutcore_sw::config::preset;
+    use std::collections::BTreeSet;
+
+    fn names(dir: &Path) -> BTreeSet<String> {
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect()
+    }
+
+    fn listed(d: &Design) -> BTreeSet<String> {
+        d.files.iter().map(|f| f.name.clone()).chain([MANIFEST.to_string()]).collect()
+    }
+
+    #[test]
+    fn rewriting_a_folder_leaves_exactly_the_new_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let (a, b) = (generate(&preset("default").unwrap()), generate(&preset("mac-tiny").unwrap()));
+        a.write_to(&dir).unwrap();
+        assert_eq!(names(&dir), listed(&a));
+        b.write_to(&dir).unwrap();
+        assert_eq!(names(&dir), listed(&b), "stale files of the first design removed");
+        let again = tmp.path().join("fresh");
+        b.write_to(&again).unwrap();
+        for n in listed(&b) {
+            assert_eq!(std::fs::read(dir.join(&n)).unwrap(), std::fs::read(again.join(&n)).unwrap(), "{n}");
+        }
+    }
+
+    #[test]
+    fn foreign_files_a_foreign_manifest_and_a_file_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = generate(&preset("tiny").unwrap());
+        let dir = tmp.path().join("out");
+        d.write_to(&dir).unwrap();
+        std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+        let e = d.write_to(&dir).unwrap_err().to_string();
+        assert!(e.contains("notes.txt") && e.contains("empty or new folder"), "{e}");
+        assert_eq!(std::fs::read_to_string(dir.join("notes.txt")).unwrap(), "mine");
+
+        let other = tmp.path().join("other");
+        std::fs::create_dir(&other).unwrap();
+        std::fs::write(other.join(MANIFEST), r#"{"generator":"x","files":["a.sv"]}"#).unwrap();
+        std::fs::write(other.join("a.sv"), "keep").unwrap();
+        let e = d.write_to(&other).unwrap_err().to_string();
+        assert!(e.contains("not written by lutcore"), "{e}");
+        std::fs::write(other.join(MANIFEST), r#"{"generator":"lutcore-gen 0.1.0","files":["../a.sv"]}"#).unwrap();
+        let e = d.write_to(&other).unwrap_err().to_string();
+        assert!(e.contains("not written by lutcore"), "{e}");
+        assert_eq!(std::fs::read_to_string(other.join("a.sv")).unwrap(), "keep");
+
+        let file = tmp.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let e = d.write_to(&file).unwrap_err().to_string();
+        assert!(e.contains("not a folder"), "{e}");
     }
 }

@@ -116,9 +116,15 @@ pub fn load(path: &Path) -> Option<PointResult> {
 
 /// Write `value` as JSON to `path` atomically (temporary file, then rename).
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    // Read-write for all before the umask, as `fs::write` creates files (not 0600).
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".lutcore-")
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     std::io::Write::write_all(&mut tmp, text.as_bytes()).with_context(|| format!("writing {}", tmp.path().display()))?;
     tmp.persist(path).map_err(|e| e.error).with_context(|| format!("renaming into {}", path.display()))?;
     Ok(())

@@ -78,6 +78,30 @@ pub struct RawArrayConfig {
     pub max_k: u32,
 }
 
+/// The top-level keys of a JSON object, in order, repeats kept (values skipped).
+struct Keys(Vec<String>);
+
+impl<'de> Deserialize<'de> for Keys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Keys;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Keys, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    keys.push(k);
+                }
+                Ok(Keys(keys))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
 /// Why a config was rejected: the field, the value, and what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid array config: field `{field}` = {value}: {allowed}")]
@@ -90,7 +114,93 @@ pub struct ConfigError {
     pub allowed: String,
 }
 
-fn check_range(field: &'static str, value: u32, lo: u32, hi: u32) -> Result<(), ConfigError> {
+/// Allowed range of `rows` (output rows in parallel).
+pub const ROWS_RANGE: (u32, u32) = (1, 256);
+/// Allowed range of `k_groups` (activation groups per beat).
+pub const K_GROUPS_RANGE: (u32, u32) = (1, 32);
+/// Allowed range of `g` (activations per group).
+pub const G_RANGE: (u32, u32) = (2, 5);
+/// Allowed range of `max_k` (largest reduction length), before the result-width check.
+pub const MAX_K_RANGE: (u32, u32) = (1, 1 << 20);
+/// Allowed values of `act_bits`.
+pub const ACT_BITS_VALUES: [u32; 2] = [8, 16];
+/// Largest config text [`ArrayConfig::from_json`] accepts (bytes): a config is a
+/// small JSON object, so anything larger is not one.
+pub const MAX_CONFIG_BYTES: usize = 1 << 20;
+/// The fields of a config, in the order they are documented.
+pub const FIELD_NAMES: [&str; 7] = ["arch", "rows", "k_groups", "g", "weights", "act_bits", "max_k"];
+
+/// What a field allows, as written in error messages.
+fn allowed(field: &str) -> String {
+    let range = |(lo, hi): (u32, u32)| format!("allowed range is {lo}..={hi}");
+    match field {
+        "arch" => format!("allowed values are {}", Arch::ALL.map(|a| a.to_string()).join(", ")),
+        "rows" => range(ROWS_RANGE),
+        "k_groups" => range(K_GROUPS_RANGE),
+        "g" => range(G_RANGE),
+        "weights" => format!("allowed values are {}", WeightType::ALL.map(|w| w.to_string()).join(", ")),
+        "act_bits" => format!("allowed values are {} and {}", ACT_BITS_VALUES[0], ACT_BITS_VALUES[1]),
+        "max_k" => range(MAX_K_RANGE),
+        _ => format!("the fields are {}", FIELD_NAMES.join(", ")),
+    }
+}
+
+/// At most 40 characters of `s`, for an error message about a hostile value.
+fn shown(s: &str) -> String {
+    const MAX: usize = 40;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}... ({} bytes)", &s[..i], s.len()),
+        None => s.to_string(),
+    }
+}
+
+/// Why a config text was refused: [`ArrayConfig::from_json`].
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigParseError {
+    /// Nothing but whitespace (or a byte-order mark).
+    #[error("the config is empty; expected a JSON object with the fields {}", FIELD_NAMES.join(", "))]
+    Empty,
+    /// Longer than [`MAX_CONFIG_BYTES`].
+    #[error("the config is {len} bytes; the limit is {MAX_CONFIG_BYTES} bytes (a config is a small JSON object)")]
+    TooLarge {
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// Not JSON at all.
+    #[error("not valid JSON: {0}")]
+    Syntax(serde_json::Error),
+    /// JSON, but not an object.
+    #[error("the config must be a JSON object {{\"arch\": ..., \"rows\": ..., ...}} with the fields {}; found {found}", FIELD_NAMES.join(", "))]
+    NotAnObject {
+        /// What was found instead (`an array`, `a number`, ...).
+        found: &'static str,
+    },
+    /// A key that is not a field.
+    #[error("unknown field `{key}`; the fields are {}", FIELD_NAMES.join(", "))]
+    UnknownField {
+        /// The key, shortened if long.
+        key: String,
+    },
+    /// A field left out.
+    #[error("missing field `{field}` ({allowed}); the fields are {}", FIELD_NAMES.join(", "))]
+    MissingField {
+        /// The field.
+        field: &'static str,
+        /// What it allows.
+        allowed: String,
+    },
+    /// A key given more than once.
+    #[error("field `{field}` is given more than once")]
+    Duplicate {
+        /// The key, shortened if long.
+        field: String,
+    },
+    /// A field out of its range.
+    #[error(transparent)]
+    Invalid(#[from] ConfigError),
+}
+
+fn check_range(field: &'static str, value: u32, (lo, hi): (u32, u32)) -> Result<(), ConfigError> {
     if (lo..=hi).contains(&value) {
         Ok(())
     } else {
@@ -115,11 +225,11 @@ pub fn signed_bits(lo: i64, hi: i64) -> u32 {
 impl RawArrayConfig {
     /// Check every field and derive the widths.
     pub fn validate(&self) -> Result<ArrayConfig, ConfigError> {
-        check_range("rows", self.rows, 1, 256)?;
-        check_range("k_groups", self.k_groups, 1, 32)?;
-        check_range("g", self.g, 2, 5)?;
-        if self.act_bits != 8 && self.act_bits != 16 {
-            return Err(ConfigError { field: "act_bits", value: self.act_bits.to_string(), allowed: "allowed values are 8 and 16".into() });
+        check_range("rows", self.rows, ROWS_RANGE)?;
+        check_range("k_groups", self.k_groups, K_GROUPS_RANGE)?;
+        check_range("g", self.g, G_RANGE)?;
+        if !ACT_BITS_VALUES.contains(&self.act_bits) {
+            return Err(ConfigError { field: "act_bits", value: self.act_bits.to_string(), allowed: allowed("act_bits") });
         }
         if self.arch == Arch::AddSub && self.weights != WeightType::Ternary {
             return Err(ConfigError {
@@ -128,15 +238,26 @@ impl RawArrayConfig {
                 allowed: "the only allowed type for arch `addsub` is `ternary` (it adds, subtracts or skips each activation)".into(),
             });
         }
-        check_range("max_k", self.max_k, 1, 1 << 20)?;
+        check_range("max_k", self.max_k, MAX_K_RANGE)?;
         let cfg = ArrayConfig { raw: self.clone() };
         let bits = cfg.acc_bits();
         if cfg.result_value_bits() > RESULT_BITS {
+            // The largest max_k whose results fit (the width grows with max_k).
+            let fits = |max_k: u32| ArrayConfig { raw: RawArrayConfig { max_k, ..self.clone() } }.result_value_bits() <= RESULT_BITS;
+            let (mut lo, mut hi) = (1u32, self.max_k);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if fits(mid) {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
             return Err(ConfigError {
                 field: "max_k",
                 value: self.max_k.to_string(),
                 allowed: format!(
-                    "results would need {} bits (accumulator {bits}); reduce max_k so they fit in {RESULT_BITS}",
+                    "results would need {} bits (accumulator {bits}); allowed range with these weights and act_bits is 1..={lo}, so that results fit in {RESULT_BITS} bits",
                     cfg.result_value_bits()
                 ),
             });
@@ -166,6 +287,58 @@ impl<'de> Deserialize<'de> for ArrayConfig {
 }
 
 impl ArrayConfig {
+    /// Parse and validate a config written as JSON (a `--config` file): a leading
+    /// UTF-8 byte-order mark is skipped; every field must be present exactly once,
+    /// no other key may be, and each is checked against its range, the error
+    /// naming the field, the value and what is allowed.
+    pub fn from_json(text: &str) -> Result<ArrayConfig, ConfigParseError> {
+        use serde_json::Value;
+        if text.len() > MAX_CONFIG_BYTES {
+            return Err(ConfigParseError::TooLarge { len: text.len() });
+        }
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        if text.trim().is_empty() {
+            return Err(ConfigParseError::Empty);
+        }
+        let value: Value = serde_json::from_str(text).map_err(ConfigParseError::Syntax)?;
+        let obj = match &value {
+            Value::Object(o) => o,
+            Value::Array(_) => return Err(ConfigParseError::NotAnObject { found: "an array" }),
+            Value::String(_) => return Err(ConfigParseError::NotAnObject { found: "a string" }),
+            Value::Number(_) => return Err(ConfigParseError::NotAnObject { found: "a number" }),
+            Value::Bool(_) => return Err(ConfigParseError::NotAnObject { found: "a boolean" }),
+            Value::Null => return Err(ConfigParseError::NotAnObject { found: "null" }),
+        };
+        if let Some(k) = obj.keys().find(|k| !FIELD_NAMES.contains(&k.as_str())) {
+            return Err(ConfigParseError::UnknownField { key: shown(k) });
+        }
+        if let Some(&field) = FIELD_NAMES.iter().find(|f| !obj.contains_key(**f)) {
+            return Err(ConfigParseError::MissingField { field, allowed: allowed(field) });
+        }
+        let bad = |field: &'static str| ConfigError { field, value: shown(&obj[field].to_string()), allowed: allowed(field) };
+        let int = |field: &'static str| obj[field].as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| bad(field));
+        let arch = obj["arch"]
+            .as_str()
+            .and_then(|s| Arch::ALL.into_iter().find(|a| a.to_string() == s))
+            .ok_or_else(|| bad("arch"))?;
+        let weights = obj["weights"].as_str().and_then(|s| s.parse::<WeightType>().ok()).ok_or_else(|| bad("weights"))?;
+        let raw = RawArrayConfig {
+            arch,
+            rows: int("rows")?,
+            k_groups: int("k_groups")?,
+            g: int("g")?,
+            weights,
+            act_bits: int("act_bits")?,
+            max_k: int("max_k")?,
+        };
+        // The map above keeps the last of a repeated key: look for one in the text.
+        let keys = serde_json::from_str::<Keys>(text).map_err(ConfigParseError::Syntax)?;
+        if let Some(i) = (1..keys.0.len()).find(|&i| keys.0[..i].contains(&keys.0[i])) {
+            return Err(ConfigParseError::Duplicate { field: shown(&keys.0[i]) });
+        }
+        Ok(raw.validate()?)
+    }
+
     /// The fields as written.
     pub fn raw(&self) -> &RawArrayConfig {
         &self.raw

@@ -183,10 +183,18 @@ pub fn k_tiles(cfg: &ArrayConfig, k: usize) -> usize {
 
 /// Check that a `rows x k` matmul can run on `cfg` (K within the accumulator range).
 pub fn check_fits(cfg: &ArrayConfig, k: usize) -> Result<(), LayoutError> {
-    if k == 0 || k > cfg.max_k() {
+    let max_k = cfg.max_k();
+    if k == 0 || k > max_k {
         return Err(LayoutError::DoesNotFit {
             what: "reduction length K",
-            detail: format!("K = {k} but the array's accumulators are sized for 1..={} (config field max_k)", cfg.max_k()),
+            detail: if k == 0 {
+                "K = 0: a matmul needs K of at least 1".to_string()
+            } else {
+                format!(
+                    "K = {k} is more than the config's max_k = {max_k} (its accumulators are sized for K in 1..={max_k}): \
+                     use a K of at most {max_k}, or a config with max_k of at least {k}"
+                )
+            },
         });
     }
     Ok(())
