@@ -352,7 +352,16 @@ impl Model {
             let t = ternary_rows(&view)?;
             let scale = match t.scale {
                 TernaryScale::PerTensor(s) => s,
-                TernaryScale::PerBlock { .. } => {
+                TernaryScale::PerBlock { ref scales, .. } => {
+                    if let Some(i) = scales.iter().position(|d| !d.is_finite()) {
+                        return Err(ModelError::Unsupported {
+                            file: file.clone(),
+                            detail: format!(
+                                "tensor `{name}.weight` has scale {} in block {i}, not a finite number: the file is corrupt or was converted wrongly; re-convert it",
+                                scales[i]
+                            ),
+                        });
+                    }
                     return Err(ModelError::Unsupported {
                         file: f.path().display().to_string(),
                         detail: format!("tensor {name}.weight has differing per-block scales; BitLinear needs one scale per tensor (γ = mean|W|)"),
