@@ -284,6 +284,22 @@ struct OutputFile {
     flag: &'static str,
     path: PathBuf,
     tmp: tempfile::NamedTempFile,
+    /// `(what, path)` of the inputs it must never replace.
+    inputs: Vec<(String, PathBuf)>,
+}
+
+/// Error if `path` (the output given by `flag`) is the same file as one of `inputs`.
+fn check_not_input(flag: &str, path: &Path, inputs: &[(String, PathBuf)]) -> Result<()> {
+    for (what, input) in inputs {
+        if same_file(path, input) {
+            bail!(
+                "{flag} {} is the same file as {what} {}: writing it would destroy the input; choose another output path",
+                path.display(),
+                input.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 impl OutputFile {
@@ -303,14 +319,6 @@ impl OutputFile {
                 bail!("{flag} {shown} exists and is not a regular file (a device, FIFO or socket): give the path of a regular file");
             }
         }
-        for (what, input) in inputs {
-            if same_file(path, input) {
-                bail!(
-                    "{flag} {shown} is the same file as {what} {}: writing it would destroy the input; choose another output path",
-                    input.display()
-                );
-            }
-        }
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
@@ -326,6 +334,9 @@ impl OutputFile {
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("{flag} {shown}: cannot create its directory {}; choose a path in a writable directory", dir.display()))?;
         }
+        // Only now, with the directory there, does a path like `new/../model.gguf` resolve.
+        let inputs: Vec<(String, PathBuf)> = inputs.iter().map(|(w, p)| (w.to_string(), p.to_path_buf())).collect();
+        check_not_input(flag, path, &inputs)?;
         let mut builder = tempfile::Builder::new();
         builder.prefix(".lutcore-").suffix(".part");
         #[cfg(unix)]
@@ -337,7 +348,7 @@ impl OutputFile {
         let tmp = builder
             .tempfile_in(&dir)
             .with_context(|| format!("{flag} {shown}: cannot create a file in {}; choose a path in a writable directory", dir.display()))?;
-        Ok(OutputFile { flag, path: path.to_path_buf(), tmp })
+        Ok(OutputFile { flag, path: path.to_path_buf(), tmp, inputs })
     }
 
     /// The temporary file to write.
@@ -355,6 +366,8 @@ impl OutputFile {
     /// Rename the finished temporary file over the target; returns its size in bytes.
     fn commit(self) -> Result<u64> {
         let (flag, shown) = (self.flag, self.path.display().to_string());
+        // Again at the end: the output must still not be an input.
+        check_not_input(flag, &self.path, &self.inputs)?;
         let size = std::fs::metadata(self.tmp.path()).map(|m| m.len()).unwrap_or(0);
         self.tmp
             .persist(&self.path)
