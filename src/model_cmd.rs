@@ -545,3 +545,88 @@ pub fn cmd_logits(a: &LogitsArgs) -> Result<ExitCode> {
     println!("{} positions x {} logits -> {} ({:.2} s)", rows.len(), model.config.vocab, a.out.display(), t.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPM: &str = "ggml-vocab-llama-spm.gguf";
+
+    fn put(dir: &Path) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(SPM), b"x").unwrap();
+    }
+
+    #[test]
+    fn vocab_search_order() {
+        let t = tempfile::tempdir().unwrap();
+        let (cwd, exe_dir, xdg, home) = (t.path().join("cwd"), t.path().join("inst/bin"), t.path().join("xdg"), t.path().join("home"));
+        let exe = exe_dir.join("lutcore");
+        let src = VocabSource::new(None, None, &cwd, Some(&exe), Some(&xdg), Some(&home));
+        let VocabSource::Search(places) = &src else { panic!("{src:?}") };
+        let dirs: Vec<PathBuf> = places.iter().map(|(d, _)| d.clone()).collect();
+        let want = [cwd.join("build/vocab"), exe_dir.join("vocab"), exe_dir.join("../share/lutcore/vocab"), xdg.join("lutcore/vocab")];
+        assert_eq!(dirs, want);
+        // Nothing anywhere: every place is listed, in order, with how to fill one.
+        let e = src.find(SPM).unwrap_err();
+        let at: Vec<usize> = want.iter().map(|d| e.find(&d.display().to_string()).unwrap_or_else(|| panic!("{e}"))).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{e}");
+        assert!(e.contains("scripts/fetch_vocab.sh DIR") && e.contains("LUTCORE_VOCAB_DIR"), "{e}");
+        // From the last place to the first: each new one wins over those after it.
+        for (i, d) in want.iter().enumerate().rev() {
+            put(d);
+            assert_eq!(src.find(SPM).unwrap(), d.join(SPM), "place {i}");
+        }
+        // A directory without the file is skipped, and said so when nothing is found.
+        assert!(src.find("ggml-vocab-llama-bpe.gguf").unwrap_err().contains("directory without the file"));
+    }
+
+    #[test]
+    fn vocab_flag_then_env_then_home() {
+        let t = tempfile::tempdir().unwrap();
+        let (flag, env, home) = (t.path().join("flag"), t.path().join("env"), t.path().join("home"));
+        let cwd = t.path().join("cwd");
+        let src = VocabSource::new(Some(&flag), Some(&env), &cwd, None, None, Some(&home));
+        assert!(matches!(&src, VocabSource::Flag(d) if *d == flag));
+        // An explicit directory is the only place looked at.
+        put(&env);
+        let e = src.find(SPM).unwrap_err();
+        assert!(e.contains("--vocab-dir") && e.contains("no such directory") && e.contains(&flag.display().to_string()), "{e}");
+        put(&flag);
+        assert_eq!(src.find(SPM).unwrap(), flag.join(SPM));
+        let src = VocabSource::new(None, Some(&env), &cwd, None, None, Some(&home));
+        assert_eq!(src.find(SPM).unwrap(), env.join(SPM));
+        // No XDG_DATA_HOME, or a relative one (which the XDG spec says to ignore): ~/.local/share.
+        for xdg in [None, Some(Path::new("relative/xdg"))] {
+            let VocabSource::Search(places) = VocabSource::new(None, None, &cwd, None, xdg, Some(&home)) else { panic!() };
+            let dirs: Vec<&PathBuf> = places.iter().map(|(d, _)| d).collect();
+            assert_eq!(dirs, [&cwd.join("build/vocab"), &home.join(".local/share/lutcore/vocab")]);
+        }
+    }
+
+    #[test]
+    fn output_file_is_written_whole_and_never_over_an_input() {
+        let t = tempfile::tempdir().unwrap();
+        let input = t.path().join("in.gguf");
+        std::fs::write(&input, b"model").unwrap();
+        let e = OutputFile::prepare("--out", &input, &[("-m", &input)]).err().unwrap().to_string();
+        assert!(e.contains("same file"), "{e}");
+        // Through a directory that does not exist yet.
+        let sneaky = t.path().join("new/../in.gguf");
+        let e = OutputFile::prepare("--out", &sneaky, &[("-m", &input)]).err().unwrap().to_string();
+        assert!(e.contains("same file"), "{e}");
+        assert_eq!(std::fs::read(&input).unwrap(), b"model");
+        let out = t.path().join("a/b/out.bin");
+        let mut o = OutputFile::prepare("--out", &out, &[("-m", &input)]).unwrap();
+        o.write_all(b"12345").unwrap();
+        assert!(!out.exists(), "visible before commit");
+        assert_eq!(o.commit().unwrap(), 5);
+        assert_eq!(std::fs::read(&out).unwrap(), b"12345");
+        assert_eq!(std::fs::read_dir(t.path().join("a/b")).unwrap().count(), 1, "temporary file left behind");
+        // Dropped without commit: nothing written, nothing left.
+        let o = OutputFile::prepare("--out", &t.path().join("c.bin"), &[]).unwrap();
+        drop(o);
+        assert!(!t.path().join("c.bin").exists());
+        assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 3, "in.gguf, new/, a/");
+    }
+}
