@@ -190,6 +190,8 @@ fn gguf_sizes_past_what_the_file_holds() {
     run(&p, &["not a GGUF file", "text.gguf"]);
     let p = fx.patch("empty.gguf", Vec::clear);
     run(&p, &["not a GGUF file"]);
+    // A GGUF file that is no model: the vocabulary file.
+    run(fx.dir().join("toy-vocab.gguf").to_str().unwrap(), &["general.architecture", "not a model"]);
 }
 
 #[test]
@@ -301,6 +303,8 @@ fn paths_of_models_and_outputs() {
     refuses(d, &["logits", "-m", m, "--tokens", "1", "--out", "base.gguf/x.bin"], &["base.gguf is a file, not a directory"]);
     refuses(d, &["logits", "-m", m, "--tokens", "1", "--out", d.to_str().unwrap()], &["--out", "is a directory"]);
     refuses(d, &["logits", "-m", m, "--tokens", "1", "--out", "/dev/null"], &["--out /dev/null", "not a regular file"]);
+    // A directory nobody can write to, even root (procfs).
+    refuses(d, &["logits", "-m", m, "--tokens", "1", "--out", "/proc/l.bin"], &["--out /proc/l.bin", "cannot create a file in /proc", "writable directory"]);
     // --out in a missing directory: created (like every other lutcore output).
     succeeds(d, &["logits", "-m", m, "--tokens", "1", "--out", "new/dir/l.bin"]);
     assert_eq!(std::fs::metadata(d.join("new/dir/l.bin")).unwrap().len(), 320 * 4);

@@ -96,6 +96,15 @@ impl ModelConfig {
     /// Read the hyper-parameters of `f`.
     pub fn from_gguf(f: &GgufFile) -> Result<ModelConfig, ModelError> {
         let file = f.path().display().to_string();
+        if f.get("general.architecture").is_none() {
+            return Err(ModelError::Unsupported {
+                file,
+                detail: format!(
+                    "no general.architecture key and {} tensors: this GGUF file is not a model (a vocabulary-only file?); pass a BitNet model file",
+                    f.tensor_infos().len()
+                ),
+            });
+        }
         let arch = f.get_str("general.architecture")?.to_string();
         let act = match arch.as_str() {
             "bitnet" => FfnAct::Silu,
