@@ -15,7 +15,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use lutcore_sw::backend::{LutBackend, RefBackend};
@@ -29,8 +29,9 @@ use rand_chacha::ChaCha8Rng;
 /// nothing derived from them legitimately needs more than a few MB.
 const ALLOC_LIMIT: usize = 256 << 20;
 
-/// Current iteration, for the abort message of the guard allocator.
+/// Current iteration and seed, for the abort message of the guard allocator.
 static ITERATION: AtomicUsize = AtomicUsize::new(usize::MAX);
+static SEED: AtomicU64 = AtomicU64::new(0);
 
 struct Guard;
 
@@ -41,7 +42,7 @@ impl Guard {
         let mut msg = [0u8; 160];
         let mut n = 0;
         let mut put = |s: &[u8]| {
-            for &b in s {
+            for &b in s.iter().skip_while(|&&b| b == b' ') {
                 if n < msg.len() {
                     msg[n] = b;
                     n += 1;
@@ -52,12 +53,14 @@ impl Guard {
         put(&digits(size as u64));
         put(b" bytes at iteration ");
         put(&digits(ITERATION.load(Ordering::Relaxed) as u64));
-        put(b" (see the seed printed above)\n");
+        put(b" of seed ");
+        put(&digits(SEED.load(Ordering::Relaxed)));
+        put(b"\n");
         let _ = std::io::stderr().write_all(&msg[..n]);
     }
 }
 
-/// Decimal digits of `v` without allocating (right-aligned, leading spaces trimmed by the caller's eye).
+/// Decimal digits of `v` without allocating, right-aligned in 20 bytes (leading spaces).
 fn digits(mut v: u64) -> [u8; 20] {
     let mut out = [b' '; 20];
     let mut i = 20;
@@ -400,7 +403,12 @@ fn fuzz_reader_and_loader_never_panic_nor_overallocate() {
     let seed = env_u64("LUTCORE_FUZZ_SEED", 14);
     let iters = env_u64("LUTCORE_FUZZ_ITERS", 20_000);
     let budget = Duration::from_secs(env_u64("LUTCORE_FUZZ_SECS", 20));
-    eprintln!("fuzz_gguf: seed {seed} (LUTCORE_FUZZ_SEED), up to {iters} iterations (LUTCORE_FUZZ_ITERS) or {budget:?} (LUTCORE_FUZZ_SECS)");
+    SEED.store(seed, Ordering::Relaxed);
+    // Straight to stderr, not through the test harness's capture: shown even if the guard aborts.
+    let _ = writeln!(
+        std::io::stderr(),
+        "fuzz_gguf: seed {seed} (LUTCORE_FUZZ_SEED), up to {iters} iterations (LUTCORE_FUZZ_ITERS) or {budget:?} (LUTCORE_FUZZ_SECS)"
+    );
     let bases = base_files();
     let fields: Vec<Fields> = bases.iter().map(|(_, b)| walk(b)).collect();
     // The unmutated files load and run: the fuzzer starts from valid inputs.
@@ -435,7 +443,7 @@ fn fuzz_reader_and_loader_never_panic_nor_overallocate() {
         done += 1;
     }
     ITERATION.store(usize::MAX, Ordering::Relaxed);
-    eprintln!("fuzz_gguf: {done} iterations in {:.1} s: {tally:?}", start.elapsed().as_secs_f64());
+    let _ = writeln!(std::io::stderr(), "fuzz_gguf: {done} iterations in {:.1} s: {tally:?}", start.elapsed().as_secs_f64());
     assert!(done >= 100.min(iters), "only {done} iterations ran in {budget:?}");
     // The mutations reach every stage (a fuzzer stuck at the header tests little).
     assert!(tally.parse_err > 0 && tally.load_err > 0 && tally.load_ok > 0, "{tally:?}");
