@@ -247,6 +247,9 @@ fn gguf_values_that_would_give_silent_wrong_answers() {
         w.replace_tensor("token_embd.weight", &[320, 256], GgmlType::F16, data).unwrap();
     });
     run(&p, &["token_embd.weight", "[320, 256]", "transposed"]);
+    // An FFN width the tensors do not have (they have 512 rows).
+    let p = fx.set("ffn768.gguf", "bitnet.feed_forward_length", MetadataValue::U32(768));
+    run(&p, &["blk.0.ffn_gate.weight", "[256, 512]", "bitnet.feed_forward_length = 768"]);
     // Head count that does not divide the hidden size; another architecture.
     let p = fx.set("heads3.gguf", "bitnet.attention.head_count", MetadataValue::U32(3));
     run(&p, &["bitnet.attention.head_count = 3", "does not divide"]);

@@ -350,6 +350,9 @@ mod validation {
         assert_has(&load_err(&p), &["bitnet.embedding_length is 0"]);
         let p = edited(&b, "hidden-512.gguf", set("bitnet.embedding_length", MetadataValue::U32(512)));
         assert_has(&load_err(&p), &["token_embd.weight", "[256, 320]", "= 512 values long"]);
+        // 768 is not the 512 rows of the FFN tensors: the first one met is named, with the keys.
+        let p = edited(&b, "ffn-768.gguf", set("bitnet.feed_forward_length", MetadataValue::U32(768)));
+        assert_has(&load_err(&p), &["blk.0.ffn_gate.weight", "[256, 512]", "[256, 768]", "bitnet.feed_forward_length = 768"]);
         let p = edited(&b, "ffn-0.gguf", set("bitnet.feed_forward_length", MetadataValue::U32(0)));
         assert_has(&load_err(&p), &["bitnet.feed_forward_length is 0"]);
         for h in [0u32, 3, 512] {

@@ -353,11 +353,16 @@ impl Model {
             }
         };
         tick();
-        let norm = |name: &str, len: u64| -> Result<Vec<f32>, ModelError> { float_vector(f, name, len) };
+        let norm = |name: &str, len: u64| -> Result<Vec<f32>, ModelError> {
+            float_vector(f, name, len).map_err(|e| match e {
+                ModelError::Gguf(g) => shape_hint(g, &config),
+                other => other,
+            })
+        };
         let output_norm = norm("output_norm.weight", h)?;
         tick();
         let linear = |name: String, rows: u64, cols: u64| -> Result<BitLinear, ModelError> {
-            let view = f.expect_shape(&format!("{name}.weight"), &[cols, rows])?;
+            let view = f.expect_shape(&format!("{name}.weight"), &[cols, rows]).map_err(|e| shape_hint(e, &config))?;
             let t = ternary_rows(&view)?;
             let scale = match t.scale {
                 TernaryScale::PerTensor(s) => s,
@@ -427,6 +432,24 @@ impl Model {
     /// The int8 copy of the tied output head (made on the first call).
     pub fn int8_head(&self) -> &forward::Int8Head {
         self.head_int8.get_or_init(|| forward::Int8Head::new(&self.embeddings, self.config.vocab, self.config.hidden))
+    }
+}
+
+/// A wrong tensor shape, with the metadata the expected shape came from.
+fn shape_hint(e: GgufError, c: &ModelConfig) -> ModelError {
+    match e {
+        GgufError::WrongShape { file, tensor, expected, found } => ModelError::Unsupported {
+            file: file.display().to_string(),
+            detail: format!(
+                "tensor `{tensor}` has shape {found:?}, expected {expected:?} (GGUF order, innermost first) from {a}.embedding_length = {}, {a}.feed_forward_length = {}, {a}.attention.head_count_kv = {} × head dimension {}: the metadata and the tensors disagree; re-convert the model",
+                c.hidden,
+                c.ffn,
+                c.kv_heads,
+                c.head_dim,
+                a = c.arch
+            ),
+        },
+        other => ModelError::Gguf(other),
     }
 }
 
