@@ -93,7 +93,22 @@ pub struct ModelConfig {
 }
 
 impl ModelConfig {
-    /// Read the hyper-parameters of `f`.
+    /// Read the hyper-parameters of `f`, checking each against what the file
+    /// holds or a documented limit before anything is allocated from it:
+    ///
+    /// * `embedding_length` ≥ 1 and equal to the row length of `token_embd.weight`
+    ///   (2-D; a transposed one is named as such); the vocabulary is its row
+    ///   count (≥ 1), which `<arch>.vocab_size` and the length of
+    ///   `tokenizer.ggml.tokens` must equal when present;
+    /// * `attention.head_count` divides the hidden size, `head_count_kv` divides
+    ///   it, the head dimension is even, and `rope.dimension_count` (if present)
+    ///   is the head dimension (partial rotary is not implemented);
+    /// * `block_count` in 1..=[`MAX_LAYERS`] and at most what the file's tensors
+    ///   can hold ([`TENSORS_PER_LAYER`] per layer plus two);
+    /// * `feed_forward_length` ≥ 1 (the tensors' shapes are checked at load);
+    /// * `context_length` in 1..=[`MAX_CONTEXT`];
+    /// * `attention.layer_norm_rms_epsilon` finite and > 0, `rope.freq_base`
+    ///   finite and > 1 (default 10000).
     pub fn from_gguf(f: &GgufFile) -> Result<ModelConfig, ModelError> {
         let file = f.path().display().to_string();
         if f.get("general.architecture").is_none() {
