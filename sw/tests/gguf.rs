@@ -515,3 +515,61 @@ fn fuzz_truncations_and_bit_flips_never_panic() {
         }
     }
 }
+
+// ---------------------------------------------------------------- issue 14 regressions
+
+#[test]
+fn a_directory_or_fifo_is_not_a_gguf_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = GgufFile::open(dir.path()).unwrap_err();
+    assert!(matches!(e, GgufError::NotAFile { .. }), "{e}");
+    assert!(e.to_string().contains("is a directory") && e.to_string().contains(".gguf model file"), "{e}");
+    // A FIFO would block an open(2) until a writer comes: refused before opening.
+    let fifo = dir.path().join("fifo");
+    if std::process::Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success()) {
+        let e = GgufFile::open(&fifo).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+    }
+}
+
+#[test]
+fn writer_copy_of_round_trips_and_edits() {
+    let f = parse(small_file()).unwrap();
+    let mut w = GgufWriter::copy_of(&f).unwrap();
+    assert_eq!(w.to_bytes(), small_file(), "an unedited copy is byte-identical");
+    w.set("general.name", MetadataValue::String("edited".into())).unwrap();
+    w.set("new.key", MetadataValue::U32(7)).unwrap();
+    assert!(w.remove("tokenizer.ggml.tokens") && !w.remove("tokenizer.ggml.tokens"));
+    w.replace_tensor("norm", &[2], GgmlType::F32, [1.5f32, -2.0].iter().flat_map(|v| v.to_le_bytes()).collect()).unwrap();
+    assert!(w.replace_tensor("norm", &[3], GgmlType::F32, vec![0; 4]).is_err(), "3 f32 need 12 bytes");
+    assert!(w.replace_tensor("absent", &[1], GgmlType::F32, vec![0; 4]).is_err());
+    let g = parse(w.to_bytes()).unwrap();
+    assert_eq!(g.get_str("general.name").unwrap(), "edited");
+    assert_eq!(g.get_u32("new.key").unwrap(), 7);
+    assert!(g.get("tokenizer.ggml.tokens").is_none());
+    assert_eq!(g.tensor("norm").unwrap().to_f32().unwrap(), [1.5, -2.0]);
+    let names: Vec<&str> = g.tensor_infos().iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["norm", "w2", "w1", "wi"], "the replaced tensor keeps its place");
+}
+
+/// The probe's abort: `bitnet.block_count = 10^9` made the loader reserve
+/// 10^9 layers (432 GB) before looking for their tensors.
+#[test]
+fn regression_block_count_1e9_refused_before_reserving_layers() {
+    use lutcore_sw::backend::RefBackend;
+    use lutcore_sw::model::synth::{write_model, SynthShape};
+    use lutcore_sw::model::Model;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.gguf");
+    let mut shape = SynthShape::named("tiny").unwrap();
+    shape.vocab = 16;
+    shape.layers = 1;
+    write_model(&shape, None, 1, &path, |_, _| {}).unwrap();
+    let f = GgufFile::open(&path).unwrap();
+    let mut w = GgufWriter::copy_of(&f).unwrap();
+    w.set("bitnet.block_count", MetadataValue::U32(1_000_000_000)).unwrap();
+    let g = parse(w.to_bytes()).unwrap();
+    let e = Model::from_gguf(&g, &RefBackend, |_, _| {}).err().expect("accepted").to_string();
+    // 13 tensors: token_embd, output_norm and 11 for the one real layer.
+    assert!(e.contains("mem.gguf") && e.contains("bitnet.block_count = 1000000000") && e.contains("holds 13 tensors"), "{e}");
+}

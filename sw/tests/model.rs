@@ -269,3 +269,247 @@ fn bad_inputs_are_errors() {
     let e = Model::load(Path::new("/nonexistent.gguf"), &RefBackend, |_, _| {}).err().unwrap().to_string();
     assert!(e.contains("nonexistent"), "{e}");
 }
+
+// ------------------------------------------------ load-time validation (issue 14)
+
+mod validation {
+    use std::path::{Path, PathBuf};
+
+    use half::f16;
+    use lutcore_sw::backend::RefBackend;
+    use lutcore_sw::gguf::{GgmlType, GgufFile, GgufWriter, MetadataArray, MetadataValue};
+    use lutcore_sw::model::synth::{write_model, write_toy_vocab};
+    use lutcore_sw::model::{tokenizer_from_gguf, KvCache, Model, Session, MAX_CONTEXT};
+
+    /// hidden 256, 4 heads of 64, ffn 512, 2 layers, 320 embedding rows, the
+    /// toy vocabulary padded to 320 tokens: 2 + 11·2 = 24 tensors.
+    fn base(dir: &Path) -> PathBuf {
+        let vocab = dir.join("toy-vocab.gguf");
+        write_toy_vocab(&vocab).unwrap();
+        let mut shape = super::small_shape("bitnet", 4, GgmlType::TQ2_0);
+        shape.vocab = 320;
+        let path = dir.join("base.gguf");
+        write_model(&shape, Some(&vocab), 5, &path, |_, _| {}).unwrap();
+        path
+    }
+
+    /// A copy of `base` edited by `edit`, written next to it as `name`.
+    fn edited(base: &Path, name: &str, edit: impl FnOnce(&mut GgufWriter, &GgufFile)) -> PathBuf {
+        let f = GgufFile::open(base).unwrap();
+        let mut w = GgufWriter::copy_of(&f).unwrap();
+        edit(&mut w, &f);
+        let path = base.with_file_name(name);
+        w.write(&path).unwrap();
+        path
+    }
+
+    fn load_err(path: &Path) -> String {
+        match Model::load(path, &RefBackend, |_, _| {}) {
+            Ok(_) => panic!("{} loaded", path.display()),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn assert_has(msg: &str, parts: &[&str]) {
+        for p in parts {
+            assert!(msg.contains(p), "{p:?} missing from: {msg}");
+        }
+    }
+
+    fn set(key: &'static str, v: MetadataValue) -> impl FnOnce(&mut GgufWriter, &GgufFile) {
+        move |w, _| w.set(key, v).unwrap()
+    }
+
+    #[test]
+    fn base_model_loads_and_its_tokenizer_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = base(dir.path());
+        let f = GgufFile::open(&path).unwrap();
+        assert_eq!(f.tensor_infos().len(), 24);
+        let tok = tokenizer_from_gguf(&f).unwrap();
+        assert_eq!(tok.n_tokens(), 320);
+        // "▁t" "h" "e": the toy vocabulary has single letters and ▁-letters only.
+        let ids = tok.encode("the", true);
+        assert_eq!(ids, [1, 259 + 2 * (b't' - b'a') as u32 + 2, 259 + 2 * (b'h' - b'a') as u32 + 1, 259 + 2 * (b'e' - b'a') as u32 + 1]);
+        let m = Model::load(&path, &RefBackend, |_, _| {}).unwrap();
+        assert_eq!((m.config.vocab, m.config.context, m.config.layers), (320, 2048, 2));
+    }
+
+    #[test]
+    fn sizes_from_the_file_are_checked_before_allocating() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = base(dir.path());
+        // 24 tensors hold at most (24 - 2) / 11 = 2 layers.
+        for (n, v) in [("1e9", 1_000_000_000u64), ("3", 3), ("max", u64::MAX)] {
+            let p = edited(&b, &format!("layers-{n}.gguf"), set("bitnet.block_count", MetadataValue::U64(v)));
+            assert_has(&load_err(&p), &[&format!("bitnet.block_count = {v}"), "holds 24 tensors", "at most 2 layers"]);
+        }
+        let p = edited(&b, "layers-0.gguf", set("bitnet.block_count", MetadataValue::U32(0)));
+        assert_has(&load_err(&p), &["bitnet.block_count = 0"]);
+        let p = edited(&b, "hidden-0.gguf", set("bitnet.embedding_length", MetadataValue::U32(0)));
+        assert_has(&load_err(&p), &["bitnet.embedding_length is 0"]);
+        let p = edited(&b, "hidden-512.gguf", set("bitnet.embedding_length", MetadataValue::U32(512)));
+        assert_has(&load_err(&p), &["token_embd.weight", "[256, 320]", "= 512 values long"]);
+        // 768 is not the 512 rows of the FFN tensors: the first one met is named, with the keys.
+        let p = edited(&b, "ffn-768.gguf", set("bitnet.feed_forward_length", MetadataValue::U32(768)));
+        assert_has(&load_err(&p), &["blk.0.ffn_gate.weight", "[256, 512]", "[256, 768]", "bitnet.feed_forward_length = 768"]);
+        let p = edited(&b, "ffn-0.gguf", set("bitnet.feed_forward_length", MetadataValue::U32(0)));
+        assert_has(&load_err(&p), &["bitnet.feed_forward_length is 0"]);
+        for h in [0u32, 3, 512] {
+            let p = edited(&b, &format!("heads-{h}.gguf"), set("bitnet.attention.head_count", MetadataValue::U32(h)));
+            assert_has(&load_err(&p), &[&format!("bitnet.attention.head_count = {h} does not divide")]);
+        }
+        let p = edited(&b, "kv-3.gguf", set("bitnet.attention.head_count_kv", MetadataValue::U32(3)));
+        assert_has(&load_err(&p), &["bitnet.attention.head_count_kv = 3"]);
+    }
+
+    #[test]
+    fn context_length_is_bounded_at_load_and_enforced_at_run_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = base(dir.path());
+        for v in [0u64, MAX_CONTEXT as u64 + 1, u64::MAX] {
+            let p = edited(&b, "ctx.gguf", set("bitnet.context_length", MetadataValue::U64(v)));
+            assert_has(&load_err(&p), &[&format!("bitnet.context_length = {v}"), "1..=1048576"]);
+        }
+        // The upper edge loads (nothing is reserved for it).
+        let p = edited(&b, "ctx-max.gguf", set("bitnet.context_length", MetadataValue::U64(MAX_CONTEXT as u64)));
+        assert!(Model::load(&p, &RefBackend, |_, _| {}).is_ok());
+        let p = edited(&b, "ctx-4.gguf", set("bitnet.context_length", MetadataValue::U32(4)));
+        let m = Model::load(&p, &RefBackend, |_, _| {}).unwrap();
+        let e = Session::new(&m, 1).forward(&[1, 2, 3, 4, 5], false).unwrap_err().to_string();
+        assert_has(&e, &["positions 0..5", "context length 4"]);
+        let mut s = Session::new(&m, 1);
+        s.forward(&[1, 2, 3], false).unwrap();
+        s.forward(&[4], false).unwrap();
+        let e = s.forward(&[5], false).unwrap_err().to_string();
+        assert_has(&e, &["positions 4..5", "context length 4"]);
+    }
+
+    #[test]
+    fn kv_cache_size_is_checked() {
+        let mut c = KvCache::new(2, 4);
+        let e = c.reserve(usize::MAX / 2, 64).unwrap_err().to_string();
+        assert_has(&e, &["KV cache", "overflows"]);
+        // 2^40 positions × 64 values × 16 heads × 4 bytes = 2^52 bytes: not to be had.
+        let e = c.reserve(1 << 40, 64).unwrap_err().to_string();
+        assert_has(&e, &["KV cache", "GiB", "cannot be allocated"]);
+        c.reserve(10, 64).unwrap();
+        assert!(c.k[1][3].capacity() >= 640 && c.k[1][3].is_empty());
+    }
+
+    #[test]
+    fn float_hyper_parameters_must_be_finite_and_positive() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = base(dir.path());
+        let eps = "bitnet.attention.layer_norm_rms_epsilon";
+        for (n, v) in [("nan", f32::NAN), ("zero", 0.0), ("neg", -1e-5), ("inf", f32::INFINITY)] {
+            let p = edited(&b, &format!("eps-{n}.gguf"), set(eps, MetadataValue::F32(v)));
+            assert_has(&load_err(&p), &[&format!("{eps} = {v}"), "finite epsilon > 0"]);
+        }
+        for (n, v) in [("nan", f32::NAN), ("zero", 0.0), ("one", 1.0), ("inf", f32::INFINITY)] {
+            let p = edited(&b, &format!("theta-{n}.gguf"), set("bitnet.rope.freq_base", MetadataValue::F32(v)));
+            assert_has(&load_err(&p), &[&format!("bitnet.rope.freq_base = {v}"), "finite base > 1"]);
+        }
+        // Absent: the default 10000 applies.
+        let p = edited(&b, "theta-absent.gguf", |w, _| assert!(w.remove("bitnet.rope.freq_base")));
+        assert_eq!(Model::load(&p, &RefBackend, |_, _| {}).unwrap().config.rope_theta, 10000.0);
+    }
+
+    #[test]
+    fn rope_dimension_count_must_be_the_head_dimension() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = base(dir.path());
+        // hidden 256 / 4 heads = 64.
+        for v in [0u32, 32, 128] {
+            let p = edited(&b, "rot.gguf", set("bitnet.rope.dimension_count", MetadataValue::U32(v)));
+            assert_has(&load_err(&p), &[&format!("bitnet.rope.dimension_count = {v}"), "heads of 64", "partial rotary"]);
+        }
+        let p = edited(&b, "rot-absent.gguf", |w, _| assert!(w.remove("bitnet.rope.dimension_count")));
+        assert!(Model::load(&p, &RefBackend, |_, _| {}).is_ok());
+    }
+
+    #[test]
+    fn vocabulary_must_match_the_embedding_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = base(dir.path());
+        let p = edited(&b, "tokens-short.gguf", |w, f| {
+            let t = f.get_str_array("tokenizer.ggml.tokens").unwrap()[..300].to_vec();
+            w.set("tokenizer.ggml.tokens", MetadataValue::Array(MetadataArray::String(t))).unwrap();
+        });
+        assert_has(&load_err(&p), &["tokenizer.ggml.tokens has 300 tokens", "320 rows"]);
+        let p = edited(&b, "vocab-size.gguf", set("bitnet.vocab_size", MetadataValue::U32(32002)));
+        assert_has(&load_err(&p), &["bitnet.vocab_size = 32002", "320 rows"]);
+    }
+
+    /// `token_embd.weight` re-encoded from `values` (hidden-major rows) with `dims`.
+    fn f16_bytes(values: &[f32]) -> Vec<u8> {
+        values.iter().flat_map(|&v| f16::from_f32(v).to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn tensors_are_checked_for_type_shape_and_finite_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = base(dir.path());
+        // NaN and inf in the embeddings at row 7, column 3 (flat 7·256 + 3).
+        for (n, bad, shown) in [("nan", f32::NAN, "NaN"), ("inf", f32::NEG_INFINITY, "-inf")] {
+            let p = edited(&b, &format!("embd-{n}.gguf"), |w, f| {
+                let mut v = f.tensor("token_embd.weight").unwrap().to_f32().unwrap();
+                v[7 * 256 + 3] = bad;
+                w.replace_tensor("token_embd.weight", &[256, 320], GgmlType::F16, f16_bytes(&v)).unwrap();
+            });
+            assert_has(&load_err(&p), &["token_embd.weight", shown, "row 7 column 3"]);
+        }
+        // F32 embeddings are checked the same way.
+        let p = edited(&b, "embd-f32-nan.gguf", |w, f| {
+            let mut v = f.tensor("token_embd.weight").unwrap().to_f32().unwrap();
+            v[319 * 256 + 255] = f32::NAN;
+            let bytes = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            w.replace_tensor("token_embd.weight", &[256, 320], GgmlType::F32, bytes).unwrap();
+        });
+        assert_has(&load_err(&p), &["token_embd.weight", "NaN", "row 319 column 255"]);
+        // A norm with inf at element 5; another with NaN at element 0.
+        for (name, at, bad) in [("blk.1.ffn_norm.weight", 5usize, f32::INFINITY), ("output_norm.weight", 0, f32::NAN)] {
+            let p = edited(&b, "norm.gguf", |w, f| {
+                let mut v = f.tensor(name).unwrap().to_f32().unwrap();
+                v[at] = bad;
+                w.replace_tensor(name, &[256], GgmlType::F32, v.iter().flat_map(|x| x.to_le_bytes()).collect()).unwrap();
+            });
+            assert_has(&load_err(&p), &[name, &format!("{bad} at element {at}")]);
+        }
+        // A norm stored as TQ2_0 (256 values: one 66-byte block of ones, d = 1).
+        let p = edited(&b, "norm-tq2.gguf", |w, _| {
+            let mut block = vec![0xaau8; 64];
+            block.extend_from_slice(&f16::from_f32(1.0).to_le_bytes());
+            w.replace_tensor("blk.0.attn_norm.weight", &[256], GgmlType::TQ2_0, block).unwrap();
+        });
+        assert_has(&load_err(&p), &["blk.0.attn_norm.weight", "TQ2_0", "F32, F16 or BF16"]);
+        // Transposed embeddings: [320, 256] instead of [256, 320].
+        let p = edited(&b, "embd-t.gguf", |w, f| {
+            let v = f.tensor("token_embd.weight").unwrap().to_f32().unwrap();
+            let t: Vec<f32> = (0..256).flat_map(|c| (0..320).map(move |r| (r, c))).map(|(r, c)| v[r * 256 + c]).collect();
+            w.replace_tensor("token_embd.weight", &[320, 256], GgmlType::F16, f16_bytes(&t)).unwrap();
+        });
+        assert_has(&load_err(&p), &["token_embd.weight", "[320, 256]", "transposed"]);
+        // A NaN projection scale tensor.
+        let p = edited(&b, "scale-nan.gguf", |w, _| {
+            w.add_raw_tensor("blk.0.attn_q.scale", &[1], GgmlType::F32, f32::NAN.to_le_bytes().to_vec()).unwrap();
+        });
+        assert_has(&load_err(&p), &["blk.0.attn_q", "scale", "finite"]);
+        // The per-tensor γ of a TQ2_0 projection (each block's f16 d) set to inf.
+        let p = edited(&b, "gamma-inf.gguf", |w, f| {
+            let mut data = f.tensor("blk.1.ffn_up.weight").unwrap().data().to_vec();
+            for block in data.chunks_exact_mut(66) {
+                block[64..].copy_from_slice(&f16::INFINITY.to_le_bytes());
+            }
+            w.replace_tensor("blk.1.ffn_up.weight", &[256, 512], GgmlType::TQ2_0, data).unwrap();
+        });
+        assert_has(&load_err(&p), &["blk.1.ffn_up.weight", "inf", "finite"]);
+    }
+
+    #[test]
+    fn a_directory_is_not_a_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = load_err(dir.path());
+        assert_has(&e, &["is a directory", "not a GGUF file"]);
+    }
+}

@@ -18,6 +18,14 @@ pub enum GgufError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The path names a directory, a FIFO or a device rather than a regular file.
+    #[error("{file} is {kind}, not a GGUF file: pass the path of a .gguf model file")]
+    NotAFile {
+        /// The path.
+        file: PathBuf,
+        /// What it is instead (`a directory`, `not a regular file`).
+        kind: &'static str,
+    },
     /// The file does not start with `GGUF`.
     #[error("{file}: not a GGUF file: magic is {found:02x?}, expected \"GGUF\" (47 47 55 46)")]
     BadMagic {

@@ -321,6 +321,15 @@ impl GgufFile {
     pub fn open(path: impl AsRef<Path>) -> Result<GgufFile, GgufError> {
         let path = path.as_ref().to_path_buf();
         let io = |action, source| GgufError::Io { file: path.clone(), action, source };
+        // Look before opening: mapping a directory fails with a baffling
+        // "No such device", and opening a FIFO would block.
+        let meta = std::fs::metadata(&path).map_err(|e| io("open", e))?;
+        if meta.is_dir() {
+            return Err(GgufError::NotAFile { file: path, kind: "a directory" });
+        }
+        if !meta.is_file() {
+            return Err(GgufError::NotAFile { file: path, kind: "not a regular file (a FIFO, socket or device)" });
+        }
         let file = File::open(&path).map_err(|e| io("open", e))?;
         let len = file.metadata().map_err(|e| io("stat", e))?.len();
         let backing = if len == 0 {

@@ -92,6 +92,61 @@ impl GgufWriter {
         w
     }
 
+    /// A writer holding a copy of `f`: its metadata, alignment and tensors
+    /// (raw bytes, same types), in file order — to write an edited copy with
+    /// [`GgufWriter::set`], [`GgufWriter::remove`] and [`GgufWriter::replace_tensor`].
+    pub fn copy_of(f: &super::GgufFile) -> Result<Self, GgufError> {
+        let mut w = Self::new();
+        for (key, value) in f.metadata() {
+            if key == ALIGNMENT_KEY {
+                let a = u32::try_from(f.alignment()).map_err(|_| err(key, format!("alignment {} does not fit u32", f.alignment())))?;
+                w.set_alignment(a)?;
+            } else {
+                w.add(key, value.clone())?;
+            }
+        }
+        for info in f.tensor_infos() {
+            let t = f.tensor(&info.name)?;
+            w.add_raw_tensor(&info.name, &info.dims, info.ggml_type, t.data().to_vec())?;
+        }
+        Ok(w)
+    }
+
+    /// Set `key` to `value`: replaces an existing entry in place, else adds it.
+    pub fn set(&mut self, key: &str, value: MetadataValue) -> Result<(), GgufError> {
+        match self.metadata.iter_mut().find(|(k, _)| k == key) {
+            Some(entry) => {
+                entry.1 = value;
+                Ok(())
+            }
+            None => self.add(key, value),
+        }
+    }
+
+    /// Remove `key`; whether it was there.
+    pub fn remove(&mut self, key: &str) -> bool {
+        let before = self.metadata.len();
+        self.metadata.retain(|(k, _)| k != key);
+        self.metadata.len() != before
+    }
+
+    /// Replace tensor `name` (keeping its place in the file) with new
+    /// dimensions, type and bytes, checked as by [`GgufWriter::add_raw_tensor`].
+    pub fn replace_tensor(&mut self, name: &str, dims: &[u64], ty: GgmlType, data: Vec<u8>) -> Result<(), GgufError> {
+        let at = self.tensors.iter().position(|t| t.name == name).ok_or_else(|| err(name, "no such tensor to replace"))?;
+        let old = self.tensors.remove(at);
+        self.names.remove(name);
+        if let Err(e) = self.add_raw_tensor(name, dims, ty, data) {
+            self.names.insert(old.name.clone());
+            self.tensors.insert(at, old);
+            return Err(e);
+        }
+        if let Some(new) = self.tensors.pop() {
+            self.tensors.insert(at, new);
+        }
+        Ok(())
+    }
+
     /// Tensor data alignment in force.
     pub fn alignment(&self) -> u32 {
         self.alignment.unwrap_or(DEFAULT_ALIGNMENT)

@@ -62,14 +62,31 @@ impl KvCache {
     /// and write the new memory once, so that its first-touch page faults
     /// happen now and not while decoding (llama.cpp likewise allocates and
     /// clears its KV buffer when the context is created).
-    pub fn reserve(&mut self, positions: usize, d: usize) {
+    ///
+    /// The size is computed with checked arithmetic and reserved with
+    /// `try_reserve`: a cache that cannot be had is an error naming its size.
+    pub fn reserve(&mut self, positions: usize, d: usize) -> Result<(), ModelError> {
+        let heads = self.k.iter().chain(self.v.iter()).map(Vec::len).sum::<usize>();
+        let per_head = positions.checked_mul(d);
+        let total = per_head.and_then(|n| n.checked_mul(heads)).and_then(|n| n.checked_mul(std::mem::size_of::<f32>()));
+        let too_big = |detail: String| {
+            ModelError::Input(format!(
+                "the KV cache for {positions} positions ({heads} heads of {d} values, keys and values) {detail}: ask for fewer positions (shorter prompt, smaller -n)"
+            ))
+        };
+        let (Some(per_head), Some(total)) = (per_head, total) else {
+            return Err(too_big("overflows the address space".into()));
+        };
         for head in self.k.iter_mut().chain(self.v.iter_mut()).flatten() {
             let len = head.len();
-            if positions * d > len {
-                head.resize(positions * d, 0.0);
+            if per_head > len {
+                head.try_reserve_exact(per_head - len)
+                    .map_err(|e| too_big(format!("needs {:.2} GiB, which cannot be allocated ({e})", total as f64 / (1u64 << 30) as f64)))?;
+                head.resize(per_head, 0.0);
                 head.truncate(len);
             }
         }
+        Ok(())
     }
 
     /// Append `n` tokens' keys and values of `layer` (token-major, `n × kv_dim`
@@ -606,7 +623,15 @@ impl<'m> Session<'m> {
             return Err(ModelError::Input("forward needs at least one token".into()));
         }
         if let Some(&t) = tokens.iter().find(|&&t| t as usize >= c.vocab) {
-            return Err(ModelError::Input(format!("token id {t} is outside the vocabulary (size {})", c.vocab)));
+            return Err(ModelError::Input(format!("token id {t} is outside the vocabulary (size {}, ids 0..={})", c.vocab, c.vocab - 1)));
+        }
+        // The context length is a hard limit: RoPE and attention past it are untrained.
+        let end = self.cache.len.saturating_add(n);
+        if end > c.context {
+            return Err(ModelError::Input(format!(
+                "positions {}..{end} exceed the model's context length {} ({}.context_length): {} tokens already in the cache, {n} more asked for; start a new session or shorten the input",
+                self.cache.len, c.context, c.arch, self.cache.len
+            )));
         }
         let (h, d, kvd) = (c.hidden, c.head_dim, c.kv_dim());
         let p0 = self.cache.len;

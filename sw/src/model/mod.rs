@@ -22,6 +22,16 @@ use crate::gguf::{ternary_rows, GgmlType, GgufError, GgufFile, TernaryScale};
 
 pub use forward::{HeadMode, KvCache, Numerics, Session};
 
+/// Largest `<arch>.context_length` accepted (positions). Real BitNet models
+/// use 2048 or 4096; the KV cache is reserved only for the positions a run asks for.
+pub const MAX_CONTEXT: usize = 1 << 20;
+/// Largest `<arch>.block_count` accepted (BitNet models have 24 to 30); the
+/// file must also hold the tensors of every layer.
+pub const MAX_LAYERS: usize = 4096;
+/// Tensors of one decoder layer (norms and projections; optional `.scale`
+/// tensors come on top).
+pub const TENSORS_PER_LAYER: usize = 11;
+
 /// Errors while loading or running a model.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -83,9 +93,33 @@ pub struct ModelConfig {
 }
 
 impl ModelConfig {
-    /// Read the hyper-parameters of `f`.
+    /// Read the hyper-parameters of `f`, checking each against what the file
+    /// holds or a documented limit before anything is allocated from it:
+    ///
+    /// * `embedding_length` ≥ 1 and equal to the row length of `token_embd.weight`
+    ///   (2-D; a transposed one is named as such); the vocabulary is its row
+    ///   count (≥ 1), which `<arch>.vocab_size` and the length of
+    ///   `tokenizer.ggml.tokens` must equal when present;
+    /// * `attention.head_count` divides the hidden size, `head_count_kv` divides
+    ///   it, the head dimension is even, and `rope.dimension_count` (if present)
+    ///   is the head dimension (partial rotary is not implemented);
+    /// * `block_count` in 1..=[`MAX_LAYERS`] and at most what the file's tensors
+    ///   can hold ([`TENSORS_PER_LAYER`] per layer plus two);
+    /// * `feed_forward_length` ≥ 1 (the tensors' shapes are checked at load);
+    /// * `context_length` in 1..=[`MAX_CONTEXT`];
+    /// * `attention.layer_norm_rms_epsilon` finite and > 0, `rope.freq_base`
+    ///   finite and > 1 (default 10000).
     pub fn from_gguf(f: &GgufFile) -> Result<ModelConfig, ModelError> {
         let file = f.path().display().to_string();
+        if f.get("general.architecture").is_none() {
+            return Err(ModelError::Unsupported {
+                file,
+                detail: format!(
+                    "no general.architecture key and {} tensors: this GGUF file is not a model (a vocabulary-only file?); pass a BitNet model file",
+                    f.tensor_infos().len()
+                ),
+            });
+        }
         let arch = f.get_str("general.architecture")?.to_string();
         let act = match arch.as_str() {
             "bitnet" => FfnAct::Silu,
@@ -98,39 +132,116 @@ impl ModelConfig {
             }
         };
         let key = |k: &str| format!("{arch}.{k}");
-        let hidden = f.get_usize(&key("embedding_length"))?;
-        let heads = f.get_usize(&key("attention.head_count"))?;
-        let kv_heads = f.opt(&key("attention.head_count_kv"), GgufFile::get_usize)?.unwrap_or(heads);
-        let embd = f.tensor("token_embd.weight")?;
-        let vocab = embd.rows() as usize;
-        let cfg = ModelConfig {
-            act,
-            hidden,
-            ffn: f.get_usize(&key("feed_forward_length"))?,
-            layers: f.get_usize(&key("block_count"))?,
-            heads,
-            kv_heads,
-            head_dim: hidden.checked_div(heads).unwrap_or(0),
-            vocab,
-            context: f.get_usize(&key("context_length"))?,
-            eps: f.get_f32(&key("attention.layer_norm_rms_epsilon"))?,
-            rope_theta: f.opt(&key("rope.freq_base"), GgufFile::get_f32)?.unwrap_or(10000.0),
-            arch,
+        let bad = |detail: String| ModelError::Unsupported { file: file.clone(), detail };
+
+        // Every size below is checked against what the file holds (or a
+        // documented limit) before anything is allocated from it.
+        let hidden_key = key("embedding_length");
+        let hidden = f.get_usize(&hidden_key)?;
+        if hidden == 0 {
+            return Err(bad(format!("{hidden_key} is 0; a model needs a hidden size of at least 1")));
+        }
+        // token_embd bounds the hidden size and the vocabulary by the file's bytes.
+        let embd = f.tensor_info("token_embd.weight").ok_or_else(|| GgufError::MissingTensor {
+            file: f.path().to_path_buf(),
+            tensor: "token_embd.weight".into(),
+        })?;
+        let [cols, rows] = embd.dims[..] else {
+            return Err(bad(format!(
+                "tensor `token_embd.weight` has {} dimensions {:?}; expected 2: [{hidden_key} = {hidden}, vocabulary size] (GGUF order, innermost first)",
+                embd.dims.len(),
+                embd.dims
+            )));
         };
-        let bad = |detail: String| Err(ModelError::Unsupported { file: file.clone(), detail });
-        if cfg.heads == 0 || !cfg.hidden.is_multiple_of(cfg.heads) {
-            return bad(format!("hidden {} is not a multiple of head_count {}", cfg.hidden, cfg.heads));
+        if cols != hidden as u64 {
+            let hint = if rows == hidden as u64 {
+                "; it looks transposed (its outer dimension is the embedding length): re-export it as [embedding_length, vocabulary]"
+            } else {
+                ""
+            };
+            return Err(bad(format!(
+                "tensor `token_embd.weight` has shape {:?} (GGUF order, innermost first), but its rows must be {hidden_key} = {hidden} values long{hint}",
+                embd.dims
+            )));
         }
-        if cfg.kv_heads == 0 || !cfg.heads.is_multiple_of(cfg.kv_heads) {
-            return bad(format!("head_count {} is not a multiple of head_count_kv {}", cfg.heads, cfg.kv_heads));
+        let vocab = usize::try_from(rows).map_err(|_| bad(format!("tensor `token_embd.weight` has {rows} rows, more than this machine can index")))?;
+        if vocab == 0 {
+            return Err(bad("tensor `token_embd.weight` has 0 rows: the vocabulary is empty".into()));
         }
-        if !cfg.head_dim.is_multiple_of(2) {
-            return bad(format!("head dimension {} is odd; RoPE needs pairs", cfg.head_dim));
+        if let Some(n) = f.opt(&key("vocab_size"), GgufFile::get_u64)? {
+            if n != rows {
+                return Err(bad(format!(
+                    "{} = {n}, but tensor `token_embd.weight` has {rows} rows: the vocabulary size must equal the embedding rows",
+                    key("vocab_size")
+                )));
+            }
         }
-        if cfg.layers == 0 || cfg.ffn == 0 || cfg.vocab == 0 {
-            return bad("block_count, feed_forward_length and the vocabulary must be non-zero".into());
+        if f.get("tokenizer.ggml.tokens").is_some() {
+            let n = f.get_str_array("tokenizer.ggml.tokens")?.len();
+            if n != vocab {
+                return Err(bad(format!(
+                    "tokenizer.ggml.tokens has {n} tokens, but tensor `token_embd.weight` has {vocab} rows: every embedding row needs a token and every token a row (as llama.cpp requires); the file is inconsistent, re-convert it"
+                )));
+            }
         }
-        Ok(cfg)
+
+        let heads_key = key("attention.head_count");
+        let heads = f.get_usize(&heads_key)?;
+        if heads == 0 || heads > hidden || !hidden.is_multiple_of(heads) {
+            return Err(bad(format!("{heads_key} = {heads} does not divide {hidden_key} = {hidden}; expected a divisor ≥ 1")));
+        }
+        let kv_key = key("attention.head_count_kv");
+        let kv_heads = f.opt(&kv_key, GgufFile::get_usize)?.unwrap_or(heads);
+        if kv_heads == 0 || kv_heads > heads || !heads.is_multiple_of(kv_heads) {
+            return Err(bad(format!("{kv_key} = {kv_heads} does not divide {heads_key} = {heads}; expected a divisor ≥ 1")));
+        }
+        let head_dim = hidden / heads;
+        if !head_dim.is_multiple_of(2) {
+            return Err(bad(format!("head dimension {hidden_key} / {heads_key} = {head_dim} is odd; RoPE needs pairs")));
+        }
+        let rot_key = key("rope.dimension_count");
+        if let Some(rot) = f.opt(&rot_key, GgufFile::get_u64)? {
+            if rot != head_dim as u64 {
+                return Err(bad(format!(
+                    "{rot_key} = {rot}, but this forward pass rotates whole heads of {head_dim} values ({hidden_key} / {heads_key}); partial rotary embeddings are not implemented: use a model whose {rot_key} is {head_dim}"
+                )));
+            }
+        }
+
+        let layers_key = key("block_count");
+        let layers = f.get_usize(&layers_key)?;
+        // Each layer has 11 tensors; the file must hold them all (checked
+        // before anything is reserved per layer).
+        let held = f.tensor_infos().len();
+        let needed = layers.checked_mul(TENSORS_PER_LAYER).and_then(|n| n.checked_add(2));
+        if layers == 0 || layers > MAX_LAYERS || needed.is_none_or(|n| n > held) {
+            return Err(bad(format!(
+                "{layers_key} = {layers}, but the file holds {held} tensors, enough for at most {} layers ({TENSORS_PER_LAYER} tensors each, plus token_embd and output_norm); expected 1..={MAX_LAYERS} layers that the file holds",
+                held.saturating_sub(2) / TENSORS_PER_LAYER
+            )));
+        }
+        let ffn_key = key("feed_forward_length");
+        let ffn = f.get_usize(&ffn_key)?;
+        if ffn == 0 {
+            return Err(bad(format!("{ffn_key} is 0; expected the FFN width (rows of blk.N.ffn_gate.weight)")));
+        }
+
+        let ctx_key = key("context_length");
+        let context = f.get_usize(&ctx_key)?;
+        if !(1..=MAX_CONTEXT).contains(&context) {
+            return Err(bad(format!("{ctx_key} = {context} is outside 1..={MAX_CONTEXT} (the largest context lutcore accepts)")));
+        }
+        let eps_key = key("attention.layer_norm_rms_epsilon");
+        let eps = f.get_f32(&eps_key)?;
+        if !(eps.is_finite() && eps > 0.0) {
+            return Err(bad(format!("{eps_key} = {eps}; RMSNorm needs a finite epsilon > 0 (BitNet uses 1e-5 or 1e-6)")));
+        }
+        let theta_key = key("rope.freq_base");
+        let rope_theta = f.opt(&theta_key, GgufFile::get_f32)?.unwrap_or(10000.0);
+        if !(rope_theta.is_finite() && rope_theta > 1.0) {
+            return Err(bad(format!("{theta_key} = {rope_theta}; RoPE needs a finite base > 1 (BitNet uses 10000 or 500000)")));
+        }
+        Ok(ModelConfig { arch, act, hidden, ffn, layers, heads, kv_heads, head_dim, vocab, context, eps, rope_theta })
     }
 
     /// Key/value width: `kv_heads · head_dim`.
@@ -218,11 +329,22 @@ pub struct Model {
 impl Model {
     /// Load `path` and prepare every ternary projection on `backend`;
     /// `progress(done, total)` is told after each tensor.
-    pub fn load(path: &Path, backend: &dyn Backend, mut progress: impl FnMut(usize, usize)) -> Result<Model, ModelError> {
+    pub fn load(path: &Path, backend: &dyn Backend, progress: impl FnMut(usize, usize)) -> Result<Model, ModelError> {
         let f = GgufFile::open(path)?;
-        let config = ModelConfig::from_gguf(&f)?;
+        Model::from_gguf(&f, backend, progress)
+    }
+
+    /// [`Model::load`] from a parsed file (e.g. one held in memory).
+    ///
+    /// Besides shapes, this refuses what would silently give wrong answers:
+    /// non-finite values in the embeddings, norms and projection scales, and
+    /// norm tensors not stored as a float type.
+    pub fn from_gguf(f: &GgufFile, backend: &dyn Backend, mut progress: impl FnMut(usize, usize)) -> Result<Model, ModelError> {
+        let config = ModelConfig::from_gguf(f)?;
+        let file = f.path().display().to_string();
         let (h, ffn, kv) = (config.hidden as u64, config.ffn as u64, config.kv_dim() as u64);
-        let total = 2 + config.layers * 11;
+        // from_gguf checked that the file holds this many tensors.
+        let total = 2 + config.layers * TENSORS_PER_LAYER;
         let mut done = 0;
         let mut tick = || {
             done += 1;
@@ -230,19 +352,45 @@ impl Model {
         };
         let embd = f.expect_shape("token_embd.weight", &[h, config.vocab as u64])?;
         let embeddings = match embd.ggml_type() {
-            GgmlType::F16 => Embeddings::F16(embd.data().chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]])).collect()),
-            _ => Embeddings::F32(embd.to_f32()?),
+            GgmlType::F16 => {
+                let v: Vec<f16> = embd.data().chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]])).collect();
+                if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+                    return Err(non_finite(&file, "token_embd.weight", i, config.hidden, v[i].to_f32()));
+                }
+                Embeddings::F16(v)
+            }
+            _ => {
+                let v = embd.to_f32()?;
+                if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+                    return Err(non_finite(&file, "token_embd.weight", i, config.hidden, v[i]));
+                }
+                Embeddings::F32(v)
+            }
         };
         tick();
-        let norm = |name: &str, len: u64| -> Result<Vec<f32>, ModelError> { Ok(f.expect_shape(name, &[len])?.to_f32()?) };
+        let norm = |name: &str, len: u64| -> Result<Vec<f32>, ModelError> {
+            float_vector(f, name, len).map_err(|e| match e {
+                ModelError::Gguf(g) => shape_hint(g, &config),
+                other => other,
+            })
+        };
         let output_norm = norm("output_norm.weight", h)?;
         tick();
         let linear = |name: String, rows: u64, cols: u64| -> Result<BitLinear, ModelError> {
-            let view = f.expect_shape(&format!("{name}.weight"), &[cols, rows])?;
+            let view = f.expect_shape(&format!("{name}.weight"), &[cols, rows]).map_err(|e| shape_hint(e, &config))?;
             let t = ternary_rows(&view)?;
             let scale = match t.scale {
                 TernaryScale::PerTensor(s) => s,
-                TernaryScale::PerBlock { .. } => {
+                TernaryScale::PerBlock { ref scales, .. } => {
+                    if let Some(i) = scales.iter().position(|d| !d.is_finite()) {
+                        return Err(ModelError::Unsupported {
+                            file: file.clone(),
+                            detail: format!(
+                                "tensor `{name}.weight` has scale {} in block {i}, not a finite number: the file is corrupt or was converted wrongly; re-convert it",
+                                scales[i]
+                            ),
+                        });
+                    }
                     return Err(ModelError::Unsupported {
                         file: f.path().display().to_string(),
                         detail: format!("tensor {name}.weight has differing per-block scales; BitLinear needs one scale per tensor (γ = mean|W|)"),
@@ -250,16 +398,22 @@ impl Model {
                 }
             };
             let extra = match f.tensor_info(&format!("{name}.scale")) {
-                Some(_) => {
-                    let v = f.tensor(&format!("{name}.scale"))?.to_f32()?;
-                    *v.first().ok_or_else(|| ModelError::Unsupported { file: f.path().display().to_string(), detail: format!("{name}.scale is empty") })?
-                }
+                Some(_) => float_vector(f, &format!("{name}.scale"), 1)?.first().copied().unwrap_or(f32::NAN),
                 None => 1.0,
             };
+            if !(scale * extra).is_finite() {
+                return Err(ModelError::Unsupported {
+                    file: file.clone(),
+                    detail: format!(
+                        "tensor `{name}.weight` has scale {scale} (times {extra} from `{name}.scale`), not a finite number: the file is corrupt or was converted wrongly; re-convert it"
+                    ),
+                });
+            }
             let w = t.to_weight_matrix().map_err(|e| ModelError::Unsupported { file: f.path().display().to_string(), detail: format!("{name}.weight: {e}") })?;
             let mat = backend.prepare(&name, &w)?;
             Ok(BitLinear { name, mat, scale: scale * extra })
         };
+        // `layers` is bounded by the tensors the file holds (ModelConfig::from_gguf).
         let mut layers = Vec::with_capacity(config.layers);
         for i in 0..config.layers {
             let p = |s: &str| format!("blk.{i}.{s}");
@@ -294,6 +448,53 @@ impl Model {
     pub fn int8_head(&self) -> &forward::Int8Head {
         self.head_int8.get_or_init(|| forward::Int8Head::new(&self.embeddings, self.config.vocab, self.config.hidden))
     }
+}
+
+/// A wrong tensor shape, with the metadata the expected shape came from.
+fn shape_hint(e: GgufError, c: &ModelConfig) -> ModelError {
+    match e {
+        GgufError::WrongShape { file, tensor, expected, found } => ModelError::Unsupported {
+            file: file.display().to_string(),
+            detail: format!(
+                "tensor `{tensor}` has shape {found:?}, expected {expected:?} (GGUF order, innermost first) from {a}.embedding_length = {}, {a}.feed_forward_length = {}, {a}.attention.head_count_kv = {} × head dimension {}: the metadata and the tensors disagree; re-convert the model",
+                c.hidden,
+                c.ffn,
+                c.kv_heads,
+                c.head_dim,
+                a = c.arch
+            ),
+        },
+        other => ModelError::Gguf(other),
+    }
+}
+
+/// The error for a non-finite value at flat index `i` of tensor `name` with rows of `cols` values.
+fn non_finite(file: &str, name: &str, i: usize, cols: usize, v: f32) -> ModelError {
+    let at = if cols > 1 { format!("row {} column {}", i / cols, i % cols) } else { format!("element {i}") };
+    ModelError::Unsupported {
+        file: file.to_string(),
+        detail: format!("tensor `{name}` holds {v} at {at}; every value must be finite: the file is corrupt or was converted wrongly, re-convert it"),
+    }
+}
+
+/// A 1-D float tensor of `len` values (norm weights, scales): stored as F32,
+/// F16 or BF16 (a quantized norm is a conversion error), every value finite.
+fn float_vector(f: &GgufFile, name: &str, len: u64) -> Result<Vec<f32>, ModelError> {
+    let t = f.expect_shape(name, &[len])?;
+    if !matches!(t.ggml_type(), GgmlType::F32 | GgmlType::F16 | GgmlType::BF16) {
+        return Err(ModelError::Unsupported {
+            file: f.path().display().to_string(),
+            detail: format!(
+                "tensor `{name}` is stored as {}, but norm weights and scales must be F32, F16 or BF16 (llama.cpp's converter writes them as F32): re-convert the model",
+                t.ggml_type()
+            ),
+        });
+    }
+    let v = t.to_f32()?;
+    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+        return Err(non_finite(&f.path().display().to_string(), name, i, 1, v[i]));
+    }
+    Ok(v)
 }
 
 /// The tokenizer stored in a model file's `tokenizer.ggml.*` metadata.

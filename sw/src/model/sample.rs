@@ -22,14 +22,30 @@ impl Sampler {
         Sampler { temperature, top_k, top_p, rng: ChaCha8Rng::seed_from_u64(seed) }
     }
 
+    /// A sampler whose settings are checked: `temperature` finite and ≥ 0,
+    /// `top_p` in (0, 1]. (`top_k` needs no check: 0 and values past the
+    /// vocabulary both keep every token.) The error names the setting, its
+    /// value and the range.
+    pub fn checked(temperature: f32, top_k: usize, top_p: f32, seed: u64) -> Result<Self, super::ModelError> {
+        if !(temperature.is_finite() && temperature >= 0.0) {
+            return Err(super::ModelError::Input(format!(
+                "temperature {temperature} is not a finite number ≥ 0 (0 = greedy, 0.8 is typical)"
+            )));
+        }
+        if !(top_p > 0.0 && top_p <= 1.0) {
+            return Err(super::ModelError::Input(format!("top-p {top_p} is outside (0, 1] (1 = off, 0.95 is typical)")));
+        }
+        Ok(Sampler::new(temperature, top_k, top_p, seed))
+    }
+
     /// Greedy decoding.
     pub fn greedy() -> Self {
         Sampler::new(0.0, 0, 1.0, 0)
     }
 
-    /// Pick a token.
+    /// Pick a token (`logits` must not be empty; greedy picks index 0 then).
     pub fn sample(&mut self, logits: &[f32]) -> u32 {
-        if self.temperature <= 0.0 {
+        if self.temperature <= 0.0 || logits.is_empty() {
             return argmax(logits);
         }
         let mut idx: Vec<usize> = (0..logits.len()).collect();
@@ -77,6 +93,29 @@ pub fn argmax(logits: &[f32]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checked_refuses_bad_settings() {
+        // Accepted: the edges of the documented ranges.
+        for (t, p) in [(0.0, 1.0), (0.8, 0.95), (1e30, f32::MIN_POSITIVE)] {
+            assert!(Sampler::checked(t, 40, p, 1).is_ok(), "temp {t} top-p {p}");
+        }
+        // Refused, and the message names the setting and the bad value.
+        let cases = [
+            (f32::NAN, 0.9, "temperature NaN"),
+            (f32::INFINITY, 0.9, "temperature inf"),
+            (-0.5, 0.9, "temperature -0.5"),
+            (0.8, 2.0, "top-p 2"),
+            (0.8, 0.0, "top-p 0"),
+            (0.8, -1.0, "top-p -1"),
+            (0.8, f32::NAN, "top-p NaN"),
+            (0.8, 1.0000001, "top-p 1.0000001"),
+        ];
+        for (t, p, want) in cases {
+            let e = Sampler::checked(t, 40, p, 1).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains(want), "temp {t} top-p {p}: {e:?} lacks {want:?}");
+        }
+    }
 
     #[test]
     fn greedy_and_filters() {

@@ -119,6 +119,44 @@ fn copy_tokenizer(w: &mut GgufWriter, vocab_file: &Path, vocab: usize) -> Result
     Ok(())
 }
 
+/// Write a small made-up SentencePiece (`llama`) vocabulary file to `path`,
+/// usable as the `vocab_file` of [`write_model`] where llama.cpp's real
+/// vocabulary is not at hand (tests): `<unk>`, `<s>`, `</s>`, the 256
+/// `<0xXX>` byte tokens, then `▁` and the lowercase letters and their `▁`
+/// forms as normal tokens (scored so that longer pieces win) — 312 tokens.
+pub fn write_toy_vocab(path: &Path) -> Result<(), GgufError> {
+    use crate::tokenizer::token_type::{BYTE, CONTROL, NORMAL, UNKNOWN};
+    let mut tokens: Vec<String> = vec!["<unk>".into(), "<s>".into(), "</s>".into()];
+    let mut types = vec![UNKNOWN, CONTROL, CONTROL];
+    let mut scores = vec![0.0f32; 3];
+    for b in 0..=255u8 {
+        tokens.push(format!("<0x{b:02X}>"));
+        types.push(BYTE);
+        scores.push(0.0);
+    }
+    tokens.push("\u{2581}".into());
+    types.push(NORMAL);
+    scores.push(-1000.0);
+    for c in 'a'..='z' {
+        tokens.push(c.to_string());
+        types.push(NORMAL);
+        scores.push(-100.0 - (c as u32 - 'a' as u32) as f32);
+        tokens.push(format!("\u{2581}{c}"));
+        types.push(NORMAL);
+        scores.push(-10.0 - (c as u32 - 'a' as u32) as f32);
+    }
+    let mut w = GgufWriter::new();
+    w.add_str("tokenizer.ggml.model", "llama")?;
+    w.add("tokenizer.ggml.tokens", MetadataValue::Array(MetadataArray::String(tokens)))?;
+    w.add("tokenizer.ggml.scores", MetadataValue::Array(MetadataArray::F32(scores)))?;
+    w.add("tokenizer.ggml.token_type", MetadataValue::Array(MetadataArray::I32(types)))?;
+    w.add_u32("tokenizer.ggml.unknown_token_id", 0)?;
+    w.add_u32("tokenizer.ggml.bos_token_id", 1)?;
+    w.add_u32("tokenizer.ggml.eos_token_id", 2)?;
+    w.add_bool("tokenizer.ggml.add_bos_token", true)?;
+    w.write(path)
+}
+
 /// Write a synthetic model of `shape` to `out`. `vocab_file`, if given, is the
 /// vocabulary GGUF whose tokenizer is copied; `progress(done, total)` is told
 /// after each tensor.
