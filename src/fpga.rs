@@ -154,12 +154,13 @@ fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
     let name = a.port.display();
     gemv_on(BoardDriver::new(Box::new(port)), &cfg, &a.gemv, &format!("board on {name} at {} baud", a.baud)).map_err(|e| {
         match e.downcast_ref::<BoardError>() {
-            Some(BoardError::Io(io)) if io.kind() == ErrorKind::TimedOut => e.context(format!(
-                "no answer from the board on {name} within {} s: is the bitstream loaded (`make prog`), is {name} the board's \
-                 UART (iCEBreaker: the FTDI's second interface, usually /dev/ttyUSB1), and was it built for {} baud?",
+            Some(BoardError::Io(io)) if io.kind() == ErrorKind::TimedOut => anyhow::anyhow!(
+                "no answer from the board on {name} within {} s ({io}): is the board programmed with the lutcore bitstream \
+                 (`make bitstream`), is {name} its UART (iCEBreaker: the FTDI's second interface, usually /dev/ttyUSB1), \
+                 and was it built for {} baud?",
                 READ_TIMEOUT.as_secs(),
                 a.baud
-            )),
+            ),
             _ => e.context(format!("GEMV on the board on {name}")),
         }
     })
@@ -208,6 +209,15 @@ fn cmd_cosim(a: &CosimArgs) -> Result<ExitCode> {
     let mut params = BoardParams::for_config(&cfg);
     params.wgt_aw = a.wgt_aw;
     params.res_aw = a.res_aw;
+    if params.act_aw > MAX_AW {
+        bail!(
+            "config max_k = {} needs 2^{} activation beats of {} activations; the board's RAMs hold at most 2^{MAX_AW} beats \
+             (16-bit protocol addresses): lower max_k",
+            cfg.max_k(),
+            params.act_aw,
+            cfg.k_tile()
+        );
+    }
     let (m, k) = a.gemv.shape;
     params.check_gemv(&cfg, k).map_err(|e| anyhow::anyhow!("shape {m}x{k} on the board top (--wgt-aw {}, --res-aw {}): {e}", a.wgt_aw, a.res_aw))?;
     let design = board_design(&cfg, &params)?;

@@ -75,9 +75,10 @@ pub const SIM_TOP: &str = "lutcore_board_sim";
 /// Everything that can go wrong talking to a board.
 #[derive(Debug, thiserror::Error)]
 pub enum BoardError {
-    /// The byte stream failed (or timed out).
+    /// The byte stream failed (or timed out). Not a `source`: the message
+    /// already carries the I/O error's text once.
     #[error("board I/O: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
     /// The board answered something the protocol does not allow.
     #[error("board protocol: {0}")]
     Protocol(String),
@@ -96,6 +97,12 @@ pub enum BoardError {
 /// addresses and counts are u16 and the board's address register `ptr_q` is
 /// 16 bits wide, so every RAM holds at most 2^16 beats.
 pub const MAX_AW: u32 = 16;
+
+impl From<io::Error> for BoardError {
+    fn from(e: io::Error) -> BoardError {
+        BoardError::Io(e)
+    }
+}
 
 /// Parameters of `lutcore_board` besides the array's beat widths.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -649,6 +656,31 @@ mod tests {
             let got: Vec<u8> = line.into_iter().filter_map(|l| dec.feed(l)).collect();
             assert_eq!(got, vec![byte], "div {div}");
         }
+    }
+
+    #[test]
+    fn params_beyond_16_bit_addresses_are_refused_before_any_shift() {
+        let cfg = lutcore_sw::config::preset("ice40").unwrap();
+        let ok = BoardParams::for_config(&cfg);
+        assert!(ok.check().is_ok());
+        for bad in [
+            BoardParams { wgt_aw: 0, ..ok },
+            BoardParams { wgt_aw: 17, ..ok },
+            BoardParams { res_aw: 64, ..ok },
+            BoardParams { act_aw: 99, ..ok },
+            BoardParams { baud_div: 3, ..ok },
+        ] {
+            let e = bad.check().unwrap_err().to_string();
+            assert!(e.contains("1..=16") || e.contains("baud divider"), "{e}");
+            assert!(board_design(&cfg, &bad).is_err());
+            assert!(bad.check_gemv(&cfg, 64).is_err());
+        }
+        // K beyond max_k, and a row tile larger than the weight RAM.
+        assert!(ok.check_gemv(&cfg, 4097).unwrap_err().to_string().contains("max_k"));
+        let small = BoardParams { wgt_aw: 4, ..ok };
+        assert!(small.check_gemv(&cfg, 32).is_ok());
+        assert!(small.check_gemv(&cfg, 33).unwrap_err().to_string().contains("holds 16"));
+        assert!(plan(&cfg, 64, 200, 11, 8).is_err());
     }
 
     #[test]
