@@ -256,3 +256,60 @@ fn gemv_on(mut d: BoardDriver<'_>, cfg: &ArrayConfig, g: &GemvArgs, what: &str) 
         Ok(ExitCode::from(1))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! `fpga run` end to end over a real terminal: the command opens the slave
+    //! of a pseudo-terminal pair as its serial port, and a thread bridges the
+    //! master to the Verilated board top's UART pins. Every byte crosses the
+    //! port settings of [`open_port`] (raw: no CR/LF or XON/XOFF handling).
+
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use clap::Parser;
+    use serialport::{SerialPort, TTYPort};
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    #[test]
+    fn fpga_run_over_a_pseudo_terminal_to_the_verilated_board_is_bit_exact() {
+        let cfg = lutcore_sw::config::preset("ice40").unwrap();
+        // Small RAMs (the board_uart tests' build): 10x37 takes one run, 37x64 three.
+        let params = BoardParams { act_aw: 6, wgt_aw: 7, res_aw: 3, baud_div: 4 };
+        let lib = SimLibrary::build(&board_design(&cfg, &params).unwrap()).expect("Verilator build of the board top");
+        let mut uart = SimUart::new(lib.instantiate().unwrap(), params.baud_div).unwrap();
+        uart.timeout_cycles = 2_000; // one poll of the bridge
+        let (mut master, slave) = TTYPort::pair().expect("pseudo-terminal pair");
+        master.set_timeout(Duration::from_millis(1)).unwrap();
+        let port = slave.name().expect("pty name");
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let bridge = s.spawn(|| {
+                let mut buf = [0u8; 4096];
+                while !done.load(Ordering::Relaxed) {
+                    if let Ok(n) = master.read(&mut buf) {
+                        uart.write_all(&buf[..n]).unwrap();
+                    }
+                    if let Ok(n) = uart.read(&mut buf) {
+                        master.write_all(&buf[..n]).unwrap();
+                    }
+                }
+            });
+            for shape in ["10x37", "37x64"] {
+                let cli = Cli::try_parse_from(["run", "--port", &port, "--shape", shape, "--seed", "3"]).unwrap();
+                let code = cmd_run(&cli.run).unwrap_or_else(|e| panic!("{shape}: {e:#}"));
+                assert_eq!(code, ExitCode::SUCCESS, "{shape}: results differ from the reference");
+            }
+            done.store(true, Ordering::Relaxed);
+            bridge.join().unwrap();
+        });
+        drop(slave);
+    }
+}
