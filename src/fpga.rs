@@ -2,15 +2,17 @@
 //! (hdl/README.md), on a real board over a serial port or on the Verilated
 //! board top. Both use the same host driver, `lutcore_sim::board::BoardDriver`.
 
-use std::path::PathBuf;
-use std::process::{Command, ExitCode};
-use std::time::Instant;
+use std::io::ErrorKind;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use lutcore_sim::board::{board_design, BoardDriver, BoardParams, SimUart};
+use lutcore_sim::board::{board_design, BoardDriver, BoardError, BoardParams, SimUart, MAX_AW};
 use lutcore_sim::SimLibrary;
-use lutcore_sw::config::{ArrayConfig, RawArrayConfig};
+use lutcore_sw::config::ArrayConfig;
 use lutcore_sw::layout::{check_fits, WeightMatrix};
 use lutcore_sw::reference::gemv_plain;
 use rand::{Rng, SeedableRng};
@@ -23,31 +25,51 @@ pub struct FpgaArgs {
     command: FpgaCommand,
 }
 
+/// Most weights (M·K) of one `fpga run` GEMV: 2^24, 4 MiB of ternary weight
+/// beats, about 6 minutes of UART traffic at 115200 baud (64 MiB of weight
+/// values in memory).
+pub const MAX_RUN_WEIGHTS: usize = 1 << 24;
+
+/// Most weights (M·K) of one `fpga cosim` GEMV: 2^20; every byte costs the
+/// Verilated board 40 clock cycles at baud divider 4 (ice40, 1024x1024 with
+/// `--wgt-aw 16 --res-aw 16`: 263 kB over the UART pins in 1.7 s).
+pub const MAX_COSIM_WEIGHTS: usize = 1 << 20;
+
+/// Baud rates `fpga run --baud` accepts: the board's UART needs at least 4
+/// clocks per bit (3 Mbaud at the iCEBreaker's 12 MHz), the FTDI goes no lower
+/// than 300.
+const BAUD_RANGE: std::ops::RangeInclusive<i64> = 300..=3_000_000;
+
+/// Read timeout of the serial port: no byte from the board for this long is an error.
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
+
 #[derive(Subcommand)]
 enum FpgaCommand {
     /// Run a random GEMV on a board (built with `make bitstream`) over its
     /// serial port and compare every result with the software reference.
     ///
-    /// The port is set to raw 8N1 at --baud with `stty` (2 s read timeout).
-    /// iCEBreaker: the FTDI's second interface, usually /dev/ttyUSB1;
-    /// ULX3S: /dev/ttyUSB0. Exits with status 1 on any mismatch.
+    /// The port is opened raw 8N1 at --baud, no flow control, 2 s read
+    /// timeout. iCEBreaker: the FTDI's second interface, usually
+    /// /dev/ttyUSB1; ULX3S: /dev/ttyUSB0. The config (--preset, default
+    /// ice40; ULX3S: ecp5; or --config FILE) must be the one the board was
+    /// built with. M·K is at most 2^24. Exits with status 1 on any mismatch.
     Run(RunArgs),
     /// The same GEMV through the Verilated board top and its UART pins
     /// (co-simulation; baud divider 4, small buffers unless given).
+    ///
+    /// The config is --preset (default ice40) or --config FILE, a LUT array
+    /// (arch=lut). M·K is at most 2^20; one row tile of K must fit the
+    /// weight RAM (2^--wgt-aw beats).
     Cosim(CosimArgs),
 }
 
 #[derive(Args)]
 struct GemvArgs {
-    /// A named preset; must be the one the board was built with
-    /// (iCEBreaker: ice40, ULX3S: ecp5).
-    #[arg(long, default_value = "ice40")]
-    preset: String,
-    /// A JSON config file instead of --preset.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// GEMV shape as MxK.
-    #[arg(long, default_value = "64x256", value_parser = parse_shape)]
+    /// --preset NAME (default ice40, the iCEBreaker build) or --config FILE.
+    #[command(flatten)]
+    config: crate::ConfigArgs,
+    /// GEMV shape as MxK (M output rows, K ≤ the config's max_k).
+    #[arg(long, default_value = "64x256", value_parser = crate::parse_shape)]
     shape: (usize, usize),
     /// Seed of the random weights and activations.
     #[arg(long, default_value_t = 1)]
@@ -61,8 +83,8 @@ struct RunArgs {
     /// Serial device of the board's UART.
     #[arg(long, default_value = "/dev/ttyUSB1")]
     port: PathBuf,
-    /// Baud rate (the board tops' BAUD parameter; 115200 as built).
-    #[arg(long, default_value_t = 115_200)]
+    /// Baud rate, 300..=3000000: the board tops' BAUD parameter (115200 as built).
+    #[arg(long, default_value_t = 115_200, value_parser = clap::value_parser!(u32).range(BAUD_RANGE))]
     baud: u32,
 }
 
@@ -70,33 +92,46 @@ struct RunArgs {
 struct CosimArgs {
     #[command(flatten)]
     gemv: GemvArgs,
-    /// log2 of the weight RAM depth in beats (the iCEBreaker build uses 11).
-    #[arg(long, default_value_t = 11)]
+    /// log2 of the weight RAM depth in beats, 1..=16 (the protocol's RAM
+    /// addresses are 16 bits; the iCEBreaker build uses 11).
+    #[arg(long, default_value_t = 11, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_AW)))]
     wgt_aw: u32,
-    /// log2 of the result RAM depth in beats (the iCEBreaker build uses 8).
-    #[arg(long, default_value_t = 8)]
+    /// log2 of the result RAM depth in beats, 1..=16 (the iCEBreaker build uses 8).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_AW)))]
     res_aw: u32,
 }
 
-fn parse_shape(s: &str) -> std::result::Result<(usize, usize), String> {
-    let (m, k) = s.split_once(['x', 'X']).ok_or_else(|| format!("`{s}`: expected MxK, e.g. 64x256"))?;
-    let p = |v: &str| v.trim().parse::<usize>().map_err(|e| format!("`{s}`: {e}"));
-    Ok((p(m)?, p(k)?))
-}
-
 impl GemvArgs {
+    /// The config: through the shared loader, `ice40` when neither
+    /// --preset nor --config is given.
     fn config(&self) -> Result<ArrayConfig> {
-        if let Some(path) = &self.config {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            let raw: RawArrayConfig = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-            return Ok(raw.validate()?);
+        if self.config.preset.is_none() && self.config.config.is_none() {
+            return Ok(lutcore_sw::config::preset("ice40")?);
         }
-        Ok(lutcore_sw::config::preset(&self.preset)?)
+        Ok(self.config.load()?.1)
+    }
+
+    /// Check the shape against the config and `max_weights` (M·K) before
+    /// anything is allocated, opened or built.
+    fn check_shape(&self, cfg: &ArrayConfig, max_weights: usize, cmd: &str) -> Result<()> {
+        let (m, k) = self.shape;
+        let shape = format!("shape {m}x{k}");
+        if m == 0 || k == 0 {
+            bail!("{shape}: M and K must be positive");
+        }
+        check_fits(cfg, k).map_err(|e| anyhow::anyhow!("{shape}: {e}"))?;
+        match m.checked_mul(k) {
+            Some(n) if n <= max_weights => Ok(()),
+            _ => bail!(
+                "{shape}: M·K = {} weights, more than `lutcore {cmd}` takes (2^{} = {max_weights})",
+                m as u128 * k as u128,
+                max_weights.trailing_zeros()
+            ),
+        }
     }
 
     fn problem(&self, cfg: &ArrayConfig) -> Result<(WeightMatrix, Vec<i8>)> {
         let (m, k) = self.shape;
-        check_fits(cfg, k)?;
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let (lo, hi) = (cfg.weights().min_value(), cfg.weights().max_value());
         let values: Vec<i32> = (0..m * k).map(|_| rng.gen_range(lo..=hi)).collect();
@@ -116,27 +151,80 @@ pub fn cmd_fpga(a: &FpgaArgs) -> Result<ExitCode> {
 
 fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
     let cfg = a.gemv.config()?;
-    let port = a.port.display().to_string();
-    let status = Command::new("stty")
-        .args(["-F", &port, &a.baud.to_string(), "raw", "-echo", "-ixon", "-ixoff", "-crtscts", "cs8", "-cstopb", "-parenb"])
-        .args(["min", "0", "time", "20"])
-        .status()
-        .context("running stty")?;
-    if !status.success() {
-        bail!("stty could not configure {port} ({status})");
+    a.gemv.check_shape(&cfg, MAX_RUN_WEIGHTS, "fpga run")?;
+    let port = open_port(&a.port, a.baud)?;
+    let name = a.port.display();
+    gemv_on(BoardDriver::new(Box::new(port)), &cfg, &a.gemv, &format!("board on {name} at {} baud", a.baud)).map_err(|e| {
+        match e.downcast_ref::<BoardError>() {
+            Some(BoardError::Io(io)) if io.kind() == ErrorKind::TimedOut => anyhow::anyhow!(
+                "no answer from the board on {name} within {} s ({io}): is the board programmed with the lutcore bitstream \
+                 (`make bitstream`), is {name} its UART (iCEBreaker: the FTDI's second interface, usually /dev/ttyUSB1), \
+                 and was it built for {} baud?",
+                READ_TIMEOUT.as_secs(),
+                a.baud
+            ),
+            _ => e.context(format!("GEMV on the board on {name}")),
+        }
+    })
+}
+
+/// The board's serial port, raw 8N1 at `baud`, no flow control, with the
+/// read timeout; every failure names the port and what to do.
+fn open_port(path: &Path, baud: u32) -> Result<serialport::TTYPort> {
+    let name = path.display();
+    let hint = "iCEBreaker: the FTDI's second interface, usually /dev/ttyUSB1; ULX3S: /dev/ttyUSB0; `ls /dev/ttyUSB*` lists them";
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == ErrorKind::NotFound => bail!("serial port {name}: no such device: is the board plugged in? ({hint})"),
+        Err(e) => bail!("serial port {name}: {e}"),
+        Ok(m) if !m.file_type().is_char_device() => {
+            let what = if m.is_dir() { "a directory" } else if m.is_file() { "a regular file" } else { "not a character device" };
+            bail!("serial port {name} is not a serial device ({what}); give the board's tty with --port ({hint})")
+        }
+        Ok(_) => {}
     }
-    let file = std::fs::OpenOptions::new().read(true).write(true).open(&a.port).with_context(|| format!("opening {port}"))?;
-    let driver = BoardDriver::new(Box::new(file));
-    gemv_on(driver, &cfg, &a.gemv, &format!("board on {port} at {} baud", a.baud))
+    let builder = serialport::new(name.to_string(), baud)
+        .data_bits(serialport::DataBits::Eight)
+        .parity(serialport::Parity::None)
+        .stop_bits(serialport::StopBits::One)
+        .flow_control(serialport::FlowControl::None)
+        .timeout(READ_TIMEOUT);
+    builder.open_native().map_err(|e| {
+        let msg = match e.kind() {
+            serialport::ErrorKind::Io(ErrorKind::PermissionDenied) => {
+                "permission denied: add yourself to the serial group (`sudo usermod -aG dialout $USER`, then log in again)".to_string()
+            }
+            serialport::ErrorKind::Io(ErrorKind::NotFound) => format!("no such device: is the board plugged in? ({hint})"),
+            serialport::ErrorKind::NoDevice => "busy: another program (a terminal, another lutcore) has it open".to_string(),
+            // ENOTTY: a character device that is no terminal (e.g. /dev/null).
+            _ if ["Not a typewriter", "Inappropriate ioctl"].iter().any(|t| e.description.contains(t)) => {
+                format!("not a serial device (a character device but no terminal); {hint}")
+            }
+            _ => format!("cannot open it as a serial port at {baud} baud 8N1: {e}"),
+        };
+        anyhow::anyhow!("serial port {name}: {msg}")
+    })
 }
 
 fn cmd_cosim(a: &CosimArgs) -> Result<ExitCode> {
     let cfg = a.gemv.config()?;
+    a.gemv.check_shape(&cfg, MAX_COSIM_WEIGHTS, "fpga cosim")?;
     let mut params = BoardParams::for_config(&cfg);
     params.wgt_aw = a.wgt_aw;
     params.res_aw = a.res_aw;
+    if params.act_aw > MAX_AW {
+        bail!(
+            "config max_k = {} needs 2^{} activation beats of {} activations; the board's RAMs hold at most 2^{MAX_AW} beats \
+             (16-bit protocol addresses): lower max_k",
+            cfg.max_k(),
+            params.act_aw,
+            cfg.k_tile()
+        );
+    }
+    let (m, k) = a.gemv.shape;
+    params.check_gemv(&cfg, k).map_err(|e| anyhow::anyhow!("shape {m}x{k} on the board top (--wgt-aw {}, --res-aw {}): {e}", a.wgt_aw, a.res_aw))?;
+    let design = board_design(&cfg, &params)?;
     let t = Instant::now();
-    let lib = SimLibrary::build(&board_design(&cfg, &params)?)?;
+    let lib = SimLibrary::build(&design)?;
     println!("model      board top {} in {:.1} s", lib.status(), t.elapsed().as_secs_f64());
     let uart = SimUart::new(lib.instantiate()?, params.baud_div)?;
     gemv_on(BoardDriver::new(Box::new(uart)), &cfg, &a.gemv, "Verilated board top, baud divider 4")
@@ -168,5 +256,62 @@ fn gemv_on(mut d: BoardDriver<'_>, cfg: &ArrayConfig, g: &GemvArgs, what: &str) 
     } else {
         println!("check      MISMATCH in {bad} of {} results", want.len());
         Ok(ExitCode::from(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! `fpga run` end to end over a real terminal: the command opens the slave
+    //! of a pseudo-terminal pair as its serial port, and a thread bridges the
+    //! master to the Verilated board top's UART pins. Every byte crosses the
+    //! port settings of [`open_port`] (raw: no CR/LF or XON/XOFF handling).
+
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use clap::Parser;
+    use serialport::{SerialPort, TTYPort};
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    #[test]
+    fn fpga_run_over_a_pseudo_terminal_to_the_verilated_board_is_bit_exact() {
+        let cfg = lutcore_sw::config::preset("ice40").unwrap();
+        // Small RAMs (the board_uart tests' build): 10x37 takes one run, 37x64 three.
+        let params = BoardParams { act_aw: 6, wgt_aw: 7, res_aw: 3, baud_div: 4 };
+        let lib = SimLibrary::build(&board_design(&cfg, &params).unwrap()).expect("Verilator build of the board top");
+        let mut uart = SimUart::new(lib.instantiate().unwrap(), params.baud_div).unwrap();
+        uart.timeout_cycles = 2_000; // one poll of the bridge
+        let (mut master, slave) = TTYPort::pair().expect("pseudo-terminal pair");
+        master.set_timeout(Duration::from_millis(1)).unwrap();
+        let port = slave.name().expect("pty name");
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let bridge = s.spawn(|| {
+                let mut buf = [0u8; 4096];
+                while !done.load(Ordering::Relaxed) {
+                    if let Ok(n) = master.read(&mut buf) {
+                        uart.write_all(&buf[..n]).unwrap();
+                    }
+                    if let Ok(n) = uart.read(&mut buf) {
+                        master.write_all(&buf[..n]).unwrap();
+                    }
+                }
+            });
+            for shape in ["10x37", "37x64"] {
+                let cli = Cli::try_parse_from(["run", "--port", &port, "--shape", shape, "--seed", "3"]).unwrap();
+                let code = cmd_run(&cli.run).unwrap_or_else(|e| panic!("{shape}: {e:#}"));
+                assert_eq!(code, ExitCode::SUCCESS, "{shape}: results differ from the reference");
+            }
+            done.store(true, Ordering::Relaxed);
+            bridge.join().unwrap();
+        });
+        drop(slave);
     }
 }

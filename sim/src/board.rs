@@ -75,9 +75,10 @@ pub const SIM_TOP: &str = "lutcore_board_sim";
 /// Everything that can go wrong talking to a board.
 #[derive(Debug, thiserror::Error)]
 pub enum BoardError {
-    /// The byte stream failed (or timed out).
+    /// The byte stream failed (or timed out). Not a `source`: the message
+    /// already carries the I/O error's text once.
     #[error("board I/O: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
     /// The board answered something the protocol does not allow.
     #[error("board protocol: {0}")]
     Protocol(String),
@@ -90,6 +91,17 @@ pub enum BoardError {
     /// Building or driving the co-simulation failed.
     #[error(transparent)]
     Sim(#[from] SimError),
+}
+
+/// Largest log2 RAM depth `lutcore_board` supports: the protocol's RAM
+/// addresses and counts are u16 and the board's address register `ptr_q` is
+/// 16 bits wide, so every RAM holds at most 2^16 beats.
+pub const MAX_AW: u32 = 16;
+
+impl From<io::Error> for BoardError {
+    fn from(e: io::Error) -> BoardError {
+        BoardError::Io(e)
+    }
 }
 
 /// Parameters of `lutcore_board` besides the array's beat widths.
@@ -113,6 +125,58 @@ impl BoardParams {
         let kt_max = cfg.max_k().div_ceil(cfg.k_tile()).max(2);
         BoardParams { act_aw: kt_max.next_power_of_two().trailing_zeros(), wgt_aw: 11, res_aw: 8, baud_div: 4 }
     }
+
+    /// Check that the board top can be built with these parameters: every
+    /// log2 depth in `1..=`[`MAX_AW`], a baud divider of at least 4.
+    pub fn check(&self) -> Result<(), BoardError> {
+        for (name, aw) in [("activation", self.act_aw), ("weight", self.wgt_aw), ("result", self.res_aw)] {
+            if !(1..=MAX_AW).contains(&aw) {
+                return Err(BoardError::Shape(format!(
+                    "log2 {name} RAM depth {aw} is outside 1..={MAX_AW} (the protocol's RAM addresses are 16 bits)"
+                )));
+            }
+        }
+        if self.baud_div < 4 {
+            return Err(BoardError::Shape(format!("baud divider {} < 4", self.baud_div)));
+        }
+        Ok(())
+    }
+
+    /// Check, before building anything, that [`BoardDriver::gemv`] can run a
+    /// GEMV of reduction length `k` on a board built with these parameters
+    /// (the activations fit the activation RAM, one row tile fits the weight
+    /// RAM; more rows only take more runs).
+    pub fn check_gemv(&self, cfg: &ArrayConfig, k: usize) -> Result<(), BoardError> {
+        self.check()?;
+        plan(cfg, k, self.act_aw, self.wgt_aw, self.res_aw).map(|_| ())
+    }
+}
+
+/// `2^aw` beats, or `None` beyond [`MAX_AW`] (no shift can overflow).
+fn depth(aw: u32) -> Option<usize> {
+    (aw <= MAX_AW).then(|| 1usize << aw)
+}
+
+/// Activation beats per pass and row tiles per run of a GEMV of reduction
+/// length `k` on a board with the given log2 RAM depths.
+fn plan(cfg: &ArrayConfig, k: usize, act_aw: u32, wgt_aw: u32, res_aw: u32) -> Result<(usize, usize), BoardError> {
+    check_fits(cfg, k)?;
+    let bad = |what: &str, aw: u32| BoardError::Shape(format!("log2 {what} RAM depth {aw} > {MAX_AW}"));
+    let act = depth(act_aw).ok_or_else(|| bad("activation", act_aw))?;
+    let wgt = depth(wgt_aw).ok_or_else(|| bad("weight", wgt_aw))?;
+    let res = depth(res_aw).ok_or_else(|| bad("result", res_aw))?;
+    let kt = k_tiles(cfg, k);
+    if kt > act || kt > usize::from(u16::MAX) {
+        return Err(BoardError::Shape(format!("K = {k} needs {kt} activation beats; the board holds {act}")));
+    }
+    let per_tile = kt * cfg.beats_per_tile();
+    let batch = (wgt / per_tile).min(res).min(usize::from(u16::MAX));
+    if batch == 0 {
+        return Err(BoardError::Shape(format!(
+            "one row tile at K = {k} takes {per_tile} weight beats; the board's weight RAM holds {wgt}"
+        )));
+    }
+    Ok((kt, batch))
 }
 
 /// The co-simulation design: the generated array of `cfg`, the board files
@@ -120,11 +184,9 @@ impl BoardParams {
 /// parameters (ports: `clk_i`, `rst_ni`, `uart_rx_i`, `uart_tx_o`, `status_o`).
 pub fn board_design(cfg: &ArrayConfig, params: &BoardParams) -> Result<Design, BoardError> {
     if cfg.arch() != Arch::Lut {
-        return Err(BoardError::Shape(format!("the board wraps a LUT array; config `{}` is a MAC array", cfg.slug())));
+        return Err(BoardError::Shape(format!("the board wraps a LUT array; config `{}` is not arch=lut", cfg.slug())));
     }
-    if params.baud_div < 4 {
-        return Err(BoardError::Shape(format!("baud divider {} < 4", params.baud_div)));
-    }
+    params.check()?;
     let core = lutcore_gen::generate(cfg);
     let mut files = core.files.clone();
     files.extend(HDL_FILES.iter().map(|(n, c)| GeneratedFile { name: n.to_string(), contents: c.to_string() }));
@@ -436,6 +498,18 @@ impl<'a> BoardDriver<'a> {
                 info.version
             )));
         }
+        let aws = [info.act_aw, info.wgt_aw, info.res_aw];
+        if aws.iter().any(|&aw| u32::from(aw) > MAX_AW) {
+            return Err(BoardError::Protocol(format!(
+                "INFO: log2 RAM depths (act, wgt, res) {aws:?} beyond the protocol's 16-bit addresses"
+            )));
+        }
+        if info.act_bytes == 0 || info.wgt_bytes == 0 || info.res_bytes == 0 {
+            return Err(BoardError::Protocol(format!(
+                "INFO: a beat of 0 bytes (act, wgt, res: {}, {}, {})",
+                info.act_bytes, info.wgt_bytes, info.res_bytes
+            )));
+        }
         self.info = Some(info);
         Ok(info)
     }
@@ -537,23 +611,7 @@ impl<'a> BoardDriver<'a> {
         check_fits(cfg, w.cols())?;
         let info = self.check_config(cfg)?;
         let (out0, in0) = (self.bytes_out, self.bytes_in);
-        let kt = k_tiles(cfg, w.cols());
-        if kt > 1usize << info.act_aw || kt > usize::from(u16::MAX) {
-            return Err(BoardError::Shape(format!(
-                "K = {} needs {kt} activation beats; the board holds {}",
-                w.cols(),
-                1usize << info.act_aw
-            )));
-        }
-        let per_tile = kt * cfg.beats_per_tile();
-        let batch = ((1usize << info.wgt_aw) / per_tile).min(1usize << info.res_aw).min(usize::from(u16::MAX));
-        if batch == 0 {
-            return Err(BoardError::Shape(format!(
-                "one row tile at K = {} takes {per_tile} weight beats; the board's weight RAM holds {}",
-                w.cols(),
-                1usize << info.wgt_aw
-            )));
-        }
+        let (kt, batch) = plan(cfg, w.cols(), info.act_aw.into(), info.wgt_aw.into(), info.res_aw.into())?;
         let rows = cfg.rows();
         let tiles = w.rows().div_ceil(rows);
         self.load_act(0, &rtl_act_beats(cfg, x))?;
@@ -598,6 +656,31 @@ mod tests {
             let got: Vec<u8> = line.into_iter().filter_map(|l| dec.feed(l)).collect();
             assert_eq!(got, vec![byte], "div {div}");
         }
+    }
+
+    #[test]
+    fn params_beyond_16_bit_addresses_are_refused_before_any_shift() {
+        let cfg = lutcore_sw::config::preset("ice40").unwrap();
+        let ok = BoardParams::for_config(&cfg);
+        assert!(ok.check().is_ok());
+        for bad in [
+            BoardParams { wgt_aw: 0, ..ok },
+            BoardParams { wgt_aw: 17, ..ok },
+            BoardParams { res_aw: 64, ..ok },
+            BoardParams { act_aw: 99, ..ok },
+            BoardParams { baud_div: 3, ..ok },
+        ] {
+            let e = bad.check().unwrap_err().to_string();
+            assert!(e.contains("1..=16") || e.contains("baud divider"), "{e}");
+            assert!(board_design(&cfg, &bad).is_err());
+            assert!(bad.check_gemv(&cfg, 64).is_err());
+        }
+        // K beyond max_k, and a row tile larger than the weight RAM.
+        assert!(ok.check_gemv(&cfg, 4097).unwrap_err().to_string().contains("max_k"));
+        let small = BoardParams { wgt_aw: 4, ..ok };
+        assert!(small.check_gemv(&cfg, 32).is_ok());
+        assert!(small.check_gemv(&cfg, 33).unwrap_err().to_string().contains("holds 16"));
+        assert!(plan(&cfg, 64, 200, 11, 8).is_err());
     }
 
     #[test]

@@ -120,6 +120,30 @@ fn a_k_too_long_for_the_buffers_is_an_error_not_a_hang() {
 }
 
 #[test]
+fn the_params_check_before_a_build_agrees_with_the_driver() {
+    // What `lutcore fpga cosim` checks before building the model must refuse
+    // exactly what the driver refuses on the built board (K 256: 64 activation
+    // beats, a 128-beat row tile, both at their RAM's depth).
+    let cfg = cfg();
+    let mut d = driver();
+    for (k, fits) in [(256, true), (257, false), (300, false)] {
+        let (w, x) = random_gemv(4, k, 7);
+        let pre = PARAMS.check_gemv(&cfg, k);
+        assert_eq!(pre.is_ok(), fits, "K = {k}: {pre:?}");
+        match d.gemv(&cfg, &w, &x) {
+            Ok(run) => {
+                assert!(fits, "K = {k} ran on the board but the params check refuses it");
+                assert_eq!(run.results, expected(&w, &x));
+            }
+            Err(e) => {
+                assert!(!fits, "K = {k}: the params check passes but the board refuses: {e}");
+                assert_eq!(e.to_string(), pre.unwrap_err().to_string());
+            }
+        }
+    }
+}
+
+#[test]
 fn the_array_runs_at_one_weight_beat_per_cycle() {
     let cfg = cfg();
     let mut d = driver();
