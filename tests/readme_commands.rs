@@ -9,13 +9,15 @@
 //!
 //! **How they run.** In README order, in one scratch directory, so that a file one
 //! command writes (`--out m.gguf`) is there for a later one (`-m m.gguf`): each line
-//! through `bash -o pipefail -c` with the built binary first on `PATH` as `lutcore`,
-//! stdin closed, under `timeout` (which ends the whole process group, yosys and
-//! compilers included). The scratch directory has `build/vocab` as a symlink to the
-//! checkout's vocabulary files (`scripts/fetch_vocab.sh build/vocab`, `make vocab`),
-//! where `lutcore model synth` looks by default, and `LUTCORE_VOCAB_DIR` is set to the
-//! same directory. Each command gets one summary line: `ran ok`, `started, stopped at
-//! budget`, or `exempt: reason`.
+//! through its own `bash -o pipefail -c` (shell variables do not carry over) with the
+//! built binary first on `PATH` as `lutcore`, stdin closed, under `timeout` (which
+//! ends the whole process group, yosys and compilers included). The scratch directory
+//! has `build/vocab` as a symlink to the checkout's vocabulary files
+//! (`scripts/fetch_vocab.sh build/vocab`, `make vocab`), where `lutcore model synth`
+//! looks by default, and `LUTCORE_VOCAB_DIR` is set to the same directory. Each run
+//! prints one summary line: `ran ok`, `started, stopped at budget`, `exempt` or
+//! `mention` with the reason, or `FAILED` (the failures and the end of their output
+//! are listed at the end).
 //!
 //! **Treatment**, decided by the explicit tables below and nothing else:
 //! - every command is *run* and must exit 0 within [`RUN_LIMIT_S`] (a hang fails);
@@ -27,8 +29,9 @@
 //! - [`MENTIONS`]: prose that names a subcommand without the arguments it needs
 //!   (`lutcore run loads any such file`); `NAME --help` is run for it, so the name
 //!   must exist;
-//! - `make …` lines are the front door: CI runs `make test`, which runs this test, and
-//!   `make sim` runs only commands shown here; they are listed as exempt.
+//! - `make …` lines are the front door, listed as exempt: CI runs `make test` (which
+//!   runs this test), and `make sim` is `lutcore gen`, `sim` and `sim-model`, all run
+//!   here; they would also install system packages first (`make deps`).
 //!
 //! Placeholders are expanded by [`PLACEHOLDERS`] (plain text substitutions, e.g. the
 //! cluster's `/shared/dse` becomes a directory of the scratch directory) and by one
@@ -40,10 +43,11 @@
 //! run on a test machine fails until it is put on a list with a reason, and a list
 //! entry the README no longer shows fails too (the lists cannot go stale).
 //!
-//! Cost: the first run compiles five Verilated models (tiny, default and its MAC and
+//! Cost: the first run compiles six Verilated models (tiny, default and its MAC and
 //! add/sub twins, the traced default, the iCE40 board top); they are cached in the
 //! target directory's `lutcore-sim/` like every simulation, so later runs (and `make
-//! sim` after this test) reuse them.
+//! sim` after this test) reuse them. On 2 cores shared with other builds (load 8-13)
+//! the whole test took 206 s with an empty cache and 70-97 s with a warm one.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -76,8 +80,18 @@ struct Exempt {
     text: &'static str,
     /// Why it cannot run on a test machine.
     why: &'static str,
-    /// What runs in its place, if anything: `(command, environment, budget in seconds)`.
-    stand_in: Option<(&'static str, &'static [(&'static str, &'static str)], u64)>,
+    /// What runs in its place, if anything.
+    stand_in: Option<StandIn>,
+}
+
+/// Environment variables set for one run.
+type Env = &'static [(&'static str, &'static str)];
+
+/// A command run in place of an exempt one, with a budget (see [`BUDGETS`]).
+struct StandIn {
+    cmd: &'static str,
+    env: Env,
+    budget_s: u64,
 }
 
 const EXEMPT: &[Exempt] = &[
@@ -89,11 +103,11 @@ const EXEMPT: &[Exempt] = &[
     Exempt {
         text: "sbatch --array=0-$((N-1)) --wrap 'lutcore dse --quick --point $SLURM_ARRAY_TASK_ID --out /shared/dse'",
         why: "needs a Slurm cluster; its task 0 runs here in its place",
-        stand_in: Some((
-            "lutcore dse --quick --point $SLURM_ARRAY_TASK_ID --out /shared/dse",
-            &[("SLURM_ARRAY_TASK_ID", "0")],
-            120,
-        )),
+        stand_in: Some(StandIn {
+            cmd: "lutcore dse --quick --point $SLURM_ARRAY_TASK_ID --out /shared/dse",
+            env: &[("SLURM_ARRAY_TASK_ID", "0")],
+            budget_s: 120,
+        }),
     },
 ];
 
@@ -263,7 +277,7 @@ struct Runner {
 impl Runner {
     /// Run `cmd` with `bash -o pipefail -c` in the scratch directory. With a budget,
     /// still running at it is `Started`; without, running at [`RUN_LIMIT_S`] fails.
-    fn run(&mut self, cmd: &str, env: &[(&str, &str)], budget: Option<u64>) -> (Outcome, Duration) {
+    fn run(&mut self, cmd: &str, env: Env, budget: Option<u64>) -> (Outcome, Duration) {
         self.count += 1;
         let log = self.logs.join(format!("{:03}.log", self.count));
         let file = std::fs::File::create(&log).expect("creating a log file");
@@ -375,18 +389,16 @@ fn every_readme_command_runs() {
         }
         seen.push((text, f.line));
         // Ran (or not) as what, with which budget and environment.
-        let mut runs: Vec<(String, &[(&str, &str)], Option<u64>)> = Vec::new();
+        let mut runs: Vec<(String, Env, Option<u64>)> = Vec::new();
         if text.starts_with("make ") || text == "make" {
             report(f.line, text, "exempt: front door (CI runs make test)");
         } else if let Some(e) = EXEMPT.iter().find(|e| e.text == text) {
-            report(f.line, text, "exempt");
-            println!("            why: {}", e.why);
-            if let Some((cmd, env, budget)) = e.stand_in {
-                runs.push((cmd.to_string(), env, Some(budget)));
+            report(f.line, &format!("{text}  -- {}", e.why), "exempt");
+            if let Some(s) = &e.stand_in {
+                runs.push((s.cmd.to_string(), s.env, Some(s.budget_s)));
             }
         } else if let Some((_, why)) = MENTIONS.iter().find(|m| m.0 == text) {
-            report(f.line, text, "mention");
-            println!("            why: {why}");
+            report(f.line, &format!("{text}  -- {why}"), "mention: runs --help");
             runs.push((format!("{text} --help"), &[], None));
         } else if text.contains(ANY_COMMAND) {
             report(f.line, text, "placeholder: every subcommand");
@@ -421,4 +433,37 @@ fn every_readme_command_runs() {
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+/// The extraction rules on a small README.
+#[test]
+fn extraction_rules() {
+    let readme = "\
+Prose with `lutcore sim --trace g.fst` and `make sim`, a span over
+two lines: `lutcore bench gemv --shape 8x8
+--weights ternary`, a ``double `lutcore` span`` and `lutcore x`.
+
+```sh
+make test   # front door
+            # a comment continued
+lutcore run -p \"a # b\" -n 1   # the comment goes
+echo 'x#y' > f \\
+  && lutcore gen --list-presets
+```
+
+```
+lutcore output sample, not a command
+```
+";
+    let found: Vec<(usize, String, bool)> = extract(readme).into_iter().map(|f| (f.line, f.text, f.block)).collect();
+    let want = [
+        (1, "lutcore sim --trace g.fst", false),
+        (2, "lutcore bench gemv --shape 8x8 --weights ternary", false),
+        (3, "lutcore x", false),
+        (6, "make test", true),
+        (8, "lutcore run -p \"a # b\" -n 1", true),
+        (9, "echo 'x#y' > f && lutcore gen --list-presets", true),
+    ];
+    let want: Vec<(usize, String, bool)> = want.iter().map(|(l, t, b)| (*l, t.to_string(), *b)).collect();
+    assert_eq!(found, want);
 }
