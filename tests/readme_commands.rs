@@ -356,6 +356,11 @@ fn every_readme_command_runs() {
     stale.extend(MENTIONS.iter().map(|m| m.0).filter(|t| !shown(t)));
     stale.extend(PLACEHOLDERS.iter().map(|p| p.0).filter(|p| !found.iter().any(|f| f.text.contains(p))));
     assert!(stale.is_empty(), "entries of this test's lists that README.md no longer shows (remove them): {stale:#?}");
+    for e in EXEMPT {
+        if let Some(s) = &e.stand_in {
+            assert!(e.text.contains(s.cmd), "the stand-in `{}` is not part of the exempt command `{}`", s.cmd, e.text);
+        }
+    }
 
     // The vocabulary files that `lutcore model synth` copies the tokenizer from.
     let vocab = std::env::var_os("LUTCORE_VOCAB_DIR").map_or_else(|| root.join("build/vocab"), PathBuf::from);
