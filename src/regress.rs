@@ -754,6 +754,9 @@ pub fn cmd_regress(a: &RegressArgs) -> Result<ExitCode> {
     finish(a, &report)
 }
 
+/// Each config's library (or why it has none) and how it was obtained.
+type Libraries = HashMap<usize, (Result<SimLibrary, String>, BuildInfo)>;
+
 /// The results of [`run_cases`].
 pub struct Outcome {
     /// One per case, by index.
@@ -783,26 +786,27 @@ pub fn run_cases(plan: &Plan, indices: &[usize], jobs: usize, inject: Option<usi
     // Models: one build per config, `jobs` at a time (each build also compiles on every core).
     let bar = new_bar(needed.len(), "models");
     let next = AtomicUsize::new(0);
-    let libs: Mutex<HashMap<usize, (Result<SimLibrary, String>, BuildInfo)>> = Mutex::new(HashMap::new());
+    let libs: Mutex<Libraries> = Mutex::new(HashMap::new());
     std::thread::scope(|s| {
         for _ in 0..jobs.min(needed.len()) {
-            s.spawn(|| loop {
-                let Some(&ci) = needed.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
-                let cfg = &plan.pool[ci];
-                let t = Instant::now();
-                // A generator that panics on a config it accepted is a finding, not the end of the run.
-                let lib = catch_unwind(|| lutcore_gen::generate(cfg))
-                    .map_err(|p| format!("generator panicked: {}", panic_message(p.as_ref())))
-                    .and_then(|design| SimLibrary::build(&design).map_err(|e| e.to_string()));
-                let (status, error) = match &lib {
-                    Ok(l) if l.status() == BuildStatus::Built => ("built", None),
-                    Ok(_) => ("cached", None),
-                    Err(e) => ("failed", Some(e.clone())),
-                };
-                let info = BuildInfo { slug: cfg.slug(), status: status.into(), seconds: t.elapsed().as_secs_f64(), error };
-                bar.suspend(|| println!("model      config {ci} {}: {status} in {:.1} s", info.slug, info.seconds));
-                bar.inc(1);
-                libs.lock().unwrap_or_else(|e| e.into_inner()).insert(ci, (lib, info));
+            s.spawn(|| {
+                while let Some(&ci) = needed.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let cfg = &plan.pool[ci];
+                    let t = Instant::now();
+                    // A generator that panics on a config it accepted is a finding, not the end of the run.
+                    let lib = catch_unwind(|| lutcore_gen::generate(cfg))
+                        .map_err(|p| format!("generator panicked: {}", panic_message(p.as_ref())))
+                        .and_then(|design| SimLibrary::build(&design).map_err(|e| e.to_string()));
+                    let (status, error) = match &lib {
+                        Ok(l) if l.status() == BuildStatus::Built => ("built", None),
+                        Ok(_) => ("cached", None),
+                        Err(e) => ("failed", Some(e.clone())),
+                    };
+                    let info = BuildInfo { slug: cfg.slug(), status: status.into(), seconds: t.elapsed().as_secs_f64(), error };
+                    bar.suspend(|| println!("model      config {ci} {}: {status} in {:.1} s", info.slug, info.seconds));
+                    bar.inc(1);
+                    libs.lock().unwrap_or_else(|e| e.into_inner()).insert(ci, (lib, info));
+                }
             });
         }
     });
@@ -819,8 +823,7 @@ pub fn run_cases(plan: &Plan, indices: &[usize], jobs: usize, inject: Option<usi
         for _ in 0..jobs.min(indices.len()) {
             s.spawn(|| {
                 let mut models: HashMap<usize, Result<SimModel, String>> = HashMap::new();
-                loop {
-                    let Some(&i) = indices.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
+                while let Some(&i) = indices.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let ci = i % c;
                     let model = models.entry(ci).or_insert_with(|| match libs.get(&ci) {
                         Some((Ok(lib), _)) => lib.instantiate().map_err(|e| e.to_string()),
