@@ -68,7 +68,7 @@ sim: deps build
 
 test: deps vocab build
 	$(CARGO) test --workspace --locked --release
-	$(LUTCORE) regress -n 1000 --seed 60 --configs 8 --jobs 2 --json build/regress/test.json --junit build/regress/test-junit.xml
+	$(LUTCORE) regress -n 1000 --seed 60 --configs 12 --jobs 2 --json build/regress/test.json --junit build/regress/test-junit.xml
 	scripts/slurm-test.sh $(LUTCORE)
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory fpga-check
