@@ -766,7 +766,8 @@ pub struct Outcome {
 }
 
 /// Build (or load) the models of the configs `indices` need, then run the cases on `jobs` threads,
-/// each with its own model instances. With `out`, each result is also written to `out/cases/<i>.json`.
+/// each with its own model instances (a [`SimModel`] is `Send` but not `Sync`; the loaded
+/// [`SimLibrary`] is shared). With `out`, each result is also written to `out/cases/<i>.json`.
 pub fn run_cases(plan: &Plan, indices: &[usize], jobs: usize, inject: Option<usize>, out: Option<&Path>, progress: bool) -> Result<Outcome> {
     let jobs = jobs.max(1);
     let c = plan.pool.len();
@@ -1048,7 +1049,9 @@ impl Report {
                 Some(first) => {
                     let body = format!("{}\nreplay: {}", r.failures.join("\n"), r.replay);
                     let _ = writeln!(s, "{open}>");
-                    let _ = writeln!(s, "      <failure message=\"{}\" type=\"mismatch\">{}</failure>", xml_escape(first), xml_escape(&body));
+                    // A backend that disagreed is a mismatch; one that could not run (build, panic) an error.
+                    let kind = if r.failures.iter().any(|f| f.contains(": error:") || f.starts_with("panicked")) { "error" } else { "mismatch" };
+                    let _ = writeln!(s, "      <failure message=\"{}\" type=\"{kind}\">{}</failure>", xml_escape(first), xml_escape(&body));
                     let _ = writeln!(s, "    </testcase>");
                 }
             }
