@@ -61,10 +61,10 @@ Every failure prints a replay command (`lutcore regress --seed S --case I`, plus
 
 On a cluster (cases are independent; tasks share one --out directory and the model cache,
 so each config is compiled by the first task that needs it and reused by the others):
-  lutcore regress -n 1000 --seed 7 --list | wc -l
-  sbatch --array=0-19 --wrap 'lutcore regress --seed 7 --case $((SLURM_ARRAY_TASK_ID*50))-$((SLURM_ARRAY_TASK_ID*50+49)) --out /shared/regress'
+  sbatch --array=0-19 --wrap 'lutcore regress --seed 7 --jobs 1 --case $((SLURM_ARRAY_TASK_ID*50))-$((SLURM_ARRAY_TASK_ID*50+49)) --out /shared/regress'
   lutcore regress -n 1000 --seed 7 --report /shared/regress --junit junit.xml --json regress.json
-Use the same --seed/--configs/--max-pe/--max-cycles for --list, --case and --report.")]
+(--array=0-999 with --case $SLURM_ARRAY_TASK_ID runs one case per task.) Use the same
+--seed/--configs/--max-pe/--max-cycles for --list, --case and --report.")]
 pub struct RegressArgs {
     /// Cases of the run: indices 0..N (default 200).
     #[arg(short = 'n', long = "cases", value_name = "N")]
