@@ -11,6 +11,10 @@
 #                from PyPI's llama-cpp-python source), same run
 #   make dse     design-space exploration, quick sweep: LUT core vs MAC and
 #                add/sub baselines on iCE40, ECP5 and an ASIC proxy (yosys)
+#   make regress N=200 SEED=… JOBS=…  seeded random matmuls (configs, shapes,
+#                extreme values) through the RTL and every CPU kernel vs the
+#                integer reference; build/regress/{report.json,junit.xml}
+#   make slurm-test  regress and dse job arrays on a throwaway local Slurm
 #
 # Variables: PRESET (default), CONFIG (a JSON config file, overrides PRESET),
 # SHAPE (MxK, default 1536x1536), SEED, MODEL (a BitNet GGUF file; default:
@@ -64,6 +68,8 @@ sim: deps build
 
 test: deps vocab build
 	$(CARGO) test --workspace --locked --release
+	$(LUTCORE) regress -n 1000 --seed 60 --configs 12 --jobs 2 --json build/regress/test.json --junit build/regress/test-junit.xml
+	scripts/slurm-test.sh $(LUTCORE)
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory fpga-check
 
@@ -92,6 +98,21 @@ DSE_ARGS ?=
 dse: deps build
 	@scripts/deps.sh fonts-dejavu-core=$(FONTS_DEJAVU_VERSION)
 	$(LUTCORE) dse --quick --out build/dse $(DSE_ARGS)
+
+# Seeded regression (lutcore regress): N cases, SEED (default: a fresh random seed,
+# printed; SEED given on the command line or in the environment fixes it), JOBS
+# (default: the cores). REGRESS_ARGS adds options, e.g. REGRESS_ARGS="--configs 3".
+N            ?= 200
+JOBS         ?=
+REGRESS_ARGS ?=
+.PHONY: regress slurm-test
+regress: deps build
+	$(LUTCORE) regress -n $(N) $(if $(filter-out file,$(origin SEED)),--seed $(SEED)) $(if $(JOBS),--jobs $(JOBS)) --json build/regress/report.json --junit build/regress/junit.xml $(REGRESS_ARGS)
+
+# A single-node Slurm (Debian packages, private ports and paths, stopped on exit) runs a
+# 40-case regression and 5 DSE points as job arrays; the merged results must equal a local run.
+slurm-test: build
+	scripts/slurm-test.sh $(LUTCORE)
 
 clean:
 	rm -rf build

@@ -6,6 +6,7 @@ mod bench;
 mod dse;
 mod fpga;
 mod model_cmd;
+mod regress;
 mod simrun;
 
 use std::path::{Path, PathBuf};
@@ -92,6 +93,12 @@ enum Command {
     /// Each point is an independent, resumable synthesis job (`--list`,
     /// `--point ID` for cluster job arrays, `--report` to tabulate).
     Dse(dse::DseArgs),
+    /// Seeded regression: random matmuls (configs, shapes, batches, extreme values) through
+    /// the Verilated RTL and every CPU kernel, compared with the plain integer reference.
+    ///
+    /// Each case is independent and replayable (`--list`, `--case I`; `--out DIR` and
+    /// `--report DIR` for cluster job arrays); `--json` and `--junit` write the results.
+    Regress(regress::RegressArgs),
     /// Benchmarks (see `lutcore bench gemv --help`).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -300,6 +307,7 @@ fn main() -> ExitCode {
         Command::Fpga(a) => fpga::cmd_fpga(&a),
         Command::Logits(a) => model_cmd::cmd_logits(&a),
         Command::Dse(a) => dse::cmd_dse(&a),
+        Command::Regress(a) => regress::cmd_regress(&a),
     };
     match result {
         Ok(code) => code,
