@@ -798,12 +798,14 @@ fn run_scripts(design: &Design, tb: &str) -> Vec<GeneratedFile> {
          # for the testbench's delays; needs a C++20 compiler with coroutines, g++ 10+).\n\
          # Plusargs pass through: ./run_verilator.sh +seed=7 +gap=50 +stall=50\n\
          # Exit status 0 on PASS; nonzero on FAIL ($fatal aborts, status 134) or a build error.\n\
-         # JOBS sets the compile jobs (default 2).\n\
+         # JOBS sets the compile jobs (default 2); VERILATOR_FLAGS adds verilator options, e.g.\n\
+         # VERILATOR_FLAGS='--trace' or '-MAKEFLAGS OPT_FAST=-O0' (a faster C++ build).\n\
          # The build's output goes to build/verilator/build.log; its warnings are printed.\n\
          set -eu\n\
          cd \"$(dirname \"$0\")\"\n\
          mkdir -p build/verilator\n\
-         if ! verilator --binary --timing -j \"${{JOBS:-2}}\" -Wno-fatal -I{VECTOR_DIR} \\\n\
+         if ! verilator --binary --timing -j \"${{JOBS:-2}}\" -Wno-fatal ${{VERILATOR_FLAGS:-}} \\\n\
+         \x20 -I{VECTOR_DIR} \\\n\
          \x20 --top-module {tb} --Mdir build/verilator -o {tb} \\\n\
          {sources}  {tb}.sv > build/verilator/build.log 2>&1; then\n\
          \x20 tail -n 40 build/verilator/build.log\n\
