@@ -452,6 +452,9 @@ pub fn generate(design: &Design, opts: &TbOptions) -> Result<Testbench, TbError>
 
 /// The testbench template; `@NAME@` fields are filled by [`testbench_text`].
 const TEMPLATE: &str = r#"module @TB@;
+  // The testbench's own bookkeeping (counters, positions, the random state) uses
+  // blocking assignments in its clocked process; the DUT's inputs are nonblocking.
+  /* verilator lint_off BLKSEQ */
   `include "vectors.svh" // N_CASES, N_PASSES, N_ACT_BEATS, N_WGT_BEATS, N_RESULTS
 
   // Widths of the stream interface (manifest.json, widths.*).
