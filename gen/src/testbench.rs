@@ -158,8 +158,17 @@ pub struct VectorSummary {
     pub extreme_k_capped: bool,
     /// Bit widths: activation, weight and result beat.
     pub widths: [u32; 3],
-    /// File formats.
-    pub files: Vec<(String, String)>,
+    /// The vector files and their formats.
+    pub files: Vec<VectorFile>,
+}
+
+/// One vector file and its format (in `vectors.json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct VectorFile {
+    /// File name in [`VECTOR_DIR`].
+    pub name: String,
+    /// What a line holds.
+    pub format: String,
 }
 
 /// The generated testbench: the `.sv`, the vectors (in [`VECTOR_DIR`]) and the run scripts.
@@ -405,12 +414,19 @@ pub fn generate(design: &Design, opts: &TbOptions) -> Result<Testbench, TbError>
         v.wgt_beats,
         v.results
     );
+    let file = |name: &str, format: String| VectorFile { name: name.into(), format };
     let formats = vec![
-        ("act.hex".to_string(), format!("one activation beat per line ({}-bit hex), every pass in order", cfg.act_beat_bits())),
-        ("wgt.hex".to_string(), format!("one weight beat per line ({}-bit hex), every pass in order", cfg.weight_beat_bits())),
-        ("res.hex".to_string(), format!("one expected result beat per pass ({}-bit hex, row r's int32 at [32r +: 32]; rows past M are 0 and not compared)", cfg.result_beat_bits())),
-        ("passes.hex".to_string(), "one line per pass, four 32-bit words: case, first row, live rows, K-tiles".to_string()),
-        ("vectors.svh".to_string(), "the counts, included by the testbench".to_string()),
+        file("act.hex", format!("one activation beat per line ({}-bit hex), every pass in order", cfg.act_beat_bits())),
+        file("wgt.hex", format!("one weight beat per line ({}-bit hex), every pass in order", cfg.weight_beat_bits())),
+        file(
+            "res.hex",
+            format!(
+                "one expected result beat per pass ({}-bit hex, row r's int32 at [32r +: 32]; rows past M are 0 and not compared)",
+                cfg.result_beat_bits()
+            ),
+        ),
+        file("passes.hex", "one line per pass, four 32-bit words: case, first row, live rows, K-tiles".into()),
+        file("vectors.svh", "the counts, included by the testbench".into()),
     ];
     let mut vectors = vec![
         GeneratedFile { name: "act.hex".into(), contents: v.act },
