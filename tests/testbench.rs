@@ -155,10 +155,9 @@ fn check(name: &str, raw: &RawArrayConfig, corrupt: bool) -> Result<String, Stri
     Ok(format!("{report} ({:.1} s)", t0.elapsed().as_secs_f64()))
 }
 
-#[test]
-fn shipped_testbench_passes_in_icarus_and_verilator() {
+/// Check `configs` two at a time; the first one also with a corrupted value.
+fn check_all(configs: &[(&str, RawArrayConfig)]) {
     let t0 = Instant::now();
-    let configs = configs();
     let next = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -176,6 +175,20 @@ fn shipped_testbench_passes_in_icarus_and_verilator() {
     println!("{} configs in {:.1} s", configs.len(), t0.elapsed().as_secs_f64());
     let failures = failures.into_inner().unwrap();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn shipped_testbench_passes_in_icarus_and_verilator() {
+    check_all(&configs());
+}
+
+/// Every preset as shipped (slow: a 32-row preset takes about a minute):
+/// `cargo test --release --test testbench -- --ignored`.
+#[test]
+#[ignore]
+fn every_preset_passes_in_icarus_and_verilator() {
+    let presets: Vec<(&str, RawArrayConfig)> = lutcore_sw::config::presets().into_iter().map(|p| (p.name, p.raw)).collect();
+    check_all(&presets);
 }
 
 #[test]
