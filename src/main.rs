@@ -162,7 +162,8 @@ struct GenArgs {
     /// run_icarus.sh, run_verilator.sh (Icarus Verilog, Verilator) into the output directory.
     #[arg(long)]
     testbench: bool,
-    /// Shape MxK of the testbench's random case (default (2·rows+1) x (3·k_tile+1)).
+    /// Shape MxK of the testbench's random case (default (2·rows+1) x (3·k_tile+1));
+    /// all vectors together are capped at 1 MiB.
     #[arg(long, value_name = "MxK", value_parser = parse_shape, requires = "testbench")]
     tb_shape: Option<(usize, usize)>,
     /// Seed of the testbench's vectors and default stimulus.
