@@ -8,6 +8,7 @@ mod fpga;
 mod model_cmd;
 mod regress;
 mod simrun;
+mod testbench_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -240,6 +241,17 @@ struct GenArgs {
     /// List the presets and exit.
     #[arg(long)]
     list_presets: bool,
+    /// Also write a self-checking testbench (tb_<top>.sv), its vectors (vectors/) and
+    /// run_icarus.sh, run_verilator.sh (Icarus Verilog, Verilator) into the output directory.
+    #[arg(long)]
+    testbench: bool,
+    /// Shape MxK of the testbench's random case (default (2·rows+1) x (3·k_tile+1));
+    /// all vectors together are capped at 1 MiB.
+    #[arg(long, value_name = "MxK", value_parser = parse_shape, requires = "testbench")]
+    tb_shape: Option<(usize, usize)>,
+    /// Seed of the testbench's vectors and default stimulus.
+    #[arg(long, value_name = "S", default_value_t = 1, requires = "testbench")]
+    tb_seed: u64,
 }
 
 #[derive(Args)]
@@ -337,6 +349,9 @@ fn cmd_gen(a: &GenArgs) -> Result<ExitCode> {
         println!("  {}", out.join(&f.name).display());
     }
     println!("  {}", out.join("manifest.json").display());
+    if a.testbench {
+        testbench_cmd::write_testbench(&design, out, a.tb_shape, a.tb_seed)?;
+    }
     println!("top {} (sha256 {})", design.top, &design.verilog_sha256()[..16]);
     Ok(ExitCode::SUCCESS)
 }

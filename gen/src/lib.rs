@@ -19,6 +19,7 @@ pub mod lut;
 pub mod mac;
 pub mod print;
 pub mod shim;
+pub mod testbench;
 
 use std::io;
 use std::path::Path;
