@@ -14,9 +14,13 @@
 //! four mutants (one per arch, one handshake); `make mutants` runs all of them
 //! (`--ignored`) and prints the table (also written to `build/mutants/table.md`).
 //! `LUTCORE_SEED=<n>` changes the seeds.
+//!
+//! The same regression, on a `--coverage` build of the unmutated presets,
+//! dumps Verilator's `coverage.dat` (`coverage_of_the_regression`, run by
+//! `make coverage` / `scripts/coverage.sh`).
 
 use lutcore_gen::{generate, Design};
-use lutcore_sim::{SimError, SimModel, Simulator, StreamBeats};
+use lutcore_sim::{BuildOptions, SimError, SimModel, Simulator, StreamBeats};
 use lutcore_sw::config::{preset, ArrayConfig};
 use lutcore_sw::layout::{k_tiles, rtl_act_beats, rtl_weight_beats, WeightMatrix};
 use lutcore_sw::reference::gemv_plain;
@@ -412,4 +416,25 @@ fn all_mutants_are_caught() {
         let _ = std::fs::write(dir.join("table.md"), &table);
     }
     assert!(survivors.is_empty(), "mutants survived: {survivors:?}\n{table}");
+}
+
+/// `make coverage`: the regression on `--coverage` builds of `default`,
+/// `mac-tiny` and `addsub-tiny` (and `tiny`), each dumping
+/// `$LUTCORE_COVERAGE_DIR/<preset>/coverage.dat` (default `build/coverage`).
+#[test]
+#[ignore = "coverage builds (minutes); run by `make coverage`"]
+fn coverage_of_the_regression() {
+    let dir = std::env::var_os("LUTCORE_COVERAGE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../build/coverage"));
+    for p in ["default", "tiny", "mac-tiny", "addsub-tiny"] {
+        let cfg = preset(p).unwrap();
+        let mut sim = Simulator::from_design_with(&generate(&cfg), &BuildOptions::covered()).unwrap_or_else(|e| panic!("{p}: {e}"));
+        let verdict = regression(&mut sim);
+        assert!(matches!(verdict, Verdict::Passed(_)), "{p}: {verdict:?}");
+        let out = dir.join(p);
+        std::fs::create_dir_all(&out).unwrap();
+        lutcore_sim::coverage::write_coverage(sim.library(), &out.join("coverage.dat")).unwrap();
+        println!("{p}: {verdict:?}, {}", out.join("coverage.dat").display());
+    }
 }
