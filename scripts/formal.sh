@@ -16,7 +16,8 @@
 # Usage: scripts/formal.sh [LUTCORE] [--broken] [--deep]
 #   --broken  prove against a deliberately wrong reference: must FAIL and show
 #             the counterexample (the script then exits 1, as for any failure)
-#   --deep    also a two-K-tile pass of a tiny LUT config (about 2 minutes)
+#   --deep    also wider tiles (g=3 ternary, g=4), a two-K-tile pass and a
+#             deeper uint3 controller check (many minutes)
 # FORMAL_ONLY=REGEX runs only the checks whose name matches.
 # Exit status 0 only if every proof holds.
 set -euo pipefail
@@ -146,23 +147,23 @@ if [ "$BROKEN" = 1 ]; then
 fi
 
 #    name                 arch   rows kg g wt      act tiles
-pass lut-g2-uint1         lut    1    1  2 uint1   8   1
-#pass lut-g2x2-uint2       lut    1    2  2 uint2   8   1
-pass lut-g3-ternary       lut    1    1  3 ternary 8   1
-pass lut-g4-uint2-r2      lut    2    1  4 uint2   8   1
-pass lut-g4-ternary       lut    1    1  4 ternary 8   1
-pass lut-g3-uint3         lut    1    1  3 uint3   8   1
-pass lut-g2-ternary-a16   lut    1    1  2 ternary 16  1
-pass mac-g2x2-uint2-r2    mac    2    2  2 uint2   8   1
-pass mac-g3-ternary       mac    1    1  3 ternary 8   1
-pass addsub-g2x2-r2       addsub 2    2  2 ternary 8   1
+pass lut-g2-uint1-r2      lut    2    1  2 uint1   8   1
+pass lut-g2-ternary       lut    1    1  2 ternary 8   1
+pass lut-g2-uint2         lut    1    1  2 uint2   8   1
+pass lut-g3-uint1         lut    1    1  3 uint1   8   1
+pass lut-g2x2-uint1       lut    1    2  2 uint1   8   1
+pass lut-g2-uint1-a16     lut    1    1  2 uint1   16  1
+pass mac-g2-uint2         mac    1    1  2 uint2   8   1
+pass addsub-g2-r2         addsub 2    1  2 ternary 8   1
 if [ "$DEEP" = 1 ]; then
+  pass lut-g3-ternary     lut    1    1  3 ternary 8   1
+  pass lut-g4-uint1       lut    1    1  4 uint1   8   1
   pass lut-g2-uint1-2tiles lut   1    1  2 uint1   8   2
+  ctrl ctrl-lut-uint3     lut    uint3   20
 fi
-ctrl ctrl-lut-uint1       lut    uint1   20
-ctrl ctrl-lut-uint2       lut    uint2   20
-ctrl ctrl-lut-uint3       lut    uint3   20
-ctrl ctrl-mac             mac    uint2   16
+ctrl ctrl-lut-uint1       lut    uint1   16
+ctrl ctrl-lut-uint2       lut    uint2   16
+ctrl ctrl-mac             mac    uint2   14
 
 END=$(date +%s.%N)
 printf 'formal: %d failed, wall %.1f s\n' "$FAILED" "$(echo "$END - $START" | bc)"
