@@ -154,7 +154,7 @@ pass lut-g3-uint1         lut    1    1  3 uint1   8   1
 pass lut-g2x2-uint1       lut    1    2  2 uint1   8   1
 pass lut-g2-uint1-a16     lut    1    1  2 uint1   16  1
 pass mac-g2-uint2         mac    1    1  2 uint2   8   1
-pass addsub-g2-r2         addsub 2    1  2 ternary 8   1
+pass addsub-g2           addsub 1    1  2 ternary 8   1
 if [ "$DEEP" = 1 ]; then
   pass lut-g3-ternary     lut    1    1  3 ternary 8   1
   pass lut-g4-uint1       lut    1    1  4 uint1   8   1

@@ -5,7 +5,7 @@
 // assumption at all, not even that valid stays up), reset is held in step 1
 // only. The wrapper counts the beats of the current pass and checks, in
 // every step (yosys `sat -seq N -prove-asserts`: bounded model check over
-// several passes; the 1-step properties also with `sat -tempinduct`):
+// several passes), plus a reachability check that two passes fit the bound:
 //
 //   P1 act_fire_o / wgt_fire_o (the strobes that latch a beat) are exactly
 //      valid & ready: a beat is taken only on a handshake, and every
@@ -89,7 +89,7 @@ module formal_ctrl #(
   logic [PB-1:0] wplane;    // plane of the next weight beat
   logic acc_pending;        // an accumulator update (or finalize) is still to come
   logic [1:0] finals;       // finalize pulses seen in this pass
-  logic [3:0] passes;       // result beats taken (for the reachability check)
+  (* keep *) logic [3:0] passes;  // result beats taken (for the reachability check)
   always_ff @(posedge clk) begin
     first_step <= !rst_n;
     res_valid_q <= res_valid && rst_n;
