@@ -22,9 +22,10 @@ python3 - "$OUT" <<'PY'
 import collections, os, re, sys
 out = sys.argv[1]
 lines = ["# Coverage of the random GEMV regression (Verilator --coverage)", "",
-         "Per module, summed over its instances: points hit at least once / all points.",
+         "Per module (Verilator merges the instances of a module, e.g. u_pe_*): points hit at least once / all points.",
          "line = Verilator's line and branch points, toggle = every bit of every signal toggled both ways.", ""]
 uncovered = []
+untoggled = []
 for preset in ["default", "tiny", "mac-tiny", "addsub-tiny"]:
     dat = os.path.join(out, preset, "coverage.dat")
     if not os.path.exists(dat):
@@ -50,6 +51,8 @@ for preset in ["default", "tiny", "mac-tiny", "addsub-tiny"]:
                 uncovered.append(f"| {preset} | {kind} {fields.get('o', '')} | {fields.get('l', '?')} | `{text}` |")
         elif kind == "v_toggle":
             s[2] += count > 0; s[3] += 1
+            if count == 0:
+                untoggled.append((preset, module, fields.get("o", "?")))
     lines += [f"## {preset}", "", "| module | line+branch | % | toggle | % |", "|---|---|---|---|---|"]
     pct = lambda a, b: f"{100.0 * a / b:.1f}" if b else "-"
     for mod in sorted(stats):
@@ -58,6 +61,11 @@ for preset in ["default", "tiny", "mac-tiny", "addsub-tiny"]:
     lines.append("")
 lines += ["## Uncovered line/branch points of lutcore_ctrl", "",
           "| preset | point | line | source |", "|---|---|---|---|"] + (uncovered or ["| (none) | | | |"])
+lines += ["", "## Signal bits never toggled", "", "| preset | module | bits |", "|---|---|---|"]
+groups = collections.OrderedDict()
+for preset, module, bit in untoggled:
+    groups.setdefault((preset, module), []).append(bit)
+lines += [f"| {p} | {m} | {' '.join(b)} |" for (p, m), b in groups.items()] or ["| (none) | | |"]
 open(os.path.join(out, "summary.md"), "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
