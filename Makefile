@@ -41,7 +41,7 @@ else
 CONFIG_ARG := --preset $(PRESET)
 endif
 
-.PHONY: all deps vocab build sim test lint stat-ice40 bench dse clean
+.PHONY: all deps vocab build sim test lint stat-ice40 bench dse clean formal mutants coverage
 
 all: sim
 
@@ -72,6 +72,7 @@ test: deps vocab build
 	scripts/slurm-test.sh $(LUTCORE)
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory fpga-check
+	$(MAKE) --no-print-directory formal
 
 # verilator --lint-only -Wall and yosys synth/check on every preset.
 lint: build
@@ -82,6 +83,19 @@ stat-ice40: build
 	$(LUTCORE) gen $(CONFIG_ARG) --out build/$(PRESET)/rtl >/dev/null
 	cd build/$(PRESET)/rtl && yosys -q -p "read_verilog -sv $$(ls *.sv | tr '\n' ' '); synth_ice40 -top $$(sed -n 's/^  \"top\": \"\(.*\)\",$$/\1/p' manifest.json); tee -o ../ice40_stat.txt stat" >/dev/null
 	@sed -n '/Number of cells/,/^$$/p' build/$(PRESET)/ice40_stat.txt
+
+# Formal proofs with yosys sat (scripts/formal.sh): one pass of small arrays of
+# every arch against a hand-written reference, lutcore_ctrl's valid/ready rules.
+formal: build
+	scripts/formal.sh $(LUTCORE)
+
+# Every planted fault of sim/tests/mutation.rs; table in build/mutants/table.md.
+mutants:
+	$(CARGO) test --release --locked -p lutcore-sim --test mutation -- --ignored --nocapture --test-threads 1
+
+# Verilator line/toggle coverage of the seeded random GEMVs; build/coverage/summary.md.
+coverage: build
+	scripts/coverage.sh
 
 # CPU kernels beside llama.cpp. BENCH_ARGS narrows the matrix, e.g.
 # BENCH_ARGS="--shape 8640x3200 --weights ternary".

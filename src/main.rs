@@ -388,7 +388,7 @@ fn cmd_sim(a: &SimArgs) -> Result<ExitCode> {
     let spinner = indicatif::ProgressBar::new_spinner().with_message("building the Verilated model (cached after the first run)");
     spinner.enable_steady_tick(Duration::from_millis(120));
     let t = Instant::now();
-    let opts = lutcore_sim::BuildOptions { trace: a.trace.as_deref().map(lutcore_sim::TraceFormat::for_path) };
+    let opts = lutcore_sim::BuildOptions { trace: a.trace.as_deref().map(lutcore_sim::TraceFormat::for_path), ..Default::default() };
     let sim = lutcore_sim::Simulator::with_options(&cfg, &opts);
     spinner.finish_and_clear();
     let mut sim = sim?;

@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod board;
+pub mod coverage;
 pub mod gemv;
 pub mod library;
 pub mod model;

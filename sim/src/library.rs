@@ -69,12 +69,21 @@ pub struct BuildOptions {
     /// [`SimModel::trace_open`] a trace file. Tracing slows compilation and,
     /// while a trace is open, the simulation.
     pub trace: Option<TraceFormat>,
+    /// Build with Verilator's `--coverage` (line and toggle points), so
+    /// [`crate::coverage::write_coverage`] can dump a `coverage.dat`. A
+    /// separate cache entry; the default build is unchanged.
+    pub coverage: bool,
 }
 
 impl BuildOptions {
     /// A trace build writing `format`.
     pub fn traced(format: TraceFormat) -> BuildOptions {
-        BuildOptions { trace: Some(format) }
+        BuildOptions { trace: Some(format), coverage: false }
+    }
+
+    /// A `--coverage` build.
+    pub fn covered() -> BuildOptions {
+        BuildOptions { trace: None, coverage: true }
     }
 }
 
@@ -537,6 +546,10 @@ impl SimLibrary {
             // Only trace builds add to the key, so normal builds keep their cache entries.
             flags += &format!("\ntrace {} {} link {}", t.verilator_flag(), t.runtime_unit(), trace_libs(opts.trace).join(" "));
         }
+        if opts.coverage {
+            // Likewise only coverage builds.
+            flags += &format!("\ncoverage {}", crate::coverage::VERILATOR_FLAG);
+        }
         let key = hash_hex(&[
             design.verilog_sha256().as_bytes(),
             shim.as_bytes(),
@@ -552,7 +565,7 @@ impl SimLibrary {
         let status = if done.is_file() && so.is_file() {
             BuildStatus::Cached
         } else {
-            Self::compile(design, cache, &dir, &shim, &version, &cxx_version, opts.trace)?;
+            Self::compile(design, cache, &dir, &shim, &version, &cxx_version, opts)?;
             fs::write(&done, format!("{}\n{version}\n{cxx_version}\n{flags}\n", design.verilog_sha256()))
                 .map_err(io_err("writing", &done))?;
             BuildStatus::Built
@@ -586,8 +599,9 @@ impl SimLibrary {
         shim: &str,
         version: &str,
         cxx_version: &str,
-        trace: Option<TraceFormat>,
+        opts: &BuildOptions,
     ) -> Result<(), SimError> {
+        let trace = opts.trace;
         let rtl = dir.join("rtl");
         let obj = dir.join("obj");
         for d in [&rtl, &obj] {
@@ -603,6 +617,9 @@ impl SimLibrary {
         cmd.args(VERILATOR_FLAGS);
         if let Some(t) = trace {
             cmd.arg(t.verilator_flag());
+        }
+        if opts.coverage {
+            cmd.arg(crate::coverage::VERILATOR_FLAG);
         }
         cmd.arg("--Mdir").arg(&obj).arg("--top-module").arg(&design.top);
         for f in &design.files {
@@ -624,10 +641,15 @@ impl SimLibrary {
                 sources.push((size, name.to_string_lossy().into_owned()));
             }
         }
-        let jobs = bundles(&obj, sources)?;
+        let mut jobs = bundles(&obj, sources)?;
         let mut includes = vec![obj.clone()];
         includes.extend(runtime_includes(&vroot));
-        compile_all(&jobs, &includes, &cxx_flags(trace))?;
+        let mut flags = cxx_flags(trace);
+        if opts.coverage {
+            jobs.extend(crate::coverage::sources(&obj)?);
+            flags = flags.into_iter().map(|f| if f == "-DVM_COVERAGE=0" { "-DVM_COVERAGE=1" } else { f }).collect();
+        }
+        compile_all(&jobs, &includes, &flags)?;
 
         let so = dir.join(LIBRARY_NAME);
         let tmp = dir.join(format!("{LIBRARY_NAME}.tmp"));

@@ -210,7 +210,7 @@ impl RtlBackend {
 
     fn create(cfg: &ArrayConfig, opts: RtlOptions, trace: Option<TraceRequest>) -> Result<RtlBackend, SimError> {
         let design = lutcore_gen::generate(cfg);
-        let build = BuildOptions { trace: trace.as_ref().map(|t| crate::TraceFormat::for_path(&t.path)) };
+        let build = BuildOptions { trace: trace.as_ref().map(|t| crate::TraceFormat::for_path(&t.path)), ..Default::default() };
         let library = SimLibrary::build_with(&design, &build)?;
         let model = library.instantiate()?;
         let shared = Shared {
