@@ -60,6 +60,9 @@ fn widths_hold_the_exact_worst_case_for_every_config_in_a_grid() {
                                     .max(signed_bits(2 * ylo, 2 * yhi)),
                                 _ => signed_bits(ylo, yhi),
                             };
+                            // A beat spans a whole K-tile even when max_k is shorter: the accumulator
+                            // then takes the per-beat sum's width (checked exact above).
+                            let need = need.max(cfg.beat_sum_bits());
                             assert!(acc <= need + 1, "acc {acc} bits, {need} needed: {what}");
                         }
                     }

@@ -444,7 +444,9 @@ impl ArrayConfig {
     /// Accumulator width, derived from `max_k`, the weight and activation types.
     pub fn acc_bits(&self) -> u32 {
         let b = self.acc_bound();
-        signed_bits(-b, b)
+        // A beat always spans a whole K-tile, so when max_k < k_tile the per-beat sum
+        // (sized for the tile) can be wider than max_k needs; the accumulator takes it.
+        signed_bits(-b, b).max(self.beat_sum_bits())
     }
     /// Bits of one LUT term: a table entry after the mirror negation
     /// (`-entry_min` needs one more bit than the entry).
