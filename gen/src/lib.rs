@@ -96,7 +96,12 @@ pub struct Manifest {
     pub files: Vec<String>,
     /// SHA-256 of all Verilog files, in order.
     pub verilog_sha256: String,
+    /// Where the stream interface (beat layouts, pass sequence, latency) is specified.
+    pub interface_spec: String,
 }
+
+/// The integrator's specification of the stream interface, named in every manifest.
+pub const INTERFACE_SPEC: &str = "docs/interface.md (lutcore repository): ports, beat layouts, passes, padding, latency";
 
 /// The stream interface every array top has.
 pub fn top_ports(cfg: &ArrayConfig) -> Vec<Port> {
@@ -105,7 +110,7 @@ pub fn top_ports(cfg: &ArrayConfig) -> Vec<Port> {
         Port::input("rst_ni", 1, "asynchronous reset, active low"),
         Port::input("act_valid_i", 1, "activation beat valid"),
         Port::output("act_ready_o", 1, "activation beat accepted when valid and ready"),
-        Port::input("act_last_i", 1, "this activation beat is the last K-tile of the GEMV"),
+        Port::input("act_last_i", 1, "this activation beat is the last K-tile of the pass (row tile)"),
         Port::input(
             "act_data_i",
             cfg.act_beat_bits(),
@@ -113,7 +118,7 @@ pub fn top_ports(cfg: &ArrayConfig) -> Vec<Port> {
         ),
         Port::input("wgt_valid_i", 1, "weight beat valid"),
         Port::output("wgt_ready_o", 1, "weight beat accepted when valid and ready"),
-        Port::input("wgt_data_i", cfg.weight_beat_bits(), "weight bits of one beat, laid out by lutcore_sw::layout"),
+        Port::input("wgt_data_i", cfg.weight_beat_bits(), "weight codes of one beat, layout in docs/interface.md"),
         Port::output("res_valid_o", 1, "result beat valid"),
         Port::input("res_ready_i", 1, "result beat accepted when valid and ready"),
         Port::output("res_data_o", cfg.result_beat_bits(), "one int32 result per row, row r at [32r +: 32]"),
@@ -188,6 +193,7 @@ impl Design {
             macs_per_cycle: c.macs_per_cycle(),
             files: self.files.iter().map(|f| f.name.clone()).collect(),
             verilog_sha256: self.verilog_sha256(),
+            interface_spec: INTERFACE_SPEC.into(),
         }
     }
 

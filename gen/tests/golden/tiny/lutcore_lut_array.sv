@@ -10,11 +10,11 @@ module lutcore_lut_array (
   input  logic rst_ni,             // asynchronous reset, active low
   input  logic act_valid_i,        // activation beat valid
   output logic act_ready_o,        // activation beat accepted when valid and ready
-  input  logic act_last_i,         // this activation beat is the last K-tile of the GEMV
+  input  logic act_last_i,         // this activation beat is the last K-tile of the pass (row tile)
   input  logic [31:0] act_data_i,  // k_tile int8 activations, activation t at [8t +: 8]
   input  logic wgt_valid_i,        // weight beat valid
   output logic wgt_ready_o,        // weight beat accepted when valid and ready
-  input  logic [15:0] wgt_data_i,  // weight bits of one beat, laid out by lutcore_sw::layout
+  input  logic [15:0] wgt_data_i,  // weight codes of one beat, layout in docs/interface.md
   output logic res_valid_o,        // result beat valid
   input  logic res_ready_i,        // result beat accepted when valid and ready
   output logic [127:0] res_data_o  // one int32 result per row, row r at [32r +: 32]
