@@ -45,11 +45,10 @@ START=$(date +%s.%N)
 # gen NAME ARCH ROWS K_GROUPS G WEIGHTS ACT_BITS MAX_K -> $OUT/NAME/
 gen() {
   local dir="$OUT/$1"
-  rm -rf "$dir"
-  mkdir -p "$dir"
+  rm -rf "$dir" "$dir.json"
   printf '{"arch":"%s","rows":%s,"k_groups":%s,"g":%s,"weights":"%s","act_bits":%s,"max_k":%s}\n' \
-    "$2" "$3" "$4" "$5" "$6" "$7" "$8" >"$dir/config.json"
-  "$LUTCORE" gen --config "$dir/config.json" --out "$dir" >/dev/null
+    "$2" "$3" "$4" "$5" "$6" "$7" "$8" >"$dir.json"
+  "$LUTCORE" gen --config "$dir.json" --out "$dir" >/dev/null
 }
 
 # run NAME WHAT SCRIPT EXPECT: run a yosys script in $OUT/NAME, report, count failures.
