@@ -180,6 +180,8 @@ module lutcore_board #(
     .in_valid_i(wgt_valid_q), .in_ready_o(wgt_ready), .in_data_i(wgt_rdata),
     .out_valid_o(w_valid), .out_ready_i(w_ready), .out_data_o(w_data));
 
+  // Ports: the stream interface (lutcore_contract::interface), checked by
+  // lutcore_sim::board::board_design when the board design is built.
   lutcore_lut_array u_array (
     .clk_i(clk_i), .rst_ni(rst_n),
     .act_valid_i(a_valid), .act_ready_o(a_ready), .act_last_i(a_last), .act_data_i(a_data),

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use lutcore_sw::kernels::{Isa, KernelOptions, LutGemm, Scheme, TableMode};
-use lutcore_sw::layout::WeightMatrix;
-use lutcore_sw::WeightType;
+use lutcore_contract::layout::WeightMatrix;
+use lutcore_contract::WeightType;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};

@@ -16,10 +16,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use lutcore_sw::config::{presets, ArrayConfig};
-use lutcore_sw::layout::{check_fits, BitPlanes};
-use lutcore_sw::reference::{gemv_lut, gemv_plain};
-use lutcore_sw::{QuantizedActivations, WeightType};
+use lutcore_contract::config::{presets, ArrayConfig};
+use lutcore_contract::layout::{check_fits, BitPlanes};
+use lutcore_contract::reference::{gemv_lut, gemv_plain};
+use lutcore_contract::WeightType;
+use lutcore_sw::QuantizedActivations;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -45,8 +46,8 @@ pub(crate) mod limits {
     pub const MAX_PEER_BYTES: u64 = 64 << 20;
     /// Largest `sim-model --prompt` plus `--decode` (tokens).
     pub const MAX_SIM_MODEL_TOKENS: usize = 4096;
-    /// Largest `--config` file (bytes): [`lutcore_sw::config::MAX_CONFIG_BYTES`].
-    pub const MAX_CONFIG_BYTES: usize = lutcore_sw::config::MAX_CONFIG_BYTES;
+    /// Largest `--config` file (bytes): [`lutcore_contract::config::MAX_CONFIG_BYTES`].
+    pub const MAX_CONFIG_BYTES: usize = lutcore_contract::config::MAX_CONFIG_BYTES;
 }
 
 #[derive(Parser)]
@@ -203,7 +204,7 @@ pub(crate) fn load_config(preset: Option<&str>, config: Option<&Path>, default: 
         return Ok((path.display().to_string(), read_config_file(path)?));
     }
     let name = preset.unwrap_or(default);
-    Ok((name.to_string(), lutcore_sw::config::preset(name)?))
+    Ok((name.to_string(), lutcore_contract::config::preset(name)?))
 }
 
 /// Read and validate a JSON config file (`ArrayConfig::from_json`).
@@ -342,7 +343,7 @@ fn cmd_gen(a: &GenArgs) -> Result<ExitCode> {
     let (name, cfg) = a.config.load()?;
     let out = a.out.as_ref().expect("clap requires --out");
     check_parent_folders("--out", out)?;
-    let design = lutcore_gen::generate(&cfg);
+    let design = lutcore_gen::generate(&cfg)?;
     design.write_to(out).with_context(|| format!("--out {}", out.display()))?;
     println!("{name}: {cfg}");
     for f in &design.files {
@@ -417,7 +418,7 @@ fn cmd_sim(a: &SimArgs) -> Result<ExitCode> {
     let golden = gemv_lut(&BitPlanes::new(&w, cfg.g()), cfg.weights(), &x.values);
     let plain = gemv_plain(&w, &x.values);
     if golden != plain {
-        bail!("software LUT reference disagrees with the plain dot product: this is a bug in lutcore_sw");
+        bail!("software LUT reference disagrees with the plain dot product: this is a bug in lutcore_contract::reference");
     }
     let mismatch = run.results.iter().zip(&golden).position(|(r, g)| i64::from(*r) != *g);
     let ops_per_cycle = 2.0 * (m * k) as f64 / run.cycles as f64;

@@ -34,10 +34,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use lutcore_sim::{run_gemm, BuildStatus, PackedWeights, SimLibrary, SimModel};
-use lutcore_sw::config::{Arch, ArrayConfig, RawArrayConfig};
+use lutcore_contract::config::{Arch, ArrayConfig, RawArrayConfig};
 use lutcore_sw::kernels::{Isa, KernelOptions, LutGemm, Scheme, TableMode};
-use lutcore_sw::reference::{gemv_lut, gemv_plain};
-use lutcore_sw::{Activation, BitPlanes, WeightMatrix, WeightType};
+use lutcore_contract::reference::{gemv_lut, gemv_plain};
+use lutcore_contract::{Activation, BitPlanes, WeightMatrix, WeightType};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -797,6 +797,7 @@ pub fn run_cases(plan: &Plan, indices: &[usize], jobs: usize, inject: Option<usi
                     // A generator that panics on a config it accepted is a finding, not the end of the run.
                     let lib = catch_unwind(|| lutcore_gen::generate(cfg))
                         .map_err(|p| format!("generator panicked: {}", panic_message(p.as_ref())))
+                        .and_then(|design| design.map_err(|e| e.to_string()))
                         .and_then(|design| SimLibrary::build(&design).map_err(|e| e.to_string()));
                     let (status, error) = match &lib {
                         Ok(l) if l.status() == BuildStatus::Built => ("built", None),

@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use lutcore_sw::config::{Arch, RawArrayConfig};
-use lutcore_sw::WeightType::{self, Ternary, Uint};
+use lutcore_contract::config::{Arch, RawArrayConfig};
+use lutcore_contract::WeightType::{self, Ternary, Uint};
 
 /// Extra options for `run_verilator.sh`: build the C++ without optimization.
 const O0: &str = "-MAKEFLAGS OPT_FAST=-O0 -MAKEFLAGS OPT_SLOW=-O0 -MAKEFLAGS OPT_GLOBAL=-O0";
@@ -187,7 +187,7 @@ fn shipped_testbench_passes_in_icarus_and_verilator() {
 #[test]
 #[ignore]
 fn every_preset_passes_in_icarus_and_verilator() {
-    let presets: Vec<(&str, RawArrayConfig)> = lutcore_sw::config::presets().into_iter().map(|p| (p.name, p.raw)).collect();
+    let presets: Vec<(&str, RawArrayConfig)> = lutcore_contract::config::presets().into_iter().map(|p| (p.name, p.raw)).collect();
     check_all(&presets);
 }
 

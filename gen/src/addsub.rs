@@ -3,7 +3,7 @@
 //! -1, 0, +1) subtracts, skips or adds its activation, and an adder tree sums
 //! the K-tile: the cheapest exact datapath for ternary weights without tables.
 
-use lutcore_sw::config::ArrayConfig;
+use lutcore_contract::config::ArrayConfig;
 
 use crate::control;
 use crate::ir::{e, BinOp, Module};

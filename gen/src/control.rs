@@ -19,7 +19,8 @@
 //! `finalize_o`, `plane_o`) are therefore two cycles behind the handshakes,
 //! and a second drain phase (`drain2`) precedes the result beat.
 
-use lutcore_sw::config::{Arch, ArrayConfig};
+use lutcore_contract::config::{Arch, ArrayConfig};
+use lutcore_contract::interface::StreamPort;
 
 use crate::ir::{e, Expr, Item, Module, Port, Stmt};
 
@@ -65,15 +66,17 @@ pub fn module(cfg: &ArrayConfig) -> Module {
             .collect::<Vec<_>>(),
         ),
     );
-    m.port(Port::input("clk_i", 1, "clock"));
-    m.port(Port::input("rst_ni", 1, "asynchronous reset, active low"));
-    let act_valid = m.port(Port::input("act_valid_i", 1, "activation beat valid"));
-    let act_ready = m.port(Port::output("act_ready_o", 1, "activation beat accepted"));
-    let act_last = m.port(Port::input("act_last_i", 1, "last K-tile of the pass"));
-    let wgt_valid = m.port(Port::input("wgt_valid_i", 1, "weight beat valid"));
-    let wgt_ready = m.port(Port::output("wgt_ready_o", 1, "weight beat accepted"));
-    let res_valid = m.port(Port::output("res_valid_o", 1, "result beat valid"));
-    let res_ready = m.port(Port::input("res_ready_i", 1, "result beat accepted"));
+    // The stream interface's clock, reset and handshakes, with their brief docs.
+    let mut stream = |p: StreamPort| m.port(Port { doc: p.brief().into(), ..crate::stream_port(cfg, p) });
+    stream(StreamPort::Clk);
+    stream(StreamPort::RstN);
+    let act_valid = stream(StreamPort::ActValid);
+    let act_ready = stream(StreamPort::ActReady);
+    let act_last = stream(StreamPort::ActLast);
+    let wgt_valid = stream(StreamPort::WgtValid);
+    let wgt_ready = stream(StreamPort::WgtReady);
+    let res_valid = stream(StreamPort::ResValid);
+    let res_ready = stream(StreamPort::ResReady);
     let act_fire_o = m.port(Port::output("act_fire_o", 1, "input stage: latch the activation beat"));
     let wgt_fire_o = m.port(Port::output("wgt_fire_o", 1, "input stage: latch the weight beat"));
     let load = m.port(Port::output("load_o", 1, "datapath: take the latched activation beat (LUT: build its tables)"));
@@ -257,10 +260,7 @@ pub fn instance(ctrl: &Module) -> Item {
         .ports
         .iter()
         .map(|p| {
-            let top_port = matches!(
-                p.name.as_str(),
-                "clk_i" | "rst_ni" | "act_valid_i" | "act_ready_o" | "act_last_i" | "wgt_valid_i" | "wgt_ready_o" | "res_valid_o" | "res_ready_i"
-            );
+            let top_port = StreamPort::from_name(&p.name).is_some();
             let wire = if top_port { p.name.clone() } else { p.name.trim_end_matches("_o").to_string() };
             (p.name.clone(), Expr::Id(wire))
         })
@@ -271,7 +271,7 @@ pub fn instance(ctrl: &Module) -> Item {
 /// Declare, in `top`, the control wires [`instance`] connects.
 pub fn declare_wires(top: &mut Module, ctrl: &Module) {
     for p in &ctrl.ports {
-        if p.name.ends_with("_o") && !matches!(p.name.as_str(), "act_ready_o" | "wgt_ready_o" | "res_valid_o") {
+        if p.name.ends_with("_o") && StreamPort::from_name(&p.name).is_none() {
             top.logic(p.name.trim_end_matches("_o"), p.width, &p.doc);
         }
     }

@@ -2,15 +2,7 @@
 //! declarations, statements and expressions. Builders construct it; the one
 //! printer in [`crate::print`] turns it into text. Nothing else formats Verilog.
 
-/// Port direction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Dir {
-    /// `input`
-    Input,
-    /// `output`
-    Output,
-}
+pub use lutcore_contract::interface::Dir;
 
 /// A module port. Widths are literal numbers: the generator specializes every
 /// module for one config, so no Verilog parameters are needed.

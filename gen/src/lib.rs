@@ -5,10 +5,12 @@
 //! * [`control`]: the stream controller shared by every array; [`arith`]: adder trees.
 //! * [`lut`]: the LUT array (table precompute, LUT PEs); [`mac`]: the MAC baseline;
 //!   [`addsub`]: the ternary add/sub baseline.
-//! * [`shim`]: the `extern "C"` C++ shim the simulator compiles with Verilator's output.
+//! * [`testbench`]: the self-checking SystemVerilog testbench shipped with a design.
 //!
-//! Every array has the same top-level stream interface ([`top_ports`]), so a
-//! driver, a board top or a DMA engine can sit in front of any of them.
+//! Every array has the same top-level stream interface, described once in
+//! [`lutcore_contract::interface`] and built into ports by [`top_ports`];
+//! [`generate`] checks each top against it, so a driver, a board top or a DMA
+//! engine can sit in front of any of them.
 #![warn(missing_docs)]
 
 pub mod addsub;
@@ -18,13 +20,13 @@ pub mod ir;
 pub mod lut;
 pub mod mac;
 pub mod print;
-pub mod shim;
 pub mod testbench;
 
 use std::io;
 use std::path::Path;
 
-use lutcore_sw::config::{Arch, ArrayConfig, RESULT_BITS};
+use lutcore_contract::config::{Arch, ArrayConfig, RESULT_BITS};
+use lutcore_contract::interface::{check_ports, InterfaceError, StreamPort};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -103,26 +105,24 @@ pub struct Manifest {
 /// The integrator's specification of the stream interface, named in every manifest.
 pub const INTERFACE_SPEC: &str = "docs/interface.md (lutcore repository): ports, beat layouts, passes, padding, latency";
 
-/// The stream interface every array top has.
+/// The stream interface every array top has: the ports of
+/// [`StreamPort::ALL`], in order, with their widths for `cfg` and their docs.
 pub fn top_ports(cfg: &ArrayConfig) -> Vec<Port> {
-    vec![
-        Port::input("clk_i", 1, "clock, rising edge"),
-        Port::input("rst_ni", 1, "asynchronous reset, active low"),
-        Port::input("act_valid_i", 1, "activation beat valid"),
-        Port::output("act_ready_o", 1, "activation beat accepted when valid and ready"),
-        Port::input("act_last_i", 1, "this activation beat is the last K-tile of the pass (row tile)"),
-        Port::input(
-            "act_data_i",
-            cfg.act_beat_bits(),
-            &format!("k_tile int{0} activations, activation t at [{0}t +: {0}]", cfg.act_bits()),
-        ),
-        Port::input("wgt_valid_i", 1, "weight beat valid"),
-        Port::output("wgt_ready_o", 1, "weight beat accepted when valid and ready"),
-        Port::input("wgt_data_i", cfg.weight_beat_bits(), "weight codes of one beat, layout in docs/interface.md"),
-        Port::output("res_valid_o", 1, "result beat valid"),
-        Port::input("res_ready_i", 1, "result beat accepted when valid and ready"),
-        Port::output("res_data_o", cfg.result_beat_bits(), "one int32 result per row, row r at [32r +: 32]"),
-    ]
+    StreamPort::ALL.into_iter().map(|p| stream_port(cfg, p)).collect()
+}
+
+/// Port `p` of the stream interface of `cfg`, with its full doc.
+pub fn stream_port(cfg: &ArrayConfig, p: StreamPort) -> Port {
+    Port { name: p.name().into(), dir: p.dir(), width: p.width(cfg), doc: p.doc(cfg) }
+}
+
+/// Why a design could not be generated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GenError {
+    /// The generated top's port list differs from the stream interface
+    /// (a generator bug: the error names the module and the port).
+    #[error("generated top does not have the stream interface: {0}")]
+    Interface(#[from] InterfaceError),
 }
 
 /// The header comment lines every file carries.
@@ -143,19 +143,21 @@ pub fn header(cfg: &ArrayConfig, what: &[&str]) -> Vec<String> {
     lines
 }
 
-/// Generate the design of `cfg`.
-pub fn generate(cfg: &ArrayConfig) -> Design {
+/// Generate the design of `cfg`. Errors if the top module's ports are not
+/// exactly the stream interface ([`check_ports`]).
+pub fn generate(cfg: &ArrayConfig) -> Result<Design, GenError> {
     let modules = match cfg.arch() {
         Arch::Lut => lut::modules(cfg),
         Arch::Mac => mac::modules(cfg),
         Arch::AddSub => addsub::modules(cfg),
     };
     let top = modules.last().expect("at least one module").clone();
+    check_ports(&top.name, cfg, top.ports.iter().map(|p| (p.name.as_str(), p.dir, p.width)))?;
     let files = modules
         .iter()
         .map(|m| GeneratedFile { name: format!("{}.sv", m.name), contents: print::module(m) })
         .collect();
-    Design { config: cfg.clone(), top: top.name, ports: top.ports, files }
+    Ok(Design { config: cfg.clone(), top: top.name, ports: top.ports, files })
 }
 
 impl Design {
@@ -285,7 +287,7 @@ fn earlier_outputs(dir: &Path) -> io::Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lutcore_sw::config::preset;
+    use lutcore_contract::config::preset;
     use std::collections::BTreeSet;
 
     fn names(dir: &Path) -> BTreeSet<String> {
@@ -300,7 +302,7 @@ mod tests {
     fn rewriting_a_folder_leaves_exactly_the_new_files() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("out");
-        let (a, b) = (generate(&preset("default").unwrap()), generate(&preset("mac-tiny").unwrap()));
+        let (a, b) = (generate(&preset("default").unwrap()).unwrap(), generate(&preset("mac-tiny").unwrap()).unwrap());
         a.write_to(&dir).unwrap();
         assert_eq!(names(&dir), listed(&a));
         b.write_to(&dir).unwrap();
@@ -315,7 +317,7 @@ mod tests {
     #[test]
     fn foreign_files_a_foreign_manifest_and_a_file_are_refused() {
         let tmp = tempfile::tempdir().unwrap();
-        let d = generate(&preset("tiny").unwrap());
+        let d = generate(&preset("tiny").unwrap()).unwrap();
         let dir = tmp.path().join("out");
         d.write_to(&dir).unwrap();
         std::fs::write(dir.join("notes.txt"), "mine").unwrap();

@@ -3,9 +3,9 @@
 //! entry per group with its weight bits and accumulates bit-serially, and
 //! `lutcore_lut_array` wires them to the shared controller and streams.
 //!
-//! The integers are exactly those of `lutcore_sw::reference::gemv_lut`.
+//! The integers are exactly those of `lutcore_contract::reference::gemv_lut`.
 
-use lutcore_sw::config::{ArrayConfig, RESULT_BITS};
+use lutcore_contract::config::{ArrayConfig, RESULT_BITS};
 
 use crate::arith::{sum_tree, Term};
 use crate::control;

@@ -3,7 +3,7 @@
 //! multiplier and sums the products. It takes all bit planes of a K-tile in one
 //! beat, so it completes `rows · k_tile` MACs per cycle.
 
-use lutcore_sw::config::{ArrayConfig, RESULT_BITS};
+use lutcore_contract::config::{ArrayConfig, RESULT_BITS};
 
 use crate::arith::{sum_tree, Term};
 use crate::control;

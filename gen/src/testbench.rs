@@ -31,10 +31,10 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 
-use lutcore_sw::config::ArrayConfig;
-use lutcore_sw::layout::{check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, LayoutError, WeightMatrix};
-use lutcore_sw::reference::gemv_plain;
-use lutcore_sw::Activation;
+use lutcore_contract::config::ArrayConfig;
+use lutcore_contract::layout::{check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, LayoutError, WeightMatrix};
+use lutcore_contract::reference::gemv_plain;
+use lutcore_contract::Activation;
 use serde::Serialize;
 
 use crate::{header, Design, GeneratedFile};
@@ -730,8 +730,8 @@ fn testbench_text(design: &Design, s: &VectorSummary, opts: &TbOptions) -> Strin
         format!("    res.hex     {} expected result beats of {} bits (row r at [32r +: 32])", s.passes, cfg.result_beat_bits()),
         "    passes.hex  per pass: case, first row, live rows, K-tiles".to_string(),
         "    vectors.svh the counts (included at compile time); vectors.json the cases".to_string(),
-        "  Expected results: lutcore_sw::reference::gemv_plain, the plain integer".to_string(),
-        "  dot product; beats: lutcore_sw::layout::{rtl_act_beats, rtl_weight_beats}.".to_string(),
+        "  Expected results: lutcore_contract::reference::gemv_plain, the plain integer".to_string(),
+        "  dot product; beats: lutcore_contract::layout::{rtl_act_beats, rtl_weight_beats}.".to_string(),
         format!("* Cases (value seed {}, {} bytes of vectors, cap {}):", s.seed, s.bytes, s.max_bytes),
     ];
     text.extend(cases);
@@ -843,7 +843,7 @@ fn run_scripts(design: &Design, tb: &str) -> Vec<GeneratedFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lutcore_sw::config::preset;
+    use lutcore_contract::config::preset;
 
     #[test]
     fn beat_hex_is_msb_first_and_sized_to_the_port() {
@@ -854,7 +854,7 @@ mod tests {
 
     #[test]
     fn tiny_vectors_match_the_reference_and_layout() {
-        let design = crate::generate(&preset("tiny").unwrap());
+        let design = crate::generate(&preset("tiny").unwrap()).unwrap();
         let tb = generate(&design, &TbOptions::default()).unwrap();
         let s = &tb.summary;
         assert_eq!(tb.name, "tb_lutcore_lut_array");
@@ -877,8 +877,13 @@ mod tests {
     }
 
     #[test]
+    fn the_dut_instance_connects_the_stream_interface() {
+        lutcore_contract::interface::check_instance("testbench template", TEMPLATE, "dut").unwrap();
+    }
+
+    #[test]
     fn extreme_k_shrinks_to_the_cap_and_bad_shapes_are_refused() {
-        let design = crate::generate(&preset("default").unwrap());
+        let design = crate::generate(&preset("default").unwrap()).unwrap();
         let opts = TbOptions { max_vector_bytes: 200_000, ..TbOptions::default() };
         let tb = generate(&design, &opts).unwrap();
         assert!(tb.summary.extreme_k_capped && tb.summary.bytes <= 200_000, "{}", tb.summary.bytes);

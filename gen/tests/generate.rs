@@ -3,8 +3,13 @@
 
 use std::path::PathBuf;
 
-use lutcore_gen::generate;
-use lutcore_sw::config::{preset, presets};
+use lutcore_contract::config::{preset, presets, ArrayConfig};
+use lutcore_contract::interface::{Dir, StreamPort};
+use lutcore_gen::Design;
+
+fn generate(cfg: &ArrayConfig) -> Design {
+    lutcore_gen::generate(cfg).unwrap_or_else(|e| panic!("{}: {e}", cfg.slug()))
+}
 
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/tiny")
@@ -68,10 +73,64 @@ fn tiny_preset_matches_golden_files() {
     }
 }
 
+/// The ports of `module` as printed in `text`: `(direction, width, name, doc)`
+/// from its header `module name (` up to `);`.
+fn printed_ports(text: &str, module: &str) -> Vec<(Dir, u32, String, String)> {
+    let head = format!("module {module} (");
+    let start = text.find(&head).unwrap_or_else(|| panic!("no `{head}`")) + head.len();
+    let end = start + text[start..].find("\n);").expect("end of the port list");
+    text[start..end]
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let (decl, doc) = line.split_once("//").unwrap_or((line, ""));
+            let words: Vec<&str> = decl.trim().trim_end_matches(',').split_whitespace().collect();
+            let dir = match words[0] {
+                "input" => Dir::Input,
+                "output" => Dir::Output,
+                other => panic!("`{other}` in port line `{line}`"),
+            };
+            assert_eq!(words[1], "logic", "{line}");
+            let width = match words[2].strip_prefix('[').and_then(|r| r.strip_suffix(":0]")) {
+                Some(hi) => hi.parse::<u32>().expect("msb") + 1,
+                None => 1,
+            };
+            (dir, width, words[words.len() - 1].to_string(), doc.trim().to_string())
+        })
+        .collect()
+}
+
+/// Every preset's top, as printed, has exactly the stream interface of the
+/// contract: the same ports in the same order, directions, widths and docs.
 #[test]
-fn mac_and_lut_share_the_interface() {
-    let lut = generate(&preset("default").unwrap());
-    let mac = generate(&preset("mac-default").unwrap());
-    let names = |d: &lutcore_gen::Design| d.ports.iter().map(|p| (p.name.clone(), p.dir)).collect::<Vec<_>>();
-    assert_eq!(names(&lut), names(&mac));
+fn printed_tops_have_the_contracts_stream_interface() {
+    for p in presets() {
+        let cfg = p.raw.validate().unwrap();
+        let d = generate(&cfg);
+        let top = d.files.iter().find(|f| f.name == format!("{}.sv", d.top)).expect("top file");
+        let printed = printed_ports(&top.contents, &d.top);
+        let want: Vec<(Dir, u32, String, String)> =
+            StreamPort::ALL.iter().map(|s| (s.dir(), s.width(&cfg), s.name().to_string(), s.doc(&cfg))).collect();
+        assert_eq!(printed, want, "preset {}", p.name);
+        let listed: Vec<(Dir, u32, String)> = d.ports.iter().map(|p| (p.dir, p.width, p.name.clone())).collect();
+        let want: Vec<(Dir, u32, String)> = want.into_iter().map(|(d, w, n, _)| (d, w, n)).collect();
+        assert_eq!(listed, want, "preset {}: Design::ports", p.name);
+    }
+}
+
+/// The controller's clock, reset and handshake ports are the interface's
+/// (the top connects them by name), with the brief docs.
+#[test]
+fn the_controller_takes_the_interfaces_handshakes() {
+    let cfg = preset("tiny").unwrap();
+    let d = generate(&cfg);
+    let ctrl = d.files.iter().find(|f| f.name == "lutcore_ctrl.sv").expect("controller file");
+    let printed = printed_ports(&ctrl.contents, "lutcore_ctrl");
+    let handshakes: Vec<(Dir, u32, String, String)> = StreamPort::ALL
+        .iter()
+        .filter(|s| !s.is_data())
+        .map(|s| (s.dir(), 1, s.name().to_string(), s.brief().to_string()))
+        .collect();
+    assert_eq!(printed[..handshakes.len()], handshakes[..]);
+    assert!(printed[handshakes.len()..].iter().all(|p| StreamPort::from_name(&p.2).is_none()));
 }

@@ -12,8 +12,8 @@
 //!   `|y| <= max|value|·A·K`; MAC/add-sub: `y` itself;
 //! * Σx (LUT correction): `[-A·K, (A-1)·K]`.
 
-use lutcore_sw::config::{signed_bits, Arch, RawArrayConfig};
-use lutcore_sw::WeightType;
+use lutcore_contract::config::{signed_bits, Arch, RawArrayConfig};
+use lutcore_contract::WeightType;
 
 #[test]
 fn widths_hold_the_exact_worst_case_for_every_config_in_a_grid() {

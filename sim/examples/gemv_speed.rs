@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use lutcore_sim::Simulator;
-use lutcore_sw::layout::WeightMatrix;
-use lutcore_sw::reference::gemv_plain;
+use lutcore_contract::layout::WeightMatrix;
+use lutcore_contract::reference::gemv_plain;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -15,7 +15,7 @@ fn main() -> ExitCode {
     let m: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1536);
     let k: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1536);
     let run = || -> Result<bool, Box<dyn std::error::Error>> {
-        let cfg = lutcore_sw::config::preset(name)?;
+        let cfg = lutcore_contract::config::preset(name)?;
         let t = std::time::Instant::now();
         let mut sim = Simulator::new(&cfg)?;
         println!("{name}: {cfg}\nmodel {} in {:.1} s", sim.build_status(), t.elapsed().as_secs_f64());

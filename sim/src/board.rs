@@ -28,9 +28,10 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 
+use lutcore_contract::interface::check_instance;
 use lutcore_gen::{Design, GeneratedFile, Port};
-use lutcore_sw::config::{Arch, ArrayConfig};
-use lutcore_sw::layout::{check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, Beat, WeightMatrix};
+use lutcore_contract::config::{Arch, ArrayConfig};
+use lutcore_contract::layout::{check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, Beat, WeightMatrix};
 
 use crate::model::SimModel;
 use crate::SimError;
@@ -85,9 +86,9 @@ pub enum BoardError {
     /// The GEMV does not fit the board's array or buffers.
     #[error("GEMV does not fit the board: {0}")]
     Shape(String),
-    /// A layout error from `lutcore_sw`.
+    /// A layout error from `lutcore_contract`.
     #[error(transparent)]
-    Layout(#[from] lutcore_sw::layout::LayoutError),
+    Layout(#[from] lutcore_contract::layout::LayoutError),
     /// Building or driving the co-simulation failed.
     #[error(transparent)]
     Sim(#[from] SimError),
@@ -179,6 +180,12 @@ fn plan(cfg: &ArrayConfig, k: usize, act_aw: u32, wgt_aw: u32, res_aw: u32) -> R
     Ok((kt, batch))
 }
 
+/// The board top's file in [`HDL_FILES`] and its array instance, held to the
+/// stream interface by [`board_design`].
+pub const BOARD_FILE: &str = "lutcore_board.v";
+/// Name of the array instance inside [`BOARD_FILE`].
+pub const ARRAY_INSTANCE: &str = "u_array";
+
 /// The co-simulation design: the generated array of `cfg`, the board files
 /// ([`HDL_FILES`]) and a generated top `lutcore_board_sim` that sets the
 /// parameters (ports: `clk_i`, `rst_ni`, `uart_rx_i`, `uart_tx_o`, `status_o`).
@@ -187,7 +194,10 @@ pub fn board_design(cfg: &ArrayConfig, params: &BoardParams) -> Result<Design, B
         return Err(BoardError::Shape(format!("the board wraps a LUT array; config `{}` is not arch=lut", cfg.slug())));
     }
     params.check()?;
-    let core = lutcore_gen::generate(cfg);
+    let core = lutcore_gen::generate(cfg).map_err(SimError::from)?;
+    // The board's hand-written array instance must connect the stream interface.
+    check_instance(BOARD_FILE, HDL_FILES.iter().find(|f| f.0 == BOARD_FILE).map_or("", |f| f.1), ARRAY_INSTANCE)
+        .map_err(SimError::from)?;
     let mut files = core.files.clone();
     files.extend(HDL_FILES.iter().map(|(n, c)| GeneratedFile { name: n.to_string(), contents: c.to_string() }));
     files.push(GeneratedFile { name: format!("{SIM_TOP}.v"), contents: sim_top(cfg, params) });
@@ -660,7 +670,7 @@ mod tests {
 
     #[test]
     fn params_beyond_16_bit_addresses_are_refused_before_any_shift() {
-        let cfg = lutcore_sw::config::preset("ice40").unwrap();
+        let cfg = lutcore_contract::config::preset("ice40").unwrap();
         let ok = BoardParams::for_config(&cfg);
         assert!(ok.check().is_ok());
         for bad in [
@@ -685,7 +695,7 @@ mod tests {
 
     #[test]
     fn the_sim_top_sets_the_array_widths() {
-        let cfg = lutcore_sw::config::preset("ice40").unwrap();
+        let cfg = lutcore_contract::config::preset("ice40").unwrap();
         let d = board_design(&cfg, &BoardParams::for_config(&cfg)).unwrap();
         let top = &d.files.last().unwrap().contents;
         assert!(top.contains(".ACT_W(32), .WGT_W(16), .RES_W(128)"), "{top}");

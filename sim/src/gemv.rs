@@ -1,5 +1,5 @@
 //! Driving a generated array through its stream interface
-//! ([`lutcore_gen::top_ports`]): [`run_gemm`] streams pre-packed weights
+//! ([`lutcore_contract::interface`]): [`run_gemm`] streams pre-packed weights
 //! ([`PackedWeights`]) and one or more activation vectors, [`run_gemv`] is
 //! the one-vector convenience, and [`Simulator`] owns a model of one config.
 //!
@@ -26,14 +26,15 @@
 
 use std::time::{Duration, Instant};
 
-use lutcore_gen::shim::port_words;
-use lutcore_gen::{top_ports, Design};
-use lutcore_sw::config::ArrayConfig;
-use lutcore_sw::layout::{check_activations, check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, WeightMatrix};
-use lutcore_sw::Activation;
+use lutcore_contract::interface::StreamPort;
+use lutcore_gen::Design;
+use lutcore_contract::config::ArrayConfig;
+use lutcore_contract::layout::{check_activations, check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, WeightMatrix};
+use lutcore_contract::Activation;
 
 use crate::library::{BuildOptions, SimLibrary};
 use crate::model::{SimModel, StreamBeats};
+use crate::shim::port_words;
 use crate::SimError;
 
 /// The outcome of one simulated GEMV.
@@ -145,52 +146,38 @@ impl PackedWeights {
     }
 }
 
-/// Port indices of the stream interface, looked up once per run.
-struct StreamPorts {
-    clk: usize,
-    rst_n: usize,
-    act_valid: usize,
-    act_last: usize,
-    wgt_valid: usize,
-    wgt_data: usize,
-    res_ready: usize,
-}
+/// Port indices of the stream interface on a model, looked up once per run.
+struct StreamPorts([usize; StreamPort::ALL.len()]);
 
 impl StreamPorts {
-    /// Find every port of `top_ports(cfg)` on `model`, checking direction and width.
+    /// Find every port of the stream interface on `model`, checking direction
+    /// and width against `cfg`; a missing or different port is an error.
     fn find(model: &SimModel, cfg: &ArrayConfig) -> Result<StreamPorts, SimError> {
-        let expected = top_ports(cfg);
-        let mut idx = Vec::with_capacity(expected.len());
-        for want in &expected {
-            let i = model.port_index(&want.name)?;
+        let mut idx = [0; StreamPort::ALL.len()];
+        for want in StreamPort::ALL {
+            let i = model.port_index(want.name())?;
             let have = &model.ports()[i];
-            if have.dir != want.dir || have.width != want.width {
+            if have.dir != want.dir() || have.width != want.width(cfg) {
                 return Err(SimError::Port {
-                    port: want.name.clone(),
+                    port: want.name().into(),
                     detail: format!(
-                        "model has {:?} {}b but config `{}` needs {:?} {}b (model built for another config?)",
+                        "model has {} {}b but config `{}` needs {} {}b (model built for another config?)",
                         have.dir,
                         have.width,
                         cfg.slug(),
-                        want.dir,
-                        want.width
+                        want.dir(),
+                        want.width(cfg)
                     ),
                 });
             }
-            idx.push(i);
+            idx[want.index()] = i;
         }
-        let by = |name: &str| -> usize {
-            expected.iter().position(|p| p.name == name).map_or(usize::MAX, |k| idx[k])
-        };
-        Ok(StreamPorts {
-            clk: by("clk_i"),
-            rst_n: by("rst_ni"),
-            act_valid: by("act_valid_i"),
-            act_last: by("act_last_i"),
-            wgt_valid: by("wgt_valid_i"),
-            wgt_data: by("wgt_data_i"),
-            res_ready: by("res_ready_i"),
-        })
+        Ok(StreamPorts(idx))
+    }
+
+    /// The model's index of port `p`.
+    fn at(&self, p: StreamPort) -> usize {
+        self.0[p.index()]
     }
 }
 
@@ -247,14 +234,15 @@ pub fn run_gemm<A: Activation>(model: &mut SimModel, w: &PackedWeights, x: &[A],
 
     let start = Instant::now();
     // Reset: inputs idle, rst_ni low for two cycles.
-    for idx in [p.act_valid, p.act_last, p.wgt_valid, p.res_ready, p.rst_n, p.clk] {
-        model.set_bit(idx, false)?;
+    use StreamPort::{ActLast, ActValid, Clk, ResReady, RstN, WgtData, WgtValid};
+    for port in [ActValid, ActLast, WgtValid, ResReady, RstN, Clk] {
+        model.set_bit(p.at(port), false)?;
     }
-    model.set_idx(p.wgt_data, &zero_beat)?;
+    model.set_idx(p.at(WgtData), &zero_beat)?;
     model.tick();
     model.tick();
-    model.set_bit(p.rst_n, true)?;
-    model.set_bit(p.res_ready, true)?;
+    model.set_bit(p.at(RstN), true)?;
+    model.set_bit(p.at(ResReady), true)?;
 
     let mut res_words = vec![0u32; port_words(cfg.result_beat_bits())];
     let (mut act_pos, mut wgt_pos, mut res_pos) = (0usize, 0usize, 0usize);
@@ -333,7 +321,7 @@ pub struct Simulator {
 impl Simulator {
     /// Generate the design of `cfg`, build (or reuse) its library and instantiate it.
     pub fn new(cfg: &ArrayConfig) -> Result<Simulator, SimError> {
-        Self::from_design(&lutcore_gen::generate(cfg))
+        Self::from_design(&lutcore_gen::generate(cfg)?)
     }
 
     /// Build (or reuse) the library of `design` and instantiate it.
@@ -345,7 +333,7 @@ impl Simulator {
     /// (`BuildOptions::traced`): then [`Simulator::model_mut`]`.trace_open`
     /// before a run and `trace_close` after it dump that run's waves.
     pub fn with_options(cfg: &ArrayConfig, opts: &BuildOptions) -> Result<Simulator, SimError> {
-        Self::from_design_with(&lutcore_gen::generate(cfg), opts)
+        Self::from_design_with(&lutcore_gen::generate(cfg)?, opts)
     }
 
     /// [`Simulator::from_design`] with build options.

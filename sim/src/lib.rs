@@ -3,6 +3,8 @@
 //!
 //! * [`library`]: runs Verilator and the C++ compiler into a content-addressed
 //!   cache and yields a [`SimLibrary`] (the loadable `.so`).
+//! * [`shim`]: the `extern "C"` C++ shim compiled into that library, and the
+//!   Rust types of its functions (both halves of the C ABI).
 //! * [`model`]: [`SimModel`], a safe handle on one Verilated model instance.
 //! * [`board`]: the FPGA board's UART protocol: host driver [`BoardDriver`]
 //!   (any byte stream), the co-simulation board design and [`SimUart`].
@@ -15,9 +17,9 @@
 //!
 //! ```no_run
 //! # fn main() -> Result<(), lutcore_sim::SimError> {
-//! let cfg = lutcore_sw::config::preset("tiny").expect("preset");
+//! let cfg = lutcore_contract::config::preset("tiny").expect("preset");
 //! let mut sim = lutcore_sim::Simulator::new(&cfg)?;
-//! let w = lutcore_sw::WeightMatrix::from_values(2, 3, cfg.weights(), &[0, 1, 2, 3, 2, 1])
+//! let w = lutcore_contract::WeightMatrix::from_values(2, 3, cfg.weights(), &[0, 1, 2, 3, 2, 1])
 //!     .expect("weights");
 //! let run = sim.gemv(&w, &[1i8, -2, 3])?; // int8 activations (i16 for an int16 array)
 //! assert_eq!(run.results, vec![4, 2]);
@@ -32,13 +34,14 @@ pub mod gemv;
 pub mod library;
 pub mod model;
 pub mod rtl_backend;
+pub mod shim;
 
 use std::path::PathBuf;
 
 pub use board::{board_design, BoardDriver, BoardError, BoardGemv, BoardInfo, BoardParams, SimUart};
 pub use gemv::{run_gemm, run_gemv, GemmRun, GemvRun, PackedWeights, Simulator};
 pub use library::{cache_root, verilator_version, BuildOptions, BuildStatus, SimLibrary};
-pub use lutcore_gen::shim::{TraceFormat, TRACE_CYCLE, TRACE_HALF_CYCLE};
+pub use shim::{TraceFormat, TRACE_CYCLE, TRACE_HALF_CYCLE};
 pub use model::{SimModel, StreamBeats, StreamFired, TraceSummary};
 pub use rtl_backend::{
     CheckOutcome, CostModel, MatmulRecord, RtlBackend, RtlOptions, TraceRecord, TraceRequest, TraceSelect,
@@ -102,9 +105,15 @@ pub enum SimError {
     /// A GEMV whose shapes or types do not fit the array.
     #[error("GEMV does not fit the array: {0}")]
     Shape(String),
-    /// A layout error from `lutcore_sw`.
+    /// A layout error from `lutcore_contract`.
     #[error(transparent)]
-    Layout(#[from] lutcore_sw::layout::LayoutError),
+    Layout(#[from] lutcore_contract::layout::LayoutError),
+    /// The design could not be generated.
+    #[error(transparent)]
+    Generate(#[from] lutcore_gen::GenError),
+    /// A top or a hand-written instance lacks the stream interface.
+    #[error(transparent)]
+    Interface(#[from] lutcore_contract::interface::InterfaceError),
     /// A waveform trace could not be started.
     #[error("trace `{}`: {detail}", path.display())]
     Trace {

@@ -17,7 +17,7 @@
 //! are separate cache entries (the format is part of the key); the default
 //! build is unchanged.
 
-use std::ffi::{c_void, OsStr};
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,11 +25,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lutcore_gen::shim::TraceFormat;
 use lutcore_gen::{Design, Port};
 use sha2::{Digest, Sha256};
 
 use crate::model::SimModel;
+use crate::shim::{Shim, TraceFormat};
 use crate::SimError;
 
 /// Flags passed to every Verilator run (before `--top-module` and the files).
@@ -129,75 +129,6 @@ impl std::fmt::Display for BuildStatus {
             BuildStatus::Built => "built",
             BuildStatus::Cached => "cached",
         })
-    }
-}
-
-/// The resolved shim functions of a loaded library (see `lutcore_gen::shim`).
-pub(crate) struct Shim {
-    pub(crate) port_count: unsafe extern "C" fn() -> u32,
-    pub(crate) new: unsafe extern "C" fn() -> *mut c_void,
-    pub(crate) free: unsafe extern "C" fn(*mut c_void),
-    pub(crate) eval: unsafe extern "C" fn(*mut c_void),
-    pub(crate) tick: unsafe extern "C" fn(*mut c_void),
-    pub(crate) set: unsafe extern "C" fn(*mut c_void, u32, *const u32),
-    pub(crate) get: unsafe extern "C" fn(*mut c_void, u32, *mut u32),
-    /// One clock of the stream protocol, for tops with the stream interface.
-    pub(crate) stream_cycle: Option<StreamCycleFn>,
-    /// The trace functions, in a trace build.
-    pub(crate) trace: Option<TraceFns>,
-    /// Keeps the function pointers above valid.
-    _lib: libloading::Library,
-}
-
-/// `lutcore_sim_stream_cycle(model, ctl, act, wgt, res) -> fired` (see `lutcore_gen::shim`).
-pub(crate) type StreamCycleFn = unsafe extern "C" fn(*mut c_void, u32, *const u32, *const u32, *mut u32) -> u32;
-
-/// The shim functions of a trace build.
-pub(crate) struct TraceFns {
-    pub(crate) format: TraceFormat,
-    pub(crate) open: unsafe extern "C" fn(*mut c_void, *const std::ffi::c_char) -> i32,
-    pub(crate) close: unsafe extern "C" fn(*mut c_void) -> u64,
-}
-
-impl Shim {
-    fn load(path: &Path, trace: Option<TraceFormat>, stream: bool) -> Result<Shim, SimError> {
-        use lutcore_gen::shim::symbols as sym;
-        let err = |source| SimError::Load { path: path.to_path_buf(), source };
-        // SAFETY: the library is one this module built from the lutcore shim;
-        // its initializers are Verilator's and the shim's static data only.
-        let lib = unsafe { libloading::Library::new(path) }.map_err(err)?;
-        // SAFETY: each symbol is looked up with the signature the shim
-        // generator emits for it (lutcore_gen::shim documents the ABI).
-        unsafe {
-            let new = *lib.get::<unsafe extern "C" fn() -> *mut c_void>(sym::NEW.as_bytes()).map_err(err)?;
-            let free = *lib.get::<unsafe extern "C" fn(*mut c_void)>(sym::FREE.as_bytes()).map_err(err)?;
-            let eval = *lib.get::<unsafe extern "C" fn(*mut c_void)>(sym::EVAL.as_bytes()).map_err(err)?;
-            let tick = *lib.get::<unsafe extern "C" fn(*mut c_void)>(sym::TICK.as_bytes()).map_err(err)?;
-            let set = *lib
-                .get::<unsafe extern "C" fn(*mut c_void, u32, *const u32)>(sym::SET.as_bytes())
-                .map_err(err)?;
-            let get =
-                *lib.get::<unsafe extern "C" fn(*mut c_void, u32, *mut u32)>(sym::GET.as_bytes()).map_err(err)?;
-            let port_count = *lib.get::<unsafe extern "C" fn() -> u32>(sym::PORT_COUNT.as_bytes()).map_err(err)?;
-            let trace = match trace {
-                None => None,
-                Some(format) => {
-                    let open = *lib
-                        .get::<unsafe extern "C" fn(*mut c_void, *const std::ffi::c_char) -> i32>(
-                            sym::TRACE_OPEN.as_bytes(),
-                        )
-                        .map_err(err)?;
-                    let close =
-                        *lib.get::<unsafe extern "C" fn(*mut c_void) -> u64>(sym::TRACE_CLOSE.as_bytes()).map_err(err)?;
-                    Some(TraceFns { format, open, close })
-                }
-            };
-            let stream_cycle = match stream {
-                true => Some(*lib.get::<StreamCycleFn>(sym::STREAM_CYCLE.as_bytes()).map_err(err)?),
-                false => None,
-            };
-            Ok(Shim { port_count, new, free, eval, tick, set, get, stream_cycle, trace, _lib: lib })
-        }
     }
 }
 
@@ -522,7 +453,7 @@ impl SimLibrary {
     pub fn build_in_with(design: &Design, cache: &Path, opts: &BuildOptions) -> Result<SimLibrary, SimError> {
         let start = Instant::now();
         let version = verilator_version()?;
-        let shim = lutcore_gen::shim::cpp_shim_traced(&design.top, &design.ports, opts.trace);
+        let shim = crate::shim::cpp_shim_traced(&design.top, &design.ports, opts.trace);
         let mut cxx_cmd = Command::new(cxx());
         cxx_cmd.arg("--version");
         // `-march=native` code is only valid on this kind of CPU: the CPU's
@@ -572,7 +503,7 @@ impl SimLibrary {
         };
         drop(lock);
 
-        let shim_fns = Shim::load(&so, opts.trace, lutcore_gen::shim::has_stream_interface(&design.ports))?;
+        let shim_fns = Shim::load(&so, opts.trace, crate::shim::has_stream_interface(&design.ports))?;
         // SAFETY: a function without arguments returning a constant.
         let count = unsafe { (shim_fns.port_count)() };
         if count as usize != design.ports.len() {

@@ -1,6 +1,6 @@
 //! [`SimModel`]: a safe handle on one Verilated model inside a loaded
 //! simulation library. This module owns every call across the C ABI of
-//! `lutcore_gen::shim`; nothing else in the crate touches raw pointers.
+//! [`crate::shim`]; nothing else in the crate touches raw pointers.
 //!
 //! Ports are addressed by index (their position in the design's port list);
 //! look an index up by name once with [`SimModel::port_index`] and use the
@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use lutcore_gen::shim::{port_words, TraceFormat, TRACE_CYCLE};
-use lutcore_gen::{Dir, Port};
+use lutcore_contract::interface::{Dir, StreamPort};
+use lutcore_gen::Port;
 
-use crate::library::Shim;
+use crate::shim::{port_words, Shim, TraceFormat, TRACE_CYCLE};
 use crate::SimError;
 
 /// One instance of a Verilated design. Dropping it frees the model; the
@@ -98,8 +98,8 @@ impl SimModel {
         let raw = unsafe { (shim.new)() };
         let handle = NonNull::new(raw).ok_or_else(|| SimError::ModelCreate { top: top.to_string() })?;
         let stream_words = shim.stream_cycle.is_some().then(|| {
-            let words = |name: &str| ports.iter().find(|p| p.name == name).map_or(0, |p| port_words(p.width));
-            [words("act_data_i"), words("wgt_data_i"), words("res_data_o")]
+            let words = |s: StreamPort| ports.iter().find(|p| p.name == s.name()).map_or(0, |p| port_words(p.width));
+            [words(StreamPort::ActData), words(StreamPort::WgtData), words(StreamPort::ResData)]
         });
         Ok(SimModel { shim, handle, top: top.to_string(), ports, tracing: None, stream_words })
     }
@@ -281,7 +281,7 @@ impl SimModel {
     /// the valids, `act_last_i` and a new activation beat, evaluate with
     /// `clk_i` low, sample the handshakes (copying a taken result beat into
     /// `res`), drive the weight beat, raise `clk_i` and evaluate. Errors if
-    /// the top has no stream interface ([`lutcore_gen::top_ports`]) or a
+    /// the top has no stream interface ([`lutcore_contract::interface`]) or a
     /// slice has the wrong number of words.
     pub fn stream_cycle(&mut self, beats: StreamBeats<'_>, res: &mut [u32]) -> Result<StreamFired, SimError> {
         let (Some(f), Some([act_n, wgt_n, res_n])) = (self.shim.stream_cycle, self.stream_words) else {
@@ -295,12 +295,12 @@ impl SimModel {
             }
         };
         if let Some(a) = beats.act {
-            check("act_data_i", act_n, a.len())?;
+            check(StreamPort::ActData.name(), act_n, a.len())?;
         }
         if let Some(w) = beats.wgt {
-            check("wgt_data_i", wgt_n, w.len())?;
+            check(StreamPort::WgtData.name(), wgt_n, w.len())?;
         }
-        check("res_data_o", res_n, res.len())?;
+        check(StreamPort::ResData.name(), res_n, res.len())?;
         let ctl = u32::from(beats.act_valid) | u32::from(beats.act_last) << 1 | u32::from(beats.wgt_valid) << 2;
         let ptr = |b: Option<&[u32]>| b.map_or(std::ptr::null(), <[u32]>::as_ptr);
         // SAFETY: the handle is live; `act`, `wgt` (or null) and `res` hold

@@ -30,8 +30,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use lutcore_sw::backend::{check_shape, Backend, BackendError, Linear};
-use lutcore_sw::config::ArrayConfig;
-use lutcore_sw::layout::WeightMatrix;
+use lutcore_contract::config::ArrayConfig;
+use lutcore_contract::layout::WeightMatrix;
 
 use crate::gemv::{run_gemm, PackedWeights};
 use crate::library::{BuildOptions, SimLibrary};
@@ -209,7 +209,7 @@ impl RtlBackend {
     }
 
     fn create(cfg: &ArrayConfig, opts: RtlOptions, trace: Option<TraceRequest>) -> Result<RtlBackend, SimError> {
-        let design = lutcore_gen::generate(cfg);
+        let design = lutcore_gen::generate(cfg)?;
         let build = BuildOptions { trace: trace.as_ref().map(|t| crate::TraceFormat::for_path(&t.path)), ..Default::default() };
         let library = SimLibrary::build_with(&design, &build)?;
         let model = library.instantiate()?;

@@ -10,9 +10,9 @@ use std::sync::OnceLock;
 
 use lutcore_sim::board::{op, BoardDriver, BoardError, BoardParams, SimUart};
 use lutcore_sim::{board_design, SimLibrary};
-use lutcore_sw::config::{preset, ArrayConfig};
-use lutcore_sw::layout::WeightMatrix;
-use lutcore_sw::reference::gemv_plain;
+use lutcore_contract::config::{preset, ArrayConfig};
+use lutcore_contract::layout::WeightMatrix;
+use lutcore_contract::reference::gemv_plain;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -7,10 +7,10 @@
 //! run int16 vectors, and once int8 ones (sign-extended by the driver).
 
 use lutcore_sim::Simulator;
-use lutcore_sw::config::{preset, Arch, ArrayConfig, RawArrayConfig};
-use lutcore_sw::layout::WeightMatrix;
-use lutcore_sw::reference::{gemv_lut, gemv_plain};
-use lutcore_sw::{Activation, BitPlanes, WeightType};
+use lutcore_contract::config::{preset, Arch, ArrayConfig, RawArrayConfig};
+use lutcore_contract::layout::WeightMatrix;
+use lutcore_contract::reference::{gemv_lut, gemv_plain};
+use lutcore_contract::{Activation, BitPlanes, WeightType};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

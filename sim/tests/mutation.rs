@@ -2,7 +2,7 @@
 //! accumulator one bit narrower, a dropped sign extension, a wrong mirror
 //! index, a handshake that ignores valid, …), each built with Verilator and
 //! run through a seeded random regression of GEMVs against
-//! `lutcore_sw::reference::gemv_plain`. A mutant is caught by a wrong result
+//! `lutcore_contract::reference::gemv_plain`. A mutant is caught by a wrong result
 //! or by a deadlock (no result beat within the cycle limit).
 //!
 //! The driver here is not `run_gemv`: it inserts random bubbles into both
@@ -21,9 +21,9 @@
 
 use lutcore_gen::{generate, Design};
 use lutcore_sim::{BuildOptions, SimError, SimModel, Simulator, StreamBeats};
-use lutcore_sw::config::{preset, ArrayConfig};
-use lutcore_sw::layout::{k_tiles, rtl_act_beats, rtl_weight_beats, WeightMatrix};
-use lutcore_sw::reference::gemv_plain;
+use lutcore_contract::config::{preset, ArrayConfig};
+use lutcore_contract::layout::{k_tiles, rtl_act_beats, rtl_weight_beats, WeightMatrix};
+use lutcore_contract::reference::gemv_plain;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -167,7 +167,7 @@ fn base_seed() -> u64 {
 /// The design of `m` with its patches applied; panics if a patch does not apply.
 fn mutate(m: &Mutant) -> Design {
     let cfg = preset(m.preset).expect("preset");
-    let mut d = generate(&cfg);
+    let mut d = generate(&cfg).expect("generate");
     let f = d.files.iter_mut().find(|f| f.name == m.file).unwrap_or_else(|| panic!("{}: no file {}", m.name, m.file));
     let before = f.contents.clone();
     for (old, new) in m.patches {
@@ -429,7 +429,7 @@ fn coverage_of_the_regression() {
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../build/coverage"));
     for p in ["default", "tiny", "mac-tiny", "addsub-tiny"] {
         let cfg = preset(p).unwrap();
-        let mut sim = Simulator::from_design_with(&generate(&cfg), &BuildOptions::covered()).unwrap_or_else(|e| panic!("{p}: {e}"));
+        let mut sim = Simulator::from_design_with(&generate(&cfg).expect("generate"), &BuildOptions::covered()).unwrap_or_else(|e| panic!("{p}: {e}"));
         let verdict = regression(&mut sim);
         assert!(matches!(verdict, Verdict::Passed(_)), "{p}: {verdict:?}");
         let out = dir.join(p);

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 
 use lutcore_sim::{CheckOutcome, CostModel, RtlBackend, RtlOptions};
 use lutcore_sw::backend::{Backend, LutBackend};
-use lutcore_sw::config::{Arch, ArrayConfig, RawArrayConfig};
+use lutcore_contract::config::{Arch, ArrayConfig, RawArrayConfig};
 use lutcore_sw::gguf::GgmlType;
 use lutcore_sw::model::synth::{write_model, SynthShape};
 use lutcore_sw::model::{Model, Session};
-use lutcore_sw::WeightType;
+use lutcore_contract::WeightType;
 
 /// hidden 256, FFN 512, 2 layers, 4 heads, vocabulary 64 (TQ2_0 needs
 /// multiples of 256 along K).

@@ -37,7 +37,7 @@ endmodule
 ";
 
 fn design(comment: &str) -> Design {
-    let cfg = lutcore_sw::config::preset("tiny").expect("tiny preset");
+    let cfg = lutcore_contract::config::preset("tiny").expect("tiny preset");
     let ports = vec![
         Port::input("clk_i", 1, ""),
         Port::input("rst_ni", 1, ""),

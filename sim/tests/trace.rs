@@ -5,9 +5,9 @@
 use std::path::Path;
 
 use lutcore_sim::{BuildOptions, SimError, Simulator, TraceFormat, TRACE_CYCLE};
-use lutcore_sw::config::{preset, ArrayConfig};
-use lutcore_sw::layout::WeightMatrix;
-use lutcore_sw::reference::gemv_plain;
+use lutcore_contract::config::{preset, ArrayConfig};
+use lutcore_contract::layout::WeightMatrix;
+use lutcore_contract::reference::gemv_plain;
 
 /// A GEMV of two row tiles on `cfg` with K over two K-tiles.
 fn gemv_case(cfg: &ArrayConfig) -> (WeightMatrix, Vec<i8>) {
@@ -138,7 +138,7 @@ fn an_fst_trace_of_one_gemv_holds_the_top_signals_and_spans_its_cycles() {
 }
 
 fn cfg_top(cfg: &ArrayConfig) -> String {
-    lutcore_gen::generate(cfg).top
+    lutcore_gen::generate(cfg).expect("generate").top
 }
 
 #[test]

@@ -236,8 +236,8 @@ fn report_all(layout: &Layout, sweep: &[Point]) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lutcore_sw::config::{Arch, RawArrayConfig};
-    use lutcore_sw::WeightType;
+    use lutcore_contract::config::{Arch, RawArrayConfig};
+    use lutcore_contract::WeightType;
     use points::Variant;
 
     /// Two tiny points on the ASIC proxy end to end: result files appear, the

@@ -5,8 +5,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use anyhow::{bail, Result};
-use lutcore_sw::config::{Arch, RawArrayConfig};
-use lutcore_sw::WeightType;
+use lutcore_contract::config::{Arch, RawArrayConfig};
+use lutcore_contract::WeightType;
 use serde::{Deserialize, Serialize};
 
 /// Longest K every swept array holds exactly (accumulator width).

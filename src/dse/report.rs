@@ -430,8 +430,8 @@ mod tests {
     use super::*;
     use crate::dse::points::{Point, SWEEP_MAX_K};
     use crate::dse::synth::Resources;
-    use lutcore_sw::config::{Arch, RawArrayConfig};
-    use lutcore_sw::WeightType;
+    use lutcore_contract::config::{Arch, RawArrayConfig};
+    use lutcore_contract::WeightType;
 
     fn result(point: Point, macs: f64, res: Resources) -> PointResult {
         PointResult {

@@ -76,7 +76,7 @@ fn design_files(point: &Point) -> Result<DesignFiles> {
     match &point.design {
         Design::Array { config, .. } => {
             let cfg = config.validate().with_context(|| format!("point {}", point.id))?;
-            let d = lutcore_gen::generate(&cfg);
+            let d = lutcore_gen::generate(&cfg).with_context(|| format!("point {}", point.id))?;
             let files = d.files.iter().map(|f| (f.name.clone(), f.contents.clone())).collect();
             Ok((files, d.top, cfg.macs_per_cycle()))
         }

@@ -9,9 +9,9 @@
 use std::sync::Arc;
 
 use crate::kernels::{KernelOptions, LutGemm, Scheme};
-use crate::layout::WeightMatrix;
-use crate::reference::gemv_plain;
-use crate::WeightType;
+use lutcore_contract::layout::WeightMatrix;
+use lutcore_contract::reference::gemv_plain;
+use lutcore_contract::dtype::WeightType;
 
 /// Errors a backend reports.
 #[derive(Debug, thiserror::Error)]

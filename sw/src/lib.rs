@@ -1,17 +1,21 @@
-//! lutcore host software: number formats, the array config shared with the
-//! generator and simulator, weight layouts, and the reference GEMVs.
+//! lutcore host software: CPU LUT kernels and their weight packings, the
+//! GGUF reader, the BitNet model and its tokenizers, and activation
+//! quantization. The hardware contract they build on (array config, number
+//! formats, the canonical weight matrix, the reference GEMVs) is
+//! `lutcore-contract`.
 #![warn(missing_docs)]
 
 pub mod backend;
-pub mod config;
 pub mod dtype;
 pub mod gguf;
 pub mod kernels;
 pub mod layout;
 pub mod model;
-pub mod reference;
 pub mod tokenizer;
 
-pub use config::{Arch, ArrayConfig, ConfigError, RawArrayConfig};
-pub use dtype::{Activation, QuantizedActivations, WeightType};
-pub use layout::{BitPlanes, WeightMatrix};
+pub use dtype::QuantizedActivations;
+
+// transitional re-export, removed after the branch merge
+pub use lutcore_contract::{config, reference};
+// transitional re-export, removed after the branch merge
+pub use lutcore_contract::{Activation, Arch, ArrayConfig, BitPlanes, ConfigError, RawArrayConfig, WeightMatrix, WeightType};

@@ -6,8 +6,8 @@
 use lutcore_sw::kernels::{
     flush_blocks, Isa, KernelError, KernelOptions, LutGemm, Scheme, TableMode, MAX_ABS_ERROR_PER_LOOKUP,
 };
-use lutcore_sw::reference::gemv_plain;
-use lutcore_sw::{WeightMatrix, WeightType};
+use lutcore_contract::reference::gemv_plain;
+use lutcore_contract::{WeightMatrix, WeightType};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

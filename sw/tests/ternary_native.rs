@@ -6,8 +6,8 @@ use std::ops::Range;
 
 use lutcore_sw::kernels::ternary_native::{gemm_rows, try_gemm_rows, NativeTables, TernaryNativeWeights};
 use lutcore_sw::kernels::{Isa, KernelError};
-use lutcore_sw::reference::gemv_plain;
-use lutcore_sw::{WeightMatrix, WeightType};
+use lutcore_contract::reference::gemv_plain;
+use lutcore_contract::{WeightMatrix, WeightType};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

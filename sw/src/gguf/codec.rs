@@ -26,8 +26,8 @@ use super::error::GgufError;
 use super::reader::TensorView;
 use super::types::GgmlType;
 use super::{I2S_BLOCK, I2S_TRAILER_BYTES, QK_K, TQ1_0_BLOCK_BYTES, TQ2_0_BLOCK_BYTES};
-use crate::dtype::WeightType;
-use crate::layout::{LayoutError, WeightMatrix};
+use lutcore_contract::dtype::WeightType;
+use lutcore_contract::layout::{LayoutError, WeightMatrix};
 
 /// The scale(s) of a ternary tensor: `weight = value · scale`.
 #[derive(Clone, Debug, PartialEq)]

@@ -21,9 +21,9 @@
 use std::ops::Range;
 
 use super::{generic, quantized, Isa, KernelError, Scheme, TableMode};
-use crate::dtype::WeightType;
+use lutcore_contract::dtype::WeightType;
 use crate::layout::simd::{SimdWeights, G, PAIRS_PER_BLOCK};
-use crate::layout::WeightMatrix;
+use lutcore_contract::layout::WeightMatrix;
 
 /// Largest K any kernel accepts: keeps `|Σ w·x| ≤ K·128·15 + 128·K` far
 /// inside i32 (cuts K at 2^20).

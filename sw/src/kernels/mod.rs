@@ -3,7 +3,7 @@
 //! Shared vocabulary of every kernel: which instruction set runs
 //! ([`Isa`]), how tables are stored ([`TableMode`]) and how ternary weights
 //! are encoded ([`Scheme`]). All exact kernels are bit-exact against
-//! [`crate::reference::gemv_lut`] / [`crate::reference::gemv_plain`].
+//! [`lutcore_contract::reference::gemv_lut`] / [`lutcore_contract::reference::gemv_plain`].
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;

@@ -23,11 +23,11 @@
 use std::ops::Range;
 
 use super::{Isa, KernelError};
-use crate::dtype::WeightType;
+use lutcore_contract::dtype::WeightType;
 use crate::layout::ternary_native::{
     entry_weights, Block32, TernaryNativeLayout, ENTRIES, GROUPS_PER_SUPERSTEP, ROW_BLOCK, SUPERSTEP_BYTES,
 };
-use crate::layout::WeightMatrix;
+use lutcore_contract::layout::WeightMatrix;
 
 /// A ternary weight matrix packed once for the native ternary kernels.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -20,7 +20,7 @@
 //! padded planes and K padding are zero codes (which select table entry 0 = 0).
 //! Group pairs are padded to a multiple of [`PAIRS_PER_BLOCK`].
 
-use super::WeightMatrix;
+use lutcore_contract::layout::WeightMatrix;
 
 /// Weights per table group (table index bits).
 pub const G: usize = 4;

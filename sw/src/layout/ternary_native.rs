@@ -31,10 +31,10 @@
 //! reads the weights sequentially. The record base is 32-byte aligned. Missing
 //! rows and K padding are zero weights (index 0, sign 0).
 
-use super::{LayoutError, WeightMatrix};
+use lutcore_contract::layout::{LayoutError, WeightMatrix};
 use rayon::prelude::*;
 
-use crate::dtype::WeightType;
+use lutcore_contract::dtype::WeightType;
 
 /// Weights per group.
 pub const G: usize = 3;

@@ -13,7 +13,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use lutcore_sw::config::{presets, ArrayConfig, ConfigParseError, FIELD_NAMES, MAX_CONFIG_BYTES, RESULT_BITS};
+use lutcore_contract::config::{presets, ArrayConfig, ConfigParseError, FIELD_NAMES, MAX_CONFIG_BYTES, RESULT_BITS};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -17,8 +17,8 @@ use crate::dtype::WeightType;
 /// Width of every result the arrays emit (two's complement).
 pub const RESULT_BITS: u32 = 32;
 
-/// Which datapath the array uses. Both share the controller and stream
-/// interface, so they can be swapped behind the same driver.
+/// Which datapath the array uses. All share the controller and the stream
+/// interface ([`crate::interface`]), so they can be swapped behind the same driver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Arch {

@@ -1,7 +1,8 @@
-//! The `extern "C"` C++ shim that the simulator (`lutcore-sim`) compiles
-//! together with Verilator's output, so Rust can drive a Verilated model
-//! through a handful of plain C functions. This module owns the shim's text
-//! and its ABI; `lutcore-sim` owns building and loading it.
+//! The `extern "C"` C++ shim that [`crate::library`] compiles together with
+//! Verilator's output, so Rust can drive a Verilated model through a handful
+//! of plain C functions. This module owns both halves of that C ABI: the
+//! shim's C++ text, and the Rust function types and symbol names
+//! [`crate::library`] loads it with (`Shim`).
 //!
 //! ABI (all functions `extern "C"`, exported with default visibility):
 //!
@@ -18,8 +19,8 @@
 //!   outputs and unknown indices; `get` reads inputs and outputs and leaves
 //!   `words` untouched for an unknown index.
 //!
-//! A top with the arrays' stream interface ([`crate::top_ports`]: every
-//! [`STREAM_PORTS`] name with its direction) also gets one clock of the
+//! A top with the arrays' stream interface (every port of
+//! [`StreamPort::ALL`] with its direction, [`has_stream_interface`]) also gets one clock of the
 //! stream protocol in a single call, so a driver crosses the C ABI once per
 //! cycle instead of a dozen times:
 //!
@@ -49,11 +50,17 @@
 //! Port names must be plain C identifiers that are not C++ keywords (all
 //! lutcore ports are), so Verilator keeps them as the member names.
 
+use std::ffi::{c_char, c_void};
 use std::fmt::Write;
 
-use crate::ir::{Dir, Port};
+use std::path::Path;
 
-/// The C symbol names of the shim, shared with the loader in `lutcore-sim`.
+use lutcore_contract::interface::{Dir, StreamPort};
+use lutcore_gen::Port;
+
+use crate::SimError;
+
+/// The C symbol names of the shim.
 pub mod symbols {
     /// `uint32_t lutcore_sim_port_count(void)`
     pub const PORT_COUNT: &str = "lutcore_sim_port_count";
@@ -76,6 +83,77 @@ pub mod symbols {
     pub const TRACE_OPEN: &str = "lutcore_sim_trace_open";
     /// `uint64_t lutcore_sim_trace_close(void*)` (trace builds only)
     pub const TRACE_CLOSE: &str = "lutcore_sim_trace_close";
+}
+
+/// The resolved functions of a loaded shim library, typed as [`cpp_shim_traced`] emits them.
+pub(crate) struct Shim {
+    pub(crate) port_count: unsafe extern "C" fn() -> u32,
+    pub(crate) new: unsafe extern "C" fn() -> *mut c_void,
+    pub(crate) free: unsafe extern "C" fn(*mut c_void),
+    pub(crate) eval: unsafe extern "C" fn(*mut c_void),
+    pub(crate) tick: unsafe extern "C" fn(*mut c_void),
+    pub(crate) set: unsafe extern "C" fn(*mut c_void, u32, *const u32),
+    pub(crate) get: unsafe extern "C" fn(*mut c_void, u32, *mut u32),
+    /// One clock of the stream protocol, for tops with the stream interface.
+    pub(crate) stream_cycle: Option<StreamCycleFn>,
+    /// The trace functions, in a trace build.
+    pub(crate) trace: Option<TraceFns>,
+    /// Keeps the function pointers above valid.
+    _lib: libloading::Library,
+}
+
+/// `lutcore_sim_stream_cycle(model, ctl, act, wgt, res) -> fired` (module docs).
+pub(crate) type StreamCycleFn = unsafe extern "C" fn(*mut c_void, u32, *const u32, *const u32, *mut u32) -> u32;
+
+/// The shim functions of a trace build.
+pub(crate) struct TraceFns {
+    pub(crate) format: TraceFormat,
+    pub(crate) open: unsafe extern "C" fn(*mut c_void, *const c_char) -> i32,
+    pub(crate) close: unsafe extern "C" fn(*mut c_void) -> u64,
+}
+
+impl Shim {
+    /// Open the library at `path` and resolve every function of the shim:
+    /// the trace functions of `trace`, and the stream cycle if `stream`.
+    pub(crate) fn load(path: &Path, trace: Option<TraceFormat>, stream: bool) -> Result<Shim, SimError> {
+        use symbols as sym;
+        let err = |source| SimError::Load { path: path.to_path_buf(), source };
+        // SAFETY: the library is one this module built from the lutcore shim;
+        // its initializers are Verilator's and the shim's static data only.
+        let lib = unsafe { libloading::Library::new(path) }.map_err(err)?;
+        // SAFETY: each symbol is looked up with the signature the shim
+        // text of this module emits for it (the module docs give the ABI).
+        unsafe {
+            let new = *lib.get::<unsafe extern "C" fn() -> *mut c_void>(sym::NEW.as_bytes()).map_err(err)?;
+            let free = *lib.get::<unsafe extern "C" fn(*mut c_void)>(sym::FREE.as_bytes()).map_err(err)?;
+            let eval = *lib.get::<unsafe extern "C" fn(*mut c_void)>(sym::EVAL.as_bytes()).map_err(err)?;
+            let tick = *lib.get::<unsafe extern "C" fn(*mut c_void)>(sym::TICK.as_bytes()).map_err(err)?;
+            let set = *lib
+                .get::<unsafe extern "C" fn(*mut c_void, u32, *const u32)>(sym::SET.as_bytes())
+                .map_err(err)?;
+            let get =
+                *lib.get::<unsafe extern "C" fn(*mut c_void, u32, *mut u32)>(sym::GET.as_bytes()).map_err(err)?;
+            let port_count = *lib.get::<unsafe extern "C" fn() -> u32>(sym::PORT_COUNT.as_bytes()).map_err(err)?;
+            let trace = match trace {
+                None => None,
+                Some(format) => {
+                    let open = *lib
+                        .get::<unsafe extern "C" fn(*mut c_void, *const c_char) -> i32>(
+                            sym::TRACE_OPEN.as_bytes(),
+                        )
+                        .map_err(err)?;
+                    let close =
+                        *lib.get::<unsafe extern "C" fn(*mut c_void) -> u64>(sym::TRACE_CLOSE.as_bytes()).map_err(err)?;
+                    Some(TraceFns { format, open, close })
+                }
+            };
+            let stream_cycle = match stream {
+                true => Some(*lib.get::<StreamCycleFn>(sym::STREAM_CYCLE.as_bytes()).map_err(err)?),
+                false => None,
+            };
+            Ok(Shim { port_count, new, free, eval, tick, set, get, stream_cycle, trace, _lib: lib })
+        }
+    }
 }
 
 /// Waveform format of a trace build.
@@ -169,26 +247,12 @@ fn storage(width: u32) -> Storage {
     }
 }
 
-/// The stream interface's ports (name, direction) that a top needs for
-/// `lutcore_sim_stream_cycle` (besides `clk_i`).
-pub const STREAM_PORTS: [(&str, Dir); 10] = [
-    ("act_valid_i", Dir::Input),
-    ("act_ready_o", Dir::Output),
-    ("act_last_i", Dir::Input),
-    ("act_data_i", Dir::Input),
-    ("wgt_valid_i", Dir::Input),
-    ("wgt_ready_o", Dir::Output),
-    ("wgt_data_i", Dir::Input),
-    ("res_valid_o", Dir::Output),
-    ("res_ready_i", Dir::Input),
-    ("res_data_o", Dir::Output),
-];
-
-/// Whether a top with `ports` has the stream interface (and so the
-/// `lutcore_sim_stream_cycle` function).
+/// Whether a top with `ports` has the stream interface (every port of
+/// [`StreamPort::ALL`] with its direction), and so the
+/// `lutcore_sim_stream_cycle` function. Widths depend on the config and are
+/// checked by the driver ([`crate::gemv`]).
 pub fn has_stream_interface(ports: &[Port]) -> bool {
-    let has = |name: &str, dir: Dir| ports.iter().any(|p| p.name == name && p.dir == dir);
-    has("clk_i", Dir::Input) && STREAM_PORTS.iter().all(|&(n, d)| has(n, d))
+    StreamPort::ALL.into_iter().all(|s| ports.iter().any(|p| p.name == s.name() && p.dir == s.dir()))
 }
 
 /// C++ statements that copy the words at `src` into input port `p` of model `m`.
@@ -241,7 +305,7 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
     let w = &mut s;
     // `write!` into a String cannot fail.
     let _ = writeln!(w, "// lutcore simulation shim for top module `{top}`.");
-    let _ = writeln!(w, "// Generated by lutcore-gen {}; do not edit.", crate::GENERATOR_VERSION);
+    let _ = writeln!(w, "// Generated by lutcore-sim {}; do not edit.", env!("CARGO_PKG_VERSION"));
     let _ = writeln!(w, "//");
     let _ = writeln!(w, "// Ports (index: name, direction, width, words):");
     for (i, p) in ports.iter().enumerate() {
@@ -332,15 +396,16 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
     let _ = writeln!(w);
     let _ = writeln!(w, "LUTCORE_EXPORT void lutcore_sim_tick(void* p) {{");
     let _ = writeln!(w, "    {class}& m = model_of(p);");
-    if ports.iter().any(|p| p.name == "clk_i" && p.dir == Dir::Input) {
-        let _ = writeln!(w, "    m.clk_i = 0;");
+    let clk = StreamPort::Clk.name();
+    if ports.iter().any(|p| p.name == clk && p.dir == Dir::Input) {
+        let _ = writeln!(w, "    m.{clk} = 0;");
         let _ = writeln!(w, "    m.eval();");
         if trace.is_some() {
             let _ = writeln!(w, "    sim_of(p).dump();");
         }
-        let _ = writeln!(w, "    m.clk_i = 1;");
+        let _ = writeln!(w, "    m.{clk} = 1;");
     } else {
-        let _ = writeln!(w, "    // no clk_i port: a tick is one evaluation");
+        let _ = writeln!(w, "    // no {clk} port: a tick is one evaluation");
     }
     let _ = writeln!(w, "    m.eval();");
     if trace.is_some() {
@@ -403,31 +468,37 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
     let _ = writeln!(w, "    }}");
     let _ = writeln!(w, "}}");
     if has_stream_interface(ports) {
-        let port = |name: &str| ports.iter().find(|p| p.name == name).expect("checked by has_stream_interface");
+        let port = |s: StreamPort| ports.iter().find(|p| p.name == s.name()).expect("checked by has_stream_interface");
+        let n = |s: StreamPort| s.name();
+        use StreamPort::{ActData, ActLast, ActReady, ActValid, Clk, ResData, ResReady, ResValid, WgtData, WgtReady, WgtValid};
         let dump = if trace.is_some() { "\n    sim_of(p).dump();" } else { "" };
         let body = |lines: Vec<String>, indent: &str| lines.into_iter().map(|l| format!("{indent}{l}")).collect::<Vec<_>>().join("\n");
         let _ = writeln!(w);
-        let _ = writeln!(w, "// One clock of the stream protocol (see lutcore_gen::shim).");
+        let _ = writeln!(w, "// One clock of the stream protocol (see lutcore_sim::shim).");
         let _ = writeln!(
             w,
             "LUTCORE_EXPORT uint32_t {}(void* p, uint32_t ctl, const uint32_t* act, const uint32_t* wgt, uint32_t* res) {{",
             symbols::STREAM_CYCLE
         );
         let _ = writeln!(w, "    {class}& m = model_of(p);");
-        let _ = writeln!(w, "    if (act) {{\n{}\n    }}", body(set_port(port("act_data_i"), "act"), "        "));
-        let _ = writeln!(w, "    m.act_valid_i = ctl & 1u;");
-        let _ = writeln!(w, "    m.act_last_i = (ctl >> 1) & 1u;");
-        let _ = writeln!(w, "    m.wgt_valid_i = (ctl >> 2) & 1u;");
-        let _ = writeln!(w, "    m.clk_i = 0;");
+        let _ = writeln!(w, "    if (act) {{\n{}\n    }}", body(set_port(port(ActData), "act"), "        "));
+        let _ = writeln!(w, "    m.{} = ctl & 1u;", n(ActValid));
+        let _ = writeln!(w, "    m.{} = (ctl >> 1) & 1u;", n(ActLast));
+        let _ = writeln!(w, "    m.{} = (ctl >> 2) & 1u;", n(WgtValid));
+        let _ = writeln!(w, "    m.{} = 0;", n(Clk));
         let _ = writeln!(w, "    m.eval();{dump}");
-        let _ = writeln!(w, "    const uint32_t res_taken = m.res_valid_o & m.res_ready_i & 1u;");
+        let _ = writeln!(w, "    const uint32_t res_taken = m.{} & m.{} & 1u;", n(ResValid), n(ResReady));
         let _ = writeln!(
             w,
-            "    const uint32_t fired = (m.act_valid_i & m.act_ready_o & 1u) | ((m.wgt_valid_i & m.wgt_ready_o & 1u) << 1) | (res_taken << 2);"
+            "    const uint32_t fired = (m.{} & m.{} & 1u) | ((m.{} & m.{} & 1u) << 1) | (res_taken << 2);",
+            n(ActValid),
+            n(ActReady),
+            n(WgtValid),
+            n(WgtReady)
         );
-        let _ = writeln!(w, "    if (res_taken) {{\n{}\n    }}", body(get_port(port("res_data_o"), "res"), "        "));
-        let _ = writeln!(w, "    if (wgt) {{\n{}\n    }}", body(set_port(port("wgt_data_i"), "wgt"), "        "));
-        let _ = writeln!(w, "    m.clk_i = 1;");
+        let _ = writeln!(w, "    if (res_taken) {{\n{}\n    }}", body(get_port(port(ResData), "res"), "        "));
+        let _ = writeln!(w, "    if (wgt) {{\n{}\n    }}", body(set_port(port(WgtData), "wgt"), "        "));
+        let _ = writeln!(w, "    m.{} = 1;", n(Clk));
         let _ = writeln!(w, "    m.eval();{dump}");
         let _ = writeln!(w, "    return fired;");
         let _ = writeln!(w, "}}");
@@ -511,8 +582,8 @@ mod tests {
     #[test]
     fn stream_tops_get_the_cycle_function() {
         assert!(!cpp_shim("t", &ports()).contains(symbols::STREAM_CYCLE), "no stream interface, no cycle function");
-        let cfg = lutcore_sw::config::preset("default").expect("preset");
-        let stream = crate::top_ports(&cfg);
+        let cfg = lutcore_contract::config::preset("default").expect("preset");
+        let stream = lutcore_gen::top_ports(&cfg);
         assert!(has_stream_interface(&stream));
         let s = cpp_shim("t", &stream);
         let f = &s[s.find(symbols::STREAM_CYCLE).expect("cycle function")..];

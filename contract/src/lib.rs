@@ -1,0 +1,27 @@
+//! lutcore's hardware contract: what a generated array is and how it is fed,
+//! shared by the host software (`lutcore-sw`), the Verilog generator
+//! (`lutcore-gen`) and the co-simulation (`lutcore-sim`).
+//!
+//! * [`config`]: [`ArrayConfig`], its validation, every derived width, the presets.
+//! * [`dtype`]: the number formats ([`WeightType`], the [`Activation`] trait).
+//! * [`layout`]: the canonical [`WeightMatrix`], its [`BitPlanes`], and the
+//!   stream beats of the arrays ([`layout::rtl_weight_beats`], [`layout::rtl_act_beats`]).
+//! * [`reference`]: the golden GEMVs the arrays and kernels are checked against.
+//! * [`interface`]: the stream interface every array top has, described once
+//!   (names, directions, widths, docs), and the checks that hold a module's
+//!   port list or a hand-written instance to it.
+//!
+//! The crate has no threads, no file access and no randomness: what the
+//! hardware is can be read here without the host software around it.
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod dtype;
+pub mod interface;
+pub mod layout;
+pub mod reference;
+
+pub use config::{Arch, ArrayConfig, ConfigError, RawArrayConfig};
+pub use dtype::{Activation, WeightType};
+pub use interface::{Dir, StreamPort};
+pub use layout::{BitPlanes, WeightMatrix};
