@@ -6,7 +6,7 @@
 //! * [`dtype`]: the number formats ([`WeightType`], the [`Activation`] trait).
 //! * [`layout`]: the canonical [`WeightMatrix`], its [`BitPlanes`], and the
 //!   stream beats of the arrays ([`layout::rtl_weight_beats`], [`layout::rtl_act_beats`]).
-//! * [`reference`]: the golden GEMVs the arrays and kernels are checked against.
+//! * [`reference`](mod@reference): the golden GEMVs the arrays and kernels are checked against.
 //! * [`interface`]: the stream interface every array top has, described once
 //!   (names, directions, widths, docs), and the checks that hold a module's
 //!   port list or a hand-written instance to it.

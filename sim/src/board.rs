@@ -28,10 +28,10 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 
-use lutcore_contract::interface::check_instance;
-use lutcore_gen::{Design, GeneratedFile, Port};
 use lutcore_contract::config::{Arch, ArrayConfig};
+use lutcore_contract::interface::check_instance;
 use lutcore_contract::layout::{check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, Beat, WeightMatrix};
+use lutcore_gen::{Design, GeneratedFile, Port};
 
 use crate::model::SimModel;
 use crate::SimError;
