@@ -121,7 +121,7 @@ pub fn stream_port(cfg: &ArrayConfig, p: StreamPort) -> Port {
 pub enum GenError {
     /// The generated top's port list differs from the stream interface
     /// (a generator bug: the error names the module and the port).
-    #[error("generated top does not have the stream interface: {0}")]
+    #[error("the generated top does not have the stream interface (a bug in lutcore-gen): {0}")]
     Interface(#[from] InterfaceError),
 }
 
