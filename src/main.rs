@@ -1,7 +1,9 @@
-//! `lutcore`: the command line. This file defines the commands and their
-//! limits and dispatches to one module per command; the work itself is in the
-//! library crates (`lutcore_sw` CPU kernels and models, `lutcore_gen` Verilog,
-//! `lutcore_sim` Verilator co-simulation) except where a module says otherwise.
+//! `lutcore`: the command line. This file defines the commands and their limits
+//! and dispatches each to its module. Most commands wire the library crates
+//! together (`lutcore_sw`: CPU kernels, BitNet models; `lutcore_gen`: Verilog;
+//! `lutcore_sim`: Verilator co-simulation). Two carry logic of their own because
+//! nothing else uses it: `regress` (its case generator and reports) and `dse`
+//! (about 1.9k lines: the sweeps, yosys scripts, result files, tables and plots).
 //!
 //! * [`args`]: the arguments commands share (`--preset`/`--config`, `--shape MxK`).
 //! * [`output`]: output files: checked before any work, written atomically.
@@ -11,11 +13,8 @@
 //! * [`fpga`]: `fpga run|cosim`, GEMVs over the board's UART.
 //! * [`model_cmd`]: `model synth`, `run`, `logits`.
 //! * [`bench`]: `bench gemv`, CPU kernel timing against DRAM bandwidth and llama.cpp.
-//! * [`regress`]: `regress`, the seeded random regression (its case generator and
-//!   report live here: they exist only for this command).
-//! * [`dse`]: `dse`, the design-space exploration: sweep definitions, yosys scripts,
-//!   result files, tables and plots (about 1.9k lines, its own library in all but
-//!   name; it uses `lutcore_gen` for every design it synthesizes).
+//! * [`regress`]: `regress`, the seeded random regression.
+//! * [`dse`]: `dse`, the design-space exploration (yosys on iCE40, ECP5, an ASIC proxy).
 
 mod args;
 mod bench;

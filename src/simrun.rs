@@ -7,9 +7,10 @@
 //! (`--trace-matmul N` or `--trace-name NAME`; default the first) is dumped
 //! to F (FST, or VCD for a `.vcd` name).
 //!
-//! This module owns the command's arguments, the run (model synthesis, the
-//! token schedule, the comparisons) and its report; the simulation and the
-//! accounting live in `lutcore_sim::rtl_backend`.
+//! This module owns the command's arguments, the run ([`run`]: model synthesis,
+//! the token schedule, the comparisons, returning a [`ModelRun`]) and its report
+//! ([`ModelRun::print`], and [`ModelRun::json`] for `--json`); the simulation and
+//! the accounting live in `lutcore_sim::rtl_backend`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -796,9 +797,15 @@ mod tests {
     #[test]
     fn a_clean_run_passes_and_a_corrupted_matmul_fails() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let ok = run_and_report(&args(tmp.path(), &[])).expect("run");
+        let json = tmp.path().join("report.json");
+        let ok = run_and_report(&args(tmp.path(), &["--json", json.to_str().expect("utf-8 path")])).expect("run");
         assert!(ok.passed(), "{ok:?}");
         assert_eq!((ok.matmuls, ok.mismatches), (2 * 7 * 2, 0));
+        let j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("--json written")).expect("JSON");
+        assert_eq!(j["array"]["matmuls"], 28, "{j}");
+        assert_eq!(j["array"]["cycles"], ok.cycles, "{j}");
+        assert_eq!((j["passed"].as_bool(), j["logits_identical"].as_bool()), (Some(true), Some(true)), "{j}");
+        assert_eq!(j["array"]["config"]["rows"], 16, "{j}");
         let bad = run_and_report(&args(tmp.path(), &["--inject-fault", "9"])).expect("run");
         assert_eq!(bad.mismatches, 1, "{bad:?}");
         assert!(!bad.passed());
