@@ -48,6 +48,19 @@ pub(crate) fn check_output(flag: &str, out: &Path, inputs: &[(&str, &Path)]) -> 
     Ok(())
 }
 
+/// Check every output file of a command, `(flag, path)` for those given: each as
+/// [`check_output`] against `inputs`, and no two of them the same file.
+pub(crate) fn check_outputs(outputs: &[(&str, Option<&Path>)], inputs: &[(&str, &Path)]) -> Result<()> {
+    let given: Vec<(&str, &Path)> = outputs.iter().filter_map(|&(flag, path)| path.map(|p| (flag, p))).collect();
+    for (i, &(flag, path)) in given.iter().enumerate() {
+        check_output(flag, path, inputs)?;
+        if let Some((other, earlier)) = given[..i].iter().find(|(_, earlier)| same_file(earlier, path)) {
+            bail!("{other} {} and {flag} {} are the same file", earlier.display(), path.display());
+        }
+    }
+    Ok(())
+}
+
 /// Create the folder an output file will be written into, if missing.
 pub(crate) fn create_parent_dir(path: &Path) -> Result<()> {
     check_parent_folders("output", path)?;
@@ -84,6 +97,10 @@ mod tests {
         let e = check_output("--json", &input.join("x/y.json"), &[]).unwrap_err().to_string();
         assert!(e.contains("is a file, not a folder"), "{e}");
         check_output("--json", &tmp.path().join("new/dir/out.json"), &[("--config", &input)]).unwrap();
+        let (json, trace) = (tmp.path().join("r.json"), tmp.path().join("./r.json"));
+        let e = check_outputs(&[("--json", Some(&json)), ("--trace", None), ("--out", Some(&trace))], &[]).unwrap_err().to_string();
+        assert!(e.contains("--json") && e.contains("--out") && e.contains("same file"), "{e}");
+        check_outputs(&[("--json", Some(&json)), ("--trace", Some(&tmp.path().join("w.vcd")))], &[("--config", &input)]).unwrap();
         assert!(same_file(&tmp.path().join("a/../b.json"), &tmp.path().join("a/../b.json")));
 
         let out = tmp.path().join("sub").join("r.json");

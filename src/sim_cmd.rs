@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::args::{ConfigArgs, Shape};
 use crate::limits;
-use crate::output::{check_output, create_parent_dir, same_file, write_json};
+use crate::output::{check_outputs, create_parent_dir, write_json};
 
 /// Arguments of `lutcore sim`.
 #[derive(Args)]
@@ -111,17 +111,7 @@ fn run(a: &SimArgs) -> Result<SimRun> {
 fn check_flags(a: &SimArgs, name: &str, cfg: &ArrayConfig) -> Result<()> {
     a.shape.check_weights(limits::MAX_WEIGHTS, "sim")?;
     a.shape.check_fits(name, cfg)?;
-    let inputs = a.config.inputs();
-    if let Some(j) = &a.json {
-        check_output("--json", j, &inputs)?;
-    }
-    if let Some(t) = &a.trace {
-        check_output("--trace", t, &inputs)?;
-        if let Some(j) = a.json.as_deref().filter(|j| same_file(j, t)) {
-            bail!("--json {} and --trace {} are the same file", j.display(), t.display());
-        }
-    }
-    Ok(())
+    check_outputs(&[("--json", a.json.as_deref()), ("--trace", a.trace.as_deref())], &a.config.inputs())
 }
 
 /// Roughly Gaussian activations, quantized per token with absmax as BitNet does.

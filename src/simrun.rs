@@ -27,7 +27,7 @@ use lutcore_sw::model::sample::argmax;
 use lutcore_sw::model::{Model, Session};
 
 use crate::args::{load_config, ConfigArgs, ConfigSource};
-use crate::output::{check_output, same_file};
+use crate::output::check_outputs;
 
 /// Arguments of `lutcore sim-model`.
 #[derive(Args, Debug, Clone)]
@@ -348,15 +348,7 @@ impl Setup {
         let mut inputs = a.array.inputs();
         inputs.extend(a.baseline_config.iter().map(|c| ("--baseline-config", c.as_path())));
         inputs.extend(a.model.iter().map(|m| ("--model", m.as_path())));
-        if let Some(t) = &a.trace {
-            check_output("--trace", t, &inputs)?;
-        }
-        if let Some(j) = &a.json {
-            check_output("--json", j, &inputs)?;
-            if let Some(t) = a.trace.as_deref().filter(|t| same_file(j, t)) {
-                bail!("--json {} and --trace {} are the same file", j.display(), t.display());
-            }
-        }
+        check_outputs(&[("--trace", a.trace.as_deref()), ("--json", a.json.as_deref())], &inputs)?;
         Ok(Setup { name, cfg, baselines, cost, prompt_len, decode })
     }
 }
