@@ -315,6 +315,10 @@ fn totals<'a>(recs: impl IntoIterator<Item = &'a MatmulRecord>, cost: &CostModel
     t
 }
 
+/// BitLinear matmuls of one decoder layer per forward pass: attention q, k, v,
+/// output; FFN gate, up, down.
+const MATMULS_PER_LAYER: usize = 7;
+
 /// The checked flags of a run: the arrays, the cost model and the token counts.
 struct Setup {
     /// The main array's name (preset or file) and config.
@@ -415,7 +419,7 @@ struct BaselineRun {
 /// What a `sim-model` run measured; [`ModelRun::print`] and [`ModelRun::json`] report it.
 struct ModelRun {
     setup: Setup,
-    /// Decoder layers of the model: 7 BitLinear matmuls each per forward pass.
+    /// Decoder layers of the model: [`MATMULS_PER_LAYER`] matmuls each per forward pass.
     layers: usize,
     /// Forward passes: the prompt's, then one per decoded token.
     passes: usize,
@@ -457,13 +461,13 @@ fn run(a: &SimModelArgs) -> Result<ModelRun> {
     let vocab = on_main.config.vocab;
     let prompt: Vec<u32> = (0..setup.prompt_len).map(|i| ((1 + 37 * i) % vocab) as u32).collect();
     println!(
-        "run        {} prompt token(s) + {} decoded; {} BitLinear matmuls per forward pass ({layers} layers x 7); check against CPU `{}`",
+        "run        {} prompt token(s) + {} decoded; {} BitLinear matmuls per forward pass ({layers} layers x {MATMULS_PER_LAYER}); check against CPU `{}`",
         prompt.len(),
         setup.decode,
-        layers * 7,
+        layers * MATMULS_PER_LAYER,
         a.check
     );
-    let per_run = layers * 7 * (1 + setup.decode);
+    let per_run = layers * MATMULS_PER_LAYER * (1 + setup.decode);
     let Generated { steps, logits, wall: forward_wall } = with_progress(&main, per_run, "main array", || generate(&on_main, &prompt, setup.decode))?;
     drop(on_main);
 
@@ -511,7 +515,7 @@ fn per_second(n: usize, seconds: f64) -> String {
 impl ModelRun {
     /// Matmul calls of the prompt's forward pass.
     fn prompt_calls(&self) -> usize {
-        self.layers * 7
+        self.layers * MATMULS_PER_LAYER
     }
 
     /// Totals of `recs`: all, the prompt's pass, the decode passes.
