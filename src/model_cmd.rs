@@ -270,21 +270,6 @@ impl VocabSource {
     }
 }
 
-/// Whether `a` and `b` name the same existing file (same device and inode:
-/// through symlinks, hard links and different spellings of the path).
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        #[cfg(unix)]
-        (Ok(x), Ok(y)) => {
-            use std::os::unix::fs::MetadataExt;
-            x.dev() == y.dev() && x.ino() == y.ino()
-        }
-        #[cfg(not(unix))]
-        (Ok(_), Ok(_)) => matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y),
-        _ => false,
-    }
-}
-
 /// An output file written to a temporary file in its directory and renamed
 /// over the target when complete: a failed run leaves no half-written
 /// output, and an input is never truncated.
@@ -299,7 +284,7 @@ struct OutputFile {
 /// Error if `path` (the output given by `flag`) is the same file as one of `inputs`.
 fn check_not_input(flag: &str, path: &Path, inputs: &[(String, PathBuf)]) -> Result<()> {
     for (what, input) in inputs {
-        if same_file(path, input) {
+        if crate::output::same_file(path, input) {
             bail!(
                 "{flag} {} is the same file as {what} {}: writing it would destroy the input; choose another output path",
                 path.display(),

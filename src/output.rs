@@ -70,12 +70,28 @@ pub(crate) fn create_parent_dir(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Write `value` as pretty JSON through a temporary file in the same folder, renamed
-/// over `path` when complete (`crate::dse::run::write_atomic`): a reader sees the old file
-/// or the whole new one.
+/// Write `value` as pretty JSON to `path` with [`write_atomic`].
 pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
     create_parent_dir(path)?;
-    crate::dse::run::write_atomic(path, &(serde_json::to_string_pretty(value)? + "\n"))
+    write_atomic(path, &(serde_json::to_string_pretty(value)? + "\n"))
+}
+
+/// Write `text` to `path` through a temporary file in the same folder (created if
+/// missing), renamed over `path` when complete: a reader sees the old file or the
+/// whole new one.
+pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Read-write for all before the umask, as `fs::write` creates files (not 0600).
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".lutcore-")
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes()).with_context(|| format!("writing {}", tmp.path().display()))?;
+    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("renaming into {}", path.display()))?;
+    Ok(())
 }
 
 #[cfg(test)]
