@@ -1,5 +1,7 @@
 //! Files a command writes: checked before any work (never a folder, never an
-//! input, creatable) and written whole through a temporary file.
+//! input, never another output, creatable: [`check_outputs`]) and written whole
+//! through a temporary file ([`write_atomic`], [`write_json`]). `model_cmd`'s
+//! `OutputFile` streams large files (models, logits) the same way.
 
 use std::path::{Path, PathBuf};
 
@@ -79,7 +81,7 @@ pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(
 /// Write `text` to `path` through a temporary file in the same folder (created if
 /// missing), renamed over `path` when complete: a reader sees the old file or the
 /// whole new one.
-pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
