@@ -4,16 +4,124 @@
 //! where given, llama.cpp's time on the same shape (`bench/peer/`).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use clap::Args;
 use lutcore_sw::kernels::{Isa, KernelOptions, LutGemm, Scheme, TableMode};
 use lutcore_contract::layout::WeightMatrix;
 use lutcore_contract::WeightType;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+
+use crate::args::Shape;
+use crate::limits;
+use crate::output::{check_output, write_json};
+
+/// Arguments of `lutcore bench gemv`.
+#[derive(Args)]
+pub(crate) struct BenchGemvArgs {
+    /// Shapes MxK (repeatable). Default: the BitNet matrix. M and K at most 16777216 (2^24)
+    /// each, M·K at most 268435456 (2^28) weights, batch·M and batch·K at most 67108864 (2^26).
+    #[arg(long, value_name = "MxK")]
+    shape: Vec<Shape>,
+    /// Weight formats: ternary, int1..int4 (N-bit codes; also spelled uintN). Repeatable.
+    #[arg(long, value_parser = parse_bench_weights)]
+    weights: Vec<WeightType>,
+    /// Tokens per call (repeatable), 1..=512. Default: 1 and 8.
+    #[arg(long, value_parser = parse_batch)]
+    batch: Vec<usize>,
+    /// Threads (repeatable), 1..=256. Default: 1 and 2.
+    #[arg(long, value_parser = parse_threads)]
+    threads: Vec<usize>,
+    /// Timed calls per cold measurement (hot runs 4x as many), 1..=1000.
+    #[arg(long, default_value_t = 15, value_parser = parse_bench_repeats)]
+    repeats: usize,
+    /// Skip the native ternary kernel (run only the bit-plane one).
+    #[arg(long)]
+    no_native: bool,
+    /// llama.cpp results from bench/peer/run.py, to print ratios against (at most 64 MiB).
+    #[arg(long, value_name = "FILE")]
+    peer: Option<PathBuf>,
+    /// Write the rows as JSON to FILE (not an input file; written whole or not at all).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+fn parse_batch(s: &str) -> Result<usize, String> {
+    crate::args::parse_bounded(s, "--batch", 1, limits::MAX_BATCH)
+}
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    crate::args::parse_bounded(s, "--threads", 1, limits::MAX_THREADS)
+}
+
+fn parse_bench_repeats(s: &str) -> Result<usize, String> {
+    crate::args::parse_bounded(s, "--repeats", 1, limits::MAX_BENCH_REPEATS)
+}
+
+fn parse_bench_weights(s: &str) -> Result<WeightType, String> {
+    let s = s.trim().to_ascii_lowercase();
+    let canonical = match s.strip_prefix("int") {
+        Some(bits) => format!("uint{bits}"),
+        None => s,
+    };
+    canonical.parse::<WeightType>().map_err(|e| e.to_string())
+}
+
+/// Run `lutcore bench gemv`: the plan from the flags, checked, then measured and tabulated.
+pub(crate) fn cmd_bench_gemv(a: &BenchGemvArgs) -> Result<ExitCode> {
+    let or = |v: &Vec<usize>, d: &[usize]| if v.is_empty() { d.to_vec() } else { v.clone() };
+    let plan = BenchPlan {
+        shapes: if a.shape.is_empty() { DEFAULT_SHAPES.to_vec() } else { a.shape.iter().map(|s| s.dims()).collect() },
+        weights: if a.weights.is_empty() { WeightType::ALL.to_vec() } else { a.weights.clone() },
+        batches: or(&a.batch, &[1, 8]),
+        threads: or(&a.threads, &[1, 2]),
+        repeats: a.repeats,
+        native_ternary: !a.no_native,
+    };
+    // The value parsers bound each flag; these are the limits of their combinations.
+    for &(m, k) in &plan.shapes {
+        Shape { m, k }.check_weights(limits::MAX_WEIGHTS, "bench gemv")?;
+        for &b in &plan.batches {
+            if b.saturating_mul(m.max(k)) > limits::MAX_BATCH_ELEMENTS {
+                bail!(
+                    "--batch {b} with --shape {m}x{k}: batch·max(M, K) = {} is over the limit of {} (2^26) activations or results per call",
+                    b as u128 * m.max(k) as u128,
+                    limits::MAX_BATCH_ELEMENTS
+                );
+            }
+        }
+    }
+    let inputs: Vec<(&str, &Path)> = a.peer.iter().map(|p| ("--peer", p.as_path())).collect();
+    if let Some(j) = &a.json {
+        check_output("--json", j, &inputs)?;
+    }
+    let peers = match &a.peer {
+        Some(p) => read_peers(p)?,
+        None => Vec::new(),
+    };
+    let per_combo = plan.batches.len() * plan.threads.len() * 2;
+    let schemes = |w: &WeightType| if plan.native_ternary && *w == WeightType::Ternary { 2 } else { 1 };
+    let total: usize = plan.shapes.len() * plan.weights.iter().map(schemes).sum::<usize>() * per_combo;
+    let bar = indicatif::ProgressBar::new(total as u64)
+        .with_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("template"));
+    bar.set_message("measuring DRAM bandwidth");
+    let (bw, rows) = run(&plan, &peers, |r| {
+        bar.inc(1);
+        bar.set_message(format!("{} {} {} b{} t{} {}", r.shape, r.weights, r.scheme, r.batch, r.threads, r.mode));
+    })?;
+    bar.finish_and_clear();
+    print!("{}", table(&bw, &rows));
+    if let Some(path) = &a.json {
+        write_json(path, &rows)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 /// Shapes (M×K) of the default matrix: BitNet-3B and -700M projections, and
 /// one whose K is not a multiple of 256.
@@ -309,7 +417,7 @@ pub fn batch_costs(rows: &[Row]) -> Vec<(String, usize, f64)> {
 
 /// Read the peer harness output: a JSON array, or one object per line.
 pub fn read_peers(path: &Path) -> Result<Vec<PeerRow>> {
-    let text = crate::read_text_file("--peer file", path, crate::limits::MAX_PEER_BYTES)?;
+    let text = crate::args::read_text_file("--peer file", path, limits::MAX_PEER_BYTES)?;
     if text.trim_start().starts_with('[') {
         return serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()));
     }

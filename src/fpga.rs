@@ -12,11 +12,13 @@ use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use lutcore_sim::board::{board_design, BoardDriver, BoardError, BoardParams, SimUart, MAX_AW};
 use lutcore_sim::SimLibrary;
-use lutcore_contract::config::ArrayConfig;
-use lutcore_contract::layout::{check_fits, WeightMatrix};
-use lutcore_contract::reference::gemv_plain;
+use lutcore_sw::config::ArrayConfig;
+use lutcore_sw::layout::WeightMatrix;
+use lutcore_sw::reference::gemv_plain;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+use crate::args::{BoardPreset, ConfigArgs, Shape};
 
 /// `lutcore fpga ...`
 #[derive(Args)]
@@ -67,10 +69,10 @@ enum FpgaCommand {
 struct GemvArgs {
     /// --preset NAME (default ice40, the iCEBreaker build) or --config FILE.
     #[command(flatten)]
-    config: crate::ConfigArgs,
+    config: ConfigArgs<BoardPreset>,
     /// GEMV shape as MxK (M output rows, K ≤ the config's max_k).
-    #[arg(long, default_value = "64x256", value_parser = crate::parse_shape)]
-    shape: (usize, usize),
+    #[arg(long, value_name = "MxK", default_value = "64x256")]
+    shape: Shape,
     /// Seed of the random weights and activations.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -102,36 +104,18 @@ struct CosimArgs {
 }
 
 impl GemvArgs {
-    /// The config: through the shared loader, `ice40` when neither
-    /// --preset nor --config is given.
-    fn config(&self) -> Result<ArrayConfig> {
-        if self.config.preset.is_none() && self.config.config.is_none() {
-            return Ok(lutcore_contract::config::preset("ice40")?);
-        }
-        Ok(self.config.load()?.1)
-    }
-
-    /// Check the shape against the config and `max_weights` (M·K) before
-    /// anything is allocated, opened or built.
-    fn check_shape(&self, cfg: &ArrayConfig, max_weights: usize, cmd: &str) -> Result<()> {
-        let (m, k) = self.shape;
-        let shape = format!("shape {m}x{k}");
-        if m == 0 || k == 0 {
-            bail!("{shape}: M and K must be positive");
-        }
-        check_fits(cfg, k).map_err(|e| anyhow::anyhow!("{shape}: {e}"))?;
-        match m.checked_mul(k) {
-            Some(n) if n <= max_weights => Ok(()),
-            _ => bail!(
-                "{shape}: M·K = {} weights, more than `lutcore {cmd}` takes (2^{} = {max_weights})",
-                m as u128 * k as u128,
-                max_weights.trailing_zeros()
-            ),
-        }
+    /// The config (`ice40` when neither --preset nor --config is given), with the
+    /// shape checked against it and against `max_weights` (M·K) of `lutcore {cmd}`,
+    /// before anything is allocated, opened or built.
+    fn checked_config(&self, max_weights: usize, cmd: &str) -> Result<ArrayConfig> {
+        let (name, cfg) = self.config.load()?;
+        self.shape.check_fits(&name, &cfg)?;
+        self.shape.check_weights(max_weights, cmd)?;
+        Ok(cfg)
     }
 
     fn problem(&self, cfg: &ArrayConfig) -> Result<(WeightMatrix, Vec<i8>)> {
-        let (m, k) = self.shape;
+        let (m, k) = self.shape.dims();
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let (lo, hi) = (cfg.weights().min_value(), cfg.weights().max_value());
         let values: Vec<i32> = (0..m * k).map(|_| rng.gen_range(lo..=hi)).collect();
@@ -150,8 +134,7 @@ pub fn cmd_fpga(a: &FpgaArgs) -> Result<ExitCode> {
 }
 
 fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
-    let cfg = a.gemv.config()?;
-    a.gemv.check_shape(&cfg, MAX_RUN_WEIGHTS, "fpga run")?;
+    let cfg = a.gemv.checked_config(MAX_RUN_WEIGHTS, "fpga run")?;
     let port = open_port(&a.port, a.baud)?;
     let name = a.port.display();
     gemv_on(BoardDriver::new(Box::new(port)), &cfg, &a.gemv, &format!("board on {name} at {} baud", a.baud)).map_err(|e| {
@@ -206,8 +189,7 @@ fn open_port(path: &Path, baud: u32) -> Result<serialport::TTYPort> {
 }
 
 fn cmd_cosim(a: &CosimArgs) -> Result<ExitCode> {
-    let cfg = a.gemv.config()?;
-    a.gemv.check_shape(&cfg, MAX_COSIM_WEIGHTS, "fpga cosim")?;
+    let cfg = a.gemv.checked_config(MAX_COSIM_WEIGHTS, "fpga cosim")?;
     let mut params = BoardParams::for_config(&cfg);
     params.wgt_aw = a.wgt_aw;
     params.res_aw = a.res_aw;
@@ -220,8 +202,8 @@ fn cmd_cosim(a: &CosimArgs) -> Result<ExitCode> {
             cfg.k_tile()
         );
     }
-    let (m, k) = a.gemv.shape;
-    params.check_gemv(&cfg, k).map_err(|e| anyhow::anyhow!("shape {m}x{k} on the board top (--wgt-aw {}, --res-aw {}): {e}", a.wgt_aw, a.res_aw))?;
+    let shape = a.gemv.shape;
+    params.check_gemv(&cfg, shape.k).map_err(|e| anyhow::anyhow!("--shape {shape} on the board top (--wgt-aw {}, --res-aw {}): {e}", a.wgt_aw, a.res_aw))?;
     let design = board_design(&cfg, &params)?;
     let t = Instant::now();
     let lib = SimLibrary::build(&design)?;
@@ -282,7 +264,7 @@ mod tests {
 
     #[test]
     fn fpga_run_over_a_pseudo_terminal_to_the_verilated_board_is_bit_exact() {
-        let cfg = lutcore_contract::config::preset("ice40").unwrap();
+        let cfg = lutcore_sw::config::preset("ice40").unwrap();
         // Small RAMs (the board_uart tests' build): 10x37 takes one run, 37x64 three.
         let params = BoardParams { act_aw: 6, wgt_aw: 7, res_aw: 3, baud_div: 4 };
         let lib = SimLibrary::build(&board_design(&cfg, &params).unwrap()).expect("Verilator build of the board top");

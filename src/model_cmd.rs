@@ -55,15 +55,8 @@ pub struct RunArgs {
     /// Tokens to generate (prompt + this must fit the model's context).
     #[arg(short = 'n', long = "n-predict", default_value_t = 64)]
     pub n_predict: usize,
-    /// Matmul backend: `lut` (fast CPU kernels) or `ref` (plain integer reference).
-    #[arg(long, default_value = "lut")]
-    pub backend: String,
-    /// Threads: 1..=1024.
-    #[arg(long, default_value_t = 1)]
-    pub threads: usize,
-    /// Activation quantization and roundings.
-    #[arg(long, value_enum, default_value_t = NumericsArg::Bitnet)]
-    pub numerics: NumericsArg,
+    #[command(flatten)]
+    pub forward: ForwardArgs,
     /// Sampling temperature: finite, ≥ 0 (0 = greedy).
     #[arg(long, default_value_t = 0.0)]
     pub temp: f32,
@@ -76,6 +69,28 @@ pub struct RunArgs {
     /// Sampling seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+/// How `run` and `logits` compute the forward pass.
+#[derive(Args)]
+pub struct ForwardArgs {
+    /// Matmul backend: `lut` (fast CPU kernels) or `ref` (plain integer reference).
+    #[arg(long, default_value = "lut")]
+    pub backend: String,
+    /// Threads: 1..=1024.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Activation quantization and roundings.
+    #[arg(long, value_enum, default_value_t = NumericsArg::Bitnet)]
+    pub numerics: NumericsArg,
+}
+
+impl ForwardArgs {
+    /// The matmul backend, after checking --threads and --backend.
+    fn backend(&self) -> Result<Box<dyn lutcore_sw::backend::Backend>> {
+        check_threads(self.threads)?;
+        cpu_backend("--backend", &self.backend, self.threads)
+    }
 }
 
 #[derive(Args)]
@@ -91,15 +106,8 @@ pub struct LogitsArgs {
     /// it, then renamed; never the model file).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Matmul backend: `lut` or `ref`.
-    #[arg(long, default_value = "lut")]
-    pub backend: String,
-    /// Threads: 1..=1024.
-    #[arg(long, default_value_t = 1)]
-    pub threads: usize,
-    /// Activation quantization and roundings.
-    #[arg(long, value_enum, default_value_t = NumericsArg::Bitnet)]
-    pub numerics: NumericsArg,
+    #[command(flatten)]
+    pub forward: ForwardArgs,
 }
 
 /// `--numerics`: which roundings the forward pass makes besides the ternary weights.
@@ -262,21 +270,6 @@ impl VocabSource {
     }
 }
 
-/// Whether `a` and `b` name the same existing file (same device and inode:
-/// through symlinks, hard links and different spellings of the path).
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        #[cfg(unix)]
-        (Ok(x), Ok(y)) => {
-            use std::os::unix::fs::MetadataExt;
-            x.dev() == y.dev() && x.ino() == y.ino()
-        }
-        #[cfg(not(unix))]
-        (Ok(_), Ok(_)) => matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y),
-        _ => false,
-    }
-}
-
 /// An output file written to a temporary file in its directory and renamed
 /// over the target when complete: a failed run leaves no half-written
 /// output, and an input is never truncated.
@@ -291,7 +284,7 @@ struct OutputFile {
 /// Error if `path` (the output given by `flag`) is the same file as one of `inputs`.
 fn check_not_input(flag: &str, path: &Path, inputs: &[(String, PathBuf)]) -> Result<()> {
     for (what, input) in inputs {
-        if same_file(path, input) {
+        if crate::output::same_file(path, input) {
             bail!(
                 "{flag} {} is the same file as {what} {}: writing it would destroy the input; choose another output path",
                 path.display(),
@@ -429,9 +422,8 @@ pub(crate) fn cpu_backend(option: &str, name: &str, threads: usize) -> Result<Bo
 pub fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
     use std::io::Write;
     use lutcore_sw::model::{sample::Sampler, tokenizer_from_gguf, Model, Session};
-    check_threads(a.threads)?;
+    let backend = a.forward.backend()?;
     let mut sampler = Sampler::checked(a.temp, a.top_k, a.top_p, a.seed).context("bad --temp or --top-p")?;
-    let backend = cpu_backend("--backend", &a.backend, a.threads)?;
     check_model_path(&a.model)?;
     let file = lutcore_sw::gguf::GgufFile::open(&a.model)?;
     let tokenizer = tokenizer_from_gguf(&file)?;
@@ -470,8 +462,8 @@ pub fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
             prompt.len(), a.n_predict, c.context, c.arch, a.model.display()
         );
     }
-    let mut session = Session::new(&model, a.threads);
-    session.numerics = a.numerics.into();
+    let mut session = Session::new(&model, a.forward.threads);
+    session.numerics = a.forward.numerics.into();
     // The KV cache for the whole run, allocated (and paged in) before timing.
     let kv_bytes = [c.kv_dim(), 2 * std::mem::size_of::<f32>(), positions].iter().fold(c.layers as u64, |acc, &x| acc.saturating_mul(x as u64));
     if let Some(avail) = available_memory().filter(|&m| kv_bytes > m) {
@@ -518,8 +510,7 @@ pub fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
 
 pub fn cmd_logits(a: &LogitsArgs) -> Result<ExitCode> {
     use lutcore_sw::model::{Model, Session};
-    check_threads(a.threads)?;
-    let backend = cpu_backend("--backend", &a.backend, a.threads)?;
+    let backend = a.forward.backend()?;
     check_model_path(&a.model)?;
     // Checked before the model is loaded: never the model, a writable place.
     let mut out = OutputFile::prepare("--out", &a.out, &[("-m/--model", &a.model)])?;
@@ -535,8 +526,8 @@ pub fn cmd_logits(a: &LogitsArgs) -> Result<ExitCode> {
         );
     }
     let t = Instant::now();
-    let mut session = Session::new(&model, a.threads);
-    session.numerics = a.numerics.into();
+    let mut session = Session::new(&model, a.forward.threads);
+    session.numerics = a.forward.numerics.into();
     let rows = session.forward(&a.tokens, true)?;
     check_finite_logits(&rows, "--tokens")?;
     let bytes: Vec<u8> = rows.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();

@@ -43,7 +43,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::dse::run::write_atomic;
+use crate::output::write_atomic;
 
 /// Cases of a run when `-n` is not given.
 pub const DEFAULT_CASES: usize = 200;

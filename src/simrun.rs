@@ -7,9 +7,10 @@
 //! (`--trace-matmul N` or `--trace-name NAME`; default the first) is dumped
 //! to F (FST, or VCD for a `.vcd` name).
 //!
-//! This module owns the command's arguments, the run (model synthesis, the
-//! token schedule, the comparisons) and its report; the simulation and the
-//! accounting live in `lutcore_sim::rtl_backend`.
+//! This module owns the command's arguments, the run ([`run`]: model synthesis,
+//! the token schedule, the comparisons, returning a [`ModelRun`]) and its report
+//! ([`ModelRun::print`], and [`ModelRun::json`] for `--json`); the simulation and
+//! the accounting live in `lutcore_sim::rtl_backend`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,21 +20,21 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use lutcore_sim::{CostModel, MatmulRecord, RtlBackend, RtlOptions, TraceRequest, TraceSelect, TRACE_CYCLE};
 use lutcore_sw::backend::{Backend, LutBackend};
-use lutcore_contract::config::{Arch, ArrayConfig, RawArrayConfig};
+use lutcore_sw::config::{Arch, ArrayConfig, RawArrayConfig};
 use lutcore_sw::gguf::GgmlType;
 use lutcore_sw::model::synth::{write_model, SynthShape};
 use lutcore_sw::model::sample::argmax;
 use lutcore_sw::model::{Model, Session};
 
+use crate::args::{load_config, ConfigArgs, ConfigSource};
+use crate::output::check_outputs;
+
 /// Arguments of `lutcore sim-model`.
 #[derive(Args, Debug, Clone)]
 pub struct SimModelArgs {
-    /// Array preset (see `lutcore gen --list-presets`); default `default`.
-    #[arg(long, conflicts_with = "config")]
-    pub preset: Option<String>,
-    /// A JSON array config file (fields as in `lutcore gen --config`).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    /// The main array: --preset NAME (default `default`) or --config FILE.
+    #[command(flatten)]
+    pub array: ConfigArgs,
     /// BitNet GGUF model. Default: a small synthetic BitNet-shaped model
     /// (hidden 256, FFN 768, 2 layers, 4 heads, vocabulary 512, TQ2_0)
     /// written to a temporary directory.
@@ -92,6 +93,11 @@ pub struct SimModelArgs {
     /// Trace the first call on this matrix, e.g. `blk.0.attn_q`.
     #[arg(long, value_name = "NAME", requires = "trace")]
     pub trace_name: Option<String>,
+    /// Also write the summary as JSON to FILE: per array its matmuls, mismatches, cycles,
+    /// utilization and modeled tokens/s; the logits check (not an input file; written
+    /// whole or not at all).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 /// What a run found, for the exit status and tests.
@@ -121,8 +127,18 @@ impl SimModelReport {
 
 /// Run `lutcore sim-model`: exit status 1 on any mismatch.
 pub fn cmd_sim_model(a: &SimModelArgs) -> Result<ExitCode> {
-    let report = run(a)?;
+    let report = run_and_report(a)?;
     Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// [`run`], then the report: printed, and written to `--json` if given.
+fn run_and_report(a: &SimModelArgs) -> Result<SimModelReport> {
+    let run = run(a)?;
+    run.print(a);
+    if let Some(path) = &a.json {
+        crate::output::write_json(path, &run.json())?;
+    }
+    Ok(run.report())
 }
 
 /// The same config with each other datapath that accepts its weights
@@ -141,13 +157,9 @@ fn baselines(a: &SimModelArgs, cfg: &ArrayConfig, name: &str) -> Result<Vec<(Str
     if a.no_compare {
         return Ok(vec![]);
     }
-    let mut v = Vec::new();
-    for p in &a.baseline_preset {
-        v.push((p.clone(), lutcore_contract::config::preset(p)?));
-    }
-    for f in &a.baseline_config {
-        v.push(crate::load_config(None, Some(f), "default")?);
-    }
+    let presets = a.baseline_preset.iter().map(|p| ConfigSource::Preset(p));
+    let files = a.baseline_config.iter().map(|f| ConfigSource::File(f));
+    let v = presets.chain(files).map(load_config).collect::<Result<Vec<_>>>()?;
     Ok(if v.is_empty() { twins(cfg, name) } else { v })
 }
 
@@ -303,140 +315,258 @@ fn totals<'a>(recs: impl IntoIterator<Item = &'a MatmulRecord>, cost: &CostModel
     t
 }
 
-fn run(a: &SimModelArgs) -> Result<SimModelReport> {
-    let positive = |v: f64| v.is_finite() && v > 0.0;
-    if !positive(a.clock_mhz) || !positive(a.bandwidth_gbs) {
-        bail!("--clock-mhz and --bandwidth-gbs must be positive");
-    }
-    let cost = CostModel { clock_hz: a.clock_mhz * 1e6, weight_bytes_per_s: a.bandwidth_gbs * 1e9 };
-    let (name, cfg) = crate::load_config(a.preset.as_deref(), a.config.as_deref(), "default")?;
-    let baselines = baselines(a, &cfg, &name)?;
-    let (prompt_len, decode) = if a.bench_layer.is_some() { (1, 0) } else { (a.prompt, a.decode) };
-    if prompt_len == 0 {
-        bail!("--prompt 0: need at least one prompt token");
-    }
-    let max_tokens = crate::limits::MAX_SIM_MODEL_TOKENS;
-    if prompt_len.saturating_add(decode) > max_tokens {
-        bail!("--prompt {prompt_len} plus --decode {decode} is over the limit of {max_tokens} tokens");
-    }
-    if let Some(t) = &a.trace {
-        let mut inputs: Vec<(&str, &Path)> = a.config.iter().map(|c| ("--config", c.as_path())).collect();
+/// BitLinear matmuls of one decoder layer per forward pass: attention q, k, v,
+/// output; FFN gate, up, down.
+const MATMULS_PER_LAYER: usize = 7;
+
+/// The checked flags of a run: the arrays, the cost model and the token counts.
+struct Setup {
+    /// The main array's name (preset or file) and config.
+    name: String,
+    cfg: ArrayConfig,
+    /// The baseline arrays, by name.
+    baselines: Vec<(String, ArrayConfig)>,
+    cost: CostModel,
+    prompt_len: usize,
+    decode: usize,
+}
+
+impl Setup {
+    /// Load the configs and check every flag that needs no model or build.
+    fn check(a: &SimModelArgs) -> Result<Setup> {
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        if !positive(a.clock_mhz) || !positive(a.bandwidth_gbs) {
+            bail!("--clock-mhz and --bandwidth-gbs must be positive");
+        }
+        let cost = CostModel { clock_hz: a.clock_mhz * 1e6, weight_bytes_per_s: a.bandwidth_gbs * 1e9 };
+        let (name, cfg) = a.array.load()?;
+        let baselines = baselines(a, &cfg, &name)?;
+        let (prompt_len, decode) = if a.bench_layer.is_some() { (1, 0) } else { (a.prompt, a.decode) };
+        if prompt_len == 0 {
+            bail!("--prompt 0: need at least one prompt token");
+        }
+        let max_tokens = crate::limits::MAX_SIM_MODEL_TOKENS;
+        if prompt_len.saturating_add(decode) > max_tokens {
+            bail!("--prompt {prompt_len} plus --decode {decode} is over the limit of {max_tokens} tokens");
+        }
+        let mut inputs = a.array.inputs();
         inputs.extend(a.baseline_config.iter().map(|c| ("--baseline-config", c.as_path())));
         inputs.extend(a.model.iter().map(|m| ("--model", m.as_path())));
-        crate::check_output("--trace", t, &inputs)?;
+        check_outputs(&[("--trace", a.trace.as_deref()), ("--json", a.json.as_deref())], &inputs)?;
+        Ok(Setup { name, cfg, baselines, cost, prompt_len, decode })
     }
+}
 
-    println!("array      {name}: {cfg}");
-    for (bn, bc) in &baselines {
-        println!("baseline   {bn}: {bc}");
+/// The model file of a run: `--model`, or a synthetic model written to a temporary
+/// folder (returned too: the file lives as long as it does).
+fn model_file(a: &SimModelArgs) -> Result<(PathBuf, Option<tempfile::TempDir>)> {
+    if let Some(p) = &a.model {
+        println!("model      {}", p.display());
+        return Ok((p.clone(), None));
     }
-    let _tmp;
-    let path = match (&a.model, &a.bench_layer) {
-        (Some(p), _) => p.clone(),
-        (None, shape) => {
-            let shape = match shape {
-                Some(s) => bench_shape(s)?,
-                None => builtin_shape(),
-            };
-            let tmp = tempfile::Builder::new().prefix("lutcore-sim-model-").tempdir().context("creating a temporary directory")?;
-            let p = tmp.path().join(format!("{}.gguf", shape.name));
-            let sp = spinner(&format!("synthesizing {}", shape.name));
-            let r = write_model(&shape, None, a.seed, &p, |_, _| {});
-            sp.finish_and_clear();
-            r.with_context(|| format!("writing {}", p.display()))?;
-            _tmp = tmp;
-            println!(
-                "model      synthetic {}: hidden {}, ffn {}, {} layer(s), {} heads, vocab {}, {} (seed {})",
-                shape.name, shape.hidden, shape.ffn, shape.layers, shape.heads, shape.vocab, shape.ternary.name(), a.seed
-            );
-            p
-        }
+    let shape = match &a.bench_layer {
+        Some(s) => bench_shape(s)?,
+        None => builtin_shape(),
     };
-    if a.model.is_some() {
-        println!("model      {}", path.display());
-    }
+    let tmp = tempfile::Builder::new().prefix("lutcore-sim-model-").tempdir().context("creating a temporary directory")?;
+    let p = tmp.path().join(format!("{}.gguf", shape.name));
+    let sp = spinner(&format!("synthesizing {}", shape.name));
+    let r = write_model(&shape, None, a.seed, &p, |_, _| {});
+    sp.finish_and_clear();
+    r.with_context(|| format!("writing {}", p.display()))?;
+    println!(
+        "model      synthetic {}: hidden {}, ffn {}, {} layer(s), {} heads, vocab {}, {} (seed {})",
+        shape.name, shape.hidden, shape.ffn, shape.layers, shape.heads, shape.vocab, shape.ternary.name(), a.seed
+    );
+    Ok((p, Some(tmp)))
+}
 
-    let trace = a.trace.as_ref().map(|path| TraceRequest {
+/// The `--trace` request: the file and the matmul to dump.
+fn trace_request(a: &SimModelArgs) -> Option<TraceRequest> {
+    a.trace.as_ref().map(|path| TraceRequest {
         path: path.clone(),
         select: match (&a.trace_name, a.trace_matmul) {
             (Some(n), _) => TraceSelect::Name(n.clone()),
             (None, n) => TraceSelect::Call(n.unwrap_or(0)),
         },
-    });
-    if let Some(p) = &a.trace {
-        crate::create_parent_dir(p).context("--trace")?;
+    })
+}
+
+/// Install a progress bar of `total` matmuls on `backend` while `f` runs.
+fn with_progress<T>(backend: &RtlBackend, total: usize, label: &str, f: impl FnOnce() -> T) -> T {
+    let bar = progress(total, label);
+    let b2 = bar.clone();
+    let label = label.to_string();
+    backend.set_observer(Box::new(move |r| {
+        b2.inc(1);
+        b2.set_message(format!("{label}: {}", r.name));
+    }));
+    let out = f();
+    bar.finish_and_clear();
+    out
+}
+
+/// One baseline array's part of a run.
+struct BaselineRun {
+    name: String,
+    cfg: ArrayConfig,
+    /// Its matmuls, call for call the main array's.
+    records: Vec<MatmulRecord>,
+    /// Its logits against the main array's.
+    logits: LogitsCheck,
+}
+
+/// What a `sim-model` run measured; [`ModelRun::print`] and [`ModelRun::json`] report it.
+struct ModelRun {
+    setup: Setup,
+    /// Decoder layers of the model: [`MATMULS_PER_LAYER`] matmuls each per forward pass.
+    layers: usize,
+    /// Forward passes: the prompt's, then one per decoded token.
+    passes: usize,
+    /// The main array's matmuls, in call order.
+    records: Vec<MatmulRecord>,
+    baselines: Vec<BaselineRun>,
+    /// Wall time of the forward passes on the main array (RTL and CPU check) and of
+    /// packing its weights.
+    forward_wall: Duration,
+    load_wall: Duration,
+    /// The main array's logits against the CPU backend's.
+    logits: LogitsCheck,
+    /// The traced matmul (with `--trace`).
+    trace: Option<lutcore_sim::TraceRecord>,
+}
+
+/// Check the flags, build the arrays, run the prompt and the greedy decode on the
+/// main array, replay the same token steps on each baseline and on the CPU, and
+/// compare the logits; prints progress (arrays, model, builds) as it goes.
+fn run(a: &SimModelArgs) -> Result<ModelRun> {
+    let setup = Setup::check(a)?;
+    println!("array      {}: {}", setup.name, setup.cfg);
+    for (bn, bc) in &setup.baselines {
+        println!("baseline   {bn}: {bc}");
     }
-    let main = build(&cfg, "main", &a.check, trace)?;
+    let (path, _tmp) = model_file(a)?;
+    if let Some(p) = &a.trace {
+        crate::output::create_parent_dir(p).context("--trace")?;
+    }
+    let main = build(&setup.cfg, "main", &a.check, trace_request(a))?;
     if let Some(n) = a.inject_fault {
         main.inject_fault(n);
         println!("fault      injecting a one-bit error into matmul #{n} (test hook)");
     }
-    let base = baselines.iter().map(|(_, bc)| build(bc, &format!("{} base", bc.arch()), &a.check, None)).collect::<Result<Vec<_>>>()?;
-    let (on_main, load_main) = load(&path, &main, "the main array")?;
-    let c = on_main.config.clone();
-    let prompt: Vec<u32> = (0..prompt_len).map(|i| ((1 + 37 * i) % c.vocab) as u32).collect();
+    let bases = setup.baselines.iter().map(|(_, bc)| build(bc, &format!("{} base", bc.arch()), &a.check, None)).collect::<Result<Vec<_>>>()?;
+
+    let (on_main, load_wall) = load(&path, &main, "the main array")?;
+    let layers = on_main.config.layers;
+    let vocab = on_main.config.vocab;
+    let prompt: Vec<u32> = (0..setup.prompt_len).map(|i| ((1 + 37 * i) % vocab) as u32).collect();
     println!(
-        "run        {} prompt token(s) + {decode} decoded; {} BitLinear matmuls per forward pass ({} layers x 7); check against CPU `{}`",
+        "run        {} prompt token(s) + {} decoded; {} BitLinear matmuls per forward pass ({layers} layers x {MATMULS_PER_LAYER}); check against CPU `{}`",
         prompt.len(),
-        c.layers * 7,
-        c.layers,
+        setup.decode,
+        layers * MATMULS_PER_LAYER,
         a.check
     );
-
-    let per_run = c.layers * 7 * (1 + decode);
-    let bar = progress(per_run, "main array");
-    let b2 = bar.clone();
-    main.set_observer(Box::new(move |r| {
-        b2.inc(1);
-        b2.set_message(format!("main array: {}", r.name));
-    }));
-    let gen = generate(&on_main, &prompt, decode);
-    bar.finish_and_clear();
-    let Generated { steps, logits, wall: fwd_wall } = gen?;
+    let per_run = layers * MATMULS_PER_LAYER * (1 + setup.decode);
+    let Generated { steps, logits, wall: forward_wall } = with_progress(&main, per_run, "main array", || generate(&on_main, &prompt, setup.decode))?;
     drop(on_main);
 
-    let mut base_recs = Vec::new();
-    for (b, (bn, _)) in base.iter().zip(&baselines) {
-        let (on_base, _) = load(&path, b, &format!("baseline {bn}"))?;
-        let bar = progress(per_run, &format!("baseline {bn}"));
-        let b2 = bar.clone();
-        b.set_observer(Box::new(move |r| {
-            b2.inc(1);
-            b2.set_message(format!("baseline: {}", r.name));
-        }));
-        let l = replay(&on_base, &steps);
-        bar.finish_and_clear();
-        match compare_logits(&l?, &logits) {
-            LogitsCheck::Identical => {}
-            LogitsCheck::Differ => println!("baseline   {bn}: logits DIFFER from the main array's"),
-            LogitsCheck::NotFinite { count } => println!("baseline   {bn}: logits NOT FINITE ({count} NaN or infinite values)"),
+    let mut baselines = Vec::new();
+    for (b, (name, cfg)) in bases.iter().zip(&setup.baselines) {
+        let (on_base, _) = load(&path, b, &format!("baseline {name}"))?;
+        let replayed = with_progress(b, per_run, &format!("baseline {name}"), || replay(&on_base, &steps))?;
+        baselines.push(BaselineRun { name: name.clone(), cfg: cfg.clone(), records: b.records(), logits: compare_logits(&replayed, &logits) });
+    }
+    let (on_cpu, _) = load(&path, &LutBackend { threads: 1 }, "the CPU")?;
+    let cpu_logits = replay(&on_cpu, &steps)?;
+
+    let records = main.records();
+    let trace = main.trace_record();
+    if let (Some(path), None) = (&a.trace, &trace) {
+        let which = match (&a.trace_name, a.trace_matmul) {
+            (Some(n), _) => format!("--trace-name {n}: no matmul of that name ran (names: {})", names(&records)),
+            (None, n) => format!("--trace-matmul {}: the run had {} matmuls (0..{})", n.unwrap_or(0), records.len(), records.len()),
+        };
+        bail!("nothing traced to {}: {which}", path.display());
+    }
+    Ok(ModelRun {
+        setup,
+        layers,
+        passes: steps.len(),
+        records,
+        baselines,
+        forward_wall,
+        load_wall,
+        logits: compare_logits(&logits, &cpu_logits),
+        trace,
+    })
+}
+
+/// Simulated cycles per second of `t`.
+fn sim_speed(t: &Totals) -> f64 {
+    t.cycles as f64 / t.wall.as_secs_f64().max(1e-9)
+}
+
+/// `n / seconds` as text, `-` when there is nothing to divide.
+fn per_second(n: usize, seconds: f64) -> String {
+    if n > 0 { format!("{:.1}", n as f64 / seconds) } else { "-".into() }
+}
+
+impl ModelRun {
+    /// Matmul calls of the prompt's forward pass.
+    fn prompt_calls(&self) -> usize {
+        self.layers * MATMULS_PER_LAYER
+    }
+
+    /// Totals of `recs`: all, the prompt's pass, the decode passes.
+    fn totals(&self, recs: &[MatmulRecord]) -> (Totals, Totals, Totals) {
+        let (p, d) = recs.split_at(self.prompt_calls().min(recs.len()));
+        let cost = &self.setup.cost;
+        (totals(recs, cost), totals(p, cost), totals(d, cost))
+    }
+
+    /// What the exit status and the tests see.
+    fn report(&self) -> SimModelReport {
+        let (all, _, _) = self.totals(&self.records);
+        let baseline = self.baselines.iter().map(|b| totals(&b.records, &self.setup.cost)).fold((0, 0), |(c, m), t| (c + t.calls, m + t.mismatches));
+        SimModelReport {
+            matmuls: all.calls,
+            mismatches: all.mismatches,
+            baseline,
+            logits_identical: self.logits == LogitsCheck::Identical,
+            cycles: all.cycles,
+            trace: self.trace.clone(),
         }
-        base_recs.push(b.records());
     }
 
-    let cpu_logits = {
-        let (on_cpu, _) = load(&path, &LutBackend { threads: 1 }, "the CPU")?;
-        replay(&on_cpu, &steps)?
-    };
-    let logits_check = compare_logits(&logits, &cpu_logits);
-    let logits_identical = logits_check == LogitsCheck::Identical;
-
-    // The table.
-    let recs = main.records();
-    let layers_of = |r: &MatmulRecord| r.layer().map_or("-".to_string(), |l| l.to_string());
-    let prompt_calls = c.layers * 7;
-    let show_rows = a.full_table || recs.len() <= 200;
-    println!();
-    let mut head = format!(
-        "{:>5} {:<12} {:>11} {:>4} {:>10} {:>6} {:>9} {:>5}",
-        "layer", "matmul", "shape", "tok", "cycles", "util", "sim ms", "match"
-    );
-    for (_, bc) in &baselines {
-        head += &format!(" | {:>10} {:>6} {:>7}", format!("{} cyc", bc.arch()), "util", "x main");
+    /// The human report: the baselines' logits, the per-matmul table, the summary.
+    fn print(&self, a: &SimModelArgs) {
+        for b in &self.baselines {
+            match b.logits {
+                LogitsCheck::Identical => {}
+                LogitsCheck::Differ => println!("baseline   {}: logits DIFFER from the main array's", b.name),
+                LogitsCheck::NotFinite { count } => println!("baseline   {}: logits NOT FINITE ({count} NaN or infinite values)", b.name),
+            }
+        }
+        println!();
+        if a.full_table || self.records.len() <= 200 {
+            self.print_table();
+        } else {
+            println!("({} matmul calls; pass --full-table to list them)\n", self.records.len());
+        }
+        self.print_summary(a);
+        self.print_baselines();
+        self.print_checks();
     }
-    if show_rows {
+
+    /// One row per matmul call, with each baseline's cycles beside the main array's.
+    fn print_table(&self) {
+        let mut head = format!("{:>5} {:<12} {:>11} {:>4} {:>10} {:>6} {:>9} {:>5}", "layer", "matmul", "shape", "tok", "cycles", "util", "sim ms", "match");
+        for b in &self.baselines {
+            head += &format!(" | {:>10} {:>6} {:>7}", format!("{} cyc", b.cfg.arch()), "util", "x main");
+        }
         println!("{head}");
-        for (i, r) in recs.iter().enumerate() {
+        for (i, r) in self.records.iter().enumerate() {
             let ok = match &r.check {
                 lutcore_sim::CheckOutcome::Exact => "yes".to_string(),
                 lutcore_sim::CheckOutcome::NotChecked => "-".to_string(),
@@ -446,7 +576,7 @@ fn run(a: &SimModelArgs) -> Result<SimModelReport> {
             };
             let mut line = format!(
                 "{:>5} {:<12} {:>11} {:>4} {:>10} {:>5.1}% {:>9.2} {:>5}",
-                layers_of(r),
+                r.layer().map_or("-".to_string(), |l| l.to_string()),
                 r.matrix(),
                 format!("{}x{}", r.rows, r.cols),
                 r.tokens,
@@ -455,129 +585,155 @@ fn run(a: &SimModelArgs) -> Result<SimModelReport> {
                 r.wall.as_secs_f64() * 1e3,
                 ok
             );
-            for b in base_recs.iter().filter_map(|br| br.get(i)) {
+            for b in self.baselines.iter().filter_map(|b| b.records.get(i)) {
                 let bok = if b.check.is_mismatch() { " MISMATCH" } else { "" };
                 line += &format!(" | {:>10} {:>5.1}% {:>6.2}x{bok}", b.cycles, 100.0 * b.utilization(), b.cycles as f64 / r.cycles.max(1) as f64);
             }
             println!("{line}");
         }
         println!();
-    } else {
-        println!("({} matmul calls; pass --full-table to list them)\n", recs.len());
     }
 
-    // The summary.
-    let (p_recs, d_recs) = recs.split_at(prompt_calls.min(recs.len()));
-    let all = totals(&recs, &cost);
-    let pt = totals(p_recs, &cost);
-    let dt = totals(d_recs, &cost);
-    let tokens = prompt.len() + decode;
-    println!("tokens       {} prompt + {decode} decoded ({} forward passes, {} matmuls)", prompt.len(), steps.len(), all.calls);
-    println!(
-        "cycles/token prompt {:.0}, decode {}, overall {:.0}  (utilization {:.1}% of {} MACs/cycle)",
-        pt.cycles as f64 / prompt.len() as f64,
-        if decode > 0 { format!("{:.0}", dt.cycles as f64 / decode as f64) } else { "-".into() },
-        all.cycles as f64 / tokens as f64,
-        100.0 * all.macs as f64 / (all.cycles as f64 * cfg.macs_per_cycle()),
-        cfg.macs_per_cycle()
-    );
-    let modeled = |t: &Totals, n: usize, label: &str| {
-        if n == 0 || t.calls == 0 {
-            return;
-        }
-        let bound = if t.weights > t.compute { "weight-bandwidth-bound" } else { "compute-bound" };
+    /// Tokens, cycles per token, modeled board speed and simulation speed of the main array.
+    fn print_summary(&self, a: &SimModelArgs) {
+        let Setup { cfg, prompt_len, decode, .. } = &self.setup;
+        let (prompt_len, decode) = (*prompt_len, *decode);
+        let (all, pt, dt) = self.totals(&self.records);
+        println!("tokens       {prompt_len} prompt + {decode} decoded ({} forward passes, {} matmuls)", self.passes, all.calls);
         println!(
-            "modeled      {label}: {:.1} tokens/s at {} MHz and {} GB/s ({:.3} ms/token: compute {:.3} ms, weights {:.3} ms; {bound})",
-            n as f64 / t.modeled,
-            a.clock_mhz,
-            a.bandwidth_gbs,
-            t.modeled * 1e3 / n as f64,
-            t.compute * 1e3 / n as f64,
-            t.weights * 1e3 / n as f64
+            "cycles/token prompt {:.0}, decode {}, overall {:.0}  (utilization {:.1}% of {} MACs/cycle)",
+            pt.cycles as f64 / prompt_len as f64,
+            if decode > 0 { format!("{:.0}", dt.cycles as f64 / decode as f64) } else { "-".into() },
+            all.cycles as f64 / (prompt_len + decode) as f64,
+            100.0 * all.macs as f64 / (all.cycles as f64 * cfg.macs_per_cycle()),
+            cfg.macs_per_cycle()
         );
-    };
-    modeled(&dt, decode, "decode");
-    modeled(&pt, prompt.len(), "prompt");
-    println!("             (BitLinear matmuls only; attention, norms and the output head run on the host)");
-    println!(
-        "sim speed    {:.3} M cycles/s (Verilator: {} cycles in {:.2} s); forward passes {:.2} s wall incl. CPU check, weights packed in {:.2} s",
-        all.cycles as f64 / all.wall.as_secs_f64().max(1e-9) / 1e6,
-        all.cycles,
-        all.wall.as_secs_f64(),
-        fwd_wall.as_secs_f64(),
-        load_main.as_secs_f64()
-    );
-    if let Some(name) = &a.bench_layer {
-        println!(
-            "bench        one {name} decoder layer, 1 token: {:.2} s wall (RTL + check), {:.2} s in Verilator, {:.3} M cycles/s",
-            fwd_wall.as_secs_f64(),
-            all.wall.as_secs_f64(),
-            all.cycles as f64 / all.wall.as_secs_f64().max(1e-9) / 1e6
-        );
-    }
-    let mut base_counts = (0, 0);
-    for (br, (bn, bc)) in base_recs.iter().zip(&baselines) {
-        let bt = totals(br, &cost);
-        let (bp, bd) = br.split_at(prompt_calls.min(br.len()));
-        let (bpt, bdt) = (totals(bp, &cost), totals(bd, &cost));
-        base_counts = (base_counts.0 + bt.calls, base_counts.1 + bt.mismatches);
-        println!(
-            "baseline     {bn} ({} {} MACs/cycle): {} cycles = {:.2}x the main array's; decode {}, prompt {:.1} tokens/s modeled; {:.3} M cycles/s simulated; {}",
-            bc.arch(),
-            bc.macs_per_cycle(),
-            bt.cycles,
-            bt.cycles as f64 / all.cycles.max(1) as f64,
-            if decode > 0 { format!("{:.1}", decode as f64 / bdt.modeled) } else { "-".into() },
-            prompt.len() as f64 / bpt.modeled,
-            bt.cycles as f64 / bt.wall.as_secs_f64().max(1e-9) / 1e6,
-            if bt.mismatches == 0 { format!("all {} matmuls bit-exact", bt.calls) } else { format!("{} of {} matmuls MISMATCH", bt.mismatches, bt.calls) }
-        );
-    }
-    match logits_check {
-        LogitsCheck::Identical => println!("logits       identical to the CPU backend's (lut), bit for bit, all finite"),
-        LogitsCheck::Differ => println!("logits       DIFFER from the CPU backend's (lut)"),
-        LogitsCheck::NotFinite { count } => println!(
-            "logits       NOT FINITE: {count} NaN or infinite values (array or CPU run); a run with such logits fails, equal bits or not"
-        ),
-    }
-    let trace = main.trace_record();
-    if let Some(path) = &a.trace {
-        let Some(t) = &trace else {
-            let which = match (&a.trace_name, a.trace_matmul) {
-                (Some(n), _) => format!("--trace-name {n}: no matmul of that name ran (names: {})", names(&recs)),
-                (None, n) => format!("--trace-matmul {}: the run had {} matmuls (0..{})", n.unwrap_or(0), recs.len(), recs.len()),
-            };
-            bail!("nothing traced to {}: {which}", path.display());
+        let modeled = |t: &Totals, n: usize, label: &str| {
+            if n == 0 || t.calls == 0 {
+                return;
+            }
+            let bound = if t.weights > t.compute { "weight-bandwidth-bound" } else { "compute-bound" };
+            println!(
+                "modeled      {label}: {:.1} tokens/s at {} MHz and {} GB/s ({:.3} ms/token: compute {:.3} ms, weights {:.3} ms; {bound})",
+                n as f64 / t.modeled,
+                a.clock_mhz,
+                a.bandwidth_gbs,
+                t.modeled * 1e3 / n as f64,
+                t.compute * 1e3 / n as f64,
+                t.weights * 1e3 / n as f64
+            );
         };
-        let before: u64 = recs.iter().filter(|r| r.seq < t.call).map(|r| r.cycles).sum();
-        let cycles = t.cycles.unwrap_or(0);
-        let shape = recs.iter().find(|r| r.seq == t.call).map_or(String::new(), |r| format!(" ({}x{}, {} token(s))", r.rows, r.cols, r.tokens));
+        modeled(&dt, decode, "decode");
+        modeled(&pt, prompt_len, "prompt");
+        println!("             (BitLinear matmuls only; attention, norms and the output head run on the host)");
         println!(
-            "trace        {} ({}): matmul #{} {}{shape}: trace cycles 0..{} = 2 reset + {cycles} streaming (time 0..{}, {TRACE_CYCLE} units/cycle); cycles {before}..{} of the run",
-            t.summary.path.display(),
-            t.summary.format,
-            t.call,
-            t.name,
-            t.summary.cycles(),
-            t.summary.end_time,
-            before + cycles
+            "sim speed    {:.3} M cycles/s (Verilator: {} cycles in {:.2} s); forward passes {:.2} s wall incl. CPU check, weights packed in {:.2} s",
+            sim_speed(&all) / 1e6,
+            all.cycles,
+            all.wall.as_secs_f64(),
+            self.forward_wall.as_secs_f64(),
+            self.load_wall.as_secs_f64()
         );
+        if let Some(name) = &a.bench_layer {
+            println!(
+                "bench        one {name} decoder layer, 1 token: {:.2} s wall (RTL + check), {:.2} s in Verilator, {:.3} M cycles/s",
+                self.forward_wall.as_secs_f64(),
+                all.wall.as_secs_f64(),
+                sim_speed(&all) / 1e6
+            );
+        }
     }
-    if all.mismatches == 0 && !logits_identical {
-        println!("result       all {} matmuls bit-exact, but the logits check FAILED (see above)", all.calls);
-    } else if all.mismatches == 0 {
-        println!("result       all {} matmuls bit-exact", all.calls);
-    } else {
-        println!("result       {} of {} matmuls MISMATCH the CPU backend", all.mismatches, all.calls);
+
+    /// One line per baseline array: cycles against the main array's, modeled and simulated speed, checks.
+    fn print_baselines(&self) {
+        let (all, _, _) = self.totals(&self.records);
+        for b in &self.baselines {
+            let (bt, bp, bd) = self.totals(&b.records);
+            println!(
+                "baseline     {} ({} {} MACs/cycle): {} cycles = {:.2}x the main array's; decode {}, prompt {:.1} tokens/s modeled; {:.3} M cycles/s simulated; {}",
+                b.name,
+                b.cfg.arch(),
+                b.cfg.macs_per_cycle(),
+                bt.cycles,
+                bt.cycles as f64 / all.cycles.max(1) as f64,
+                per_second(self.setup.decode, bd.modeled),
+                self.setup.prompt_len as f64 / bp.modeled,
+                sim_speed(&bt) / 1e6,
+                if bt.mismatches == 0 { format!("all {} matmuls bit-exact", bt.calls) } else { format!("{} of {} matmuls MISMATCH", bt.mismatches, bt.calls) }
+            );
+        }
     }
-    Ok(SimModelReport {
-        matmuls: all.calls,
-        mismatches: all.mismatches,
-        baseline: base_counts,
-        logits_identical,
-        cycles: all.cycles,
-        trace,
-    })
+
+    /// The logits check, the traced matmul and the verdict.
+    fn print_checks(&self) {
+        match self.logits {
+            LogitsCheck::Identical => println!("logits       identical to the CPU backend's (lut), bit for bit, all finite"),
+            LogitsCheck::Differ => println!("logits       DIFFER from the CPU backend's (lut)"),
+            LogitsCheck::NotFinite { count } => println!(
+                "logits       NOT FINITE: {count} NaN or infinite values (array or CPU run); a run with such logits fails, equal bits or not"
+            ),
+        }
+        if let Some(t) = &self.trace {
+            let before: u64 = self.records.iter().filter(|r| r.seq < t.call).map(|r| r.cycles).sum();
+            let cycles = t.cycles.unwrap_or(0);
+            let shape = self.records.iter().find(|r| r.seq == t.call).map_or(String::new(), |r| format!(" ({}x{}, {} token(s))", r.rows, r.cols, r.tokens));
+            println!(
+                "trace        {} ({}): matmul #{} {}{shape}: trace cycles 0..{} = 2 reset + {cycles} streaming (time 0..{}, {TRACE_CYCLE} units/cycle); cycles {before}..{} of the run",
+                t.summary.path.display(),
+                t.summary.format,
+                t.call,
+                t.name,
+                t.summary.cycles(),
+                t.summary.end_time,
+                before + cycles
+            );
+        }
+        let all = totals(&self.records, &self.setup.cost);
+        if all.mismatches == 0 && self.logits != LogitsCheck::Identical {
+            println!("result       all {} matmuls bit-exact, but the logits check FAILED (see above)", all.calls);
+        } else if all.mismatches == 0 {
+            println!("result       all {} matmuls bit-exact", all.calls);
+        } else {
+            println!("result       {} of {} matmuls MISMATCH the CPU backend", all.mismatches, all.calls);
+        }
+    }
+
+    /// The summary as JSON (`--json`): per array its cycles, checks and modeled tokens/s.
+    fn json(&self) -> serde_json::Value {
+        let Setup { name, cfg, cost, prompt_len, decode, .. } = &self.setup;
+        let array = |name: &str, cfg: &ArrayConfig, recs: &[MatmulRecord]| {
+            let (all, pt, dt) = self.totals(recs);
+            serde_json::json!({
+                "name": name,
+                "config": cfg,
+                "matmuls": all.calls,
+                "mismatches": all.mismatches,
+                "cycles": all.cycles,
+                "cycles_prompt": pt.cycles,
+                "cycles_decode": dt.cycles,
+                "utilization": all.macs as f64 / (all.cycles as f64 * cfg.macs_per_cycle()),
+                "modeled_prompt_tokens_per_second": *prompt_len as f64 / pt.modeled,
+                "modeled_decode_tokens_per_second": if *decode > 0 { Some(*decode as f64 / dt.modeled) } else { None },
+                "sim_cycles_per_second": sim_speed(&all),
+            })
+        };
+        let report = self.report();
+        serde_json::json!({
+            "array": array(name, cfg, &self.records),
+            "baselines": self.baselines.iter().map(|b| {
+                let mut v = array(&b.name, &b.cfg, &b.records);
+                v["logits_identical_to_main"] = (b.logits == LogitsCheck::Identical).into();
+                v
+            }).collect::<Vec<_>>(),
+            "prompt_tokens": prompt_len,
+            "decoded_tokens": decode,
+            "clock_mhz": cost.clock_hz / 1e6,
+            "bandwidth_gbs": cost.weight_bytes_per_s / 1e9,
+            "logits_identical": report.logits_identical,
+            "traced_matmul": self.trace.as_ref().map(|t| t.call),
+            "passed": report.passed(),
+        })
+    }
 }
 
 /// The distinct matrix names of a run, in first-call order.
@@ -606,7 +762,7 @@ mod tests {
     /// `lutcore-sim` model tests build, so the Verilator build is shared).
     fn args(dir: &Path, extra: &[&str]) -> SimModelArgs {
         let cfg = dir.join("r16.json");
-        let raw = RawArrayConfig { arch: Arch::Lut, rows: 16, k_groups: 4, g: 4, weights: lutcore_contract::WeightType::Ternary, act_bits: 8, max_k: 1024 };
+        let raw = RawArrayConfig { arch: Arch::Lut, rows: 16, k_groups: 4, g: 4, weights: lutcore_sw::WeightType::Ternary, act_bits: 8, max_k: 1024 };
         std::fs::write(&cfg, serde_json::to_string(&raw).expect("json")).expect("write config");
         let cfg = cfg.display().to_string();
         let mut v = vec!["sim-model", "--config", cfg.as_str(), "--prompt", "2", "--decode", "1", "--no-compare"];
@@ -637,10 +793,16 @@ mod tests {
     #[test]
     fn a_clean_run_passes_and_a_corrupted_matmul_fails() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let ok = run(&args(tmp.path(), &[])).expect("run");
+        let json = tmp.path().join("report.json");
+        let ok = run_and_report(&args(tmp.path(), &["--json", json.to_str().expect("utf-8 path")])).expect("run");
         assert!(ok.passed(), "{ok:?}");
         assert_eq!((ok.matmuls, ok.mismatches), (2 * 7 * 2, 0));
-        let bad = run(&args(tmp.path(), &["--inject-fault", "9"])).expect("run");
+        let j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("--json written")).expect("JSON");
+        assert_eq!(j["array"]["matmuls"], 28, "{j}");
+        assert_eq!(j["array"]["cycles"], ok.cycles, "{j}");
+        assert_eq!((j["passed"].as_bool(), j["logits_identical"].as_bool()), (Some(true), Some(true)), "{j}");
+        assert_eq!(j["array"]["config"]["rows"], 16, "{j}");
+        let bad = run_and_report(&args(tmp.path(), &["--inject-fault", "9"])).expect("run");
         assert_eq!(bad.mismatches, 1, "{bad:?}");
         assert!(!bad.passed());
         assert_eq!(cmd_sim_model(&args(tmp.path(), &["--inject-fault", "0"])).expect("run"), ExitCode::FAILURE);
@@ -653,7 +815,7 @@ mod tests {
         let vcd = tmp.path().join("waves").join("attn_k.vcd");
         let v = vcd.display().to_string();
         let a = args(tmp.path(), &["--trace", v.as_str(), "--trace-name", "blk.1.attn_k"]);
-        let r = run(&a).expect("run");
+        let r = run_and_report(&a).expect("run");
         assert!(r.passed(), "{r:?}");
         let t = r.trace.expect("a matmul was traced");
         assert_eq!((t.call, t.name.as_str()), (8, "blk.1.attn_k"));
@@ -664,7 +826,7 @@ mod tests {
         assert!(text.contains(&format!("#{}", t.summary.end_time - lutcore_sim::TRACE_HALF_CYCLE)), "last dump time");
 
         let a = args(tmp.path(), &["--trace", v.as_str(), "--trace-matmul", "99"]);
-        let e = run(&a).expect_err("no matmul 99").to_string();
+        let e = run_and_report(&a).expect_err("no matmul 99").to_string();
         assert!(e.contains("--trace-matmul 99") && e.contains("28 matmuls"), "{e}");
     }
 }

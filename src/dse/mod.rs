@@ -214,7 +214,7 @@ fn report_all(layout: &Layout, sweep: &[Point]) -> Result<ExitCode> {
     let rows = report::rows(&results);
     report::write_tables(&layout.out, &rows)?;
     let md = report::markdown(&results, &rows);
-    run::write_atomic(&layout.out.join("report.md"), &md)?;
+    crate::output::write_atomic(&layout.out.join("report.md"), &md)?;
     print!("{}", report::human_table(&rows));
     println!();
     for l in report::goal_lines(&report::goals(&rows)) {

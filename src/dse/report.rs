@@ -166,8 +166,8 @@ pub fn write_tables(out: &Path, rows: &[Row]) -> Result<()> {
         w.serialize(r).context("formatting a CSV row")?;
     }
     let bytes = w.into_inner().context("finishing the CSV")?;
-    super::run::write_atomic(&csv_path, &String::from_utf8_lossy(&bytes))?;
-    super::run::write_atomic(&out.join("results.json"), &(serde_json::to_string_pretty(rows)? + "\n"))?;
+    crate::output::write_atomic(&csv_path, &String::from_utf8_lossy(&bytes))?;
+    crate::output::write_atomic(&out.join("results.json"), &(serde_json::to_string_pretty(rows)? + "\n"))?;
     Ok(())
 }
 

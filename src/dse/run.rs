@@ -114,22 +114,6 @@ pub fn load(path: &Path) -> Option<PointResult> {
     serde_json::from_str(&text).ok()
 }
 
-/// Write `value` as JSON to `path` atomically (temporary file, then rename).
-pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    // Read-write for all before the umask, as `fs::write` creates files (not 0600).
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".lutcore-")
-        .permissions(std::fs::Permissions::from_mode(0o666))
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes()).with_context(|| format!("writing {}", tmp.path().display()))?;
-    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("renaming into {}", path.display()))?;
-    Ok(())
-}
-
 /// Whether `point` already has a reusable (ok, same key) result.
 pub fn reusable(layout: &Layout, point: &Point, key: &str) -> bool {
     load(&layout.point_file(&point.id)).is_some_and(|r| r.status == Status::Ok && r.key == key)
@@ -182,7 +166,7 @@ pub fn run_point(layout: &Layout, point: &Point, yosys: &str, yosys_version: &st
             finished_unix,
         },
     };
-    write_atomic(&layout.point_file(&point.id), &(serde_json::to_string_pretty(&result)? + "\n"))?;
+    crate::output::write_atomic(&layout.point_file(&point.id), &(serde_json::to_string_pretty(&result)? + "\n"))?;
     Ok(result)
 }
 

@@ -52,17 +52,25 @@ pub fn script(point: &Point, top: &str, files: &[String]) -> String {
     )
 }
 
-/// Verilog of the DSP calibration: a signed `bits`×`bits` multiplier.
+/// Verilog of the DSP calibration: a signed `bits`×`bits` multiplier, built in
+/// the generator's IR and printed by its printer (the ports are plain `logic`,
+/// so the operands are read through `$signed`). Returns the top's name and the text.
 pub fn calibration_verilog(bits: u32) -> (String, String) {
+    use lutcore_gen::ir::{e, BinOp, Expr, Module, Port};
     let top = format!("dse_mul{bits}");
-    let text = format!(
-        "// Signed {bits}x{bits} multiplier: its logic-only LUT4 count is the LUT4\n\
-         // equivalent of one DSP block in the lutcore DSE report.\n\
-         module {top} (\n  input  logic signed [{a}:0] a_i,\n  input  logic signed [{a}:0] b_i,\n  output logic signed [{y}:0] y_o\n);\n  assign y_o = a_i * b_i;\nendmodule\n",
-        a = bits - 1,
-        y = 2 * bits - 1
+    let mut m = Module::new(
+        &top,
+        vec![
+            format!("Signed {bits}x{bits} multiplier: its logic-only LUT4 count is the LUT4"),
+            "equivalent of one DSP block in the lutcore DSE report.".into(),
+        ],
     );
-    (top, text)
+    let a = m.port(Port::input("a_i", bits, "operand, two's complement"));
+    let b = m.port(Port::input("b_i", bits, "operand, two's complement"));
+    let y = m.port(Port::output("y_o", 2 * bits, "the full product, two's complement"));
+    let signed = |x: Expr| Expr::Signed(Box::new(x));
+    m.assign(y, e::bin(BinOp::Mul, signed(a), signed(b)));
+    (top, lutcore_gen::print::module(&m))
 }
 
 /// The version line of a yosys binary (`yosys -V`), or a clear error if it cannot run.
@@ -305,6 +313,26 @@ mod tests {
         let e = run_yosys(&broken, dir.path()).unwrap_err().to_string();
         assert!(e.contains("syntax error"), "{e}");
         assert_eq!(std::fs::read_to_string(dir.path().join("runs2")).unwrap(), "run\n");
+    }
+
+    /// The calibration's exact text: a signed multiply through `$signed` on
+    /// plain ports (yosys maps it to the same `$mul` as signed ports would).
+    #[test]
+    fn calibration_is_a_signed_multiplier() {
+        let (top, text) = calibration_verilog(16);
+        assert_eq!(top, "dse_mul16");
+        let want = "\
+// Signed 16x16 multiplier: its logic-only LUT4 count is the LUT4
+// equivalent of one DSP block in the lutcore DSE report.
+module dse_mul16 (
+  input  logic [15:0] a_i, // operand, two's complement
+  input  logic [15:0] b_i, // operand, two's complement
+  output logic [31:0] y_o  // the full product, two's complement
+);
+  assign y_o = $signed(a_i) * $signed(b_i);
+endmodule
+";
+        assert_eq!(text, want);
     }
 
     #[test]

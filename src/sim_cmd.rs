@@ -1,0 +1,213 @@
+//! `lutcore sim`: one random GEMV through the Verilated array
+//! ([`lutcore_sim::Simulator`]), compared with the software LUT reference and a
+//! plain dot product. [`run`] builds, runs and compares; [`SimRun::print`] and
+//! [`SimRun::json`] report.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use clap::Args;
+use lutcore_sw::config::ArrayConfig;
+use lutcore_sw::layout::{BitPlanes, WeightMatrix};
+use lutcore_sw::reference::{gemv_lut, gemv_plain};
+use lutcore_sw::QuantizedActivations;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::args::{ConfigArgs, Shape};
+use crate::limits;
+use crate::output::{check_outputs, create_parent_dir, write_json};
+
+/// Arguments of `lutcore sim`.
+#[derive(Args)]
+pub(crate) struct SimArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// GEMV shape as MxK (output rows x reduction length). M and K at most 16777216 (2^24)
+    /// each, M·K at most 268435456 (2^28) weights; K at most the config's max_k.
+    #[arg(long, value_name = "MxK", default_value = "1536x1536")]
+    shape: Shape,
+    /// Seed of the random weights and activations.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Also write the report as JSON to FILE (not an input file; written whole or not at all).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Dump the GEMV's waves to FILE (FST, or VCD for a `.vcd` name); builds the trace variant.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// Runs of the GEMV (each from reset, each compared with the first); the speed printed is
+    /// their median, the range is printed too. At most 1000. With --trace: one run.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=i64::from(limits::MAX_SIM_REPEATS)))]
+    repeats: u32,
+}
+
+/// Run `lutcore sim`: exit status 1 on a mismatch.
+pub(crate) fn cmd_sim(a: &SimArgs) -> Result<ExitCode> {
+    let run = run(a)?;
+    run.print();
+    if let Some(path) = &a.json {
+        write_json(path, &run.json())?;
+    }
+    Ok(if run.mismatch.is_none() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// What one `lutcore sim` run found.
+struct SimRun {
+    /// The config's name (preset or file) and the config.
+    name: String,
+    cfg: ArrayConfig,
+    shape: Shape,
+    seed: u64,
+    /// Clock cycles of one GEMV (the same in every run).
+    cycles: u64,
+    /// The first row where the RTL differs from the reference: (row, RTL, reference).
+    mismatch: Option<(usize, i32, i64)>,
+    /// Wall time of each run.
+    walls: Vec<Duration>,
+}
+
+/// Check the flags, build the model, run the GEMV `--repeats` times and compare the
+/// results with the references; prints progress (config, shape, model, trace) as it goes.
+fn run(a: &SimArgs) -> Result<SimRun> {
+    let (name, cfg) = a.config.load()?;
+    check_flags(a, &name, &cfg)?;
+    let (m, k) = a.shape.dims();
+    let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
+    let w = crate::bench::random_weights(&mut rng, cfg.weights(), m, k)?;
+    let x = random_activations(&mut rng, k);
+    println!("config     {name}: {cfg}");
+    println!("shape      {m} x {k}, {} weights, int8 activations (seed {})", cfg.weights(), a.seed);
+
+    let mut sim = build(&cfg, a.trace.as_deref())?;
+    if let Some(p) = &a.trace {
+        create_parent_dir(p)?;
+        sim.model_mut().trace_open(p)?;
+    }
+    let repeats = if a.trace.is_some() { 1 } else { a.repeats as usize };
+    let (results, cycles, walls) = repeat_gemv(&mut sim, &w, &x.values, repeats)?;
+    if let Some(t) = sim.model_mut().trace_close() {
+        println!(
+            "trace      {} ({}): cycles 0..{} = 2 reset + {cycles} GEMV (time 0..{}, {} units/cycle)",
+            t.path.display(),
+            t.format,
+            t.cycles(),
+            t.end_time,
+            lutcore_sim::TRACE_CYCLE
+        );
+    }
+    let golden = gemv_lut(&BitPlanes::new(&w, cfg.g()), cfg.weights(), &x.values);
+    if golden != gemv_plain(&w, &x.values) {
+        bail!("software LUT reference disagrees with the plain dot product: this is a bug in lutcore_sw");
+    }
+    let mismatch = results.iter().zip(&golden).position(|(r, g)| i64::from(*r) != *g).map(|r| (r, results[r], golden[r]));
+    Ok(SimRun { name, cfg, shape: a.shape, seed: a.seed, cycles, mismatch, walls })
+}
+
+/// Every check that needs no model: the shape against the limits and the config,
+/// the output files against the inputs and each other.
+fn check_flags(a: &SimArgs, name: &str, cfg: &ArrayConfig) -> Result<()> {
+    a.shape.check_weights(limits::MAX_WEIGHTS, "sim")?;
+    a.shape.check_fits(name, cfg)?;
+    check_outputs(&[("--json", a.json.as_deref()), ("--trace", a.trace.as_deref())], &a.config.inputs())
+}
+
+/// Roughly Gaussian activations, quantized per token with absmax as BitNet does.
+fn random_activations(rng: &mut ChaCha8Rng, k: usize) -> QuantizedActivations {
+    let x: Vec<f32> = (0..k).map(|_| (0..4).map(|_| rng.gen_range(-1.0f32..1.0)).sum()).collect();
+    QuantizedActivations::quantize_absmax(&x)
+}
+
+/// The Verilated model of `cfg` (the trace variant when tracing), built or taken
+/// from the cache behind a spinner; prints how it was obtained.
+fn build(cfg: &ArrayConfig, trace: Option<&Path>) -> Result<lutcore_sim::Simulator> {
+    let spinner = indicatif::ProgressBar::new_spinner().with_message("building the Verilated model (cached after the first run)");
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    let t = Instant::now();
+    let opts = lutcore_sim::BuildOptions { trace: trace.map(lutcore_sim::TraceFormat::for_path), ..Default::default() };
+    let sim = lutcore_sim::Simulator::with_options(cfg, &opts);
+    spinner.finish_and_clear();
+    let sim = sim?;
+    println!("model      {} in {:.1} s", sim.build_status(), t.elapsed().as_secs_f64());
+    Ok(sim)
+}
+
+/// The GEMV `repeats` times from reset: the results and cycles of the first run (every
+/// other run must equal them) and each run's wall time.
+fn repeat_gemv(sim: &mut lutcore_sim::Simulator, w: &WeightMatrix, x: &[i8], repeats: usize) -> Result<(Vec<i32>, u64, Vec<Duration>)> {
+    let first = sim.gemv(w, x)?;
+    let mut walls = vec![first.wall];
+    for i in 1..repeats {
+        let again = sim.gemv(w, x)?;
+        if again.results != first.results || again.cycles != first.cycles {
+            bail!("run {} of the same GEMV gave other results or another cycle count than run 1: the simulation is not deterministic", i + 1);
+        }
+        walls.push(again.wall);
+    }
+    Ok((first.results, first.cycles, walls))
+}
+
+impl SimRun {
+    /// Multiply and add operations per cycle: 2·M·K / cycles.
+    fn ops_per_cycle(&self) -> f64 {
+        2.0 * (self.shape.m * self.shape.k) as f64 / self.cycles as f64
+    }
+
+    /// Simulated cycles per second of a run that took `wall`.
+    fn speed(&self, wall: Duration) -> f64 {
+        self.cycles as f64 / wall.as_secs_f64().max(1e-9)
+    }
+
+    /// The median wall time of the runs.
+    fn median_wall(&self) -> Duration {
+        crate::bench::median(self.walls.clone())
+    }
+
+    /// The human report: match, cycles, ops/cycle, simulation speed.
+    fn print(&self) {
+        let (m, rows) = (self.shape.m, self.cfg.rows());
+        match self.mismatch {
+            None => println!("match      yes: all {m} results bit-exact (RTL = software LUT reference = plain dot product)"),
+            Some((r, rtl, sw)) => println!("match      NO: first mismatch at row {r}: RTL {rtl} != software {sw}"),
+        }
+        println!("cycles     {} ({} row tiles of {rows} rows)", self.cycles, m.div_ceil(rows));
+        println!("ops/cycle  {:.1} (2·M·K / cycles; peak {:.1})", self.ops_per_cycle(), 2.0 * self.cfg.macs_per_cycle());
+        let wall = self.median_wall();
+        let mhz = |wall: Duration| self.speed(wall) / 1e6;
+        if self.walls.len() == 1 {
+            println!("sim speed  {:.2} M cycles/s ({:.1} ms wall)", mhz(wall), wall.as_secs_f64() * 1e3);
+        } else {
+            let fastest = self.walls.iter().min().copied().unwrap_or(wall);
+            let slowest = self.walls.iter().max().copied().unwrap_or(wall);
+            println!(
+                "sim speed  {:.2} M cycles/s (median of {} runs, {:.1} ms each; range {:.2}-{:.2}; all runs gave the same results)",
+                mhz(wall),
+                self.walls.len(),
+                wall.as_secs_f64() * 1e3,
+                mhz(slowest),
+                mhz(fastest)
+            );
+        }
+    }
+
+    /// The report as JSON (`--json`).
+    fn json(&self) -> serde_json::Value {
+        let wall = self.median_wall();
+        let speeds: Vec<f64> = self.walls.iter().map(|&w| self.speed(w)).collect();
+        serde_json::json!({
+            "config_name": self.name,
+            "config": self.cfg,
+            "shape": [self.shape.m, self.shape.k],
+            "seed": self.seed,
+            "match": self.mismatch.is_none(),
+            "first_mismatch_row": self.mismatch.map(|(r, _, _)| r),
+            "cycles": self.cycles,
+            "ops_per_cycle": self.ops_per_cycle(),
+            "sim_cycles_per_second": self.speed(wall),
+            "sim_cycles_per_second_runs": speeds,
+            "sim_wall_seconds": wall.as_secs_f64(),
+        })
+    }
+}
