@@ -137,6 +137,17 @@ enum TableKind {
     Avx2(Vec<Block32>),
 }
 
+impl TableKind {
+    /// The ISA of the kernel these tables are for.
+    fn isa(&self) -> Isa {
+        match self {
+            TableKind::Generic(_) => Isa::Generic,
+            #[cfg(target_arch = "x86_64")]
+            TableKind::Avx2(_) => Isa::Avx2,
+        }
+    }
+}
+
 impl NativeTables {
     /// Check the shapes and build the tables of `x` (`n` tokens of `k` values) for `w`.
     pub fn new(w: &TernaryNativeWeights, x: &[i8], n: usize, k: usize, isa: Isa) -> Result<NativeTables, KernelError> {
@@ -160,6 +171,7 @@ impl NativeTables {
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("non-generic ISAs are unavailable off x86-64"),
         };
+        super::note(super::SimdPath::TernaryNative, kind.isa());
         Ok(NativeTables { n, kind })
     }
 
