@@ -69,10 +69,10 @@ impl Isa {
 
     /// Whether this CPU (and build) can run kernels of this ISA.
     ///
-    /// The AVX-512 kernels have not yet run on AVX-512 hardware (every machine
-    /// they were developed on lacked it), so they are opt-in until verified:
-    /// set `LUTCORE_UNVERIFIED_AVX512=1` to make them available (the kernel
-    /// tests then check them bit-exact). Without it, AVX-512 CPUs run AVX2.
+    /// The AVX-512 kernels are not verified on AVX-512 hardware, so they are
+    /// opt-in: set `LUTCORE_UNVERIFIED_AVX512=1` (read once per process) to
+    /// make them available (the kernel tests then check them bit-exact).
+    /// Without it, AVX-512 CPUs run AVX2.
     pub fn is_available(self) -> bool {
         let f = Features::get();
         match self {
