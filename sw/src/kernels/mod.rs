@@ -233,27 +233,6 @@ pub(crate) fn note(path: SimdPath, isa: Isa) {
     let _ = (path, isa);
 }
 
-/// The paths that ran on this thread, with their ISA (unit tests only).
-#[cfg(test)]
-pub(crate) mod ran {
-    use super::{Isa, SimdPath};
-    use std::cell::RefCell;
-    use std::collections::BTreeSet;
-
-    thread_local! {
-        static RAN: RefCell<BTreeSet<(SimdPath, Isa)>> = const { RefCell::new(BTreeSet::new()) };
-    }
-
-    pub(crate) fn record(path: SimdPath, isa: Isa) {
-        RAN.with(|r| r.borrow_mut().insert((path, isa)));
-    }
-
-    /// The (path, ISA) pairs recorded on this thread since the last call.
-    pub(crate) fn take() -> BTreeSet<(SimdPath, Isa)> {
-        RAN.with(|r| std::mem::take(&mut *r.borrow_mut()))
-    }
-}
-
 impl std::fmt::Display for Isa {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -277,4 +256,25 @@ impl std::str::FromStr for Isa {
 /// Names of the available ISAs, comma separated (for messages).
 pub(crate) fn isa_list() -> String {
     Isa::available().iter().map(|i| i.name()).collect::<Vec<_>>().join(", ")
+}
+
+/// The paths that ran on this thread, with their ISA (unit tests only).
+#[cfg(test)]
+pub(crate) mod ran {
+    use super::{Isa, SimdPath};
+    use std::cell::RefCell;
+    use std::collections::BTreeSet;
+
+    thread_local! {
+        static RAN: RefCell<BTreeSet<(SimdPath, Isa)>> = const { RefCell::new(BTreeSet::new()) };
+    }
+
+    pub(crate) fn record(path: SimdPath, isa: Isa) {
+        RAN.with(|r| r.borrow_mut().insert((path, isa)));
+    }
+
+    /// The (path, ISA) pairs recorded on this thread since the last call.
+    pub(crate) fn take() -> BTreeSet<(SimdPath, Isa)> {
+        RAN.with(|r| std::mem::take(&mut *r.borrow_mut()))
+    }
 }

@@ -43,7 +43,6 @@ pub struct Session<'m> {
     pub isa: Isa,
 }
 
-
 /// Which roundings a forward pass makes besides the ternary weights.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Numerics {
@@ -56,7 +55,6 @@ pub enum Numerics {
     /// rounded to f16. Needs every BitLinear's K to be a multiple of 256.
     LlamaCpp,
 }
-
 
 /// Apply a BitLinear to `n` quantized tokens (`q`, `n × cols`; quantize with
 /// [`QuantizedTokens::with`]): the result is `n × rows`.
@@ -105,7 +103,6 @@ pub fn bitlinear_many(ls: &[&BitLinear], q: &QuantizedTokens, n: usize) -> Resul
         })
         .collect())
 }
-
 
 impl<'m> Session<'m> {
     /// A new session with an empty cache.
