@@ -251,12 +251,11 @@ impl<'m> Session<'m> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::{Backend, BackendError, Linear};
+    use crate::backend::{Backend, BackendError, Linear, LutBackend};
     use crate::gguf::GgmlType;
-    use crate::kernels::{ran, KernelOptions, LutGemm, Scheme, SimdPath, TableMode};
+    use crate::kernels::{ran, SimdPath};
     use crate::layout::WeightMatrix;
     use crate::model::synth::{write_model, SynthShape};
-    use crate::WeightType;
 
     /// Largest difference between a forward pass on [`Isa::Generic`] and one
     /// on the best ISA, in standard deviations of the logits. The integer
@@ -270,34 +269,15 @@ mod tests {
     /// (no step moved); a wrong result on either path would be of order 1.
     const GENERIC_VS_SIMD_LOGITS: f64 = 1e-3;
 
-    /// [`crate::backend::LutBackend`] with every matrix packed for one ISA, on one thread.
+    /// [`LutBackend`] with every matrix packed for one ISA, on one thread.
     struct IsaBackend(Isa);
-    struct IsaLinear(LutGemm);
-
-    impl Linear for IsaLinear {
-        fn rows(&self) -> usize {
-            self.0.rows()
-        }
-        fn cols(&self) -> usize {
-            self.0.cols()
-        }
-        fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), BackendError> {
-            self.0.gemm(x, n, out).map_err(|e| BackendError::Failed { backend: "isa".into(), matrix: String::new(), detail: e.to_string() })
-        }
-        fn as_lut(&self) -> Option<&LutGemm> {
-            Some(&self.0)
-        }
-    }
 
     impl Backend for IsaBackend {
         fn name(&self) -> String {
             format!("lut on {}", self.0)
         }
         fn prepare(&self, name: &str, w: &WeightMatrix) -> Result<std::sync::Arc<dyn Linear>, BackendError> {
-            let scheme = if w.wtype() == WeightType::Ternary { Scheme::TernaryNative } else { Scheme::BitPlanes };
-            let opts = KernelOptions { isa: self.0, threads: 1, tables: TableMode::Exact, scheme };
-            let g = LutGemm::new(w, &opts).map_err(|e| BackendError::Failed { backend: self.name(), matrix: name.into(), detail: e.to_string() })?;
-            Ok(std::sync::Arc::new(IsaLinear(g)))
+            LutBackend { threads: 1 }.prepare_for(self.0, name, w)
         }
     }
 
