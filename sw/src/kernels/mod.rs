@@ -181,6 +181,9 @@ impl SimdPath {
 /// against this CPU's features. Only [`Dispatch::new`] makes one (it refuses
 /// an unavailable ISA), so a path whose [`Dispatch::isa`] is not
 /// [`Isa::Generic`] may rely on the CPU features that ISA's version needs.
+/// The model's paths take a `Dispatch`; a [`LutGemm`] takes its ISA from
+/// [`KernelOptions::isa`] (checked by [`LutGemm::new`]) and runs the kernel
+/// `Dispatch::isa` names for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Dispatch {
     selected: Isa,
@@ -194,16 +197,6 @@ impl Dispatch {
             return Err(KernelError::IsaUnavailable(isa));
         }
         Ok(Dispatch { selected: isa, features: Features::get() })
-    }
-
-    /// The paths of [`Isa::detect`], the process-wide selection.
-    pub fn detect() -> Dispatch {
-        Dispatch { selected: Isa::detect(), features: Features::get() }
-    }
-
-    /// The selected ISA.
-    pub fn selected(&self) -> Isa {
-        self.selected
     }
 
     /// The ISA `path` runs. Every AVX-512 CPU has AVX2, so the paths without
@@ -276,5 +269,29 @@ pub(crate) mod ran {
     /// The (path, ISA) pairs recorded on this thread since the last call.
     pub(crate) fn take() -> BTreeSet<(SimdPath, Isa)> {
         RAN.with(|r| std::mem::take(&mut *r.borrow_mut()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Generic reaches generic code on every path; any other selection gives
+    /// each path an ISA this CPU runs, no faster than the one selected.
+    #[test]
+    fn every_path_runs_an_available_isa_no_faster_than_selected() {
+        let generic = Dispatch::new(Isa::Generic).unwrap();
+        assert!(SimdPath::ALL.iter().all(|&p| generic.isa(p) == Isa::Generic));
+        for isa in Isa::available() {
+            let d = Dispatch::new(isa).unwrap();
+            for p in SimdPath::ALL {
+                assert!(d.isa(p).is_available() && d.isa(p) <= isa, "{isa}: {p:?} runs {}", d.isa(p));
+            }
+        }
+        for isa in [Isa::Avx2, Isa::Avx512] {
+            if !isa.is_available() {
+                assert_eq!(Dispatch::new(isa), Err(KernelError::IsaUnavailable(isa)));
+            }
+        }
     }
 }
