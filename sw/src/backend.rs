@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use crate::kernels::{KernelOptions, LutGemm, Scheme};
+use crate::kernels::{Isa, KernelOptions, LutGemm, Scheme};
 use lutcore_contract::layout::WeightMatrix;
 use lutcore_contract::reference::gemv_plain;
 use lutcore_contract::dtype::WeightType;
@@ -143,7 +143,16 @@ impl Backend for LutBackend {
         format!("lut ({} thread{})", self.threads, if self.threads == 1 { "" } else { "s" })
     }
     fn prepare(&self, name: &str, w: &WeightMatrix) -> Result<Arc<dyn Linear>, BackendError> {
+        self.prepare_for(Isa::detect(), name, w)
+    }
+}
+
+impl LutBackend {
+    /// [`Backend::prepare`] with the kernels of `isa` (which must be available)
+    /// instead of [`Isa::detect`]'s selection.
+    pub fn prepare_for(&self, isa: Isa, name: &str, w: &WeightMatrix) -> Result<Arc<dyn Linear>, BackendError> {
         let mut opts = KernelOptions::best(self.threads);
+        opts.isa = isa;
         if w.wtype() == WeightType::Ternary {
             opts.scheme = Scheme::TernaryNative;
         }

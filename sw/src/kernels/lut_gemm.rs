@@ -446,6 +446,7 @@ fn build_tables(isa: Isa, x: &[i8], tables: &mut [u8]) {
 
 /// Run the exact kernel of `isa` on row blocks `rbs`.
 fn run_exact(isa: Isa, job: &ExactJob<'_>, rbs: Range<usize>) {
+    super::note(super::SimdPath::LutGemm, isa);
     match isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `LutGemm::new` checked that AVX2 is available.

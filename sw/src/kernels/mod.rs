@@ -4,6 +4,11 @@
 //! ([`Isa`]), how tables are stored ([`TableMode`]) and how ternary weights
 //! are encoded ([`Scheme`]). All exact kernels are bit-exact against
 //! [`lutcore_contract::reference::gemv_lut`] / [`lutcore_contract::reference::gemv_plain`].
+//!
+//! This module is also the one place that reads the CPU's features and the
+//! `LUTCORE_KERNEL` switch: [`Isa::detect`] selects an ISA once per process,
+//! and [`Dispatch`] says which ISA each [`SimdPath`] (these kernels and the
+//! model's quantization, f32 and output-head code) runs for that selection.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -19,6 +24,8 @@ mod quantized;
 pub use error::KernelError;
 pub use lut_gemm::{block_bound, flush_blocks, shared_pool, KernelOptions, LutGemm, MAX_K, TABLE_BYTES};
 pub use quantized::{MAX_ABS_ERROR_PER_LOOKUP, SCALE_GROUPS};
+
+use std::sync::OnceLock;
 
 /// Instruction set of a kernel. `Generic` is portable Rust and always built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -62,24 +69,16 @@ impl Isa {
 
     /// Whether this CPU (and build) can run kernels of this ISA.
     ///
-    /// The AVX-512 kernels have not yet run on AVX-512 hardware (every machine
-    /// they were developed on lacked it), so they are opt-in until verified:
-    /// set `LUTCORE_UNVERIFIED_AVX512=1` to make them available (the kernel
-    /// tests then check them bit-exact). Without it, AVX-512 CPUs run AVX2.
+    /// The AVX-512 kernels are not verified on AVX-512 hardware, so they are
+    /// opt-in: set `LUTCORE_UNVERIFIED_AVX512=1` (read once per process) to
+    /// make them available (the kernel tests then check them bit-exact).
+    /// Without it, AVX-512 CPUs run AVX2.
     pub fn is_available(self) -> bool {
+        let f = Features::get();
         match self {
             Isa::Generic => true,
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => {
-                std::env::var_os("LUTCORE_UNVERIFIED_AVX512").is_some()
-                    && std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx512bw")
-                    && std::arch::is_x86_feature_detected!("avx512vl")
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            _ => false,
+            Isa::Avx2 => f.avx2,
+            Isa::Avx512 => f.avx512,
         }
     }
 
@@ -88,26 +87,143 @@ impl Isa {
         [Isa::Generic, Isa::Avx2, Isa::Avx512].into_iter().filter(|i| i.is_available()).collect()
     }
 
-    /// The fastest available ISA, unless env `LUTCORE_KERNEL=generic|avx2|avx512`
-    /// asks for another; an unknown or unavailable request prints a message to
-    /// stderr and falls back to the fastest available ISA (never undefined behaviour).
+    /// The ISA every SIMD path runs by default (see [`SimdPath`]): the fastest
+    /// available one, unless env `LUTCORE_KERNEL=generic|avx2|avx512` asks for
+    /// another. Decided once per process; an unknown or unavailable request
+    /// prints one message to stderr and falls back to the fastest available
+    /// ISA (never undefined behaviour).
     pub fn detect() -> Isa {
-        let best = *Isa::available().last().unwrap_or(&Isa::Generic);
-        match std::env::var("LUTCORE_KERNEL") {
-            Ok(v) if !v.trim().is_empty() => match v.trim().parse::<Isa>() {
-                Ok(isa) if isa.is_available() => isa,
-                Ok(isa) => {
-                    eprintln!("lutcore: LUTCORE_KERNEL={v}: {}; using {}", KernelError::IsaUnavailable(isa), best.name());
-                    best
+        static SELECTED: OnceLock<Isa> = OnceLock::new();
+        *SELECTED.get_or_init(|| {
+            let best = *Isa::available().last().unwrap_or(&Isa::Generic);
+            match std::env::var("LUTCORE_KERNEL") {
+                Ok(v) if !v.trim().is_empty() => match v.trim().parse::<Isa>() {
+                    Ok(isa) if isa.is_available() => isa,
+                    Ok(isa) => {
+                        eprintln!("lutcore: LUTCORE_KERNEL={v}: {}; using {}", KernelError::IsaUnavailable(isa), best.name());
+                        best
+                    }
+                    Err(e) => {
+                        eprintln!("lutcore: {e}; using {}", best.name());
+                        best
+                    }
+                },
+                _ => best,
+            }
+        })
+    }
+}
+
+/// The CPU features the SIMD paths use, read once per process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Features {
+    avx2: bool,
+    fma: bool,
+    f16c: bool,
+    /// AVX-512 F, BW and VL, and the opt-in `LUTCORE_UNVERIFIED_AVX512` set.
+    avx512: bool,
+}
+
+impl Features {
+    fn get() -> Features {
+        static FEATURES: OnceLock<Features> = OnceLock::new();
+        *FEATURES.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            {
+                use std::arch::is_x86_feature_detected as has;
+                Features {
+                    avx2: has!("avx2"),
+                    fma: has!("fma"),
+                    f16c: has!("f16c"),
+                    avx512: std::env::var_os("LUTCORE_UNVERIFIED_AVX512").is_some()
+                        && has!("avx512f")
+                        && has!("avx512bw")
+                        && has!("avx512vl"),
                 }
-                Err(e) => {
-                    eprintln!("lutcore: {e}; using {}", best.name());
-                    best
-                }
-            },
-            _ => best,
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            Features { avx2: false, fma: false, f16c: false, avx512: false }
+        })
+    }
+}
+
+/// A code path with SIMD versions. Every path runs the ISA its [`Dispatch`]
+/// was made for or, where it has no version for that ISA or needs a CPU
+/// feature beyond the ISA's base, the fastest lower one it has
+/// ([`Dispatch::isa`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SimdPath {
+    /// Bit-plane LUT GEMM ([`Scheme::BitPlanes`]): generic, AVX2, AVX-512.
+    LutGemm,
+    /// Native ternary LUT GEMM ([`Scheme::TernaryNative`]): generic, AVX2
+    /// (selected AVX-512 runs AVX2).
+    TernaryNative,
+    /// Per-token absmax int8 quantization of activations
+    /// (`model::quant::QuantizedTokens::new`): generic, AVX2.
+    Quantize,
+    /// f32 dot product, `y += a·x` and SiLU·up (`model::f32ops`): generic,
+    /// AVX2 when the CPU also has FMA.
+    F32,
+    /// f16·f32 dot product of the exact output head (`model::f32ops`):
+    /// generic, AVX2 when the CPU also has F16C and FMA.
+    F16Dot,
+    /// int8·int16 dot product of the int8 output head (`model::head`): generic, AVX2.
+    Int8Dot,
+}
+
+impl SimdPath {
+    /// Every path, for reports and tests.
+    pub const ALL: [SimdPath; 6] =
+        [SimdPath::LutGemm, SimdPath::TernaryNative, SimdPath::Quantize, SimdPath::F32, SimdPath::F16Dot, SimdPath::Int8Dot];
+}
+
+/// Which ISA each [`SimdPath`] runs, resolved from one selected [`Isa`]
+/// against this CPU's features. Only [`Dispatch::new`] makes one (it refuses
+/// an unavailable ISA), so a path whose [`Dispatch::isa`] is not
+/// [`Isa::Generic`] may rely on the CPU features that ISA's version needs.
+/// The model's paths take a `Dispatch`; a [`LutGemm`] takes its ISA from
+/// [`KernelOptions::isa`] (checked by [`LutGemm::new`]) and runs the kernel
+/// `Dispatch::isa` names for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dispatch {
+    selected: Isa,
+    features: Features,
+}
+
+impl Dispatch {
+    /// The paths of `isa`, which must be available ([`KernelError::IsaUnavailable`] otherwise).
+    pub fn new(isa: Isa) -> Result<Dispatch, KernelError> {
+        if !isa.is_available() {
+            return Err(KernelError::IsaUnavailable(isa));
+        }
+        Ok(Dispatch { selected: isa, features: Features::get() })
+    }
+
+    /// The ISA `path` runs. Every AVX-512 CPU has AVX2, so the paths without
+    /// an AVX-512 version run their AVX2 one.
+    #[inline]
+    pub fn isa(&self, path: SimdPath) -> Isa {
+        let f = &self.features;
+        match (self.selected, path) {
+            (Isa::Generic, _) => Isa::Generic,
+            (isa, SimdPath::LutGemm) => isa,
+            (_, SimdPath::TernaryNative | SimdPath::Quantize | SimdPath::Int8Dot) if f.avx2 => Isa::Avx2,
+            (_, SimdPath::F32) if f.avx2 && f.fma => Isa::Avx2,
+            (_, SimdPath::F16Dot) if f.avx2 && f.f16c && f.fma => Isa::Avx2,
+            _ => Isa::Generic,
         }
     }
+}
+
+/// Record that `path` ran on `isa`. Counted only in this crate's unit tests
+/// (per thread, see [`ran`]), so a test can prove which code a selection
+/// reached; a no-op otherwise.
+#[inline(always)]
+pub(crate) fn note(path: SimdPath, isa: Isa) {
+    #[cfg(test)]
+    ran::record(path, isa);
+    #[cfg(not(test))]
+    let _ = (path, isa);
 }
 
 impl std::fmt::Display for Isa {
@@ -133,4 +249,49 @@ impl std::str::FromStr for Isa {
 /// Names of the available ISAs, comma separated (for messages).
 pub(crate) fn isa_list() -> String {
     Isa::available().iter().map(|i| i.name()).collect::<Vec<_>>().join(", ")
+}
+
+/// The paths that ran on this thread, with their ISA (unit tests only).
+#[cfg(test)]
+pub(crate) mod ran {
+    use super::{Isa, SimdPath};
+    use std::cell::RefCell;
+    use std::collections::BTreeSet;
+
+    thread_local! {
+        static RAN: RefCell<BTreeSet<(SimdPath, Isa)>> = const { RefCell::new(BTreeSet::new()) };
+    }
+
+    pub(crate) fn record(path: SimdPath, isa: Isa) {
+        RAN.with(|r| r.borrow_mut().insert((path, isa)));
+    }
+
+    /// The (path, ISA) pairs recorded on this thread since the last call.
+    pub(crate) fn take() -> BTreeSet<(SimdPath, Isa)> {
+        RAN.with(|r| std::mem::take(&mut *r.borrow_mut()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Generic reaches generic code on every path; any other selection gives
+    /// each path an ISA this CPU runs, no faster than the one selected.
+    #[test]
+    fn every_path_runs_an_available_isa_no_faster_than_selected() {
+        let generic = Dispatch::new(Isa::Generic).unwrap();
+        assert!(SimdPath::ALL.iter().all(|&p| generic.isa(p) == Isa::Generic));
+        for isa in Isa::available() {
+            let d = Dispatch::new(isa).unwrap();
+            for p in SimdPath::ALL {
+                assert!(d.isa(p).is_available() && d.isa(p) <= isa, "{isa}: {p:?} runs {}", d.isa(p));
+            }
+        }
+        for isa in [Isa::Avx2, Isa::Avx512] {
+            if !isa.is_available() {
+                assert_eq!(Dispatch::new(isa), Err(KernelError::IsaUnavailable(isa)));
+            }
+        }
+    }
 }

@@ -16,9 +16,9 @@
 //! i32. All `n` tokens' tables are built first; each weight vector is loaded
 //! once per block of up to 4 tokens and applied to each of them.
 //!
-//! The generic kernel walks the same layout with scalar code. AVX-512 is not
-//! implemented yet: [`Isa::Avx512`] runs the AVX2 kernel (every AVX-512 CPU
-//! has AVX2).
+//! The generic kernel walks the same layout with scalar code. There is no
+//! AVX-512 kernel: [`Isa::Avx512`] runs the AVX2 one (every AVX-512 CPU has
+//! AVX2; see [`super::SimdPath::TernaryNative`]).
 
 use std::ops::Range;
 
@@ -137,6 +137,17 @@ enum TableKind {
     Avx2(Vec<Block32>),
 }
 
+impl TableKind {
+    /// The ISA of the kernel these tables are for.
+    fn isa(&self) -> Isa {
+        match self {
+            TableKind::Generic(_) => Isa::Generic,
+            #[cfg(target_arch = "x86_64")]
+            TableKind::Avx2(_) => Isa::Avx2,
+        }
+    }
+}
+
 impl NativeTables {
     /// Check the shapes and build the tables of `x` (`n` tokens of `k` values) for `w`.
     pub fn new(w: &TernaryNativeWeights, x: &[i8], n: usize, k: usize, isa: Isa) -> Result<NativeTables, KernelError> {
@@ -160,6 +171,7 @@ impl NativeTables {
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("non-generic ISAs are unavailable off x86-64"),
         };
+        super::note(super::SimdPath::TernaryNative, kind.isa());
         Ok(NativeTables { n, kind })
     }
 
@@ -341,8 +353,12 @@ unsafe fn avx2_tables(x: &[i8], n: usize, k: usize, groups: usize) -> Vec<Block3
     out
 }
 
-/// AVX2 driver: chunk-outer (tables of a chunk stay in L1, weights are read
-/// sequentially), row blocks inner, tokens in blocks of up to 4.
+/// AVX2 driver over row blocks `rb`: chunk-outer, so one chunk's tables
+/// (5 KB per token) stay in L1 while every row block uses them; row blocks
+/// inner, so the chunk's weights are one sequential run of records
+/// ([`TernaryNativeLayout::record_offset`]), which the software prefetch
+/// follows into the next chunk's run; tokens in blocks of up to 4, each
+/// weight vector loaded once per block.
 ///
 /// # Safety
 /// The CPU must support AVX2. `tables` is [`Tables::split_bytes`] of `n`
@@ -402,8 +418,9 @@ unsafe fn run_avx2(lay: &TernaryNativeLayout, tables: &[Block32], n: usize, rb: 
     }
 }
 
-/// Distance of the software prefetch in the weight stream (2–8 KB measured
-/// equally good on a Zen 3 EPYC; without it the cold GEMV is ~20 % slower).
+/// Distance of the software prefetch in the weight stream: far enough ahead
+/// to hide a miss to memory for a cold (not cached) matrix; distances of
+/// 2–8 KB perform alike on a Zen 3 EPYC.
 #[cfg(target_arch = "x86_64")]
 const PREFETCH_BYTES: usize = 4096;
 
@@ -437,9 +454,10 @@ unsafe fn avx2_block<const NB: usize>(
         // guarantees: record `s < nss`, table blocks `(s·8 + st)·2 + {0,1}` < nss·16.
         unsafe {
             let rec = w.add(s * SUPERSTEP_BYTES);
-            // Software prefetch of the weight stream, PREFETCH_BYTES ahead
-            // (cold 8640x3200: 523 -> 430 µs). Addresses past the end of the
-            // layout are harmless: prefetches never fault.
+            // Software prefetch of the weight stream, PREFETCH_BYTES ahead:
+            // the hardware prefetcher alone leaves a cold matrix waiting on
+            // memory. Addresses past the end of the layout are harmless:
+            // prefetches never fault.
             let pf = pf.wrapping_add(s * SUPERSTEP_BYTES);
             _mm_prefetch::<_MM_HINT_T0>(pf.cast());
             _mm_prefetch::<_MM_HINT_T0>(pf.wrapping_add(64).cast());

@@ -1,5 +1,7 @@
-//! Weight layout of the LUT GEMM kernels ([`crate::kernels::LutGemm`]):
-//! bit planes interleaved for byte-shuffle lookups (`vpshufb`).
+//! Weight layout of the bit-plane LUT GEMM kernels ([`crate::kernels::LutGemm`]
+//! with [`crate::kernels::Scheme::BitPlanes`]): bit planes interleaved for
+//! byte-shuffle lookups (`vpshufb`). The native ternary scheme has its own
+//! layout, [`super::ternary_native`].
 //!
 //! K is cut into groups of [`G`] = 4 weights; one 4-bit index per (row,
 //! plane, group) selects a 16-entry table. Planes are taken in *pairs*

@@ -5,10 +5,17 @@
 //!   llama.cpp's `bitnet` (SiLU-gated FFN) and bitnet.cpp's 2B-4T form
 //!   (`bitnet-b1.58` / `bitnet-25`: squared-ReLU FFN, grouped-query attention).
 //! * [`Model`]: loaded weights; ternary projections are re-packed once into
-//!   the backend's layout. [`forward`]: the graph. [`sample`]: token choice.
+//!   the backend's layout. [`forward`]: the graph, with its parts in
+//!   [`quant`] (activation quantization), [`f32ops`] (RMSNorm, RoPE, f32 SIMD
+//!   helpers), [`head`] (the output head) and [`kv_cache`]. [`sample`]: token choice.
 //! * [`synth`]: correctly shaped synthetic models in the published layout.
 
+pub mod f32ops;
 pub mod forward;
+pub mod head;
+pub mod kv_cache;
+mod par;
+pub mod quant;
 pub mod sample;
 pub mod synth;
 
@@ -20,7 +27,9 @@ use half::f16;
 use crate::backend::{Backend, BackendError, Linear};
 use crate::gguf::{ternary_rows, GgmlType, GgufError, GgufFile, TernaryScale};
 
-pub use forward::{HeadMode, KvCache, Numerics, Session};
+pub use forward::{Numerics, Session};
+pub use head::{HeadMode, Int8Head};
+pub use kv_cache::KvCache;
 
 /// Largest `<arch>.context_length` accepted (positions). Real BitNet models
 /// use 2048 or 4096; the KV cache is reserved only for the positions a run asks for.
@@ -322,8 +331,8 @@ pub struct Model {
     pub layers: Vec<Layer>,
     /// Backend the projections were prepared on.
     pub backend: String,
-    /// Int8 copy of the tied head for [`forward::HeadMode::Int8Refined`], made on first use.
-    head_int8: std::sync::OnceLock<forward::Int8Head>,
+    /// Int8 copy of the tied head for [`HeadMode::Int8Refined`], made on first use.
+    head_int8: std::sync::OnceLock<Int8Head>,
 }
 
 impl Model {
@@ -445,8 +454,8 @@ impl Model {
     }
 
     /// The int8 copy of the tied output head (made on the first call).
-    pub fn int8_head(&self) -> &forward::Int8Head {
-        self.head_int8.get_or_init(|| forward::Int8Head::new(&self.embeddings, self.config.vocab, self.config.hidden))
+    pub fn int8_head(&self) -> &Int8Head {
+        self.head_int8.get_or_init(|| Int8Head::new(&self.embeddings, self.config.vocab, self.config.hidden))
     }
 }
 
