@@ -40,6 +40,9 @@ module ulx3s_top #(
   wire locked;
   generate
     if (USE_PLL != 0) begin : g_pll
+      // FREQUENCY_PIN_CLKI: the oscillator's MHz (clock.oscillator_mhz of
+      // boards/ulx3s.json), kept a string literal: nextpnr reads this attribute
+      // as text, and yosys turns a parameter here into a bit string.
       (* FREQUENCY_PIN_CLKI="25" *)
       (* ICP_CURRENT="12" *) (* LPF_RESISTOR="8" *)
       (* MFG_ENABLE_FILTEROPAMP="1" *) (* MFG_GMCREF_SEL="2" *)

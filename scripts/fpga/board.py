@@ -108,6 +108,13 @@ def constraints(b, where, out):
         f.write("\n".join(lines) + "\n")
 
 
+def number(text, what):
+    try:
+        return int(text)
+    except ValueError:
+        die(f"{what} must be a whole number, got `{text}`")
+
+
 def main():
     if len(sys.argv) < 3:
         die(__doc__)
@@ -119,12 +126,13 @@ def main():
     elif cmd == "clocks" and not args:
         print(" ".join(map(str, clocks(b, where))))
     elif cmd == "params" and len(args) == 2:
-        for k, v in params(b, where, args[0], int(args[1])):
+        for k, v in params(b, where, args[0], number(args[1], "CLK_MHZ")):
             print(k, v)
     elif cmd == "bridge-params" and len(args) == 2:
         for k, v in array_widths(args[0]) + [("WGT_AW", field(b, "ram.wgt_aw", where)),
                                              ("RES_AW", field(b, "ram.res_aw", where)),
-                                             ("BAUD_DIV", int(args[1])), ("CLK_HZ", 0)]:
+                                             ("BAUD_DIV", number(args[1], "BAUD_DIV")),
+                                             ("CLK_HZ", 0)]:
             print(k, v)
     elif cmd == "constraints" and len(args) == 1:
         constraints(b, where, args[0])
