@@ -39,7 +39,7 @@ seed=${SEED:-1}
 
 desc=boards/$board.json
 if [ ! -f "$desc" ]; then
-  known=$(cd boards && ls ./*.json | sed 's|^\./||; s|\.json$||' | tr '\n' ' ')
+  known=$(cd boards && ls ./*.json | sed 's|^\./||; s|\.json$||' | paste -sd ' ')
   echo "build.sh: no board description $desc (boards: $known)" >&2
   exit 2
 fi
