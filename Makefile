@@ -81,7 +81,7 @@ lint: build
 # yosys synth_ice40 cell counts of one preset (PRESET=...).
 stat-ice40: build
 	$(LUTCORE) gen $(CONFIG_ARG) --out build/$(PRESET)/rtl >/dev/null
-	cd build/$(PRESET)/rtl && yosys -q -p "read_verilog -sv $$(ls *.sv | tr '\n' ' '); synth_ice40 -top $$(sed -n 's/^  \"top\": \"\(.*\)\",$$/\1/p' manifest.json); tee -o ../ice40_stat.txt stat" >/dev/null
+	yosys -q -p "read_verilog -sv $$(scripts/manifest.py build/$(PRESET)/rtl files); synth_ice40 -top $$(scripts/manifest.py build/$(PRESET)/rtl top); tee -o build/$(PRESET)/ice40_stat.txt stat" >/dev/null
 	@sed -n '/Number of cells/,/^$$/p' build/$(PRESET)/ice40_stat.txt
 
 # Formal proofs with yosys sat (scripts/formal.sh): one pass of small arrays of

@@ -8,29 +8,40 @@
 // run's cycle count back. The protocol is described in hdl/README.md; the
 // host side is lutcore_sim::board (Rust).
 //
-// The array's widths are parameters: ACT_W/WGT_W/RES_W are the manifest's
-// act_beat/weight_beat/result_beat widths (multiples of 8). The array module
-// is `lutcore_lut_array` (any LUT config; the generator's top for arch=lut).
+// Every parameter is set by the instance (the board tops, from the board
+// description boards/*.json, or lutcore_nonsynth_board in co-simulation); the
+// defaults are placeholders that elaborate, not board facts.
+// ACT_W/WGT_W/RES_W are the manifest's act_beat/weight_beat/result_beat widths
+// (multiples of 8). The array module is `lutcore_lut_array` (any LUT config;
+// the generator's top for arch=lut).
+//
+// One always block per job: the command parser (opcode, argument bytes), the
+// beat transfer (byte and beat counters, RAM address, the beat being loaded),
+// the run setup, the activation stream, the weight stream, result capture
+// (with the cycle counter), the result read-out, the response, the status
+// LEDs; the state register takes state_d from one combinational block.
 module lutcore_board #(
-  parameter integer ACT_W    = 32,       // activation beat bits
-  parameter integer WGT_W    = 16,       // weight beat bits
-  parameter integer RES_W    = 128,      // result beat bits
-  parameter integer ACT_AW   = 10,       // log2 activation RAM depth (beats)
-  parameter integer WGT_AW   = 11,       // log2 weight RAM depth (beats)
-  parameter integer RES_AW   = 8,        // log2 result RAM depth (beats)
-  parameter integer BAUD_DIV = 417,      // clock cycles per UART bit
-  parameter integer CLK_HZ   = 48000000  // reported by INFO only
+  parameter integer ACT_W    = 16,  // activation beat bits
+  parameter integer WGT_W    = 16,  // weight beat bits
+  parameter integer RES_W    = 16,  // result beat bits
+  parameter integer ACT_AW   = 1,   // log2 activation RAM depth (beats)
+  parameter integer WGT_AW   = 1,   // log2 weight RAM depth (beats)
+  parameter integer RES_AW   = 1,   // log2 result RAM depth (beats)
+  parameter integer BAUD_DIV = 4,   // clock cycles per UART bit
+  parameter integer CLK_HZ   = 0    // reported by INFO only (0: unknown, co-simulation)
 ) (
   input  wire       clk_i,
   input  wire       rst_ni,     // asynchronous, active low; synchronized here
   input  wire       uart_rx_i,  // from the host
   output wire       uart_tx_o,  // to the host
-  output wire [3:0] status_o    // 0 heartbeat, 1 running, 2 toggles per received byte, 3 out of reset
+  output wire [3:0] status_o    // 0 heartbeat, 1 running, 2 toggles per received byte,
+                                // 3 out of reset
 );
   localparam integer AB   = ACT_W / 8;   // bytes per activation beat
   localparam integer WB   = WGT_W / 8;   // bytes per weight beat
   localparam integer RB   = RES_W / 8;   // bytes per result beat
   localparam integer LD_W = (ACT_W > WGT_W) ? ACT_W : WGT_W;
+
 
   // Protocol constants (hdl/README.md).
   localparam [7:0] OP_INFO = 8'h49;   // 'I'
@@ -53,7 +64,8 @@ module lutcore_board #(
   localparam [7:0]  AAW8   = ACT_AW;
   localparam [7:0]  WAW8   = WGT_AW;
   localparam [7:0]  RAW8   = RES_AW;
-  localparam [175:0] INFO  = {CLK32, DIV32, RB16, WB16, AB16, RAW8, WAW8, AAW8, VERSION, 32'h4354554c};
+  localparam [175:0] INFO  = {CLK32, DIV32, RB16, WB16, AB16, RAW8, WAW8, AAW8, VERSION,
+                              32'h4354554c};
   localparam integer RBI   = (RB < 2) ? 1 : $clog2(RB);   // bits of a byte index into a result beat
   /* verilator lint_on WIDTHCONCAT */
   /* verilator lint_on WIDTH */
@@ -75,13 +87,15 @@ module lutcore_board #(
   lutcore_uart_rx #(.DIV(BAUD_DIV)) u_rx (
     .clk_i(clk_i), .rst_ni(rst_n), .rx_i(uart_rx_i), .valid_o(rx_valid), .data_o(rx_data));
   lutcore_uart_tx #(.DIV(BAUD_DIV)) u_tx (
-    .clk_i(clk_i), .rst_ni(rst_n), .valid_i(tx_valid), .data_i(tx_data), .ready_o(tx_ready), .tx_o(uart_tx_o));
+    .clk_i(clk_i), .rst_ni(rst_n), .valid_i(tx_valid), .data_i(tx_data), .ready_o(tx_ready),
+    .tx_o(uart_tx_o));
 
   // ---------------------------------------------------------------- state
   // Timing: every end-of-count condition is a registered flag (*_last_q,
   // *_valid_q) computed one cycle ahead, so no wide comparator sits between
   // the UART, the array's handshakes and the state register.
   reg [3:0]      state_q;
+  reg [3:0]      state_d;
   reg            is_act_q;     // the command is LOAD_ACT (decoded in S_OP)
   reg            is_wgt_q;     // LOAD_WGT
   reg            is_run_q;     // RUN
@@ -122,15 +136,28 @@ module lutcore_board #(
   reg [23:0]     beat_q;       // heartbeat counter
   reg            rx_seen_q;    // toggles per received byte
 
-  wire [15:0] arg_addr  = arg_q[15:0];
-  wire [15:0] arg_count = arg_q[31:16];
-  wire [15:0] rx_nbm1   = (rx_data == OP_ACT) ? AB16 - 16'd1 : (rx_data == OP_WGT) ? WB16 - 16'd1 : RB16 - 16'd1;
+  wire [15:0] arg_addr  = arg_q[15:0];    // LOAD_ACT, LOAD_WGT, READ_RES: first RAM address
+  wire [15:0] arg_count = arg_q[31:16];   // beats
+  wire [15:0] arg_kt    = arg_q[15:0];    // RUN: activation beats per pass
+  wire [15:0] arg_tiles = arg_q[31:16];   // RUN: passes
+  wire [31:0] arg_nwgt  = arg_q[63:32];   // RUN: weight beats
+  wire [15:0] rx_nbm1   = (rx_data == OP_ACT) ? AB16 - 16'd1
+                        : (rx_data == OP_WGT) ? WB16 - 16'd1
+                        :                       RB16 - 16'd1;
+
+  // One-cycle events the blocks below act on.
+  wire op_byte   = (state_q == S_OP) & rx_valid;      // an opcode arrives
+  wire arg_byte  = (state_q == S_ARG) & rx_valid;     // an argument byte arrives
+  wire exec      = (state_q == S_EXEC);               // the arguments are complete
+  wire run_start = exec & is_run_q;                   // RUN: reset the run's counters
+  wire prime     = (state_q == S_PRIME);              // RUN: the RAMs read beat 0
+  wire load_byte = (state_q == S_LOAD) & rx_valid;    // a byte of a beat to load arrives
 
   // ---------------------------------------------------------------- loading
   /* verilator lint_off UNUSEDSIGNAL */
   wire [LD_W-1:0] ld_d = {rx_data, ld_q[LD_W-1:8]};   // bits 7:0 drop out
   /* verilator lint_on UNUSEDSIGNAL */
-  wire load_beat = (state_q == S_LOAD) & rx_valid & byte_last_q;
+  wire load_beat = load_byte & byte_last_q;
   wire act_we = load_beat & is_act_q;
   wire wgt_we = load_beat & is_wgt_q;
 
@@ -142,6 +169,7 @@ module lutcore_board #(
   wire               wgt_fire = wgt_valid_q & wgt_ready;
   wire               res_valid;
   wire               res_fire = res_valid & running;
+  wire               run_done = res_fire & res_last_q;   // the run's last result is stored
   wire [ACT_W-1:0]   act_rdata;
   wire [WGT_W-1:0]   wgt_rdata;
   wire [RES_W-1:0]   res_data;
@@ -150,16 +178,16 @@ module lutcore_board #(
   // Read addresses run one beat ahead on a transfer, so each RAM's registered
   // output always holds the beat at act_idx_q / wgt_idx_q.
   wire [ACT_AW-1:0] act_idx_inc = act_last_q ? {ACT_AW{1'b0}} : act_idx_q[ACT_AW-1:0] + 1'b1;
-  wire [ACT_AW-1:0] act_raddr = act_fire ? act_idx_inc : act_idx_q[ACT_AW-1:0];
+  wire [ACT_AW-1:0] act_raddr   = act_fire ? act_idx_inc : act_idx_q[ACT_AW-1:0];
   wire [WGT_AW-1:0] wgt_idx_inc = wgt_idx_q[WGT_AW-1:0] + 1'b1;
-  wire [WGT_AW-1:0] wgt_raddr = wgt_fire ? wgt_idx_inc : wgt_idx_q[WGT_AW-1:0];
+  wire [WGT_AW-1:0] wgt_raddr   = wgt_fire ? wgt_idx_inc : wgt_idx_q[WGT_AW-1:0];
 
   lutcore_ram_sdp #(.W(ACT_W), .AW(ACT_AW)) u_act_ram (
-    .clk_i(clk_i), .we_i(act_we), .waddr_i(ptr_q[ACT_AW-1:0]), .wdata_i(ld_d[LD_W-1 -: ACT_W]),
-    .raddr_i(act_raddr), .rdata_o(act_rdata));
+    .clk_i(clk_i), .we_i(act_we), .waddr_i(ptr_q[ACT_AW-1:0]),
+    .wdata_i(ld_d[LD_W-1 -: ACT_W]), .raddr_i(act_raddr), .rdata_o(act_rdata));
   lutcore_ram_sdp #(.W(WGT_W), .AW(WGT_AW)) u_wgt_ram (
-    .clk_i(clk_i), .we_i(wgt_we), .waddr_i(ptr_q[WGT_AW-1:0]), .wdata_i(ld_d[LD_W-1 -: WGT_W]),
-    .raddr_i(wgt_raddr), .rdata_o(wgt_rdata));
+    .clk_i(clk_i), .we_i(wgt_we), .waddr_i(ptr_q[WGT_AW-1:0]),
+    .wdata_i(ld_d[LD_W-1 -: WGT_W]), .raddr_i(wgt_raddr), .rdata_o(wgt_rdata));
   lutcore_ram_sdp #(.W(RES_W), .AW(RES_AW)) u_res_ram (
     .clk_i(clk_i), .we_i(res_fire), .waddr_i(res_idx_q[RES_AW-1:0]), .wdata_i(res_data),
     .raddr_i(ptr_q[RES_AW-1:0]), .rdata_o(res_rdata));
@@ -201,174 +229,250 @@ module lutcore_board #(
   assign tx_valid = (state_q == S_SEND) | (state_q == S_RDSEND);
   assign tx_data  = (state_q == S_SEND) ? resp_byte : res_byte_q;
   wire tx_fire = tx_valid & tx_ready;
+  wire resp_sent = (state_q == S_SEND) & tx_fire;     // a response byte leaves
+  wire res_sent  = (state_q == S_RDSEND) & tx_fire;   // a result byte leaves
 
   assign status_o = {rst_n, rx_seen_q, running, beat_q[23]};
 
   // ---------------------------------------------------------------- control
+  // Next state. S_OP -> S_ARG -> S_EXEC, then by command: LOAD_* S_LOAD ->
+  // S_SEND (ACK); RUN S_PRIME -> S_RUN -> S_SEND (ACK, cycles); READ_RES per
+  // beat S_RDREQ -> S_RDREG, per byte S_RDLAT -> S_RDSEND. INFO, CYCLES and
+  // unknown opcodes go to S_SEND at once.
+  always @* begin
+    state_d = state_q;
+    case (state_q)
+      S_OP: if (rx_valid) begin
+        case (rx_data)
+          OP_ACT, OP_WGT, OP_RUN, OP_RES: state_d = S_ARG;
+          default:                        state_d = S_SEND;
+        endcase
+      end
+      S_ARG:    if (rx_valid && arg_idx_q == arg_last_q) state_d = S_EXEC;
+      S_EXEC: begin
+        if (is_run_q)      state_d = (arg_kt == 16'd0 || arg_tiles == 16'd0) ? S_SEND : S_PRIME;
+        else if (is_res_q) state_d = (arg_count == 16'd0) ? S_OP : S_RDREQ;
+        else               state_d = (arg_count == 16'd0) ? S_SEND : S_LOAD;
+      end
+      S_LOAD:   if (rx_valid && byte_last_q && left_last_q) state_d = S_SEND;
+      S_PRIME:  state_d = S_RUN;
+      S_RUN:    if (run_done) state_d = S_SEND;
+      S_SEND:   if (tx_fire && resp_idx_q == resp_last_q) state_d = S_OP;
+      S_RDREQ:  state_d = S_RDREG;   // res_rdata <= mem[ptr_q]
+      S_RDREG:  state_d = S_RDLAT;
+      S_RDLAT:  state_d = S_RDSEND;
+      S_RDSEND: if (tx_fire) state_d = !byte_last_q ? S_RDLAT : left_last_q ? S_OP : S_RDREQ;
+      default:  state_d = S_OP;
+    endcase
+  end
+
+  always @(posedge clk_i or negedge rst_n) begin
+    if (!rst_n) state_q <= S_OP;
+    else        state_q <= state_d;
+  end
+
+  // Command parser: the opcode (which command, its beat size, its argument
+  // count), then the argument bytes.
   always @(posedge clk_i or negedge rst_n) begin
     if (!rst_n) begin
-      state_q     <= S_OP;
-      is_act_q    <= 1'b0;
-      is_wgt_q    <= 1'b0;
-      is_run_q    <= 1'b0;
-      is_res_q    <= 1'b0;
-      arg_q       <= 64'd0;
-      arg_idx_q   <= 4'd0;
-      arg_last_q  <= 4'd0;
+      is_act_q   <= 1'b0;
+      is_wgt_q   <= 1'b0;
+      is_run_q   <= 1'b0;
+      is_res_q   <= 1'b0;
+      nbm1_q     <= 16'd0;
+      nbm2_q     <= 16'd0;
+      arg_q      <= 64'd0;
+      arg_idx_q  <= 4'd0;
+      arg_last_q <= 4'd0;
+    end else if (op_byte) begin
+      is_act_q   <= (rx_data == OP_ACT);
+      is_wgt_q   <= (rx_data == OP_WGT);
+      is_run_q   <= (rx_data == OP_RUN);
+      is_res_q   <= (rx_data == OP_RES);
+      nbm1_q     <= rx_nbm1;
+      nbm2_q     <= rx_nbm1 - 16'd1;
+      arg_idx_q  <= 4'd0;
+      arg_last_q <= (rx_data == OP_RUN) ? 4'd7 : 4'd3;
+    end else if (arg_byte) begin
+      arg_q[{arg_idx_q[2:0], 3'b000} +: 8] <= rx_data;
+      arg_idx_q <= arg_idx_q + 4'd1;
+    end
+  end
+
+  // Beat transfer: a load (a byte received in S_LOAD) and a result read (a
+  // byte sent in S_RDSEND) move one byte of a beat. Count the beat's bytes,
+  // and after its last byte the beats (RAM address, beats left). S_EXEC
+  // starts at the command's address and count.
+  always @(posedge clk_i or negedge rst_n) begin
+    if (!rst_n) begin
       ptr_q       <= 16'd0;
       left_q      <= 16'd0;
       left_last_q <= 1'b0;
       byte_q      <= 16'd0;
-      nbm1_q      <= 16'd0;
-      nbm2_q      <= 16'd0;
       byte_last_q <= 1'b0;
-      ld_q        <= {LD_W{1'b0}};
-      resp_q      <= R_ACK;
-      resp_idx_q  <= 5'd0;
-      resp_last_q <= 5'd0;
-      kt_m1_q     <= 16'd0;
-      kt_m2_q     <= 16'd0;
-      tiles_m1_q  <= 16'd0;
-      tiles_m2_q  <= 16'd0;
-      nwgt_q      <= 32'd0;
-      nwgt_m1_q   <= 32'd0;
+    end else if (op_byte) begin
+      byte_last_q <= (rx_nbm1 == 16'd0);
+    end else if (exec) begin
+      ptr_q       <= arg_addr;
+      left_q      <= arg_count;
+      left_last_q <= (arg_count == 16'd1);
+      byte_q      <= 16'd0;
+    end else if (load_byte || res_sent) begin
+      if (byte_last_q) begin
+        byte_q      <= 16'd0;
+        byte_last_q <= (nbm1_q == 16'd0);
+        ptr_q       <= ptr_q + 16'd1;
+        left_q      <= left_q - 16'd1;
+        left_last_q <= (left_q == 16'd2);
+      end else begin
+        byte_q      <= byte_q + 16'd1;
+        byte_last_q <= (byte_q == nbm2_q);
+      end
+    end
+  end
+
+  // The beat being loaded: received bytes shift in from the top.
+  always @(posedge clk_i or negedge rst_n) begin
+    if (!rst_n)         ld_q <= {LD_W{1'b0}};
+    else if (load_byte) ld_q <= ld_d;
+  end
+
+  // Run setup: the RUN arguments as the end-of-count values the streams compare with.
+  always @(posedge clk_i or negedge rst_n) begin
+    if (!rst_n) begin
+      kt_m1_q    <= 16'd0;
+      kt_m2_q    <= 16'd0;
+      tiles_m1_q <= 16'd0;
+      tiles_m2_q <= 16'd0;
+      nwgt_q     <= 32'd0;
+      nwgt_m1_q  <= 32'd0;
+    end else if (run_start) begin
+      kt_m1_q    <= arg_kt - 16'd1;
+      kt_m2_q    <= arg_kt - 16'd2;
+      tiles_m1_q <= arg_tiles - 16'd1;
+      tiles_m2_q <= arg_tiles - 16'd2;
+      nwgt_q     <= arg_nwgt;
+      nwgt_m1_q  <= arg_nwgt - 32'd1;
+    end
+  end
+
+  // Activation stream: beats 0..kt-1 once per pass (act_last on beat kt-1),
+  // for every pass, stopped early when the run's last result is stored.
+  always @(posedge clk_i or negedge rst_n) begin
+    if (!rst_n) begin
       act_idx_q   <= 16'd0;
       act_last_q  <= 1'b0;
       act_pass_q  <= 16'd0;
       act_valid_q <= 1'b0;
+    end else if (run_start) begin
+      act_idx_q   <= 16'd0;
+      act_pass_q  <= 16'd0;
+    end else if (prime) begin
+      act_last_q  <= (kt_m1_q == 16'd0);
+      act_valid_q <= 1'b1;
+    end else if (running) begin
+      if (act_fire) begin
+        if (act_last_q) begin
+          act_idx_q  <= 16'd0;
+          act_last_q <= (kt_m1_q == 16'd0);
+          act_pass_q <= act_pass_q + 16'd1;
+          if (act_pass_q == tiles_m1_q) act_valid_q <= 1'b0;
+        end else begin
+          act_idx_q  <= act_idx_q + 16'd1;
+          act_last_q <= (act_idx_q == kt_m2_q);
+        end
+      end
+      if (run_done) act_valid_q <= 1'b0;
+    end
+  end
+
+  // Weight stream: beats 0..wgt_beats-1 once.
+  always @(posedge clk_i or negedge rst_n) begin
+    if (!rst_n) begin
       wgt_idx_q   <= 32'd0;
       wgt_valid_q <= 1'b0;
-      res_idx_q   <= 16'd0;
-      res_last_q  <= 1'b0;
-      cyc_q       <= 32'd0;
+    end else if (run_start) begin
+      wgt_idx_q   <= 32'd0;
+    end else if (prime) begin
+      wgt_valid_q <= (nwgt_q != 32'd0);
+    end else if (running) begin
+      if (wgt_fire) begin
+        wgt_idx_q   <= wgt_idx_q + 32'd1;
+        wgt_valid_q <= (wgt_idx_q != nwgt_m1_q);
+      end
+      if (run_done) wgt_valid_q <= 1'b0;
+    end
+  end
+
+  // Result capture: result beat t of the run goes to result address t; the
+  // cycle counter runs from the first beat offered to the last result stored.
+  always @(posedge clk_i or negedge rst_n) begin
+    if (!rst_n) begin
+      res_idx_q  <= 16'd0;
+      res_last_q <= 1'b0;
+      cyc_q      <= 32'd0;
+    end else if (run_start) begin
+      res_idx_q  <= 16'd0;
+      cyc_q      <= 32'd0;
+    end else if (prime) begin
+      res_last_q <= (tiles_m1_q == 16'd0);
+    end else if (running) begin
+      cyc_q <= cyc_q + 32'd1;
+      if (res_fire) begin
+        res_idx_q  <= res_idx_q + 16'd1;
+        res_last_q <= (res_idx_q == tiles_m2_q);
+      end
+    end
+  end
+
+  // Result read-out: the RAM's beat into res_rdata_q (S_RDREG), the selected
+  // byte into res_byte_q (S_RDLAT).
+  always @(posedge clk_i or negedge rst_n) begin
+    if (!rst_n) begin
       res_rdata_q <= {RES_W{1'b0}};
       res_byte_q  <= 8'd0;
-      beat_q      <= 24'd0;
-      rx_seen_q   <= 1'b0;
+    end else begin
+      if (state_q == S_RDREG) res_rdata_q <= res_rdata;
+      if (state_q == S_RDLAT) res_byte_q  <= res_byte;
+    end
+  end
+
+  // Response: which answer (S_OP for INFO, CYCLES and unknown opcodes,
+  // S_EXEC for the others) and the byte being sent.
+  always @(posedge clk_i or negedge rst_n) begin
+    if (!rst_n) begin
+      resp_q      <= R_ACK;
+      resp_idx_q  <= 5'd0;
+      resp_last_q <= 5'd0;
+    end else if (op_byte) begin
+      resp_idx_q <= 5'd0;
+      case (rx_data)
+        OP_INFO: begin resp_q <= R_INFO; resp_last_q <= 5'd21; end
+        OP_CYC:  begin resp_q <= R_CYC;  resp_last_q <= 5'd3;  end
+        OP_ACT, OP_WGT, OP_RUN, OP_RES: ;
+        default: begin resp_q <= R_NAK;  resp_last_q <= 5'd0;  end
+      endcase
+    end else if (exec) begin
+      if (is_run_q) begin
+        resp_q      <= R_RUN;
+        resp_last_q <= 5'd4;
+      end else if (!is_res_q) begin
+        resp_q      <= R_ACK;
+        resp_last_q <= 5'd0;
+      end
+    end else if (resp_sent) begin
+      resp_idx_q <= resp_idx_q + 5'd1;
+    end
+  end
+
+  // Status LEDs: heartbeat, and a toggle per received byte.
+  always @(posedge clk_i or negedge rst_n) begin
+    if (!rst_n) begin
+      beat_q    <= 24'd0;
+      rx_seen_q <= 1'b0;
     end else begin
       beat_q <= beat_q + 24'd1;
       if (rx_valid) rx_seen_q <= ~rx_seen_q;
-      // A load (a byte received in S_LOAD) and a result read (a byte sent in
-      // S_RDSEND) move one byte of a beat: count the beat's bytes, and after its
-      // last byte the beats (RAM address, beats left).
-      if ((state_q == S_LOAD && rx_valid) || (state_q == S_RDSEND && tx_fire)) begin
-        if (byte_last_q) begin
-          byte_q      <= 16'd0;
-          byte_last_q <= (nbm1_q == 16'd0);
-          ptr_q       <= ptr_q + 16'd1;
-          left_q      <= left_q - 16'd1;
-          left_last_q <= (left_q == 16'd2);
-        end else begin
-          byte_q      <= byte_q + 16'd1;
-          byte_last_q <= (byte_q == nbm2_q);
-        end
-      end
-      case (state_q)
-        S_OP: if (rx_valid) begin
-          is_act_q   <= (rx_data == OP_ACT);
-          is_wgt_q   <= (rx_data == OP_WGT);
-          is_run_q   <= (rx_data == OP_RUN);
-          is_res_q   <= (rx_data == OP_RES);
-          nbm1_q     <= rx_nbm1;
-          nbm2_q     <= rx_nbm1 - 16'd1;
-          byte_last_q <= (rx_nbm1 == 16'd0);
-          arg_idx_q  <= 4'd0;
-          arg_last_q <= (rx_data == OP_RUN) ? 4'd7 : 4'd3;
-          resp_idx_q <= 5'd0;
-          case (rx_data)
-            OP_INFO: begin resp_q <= R_INFO; resp_last_q <= 5'd21; state_q <= S_SEND; end
-            OP_CYC:  begin resp_q <= R_CYC;  resp_last_q <= 5'd3;  state_q <= S_SEND; end
-            OP_ACT, OP_WGT, OP_RUN, OP_RES: state_q <= S_ARG;
-            default: begin resp_q <= R_NAK;  resp_last_q <= 5'd0;  state_q <= S_SEND; end
-          endcase
-        end
-        S_ARG: if (rx_valid) begin
-          arg_q[{arg_idx_q[2:0], 3'b000} +: 8] <= rx_data;
-          arg_idx_q <= arg_idx_q + 4'd1;
-          if (arg_idx_q == arg_last_q) state_q <= S_EXEC;
-        end
-        S_EXEC: begin
-          ptr_q       <= arg_addr;
-          left_q      <= arg_count;
-          left_last_q <= (arg_count == 16'd1);
-          byte_q      <= 16'd0;
-          if (is_run_q) begin
-            kt_m1_q     <= arg_q[15:0] - 16'd1;
-            kt_m2_q     <= arg_q[15:0] - 16'd2;
-            tiles_m1_q  <= arg_q[31:16] - 16'd1;
-            tiles_m2_q  <= arg_q[31:16] - 16'd2;
-            nwgt_q      <= arg_q[63:32];
-            nwgt_m1_q   <= arg_q[63:32] - 32'd1;
-            act_idx_q   <= 16'd0;
-            act_pass_q  <= 16'd0;
-            wgt_idx_q   <= 32'd0;
-            res_idx_q   <= 16'd0;
-            cyc_q       <= 32'd0;
-            resp_q      <= R_RUN;
-            resp_last_q <= 5'd4;
-            state_q     <= (arg_q[15:0] == 16'd0 || arg_q[31:16] == 16'd0) ? S_SEND : S_PRIME;
-          end else if (is_res_q) begin
-            state_q <= (arg_count == 16'd0) ? S_OP : S_RDREQ;
-          end else begin
-            resp_q      <= R_ACK;
-            resp_last_q <= 5'd0;
-            state_q     <= (arg_count == 16'd0) ? S_SEND : S_LOAD;
-          end
-        end
-        S_LOAD: if (rx_valid) begin
-          ld_q <= ld_d;
-          if (byte_last_q && left_last_q) state_q <= S_SEND;
-        end
-        S_PRIME: begin                         // the RAMs read beat 0
-          act_last_q  <= (kt_m1_q == 16'd0);
-          act_valid_q <= 1'b1;
-          wgt_valid_q <= (nwgt_q != 32'd0);
-          res_last_q  <= (tiles_m1_q == 16'd0);
-          state_q     <= S_RUN;
-        end
-        S_RUN: begin
-          cyc_q <= cyc_q + 32'd1;
-          if (act_fire) begin
-            if (act_last_q) begin
-              act_idx_q  <= 16'd0;
-              act_last_q <= (kt_m1_q == 16'd0);
-              act_pass_q <= act_pass_q + 16'd1;
-              if (act_pass_q == tiles_m1_q) act_valid_q <= 1'b0;
-            end else begin
-              act_idx_q  <= act_idx_q + 16'd1;
-              act_last_q <= (act_idx_q == kt_m2_q);
-            end
-          end
-          if (wgt_fire) begin
-            wgt_idx_q   <= wgt_idx_q + 32'd1;
-            wgt_valid_q <= (wgt_idx_q != nwgt_m1_q);
-          end
-          if (res_fire) begin
-            res_idx_q  <= res_idx_q + 16'd1;
-            res_last_q <= (res_idx_q == tiles_m2_q);
-            if (res_last_q) begin
-              act_valid_q <= 1'b0;
-              wgt_valid_q <= 1'b0;
-              state_q     <= S_SEND;
-            end
-          end
-        end
-        S_SEND: if (tx_fire) begin
-          resp_idx_q <= resp_idx_q + 5'd1;
-          if (resp_idx_q == resp_last_q) state_q <= S_OP;
-        end
-        S_RDREQ: state_q <= S_RDREG;    // res_rdata <= mem[ptr_q]
-        S_RDREG: begin
-          res_rdata_q <= res_rdata;
-          state_q     <= S_RDLAT;
-        end
-        S_RDLAT: begin
-          res_byte_q <= res_byte;
-          state_q    <= S_RDSEND;
-        end
-        S_RDSEND: if (tx_fire) state_q <= !byte_last_q ? S_RDLAT : left_last_q ? S_OP : S_RDREQ;
-        default: state_q <= S_OP;
-      endcase
     end
   end
 endmodule

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use lutcore_sim::board::{board_design, BoardDriver, BoardError, BoardParams, SimUart, MAX_AW};
+use lutcore_sim::board::{board_design, BoardDriver, BoardError, BoardParams, BoardSpec, SimUart, MAX_AW};
 use lutcore_sim::SimLibrary;
 use lutcore_sw::config::ArrayConfig;
 use lutcore_sw::layout::WeightMatrix;
@@ -85,8 +85,9 @@ struct RunArgs {
     /// Serial device of the board's UART.
     #[arg(long, default_value = "/dev/ttyUSB1")]
     port: PathBuf,
-    /// Baud rate, 300..=3000000: the board tops' BAUD parameter (115200 as built).
-    #[arg(long, default_value_t = 115_200, value_parser = clap::value_parser!(u32).range(BAUD_RANGE))]
+    /// Baud rate, 300..=3000000: the board description's uart.baud the board
+    /// was built with (default: boards/icebreaker.json's).
+    #[arg(long, default_value_t = BoardSpec::default_board().uart.baud, value_parser = clap::value_parser!(u32).range(BAUD_RANGE))]
     baud: u32,
 }
 
@@ -95,11 +96,11 @@ struct CosimArgs {
     #[command(flatten)]
     gemv: GemvArgs,
     /// log2 of the weight RAM depth in beats, 1..=16 (the protocol's RAM
-    /// addresses are 16 bits; the iCEBreaker build uses 11).
-    #[arg(long, default_value_t = 11, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_AW)))]
+    /// addresses are 16 bits; default: the iCEBreaker build's, boards/icebreaker.json).
+    #[arg(long, default_value_t = BoardSpec::default_board().ram.wgt_aw, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_AW)))]
     wgt_aw: u32,
-    /// log2 of the result RAM depth in beats, 1..=16 (the iCEBreaker build uses 8).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_AW)))]
+    /// log2 of the result RAM depth in beats, 1..=16 (default: the iCEBreaker build's).
+    #[arg(long, default_value_t = BoardSpec::default_board().ram.res_aw, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_AW)))]
     res_aw: u32,
 }
 
@@ -209,7 +210,8 @@ fn cmd_cosim(a: &CosimArgs) -> Result<ExitCode> {
     let lib = SimLibrary::build(&design)?;
     println!("model      board top {} in {:.1} s", lib.status(), t.elapsed().as_secs_f64());
     let uart = SimUart::new(lib.instantiate()?, params.baud_div)?;
-    gemv_on(BoardDriver::new(Box::new(uart)), &cfg, &a.gemv, "Verilated board top, baud divider 4")
+    let what = format!("Verilated board top, baud divider {}", params.baud_div);
+    gemv_on(BoardDriver::new(Box::new(uart)), &cfg, &a.gemv, &what)
 }
 
 fn gemv_on(mut d: BoardDriver<'_>, cfg: &ArrayConfig, g: &GemvArgs, what: &str) -> Result<ExitCode> {

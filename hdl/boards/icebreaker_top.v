@@ -1,48 +1,49 @@
-// icebreaker_top: iCEBreaker (iCE40 UP5K, SG48) top of the lutcore UART bridge.
+// icebreaker_top: iCEBreaker (iCE40 UP5K) top of the lutcore UART bridge.
 //
-// Clock: the board's 12 MHz oscillator (pin 35), multiplied by SB_PLL40_PAD
-// to CLK_MHZ: 48 (DIVF 63, DIVQ 4: VCO 768 MHz / 16), 36 (47, 4: 576 / 16),
-// 30 (79, 5: 960 / 32) or 24 (63, 5: 768 / 32), DIVR 0, FILTER_RANGE 1 (as
-// `icepll -i 12 -o F` gives); CLK_MHZ = 12 uses the oscillator directly.
-// The build picks the fastest of these that the placed design meets
-// (scripts/fpga/build.sh). Reset: held until the PLL locks, then a
-// 16-cycle power-on count; lutcore_board synchronizes it.
-// UART: FTDI channel B, RX pin 6 (host -> FPGA), TX pin 9 (FPGA -> host),
-// 8N1 at BAUD (default 115200). LEDs (active low): red = run in progress,
-// green = heartbeat (CLK_MHZ / 2^24 Hz).
-// The array's widths and the RAM depths are parameters, set by the build
-// (scripts/fpga/build.sh, yosys chparam) from the generated manifest.json.
+// Every parameter is set by the build (scripts/fpga/build.sh, yosys chparam)
+// from boards/icebreaker.json and the generated manifest.json; the defaults are
+// placeholders that elaborate, not board facts. Pins: the
+// generated constraints (the description's `pins`). Clock: the board's
+// oscillator into SB_PLL40_PAD with the description's setting for CLK_MHZ
+// (USE_PLL 1), or the oscillator itself (USE_PLL 0). Reset: held until the PLL
+// locks, then a 16-cycle power-on count; lutcore_board synchronizes it. UART:
+// FTDI channel B, 8N1 at BAUD. LEDs (active low): red = run in progress, green
+// = heartbeat (CLK_MHZ / 2^24 Hz).
 module icebreaker_top #(
-  parameter integer ACT_W   = 32,
-  parameter integer WGT_W   = 16,
-  parameter integer RES_W   = 128,
-  parameter integer ACT_AW  = 10,
-  parameter integer WGT_AW  = 11,
-  parameter integer RES_AW  = 8,
-  parameter integer CLK_MHZ = 24,
-  parameter integer BAUD    = 115200
+  parameter integer ACT_W        = 16,  // array beat widths (manifest.json)
+  parameter integer WGT_W        = 16,
+  parameter integer RES_W        = 16,
+  parameter integer ACT_AW       = 1,   // log2 RAM depths in beats
+  parameter integer WGT_AW       = 1,
+  parameter integer RES_AW       = 1,
+  parameter integer CLK_MHZ      = 1,   // clock of the bridge and the array
+  parameter integer BAUD         = 1,   // UART bit rate
+  parameter integer USE_PLL      = 0,   // 1: CLK_MHZ from the PLL, 0: the oscillator
+  parameter integer DIVR         = 0,   // SB_PLL40_PAD setting for CLK_MHZ
+  parameter integer DIVF         = 0,
+  parameter integer DIVQ         = 0,
+  parameter integer FILTER_RANGE = 0
 ) (
-  input  wire CLK,      // 12 MHz, pin 35
-  input  wire RX,       // pin 6
-  output wire TX,       // pin 9
-  output wire LEDR_N,   // pin 11
-  output wire LEDG_N    // pin 37
+  input  wire CLK,      // oscillator
+  input  wire RX,       // host -> FPGA
+  output wire TX,       // FPGA -> host
+  output wire LEDR_N,
+  output wire LEDG_N
 );
   localparam integer CLK_HZ = CLK_MHZ * 1000000;
-  localparam [6:0]   DIVF   = (CLK_MHZ == 48) ? 7'd63 : (CLK_MHZ == 36) ? 7'd47 : (CLK_MHZ == 30) ? 7'd79 : 7'd63;
-  localparam [2:0]   DIVQ   = (CLK_MHZ == 48) ? 3'd4 : (CLK_MHZ == 36) ? 3'd4 : 3'd5;
   localparam integer DIV    = (CLK_HZ + BAUD / 2) / BAUD;
+
 
   wire clk;
   wire locked;
   generate
-    if (CLK_MHZ != 12) begin : g_pll
+    if (USE_PLL != 0) begin : g_pll
       SB_PLL40_PAD #(
         .FEEDBACK_PATH("SIMPLE"),
-        .DIVR(4'b0000),
-        .DIVF(DIVF),
-        .DIVQ(DIVQ),
-        .FILTER_RANGE(3'b001)
+        .DIVR(DIVR[3:0]),
+        .DIVF(DIVF[6:0]),
+        .DIVQ(DIVQ[2:0]),
+        .FILTER_RANGE(FILTER_RANGE[2:0])
       ) u_pll (
         .PACKAGEPIN(CLK),
         .PLLOUTGLOBAL(clk),

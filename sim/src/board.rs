@@ -1,8 +1,10 @@
 //! The FPGA board: host driver of the UART protocol of `hdl/lutcore_board.v`
-//! ([`BoardDriver`]), and what runs it in co-simulation: the board design
-//! ([`board_design`]: generated array + the hand-written `hdl/*.v` + a
-//! generated top with a fast baud divider) and [`SimUart`], a byte stream
-//! that drives the Verilated board's UART pins bit by bit.
+//! ([`BoardDriver`]), the board descriptions ([`BoardSpec`], from
+//! `boards/*.json`), and what runs the driver in co-simulation: the board
+//! design ([`board_design`]: generated array + the hand-written `hdl/*.v` +
+//! the co-simulation top `hdl/lutcore_nonsynth_board.v` with a fast baud
+//! divider) and [`SimUart`], a byte stream that drives the Verilated board's
+//! UART pins bit by bit.
 //!
 //! The driver talks to any `Read + Write` byte stream: a serial port on a real
 //! board (e.g. the iCEBreaker's `/dev/ttyUSB1`, configured raw 8N1) or a
@@ -70,8 +72,89 @@ pub const HDL_FILES: &[(&str, &str)] = &[
     ("lutcore_board.v", include_str!("../../hdl/lutcore_board.v")),
 ];
 
-/// Name of the generated co-simulation top.
-pub const SIM_TOP: &str = "lutcore_board_sim";
+/// Name of the co-simulation top (`hdl/lutcore_nonsynth_board.v`).
+pub const SIM_TOP: &str = "lutcore_nonsynth_board";
+
+/// The co-simulation top: `lutcore_board` with its parameters taken from
+/// macros, which [`board_design`] writes into [`SIM_PARAMS_FILE`] before it.
+pub const SIM_TOP_FILE: (&str, &str) =
+    ("lutcore_nonsynth_board.v", include_str!("../../hdl/lutcore_nonsynth_board.v"));
+
+/// The file of `` `define LUTCORE_BOARD_* `` macros that sets [`SIM_TOP`]'s
+/// parameters (Verilator reads the files in order, one compilation unit).
+pub const SIM_PARAMS_FILE: &str = "lutcore_nonsynth_board_params.v";
+
+/// Clock cycles per UART bit in co-simulation: the smallest the board's UART
+/// takes, so a byte costs 40 clocks.
+pub const SIM_BAUD_DIV: u32 = 4;
+
+/// The board descriptions, one per board (`boards/<name>.json`), compiled in.
+/// Each holds every fact of its board: device, tools and nextpnr flags,
+/// clocks and PLL settings, UART baud, RAM depths, pins. The bitstream build
+/// reads the same files (`scripts/fpga/board.py`).
+pub const BOARD_FILES: &[(&str, &str)] = &[
+    ("icebreaker", include_str!("../../boards/icebreaker.json")),
+    ("ulx3s", include_str!("../../boards/ulx3s.json")),
+];
+
+/// The board the host side defaults to (`lutcore fpga`'s defaults, the
+/// co-simulation's RAM depths).
+pub const DEFAULT_BOARD: &str = "icebreaker";
+
+/// The facts of a board description the host side uses (the rest of the file
+/// is for the bitstream build).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct BoardSpec {
+    /// Board name, as in `make bitstream BOARD=...`.
+    pub name: String,
+    /// Preset of the array config the board is built with by default.
+    pub preset: String,
+    /// On-chip buffers.
+    pub ram: BoardRam,
+    /// The UART to the host.
+    pub uart: BoardUart,
+}
+
+/// A board's RAM depths (the activation RAM's depth comes from the config's
+/// `max_k`, see [`BoardParams::for_config`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct BoardRam {
+    /// log2 of the weight RAM depth (beats).
+    pub wgt_aw: u32,
+    /// log2 of the result RAM depth (beats).
+    pub res_aw: u32,
+}
+
+/// A board's UART.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct BoardUart {
+    /// Bits per second, 8N1.
+    pub baud: u32,
+}
+
+impl BoardSpec {
+    /// The description of board `name` (one of [`BOARD_FILES`]).
+    pub fn named(name: &str) -> Result<BoardSpec, BoardError> {
+        let Some((_, text)) = BOARD_FILES.iter().find(|(n, _)| *n == name) else {
+            let known: Vec<&str> = BOARD_FILES.iter().map(|(n, _)| *n).collect();
+            return Err(BoardError::Description(format!("no board `{name}` (boards: {})", known.join(", "))));
+        };
+        let spec: BoardSpec = serde_json::from_str(text)
+            .map_err(|e| BoardError::Description(format!("boards/{name}.json: {e}")))?;
+        if spec.name != name {
+            return Err(BoardError::Description(format!("boards/{name}.json names itself `{}`", spec.name)));
+        }
+        Ok(spec)
+    }
+
+    /// The description of [`DEFAULT_BOARD`]. The file is compiled in and
+    /// parsed by this crate's tests, so this cannot fail in a tested build;
+    /// a broken file panics with its parse error.
+    pub fn default_board() -> &'static BoardSpec {
+        static SPEC: std::sync::OnceLock<BoardSpec> = std::sync::OnceLock::new();
+        SPEC.get_or_init(|| BoardSpec::named(DEFAULT_BOARD).unwrap_or_else(|e| panic!("{e}")))
+    }
+}
 
 /// Everything that can go wrong talking to a board.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +175,9 @@ pub enum BoardError {
     /// Building or driving the co-simulation failed.
     #[error(transparent)]
     Sim(#[from] SimError),
+    /// A board description (`boards/*.json`) is missing or malformed.
+    #[error("board description: {0}")]
+    Description(String),
 }
 
 /// Largest log2 RAM depth `lutcore_board` supports: the protocol's RAM
@@ -119,12 +205,18 @@ pub struct BoardParams {
 }
 
 impl BoardParams {
-    /// What the iCEBreaker build uses (`scripts/fpga/build.sh`): an activation
-    /// RAM for `max_k`, 2048 weight beats, 256 result beats, with a
-    /// simulation baud divider of 4.
+    /// What the build of [`DEFAULT_BOARD`] uses: an activation RAM for
+    /// `max_k` (as `scripts/fpga/board.py` sizes it), the description's weight
+    /// and result RAMs, with the co-simulation's baud divider [`SIM_BAUD_DIV`].
     pub fn for_config(cfg: &ArrayConfig) -> BoardParams {
         let kt_max = cfg.max_k().div_ceil(cfg.k_tile()).max(2);
-        BoardParams { act_aw: kt_max.next_power_of_two().trailing_zeros(), wgt_aw: 11, res_aw: 8, baud_div: 4 }
+        let ram = BoardSpec::default_board().ram;
+        BoardParams {
+            act_aw: kt_max.next_power_of_two().trailing_zeros(),
+            wgt_aw: ram.wgt_aw,
+            res_aw: ram.res_aw,
+            baud_div: SIM_BAUD_DIV,
+        }
     }
 
     /// Check that the board top can be built with these parameters: every
@@ -187,8 +279,9 @@ pub const BOARD_FILE: &str = "lutcore_board.v";
 pub const ARRAY_INSTANCE: &str = "u_array";
 
 /// The co-simulation design: the generated array of `cfg`, the board files
-/// ([`HDL_FILES`]) and a generated top `lutcore_board_sim` that sets the
-/// parameters (ports: `clk_i`, `rst_ni`, `uart_rx_i`, `uart_tx_o`, `status_o`).
+/// ([`HDL_FILES`]), the macros of `params` ([`SIM_PARAMS_FILE`]) and the top
+/// [`SIM_TOP`] that sets `lutcore_board`'s parameters from them (ports:
+/// [`sim_ports`]).
 pub fn board_design(cfg: &ArrayConfig, params: &BoardParams) -> Result<Design, BoardError> {
     if cfg.arch() != Arch::Lut {
         return Err(BoardError::Shape(format!("the board wraps a LUT array; config `{}` is not arch=lut", cfg.slug())));
@@ -200,11 +293,12 @@ pub fn board_design(cfg: &ArrayConfig, params: &BoardParams) -> Result<Design, B
         .map_err(SimError::from)?;
     let mut files = core.files.clone();
     files.extend(HDL_FILES.iter().map(|(n, c)| GeneratedFile { name: n.to_string(), contents: c.to_string() }));
-    files.push(GeneratedFile { name: format!("{SIM_TOP}.v"), contents: sim_top(cfg, params) });
+    files.push(GeneratedFile { name: SIM_PARAMS_FILE.to_string(), contents: sim_params(cfg, params) });
+    files.push(GeneratedFile { name: SIM_TOP_FILE.0.to_string(), contents: SIM_TOP_FILE.1.to_string() });
     Ok(Design { config: cfg.clone(), top: SIM_TOP.to_string(), ports: sim_ports(), files })
 }
 
-/// Ports of the generated co-simulation top.
+/// Ports of the co-simulation top (`hdl/lutcore_nonsynth_board.v`).
 pub fn sim_ports() -> Vec<Port> {
     vec![
         Port::input("clk_i", 1, "clock"),
@@ -215,23 +309,23 @@ pub fn sim_ports() -> Vec<Port> {
     ]
 }
 
-fn sim_top(cfg: &ArrayConfig, p: &BoardParams) -> String {
-    format!(
-        "// {SIM_TOP}: co-simulation top of lutcore_board (generated by lutcore_sim::board).\n\
-         // Config: {cfg}\n\
-         module {SIM_TOP} (\n  input  wire       clk_i,\n  input  wire       rst_ni,\n  input  wire       uart_rx_i,\n  \
-         output wire       uart_tx_o,\n  output wire [3:0] status_o\n);\n  \
-         lutcore_board #(\n    .ACT_W({}), .WGT_W({}), .RES_W({}),\n    .ACT_AW({}), .WGT_AW({}), .RES_AW({}),\n    \
-         .BAUD_DIV({}), .CLK_HZ(0)\n  ) u_board (\n    .clk_i(clk_i), .rst_ni(rst_ni), .uart_rx_i(uart_rx_i), \
-         .uart_tx_o(uart_tx_o), .status_o(status_o));\nendmodule\n",
-        cfg.act_beat_bits(),
-        cfg.weight_beat_bits(),
-        cfg.result_beat_bits(),
-        p.act_aw,
-        p.wgt_aw,
-        p.res_aw,
-        p.baud_div
-    )
+/// The macros [`SIM_TOP`] takes its parameters from (data only: the module
+/// is the static `hdl/lutcore_nonsynth_board.v`).
+fn sim_params(cfg: &ArrayConfig, p: &BoardParams) -> String {
+    let values = [
+        ("ACT_W", cfg.act_beat_bits()),
+        ("WGT_W", cfg.weight_beat_bits()),
+        ("RES_W", cfg.result_beat_bits()),
+        ("ACT_AW", p.act_aw),
+        ("WGT_AW", p.wgt_aw),
+        ("RES_AW", p.res_aw),
+        ("BAUD_DIV", p.baud_div),
+    ];
+    let mut text = format!("// Parameters of {SIM_TOP} (lutcore_sim::board::board_design).\n// Config: {cfg}\n");
+    for (name, value) in values {
+        text += &format!("`define LUTCORE_BOARD_{name} {value}\n");
+    }
+    text
 }
 
 // ------------------------------------------------------------------ SimUart
@@ -697,9 +791,31 @@ mod tests {
     fn the_sim_top_sets_the_array_widths() {
         let cfg = lutcore_contract::config::preset("ice40").unwrap();
         let d = board_design(&cfg, &BoardParams::for_config(&cfg)).unwrap();
-        let top = &d.files.last().unwrap().contents;
-        assert!(top.contains(".ACT_W(32), .WGT_W(16), .RES_W(128)"), "{top}");
-        assert!(top.contains(".ACT_AW(10)") && top.contains(".BAUD_DIV(4)"), "{top}");
+        let [.., params, top] = &d.files[..] else { panic!("too few files") };
+        assert_eq!(params.name, SIM_PARAMS_FILE);
+        for line in ["ACT_W 32", "WGT_W 16", "RES_W 128", "ACT_AW 10", "WGT_AW 11", "RES_AW 8", "BAUD_DIV 4"] {
+            assert!(params.contents.contains(&format!("`define LUTCORE_BOARD_{line}\n")), "{line}: {}", params.contents);
+        }
+        // Every macro the top uses is defined, and the top declares the ports of sim_ports().
+        for name in ["ACT_W", "WGT_W", "RES_W", "ACT_AW", "WGT_AW", "RES_AW", "BAUD_DIV"] {
+            assert!(top.contents.contains(&format!("`LUTCORE_BOARD_{name})")), "{name}");
+        }
+        assert!(top.contents.contains(&format!("module {SIM_TOP} (")));
+        for p in sim_ports() {
+            assert!(top.contents.contains(&format!(" {},", p.name)) || top.contents.contains(&format!(" {} ", p.name)), "{}", p.name);
+        }
         assert_eq!(d.top, SIM_TOP);
+    }
+
+    #[test]
+    fn every_board_description_parses_and_names_itself() {
+        for (name, _) in BOARD_FILES {
+            let spec = BoardSpec::named(name).unwrap_or_else(|e| panic!("{e}"));
+            assert!(lutcore_sw::config::preset(&spec.preset).is_ok(), "{name}: preset {}", spec.preset);
+            assert!((1..=MAX_AW).contains(&spec.ram.wgt_aw) && (1..=MAX_AW).contains(&spec.ram.res_aw), "{name}");
+        }
+        assert_eq!(BoardSpec::default_board().name, DEFAULT_BOARD);
+        let e = BoardSpec::named("nexys").unwrap_err().to_string();
+        assert!(e.contains("no board `nexys`") && e.contains("icebreaker, ulx3s"), "{e}");
     }
 }
