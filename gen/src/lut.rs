@@ -84,7 +84,12 @@ fn precompute(cfg: &ArrayConfig) -> Module {
             cfg,
             &[
                 "lutcore_lut_precompute: the mirror-halved lookup tables of one activation beat.",
-                &format!("For each of the {groups} groups of g={g} activations x0..x{}, entry k (0..{}) is", g - 1, entries - 1),
+                &format!(
+                    "For {} of g={g} activations x0..x{}, entry k (0..{}) is",
+                    if groups == 1 { "the one group".to_string() } else { format!("each of the {groups} groups") },
+                    g - 1,
+                    entries - 1
+                ),
                 &format!("x{} + sum over t<{} of (k[t] ? +xt : -xt); the other half of the table is its negation.", g - 1, g - 1),
                 "Also accumulates sum(x) over the pass for the bit-plane correction (sum_x_o",
                 "includes a loaded beat two cycles after load_i).",
@@ -177,7 +182,10 @@ fn pe(cfg: &ArrayConfig) -> Module {
             cfg,
             &[
                 "lutcore_lut_pe: one output row of the LUT array.",
-                &format!("Per weight beat (one bit plane), each of the {groups} groups' {g} weight bits index its table:"),
+                &format!(
+                    "Per weight beat (one bit plane), {} {g} weight bits index its table:",
+                    if groups == 1 { "the group's".to_string() } else { format!("each of the {groups} groups'") }
+                ),
                 "the top bit chooses the mirrored half (negate), the others select an entry (sel_o);",
                 "the array reads the shared table at sel_o and returns the entries (entry_i).",
                 "Two stages: the entries and their signs are registered (lookup), and one cycle",
@@ -313,19 +321,23 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
     m.comment(format!("Bit-plane correction: c*sum(x) with c = 2^bits - 1 - 2*zero_point = {c}"));
     let sum_wide = m.logic("sum_x_wide", aw, "");
     m.assign(sum_wide.clone(), e::sext(sum_x, sw, aw));
-    let corr = m.logic("corr", aw, "");
-    if c >= 0 && (c as u64).is_power_of_two() {
+    let corr = if c >= 0 && (c as u64).is_power_of_two() {
+        // A shift: wiring only.
+        let corr = m.logic("corr", aw, "");
         m.assign(corr.clone(), const_mul(sum_wide, c, aw));
+        corr
     } else {
-        // Registered: sum(x) is final two cycles before the accumulate stage's finalize.
-        m.item(Item::AlwaysFf { reset: vec![], body: vec![Stmt::Assign(corr.clone(), const_mul(sum_wide, c, aw))] });
-    }
+        // Adders: registered, as sum(x) is final two cycles before the accumulate stage's finalize.
+        let corr_q = m.logic("corr_q", aw, "");
+        m.item(Item::AlwaysFf { reset: vec![], body: vec![Stmt::Assign(corr_q.clone(), const_mul(sum_wide, c, aw))] });
+        corr_q
+    };
     let (g, groups, entries, ew) = (cfg.g() as u32, cfg.k_groups() as u32, cfg.table_entries() as u32, cfg.entry_bits());
     let fields = table_fields(cfg);
     m.comment("");
     m.comment(format!(
         "The tables packed for reading: per group, one word per bit field of the entries ({}),",
-        fields.iter().map(|f| format!("bits {}..{} at a {}-bit stride", f.lo, f.lo + f.width - 1, f.stride)).collect::<Vec<_>>().join(", ")
+        fields.iter().map(|f| format!("bits {}..{} at a stride of {}", f.lo, f.lo + f.width - 1, f.stride)).collect::<Vec<_>>().join(", ")
     ));
     m.comment("so that a PE's read is one shift by its select bits per field: yosys maps it to a");
     m.comment("2:1 mux tree per bit, Verilator to a shift of a 64-bit word.");
