@@ -407,7 +407,7 @@ fn assertions(cfg: &ArrayConfig) -> Vec<Item> {
         Item::Assert(Assertion {
             name: "PassFitsMaxK".into(),
             doc: format!(
-                "The environment sends at most {max_tiles} activation beats per pass (K <= max_k = {}).",
+                "The environment sends at most {max_tiles} activation beats per pass (max_k = {}).",
                 cfg.max_k()
             ),
             cond: e::id("act_fire"),

@@ -335,12 +335,14 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
     let (g, groups, entries, ew) = (cfg.g() as u32, cfg.k_groups() as u32, cfg.table_entries() as u32, cfg.entry_bits());
     let fields = table_fields(cfg);
     m.comment("");
+    let field_docs: Vec<String> =
+        fields.iter().map(|f| format!("bits {}..{} at a stride of {}", f.lo, f.lo + f.width - 1, f.stride)).collect();
     m.comment(format!(
-        "The tables packed for reading: per group, one word per bit field of the entries ({}),",
-        fields.iter().map(|f| format!("bits {}..{} at a stride of {}", f.lo, f.lo + f.width - 1, f.stride)).collect::<Vec<_>>().join(", ")
+        "The tables packed for reading: per group, one word per bit field of the entries ({}), so that \
+         a PE's read is one shift by its select bits per field: yosys maps it to a 2:1 mux tree per \
+         bit, Verilator to a shift of a 64-bit word.",
+        field_docs.join(", ")
     ));
-    m.comment("so that a PE's read is one shift by its select bits per field: yosys maps it to a");
-    m.comment("2:1 mux tree per bit, Verilator to a shift of a 64-bit word.");
     let words: Vec<Vec<Expr>> = (0..groups)
         .map(|j| {
             fields

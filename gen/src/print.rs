@@ -11,9 +11,9 @@ use crate::ir::{Assertion, BinOp, Decl, Dir, EnumDef, Expr, Item, Module, Stmt, 
 /// The longest line the printer emits, in characters (the lowRISC style guide's limit).
 pub const MAX_LINE: usize = 100;
 
-/// A continuation line is aligned under the start of the expression it
-/// continues when that column is at most this far in; otherwise it is
-/// indented four spaces past its statement.
+/// A continuation line is aligned under the operand or element it continues
+/// when that column is at most this far in; otherwise it is indented four
+/// spaces past its statement.
 const MAX_ALIGN: usize = 50;
 
 /// Print one module, header comment first.
@@ -248,12 +248,16 @@ fn bin_op(op: BinOp) -> &'static str {
 struct Tok {
     depth: u32,
     text: String,
+    /// A break before this token is between concatenation elements: pack
+    /// several per line (else one operand per line).
+    fill: bool,
 }
 
 /// `toks` with `pre` in front of the first one, which then breaks at `depth`.
 fn prefixed(pre: &str, depth: u32, mut toks: Vec<Tok>) -> Vec<Tok> {
     toks[0].text.insert_str(0, pre);
     toks[0].depth = depth;
+    toks[0].fill = false;
     toks
 }
 
@@ -267,7 +271,7 @@ fn suffixed(mut toks: Vec<Tok>, post: &str) -> Vec<Tok> {
 /// binary operation or condition has no outer parentheses, and chains of the
 /// same associative operator print flat (`a + b + c`).
 fn toks(x: &Expr, top: bool, d: u32) -> Vec<Tok> {
-    let atom = |text: String| vec![Tok { depth: d, text }];
+    let atom = |text: String| vec![Tok { depth: d, text, fill: false }];
     match x {
         Expr::Bin(op, a, b) if top => {
             let mut t = chain(*op, a, d);
@@ -304,6 +308,7 @@ fn toks(x: &Expr, top: bool, d: u32) -> Vec<Tok> {
             for (i, p) in parts.iter().enumerate() {
                 let mut pt = toks(p, true, d + 2);
                 pt[0].depth = d + 1;
+                pt[0].fill = true;
                 if i + 1 < n {
                     pt = suffixed(pt, ",");
                 }
@@ -349,65 +354,64 @@ fn expr(x: &Expr) -> String {
 }
 
 /// `head`, the expression `toks`, `tail`: on one line if that fits in
-/// [`MAX_LINE`], else broken before tokens of the lowest nesting that makes
-/// every line fit (filling each line greedily), continuation lines aligned
-/// under the expression's start (or indented past `indent` when that column
-/// is far right).
+/// [`MAX_LINE`], else broken at the outermost level first (see [`lines`]).
 fn layout(out: &mut String, indent: &str, head: &str, toks: &[Tok], tail: &str) {
-    let one = format!("{head}{}{tail}", join(toks));
-    if one.len() <= MAX_LINE {
-        let _ = writeln!(out, "{one}");
-        return;
-    }
-    let cont = if head.len() <= MAX_ALIGN { " ".repeat(head.len()) } else { format!("{indent}    ") };
-    let max_depth = toks.iter().map(|t| t.depth).max().unwrap_or(0);
-    let mut best = None;
-    for limit in 0..=max_depth {
-        let lines = fill(head, &cont, toks, tail, limit);
-        let fits = lines.iter().all(|l| l.len() <= MAX_LINE);
-        best = Some(lines);
-        if fits {
-            break;
-        }
-    }
-    for l in best.expect("at least one depth") {
+    for l in lines(head, indent.len() + 4, toks, tail) {
         let _ = writeln!(out, "{l}");
     }
 }
 
-/// Greedy fill: break only before tokens of depth ≤ `limit`. A continuation
-/// line starts at `cont` plus one column per level of nesting of its first
-/// token, so that it lines up inside its brackets.
-fn fill(head: &str, cont: &str, toks: &[Tok], tail: &str, limit: u32) -> Vec<String> {
-    // Segments: runs of tokens that stay on one line, with the depth of the first.
-    let mut segs: Vec<(u32, String)> = Vec::new();
-    for (i, t) in toks.iter().enumerate() {
-        match segs.last_mut() {
-            Some((_, s)) if i > 0 && t.depth > limit => {
-                s.push(' ');
-                s.push_str(&t.text);
-            }
-            _ => segs.push((t.depth, t.text.clone())),
+/// The lines of `first` + `toks` + `tail`. If they do not fit on one line,
+/// the tokens are split at their outermost break points: before every operator
+/// of an operator chain (one operand per line, aligned under the first), or,
+/// for the elements of a concatenation, as many per line as fit (aligned
+/// under the first element). Each part that still does not fit is broken the
+/// same way one level further in. Continuation lines that would start right of
+/// `MAX_ALIGN` start at column `far` instead.
+fn lines(first: &str, far: usize, toks: &[Tok], tail: &str) -> Vec<String> {
+    let one = format!("{first}{}{tail}", join(toks));
+    let Some(d0) = toks.iter().skip(1).map(|t| t.depth).min() else { return vec![one] };
+    if one.len() <= MAX_LINE {
+        return vec![one];
+    }
+    // Parts between the outermost break points.
+    let mut parts: Vec<&[Tok]> = Vec::new();
+    let mut start = 0;
+    for (i, t) in toks.iter().enumerate().skip(1) {
+        if t.depth == d0 {
+            parts.push(&toks[start..i]);
+            start = i;
         }
     }
-    let n = segs.len();
-    let mut lines = Vec::new();
-    let mut line = head.to_string();
+    parts.push(&toks[start..]);
+    let fill = toks[1..].iter().find(|t| t.depth == d0).is_some_and(|t| t.fill);
+    // A concatenation's elements line up after its brace.
+    let brace = if fill { toks[0].text.find('{').map_or(0, |i| i + 1) } else { 0 };
+    let col = first.len() + brace;
+    let next = " ".repeat(if col <= MAX_ALIGN { col } else { far });
+    let n = parts.len();
+    let mut out: Vec<String> = Vec::new();
+    let mut line = first.to_string();
     let mut fresh = true;
-    for (i, (depth, s)) in segs.iter().enumerate() {
+    for (i, part) in parts.into_iter().enumerate() {
         let end = if i + 1 == n { tail } else { "" };
-        if !fresh && line.len() + 1 + s.len() + end.len() > MAX_LINE {
-            let next = format!("{cont}{:1$}", "", *depth as usize);
-            lines.push(std::mem::replace(&mut line, next));
-        } else if !fresh {
-            line.push(' ');
+        let text = join(part);
+        let sep = if fresh { "" } else { " " };
+        if (fill || fresh) && line.len() + sep.len() + text.len() + end.len() <= MAX_LINE {
+            line = format!("{line}{sep}{text}{end}");
+            fresh = false;
+            continue;
         }
-        line.push_str(s);
+        if !fresh {
+            out.push(std::mem::replace(&mut line, next.clone()));
+        }
+        let mut broken = lines(&line, far, part, end);
+        line = broken.pop().expect("at least one line");
+        out.extend(broken);
         fresh = false;
     }
-    line.push_str(tail);
-    lines.push(line);
-    lines
+    out.push(line);
+    out
 }
 
 #[cfg(test)]
@@ -524,7 +528,7 @@ endmodule
 // Header word word word word word word word word word word word word word word word word word word
 // word word word word word word word word word word word word.
 module lutcore_wrap (
- );
+);
   logic [39:0] a_long_signal_name;         // a description that is much too long to fit on one line
                                            // after a declaration, so it wraps
   assign a_long_signal_name = {a_long_signal_name[2:0], a_long_signal_name[5:3],
@@ -534,11 +538,11 @@ module lutcore_wrap (
                                a_long_signal_name[26:24], a_long_signal_name[29:27],
                                a_long_signal_name[32:30], a_long_signal_name[35:33]}
                               + {a_long_signal_name[2:0], a_long_signal_name[5:3],
-                               a_long_signal_name[8:6], a_long_signal_name[11:9],
-                               a_long_signal_name[14:12], a_long_signal_name[17:15],
-                               a_long_signal_name[20:18], a_long_signal_name[23:21],
-                               a_long_signal_name[26:24], a_long_signal_name[29:27],
-                               a_long_signal_name[32:30], a_long_signal_name[35:33]}
+                                 a_long_signal_name[8:6], a_long_signal_name[11:9],
+                                 a_long_signal_name[14:12], a_long_signal_name[17:15],
+                                 a_long_signal_name[20:18], a_long_signal_name[23:21],
+                                 a_long_signal_name[26:24], a_long_signal_name[29:27],
+                                 a_long_signal_name[32:30], a_long_signal_name[35:33]}
                               + {39'd0, a_long_signal_name[0]};
 endmodule
 ";
