@@ -11,13 +11,18 @@
 //! (`act_fire_o`, `wgt_fire_o`), and its datapath works on those registers one
 //! cycle later. Every datapath control (`load_o`, `acc_en_o`, …) is therefore
 //! registered here, so the whole datapath runs exactly one cycle behind the
-//! handshakes, and a `drain` phase waits for it before the result beat.
+//! handshakes, and a `DRAIN` phase waits for it before the result beat.
 //!
 //! The LUT array's PEs are pipelined once more: a lookup stage registers the
 //! table entries selected by the weight beat, and the accumulate stage adds
 //! them one cycle later. Its accumulator controls (`acc_en_o`, `acc_clear_o`,
 //! `finalize_o`, `plane_o`) are therefore two cycles behind the handshakes,
-//! and a second drain phase (`drain2`) precedes the result beat.
+//! and a second drain phase (`DRAIN_ACC`) precedes the result beat.
+//!
+//! The phase is an enum (`phase_e`); its next value `phase_d` comes from an
+//! `always_comb` `unique case` over the current one, each phase naming the
+//! event that leaves it. The array tops also carry the stream protocol's
+//! assertions ([`ASSERT_DEFINE`]).
 
 use lutcore_sw::config::{Arch, ArrayConfig};
 
@@ -52,16 +57,16 @@ fn phase_enum(lut: bool) -> EnumDef {
     let values = if lut {
         vec![
             (RUN, "taking activation and weight beats"),
-            (FINALIZE, "the sum(x) correction enters the lookup stage"),
-            (DRAIN, "the lookup stage finishes the pass"),
-            (DRAIN_ACC, "the accumulate stage finishes the pass"),
-            (RESULT_LUT, "the result beat is valid"),
+            (FINALIZE, "issue the sum(x) correction to the datapath"),
+            (DRAIN, "wait for the datapath's first stage"),
+            (DRAIN_ACC, "wait for the PEs' accumulate stage"),
+            (RESULT_LUT, "the result beat is valid until it is taken"),
         ]
     } else {
         vec![
             (RUN, "taking activation and weight beats"),
-            (DRAIN, "the datapath finishes the pass's last weight beat"),
-            (RESULT_MAC, "the result beat is valid"),
+            (DRAIN, "wait for the datapath's last accumulation"),
+            (RESULT_MAC, "the result beat is valid until it is taken"),
         ]
     };
     EnumDef {

@@ -31,10 +31,10 @@ module lutcore_ctrl (
   // State
   typedef enum logic [2:0] {
     RUN       = 3'd0, // taking activation and weight beats
-    FINALIZE  = 3'd1, // the sum(x) correction enters the lookup stage
-    DRAIN     = 3'd2, // the lookup stage finishes the pass
-    DRAIN_ACC = 3'd3, // the accumulate stage finishes the pass
-    RESULT    = 3'd4  // the result beat is valid
+    FINALIZE  = 3'd1, // issue the sum(x) correction to the datapath
+    DRAIN     = 3'd2, // wait for the datapath's first stage
+    DRAIN_ACC = 3'd3, // wait for the PEs' accumulate stage
+    RESULT    = 3'd4  // the result beat is valid until it is taken
   } phase_e;
   phase_e phase_q;                         // phase of the pass
   phase_e phase_d;                         // next phase
