@@ -396,7 +396,7 @@ impl ChildOutput {
     }
     /// The last regression case the child started.
     fn last_case(&self) -> &str {
-        self.stdout.lines().filter_map(|l| l.strip_prefix(CASE)).last().unwrap_or("before the first case")
+        self.stdout.lines().rev().find_map(|l| l.strip_prefix(CASE)).unwrap_or("before the first case")
     }
 }
 
