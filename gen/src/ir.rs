@@ -120,8 +120,6 @@ pub enum UnOp {
     Not,
     /// `!`
     LogNot,
-    /// `-`
-    Neg,
 }
 
 /// An expression.
@@ -219,10 +217,6 @@ pub mod e {
     /// `~a`
     pub fn not(a: Expr) -> Expr {
         Expr::Un(UnOp::Not, Box::new(a))
-    }
-    /// `-a`
-    pub fn neg(a: Expr) -> Expr {
-        Expr::Un(UnOp::Neg, Box::new(a))
     }
     /// `x ^ {w{b}}`: `x` (`w` bits) inverted where the one-bit `b` is set.
     pub fn invert_if(x: Expr, w: u32, b: Expr) -> Expr {

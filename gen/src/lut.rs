@@ -61,18 +61,16 @@ pub fn table_fields(cfg: &ArrayConfig) -> Vec<TableField> {
 }
 
 /// Multiply `x` (`width` bits) by the constant `c` with shifts and adds.
-pub fn const_mul(x: Expr, c: i64, width: u32) -> Expr {
-    let mag = c.unsigned_abs();
+pub fn const_mul(x: Expr, c: u64, width: u32) -> Expr {
     let shifted = |s: u32| if s == 0 { x.clone() } else { e::bin(crate::ir::BinOp::Shl, x.clone(), e::lit(6, u64::from(s))) };
-    let product = if mag == 0 {
+    if c == 0 {
         e::lit(width, 0)
-    } else if (mag + 1).is_power_of_two() && mag > 1 {
+    } else if (c + 1).is_power_of_two() && c > 1 {
         // 2^s - 1: one shift and one subtraction.
-        e::sub(shifted((mag + 1).trailing_zeros()), x.clone())
+        e::sub(shifted((c + 1).trailing_zeros()), x.clone())
     } else {
-        (0..64).filter(|s| (mag >> s) & 1 == 1).map(shifted).reduce(e::add).expect("nonzero")
-    };
-    if c < 0 { e::neg(product) } else { product }
+        (0..64).filter(|s| (c >> s) & 1 == 1).map(shifted).reduce(e::add).unwrap_or_else(|| e::lit(width, 0))
+    }
 }
 
 fn precompute(cfg: &ArrayConfig) -> Module {
@@ -316,12 +314,13 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
             ("sum_x_o".into(), sum_x.clone()),
         ],
     });
-    let c = cfg.correction_coeff();
+    // c = 2^bits - 1 - 2*zero_point: 2^bits - 1 for uintB (zero point 0), 1 for ternary (bits 2, zero point 1).
+    let c = u64::try_from(cfg.correction_coeff()).expect("no weight format has a negative correction coefficient");
     m.comment("");
     m.comment(format!("Bit-plane correction: c*sum(x) with c = 2^bits - 1 - 2*zero_point = {c}"));
     let sum_wide = m.logic("sum_x_wide", aw, "");
     m.assign(sum_wide.clone(), e::sext(sum_x, sw, aw));
-    let corr = if c >= 0 && (c as u64).is_power_of_two() {
+    let corr = if c.is_power_of_two() {
         // A shift: wiring only.
         let corr = m.logic("corr", aw, "");
         m.assign(corr.clone(), const_mul(sum_wide, c, aw));

@@ -298,7 +298,6 @@ fn toks(x: &Expr, top: bool, d: u32) -> Vec<Tok> {
             let o = match op {
                 UnOp::Not => "~",
                 UnOp::LogNot => "!",
-                UnOp::Neg => "-",
             };
             prefixed(o, d, toks(a, false, d))
         }
