@@ -231,10 +231,11 @@ pub fn module(cfg: &ArrayConfig) -> Module {
     m.comment("");
     m.comment(if lut {
         "Phase: run until the last K-tile's last weight beat, then finalize, drain the lookup and the \
-         accumulate stage, and hold the result beat until it is taken"
+         accumulate stage, and hold the result beat until it is taken. The unused encodings cannot be \
+         reached from reset; they hold."
     } else {
         "Phase: run until the last K-tile's weight beat, drain the datapath, and hold the result beat \
-         until it is taken"
+         until it is taken. The unused encodings cannot be reached from reset; they hold."
     });
     let goto = |to: (&str, u64)| vec![Stmt::Assign(phase_d.clone(), phase(to))];
     let mut arms = vec![(
@@ -249,7 +250,6 @@ pub fn module(cfg: &ArrayConfig) -> Module {
         arms.push((phase(DRAIN), goto(result)));
     }
     arms.push((phase(result), vec![Stmt::If(res_fire, goto(RUN), vec![])]));
-    // Encodings no phase uses are unreachable from reset; they hold.
     m.item(Item::AlwaysComb(vec![
         Stmt::Assign(phase_d.clone(), phase_q.clone()),
         Stmt::UniqueCase(phase_q.clone(), arms, vec![]),

@@ -131,7 +131,7 @@ pub enum Expr {
     Lit {
         /// Width in bits.
         width: u32,
-        /// Magnitude.
+        /// Value.
         value: u64,
     },
     /// One bit: `e[i]`.
@@ -142,7 +142,7 @@ pub enum Expr {
     PartSel(Box<Expr>, Box<Expr>, u32),
     /// Unary operation.
     Un(UnOp, Box<Expr>),
-    /// Binary operation (always printed in parentheses).
+    /// Binary operation (parenthesized as an operand; see [`crate::print`]).
     Bin(BinOp, Box<Expr>, Box<Expr>),
     /// `c ? a : b`
     Cond(Box<Expr>, Box<Expr>, Box<Expr>),

@@ -114,7 +114,8 @@ module lutcore_ctrl (
   end
 
   // Phase: run until the last K-tile's last weight beat, then finalize, drain the lookup and the
-  // accumulate stage, and hold the result beat until it is taken
+  // accumulate stage, and hold the result beat until it is taken. The unused encodings cannot be
+  // reached from reset; they hold.
   always_comb begin
     phase_d = phase_q;
     unique case (phase_q)
