@@ -350,8 +350,9 @@ pub const ACT_IN: &str = "act_in_q";
 pub const WGT_IN: &str = "wgt_in_q";
 
 /// The define that enables the arrays' protocol assertions (Verilator
-/// `+define+LUTCORE_ASSERT --assert`). Icarus 11 and yosys's own parser do not
-/// read concurrent assertions, so without it they see none.
+/// `--assert +define+LUTCORE_ASSERT`, as in `gen/tests/assertions.rs`). Icarus 11
+/// and yosys's own parser do not read concurrent assertions, so without it they
+/// see none.
 pub const ASSERT_DEFINE: &str = "LUTCORE_ASSERT";
 
 /// The valid/ready rules of docs/interface.md as assertions of an array top

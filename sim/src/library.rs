@@ -34,7 +34,7 @@ use crate::SimError;
 
 /// Flags passed to every Verilator run (before `--top-module` and the files).
 pub const VERILATOR_FLAGS: &[&str] =
-    &["--cc", "-O3", "--x-assign", "fast", "--x-initial", "fast", "-Wno-fatal", "--no-timing", "--assert", "+define+LUTCORE_ASSERT"];
+    &["--cc", "-O3", "--x-assign", "fast", "--x-initial", "fast", "-Wno-fatal", "--no-timing"];
 
 /// Flags passed to every C++ compile (before include directories).
 /// `-O3 -march=native`: the model is built on the machine that runs it (the

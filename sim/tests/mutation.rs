@@ -3,11 +3,7 @@
 //! index, a handshake that ignores valid, …), each built with Verilator and
 //! run through a seeded random regression of GEMVs against
 //! `lutcore_sw::reference::gemv_plain`. A mutant is caught by a wrong result
-//! or by a deadlock (no result beat within the cycle limit), or by one of the
-//! arrays' protocol assertions (the co-simulation build enables them). A failed
-//! assertion makes Verilator's model call `abort()`, so each mutant runs in a
-//! child process (this test binary again, see [`in_child`]) and the parent
-//! reads the verdict, or the assertion's message, from its output.
+//! or by a deadlock (no result beat within the cycle limit).
 //!
 //! The driver here is not `run_gemv`: it inserts random bubbles into both
 //! valid streams (a raised valid is held until its beat transfers, data is
@@ -332,9 +328,6 @@ fn regression(sim: &mut Simulator) -> Verdict {
         let (w, x) = problem(&cfg, &case, &mut rng);
         let want = gemv_plain(&w, &x);
         let what = format!("{}x{} {:?}{}", case.m, case.k, case.fill, if case.stall { " stalls" } else { "" });
-        if child_job().is_some() {
-            println!("{CASE}case {i} ({what}), seed {case_seed:#x}");
-        }
         match drive(sim.model_mut(), &cfg, &w, &x, case.stall, &mut rng) {
             Ok((got, cycles)) if got == want => total += cycles,
             Ok((got, cycles)) => {
@@ -360,101 +353,24 @@ fn check_originals(presets: &[&str]) {
     }
 }
 
-/// Set in a child process started by [`in_child`]: the job it runs, a
-/// mutant's name or [`OVERLONG_PASS`].
-const CHILD_ENV: &str = "LUTCORE_MUTATION_CHILD";
-/// The job that sends one activation beat more per pass than `max_k` allows.
-const OVERLONG_PASS: &str = "overlong-pass";
-/// Prefix of the line on which a child reports its mutant's table row.
-const ROW: &str = "MUTATION-ROW ";
-/// Prefix of a child's progress lines (the regression case it starts).
-const CASE: &str = "MUTATION-CASE ";
-
-/// The job of this process, if it is a child of [`in_child`].
-fn child_job() -> Option<String> {
-    std::env::var(CHILD_ENV).ok()
-}
-
-/// What a child process printed, and whether it exited normally.
-struct ChildOutput {
-    stdout: String,
-    stderr: String,
-    success: bool,
-}
-
-impl ChildOutput {
-    /// The child's table row, if it finished its job.
-    fn row(&self) -> Option<&str> {
-        self.stdout.lines().find_map(|l| l.strip_prefix(ROW))
-    }
-    /// The label of the protocol assertion that stopped the child, if one did.
-    /// Verilator prints `... Assertion failed in TOP.<top>.<Label>: ...`.
-    fn assertion(&self) -> Option<String> {
-        let line = self.stdout.lines().chain(self.stderr.lines()).find(|l| l.contains("Assertion failed in "))?;
-        let scope = line.split("Assertion failed in ").nth(1)?.split(':').next()?;
-        Some(scope.rsplit('.').next().unwrap_or(scope).to_string())
-    }
-    /// The last regression case the child started.
-    fn last_case(&self) -> &str {
-        self.stdout.lines().rev().find_map(|l| l.strip_prefix(CASE)).unwrap_or("before the first case")
-    }
-}
-
-/// Run `job` in a child process: this test binary, running only the test
-/// `test` with [`CHILD_ENV`] set; that test hands the job to [`run_job`].
-fn in_child(test: &str, job: &str) -> ChildOutput {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let out = std::process::Command::new(exe)
-        .args(["--exact", test, "--include-ignored", "--nocapture", "--test-threads", "1"])
-        .env(CHILD_ENV, job)
-        .output()
-        .unwrap_or_else(|e| panic!("starting the child process for {job}: {e}"));
-    ChildOutput {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        success: out.status.success(),
-    }
-}
-
-/// The child's side: run `job` and print its row (a mutant's verdict).
-fn run_job(job: &str) {
-    if job == OVERLONG_PASS {
-        overlong_pass();
-        return;
-    }
-    let m = MUTANTS.iter().find(|m| m.name == job).unwrap_or_else(|| panic!("no mutant {job}"));
-    let row = match Simulator::from_design(&mutate(m)) {
-        Err(e) => format!("build failed: {e} | | |"),
-        Ok(mut sim) => match regression(&mut sim) {
-            Verdict::Caught { case, what, seed, cycles, why } => format!("case {case} ({what}), seed {seed:#x} | {why} | {cycles} |"),
-            Verdict::Passed(cycles) => format!("**SURVIVED** | | {cycles} |"),
-        },
-    };
-    println!("{ROW}{row}");
-}
-
-/// Run `mutants`, each in a child process started through the test `test`,
-/// print a table, return the survivors (and the mutants whose child failed
-/// without a verdict or an assertion).
-fn run_mutants(test: &str, mutants: &[&Mutant]) -> (String, Vec<&'static str>) {
+/// Run `mutants`, print a table, return the survivors.
+fn run_mutants(mutants: &[&Mutant]) -> (String, Vec<&'static str>) {
     let mut table = String::from("| mutant | preset | file | description | caught by (case, seed) | why | cycles |\n|---|---|---|---|---|---|---|\n");
     let mut survivors = Vec::new();
     for m in mutants {
         let t = std::time::Instant::now();
-        let child = in_child(test, m.name);
-        let row = match (child.row(), child.assertion()) {
-            (Some(row), _) => {
-                if row.starts_with("**SURVIVED**") || row.starts_with("build failed") {
-                    survivors.push(m.name);
+        let design = mutate(m);
+        let row = match Simulator::from_design(&design) {
+            Err(e) => format!("build failed: {e} | | |"),
+            Ok(mut sim) => match regression(&mut sim) {
+                Verdict::Caught { case, what, seed, cycles, why } => {
+                    format!("case {case} ({what}), seed {seed:#x} | {why} | {cycles} |")
                 }
-                row.to_string()
-            }
-            (None, Some(label)) => format!("{} | assertion {label} failed | |", child.last_case()),
-            (None, None) => {
-                survivors.push(m.name);
-                let tail: Vec<&str> = child.stdout.lines().chain(child.stderr.lines()).rev().take(5).collect();
-                format!("child process failed (exit ok: {}): {} | | |", child.success, tail.join(" / "))
-            }
+                Verdict::Passed(cycles) => {
+                    survivors.push(m.name);
+                    format!("**SURVIVED** | | {cycles} |")
+                }
+            },
         };
         let line = format!("| {} | {} | {} | {} | {row}\n", m.name, m.preset, m.file, m.about);
         println!("{line}  ({:.1} s)", t.elapsed().as_secs_f64());
@@ -463,20 +379,6 @@ fn run_mutants(test: &str, mutants: &[&Mutant]) -> (String, Vec<&'static str>) {
     let caught = mutants.len() - survivors.len();
     table += &format!("\n{caught}/{} caught ({:.0}%), base seed {}\n", mutants.len(), 100.0 * caught as f64 / mutants.len() as f64, base_seed());
     (table, survivors)
-}
-
-/// One pass of `tiny` with one K-tile more than its `max_k` allows (65
-/// activation beats of 4): the accumulators would wrap without a flag, and the
-/// `PassFitsMaxK` assertion stops the model at the 65th beat. Prints a row if
-/// the pass ends without it.
-fn overlong_pass() {
-    let cfg = preset("tiny").unwrap();
-    let case = Case { m: cfg.rows(), k: cfg.max_k() + cfg.k_tile(), fill: Fill::Random, stall: false };
-    let mut rng = ChaCha8Rng::seed_from_u64(base_seed());
-    let (w, x) = problem(&cfg, &case, &mut rng);
-    let mut sim = Simulator::new(&cfg).expect("tiny builds");
-    let outcome = drive(sim.model_mut(), &cfg, &w, &x, false, &mut rng);
-    println!("{ROW}no assertion stopped a {}-column pass: {:?}", case.k, outcome.map(|(_, c)| c));
 }
 
 #[test]
@@ -493,41 +395,21 @@ fn every_patch_applies_once_and_changes_the_text() {
 
 #[test]
 fn quick_mutants_are_caught() {
-    if let Some(job) = child_job() {
-        return run_job(&job);
-    }
     check_originals(&["tiny", "mac-tiny", "addsub-tiny"]);
     let quick: Vec<&Mutant> = MUTANTS.iter().filter(|m| QUICK.contains(&m.name)).collect();
     assert_eq!(quick.len(), QUICK.len());
-    let (table, survivors) = run_mutants("quick_mutants_are_caught", &quick);
+    let (table, survivors) = run_mutants(&quick);
     println!("{table}");
     assert!(survivors.is_empty(), "mutants survived: {survivors:?}\n{table}");
-}
-
-/// The environment's side of the protocol: a pass longer than `max_k` allows
-/// is stopped by the `PassFitsMaxK` assertion (docs/interface.md: the
-/// accumulators would wrap silently), where the regression's legal passes,
-/// stalls included, trip none (`check_originals`).
-#[test]
-fn an_overlong_pass_trips_its_assertion() {
-    if let Some(job) = child_job() {
-        return run_job(&job);
-    }
-    let child = in_child("an_overlong_pass_trips_its_assertion", OVERLONG_PASS);
-    assert!(!child.success, "the child finished: {}\n{}", child.stdout, child.stderr);
-    assert_eq!(child.assertion().as_deref(), Some("PassFitsMaxK"), "{}\n{}", child.stdout, child.stderr);
 }
 
 /// The full run (`make mutants`): every mutant, a table, 100% caught.
 #[test]
 #[ignore = "builds every mutant (minutes); run by `make mutants`"]
 fn all_mutants_are_caught() {
-    if let Some(job) = child_job() {
-        return run_job(&job);
-    }
     check_originals(&["tiny", "mac-tiny", "addsub-tiny"]);
     let all: Vec<&Mutant> = MUTANTS.iter().collect();
-    let (table, survivors) = run_mutants("all_mutants_are_caught", &all);
+    let (table, survivors) = run_mutants(&all);
     println!("\n{table}");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../build/mutants");
     if std::fs::create_dir_all(&dir).is_ok() {
