@@ -11,18 +11,23 @@
 //! (`act_fire_o`, `wgt_fire_o`), and its datapath works on those registers one
 //! cycle later. Every datapath control (`load_o`, `acc_en_o`, …) is therefore
 //! registered here, so the whole datapath runs exactly one cycle behind the
-//! handshakes, and a `drain` phase waits for it before the result beat.
+//! handshakes, and a `DRAIN` phase waits for it before the result beat.
 //!
 //! The LUT array's PEs are pipelined once more: a lookup stage registers the
 //! table entries selected by the weight beat, and the accumulate stage adds
 //! them one cycle later. Its accumulator controls (`acc_en_o`, `acc_clear_o`,
 //! `finalize_o`, `plane_o`) are therefore two cycles behind the handshakes,
-//! and a second drain phase (`drain2`) precedes the result beat.
+//! and a second drain phase (`DRAIN_ACC`) precedes the result beat.
+//!
+//! The phase is an enum (`phase_e`); its next value `phase_d` comes from an
+//! `always_comb` `unique case` over the current one, each phase naming the
+//! event that leaves it. The array tops also carry the stream protocol's
+//! assertions ([`ASSERT_DEFINE`]).
 
 use lutcore_contract::config::{Arch, ArrayConfig};
 use lutcore_contract::interface::StreamPort;
 
-use crate::ir::{e, Expr, Item, Module, Port, Stmt};
+use crate::ir::{e, Assertion, BinOp, Decl, EnumDef, Expr, Item, Module, Port, Stmt, Ty};
 
 /// Name of the controller module.
 pub const NAME: &str = "lutcore_ctrl";
@@ -33,20 +38,52 @@ pub fn plane_bits(cfg: &ArrayConfig) -> u32 {
     if beats <= 1 { 0 } else { 32 - (beats - 1).leading_zeros() }
 }
 
-/// Phases of a pass.
-const RUN: u64 = 0;
-const FINAL: u64 = 1;
-const DRAIN: u64 = 2;
-/// The LUT array's second drain cycle (its accumulate stage); phase_q is 3 bits there.
-const DRAIN2: u64 = 3;
+/// The phases of a pass, with their encodings. The LUT controller has all
+/// five; the baselines have no finalize cycle and one drain cycle, and keep the
+/// LUT controller's encodings for the others (1 is unused there).
+const RUN: (&str, u64) = ("RUN", 0);
+const FINALIZE: (&str, u64) = ("FINALIZE", 1);
+const DRAIN: (&str, u64) = ("DRAIN", 2);
+const DRAIN_ACC: (&str, u64) = ("DRAIN_ACC", 3);
+/// The baselines' result phase.
+const RESULT_MAC: (&str, u64) = ("RESULT", 3);
+/// The LUT controller's result phase.
+const RESULT_LUT: (&str, u64) = ("RESULT", 4);
+
+/// Name of the phase type.
+const PHASE_E: &str = "phase_e";
+
+/// The phase type of `cfg`'s controller and its width.
+fn phase_enum(lut: bool) -> EnumDef {
+    let values = if lut {
+        vec![
+            (RUN, "taking activation and weight beats"),
+            (FINALIZE, "issue the sum(x) correction to the datapath"),
+            (DRAIN, "wait for the datapath's first stage"),
+            (DRAIN_ACC, "wait for the PEs' accumulate stage"),
+            (RESULT_LUT, "the result beat is valid until it is taken"),
+        ]
+    } else {
+        vec![
+            (RUN, "taking activation and weight beats"),
+            (DRAIN, "wait for the datapath's last accumulation"),
+            (RESULT_MAC, "the result beat is valid until it is taken"),
+        ]
+    };
+    EnumDef {
+        name: PHASE_E.into(),
+        width: if lut { 3 } else { 2 },
+        values: values.into_iter().map(|((n, v), doc)| (n.to_string(), v, doc.to_string())).collect(),
+    }
+}
 
 /// Build the controller for `cfg`.
 pub fn module(cfg: &ArrayConfig) -> Module {
     let lut = cfg.arch() == Arch::Lut;
     let beats = cfg.beats_per_tile() as u64;
     let pb = plane_bits(cfg);
-    // Phases: RUN, FINAL (LUT), DRAIN, DRAIN2 (LUT), OUT.
-    let (phw, out) = if lut { (3, 4) } else { (2, 3) };
+    let phase = |(name, _): (&str, u64)| e::id(name);
+    let result = if lut { RESULT_LUT } else { RESULT_MAC };
     let mut m = Module::new(
         NAME,
         crate::header(
@@ -92,11 +129,9 @@ pub fn module(cfg: &ArrayConfig) -> Module {
 
     m.comment("");
     m.comment("State");
-    let phase_q = if lut {
-        m.logic("phase_q", phw, "0: run, 1: finalize, 2: drain the lookup stage, 3: drain the accumulate stage, 4: result out")
-    } else {
-        m.logic("phase_q", phw, "0: run, 2: drain the datapath, 3: result out")
-    };
+    m.item(Item::Enum(phase_enum(lut)));
+    let phase_q = m.var("phase_q", PHASE_E, "phase of the pass");
+    let phase_d = m.var("phase_d", PHASE_E, "next phase");
     let tile_valid_q = m.logic("tile_valid_q", 1, "an activation beat is loaded and has weight beats left");
     let tile_last_q = m.logic("tile_last_q", 1, "the loaded beat is the last K-tile");
     let act_first_q = m.logic("act_first_q", 1, "the next activation beat starts a pass");
@@ -110,7 +145,7 @@ pub fn module(cfg: &ArrayConfig) -> Module {
     let act_fire = m.logic("act_fire", 1, "activation beat transfers this cycle");
     let tile_done = m.logic("tile_done", 1, "the loaded K-tile's last weight beat transfers");
     let res_fire = m.logic("res_fire", 1, "result beat transfers this cycle");
-    m.assign(running.clone(), e::eq(phase_q.clone(), e::lit(phw, RUN)));
+    m.assign(running.clone(), e::eq(phase_q.clone(), phase(RUN)));
     m.assign(wgt_ready.clone(), e::and(running.clone(), tile_valid_q.clone()));
     m.assign(wgt_fire.clone(), e::and(wgt_valid, wgt_ready));
     let plane_last = match &plane_q {
@@ -126,7 +161,7 @@ pub fn module(cfg: &ArrayConfig) -> Module {
         ),
     );
     m.assign(act_fire.clone(), e::and(act_valid, act_ready));
-    m.assign(res_valid.clone(), e::eq(phase_q.clone(), e::lit(phw, out)));
+    m.assign(res_valid.clone(), e::eq(phase_q.clone(), phase(result)));
     m.assign(res_fire.clone(), e::and(res_valid, res_ready));
 
     m.comment("");
@@ -144,7 +179,7 @@ pub fn module(cfg: &ArrayConfig) -> Module {
     let dp_plane_q = plane_o.as_ref().map(|_| m.logic("dp_plane_q", pb, ""));
     m.assign(load, load_q.clone());
     m.assign(sum_clear, sum_clear_q.clone());
-    let in_final = e::eq(phase_q.clone(), e::lit(phw, FINAL));
+    let in_final = e::eq(phase_q.clone(), phase(FINALIZE));
     let mut dp_reset = vec![
         Stmt::Assign(load_q.clone(), e::lit(1, 0)),
         Stmt::Assign(sum_clear_q.clone(), e::lit(1, 0)),
@@ -161,7 +196,7 @@ pub fn module(cfg: &ArrayConfig) -> Module {
         Some(fq) => {
             dp_reset.push(Stmt::Assign(fq.clone(), e::lit(1, 0)));
             dp_body.push(Stmt::Assign(fq.clone(), in_final.clone()));
-            dp_body.push(Stmt::Assign(acc_en_q.clone(), e::or(wgt_fire.clone(), in_final.clone())));
+            dp_body.push(Stmt::Assign(acc_en_q.clone(), e::or(wgt_fire.clone(), in_final)));
         }
         None => dp_body.push(Stmt::Assign(acc_en_q.clone(), wgt_fire.clone())),
     }
@@ -195,59 +230,61 @@ pub fn module(cfg: &ArrayConfig) -> Module {
         }
         m.item(Item::AlwaysFf { reset: dp_reset, body: dp_body });
     }
+
     m.comment("");
+    m.comment(if lut {
+        "Phase: run until the last K-tile's last weight beat, then finalize, drain the lookup and the \
+         accumulate stage, and hold the result beat until it is taken. The unused encodings cannot be \
+         reached from reset; they hold."
+    } else {
+        "Phase: run until the last K-tile's weight beat, drain the datapath, and hold the result beat \
+         until it is taken. The unused encodings cannot be reached from reset; they hold."
+    });
+    let goto = |to: (&str, u64)| vec![Stmt::Assign(phase_d.clone(), phase(to))];
+    let mut arms = vec![(
+        phase(RUN),
+        vec![Stmt::If(e::and(tile_done.clone(), tile_last_q.clone()), goto(if lut { FINALIZE } else { DRAIN }), vec![])],
+    )];
+    if lut {
+        arms.push((phase(FINALIZE), goto(DRAIN)));
+        arms.push((phase(DRAIN), goto(DRAIN_ACC)));
+        arms.push((phase(DRAIN_ACC), goto(result)));
+    } else {
+        arms.push((phase(DRAIN), goto(result)));
+    }
+    arms.push((phase(result), vec![Stmt::If(res_fire, goto(RUN), vec![])]));
+    m.item(Item::AlwaysComb(vec![
+        Stmt::Assign(phase_d.clone(), phase_q.clone()),
+        Stmt::UniqueCase(phase_q.clone(), arms, vec![]),
+    ]));
+    m.item(Item::AlwaysFf {
+        reset: vec![Stmt::Assign(phase_q.clone(), phase(RUN))],
+        body: vec![Stmt::Assign(phase_q, phase_d)],
+    });
+
+    m.comment("");
+    m.comment("K-tile bookkeeping: which activation beat is loaded and which weight beat comes next");
     let mut reset = vec![
-        Stmt::Assign(phase_q.clone(), e::lit(phw, RUN)),
         Stmt::Assign(tile_valid_q.clone(), e::lit(1, 0)),
         Stmt::Assign(tile_last_q.clone(), e::lit(1, 0)),
         Stmt::Assign(act_first_q.clone(), e::lit(1, 1)),
         Stmt::Assign(acc_first_q.clone(), e::lit(1, 1)),
     ];
-    let after_last_tile = if lut { FINAL } else { DRAIN };
-    let mut body = vec![
-        Stmt::If(
-            act_fire.clone(),
-            vec![
-                Stmt::Assign(tile_valid_q.clone(), e::lit(1, 1)),
-                Stmt::Assign(tile_last_q.clone(), act_last.clone()),
-                Stmt::Assign(act_first_q.clone(), act_last),
-            ],
-            vec![Stmt::If(tile_done.clone(), vec![Stmt::Assign(tile_valid_q.clone(), e::lit(1, 0))], vec![])],
-        ),
-    ];
-    let mut on_wgt = vec![Stmt::Assign(acc_first_q.clone(), e::and(tile_done.clone(), tile_last_q.clone()))];
+    let mut body = vec![Stmt::If(
+        act_fire,
+        vec![
+            Stmt::Assign(tile_valid_q.clone(), e::lit(1, 1)),
+            Stmt::Assign(tile_last_q.clone(), act_last.clone()),
+            Stmt::Assign(act_first_q, act_last),
+        ],
+        vec![Stmt::If(tile_done.clone(), vec![Stmt::Assign(tile_valid_q, e::lit(1, 0))], vec![])],
+    )];
+    let mut on_wgt = vec![Stmt::Assign(acc_first_q, e::and(tile_done, tile_last_q))];
     if let Some(pq) = &plane_q {
         reset.push(Stmt::Assign(pq.clone(), e::lit(pb, 0)));
-        on_wgt.push(Stmt::Assign(
-            pq.clone(),
-            e::cond(plane_last, e::lit(pb, 0), e::add(pq.clone(), e::lit(pb, 1))),
-        ));
+        on_wgt.push(Stmt::Assign(pq.clone(), e::cond(plane_last, e::lit(pb, 0), e::add(pq.clone(), e::lit(pb, 1)))));
     }
     body.push(Stmt::If(wgt_fire, on_wgt, vec![]));
-    let mut phase = vec![Stmt::If(
-        e::and(tile_done, tile_last_q),
-        vec![Stmt::Assign(phase_q.clone(), e::lit(phw, after_last_tile))],
-        vec![],
-    )];
-    if lut {
-        phase.push(Stmt::If(in_final, vec![Stmt::Assign(phase_q.clone(), e::lit(phw, DRAIN))], vec![]));
-    }
-    // The datapath finishes the pass's last accumulation (finalize for the LUT array).
-    // LUT: then its accumulate stage does, one cycle later.
-    phase.push(Stmt::If(
-        e::eq(phase_q.clone(), e::lit(phw, DRAIN)),
-        vec![Stmt::Assign(phase_q.clone(), e::lit(phw, if lut { DRAIN2 } else { out }))],
-        vec![],
-    ));
-    if lut {
-        phase.push(Stmt::If(
-            e::eq(phase_q.clone(), e::lit(phw, DRAIN2)),
-            vec![Stmt::Assign(phase_q.clone(), e::lit(phw, out))],
-            vec![],
-        ));
-    }
-    phase.push(Stmt::If(res_fire, vec![Stmt::Assign(phase_q.clone(), e::lit(phw, RUN))], vec![]));
-    body.extend(phase);
     m.item(Item::AlwaysFf { reset, body });
     m
 }
@@ -292,6 +329,8 @@ pub fn array_top(cfg: &ArrayConfig, ctrl: &Module, name: &str, what: &[&str]) ->
     declare_wires(&mut m, ctrl);
     m.item(instance(ctrl));
     m.comment("");
+    m.item(Item::Ifdef(ASSERT_DEFINE.into(), assertions(cfg)));
+    m.comment("");
     m.comment("Input stage: accepted beats are latched; the datapath works on them next cycle");
     let act_in = m.logic(ACT_IN, cfg.act_beat_bits(), "the last accepted activation beat");
     let wgt_in = m.logic(WGT_IN, cfg.weight_beat_bits(), "the last accepted weight beat");
@@ -309,3 +348,78 @@ pub fn array_top(cfg: &ArrayConfig, ctrl: &Module, name: &str, what: &[&str]) ->
 pub const ACT_IN: &str = "act_in_q";
 /// The input-stage register holding the last accepted weight beat.
 pub const WGT_IN: &str = "wgt_in_q";
+
+/// The define that enables the arrays' protocol assertions (Verilator
+/// `--assert +define+LUTCORE_ASSERT`, as in `gen/tests/assertions.rs`). Icarus 11
+/// and yosys's own parser do not read concurrent assertions, so without it they
+/// see none.
+pub const ASSERT_DEFINE: &str = "LUTCORE_ASSERT";
+
+/// The valid/ready rules of docs/interface.md as assertions of an array top
+/// (the items inside [`ASSERT_DEFINE`]). The array promises that a result beat
+/// stays valid and unchanged until it is taken and that no beat is accepted
+/// while it waits; the environment must not send more K-tiles in a pass than
+/// `max_k` allows (the accumulators would wrap silently), which a counter of
+/// the pass's activation beats checks.
+fn assertions(cfg: &ArrayConfig) -> Vec<Item> {
+    let max_tiles = cfg.max_k().div_ceil(cfg.k_tile()) as u64;
+    // Counts up to max_tiles and holds there (one more than a legal pass needs).
+    let w = 64 - max_tiles.leading_zeros();
+    let (res_valid, res_ready) = (e::id("res_valid_o"), e::id("res_ready_i"));
+    let waiting = e::log_and(res_valid.clone(), e::log_not(res_ready));
+    let tiles_q = e::id("assert_tiles_q");
+    vec![
+        Item::Comment("`disable iff` samples the asynchronous reset on the clock, as intended:".into()),
+        Item::Comment("verilator lint_off SYNCASYNCNET".into()),
+        Item::Assert(Assertion {
+            name: "ResValidHeld".into(),
+            doc: "A result beat stays valid until it is taken.".into(),
+            cond: waiting.clone(),
+            next_cycle: true,
+            check: res_valid.clone(),
+        }),
+        Item::Assert(Assertion {
+            name: "ResDataStable".into(),
+            doc: "A waiting result beat keeps its data.".into(),
+            cond: waiting,
+            next_cycle: true,
+            check: Expr::Stable(Box::new(e::id("res_data_o"))),
+        }),
+        Item::Assert(Assertion {
+            name: "NoBeatWhileResult".into(),
+            doc: "No activation or weight beat is accepted while the result beat is valid.".into(),
+            cond: res_valid,
+            next_cycle: false,
+            check: e::log_and(e::log_not(e::id("act_ready_o")), e::log_not(e::id("wgt_ready_o"))),
+        }),
+        Item::Comment(format!("Activation beats of this pass so far, saturating at ceil(max_k / k_tile) = {max_tiles}")),
+        Item::Decl(Decl { name: "assert_tiles_q".into(), ty: Ty::Logic(w), doc: String::new() }),
+        Item::AlwaysFf {
+            reset: vec![Stmt::Assign(tiles_q.clone(), e::lit(w, 0))],
+            body: vec![Stmt::If(
+                e::id("act_fire"),
+                vec![Stmt::If(
+                    e::id("act_last_i"),
+                    vec![Stmt::Assign(tiles_q.clone(), e::lit(w, 0))],
+                    vec![Stmt::If(
+                        e::bin(BinOp::Lt, tiles_q.clone(), e::lit(w, max_tiles)),
+                        vec![Stmt::Assign(tiles_q.clone(), e::add(tiles_q.clone(), e::lit(w, 1)))],
+                        vec![],
+                    )],
+                )],
+                vec![],
+            )],
+        },
+        Item::Assert(Assertion {
+            name: "PassFitsMaxK".into(),
+            doc: format!(
+                "The environment sends at most {max_tiles} activation beats per pass (max_k = {}).",
+                cfg.max_k()
+            ),
+            cond: e::id("act_fire"),
+            next_cycle: false,
+            check: e::bin(BinOp::Lt, tiles_q, e::lit(w, max_tiles)),
+        }),
+        Item::Comment("verilator lint_on SYNCASYNCNET".into()),
+    ]
+}

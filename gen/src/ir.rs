@@ -29,17 +29,55 @@ impl Port {
     }
 }
 
-/// A signal declaration (`logic [w-1:0] name;`).
+/// The type of a declared signal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ty {
+    /// `logic` (width 1) or `logic [w-1:0]`.
+    Logic(u32),
+    /// A type declared in the module by an [`Item::Enum`], e.g. `phase_e`.
+    Named(String),
+}
+
+/// A signal declaration (`logic [w-1:0] name;` or `phase_e name;`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decl {
-    /// Signal name.
+    /// Signal name: `*_q` for a flop, `*_d` for its next value, no suffix for
+    /// other combinational signals.
     pub name: String,
-    /// Bits per element.
-    pub width: u32,
-    /// Declared `signed`.
-    pub signed: bool,
+    /// Its type.
+    pub ty: Ty,
     /// One-line description.
     pub doc: String,
+}
+
+/// An enumerated type, `typedef enum logic [w-1:0] { A = w'd0, ... } name_e;`.
+/// Every value is given explicitly, so the encoding is part of the design
+/// (and of the golden files), not the tool's choice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnumDef {
+    /// Type name (`*_e`).
+    pub name: String,
+    /// Width of the encoding in bits.
+    pub width: u32,
+    /// (value name in ALL_CAPS, encoding, one-line description).
+    pub values: Vec<(String, u64, String)>,
+}
+
+/// A concurrent assertion, clocked by `clk_i` and disabled while `rst_ni` is
+/// low: `Name: assert property (@(posedge clk_i) disable iff (!rst_ni) p);`
+/// with `p` = `cond |-> check` (same cycle) or `cond |=> check` (next cycle).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assertion {
+    /// Label (UpperCamelCase), named in the simulator's failure message.
+    pub name: String,
+    /// The rule in words, printed above it.
+    pub doc: String,
+    /// The antecedent.
+    pub cond: Expr,
+    /// `true`: `check` holds one cycle after `cond` (`|=>`); `false`: in the same cycle (`|->`).
+    pub next_cycle: bool,
+    /// The consequent.
+    pub check: Expr,
 }
 
 /// Binary operators.
@@ -59,16 +97,12 @@ pub enum BinOp {
     Xor,
     /// `&&`
     LogAnd,
-    /// `||`
-    LogOr,
     /// `==`
     Eq,
-    /// `!=`
-    Ne,
-    /// `<<<`
+    /// `<`
+    Lt,
+    /// `<<` (a constant or a plane number as the shift amount)
     Shl,
-    /// `>>>`
-    Sshr,
 }
 
 /// Unary operators.
@@ -78,8 +112,6 @@ pub enum UnOp {
     Not,
     /// `!`
     LogNot,
-    /// `-`
-    Neg,
 }
 
 /// An expression.
@@ -87,11 +119,11 @@ pub enum UnOp {
 pub enum Expr {
     /// A signal or port.
     Id(String),
-    /// A sized literal: `width'd value` (or `'sd` when signed is set; value ≥ 0).
+    /// A sized unsigned literal: `width'd value`.
     Lit {
         /// Width in bits.
         width: u32,
-        /// Magnitude.
+        /// Value.
         value: u64,
     },
     /// One bit: `e[i]`.
@@ -102,7 +134,7 @@ pub enum Expr {
     PartSel(Box<Expr>, Box<Expr>, u32),
     /// Unary operation.
     Un(UnOp, Box<Expr>),
-    /// Binary operation (always printed in parentheses).
+    /// Binary operation (parenthesized as an operand; see [`crate::print`]).
     Bin(BinOp, Box<Expr>, Box<Expr>),
     /// `c ? a : b`
     Cond(Box<Expr>, Box<Expr>, Box<Expr>),
@@ -110,7 +142,9 @@ pub enum Expr {
     Concat(Vec<Expr>),
     /// `{n{e}}`
     Repl(u32, Box<Expr>),
-    /// `$signed(e)`
+    /// `$stable(e)`: `e` has the value it had one clock earlier (assertions only).
+    Stable(Box<Expr>),
+    /// `$signed(e)`: `e` read as two's complement (the DSE calibration multiplier).
     Signed(Box<Expr>),
 }
 
@@ -154,7 +188,7 @@ pub mod e {
     pub fn sub(a: Expr, b: Expr) -> Expr {
         bin(BinOp::Sub, a, b)
     }
-    /// `a & b` for 1-bit operands reads better as `&&`; this is the bitwise form.
+    /// `a & b` (bitwise; also the datapath's and controller's one-bit conditions)
     pub fn and(a: Expr, b: Expr) -> Expr {
         bin(BinOp::And, a, b)
     }
@@ -166,13 +200,17 @@ pub mod e {
     pub fn eq(a: Expr, b: Expr) -> Expr {
         bin(BinOp::Eq, a, b)
     }
+    /// `a && b` (one-bit conditions in assertions)
+    pub fn log_and(a: Expr, b: Expr) -> Expr {
+        bin(BinOp::LogAnd, a, b)
+    }
+    /// `!a` (one-bit conditions in assertions)
+    pub fn log_not(a: Expr) -> Expr {
+        Expr::Un(UnOp::LogNot, Box::new(a))
+    }
     /// `~a`
     pub fn not(a: Expr) -> Expr {
         Expr::Un(UnOp::Not, Box::new(a))
-    }
-    /// `-a`
-    pub fn neg(a: Expr) -> Expr {
-        Expr::Un(UnOp::Neg, Box::new(a))
     }
     /// `x ^ {w{b}}`: `x` (`w` bits) inverted where the one-bit `b` is set.
     pub fn invert_if(x: Expr, w: u32, b: Expr) -> Expr {
@@ -218,10 +256,10 @@ pub enum Stmt {
     Assign(Expr, Expr),
     /// `if (c) ... else ...`
     If(Expr, Vec<Stmt>, Vec<Stmt>),
-    /// `case (sel) value: ...; default: ... endcase`
-    Case(Expr, Vec<(Expr, Vec<Stmt>)>, Vec<Stmt>),
-    /// A comment line.
-    Comment(String),
+    /// `unique case (sel) label: ...; default: ...; endcase`: the labels are
+    /// distinct constants, so at most one arm applies; `default` covers the
+    /// encodings no label names (an empty default prints as `default: ;`).
+    UniqueCase(Expr, Vec<(Expr, Vec<Stmt>)>, Vec<Stmt>),
 }
 
 /// A module item.
@@ -229,7 +267,9 @@ pub enum Stmt {
 pub enum Item {
     /// A comment line (empty string: a blank line).
     Comment(String),
-    /// `logic ...;`
+    /// `typedef enum ...` (see [`EnumDef`]).
+    Enum(EnumDef),
+    /// `logic ...;` or `type_e ...;`
     Decl(Decl),
     /// `assign lhs = rhs;`
     Assign(Expr, Expr),
@@ -252,6 +292,11 @@ pub enum Item {
         /// (port, expression) pairs.
         conns: Vec<(String, Expr)>,
     },
+    /// `` `ifdef NAME `` ... `` `endif ``: items only some tools read
+    /// (assertions, which Icarus 11 and yosys's own parser do not take).
+    Ifdef(String, Vec<Item>),
+    /// A concurrent assertion (inside an [`Item::Ifdef`]).
+    Assert(Assertion),
 }
 
 /// A Verilog module.
@@ -280,7 +325,12 @@ impl Module {
     }
     /// Declare a `logic` signal and return a reference to it.
     pub fn logic(&mut self, name: &str, width: u32, doc: &str) -> Expr {
-        self.items.push(Item::Decl(Decl { name: name.into(), width, signed: false, doc: doc.into() }));
+        self.items.push(Item::Decl(Decl { name: name.into(), ty: Ty::Logic(width), doc: doc.into() }));
+        e::id(name)
+    }
+    /// Declare a signal of a type named by an [`Item::Enum`] of this module.
+    pub fn var(&mut self, name: &str, ty: &str, doc: &str) -> Expr {
+        self.items.push(Item::Decl(Decl { name: name.into(), ty: Ty::Named(ty.into()), doc: doc.into() }));
         e::id(name)
     }
     /// `assign lhs = rhs;`

@@ -61,18 +61,16 @@ pub fn table_fields(cfg: &ArrayConfig) -> Vec<TableField> {
 }
 
 /// Multiply `x` (`width` bits) by the constant `c` with shifts and adds.
-pub fn const_mul(x: Expr, c: i64, width: u32) -> Expr {
-    let mag = c.unsigned_abs();
+pub fn const_mul(x: Expr, c: u64, width: u32) -> Expr {
     let shifted = |s: u32| if s == 0 { x.clone() } else { e::bin(crate::ir::BinOp::Shl, x.clone(), e::lit(6, u64::from(s))) };
-    let product = if mag == 0 {
+    if c == 0 {
         e::lit(width, 0)
-    } else if (mag + 1).is_power_of_two() && mag > 1 {
+    } else if (c + 1).is_power_of_two() && c > 1 {
         // 2^s - 1: one shift and one subtraction.
-        e::sub(shifted((mag + 1).trailing_zeros()), x.clone())
+        e::sub(shifted((c + 1).trailing_zeros()), x.clone())
     } else {
-        (0..64).filter(|s| (mag >> s) & 1 == 1).map(shifted).reduce(e::add).expect("nonzero")
-    };
-    if c < 0 { e::neg(product) } else { product }
+        (0..64).filter(|s| (c >> s) & 1 == 1).map(shifted).reduce(e::add).unwrap_or_else(|| e::lit(width, 0))
+    }
 }
 
 fn precompute(cfg: &ArrayConfig) -> Module {
@@ -84,7 +82,12 @@ fn precompute(cfg: &ArrayConfig) -> Module {
             cfg,
             &[
                 "lutcore_lut_precompute: the mirror-halved lookup tables of one activation beat.",
-                &format!("For each of the {groups} groups of g={g} activations x0..x{}, entry k (0..{}) is", g - 1, entries - 1),
+                &format!(
+                    "For {} of g={g} activations x0..x{}, entry k (0..{}) is",
+                    if groups == 1 { "the one group".to_string() } else { format!("each of the {groups} groups") },
+                    g - 1,
+                    entries - 1
+                ),
                 &format!("x{} + sum over t<{} of (k[t] ? +xt : -xt); the other half of the table is its negation.", g - 1, g - 1),
                 "Also accumulates sum(x) over the pass for the bit-plane correction (sum_x_o",
                 "includes a loaded beat two cycles after load_i).",
@@ -177,7 +180,10 @@ fn pe(cfg: &ArrayConfig) -> Module {
             cfg,
             &[
                 "lutcore_lut_pe: one output row of the LUT array.",
-                &format!("Per weight beat (one bit plane), each of the {groups} groups' {g} weight bits index its table:"),
+                &format!(
+                    "Per weight beat (one bit plane), {} {g} weight bits index its table:",
+                    if groups == 1 { "the group's".to_string() } else { format!("each of the {groups} groups'") }
+                ),
                 "the top bit chooses the mirrored half (negate), the others select an entry (sel_o);",
                 "the array reads the shared table at sel_o and returns the entries (entry_i).",
                 "Two stages: the entries and their signs are registered (lookup), and one cycle",
@@ -308,27 +314,34 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
             ("sum_x_o".into(), sum_x.clone()),
         ],
     });
-    let c = cfg.correction_coeff();
+    // c = 2^bits - 1 - 2*zero_point: 2^bits - 1 for uintB (zero point 0), 1 for ternary (bits 2, zero point 1).
+    let c = u64::try_from(cfg.correction_coeff()).expect("no weight format has a negative correction coefficient");
     m.comment("");
     m.comment(format!("Bit-plane correction: c*sum(x) with c = 2^bits - 1 - 2*zero_point = {c}"));
     let sum_wide = m.logic("sum_x_wide", aw, "");
     m.assign(sum_wide.clone(), e::sext(sum_x, sw, aw));
-    let corr = m.logic("corr", aw, "");
-    if c >= 0 && (c as u64).is_power_of_two() {
+    let corr = if c.is_power_of_two() {
+        // A shift: wiring only.
+        let corr = m.logic("corr", aw, "");
         m.assign(corr.clone(), const_mul(sum_wide, c, aw));
+        corr
     } else {
-        // Registered: sum(x) is final two cycles before the accumulate stage's finalize.
-        m.item(Item::AlwaysFf { reset: vec![], body: vec![Stmt::Assign(corr.clone(), const_mul(sum_wide, c, aw))] });
-    }
+        // Adders: registered, as sum(x) is final two cycles before the accumulate stage's finalize.
+        let corr_q = m.logic("corr_q", aw, "");
+        m.item(Item::AlwaysFf { reset: vec![], body: vec![Stmt::Assign(corr_q.clone(), const_mul(sum_wide, c, aw))] });
+        corr_q
+    };
     let (g, groups, entries, ew) = (cfg.g() as u32, cfg.k_groups() as u32, cfg.table_entries() as u32, cfg.entry_bits());
     let fields = table_fields(cfg);
     m.comment("");
+    let field_docs: Vec<String> =
+        fields.iter().map(|f| format!("bits {}..{} at a stride of {}", f.lo, f.lo + f.width - 1, f.stride)).collect();
     m.comment(format!(
-        "The tables packed for reading: per group, one word per bit field of the entries ({}),",
-        fields.iter().map(|f| format!("bits {}..{} at a {}-bit stride", f.lo, f.lo + f.width - 1, f.stride)).collect::<Vec<_>>().join(", ")
+        "The tables packed for reading: per group, one word per bit field of the entries ({}), so that \
+         a PE's read is one shift by its select bits per field: yosys maps it to a 2:1 mux tree per \
+         bit, Verilator to a shift of a 64-bit word.",
+        field_docs.join(", ")
     ));
-    m.comment("so that a PE's read is one shift by its select bits per field: yosys maps it to a");
-    m.comment("2:1 mux tree per bit, Verilator to a shift of a 64-bit word.");
     let words: Vec<Vec<Expr>> = (0..groups)
         .map(|j| {
             fields

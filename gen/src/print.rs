@@ -1,10 +1,20 @@
 //! The one Verilog printer: [`Module`] → text. Two-space indentation,
 //! ports one per line with their comments, binary operations parenthesized so
-//! that no reader needs to remember operator precedence.
+//! that no reader needs to remember operator precedence. No line is longer
+//! than [`MAX_LINE`]: comments wrap at word boundaries, expressions at their
+//! outermost operators and concatenation commas that make every line fit.
 
 use std::fmt::Write;
 
-use crate::ir::{BinOp, Decl, Dir, Expr, Item, Module, Stmt, UnOp};
+use crate::ir::{Assertion, BinOp, Decl, Dir, EnumDef, Expr, Item, Module, Stmt, Ty, UnOp};
+
+/// The longest line the printer emits, in characters (the lowRISC style guide's limit).
+pub const MAX_LINE: usize = 100;
+
+/// A continuation line is aligned under the operand or element it continues
+/// when that column is at most this far in; otherwise it is indented four
+/// spaces past its statement.
+const MAX_ALIGN: usize = 50;
 
 /// Print one module, header comment first.
 pub fn module(m: &Module) -> String {
@@ -13,7 +23,7 @@ pub fn module(m: &Module) -> String {
         if line.is_empty() {
             out.push_str("//\n");
         } else {
-            let _ = writeln!(out, "// {line}");
+            comment(&mut out, "", line);
         }
     }
     let _ = writeln!(out, "module {} (", m.name);
@@ -31,7 +41,7 @@ pub fn module(m: &Module) -> String {
     let pad = decls.iter().map(|d| d.len()).max().unwrap_or(0) + 2;
     for (i, (d, p)) in decls.iter().zip(&m.ports).enumerate() {
         let comma = if i + 1 < decls.len() { "," } else { " " };
-        let _ = writeln!(out, "  {:<pad$}// {}", format!("{d}{comma}"), p.doc, pad = pad);
+        trailing_comment(&mut out, format!("  {:<pad$}", format!("{d}{comma}"), pad = pad), &p.doc);
     }
     out.push_str(");\n");
     for item in &m.items {
@@ -49,25 +59,75 @@ fn range(width: u32) -> String {
     }
 }
 
+/// `text` as `{indent}// ...` lines of at most [`MAX_LINE`] characters.
+fn comment(out: &mut String, indent: &str, text: &str) {
+    trailing_comment(out, indent.to_string(), text);
+}
+
+/// `lead` followed by `// doc`, the comment wrapped onto lines that repeat
+/// `//` in the same column. An empty `doc` prints `lead` alone.
+fn trailing_comment(out: &mut String, lead: String, doc: &str) {
+    if doc.is_empty() {
+        let _ = writeln!(out, "{}", lead.trim_end());
+        return;
+    }
+    let col = lead.len();
+    let mut line = format!("{lead}//");
+    let mut words_on_line = 0;
+    for word in doc.split(' ') {
+        if words_on_line > 0 && line.len() + 1 + word.len() > MAX_LINE {
+            let _ = writeln!(out, "{line}");
+            line = format!("{:col$}//", "", col = col);
+            words_on_line = 0;
+        }
+        line.push(' ');
+        line.push_str(word);
+        words_on_line += 1;
+    }
+    let _ = writeln!(out, "{line}");
+}
+
 fn print_decl(out: &mut String, d: &Decl) {
-    let signed = if d.signed { "signed " } else { "" };
-    let text = format!("logic {signed}{}{};", range(d.width), d.name);
+    let ty = match &d.ty {
+        Ty::Logic(w) => format!("logic {}", range(*w)),
+        Ty::Named(n) => format!("{n} "),
+    };
+    let text = format!("{ty}{};", d.name);
     if d.doc.is_empty() {
         let _ = writeln!(out, "  {text}");
     } else {
-        let _ = writeln!(out, "  {text:<40} // {}", d.doc);
+        trailing_comment(out, format!("  {text:<40} "), &d.doc);
     }
+}
+
+fn print_enum(out: &mut String, en: &EnumDef) {
+    let _ = writeln!(out, "  typedef enum logic {}{{", range(en.width));
+    let pad = en.values.iter().map(|(n, _, _)| n.len()).max().unwrap_or(0);
+    for (i, (name, value, doc)) in en.values.iter().enumerate() {
+        let comma = if i + 1 < en.values.len() { "," } else { " " };
+        let lead = format!("    {name:<pad$} = {}'d{value}{comma} ", en.width, pad = pad);
+        trailing_comment(out, lead, doc);
+    }
+    let _ = writeln!(out, "  }} {};", en.name);
+}
+
+fn print_assert(out: &mut String, a: &Assertion) {
+    comment(out, "  ", &a.doc);
+    let _ = writeln!(out, "  {}: assert property (@(posedge clk_i) disable iff (!rst_ni)", a.name);
+    let mut prop = toks(&a.cond, true, 1);
+    let imp = if a.next_cycle { "|=> " } else { "|-> " };
+    prop.extend(prefixed(imp, 0, toks(&a.check, true, 1)));
+    layout(out, "      ", "      ", &prop, ");");
 }
 
 fn print_item(out: &mut String, item: &Item) {
     match item {
         Item::Comment(c) if c.is_empty() => out.push('\n'),
-        Item::Comment(c) => {
-            let _ = writeln!(out, "  // {c}");
-        }
+        Item::Comment(c) => comment(out, "  ", c),
+        Item::Enum(en) => print_enum(out, en),
         Item::Decl(d) => print_decl(out, d),
         Item::Assign(l, r) => {
-            let _ = writeln!(out, "  assign {} = {};", expr(l), top_expr(r));
+            layout(out, "  ", &format!("  assign {} = ", expr(l)), &toks(r, true, 0), ";");
         }
         Item::AlwaysFf { reset, body } => {
             if reset.is_empty() {
@@ -93,10 +153,19 @@ fn print_item(out: &mut String, item: &Item) {
             let pad = conns.iter().map(|(p, _)| p.len()).max().unwrap_or(0);
             for (i, (p, e)) in conns.iter().enumerate() {
                 let comma = if i + 1 < conns.len() { "," } else { "" };
-                let _ = writeln!(out, "    .{p:<pad$} ({}){comma}", top_expr(e), pad = pad);
+                let head = format!("    .{p:<pad$} (", pad = pad);
+                layout(out, "    ", &head, &toks(e, true, 0), &format!("){comma}"));
             }
             out.push_str("  );\n");
         }
+        Item::Ifdef(define, items) => {
+            let _ = writeln!(out, "`ifdef {define}");
+            for item in items {
+                print_item(out, item);
+            }
+            let _ = writeln!(out, "`endif // {define}");
+        }
+        Item::Assert(a) => print_assert(out, a),
     }
 }
 
@@ -106,22 +175,15 @@ fn print_stmts(out: &mut String, stmts: &[Stmt], depth: usize, op: &str) {
     }
 }
 
-fn print_block(out: &mut String, stmts: &[Stmt], depth: usize, op: &str) {
-    print_stmts(out, stmts, depth + 1, op);
-}
-
 fn print_stmt(out: &mut String, s: &Stmt, depth: usize, op: &str) {
     let ind = "  ".repeat(depth);
     match s {
         Stmt::Assign(l, r) => {
-            let _ = writeln!(out, "{ind}{} {op} {};", expr(l), top_expr(r));
-        }
-        Stmt::Comment(c) => {
-            let _ = writeln!(out, "{ind}// {c}");
+            layout(out, &ind, &format!("{ind}{} {op} ", expr(l)), &toks(r, true, 0), ";");
         }
         Stmt::If(c, then, els) => {
-            let _ = writeln!(out, "{ind}if ({}) begin", top_expr(c));
-            print_block(out, then, depth, op);
+            layout(out, &ind, &format!("{ind}if ("), &toks(c, true, 0), ") begin");
+            print_stmts(out, then, depth + 1, op);
             if els.is_empty() {
                 let _ = writeln!(out, "{ind}end");
             } else if let [inner @ Stmt::If(..)] = els.as_slice() {
@@ -131,19 +193,28 @@ fn print_stmt(out: &mut String, s: &Stmt, depth: usize, op: &str) {
                 out.push_str(nested.trim_start());
             } else {
                 let _ = writeln!(out, "{ind}end else begin");
-                print_block(out, els, depth, op);
+                print_stmts(out, els, depth + 1, op);
                 let _ = writeln!(out, "{ind}end");
             }
         }
-        Stmt::Case(sel, arms, default) => {
-            let _ = writeln!(out, "{ind}case ({})", top_expr(sel));
+        Stmt::UniqueCase(sel, arms, default) => {
+            let _ = writeln!(out, "{ind}unique case ({})", top_expr(sel));
+            let pad = arms.iter().map(|(v, _)| expr(v).len()).max().unwrap_or(0).max("default".len()) + 1;
             let arm = |out: &mut String, label: String, body: &[Stmt]| {
-                if let [Stmt::Assign(l, r)] = body {
-                    let _ = writeln!(out, "{ind}  {label}: {} {op} {};", expr(l), top_expr(r));
-                } else {
-                    let _ = writeln!(out, "{ind}  {label}: begin");
-                    print_stmts(out, body, depth + 2, op);
-                    let _ = writeln!(out, "{ind}  end");
+                let label = format!("{label}:");
+                match body {
+                    [] => {
+                        let _ = writeln!(out, "{ind}  {label:<pad$} ;", pad = pad);
+                    }
+                    [Stmt::Assign(l, r)] => {
+                        let head = format!("{ind}  {label:<pad$} {} {op} ", expr(l), pad = pad);
+                        layout(out, &format!("{ind}  "), &head, &toks(r, true, 0), ";");
+                    }
+                    _ => {
+                        let _ = writeln!(out, "{ind}  {label} begin");
+                        print_stmts(out, body, depth + 2, op);
+                        let _ = writeln!(out, "{ind}  end");
+                    }
                 }
             };
             for (v, body) in arms {
@@ -164,60 +235,183 @@ fn bin_op(op: BinOp) -> &'static str {
         BinOp::Or => "|",
         BinOp::Xor => "^",
         BinOp::LogAnd => "&&",
-        BinOp::LogOr => "||",
         BinOp::Eq => "==",
-        BinOp::Ne => "!=",
+        BinOp::Lt => "<",
         BinOp::Shl => "<<",
-        BinOp::Sshr => ">>>",
     }
 }
 
-/// An expression at the top of a statement: no outer parentheses. Chains of
-/// the same associative operator print flat (`a + b + c`).
-fn top_expr(x: &Expr) -> String {
-    match x {
-        Expr::Bin(op, a, b) => format!("{} {} {}", chain(*op, a), bin_op(*op), expr(b)),
-        Expr::Cond(c, a, b) => format!("{} ? {} : {}", expr(c), expr(a), expr(b)),
-        _ => expr(x),
-    }
+/// One piece of an expression's text. Joined with single spaces, the tokens
+/// of an expression are its one-line text; a line may break before any token
+/// whose `depth` (its nesting in parentheses and braces) is low enough.
+#[derive(Clone, Debug)]
+struct Tok {
+    depth: u32,
+    text: String,
+    /// A break before this token is between concatenation elements: pack
+    /// several per line (else one operand per line).
+    fill: bool,
 }
 
-fn chain(op: BinOp, x: &Expr) -> String {
+/// `toks` with `pre` in front of the first one, which then breaks at `depth`.
+fn prefixed(pre: &str, depth: u32, mut toks: Vec<Tok>) -> Vec<Tok> {
+    toks[0].text.insert_str(0, pre);
+    toks[0].depth = depth;
+    toks[0].fill = false;
+    toks
+}
+
+/// `toks` with `post` after the last one.
+fn suffixed(mut toks: Vec<Tok>, post: &str) -> Vec<Tok> {
+    toks.last_mut().expect("an expression has tokens").text.push_str(post);
+    toks
+}
+
+/// The tokens of `x` at nesting `d`. At the top of a statement (`top`) a
+/// binary operation or condition has no outer parentheses, and chains of the
+/// same associative operator print flat (`a + b + c`).
+fn toks(x: &Expr, top: bool, d: u32) -> Vec<Tok> {
+    let atom = |text: String| vec![Tok { depth: d, text, fill: false }];
     match x {
-        Expr::Bin(inner, a, b) if *inner == op && matches!(op, BinOp::Add | BinOp::Sub | BinOp::And | BinOp::Or | BinOp::Xor) => {
-            format!("{} {} {}", chain(op, a), bin_op(op), expr(b))
+        Expr::Bin(op, a, b) if top => {
+            let mut t = chain(*op, a, d);
+            t.extend(prefixed(&format!("{} ", bin_op(*op)), d, toks(b, false, d + 1)));
+            t
         }
-        // `a + b - c`: left-associative mixes of + and - read naturally.
-        Expr::Bin(inner @ (BinOp::Add | BinOp::Sub), a, b) if matches!(op, BinOp::Add | BinOp::Sub) => {
-            format!("{} {} {}", chain(*inner, a), bin_op(*inner), expr(b))
+        Expr::Cond(c, a, b) if top => {
+            let mut t = toks(c, false, d + 1);
+            t[0].depth = d;
+            t.extend(prefixed("? ", d, toks(a, false, d + 1)));
+            t.extend(prefixed(": ", d, toks(b, false, d + 1)));
+            t
         }
-        _ => expr(x),
-    }
-}
-
-fn expr(x: &Expr) -> String {
-    match x {
-        Expr::Id(n) => n.clone(),
-        Expr::Lit { width, value } => format!("{width}'d{value}"),
-        Expr::Bit(a, i) => format!("{}[{i}]", expr(a)),
-        Expr::Slice(a, hi, lo) => format!("{}[{hi}:{lo}]", expr(a)),
-        Expr::PartSel(x, base, w) => format!("{}[{} +: {w}]", expr(x), top_expr(base)),
+        Expr::Bin(..) | Expr::Cond(..) => {
+            let t = prefixed("(", d, toks(x, true, d + 1));
+            suffixed(t, ")")
+        }
+        Expr::Id(n) => atom(n.clone()),
+        Expr::Lit { width, value } => atom(format!("{width}'d{value}")),
+        Expr::Bit(a, i) => atom(format!("{}[{i}]", expr(a))),
+        Expr::Slice(a, hi, lo) => atom(format!("{}[{hi}:{lo}]", expr(a))),
+        Expr::PartSel(x, base, w) => atom(format!("{}[{} +: {w}]", expr(x), top_expr(base))),
         Expr::Un(op, a) => {
             let o = match op {
                 UnOp::Not => "~",
                 UnOp::LogNot => "!",
-                UnOp::Neg => "-",
             };
-            format!("{o}{}", expr(a))
+            prefixed(o, d, toks(a, false, d))
         }
-        Expr::Bin(..) | Expr::Cond(..) => format!("({})", top_expr(x)),
         Expr::Concat(parts) => {
-            let inner: Vec<String> = parts.iter().map(top_expr).collect();
-            format!("{{{}}}", inner.join(", "))
+            let n = parts.len();
+            let mut t = Vec::new();
+            for (i, p) in parts.iter().enumerate() {
+                let mut pt = toks(p, true, d + 2);
+                pt[0].depth = d + 1;
+                pt[0].fill = true;
+                if i + 1 < n {
+                    pt = suffixed(pt, ",");
+                }
+                t.extend(pt);
+            }
+            suffixed(prefixed("{", d, t), "}")
         }
-        Expr::Repl(n, a) => format!("{{{n}{{{}}}}}", top_expr(a)),
-        Expr::Signed(a) => format!("$signed({})", top_expr(a)),
+        Expr::Repl(n, a) => suffixed(prefixed(&format!("{{{n}{{"), d, toks(a, true, d + 1)), "}}"),
+        Expr::Stable(a) => suffixed(prefixed("$stable(", d, toks(a, true, d + 1)), ")"),
+        Expr::Signed(a) => suffixed(prefixed("$signed(", d, toks(a, true, d + 1)), ")"),
     }
+}
+
+/// The tokens of `x`, an operand of a chain of `op` at nesting `d`: `a + b - c`
+/// and `a & b & c` print without inner parentheses.
+fn chain(op: BinOp, x: &Expr, d: u32) -> Vec<Tok> {
+    let flat = |inner: BinOp| {
+        (inner == op && matches!(op, BinOp::Add | BinOp::Sub | BinOp::And | BinOp::Or | BinOp::Xor))
+            // `a + b - c`: left-associative mixes of + and - read naturally.
+            || (matches!(inner, BinOp::Add | BinOp::Sub) && matches!(op, BinOp::Add | BinOp::Sub))
+    };
+    match x {
+        Expr::Bin(inner, a, b) if flat(*inner) => {
+            let mut t = chain(*inner, a, d);
+            t.extend(prefixed(&format!("{} ", bin_op(*inner)), d, toks(b, false, d + 1)));
+            t
+        }
+        _ => toks(x, false, d + 1),
+    }
+}
+
+fn join(toks: &[Tok]) -> String {
+    toks.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+/// An expression at the top of a statement, on one line.
+fn top_expr(x: &Expr) -> String {
+    join(&toks(x, true, 0))
+}
+
+/// An operand, on one line (parenthesized if it is an operation).
+fn expr(x: &Expr) -> String {
+    join(&toks(x, false, 0))
+}
+
+/// `head`, the expression `toks`, `tail`: on one line if that fits in
+/// [`MAX_LINE`], else broken at the outermost level first (see [`lines`]).
+fn layout(out: &mut String, indent: &str, head: &str, toks: &[Tok], tail: &str) {
+    for l in lines(head, indent.len() + 4, toks, tail) {
+        let _ = writeln!(out, "{l}");
+    }
+}
+
+/// The lines of `first` + `toks` + `tail`. If they do not fit on one line,
+/// the tokens are split at their outermost break points: before every operator
+/// of an operator chain (one operand per line, aligned under the first), or,
+/// for the elements of a concatenation, as many per line as fit (aligned
+/// under the first element). Each part that still does not fit is broken the
+/// same way one level further in. Continuation lines that would start right of
+/// `MAX_ALIGN` start at column `far` instead.
+fn lines(first: &str, far: usize, toks: &[Tok], tail: &str) -> Vec<String> {
+    let one = format!("{first}{}{tail}", join(toks));
+    let Some(d0) = toks.iter().skip(1).map(|t| t.depth).min() else { return vec![one] };
+    if one.len() <= MAX_LINE {
+        return vec![one];
+    }
+    // Parts between the outermost break points.
+    let mut parts: Vec<&[Tok]> = Vec::new();
+    let mut start = 0;
+    for (i, t) in toks.iter().enumerate().skip(1) {
+        if t.depth == d0 {
+            parts.push(&toks[start..i]);
+            start = i;
+        }
+    }
+    parts.push(&toks[start..]);
+    let fill = toks[1..].iter().find(|t| t.depth == d0).is_some_and(|t| t.fill);
+    // A concatenation's elements line up after its brace.
+    let brace = if fill { toks[0].text.find('{').map_or(0, |i| i + 1) } else { 0 };
+    let col = first.len() + brace;
+    let next = " ".repeat(if col <= MAX_ALIGN { col } else { far });
+    let n = parts.len();
+    let mut out: Vec<String> = Vec::new();
+    let mut line = first.to_string();
+    let mut fresh = true;
+    for (i, part) in parts.into_iter().enumerate() {
+        let end = if i + 1 == n { tail } else { "" };
+        let text = join(part);
+        let sep = if fresh { "" } else { " " };
+        if (fill || fresh) && line.len() + sep.len() + text.len() + end.len() <= MAX_LINE {
+            line = format!("{line}{sep}{text}{end}");
+            fresh = false;
+            continue;
+        }
+        if !fresh {
+            out.push(std::mem::replace(&mut line, next.clone()));
+        }
+        let mut broken = lines(&line, far, part, end);
+        line = broken.pop().expect("at least one line");
+        out.extend(broken);
+        fresh = false;
+    }
+    out.push(line);
+    out
 }
 
 #[cfg(test)]
@@ -246,5 +440,113 @@ module lutcore_demo (
 endmodule
 ";
         assert_eq!(text, want);
+    }
+
+    /// The FSM constructs: an enum type, a variable of it, `always_comb` with
+    /// a `unique case` (one-assignment arms on one line, others in a block,
+    /// an empty default), and a guarded assertion.
+    #[test]
+    fn prints_an_fsm_and_an_assertion() {
+        let mut m = Module::new("lutcore_fsm", vec![]);
+        m.port(Port::input("clk_i", 1, "clock"));
+        m.port(Port::input("rst_ni", 1, "reset"));
+        let go = m.port(Port::input("go_i", 1, "start"));
+        m.item(Item::Enum(crate::ir::EnumDef {
+            name: "state_e".into(),
+            width: 2,
+            values: vec![("IDLE".into(), 0, "waiting".into()), ("BUSY".into(), 2, "".into())],
+        }));
+        let q = m.var("state_q", "state_e", "state");
+        let d = m.var("state_d", "state_e", "");
+        m.item(Item::AlwaysComb(vec![
+            Stmt::Assign(d.clone(), q.clone()),
+            Stmt::UniqueCase(
+                q.clone(),
+                vec![
+                    (e::id("IDLE"), vec![Stmt::If(go.clone(), vec![Stmt::Assign(d.clone(), e::id("BUSY"))], vec![])]),
+                    (e::id("BUSY"), vec![Stmt::Assign(d.clone(), e::id("IDLE"))]),
+                ],
+                vec![],
+            ),
+        ]));
+        m.item(Item::Ifdef(
+            "LUTCORE_ASSERT".into(),
+            vec![Item::Assert(crate::ir::Assertion {
+                name: "GoStarts".into(),
+                doc: "go leaves IDLE.".into(),
+                cond: e::log_and(go, e::eq(q.clone(), e::id("IDLE"))),
+                next_cycle: true,
+                check: e::log_not(Expr::Stable(Box::new(q))),
+            })],
+        ));
+        let want = "\
+module lutcore_fsm (
+  input  logic clk_i,  // clock
+  input  logic rst_ni, // reset
+  input  logic go_i    // start
+);
+  typedef enum logic [1:0] {
+    IDLE = 2'd0, // waiting
+    BUSY = 2'd2
+  } state_e;
+  state_e state_q;                         // state
+  state_e state_d;
+  always_comb begin
+    state_d = state_q;
+    unique case (state_q)
+      IDLE: begin
+        if (go_i) begin
+          state_d = BUSY;
+        end
+      end
+      BUSY:    state_d = IDLE;
+      default: ;
+    endcase
+  end
+`ifdef LUTCORE_ASSERT
+  // go leaves IDLE.
+  GoStarts: assert property (@(posedge clk_i) disable iff (!rst_ni)
+      go_i && (state_q == IDLE) |=> !$stable(state_q));
+`endif // LUTCORE_ASSERT
+endmodule
+";
+        assert_eq!(module(&m), want);
+    }
+
+    /// Long lines break at the outermost operators first, then inside
+    /// concatenations; comments wrap at words, in their column.
+    #[test]
+    fn wraps_long_lines() {
+        let mut m = Module::new("lutcore_wrap", vec![format!("Header {}.", "word ".repeat(30).trim_end())]);
+        let long_doc = "a description that is much too long to fit on one line after a declaration, so it wraps";
+        let a = m.logic("a_long_signal_name", 40, long_doc);
+        let parts: Vec<Expr> = (0..12).map(|i| e::slice(e::id("a_long_signal_name"), 3 * i + 2, 3 * i)).collect();
+        let sum = e::add(e::add(e::concat(parts.clone()), e::concat(parts)), e::zext(e::bit(a.clone(), 0), 1, 40));
+        m.assign(a, sum);
+        let text = module(&m);
+        let want = "\
+// Header word word word word word word word word word word word word word word word word word word
+// word word word word word word word word word word word word.
+module lutcore_wrap (
+);
+  logic [39:0] a_long_signal_name;         // a description that is much too long to fit on one line
+                                           // after a declaration, so it wraps
+  assign a_long_signal_name = {a_long_signal_name[2:0], a_long_signal_name[5:3],
+                               a_long_signal_name[8:6], a_long_signal_name[11:9],
+                               a_long_signal_name[14:12], a_long_signal_name[17:15],
+                               a_long_signal_name[20:18], a_long_signal_name[23:21],
+                               a_long_signal_name[26:24], a_long_signal_name[29:27],
+                               a_long_signal_name[32:30], a_long_signal_name[35:33]}
+                              + {a_long_signal_name[2:0], a_long_signal_name[5:3],
+                                 a_long_signal_name[8:6], a_long_signal_name[11:9],
+                                 a_long_signal_name[14:12], a_long_signal_name[17:15],
+                                 a_long_signal_name[20:18], a_long_signal_name[23:21],
+                                 a_long_signal_name[26:24], a_long_signal_name[29:27],
+                                 a_long_signal_name[32:30], a_long_signal_name[35:33]}
+                              + {39'd0, a_long_signal_name[0]};
+endmodule
+";
+        assert_eq!(text, want);
+        assert!(text.lines().all(|l| l.len() <= MAX_LINE));
     }
 }

@@ -134,3 +134,36 @@ fn the_controller_takes_the_interfaces_handshakes() {
     assert_eq!(printed[..handshakes.len()], handshakes[..]);
     assert!(printed[handshakes.len()..].iter().all(|p| StreamPort::from_name(&p.2).is_none()));
 }
+
+/// The house style of every preset: no line longer than 100 characters, every
+/// register (a left-hand side in an `always_ff`) named `*_q` or `*_q2`, and
+/// every concurrent assertion inside `` `ifdef LUTCORE_ASSERT `` (Icarus 11
+/// and yosys's own parser read the files without it).
+#[test]
+fn every_preset_keeps_the_house_style() {
+    for p in presets() {
+        let d = generate(&p.raw.validate().unwrap());
+        let mut asserts = 0;
+        for f in &d.files {
+            let mut guarded = false;
+            for (i, line) in f.contents.lines().enumerate() {
+                let at = format!("{} {}:{}", p.name, f.name, i + 1);
+                assert!(line.len() <= 100, "{at}: {} characters", line.len());
+                let code = line.trim_start();
+                if let Some((lhs, _)) = code.split_once(" <= ").filter(|_| !code.starts_with("//")) {
+                    assert!(lhs.ends_with("_q") || lhs.ends_with("_q2"), "{at}: register `{lhs}` without _q");
+                }
+                match line {
+                    "`ifdef LUTCORE_ASSERT" => guarded = true,
+                    "`endif // LUTCORE_ASSERT" => guarded = false,
+                    _ if line.contains("assert property") => {
+                        assert!(guarded, "{at}: assertion outside `ifdef LUTCORE_ASSERT");
+                        asserts += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        assert!(asserts >= 4, "{}: {asserts} assertions", p.name);
+    }
+}

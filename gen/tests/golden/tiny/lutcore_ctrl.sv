@@ -29,7 +29,15 @@ module lutcore_ctrl (
 );
 
   // State
-  logic [2:0] phase_q;                     // 0: run, 1: finalize, 2: drain the lookup stage, 3: drain the accumulate stage, 4: result out
+  typedef enum logic [2:0] {
+    RUN       = 3'd0, // taking activation and weight beats
+    FINALIZE  = 3'd1, // issue the sum(x) correction to the datapath
+    DRAIN     = 3'd2, // wait for the datapath's first stage
+    DRAIN_ACC = 3'd3, // wait for the PEs' accumulate stage
+    RESULT    = 3'd4  // the result beat is valid until it is taken
+  } phase_e;
+  phase_e phase_q;                         // phase of the pass
+  phase_e phase_d;                         // next phase
   logic tile_valid_q;                      // an activation beat is loaded and has weight beats left
   logic tile_last_q;                       // the loaded beat is the last K-tile
   logic act_first_q;                       // the next activation beat starts a pass
@@ -42,13 +50,13 @@ module lutcore_ctrl (
   logic act_fire;                          // activation beat transfers this cycle
   logic tile_done;                         // the loaded K-tile's last weight beat transfers
   logic res_fire;                          // result beat transfers this cycle
-  assign running = phase_q == 3'd0;
+  assign running = phase_q == RUN;
   assign wgt_ready_o = running & tile_valid_q;
   assign wgt_fire = wgt_valid_i & wgt_ready_o;
   assign tile_done = wgt_fire & (plane_q == 1'd1);
   assign act_ready_o = running & (~tile_valid_q | (tile_done & ~tile_last_q));
   assign act_fire = act_valid_i & act_ready_o;
-  assign res_valid_o = phase_q == 3'd4;
+  assign res_valid_o = phase_q == RESULT;
   assign res_fire = res_valid_o & res_ready_i;
 
   // Input stage strobes
@@ -76,8 +84,8 @@ module lutcore_ctrl (
       load_q <= act_fire;
       sum_clear_q <= act_first_q;
       acc_clear_q <= acc_first_q & running;
-      finalize_q <= phase_q == 3'd1;
-      acc_en_q <= wgt_fire | (phase_q == 3'd1);
+      finalize_q <= phase_q == FINALIZE;
+      acc_en_q <= wgt_fire | (phase_q == FINALIZE);
       dp_plane_q <= plane_q;
     end
   end
@@ -105,9 +113,39 @@ module lutcore_ctrl (
     end
   end
 
+  // Phase: run until the last K-tile's last weight beat, then finalize, drain the lookup and the
+  // accumulate stage, and hold the result beat until it is taken. The unused encodings cannot be
+  // reached from reset; they hold.
+  always_comb begin
+    phase_d = phase_q;
+    unique case (phase_q)
+      RUN: begin
+        if (tile_done & tile_last_q) begin
+          phase_d = FINALIZE;
+        end
+      end
+      FINALIZE:  phase_d = DRAIN;
+      DRAIN:     phase_d = DRAIN_ACC;
+      DRAIN_ACC: phase_d = RESULT;
+      RESULT: begin
+        if (res_fire) begin
+          phase_d = RUN;
+        end
+      end
+      default:   ;
+    endcase
+  end
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
-      phase_q <= 3'd0;
+      phase_q <= RUN;
+    end else begin
+      phase_q <= phase_d;
+    end
+  end
+
+  // K-tile bookkeeping: which activation beat is loaded and which weight beat comes next
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
       tile_valid_q <= 1'd0;
       tile_last_q <= 1'd0;
       act_first_q <= 1'd1;
@@ -124,21 +162,6 @@ module lutcore_ctrl (
       if (wgt_fire) begin
         acc_first_q <= tile_done & tile_last_q;
         plane_q <= (plane_q == 1'd1) ? 1'd0 : (plane_q + 1'd1);
-      end
-      if (tile_done & tile_last_q) begin
-        phase_q <= 3'd1;
-      end
-      if (phase_q == 3'd1) begin
-        phase_q <= 3'd2;
-      end
-      if (phase_q == 3'd2) begin
-        phase_q <= 3'd3;
-      end
-      if (phase_q == 3'd3) begin
-        phase_q <= 3'd4;
-      end
-      if (res_fire) begin
-        phase_q <= 3'd0;
       end
     end
   end

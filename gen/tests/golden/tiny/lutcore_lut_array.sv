@@ -23,11 +23,13 @@ module lutcore_lut_array (
   // Controller
   logic act_fire;                          // input stage: latch the activation beat
   logic wgt_fire;                          // input stage: latch the weight beat
-  logic load;                              // datapath: take the latched activation beat (LUT: build its tables)
+  logic load;                              // datapath: take the latched activation beat (LUT: build
+                                           // its tables)
   logic sum_clear;                         // datapath: that beat is the first K-tile of a pass
   logic acc_en;                            // datapath: update the accumulators this cycle
   logic acc_clear;                         // datapath: start accumulating from zero
-  logic finalize;                          // datapath: add the sum(x) correction instead of a weight beat
+  logic finalize;                          // datapath: add the sum(x) correction instead of a
+                                           // weight beat
   logic plane;                             // datapath: bit plane of the latched weight beat
   lutcore_ctrl u_ctrl (
     .clk_i       (clk_i),
@@ -48,6 +50,39 @@ module lutcore_lut_array (
     .finalize_o  (finalize),
     .plane_o     (plane)
   );
+
+`ifdef LUTCORE_ASSERT
+  // `disable iff` samples the asynchronous reset on the clock, as intended:
+  // verilator lint_off SYNCASYNCNET
+  // A result beat stays valid until it is taken.
+  ResValidHeld: assert property (@(posedge clk_i) disable iff (!rst_ni)
+      res_valid_o && !res_ready_i |=> res_valid_o);
+  // A waiting result beat keeps its data.
+  ResDataStable: assert property (@(posedge clk_i) disable iff (!rst_ni)
+      res_valid_o && !res_ready_i |=> $stable(res_data_o));
+  // No activation or weight beat is accepted while the result beat is valid.
+  NoBeatWhileResult: assert property (@(posedge clk_i) disable iff (!rst_ni)
+      res_valid_o |-> !act_ready_o && !wgt_ready_o);
+  // Activation beats of this pass so far, saturating at ceil(max_k / k_tile) = 64
+  logic [6:0] assert_tiles_q;
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      assert_tiles_q <= 7'd0;
+    end else begin
+      if (act_fire) begin
+        if (act_last_i) begin
+          assert_tiles_q <= 7'd0;
+        end else if (assert_tiles_q < 7'd64) begin
+          assert_tiles_q <= assert_tiles_q + 7'd1;
+        end
+      end
+    end
+  end
+  // The environment sends at most 64 activation beats per pass (max_k = 256).
+  PassFitsMaxK: assert property (@(posedge clk_i) disable iff (!rst_ni)
+      act_fire |-> assert_tiles_q < 7'd64);
+  // verilator lint_on SYNCASYNCNET
+`endif // LUTCORE_ASSERT
 
   // Input stage: accepted beats are latched; the datapath works on them next cycle
   logic [31:0] act_in_q;                   // the last accepted activation beat
@@ -76,18 +111,20 @@ module lutcore_lut_array (
   // Bit-plane correction: c*sum(x) with c = 2^bits - 1 - 2*zero_point = 3
   logic [18:0] sum_x_wide;
   assign sum_x_wide = {{3{sum_x[15]}}, sum_x};
-  logic [18:0] corr;
+  logic [18:0] corr_q;
   always_ff @(posedge clk_i) begin
-    corr <= (sum_x_wide << 6'd2) - sum_x_wide;
+    corr_q <= (sum_x_wide << 6'd2) - sum_x_wide;
   end
 
-  // The tables packed for reading: per group, one word per bit field of the entries (bits 0..7 at a 8-bit stride, bits 8..9 at a 2-bit stride),
-  // so that a PE's read is one shift by its select bits per field: yosys maps it to a
-  // 2:1 mux tree per bit, Verilator to a shift of a 64-bit word.
+  // The tables packed for reading: per group, one word per bit field of the entries (bits 0..7 at a
+  // stride of 8, bits 8..9 at a stride of 2), so that a PE's read is one shift by its select bits
+  // per field: yosys maps it to a 2:1 mux tree per bit, Verilator to a shift of a 64-bit word.
   logic [63:0] table_g0_f0;                // group 0, bits 0..7 of entry k at [8k +: 8]
-  assign table_g0_f0 = {tables[77:70], tables[67:60], tables[57:50], tables[47:40], tables[37:30], tables[27:20], tables[17:10], tables[7:0]};
+  assign table_g0_f0 = {tables[77:70], tables[67:60], tables[57:50], tables[47:40], tables[37:30],
+                        tables[27:20], tables[17:10], tables[7:0]};
   logic [15:0] table_g0_f1;                // group 0, bits 8..9 of entry k at [2k +: 2]
-  assign table_g0_f1 = {tables[79:78], tables[69:68], tables[59:58], tables[49:48], tables[39:38], tables[29:28], tables[19:18], tables[9:8]};
+  assign table_g0_f1 = {tables[79:78], tables[69:68], tables[59:58], tables[49:48], tables[39:38],
+                        tables[29:28], tables[19:18], tables[9:8]};
 
   // Processing elements, one per row, each with one table read per group
   logic [2:0] pe0_sel;
@@ -104,7 +141,7 @@ module lutcore_lut_array (
     .wgt_i       (wgt_in_q[3:0]),
     .sel_o       (pe0_sel),
     .entry_i     (pe0_entry),
-    .corr_i      (corr),
+    .corr_i      (corr_q),
     .result_o    (res_data_o[31:0])
   );
   logic [2:0] pe1_sel;
@@ -121,7 +158,7 @@ module lutcore_lut_array (
     .wgt_i       (wgt_in_q[7:4]),
     .sel_o       (pe1_sel),
     .entry_i     (pe1_entry),
-    .corr_i      (corr),
+    .corr_i      (corr_q),
     .result_o    (res_data_o[63:32])
   );
   logic [2:0] pe2_sel;
@@ -138,7 +175,7 @@ module lutcore_lut_array (
     .wgt_i       (wgt_in_q[11:8]),
     .sel_o       (pe2_sel),
     .entry_i     (pe2_entry),
-    .corr_i      (corr),
+    .corr_i      (corr_q),
     .result_o    (res_data_o[95:64])
   );
   logic [2:0] pe3_sel;
@@ -155,7 +192,7 @@ module lutcore_lut_array (
     .wgt_i       (wgt_in_q[15:12]),
     .sel_o       (pe3_sel),
     .entry_i     (pe3_entry),
-    .corr_i      (corr),
+    .corr_i      (corr_q),
     .result_o    (res_data_o[127:96])
   );
 endmodule

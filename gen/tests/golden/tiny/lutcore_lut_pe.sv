@@ -1,5 +1,5 @@
 // lutcore_lut_pe: one output row of the LUT array.
-// Per weight beat (one bit plane), each of the 1 groups' 4 weight bits index its table:
+// Per weight beat (one bit plane), the group's 4 weight bits index its table:
 // the top bit chooses the mirrored half (negate), the others select an entry (sel_o);
 // the array reads the shared table at sel_o and returns the entries (entry_i).
 // Two stages: the entries and their signs are registered (lookup), and one cycle

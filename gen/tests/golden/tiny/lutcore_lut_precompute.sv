@@ -1,5 +1,5 @@
 // lutcore_lut_precompute: the mirror-halved lookup tables of one activation beat.
-// For each of the 1 groups of g=4 activations x0..x3, entry k (0..7) is
+// For the one group of g=4 activations x0..x3, entry k (0..7) is
 // x3 + sum over t<3 of (k[t] ? +xt : -xt); the other half of the table is its negation.
 // Also accumulates sum(x) over the pass for the bit-plane correction (sum_x_o
 // includes a loaded beat two cycles after load_i).
