@@ -67,11 +67,6 @@ const BUDGETS: &[(&str, u64, &str)] = &[
         10,
         "times 16 kernel/batch/thread/cold-hot combinations of 15-60 calls each, after measuring DRAM bandwidth",
     ),
-    (
-        "lutcore bench gemv --shape 8640x3200 --weights ternary --repeats 31",
-        10,
-        "the same timing matrix with 31 calls per measurement",
-    ),
 ];
 
 /// A README command that is not run as written.
@@ -115,8 +110,6 @@ const EXEMPT: &[Exempt] = &[
 /// `TEXT --help` runs in its place.
 const MENTIONS: &[(&str, &str)] = &[
     ("lutcore run", "names the command (\"`lutcore run` loads any such file\"); needs -m FILE"),
-    ("lutcore logits", "names the command (\"`lutcore logits` keeps the exact f32 head\"); needs -m, --tokens, --out"),
-    ("lutcore dse", "names the command (\"compare their area per op/cycle in `lutcore dse`\"); bare, it runs the full 526-point sweep"),
 ];
 
 /// Text substitutions applied before a command runs: `(README text, replacement, why)`.
