@@ -43,11 +43,12 @@
 //! run on a test machine fails until it is put on a list with a reason, and a list
 //! entry the README no longer shows fails too (the lists cannot go stale).
 //!
-//! Cost: the first run compiles six Verilated models (tiny, default and its MAC and
-//! add/sub twins, the traced default, the iCE40 board top); they are cached in the
-//! target directory's `lutcore-sim/` like every simulation, so later runs (and `make
-//! sim` after this test) reuse them. On 2 cores shared with other builds (load 8-13)
-//! the whole test took 206 s with an empty cache and 70-97 s with a warm one.
+//! Cost: the first run compiles eight Verilated models (tiny, default and its MAC and
+//! add/sub twins, the traced default, the iCE40 board top, the two configs `regress`
+//! draws); they are cached in the target directory's `lutcore-sim/` like every
+//! simulation, so later runs (and `make sim` after this test) reuse them. On 2 cores
+//! shared with other builds the whole test takes 160-210 s with an empty cache and
+//! 40-100 s with a warm one.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
