@@ -496,8 +496,7 @@ fn cmd_bench_gemv(a: &BenchGemvArgs) -> Result<ExitCode> {
         None => Vec::new(),
     };
     let per_combo = plan.batches.len() * plan.threads.len() * 2;
-    let schemes = |w: &WeightType| if plan.native_ternary && *w == WeightType::Ternary { 2 } else { 1 };
-    let total: usize = plan.shapes.len() * plan.weights.iter().map(schemes).sum::<usize>() * per_combo;
+    let total: usize = plan.shapes.len() * plan.weights.iter().map(|&w| bench::schemes(&plan, w).len()).sum::<usize>() * per_combo;
     let bar = indicatif::ProgressBar::new(total as u64)
         .with_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("template"));
     bar.set_message("measuring DRAM bandwidth");

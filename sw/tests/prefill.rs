@@ -173,3 +173,41 @@ fn errors_are_reported() {
         }
     }
 }
+
+/// Speed of every kernel, 1 thread, weights hot, ternary 8640x3200, n = 1, 2,
+/// 4, 8, 16, beside the int8 multiply bound (M·K·n at 64 per cycle, the clock
+/// from `/proc/cpuinfo`): `cargo test --release -p lutcore-sw --test prefill
+/// -- --ignored --nocapture`. (`lutcore bench gemv` measures the clock and
+/// runs cold as well.)
+#[test]
+#[ignore]
+fn bench_8640x3200() {
+    use std::time::Instant;
+    let (m, k) = (8640, 3200);
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let w = random_matrix(&mut rng, WeightType::Ternary, m, k, false);
+    let packed = PrefillWeights::pack(&w).unwrap();
+    let mhz: f64 = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("cpu MHz")).and_then(|l| l.split(':').nth(1)?.trim().parse().ok()))
+        .unwrap_or(3000.0);
+    println!("clock {mhz} MHz (/proc/cpuinfo)");
+    for isa in PrefillIsa::available().into_iter().filter(|&i| i != PrefillIsa::Generic) {
+        let g = PrefillGemm::from_packed(packed.clone(), isa, 1).unwrap();
+        for n in [1usize, 2, 4, 8, 16] {
+            let x = random_x(&mut rng, n * k, false);
+            let mut out = vec![0i32; n * m];
+            let mut times: Vec<f64> = (0..25)
+                .map(|_| {
+                    let t = Instant::now();
+                    g.gemm(&x, n, &mut out).unwrap();
+                    t.elapsed().as_secs_f64() * 1e6
+                })
+                .collect();
+            times.sort_by(f64::total_cmp);
+            let bound = (m * k * n) as f64 / (64.0 * mhz);
+            println!("{isa} n={n}: median {:.0} us, min {:.0} us, AVX2 int8 bound {bound:.0} us, median/bound {:.2}", times[12], times[0], times[12] / bound);
+            assert_eq!(&out[..m], &reference(&w, &x[..k], 1)[..]);
+        }
+    }
+}

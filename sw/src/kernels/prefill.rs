@@ -391,10 +391,12 @@ mod x86 {
         let tt = out.len();
         assert!(tt >= 1 && x.len() >= (tt - 1) * stride + recs.len() * kstep);
         let (w, xp, steps) = (recs.as_ptr().cast::<u8>(), x.as_ptr(), recs.len());
+        // `$n` tokens with `$p` accumulator sets (independent dependency
+        // chains, so that a small tile is not bound by the multiply latency).
         macro_rules! by_tokens {
-            ($f:ident, $cb:literal, $($n:literal)+) => {
+            ($f:ident, $cb:literal, $($n:literal $p:literal),+) => {
                 match tt {
-                    $($n => { let r = $f::<$cb, $n>(w, steps, xp, stride, flush); out.copy_from_slice(&r); })+
+                    $($n => { let r = $f::<$cb, $n, $p>(w, steps, xp, stride, flush); out.copy_from_slice(&r); })+
                     _ => unreachable!("tile of {tt} tokens"),
                 }
             };
@@ -402,18 +404,22 @@ mod x86 {
         // SAFETY: the callee's contract is ours (sizes asserted above).
         unsafe {
             match (isa, cb) {
-                (PrefillIsa::Avx512Vnni, 2) => by_tokens!(avx512vnni, 2, 1 2 3 4 5 6 7 8),
-                (PrefillIsa::Avx512Vnni, _) => by_tokens!(avx512vnni, 4, 1 2 3 4 5 6 7 8),
-                (PrefillIsa::AvxVnni, 2) => by_tokens!(avxvnni, 2, 1 2 3 4),
-                (PrefillIsa::AvxVnni, _) => by_tokens!(avxvnni, 4, 1 2 3 4),
-                (PrefillIsa::Avx2, 2) => by_tokens!(avx2, 2, 1 2 3 4),
-                (PrefillIsa::Avx2, _) => by_tokens!(avx2, 4, 1 2 3 4),
+                (PrefillIsa::Avx512Vnni, 2) => by_tokens!(avx512vnni, 2, 1 4, 2 4, 3 2, 4 2, 5 2, 6 2, 7 2, 8 2),
+                (PrefillIsa::Avx512Vnni, _) => by_tokens!(avx512vnni, 4, 1 2, 2 2, 3 2, 4 2, 5 2, 6 2, 7 2, 8 2),
+                (PrefillIsa::AvxVnni, 2) => by_tokens!(avxvnni, 2, 1 4, 2 2, 3 1, 4 1),
+                (PrefillIsa::AvxVnni, _) => by_tokens!(avxvnni, 4, 1 2, 2 2, 3 1, 4 1),
+                (PrefillIsa::Avx2, 2) => by_tokens!(avx2, 2, 1 4, 2 2, 3 1, 4 1),
+                (PrefillIsa::Avx2, _) => by_tokens!(avx2, 4, 1 2, 2 2, 3 1, 4 1),
                 (PrefillIsa::Generic, _) => unreachable!("generic runs tile_generic"),
             }
         }
     }
 
-    /// Broadcast the 4 activations at `p` to every 32-bit lane.
+    /// Distance of the software prefetch in the weight stream (as the native
+    /// ternary kernel; records of consecutive row blocks are consecutive).
+    const PREFETCH_BYTES: usize = 4096;
+
+    /// The 4 activations at `p` as one i32 (to broadcast to every 32-bit lane).
     #[inline(always)]
     unsafe fn quad(p: *const i8) -> i32 {
         // SAFETY: caller guarantees 4 readable bytes.
@@ -426,7 +432,7 @@ mod x86 {
     /// AVX-512 F/BW/VNNI; `w` 64-byte aligned with `steps` records; token
     /// `t < TT` has `steps·kstep` readable activations at `x + t·stride`.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    unsafe fn avx512vnni<const CB: u32, const TT: usize>(
+    unsafe fn avx512vnni<const CB: u32, const TT: usize, const P: usize>(
         w: *const u8,
         steps: usize,
         x: *const i8,
@@ -437,11 +443,12 @@ mod x86 {
         let kstep = 4 * cpb;
         let mask = _mm512_set1_epi8(((1u32 << CB) - 1) as i8);
         let cnt = _mm_cvtsi32_si128(CB as i32);
-        let mut acc = [_mm512_setzero_si512(); TT];
+        let mut acc = [[_mm512_setzero_si512(); P]; TT];
         for st in 0..steps {
             // SAFETY: record `st < steps` and activations `st·kstep + 4s + 0..4`
-            // of each token are inside the caller's ranges.
+            // of each token are inside the caller's ranges; prefetches never fault.
             unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(w.wrapping_add(st * 64 + PREFETCH_BYTES).cast());
                 let mut v = _mm512_load_si512(w.add(st * 64).cast());
                 let xs = x.add(st * kstep);
                 for s in 0..cpb {
@@ -449,15 +456,16 @@ mod x86 {
                     v = _mm512_srl_epi16(v, cnt);
                     for (t, a) in acc.iter_mut().enumerate() {
                         let xb = _mm512_set1_epi32(quad(xs.add(t * stride + 4 * s)));
-                        *a = _mm512_dpbusd_epi32(*a, ws, xb);
+                        a[s % P] = _mm512_dpbusd_epi32(a[s % P], ws, xb);
                     }
                 }
             }
         }
         let mut out = [[0i32; ROW_BLOCK]; TT];
         for (o, a) in out.iter_mut().zip(acc) {
+            let sum = a[1..].iter().fold(a[0], |s, &v| _mm512_add_epi32(s, v));
             // SAFETY: 16 i32 = 64 bytes; unaligned store.
-            unsafe { _mm512_storeu_si512(o.as_mut_ptr().cast(), a) };
+            unsafe { _mm512_storeu_si512(o.as_mut_ptr().cast(), sum) };
         }
         out
     }
@@ -467,7 +475,7 @@ mod x86 {
     /// # Safety
     /// AVX2 and AVX-VNNI; otherwise as [`avx512vnni`].
     #[target_feature(enable = "avx2,avxvnni")]
-    unsafe fn avxvnni<const CB: u32, const TT: usize>(
+    unsafe fn avxvnni<const CB: u32, const TT: usize, const P: usize>(
         w: *const u8,
         steps: usize,
         x: *const i8,
@@ -478,10 +486,11 @@ mod x86 {
         let kstep = 4 * cpb;
         let mask = _mm256_set1_epi8(((1u32 << CB) - 1) as i8);
         let cnt = _mm_cvtsi32_si128(CB as i32);
-        let mut acc = [[_mm256_setzero_si256(); 2]; TT];
+        let mut acc = [[[_mm256_setzero_si256(); 2]; P]; TT];
         for st in 0..steps {
             // SAFETY: as in `avx512vnni`.
             unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(w.wrapping_add(st * 64 + PREFETCH_BYTES).cast());
                 let mut v0 = _mm256_load_si256(w.add(st * 64).cast());
                 let mut v1 = _mm256_load_si256(w.add(st * 64 + 32).cast());
                 let xs = x.add(st * kstep);
@@ -492,6 +501,7 @@ mod x86 {
                     v1 = _mm256_srl_epi16(v1, cnt);
                     for (t, a) in acc.iter_mut().enumerate() {
                         let xb = _mm256_set1_epi32(quad(xs.add(t * stride + 4 * s)));
+                        let a = &mut a[s % P];
                         a[0] = _mm256_dpbusd_avx_epi32(a[0], w0, xb);
                         a[1] = _mm256_dpbusd_avx_epi32(a[1], w1, xb);
                     }
@@ -500,6 +510,7 @@ mod x86 {
         }
         let mut out = [[0i32; ROW_BLOCK]; TT];
         for (o, a) in out.iter_mut().zip(acc) {
+            let a = a[1..].iter().fold(a[0], |s, v| [_mm256_add_epi32(s[0], v[0]), _mm256_add_epi32(s[1], v[1])]);
             // SAFETY: 2 × 8 i32 = 64 bytes; unaligned stores.
             unsafe {
                 _mm256_storeu_si256(o.as_mut_ptr().cast(), a[0]);
@@ -517,7 +528,7 @@ mod x86 {
     /// AVX2; otherwise as [`avx512vnni`]; `flush ≥ 1` and at most
     /// `⌊32767 / (2·max_code·128·8/CB)⌋` for the codes in the records.
     #[target_feature(enable = "avx2")]
-    unsafe fn avx2<const CB: u32, const TT: usize>(
+    unsafe fn avx2<const CB: u32, const TT: usize, const P: usize>(
         w: *const u8,
         steps: usize,
         x: *const i8,
@@ -533,10 +544,11 @@ mod x86 {
         let mut st0 = 0;
         while st0 < steps {
             let st1 = steps.min(st0 + flush.max(1));
-            let mut acc = [[_mm256_setzero_si256(); 2]; TT];
+            let mut acc = [[[_mm256_setzero_si256(); 2]; P]; TT];
             for st in st0..st1 {
                 // SAFETY: as in `avx512vnni`.
                 unsafe {
+                    _mm_prefetch::<_MM_HINT_T0>(w.wrapping_add(st * 64 + PREFETCH_BYTES).cast());
                     let mut v0 = _mm256_load_si256(w.add(st * 64).cast());
                     let mut v1 = _mm256_load_si256(w.add(st * 64 + 32).cast());
                     let xs = x.add(st * kstep);
@@ -547,6 +559,7 @@ mod x86 {
                         v1 = _mm256_srl_epi16(v1, cnt);
                         for (t, a) in acc.iter_mut().enumerate() {
                             let xb = _mm256_set1_epi32(quad(xs.add(t * stride + 4 * s)));
+                            let a = &mut a[s % P];
                             a[0] = _mm256_add_epi16(a[0], _mm256_maddubs_epi16(w0, xb));
                             a[1] = _mm256_add_epi16(a[1], _mm256_maddubs_epi16(w1, xb));
                         }
@@ -554,8 +567,10 @@ mod x86 {
                 }
             }
             for (a32, a) in acc32.iter_mut().zip(acc) {
-                a32[0] = _mm256_add_epi32(a32[0], _mm256_madd_epi16(a[0], ones));
-                a32[1] = _mm256_add_epi32(a32[1], _mm256_madd_epi16(a[1], ones));
+                for a in a {
+                    a32[0] = _mm256_add_epi32(a32[0], _mm256_madd_epi16(a[0], ones));
+                    a32[1] = _mm256_add_epi32(a32[1], _mm256_madd_epi16(a[1], ones));
+                }
             }
             st0 = st1;
         }
