@@ -150,7 +150,7 @@ fn kernel_choice_follows_the_isa_cap() {
     assert!(avx2 != PrefillIsa::Avx512Vnni && avx2.is_available());
     let best = PrefillIsa::for_isa(Isa::Avx512);
     assert_eq!(best, *PrefillIsa::available().last().unwrap());
-    assert!(PREFILL_MIN_BATCH >= 1);
+    const { assert!(PREFILL_MIN_BATCH >= 1) };
 }
 
 #[test]
