@@ -101,17 +101,17 @@ pub struct PeerRow {
 /// can do more).
 pub const MACS_PER_CYCLE: f64 = 64.0;
 
-/// The core clock in GHz, measured: the best of 40 timings of a chain of
+/// The core clock in GHz, measured: the best of 200 timings of a chain of
 /// dependent register adds (one cycle each on every x86-64 core), so it is
 /// the clock the core actually ran at (turbo included). Elsewhere (no inline
 /// assembly) the `cpu MHz` of /proc/cpuinfo, or 0 when unknown.
 pub fn core_clock_ghz() -> f64 {
     #[cfg(target_arch = "x86_64")]
     {
-        const ITERS: u64 = 1_000_000;
+        const ITERS: u64 = 100_000;
         let mut best = f64::INFINITY;
-        // Many short runs (3–4 ms each): on a busy machine some run undisturbed.
-        for _ in 0..40 {
+        // Many short runs (~0.3 ms each): on a busy machine some run undisturbed.
+        for _ in 0..200 {
             let t = Instant::now();
             let mut x = 0u64;
             // SAFETY: register arithmetic only.
