@@ -50,10 +50,12 @@ use crate::dtype::WeightType;
 use crate::layout::WeightMatrix;
 
 /// Smallest batch for which the model should use [`PrefillGemm`] rather than
-/// the LUT kernels. Measured with `lutcore bench gemv --batch N` on 8640x3200
-/// and 1536x4096 ternary, cold and hot, 1 and 2 threads (see
-/// `docs/decisions.md`): from 2 tokens on the prefill kernel is faster than
-/// the native ternary LUT kernel on every ISA with AVX2.
+/// the LUT kernels: from 2 tokens on, every prefill kernel with AVX2 or VNNI
+/// is faster than the native ternary LUT kernel (ternary 8640x3200, 1 thread,
+/// hot: AVX2 329 µs against ~400 at n = 2; 1536x4096: AVX-VNNI 66–84 µs against
+/// 99–115; `lutcore bench gemv --batch N` and the ignored `bench_8640x3200` of
+/// the prefill tests; table in `docs/decisions.md` §14). At one token the AVX2
+/// kernel only ties the LUT kernel (the VNNI ones are faster).
 pub const PREFILL_MIN_BATCH: usize = 2;
 
 /// Rows per row block.
