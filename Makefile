@@ -106,6 +106,14 @@ bench: build
 	python3 bench/peer/run.py --out build/peer/peer.json $(PEER_ARGS)
 	$(LUTCORE) bench gemv --peer build/peer/peer.json --json build/bench/gemv.json $(BENCH_ARGS)
 
+# 1 vs 2 threads, alternating (10 rounds), with and without a busy loop pinned to
+# one core (taskset); build/bench/threads.json. BENCH_THREADS_ARGS adds options,
+# e.g. BENCH_THREADS_ARGS="--rounds 20 --batch 1".
+BENCH_THREADS_ARGS ?=
+.PHONY: bench-threads
+bench-threads: build
+	python3 scripts/bench_threads.py --out build/bench/threads.json $(BENCH_THREADS_ARGS)
+
 # Design-space exploration (lutcore dse --quick; resumable: a rerun reuses finished
 # points). DSE_ARGS adds options, e.g. DSE_ARGS="--targets ecp5 --jobs 4".
 DSE_ARGS ?=

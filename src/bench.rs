@@ -1,7 +1,9 @@
-//! `lutcore bench gemv`: time the LUT kernels on BitNet-shaped GEMVs, with
-//! weights streamed from DRAM (caches evicted between calls) and hot, and put
-//! each time beside the DRAM read bandwidth measured in the same run and,
-//! where given, llama.cpp's time on the same shape (`bench/peer/`).
+//! `lutcore bench gemv`: time the LUT kernels and the int8 prefill kernel
+//! on BitNet-shaped GEMVs, with weights streamed from DRAM (caches evicted
+//! between calls) and hot, and put each time beside the DRAM read bandwidth
+//! measured in the same run, the exact int8 multiply bound at the core clock
+//! measured in the same run and, where given, llama.cpp's time on the same
+//! shape (`bench/peer/`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use lutcore_sw::kernels::{Isa, KernelOptions, LutGemm, Scheme, TableMode};
 use lutcore_contract::layout::WeightMatrix;
 use lutcore_contract::WeightType;
+use lutcore_sw::kernels::prefill::{PrefillGemm, PrefillIsa};
+use lutcore_sw::kernels::{Isa, KernelError, KernelOptions, LutGemm, Scheme, TableMode};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -105,8 +108,7 @@ pub(crate) fn cmd_bench_gemv(a: &BenchGemvArgs) -> Result<ExitCode> {
         None => Vec::new(),
     };
     let per_combo = plan.batches.len() * plan.threads.len() * 2;
-    let schemes = |w: &WeightType| if plan.native_ternary && *w == WeightType::Ternary { 2 } else { 1 };
-    let total: usize = plan.shapes.len() * plan.weights.iter().map(schemes).sum::<usize>() * per_combo;
+    let total: usize = plan.shapes.len() * plan.weights.iter().map(|&w| schemes(&plan, w).len()).sum::<usize>() * per_combo;
     let bar = indicatif::ProgressBar::new(total as u64)
         .with_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("template"));
     bar.set_message("measuring DRAM bandwidth");
@@ -135,7 +137,7 @@ pub struct Row {
     pub shape: String,
     /// Weight format (`ternary`, `int1`..`int4` as uint codes).
     pub weights: String,
-    /// Kernel scheme (`planes` or `native`).
+    /// Kernel scheme (`planes`, `native`: LUT kernels; `prefill`: int8 multiply-add).
     pub scheme: String,
     /// Tokens per GEMM.
     pub batch: usize,
@@ -158,6 +160,13 @@ pub struct Row {
     /// `us_median`. Above `bw_fraction` when the layout is denser than the
     /// codes (native ternary: 5 bits per 3 weights).
     pub bound_fraction: f64,
+    /// Core clock measured in this run, GHz (a chain of dependent 1-cycle adds).
+    pub clock_ghz: f64,
+    /// The exact int8 multiply bound: `M·K·batch` multiply-adds at
+    /// [`MACS_PER_CYCLE`] per cycle per thread at `clock_ghz`, µs.
+    pub mac_bound_us: f64,
+    /// `us_median / mac_bound_us` (1 = at the bound).
+    pub mac_bound_ratio: f64,
     /// Primary peer (llama.cpp type) for this row, if one ran.
     pub peer: Option<String>,
     /// The peer's median time.
@@ -192,6 +201,88 @@ pub struct PeerRow {
     pub skipped: Option<String>,
     /// K the peer ran with when its format needed K padded (zero weights).
     pub k_padded: Option<usize>,
+}
+
+/// int8 multiply-adds per cycle of one AVX2 core: two `vpmaddubsw` of 32
+/// byte pairs per cycle (the yardstick of the prefill kernel; VNNI cores
+/// can do more).
+pub const MACS_PER_CYCLE: f64 = 64.0;
+
+/// The core clock in GHz, measured: the best of 200 timings of a chain of
+/// dependent register adds (one cycle each on every x86-64 core), so it is
+/// the clock the core actually ran at (turbo included). Elsewhere (no inline
+/// assembly) the `cpu MHz` of /proc/cpuinfo, or 0 when unknown.
+pub fn core_clock_ghz() -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        const ITERS: u64 = 100_000;
+        let mut best = f64::INFINITY;
+        // Many short runs (~0.3 ms each): on a busy machine some run undisturbed.
+        for _ in 0..200 {
+            let t = Instant::now();
+            let mut x = 0u64;
+            // SAFETY: register arithmetic only.
+            unsafe {
+                std::arch::asm!(
+                    "2:",
+                    "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
+                    "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
+                    "dec {n}",
+                    "jnz 2b",
+                    x = inout(reg) x,
+                    n = inout(reg) ITERS => _,
+                    options(nomem, nostack),
+                );
+            }
+            std::hint::black_box(x);
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        10.0 * ITERS as f64 / best / 1e9
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| s.lines().find(|l| l.starts_with("cpu MHz")).and_then(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok()))
+            .map_or(0.0, |mhz| mhz / 1e3)
+    }
+}
+
+/// One kernel under test: a LUT GEMM or the prefill GEMM.
+enum Kernel {
+    Lut(LutGemm),
+    Prefill(PrefillGemm),
+}
+
+impl Kernel {
+    fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), KernelError> {
+        match self {
+            Kernel::Lut(g) => g.gemm(x, n, out),
+            Kernel::Prefill(g) => g.gemm(x, n, out),
+        }
+    }
+    fn weight_bytes(&self) -> usize {
+        match self {
+            Kernel::Lut(g) => g.weight_bytes(),
+            Kernel::Prefill(g) => g.weight_bytes(),
+        }
+    }
+    fn isa(&self) -> String {
+        match self {
+            Kernel::Lut(g) => g.options().isa.name().into(),
+            Kernel::Prefill(g) => g.isa().name().into(),
+        }
+    }
+}
+
+/// The schemes `bench gemv` runs on one weight format, in order.
+pub fn schemes(plan: &BenchPlan, wtype: WeightType) -> Vec<&'static str> {
+    let mut v = vec!["planes"];
+    if plan.native_ternary && wtype == WeightType::Ternary {
+        v.push("native");
+    }
+    v.push("prefill");
+    v
 }
 
 /// The peer types compared against a weight format, primary first.
@@ -311,19 +402,24 @@ pub fn run(plan: &BenchPlan, peers: &[PeerRow], mut progress: impl FnMut(&Row)) 
         bw.insert(t, dram_read_gbps(t));
     }
     let mut evictor = Evictor(vec![0u8; evict_bytes()]);
+    let clock = core_clock_ghz();
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut rows = Vec::new();
     for &(m, k) in &plan.shapes {
         for &wtype in &plan.weights {
             let w = random_weights(&mut rng, wtype, m, k)?;
-            let mut schemes = vec![Scheme::BitPlanes];
-            if plan.native_ternary && wtype == WeightType::Ternary {
-                schemes.push(Scheme::TernaryNative);
-            }
-            for &scheme in &schemes {
+            for scheme in schemes(plan, wtype) {
                 for &threads in &plan.threads {
-                    let opts = KernelOptions { isa: Isa::detect(), threads, tables: TableMode::Exact, scheme };
-                    let kernel = LutGemm::new(&w, &opts).with_context(|| format!("{wtype} {m}x{k} {scheme:?}"))?;
+                    let lut = |scheme| {
+                        let opts = KernelOptions { isa: Isa::detect(), threads, tables: TableMode::Exact, scheme };
+                        LutGemm::new(&w, &opts).map(Kernel::Lut)
+                    };
+                    let kernel = match scheme {
+                        "planes" => lut(Scheme::BitPlanes),
+                        "native" => lut(Scheme::TernaryNative),
+                        _ => PrefillGemm::new(&w, PrefillIsa::detect(), threads).map(Kernel::Prefill),
+                    }
+                    .with_context(|| format!("{wtype} {m}x{k} {scheme}"))?;
                     for &batch in &plan.batches {
                         let x: Vec<i8> = (0..batch * k).map(|_| rng.gen()).collect();
                         let mut out = vec![0i32; batch * m];
@@ -362,22 +458,23 @@ pub fn run(plan: &BenchPlan, peers: &[PeerRow], mut progress: impl FnMut(&Row)) 
                                 }
                             }
                             let primary = peer_types(wtype).iter().find(|t| peer_times.contains_key(**t));
+                            let mac_bound_us = (m * k * batch) as f64 / (MACS_PER_CYCLE * threads as f64 * clock * 1e3);
                             let row = Row {
                                 shape: format!("{m}x{k}"),
                                 weights: wtype.to_string(),
-                                scheme: match scheme {
-                                    Scheme::BitPlanes => "planes".into(),
-                                    Scheme::TernaryNative => "native".into(),
-                                },
+                                scheme: scheme.into(),
                                 batch,
                                 threads,
                                 mode: mode.into(),
-                                isa: opts.isa.name().into(),
+                                isa: kernel.isa(),
                                 us_median: us,
                                 weight_bytes: bytes,
                                 gbps,
                                 bw_fraction: gbps / bw[&threads],
                                 bound_fraction: code_bytes(wtype, m, k) / (bw[&threads] * 1e3) / us,
+                                clock_ghz: clock,
+                                mac_bound_us,
+                                mac_bound_ratio: us / mac_bound_us,
                                 peer: primary.map(|s| s.to_string()),
                                 peer_us: primary.map(|p| peer_times[*p]),
                                 ratio: primary.map(|p| us / peer_times[*p]),
@@ -433,15 +530,21 @@ pub fn table(bw: &BTreeMap<usize, f64>, rows: &[Row]) -> String {
     for (t, g) in bw {
         s += &format!("DRAM read bandwidth, {t} thread(s): {g:.1} GB/s (measured in this run)\n");
     }
+    if let Some(r) = rows.first() {
+        s += &format!(
+            "core clock: {:.2} GHz (measured in this run: dependent 1-cycle adds); int8 bound = M*K*batch multiply-adds at {MACS_PER_CYCLE} per cycle per thread\n",
+            r.clock_ghz
+        );
+    }
     s += &format!(
-        "{:<10} {:<8} {:<6} {:>5} {:>3} {:<4} {:>9} {:>7} {:>6} {:>6} {:<6} {:>9} {:>6}\n",
-        "shape", "weights", "scheme", "batch", "thr", "mode", "us", "GB/s", "bw%", "bound%", "peer", "peer us", "ratio"
+        "{:<10} {:<8} {:<7} {:>5} {:>3} {:<4} {:>9} {:>7} {:>6} {:>6} {:<6} {:>9} {:>6} {:>7} {:<10}\n",
+        "shape", "weights", "scheme", "batch", "thr", "mode", "us", "GB/s", "bw%", "bound%", "peer", "peer us", "ratio", "int8x", "isa"
     );
     let mut notes = std::collections::BTreeSet::new();
     for r in rows {
         notes.extend(r.peer_notes.iter().map(|n| format!("{} {}", r.shape, n)));
         s += &format!(
-            "{:<10} {:<8} {:<6} {:>5} {:>3} {:<4} {:>9.1} {:>7.2} {:>5.0}% {:>5.0}% {:<6} {:>9} {:>6}\n",
+            "{:<10} {:<8} {:<7} {:>5} {:>3} {:<4} {:>9.1} {:>7.2} {:>5.0}% {:>5.0}% {:<6} {:>9} {:>6} {:>7.2} {:<10}\n",
             r.shape,
             r.weights,
             r.scheme,
@@ -455,11 +558,14 @@ pub fn table(bw: &BTreeMap<usize, f64>, rows: &[Row]) -> String {
             r.peer.as_deref().unwrap_or("-"),
             r.peer_us.map_or("-".into(), |v| format!("{v:.1}")),
             r.ratio.map_or("-".into(), |v| format!("{v:.2}")),
+            r.mac_bound_ratio,
+            r.isa,
         );
     }
     s += "bw% = weight bytes/s over the DRAM read bandwidth (hot rows can exceed 100%: weights in cache).\n";
     s += "bound% = time to read M*K weights at their code width (2 bits for ternary) at that bandwidth, over our time.\n";
     s += "ratio = our time / peer time (below 1: lutcore is faster).\n";
+    s += "int8x = our time / the int8 multiply bound (1.00 = at the bound; LUT rows are not multiply-bound).\n";
     let costs = batch_costs(rows);
     if !costs.is_empty() {
         s += "batch cost (time of the largest batch / time of batch 1):\n";
@@ -491,6 +597,9 @@ mod tests {
             gbps: 0.0,
             bw_fraction: 0.0,
             bound_fraction: 0.0,
+            clock_ghz: 3.0,
+            mac_bound_us: 1.0,
+            mac_bound_ratio: 1.0,
             peer: None,
             peer_us: None,
             ratio: None,

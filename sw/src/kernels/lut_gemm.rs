@@ -264,13 +264,13 @@ impl LutGemm {
         Ok(())
     }
 
-    /// Split `units` work units into one contiguous share per thread (long
-    /// weight streams) and run `f` on each, on the pool if there is one; a
-    /// worker that is not awake yet leaves its share to the caller.
+    /// Run `f` on `units` work units, on the pool if there is one: chunks
+    /// claimed dynamically (large first, shrinking to one unit), so a worker
+    /// that is not awake yet or descheduled leaves its share to the caller.
     fn for_chunks(&self, units: usize, f: impl Fn(Range<usize>) + Sync) {
         match &self.pool {
             None => f(0..units),
-            Some(pool) => pool.run_chunks(units, units.div_ceil(pool.threads()), &f),
+            Some(pool) => pool.run_chunks(units, 1, &f),
         }
     }
 

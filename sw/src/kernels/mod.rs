@@ -15,6 +15,7 @@ mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 pub mod pool;
+pub mod prefill;
 mod error;
 pub mod ternary_native;
 mod generic;

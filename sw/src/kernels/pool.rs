@@ -3,83 +3,166 @@
 //! Decoding one token runs ~170 matmuls of 20–200 µs each. A pool whose
 //! workers go to sleep between them (rayon's) pays a sleep/wake and a context
 //! switch per matmul, which at two threads made decoding slower than at one.
-//! Here the workers spin for a while (200 µs) waiting for the next job, then
-//! nap in 50 µs steps for 20 ms, and only then block. A job is a range of
-//! work units cut into chunks that the caller and the awake workers claim
-//! one after another, so a worker that is slow to wake up never delays it.
+//! So idle workers spin for a while (200 µs) waiting for the next job, then
+//! nap in 50 µs steps for 20 ms, and only then park (a futex wait).
+//!
+//! The machines this runs on are shared: a worker can be descheduled at any
+//! moment for a whole scheduler slice (milliseconds). The pool degrades to
+//! the 1-thread time instead of waiting for it:
+//!
+//! * **Dynamic claiming.** A job is `0..units` cut into chunks that the
+//!   caller and the workers claim one after another from one atomic word
+//!   (epoch-tagged, so a worker that slept through a job can never claim from
+//!   the next one). Chunks shrink towards the end of a job ("guided"), so the
+//!   threads finish within about one `grain` of each other, and a worker that
+//!   is late or slow simply claims fewer. The caller always works and takes
+//!   whatever nobody else has claimed; only a chunk a worker has already
+//!   claimed is ever waited for.
+//! * **No spinning on a busy core.** A worker that notices it was descheduled
+//!   while spinning (a gap in its own clock readings) stops spinning for
+//!   [`CALM`]: it naps instead, so it neither burns the other program's core
+//!   nor gets preempted halfway through a chunk. The caller's own wait at the
+//!   end of a job spins for at most [`END_SPIN`], then yields the core.
+//! * **Never slower than one thread.** The caller times its own chunks; a job
+//!   that took longer than the caller alone would have ([`SLOWER`]) means a
+//!   worker held a chunk while descheduled. The pool then runs the next jobs
+//!   on the caller alone (16, doubling on every further slow job up to 1024)
+//!   before it tries the workers again.
 
 use std::cell::UnsafeCell;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// How long an idle worker spins before it blocks: long enough to cover the
+/// How long an idle worker spins before it naps: long enough to cover the
 /// gap between two matmuls of one token, short enough not to burn a core
 /// while the host does other work.
 const SPIN: Duration = Duration::from_micros(200);
 
 /// After spinning, an idle worker naps `NAP` at a time until `NAP_FOR`
-/// after its last job, and only then blocks on the condition variable (whose
-/// wake-up costs the caller a system call, see [`WAKE_WORTH`]).
+/// after its last job, and only then parks (whose wake-up costs the caller
+/// a system call, see [`WAKE_WORTH`]).
 const NAP: Duration = Duration::from_micros(50);
 const NAP_FOR: Duration = Duration::from_millis(20);
 
-/// Work (left in a job) for which the caller wakes blocked workers: the
+/// A parked worker wakes by itself after this long (a safety net only: the
+/// caller unparks the workers it needs).
+const PARK_FOR: Duration = Duration::from_millis(50);
+
+/// Work (left in a job) for which the caller wakes parked workers: the
 /// wake-up syscall alone cost the caller 30–40 µs on the 2-vCPU virtual
 /// machines this was measured on (`lutcore bench gemv`, 1000x1000 at 2
 /// threads, cold: 67–78 µs with an unconditional wake, 38–40 without).
 const WAKE_WORTH: Duration = Duration::from_micros(100);
 
-/// One job: `f` on chunks of `0..units`, `grain` units each.
-#[derive(Clone, Copy)]
-struct Job {
-    f: *const (dyn Fn(Range<usize>) + Sync),
-    units: usize,
-    grain: usize,
+/// A gap this long between two clock readings of a spinning worker (normally
+/// a few µs apart) means the worker was descheduled: its core is shared.
+const DESCHEDULED: Duration = Duration::from_micros(100);
+
+/// How long workers stop spinning once a descheduling was seen.
+const CALM: Duration = Duration::from_millis(200);
+
+/// How long the caller spins for the workers' last chunks before it yields
+/// its core between checks (a descheduled worker needs that core, perhaps).
+const END_SPIN: Duration = Duration::from_micros(50);
+
+/// A parallel job is "slower than one thread" when it took more than
+/// `SLOWER` times the caller's own time per unit × units, plus [`SLOWER_ABS`]
+/// (timer and wake-up noise).
+const SLOWER: f64 = 1.1;
+const SLOWER_ABS: Duration = Duration::from_micros(20);
+
+/// Jobs run on the caller alone after a slow one: `SOLO_MIN`, doubling on
+/// each further slow job, at most `SOLO_MAX`.
+const SOLO_MIN: u32 = 16;
+const SOLO_MAX: u32 = 1024;
+
+/// Chunk size while claiming: `max(grain, left / (GUIDED · threads))`.
+const GUIDED: usize = 4;
+
+/// `next` word: epoch in the high 32 bits, next unclaimed unit in the low 32.
+const POS_BITS: u32 = 32;
+const POS_MASK: u64 = (1 << POS_BITS) - 1;
+
+fn pack(epoch: u32, pos: usize) -> u64 {
+    (u64::from(epoch) << POS_BITS) | pos as u64
+}
+fn unpack(w: u64) -> (u32, usize) {
+    ((w >> POS_BITS) as u32, (w & POS_MASK) as usize)
 }
 
-/// `gate` bit set once the caller has run out of chunks: workers that have
-/// not joined by then skip the job.
-const CLOSED: u64 = 1 << 31;
-/// `gate` bits counting the workers inside the job.
-const JOINED: u64 = CLOSED - 1;
+type ChunkFn = dyn Fn(Range<usize>) + Sync;
+
+/// The description of one job. Jobs alternate between two slots (by epoch
+/// parity): a worker that read the `next` word of job `e` and was then
+/// descheduled may still read `units`/`grain` of slot `e & 1`, which is only
+/// rewritten for job `e + 2`, after job `e + 1` was published; its claim
+/// then fails because the epoch in `next` moved on.
+struct Slot {
+    /// The chunk function; written by the caller before the job is published,
+    /// read by a thread only after it claimed a chunk of this job (the job,
+    /// and the closure, outlive every claimed chunk).
+    f: UnsafeCell<Option<*const ChunkFn>>,
+    units: AtomicUsize,
+    grain: AtomicUsize,
+}
 
 struct Shared {
     threads: usize,
-    /// Bumped once per job; workers look at a job when they see a new value.
-    epoch: AtomicU64,
-    /// The current job; written only by the caller holding `run_lock`,
-    /// before `epoch` is bumped, and read only by workers that joined it.
-    job: UnsafeCell<Option<Job>>,
-    /// Next unclaimed unit of the current job.
-    next: AtomicUsize,
-    /// `(epoch << 32) | CLOSED? | joined workers` of the current job. A worker
-    /// joins with a compare-and-swap while the job is open and its epoch is
-    /// the one the worker saw; the caller closes it after its own claim loop
-    /// and waits for the joined count to reach zero.
-    gate: AtomicU64,
+    /// See [`pack`]; the caller publishes a job by storing `(epoch, 0)`.
+    next: AtomicU64,
+    slots: [Slot; 2],
+    /// Units of the current job whose chunk has returned.
+    done: AtomicUsize,
     /// A worker's chunk panicked.
     panicked: AtomicBool,
     shutdown: AtomicBool,
-    /// Workers inside the blocking part of their wait (see `worker`): the
-    /// caller only takes the lock and signals the condvar when one may sleep.
+    /// Workers that are parked or about to park: the caller unparks them only
+    /// when one may be (see `worker`).
     sleepers: AtomicUsize,
-    sleep: Mutex<()>,
-    wake: Condvar,
+    /// Nanoseconds after `origin` until which workers do not spin.
+    calm_until: AtomicU64,
+    origin: Instant,
+    /// Test hook: a worker stalls as described (see `tests`).
+    #[cfg(test)]
+    stall: Mutex<Option<Stall>>,
 }
 
-// SAFETY: `job` is only written while no worker is joined to a job (see
-// `SpinPool::run_chunks`: written before the epoch bump, cleared after the
-// gate is closed and every joined worker has left).
+// SAFETY: `slots[i].f` is written only by the caller holding `run_lock`
+// while no thread can claim a chunk of that slot's job (the job of the other
+// slot is current, or none), and read only by threads that claimed a chunk of
+// the slot's current job (see `Slot`).
 unsafe impl Sync for Shared {}
 unsafe impl Send for Shared {}
 
-/// A pool of `threads - 1` spinning workers plus the calling thread.
+impl Shared {
+    fn now_ns(&self) -> u64 {
+        self.origin.elapsed().as_nanos() as u64
+    }
+    fn calm(&self) -> bool {
+        self.now_ns() < self.calm_until.load(Ordering::Relaxed)
+    }
+    fn set_calm(&self) {
+        self.calm_until.fetch_max(self.now_ns() + CALM.as_nanos() as u64, Ordering::Relaxed);
+    }
+}
+
+/// The caller's adaptive state, kept under `run_lock`.
+struct Caller {
+    /// Epoch of the last job.
+    epoch: u32,
+    /// Jobs still to run on the caller alone.
+    solo_left: u32,
+    /// Length of the next solo stretch.
+    backoff: u32,
+}
+
+/// A pool of `threads - 1` workers plus the calling thread.
 pub struct SpinPool {
     shared: Arc<Shared>,
-    run_lock: Mutex<()>,
+    run_lock: Mutex<Caller>,
     handles: Vec<JoinHandle<()>>,
 }
 
@@ -87,17 +170,19 @@ impl SpinPool {
     /// Start `threads - 1` workers (none for one thread).
     pub fn new(threads: usize) -> std::io::Result<SpinPool> {
         let threads = threads.max(1);
+        let slot = || Slot { f: UnsafeCell::new(None), units: AtomicUsize::new(0), grain: AtomicUsize::new(1) };
         let shared = Arc::new(Shared {
             threads,
-            epoch: AtomicU64::new(0),
-            job: UnsafeCell::new(None),
-            next: AtomicUsize::new(0),
-            gate: AtomicU64::new(CLOSED),
+            next: AtomicU64::new(pack(0, 0)),
+            slots: [slot(), slot()],
+            done: AtomicUsize::new(0),
             panicked: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
             sleepers: AtomicUsize::new(0),
-            sleep: Mutex::new(()),
-            wake: Condvar::new(),
+            calm_until: AtomicU64::new(0),
+            origin: Instant::now(),
+            #[cfg(test)]
+            stall: Mutex::new(None),
         });
         let handles = (1..threads)
             .map(|i| {
@@ -105,7 +190,8 @@ impl SpinPool {
                 std::thread::Builder::new().name(format!("lutcore-worker-{i}")).spawn(move || worker(&s))
             })
             .collect::<std::io::Result<Vec<_>>>()?;
-        Ok(SpinPool { shared, run_lock: Mutex::new(()), handles })
+        let caller = Caller { epoch: 0, solo_left: 0, backoff: SOLO_MIN };
+        Ok(SpinPool { shared, run_lock: Mutex::new(caller), handles })
     }
 
     /// Threads, the caller included.
@@ -114,58 +200,85 @@ impl SpinPool {
     }
 
     /// Run `f` on chunks of `0..units` that cover every unit exactly once
-    /// (at least `grain` units each but the last, larger early in the job:
-    /// see `claim_loop`); returns when all are done. Chunks are claimed in
-    /// order by the caller and by the workers that join before the caller
-    /// runs out of chunks: a worker that is still waking up (a blocked thread
-    /// can take tens to hundreds of µs on a virtual machine) leaves its share
-    /// to the caller instead of delaying the job. Calls from several threads
-    /// are serialized.
+    /// (at least `grain` units each but the last, larger early in the job);
+    /// returns when all are done. The caller claims chunks until none is
+    /// left; workers that are awake claim chunks beside it, so one that is
+    /// still waking up, or descheduled, leaves its share to the caller (see
+    /// the module documentation). Calls from several threads are serialized.
+    /// A panic in `f` (on any thread) is re-raised here once every chunk has run.
     pub fn run_chunks(&self, units: usize, grain: usize, f: &(dyn Fn(Range<usize>) + Sync)) {
         let s = &*self.shared;
         let grain = grain.max(1);
-        if s.threads == 1 || units <= grain {
-            (0..units).step_by(grain).for_each(|c| f(c..(c + grain).min(units)));
-            return;
+        let serial = || (0..units).step_by(grain).for_each(|c| f(c..(c + grain).min(units)));
+        if s.threads == 1 || units <= grain || units as u64 > POS_MASK {
+            return serial();
         }
-        let _guard = self.run_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut caller = self.run_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if caller.solo_left > 0 {
+            caller.solo_left -= 1;
+            return serial();
+        }
+        let t_job = Instant::now();
+        caller.epoch = caller.epoch.wrapping_add(1);
+        let epoch = caller.epoch;
+        let slot = &s.slots[(epoch & 1) as usize];
         // SAFETY: the lifetime is erased only for the duration of this call:
-        // the pointer is cleared below after every joined worker has left.
-        let f_static = unsafe {
-            std::mem::transmute::<&(dyn Fn(Range<usize>) + Sync), &'static (dyn Fn(Range<usize>) + Sync)>(f)
-        };
-        // SAFETY: no worker is joined (the last job's gate is closed and empty).
-        unsafe { *s.job.get() = Some(Job { f: f_static, units, grain }) };
-        s.next.store(0, Ordering::Relaxed);
-        let epoch = s.epoch.load(Ordering::Relaxed) + 1;
-        s.gate.store(epoch << 32, Ordering::Release);
-        // SeqCst pairs with the worker's `sleepers` increment then `epoch`
-        // load: either it sees the new epoch, or we see it as a sleeper.
-        s.epoch.store(epoch, Ordering::SeqCst);
+        // no thread calls it after `done` reaches `units` below.
+        let f_static = unsafe { std::mem::transmute::<&(dyn Fn(Range<usize>) + Sync), &'static ChunkFn>(f) };
+        // SAFETY: no thread can claim a chunk of this slot's job (see `Shared`).
+        unsafe { *slot.f.get() = Some(f_static as *const ChunkFn) };
+        slot.units.store(units, Ordering::Relaxed);
+        slot.grain.store(grain, Ordering::Relaxed);
+        s.done.store(0, Ordering::Relaxed);
+        // SeqCst pairs with the worker's `sleepers` increment then `next`
+        // load: either it sees the new job, or we see it as a sleeper.
+        s.next.store(pack(epoch, 0), Ordering::SeqCst);
         let sleepers = s.sleepers.load(Ordering::SeqCst) != 0;
-        let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if sleepers {
-                // Spinning workers join by themselves; blocked ones only if
-                // the work left (timed on our first chunk) is worth the wake-up.
-                let t0 = Instant::now();
-                if let Some(c) = claim(s, units, |_| grain) {
-                    f(c);
-                }
-                let left = units.saturating_sub(s.next.load(Ordering::Relaxed)).div_ceil(grain);
-                if t0.elapsed() * left as u32 >= WAKE_WORTH {
-                    let _l = s.sleep.lock().unwrap_or_else(|e| e.into_inner());
-                    s.wake.notify_all();
+        let mut mine = Mine { panic: None, busy: Duration::ZERO, units: 0 };
+        if sleepers {
+            // Spinning and napping workers join by themselves; parked ones are
+            // woken only if the work left (timed on our first chunk) is worth it.
+            if let Some(c) = claim(s, epoch) {
+                let len = c.len();
+                mine.run(s, f, c);
+                let (e, pos) = unpack(s.next.load(Ordering::Relaxed));
+                let left = if e == epoch { units.saturating_sub(pos) } else { 0 };
+                if mine.busy.mul_f64(left as f64 / len as f64) >= WAKE_WORTH {
+                    for h in &self.handles {
+                        h.thread().unpark();
+                    }
                 }
             }
-            claim_loop(s, f, units, grain)
-        }));
-        s.gate.fetch_or(CLOSED, Ordering::AcqRel);
-        while s.gate.load(Ordering::Acquire) & JOINED != 0 {
-            std::hint::spin_loop();
         }
-        // SAFETY: the gate is closed and no worker is inside the job.
-        unsafe { *s.job.get() = None };
-        if let Err(p) = mine {
+        while let Some(c) = claim(s, epoch) {
+            mine.run(s, f, c);
+        }
+        let t_wait = Instant::now();
+        while s.done.load(Ordering::Acquire) < units {
+            if t_wait.elapsed() < END_SPIN {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        // SAFETY: every chunk has returned; nobody can claim from this job.
+        unsafe { *slot.f.get() = None };
+        // Slower than the caller alone? (Its time per unit includes sharing
+        // memory bandwidth with the workers, so the estimate errs towards
+        // "not slower".)
+        let took = t_job.elapsed();
+        if mine.units > 0 && mine.units < units {
+            let alone = mine.busy.mul_f64(units as f64 / mine.units as f64);
+            if took > alone.mul_f64(SLOWER) + SLOWER_ABS {
+                caller.solo_left = caller.backoff;
+                caller.backoff = (caller.backoff * 2).min(SOLO_MAX);
+                s.set_calm();
+            } else {
+                caller.backoff = SOLO_MIN;
+            }
+        }
+        drop(caller);
+        if let Some(p) = mine.panic {
             std::panic::resume_unwind(p);
         }
         if s.panicked.swap(false, Ordering::AcqRel) {
@@ -174,98 +287,127 @@ impl SpinPool {
     }
 }
 
-/// Claim chunks of the current job until none is left. Guided: a chunk is
-/// `max(grain, left / (2·threads))` units, so chunks shrink towards the end
-/// of the job and the threads finish within about one `grain` of each other.
-fn claim_loop(s: &Shared, f: &(dyn Fn(Range<usize>) + Sync), units: usize, grain: usize) {
-    while let Some(c) = claim(s, units, |left| grain.max(left / (2 * s.threads))) {
-        f(c);
+/// What the caller did in one job.
+struct Mine {
+    /// The first panic of one of its chunks.
+    panic: Option<Box<dyn std::any::Any + Send>>,
+    /// Time spent in its chunks.
+    busy: Duration,
+    /// Units it ran.
+    units: usize,
+}
+
+impl Mine {
+    /// Run chunk `c` on the caller: timed, a panic kept for later, counted done.
+    fn run(&mut self, s: &Shared, f: &(dyn Fn(Range<usize>) + Sync + '_), c: Range<usize>) {
+        let t = Instant::now();
+        let len = c.len();
+        if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(c))) {
+            self.panic.get_or_insert(p);
+        }
+        self.busy += t.elapsed();
+        self.units += len;
+        s.done.fetch_add(len, Ordering::Release);
     }
 }
 
-/// Claim the next chunk of the current job, `size(units left)` units (cut at
-/// `units`), or `None` when none is left.
-fn claim(s: &Shared, units: usize, size: impl Fn(usize) -> usize) -> Option<Range<usize>> {
-    let mut c = s.next.load(Ordering::Relaxed);
+/// Claim the next chunk of job `epoch`: `max(grain, left / (GUIDED·threads))`
+/// units cut at `units`, so chunks shrink towards the end of the job and the
+/// threads finish within about one `grain` of each other. `None` when the
+/// job has no unclaimed unit left or is no longer the current one.
+fn claim(s: &Shared, epoch: u32) -> Option<Range<usize>> {
+    let mut w = s.next.load(Ordering::Acquire);
     loop {
+        let (e, c) = unpack(w);
+        if e != epoch {
+            return None;
+        }
+        let slot = &s.slots[(epoch & 1) as usize];
+        let units = slot.units.load(Ordering::Relaxed);
         if c >= units {
             return None;
         }
-        let end = c + size(units - c);
-        match s.next.compare_exchange_weak(c, end, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return Some(c..end.min(units)),
-            Err(now) => c = now,
-        }
-    }
-}
-
-/// Join the job of `epoch` if it is still open.
-fn join(s: &Shared, epoch: u64) -> bool {
-    let mut g = s.gate.load(Ordering::Acquire);
-    loop {
-        if g >> 32 != epoch & 0xffff_ffff || g & CLOSED != 0 {
-            return false;
-        }
-        match s.gate.compare_exchange_weak(g, g + 1, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => return true,
-            Err(now) => g = now,
+        let grain = slot.grain.load(Ordering::Relaxed);
+        let end = (c + grain.max((units - c) / (GUIDED * s.threads))).min(units);
+        match s.next.compare_exchange_weak(w, pack(epoch, end), Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return Some(c..end),
+            Err(now) => w = now,
         }
     }
 }
 
 fn worker(s: &Shared) {
-    let mut seen = 0u64;
+    let mut seen = 0u32;
     loop {
-        let start = Instant::now();
-        let mut epoch = s.epoch.load(Ordering::Acquire);
+        let idle_from = Instant::now();
+        let mut last = idle_from;
+        let mut spin_for = if s.calm() { Duration::ZERO } else { SPIN };
         let mut spins = 0u32;
+        let mut epoch = unpack(s.next.load(Ordering::Acquire)).0;
         while epoch == seen && !s.shutdown.load(Ordering::Acquire) {
             spins = spins.wrapping_add(1);
             // Read the clock only every 64 spins (a clock read costs ~20 pause-free loads).
-            let idle = if spins.is_multiple_of(64) { start.elapsed() } else { Duration::ZERO };
-            if idle < SPIN {
+            let idle = if spins.is_multiple_of(64) {
+                let now = Instant::now();
+                if now - last > DESCHEDULED {
+                    // Descheduled while spinning: the core is shared; stop
+                    // spinning (for every worker) for a while.
+                    s.set_calm();
+                    spin_for = Duration::ZERO;
+                }
+                last = now;
+                now - idle_from
+            } else {
+                Duration::ZERO
+            };
+            if idle < spin_for {
                 std::hint::spin_loop();
             } else if idle < NAP_FOR {
                 // Short naps: the worker notices a job within ~NAP without the
-                // caller paying for a wake-up call.
+                // caller paying for a wake-up call, and uses next to no CPU.
                 std::thread::sleep(NAP);
+                spin_for = if s.calm() { Duration::ZERO } else { spin_for };
+                last = Instant::now();
+                spins = 63; // read the clock on the next turn
             } else {
-                let l = s.sleep.lock().unwrap_or_else(|e| e.into_inner());
                 s.sleepers.fetch_add(1, Ordering::SeqCst);
-                if s.epoch.load(Ordering::SeqCst) == seen && !s.shutdown.load(Ordering::Acquire) {
-                    let _ = s.wake.wait_timeout(l, Duration::from_millis(5));
-                } else {
-                    drop(l);
+                if unpack(s.next.load(Ordering::SeqCst)).0 == seen && !s.shutdown.load(Ordering::Acquire) {
+                    std::thread::park_timeout(PARK_FOR);
                 }
                 s.sleepers.fetch_sub(1, Ordering::SeqCst);
+                last = Instant::now();
+                spins = 63;
             }
-            epoch = s.epoch.load(Ordering::Acquire);
+            epoch = unpack(s.next.load(Ordering::Acquire)).0;
         }
         if s.shutdown.load(Ordering::Acquire) {
             return;
         }
         seen = epoch;
-        if !join(s, epoch) {
-            continue; // the caller already ran out of chunks
-        }
-        // SAFETY: the caller set `job` before opening the gate and keeps it
-        // (and the closure it points to) alive until no worker is joined.
-        if let Some(job) = unsafe { *s.job.get() } {
-            let f = unsafe { &*job.f };
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| claim_loop(s, f, job.units, job.grain))).is_err() {
-                s.panicked.store(true, Ordering::Release);
+        #[cfg(test)]
+        test_stall(s, false);
+        while let Some(c) = claim(s, epoch) {
+            #[cfg(test)]
+            test_stall(s, true);
+            let len = c.len();
+            // SAFETY: we claimed a chunk of job `epoch`, so its slot holds
+            // its function, alive until `done` counts our chunk (see `Slot`).
+            let f = unsafe { (*s.slots[(epoch & 1) as usize].f.get()).map(|f| &*f) };
+            if let Some(f) = f {
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(c))).is_err() {
+                    s.panicked.store(true, Ordering::Release);
+                }
             }
+            s.done.fetch_add(len, Ordering::Release);
         }
-        s.gate.fetch_sub(1, Ordering::Release);
     }
 }
 
 impl Drop for SpinPool {
     fn drop(&mut self) {
         self.shared.shutdown.store(true, Ordering::Release);
-        {
-            let _l = self.shared.sleep.lock().unwrap_or_else(|e| e.into_inner());
-            self.shared.wake.notify_all();
+        for h in &self.handles {
+            h.thread().unpark();
         }
         for h in self.handles.drain(..) {
             let _ = h.join();
@@ -273,28 +415,104 @@ impl Drop for SpinPool {
     }
 }
 
+/// Test hook: make workers stall (as a descheduled thread would) before
+/// they claim their first chunk of a job (`in_chunk: false`) or while they
+/// hold a chunk (`in_chunk: true`), `times` times.
+#[cfg(test)]
+#[derive(Clone, Copy, Debug)]
+struct Stall {
+    in_chunk: bool,
+    sleep: Duration,
+    times: u32,
+}
+
+#[cfg(test)]
+fn test_stall(s: &Shared, in_chunk: bool) {
+    let sleep = {
+        let mut g = s.stall.lock().unwrap();
+        match g.as_mut() {
+            Some(st) if st.in_chunk == in_chunk && st.times > 0 => {
+                st.times -= 1;
+                Some(st.sleep)
+            }
+            _ => None,
+        }
+    };
+    if let Some(d) = sleep {
+        std::thread::sleep(d);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn seed(name: &str) -> u64 {
+        let seed = std::env::var("LUTCORE_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x9001);
+        println!("{name}: seed {seed} (replay: LUTCORE_SEED={seed} cargo test -p lutcore-sw --release --lib pool)");
+        seed
+    }
+
+    /// Busy work of about `d` (a sleeping chunk would let the other thread
+    /// run on a 1-core machine and hide the effect being tested).
+    fn busy(d: Duration) {
+        let t = Instant::now();
+        while t.elapsed() < d {
+            std::hint::spin_loop();
+        }
+    }
+
+    fn hits_once(pool: &SpinPool, units: usize, grain: usize, what: &str) {
+        let hits: Vec<AtomicUsize> = (0..units).map(|_| AtomicUsize::new(0)).collect();
+        pool.run_chunks(units, grain, &|r| {
+            assert!(r.end <= units && !r.is_empty() && (r.len() >= grain || r.end == units), "{what}: chunk {r:?}");
+            for u in r {
+                hits[u].fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        let bad: Vec<usize> = (0..units).filter(|&u| hits[u].load(Ordering::Relaxed) != 1).collect();
+        assert!(bad.is_empty(), "{what}: units run other than once: {bad:?}");
+    }
 
     #[test]
     fn every_unit_runs_once_per_job() {
-        let pool = SpinPool::new(3).unwrap();
-        for round in 0..300usize {
-            let units = 1 + round % 37;
-            let grain = 1 + round % 5;
-            let hits: Vec<AtomicUsize> = (0..units).map(|_| AtomicUsize::new(0)).collect();
-            pool.run_chunks(units, grain, &|r| {
-                assert!(r.end <= units && !r.is_empty() && (r.len() >= grain || r.end == units), "chunk {r:?}");
-                for u in r {
-                    hits[u].fetch_add(1, Ordering::Relaxed);
+        let seed = seed("every_unit_runs_once_per_job");
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        for threads in 1..=4 {
+            let pool = SpinPool::new(threads).unwrap();
+            for round in 0..400usize {
+                let units = if rng.gen_bool(0.1) { rng.gen_range(0..5000) } else { rng.gen_range(0..64) };
+                let grain = rng.gen_range(1..=8);
+                hits_once(&pool, units, grain, &format!("seed {seed} threads {threads} round {round} units {units} grain {grain}"));
+                if rng.gen_bool(0.02) {
+                    std::thread::sleep(Duration::from_millis(rng.gen_range(1..25))); // let workers nap or park
                 }
-            });
-            assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1), "round {round}");
-            if round % 50 == 0 {
-                std::thread::sleep(Duration::from_millis(2)); // let workers block
             }
         }
+    }
+
+    /// Many short jobs back to back from two callers (serialized): no job
+    /// is lost or runs twice, nothing deadlocks.
+    #[test]
+    fn repeated_calls_from_two_callers_do_not_deadlock() {
+        let seed = seed("repeated_calls_from_two_callers_do_not_deadlock");
+        let pool = Arc::new(SpinPool::new(3).unwrap());
+        let t = Instant::now();
+        std::thread::scope(|sc| {
+            for c in 0..2u64 {
+                let pool = pool.clone();
+                sc.spawn(move || {
+                    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ c);
+                    for round in 0..3000 {
+                        let units = rng.gen_range(1..40);
+                        hits_once(&pool, units, rng.gen_range(1..4), &format!("seed {seed} caller {c} round {round}"));
+                    }
+                });
+            }
+        });
+        assert!(t.elapsed() < Duration::from_secs(60), "6000 tiny jobs took {:?}", t.elapsed());
     }
 
     #[test]
@@ -308,13 +526,69 @@ mod tests {
                 if std::thread::current().id() != me {
                     worker_ran.store(true, Ordering::Relaxed);
                 }
-                std::thread::sleep(Duration::from_micros(50));
+                busy(Duration::from_micros(50));
             });
             if worker_ran.load(Ordering::Relaxed) {
                 return;
             }
         }
         panic!("the worker never took a chunk in 200 jobs of 64 x 50 us");
+    }
+
+    /// A job of 40 chunks of 100 µs busy work; returns its time and the
+    /// units run by threads other than the caller.
+    fn timed_job(pool: &SpinPool) -> (Duration, usize) {
+        let me = std::thread::current().id();
+        let others = AtomicUsize::new(0);
+        let t = Instant::now();
+        pool.run_chunks(40, 1, &|c| {
+            if std::thread::current().id() != me {
+                others.fetch_add(c.len(), Ordering::Relaxed);
+            }
+            busy(Duration::from_micros(100) * c.len() as u32);
+        });
+        (t.elapsed(), others.into_inner())
+    }
+
+    /// A worker that stalls after it saw a job but before it claimed (as a
+    /// thread descheduled on its way in): the caller does all the work and
+    /// returns without waiting for the worker (well before its 300 ms stall
+    /// ends; about the 1-thread time of 4 ms on an idle machine).
+    #[test]
+    fn a_worker_stalled_before_claiming_costs_nothing() {
+        let pool = SpinPool::new(2).unwrap();
+        timed_job(&pool); // warm up
+        *pool.shared.stall.lock().unwrap() = Some(Stall { in_chunk: false, sleep: Duration::from_millis(300), times: 1 });
+        let (took, others) = timed_job(&pool);
+        println!("job with a stalled worker: {took:?} (1-thread work: 4 ms), worker ran {others} units");
+        assert_eq!(others, 0, "the stalled worker ran units");
+        assert!(took < Duration::from_millis(250), "the caller waited for the stalled worker: {took:?}");
+    }
+
+    /// A worker that stalls while holding a chunk delays that one job (no
+    /// one else may run a claimed chunk), but the pool notices and runs the
+    /// next `SOLO_MIN` jobs on the caller alone, which then take the 1-thread
+    /// time (4 ms of work each) instead of waiting for the worker again.
+    #[test]
+    fn after_a_stall_in_a_chunk_the_caller_runs_alone() {
+        let pool = SpinPool::new(2).unwrap();
+        for _ in 0..5 {
+            timed_job(&pool);
+        }
+        // Every chunk the worker takes now stalls it by 30 ms.
+        *pool.shared.stall.lock().unwrap() = Some(Stall { in_chunk: true, sleep: Duration::from_millis(30), times: 1000 });
+        let jobs: Vec<(Duration, usize)> = (0..1 + SOLO_MIN as usize).map(|_| timed_job(&pool)).collect();
+        *pool.shared.stall.lock().unwrap() = None;
+        println!("jobs after the stall (time, units run by the worker): {jobs:?}");
+        let first = jobs.iter().position(|j| j.1 > 0);
+        if let Some(i) = first {
+            let after = &jobs[i + 1..(i + 1 + SOLO_MIN as usize).min(jobs.len())];
+            assert!(after.iter().all(|j| j.1 == 0), "the worker ran units right after a stall: {jobs:?}");
+            assert!(
+                after.iter().all(|j| j.0 < Duration::from_millis(30)),
+                "a job after the stall waited for the stalled worker again: {jobs:?}"
+            );
+        }
     }
 
     #[test]
