@@ -9,8 +9,8 @@ use std::str::FromStr;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use lutcore_sw::config::ArrayConfig;
-use lutcore_sw::layout::check_fits;
+use lutcore_contract::config::ArrayConfig;
+use lutcore_contract::layout::check_fits;
 
 use crate::limits;
 
@@ -93,7 +93,7 @@ pub(crate) enum ConfigSource<'a> {
 /// Returns a name for the config (the preset's name or the file's path) and the config.
 pub(crate) fn load_config(source: ConfigSource<'_>) -> Result<(String, ArrayConfig)> {
     match source {
-        ConfigSource::Preset(name) => Ok((name.to_string(), lutcore_sw::config::preset(name)?)),
+        ConfigSource::Preset(name) => Ok((name.to_string(), lutcore_contract::config::preset(name)?)),
         ConfigSource::File(path) => {
             let text = read_text_file("config file", path, limits::MAX_CONFIG_BYTES as u64)?;
             let cfg = ArrayConfig::from_json(&text).with_context(|| format!("in config file {}", path.display()))?;
@@ -220,7 +220,7 @@ mod tests {
             assert!(e.contains(want), "{want}: {e}");
         }
         Shape { m: 1 << 14, k: 1 << 14 }.check_weights(limits::MAX_WEIGHTS, "sim").unwrap();
-        let tiny = lutcore_sw::config::preset("tiny").unwrap();
+        let tiny = lutcore_contract::config::preset("tiny").unwrap();
         let e = format!("{:#}", Shape { m: 4, k: 300 }.check_fits("tiny", &tiny).unwrap_err());
         for want in ["--shape 4x300", "config tiny", "K = 300", "max_k = 256"] {
             assert!(e.contains(want), "{want}: {e}");
@@ -237,7 +237,7 @@ mod tests {
     #[test]
     fn one_loader_with_the_commands_default() {
         let (name, cfg) = Cli::<ArrayPreset>::parse_from(["x"]).config.load().unwrap();
-        assert_eq!((name.as_str(), cfg), ("default", lutcore_sw::config::preset("default").unwrap()));
+        assert_eq!((name.as_str(), cfg), ("default", lutcore_contract::config::preset("default").unwrap()));
         let (name, _) = Cli::<BoardPreset>::parse_from(["x"]).config.load().unwrap();
         assert_eq!(name, "ice40");
         let (name, _) = Cli::<BoardPreset>::parse_from(["x", "--preset", "tiny"]).config.load().unwrap();
@@ -245,11 +245,11 @@ mod tests {
 
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("c.json");
-        std::fs::write(&file, serde_json::to_string(lutcore_sw::config::preset("tiny").unwrap().raw()).unwrap()).unwrap();
+        std::fs::write(&file, serde_json::to_string(lutcore_contract::config::preset("tiny").unwrap().raw()).unwrap()).unwrap();
         let f = file.display().to_string();
         let args = Cli::<BoardPreset>::parse_from(["x", "--config", &f]).config;
         let (name, cfg) = args.load().unwrap();
-        assert_eq!((name, cfg), (f.clone(), lutcore_sw::config::preset("tiny").unwrap()));
+        assert_eq!((name, cfg), (f.clone(), lutcore_contract::config::preset("tiny").unwrap()));
         assert_eq!(args.inputs(), vec![("--config", file.as_path())]);
 
         let e = Cli::<ArrayPreset>::try_parse_from(["x", "--preset", "tiny", "--config", &f]).err().expect("both flags");

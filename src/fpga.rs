@@ -12,9 +12,9 @@ use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use lutcore_sim::board::{board_design, BoardDriver, BoardError, BoardParams, BoardSpec, SimUart, MAX_AW};
 use lutcore_sim::SimLibrary;
-use lutcore_sw::config::ArrayConfig;
-use lutcore_sw::layout::WeightMatrix;
-use lutcore_sw::reference::gemv_plain;
+use lutcore_contract::config::ArrayConfig;
+use lutcore_contract::layout::WeightMatrix;
+use lutcore_contract::reference::gemv_plain;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -266,7 +266,7 @@ mod tests {
 
     #[test]
     fn fpga_run_over_a_pseudo_terminal_to_the_verilated_board_is_bit_exact() {
-        let cfg = lutcore_sw::config::preset("ice40").unwrap();
+        let cfg = lutcore_contract::config::preset("ice40").unwrap();
         // Small RAMs (the board_uart tests' build): 10x37 takes one run, 37x64 three.
         let params = BoardParams { act_aw: 6, wgt_aw: 7, res_aw: 3, baud_div: 4 };
         let lib = SimLibrary::build(&board_design(&cfg, &params).unwrap()).expect("Verilator build of the board top");

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use lutcore_sw::config::presets;
+use lutcore_contract::config::presets;
 
 use crate::args::{ConfigArgs, Shape};
 

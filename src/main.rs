@@ -54,8 +54,8 @@ pub(crate) mod limits {
     pub const MAX_PEER_BYTES: u64 = 64 << 20;
     /// Largest `sim-model --prompt` plus `--decode` (tokens).
     pub const MAX_SIM_MODEL_TOKENS: usize = 4096;
-    /// Largest `--config` file (bytes): [`lutcore_sw::config::MAX_CONFIG_BYTES`].
-    pub const MAX_CONFIG_BYTES: usize = lutcore_sw::config::MAX_CONFIG_BYTES;
+    /// Largest `--config` file (bytes): [`lutcore_contract::config::MAX_CONFIG_BYTES`].
+    pub const MAX_CONFIG_BYTES: usize = lutcore_contract::config::MAX_CONFIG_BYTES;
 }
 
 #[derive(Parser)]

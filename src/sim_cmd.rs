@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use clap::Args;
-use lutcore_sw::config::ArrayConfig;
-use lutcore_sw::layout::{BitPlanes, WeightMatrix};
-use lutcore_sw::reference::{gemv_lut, gemv_plain};
+use lutcore_contract::config::ArrayConfig;
+use lutcore_contract::layout::{BitPlanes, WeightMatrix};
+use lutcore_contract::reference::{gemv_lut, gemv_plain};
 use lutcore_sw::QuantizedActivations;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

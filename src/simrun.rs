@@ -20,7 +20,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use lutcore_sim::{CostModel, MatmulRecord, RtlBackend, RtlOptions, TraceRequest, TraceSelect, TRACE_CYCLE};
 use lutcore_sw::backend::{Backend, LutBackend};
-use lutcore_sw::config::{Arch, ArrayConfig, RawArrayConfig};
+use lutcore_contract::config::{Arch, ArrayConfig, RawArrayConfig};
 use lutcore_sw::gguf::GgmlType;
 use lutcore_sw::model::synth::{write_model, SynthShape};
 use lutcore_sw::model::sample::argmax;
@@ -762,7 +762,7 @@ mod tests {
     /// `lutcore-sim` model tests build, so the Verilator build is shared).
     fn args(dir: &Path, extra: &[&str]) -> SimModelArgs {
         let cfg = dir.join("r16.json");
-        let raw = RawArrayConfig { arch: Arch::Lut, rows: 16, k_groups: 4, g: 4, weights: lutcore_sw::WeightType::Ternary, act_bits: 8, max_k: 1024 };
+        let raw = RawArrayConfig { arch: Arch::Lut, rows: 16, k_groups: 4, g: 4, weights: lutcore_contract::WeightType::Ternary, act_bits: 8, max_k: 1024 };
         std::fs::write(&cfg, serde_json::to_string(&raw).expect("json")).expect("write config");
         let cfg = cfg.display().to_string();
         let mut v = vec!["sim-model", "--config", cfg.as_str(), "--prompt", "2", "--decode", "1", "--no-compare"];

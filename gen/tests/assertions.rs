@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 use lutcore_gen::generate;
-use lutcore_sw::config::preset;
+use lutcore_contract::config::preset;
 
 /// The C++ driver: `legal` (passes of 3 K-tiles, result taken every other
 /// cycle), `overlong` (act_last_i never set) or `stall` (res_ready_i low).
@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
 /// Build `dir`'s Verilog (the `tiny` preset, its controller patched with
 /// `patch` if given) with the driver, run it in `mode`: (exit ok, output).
 fn run(dir: &Path, patch: Option<(&str, &str)>, modes: &[&str]) -> Vec<(bool, String)> {
-    let d = generate(&preset("tiny").expect("tiny"));
+    let d = generate(&preset("tiny").expect("tiny")).expect("generate tiny");
     let rtl = dir.join("rtl");
     d.write_to(&rtl).expect("write the Verilog");
     if let Some((old, new)) = patch {

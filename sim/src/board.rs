@@ -811,7 +811,7 @@ mod tests {
     fn every_board_description_parses_and_names_itself() {
         for (name, _) in BOARD_FILES {
             let spec = BoardSpec::named(name).unwrap_or_else(|e| panic!("{e}"));
-            assert!(lutcore_sw::config::preset(&spec.preset).is_ok(), "{name}: preset {}", spec.preset);
+            assert!(lutcore_contract::config::preset(&spec.preset).is_ok(), "{name}: preset {}", spec.preset);
             assert!((1..=MAX_AW).contains(&spec.ram.wgt_aw) && (1..=MAX_AW).contains(&spec.ram.res_aw), "{name}");
         }
         assert_eq!(BoardSpec::default_board().name, DEFAULT_BOARD);

@@ -3,9 +3,6 @@
 //! (weight types, the activation trait) are part of the hardware contract,
 //! [`lutcore_contract::dtype`].
 
-// transitional re-export, removed after the branch merge
-pub use lutcore_contract::dtype::*;
-
 /// A vector of int8 activations with one float scale: `real = value * scale`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QuantizedActivations {

@@ -15,7 +15,3 @@ pub mod tokenizer;
 
 pub use dtype::QuantizedActivations;
 
-// transitional re-export, removed after the branch merge
-pub use lutcore_contract::{config, reference};
-// transitional re-export, removed after the branch merge
-pub use lutcore_contract::{Activation, Arch, ArrayConfig, BitPlanes, ConfigError, RawArrayConfig, WeightMatrix, WeightType};

@@ -6,8 +6,8 @@
 
 use lutcore_sw::kernels::prefill::{PrefillGemm, PrefillIsa, PrefillWeights, PREFILL_MIN_BATCH, ROW_BLOCK};
 use lutcore_sw::kernels::{Isa, KernelError};
-use lutcore_sw::reference::gemv_plain;
-use lutcore_sw::{WeightMatrix, WeightType};
+use lutcore_contract::reference::gemv_plain;
+use lutcore_contract::{WeightMatrix, WeightType};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -14,7 +14,7 @@
 //! `out[t, r] = Σ_k c[r, k]·x[t, k] − zero_point·Σ_k x[t, k]`, all in i32
 //! (`|Σ c·x| ≤ K·15·128 < 2^31` for `K ≤` [`super::MAX_K`]). The products
 //! are `u8 × i8`, which is what `vpmaddubsw` (AVX2) and `vpdpbusd` (VNNI)
-//! multiply; every result equals [`crate::reference::gemv_plain`] bit for bit.
+//! multiply; every result equals [`lutcore_contract::reference::gemv_plain`] bit for bit.
 //!
 //! # Layout ([`PrefillWeights`])
 //! Codes are stored at `CB` bits (2 for ternary, uint1, uint2; 4 for uint3,
@@ -46,8 +46,8 @@ use std::sync::Arc;
 
 use super::pool::SpinPool;
 use super::{Isa, KernelError, MAX_K};
-use crate::dtype::WeightType;
-use crate::layout::WeightMatrix;
+use lutcore_contract::dtype::WeightType;
+use lutcore_contract::layout::WeightMatrix;
 
 /// Smallest batch for which the model should use [`PrefillGemm`] rather than
 /// the LUT kernels: from 2 tokens on, every prefill kernel with AVX2 or VNNI
@@ -651,7 +651,7 @@ impl PrefillGemm {
 
     /// Exact GEMM: `out[t·M + r] = Σ_c w[r, c]·x[t·K + c]` for `n ≥ 1` tokens
     /// (`x` token-major, `n·K` values; `out` `n·M`), bit-exact against
-    /// [`crate::reference::gemv_plain`] per token.
+    /// [`lutcore_contract::reference::gemv_plain`] per token.
     pub fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), KernelError> {
         let (m, k) = (self.w.rows, self.w.cols);
         if n == 0 {

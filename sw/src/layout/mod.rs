@@ -5,6 +5,3 @@
 
 pub mod simd;
 pub mod ternary_native;
-
-// transitional re-export, removed after the branch merge
-pub use lutcore_contract::layout::*;

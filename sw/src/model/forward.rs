@@ -254,7 +254,7 @@ mod tests {
     use crate::backend::{Backend, BackendError, Linear, LutBackend};
     use crate::gguf::GgmlType;
     use crate::kernels::{ran, SimdPath};
-    use crate::layout::WeightMatrix;
+    use lutcore_contract::layout::WeightMatrix;
     use crate::model::synth::{write_model, SynthShape};
 
     /// Largest difference between a forward pass on [`Isa::Generic`] and one
