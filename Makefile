@@ -41,7 +41,7 @@ else
 CONFIG_ARG := --preset $(PRESET)
 endif
 
-.PHONY: all deps vocab build sim test lint stat-ice40 bench dse clean formal mutants coverage
+.PHONY: all deps vocab build sim test lint stat-ice40 bench dse clean formal mutants coverage style
 
 all: sim
 
@@ -67,12 +67,18 @@ sim: deps build
 	$(LUTCORE) sim-model $(CONFIG_ARG) $(MODEL_ARG)
 
 test: deps vocab build
+	$(MAKE) --no-print-directory style
 	$(CARGO) test --workspace --locked --release
 	$(LUTCORE) regress -n 1000 --seed 60 --configs 12 --jobs 2 --json build/regress/test.json --junit build/regress/test-junit.xml
 	scripts/slurm-test.sh $(LUTCORE)
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory fpga-check
 	$(MAKE) --no-print-directory formal
+
+# Rust style gate: rustfmt's default style, clippy with warnings as errors.
+style:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked --release -- -D warnings
 
 # verilator --lint-only -Wall and yosys synth/check on every preset.
 lint: build

@@ -75,7 +75,10 @@ impl<D: DefaultPreset + Send + Sync + 'static> ConfigArgs<D> {
 
     /// The input files among these flags, for [`crate::output::check_output`].
     pub(crate) fn inputs(&self) -> Vec<(&'static str, &Path)> {
-        self.config.iter().map(|c| ("--config", c.as_path())).collect()
+        self.config
+            .iter()
+            .map(|c| ("--config", c.as_path()))
+            .collect()
     }
 }
 
@@ -93,10 +96,13 @@ pub(crate) enum ConfigSource<'a> {
 /// Returns a name for the config (the preset's name or the file's path) and the config.
 pub(crate) fn load_config(source: ConfigSource<'_>) -> Result<(String, ArrayConfig)> {
     match source {
-        ConfigSource::Preset(name) => Ok((name.to_string(), lutcore_contract::config::preset(name)?)),
+        ConfigSource::Preset(name) => {
+            Ok((name.to_string(), lutcore_contract::config::preset(name)?))
+        }
         ConfigSource::File(path) => {
             let text = read_text_file("config file", path, limits::MAX_CONFIG_BYTES as u64)?;
-            let cfg = ArrayConfig::from_json(&text).with_context(|| format!("in config file {}", path.display()))?;
+            let cfg = ArrayConfig::from_json(&text)
+                .with_context(|| format!("in config file {}", path.display()))?;
             Ok((path.display().to_string(), cfg))
         }
     }
@@ -112,11 +118,18 @@ pub(crate) fn read_text_file(what: &str, path: &Path, limit: u64) -> Result<Stri
         bail!("{what} {shown} is a folder; expected a file");
     }
     let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes).with_context(|| format!("reading {what} {shown}"))?;
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {what} {shown}"))?;
     if bytes.len() as u64 > limit {
         bail!("{what} {shown} is larger than the limit of {limit} bytes");
     }
-    String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("{what} {shown} is not UTF-8 text (byte {} is not)", e.utf8_error().valid_up_to()))
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{what} {shown} is not UTF-8 text (byte {} is not)",
+            e.utf8_error().valid_up_to()
+        )
+    })
 }
 
 /// A matmul shape `MxK` (M output rows, reduction length K), as every `--shape`
@@ -134,12 +147,16 @@ impl FromStr for Shape {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Shape, String> {
-        let (m, k) = s.split_once(['x', 'X']).ok_or_else(|| format!("shape `{s}` is not MxK: give two whole numbers joined by x, e.g. 1536x1536"))?;
+        let (m, k) = s.split_once(['x', 'X']).ok_or_else(|| {
+            format!("shape `{s}` is not MxK: give two whole numbers joined by x, e.g. 1536x1536")
+        })?;
         let max = limits::MAX_DIM;
         let parse = |v: &str, what: &str| -> Result<usize, String> {
             let v = v.trim();
             if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(format!("{what} `{v}` in shape `{s}` must be a whole number in 1..={max} (digits only)"));
+                return Err(format!(
+                    "{what} `{v}` in shape `{s}` must be a whole number in 1..={max} (digits only)"
+                ));
             }
             match v.parse::<usize>() {
                 Ok(n) if (1..=max).contains(&n) => Ok(n),
@@ -147,7 +164,10 @@ impl FromStr for Shape {
                 _ => Err(format!("{what} = {v} in shape `{s}` is over the limit: M and K are at most {max} (2^24)")),
             }
         };
-        Ok(Shape { m: parse(m, "M")?, k: parse(k, "K")? })
+        Ok(Shape {
+            m: parse(m, "M")?,
+            k: parse(k, "K")?,
+        })
     }
 }
 
@@ -202,9 +222,29 @@ mod tests {
         let parse = |s: &str| s.parse::<Shape>();
         assert_eq!(parse("1536x1536"), Ok(Shape { m: 1536, k: 1536 }));
         assert_eq!(parse(" 8X16 "), Ok(Shape { m: 8, k: 16 }));
-        assert_eq!(parse("16777216x1"), Ok(Shape { m: limits::MAX_DIM, k: 1 }));
+        assert_eq!(
+            parse("16777216x1"),
+            Ok(Shape {
+                m: limits::MAX_DIM,
+                k: 1
+            })
+        );
         assert_eq!(parse("8x16").map(|s| s.to_string()), Ok("8x16".to_string()));
-        for bad in ["0x5", "5x0", "16777217x1", "1x16777217", "-1x5", "+5x5", "1e3x5", "5", "x", "5x", "x5", "1.5x2", "99999999999999999999999x1"] {
+        for bad in [
+            "0x5",
+            "5x0",
+            "16777217x1",
+            "1x16777217",
+            "-1x5",
+            "+5x5",
+            "1e3x5",
+            "5",
+            "x",
+            "5x",
+            "x5",
+            "1.5x2",
+            "99999999999999999999999x1",
+        ] {
             let e = parse(bad).expect_err(bad);
             assert!(e.contains(&format!("shape `{bad}`")), "{bad}: {e}");
         }
@@ -215,13 +255,32 @@ mod tests {
 
     #[test]
     fn shape_checks_name_the_shape_and_the_limit() {
-        let e = Shape { m: 1 << 24, k: 17 }.check_weights(limits::MAX_WEIGHTS, "sim").unwrap_err().to_string();
-        for want in ["--shape 16777216x17", "M·K = 285212672", "268435456", "2^28", "`lutcore sim`"] {
+        let e = Shape { m: 1 << 24, k: 17 }
+            .check_weights(limits::MAX_WEIGHTS, "sim")
+            .unwrap_err()
+            .to_string();
+        for want in [
+            "--shape 16777216x17",
+            "M·K = 285212672",
+            "268435456",
+            "2^28",
+            "`lutcore sim`",
+        ] {
             assert!(e.contains(want), "{want}: {e}");
         }
-        Shape { m: 1 << 14, k: 1 << 14 }.check_weights(limits::MAX_WEIGHTS, "sim").unwrap();
+        Shape {
+            m: 1 << 14,
+            k: 1 << 14,
+        }
+        .check_weights(limits::MAX_WEIGHTS, "sim")
+        .unwrap();
         let tiny = lutcore_contract::config::preset("tiny").unwrap();
-        let e = format!("{:#}", Shape { m: 4, k: 300 }.check_fits("tiny", &tiny).unwrap_err());
+        let e = format!(
+            "{:#}",
+            Shape { m: 4, k: 300 }
+                .check_fits("tiny", &tiny)
+                .unwrap_err()
+        );
         for want in ["--shape 4x300", "config tiny", "K = 300", "max_k = 256"] {
             assert!(e.contains(want), "{want}: {e}");
         }
@@ -237,24 +296,46 @@ mod tests {
     #[test]
     fn one_loader_with_the_commands_default() {
         let (name, cfg) = Cli::<ArrayPreset>::parse_from(["x"]).config.load().unwrap();
-        assert_eq!((name.as_str(), cfg), ("default", lutcore_contract::config::preset("default").unwrap()));
+        assert_eq!(
+            (name.as_str(), cfg),
+            (
+                "default",
+                lutcore_contract::config::preset("default").unwrap()
+            )
+        );
         let (name, _) = Cli::<BoardPreset>::parse_from(["x"]).config.load().unwrap();
         assert_eq!(name, "ice40");
-        let (name, _) = Cli::<BoardPreset>::parse_from(["x", "--preset", "tiny"]).config.load().unwrap();
+        let (name, _) = Cli::<BoardPreset>::parse_from(["x", "--preset", "tiny"])
+            .config
+            .load()
+            .unwrap();
         assert_eq!(name, "tiny");
 
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("c.json");
-        std::fs::write(&file, serde_json::to_string(lutcore_contract::config::preset("tiny").unwrap().raw()).unwrap()).unwrap();
+        std::fs::write(
+            &file,
+            serde_json::to_string(lutcore_contract::config::preset("tiny").unwrap().raw()).unwrap(),
+        )
+        .unwrap();
         let f = file.display().to_string();
         let args = Cli::<BoardPreset>::parse_from(["x", "--config", &f]).config;
         let (name, cfg) = args.load().unwrap();
-        assert_eq!((name, cfg), (f.clone(), lutcore_contract::config::preset("tiny").unwrap()));
+        assert_eq!(
+            (name, cfg),
+            (f.clone(), lutcore_contract::config::preset("tiny").unwrap())
+        );
         assert_eq!(args.inputs(), vec![("--config", file.as_path())]);
 
-        let e = Cli::<ArrayPreset>::try_parse_from(["x", "--preset", "tiny", "--config", &f]).err().expect("both flags");
+        let e = Cli::<ArrayPreset>::try_parse_from(["x", "--preset", "tiny", "--config", &f])
+            .err()
+            .expect("both flags");
         assert!(e.to_string().contains("cannot be used with"), "{e}");
-        let e = Cli::<ArrayPreset>::parse_from(["x", "--preset", "nope"]).config.load().unwrap_err().to_string();
+        let e = Cli::<ArrayPreset>::parse_from(["x", "--preset", "nope"])
+            .config
+            .load()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("nope") && e.contains("ice40"), "{e}");
     }
 }

@@ -79,8 +79,16 @@ fn parse_bench_weights(s: &str) -> Result<WeightType, String> {
 pub(crate) fn cmd_bench_gemv(a: &BenchGemvArgs) -> Result<ExitCode> {
     let or = |v: &Vec<usize>, d: &[usize]| if v.is_empty() { d.to_vec() } else { v.clone() };
     let plan = BenchPlan {
-        shapes: if a.shape.is_empty() { DEFAULT_SHAPES.to_vec() } else { a.shape.iter().map(|s| s.dims()).collect() },
-        weights: if a.weights.is_empty() { WeightType::ALL.to_vec() } else { a.weights.clone() },
+        shapes: if a.shape.is_empty() {
+            DEFAULT_SHAPES.to_vec()
+        } else {
+            a.shape.iter().map(|s| s.dims()).collect()
+        },
+        weights: if a.weights.is_empty() {
+            WeightType::ALL.to_vec()
+        } else {
+            a.weights.clone()
+        },
         batches: or(&a.batch, &[1, 8]),
         threads: or(&a.threads, &[1, 2]),
         repeats: a.repeats,
@@ -108,13 +116,23 @@ pub(crate) fn cmd_bench_gemv(a: &BenchGemvArgs) -> Result<ExitCode> {
         None => Vec::new(),
     };
     let per_combo = plan.batches.len() * plan.threads.len() * 2;
-    let total: usize = plan.shapes.len() * plan.weights.iter().map(|&w| schemes(&plan, w).len()).sum::<usize>() * per_combo;
-    let bar = indicatif::ProgressBar::new(total as u64)
-        .with_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("template"));
+    let total: usize = plan.shapes.len()
+        * plan
+            .weights
+            .iter()
+            .map(|&w| schemes(&plan, w).len())
+            .sum::<usize>()
+        * per_combo;
+    let bar = indicatif::ProgressBar::new(total as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("template"),
+    );
     bar.set_message("measuring DRAM bandwidth");
     let (bw, rows) = run(&plan, &peers, |r| {
         bar.inc(1);
-        bar.set_message(format!("{} {} {} b{} t{} {}", r.shape, r.weights, r.scheme, r.batch, r.threads, r.mode));
+        bar.set_message(format!(
+            "{} {} {} b{} t{} {}",
+            r.shape, r.weights, r.scheme, r.batch, r.threads, r.mode
+        ));
     })?;
     bar.finish_and_clear();
     print!("{}", table(&bw, &rows));
@@ -127,8 +145,15 @@ pub(crate) fn cmd_bench_gemv(a: &BenchGemvArgs) -> Result<ExitCode> {
 
 /// Shapes (M×K) of the default matrix: BitNet-3B and -700M projections, and
 /// one whose K is not a multiple of 256.
-pub const DEFAULT_SHAPES: [(usize, usize); 7] =
-    [(8640, 3200), (3200, 8640), (3200, 3200), (4096, 1536), (1536, 1536), (1536, 4096), (1000, 1000)];
+pub const DEFAULT_SHAPES: [(usize, usize); 7] = [
+    (8640, 3200),
+    (3200, 8640),
+    (3200, 3200),
+    (4096, 1536),
+    (1536, 1536),
+    (1536, 4096),
+    (1000, 1000),
+];
 
 /// One measured row of the report.
 #[derive(Clone, Debug, Serialize)]
@@ -243,7 +268,11 @@ pub fn core_clock_ghz() -> f64 {
     {
         std::fs::read_to_string("/proc/cpuinfo")
             .ok()
-            .and_then(|s| s.lines().find(|l| l.starts_with("cpu MHz")).and_then(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok()))
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("cpu MHz"))
+                    .and_then(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok())
+            })
             .map_or(0.0, |mhz| mhz / 1e3)
     }
 }
@@ -309,7 +338,10 @@ pub fn dram_read_gbps(threads: usize) -> f64 {
                 .chunks(chunk)
                 .map(|c| s.spawn(move || read_sum(c)))
                 .collect();
-            handles.into_iter().map(|h| h.join().expect("bandwidth thread")).fold(0u64, u64::wrapping_add)
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("bandwidth thread"))
+                .fold(0u64, u64::wrapping_add)
         });
         std::hint::black_box(total);
         best = best.max(BYTES as f64 / t.elapsed().as_secs_f64() / 1e9);
@@ -387,16 +419,29 @@ pub struct BenchPlan {
 /// ternary, a third zeros, roughly as absmean-quantized BitNet weights).
 /// `m·k` must not overflow, and the values must fit in memory (an error otherwise,
 /// not an abort); the callers bound the shape first (`limits::MAX_WEIGHTS`).
-pub fn random_weights(rng: &mut ChaCha8Rng, wtype: WeightType, m: usize, k: usize) -> Result<WeightMatrix> {
-    let n = m.checked_mul(k).with_context(|| format!("{m}x{k} weights: M·K overflows"))?;
+pub fn random_weights(
+    rng: &mut ChaCha8Rng,
+    wtype: WeightType,
+    m: usize,
+    k: usize,
+) -> Result<WeightMatrix> {
+    let n = m
+        .checked_mul(k)
+        .with_context(|| format!("{m}x{k} weights: M·K overflows"))?;
     let mut values: Vec<i32> = Vec::new();
-    values.try_reserve_exact(n).with_context(|| format!("cannot allocate {n} weights ({m}x{k}) in memory"))?;
+    values
+        .try_reserve_exact(n)
+        .with_context(|| format!("cannot allocate {n} weights ({m}x{k}) in memory"))?;
     values.extend((0..n).map(|_| rng.gen_range(wtype.min_value()..=wtype.max_value())));
     Ok(WeightMatrix::from_values(m, k, wtype, &values)?)
 }
 
 /// Run the plan; `progress` is told after each row.
-pub fn run(plan: &BenchPlan, peers: &[PeerRow], mut progress: impl FnMut(&Row)) -> Result<(BTreeMap<usize, f64>, Vec<Row>)> {
+pub fn run(
+    plan: &BenchPlan,
+    peers: &[PeerRow],
+    mut progress: impl FnMut(&Row),
+) -> Result<(BTreeMap<usize, f64>, Vec<Row>)> {
     let mut bw = BTreeMap::new();
     for &t in &plan.threads {
         bw.insert(t, dram_read_gbps(t));
@@ -411,13 +456,20 @@ pub fn run(plan: &BenchPlan, peers: &[PeerRow], mut progress: impl FnMut(&Row)) 
             for scheme in schemes(plan, wtype) {
                 for &threads in &plan.threads {
                     let lut = |scheme| {
-                        let opts = KernelOptions { isa: Isa::detect(), threads, tables: TableMode::Exact, scheme };
+                        let opts = KernelOptions {
+                            isa: Isa::detect(),
+                            threads,
+                            tables: TableMode::Exact,
+                            scheme,
+                        };
                         LutGemm::new(&w, &opts).map(Kernel::Lut)
                     };
                     let kernel = match scheme {
                         "planes" => lut(Scheme::BitPlanes),
                         "native" => lut(Scheme::TernaryNative),
-                        _ => PrefillGemm::new(&w, PrefillIsa::detect(), threads).map(Kernel::Prefill),
+                        _ => {
+                            PrefillGemm::new(&w, PrefillIsa::detect(), threads).map(Kernel::Prefill)
+                        }
                     }
                     .with_context(|| format!("{wtype} {m}x{k} {scheme}"))?;
                     for &batch in &plan.batches {
@@ -439,26 +491,39 @@ pub fn run(plan: &BenchPlan, peers: &[PeerRow], mut progress: impl FnMut(&Row)) 
                             let gbps = bytes as f64 / us / 1e3;
                             let find = |ty: &str| {
                                 peers.iter().find(|p| {
-                                    p.ty == ty && p.m == Some(m) && p.k == Some(k) && p.n == Some(batch)
-                                        && p.threads == Some(threads) && p.mode.as_deref() == Some(mode)
+                                    p.ty == ty
+                                        && p.m == Some(m)
+                                        && p.k == Some(k)
+                                        && p.n == Some(batch)
+                                        && p.threads == Some(threads)
+                                        && p.mode.as_deref() == Some(mode)
                                 })
                             };
                             let mut peer_times = BTreeMap::new();
                             let mut notes = Vec::new();
                             for ty in peer_types(wtype) {
                                 match find(ty) {
-                                    Some(PeerRow { us_median: Some(t), k_padded, .. }) => {
+                                    Some(PeerRow {
+                                        us_median: Some(t),
+                                        k_padded,
+                                        ..
+                                    }) => {
                                         peer_times.insert(ty.to_string(), *t);
                                         if let Some(kp) = k_padded {
                                             notes.push(format!("{ty}: ran with K padded to {kp} (format needs K % 256 == 0)"));
                                         }
                                     }
-                                    Some(PeerRow { skipped: Some(why), .. }) => notes.push(format!("{ty}: {why}")),
+                                    Some(PeerRow {
+                                        skipped: Some(why), ..
+                                    }) => notes.push(format!("{ty}: {why}")),
                                     _ => {}
                                 }
                             }
-                            let primary = peer_types(wtype).iter().find(|t| peer_times.contains_key(**t));
-                            let mac_bound_us = (m * k * batch) as f64 / (MACS_PER_CYCLE * threads as f64 * clock * 1e3);
+                            let primary = peer_types(wtype)
+                                .iter()
+                                .find(|t| peer_times.contains_key(**t));
+                            let mac_bound_us = (m * k * batch) as f64
+                                / (MACS_PER_CYCLE * threads as f64 * clock * 1e3);
                             let row = Row {
                                 shape: format!("{m}x{k}"),
                                 weights: wtype.to_string(),
@@ -500,13 +565,28 @@ fn code_bytes(wtype: WeightType, m: usize, k: usize) -> f64 {
 /// Cost of the largest batch against batch 1, per (shape, weights, scheme,
 /// threads, mode): `(label, batch, ratio)` for every group that ran both.
 pub fn batch_costs(rows: &[Row]) -> Vec<(String, usize, f64)> {
-    let key = |r: &Row| (r.shape.clone(), r.weights.clone(), r.scheme.clone(), r.threads, r.mode.clone());
+    let key = |r: &Row| {
+        (
+            r.shape.clone(),
+            r.weights.clone(),
+            r.scheme.clone(),
+            r.threads,
+            r.mode.clone(),
+        )
+    };
     let mut out = Vec::new();
     for one in rows.iter().filter(|r| r.batch == 1) {
-        let same: Vec<&Row> = rows.iter().filter(|r| key(r) == key(one) && r.batch > 1).collect();
+        let same: Vec<&Row> = rows
+            .iter()
+            .filter(|r| key(r) == key(one) && r.batch > 1)
+            .collect();
         if let Some(big) = same.iter().max_by_key(|r| r.batch) {
             let (shape, weights, scheme, threads, mode) = key(one);
-            out.push((format!("{shape} {weights} {scheme} {threads}t {mode}"), big.batch, big.us_median / one.us_median));
+            out.push((
+                format!("{shape} {weights} {scheme} {threads}t {mode}"),
+                big.batch,
+                big.us_median / one.us_median,
+            ));
         }
     }
     out
@@ -520,7 +600,10 @@ pub fn read_peers(path: &Path) -> Result<Vec<PeerRow>> {
     }
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).with_context(|| format!("parsing a line of {}: {l}", path.display())))
+        .map(|l| {
+            serde_json::from_str(l)
+                .with_context(|| format!("parsing a line of {}: {l}", path.display()))
+        })
         .collect()
 }
 
@@ -610,7 +693,12 @@ mod tests {
 
     #[test]
     fn batch_cost_is_the_largest_batch_over_batch_one_of_the_same_kernel() {
-        let rows = [row("8x8", "native", 1, 10.0), row("8x8", "native", 8, 25.0), row("8x8", "planes", 1, 4.0), row("8x8", "native", 4, 99.0)];
+        let rows = [
+            row("8x8", "native", 1, 10.0),
+            row("8x8", "native", 8, 25.0),
+            row("8x8", "planes", 1, 4.0),
+            row("8x8", "native", 4, 99.0),
+        ];
         let costs = batch_costs(&rows);
         // planes ran batch 1 only: nothing to compare it with
         assert_eq!(costs.len(), 1, "{costs:?}");

@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use lutcore_sim::board::{board_design, BoardDriver, BoardError, BoardParams, BoardSpec, SimUart, MAX_AW};
-use lutcore_sim::SimLibrary;
 use lutcore_contract::config::ArrayConfig;
 use lutcore_contract::layout::WeightMatrix;
 use lutcore_contract::reference::gemv_plain;
+use lutcore_sim::board::{
+    board_design, BoardDriver, BoardError, BoardParams, BoardSpec, SimUart, MAX_AW,
+};
+use lutcore_sim::SimLibrary;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -158,10 +160,18 @@ fn open_port(path: &Path, baud: u32) -> Result<serialport::TTYPort> {
     let name = path.display();
     let hint = "iCEBreaker: the FTDI's second interface, usually /dev/ttyUSB1; ULX3S: /dev/ttyUSB0; `ls /dev/ttyUSB*` lists them";
     match std::fs::metadata(path) {
-        Err(e) if e.kind() == ErrorKind::NotFound => bail!("serial port {name}: no such device: is the board plugged in? ({hint})"),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            bail!("serial port {name}: no such device: is the board plugged in? ({hint})")
+        }
         Err(e) => bail!("serial port {name}: {e}"),
         Ok(m) if !m.file_type().is_char_device() => {
-            let what = if m.is_dir() { "a directory" } else if m.is_file() { "a regular file" } else { "not a character device" };
+            let what = if m.is_dir() {
+                "a directory"
+            } else if m.is_file() {
+                "a regular file"
+            } else {
+                "not a character device"
+            };
             bail!("serial port {name} is not a serial device ({what}); give the board's tty with --port ({hint})")
         }
         Ok(_) => {}
@@ -204,38 +214,78 @@ fn cmd_cosim(a: &CosimArgs) -> Result<ExitCode> {
         );
     }
     let shape = a.gemv.shape;
-    params.check_gemv(&cfg, shape.k).map_err(|e| anyhow::anyhow!("--shape {shape} on the board top (--wgt-aw {}, --res-aw {}): {e}", a.wgt_aw, a.res_aw))?;
+    params.check_gemv(&cfg, shape.k).map_err(|e| {
+        anyhow::anyhow!(
+            "--shape {shape} on the board top (--wgt-aw {}, --res-aw {}): {e}",
+            a.wgt_aw,
+            a.res_aw
+        )
+    })?;
     let design = board_design(&cfg, &params)?;
     let t = Instant::now();
     let lib = SimLibrary::build(&design)?;
-    println!("model      board top {} in {:.1} s", lib.status(), t.elapsed().as_secs_f64());
+    println!(
+        "model      board top {} in {:.1} s",
+        lib.status(),
+        t.elapsed().as_secs_f64()
+    );
     let uart = SimUart::new(lib.instantiate()?, params.baud_div)?;
     let what = format!("Verilated board top, baud divider {}", params.baud_div);
     gemv_on(BoardDriver::new(Box::new(uart)), &cfg, &a.gemv, &what)
 }
 
-fn gemv_on(mut d: BoardDriver<'_>, cfg: &ArrayConfig, g: &GemvArgs, what: &str) -> Result<ExitCode> {
+fn gemv_on(
+    mut d: BoardDriver<'_>,
+    cfg: &ArrayConfig,
+    g: &GemvArgs,
+    what: &str,
+) -> Result<ExitCode> {
     let (w, x) = g.problem(cfg)?;
     let info = d.check_config(cfg)?;
-    println!("board      {what}: clock {} MHz, buffers 2^{} act / 2^{} wgt / 2^{} res beats", info.clk_hz as f64 / 1e6, info.act_aw, info.wgt_aw, info.res_aw);
+    println!(
+        "board      {what}: clock {} MHz, buffers 2^{} act / 2^{} wgt / 2^{} res beats",
+        info.clk_hz as f64 / 1e6,
+        info.act_aw,
+        info.wgt_aw,
+        info.res_aw
+    );
     println!("config     {cfg}");
     println!("shape      {} x {}, seed {}", w.rows(), w.cols(), g.seed);
     let t = Instant::now();
     let run = d.gemv(cfg, &w, &x)?;
     let wall = t.elapsed().as_secs_f64();
     let want: Vec<i64> = gemv_plain(&w, &x);
-    let bad = run.results.iter().zip(&want).filter(|(h, s)| i64::from(**h) != **s).count();
+    let bad = run
+        .results
+        .iter()
+        .zip(&want)
+        .filter(|(h, s)| i64::from(**h) != **s)
+        .count();
     let macs = (w.rows() * w.cols()) as f64;
     println!(
         "array      {} cycles in {} run(s): {:.2} MAC/cycle{}",
         run.cycles,
         run.runs,
         macs / run.cycles.max(1) as f64,
-        if info.clk_hz > 0 { format!(", {:.3} GOPS at {} MHz", 2.0 * macs / (run.cycles as f64 / info.clk_hz as f64) / 1e9, info.clk_hz as f64 / 1e6) } else { String::new() }
+        if info.clk_hz > 0 {
+            format!(
+                ", {:.3} GOPS at {} MHz",
+                2.0 * macs / (run.cycles as f64 / info.clk_hz as f64) / 1e9,
+                info.clk_hz as f64 / 1e6
+            )
+        } else {
+            String::new()
+        }
     );
-    println!("uart       {} bytes out, {} bytes in, {wall:.2} s wall", run.bytes_out, run.bytes_in);
+    println!(
+        "uart       {} bytes out, {} bytes in, {wall:.2} s wall",
+        run.bytes_out, run.bytes_in
+    );
     if bad == 0 {
-        println!("check      all {} results match the software reference", want.len());
+        println!(
+            "check      all {} results match the software reference",
+            want.len()
+        );
         Ok(ExitCode::SUCCESS)
     } else {
         println!("check      MISMATCH in {bad} of {} results", want.len());
@@ -268,8 +318,14 @@ mod tests {
     fn fpga_run_over_a_pseudo_terminal_to_the_verilated_board_is_bit_exact() {
         let cfg = lutcore_contract::config::preset("ice40").unwrap();
         // Small RAMs (the board_uart tests' build): 10x37 takes one run, 37x64 three.
-        let params = BoardParams { act_aw: 6, wgt_aw: 7, res_aw: 3, baud_div: 4 };
-        let lib = SimLibrary::build(&board_design(&cfg, &params).unwrap()).expect("Verilator build of the board top");
+        let params = BoardParams {
+            act_aw: 6,
+            wgt_aw: 7,
+            res_aw: 3,
+            baud_div: 4,
+        };
+        let lib = SimLibrary::build(&board_design(&cfg, &params).unwrap())
+            .expect("Verilator build of the board top");
         let mut uart = SimUart::new(lib.instantiate().unwrap(), params.baud_div).unwrap();
         uart.timeout_cycles = 2_000; // one poll of the bridge
         let (mut master, slave) = TTYPort::pair().expect("pseudo-terminal pair");
@@ -289,9 +345,15 @@ mod tests {
                 }
             });
             for shape in ["10x37", "37x64"] {
-                let cli = Cli::try_parse_from(["run", "--port", &port, "--shape", shape, "--seed", "3"]).unwrap();
+                let cli =
+                    Cli::try_parse_from(["run", "--port", &port, "--shape", shape, "--seed", "3"])
+                        .unwrap();
                 let code = cmd_run(&cli.run).unwrap_or_else(|e| panic!("{shape}: {e:#}"));
-                assert_eq!(code, ExitCode::SUCCESS, "{shape}: results differ from the reference");
+                assert_eq!(
+                    code,
+                    ExitCode::SUCCESS,
+                    "{shape}: results differ from the reference"
+                );
             }
             done.store(true, Ordering::Relaxed);
             bridge.join().unwrap();

@@ -44,24 +44,40 @@ pub(crate) fn cmd_gen(a: &GenArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let (name, cfg) = a.config.load()?;
-    let out = a.out.as_ref().context("--out DIR is required (or --list-presets)")?;
+    let out = a
+        .out
+        .as_ref()
+        .context("--out DIR is required (or --list-presets)")?;
     crate::output::check_parent_folders("--out", out)?;
     let design = lutcore_gen::generate(&cfg)?;
-    design.write_to(out).with_context(|| format!("--out {}", out.display()))?;
+    design
+        .write_to(out)
+        .with_context(|| format!("--out {}", out.display()))?;
     println!("{name}: {cfg}");
     for f in &design.files {
         println!("  {}", out.join(&f.name).display());
     }
     println!("  {}", out.join("manifest.json").display());
     if a.testbench {
-        crate::testbench_cmd::write_testbench(&design, out, a.tb_shape.map(Shape::dims), a.tb_seed)?;
+        crate::testbench_cmd::write_testbench(
+            &design,
+            out,
+            a.tb_shape.map(Shape::dims),
+            a.tb_seed,
+        )?;
     }
-    println!("top {} (sha256 {})", design.top, &design.verilog_sha256()[..16]);
+    println!(
+        "top {} (sha256 {})",
+        design.top,
+        &design.verilog_sha256()[..16]
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 /// The preset table's column headers.
-const HEAD: [&str; 7] = ["preset", "arch", "rows", "k_groups", "g", "weights", "max_k"];
+const HEAD: [&str; 7] = [
+    "preset", "arch", "rows", "k_groups", "g", "weights", "max_k",
+];
 /// Which columns of [`HEAD`] hold numbers (right-aligned).
 const NUMERIC: [bool; 7] = [false, false, true, true, true, false, true];
 
@@ -72,11 +88,25 @@ fn preset_table() -> String {
         .iter()
         .map(|p| {
             let r = &p.raw;
-            let cells = [p.name.to_string(), r.arch.to_string(), r.rows.to_string(), r.k_groups.to_string(), r.g.to_string(), r.weights.to_string(), r.max_k.to_string()];
+            let cells = [
+                p.name.to_string(),
+                r.arch.to_string(),
+                r.rows.to_string(),
+                r.k_groups.to_string(),
+                r.g.to_string(),
+                r.weights.to_string(),
+                r.max_k.to_string(),
+            ];
             (cells, p.about)
         })
         .collect();
-    let width = |c: usize| rows.iter().map(|(cells, _)| cells[c].len()).chain([HEAD[c].len()]).max().unwrap_or(0);
+    let width = |c: usize| {
+        rows.iter()
+            .map(|(cells, _)| cells[c].len())
+            .chain([HEAD[c].len()])
+            .max()
+            .unwrap_or(0)
+    };
     let widths: Vec<usize> = (0..HEAD.len()).map(width).collect();
     let line = |cells: &[&str], about: &str| {
         let mut s = String::new();
@@ -85,7 +115,11 @@ fn preset_table() -> String {
             if c > 0 {
                 s.push(' ');
             }
-            s += &if NUMERIC[c] { format!("{cell:>w$}") } else { format!("{cell:<w$}") };
+            s += &if NUMERIC[c] {
+                format!("{cell:>w$}")
+            } else {
+                format!("{cell:<w$}")
+            };
         }
         format!("{s}  {about}\n")
     };
@@ -129,11 +163,24 @@ mod tests {
         for l in &lines[1..] {
             let row = spans(l);
             for c in 0..7 {
-                let (same, what) = if NUMERIC[c] { (row[c].1 == head[c].1, "end") } else { (row[c].0 == head[c].0, "start") };
-                assert!(same, "column {} does not {what} where its header does:\n{table}", HEAD[c]);
+                let (same, what) = if NUMERIC[c] {
+                    (row[c].1 == head[c].1, "end")
+                } else {
+                    (row[c].0 == head[c].0, "start")
+                };
+                assert!(
+                    same,
+                    "column {} does not {what} where its header does:\n{table}",
+                    HEAD[c]
+                );
             }
             assert_eq!(row[7].0, head[7].0, "description misaligned:\n{table}");
         }
-        assert!(lines.iter().any(|l| l.starts_with("addsub-default addsub ")), "{table}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("addsub-default addsub ")),
+            "{table}"
+        );
     }
 }

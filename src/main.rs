@@ -59,7 +59,11 @@ pub(crate) mod limits {
 }
 
 #[derive(Parser)]
-#[command(name = "lutcore", version, about = "LUT-based low-bit matmul: software reference, generated Verilog, Verilator co-simulation")]
+#[command(
+    name = "lutcore",
+    version,
+    about = "LUT-based low-bit matmul: software reference, generated Verilog, Verilator co-simulation"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -158,7 +162,9 @@ mod tests {
         let mut cmd = Cli::command();
         let mut sub = &mut cmd;
         for name in path {
-            sub = sub.find_subcommand_mut(name).unwrap_or_else(|| panic!("no subcommand {name}"));
+            sub = sub
+                .find_subcommand_mut(name)
+                .unwrap_or_else(|| panic!("no subcommand {name}"));
         }
         sub.render_long_help().to_string()
     }
@@ -166,8 +172,16 @@ mod tests {
     #[test]
     fn help_texts_quote_the_limits() {
         let sim = long_help(&["sim"]);
-        for v in [limits::MAX_DIM.to_string(), limits::MAX_WEIGHTS.to_string(), limits::MAX_SIM_REPEATS.to_string(), "max_k".into()] {
-            assert!(sim.contains(&v), "`lutcore sim --help` does not say {v}:\n{sim}");
+        for v in [
+            limits::MAX_DIM.to_string(),
+            limits::MAX_WEIGHTS.to_string(),
+            limits::MAX_SIM_REPEATS.to_string(),
+            "max_k".into(),
+        ] {
+            assert!(
+                sim.contains(&v),
+                "`lutcore sim --help` does not say {v}:\n{sim}"
+            );
         }
         let bench = long_help(&["bench", "gemv"]);
         for v in [
@@ -179,12 +193,20 @@ mod tests {
             format!("1..={}", limits::MAX_BENCH_REPEATS),
             format!("{} MiB", limits::MAX_PEER_BYTES >> 20),
         ] {
-            assert!(bench.contains(&v), "`lutcore bench gemv --help` does not say {v}:\n{bench}");
+            assert!(
+                bench.contains(&v),
+                "`lutcore bench gemv --help` does not say {v}:\n{bench}"
+            );
         }
         let model = long_help(&["sim-model"]);
-        assert!(model.contains(&limits::MAX_SIM_MODEL_TOKENS.to_string()), "{model}");
+        assert!(
+            model.contains(&limits::MAX_SIM_MODEL_TOKENS.to_string()),
+            "{model}"
+        );
         let gen = long_help(&["gen"]);
-        assert!(gen.contains(&format!("{} MiB", limits::MAX_CONFIG_BYTES >> 20)), "{gen}");
+        assert!(
+            gen.contains(&format!("{} MiB", limits::MAX_CONFIG_BYTES >> 20)),
+            "{gen}"
+        );
     }
-
 }

@@ -131,16 +131,23 @@ impl From<NumericsArg> for lutcore_sw::model::Numerics {
 }
 
 fn progress_bar(total: usize, what: &str) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(total as u64)
-        .with_style(indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed}]").expect("template"));
+    let bar = indicatif::ProgressBar::new(total as u64).with_style(
+        indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed}]")
+            .expect("template"),
+    );
     bar.set_message(what.to_string());
     bar
 }
 
 pub fn cmd_synth(a: &SynthArgs) -> Result<ExitCode> {
     use lutcore_sw::model::synth::{write_model, SynthShape};
-    let shape = SynthShape::named(&a.shape)
-        .with_context(|| format!("unknown --shape `{}`; expected one of {}", a.shape, SynthShape::NAMES.join(", ")))?;
+    let shape = SynthShape::named(&a.shape).with_context(|| {
+        format!(
+            "unknown --shape `{}`; expected one of {}",
+            a.shape,
+            SynthShape::NAMES.join(", ")
+        )
+    })?;
     let file_name = match shape.tokenizer {
         "bpe" => "ggml-vocab-llama-bpe.gguf",
         _ => "ggml-vocab-llama-spm.gguf",
@@ -155,8 +162,16 @@ pub fn cmd_synth(a: &SynthArgs) -> Result<ExitCode> {
                 bail!("{msg}");
             }
             let dir = source.fetch_target();
-            eprintln!("{file_name} not found: running {} {}", fetch.display(), dir.display());
-            let status = std::process::Command::new("bash").arg(fetch).arg(&dir).status().context("running scripts/fetch_vocab.sh")?;
+            eprintln!(
+                "{file_name} not found: running {} {}",
+                fetch.display(),
+                dir.display()
+            );
+            let status = std::process::Command::new("bash")
+                .arg(fetch)
+                .arg(&dir)
+                .status()
+                .context("running scripts/fetch_vocab.sh")?;
             if !status.success() {
                 bail!("scripts/fetch_vocab.sh failed ({status}); see its output above. {msg}");
             }
@@ -164,9 +179,14 @@ pub fn cmd_synth(a: &SynthArgs) -> Result<ExitCode> {
         }
     };
     let out = OutputFile::prepare("--out", &a.out, &[("the vocabulary file", &vocab)])?;
-    let bar = progress_bar(shape.tensor_count(), &format!("synthesizing {}", shape.name));
+    let bar = progress_bar(
+        shape.tensor_count(),
+        &format!("synthesizing {}", shape.name),
+    );
     let t = Instant::now();
-    write_model(&shape, Some(&vocab), a.seed, out.temp_path(), |done, _| bar.set_position(done as u64))?;
+    write_model(&shape, Some(&vocab), a.seed, out.temp_path(), |done, _| {
+        bar.set_position(done as u64)
+    })?;
     bar.finish_and_clear();
     let size = out.commit()?;
     println!(
@@ -198,27 +218,52 @@ impl VocabSource {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         let exe = std::env::current_exe().ok();
         let xdg = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from);
-        let home = std::env::var_os("HOME").filter(|v| !v.is_empty()).map(PathBuf::from);
-        VocabSource::new(flag, env.as_deref().map(Path::new), &cwd, exe.as_deref(), xdg.as_deref(), home.as_deref())
+        let home = std::env::var_os("HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        VocabSource::new(
+            flag,
+            env.as_deref().map(Path::new),
+            &cwd,
+            exe.as_deref(),
+            xdg.as_deref(),
+            home.as_deref(),
+        )
     }
 
     /// The search order, from explicit inputs (unit-tested).
-    fn new(flag: Option<&Path>, env: Option<&Path>, cwd: &Path, exe: Option<&Path>, xdg_data_home: Option<&Path>, home: Option<&Path>) -> VocabSource {
+    fn new(
+        flag: Option<&Path>,
+        env: Option<&Path>,
+        cwd: &Path,
+        exe: Option<&Path>,
+        xdg_data_home: Option<&Path>,
+        home: Option<&Path>,
+    ) -> VocabSource {
         if let Some(f) = flag {
             return VocabSource::Flag(f.to_path_buf());
         }
         if let Some(e) = env {
             return VocabSource::Env(e.to_path_buf());
         }
-        let mut places = vec![(cwd.join("build/vocab"), "a lutcore checkout in the current directory")];
+        let mut places = vec![(
+            cwd.join("build/vocab"),
+            "a lutcore checkout in the current directory",
+        )];
         if let Some(dir) = exe.and_then(Path::parent) {
             places.push((dir.join("vocab"), "beside the lutcore executable"));
-            places.push((dir.join("../share/lutcore/vocab"), "the share directory of the lutcore installation"));
+            places.push((
+                dir.join("../share/lutcore/vocab"),
+                "the share directory of the lutcore installation",
+            ));
         }
         // XDG: a relative or empty $XDG_DATA_HOME is to be ignored.
         match (xdg_data_home.filter(|x| x.is_absolute()), home) {
             (Some(x), _) => places.push((x.join("lutcore/vocab"), "$XDG_DATA_HOME")),
-            (None, Some(h)) => places.push((h.join(".local/share/lutcore/vocab"), "the user's data directory")),
+            (None, Some(h)) => places.push((
+                h.join(".local/share/lutcore/vocab"),
+                "the user's data directory",
+            )),
             (None, None) => {}
         }
         VocabSource::Search(places)
@@ -245,14 +290,29 @@ impl VocabSource {
                 if p.is_file() {
                     return Ok(p);
                 }
-                let given = if matches!(self, VocabSource::Flag(_)) { "--vocab-dir".to_string() } else { VOCAB_ENV.to_string() };
-                Err(format!("vocabulary file {file_name} not found in {} (given by {given}: {}); {how}", d.display(), state(d)))
+                let given = if matches!(self, VocabSource::Flag(_)) {
+                    "--vocab-dir".to_string()
+                } else {
+                    VOCAB_ENV.to_string()
+                };
+                Err(format!(
+                    "vocabulary file {file_name} not found in {} (given by {given}: {}); {how}",
+                    d.display(),
+                    state(d)
+                ))
             }
             VocabSource::Search(places) => {
-                if let Some(p) = places.iter().map(|(d, _)| d.join(file_name)).find(|p| p.is_file()) {
+                if let Some(p) = places
+                    .iter()
+                    .map(|(d, _)| d.join(file_name))
+                    .find(|p| p.is_file())
+                {
                     return Ok(p);
                 }
-                let tried: Vec<String> = places.iter().map(|(d, what)| format!("  {} ({what}: {})", d.display(), state(d))).collect();
+                let tried: Vec<String> = places
+                    .iter()
+                    .map(|(d, what)| format!("  {} ({what}: {})", d.display(), state(d)))
+                    .collect();
                 Err(format!(
                     "vocabulary file {file_name} not found; no --vocab-dir and no {VOCAB_ENV} given, so these were tried in order:\n{}\n{how}",
                     tried.join("\n")
@@ -305,7 +365,10 @@ impl OutputFile {
             bail!("{flag} is empty: give the path of the file to write");
         }
         if path.is_dir() {
-            bail!("{flag} {shown} is a directory: give a file path (e.g. {})", path.join("out.bin").display());
+            bail!(
+                "{flag} {shown} is a directory: give a file path (e.g. {})",
+                path.join("out.bin").display()
+            );
         }
         if let Ok(m) = std::fs::metadata(path) {
             if !m.is_file() {
@@ -317,7 +380,10 @@ impl OutputFile {
             _ => PathBuf::from("."),
         };
         if !dir.is_dir() {
-            if let Some(file) = dir.ancestors().find(|p| !p.as_os_str().is_empty() && p.exists() && !p.is_dir()) {
+            if let Some(file) = dir
+                .ancestors()
+                .find(|p| !p.as_os_str().is_empty() && p.exists() && !p.is_dir())
+            {
                 bail!(
                     "{flag} {shown}: its directory {} cannot be created because {} is a file, not a directory; choose another output path",
                     dir.display(),
@@ -328,7 +394,10 @@ impl OutputFile {
                 .with_context(|| format!("{flag} {shown}: cannot create its directory {}; choose a path in a writable directory", dir.display()))?;
         }
         // Only now, with the directory there, does a path like `new/../model.gguf` resolve.
-        let inputs: Vec<(String, PathBuf)> = inputs.iter().map(|(w, p)| (w.to_string(), p.to_path_buf())).collect();
+        let inputs: Vec<(String, PathBuf)> = inputs
+            .iter()
+            .map(|(w, p)| (w.to_string(), p.to_path_buf()))
+            .collect();
         check_not_input(flag, path, &inputs)?;
         let mut builder = tempfile::Builder::new();
         builder.prefix(".lutcore-").suffix(".part");
@@ -338,10 +407,18 @@ impl OutputFile {
             // Like any new file (the umask applies), not the 0600 of a temporary file.
             builder.permissions(std::fs::Permissions::from_mode(0o644));
         }
-        let tmp = builder
-            .tempfile_in(&dir)
-            .with_context(|| format!("{flag} {shown}: cannot create a file in {}; choose a path in a writable directory", dir.display()))?;
-        Ok(OutputFile { flag, path: path.to_path_buf(), tmp, inputs })
+        let tmp = builder.tempfile_in(&dir).with_context(|| {
+            format!(
+                "{flag} {shown}: cannot create a file in {}; choose a path in a writable directory",
+                dir.display()
+            )
+        })?;
+        Ok(OutputFile {
+            flag,
+            path: path.to_path_buf(),
+            tmp,
+            inputs,
+        })
     }
 
     /// The temporary file to write.
@@ -353,7 +430,10 @@ impl OutputFile {
     fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
         use std::io::Write;
         let (flag, path) = (self.flag, self.path.display().to_string());
-        self.tmp.as_file_mut().write_all(bytes).with_context(|| format!("{flag} {path}: writing {}", self.tmp.path().display()))
+        self.tmp
+            .as_file_mut()
+            .write_all(bytes)
+            .with_context(|| format!("{flag} {path}: writing {}", self.tmp.path().display()))
     }
 
     /// Rename the finished temporary file over the target; returns its size in bytes.
@@ -361,10 +441,15 @@ impl OutputFile {
         let (flag, shown) = (self.flag, self.path.display().to_string());
         // Again at the end: the output must still not be an input.
         check_not_input(flag, &self.path, &self.inputs)?;
-        let size = std::fs::metadata(self.tmp.path()).map(|m| m.len()).unwrap_or(0);
-        self.tmp
-            .persist(&self.path)
-            .map_err(|e| anyhow!("{flag} {shown}: cannot rename the finished temporary file over it: {}", e.error))?;
+        let size = std::fs::metadata(self.tmp.path())
+            .map(|m| m.len())
+            .unwrap_or(0);
+        self.tmp.persist(&self.path).map_err(|e| {
+            anyhow!(
+                "{flag} {shown}: cannot rename the finished temporary file over it: {}",
+                e.error
+            )
+        })?;
         Ok(size)
     }
 }
@@ -374,7 +459,10 @@ const MAX_THREADS: usize = 1024;
 
 fn check_threads(threads: usize) -> Result<()> {
     if !(1..=MAX_THREADS).contains(&threads) {
-        bail!("--threads {threads}: expected 1..={MAX_THREADS} (the machine has {} hardware threads)", std::thread::available_parallelism().map_or(1, |n| n.get()));
+        bail!(
+            "--threads {threads}: expected 1..={MAX_THREADS} (the machine has {} hardware threads)",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
     }
     Ok(())
 }
@@ -396,7 +484,14 @@ fn check_model_path(path: &Path) -> Result<()> {
 /// Bytes of memory available to this process (Linux `MemAvailable`), if known.
 fn available_memory() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kib = info.lines().find_map(|l| l.strip_prefix("MemAvailable:"))?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()?;
+    let kib = info
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
     kib.checked_mul(1024)
 }
 
@@ -411,7 +506,11 @@ fn check_finite_logits(rows: &[Vec<f32>], what: &str) -> Result<()> {
 }
 
 /// The CPU backend named by command-line option `option` (`--backend`, `--check`).
-pub(crate) fn cpu_backend(option: &str, name: &str, threads: usize) -> Result<Box<dyn lutcore_sw::backend::Backend>> {
+pub(crate) fn cpu_backend(
+    option: &str,
+    name: &str,
+    threads: usize,
+) -> Result<Box<dyn lutcore_sw::backend::Backend>> {
     match name {
         "lut" => Ok(Box::new(lutcore_sw::backend::LutBackend { threads })),
         "ref" => Ok(Box::new(lutcore_sw::backend::RefBackend)),
@@ -420,10 +519,11 @@ pub(crate) fn cpu_backend(option: &str, name: &str, threads: usize) -> Result<Bo
 }
 
 pub fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
-    use std::io::Write;
     use lutcore_sw::model::{sample::Sampler, tokenizer_from_gguf, Model, Session};
+    use std::io::Write;
     let backend = a.forward.backend()?;
-    let mut sampler = Sampler::checked(a.temp, a.top_k, a.top_p, a.seed).context("bad --temp or --top-p")?;
+    let mut sampler =
+        Sampler::checked(a.temp, a.top_k, a.top_p, a.seed).context("bad --temp or --top-p")?;
     check_model_path(&a.model)?;
     let file = lutcore_sw::gguf::GgufFile::open(&a.model)?;
     let tokenizer = tokenizer_from_gguf(&file)?;
@@ -465,7 +565,9 @@ pub fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
     let mut session = Session::new(&model, a.forward.threads);
     session.numerics = a.forward.numerics.into();
     // The KV cache for the whole run, allocated (and paged in) before timing.
-    let kv_bytes = [c.kv_dim(), 2 * std::mem::size_of::<f32>(), positions].iter().fold(c.layers as u64, |acc, &x| acc.saturating_mul(x as u64));
+    let kv_bytes = [c.kv_dim(), 2 * std::mem::size_of::<f32>(), positions]
+        .iter()
+        .fold(c.layers as u64, |acc, &x| acc.saturating_mul(x as u64));
     if let Some(avail) = available_memory().filter(|&m| kv_bytes > m) {
         bail!(
             "the KV cache for {positions} positions needs {:.2} GiB, but only {:.2} GiB of memory is available: lower -n/--n-predict or shorten the prompt",
@@ -483,7 +585,10 @@ pub fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
     let t = Instant::now();
     let rows = session.forward(&prompt, false)?;
     check_finite_logits(&rows, "prompt")?;
-    let mut logits = rows.into_iter().next_back().context("the forward pass returned no logits")?;
+    let mut logits = rows
+        .into_iter()
+        .next_back()
+        .context("the forward pass returned no logits")?;
     let prompt_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let mut generated = 0;
@@ -497,7 +602,10 @@ pub fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
         generated += 1;
         let rows = session.forward(&[tok], false)?;
         check_finite_logits(&rows, "generated")?;
-        logits = rows.into_iter().next_back().context("the forward pass returned no logits")?;
+        logits = rows
+            .into_iter()
+            .next_back()
+            .context("the forward pass returned no logits")?;
     }
     let decode_s = t.elapsed().as_secs_f64();
     writeln!(out)?;
@@ -516,7 +624,12 @@ pub fn cmd_logits(a: &LogitsArgs) -> Result<ExitCode> {
     let mut out = OutputFile::prepare("--out", &a.out, &[("-m/--model", &a.model)])?;
     let model = Model::load(&a.model, backend.as_ref(), |_, _| {})?;
     let c = &model.config;
-    if let Some((i, t)) = a.tokens.iter().enumerate().find(|&(_, &t)| t as usize >= c.vocab) {
+    if let Some((i, t)) = a
+        .tokens
+        .iter()
+        .enumerate()
+        .find(|&(_, &t)| t as usize >= c.vocab)
+    {
         bail!("--tokens: token {t} (entry {i}) is outside the model's vocabulary of {} tokens (ids 0..={})", c.vocab, c.vocab - 1);
     }
     if a.tokens.len() > c.context {
@@ -530,10 +643,20 @@ pub fn cmd_logits(a: &LogitsArgs) -> Result<ExitCode> {
     session.numerics = a.forward.numerics.into();
     let rows = session.forward(&a.tokens, true)?;
     check_finite_logits(&rows, "--tokens")?;
-    let bytes: Vec<u8> = rows.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+    let bytes: Vec<u8> = rows
+        .iter()
+        .flatten()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     out.write_all(&bytes)?;
     out.commit()?;
-    println!("{} positions x {} logits -> {} ({:.2} s)", rows.len(), model.config.vocab, a.out.display(), t.elapsed().as_secs_f64());
+    println!(
+        "{} positions x {} logits -> {} ({:.2} s)",
+        rows.len(),
+        model.config.vocab,
+        a.out.display(),
+        t.elapsed().as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -551,47 +674,90 @@ mod tests {
     #[test]
     fn vocab_search_order() {
         let t = tempfile::tempdir().unwrap();
-        let (cwd, exe_dir, xdg, home) = (t.path().join("cwd"), t.path().join("inst/bin"), t.path().join("xdg"), t.path().join("home"));
+        let (cwd, exe_dir, xdg, home) = (
+            t.path().join("cwd"),
+            t.path().join("inst/bin"),
+            t.path().join("xdg"),
+            t.path().join("home"),
+        );
         let exe = exe_dir.join("lutcore");
         let src = VocabSource::new(None, None, &cwd, Some(&exe), Some(&xdg), Some(&home));
-        let VocabSource::Search(places) = &src else { panic!("{src:?}") };
+        let VocabSource::Search(places) = &src else {
+            panic!("{src:?}")
+        };
         let dirs: Vec<PathBuf> = places.iter().map(|(d, _)| d.clone()).collect();
-        let want = [cwd.join("build/vocab"), exe_dir.join("vocab"), exe_dir.join("../share/lutcore/vocab"), xdg.join("lutcore/vocab")];
+        let want = [
+            cwd.join("build/vocab"),
+            exe_dir.join("vocab"),
+            exe_dir.join("../share/lutcore/vocab"),
+            xdg.join("lutcore/vocab"),
+        ];
         assert_eq!(dirs, want);
         // Nothing anywhere: every place is listed, in order, with how to fill one.
         let e = src.find(SPM).unwrap_err();
-        let at: Vec<usize> = want.iter().map(|d| e.find(&d.display().to_string()).unwrap_or_else(|| panic!("{e}"))).collect();
+        let at: Vec<usize> = want
+            .iter()
+            .map(|d| {
+                e.find(&d.display().to_string())
+                    .unwrap_or_else(|| panic!("{e}"))
+            })
+            .collect();
         assert!(at.windows(2).all(|w| w[0] < w[1]), "{e}");
-        assert!(e.contains("scripts/fetch_vocab.sh DIR") && e.contains("LUTCORE_VOCAB_DIR"), "{e}");
+        assert!(
+            e.contains("scripts/fetch_vocab.sh DIR") && e.contains("LUTCORE_VOCAB_DIR"),
+            "{e}"
+        );
         // From the last place to the first: each new one wins over those after it.
         for (i, d) in want.iter().enumerate().rev() {
             put(d);
             assert_eq!(src.find(SPM).unwrap(), d.join(SPM), "place {i}");
         }
         // A directory without the file is skipped, and said so when nothing is found.
-        assert!(src.find("ggml-vocab-llama-bpe.gguf").unwrap_err().contains("directory without the file"));
+        assert!(src
+            .find("ggml-vocab-llama-bpe.gguf")
+            .unwrap_err()
+            .contains("directory without the file"));
     }
 
     #[test]
     fn vocab_flag_then_env_then_home() {
         let t = tempfile::tempdir().unwrap();
-        let (flag, env, home) = (t.path().join("flag"), t.path().join("env"), t.path().join("home"));
+        let (flag, env, home) = (
+            t.path().join("flag"),
+            t.path().join("env"),
+            t.path().join("home"),
+        );
         let cwd = t.path().join("cwd");
         let src = VocabSource::new(Some(&flag), Some(&env), &cwd, None, None, Some(&home));
         assert!(matches!(&src, VocabSource::Flag(d) if *d == flag));
         // An explicit directory is the only place looked at.
         put(&env);
         let e = src.find(SPM).unwrap_err();
-        assert!(e.contains("--vocab-dir") && e.contains("no such directory") && e.contains(&flag.display().to_string()), "{e}");
+        assert!(
+            e.contains("--vocab-dir")
+                && e.contains("no such directory")
+                && e.contains(&flag.display().to_string()),
+            "{e}"
+        );
         put(&flag);
         assert_eq!(src.find(SPM).unwrap(), flag.join(SPM));
         let src = VocabSource::new(None, Some(&env), &cwd, None, None, Some(&home));
         assert_eq!(src.find(SPM).unwrap(), env.join(SPM));
         // No XDG_DATA_HOME, or a relative one (which the XDG spec says to ignore): ~/.local/share.
         for xdg in [None, Some(Path::new("relative/xdg"))] {
-            let VocabSource::Search(places) = VocabSource::new(None, None, &cwd, None, xdg, Some(&home)) else { panic!() };
+            let VocabSource::Search(places) =
+                VocabSource::new(None, None, &cwd, None, xdg, Some(&home))
+            else {
+                panic!()
+            };
             let dirs: Vec<&PathBuf> = places.iter().map(|(d, _)| d).collect();
-            assert_eq!(dirs, [&cwd.join("build/vocab"), &home.join(".local/share/lutcore/vocab")]);
+            assert_eq!(
+                dirs,
+                [
+                    &cwd.join("build/vocab"),
+                    &home.join(".local/share/lutcore/vocab")
+                ]
+            );
         }
     }
 
@@ -600,11 +766,17 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let input = t.path().join("in.gguf");
         std::fs::write(&input, b"model").unwrap();
-        let e = OutputFile::prepare("--out", &input, &[("-m", &input)]).err().unwrap().to_string();
+        let e = OutputFile::prepare("--out", &input, &[("-m", &input)])
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("same file"), "{e}");
         // Through a directory that does not exist yet.
         let sneaky = t.path().join("new/../in.gguf");
-        let e = OutputFile::prepare("--out", &sneaky, &[("-m", &input)]).err().unwrap().to_string();
+        let e = OutputFile::prepare("--out", &sneaky, &[("-m", &input)])
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("same file"), "{e}");
         assert_eq!(std::fs::read(&input).unwrap(), b"model");
         let out = t.path().join("a/b/out.bin");
@@ -613,11 +785,19 @@ mod tests {
         assert!(!out.exists(), "visible before commit");
         assert_eq!(o.commit().unwrap(), 5);
         assert_eq!(std::fs::read(&out).unwrap(), b"12345");
-        assert_eq!(std::fs::read_dir(t.path().join("a/b")).unwrap().count(), 1, "temporary file left behind");
+        assert_eq!(
+            std::fs::read_dir(t.path().join("a/b")).unwrap().count(),
+            1,
+            "temporary file left behind"
+        );
         // Dropped without commit: nothing written, nothing left.
         let o = OutputFile::prepare("--out", &t.path().join("c.bin"), &[]).unwrap();
         drop(o);
         assert!(!t.path().join("c.bin").exists());
-        assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 3, "in.gguf, new/, a/");
+        assert_eq!(
+            std::fs::read_dir(t.path()).unwrap().count(),
+            3,
+            "in.gguf, new/, a/"
+        );
     }
 }

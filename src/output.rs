@@ -10,12 +10,31 @@ use anyhow::{bail, Context, Result};
 /// The folders `path` would be created in: the nearest one that exists must be a
 /// folder (not a file), so that creating the rest can work; a clear error otherwise.
 pub(crate) fn check_parent_folders(flag: &str, path: &Path) -> Result<()> {
-    for dir in path.ancestors().skip(1).filter(|d| !d.as_os_str().is_empty()) {
+    for dir in path
+        .ancestors()
+        .skip(1)
+        .filter(|d| !d.as_os_str().is_empty())
+    {
         match std::fs::metadata(dir) {
             Ok(m) if m.is_dir() => return Ok(()),
-            Ok(_) => bail!("{flag} {}: {} is a file, not a folder, so nothing can be created under it", path.display(), dir.display()),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => continue,
-            Err(e) => bail!("{flag} {}: cannot use the folder {}: {e}", path.display(), dir.display()),
+            Ok(_) => bail!(
+                "{flag} {}: {} is a file, not a folder, so nothing can be created under it",
+                path.display(),
+                dir.display()
+            ),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                continue
+            }
+            Err(e) => bail!(
+                "{flag} {}: cannot use the folder {}: {e}",
+                path.display(),
+                dir.display()
+            ),
         }
     }
     Ok(())
@@ -32,7 +51,11 @@ pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
         let abs = std::path::absolute(p).ok()?;
         let name = abs.file_name()?.to_owned();
         let dir = abs.parent()?;
-        Some(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()).join(name))
+        Some(
+            std::fs::canonicalize(dir)
+                .unwrap_or_else(|_| dir.to_path_buf())
+                .join(name),
+        )
     };
     matches!((resolve(a), resolve(b)), (Some(x), Some(y)) if x == y)
 }
@@ -45,19 +68,36 @@ pub(crate) fn check_output(flag: &str, out: &Path, inputs: &[(&str, &Path)]) -> 
     }
     check_parent_folders(flag, out)?;
     if let Some((iflag, input)) = inputs.iter().find(|(_, i)| same_file(out, i)) {
-        bail!("{flag} {} is the same file as {iflag} {}: an output must not overwrite an input", out.display(), input.display());
+        bail!(
+            "{flag} {} is the same file as {iflag} {}: an output must not overwrite an input",
+            out.display(),
+            input.display()
+        );
     }
     Ok(())
 }
 
 /// Check every output file of a command, `(flag, path)` for those given: each as
 /// [`check_output`] against `inputs`, and no two of them the same file.
-pub(crate) fn check_outputs(outputs: &[(&str, Option<&Path>)], inputs: &[(&str, &Path)]) -> Result<()> {
-    let given: Vec<(&str, &Path)> = outputs.iter().filter_map(|&(flag, path)| path.map(|p| (flag, p))).collect();
+pub(crate) fn check_outputs(
+    outputs: &[(&str, Option<&Path>)],
+    inputs: &[(&str, &Path)],
+) -> Result<()> {
+    let given: Vec<(&str, &Path)> = outputs
+        .iter()
+        .filter_map(|&(flag, path)| path.map(|p| (flag, p)))
+        .collect();
     for (i, &(flag, path)) in given.iter().enumerate() {
         check_output(flag, path, inputs)?;
-        if let Some((other, earlier)) = given[..i].iter().find(|(_, earlier)| same_file(earlier, path)) {
-            bail!("{other} {} and {flag} {} are the same file", earlier.display(), path.display());
+        if let Some((other, earlier)) = given[..i]
+            .iter()
+            .find(|(_, earlier)| same_file(earlier, path))
+        {
+            bail!(
+                "{other} {} and {flag} {} are the same file",
+                earlier.display(),
+                path.display()
+            );
         }
     }
     Ok(())
@@ -83,7 +123,10 @@ pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(
 /// whole new one.
 pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     // Read-write for all before the umask, as `fs::write` creates files (not 0600).
     let mut tmp = tempfile::Builder::new()
@@ -91,8 +134,11 @@ pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
         .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes()).with_context(|| format!("writing {}", tmp.path().display()))?;
-    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("renaming into {}", path.display()))?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())
+        .with_context(|| format!("writing {}", tmp.path().display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("renaming into {}", path.display()))?;
     Ok(())
 }
 
@@ -105,27 +151,64 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let input = tmp.path().join("in.json");
         std::fs::write(&input, "{}").unwrap();
-        let e = check_output("--json", &input, &[("--config", &input)]).unwrap_err().to_string();
+        let e = check_output("--json", &input, &[("--config", &input)])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("same file as --config"), "{e}");
         // The same file under another name.
         let other = tmp.path().join(".").join("in.json");
         assert!(check_output("--json", &other, &[("--config", &input)]).is_err());
-        let e = check_output("--json", tmp.path(), &[]).unwrap_err().to_string();
+        let e = check_output("--json", tmp.path(), &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("is a folder"), "{e}");
-        let e = check_output("--json", &input.join("x/y.json"), &[]).unwrap_err().to_string();
+        let e = check_output("--json", &input.join("x/y.json"), &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("is a file, not a folder"), "{e}");
-        check_output("--json", &tmp.path().join("new/dir/out.json"), &[("--config", &input)]).unwrap();
+        check_output(
+            "--json",
+            &tmp.path().join("new/dir/out.json"),
+            &[("--config", &input)],
+        )
+        .unwrap();
         let (json, trace) = (tmp.path().join("r.json"), tmp.path().join("./r.json"));
-        let e = check_outputs(&[("--json", Some(&json)), ("--trace", None), ("--out", Some(&trace))], &[]).unwrap_err().to_string();
-        assert!(e.contains("--json") && e.contains("--out") && e.contains("same file"), "{e}");
-        check_outputs(&[("--json", Some(&json)), ("--trace", Some(&tmp.path().join("w.vcd")))], &[("--config", &input)]).unwrap();
-        assert!(same_file(&tmp.path().join("a/../b.json"), &tmp.path().join("a/../b.json")));
+        let e = check_outputs(
+            &[
+                ("--json", Some(&json)),
+                ("--trace", None),
+                ("--out", Some(&trace)),
+            ],
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("--json") && e.contains("--out") && e.contains("same file"),
+            "{e}"
+        );
+        check_outputs(
+            &[
+                ("--json", Some(&json)),
+                ("--trace", Some(&tmp.path().join("w.vcd"))),
+            ],
+            &[("--config", &input)],
+        )
+        .unwrap();
+        assert!(same_file(
+            &tmp.path().join("a/../b.json"),
+            &tmp.path().join("a/../b.json")
+        ));
 
         let out = tmp.path().join("sub").join("r.json");
         write_json(&out, &serde_json::json!({"a": 1})).unwrap();
         write_json(&out, &serde_json::json!({"a": 2})).unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\n  \"a\": 2\n}\n");
-        assert_eq!(std::fs::read_dir(out.parent().unwrap()).unwrap().count(), 1, "no temporary file left behind");
+        assert_eq!(
+            std::fs::read_dir(out.parent().unwrap()).unwrap().count(),
+            1,
+            "no temporary file left behind"
+        );
         // The mode a plain write gives (0666 less the umask), not a temporary file's 0600.
         use std::os::unix::fs::PermissionsExt;
         let plain = tmp.path().join("plain.json");

@@ -33,11 +33,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use lutcore_sim::{run_gemm, BuildStatus, PackedWeights, SimLibrary, SimModel};
 use lutcore_contract::config::{Arch, ArrayConfig, RawArrayConfig};
-use lutcore_sw::kernels::{Isa, KernelOptions, LutGemm, Scheme, TableMode};
 use lutcore_contract::reference::{gemv_lut, gemv_plain};
 use lutcore_contract::{Activation, BitPlanes, WeightMatrix, WeightType};
+use lutcore_sim::{run_gemm, BuildStatus, PackedWeights, SimLibrary, SimModel};
+use lutcore_sw::kernels::{Isa, KernelOptions, LutGemm, Scheme, TableMode};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -144,7 +144,12 @@ impl Gen {
 
     /// The options' defaults, with `seed`.
     pub fn defaults(seed: u64) -> Gen {
-        Gen { seed, configs: 6, max_pe: 512, max_cycles: 100_000 }
+        Gen {
+            seed,
+            configs: 6,
+            max_pe: 512,
+            max_cycles: 100_000,
+        }
     }
 }
 
@@ -159,7 +164,14 @@ fn log_uniform(rng: &mut ChaCha8Rng, lo: u64, hi: u64) -> u64 {
 
 /// Largest `max_k` (up to 2^20) that `raw` validates with.
 fn largest_max_k(raw: &RawArrayConfig) -> u32 {
-    let ok = |m: u32| RawArrayConfig { max_k: m, ..raw.clone() }.validate().is_ok();
+    let ok = |m: u32| {
+        RawArrayConfig {
+            max_k: m,
+            ..raw.clone()
+        }
+        .validate()
+        .is_ok()
+    };
     let (mut lo, mut hi) = (1u32, 1u32 << 20);
     if ok(hi) {
         return hi;
@@ -180,7 +192,11 @@ fn largest_max_k(raw: &RawArrayConfig) -> u32 {
 /// max_k log-uniformly; max_k exactly at its largest valid value a quarter of the time).
 fn draw_config(rng: &mut ChaCha8Rng, arch: Arch, max_pe: u32) -> ArrayConfig {
     loop {
-        let weights = if arch == Arch::AddSub { WeightType::Ternary } else { WeightType::ALL[rng.gen_range(0..WeightType::ALL.len())] };
+        let weights = if arch == Arch::AddSub {
+            WeightType::Ternary
+        } else {
+            WeightType::ALL[rng.gen_range(0..WeightType::ALL.len())]
+        };
         let g = rng.gen_range(2..=5u32);
         let act_bits = if rng.gen_bool(0.5) { 8 } else { 16 };
         let rows = log_uniform(rng, 1, 256) as u32;
@@ -188,9 +204,21 @@ fn draw_config(rng: &mut ChaCha8Rng, arch: Arch, max_pe: u32) -> ArrayConfig {
         if rows * k_groups * g > max_pe {
             continue;
         }
-        let mut raw = RawArrayConfig { arch, rows, k_groups, g, weights, act_bits, max_k: 1 };
+        let mut raw = RawArrayConfig {
+            arch,
+            rows,
+            k_groups,
+            g,
+            weights,
+            act_bits,
+            max_k: 1,
+        };
         let top = largest_max_k(&raw);
-        raw.max_k = if rng.gen_bool(0.25) { top } else { log_uniform(rng, 1, u64::from(top)) as u32 };
+        raw.max_k = if rng.gen_bool(0.25) {
+            top
+        } else {
+            log_uniform(rng, 1, u64::from(top)) as u32
+        };
         if let Ok(c) = raw.validate() {
             return c;
         }
@@ -204,7 +232,11 @@ pub fn config_pool(gen: &Gen) -> Vec<ArrayConfig> {
     let mut pool: Vec<ArrayConfig> = Vec::new();
     let mut redraws = 0;
     while pool.len() < gen.configs as usize {
-        let c = draw_config(&mut rng, Arch::ALL[(start + pool.len()) % Arch::ALL.len()], gen.max_pe);
+        let c = draw_config(
+            &mut rng,
+            Arch::ALL[(start + pool.len()) % Arch::ALL.len()],
+            gen.max_pe,
+        );
         // A tiny --max-pe may not hold C distinct configs: then repeats are allowed.
         if !pool.contains(&c) || redraws > 1000 {
             pool.push(c);
@@ -328,7 +360,10 @@ pub struct Plan {
 impl Plan {
     /// The plan of `gen`.
     pub fn new(gen: Gen) -> Plan {
-        Plan { pool: config_pool(&gen), gen }
+        Plan {
+            pool: config_pool(&gen),
+            gen,
+        }
     }
 
     fn case_rng(&self, index: usize) -> ChaCha8Rng {
@@ -351,7 +386,11 @@ impl Plan {
             3 => Kind::ExtremeMixed,
             _ => Kind::Random,
         };
-        let act_bits = if cfg.act_bits() == 16 && (kind.is_extreme() || rng.gen_bool(0.75)) { 16 } else { 8 };
+        let act_bits = if cfg.act_bits() == 16 && (kind.is_extreme() || rng.gen_bool(0.75)) {
+            16
+        } else {
+            8
+        };
         let (m, k, n, values) = if kind.is_extreme() {
             let k = max_k;
             let n = if kind == Kind::ExtremeMixed { 2 } else { 1 };
@@ -379,9 +418,16 @@ impl Plan {
                 _ => rng.gen_range(1..=max_k.min(2048)),
             }
             .min(max_k);
-            let mut n = if rng.gen_bool(0.5) { 1 } else { rng.gen_range(2..=5) };
+            let mut n = if rng.gen_bool(0.5) {
+                1
+            } else {
+                rng.gen_range(2..=5)
+            };
             // Shrink to the budgets: first M (to one tile), then n, then K.
-            while cycles(cfg, m, k, n) > self.gen.max_cycles || m * k > MAX_ELEMENTS || n * k > MAX_ELEMENTS {
+            while cycles(cfg, m, k, n) > self.gen.max_cycles
+                || m * k > MAX_ELEMENTS
+                || n * k > MAX_ELEMENTS
+            {
                 if m > rows {
                     m = (m / 2).max(rows);
                 } else if n > 1 {
@@ -400,7 +446,19 @@ impl Plan {
             };
             (m, k, n, values)
         };
-        (CaseSpec { index, config, m, k, n, kind, values, act_bits }, rng)
+        (
+            CaseSpec {
+                index,
+                config,
+                m,
+                k,
+                n,
+                kind,
+                values,
+                act_bits,
+            },
+            rng,
+        )
     }
 
     /// Case `index`'s spec.
@@ -418,8 +476,21 @@ impl Plan {
 
     /// One line of `--list`.
     pub fn describe(&self, s: &CaseSpec) -> String {
-        let what = if s.kind.is_extreme() { s.kind.name().to_string() } else { format!("random/{:?}", s.values).to_lowercase() };
-        format!("{} {} {}x{} n={} {} int{}", s.index, self.pool[s.config].slug(), s.m, s.k, s.n, what, s.act_bits)
+        let what = if s.kind.is_extreme() {
+            s.kind.name().to_string()
+        } else {
+            format!("random/{:?}", s.values).to_lowercase()
+        };
+        format!(
+            "{} {} {}x{} n={} {} int{}",
+            s.index,
+            self.pool[s.config].slug(),
+            s.m,
+            s.k,
+            s.n,
+            what,
+            s.act_bits
+        )
     }
 }
 
@@ -434,33 +505,57 @@ impl CaseSpec {
         let codes: Vec<u8> = match (self.kind, self.values) {
             (Kind::ExtremeLowMax | Kind::ExtremeHighMax, _) => vec![top; m * k],
             (Kind::ExtremeLowMin, _) => vec![0; m * k],
-            (_, Values::Ends) => (0..m * k).map(|_| if rng.gen_bool(0.5) { top } else { 0 }).collect(),
+            (_, Values::Ends) => (0..m * k)
+                .map(|_| if rng.gen_bool(0.5) { top } else { 0 })
+                .collect(),
             (_, Values::Sparse) => {
                 let zero = wtype.code(0).unwrap_or(0);
-                (0..m * k).map(|_| if rng.gen_bool(0.8) { zero } else { rng.gen_range(0..=top) }).collect()
+                (0..m * k)
+                    .map(|_| {
+                        if rng.gen_bool(0.8) {
+                            zero
+                        } else {
+                            rng.gen_range(0..=top)
+                        }
+                    })
+                    .collect()
             }
             _ => (0..m * k).map(|_| rng.gen_range(0..=top)).collect(),
         };
-        let w = WeightMatrix::from_codes(m, k, wtype, codes).expect("codes drawn within the type's range");
+        let w = WeightMatrix::from_codes(m, k, wtype, codes)
+            .expect("codes drawn within the type's range");
         let x: Vec<i32> = match (self.kind, self.values) {
             (Kind::ExtremeLowMax | Kind::ExtremeLowMin, _) => vec![lo; n * k],
             (Kind::ExtremeHighMax, _) => vec![hi; n * k],
             (Kind::ExtremeMixed, _) => {
-                let first: Vec<i32> = (0..k).map(|_| if rng.gen_bool(0.5) { hi } else { lo }).collect();
+                let first: Vec<i32> = (0..k)
+                    .map(|_| if rng.gen_bool(0.5) { hi } else { lo })
+                    .collect();
                 let mut x = first.clone();
                 for t in 1..n {
-                    x.extend(first.iter().map(|&v| if (v == lo) == (t % 2 == 1) { hi } else { lo }));
+                    x.extend(
+                        first
+                            .iter()
+                            .map(|&v| if (v == lo) == (t % 2 == 1) { hi } else { lo }),
+                    );
                 }
                 x
             }
-            (_, Values::Ends) => (0..n * k).map(|_| if rng.gen_bool(0.5) { hi } else { lo }).collect(),
+            (_, Values::Ends) => (0..n * k)
+                .map(|_| if rng.gen_bool(0.5) { hi } else { lo })
+                .collect(),
             (_, Values::Sparse) => (0..n * k).map(|_| rng.gen_range(-3..=3)).collect(),
             (_, Values::Absmax) => {
                 let mut x = Vec::with_capacity(n * k);
                 for _ in 0..n {
-                    let v: Vec<f64> = (0..k).map(|_| (0..4).map(|_| rng.gen_range(-1.0..1.0)).sum()).collect();
+                    let v: Vec<f64> = (0..k)
+                        .map(|_| (0..4).map(|_| rng.gen_range(-1.0..1.0)).sum())
+                        .collect();
                     let max = v.iter().fold(1e-9f64, |a, b| a.max(b.abs()));
-                    x.extend(v.iter().map(|f| ((f / max * f64::from(hi)).round() as i32).clamp(lo, hi)));
+                    x.extend(
+                        v.iter()
+                            .map(|f| ((f / max * f64::from(hi)).round() as i32).clamp(lo, hi)),
+                    );
                 }
                 x
             }
@@ -489,7 +584,11 @@ impl Acts {
 /// The first disagreement of `got` with `want` (both token-major `n × m`), as a failure message.
 pub fn compare(backend: &str, got: &[i64], want: &[i64], m: usize) -> Option<String> {
     if got.len() != want.len() {
-        return Some(format!("{backend}: {} results, expected {}", got.len(), want.len()));
+        return Some(format!(
+            "{backend}: {} results, expected {}",
+            got.len(),
+            want.len()
+        ));
     }
     let bad = got.iter().zip(want).filter(|(g, w)| g != w).count();
     let first = got.iter().zip(want).position(|(g, w)| g != w)?;
@@ -520,10 +619,18 @@ fn cpu_kernels(wtype: WeightType, index: usize) -> Vec<(String, KernelOptions)> 
             schemes.push((Scheme::TernaryNative, "native"));
         }
         for (scheme, name) in schemes {
-            let opts = KernelOptions { isa, threads: 1, tables: TableMode::Exact, scheme };
+            let opts = KernelOptions {
+                isa,
+                threads: 1,
+                tables: TableMode::Exact,
+                scheme,
+            };
             v.push((format!("cpu:{}/{name}", isa.name()), opts));
             if index % 4 == 3 && Some(&isa) == isas.last() {
-                v.push((format!("cpu:{}/{name}/2t", isa.name()), KernelOptions { threads: 2, ..opts }));
+                v.push((
+                    format!("cpu:{}/{name}/2t", isa.name()),
+                    KernelOptions { threads: 2, ..opts },
+                ));
             }
         }
     }
@@ -579,7 +686,11 @@ impl CaseResult {
     /// The one-line failure report (with the replay command), or `None` if it passed.
     pub fn failure_line(&self) -> Option<String> {
         let first = self.failures.first()?;
-        let more = if self.failures.len() > 1 { format!(" (+{} more)", self.failures.len() - 1) } else { String::new() };
+        let more = if self.failures.len() > 1 {
+            format!(" (+{} more)", self.failures.len() - 1)
+        } else {
+            String::new()
+        };
         Some(format!(
             "FAIL case {} [{} {}x{} n={} {}]: {first}{more}\n  replay: {}",
             self.spec.index,
@@ -602,7 +713,13 @@ pub enum Rtl<'a> {
 }
 
 /// Run case `spec` on `inputs` through the RTL and every backend; compare with the plain reference.
-pub fn run_case(plan: &Plan, spec: &CaseSpec, inputs: &CaseInputs, rtl: Rtl<'_>, inject_fault: bool) -> CaseResult {
+pub fn run_case(
+    plan: &Plan,
+    spec: &CaseSpec,
+    inputs: &CaseInputs,
+    rtl: Rtl<'_>,
+    inject_fault: bool,
+) -> CaseResult {
     let t = Instant::now();
     let cfg = &plan.pool[spec.config];
     let (m, k, n) = (spec.m, spec.k, spec.n);
@@ -659,11 +776,13 @@ pub fn run_case(plan: &Plan, spec: &CaseSpec, inputs: &CaseInputs, rtl: Rtl<'_>,
     // The CPU kernels (int8 activations only).
     if let Acts::I8(x) = &acts {
         for (name, opts) in cpu_kernels(w.wtype(), spec.index) {
-            let got = LutGemm::new(w, &opts).map_err(|e| e.to_string()).and_then(|g| {
-                let mut out = vec![0i32; n * m];
-                g.gemm(x, n, &mut out).map_err(|e| e.to_string())?;
-                Ok(out.into_iter().map(i64::from).collect())
-            });
+            let got = LutGemm::new(w, &opts)
+                .map_err(|e| e.to_string())
+                .and_then(|g| {
+                    let mut out = vec![0i32; n * m];
+                    g.gemm(x, n, &mut out).map_err(|e| e.to_string())?;
+                    Ok(out.into_iter().map(i64::from).collect())
+                });
             check(name, got, &mut failures);
         }
     }
@@ -687,7 +806,11 @@ pub fn run_case(plan: &Plan, spec: &CaseSpec, inputs: &CaseInputs, rtl: Rtl<'_>,
 pub fn parse_cases(s: &str) -> Result<Vec<usize>> {
     let mut v = BTreeSet::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let num = |t: &str| t.trim().parse::<usize>().with_context(|| format!("--case `{s}`: `{t}` is not a case index"));
+        let num = |t: &str| {
+            t.trim()
+                .parse::<usize>()
+                .with_context(|| format!("--case `{s}`: `{t}` is not a case index"))
+        };
         match part.split_once('-') {
             Some((a, b)) => {
                 let (a, b) = (num(a)?, num(b)?);
@@ -716,7 +839,12 @@ pub fn cmd_regress(a: &RegressArgs) -> Result<ExitCode> {
         return merge(a, dir);
     }
     let seed = a.seed.unwrap_or_else(rand::random);
-    let gen = Gen { seed, configs: a.configs, max_pe: a.max_pe, max_cycles: a.max_cycles };
+    let gen = Gen {
+        seed,
+        configs: a.configs,
+        max_pe: a.max_pe,
+        max_cycles: a.max_cycles,
+    };
     let plan = Plan::new(gen);
     let n = a.cases.unwrap_or(DEFAULT_CASES);
     if a.list {
@@ -734,23 +862,51 @@ pub fn cmd_regress(a: &RegressArgs) -> Result<ExitCode> {
         Some(s) => parse_cases(s)?,
         None => (0..n).collect(),
     };
-    let jobs = a.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize);
-    let kernels: Vec<String> = cpu_kernels(WeightType::Ternary, 3).into_iter().map(|(n, _)| n).collect();
+    let jobs = a.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |j| j as usize,
+    );
+    let kernels: Vec<String> = cpu_kernels(WeightType::Ternary, 3)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
     println!(
         "regress    seed {seed}: {} case(s) over {} configs, {jobs} job(s) (replay one: {})",
         indices.len(),
         plan.pool.len(),
-        gen.replay(indices[0]).replace(&format!("--case {}", indices[0]), "--case I")
+        gen.replay(indices[0])
+            .replace(&format!("--case {}", indices[0]), "--case I")
     );
-    println!("backends   rtl, ref-lut, {} (int8 cases; native = ternary only)", kernels.join(", "));
+    println!(
+        "backends   rtl, ref-lut, {} (int8 cases; native = ternary only)",
+        kernels.join(", ")
+    );
     let used: BTreeSet<usize> = indices.iter().map(|&i| i % plan.pool.len()).collect();
     for (i, c) in plan.pool.iter().enumerate() {
-        let mark = if used.contains(&i) { "" } else { " (no case selected)" };
+        let mark = if used.contains(&i) {
+            ""
+        } else {
+            " (no case selected)"
+        };
         println!("config {i:<3} {}{mark}", c.slug());
     }
     let t = Instant::now();
-    let outcome = run_cases(&plan, &indices, jobs, a.inject_fault, a.out.as_deref(), true)?;
-    let report = Report::new(&plan.gen, outcome.results, outcome.builds, Some(t.elapsed()), Some(jobs), Vec::new());
+    let outcome = run_cases(
+        &plan,
+        &indices,
+        jobs,
+        a.inject_fault,
+        a.out.as_deref(),
+        true,
+    )?;
+    let report = Report::new(
+        &plan.gen,
+        outcome.results,
+        outcome.builds,
+        Some(t.elapsed()),
+        Some(jobs),
+        Vec::new(),
+    );
     finish(a, &report)
 }
 
@@ -768,17 +924,35 @@ pub struct Outcome {
 /// Build (or load) the models of the configs `indices` need, then run the cases on `jobs` threads,
 /// each with its own model instances (a [`SimModel`] is `Send` but not `Sync`; the loaded
 /// [`SimLibrary`] is shared). With `out`, each result is also written to `out/cases/<i>.json`.
-pub fn run_cases(plan: &Plan, indices: &[usize], jobs: usize, inject: Option<usize>, out: Option<&Path>, progress: bool) -> Result<Outcome> {
+pub fn run_cases(
+    plan: &Plan,
+    indices: &[usize],
+    jobs: usize,
+    inject: Option<usize>,
+    out: Option<&Path>,
+    progress: bool,
+) -> Result<Outcome> {
     let jobs = jobs.max(1);
     let c = plan.pool.len();
-    let needed: Vec<usize> = indices.iter().map(|&i| i % c).collect::<BTreeSet<_>>().into_iter().collect();
+    let needed: Vec<usize> = indices
+        .iter()
+        .map(|&i| i % c)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let style = |what: &str| {
-        indicatif::ProgressStyle::with_template(&format!("{{elapsed_precise}} [{{bar:30}}] {{pos}}/{{len}} {what}, ETA {{eta}} {{msg}}"))
-            .expect("valid template")
-            .progress_chars("=> ")
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{elapsed_precise}} [{{bar:30}}] {{pos}}/{{len}} {what}, ETA {{eta}} {{msg}}"
+        ))
+        .expect("valid template")
+        .progress_chars("=> ")
     };
     let new_bar = |len: usize, what: &str| {
-        let bar = if progress { indicatif::ProgressBar::new(len as u64) } else { indicatif::ProgressBar::hidden() };
+        let bar = if progress {
+            indicatif::ProgressBar::new(len as u64)
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
         bar.set_style(style(what));
         bar.enable_steady_tick(Duration::from_millis(500));
         bar
@@ -804,10 +978,22 @@ pub fn run_cases(plan: &Plan, indices: &[usize], jobs: usize, inject: Option<usi
                         Ok(_) => ("cached", None),
                         Err(e) => ("failed", Some(e.clone())),
                     };
-                    let info = BuildInfo { slug: cfg.slug(), status: status.into(), seconds: t.elapsed().as_secs_f64(), error };
-                    bar.suspend(|| println!("model      config {ci} {}: {status} in {:.1} s", info.slug, info.seconds));
+                    let info = BuildInfo {
+                        slug: cfg.slug(),
+                        status: status.into(),
+                        seconds: t.elapsed().as_secs_f64(),
+                        error,
+                    };
+                    bar.suspend(|| {
+                        println!(
+                            "model      config {ci} {}: {status} in {:.1} s",
+                            info.slug, info.seconds
+                        )
+                    });
                     bar.inc(1);
-                    libs.lock().unwrap_or_else(|e| e.into_inner()).insert(ci, (lib, info));
+                    libs.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(ci, (lib, info));
                 }
             });
         }
@@ -853,9 +1039,14 @@ pub fn run_cases(plan: &Plan, indices: &[usize], jobs: usize, inject: Option<usi
                     }
                     if let Some(dir) = out {
                         let path = case_file(dir, i);
-                        let text = serde_json::to_string_pretty(&r).map(|s| s + "\n").map_err(anyhow::Error::from);
+                        let text = serde_json::to_string_pretty(&r)
+                            .map(|s| s + "\n")
+                            .map_err(anyhow::Error::from);
                         if let Err(e) = text.and_then(|text| write_atomic(&path, &text)) {
-                            write_err.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+                            write_err
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .get_or_insert(e);
                         }
                     }
                     bar.inc(1);
@@ -874,13 +1065,22 @@ pub fn run_cases(plan: &Plan, indices: &[usize], jobs: usize, inject: Option<usi
     }
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     results.sort_by_key(|r| r.spec.index);
-    let mut builds: Vec<(usize, BuildInfo)> = libs.into_iter().map(|(ci, (_, b))| (ci, b)).collect();
+    let mut builds: Vec<(usize, BuildInfo)> =
+        libs.into_iter().map(|(ci, (_, b))| (ci, b)).collect();
     builds.sort_by_key(|(ci, _)| *ci);
-    Ok(Outcome { results, builds: builds.into_iter().map(|(_, b)| b).collect() })
+    Ok(Outcome {
+        results,
+        builds: builds.into_iter().map(|(_, b)| b).collect(),
+    })
 }
 
 /// The result of a case whose run panicked.
-fn panicked(plan: &Plan, i: usize, payload: &(dyn std::any::Any + Send), took: Duration) -> CaseResult {
+fn panicked(
+    plan: &Plan,
+    i: usize,
+    payload: &(dyn std::any::Any + Send),
+    took: Duration,
+) -> CaseResult {
     let msg = panic_message(payload);
     let spec = plan.spec(i);
     let cfg = &plan.pool[spec.config];
@@ -941,9 +1141,24 @@ pub struct Report {
 }
 
 impl Report {
-    fn new(gen: &Gen, results: Vec<CaseResult>, builds: Vec<BuildInfo>, wall: Option<Duration>, jobs: Option<usize>, missing: Vec<usize>) -> Report {
-        let compiled: BTreeMap<&str, f64> = builds.iter().filter(|b| b.status == "built").map(|b| (b.slug.as_str(), b.seconds)).collect();
-        let configs = results.iter().map(|r| r.slug.as_str()).collect::<BTreeSet<_>>().len();
+    fn new(
+        gen: &Gen,
+        results: Vec<CaseResult>,
+        builds: Vec<BuildInfo>,
+        wall: Option<Duration>,
+        jobs: Option<usize>,
+        missing: Vec<usize>,
+    ) -> Report {
+        let compiled: BTreeMap<&str, f64> = builds
+            .iter()
+            .filter(|b| b.status == "built")
+            .map(|b| (b.slug.as_str(), b.seconds))
+            .collect();
+        let configs = results
+            .iter()
+            .map(|r| r.slug.as_str())
+            .collect::<BTreeSet<_>>()
+            .len();
         Report {
             gen: *gen,
             cases: results.len(),
@@ -968,21 +1183,49 @@ impl Report {
         let mut s = String::new();
         let mut groups: BTreeMap<(String, String, u32), [usize; 4]> = BTreeMap::new();
         for r in &self.results {
-            let key = (r.config.arch.to_string(), r.config.weights.to_string(), r.spec.act_bits);
+            let key = (
+                r.config.arch.to_string(),
+                r.config.weights.to_string(),
+                r.spec.act_bits,
+            );
             let e = groups.entry(key).or_default();
             e[0] += 1;
             e[1] += usize::from(r.spec.kind.is_extreme());
             e[2] += usize::from(!r.passed());
             e[3] = e[3].max(r.backends.len());
         }
-        let _ = writeln!(s, "{:<7} {:<8} {:>4} {:>7} {:>8} {:>7} {:>9}", "arch", "weights", "act", "cases", "extreme", "failed", "backends");
+        let _ = writeln!(
+            s,
+            "{:<7} {:<8} {:>4} {:>7} {:>8} {:>7} {:>9}",
+            "arch", "weights", "act", "cases", "extreme", "failed", "backends"
+        );
         for ((arch, w, act), [cases, ext, failed, backends]) in &groups {
-            let _ = writeln!(s, "{arch:<7} {w:<8} {:>4} {cases:>7} {ext:>8} {failed:>7} {backends:>9}", format!("int{act}"));
+            let _ = writeln!(
+                s,
+                "{arch:<7} {w:<8} {:>4} {cases:>7} {ext:>8} {failed:>7} {backends:>9}",
+                format!("int{act}")
+            );
         }
         let ext: usize = groups.values().map(|g| g[1]).sum();
-        let _ = writeln!(s, "{:<7} {:<8} {:>4} {:>7} {:>8} {:>7}", "total", "", "", self.cases, ext, self.failed);
-        let cached = self.builds.iter().filter(|b| b.status == "cached").map(|b| &b.slug).collect::<BTreeSet<_>>().len();
-        let broken = self.builds.iter().filter(|b| b.status == "failed").map(|b| &b.slug).collect::<BTreeSet<_>>().len();
+        let _ = writeln!(
+            s,
+            "{:<7} {:<8} {:>4} {:>7} {:>8} {:>7}",
+            "total", "", "", self.cases, ext, self.failed
+        );
+        let cached = self
+            .builds
+            .iter()
+            .filter(|b| b.status == "cached")
+            .map(|b| &b.slug)
+            .collect::<BTreeSet<_>>()
+            .len();
+        let broken = self
+            .builds
+            .iter()
+            .filter(|b| b.status == "failed")
+            .map(|b| &b.slug)
+            .collect::<BTreeSet<_>>()
+            .len();
         let _ = writeln!(
             s,
             "configs    {} distinct: {} compiled ({:.1} s of Verilator/C++ builds), {cached} from the cache{}",
@@ -992,13 +1235,26 @@ impl Report {
             if broken > 0 { format!(", {broken} FAILED to build") } else { String::new() }
         );
         if let Some(w) = self.wall_seconds {
-            let _ = writeln!(s, "wall       {w:.1} s with {} job(s)", self.jobs.unwrap_or(1));
+            let _ = writeln!(
+                s,
+                "wall       {w:.1} s with {} job(s)",
+                self.jobs.unwrap_or(1)
+            );
         }
         if !self.missing.is_empty() {
-            let _ = writeln!(s, "missing    {} case(s) have no result: {}", self.missing.len(), ranges(&self.missing));
+            let _ = writeln!(
+                s,
+                "missing    {} case(s) have no result: {}",
+                self.missing.len(),
+                ranges(&self.missing)
+            );
         }
         let verdict = if self.ok() { "PASS" } else { "FAIL" };
-        let _ = writeln!(s, "result     {verdict}: {} of {} case(s) failed (seed {})", self.failed, self.cases, self.gen.seed);
+        let _ = writeln!(
+            s,
+            "result     {verdict}: {} of {} case(s) failed (seed {})",
+            self.failed, self.cases, self.gen.seed
+        );
         for r in self.results.iter().filter(|r| !r.passed()) {
             let _ = writeln!(s, "  replay: {}", r.replay);
         }
@@ -1032,11 +1288,23 @@ impl Report {
             ("max_pe", self.gen.max_pe.to_string()),
             ("max_cycles", self.gen.max_cycles.to_string()),
         ] {
-            let _ = writeln!(s, "      <property name=\"{name}\" value=\"{}\"/>", xml_escape(&value));
+            let _ = writeln!(
+                s,
+                "      <property name=\"{name}\" value=\"{}\"/>",
+                xml_escape(&value)
+            );
         }
         let _ = writeln!(s, "    </properties>");
         for r in &self.results {
-            let name = format!("case {} {}x{} n={} {} int{}", r.spec.index, r.spec.m, r.spec.k, r.spec.n, r.spec.kind.name(), r.spec.act_bits);
+            let name = format!(
+                "case {} {}x{} n={} {} int{}",
+                r.spec.index,
+                r.spec.m,
+                r.spec.k,
+                r.spec.n,
+                r.spec.kind.name(),
+                r.spec.act_bits
+            );
             let open = format!(
                 "    <testcase classname=\"regress.{}\" name=\"{}\" time=\"{:.3}\"",
                 xml_escape(&r.slug),
@@ -1051,14 +1319,30 @@ impl Report {
                     let body = format!("{}\nreplay: {}", r.failures.join("\n"), r.replay);
                     let _ = writeln!(s, "{open}>");
                     // A backend that disagreed is a mismatch; one that could not run (build, panic) an error.
-                    let kind = if r.failures.iter().any(|f| f.contains(": error:") || f.starts_with("panicked")) { "error" } else { "mismatch" };
-                    let _ = writeln!(s, "      <failure message=\"{}\" type=\"{kind}\">{}</failure>", xml_escape(first), xml_escape(&body));
+                    let kind = if r
+                        .failures
+                        .iter()
+                        .any(|f| f.contains(": error:") || f.starts_with("panicked"))
+                    {
+                        "error"
+                    } else {
+                        "mismatch"
+                    };
+                    let _ = writeln!(
+                        s,
+                        "      <failure message=\"{}\" type=\"{kind}\">{}</failure>",
+                        xml_escape(first),
+                        xml_escape(&body)
+                    );
                     let _ = writeln!(s, "    </testcase>");
                 }
             }
         }
         for &i in &self.missing {
-            let _ = writeln!(s, "    <testcase classname=\"regress.missing\" name=\"case {i}\" time=\"0\">");
+            let _ = writeln!(
+                s,
+                "    <testcase classname=\"regress.missing\" name=\"case {i}\" time=\"0\">"
+            );
             let _ = writeln!(
                 s,
                 "      <error message=\"no result file\" type=\"missing\">{}</error>",
@@ -1102,7 +1386,11 @@ fn ranges(v: &[usize]) -> String {
         while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
             j += 1;
         }
-        parts.push(if i == j { v[i].to_string() } else { format!("{}-{}", v[i], v[j]) });
+        parts.push(if i == j {
+            v[i].to_string()
+        } else {
+            format!("{}-{}", v[i], v[j])
+        });
         i = j + 1;
     }
     parts.join(", ")
@@ -1120,55 +1408,107 @@ fn finish(a: &RegressArgs, report: &Report) -> Result<ExitCode> {
         write_atomic(p, &report.junit())?;
         println!("wrote      {}", p.display());
     }
-    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// `--report DIR`: merge the case files of one run.
 fn merge(a: &RegressArgs, dir: &Path) -> Result<ExitCode> {
     let cases_dir = dir.join("cases");
-    let entries = std::fs::read_dir(&cases_dir).with_context(|| format!("reading {} (write it with --out {})", cases_dir.display(), dir.display()))?;
+    let entries = std::fs::read_dir(&cases_dir).with_context(|| {
+        format!(
+            "reading {} (write it with --out {})",
+            cases_dir.display(),
+            dir.display()
+        )
+    })?;
     let mut results: BTreeMap<usize, CaseResult> = BTreeMap::new();
     for e in entries {
         let path = e?.path();
         if path.extension().is_none_or(|x| x != "json") {
             continue;
         }
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let r: CaseResult = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let r: CaseResult =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         results.insert(r.spec.index, r);
     }
     let Some(first) = results.values().next() else {
-        bail!("no case results in {}: run `lutcore regress --case ... --out {}` first", cases_dir.display(), dir.display());
+        bail!(
+            "no case results in {}: run `lutcore regress --case ... --out {}` first",
+            cases_dir.display(),
+            dir.display()
+        );
     };
     let gen = first.gen;
     if let Some(r) = results.values().find(|r| r.gen != gen) {
-        bail!("{} holds cases of two runs: case {} has {:?}, case {} has {:?}", cases_dir.display(), first.spec.index, gen, r.spec.index, r.gen);
+        bail!(
+            "{} holds cases of two runs: case {} has {:?}, case {} has {:?}",
+            cases_dir.display(),
+            first.spec.index,
+            gen,
+            r.spec.index,
+            r.gen
+        );
     }
-    let asked = Gen { seed: a.seed.unwrap_or(gen.seed), configs: a.configs, max_pe: a.max_pe, max_cycles: a.max_cycles };
+    let asked = Gen {
+        seed: a.seed.unwrap_or(gen.seed),
+        configs: a.configs,
+        max_pe: a.max_pe,
+        max_cycles: a.max_cycles,
+    };
     if asked != gen {
-        bail!("the results in {} are of run {:?}, not of the options given ({:?})", cases_dir.display(), gen, asked);
+        bail!(
+            "the results in {} are of run {:?}, not of the options given ({:?})",
+            cases_dir.display(),
+            gen,
+            asked
+        );
     }
-    let n = a.cases.unwrap_or_else(|| results.keys().next_back().map_or(0, |&i| i + 1));
+    let n = a
+        .cases
+        .unwrap_or_else(|| results.keys().next_back().map_or(0, |&i| i + 1));
     let missing: Vec<usize> = (0..n).filter(|i| !results.contains_key(i)).collect();
-    let results: Vec<CaseResult> = results.into_values().filter(|r| a.cases.is_none_or(|n| r.spec.index < n)).collect();
+    let results: Vec<CaseResult> = results
+        .into_values()
+        .filter(|r| a.cases.is_none_or(|n| r.spec.index < n))
+        .collect();
     // Compile accounting: a config counts as compiled if any task built it.
     let mut builds: BTreeMap<String, BuildInfo> = BTreeMap::new();
     for b in results.iter().filter_map(|r| r.build.clone()) {
         match builds.get(&b.slug) {
-            Some(old) if old.status == "built" || (old.status == b.status && old.seconds >= b.seconds) => {}
+            Some(old)
+                if old.status == "built"
+                    || (old.status == b.status && old.seconds >= b.seconds) => {}
             _ if b.status == "built" || !builds.contains_key(&b.slug) => {
                 builds.insert(b.slug.clone(), b);
             }
             _ => {}
         }
     }
-    println!("report     {} case result(s) from {} (seed {})", results.len(), cases_dir.display(), gen.seed);
+    println!(
+        "report     {} case result(s) from {} (seed {})",
+        results.len(),
+        cases_dir.display(),
+        gen.seed
+    );
     for r in results.iter().filter(|r| !r.passed()) {
         if let Some(line) = r.failure_line() {
             eprintln!("{line}");
         }
     }
-    let report = Report::new(&gen, results, builds.into_values().collect(), None, None, missing);
+    let report = Report::new(
+        &gen,
+        results,
+        builds.into_values().collect(),
+        None,
+        None,
+        missing,
+    );
     finish(a, &report)
 }
 
@@ -1177,7 +1517,12 @@ mod tests {
     use super::*;
 
     fn plan() -> Plan {
-        Plan::new(Gen { seed: 42, configs: 3, max_pe: 64, max_cycles: 20_000 })
+        Plan::new(Gen {
+            seed: 42,
+            configs: 3,
+            max_pe: 64,
+            max_cycles: 20_000,
+        })
     }
 
     #[test]
@@ -1210,7 +1555,10 @@ mod tests {
             match s.kind {
                 Kind::ExtremeLowMax => assert!(x.x.iter().all(|&v| i64::from(v) == lo)),
                 Kind::ExtremeHighMax => assert!(x.x.iter().all(|&v| i64::from(v) == hi)),
-                _ => assert!(x.x.iter().all(|&v| i64::from(v) == lo || i64::from(v) == hi)),
+                _ => assert!(x
+                    .x
+                    .iter()
+                    .all(|&v| i64::from(v) == lo || i64::from(v) == hi)),
             }
         }
         assert_eq!(p.spec(12).kind, Kind::Random);
@@ -1220,15 +1568,27 @@ mod tests {
     fn shapes_are_often_off_the_tile() {
         let p = Plan::new(Gen::defaults(9));
         let specs: Vec<CaseSpec> = (0..600).map(|i| p.spec(i)).collect();
-        let off_m = specs.iter().filter(|s| s.m % p.pool[s.config].rows() != 0).count();
-        let off_k = specs.iter().filter(|s| s.k % p.pool[s.config].k_tile() != 0).count();
-        assert!(off_m > 150 && off_k > 150, "M off the tile {off_m}, K off the tile {off_k} of 600");
+        let off_m = specs
+            .iter()
+            .filter(|s| s.m % p.pool[s.config].rows() != 0)
+            .count();
+        let off_k = specs
+            .iter()
+            .filter(|s| s.k % p.pool[s.config].k_tile() != 0)
+            .count();
+        assert!(
+            off_m > 150 && off_k > 150,
+            "M off the tile {off_m}, K off the tile {off_k} of 600"
+        );
         assert!(specs.iter().any(|s| s.n > 1));
         for s in &specs {
             let cfg = &p.pool[s.config];
             assert!(s.k >= 1 && s.k <= cfg.max_k() && s.m >= 1 && s.n >= 1);
             if !s.kind.is_extreme() {
-                assert!(cycles(cfg, s.m, s.k, s.n) <= p.gen.max_cycles || (s.m <= cfg.rows() && s.n == 1 && s.k == 1));
+                assert!(
+                    cycles(cfg, s.m, s.k, s.n) <= p.gen.max_cycles
+                        || (s.m <= cfg.rows() && s.n == 1 && s.k == 1)
+                );
             }
         }
     }
@@ -1252,7 +1612,13 @@ mod tests {
         let mut got = want.clone();
         got[4] += 1;
         let msg = compare("rtl", &got, &want, 3).expect("a mismatch");
-        assert!(msg.contains("rtl") && msg.contains("1 of 6") && msg.contains("token 1 row 1") && msg.contains("got 1, want 0"), "{msg}");
+        assert!(
+            msg.contains("rtl")
+                && msg.contains("1 of 6")
+                && msg.contains("token 1 row 1")
+                && msg.contains("got 1, want 0"),
+            "{msg}"
+        );
         assert!(compare("rtl", &want[..5], &want, 3).is_some());
     }
 
@@ -1263,39 +1629,84 @@ mod tests {
         let p = plan();
         let (spec, inputs) = p.case(13);
         // No model needed: a failed build is reported as a failure of the RTL backend.
-        let broken = run_case(&p, &spec, &inputs, Rtl::Failed("no verilator in this test".into()), false);
+        let broken = run_case(
+            &p,
+            &spec,
+            &inputs,
+            Rtl::Failed("no verilator in this test".into()),
+            false,
+        );
         assert!(!broken.passed());
-        assert!(broken.failures.iter().all(|f| f.starts_with("rtl:")), "{:?}", broken.failures);
+        assert!(
+            broken.failures.iter().all(|f| f.starts_with("rtl:")),
+            "{:?}",
+            broken.failures
+        );
         let line = broken.failure_line().expect("failed");
         assert!(line.contains("FAIL case 13") && line.contains("replay: lutcore regress --seed 42 --case 13 --configs 3 --max-pe 64 --max-cycles 20000"), "{line}");
 
         // An off-by-one in one result, on top of an otherwise correct run.
         let mut r = broken.clone();
         r.failures.clear();
-        let want: Vec<i64> = inputs.x.chunks(spec.k).flat_map(|t| gemv_plain(&inputs.w, &t.iter().map(|&v| v as i16).collect::<Vec<_>>())).collect();
+        let want: Vec<i64> = inputs
+            .x
+            .chunks(spec.k)
+            .flat_map(|t| gemv_plain(&inputs.w, &t.iter().map(|&v| v as i16).collect::<Vec<_>>()))
+            .collect();
         let mut got = want.clone();
         got[0] -= 1;
         r.failures.extend(compare("rtl", &got, &want, spec.m));
         assert!(!r.passed());
-        let report = Report::new(&p.gen, vec![r.clone(), { let mut ok = r.clone(); ok.failures.clear(); ok.spec.index = 14; ok }], vec![], None, None, vec![15]);
+        let report = Report::new(
+            &p.gen,
+            vec![r.clone(), {
+                let mut ok = r.clone();
+                ok.failures.clear();
+                ok.spec.index = 14;
+                ok
+            }],
+            vec![],
+            None,
+            None,
+            vec![15],
+        );
         assert_eq!((report.failed, report.ok()), (1, false));
         let xml = report.junit();
-        assert!(xml.contains("tests=\"3\" failures=\"1\" errors=\"1\""), "{xml}");
-        assert!(xml.contains("<failure message=\"rtl: 1 of") && xml.contains("replay: lutcore regress --seed 42 --case 13"), "{xml}");
-        assert!(xml.contains("name=\"case 15\"") && xml.contains("--case 15"), "{xml}");
-        assert!(report.summary().contains("FAIL: 1 of 2"), "{}", report.summary());
+        assert!(
+            xml.contains("tests=\"3\" failures=\"1\" errors=\"1\""),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<failure message=\"rtl: 1 of")
+                && xml.contains("replay: lutcore regress --seed 42 --case 13"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("name=\"case 15\"") && xml.contains("--case 15"),
+            "{xml}"
+        );
+        assert!(
+            report.summary().contains("FAIL: 1 of 2"),
+            "{}",
+            report.summary()
+        );
     }
 
     #[test]
     fn xml_escaping() {
-        assert_eq!(xml_escape("a<b & \"c\" 'd'>\n\u{1}"), "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;&#10;\u{FFFD}");
+        assert_eq!(
+            xml_escape("a<b & \"c\" 'd'>\n\u{1}"),
+            "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;&#10;\u{FFFD}"
+        );
     }
 
     #[test]
     fn case_lists() {
         assert_eq!(parse_cases("3").unwrap(), vec![3]);
         assert_eq!(parse_cases("5-7,1, 6").unwrap(), vec![1, 5, 6, 7]);
-        assert!(parse_cases("7-5").is_err() && parse_cases("x").is_err() && parse_cases("").is_err());
+        assert!(
+            parse_cases("7-5").is_err() && parse_cases("x").is_err() && parse_cases("").is_err()
+        );
         assert_eq!(ranges(&[1, 2, 3, 7, 9, 10]), "1-3, 7, 9-10");
     }
 }

@@ -51,7 +51,11 @@ pub(crate) fn cmd_sim(a: &SimArgs) -> Result<ExitCode> {
     if let Some(path) = &a.json {
         write_json(path, &run.json())?;
     }
-    Ok(if run.mismatch.is_none() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if run.mismatch.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// What one `lutcore sim` run found.
@@ -79,14 +83,22 @@ fn run(a: &SimArgs) -> Result<SimRun> {
     let w = crate::bench::random_weights(&mut rng, cfg.weights(), m, k)?;
     let x = random_activations(&mut rng, k);
     println!("config     {name}: {cfg}");
-    println!("shape      {m} x {k}, {} weights, int8 activations (seed {})", cfg.weights(), a.seed);
+    println!(
+        "shape      {m} x {k}, {} weights, int8 activations (seed {})",
+        cfg.weights(),
+        a.seed
+    );
 
     let mut sim = build(&cfg, a.trace.as_deref())?;
     if let Some(p) = &a.trace {
         create_parent_dir(p)?;
         sim.model_mut().trace_open(p)?;
     }
-    let repeats = if a.trace.is_some() { 1 } else { a.repeats as usize };
+    let repeats = if a.trace.is_some() {
+        1
+    } else {
+        a.repeats as usize
+    };
     let (results, cycles, walls) = repeat_gemv(&mut sim, &w, &x.values, repeats)?;
     if let Some(t) = sim.model_mut().trace_close() {
         println!(
@@ -102,8 +114,20 @@ fn run(a: &SimArgs) -> Result<SimRun> {
     if golden != gemv_plain(&w, &x.values) {
         bail!("software LUT reference disagrees with the plain dot product: this is a bug in lutcore_sw");
     }
-    let mismatch = results.iter().zip(&golden).position(|(r, g)| i64::from(*r) != *g).map(|r| (r, results[r], golden[r]));
-    Ok(SimRun { name, cfg, shape: a.shape, seed: a.seed, cycles, mismatch, walls })
+    let mismatch = results
+        .iter()
+        .zip(&golden)
+        .position(|(r, g)| i64::from(*r) != *g)
+        .map(|r| (r, results[r], golden[r]));
+    Ok(SimRun {
+        name,
+        cfg,
+        shape: a.shape,
+        seed: a.seed,
+        cycles,
+        mismatch,
+        walls,
+    })
 }
 
 /// Every check that needs no model: the shape against the limits and the config,
@@ -111,32 +135,53 @@ fn run(a: &SimArgs) -> Result<SimRun> {
 fn check_flags(a: &SimArgs, name: &str, cfg: &ArrayConfig) -> Result<()> {
     a.shape.check_weights(limits::MAX_WEIGHTS, "sim")?;
     a.shape.check_fits(name, cfg)?;
-    check_outputs(&[("--json", a.json.as_deref()), ("--trace", a.trace.as_deref())], &a.config.inputs())
+    check_outputs(
+        &[
+            ("--json", a.json.as_deref()),
+            ("--trace", a.trace.as_deref()),
+        ],
+        &a.config.inputs(),
+    )
 }
 
 /// Roughly Gaussian activations, quantized per token with absmax as BitNet does.
 fn random_activations(rng: &mut ChaCha8Rng, k: usize) -> QuantizedActivations {
-    let x: Vec<f32> = (0..k).map(|_| (0..4).map(|_| rng.gen_range(-1.0f32..1.0)).sum()).collect();
+    let x: Vec<f32> = (0..k)
+        .map(|_| (0..4).map(|_| rng.gen_range(-1.0f32..1.0)).sum())
+        .collect();
     QuantizedActivations::quantize_absmax(&x)
 }
 
 /// The Verilated model of `cfg` (the trace variant when tracing), built or taken
 /// from the cache behind a spinner; prints how it was obtained.
 fn build(cfg: &ArrayConfig, trace: Option<&Path>) -> Result<lutcore_sim::Simulator> {
-    let spinner = indicatif::ProgressBar::new_spinner().with_message("building the Verilated model (cached after the first run)");
+    let spinner = indicatif::ProgressBar::new_spinner()
+        .with_message("building the Verilated model (cached after the first run)");
     spinner.enable_steady_tick(Duration::from_millis(120));
     let t = Instant::now();
-    let opts = lutcore_sim::BuildOptions { trace: trace.map(lutcore_sim::TraceFormat::for_path), ..Default::default() };
+    let opts = lutcore_sim::BuildOptions {
+        trace: trace.map(lutcore_sim::TraceFormat::for_path),
+        ..Default::default()
+    };
     let sim = lutcore_sim::Simulator::with_options(cfg, &opts);
     spinner.finish_and_clear();
     let sim = sim?;
-    println!("model      {} in {:.1} s", sim.build_status(), t.elapsed().as_secs_f64());
+    println!(
+        "model      {} in {:.1} s",
+        sim.build_status(),
+        t.elapsed().as_secs_f64()
+    );
     Ok(sim)
 }
 
 /// The GEMV `repeats` times from reset: the results and cycles of the first run (every
 /// other run must equal them) and each run's wall time.
-fn repeat_gemv(sim: &mut lutcore_sim::Simulator, w: &WeightMatrix, x: &[i8], repeats: usize) -> Result<(Vec<i32>, u64, Vec<Duration>)> {
+fn repeat_gemv(
+    sim: &mut lutcore_sim::Simulator,
+    w: &WeightMatrix,
+    x: &[i8],
+    repeats: usize,
+) -> Result<(Vec<i32>, u64, Vec<Duration>)> {
     let first = sim.gemv(w, x)?;
     let mut walls = vec![first.wall];
     for i in 1..repeats {
@@ -172,12 +217,24 @@ impl SimRun {
             None => println!("match      yes: all {m} results bit-exact (RTL = software LUT reference = plain dot product)"),
             Some((r, rtl, sw)) => println!("match      NO: first mismatch at row {r}: RTL {rtl} != software {sw}"),
         }
-        println!("cycles     {} ({} row tiles of {rows} rows)", self.cycles, m.div_ceil(rows));
-        println!("ops/cycle  {:.1} (2·M·K / cycles; peak {:.1})", self.ops_per_cycle(), 2.0 * self.cfg.macs_per_cycle());
+        println!(
+            "cycles     {} ({} row tiles of {rows} rows)",
+            self.cycles,
+            m.div_ceil(rows)
+        );
+        println!(
+            "ops/cycle  {:.1} (2·M·K / cycles; peak {:.1})",
+            self.ops_per_cycle(),
+            2.0 * self.cfg.macs_per_cycle()
+        );
         let wall = self.median_wall();
         let mhz = |wall: Duration| self.speed(wall) / 1e6;
         if self.walls.len() == 1 {
-            println!("sim speed  {:.2} M cycles/s ({:.1} ms wall)", mhz(wall), wall.as_secs_f64() * 1e3);
+            println!(
+                "sim speed  {:.2} M cycles/s ({:.1} ms wall)",
+                mhz(wall),
+                wall.as_secs_f64() * 1e3
+            );
         } else {
             let fastest = self.walls.iter().min().copied().unwrap_or(wall);
             let slowest = self.walls.iter().max().copied().unwrap_or(wall);

@@ -18,12 +18,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use lutcore_sim::{CostModel, MatmulRecord, RtlBackend, RtlOptions, TraceRequest, TraceSelect, TRACE_CYCLE};
-use lutcore_sw::backend::{Backend, LutBackend};
 use lutcore_contract::config::{Arch, ArrayConfig, RawArrayConfig};
+use lutcore_sim::{
+    CostModel, MatmulRecord, RtlBackend, RtlOptions, TraceRequest, TraceSelect, TRACE_CYCLE,
+};
+use lutcore_sw::backend::{Backend, LutBackend};
 use lutcore_sw::gguf::GgmlType;
-use lutcore_sw::model::synth::{write_model, SynthShape};
 use lutcore_sw::model::sample::argmax;
+use lutcore_sw::model::synth::{write_model, SynthShape};
 use lutcore_sw::model::{Model, Session};
 
 use crate::args::{load_config, ConfigArgs, ConfigSource};
@@ -88,7 +90,12 @@ pub struct SimModelArgs {
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
     /// The matmul call to trace, counting from 0 in run order (see the table).
-    #[arg(long, value_name = "N", requires = "trace", conflicts_with = "trace_name")]
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "trace",
+        conflicts_with = "trace_name"
+    )]
     pub trace_matmul: Option<usize>,
     /// Trace the first call on this matrix, e.g. `blk.0.attn_q`.
     #[arg(long, value_name = "NAME", requires = "trace")]
@@ -128,7 +135,11 @@ impl SimModelReport {
 /// Run `lutcore sim-model`: exit status 1 on any mismatch.
 pub fn cmd_sim_model(a: &SimModelArgs) -> Result<ExitCode> {
     let report = run_and_report(a)?;
-    Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// [`run`], then the report: printed, and written to `--json` if given.
@@ -147,22 +158,35 @@ fn twins(cfg: &ArrayConfig, name: &str) -> Vec<(String, ArrayConfig)> {
     Arch::ALL
         .into_iter()
         .filter(|&a| a != cfg.arch())
-        .filter_map(|arch| RawArrayConfig { arch, ..cfg.raw().clone() }.validate().ok())
+        .filter_map(|arch| {
+            RawArrayConfig {
+                arch,
+                ..cfg.raw().clone()
+            }
+            .validate()
+            .ok()
+        })
         .map(|t| (format!("{} twin of {name}", t.arch()), t))
         .collect()
 }
 
 /// The baseline arrays of a run: those named on the command line, else the twins.
-fn baselines(a: &SimModelArgs, cfg: &ArrayConfig, name: &str) -> Result<Vec<(String, ArrayConfig)>> {
+fn baselines(
+    a: &SimModelArgs,
+    cfg: &ArrayConfig,
+    name: &str,
+) -> Result<Vec<(String, ArrayConfig)>> {
     if a.no_compare {
         return Ok(vec![]);
     }
     let presets = a.baseline_preset.iter().map(|p| ConfigSource::Preset(p));
     let files = a.baseline_config.iter().map(|f| ConfigSource::File(f));
-    let v = presets.chain(files).map(load_config).collect::<Result<Vec<_>>>()?;
+    let v = presets
+        .chain(files)
+        .map(load_config)
+        .collect::<Result<Vec<_>>>()?;
     Ok(if v.is_empty() { twins(cfg, name) } else { v })
 }
-
 
 /// The default built-in model: BitNet-shaped, small enough to simulate in seconds.
 fn builtin_shape() -> SynthShape {
@@ -183,8 +207,12 @@ fn builtin_shape() -> SynthShape {
 
 /// One decoder layer of a named shape, with a small vocabulary.
 fn bench_shape(name: &str) -> Result<SynthShape> {
-    let mut s = SynthShape::named(name)
-        .with_context(|| format!("unknown --bench-layer `{name}`; expected one of {}", SynthShape::NAMES.join(", ")))?;
+    let mut s = SynthShape::named(name).with_context(|| {
+        format!(
+            "unknown --bench-layer `{name}`; expected one of {}",
+            SynthShape::NAMES.join(", ")
+        )
+    })?;
     s.name = format!("{name}-layer");
     s.layers = 1;
     s.vocab = 256;
@@ -197,18 +225,33 @@ fn spinner(msg: &str) -> indicatif::ProgressBar {
     s
 }
 
-fn build(cfg: &ArrayConfig, label: &str, check: &str, trace: Option<TraceRequest>) -> Result<RtlBackend> {
+fn build(
+    cfg: &ArrayConfig,
+    label: &str,
+    check: &str,
+    trace: Option<TraceRequest>,
+) -> Result<RtlBackend> {
     let traced = if trace.is_some() { " with tracing" } else { "" };
-    let sp = spinner(&format!("building the Verilated {label} array{traced} (cached after the first run)"));
+    let sp = spinner(&format!(
+        "building the Verilated {label} array{traced} (cached after the first run)"
+    ));
     let t = Instant::now();
-    let opts = RtlOptions { check: Some(crate::model_cmd::cpu_backend("--check", check, 1)?), fail_on_mismatch: false };
+    let opts = RtlOptions {
+        check: Some(crate::model_cmd::cpu_backend("--check", check, 1)?),
+        fail_on_mismatch: false,
+    };
     let b = match trace {
         Some(tr) => RtlBackend::with_trace(cfg, opts, tr),
         None => RtlBackend::new(cfg, opts),
     };
     sp.finish_and_clear();
     let b = b.with_context(|| format!("building the {label} array {cfg}"))?;
-    println!("{label:<10} {} in {:.1} s ({})", b.library().status(), t.elapsed().as_secs_f64(), b.library().dir().display());
+    println!(
+        "{label:<10} {} in {:.1} s ({})",
+        b.library().status(),
+        t.elapsed().as_secs_f64(),
+        b.library().dir().display()
+    );
     Ok(b)
 }
 
@@ -220,12 +263,17 @@ fn load(path: &Path, backend: &dyn Backend, what: &str) -> Result<(Model, Durati
         bar.set_position(done as u64);
     });
     bar.finish_and_clear();
-    Ok((m.with_context(|| format!("loading {} on {what}", path.display()))?, t.elapsed()))
+    Ok((
+        m.with_context(|| format!("loading {} on {what}", path.display()))?,
+        t.elapsed(),
+    ))
 }
 
 fn progress(total: usize, msg: &str) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(total as u64)
-        .with_style(indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed}]").expect("template"));
+    let bar = indicatif::ProgressBar::new(total as u64).with_style(
+        indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed}]")
+            .expect("template"),
+    );
     bar.set_message(msg.to_string());
     bar
 }
@@ -248,13 +296,20 @@ fn generate(model: &Model, prompt: &[u32], decode: usize) -> Result<Generated> {
         steps.push(vec![tok]);
         logits.push(s.forward(&[tok], false)?.pop().context("no logits")?);
     }
-    Ok(Generated { steps, logits, wall: t.elapsed() })
+    Ok(Generated {
+        steps,
+        logits,
+        wall: t.elapsed(),
+    })
 }
 
 /// The last-position logits of each step, on `model`.
 fn replay(model: &Model, steps: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
     let mut s = Session::new(model, 1);
-    steps.iter().map(|t| s.forward(t, false)?.pop().context("no logits")).collect()
+    steps
+        .iter()
+        .map(|t| s.forward(t, false)?.pop().context("no logits"))
+        .collect()
 }
 
 /// How two runs' logits compare.
@@ -273,11 +328,19 @@ pub enum LogitsCheck {
 
 /// Compare logits bit for bit, and require every value to be finite.
 fn compare_logits(a: &[Vec<f32>], b: &[Vec<f32>]) -> LogitsCheck {
-    let count = a.iter().chain(b).flatten().filter(|v| !v.is_finite()).count();
+    let count = a
+        .iter()
+        .chain(b)
+        .flatten()
+        .filter(|v| !v.is_finite())
+        .count();
     if count > 0 {
         return LogitsCheck::NotFinite { count };
     }
-    let same = a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits()));
+    let same = a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits())
+        });
     if same {
         LogitsCheck::Identical
     } else {
@@ -338,10 +401,17 @@ impl Setup {
         if !positive(a.clock_mhz) || !positive(a.bandwidth_gbs) {
             bail!("--clock-mhz and --bandwidth-gbs must be positive");
         }
-        let cost = CostModel { clock_hz: a.clock_mhz * 1e6, weight_bytes_per_s: a.bandwidth_gbs * 1e9 };
+        let cost = CostModel {
+            clock_hz: a.clock_mhz * 1e6,
+            weight_bytes_per_s: a.bandwidth_gbs * 1e9,
+        };
         let (name, cfg) = a.array.load()?;
         let baselines = baselines(a, &cfg, &name)?;
-        let (prompt_len, decode) = if a.bench_layer.is_some() { (1, 0) } else { (a.prompt, a.decode) };
+        let (prompt_len, decode) = if a.bench_layer.is_some() {
+            (1, 0)
+        } else {
+            (a.prompt, a.decode)
+        };
         if prompt_len == 0 {
             bail!("--prompt 0: need at least one prompt token");
         }
@@ -350,10 +420,27 @@ impl Setup {
             bail!("--prompt {prompt_len} plus --decode {decode} is over the limit of {max_tokens} tokens");
         }
         let mut inputs = a.array.inputs();
-        inputs.extend(a.baseline_config.iter().map(|c| ("--baseline-config", c.as_path())));
+        inputs.extend(
+            a.baseline_config
+                .iter()
+                .map(|c| ("--baseline-config", c.as_path())),
+        );
         inputs.extend(a.model.iter().map(|m| ("--model", m.as_path())));
-        check_outputs(&[("--trace", a.trace.as_deref()), ("--json", a.json.as_deref())], &inputs)?;
-        Ok(Setup { name, cfg, baselines, cost, prompt_len, decode })
+        check_outputs(
+            &[
+                ("--trace", a.trace.as_deref()),
+                ("--json", a.json.as_deref()),
+            ],
+            &inputs,
+        )?;
+        Ok(Setup {
+            name,
+            cfg,
+            baselines,
+            cost,
+            prompt_len,
+            decode,
+        })
     }
 }
 
@@ -368,7 +455,10 @@ fn model_file(a: &SimModelArgs) -> Result<(PathBuf, Option<tempfile::TempDir>)> 
         Some(s) => bench_shape(s)?,
         None => builtin_shape(),
     };
-    let tmp = tempfile::Builder::new().prefix("lutcore-sim-model-").tempdir().context("creating a temporary directory")?;
+    let tmp = tempfile::Builder::new()
+        .prefix("lutcore-sim-model-")
+        .tempdir()
+        .context("creating a temporary directory")?;
     let p = tmp.path().join(format!("{}.gguf", shape.name));
     let sp = spinner(&format!("synthesizing {}", shape.name));
     let r = write_model(&shape, None, a.seed, &p, |_, _| {});
@@ -376,7 +466,14 @@ fn model_file(a: &SimModelArgs) -> Result<(PathBuf, Option<tempfile::TempDir>)> 
     r.with_context(|| format!("writing {}", p.display()))?;
     println!(
         "model      synthetic {}: hidden {}, ffn {}, {} layer(s), {} heads, vocab {}, {} (seed {})",
-        shape.name, shape.hidden, shape.ffn, shape.layers, shape.heads, shape.vocab, shape.ternary.name(), a.seed
+        shape.name,
+        shape.hidden,
+        shape.ffn,
+        shape.layers,
+        shape.heads,
+        shape.vocab,
+        shape.ternary.name(),
+        a.seed
     );
     Ok((p, Some(tmp)))
 }
@@ -454,12 +551,18 @@ fn run(a: &SimModelArgs) -> Result<ModelRun> {
         main.inject_fault(n);
         println!("fault      injecting a one-bit error into matmul #{n} (test hook)");
     }
-    let bases = setup.baselines.iter().map(|(_, bc)| build(bc, &format!("{} base", bc.arch()), &a.check, None)).collect::<Result<Vec<_>>>()?;
+    let bases = setup
+        .baselines
+        .iter()
+        .map(|(_, bc)| build(bc, &format!("{} base", bc.arch()), &a.check, None))
+        .collect::<Result<Vec<_>>>()?;
 
     let (on_main, load_wall) = load(&path, &main, "the main array")?;
     let layers = on_main.config.layers;
     let vocab = on_main.config.vocab;
-    let prompt: Vec<u32> = (0..setup.prompt_len).map(|i| ((1 + 37 * i) % vocab) as u32).collect();
+    let prompt: Vec<u32> = (0..setup.prompt_len)
+        .map(|i| ((1 + 37 * i) % vocab) as u32)
+        .collect();
     println!(
         "run        {} prompt token(s) + {} decoded; {} BitLinear matmuls per forward pass ({layers} layers x {MATMULS_PER_LAYER}); check against CPU `{}`",
         prompt.len(),
@@ -468,14 +571,27 @@ fn run(a: &SimModelArgs) -> Result<ModelRun> {
         a.check
     );
     let per_run = layers * MATMULS_PER_LAYER * (1 + setup.decode);
-    let Generated { steps, logits, wall: forward_wall } = with_progress(&main, per_run, "main array", || generate(&on_main, &prompt, setup.decode))?;
+    let Generated {
+        steps,
+        logits,
+        wall: forward_wall,
+    } = with_progress(&main, per_run, "main array", || {
+        generate(&on_main, &prompt, setup.decode)
+    })?;
     drop(on_main);
 
     let mut baselines = Vec::new();
     for (b, (name, cfg)) in bases.iter().zip(&setup.baselines) {
         let (on_base, _) = load(&path, b, &format!("baseline {name}"))?;
-        let replayed = with_progress(b, per_run, &format!("baseline {name}"), || replay(&on_base, &steps))?;
-        baselines.push(BaselineRun { name: name.clone(), cfg: cfg.clone(), records: b.records(), logits: compare_logits(&replayed, &logits) });
+        let replayed = with_progress(b, per_run, &format!("baseline {name}"), || {
+            replay(&on_base, &steps)
+        })?;
+        baselines.push(BaselineRun {
+            name: name.clone(),
+            cfg: cfg.clone(),
+            records: b.records(),
+            logits: compare_logits(&replayed, &logits),
+        });
     }
     let (on_cpu, _) = load(&path, &LutBackend { threads: 1 }, "the CPU")?;
     let cpu_logits = replay(&on_cpu, &steps)?;
@@ -484,8 +600,16 @@ fn run(a: &SimModelArgs) -> Result<ModelRun> {
     let trace = main.trace_record();
     if let (Some(path), None) = (&a.trace, &trace) {
         let which = match (&a.trace_name, a.trace_matmul) {
-            (Some(n), _) => format!("--trace-name {n}: no matmul of that name ran (names: {})", names(&records)),
-            (None, n) => format!("--trace-matmul {}: the run had {} matmuls (0..{})", n.unwrap_or(0), records.len(), records.len()),
+            (Some(n), _) => format!(
+                "--trace-name {n}: no matmul of that name ran (names: {})",
+                names(&records)
+            ),
+            (None, n) => format!(
+                "--trace-matmul {}: the run had {} matmuls (0..{})",
+                n.unwrap_or(0),
+                records.len(),
+                records.len()
+            ),
         };
         bail!("nothing traced to {}: {which}", path.display());
     }
@@ -509,7 +633,11 @@ fn sim_speed(t: &Totals) -> f64 {
 
 /// `n / seconds` as text, `-` when there is nothing to divide.
 fn per_second(n: usize, seconds: f64) -> String {
-    if n > 0 { format!("{:.1}", n as f64 / seconds) } else { "-".into() }
+    if n > 0 {
+        format!("{:.1}", n as f64 / seconds)
+    } else {
+        "-".into()
+    }
 }
 
 impl ModelRun {
@@ -528,7 +656,11 @@ impl ModelRun {
     /// What the exit status and the tests see.
     fn report(&self) -> SimModelReport {
         let (all, _, _) = self.totals(&self.records);
-        let baseline = self.baselines.iter().map(|b| totals(&b.records, &self.setup.cost)).fold((0, 0), |(c, m), t| (c + t.calls, m + t.mismatches));
+        let baseline = self
+            .baselines
+            .iter()
+            .map(|b| totals(&b.records, &self.setup.cost))
+            .fold((0, 0), |(c, m), t| (c + t.calls, m + t.mismatches));
         SimModelReport {
             matmuls: all.calls,
             mismatches: all.mismatches,
@@ -544,15 +676,23 @@ impl ModelRun {
         for b in &self.baselines {
             match b.logits {
                 LogitsCheck::Identical => {}
-                LogitsCheck::Differ => println!("baseline   {}: logits DIFFER from the main array's", b.name),
-                LogitsCheck::NotFinite { count } => println!("baseline   {}: logits NOT FINITE ({count} NaN or infinite values)", b.name),
+                LogitsCheck::Differ => {
+                    println!("baseline   {}: logits DIFFER from the main array's", b.name)
+                }
+                LogitsCheck::NotFinite { count } => println!(
+                    "baseline   {}: logits NOT FINITE ({count} NaN or infinite values)",
+                    b.name
+                ),
             }
         }
         println!();
         if a.full_table || self.records.len() <= 200 {
             self.print_table();
         } else {
-            println!("({} matmul calls; pass --full-table to list them)\n", self.records.len());
+            println!(
+                "({} matmul calls; pass --full-table to list them)\n",
+                self.records.len()
+            );
         }
         self.print_summary(a);
         self.print_baselines();
@@ -561,16 +701,30 @@ impl ModelRun {
 
     /// One row per matmul call, with each baseline's cycles beside the main array's.
     fn print_table(&self) {
-        let mut head = format!("{:>5} {:<12} {:>11} {:>4} {:>10} {:>6} {:>9} {:>5}", "layer", "matmul", "shape", "tok", "cycles", "util", "sim ms", "match");
+        let mut head = format!(
+            "{:>5} {:<12} {:>11} {:>4} {:>10} {:>6} {:>9} {:>5}",
+            "layer", "matmul", "shape", "tok", "cycles", "util", "sim ms", "match"
+        );
         for b in &self.baselines {
-            head += &format!(" | {:>10} {:>6} {:>7}", format!("{} cyc", b.cfg.arch()), "util", "x main");
+            head += &format!(
+                " | {:>10} {:>6} {:>7}",
+                format!("{} cyc", b.cfg.arch()),
+                "util",
+                "x main"
+            );
         }
         println!("{head}");
         for (i, r) in self.records.iter().enumerate() {
             let ok = match &r.check {
                 lutcore_sim::CheckOutcome::Exact => "yes".to_string(),
                 lutcore_sim::CheckOutcome::NotChecked => "-".to_string(),
-                lutcore_sim::CheckOutcome::Mismatch { count, token, row, rtl, cpu } => {
+                lutcore_sim::CheckOutcome::Mismatch {
+                    count,
+                    token,
+                    row,
+                    rtl,
+                    cpu,
+                } => {
                     format!("NO ({count} differ; first token {token} row {row}: RTL {rtl} != CPU {cpu})")
                 }
             };
@@ -586,8 +740,17 @@ impl ModelRun {
                 ok
             );
             for b in self.baselines.iter().filter_map(|b| b.records.get(i)) {
-                let bok = if b.check.is_mismatch() { " MISMATCH" } else { "" };
-                line += &format!(" | {:>10} {:>5.1}% {:>6.2}x{bok}", b.cycles, 100.0 * b.utilization(), b.cycles as f64 / r.cycles.max(1) as f64);
+                let bok = if b.check.is_mismatch() {
+                    " MISMATCH"
+                } else {
+                    ""
+                };
+                line += &format!(
+                    " | {:>10} {:>5.1}% {:>6.2}x{bok}",
+                    b.cycles,
+                    100.0 * b.utilization(),
+                    b.cycles as f64 / r.cycles.max(1) as f64
+                );
             }
             println!("{line}");
         }
@@ -596,10 +759,18 @@ impl ModelRun {
 
     /// Tokens, cycles per token, modeled board speed and simulation speed of the main array.
     fn print_summary(&self, a: &SimModelArgs) {
-        let Setup { cfg, prompt_len, decode, .. } = &self.setup;
+        let Setup {
+            cfg,
+            prompt_len,
+            decode,
+            ..
+        } = &self.setup;
         let (prompt_len, decode) = (*prompt_len, *decode);
         let (all, pt, dt) = self.totals(&self.records);
-        println!("tokens       {prompt_len} prompt + {decode} decoded ({} forward passes, {} matmuls)", self.passes, all.calls);
+        println!(
+            "tokens       {prompt_len} prompt + {decode} decoded ({} forward passes, {} matmuls)",
+            self.passes, all.calls
+        );
         println!(
             "cycles/token prompt {:.0}, decode {}, overall {:.0}  (utilization {:.1}% of {} MACs/cycle)",
             pt.cycles as f64 / prompt_len as f64,
@@ -612,7 +783,11 @@ impl ModelRun {
             if n == 0 || t.calls == 0 {
                 return;
             }
-            let bound = if t.weights > t.compute { "weight-bandwidth-bound" } else { "compute-bound" };
+            let bound = if t.weights > t.compute {
+                "weight-bandwidth-bound"
+            } else {
+                "compute-bound"
+            };
             println!(
                 "modeled      {label}: {:.1} tokens/s at {} MHz and {} GB/s ({:.3} ms/token: compute {:.3} ms, weights {:.3} ms; {bound})",
                 n as f64 / t.modeled,
@@ -674,9 +849,20 @@ impl ModelRun {
             ),
         }
         if let Some(t) = &self.trace {
-            let before: u64 = self.records.iter().filter(|r| r.seq < t.call).map(|r| r.cycles).sum();
+            let before: u64 = self
+                .records
+                .iter()
+                .filter(|r| r.seq < t.call)
+                .map(|r| r.cycles)
+                .sum();
             let cycles = t.cycles.unwrap_or(0);
-            let shape = self.records.iter().find(|r| r.seq == t.call).map_or(String::new(), |r| format!(" ({}x{}, {} token(s))", r.rows, r.cols, r.tokens));
+            let shape = self
+                .records
+                .iter()
+                .find(|r| r.seq == t.call)
+                .map_or(String::new(), |r| {
+                    format!(" ({}x{}, {} token(s))", r.rows, r.cols, r.tokens)
+                });
             println!(
                 "trace        {} ({}): matmul #{} {}{shape}: trace cycles 0..{} = 2 reset + {cycles} streaming (time 0..{}, {TRACE_CYCLE} units/cycle); cycles {before}..{} of the run",
                 t.summary.path.display(),
@@ -690,17 +876,30 @@ impl ModelRun {
         }
         let all = totals(&self.records, &self.setup.cost);
         if all.mismatches == 0 && self.logits != LogitsCheck::Identical {
-            println!("result       all {} matmuls bit-exact, but the logits check FAILED (see above)", all.calls);
+            println!(
+                "result       all {} matmuls bit-exact, but the logits check FAILED (see above)",
+                all.calls
+            );
         } else if all.mismatches == 0 {
             println!("result       all {} matmuls bit-exact", all.calls);
         } else {
-            println!("result       {} of {} matmuls MISMATCH the CPU backend", all.mismatches, all.calls);
+            println!(
+                "result       {} of {} matmuls MISMATCH the CPU backend",
+                all.mismatches, all.calls
+            );
         }
     }
 
     /// The summary as JSON (`--json`): per array its cycles, checks and modeled tokens/s.
     fn json(&self) -> serde_json::Value {
-        let Setup { name, cfg, cost, prompt_len, decode, .. } = &self.setup;
+        let Setup {
+            name,
+            cfg,
+            cost,
+            prompt_len,
+            decode,
+            ..
+        } = &self.setup;
         let array = |name: &str, cfg: &ArrayConfig, recs: &[MatmulRecord]| {
             let (all, pt, dt) = self.totals(recs);
             serde_json::json!({
@@ -762,10 +961,27 @@ mod tests {
     /// `lutcore-sim` model tests build, so the Verilator build is shared).
     fn args(dir: &Path, extra: &[&str]) -> SimModelArgs {
         let cfg = dir.join("r16.json");
-        let raw = RawArrayConfig { arch: Arch::Lut, rows: 16, k_groups: 4, g: 4, weights: lutcore_contract::WeightType::Ternary, act_bits: 8, max_k: 1024 };
+        let raw = RawArrayConfig {
+            arch: Arch::Lut,
+            rows: 16,
+            k_groups: 4,
+            g: 4,
+            weights: lutcore_contract::WeightType::Ternary,
+            act_bits: 8,
+            max_k: 1024,
+        };
         std::fs::write(&cfg, serde_json::to_string(&raw).expect("json")).expect("write config");
         let cfg = cfg.display().to_string();
-        let mut v = vec!["sim-model", "--config", cfg.as_str(), "--prompt", "2", "--decode", "1", "--no-compare"];
+        let mut v = vec![
+            "sim-model",
+            "--config",
+            cfg.as_str(),
+            "--prompt",
+            "2",
+            "--decode",
+            "1",
+            "--no-compare",
+        ];
         v.extend_from_slice(extra);
         Cli::parse_from(v).a
     }
@@ -776,17 +992,39 @@ mod tests {
         assert_eq!(compare_logits(&ok, &ok.clone()), LogitsCheck::Identical);
         let nan = vec![vec![f32::NAN, -1.0], vec![2.0]];
         // The same NaN bits on both sides: still a failure.
-        assert_eq!(compare_logits(&nan, &nan.clone()), LogitsCheck::NotFinite { count: 2 });
+        assert_eq!(
+            compare_logits(&nan, &nan.clone()),
+            LogitsCheck::NotFinite { count: 2 }
+        );
         let all_nan = vec![vec![f32::NAN; 4]];
-        assert_eq!(compare_logits(&all_nan, &all_nan.clone()), LogitsCheck::NotFinite { count: 8 });
+        assert_eq!(
+            compare_logits(&all_nan, &all_nan.clone()),
+            LogitsCheck::NotFinite { count: 8 }
+        );
         let inf = vec![vec![0.5f32, f32::INFINITY], vec![2.0]];
-        assert_eq!(compare_logits(&inf, &ok), LogitsCheck::NotFinite { count: 1 });
-        assert_eq!(compare_logits(&ok, &inf), LogitsCheck::NotFinite { count: 1 });
+        assert_eq!(
+            compare_logits(&inf, &ok),
+            LogitsCheck::NotFinite { count: 1 }
+        );
+        assert_eq!(
+            compare_logits(&ok, &inf),
+            LogitsCheck::NotFinite { count: 1 }
+        );
         let other = vec![vec![0.5f32, -1.0], vec![2.5]];
         assert_eq!(compare_logits(&ok, &other), LogitsCheck::Differ);
         assert_eq!(compare_logits(&ok, &ok[..1]), LogitsCheck::Differ);
-        assert_eq!(compare_logits(&[vec![0.0]], &[vec![-0.0]]), LogitsCheck::Differ);
-        let report = SimModelReport { matmuls: 1, mismatches: 0, baseline: (0, 0), logits_identical: false, cycles: 1, trace: None };
+        assert_eq!(
+            compare_logits(&[vec![0.0]], &[vec![-0.0]]),
+            LogitsCheck::Differ
+        );
+        let report = SimModelReport {
+            matmuls: 1,
+            mismatches: 0,
+            baseline: (0, 0),
+            logits_identical: false,
+            cycles: 1,
+            trace: None,
+        };
         assert!(!report.passed());
     }
 
@@ -794,19 +1032,35 @@ mod tests {
     fn a_clean_run_passes_and_a_corrupted_matmul_fails() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let json = tmp.path().join("report.json");
-        let ok = run_and_report(&args(tmp.path(), &["--json", json.to_str().expect("utf-8 path")])).expect("run");
+        let ok = run_and_report(&args(
+            tmp.path(),
+            &["--json", json.to_str().expect("utf-8 path")],
+        ))
+        .expect("run");
         assert!(ok.passed(), "{ok:?}");
         assert_eq!((ok.matmuls, ok.mismatches), (2 * 7 * 2, 0));
-        let j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("--json written")).expect("JSON");
+        let j: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).expect("--json written"))
+                .expect("JSON");
         assert_eq!(j["array"]["matmuls"], 28, "{j}");
         assert_eq!(j["array"]["cycles"], ok.cycles, "{j}");
-        assert_eq!((j["passed"].as_bool(), j["logits_identical"].as_bool()), (Some(true), Some(true)), "{j}");
+        assert_eq!(
+            (j["passed"].as_bool(), j["logits_identical"].as_bool()),
+            (Some(true), Some(true)),
+            "{j}"
+        );
         assert_eq!(j["array"]["config"]["rows"], 16, "{j}");
         let bad = run_and_report(&args(tmp.path(), &["--inject-fault", "9"])).expect("run");
         assert_eq!(bad.mismatches, 1, "{bad:?}");
         assert!(!bad.passed());
-        assert_eq!(cmd_sim_model(&args(tmp.path(), &["--inject-fault", "0"])).expect("run"), ExitCode::FAILURE);
-        assert_eq!(cmd_sim_model(&args(tmp.path(), &[])).expect("run"), ExitCode::SUCCESS);
+        assert_eq!(
+            cmd_sim_model(&args(tmp.path(), &["--inject-fault", "0"])).expect("run"),
+            ExitCode::FAILURE
+        );
+        assert_eq!(
+            cmd_sim_model(&args(tmp.path(), &[])).expect("run"),
+            ExitCode::SUCCESS
+        );
     }
 
     #[test]
@@ -814,7 +1068,10 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let vcd = tmp.path().join("waves").join("attn_k.vcd");
         let v = vcd.display().to_string();
-        let a = args(tmp.path(), &["--trace", v.as_str(), "--trace-name", "blk.1.attn_k"]);
+        let a = args(
+            tmp.path(),
+            &["--trace", v.as_str(), "--trace-name", "blk.1.attn_k"],
+        );
         let r = run_and_report(&a).expect("run");
         assert!(r.passed(), "{r:?}");
         let t = r.trace.expect("a matmul was traced");
@@ -822,11 +1079,23 @@ mod tests {
         assert_eq!(t.summary.path, vcd);
         assert_eq!(t.summary.cycles(), t.cycles.expect("ran") + 2);
         let text = std::fs::read_to_string(&vcd).expect("read the VCD");
-        assert!(text.contains(" res_valid_o ") && text.contains(" wgt_data_i "), "signal names in the VCD");
-        assert!(text.contains(&format!("#{}", t.summary.end_time - lutcore_sim::TRACE_HALF_CYCLE)), "last dump time");
+        assert!(
+            text.contains(" res_valid_o ") && text.contains(" wgt_data_i "),
+            "signal names in the VCD"
+        );
+        assert!(
+            text.contains(&format!(
+                "#{}",
+                t.summary.end_time - lutcore_sim::TRACE_HALF_CYCLE
+            )),
+            "last dump time"
+        );
 
         let a = args(tmp.path(), &["--trace", v.as_str(), "--trace-matmul", "99"]);
         let e = run_and_report(&a).expect_err("no matmul 99").to_string();
-        assert!(e.contains("--trace-matmul 99") && e.contains("28 matmuls"), "{e}");
+        assert!(
+            e.contains("--trace-matmul 99") && e.contains("28 matmuls"),
+            "{e}"
+        );
     }
 }

@@ -12,11 +12,23 @@ use lutcore_gen::Design;
 /// and `run_icarus.sh`/`run_verilator.sh` into `out`, and list what was
 /// written. `shape` is the random case's MxK (`None`: the default, neither a
 /// multiple of its tile); `seed` seeds the values and the default stimulus.
-pub fn write_testbench(design: &Design, out: &Path, shape: Option<(usize, usize)>, seed: u64) -> Result<Testbench> {
-    let opts = TbOptions { shape, seed, ..TbOptions::default() };
+pub fn write_testbench(
+    design: &Design,
+    out: &Path,
+    shape: Option<(usize, usize)>,
+    seed: u64,
+) -> Result<Testbench> {
+    let opts = TbOptions {
+        shape,
+        seed,
+        ..TbOptions::default()
+    };
     let tb = testbench::generate(design, &opts).context("generating the testbench")?;
-    design.write_to(out).with_context(|| format!("writing {}", out.display()))?;
-    tb.write_to(out).with_context(|| format!("writing the testbench into {}", out.display()))?;
+    design
+        .write_to(out)
+        .with_context(|| format!("writing {}", out.display()))?;
+    tb.write_to(out)
+        .with_context(|| format!("writing the testbench into {}", out.display()))?;
     let s = &tb.summary;
     println!("  {}", out.join(&tb.sv.name).display());
     for f in &tb.vectors {
@@ -25,7 +37,11 @@ pub fn write_testbench(design: &Design, out: &Path, shape: Option<(usize, usize)
     for f in &tb.scripts {
         println!("  {}", out.join(&f.name).display());
     }
-    let cases: Vec<String> = s.cases.iter().map(|c| format!("{} {}x{}", c.spec.name, c.spec.m, c.spec.k)).collect();
+    let cases: Vec<String> = s
+        .cases
+        .iter()
+        .map(|c| format!("{} {}x{}", c.spec.name, c.spec.m, c.spec.k))
+        .collect();
     println!(
         "testbench {}: {} cases ({}), {} passes, {} results, {} bytes of vectors (seed {})",
         tb.name,

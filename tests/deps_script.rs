@@ -62,8 +62,15 @@ impl Sandbox {
             fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
         }
         for tool in ["bash", "cat", "env", "grep", "head", "mktemp", "rm", "tail"] {
-            let real = ["/usr/bin", "/bin"].iter().map(|d| Path::new(d).join(tool)).find(|p| p.exists());
-            std::os::unix::fs::symlink(real.unwrap_or_else(|| panic!("{tool} not found")), bin.join(tool)).unwrap();
+            let real = ["/usr/bin", "/bin"]
+                .iter()
+                .map(|d| Path::new(d).join(tool))
+                .find(|p| p.exists());
+            std::os::unix::fs::symlink(
+                real.unwrap_or_else(|| panic!("{tool} not found")),
+                bin.join(tool),
+            )
+            .unwrap();
         }
         fs::write(dir.path().join("db"), db).unwrap();
         Sandbox { dir }
@@ -73,7 +80,8 @@ impl Sandbox {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/deps.sh");
         let mut cmd = Command::new("/bin/bash");
         cmd.arg(script).args(specs).env_clear();
-        cmd.env("PATH", self.dir.path().join("bin")).env("STUB_DIR", self.dir.path());
+        cmd.env("PATH", self.dir.path().join("bin"))
+            .env("STUB_DIR", self.dir.path());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -92,7 +100,10 @@ impl Sandbox {
 const SPECS: &[&str] = &["verilator=5.006-3", "yosys=0.23-6"];
 
 fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -111,7 +122,10 @@ fn another_version_is_kept_with_a_note() {
     let o = s.run(&[], SPECS);
     let (_, err) = text(&o);
     assert!(o.status.success(), "{err}");
-    assert!(err.contains("verilator 5.020-1 installed (pinned 5.006-3); keeping it"), "{err}");
+    assert!(
+        err.contains("verilator 5.020-1 installed (pinned 5.006-3); keeping it"),
+        "{err}"
+    );
     assert_eq!(s.calls(), "");
 }
 
@@ -126,8 +140,14 @@ fn missing_packages_are_installed_at_the_pinned_version() {
     assert!(out.contains("deps: verilator 5.006-3"), "{out}");
     let calls = s.calls();
     assert!(calls.contains("apt-get update"), "{calls}");
-    assert!(calls.contains("install -y -qq --no-install-recommends verilator=5.006-3\n"), "{calls}");
-    assert!(!calls.contains("yosys"), "an installed package was installed again: {calls}");
+    assert!(
+        calls.contains("install -y -qq --no-install-recommends verilator=5.006-3\n"),
+        "{calls}"
+    );
+    assert!(
+        !calls.contains("yosys"),
+        "an installed package was installed again: {calls}"
+    );
 }
 
 #[test]
@@ -137,18 +157,31 @@ fn unavailable_pin_falls_back_to_the_archive_version() {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}{err}");
     assert!(err.contains("pinned versions unavailable"), "{err}");
-    assert!(out.contains("deps: verilator 9.9-archive") && out.contains("deps: yosys 9.9-archive"), "{out}");
+    assert!(
+        out.contains("deps: verilator 9.9-archive") && out.contains("deps: yosys 9.9-archive"),
+        "{out}"
+    );
     assert!(s.db().contains("verilator 9.9-archive"));
 }
 
 #[test]
 fn apt_install_failure_says_what_to_do() {
     let s = Sandbox::new("", false, true);
-    let o = s.run(&[("STUB_PINNED_RC", "100"), ("STUB_INSTALL_RC", "100")], SPECS);
+    let o = s.run(
+        &[("STUB_PINNED_RC", "100"), ("STUB_INSTALL_RC", "100")],
+        SPECS,
+    );
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("apt-get install verilator yosys failed") && err.contains("install them by hand"), "{err}");
-    assert!(err.contains("Unable to locate package"), "apt's own message is shown: {err}");
+    assert!(
+        err.contains("apt-get install verilator yosys failed")
+            && err.contains("install them by hand"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Unable to locate package"),
+        "apt's own message is shown: {err}"
+    );
 }
 
 #[test]
@@ -157,8 +190,14 @@ fn apt_update_failure_says_what_to_do() {
     let o = s.run(&[("STUB_UPDATE_RC", "100")], SPECS);
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("apt-get update failed") && err.contains("apt-get install verilator yosys"), "{err}");
-    assert!(!s.calls().contains("install"), "no install after a failed update");
+    assert!(
+        err.contains("apt-get update failed") && err.contains("apt-get install verilator yosys"),
+        "{err}"
+    );
+    assert!(
+        !s.calls().contains("install"),
+        "no install after a failed update"
+    );
 }
 
 #[test]
@@ -167,7 +206,12 @@ fn not_root_without_sudo_is_refused_with_the_command_to_run() {
     let o = s.run(&[("STUB_UID", "1000")], SPECS);
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("missing verilator; run as root or install them yourself: apt-get install verilator"), "{err}");
+    assert!(
+        err.contains(
+            "missing verilator; run as root or install them yourself: apt-get install verilator"
+        ),
+        "{err}"
+    );
     assert_eq!(s.calls(), "");
 }
 
@@ -178,8 +222,11 @@ fn not_root_with_sudo_installs_through_sudo() {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}{err}");
     let calls = s.calls();
-    assert!(calls.contains("sudo env DEBIAN_FRONTEND=noninteractive apt-get update")
-            && calls.contains("sudo env DEBIAN_FRONTEND=noninteractive apt-get install"), "{calls}");
+    assert!(
+        calls.contains("sudo env DEBIAN_FRONTEND=noninteractive apt-get update")
+            && calls.contains("sudo env DEBIAN_FRONTEND=noninteractive apt-get install"),
+        "{calls}"
+    );
 }
 
 #[test]
@@ -188,5 +235,8 @@ fn a_system_without_dpkg_is_told_to_install_by_hand() {
     let o = s.run(&[], SPECS);
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("not a Debian-like system") && err.contains("verilator=5.006-3"), "{err}");
+    assert!(
+        err.contains("not a Debian-like system") && err.contains("verilator=5.006-3"),
+        "{err}"
+    );
 }

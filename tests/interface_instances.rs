@@ -37,17 +37,33 @@ fn the_integrators_port_table_lists_the_interface() {
     let mut listed = Vec::new();
     for row in section.lines().filter(|l| l.starts_with("| `")) {
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-        let names: Vec<&str> = cells[1].split(',').map(|n| n.trim().trim_matches('`')).collect();
+        let names: Vec<&str> = cells[1]
+            .split(',')
+            .map(|n| n.trim().trim_matches('`'))
+            .collect();
         let dirs: Vec<&str> = cells[2].split(',').map(str::trim).collect();
-        assert_eq!(names.len(), dirs.len(), "row `{row}`: one direction per port");
+        assert_eq!(
+            names.len(),
+            dirs.len(),
+            "row `{row}`: one direction per port"
+        );
         for (name, dir) in names.into_iter().zip(dirs) {
-            let port = StreamPort::from_name(name).unwrap_or_else(|| panic!("docs/interface.md lists `{name}`, not a stream port"));
-            let want = if port.dir() == Dir::Input { "in" } else { "out" };
+            let port = StreamPort::from_name(name)
+                .unwrap_or_else(|| panic!("docs/interface.md lists `{name}`, not a stream port"));
+            let want = if port.dir() == Dir::Input {
+                "in"
+            } else {
+                "out"
+            };
             assert_eq!(dir, want, "docs/interface.md: direction of `{name}`");
             listed.push(port);
         }
     }
     for p in StreamPort::ALL {
-        assert_eq!(listed.iter().filter(|&&l| l == p).count(), 1, "docs/interface.md lists `{p}` once");
+        assert_eq!(
+            listed.iter().filter(|&&l| l == p).count(),
+            1,
+            "docs/interface.md lists `{p}` once"
+        );
     }
 }

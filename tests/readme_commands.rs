@@ -109,13 +109,17 @@ const EXEMPT: &[Exempt] = &[
 
 /// Prose that names a subcommand rather than showing a command line: `(text, why)`.
 /// `TEXT --help` runs in its place.
-const MENTIONS: &[(&str, &str)] = &[
-    ("lutcore run", "names the command (\"`lutcore run` loads any such file\"); needs -m FILE"),
-];
+const MENTIONS: &[(&str, &str)] = &[(
+    "lutcore run",
+    "names the command (\"`lutcore run` loads any such file\"); needs -m FILE",
+)];
 
 /// Text substitutions applied before a command runs: `(README text, replacement, why)`.
-const PLACEHOLDERS: &[(&str, &str, &str)] =
-    &[("/shared/dse", "shared/dse", "the cluster's shared file system: a directory of the scratch directory")];
+const PLACEHOLDERS: &[(&str, &str, &str)] = &[(
+    "/shared/dse",
+    "shared/dse",
+    "the cluster's shared file system: a directory of the scratch directory",
+)];
 
 /// The `<command>` placeholder: expanded to every subcommand (see [`subcommands`]).
 const ANY_COMMAND: &str = "<command>";
@@ -154,7 +158,10 @@ fn strip_comment(line: &str) -> &str {
 
 /// Whether a fence's info string marks a shell block.
 fn is_shell(info: &str) -> bool {
-    matches!(info.split_whitespace().next(), Some("sh" | "bash" | "shell"))
+    matches!(
+        info.split_whitespace().next(),
+        Some("sh" | "bash" | "shell")
+    )
 }
 
 /// The commands of the README, in order (see the module doc).
@@ -189,7 +196,11 @@ fn extract(readme: &str) -> Vec<Found> {
                 text.push_str(code);
                 let text = normalize(&text);
                 if !text.is_empty() {
-                    found.push(Found { line: start, text, block: true });
+                    found.push(Found {
+                        line: start,
+                        text,
+                        block: true,
+                    });
                 }
             }
             Some(false) => {}
@@ -215,7 +226,13 @@ fn code_spans(paragraph: &[(usize, &str)], found: &mut Vec<Found>) {
         text.push_str(l);
         text.push('\n');
     }
-    let line_of = |pos: usize| starts.iter().rev().find(|(s, _)| *s <= pos).map_or(0, |(_, n)| *n);
+    let line_of = |pos: usize| {
+        starts
+            .iter()
+            .rev()
+            .find(|(s, _)| *s <= pos)
+            .map_or(0, |(_, n)| *n)
+    };
     let b = text.as_bytes();
     let run_at = |pos: usize| b[pos..].iter().take_while(|&&c| c == b'`').count();
     let mut pos = 0;
@@ -246,7 +263,11 @@ fn code_spans(paragraph: &[(usize, &str)], found: &mut Vec<Found>) {
         };
         let span = normalize(&text[body..close]);
         if span.starts_with("lutcore ") {
-            found.push(Found { line: line_of(body), text: span, block: false });
+            found.push(Found {
+                line: line_of(body),
+                text: span,
+                block: false,
+            });
         }
         pos = close + open;
     }
@@ -278,7 +299,15 @@ impl Runner {
         let limit = budget.unwrap_or(RUN_LIMIT_S);
         let t = Instant::now();
         let status = Command::new("timeout")
-            .args(["--kill-after=10", &limit.to_string(), "bash", "-o", "pipefail", "-c", cmd])
+            .args([
+                "--kill-after=10",
+                &limit.to_string(),
+                "bash",
+                "-o",
+                "pipefail",
+                "-c",
+                cmd,
+            ])
             .current_dir(&self.dir)
             .env("PATH", &self.path)
             .env("LUTCORE_VOCAB_DIR", &self.vocab)
@@ -289,17 +318,25 @@ impl Runner {
             .status()
             .expect("running timeout(1) and bash");
         let wall = t.elapsed();
-        let timed_out = matches!(status.code(), Some(124 | 137)) && wall >= Duration::from_secs(limit);
+        let timed_out =
+            matches!(status.code(), Some(124 | 137)) && wall >= Duration::from_secs(limit);
         let outcome = if status.success() {
             Outcome::Ok
         } else if timed_out && budget.is_some() {
             Outcome::Started
         } else {
-            let what = if timed_out { format!("still running after {limit} s") } else { format!("{status}") };
+            let what = if timed_out {
+                format!("still running after {limit} s")
+            } else {
+                format!("{status}")
+            };
             let out = std::fs::read_to_string(&log).unwrap_or_default();
             let tail: Vec<&str> = out.lines().rev().take(25).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            Outcome::Failed(format!("{what}; last lines of its output:\n    {}", tail.join("\n    ")))
+            Outcome::Failed(format!(
+                "{what}; last lines of its output:\n    {}",
+                tail.join("\n    ")
+            ))
         };
         (outcome, wall)
     }
@@ -308,8 +345,17 @@ impl Runner {
 /// The subcommand paths under `prefix` (e.g. `["gen"]`, `["model", "synth"]`), from the
 /// "Commands:" sections of `--help`, recursively; `help` itself is left out.
 fn subcommands(bin: &str, prefix: &[String]) -> Vec<Vec<String>> {
-    let out = Command::new(bin).args(prefix).arg("--help").output().expect("running lutcore --help");
-    assert!(out.status.success(), "lutcore {} --help failed: {:?}", prefix.join(" "), out.status);
+    let out = Command::new(bin)
+        .args(prefix)
+        .arg("--help")
+        .output()
+        .expect("running lutcore --help");
+    assert!(
+        out.status.success(),
+        "lutcore {} --help failed: {:?}",
+        prefix.join(" "),
+        out.status
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let names: Vec<String> = text
         .lines()
@@ -330,7 +376,9 @@ fn subcommands(bin: &str, prefix: &[String]) -> Vec<Vec<String>> {
 }
 
 fn apply_placeholders(cmd: &str) -> String {
-    PLACEHOLDERS.iter().fold(cmd.to_string(), |c, (from, to, _)| c.replace(from, to))
+    PLACEHOLDERS
+        .iter()
+        .fold(cmd.to_string(), |c, (from, to, _)| c.replace(from, to))
 }
 
 #[test]
@@ -340,7 +388,10 @@ fn every_readme_command_runs() {
     let bin = env!("CARGO_BIN_EXE_lutcore");
     let readme = std::fs::read_to_string(root.join("README.md")).expect("reading README.md");
     let found = extract(&readme);
-    assert!(found.iter().any(|f| f.block) && found.iter().any(|f| !f.block), "no commands found in README.md: {found:?}");
+    assert!(
+        found.iter().any(|f| f.block) && found.iter().any(|f| !f.block),
+        "no commands found in README.md: {found:?}"
+    );
 
     // The lists may name only what the README shows.
     let shown = |t: &str| found.iter().any(|f| f.text == t);
@@ -348,16 +399,30 @@ fn every_readme_command_runs() {
     stale.extend(BUDGETS.iter().map(|b| b.0).filter(|t| !shown(t)));
     stale.extend(EXEMPT.iter().map(|e| e.text).filter(|t| !shown(t)));
     stale.extend(MENTIONS.iter().map(|m| m.0).filter(|t| !shown(t)));
-    stale.extend(PLACEHOLDERS.iter().map(|p| p.0).filter(|p| !found.iter().any(|f| f.text.contains(p))));
-    assert!(stale.is_empty(), "entries of this test's lists that README.md no longer shows (remove them): {stale:#?}");
+    stale.extend(
+        PLACEHOLDERS
+            .iter()
+            .map(|p| p.0)
+            .filter(|p| !found.iter().any(|f| f.text.contains(p))),
+    );
+    assert!(
+        stale.is_empty(),
+        "entries of this test's lists that README.md no longer shows (remove them): {stale:#?}"
+    );
     for e in EXEMPT {
         if let Some(s) = &e.stand_in {
-            assert!(e.text.contains(s.cmd), "the stand-in `{}` is not part of the exempt command `{}`", s.cmd, e.text);
+            assert!(
+                e.text.contains(s.cmd),
+                "the stand-in `{}` is not part of the exempt command `{}`",
+                s.cmd,
+                e.text
+            );
         }
     }
 
     // The vocabulary files that `lutcore model synth` copies the tokenizer from.
-    let vocab = std::env::var_os("LUTCORE_VOCAB_DIR").map_or_else(|| root.join("build/vocab"), PathBuf::from);
+    let vocab = std::env::var_os("LUTCORE_VOCAB_DIR")
+        .map_or_else(|| root.join("build/vocab"), PathBuf::from);
     assert!(
         vocab.join("ggml-vocab-llama-spm.gguf").is_file() && vocab.join("ggml-vocab-llama-bpe.gguf").is_file(),
         "no vocabulary files in {}: run `scripts/fetch_vocab.sh build/vocab` (the Makefile does before `cargo test`), \
@@ -365,7 +430,10 @@ fn every_readme_command_runs() {
         vocab.display()
     );
 
-    let scratch = tempfile::Builder::new().prefix("lutcore-readme-").tempdir().expect("creating a scratch directory");
+    let scratch = tempfile::Builder::new()
+        .prefix("lutcore-readme-")
+        .tempdir()
+        .expect("creating a scratch directory");
     let dir = scratch.path().join("work");
     let bindir = scratch.path().join("bin");
     let logs = scratch.path().join("logs");
@@ -374,12 +442,24 @@ fn every_readme_command_runs() {
     }
     std::os::unix::fs::symlink(bin, bindir.join("lutcore")).expect("linking the binary");
     std::os::unix::fs::symlink(&vocab, dir.join("build/vocab")).expect("linking build/vocab");
-    let path = format!("{}:{}", bindir.display(), std::env::var("PATH").unwrap_or_default());
-    let mut runner = Runner { dir, path, vocab, logs, count: 0 };
+    let path = format!(
+        "{}:{}",
+        bindir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut runner = Runner {
+        dir,
+        path,
+        vocab,
+        logs,
+        count: 0,
+    };
 
     let mut failures: Vec<String> = Vec::new();
     let mut seen: Vec<(&str, usize)> = Vec::new();
-    let report = |line: usize, shown: &str, verdict: &str| println!("README:{line:<4} {verdict:<36} {shown}");
+    let report = |line: usize, shown: &str, verdict: &str| {
+        println!("README:{line:<4} {verdict:<36} {shown}")
+    };
     for f in &found {
         let text = f.text.as_str();
         if let Some((_, first)) = seen.iter().find(|(t, _)| *t == text) {
@@ -412,11 +492,22 @@ fn every_readme_command_runs() {
             let cmd = apply_placeholders(&cmd);
             let (outcome, wall) = runner.run(&cmd, env, budget);
             let secs = wall.as_secs_f64();
-            let env_note = env.iter().map(|(k, v)| format!("{k}={v} ")).collect::<String>();
-            let shown = if cmd == text { cmd.clone() } else { format!("(as) {env_note}{cmd}") };
+            let env_note = env
+                .iter()
+                .map(|(k, v)| format!("{k}={v} "))
+                .collect::<String>();
+            let shown = if cmd == text {
+                cmd.clone()
+            } else {
+                format!("(as) {env_note}{cmd}")
+            };
             match outcome {
                 Outcome::Ok => report(f.line, &shown, &format!("ran ok ({secs:.1} s)")),
-                Outcome::Started => report(f.line, &shown, &format!("started, stopped at budget ({secs:.0} s)")),
+                Outcome::Started => report(
+                    f.line,
+                    &shown,
+                    &format!("started, stopped at budget ({secs:.0} s)"),
+                ),
                 Outcome::Failed(why) => {
                     report(f.line, &shown, &format!("FAILED ({secs:.1} s)"));
                     failures.push(format!("README.md:{}: `{env_note}{cmd}`: {why}", f.line));
@@ -424,7 +515,12 @@ fn every_readme_command_runs() {
             }
         }
     }
-    println!("{} commands in README.md, {} runs, {:.1} s", found.len(), runner.count, t0.elapsed().as_secs_f64());
+    println!(
+        "{} commands in README.md, {} runs, {:.1} s",
+        found.len(),
+        runner.count,
+        t0.elapsed().as_secs_f64()
+    );
     assert!(
         failures.is_empty(),
         "{} README command(s) failed. Fix the README (or the tool), or, for a command that cannot run on a test \
@@ -454,7 +550,10 @@ echo 'x#y' > f \\
 lutcore output sample, not a command
 ```
 ";
-    let found: Vec<(usize, String, bool)> = extract(readme).into_iter().map(|f| (f.line, f.text, f.block)).collect();
+    let found: Vec<(usize, String, bool)> = extract(readme)
+        .into_iter()
+        .map(|f| (f.line, f.text, f.block))
+        .collect();
     let want = [
         (1, "lutcore sim --trace g.fst", false),
         (2, "lutcore bench gemv --shape 8x8 --weights ternary", false),
@@ -463,6 +562,9 @@ lutcore output sample, not a command
         (8, "lutcore run -p \"a # b\" -n 1", true),
         (9, "echo 'x#y' > f && lutcore gen --list-presets", true),
     ];
-    let want: Vec<(usize, String, bool)> = want.iter().map(|(l, t, b)| (*l, t.to_string(), *b)).collect();
+    let want: Vec<(usize, String, bool)> = want
+        .iter()
+        .map(|(l, t, b)| (*l, t.to_string(), *b))
+        .collect();
     assert_eq!(found, want);
 }

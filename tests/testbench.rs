@@ -25,8 +25,24 @@ use lutcore_contract::WeightType::{self, Ternary, Uint};
 /// Extra options for `run_verilator.sh`: build the C++ without optimization.
 const O0: &str = "-MAKEFLAGS OPT_FAST=-O0 -MAKEFLAGS OPT_SLOW=-O0 -MAKEFLAGS OPT_GLOBAL=-O0";
 
-fn cfg(arch: Arch, rows: u32, k_groups: u32, g: u32, weights: WeightType, act_bits: u32, max_k: u32) -> RawArrayConfig {
-    RawArrayConfig { arch, rows, k_groups, g, weights, act_bits, max_k }
+fn cfg(
+    arch: Arch,
+    rows: u32,
+    k_groups: u32,
+    g: u32,
+    weights: WeightType,
+    act_bits: u32,
+    max_k: u32,
+) -> RawArrayConfig {
+    RawArrayConfig {
+        arch,
+        rows,
+        k_groups,
+        g,
+        weights,
+        act_bits,
+        max_k,
+    }
 }
 
 /// The configs: every arch, g 2..5, int8 and int16, every weight width but uint4.
@@ -47,17 +63,30 @@ fn configs() -> Vec<(&'static str, RawArrayConfig)> {
 
 fn run(cmd: &mut Command) -> Output {
     let shown = format!("{cmd:?}");
-    cmd.output().unwrap_or_else(|e| panic!("{shown}: {e} (Icarus Verilog and Verilator 5: `make deps`)"))
+    cmd.output()
+        .unwrap_or_else(|e| panic!("{shown}: {e} (Icarus Verilog and Verilator 5: `make deps`)"))
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// The summary line of a run and its cycle count: `PASS n results (p passes, c cycles, ...)`.
 fn summary(out: &str) -> Option<(&str, u64)> {
-    let line = out.lines().find(|l| l.starts_with("PASS ") || l.starts_with("FAIL "))?;
-    let cycles = line.split(" cycles").next()?.rsplit(' ').next()?.parse().ok()?;
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("PASS ") || l.starts_with("FAIL "))?;
+    let cycles = line
+        .split(" cycles")
+        .next()?
+        .rsplit(' ')
+        .next()?
+        .parse()
+        .ok()?;
     Some((line, cycles))
 }
 
@@ -73,7 +102,11 @@ fn full_speed_cycles(vectors: &serde_json::Value) -> u64 {
     };
     let per_pass = |t: u64| if lut { t * bits + 5 } else { t + 3 };
     let cases = vectors["cases"].as_array().expect("cases");
-    cases.iter().map(|k| k["passes"].as_u64().unwrap() * per_pass(k["k_tiles"].as_u64().unwrap())).sum::<u64>() + 16
+    cases
+        .iter()
+        .map(|k| k["passes"].as_u64().unwrap() * per_pass(k["k_tiles"].as_u64().unwrap()))
+        .sum::<u64>()
+        + 16
 }
 
 /// Generate, run in both simulators, and (for `corrupt`) prove a wrong value fails.
@@ -90,42 +123,70 @@ fn check(name: &str, raw: &RawArrayConfig, corrupt: bool) -> Result<String, Stri
         .arg("--out")
         .arg(&dir));
     if !gen.status.success() {
-        return Err(format!("{name}: lutcore gen --testbench failed:\n{}", text(&gen)));
+        return Err(format!(
+            "{name}: lutcore gen --testbench failed:\n{}",
+            text(&gen)
+        ));
     }
     let vectors: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("vectors/vectors.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("vectors/vectors.json")).unwrap())
+            .unwrap();
     let n = vectors["results"].as_u64().unwrap();
     let tb = vectors["testbench"].as_str().unwrap().to_string();
 
     let icarus = run(&mut Command::new(dir.join("run_icarus.sh")));
     // Unoptimized C++ (the runs are short): about a third less build time.
-    let verilator = run(Command::new(dir.join("run_verilator.sh")).env("JOBS", "1").env("VERILATOR_FLAGS", O0));
+    let verilator = run(Command::new(dir.join("run_verilator.sh"))
+        .env("JOBS", "1")
+        .env("VERILATOR_FLAGS", O0));
     let mut cycles = Vec::new();
     for (sim, out) in [("icarus", &icarus), ("verilator", &verilator)] {
         let out_text = text(out);
         let Some((line, c)) = summary(&out_text) else {
-            return Err(format!("{name}: {sim} printed no PASS/FAIL line ({:?}):\n{out_text}", out.status));
+            return Err(format!(
+                "{name}: {sim} printed no PASS/FAIL line ({:?}):\n{out_text}",
+                out.status
+            ));
         };
         if !out.status.success() || !line.starts_with(&format!("PASS {n} results")) {
-            return Err(format!("{name}: {sim} did not pass ({:?}), expected PASS {n}:\n{out_text}", out.status));
+            return Err(format!(
+                "{name}: {sim} did not pass ({:?}), expected PASS {n}:\n{out_text}",
+                out.status
+            ));
         }
         cycles.push(c);
     }
     if cycles[0] != cycles[1] {
-        return Err(format!("{name}: same stimulus, other cycle counts: icarus {} verilator {}", cycles[0], cycles[1]));
+        return Err(format!(
+            "{name}: same stimulus, other cycle counts: icarus {} verilator {}",
+            cycles[0], cycles[1]
+        ));
     }
     let log = std::fs::read_to_string(dir.join("build/verilator/build.log")).unwrap_or_default();
     if log.contains("%Warning") {
-        return Err(format!("{name}: Verilator warns on the testbench or design:\n{log}"));
+        return Err(format!(
+            "{name}: Verilator warns on the testbench or design:\n{log}"
+        ));
     }
     let vvp = dir.join(format!("build/icarus/{tb}.vvp"));
-    let fast = text(&run(Command::new("vvp").current_dir(&dir).arg("-n").arg(&vvp).args(["+gap=0", "+stall=0"])));
+    let fast = text(&run(Command::new("vvp")
+        .current_dir(&dir)
+        .arg("-n")
+        .arg(&vvp)
+        .args(["+gap=0", "+stall=0"])));
     let want_fast = full_speed_cycles(&vectors);
     match summary(&fast) {
         Some((l, c)) if l.starts_with("PASS") && c == want_fast => {}
-        _ => return Err(format!("{name}: full speed should take {want_fast} cycles (docs/interface.md):\n{fast}")),
+        _ => {
+            return Err(format!(
+                "{name}: full speed should take {want_fast} cycles (docs/interface.md):\n{fast}"
+            ))
+        }
     }
-    let mut report = format!("{name}: PASS {n} results in both, {} cycles (full speed {want_fast})", cycles[0]);
+    let mut report = format!(
+        "{name}: PASS {n} results in both, {} cycles (full speed {want_fast})",
+        cycles[0]
+    );
 
     if corrupt {
         // Row 0 of pass 0 is the last 8 hex digits of res.hex's first data line.
@@ -140,13 +201,22 @@ fn check(name: &str, raw: &RawArrayConfig, corrupt: bool) -> Result<String, Stri
         std::fs::write(&res_path, lines.join("\n") + "\n").unwrap();
         let want = format!("MISMATCH case 0 pass 0 row 0: got {good} want {bad}");
         let runs = [
-            ("icarus", run(Command::new("vvp").current_dir(&dir).arg("-n").arg(&vvp))),
-            ("verilator", run(Command::new(dir.join(format!("build/verilator/{tb}"))).current_dir(&dir))),
+            (
+                "icarus",
+                run(Command::new("vvp").current_dir(&dir).arg("-n").arg(&vvp)),
+            ),
+            (
+                "verilator",
+                run(Command::new(dir.join(format!("build/verilator/{tb}"))).current_dir(&dir)),
+            ),
         ];
         for (sim, out) in runs {
             let t = text(&out);
             let line = summary(&t).map(|(l, _)| l.to_string()).unwrap_or_default();
-            if out.status.success() || !t.contains(&want) || !line.starts_with(&format!("FAIL 1 of {n} results")) {
+            if out.status.success()
+                || !t.contains(&want)
+                || !line.starts_with(&format!("FAIL 1 of {n} results"))
+            {
                 return Err(format!("{name}: {sim} with a corrupted expected value should fail ({:?}), \"{want}\":\n{t}", out.status));
             }
         }
@@ -164,7 +234,9 @@ fn check_all(configs: &[(&str, RawArrayConfig)]) {
         for _ in 0..2 {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some((name, raw)) = configs.get(i) else { break };
+                let Some((name, raw)) = configs.get(i) else {
+                    break;
+                };
                 match check(name, raw, i == 0) {
                     Ok(line) => println!("{line}"),
                     Err(e) => failures.lock().unwrap().push(e),
@@ -172,7 +244,11 @@ fn check_all(configs: &[(&str, RawArrayConfig)]) {
             });
         }
     });
-    println!("{} configs in {:.1} s", configs.len(), t0.elapsed().as_secs_f64());
+    println!(
+        "{} configs in {:.1} s",
+        configs.len(),
+        t0.elapsed().as_secs_f64()
+    );
     let failures = failures.into_inner().unwrap();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
@@ -187,17 +263,44 @@ fn shipped_testbench_passes_in_icarus_and_verilator() {
 #[test]
 #[ignore]
 fn every_preset_passes_in_icarus_and_verilator() {
-    let presets: Vec<(&str, RawArrayConfig)> = lutcore_contract::config::presets().into_iter().map(|p| (p.name, p.raw)).collect();
+    let presets: Vec<(&str, RawArrayConfig)> = lutcore_contract::config::presets()
+        .into_iter()
+        .map(|p| (p.name, p.raw))
+        .collect();
     check_all(&presets);
 }
 
 #[test]
 fn testbench_flags_need_testbench_and_a_fitting_shape() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = |args: &[&str]| run(Command::new(env!("CARGO_BIN_EXE_lutcore")).args(args).current_dir(tmp.path()));
+    let out = |args: &[&str]| {
+        run(Command::new(env!("CARGO_BIN_EXE_lutcore"))
+            .args(args)
+            .current_dir(tmp.path()))
+    };
     let o = out(&["gen", "--preset", "tiny", "--out", "x", "--tb-shape", "4x4"]);
-    assert!(!o.status.success() && text(&o).contains("--testbench"), "{}", text(&o));
-    let o = out(&["gen", "--preset", "tiny", "--out", "x", "--testbench", "--tb-shape", "4x257"]);
-    assert!(!o.status.success() && text(&o).contains("max_k"), "{}", text(&o));
-    assert!(!Path::new(&tmp.path().join("x/vectors")).exists(), "no vectors after a refused shape");
+    assert!(
+        !o.status.success() && text(&o).contains("--testbench"),
+        "{}",
+        text(&o)
+    );
+    let o = out(&[
+        "gen",
+        "--preset",
+        "tiny",
+        "--out",
+        "x",
+        "--testbench",
+        "--tb-shape",
+        "4x257",
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("max_k"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        !Path::new(&tmp.path().join("x/vectors")).exists(),
+        "no vectors after a refused shape"
+    );
 }

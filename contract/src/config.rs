@@ -128,18 +128,29 @@ pub const ACT_BITS_VALUES: [u32; 2] = [8, 16];
 /// small JSON object, so anything larger is not one.
 pub const MAX_CONFIG_BYTES: usize = 1 << 20;
 /// The fields of a config, in the order they are documented.
-pub const FIELD_NAMES: [&str; 7] = ["arch", "rows", "k_groups", "g", "weights", "act_bits", "max_k"];
+pub const FIELD_NAMES: [&str; 7] = [
+    "arch", "rows", "k_groups", "g", "weights", "act_bits", "max_k",
+];
 
 /// What a field allows, as written in error messages.
 fn allowed(field: &str) -> String {
     let range = |(lo, hi): (u32, u32)| format!("allowed range is {lo}..={hi}");
     match field {
-        "arch" => format!("allowed values are {}", Arch::ALL.map(|a| a.to_string()).join(", ")),
+        "arch" => format!(
+            "allowed values are {}",
+            Arch::ALL.map(|a| a.to_string()).join(", ")
+        ),
         "rows" => range(ROWS_RANGE),
         "k_groups" => range(K_GROUPS_RANGE),
         "g" => range(G_RANGE),
-        "weights" => format!("allowed values are {}", WeightType::ALL.map(|w| w.to_string()).join(", ")),
-        "act_bits" => format!("allowed values are {} and {}", ACT_BITS_VALUES[0], ACT_BITS_VALUES[1]),
+        "weights" => format!(
+            "allowed values are {}",
+            WeightType::ALL.map(|w| w.to_string()).join(", ")
+        ),
+        "act_bits" => format!(
+            "allowed values are {} and {}",
+            ACT_BITS_VALUES[0], ACT_BITS_VALUES[1]
+        ),
         "max_k" => range(MAX_K_RANGE),
         _ => format!("the fields are {}", FIELD_NAMES.join(", ")),
     }
@@ -229,7 +240,11 @@ impl RawArrayConfig {
         check_range("k_groups", self.k_groups, K_GROUPS_RANGE)?;
         check_range("g", self.g, G_RANGE)?;
         if !ACT_BITS_VALUES.contains(&self.act_bits) {
-            return Err(ConfigError { field: "act_bits", value: self.act_bits.to_string(), allowed: allowed("act_bits") });
+            return Err(ConfigError {
+                field: "act_bits",
+                value: self.act_bits.to_string(),
+                allowed: allowed("act_bits"),
+            });
         }
         if self.arch == Arch::AddSub && self.weights != WeightType::Ternary {
             return Err(ConfigError {
@@ -243,7 +258,16 @@ impl RawArrayConfig {
         let bits = cfg.acc_bits();
         if cfg.result_value_bits() > RESULT_BITS {
             // The largest max_k whose results fit (the width grows with max_k).
-            let fits = |max_k: u32| ArrayConfig { raw: RawArrayConfig { max_k, ..self.clone() } }.result_value_bits() <= RESULT_BITS;
+            let fits = |max_k: u32| {
+                ArrayConfig {
+                    raw: RawArrayConfig {
+                        max_k,
+                        ..self.clone()
+                    },
+                }
+                .result_value_bits()
+                    <= RESULT_BITS
+            };
             let (mut lo, mut hi) = (1u32, self.max_k);
             while hi - lo > 1 {
                 let mid = lo + (hi - lo) / 2;
@@ -313,15 +337,30 @@ impl ArrayConfig {
             return Err(ConfigParseError::UnknownField { key: shown(k) });
         }
         if let Some(&field) = FIELD_NAMES.iter().find(|f| !obj.contains_key(**f)) {
-            return Err(ConfigParseError::MissingField { field, allowed: allowed(field) });
+            return Err(ConfigParseError::MissingField {
+                field,
+                allowed: allowed(field),
+            });
         }
-        let bad = |field: &'static str| ConfigError { field, value: shown(&obj[field].to_string()), allowed: allowed(field) };
-        let int = |field: &'static str| obj[field].as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| bad(field));
+        let bad = |field: &'static str| ConfigError {
+            field,
+            value: shown(&obj[field].to_string()),
+            allowed: allowed(field),
+        };
+        let int = |field: &'static str| {
+            obj[field]
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| bad(field))
+        };
         let arch = obj["arch"]
             .as_str()
             .and_then(|s| Arch::ALL.into_iter().find(|a| a.to_string() == s))
             .ok_or_else(|| bad("arch"))?;
-        let weights = obj["weights"].as_str().and_then(|s| s.parse::<WeightType>().ok()).ok_or_else(|| bad("weights"))?;
+        let weights = obj["weights"]
+            .as_str()
+            .and_then(|s| s.parse::<WeightType>().ok())
+            .ok_or_else(|| bad("weights"))?;
         let raw = RawArrayConfig {
             arch,
             rows: int("rows")?,
@@ -334,7 +373,9 @@ impl ArrayConfig {
         // The map above keeps the last of a repeated key: look for one in the text.
         let keys = serde_json::from_str::<Keys>(text).map_err(ConfigParseError::Syntax)?;
         if let Some(i) = (1..keys.0.len()).find(|&i| keys.0[..i].contains(&keys.0[i])) {
-            return Err(ConfigParseError::Duplicate { field: shown(&keys.0[i]) });
+            return Err(ConfigParseError::Duplicate {
+                field: shown(&keys.0[i]),
+            });
         }
         Ok(raw.validate()?)
     }
@@ -391,7 +432,11 @@ impl ArrayConfig {
     /// Width of one weight beat.
     pub fn weight_beat_bits(&self) -> u32 {
         let per_row = self.k_tile() as u32
-            * if self.arch().bit_serial() { 1 } else { self.weights().bits() };
+            * if self.arch().bit_serial() {
+                1
+            } else {
+                self.weights().bits()
+            };
         per_row * self.raw.rows
     }
     /// Width of one result beat (all rows, [`RESULT_BITS`] each).
@@ -537,8 +582,23 @@ pub struct Preset {
     pub raw: RawArrayConfig,
 }
 
-const fn raw(arch: Arch, rows: u32, k_groups: u32, g: u32, weights: WeightType, max_k: u32) -> RawArrayConfig {
-    RawArrayConfig { arch, rows, k_groups, g, weights, act_bits: 8, max_k }
+const fn raw(
+    arch: Arch,
+    rows: u32,
+    k_groups: u32,
+    g: u32,
+    weights: WeightType,
+    max_k: u32,
+) -> RawArrayConfig {
+    RawArrayConfig {
+        arch,
+        rows,
+        k_groups,
+        g,
+        weights,
+        act_bits: 8,
+        max_k,
+    }
 }
 
 /// The named configs, `default` first.
@@ -589,7 +649,9 @@ mod tests {
     #[test]
     fn all_presets_validate() {
         for p in presets() {
-            p.raw.validate().unwrap_or_else(|e| panic!("{}: {e}", p.name));
+            p.raw
+                .validate()
+                .unwrap_or_else(|e| panic!("{}: {e}", p.name));
         }
     }
 
@@ -597,35 +659,94 @@ mod tests {
     fn every_bad_field_is_named_with_value_and_range() {
         let cases: Vec<(&str, RawArrayConfig, &str)> = vec![
             ("rows", RawArrayConfig { rows: 0, ..base() }, "0"),
-            ("rows", RawArrayConfig { rows: 257, ..base() }, "257"),
-            ("k_groups", RawArrayConfig { k_groups: 0, ..base() }, "0"),
-            ("k_groups", RawArrayConfig { k_groups: 33, ..base() }, "33"),
+            (
+                "rows",
+                RawArrayConfig {
+                    rows: 257,
+                    ..base()
+                },
+                "257",
+            ),
+            (
+                "k_groups",
+                RawArrayConfig {
+                    k_groups: 0,
+                    ..base()
+                },
+                "0",
+            ),
+            (
+                "k_groups",
+                RawArrayConfig {
+                    k_groups: 33,
+                    ..base()
+                },
+                "33",
+            ),
             ("g", RawArrayConfig { g: 1, ..base() }, "1"),
             ("g", RawArrayConfig { g: 6, ..base() }, "6"),
-            ("act_bits", RawArrayConfig { act_bits: 4, ..base() }, "4"),
-            ("act_bits", RawArrayConfig { act_bits: 12, ..base() }, "12"),
-            ("weights", RawArrayConfig { arch: Arch::AddSub, weights: WeightType::Uint(2), ..base() }, "uint2"),
+            (
+                "act_bits",
+                RawArrayConfig {
+                    act_bits: 4,
+                    ..base()
+                },
+                "4",
+            ),
+            (
+                "act_bits",
+                RawArrayConfig {
+                    act_bits: 12,
+                    ..base()
+                },
+                "12",
+            ),
+            (
+                "weights",
+                RawArrayConfig {
+                    arch: Arch::AddSub,
+                    weights: WeightType::Uint(2),
+                    ..base()
+                },
+                "uint2",
+            ),
             ("max_k", RawArrayConfig { max_k: 0, ..base() }, "0"),
-            ("max_k", RawArrayConfig { max_k: (1 << 20) + 1, ..base() }, "1048577"),
+            (
+                "max_k",
+                RawArrayConfig {
+                    max_k: (1 << 20) + 1,
+                    ..base()
+                },
+                "1048577",
+            ),
         ];
         for (field, cfg, value) in cases {
             let e = cfg.validate().unwrap_err();
             assert_eq!(e.field, field);
             let msg = e.to_string();
-            assert!(msg.contains(field) && msg.contains(value) && msg.contains("allowed"), "{msg}");
+            assert!(
+                msg.contains(field) && msg.contains(value) && msg.contains("allowed"),
+                "{msg}"
+            );
         }
     }
 
     #[test]
     fn unknown_weight_type_and_field_rejected_from_json() {
         let bad = r#"{"arch":"lut","rows":4,"k_groups":1,"g":4,"weights":"int7","act_bits":8,"max_k":64}"#;
-        let e = serde_json::from_str::<RawArrayConfig>(bad).unwrap_err().to_string();
+        let e = serde_json::from_str::<RawArrayConfig>(bad)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("int7") && e.contains("uint1"), "{e}");
         let bad = r#"{"arch":"lut","rows":4,"k_groups":1,"g":4,"weights":"uint2","act_bits":8,"max_k":64,"colz":3}"#;
-        let e = serde_json::from_str::<RawArrayConfig>(bad).unwrap_err().to_string();
+        let e = serde_json::from_str::<RawArrayConfig>(bad)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("colz"), "{e}");
         let bad = r#"{"arch":"dsp","rows":4,"k_groups":1,"g":4,"weights":"uint2","act_bits":8,"max_k":64}"#;
-        let e = serde_json::from_str::<RawArrayConfig>(bad).unwrap_err().to_string();
+        let e = serde_json::from_str::<RawArrayConfig>(bad)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("dsp"), "{e}");
     }
 
@@ -653,7 +774,13 @@ mod tests {
 
     #[test]
     fn int16_activations_widen_entries_and_accumulators() {
-        let c = RawArrayConfig { act_bits: 16, max_k: 4096, ..base() }.validate().unwrap();
+        let c = RawArrayConfig {
+            act_bits: 16,
+            max_k: 4096,
+            ..base()
+        }
+        .validate()
+        .unwrap();
         // g=4, int16: entries span [-131072, 131071] -> 18 bits.
         assert_eq!(c.entry_range(), (-131072, 131071));
         assert_eq!(c.entry_bits(), 18);
@@ -662,7 +789,13 @@ mod tests {
         assert_eq!(c.act_beat_bits(), 16 * 16);
         // K = 16384 would need 33-bit accumulators and 32-bit results: still fits;
         // 2^20 does not.
-        let e = RawArrayConfig { act_bits: 16, max_k: 1 << 20, ..base() }.validate().unwrap_err();
+        let e = RawArrayConfig {
+            act_bits: 16,
+            max_k: 1 << 20,
+            ..base()
+        }
+        .validate()
+        .unwrap_err();
         assert_eq!(e.field, "max_k");
     }
 

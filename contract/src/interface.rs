@@ -117,7 +117,10 @@ impl StreamPort {
     /// Direction, seen from the array.
     pub fn dir(self) -> Dir {
         match self {
-            StreamPort::ActReady | StreamPort::WgtReady | StreamPort::ResValid | StreamPort::ResData => Dir::Output,
+            StreamPort::ActReady
+            | StreamPort::WgtReady
+            | StreamPort::ResValid
+            | StreamPort::ResData => Dir::Output,
             _ => Dir::Input,
         }
     }
@@ -125,7 +128,10 @@ impl StreamPort {
     /// Whether the port carries a beat (`*_data_*`) rather than a one-bit
     /// clock, reset or handshake signal.
     pub fn is_data(self) -> bool {
-        matches!(self, StreamPort::ActData | StreamPort::WgtData | StreamPort::ResData)
+        matches!(
+            self,
+            StreamPort::ActData | StreamPort::WgtData | StreamPort::ResData
+        )
     }
 
     /// Width in bits for arrays of `cfg`: one for clock, reset and
@@ -146,8 +152,13 @@ impl StreamPort {
             StreamPort::RstN => "asynchronous reset, active low".into(),
             StreamPort::ActValid => "activation beat valid".into(),
             StreamPort::ActReady => "activation beat accepted when valid and ready".into(),
-            StreamPort::ActLast => "this activation beat is the last K-tile of the pass (row tile)".into(),
-            StreamPort::ActData => format!("k_tile int{0} activations, activation t at [{0}t +: {0}]", cfg.act_bits()),
+            StreamPort::ActLast => {
+                "this activation beat is the last K-tile of the pass (row tile)".into()
+            }
+            StreamPort::ActData => format!(
+                "k_tile int{0} activations, activation t at [{0}t +: {0}]",
+                cfg.act_bits()
+            ),
             StreamPort::WgtValid => "weight beat valid".into(),
             StreamPort::WgtReady => "weight beat accepted when valid and ready".into(),
             StreamPort::WgtData => "weight codes of one beat, layout in docs/interface.md".into(),
@@ -197,7 +208,10 @@ pub enum InterfaceError {
         port: &'static str,
     },
     /// A port that the interface does not have.
-    #[error("{module}: port `{port}` is not part of the stream interface (its ports are {})", names())]
+    #[error(
+        "{module}: port `{port}` is not part of the stream interface (its ports are {})",
+        names()
+    )]
     Extra {
         /// The module or instance checked.
         module: String,
@@ -271,8 +285,15 @@ pub fn check_ports<'a>(
     for (position, want) in StreamPort::ALL.into_iter().enumerate() {
         let want_shape = shape(want.dir(), want.width(cfg), want.name());
         match have.get(position) {
-            None => return Err(InterfaceError::Missing { module: module.into(), port: want.name() }),
-            Some(&(name, dir, width)) if (name, dir, width) != (want.name(), want.dir(), want.width(cfg)) => {
+            None => {
+                return Err(InterfaceError::Missing {
+                    module: module.into(),
+                    port: want.name(),
+                })
+            }
+            Some(&(name, dir, width))
+                if (name, dir, width) != (want.name(), want.dir(), want.width(cfg)) =>
+            {
                 return Err(InterfaceError::Mismatch {
                     module: module.into(),
                     position,
@@ -284,7 +305,10 @@ pub fn check_ports<'a>(
         }
     }
     match have.get(StreamPort::ALL.len()) {
-        Some(&(name, _, _)) => Err(InterfaceError::Extra { module: module.into(), port: name.into() }),
+        Some(&(name, _, _)) => Err(InterfaceError::Extra {
+            module: module.into(),
+            port: name.into(),
+        }),
         None => Ok(()),
     }
 }
@@ -321,7 +345,11 @@ fn is_ident_char(c: char) -> bool {
 /// The port names connected by name (`.port(expr)`) in the instance called
 /// `instance` in the Verilog `text`, in order. `source_name` names the text in
 /// errors.
-pub fn instance_connections(source_name: &str, text: &str, instance: &str) -> Result<Vec<String>, InterfaceError> {
+pub fn instance_connections(
+    source_name: &str,
+    text: &str,
+    instance: &str,
+) -> Result<Vec<String>, InterfaceError> {
     let text = strip_comments(text);
     let syntax = |detail: String| InterfaceError::Syntax {
         source_name: source_name.into(),
@@ -332,7 +360,10 @@ pub fn instance_connections(source_name: &str, text: &str, instance: &str) -> Re
     let mut from = 0;
     let open = loop {
         let Some(at) = text[from..].find(instance).map(|i| from + i) else {
-            return Err(InterfaceError::NoInstance { source_name: source_name.into(), instance: instance.into() });
+            return Err(InterfaceError::NoInstance {
+                source_name: source_name.into(),
+                instance: instance.into(),
+            });
         };
         let end = at + instance.len();
         let word = !text[..at].ends_with(is_ident_char) && !text[end..].starts_with(is_ident_char);
@@ -383,9 +414,17 @@ pub fn instance_connections(source_name: &str, text: &str, instance: &str) -> Re
         }
         let name = piece
             .strip_prefix('.')
-            .map(|p| p.split(|c: char| !is_ident_char(c)).next().unwrap_or_default())
+            .map(|p| {
+                p.split(|c: char| !is_ident_char(c))
+                    .next()
+                    .unwrap_or_default()
+            })
             .filter(|n| !n.is_empty())
-            .ok_or_else(|| syntax(format!("`{piece}` is not a named connection `.port(signal)`")))?;
+            .ok_or_else(|| {
+                syntax(format!(
+                    "`{piece}` is not a named connection `.port(signal)`"
+                ))
+            })?;
         conns.push(name.to_string());
     }
     Ok(conns)
@@ -400,14 +439,26 @@ pub fn check_instance(source_name: &str, text: &str, instance: &str) -> Result<(
     let module = format!("{source_name}: instance {instance}");
     for (i, name) in conns.iter().enumerate() {
         if StreamPort::from_name(name).is_none() {
-            return Err(InterfaceError::Extra { module, port: name.clone() });
+            return Err(InterfaceError::Extra {
+                module,
+                port: name.clone(),
+            });
         }
         if conns[..i].contains(name) {
-            return Err(InterfaceError::Duplicate { module, port: name.clone() });
+            return Err(InterfaceError::Duplicate {
+                module,
+                port: name.clone(),
+            });
         }
     }
-    match StreamPort::ALL.into_iter().find(|p| !conns.iter().any(|c| c == p.name())) {
-        Some(p) => Err(InterfaceError::Missing { module, port: p.name() }),
+    match StreamPort::ALL
+        .into_iter()
+        .find(|p| !conns.iter().any(|c| c == p.name()))
+    {
+        Some(p) => Err(InterfaceError::Missing {
+            module,
+            port: p.name(),
+        }),
         None => Ok(()),
     }
 }
@@ -423,7 +474,11 @@ mod tests {
             assert_eq!(p.index(), i, "{p}");
             assert_eq!(StreamPort::from_name(p.name()), Some(p));
             // lowRISC suffixes: the direction is in the name.
-            let suffix_dir = if p.name().ends_with("_o") { Dir::Output } else { Dir::Input };
+            let suffix_dir = if p.name().ends_with("_o") {
+                Dir::Output
+            } else {
+                Dir::Input
+            };
             assert_eq!(p.dir(), suffix_dir, "{p}");
         }
         assert_eq!(StreamPort::from_name("act_data"), None);
@@ -435,12 +490,20 @@ mod tests {
         assert_eq!(StreamPort::ActData.width(&cfg), 16 * 8);
         assert_eq!(StreamPort::WgtData.width(&cfg), 32 * 16);
         assert_eq!(StreamPort::ResData.width(&cfg), 32 * 32);
-        assert!(StreamPort::ALL.into_iter().filter(|p| !p.is_data()).all(|p| p.width(&cfg) == 1));
-        assert_eq!(StreamPort::ActData.doc(&cfg), "k_tile int8 activations, activation t at [8t +: 8]");
+        assert!(StreamPort::ALL
+            .into_iter()
+            .filter(|p| !p.is_data())
+            .all(|p| p.width(&cfg) == 1));
+        assert_eq!(
+            StreamPort::ActData.doc(&cfg),
+            "k_tile int8 activations, activation t at [8t +: 8]"
+        );
     }
 
     fn ports(cfg: &ArrayConfig) -> Vec<(&'static str, Dir, u32)> {
-        StreamPort::ALL.map(|p| (p.name(), p.dir(), p.width(cfg))).to_vec()
+        StreamPort::ALL
+            .map(|p| (p.name(), p.dir(), p.width(cfg)))
+            .to_vec()
     }
 
     #[test]
@@ -450,17 +513,32 @@ mod tests {
         let mut swapped = ports(&cfg);
         swapped.swap(2, 3);
         let e = check_ports("top", &cfg, swapped).unwrap_err().to_string();
-        assert!(e.contains("port 2 is `output act_ready_o`") && e.contains("`input act_valid_i`"), "{e}");
+        assert!(
+            e.contains("port 2 is `output act_ready_o`") && e.contains("`input act_valid_i`"),
+            "{e}"
+        );
         let mut narrow = ports(&cfg);
         narrow[5].2 -= 1;
         let e = check_ports("top", &cfg, narrow).unwrap_err().to_string();
-        assert!(e.contains("input [30:0] act_data_i") && e.contains("input [31:0] act_data_i"), "{e}");
+        assert!(
+            e.contains("input [30:0] act_data_i") && e.contains("input [31:0] act_data_i"),
+            "{e}"
+        );
         let e = check_ports("top", &cfg, ports(&cfg)[..11].to_vec()).unwrap_err();
-        assert_eq!(e, InterfaceError::Missing { module: "top".into(), port: "res_data_o" });
+        assert_eq!(
+            e,
+            InterfaceError::Missing {
+                module: "top".into(),
+                port: "res_data_o"
+            }
+        );
         let mut extra = ports(&cfg);
         extra.push(("debug_o", Dir::Output, 1));
         let e = check_ports("top", &cfg, extra).unwrap_err().to_string();
-        assert!(e.contains("debug_o") && e.contains("not part of the stream interface"), "{e}");
+        assert!(
+            e.contains("debug_o") && e.contains("not part of the stream interface"),
+            "{e}"
+        );
     }
 
     const GOOD: &str = "
@@ -478,20 +556,33 @@ mod tests {
         let conns = instance_connections("good.v", GOOD, "u_array_2").unwrap();
         assert_eq!(conns, vec!["x"]);
         let missing = GOOD.replace(".act_last_i(a_last), ", "");
-        let e = check_instance("b.v", &missing, "u_array").unwrap_err().to_string();
-        assert!(e.contains("b.v") && e.contains("act_last_i") && e.contains("missing"), "{e}");
+        let e = check_instance("b.v", &missing, "u_array")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("b.v") && e.contains("act_last_i") && e.contains("missing"),
+            "{e}"
+        );
         let renamed = GOOD.replace(".res_ready_i(", ".res_rdy_i(");
-        let e = check_instance("b.v", &renamed, "u_array").unwrap_err().to_string();
+        let e = check_instance("b.v", &renamed, "u_array")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("res_rdy_i") && e.contains("not part of"), "{e}");
         let twice = GOOD.replace(".rst_ni(rst_n)", ".rst_ni(rst_n), .clk_i(clk_i)");
-        let e = check_instance("b.v", &twice, "u_array").unwrap_err().to_string();
+        let e = check_instance("b.v", &twice, "u_array")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("clk_i") && e.contains("more than once"), "{e}");
         let positional = GOOD.replace(".clk_i(clk_i)", "clk_i");
-        let e = check_instance("b.v", &positional, "u_array").unwrap_err().to_string();
+        let e = check_instance("b.v", &positional, "u_array")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("named connection"), "{e}");
         let e = check_instance("b.v", GOOD, "u_arr").unwrap_err();
         assert!(matches!(e, InterfaceError::NoInstance { .. }), "{e}");
-        let e = check_instance("b.v", "x u_array (.clk_i(c)", "u_array").unwrap_err().to_string();
+        let e = check_instance("b.v", "x u_array (.clk_i(c)", "u_array")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("closing"), "{e}");
     }
 }

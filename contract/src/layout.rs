@@ -64,9 +64,18 @@ pub struct WeightMatrix {
 
 impl WeightMatrix {
     /// Build from signed values; every value must be representable.
-    pub fn from_values(rows: usize, cols: usize, wtype: WeightType, values: &[i32]) -> Result<Self, LayoutError> {
+    pub fn from_values(
+        rows: usize,
+        cols: usize,
+        wtype: WeightType,
+        values: &[i32],
+    ) -> Result<Self, LayoutError> {
         if values.len() != rows * cols {
-            return Err(LayoutError::ShapeMismatch { rows, cols, len: values.len() });
+            return Err(LayoutError::ShapeMismatch {
+                rows,
+                cols,
+                len: values.len(),
+            });
         }
         let codes = values
             .iter()
@@ -82,15 +91,29 @@ impl WeightMatrix {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(WeightMatrix { rows, cols, wtype, codes })
+        Ok(WeightMatrix {
+            rows,
+            cols,
+            wtype,
+            codes,
+        })
     }
 
     /// Build from codes (`value = code - zero_point`); every code must be
     /// at most the type's largest code. Faster than [`Self::from_values`] for
     /// large matrices read from files.
-    pub fn from_codes(rows: usize, cols: usize, wtype: WeightType, codes: Vec<u8>) -> Result<Self, LayoutError> {
+    pub fn from_codes(
+        rows: usize,
+        cols: usize,
+        wtype: WeightType,
+        codes: Vec<u8>,
+    ) -> Result<Self, LayoutError> {
         if codes.len() != rows * cols {
-            return Err(LayoutError::ShapeMismatch { rows, cols, len: codes.len() });
+            return Err(LayoutError::ShapeMismatch {
+                rows,
+                cols,
+                len: codes.len(),
+            });
         }
         let max = wtype.max_code();
         if let Some(i) = codes.iter().position(|&c| c > max) {
@@ -103,7 +126,12 @@ impl WeightMatrix {
                 hi: wtype.max_value(),
             });
         }
-        Ok(WeightMatrix { rows, cols, wtype, codes })
+        Ok(WeightMatrix {
+            rows,
+            cols,
+            wtype,
+            codes,
+        })
     }
 
     /// Output rows (M).
@@ -158,7 +186,13 @@ impl BitPlanes {
                 }
             }
         }
-        BitPlanes { planes, rows: w.rows(), groups, g, indices }
+        BitPlanes {
+            planes,
+            rows: w.rows(),
+            groups,
+            g,
+            indices,
+        }
     }
 
     /// The `g`-bit table index of (plane, row, group).
@@ -203,7 +237,11 @@ pub fn check_activations<A: Activation>(cfg: &ArrayConfig) -> Result<(), LayoutE
     if A::BITS > cfg.act_bits() {
         return Err(LayoutError::DoesNotFit {
             what: "activations",
-            detail: format!("int{} activations on an array built for int{} (config field act_bits)", A::BITS, cfg.act_bits()),
+            detail: format!(
+                "int{} activations on an array built for int{} (config field act_bits)",
+                A::BITS,
+                cfg.act_bits()
+            ),
         });
     }
     Ok(())
@@ -298,7 +336,10 @@ mod tests {
     fn out_of_range_value_is_named() {
         let e = WeightMatrix::from_values(2, 2, WeightType::Ternary, &[0, 1, -1, 2]).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("[1, 1]") && msg.contains("= 2") && msg.contains("-1..=1"), "{msg}");
+        assert!(
+            msg.contains("[1, 1]") && msg.contains("= 2") && msg.contains("-1..=1"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -315,9 +356,20 @@ mod tests {
         let a = rtl_act_beats(&cfg, &[-1i8, 2, -128, 127, 5]);
         assert_eq!(a, vec![vec![0x7f80_02ff], vec![0x0000_0005]]);
         // int16 array: 16 bits per activation; int8 input is sign-extended.
-        let c16 = RawArrayConfig { act_bits: 16, ..cfg.raw().clone() }.validate().unwrap();
-        assert_eq!(rtl_act_beats(&c16, &[-1i8, 2, -128, 127]), vec![vec![0x0002_ffff, 0x007f_ff80]]);
-        assert_eq!(rtl_act_beats(&c16, &[i16::MIN, 300]), vec![vec![0x012c_8000, 0]]);
+        let c16 = RawArrayConfig {
+            act_bits: 16,
+            ..cfg.raw().clone()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(
+            rtl_act_beats(&c16, &[-1i8, 2, -128, 127]),
+            vec![vec![0x0002_ffff, 0x007f_ff80]]
+        );
+        assert_eq!(
+            rtl_act_beats(&c16, &[i16::MIN, 300]),
+            vec![vec![0x012c_8000, 0]]
+        );
         assert!(check_activations::<i16>(&cfg).is_err() && check_activations::<i8>(&c16).is_ok());
     }
 }

@@ -12,7 +12,11 @@ use crate::layout::{BitPlanes, WeightMatrix};
 
 /// `y[r] = Σ_c value(r, c) · x[c]`, by multiplication.
 pub fn gemv_plain<A: Activation>(w: &WeightMatrix, x: &[A]) -> Vec<i64> {
-    assert_eq!(w.cols(), x.len(), "GEMV shape: K of weights and activations differ");
+    assert_eq!(
+        w.cols(),
+        x.len(),
+        "GEMV shape: K of weights and activations differ"
+    );
     (0..w.rows())
         .map(|r| {
             x.iter()
@@ -46,7 +50,9 @@ impl LutTables {
         let half = 1usize << (g - 1);
         let mut entries = Vec::with_capacity(groups * half);
         for j in 0..groups {
-            let xs: Vec<i32> = (0..g).map(|t| x.get(j * g + t).map_or(0, |&v| v.into())).collect();
+            let xs: Vec<i32> = (0..g)
+                .map(|t| x.get(j * g + t).map_or(0, |&v| v.into()))
+                .collect();
             for k in 0..half {
                 let signed: i32 = (0..g - 1)
                     .map(|t| if (k >> t) & 1 == 1 { xs[t] } else { -xs[t] })
@@ -77,10 +83,20 @@ impl LutTables {
 }
 
 /// The LUT GEMV over prepared planes: `x.len()` must be the matrix's K.
-pub fn gemv_lut<A: Activation>(planes: &BitPlanes, wtype: crate::dtype::WeightType, x: &[A]) -> Vec<i64> {
-    assert_eq!(planes.groups, x.len().div_ceil(planes.g), "GEMV shape: K of planes and activations differ");
+pub fn gemv_lut<A: Activation>(
+    planes: &BitPlanes,
+    wtype: crate::dtype::WeightType,
+    x: &[A],
+) -> Vec<i64> {
+    assert_eq!(
+        planes.groups,
+        x.len().div_ceil(planes.g),
+        "GEMV shape: K of planes and activations differ"
+    );
     let tables = LutTables::new(x, planes.g);
-    let sum_x: i64 = (0..tables.groups).map(|j| i64::from(tables.group_sum(j))).sum();
+    let sum_x: i64 = (0..tables.groups)
+        .map(|j| i64::from(tables.group_sum(j)))
+        .sum();
     let correction = wtype.correction_coeff() * sum_x;
     (0..planes.rows)
         .map(|r| {
@@ -104,25 +120,48 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    fn random_case(rng: &mut ChaCha8Rng, wtype: WeightType, m: usize, k: usize, extreme: bool) -> (WeightMatrix, Vec<i8>) {
+    fn random_case(
+        rng: &mut ChaCha8Rng,
+        wtype: WeightType,
+        m: usize,
+        k: usize,
+        extreme: bool,
+    ) -> (WeightMatrix, Vec<i8>) {
         let values: Vec<i32> = (0..m * k)
             .map(|_| {
                 if extreme {
-                    if rng.gen_bool(0.5) { wtype.max_value() } else { wtype.min_value() }
+                    if rng.gen_bool(0.5) {
+                        wtype.max_value()
+                    } else {
+                        wtype.min_value()
+                    }
                 } else {
                     rng.gen_range(wtype.min_value()..=wtype.max_value())
                 }
             })
             .collect();
         let x = (0..k)
-            .map(|_| if extreme { if rng.gen_bool(0.5) { 127 } else { -128 } } else { rng.gen() })
+            .map(|_| {
+                if extreme {
+                    if rng.gen_bool(0.5) {
+                        127
+                    } else {
+                        -128
+                    }
+                } else {
+                    rng.gen()
+                }
+            })
             .collect();
         (WeightMatrix::from_values(m, k, wtype, &values).unwrap(), x)
     }
 
     #[test]
     fn lut_gemv_equals_plain_dot_product_on_random_shapes() {
-        let seed = std::env::var("LUTCORE_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_u64);
+        let seed = std::env::var("LUTCORE_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x5eed_u64);
         println!("seed {seed} (replay: LUTCORE_SEED={seed} cargo test -p lutcore-contract)");
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         for case in 0..200 {
@@ -134,7 +173,10 @@ mod tests {
             let (w, x) = random_case(&mut rng, wtype, m, k, extreme);
             let want = gemv_plain(&w, &x);
             let got = gemv_lut(&BitPlanes::new(&w, g), wtype, &x);
-            assert_eq!(got, want, "case {case}: {wtype} g={g} {m}x{k} extreme={extreme} seed {seed}");
+            assert_eq!(
+                got, want,
+                "case {case}: {wtype} g={g} {m}x{k} extreme={extreme} seed {seed}"
+            );
         }
     }
 
@@ -147,9 +189,21 @@ mod tests {
             let g = [2, 3, 4, 5][case % 4];
             let (m, k) = (rng.gen_range(1..=7), rng.gen_range(1..=200));
             let (w, _) = random_case(&mut rng, wtype, m, k, false);
-            let x: Vec<i16> = (0..k).map(|i| if case % 5 == 0 { [i16::MIN, i16::MAX][i % 2] } else { rng.gen() }).collect();
+            let x: Vec<i16> = (0..k)
+                .map(|i| {
+                    if case % 5 == 0 {
+                        [i16::MIN, i16::MAX][i % 2]
+                    } else {
+                        rng.gen()
+                    }
+                })
+                .collect();
             let want = gemv_plain(&w, &x);
-            assert_eq!(gemv_lut(&BitPlanes::new(&w, g), wtype, &x), want, "case {case}: {wtype} g={g} {m}x{k} seed {seed}");
+            assert_eq!(
+                gemv_lut(&BitPlanes::new(&w, g), wtype, &x),
+                want,
+                "case {case}: {wtype} g={g} {m}x{k} seed {seed}"
+            );
         }
     }
 
@@ -162,7 +216,11 @@ mod tests {
             let x = vec![-128i8; k];
             let want = -128 * i64::from(wtype.max_value()) * k as i64;
             assert_eq!(gemv_plain(&w, &x), vec![want]);
-            assert_eq!(gemv_lut(&BitPlanes::new(&w, 4), wtype, &x), vec![want], "{wtype}");
+            assert_eq!(
+                gemv_lut(&BitPlanes::new(&w, 4), wtype, &x),
+                vec![want],
+                "{wtype}"
+            );
         }
     }
 

@@ -13,7 +13,9 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use lutcore_contract::config::{presets, ArrayConfig, ConfigParseError, FIELD_NAMES, MAX_CONFIG_BYTES, RESULT_BITS};
+use lutcore_contract::config::{
+    presets, ArrayConfig, ConfigParseError, FIELD_NAMES, MAX_CONFIG_BYTES, RESULT_BITS,
+};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -27,7 +29,10 @@ const MAX_ERROR_CHARS: usize = 600;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     match std::env::var(name) {
-        Ok(v) => v.trim().parse().unwrap_or_else(|_| panic!("{name}={v}: not a number")),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v}: not a number")),
         Err(_) => default,
     }
 }
@@ -36,10 +41,12 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 fn seeds() -> Vec<Map<String, Value>> {
     presets()
         .iter()
-        .map(|p| match serde_json::to_value(&p.raw).expect("preset to JSON") {
-            Value::Object(o) => o,
-            other => panic!("preset {} is not an object: {other}", p.name),
-        })
+        .map(
+            |p| match serde_json::to_value(&p.raw).expect("preset to JSON") {
+                Value::Object(o) => o,
+                other => panic!("preset {} is not an object: {other}", p.name),
+            },
+        )
         .collect()
 }
 
@@ -63,7 +70,23 @@ fn hostile_value(rng: &mut ChaCha8Rng) -> Value {
         13 => Value::Bool(rng.gen()),
         14 => json("[]"),
         15 => json("{}"),
-        16 => Value::String(["lut", "mac", "addsub", "LUT", "uint7", "ternary", "int2", "uint0", "uint4", "\u{feff}lut"].choose(rng).unwrap().to_string()),
+        16 => Value::String(
+            [
+                "lut",
+                "mac",
+                "addsub",
+                "LUT",
+                "uint7",
+                "ternary",
+                "int2",
+                "uint0",
+                "uint4",
+                "\u{feff}lut",
+            ]
+            .choose(rng)
+            .unwrap()
+            .to_string(),
+        ),
         17 => Value::from(rng.gen_range(0u32..=300)),
         18 => Value::from(1u64 << rng.gen_range(0..64)),
         19 => Value::from(rng.gen::<i64>()),
@@ -120,7 +143,10 @@ fn mutate_text(rng: &mut ChaCha8Rng, text: String) -> String {
             2 => {
                 // Cut at a random character boundary.
                 let cut = rng.gen_range(0..=s.len());
-                let cut = (0..=cut).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+                let cut = (0..=cut)
+                    .rev()
+                    .find(|&i| s.is_char_boundary(i))
+                    .unwrap_or(0);
                 s.truncate(cut);
             }
             3 => s = format!("\u{feff}{s}"),
@@ -129,8 +155,16 @@ fn mutate_text(rng: &mut ChaCha8Rng, text: String) -> String {
             6 => s = format!("{s}{s}"),
             7 => {
                 // Non-ASCII in the middle.
-                let at = (0..=rng.gen_range(0..=s.len())).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
-                s.insert_str(at, ["é", "\u{0}", "😀", "\u{feff}", "\\u0000"].choose(rng).unwrap());
+                let at = (0..=rng.gen_range(0..=s.len()))
+                    .rev()
+                    .find(|&i| s.is_char_boundary(i))
+                    .unwrap_or(0);
+                s.insert_str(
+                    at,
+                    ["é", "\u{0}", "😀", "\u{feff}", "\\u0000"]
+                        .choose(rng)
+                        .unwrap(),
+                );
             }
             _ => {}
         }
@@ -140,16 +174,39 @@ fn mutate_text(rng: &mut ChaCha8Rng, text: String) -> String {
 
 /// What an accepted config must satisfy.
 fn check_sane(cfg: &ArrayConfig, input: &str) {
-    assert!((1..=256).contains(&cfg.rows()), "rows {} accepted from {input}", cfg.rows());
+    assert!(
+        (1..=256).contains(&cfg.rows()),
+        "rows {} accepted from {input}",
+        cfg.rows()
+    );
     assert!(cfg.k_tile() >= 2 && cfg.k_tile() <= 32 * 5);
-    assert!(cfg.result_value_bits() <= RESULT_BITS && cfg.acc_bits() <= 64, "{cfg}");
-    assert!(cfg.entry_bits() >= 2 && cfg.entry_bits() <= 32 && cfg.term_bits() <= 33, "{cfg}");
-    assert!(cfg.sum_x_bits() <= 64 && cfg.product_bits() <= 32 && cfg.beat_sum_bits() <= 64, "{cfg}");
-    assert!(cfg.weight_beat_bits() > 0 && cfg.act_beat_bits() > 0 && cfg.result_beat_bits() > 0, "{cfg}");
-    assert!(cfg.macs_per_cycle().is_finite() && cfg.macs_per_cycle() > 0.0, "{cfg}");
-    assert!(cfg.table_entries() >= 2 && cfg.table_entries() <= 16, "{cfg}");
+    assert!(
+        cfg.result_value_bits() <= RESULT_BITS && cfg.acc_bits() <= 64,
+        "{cfg}"
+    );
+    assert!(
+        cfg.entry_bits() >= 2 && cfg.entry_bits() <= 32 && cfg.term_bits() <= 33,
+        "{cfg}"
+    );
+    assert!(
+        cfg.sum_x_bits() <= 64 && cfg.product_bits() <= 32 && cfg.beat_sum_bits() <= 64,
+        "{cfg}"
+    );
+    assert!(
+        cfg.weight_beat_bits() > 0 && cfg.act_beat_bits() > 0 && cfg.result_beat_bits() > 0,
+        "{cfg}"
+    );
+    assert!(
+        cfg.macs_per_cycle().is_finite() && cfg.macs_per_cycle() > 0.0,
+        "{cfg}"
+    );
+    assert!(
+        cfg.table_entries() >= 2 && cfg.table_entries() <= 16,
+        "{cfg}"
+    );
     // What it writes back reads as the same config.
-    let again = ArrayConfig::from_json(&serde_json::to_string(cfg).expect("to JSON")).expect("round trip");
+    let again =
+        ArrayConfig::from_json(&serde_json::to_string(cfg).expect("to JSON")).expect("round trip");
     assert_eq!(&again, cfg);
 }
 
@@ -157,7 +214,12 @@ fn check_sane(cfg: &ArrayConfig, input: &str) {
 fn check_clear(e: &ConfigParseError) {
     let msg = e.to_string();
     assert!(!msg.trim().is_empty(), "an empty error message");
-    assert!(msg.chars().count() <= MAX_ERROR_CHARS, "an error message of {} chars: {}...", msg.len(), &msg[..200]);
+    assert!(
+        msg.chars().count() <= MAX_ERROR_CHARS,
+        "an error message of {} chars: {}...",
+        msg.len(),
+        &msg[..200]
+    );
     if let ConfigParseError::Invalid(c) = e {
         assert!(msg.contains(c.field) && msg.contains("allowed"), "{msg}");
     }
@@ -170,13 +232,23 @@ fn check_one(input: &str) -> Result<(), String> {
         Err(e) => check_clear(&e),
     }))
     .map_err(|p| {
-        p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "panic".into())
+        p.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "panic".into())
     })
 }
 
 fn preview(s: &str) -> String {
     let head: String = s.chars().take(300).collect();
-    format!("{head:?}{}", if s.len() > 300 { format!(" ... ({} bytes)", s.len()) } else { String::new() })
+    format!(
+        "{head:?}{}",
+        if s.len() > 300 {
+            format!(" ... ({} bytes)", s.len())
+        } else {
+            String::new()
+        }
+    )
 }
 
 #[test]
@@ -191,10 +263,18 @@ fn mutated_presets_give_a_sane_config_or_a_clear_error() {
     while done < iters && start.elapsed() < TIME_BUDGET {
         let mut obj = bases.choose(&mut rng).unwrap().clone();
         mutate_object(&mut rng, &mut obj);
-        let text = if rng.gen() { serde_json::to_string(&obj) } else { serde_json::to_string_pretty(&obj) }.expect("to JSON");
+        let text = if rng.gen() {
+            serde_json::to_string(&obj)
+        } else {
+            serde_json::to_string_pretty(&obj)
+        }
+        .expect("to JSON");
         let input = mutate_text(&mut rng, text);
         if let Err(why) = check_one(&input) {
-            panic!("seed {seed}, iteration {done}: {why}\ninput: {}", preview(&input));
+            panic!(
+                "seed {seed}, iteration {done}: {why}\ninput: {}",
+                preview(&input)
+            );
         }
         match ArrayConfig::from_json(&input) {
             Ok(_) => ok += 1,
@@ -202,28 +282,50 @@ fn mutated_presets_give_a_sane_config_or_a_clear_error() {
         }
         done += 1;
     }
-    println!("config fuzzer: {done} inputs in {:.2} s: {ok} accepted, {refused} refused", start.elapsed().as_secs_f64());
-    assert!(done >= 1000.min(iters), "only {done} iterations in {TIME_BUDGET:?}");
-    assert!(ok > 0 && refused > 0, "the mutations should produce both: {ok} accepted, {refused} refused");
+    println!(
+        "config fuzzer: {done} inputs in {:.2} s: {ok} accepted, {refused} refused",
+        start.elapsed().as_secs_f64()
+    );
+    assert!(
+        done >= 1000.min(iters),
+        "only {done} iterations in {TIME_BUDGET:?}"
+    );
+    assert!(
+        ok > 0 && refused > 0,
+        "the mutations should produce both: {ok} accepted, {refused} refused"
+    );
 }
 
 fn refused(input: &str, expect: &[&str]) {
     check_one(input).unwrap_or_else(|why| panic!("{why}\ninput: {}", preview(input)));
-    let msg = ArrayConfig::from_json(input).expect_err("refused").to_string();
+    let msg = ArrayConfig::from_json(input)
+        .expect_err("refused")
+        .to_string();
     for e in expect {
         assert!(msg.contains(e), "`{e}` not in: {msg}");
     }
 }
 
-const TINY: &str = r#"{"arch":"lut","rows":4,"k_groups":1,"g":4,"weights":"uint2","act_bits":8,"max_k":256}"#;
+const TINY: &str =
+    r#"{"arch":"lut","rows":4,"k_groups":1,"g":4,"weights":"uint2","act_bits":8,"max_k":256}"#;
 
 #[test]
 fn valid_presets_and_a_bom_are_accepted() {
     for p in presets() {
         let text = serde_json::to_string_pretty(&p.raw).unwrap();
-        assert_eq!(ArrayConfig::from_json(&text).unwrap().raw(), &p.raw, "{}", p.name);
+        assert_eq!(
+            ArrayConfig::from_json(&text).unwrap().raw(),
+            &p.raw,
+            "{}",
+            p.name
+        );
     }
-    assert_eq!(ArrayConfig::from_json(&format!("\u{feff}{TINY}")).unwrap().rows(), 4);
+    assert_eq!(
+        ArrayConfig::from_json(&format!("\u{feff}{TINY}"))
+            .unwrap()
+            .rows(),
+        4
+    );
 }
 
 #[test]
@@ -242,7 +344,12 @@ fn regression_empty_whitespace_and_oversized() {
 
 #[test]
 fn regression_every_numeric_field_named_with_its_range() {
-    for (field, range) in [("rows", "1..=256"), ("k_groups", "1..=32"), ("g", "2..=5"), ("max_k", "1..=1048576")] {
+    for (field, range) in [
+        ("rows", "1..=256"),
+        ("k_groups", "1..=32"),
+        ("g", "2..=5"),
+        ("max_k", "1..=1048576"),
+    ] {
         for bad in ["0", "-1", "4294967296", "1e300", "2.5", "\"4\"", "null"] {
             if field == "g" && bad == "0" {
                 continue;
@@ -255,18 +362,36 @@ fn regression_every_numeric_field_named_with_its_range() {
     for bad in ["0", "12", "-8", "8.5", "4294967304"] {
         let mut obj: Map<String, Value> = serde_json::from_str(TINY).unwrap();
         obj.insert("act_bits".into(), serde_json::from_str(bad).unwrap());
-        refused(&serde_json::to_string(&obj).unwrap(), &["act_bits", "8 and 16"]);
+        refused(
+            &serde_json::to_string(&obj).unwrap(),
+            &["act_bits", "8 and 16"],
+        );
     }
 }
 
 #[test]
 fn regression_bad_enums_unknown_missing_and_duplicate_fields() {
-    refused(&TINY.replace("\"lut\"", "\"dsp\""), &["arch", "dsp", "lut, mac, addsub"]);
-    refused(&TINY.replace("\"uint2\"", "\"int7\""), &["weights", "int7", "uint1"]);
+    refused(
+        &TINY.replace("\"lut\"", "\"dsp\""),
+        &["arch", "dsp", "lut, mac, addsub"],
+    );
+    refused(
+        &TINY.replace("\"uint2\"", "\"int7\""),
+        &["weights", "int7", "uint1"],
+    );
     refused(&TINY.replace("\"uint2\"", "7"), &["weights", "uint1"]);
-    refused(&TINY.replace("}", ",\"colz\":3}"), &["unknown field `colz`", "k_groups"]);
-    refused(&TINY.replace("\"rows\":4,", ""), &["missing field `rows`", "1..=256"]);
-    refused(&TINY.replace("}", ",\"rows\":4}"), &["field `rows` is given more than once"]);
+    refused(
+        &TINY.replace("}", ",\"colz\":3}"),
+        &["unknown field `colz`", "k_groups"],
+    );
+    refused(
+        &TINY.replace("\"rows\":4,", ""),
+        &["missing field `rows`", "1..=256"],
+    );
+    refused(
+        &TINY.replace("}", ",\"rows\":4}"),
+        &["field `rows` is given more than once"],
+    );
     refused(&TINY[..TINY.len() - 10], &["not valid JSON"]);
     let long_key = format!("{{\"{}\":1}}", "k".repeat(100_000));
     refused(&long_key, &["unknown field", "bytes"]);
@@ -285,9 +410,20 @@ fn regression_a_repeated_field_with_a_huge_first_value_gives_a_short_error() {
 #[test]
 fn regression_max_k_too_wide_for_the_results_says_the_largest_allowed() {
     let input = r#"{"act_bits":16,"arch":"lut","g":4,"k_groups":2,"max_k":524288,"rows":16,"weights":"uint1"}"#;
-    refused(input, &["max_k", "524288", "allowed range", "1..=", "32 bits"]);
+    refused(
+        input,
+        &["max_k", "524288", "allowed range", "1..=", "32 bits"],
+    );
     let msg = ArrayConfig::from_json(input).unwrap_err().to_string();
-    let largest: u32 = msg.split("1..=").nth(1).unwrap().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+    let largest: u32 = msg
+        .split("1..=")
+        .nth(1)
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let ok = input.replace("524288", &largest.to_string());
     assert!(ArrayConfig::from_json(&ok).is_ok(), "{ok}");
     assert!(ArrayConfig::from_json(&input.replace("524288", &(largest + 1).to_string())).is_err());

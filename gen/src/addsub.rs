@@ -17,7 +17,11 @@ pub const ARRAY: &str = "lutcore_addsub_array";
 /// All modules of the add/sub array, leaves first, top last.
 pub fn modules(cfg: &ArrayConfig) -> Vec<Module> {
     let ctrl = control::module(cfg);
-    let what = format!("lutcore_addsub_array: {} rows x {} ternary add/sub terms, a baseline for the LUT array.", cfg.rows(), cfg.k_tile());
+    let what = format!(
+        "lutcore_addsub_array: {} rows x {} ternary add/sub terms, a baseline for the LUT array.",
+        cfg.rows(),
+        cfg.k_tile()
+    );
     let top = one_beat_array(cfg, &ctrl, ARRAY, PE, &what);
     vec![pe(cfg), ctrl, top]
 }
@@ -44,14 +48,33 @@ fn pe(cfg: &ArrayConfig) -> Module {
         let code = m.logic(&format!("w{k}"), 2, &format!("weight {k}'s code"));
         m.assign(code.clone(), e::part(wgt.clone(), 2 * k, 2));
         let minus = m.logic(&format!("minus{k}"), 1, "code 0: subtract");
-        m.assign(minus.clone(), e::not(e::bin(BinOp::Or, e::bit(code.clone(), 1), e::bit(code.clone(), 0))));
+        m.assign(
+            minus.clone(),
+            e::not(e::bin(
+                BinOp::Or,
+                e::bit(code.clone(), 1),
+                e::bit(code.clone(), 0),
+            )),
+        );
         let keep = m.logic(&format!("keep{k}"), 1, "code 0 or 2: not skipped");
-        m.assign(keep.clone(), e::bin(BinOp::Or, e::bit(code.clone(), 1), e::not(e::bit(code, 0))));
+        m.assign(
+            keep.clone(),
+            e::bin(BinOp::Or, e::bit(code.clone(), 1), e::not(e::bit(code, 0))),
+        );
         let t = m.logic(&format!("t{k}"), pw, "x, 0 or ~x");
-        m.assign(t.clone(), e::invert_if(e::keep_if(x, pw, keep), pw, minus.clone()));
+        m.assign(
+            t.clone(),
+            e::invert_if(e::keep_if(x, pw, keep), pw, minus.clone()),
+        );
         terms.push(t);
         carries.push(minus);
     }
-    accumulate(cfg, &mut m, terms, carries, "sum of this beat's terms and carries");
+    accumulate(
+        cfg,
+        &mut m,
+        terms,
+        carries,
+        "sum of this beat's terms and carries",
+    );
     m
 }

@@ -24,7 +24,13 @@ pub struct Term {
 /// one bit wider than its inputs. Each adder takes one carry as its carry-in;
 /// carries left over are added at the root. Returns the sum sign-extended or
 /// truncated to `width` bits: the caller guarantees that the sum fits.
-pub fn sum_tree(m: &mut Module, prefix: &str, terms: Vec<Term>, carries: Vec<Expr>, width: u32) -> Expr {
+pub fn sum_tree(
+    m: &mut Module,
+    prefix: &str,
+    terms: Vec<Term>,
+    carries: Vec<Expr>,
+    width: u32,
+) -> Expr {
     assert!(!terms.is_empty(), "sum_tree of nothing");
     let mut carries = carries.into_iter();
     let mut level = terms;
@@ -46,7 +52,10 @@ pub fn sum_tree(m: &mut Module, prefix: &str, terms: Vec<Term>, carries: Vec<Exp
             }
             let wire = m.logic(&format!("{prefix}_l{depth}_{i}"), w, "");
             m.assign(wire.clone(), sum);
-            next.push(Term { value: wire, width: w });
+            next.push(Term {
+                value: wire,
+                width: w,
+            });
             i += 1;
         }
         level = next;
@@ -66,5 +75,9 @@ pub fn sum_tree(m: &mut Module, prefix: &str, terms: Vec<Term>, carries: Vec<Exp
 
 /// `x` (`from` bits, signed) as `to` bits: sign-extended, or its low bits.
 pub fn fit(x: Expr, from: u32, to: u32) -> Expr {
-    if from <= to { e::sext(x, from, to) } else { e::part(x, 0, to) }
+    if from <= to {
+        e::sext(x, from, to)
+    } else {
+        e::part(x, 0, to)
+    }
 }

@@ -35,7 +35,11 @@ pub const NAME: &str = "lutcore_ctrl";
 /// Width of the plane counter, 0 when every K-tile is a single beat.
 pub fn plane_bits(cfg: &ArrayConfig) -> u32 {
     let beats = cfg.beats_per_tile() as u32;
-    if beats <= 1 { 0 } else { 32 - (beats - 1).leading_zeros() }
+    if beats <= 1 {
+        0
+    } else {
+        32 - (beats - 1).leading_zeros()
+    }
 }
 
 /// The phases of a pass, with their encodings. The LUT controller has all
@@ -73,7 +77,10 @@ fn phase_enum(lut: bool) -> EnumDef {
     EnumDef {
         name: PHASE_E.into(),
         width: if lut { 3 } else { 2 },
-        values: values.into_iter().map(|((n, v), doc)| (n.to_string(), v, doc.to_string())).collect(),
+        values: values
+            .into_iter()
+            .map(|((n, v), doc)| (n.to_string(), v, doc.to_string()))
+            .collect(),
     }
 }
 
@@ -104,7 +111,12 @@ pub fn module(cfg: &ArrayConfig) -> Module {
         ),
     );
     // The stream interface's clock, reset and handshakes, with their brief docs.
-    let mut stream = |p: StreamPort| m.port(Port { doc: p.brief().into(), ..crate::stream_port(cfg, p) });
+    let mut stream = |p: StreamPort| {
+        m.port(Port {
+            doc: p.brief().into(),
+            ..crate::stream_port(cfg, p)
+        })
+    };
     stream(StreamPort::Clk);
     stream(StreamPort::RstN);
     let act_valid = stream(StreamPort::ActValid);
@@ -114,25 +126,63 @@ pub fn module(cfg: &ArrayConfig) -> Module {
     let wgt_ready = stream(StreamPort::WgtReady);
     let res_valid = stream(StreamPort::ResValid);
     let res_ready = stream(StreamPort::ResReady);
-    let act_fire_o = m.port(Port::output("act_fire_o", 1, "input stage: latch the activation beat"));
-    let wgt_fire_o = m.port(Port::output("wgt_fire_o", 1, "input stage: latch the weight beat"));
-    let load = m.port(Port::output("load_o", 1, "datapath: take the latched activation beat (LUT: build its tables)"));
-    let sum_clear = m.port(Port::output("sum_clear_o", 1, "datapath: that beat is the first K-tile of a pass"));
-    let acc_en = m.port(Port::output("acc_en_o", 1, "datapath: update the accumulators this cycle"));
-    let acc_clear = m.port(Port::output("acc_clear_o", 1, "datapath: start accumulating from zero"));
+    let act_fire_o = m.port(Port::output(
+        "act_fire_o",
+        1,
+        "input stage: latch the activation beat",
+    ));
+    let wgt_fire_o = m.port(Port::output(
+        "wgt_fire_o",
+        1,
+        "input stage: latch the weight beat",
+    ));
+    let load = m.port(Port::output(
+        "load_o",
+        1,
+        "datapath: take the latched activation beat (LUT: build its tables)",
+    ));
+    let sum_clear = m.port(Port::output(
+        "sum_clear_o",
+        1,
+        "datapath: that beat is the first K-tile of a pass",
+    ));
+    let acc_en = m.port(Port::output(
+        "acc_en_o",
+        1,
+        "datapath: update the accumulators this cycle",
+    ));
+    let acc_clear = m.port(Port::output(
+        "acc_clear_o",
+        1,
+        "datapath: start accumulating from zero",
+    ));
     let finalize = if lut {
-        Some(m.port(Port::output("finalize_o", 1, "datapath: add the sum(x) correction instead of a weight beat")))
+        Some(m.port(Port::output(
+            "finalize_o",
+            1,
+            "datapath: add the sum(x) correction instead of a weight beat",
+        )))
     } else {
         None
     };
-    let plane_o = (pb > 0).then(|| m.port(Port::output("plane_o", pb, "datapath: bit plane of the latched weight beat")));
+    let plane_o = (pb > 0).then(|| {
+        m.port(Port::output(
+            "plane_o",
+            pb,
+            "datapath: bit plane of the latched weight beat",
+        ))
+    });
 
     m.comment("");
     m.comment("State");
     m.item(Item::Enum(phase_enum(lut)));
     let phase_q = m.var("phase_q", PHASE_E, "phase of the pass");
     let phase_d = m.var("phase_d", PHASE_E, "next phase");
-    let tile_valid_q = m.logic("tile_valid_q", 1, "an activation beat is loaded and has weight beats left");
+    let tile_valid_q = m.logic(
+        "tile_valid_q",
+        1,
+        "an activation beat is loaded and has weight beats left",
+    );
     let tile_last_q = m.logic("tile_last_q", 1, "the loaded beat is the last K-tile");
     let act_first_q = m.logic("act_first_q", 1, "the next activation beat starts a pass");
     let acc_first_q = m.logic("acc_first_q", 1, "the next weight beat starts a pass");
@@ -143,21 +193,38 @@ pub fn module(cfg: &ArrayConfig) -> Module {
     let running = m.logic("running", 1, "in the run phase");
     let wgt_fire = m.logic("wgt_fire", 1, "weight beat transfers this cycle");
     let act_fire = m.logic("act_fire", 1, "activation beat transfers this cycle");
-    let tile_done = m.logic("tile_done", 1, "the loaded K-tile's last weight beat transfers");
+    let tile_done = m.logic(
+        "tile_done",
+        1,
+        "the loaded K-tile's last weight beat transfers",
+    );
     let res_fire = m.logic("res_fire", 1, "result beat transfers this cycle");
     m.assign(running.clone(), e::eq(phase_q.clone(), phase(RUN)));
-    m.assign(wgt_ready.clone(), e::and(running.clone(), tile_valid_q.clone()));
+    m.assign(
+        wgt_ready.clone(),
+        e::and(running.clone(), tile_valid_q.clone()),
+    );
     m.assign(wgt_fire.clone(), e::and(wgt_valid, wgt_ready));
     let plane_last = match &plane_q {
         Some(p) => e::eq(p.clone(), e::lit(pb, beats - 1)),
         None => e::lit(1, 1),
     };
-    m.assign(tile_done.clone(), if pb > 0 { e::and(wgt_fire.clone(), plane_last.clone()) } else { wgt_fire.clone() });
+    m.assign(
+        tile_done.clone(),
+        if pb > 0 {
+            e::and(wgt_fire.clone(), plane_last.clone())
+        } else {
+            wgt_fire.clone()
+        },
+    );
     m.assign(
         act_ready.clone(),
         e::and(
             running.clone(),
-            e::or(e::not(tile_valid_q.clone()), e::and(tile_done.clone(), e::not(tile_last_q.clone()))),
+            e::or(
+                e::not(tile_valid_q.clone()),
+                e::and(tile_done.clone(), e::not(tile_last_q.clone())),
+            ),
         ),
     );
     m.assign(act_fire.clone(), e::and(act_valid, act_ready));
@@ -190,13 +257,19 @@ pub fn module(cfg: &ArrayConfig) -> Module {
         Stmt::Assign(load_q.clone(), act_fire.clone()),
         Stmt::Assign(sum_clear_q.clone(), act_first_q.clone()),
         // Only weight beats clear: the finalize cycle adds to the pass's sum.
-        Stmt::Assign(acc_clear_q.clone(), e::and(acc_first_q.clone(), running.clone())),
+        Stmt::Assign(
+            acc_clear_q.clone(),
+            e::and(acc_first_q.clone(), running.clone()),
+        ),
     ];
     match &finalize_q {
         Some(fq) => {
             dp_reset.push(Stmt::Assign(fq.clone(), e::lit(1, 0)));
             dp_body.push(Stmt::Assign(fq.clone(), in_final.clone()));
-            dp_body.push(Stmt::Assign(acc_en_q.clone(), e::or(wgt_fire.clone(), in_final)));
+            dp_body.push(Stmt::Assign(
+                acc_en_q.clone(),
+                e::or(wgt_fire.clone(), in_final),
+            ));
         }
         None => dp_body.push(Stmt::Assign(acc_en_q.clone(), wgt_fire.clone())),
     }
@@ -205,7 +278,10 @@ pub fn module(cfg: &ArrayConfig) -> Module {
         dp_body.push(Stmt::Assign(dq.clone(), pq.clone()));
     }
     // The accumulator controls: (stage-1 register, output port, name of the LUT stage-2 register).
-    let mut acc_ctrls = vec![(acc_en_q, acc_en, "acc_en_q2", 1), (acc_clear_q, acc_clear, "acc_clear_q2", 1)];
+    let mut acc_ctrls = vec![
+        (acc_en_q, acc_en, "acc_en_q2", 1),
+        (acc_clear_q, acc_clear, "acc_clear_q2", 1),
+    ];
     if let (Some(fq), Some(f)) = (finalize_q, finalize) {
         acc_ctrls.push((fq, f, "finalize_q2", 1));
     }
@@ -213,9 +289,14 @@ pub fn module(cfg: &ArrayConfig) -> Module {
         acc_ctrls.push((dq, po, "dp_plane_q2", pb));
     }
     if lut {
-        m.item(Item::AlwaysFf { reset: dp_reset, body: dp_body });
+        m.item(Item::AlwaysFf {
+            reset: dp_reset,
+            body: dp_body,
+        });
         m.comment("");
-        m.comment("Accumulator controls, two cycles behind the handshakes (after the PEs' lookup stage)");
+        m.comment(
+            "Accumulator controls, two cycles behind the handshakes (after the PEs' lookup stage)",
+        );
         let (mut reset2, mut body2) = (vec![], vec![]);
         for (q1, port, name, width) in acc_ctrls {
             let q2 = m.logic(name, width, "");
@@ -223,12 +304,18 @@ pub fn module(cfg: &ArrayConfig) -> Module {
             reset2.push(Stmt::Assign(q2.clone(), e::lit(width, 0)));
             body2.push(Stmt::Assign(q2, q1));
         }
-        m.item(Item::AlwaysFf { reset: reset2, body: body2 });
+        m.item(Item::AlwaysFf {
+            reset: reset2,
+            body: body2,
+        });
     } else {
         for (q1, port, _, _) in acc_ctrls {
             m.assign(port, q1);
         }
-        m.item(Item::AlwaysFf { reset: dp_reset, body: dp_body });
+        m.item(Item::AlwaysFf {
+            reset: dp_reset,
+            body: dp_body,
+        });
     }
 
     m.comment("");
@@ -243,7 +330,11 @@ pub fn module(cfg: &ArrayConfig) -> Module {
     let goto = |to: (&str, u64)| vec![Stmt::Assign(phase_d.clone(), phase(to))];
     let mut arms = vec![(
         phase(RUN),
-        vec![Stmt::If(e::and(tile_done.clone(), tile_last_q.clone()), goto(if lut { FINALIZE } else { DRAIN }), vec![])],
+        vec![Stmt::If(
+            e::and(tile_done.clone(), tile_last_q.clone()),
+            goto(if lut { FINALIZE } else { DRAIN }),
+            vec![],
+        )],
     )];
     if lut {
         arms.push((phase(FINALIZE), goto(DRAIN)));
@@ -263,7 +354,9 @@ pub fn module(cfg: &ArrayConfig) -> Module {
     });
 
     m.comment("");
-    m.comment("K-tile bookkeeping: which activation beat is loaded and which weight beat comes next");
+    m.comment(
+        "K-tile bookkeeping: which activation beat is loaded and which weight beat comes next",
+    );
     let mut reset = vec![
         Stmt::Assign(tile_valid_q.clone(), e::lit(1, 0)),
         Stmt::Assign(tile_last_q.clone(), e::lit(1, 0)),
@@ -277,12 +370,19 @@ pub fn module(cfg: &ArrayConfig) -> Module {
             Stmt::Assign(tile_last_q.clone(), act_last.clone()),
             Stmt::Assign(act_first_q, act_last),
         ],
-        vec![Stmt::If(tile_done.clone(), vec![Stmt::Assign(tile_valid_q, e::lit(1, 0))], vec![])],
+        vec![Stmt::If(
+            tile_done.clone(),
+            vec![Stmt::Assign(tile_valid_q, e::lit(1, 0))],
+            vec![],
+        )],
     )];
     let mut on_wgt = vec![Stmt::Assign(acc_first_q, e::and(tile_done, tile_last_q))];
     if let Some(pq) = &plane_q {
         reset.push(Stmt::Assign(pq.clone(), e::lit(pb, 0)));
-        on_wgt.push(Stmt::Assign(pq.clone(), e::cond(plane_last, e::lit(pb, 0), e::add(pq.clone(), e::lit(pb, 1)))));
+        on_wgt.push(Stmt::Assign(
+            pq.clone(),
+            e::cond(plane_last, e::lit(pb, 0), e::add(pq.clone(), e::lit(pb, 1))),
+        ));
     }
     body.push(Stmt::If(wgt_fire, on_wgt, vec![]));
     m.item(Item::AlwaysFf { reset, body });
@@ -298,11 +398,19 @@ pub fn instance(ctrl: &Module) -> Item {
         .iter()
         .map(|p| {
             let top_port = StreamPort::from_name(&p.name).is_some();
-            let wire = if top_port { p.name.clone() } else { p.name.trim_end_matches("_o").to_string() };
+            let wire = if top_port {
+                p.name.clone()
+            } else {
+                p.name.trim_end_matches("_o").to_string()
+            };
             (p.name.clone(), Expr::Id(wire))
         })
         .collect();
-    Item::Instance { module: NAME.into(), name: "u_ctrl".into(), conns }
+    Item::Instance {
+        module: NAME.into(),
+        name: "u_ctrl".into(),
+        conns,
+    }
 }
 
 /// Declare, in `top`, the control wires [`instance`] connects.
@@ -313,7 +421,6 @@ pub fn declare_wires(top: &mut Module, ctrl: &Module) {
         }
     }
 }
-
 
 /// A new array top named `name`: the stream ports of [`crate::top_ports`],
 /// the controller's wires and its instance, and the input stage: registers
@@ -332,13 +439,29 @@ pub fn array_top(cfg: &ArrayConfig, ctrl: &Module, name: &str, what: &[&str]) ->
     m.item(Item::Ifdef(ASSERT_DEFINE.into(), assertions(cfg)));
     m.comment("");
     m.comment("Input stage: accepted beats are latched; the datapath works on them next cycle");
-    let act_in = m.logic(ACT_IN, cfg.act_beat_bits(), "the last accepted activation beat");
-    let wgt_in = m.logic(WGT_IN, cfg.weight_beat_bits(), "the last accepted weight beat");
+    let act_in = m.logic(
+        ACT_IN,
+        cfg.act_beat_bits(),
+        "the last accepted activation beat",
+    );
+    let wgt_in = m.logic(
+        WGT_IN,
+        cfg.weight_beat_bits(),
+        "the last accepted weight beat",
+    );
     m.item(Item::AlwaysFf {
         reset: vec![],
         body: vec![
-            Stmt::If(e::id("act_fire"), vec![Stmt::Assign(act_in, e::id("act_data_i"))], vec![]),
-            Stmt::If(e::id("wgt_fire"), vec![Stmt::Assign(wgt_in, e::id("wgt_data_i"))], vec![]),
+            Stmt::If(
+                e::id("act_fire"),
+                vec![Stmt::Assign(act_in, e::id("act_data_i"))],
+                vec![],
+            ),
+            Stmt::If(
+                e::id("wgt_fire"),
+                vec![Stmt::Assign(wgt_in, e::id("wgt_data_i"))],
+                vec![],
+            ),
         ],
     });
     m

@@ -21,11 +21,21 @@ pub struct Port {
 impl Port {
     /// An input port.
     pub fn input(name: &str, width: u32, doc: &str) -> Self {
-        Port { name: name.into(), dir: Dir::Input, width, doc: doc.into() }
+        Port {
+            name: name.into(),
+            dir: Dir::Input,
+            width,
+            doc: doc.into(),
+        }
     }
     /// An output port.
     pub fn output(name: &str, width: u32, doc: &str) -> Self {
-        Port { name: name.into(), dir: Dir::Output, width, doc: doc.into() }
+        Port {
+            name: name.into(),
+            dir: Dir::Output,
+            width,
+            doc: doc.into(),
+        }
     }
 }
 
@@ -170,7 +180,11 @@ pub mod e {
     }
     /// `e[lo +: width]` as a constant slice.
     pub fn part(x: Expr, lo: u32, width: u32) -> Expr {
-        if width == 1 { bit(x, lo) } else { slice(x, lo + width - 1, lo) }
+        if width == 1 {
+            bit(x, lo)
+        } else {
+            slice(x, lo + width - 1, lo)
+        }
     }
     /// `x[base +: width]` with a dynamic `base`.
     pub fn part_sel(x: Expr, base: Expr, width: u32) -> Expr {
@@ -244,7 +258,11 @@ pub mod e {
     /// Zero-extend `x` (of `from` bits) to `to` bits.
     pub fn zext(x: Expr, from: u32, to: u32) -> Expr {
         assert!(to >= from, "zext from {from} to {to}");
-        if to == from { x } else { concat(vec![lit(to - from, 0), x]) }
+        if to == from {
+            x
+        } else {
+            concat(vec![lit(to - from, 0), x])
+        }
     }
 }
 
@@ -315,7 +333,12 @@ pub struct Module {
 impl Module {
     /// A new empty module.
     pub fn new(name: &str, doc: Vec<String>) -> Self {
-        Module { name: name.into(), doc, ports: Vec::new(), items: Vec::new() }
+        Module {
+            name: name.into(),
+            doc,
+            ports: Vec::new(),
+            items: Vec::new(),
+        }
     }
     /// Add a port.
     pub fn port(&mut self, p: Port) -> Expr {
@@ -325,12 +348,20 @@ impl Module {
     }
     /// Declare a `logic` signal and return a reference to it.
     pub fn logic(&mut self, name: &str, width: u32, doc: &str) -> Expr {
-        self.items.push(Item::Decl(Decl { name: name.into(), ty: Ty::Logic(width), doc: doc.into() }));
+        self.items.push(Item::Decl(Decl {
+            name: name.into(),
+            ty: Ty::Logic(width),
+            doc: doc.into(),
+        }));
         e::id(name)
     }
     /// Declare a signal of a type named by an [`Item::Enum`] of this module.
     pub fn var(&mut self, name: &str, ty: &str, doc: &str) -> Expr {
-        self.items.push(Item::Decl(Decl { name: name.into(), ty: Ty::Named(ty.into()), doc: doc.into() }));
+        self.items.push(Item::Decl(Decl {
+            name: name.into(),
+            ty: Ty::Named(ty.into()),
+            doc: doc.into(),
+        }));
         e::id(name)
     }
     /// `assign lhs = rhs;`

@@ -54,7 +54,11 @@ pub fn table_fields(cfg: &ArrayConfig) -> Vec<TableField> {
     let mut lo = 0;
     while lo < ew {
         let width = (ew - lo).min(max_stride);
-        fields.push(TableField { lo, width, stride: width.next_power_of_two() });
+        fields.push(TableField {
+            lo,
+            width,
+            stride: width.next_power_of_two(),
+        });
         lo += width;
     }
     fields
@@ -62,19 +66,33 @@ pub fn table_fields(cfg: &ArrayConfig) -> Vec<TableField> {
 
 /// Multiply `x` (`width` bits) by the constant `c` with shifts and adds.
 pub fn const_mul(x: Expr, c: u64, width: u32) -> Expr {
-    let shifted = |s: u32| if s == 0 { x.clone() } else { e::bin(crate::ir::BinOp::Shl, x.clone(), e::lit(6, u64::from(s))) };
+    let shifted = |s: u32| {
+        if s == 0 {
+            x.clone()
+        } else {
+            e::bin(crate::ir::BinOp::Shl, x.clone(), e::lit(6, u64::from(s)))
+        }
+    };
     if c == 0 {
         e::lit(width, 0)
     } else if (c + 1).is_power_of_two() && c > 1 {
         // 2^s - 1: one shift and one subtraction.
         e::sub(shifted((c + 1).trailing_zeros()), x.clone())
     } else {
-        (0..64).filter(|s| (c >> s) & 1 == 1).map(shifted).reduce(e::add).unwrap_or_else(|| e::lit(width, 0))
+        (0..64)
+            .filter(|s| (c >> s) & 1 == 1)
+            .map(shifted)
+            .reduce(e::add)
+            .unwrap_or_else(|| e::lit(width, 0))
     }
 }
 
 fn precompute(cfg: &ArrayConfig) -> Module {
-    let (g, groups, entries) = (cfg.g() as u32, cfg.k_groups() as u32, cfg.table_entries() as u32);
+    let (g, groups, entries) = (
+        cfg.g() as u32,
+        cfg.k_groups() as u32,
+        cfg.table_entries() as u32,
+    );
     let (ew, ab, sw) = (cfg.entry_bits(), cfg.act_bits(), cfg.sum_x_bits());
     let mut m = Module::new(
         PRECOMPUTE,
@@ -96,26 +114,51 @@ fn precompute(cfg: &ArrayConfig) -> Module {
     );
     m.port(Port::input("clk_i", 1, "clock"));
     let load = m.port(Port::input("load_i", 1, "latch the tables of act_data_i"));
-    let clear = m.port(Port::input("sum_clear_i", 1, "this beat starts a pass: restart sum(x)"));
-    let act = m.port(Port::input("act_data_i", cfg.act_beat_bits(), &format!("k_tile int{ab} activations")));
-    let table_o = m.port(Port::output("table_o", table_bits(cfg), &format!("group j entry k at [(j*{entries}+k)*{ew} +: {ew}]")));
-    let sum_o = m.port(Port::output("sum_x_o", sw, "sum of all activations loaded in this pass"));
+    let clear = m.port(Port::input(
+        "sum_clear_i",
+        1,
+        "this beat starts a pass: restart sum(x)",
+    ));
+    let act = m.port(Port::input(
+        "act_data_i",
+        cfg.act_beat_bits(),
+        &format!("k_tile int{ab} activations"),
+    ));
+    let table_o = m.port(Port::output(
+        "table_o",
+        table_bits(cfg),
+        &format!("group j entry k at [(j*{entries}+k)*{ew} +: {ew}]"),
+    ));
+    let sum_o = m.port(Port::output(
+        "sum_x_o",
+        sw,
+        "sum of all activations loaded in this pass",
+    ));
 
     let mut entry_ids = Vec::new();
     for j in 0..groups {
         m.comment("");
-        m.comment(format!("Group {j}: activations {}..{} of the beat, sign-extended to {ew} bits", j * g, j * g + g - 1));
+        m.comment(format!(
+            "Group {j}: activations {}..{} of the beat, sign-extended to {ew} bits",
+            j * g,
+            j * g + g - 1
+        ));
         let xs: Vec<Expr> = (0..g)
             .map(|t| {
                 let x = m.logic(&format!("g{j}_x{t}"), ew, "");
-                m.assign(x.clone(), e::sext(e::part(act.clone(), (j * g + t) * ab, ab), ab, ew));
+                m.assign(
+                    x.clone(),
+                    e::sext(e::part(act.clone(), (j * g + t) * ab, ab), ab, ew),
+                );
                 x
             })
             .collect();
         // Shared partial sums: level l holds x{g-1} ± x{g-2} ± … ± x{g-1-l}, one
         // two-input add or subtract each (2^g - 2 in all, instead of (g-1)·2^(g-1)).
         m.comment(format!("Shared partial sums g{j}_pT_k = x{} +/- x{} +/- ... +/- xT, bit i of k the sign of x(T+i) (1: +);", g - 1, g - 2));
-        m.comment(format!("the last level are the entries g{j}_ek: one add or subtract per wire"));
+        m.comment(format!(
+            "the last level are the entries g{j}_ek: one add or subtract per wire"
+        ));
         let mut partial = vec![xs[(g - 1) as usize].clone()];
         for t in (0..g - 1).rev() {
             let last = t == 0;
@@ -124,10 +167,21 @@ fn precompute(cfg: &ArrayConfig) -> Module {
             for (hi, p) in partial.iter().enumerate() {
                 for bit in 0..2u32 {
                     let k = (hi << 1) as u32 | bit;
-                    let name = if last { format!("g{j}_e{k}") } else { format!("g{j}_p{t}_{k}") };
+                    let name = if last {
+                        format!("g{j}_e{k}")
+                    } else {
+                        format!("g{j}_p{t}_{k}")
+                    };
                     let wire = m.logic(&name, ew, "");
                     let x = xs[t as usize].clone();
-                    m.assign(wire.clone(), if bit == 1 { e::add(p.clone(), x) } else { e::sub(p.clone(), x) });
+                    m.assign(
+                        wire.clone(),
+                        if bit == 1 {
+                            e::add(p.clone(), x)
+                        } else {
+                            e::sub(p.clone(), x)
+                        },
+                    );
                     next.push(wire);
                 }
             }
@@ -141,7 +195,14 @@ fn precompute(cfg: &ArrayConfig) -> Module {
     let table_q = m.logic("table_q", table_bits(cfg), "all tables of the loaded beat");
     m.item(Item::AlwaysFf {
         reset: vec![],
-        body: vec![Stmt::If(load.clone(), vec![Stmt::Assign(table_q.clone(), e::concat(entry_ids.into_iter().rev().collect()))], vec![])],
+        body: vec![Stmt::If(
+            load.clone(),
+            vec![Stmt::Assign(
+                table_q.clone(),
+                e::concat(entry_ids.into_iter().rev().collect()),
+            )],
+            vec![],
+        )],
     });
     m.comment("");
     m.comment("The running sum(x), one cycle after the tables (the table adders and the running");
@@ -150,7 +211,12 @@ fn precompute(cfg: &ArrayConfig) -> Module {
     let sum_clear_q = m.logic("sum_clear_q", 1, "... and started a pass");
     let tile_sum = m.logic("tile_sum", sw, "sum(x) of the loaded beat");
     let sum_q = m.logic("sum_x_q", sw, "");
-    let group_sums = (0..groups).map(|j| Term { value: e::part(table_q.clone(), ((j + 1) * entries - 1) * ew, ew), width: ew }).collect();
+    let group_sums = (0..groups)
+        .map(|j| Term {
+            value: e::part(table_q.clone(), ((j + 1) * entries - 1) * ew, ew),
+            width: ew,
+        })
+        .collect();
     let sum = sum_tree(&mut m, "tile_sum", group_sums, vec![], sw);
     m.assign(tile_sum.clone(), sum);
     m.item(Item::AlwaysFf {
@@ -160,7 +226,10 @@ fn precompute(cfg: &ArrayConfig) -> Module {
             Stmt::Assign(sum_clear_q.clone(), clear),
             Stmt::If(
                 sum_load_q,
-                vec![Stmt::Assign(sum_q.clone(), e::add(e::cond(sum_clear_q, e::lit(sw, 0), sum_q.clone()), tile_sum))],
+                vec![Stmt::Assign(
+                    sum_q.clone(),
+                    e::add(e::cond(sum_clear_q, e::lit(sw, 0), sum_q.clone()), tile_sum),
+                )],
                 vec![],
             ),
         ],
@@ -195,13 +264,34 @@ fn pe(cfg: &ArrayConfig) -> Module {
     m.port(Port::input("clk_i", 1, "clock"));
     let acc_en = m.port(Port::input("acc_en_i", 1, "update the accumulator"));
     let acc_clear = m.port(Port::input("acc_clear_i", 1, "start from zero"));
-    let finalize = m.port(Port::input("finalize_i", 1, "add corr_i instead of the weight beat"));
-    let plane = (pb > 0).then(|| m.port(Port::input("plane_i", pb, "bit plane of this weight beat")));
-    let wgt = m.port(Port::input("wgt_i", cfg.k_tile() as u32, "this row's bits of the plane, group j at [j*g +: g]"));
-    let sel_o = m.port(Port::output("sel_o", groups * (g - 1), &format!("entry index of group j at [j*{} +: {}]", g - 1, g - 1)));
-    let entry_i = m.port(Port::input("entry_i", groups * ew, &format!("table entry of group j at sel, at [j*{ew} +: {ew}]")));
+    let finalize = m.port(Port::input(
+        "finalize_i",
+        1,
+        "add corr_i instead of the weight beat",
+    ));
+    let plane =
+        (pb > 0).then(|| m.port(Port::input("plane_i", pb, "bit plane of this weight beat")));
+    let wgt = m.port(Port::input(
+        "wgt_i",
+        cfg.k_tile() as u32,
+        "this row's bits of the plane, group j at [j*g +: g]",
+    ));
+    let sel_o = m.port(Port::output(
+        "sel_o",
+        groups * (g - 1),
+        &format!("entry index of group j at [j*{} +: {}]", g - 1, g - 1),
+    ));
+    let entry_i = m.port(Port::input(
+        "entry_i",
+        groups * ew,
+        &format!("table entry of group j at sel, at [j*{ew} +: {ew}]"),
+    ));
     let corr = m.port(Port::input("corr_i", aw, "correction c*sum(x)"));
-    let result = m.port(Port::output("result_o", RESULT_BITS, "acc/2, the row's int32 result"));
+    let result = m.port(Port::output(
+        "result_o",
+        RESULT_BITS,
+        "acc/2, the row's int32 result",
+    ));
 
     let mut negs = Vec::new();
     let mut sels = Vec::new();
@@ -210,7 +300,11 @@ fn pe(cfg: &ArrayConfig) -> Module {
         m.comment(format!("Group {j}"));
         let idx = m.logic(&format!("g{j}_idx"), g, "weight bits of the group");
         m.assign(idx.clone(), e::part(wgt.clone(), j * g, g));
-        let neg = m.logic(&format!("g{j}_neg"), 1, "top bit clear: mirrored half, negate");
+        let neg = m.logic(
+            &format!("g{j}_neg"),
+            1,
+            "top bit clear: mirrored half, negate",
+        );
         m.assign(neg.clone(), e::not(e::bit(idx.clone(), g - 1)));
         let sel = m.logic(&format!("g{j}_sel"), g - 1, "entry index");
         let low = e::part(idx, 0, g - 1);
@@ -219,7 +313,14 @@ fn pe(cfg: &ArrayConfig) -> Module {
         negs.push(neg);
     }
     m.comment("");
-    m.assign(sel_o, if sels.len() == 1 { sels.pop().expect("one") } else { e::concat(sels.into_iter().rev().collect()) });
+    m.assign(
+        sel_o,
+        if sels.len() == 1 {
+            sels.pop().expect("one")
+        } else {
+            e::concat(sels.into_iter().rev().collect())
+        },
+    );
     m.comment("");
     // With several groups the negation -e = ~e + 1 is split: ~e, and the +1s as carries
     // of the adder tree. For g = 2, ~e is taken in the lookup stage: a 2:1 table read and
@@ -227,29 +328,60 @@ fn pe(cfg: &ArrayConfig) -> Module {
     let fold = groups > 1 && g == 2;
     // Group j's entry of `entries` in a wire, inverted when `neg` is set.
     let term = |m: &mut Module, j: u32, entries: &Expr, neg: Expr| {
-        let t = m.logic(&format!("g{j}_term"), ew, "entry, or ~entry when negated (the +1 is a carry below)");
-        m.assign(t.clone(), e::invert_if(e::part(entries.clone(), j * ew, ew), ew, neg));
+        let t = m.logic(
+            &format!("g{j}_term"),
+            ew,
+            "entry, or ~entry when negated (the +1 is a carry below)",
+        );
+        m.assign(
+            t.clone(),
+            e::invert_if(e::part(entries.clone(), j * ew, ew), ew, neg),
+        );
         t
     };
     let looked_up = if !fold {
         m.comment("Lookup stage: register the looked-up entries and their signs");
         entry_i
     } else {
-        m.comment("Lookup stage: register the looked-up entries (inverted when negated) and their signs");
-        e::concat((0..groups).rev().map(|j| term(&mut m, j, &entry_i, negs[j as usize].clone())).collect())
+        m.comment(
+            "Lookup stage: register the looked-up entries (inverted when negated) and their signs",
+        );
+        e::concat(
+            (0..groups)
+                .rev()
+                .map(|j| term(&mut m, j, &entry_i, negs[j as usize].clone()))
+                .collect(),
+        )
     };
-    let entry_q = m.logic(if fold { "term_q" } else { "entry_q" }, groups * ew, "the looked-up values of the last cycle");
+    let entry_q = m.logic(
+        if fold { "term_q" } else { "entry_q" },
+        groups * ew,
+        "the looked-up values of the last cycle",
+    );
     let neg_q = m.logic("neg_q", groups, "group j's negate bit at [j]");
     m.item(Item::AlwaysFf {
         reset: vec![],
         body: vec![
             Stmt::Assign(entry_q.clone(), looked_up),
-            Stmt::Assign(neg_q.clone(), if negs.len() == 1 { negs.pop().expect("one") } else { e::concat(negs.into_iter().rev().collect()) }),
+            Stmt::Assign(
+                neg_q.clone(),
+                if negs.len() == 1 {
+                    negs.pop().expect("one")
+                } else {
+                    e::concat(negs.into_iter().rev().collect())
+                },
+            ),
         ],
     });
     m.comment("");
     m.comment("Accumulate stage (the controls are one cycle behind the lookup): -e = ~e + 1");
-    let neg_bit = |j: u32| if groups == 1 { neg_q.clone() } else { e::bit(neg_q.clone(), j) };
+    let neg_bit = |j: u32| {
+        if groups == 1 {
+            neg_q.clone()
+        } else {
+            e::bit(neg_q.clone(), j)
+        }
+    };
     let shift = |x: Expr| match &plane {
         Some(p) => e::bin(crate::ir::BinOp::Shl, x, p.clone()),
         None => x,
@@ -260,15 +392,35 @@ fn pe(cfg: &ArrayConfig) -> Module {
     if groups == 1 {
         // (e << plane) negated is ~(e << plane) + 1: the +1 is the accumulator adder's carry-in.
         let addend = m.logic("addend", aw, "neg ? ~(entry << plane) : entry << plane");
-        m.assign(addend.clone(), e::invert_if(shift(e::sext(e::part(entry_q.clone(), 0, ew), ew, aw)), aw, neg_q.clone()));
+        m.assign(
+            addend.clone(),
+            e::invert_if(
+                shift(e::sext(e::part(entry_q.clone(), 0, ew), ew, aw)),
+                aw,
+                neg_q.clone(),
+            ),
+        );
         let carry = m.logic("carry", 1, "completes the negation");
-        m.assign(carry.clone(), e::and(neg_q.clone(), e::not(finalize.clone())));
-        m.assign(acc_d.clone(), e::add(e::add(base, e::cond(finalize, corr, addend)), e::zext(carry, 1, aw)));
+        m.assign(
+            carry.clone(),
+            e::and(neg_q.clone(), e::not(finalize.clone())),
+        );
+        m.assign(
+            acc_d.clone(),
+            e::add(
+                e::add(base, e::cond(finalize, corr, addend)),
+                e::zext(carry, 1, aw),
+            ),
+        );
     } else {
         let beat_sum = m.logic("beat_sum", bw, "sum of this plane's terms");
         let terms = (0..groups)
             .map(|j| {
-                let value = if fold { e::part(entry_q.clone(), j * ew, ew) } else { term(&mut m, j, &entry_q, neg_bit(j)) };
+                let value = if fold {
+                    e::part(entry_q.clone(), j * ew, ew)
+                } else {
+                    term(&mut m, j, &entry_q, neg_bit(j))
+                };
                 Term { value, width: ew }
             })
             .collect();
@@ -276,10 +428,23 @@ fn pe(cfg: &ArrayConfig) -> Module {
         m.assign(beat_sum.clone(), sum);
         let shifted = m.logic("shifted_sum", aw, "beat_sum * 2^plane");
         m.assign(shifted.clone(), shift(e::sext(beat_sum, bw, aw)));
-        m.assign(acc_d.clone(), e::add(base, e::cond(finalize, corr, shifted)));
+        m.assign(
+            acc_d.clone(),
+            e::add(base, e::cond(finalize, corr, shifted)),
+        );
     }
-    m.item(Item::AlwaysFf { reset: vec![], body: vec![Stmt::If(acc_en, vec![Stmt::Assign(acc_q.clone(), acc_d)], vec![])] });
-    m.assign(result, e::sext(e::slice(acc_q.clone(), aw - 1, 1), aw - 1, RESULT_BITS));
+    m.item(Item::AlwaysFf {
+        reset: vec![],
+        body: vec![Stmt::If(
+            acc_en,
+            vec![Stmt::Assign(acc_q.clone(), acc_d)],
+            vec![],
+        )],
+    });
+    m.assign(
+        result,
+        e::sext(e::slice(acc_q.clone(), aw - 1, 1), aw - 1, RESULT_BITS),
+    );
     let unused = m.logic("unused_acc_lsb", 1, "acc is even: bit 0 is always 0");
     m.assign(unused, e::bit(acc_q, 0));
     m
@@ -293,8 +458,15 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
         ctrl,
         ARRAY,
         &[
-            &format!("lutcore_lut_array: {} rows x {} activations per beat, table-lookup datapath.", cfg.rows(), kt),
-            &format!("Streams: act (one K-tile of int{}), wgt (one bit plane of the tile for all rows),", cfg.act_bits()),
+            &format!(
+                "lutcore_lut_array: {} rows x {} activations per beat, table-lookup datapath.",
+                cfg.rows(),
+                kt
+            ),
+            &format!(
+                "Streams: act (one K-tile of int{}), wgt (one bit plane of the tile for all rows),",
+                cfg.act_bits()
+            ),
             "res (one int32 per row). See lutcore_ctrl for the sequence.",
         ],
     );
@@ -315,9 +487,12 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
         ],
     });
     // c = 2^bits - 1 - 2*zero_point: 2^bits - 1 for uintB (zero point 0), 1 for ternary (bits 2, zero point 1).
-    let c = u64::try_from(cfg.correction_coeff()).expect("no weight format has a negative correction coefficient");
+    let c = u64::try_from(cfg.correction_coeff())
+        .expect("no weight format has a negative correction coefficient");
     m.comment("");
-    m.comment(format!("Bit-plane correction: c*sum(x) with c = 2^bits - 1 - 2*zero_point = {c}"));
+    m.comment(format!(
+        "Bit-plane correction: c*sum(x) with c = 2^bits - 1 - 2*zero_point = {c}"
+    ));
     let sum_wide = m.logic("sum_x_wide", aw, "");
     m.assign(sum_wide.clone(), e::sext(sum_x, sw, aw));
     let corr = if c.is_power_of_two() {
@@ -328,14 +503,31 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
     } else {
         // Adders: registered, as sum(x) is final two cycles before the accumulate stage's finalize.
         let corr_q = m.logic("corr_q", aw, "");
-        m.item(Item::AlwaysFf { reset: vec![], body: vec![Stmt::Assign(corr_q.clone(), const_mul(sum_wide, c, aw))] });
+        m.item(Item::AlwaysFf {
+            reset: vec![],
+            body: vec![Stmt::Assign(corr_q.clone(), const_mul(sum_wide, c, aw))],
+        });
         corr_q
     };
-    let (g, groups, entries, ew) = (cfg.g() as u32, cfg.k_groups() as u32, cfg.table_entries() as u32, cfg.entry_bits());
+    let (g, groups, entries, ew) = (
+        cfg.g() as u32,
+        cfg.k_groups() as u32,
+        cfg.table_entries() as u32,
+        cfg.entry_bits(),
+    );
     let fields = table_fields(cfg);
     m.comment("");
-    let field_docs: Vec<String> =
-        fields.iter().map(|f| format!("bits {}..{} at a stride of {}", f.lo, f.lo + f.width - 1, f.stride)).collect();
+    let field_docs: Vec<String> = fields
+        .iter()
+        .map(|f| {
+            format!(
+                "bits {}..{} at a stride of {}",
+                f.lo,
+                f.lo + f.width - 1,
+                f.stride
+            )
+        })
+        .collect();
     m.comment(format!(
         "The tables packed for reading: per group, one word per bit field of the entries ({}), so that \
          a PE's read is one shift by its select bits per field: yosys maps it to a 2:1 mux tree per \
@@ -348,14 +540,24 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
                 .iter()
                 .enumerate()
                 .map(|(c, f)| {
-                    let doc = format!("group {j}, bits {}..{} of entry k at [{}k +: {}]", f.lo, f.lo + f.width - 1, f.stride, f.width);
+                    let doc = format!(
+                        "group {j}, bits {}..{} of entry k at [{}k +: {}]",
+                        f.lo,
+                        f.lo + f.width - 1,
+                        f.stride,
+                        f.width
+                    );
                     let w = m.logic(&format!("table_g{j}_f{c}"), entries * f.stride, &doc);
                     let mut parts = Vec::new();
                     for k in (0..entries).rev() {
                         if f.stride > f.width {
                             parts.push(e::lit(f.stride - f.width, 0));
                         }
-                        parts.push(e::part(table.clone(), (j * entries + k) * ew + f.lo, f.width));
+                        parts.push(e::part(
+                            table.clone(),
+                            (j * entries + k) * ew + f.lo,
+                            f.width,
+                        ));
                     }
                     m.assign(w.clone(), e::concat(parts));
                     w
@@ -369,11 +571,21 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
         let sel = m.logic(&format!("pe{r}_sel"), groups * (g - 1), "");
         let entry = m.logic(&format!("pe{r}_entry"), groups * ew, "");
         // A one-group, g = 2 array has a 1-bit index: no bit select on a scalar.
-        let group_sel = |j: u32| if groups * (g - 1) == 1 { sel.clone() } else { e::part(sel.clone(), j * (g - 1), g - 1) };
+        let group_sel = |j: u32| {
+            if groups * (g - 1) == 1 {
+                sel.clone()
+            } else {
+                e::part(sel.clone(), j * (g - 1), g - 1)
+            }
+        };
         let reads = (0..groups)
             .rev()
             .map(|j| {
-                let read = m.logic(&format!("pe{r}_g{j}"), ew, &format!("group {j}'s entry at pe{r}_sel"));
+                let read = m.logic(
+                    &format!("pe{r}_g{j}"),
+                    ew,
+                    &format!("group {j}'s entry at pe{r}_sel"),
+                );
                 let parts = fields
                     .iter()
                     .enumerate()
@@ -386,11 +598,25 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
                         e::part_sel(words[j as usize][c].clone(), at, f.width)
                     })
                     .collect::<Vec<_>>();
-                m.assign(read.clone(), if parts.len() == 1 { parts[0].clone() } else { e::concat(parts) });
+                m.assign(
+                    read.clone(),
+                    if parts.len() == 1 {
+                        parts[0].clone()
+                    } else {
+                        e::concat(parts)
+                    },
+                );
                 read
             })
             .collect::<Vec<_>>();
-        m.assign(entry.clone(), if groups == 1 { reads[0].clone() } else { e::concat(reads) });
+        m.assign(
+            entry.clone(),
+            if groups == 1 {
+                reads[0].clone()
+            } else {
+                e::concat(reads)
+            },
+        );
         let mut conns = vec![
             ("clk_i".to_string(), e::id("clk_i")),
             ("acc_en_i".into(), e::id("acc_en")),
@@ -405,9 +631,16 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
             ("sel_o".into(), sel),
             ("entry_i".into(), entry),
             ("corr_i".into(), corr.clone()),
-            ("result_o".into(), e::part(e::id("res_data_o"), r * RESULT_BITS, RESULT_BITS)),
+            (
+                "result_o".into(),
+                e::part(e::id("res_data_o"), r * RESULT_BITS, RESULT_BITS),
+            ),
         ]);
-        m.item(Item::Instance { module: PE.into(), name: format!("u_pe_{r}"), conns });
+        m.item(Item::Instance {
+            module: PE.into(),
+            name: format!("u_pe_{r}"),
+            conns,
+        });
     }
     m
 }

@@ -45,7 +45,14 @@ fn pe(cfg: &ArrayConfig) -> Module {
         m.assign(x.clone(), e::sext(e::part(act.clone(), k * ab, ab), ab, pw));
         let w = m.logic(&format!("w{k}"), pw, "");
         let code = e::zext(e::part(wgt.clone(), k * b, b), b, pw);
-        m.assign(w.clone(), if zp == 0 { code } else { e::sub(code, e::lit(pw, zp as u64)) });
+        m.assign(
+            w.clone(),
+            if zp == 0 {
+                code
+            } else {
+                e::sub(code, e::lit(pw, zp as u64))
+            },
+        );
         let p = m.logic(&format!("p{k}"), pw, "");
         m.assign(p.clone(), e::bin(crate::ir::BinOp::Mul, x, w));
         products.push(p);
@@ -62,37 +69,81 @@ pub(crate) fn pe_ports(cfg: &ArrayConfig, m: &mut Module) -> (Expr, Expr) {
     m.port(Port::input("clk_i", 1, "clock"));
     m.port(Port::input("acc_en_i", 1, "update the accumulator"));
     m.port(Port::input("acc_clear_i", 1, "start from zero"));
-    let act = m.port(Port::input("act_i", cfg.act_beat_bits(), "the loaded activations"));
-    let wgt = m.port(Port::input("wgt_i", kt * b, &format!("this row's weight codes, weight e at [e*{b} +: {b}]")));
-    m.port(Port::output("result_o", RESULT_BITS, "the row's int32 result"));
+    let act = m.port(Port::input(
+        "act_i",
+        cfg.act_beat_bits(),
+        "the loaded activations",
+    ));
+    let wgt = m.port(Port::input(
+        "wgt_i",
+        kt * b,
+        &format!("this row's weight codes, weight e at [e*{b} +: {b}]"),
+    ));
+    m.port(Port::output(
+        "result_o",
+        RESULT_BITS,
+        "the row's int32 result",
+    ));
     (act, wgt)
 }
 
 /// The adder tree over one beat's `terms` (each `product_bits` wide) plus
 /// one-bit `carries`, and the accumulator, driving `result_o`.
-pub(crate) fn accumulate(cfg: &ArrayConfig, m: &mut Module, terms: Vec<Expr>, carries: Vec<Expr>, what: &str) {
+pub(crate) fn accumulate(
+    cfg: &ArrayConfig,
+    m: &mut Module,
+    terms: Vec<Expr>,
+    carries: Vec<Expr>,
+    what: &str,
+) {
     let (pw, bw, aw) = (cfg.product_bits(), cfg.beat_sum_bits(), cfg.acc_bits());
     m.comment("");
     let beat_sum = m.logic("beat_sum", bw, what);
-    let terms = terms.into_iter().map(|value| Term { value, width: pw }).collect();
+    let terms = terms
+        .into_iter()
+        .map(|value| Term { value, width: pw })
+        .collect();
     let sum = sum_tree(m, "sum", terms, carries, bw);
     m.assign(beat_sum.clone(), sum);
     let acc_q = m.logic("acc_q", aw, "accumulator");
     let acc_d = m.logic("acc_d", aw, "");
-    m.assign(acc_d.clone(), e::add(e::cond(e::id("acc_clear_i"), e::lit(aw, 0), acc_q.clone()), e::sext(beat_sum, bw, aw)));
-    m.item(Item::AlwaysFf { reset: vec![], body: vec![Stmt::If(e::id("acc_en_i"), vec![Stmt::Assign(acc_q.clone(), acc_d)], vec![])] });
+    m.assign(
+        acc_d.clone(),
+        e::add(
+            e::cond(e::id("acc_clear_i"), e::lit(aw, 0), acc_q.clone()),
+            e::sext(beat_sum, bw, aw),
+        ),
+    );
+    m.item(Item::AlwaysFf {
+        reset: vec![],
+        body: vec![Stmt::If(
+            e::id("acc_en_i"),
+            vec![Stmt::Assign(acc_q.clone(), acc_d)],
+            vec![],
+        )],
+    });
     m.assign(e::id("result_o"), e::sext(acc_q, aw, RESULT_BITS));
 }
 
 fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
-    let what = format!("lutcore_mac_array: {} rows x {} multipliers, the baseline for the LUT array.", cfg.rows(), cfg.k_tile());
+    let what = format!(
+        "lutcore_mac_array: {} rows x {} multipliers, the baseline for the LUT array.",
+        cfg.rows(),
+        cfg.k_tile()
+    );
     one_beat_array(cfg, ctrl, ARRAY, PE, &what)
 }
 
 /// The top of a baseline array whose PEs (`pe`) take a whole K-tile of
 /// weight codes per beat: the shared controller, one activation register,
 /// one PE per row.
-pub(crate) fn one_beat_array(cfg: &ArrayConfig, ctrl: &Module, name: &str, pe: &str, what: &str) -> Module {
+pub(crate) fn one_beat_array(
+    cfg: &ArrayConfig,
+    ctrl: &Module,
+    name: &str,
+    pe: &str,
+    what: &str,
+) -> Module {
     let kt = cfg.k_tile() as u32;
     let wb = kt * cfg.weights().bits();
     let mut m = control::array_top(
@@ -108,7 +159,11 @@ pub(crate) fn one_beat_array(cfg: &ArrayConfig, ctrl: &Module, name: &str, pe: &
     let act_q = m.logic("act_q", cfg.act_beat_bits(), "the loaded activation beat");
     m.item(Item::AlwaysFf {
         reset: vec![],
-        body: vec![Stmt::If(e::id("load"), vec![Stmt::Assign(act_q.clone(), e::id(control::ACT_IN))], vec![])],
+        body: vec![Stmt::If(
+            e::id("load"),
+            vec![Stmt::Assign(act_q.clone(), e::id(control::ACT_IN))],
+            vec![],
+        )],
     });
     m.comment("");
     m.comment("Processing elements, one per row");
@@ -122,7 +177,10 @@ pub(crate) fn one_beat_array(cfg: &ArrayConfig, ctrl: &Module, name: &str, pe: &
                 ("acc_clear_i".into(), e::id("acc_clear")),
                 ("act_i".into(), act_q.clone()),
                 ("wgt_i".into(), e::part(e::id(control::WGT_IN), r * wb, wb)),
-                ("result_o".into(), e::part(e::id("res_data_o"), r * RESULT_BITS, RESULT_BITS)),
+                (
+                    "result_o".into(),
+                    e::part(e::id("res_data_o"), r * RESULT_BITS, RESULT_BITS),
+                ),
             ],
         });
     }

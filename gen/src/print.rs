@@ -41,7 +41,11 @@ pub fn module(m: &Module) -> String {
     let pad = decls.iter().map(|d| d.len()).max().unwrap_or(0) + 2;
     for (i, (d, p)) in decls.iter().zip(&m.ports).enumerate() {
         let comma = if i + 1 < decls.len() { "," } else { " " };
-        trailing_comment(&mut out, format!("  {:<pad$}", format!("{d}{comma}"), pad = pad), &p.doc);
+        trailing_comment(
+            &mut out,
+            format!("  {:<pad$}", format!("{d}{comma}"), pad = pad),
+            &p.doc,
+        );
     }
     out.push_str(");\n");
     for item in &m.items {
@@ -105,7 +109,11 @@ fn print_enum(out: &mut String, en: &EnumDef) {
     let pad = en.values.iter().map(|(n, _, _)| n.len()).max().unwrap_or(0);
     for (i, (name, value, doc)) in en.values.iter().enumerate() {
         let comma = if i + 1 < en.values.len() { "," } else { " " };
-        let lead = format!("    {name:<pad$} = {}'d{value}{comma} ", en.width, pad = pad);
+        let lead = format!(
+            "    {name:<pad$} = {}'d{value}{comma} ",
+            en.width,
+            pad = pad
+        );
         trailing_comment(out, lead, doc);
     }
     let _ = writeln!(out, "  }} {};", en.name);
@@ -113,7 +121,11 @@ fn print_enum(out: &mut String, en: &EnumDef) {
 
 fn print_assert(out: &mut String, a: &Assertion) {
     comment(out, "  ", &a.doc);
-    let _ = writeln!(out, "  {}: assert property (@(posedge clk_i) disable iff (!rst_ni)", a.name);
+    let _ = writeln!(
+        out,
+        "  {}: assert property (@(posedge clk_i) disable iff (!rst_ni)",
+        a.name
+    );
     let mut prop = toks(&a.cond, true, 1);
     let imp = if a.next_cycle { "|=> " } else { "|-> " };
     prop.extend(prefixed(imp, 0, toks(&a.check, true, 1)));
@@ -127,7 +139,13 @@ fn print_item(out: &mut String, item: &Item) {
         Item::Enum(en) => print_enum(out, en),
         Item::Decl(d) => print_decl(out, d),
         Item::Assign(l, r) => {
-            layout(out, "  ", &format!("  assign {} = ", expr(l)), &toks(r, true, 0), ";");
+            layout(
+                out,
+                "  ",
+                &format!("  assign {} = ", expr(l)),
+                &toks(r, true, 0),
+                ";",
+            );
         }
         Item::AlwaysFf { reset, body } => {
             if reset.is_empty() {
@@ -148,7 +166,11 @@ fn print_item(out: &mut String, item: &Item) {
             print_stmts(out, body, 2, "=");
             out.push_str("  end\n");
         }
-        Item::Instance { module, name, conns } => {
+        Item::Instance {
+            module,
+            name,
+            conns,
+        } => {
             let _ = writeln!(out, "  {module} {name} (");
             let pad = conns.iter().map(|(p, _)| p.len()).max().unwrap_or(0);
             for (i, (p, e)) in conns.iter().enumerate() {
@@ -179,10 +201,22 @@ fn print_stmt(out: &mut String, s: &Stmt, depth: usize, op: &str) {
     let ind = "  ".repeat(depth);
     match s {
         Stmt::Assign(l, r) => {
-            layout(out, &ind, &format!("{ind}{} {op} ", expr(l)), &toks(r, true, 0), ";");
+            layout(
+                out,
+                &ind,
+                &format!("{ind}{} {op} ", expr(l)),
+                &toks(r, true, 0),
+                ";",
+            );
         }
         Stmt::If(c, then, els) => {
-            layout(out, &ind, &format!("{ind}if ("), &toks(c, true, 0), ") begin");
+            layout(
+                out,
+                &ind,
+                &format!("{ind}if ("),
+                &toks(c, true, 0),
+                ") begin",
+            );
             print_stmts(out, then, depth + 1, op);
             if els.is_empty() {
                 let _ = writeln!(out, "{ind}end");
@@ -199,7 +233,13 @@ fn print_stmt(out: &mut String, s: &Stmt, depth: usize, op: &str) {
         }
         Stmt::UniqueCase(sel, arms, default) => {
             let _ = writeln!(out, "{ind}unique case ({})", top_expr(sel));
-            let pad = arms.iter().map(|(v, _)| expr(v).len()).max().unwrap_or(0).max("default".len()) + 1;
+            let pad = arms
+                .iter()
+                .map(|(v, _)| expr(v).len())
+                .max()
+                .unwrap_or(0)
+                .max("default".len())
+                + 1;
             let arm = |out: &mut String, label: String, body: &[Stmt]| {
                 let label = format!("{label}:");
                 match body {
@@ -263,7 +303,10 @@ fn prefixed(pre: &str, depth: u32, mut toks: Vec<Tok>) -> Vec<Tok> {
 
 /// `toks` with `post` after the last one.
 fn suffixed(mut toks: Vec<Tok>, post: &str) -> Vec<Tok> {
-    toks.last_mut().expect("an expression has tokens").text.push_str(post);
+    toks.last_mut()
+        .expect("an expression has tokens")
+        .text
+        .push_str(post);
     toks
 }
 
@@ -271,11 +314,21 @@ fn suffixed(mut toks: Vec<Tok>, post: &str) -> Vec<Tok> {
 /// binary operation or condition has no outer parentheses, and chains of the
 /// same associative operator print flat (`a + b + c`).
 fn toks(x: &Expr, top: bool, d: u32) -> Vec<Tok> {
-    let atom = |text: String| vec![Tok { depth: d, text, fill: false }];
+    let atom = |text: String| {
+        vec![Tok {
+            depth: d,
+            text,
+            fill: false,
+        }]
+    };
     match x {
         Expr::Bin(op, a, b) if top => {
             let mut t = chain(*op, a, d);
-            t.extend(prefixed(&format!("{} ", bin_op(*op)), d, toks(b, false, d + 1)));
+            t.extend(prefixed(
+                &format!("{} ", bin_op(*op)),
+                d,
+                toks(b, false, d + 1),
+            ));
             t
         }
         Expr::Cond(c, a, b) if top => {
@@ -332,7 +385,11 @@ fn chain(op: BinOp, x: &Expr, d: u32) -> Vec<Tok> {
     match x {
         Expr::Bin(inner, a, b) if flat(*inner) => {
             let mut t = chain(*inner, a, d);
-            t.extend(prefixed(&format!("{} ", bin_op(*inner)), d, toks(b, false, d + 1)));
+            t.extend(prefixed(
+                &format!("{} ", bin_op(*inner)),
+                d,
+                toks(b, false, d + 1),
+            ));
             t
         }
         _ => toks(x, false, d + 1),
@@ -340,7 +397,10 @@ fn chain(op: BinOp, x: &Expr, d: u32) -> Vec<Tok> {
 }
 
 fn join(toks: &[Tok]) -> String {
-    toks.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ")
+    toks.iter()
+        .map(|t| t.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// An expression at the top of a statement, on one line.
@@ -370,7 +430,9 @@ fn layout(out: &mut String, indent: &str, head: &str, toks: &[Tok], tail: &str) 
 /// `MAX_ALIGN` start at column `far` instead.
 fn lines(first: &str, far: usize, toks: &[Tok], tail: &str) -> Vec<String> {
     let one = format!("{first}{}{tail}", join(toks));
-    let Some(d0) = toks.iter().skip(1).map(|t| t.depth).min() else { return vec![one] };
+    let Some(d0) = toks.iter().skip(1).map(|t| t.depth).min() else {
+        return vec![one];
+    };
     if one.len() <= MAX_LINE {
         return vec![one];
     }
@@ -384,9 +446,16 @@ fn lines(first: &str, far: usize, toks: &[Tok], tail: &str) -> Vec<String> {
         }
     }
     parts.push(&toks[start..]);
-    let fill = toks[1..].iter().find(|t| t.depth == d0).is_some_and(|t| t.fill);
+    let fill = toks[1..]
+        .iter()
+        .find(|t| t.depth == d0)
+        .is_some_and(|t| t.fill);
     // A concatenation's elements line up after its brace.
-    let brace = if fill { toks[0].text.find('{').map_or(0, |i| i + 1) } else { 0 };
+    let brace = if fill {
+        toks[0].text.find('{').map_or(0, |i| i + 1)
+    } else {
+        0
+    };
     let col = first.len() + brace;
     let next = " ".repeat(if col <= MAX_ALIGN { col } else { far });
     let n = parts.len();
@@ -425,7 +494,13 @@ mod tests {
         let a = m.port(Port::input("a_i", 4, "operand"));
         let y = m.port(Port::output("y_o", 5, "sum"));
         let t = m.logic("twice", 5, "a + a");
-        m.assign(t.clone(), e::add(e::add(e::zext(a.clone(), 4, 5), e::zext(a.clone(), 4, 5)), e::lit(5, 1)));
+        m.assign(
+            t.clone(),
+            e::add(
+                e::add(e::zext(a.clone(), 4, 5), e::zext(a.clone(), 4, 5)),
+                e::lit(5, 1),
+            ),
+        );
         m.assign(y, e::cond(e::bit(a, 3), t, e::sext(e::id("twice"), 5, 5)));
         let text = module(&m);
         let want = "\
@@ -454,7 +529,10 @@ endmodule
         m.item(Item::Enum(crate::ir::EnumDef {
             name: "state_e".into(),
             width: 2,
-            values: vec![("IDLE".into(), 0, "waiting".into()), ("BUSY".into(), 2, "".into())],
+            values: vec![
+                ("IDLE".into(), 0, "waiting".into()),
+                ("BUSY".into(), 2, "".into()),
+            ],
         }));
         let q = m.var("state_q", "state_e", "state");
         let d = m.var("state_d", "state_e", "");
@@ -463,7 +541,14 @@ endmodule
             Stmt::UniqueCase(
                 q.clone(),
                 vec![
-                    (e::id("IDLE"), vec![Stmt::If(go.clone(), vec![Stmt::Assign(d.clone(), e::id("BUSY"))], vec![])]),
+                    (
+                        e::id("IDLE"),
+                        vec![Stmt::If(
+                            go.clone(),
+                            vec![Stmt::Assign(d.clone(), e::id("BUSY"))],
+                            vec![],
+                        )],
+                    ),
                     (e::id("BUSY"), vec![Stmt::Assign(d.clone(), e::id("IDLE"))]),
                 ],
                 vec![],
@@ -517,11 +602,19 @@ endmodule
     /// concatenations; comments wrap at words, in their column.
     #[test]
     fn wraps_long_lines() {
-        let mut m = Module::new("lutcore_wrap", vec![format!("Header {}.", "word ".repeat(30).trim_end())]);
+        let mut m = Module::new(
+            "lutcore_wrap",
+            vec![format!("Header {}.", "word ".repeat(30).trim_end())],
+        );
         let long_doc = "a description that is much too long to fit on one line after a declaration, so it wraps";
         let a = m.logic("a_long_signal_name", 40, long_doc);
-        let parts: Vec<Expr> = (0..12).map(|i| e::slice(e::id("a_long_signal_name"), 3 * i + 2, 3 * i)).collect();
-        let sum = e::add(e::add(e::concat(parts.clone()), e::concat(parts)), e::zext(e::bit(a.clone(), 0), 1, 40));
+        let parts: Vec<Expr> = (0..12)
+            .map(|i| e::slice(e::id("a_long_signal_name"), 3 * i + 2, 3 * i))
+            .collect();
+        let sum = e::add(
+            e::add(e::concat(parts.clone()), e::concat(parts)),
+            e::zext(e::bit(a.clone(), 0), 1, 40),
+        );
         m.assign(a, sum);
         let text = module(&m);
         let want = "\

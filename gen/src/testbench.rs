@@ -32,7 +32,9 @@ use std::io;
 use std::path::Path;
 
 use lutcore_contract::config::ArrayConfig;
-use lutcore_contract::layout::{check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, LayoutError, WeightMatrix};
+use lutcore_contract::layout::{
+    check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, LayoutError, WeightMatrix,
+};
 use lutcore_contract::reference::gemv_plain;
 use lutcore_contract::Activation;
 use serde::Serialize;
@@ -65,7 +67,13 @@ pub struct TbOptions {
 
 impl Default for TbOptions {
     fn default() -> Self {
-        TbOptions { shape: None, seed: 1, max_vector_bytes: DEFAULT_MAX_VECTOR_BYTES, gap_percent: 25, stall_percent: 30 }
+        TbOptions {
+            shape: None,
+            seed: 1,
+            max_vector_bytes: DEFAULT_MAX_VECTOR_BYTES,
+            gap_percent: 25,
+            stall_percent: 30,
+        }
     }
 }
 
@@ -273,18 +281,36 @@ pub fn case_specs(cfg: &ArrayConfig, opts: &TbOptions) -> Result<(Vec<CaseSpec>,
     let (r, kt, max_k) = (cfg.rows(), cfg.k_tile(), cfg.max_k());
     let (m, k) = opts.shape.unwrap_or((2 * r + 1, (3 * kt + 1).min(max_k)));
     if m == 0 {
-        return Err(TbError::Shape("M = 0: the random case needs at least one row".into()));
+        return Err(TbError::Shape(
+            "M = 0: the random case needs at least one row".into(),
+        ));
     }
     check_fits(cfg, k)?;
     let mut specs = vec![
-        CaseSpec { name: "random".into(), m, k, fill: Fill::Random },
-        CaseSpec { name: "short".into(), m: r.saturating_sub(1).max(1), k: (kt - 1).min(max_k), fill: Fill::Random },
-        CaseSpec { name: "extremes".into(), m: r + 1, k: (2 * kt + 3).min(max_k), fill: Fill::Extremes },
+        CaseSpec {
+            name: "random".into(),
+            m,
+            k,
+            fill: Fill::Random,
+        },
+        CaseSpec {
+            name: "short".into(),
+            m: r.saturating_sub(1).max(1),
+            k: (kt - 1).min(max_k),
+            fill: Fill::Random,
+        },
+        CaseSpec {
+            name: "extremes".into(),
+            m: r + 1,
+            k: (2 * kt + 3).min(max_k),
+            fill: Fill::Extremes,
+        },
     ];
     let used: usize = specs.iter().map(|c| case_bytes(cfg, c.m, c.k)).sum();
     // The two full-range cases are one pass each and share what is left.
     let per_case = opts.max_vector_bytes.saturating_sub(used + FIXED_BYTES) / 2;
-    let fit_tiles = per_case.saturating_sub(pass_bytes(cfg, 0)) / (pass_bytes(cfg, 1) - pass_bytes(cfg, 0));
+    let fit_tiles =
+        per_case.saturating_sub(pass_bytes(cfg, 0)) / (pass_bytes(cfg, 1) - pass_bytes(cfg, 0));
     if fit_tiles == 0 {
         return Err(TbError::Shape(format!(
             "the random cases alone take {used} bytes of vectors, over the cap of {} bytes: choose a smaller shape",
@@ -293,13 +319,27 @@ pub fn case_specs(cfg: &ArrayConfig, opts: &TbOptions) -> Result<(Vec<CaseSpec>,
     }
     let capped = fit_tiles * kt < max_k;
     let k_ext = if capped { fit_tiles * kt } else { max_k };
-    specs.push(CaseSpec { name: "min_acts".into(), m: r, k: k_ext, fill: Fill::MinActs });
-    specs.push(CaseSpec { name: "max_acts".into(), m: r, k: k_ext, fill: Fill::MaxActs });
+    specs.push(CaseSpec {
+        name: "min_acts".into(),
+        m: r,
+        k: k_ext,
+        fill: Fill::MinActs,
+    });
+    specs.push(CaseSpec {
+        name: "max_acts".into(),
+        m: r,
+        k: k_ext,
+        fill: Fill::MaxActs,
+    });
     Ok((specs, capped))
 }
 
 /// Weights and activations of one case.
-fn case_values(cfg: &ArrayConfig, spec: &CaseSpec, rng: &mut SplitMix64) -> Result<(WeightMatrix, Vec<i32>), TbError> {
+fn case_values(
+    cfg: &ArrayConfig,
+    spec: &CaseSpec,
+    rng: &mut SplitMix64,
+) -> Result<(WeightMatrix, Vec<i32>), TbError> {
     let wt = cfg.weights();
     let (wlo, whi) = (wt.min_value(), wt.max_value());
     let (alo, ahi) = cfg.act_range();
@@ -310,9 +350,27 @@ fn case_values(cfg: &ArrayConfig, spec: &CaseSpec, rng: &mut SplitMix64) -> Resu
         for _ in 0..k {
             values.push(match spec.fill {
                 Fill::Random => rng.range(wlo, whi),
-                Fill::MinActs => if row % 2 == 0 { whi } else { wlo },
-                Fill::MaxActs => if row % 2 == 0 { wlo } else { whi },
-                Fill::Extremes => if rng.coin() { whi } else { wlo },
+                Fill::MinActs => {
+                    if row % 2 == 0 {
+                        whi
+                    } else {
+                        wlo
+                    }
+                }
+                Fill::MaxActs => {
+                    if row % 2 == 0 {
+                        wlo
+                    } else {
+                        whi
+                    }
+                }
+                Fill::Extremes => {
+                    if rng.coin() {
+                        whi
+                    } else {
+                        wlo
+                    }
+                }
             });
         }
     }
@@ -321,7 +379,13 @@ fn case_values(cfg: &ArrayConfig, spec: &CaseSpec, rng: &mut SplitMix64) -> Resu
             Fill::Random => rng.range(alo, ahi),
             Fill::MinActs => alo,
             Fill::MaxActs => ahi,
-            Fill::Extremes => if rng.coin() { ahi } else { alo },
+            Fill::Extremes => {
+                if rng.coin() {
+                    ahi
+                } else {
+                    alo
+                }
+            }
         })
         .collect();
     Ok((WeightMatrix::from_values(m, k, wt, &values)?, x))
@@ -342,15 +406,29 @@ struct VectorText {
 
 impl VectorText {
     /// Append the passes of one case.
-    fn push_case<A: Activation + TryFrom<i32>>(&mut self, cfg: &ArrayConfig, index: usize, spec: &CaseSpec, w: &WeightMatrix, x: &[i32]) {
-        let x: Vec<A> = x.iter().map(|&v| A::try_from(v).unwrap_or_default()).collect();
+    fn push_case<A: Activation + TryFrom<i32>>(
+        &mut self,
+        cfg: &ArrayConfig,
+        index: usize,
+        spec: &CaseSpec,
+        w: &WeightMatrix,
+        x: &[i32],
+    ) {
+        let x: Vec<A> = x
+            .iter()
+            .map(|&v| A::try_from(v).unwrap_or_default())
+            .collect();
         let want = gemv_plain(w, &x);
         let acts = rtl_act_beats(cfg, &x);
         let (rows, abits, wbits) = (cfg.rows(), cfg.act_beat_bits(), cfg.weight_beat_bits());
         for (p, row0) in (0..spec.m).step_by(rows).enumerate() {
             let live = rows.min(spec.m - row0);
             let pass = self.passes_n;
-            let tag = format!("// case {index} {} pass {pass} (row tile {p}, rows {row0}..{})", spec.name, row0 + live - 1);
+            let tag = format!(
+                "// case {index} {} pass {pass} (row tile {p}, rows {row0}..{})",
+                spec.name,
+                row0 + live - 1
+            );
             for text in [&mut self.act, &mut self.wgt, &mut self.res] {
                 let _ = writeln!(text, "{tag}");
             }
@@ -364,10 +442,21 @@ impl VectorText {
             // Row r's int32 at [32r +: 32]: the highest row first. Rows past M are 0 (not compared).
             let line: String = (0..rows)
                 .rev()
-                .map(|r| format!("{:08x}", want.get(row0 + r).filter(|_| r < live).map_or(0, |&v| v as i32 as u32)))
+                .map(|r| {
+                    format!(
+                        "{:08x}",
+                        want.get(row0 + r)
+                            .filter(|_| r < live)
+                            .map_or(0, |&v| v as i32 as u32)
+                    )
+                })
                 .collect();
             let _ = writeln!(self.res, "{line}");
-            let _ = writeln!(self.passes, "{index:08x} {row0:08x} {live:08x} {:08x}  {tag}", acts.len());
+            let _ = writeln!(
+                self.passes,
+                "{index:08x} {row0:08x} {live:08x} {:08x}  {tag}",
+                acts.len()
+            );
             self.act_beats += acts.len();
             self.wgt_beats += wgts.len();
             self.passes_n += 1;
@@ -414,7 +503,10 @@ pub fn generate(design: &Design, opts: &TbOptions) -> Result<Testbench, TbError>
         v.wgt_beats,
         v.results
     );
-    let file = |name: &str, format: String| VectorFile { name: name.into(), format };
+    let file = |name: &str, format: String| VectorFile {
+        name: name.into(),
+        format,
+    };
     let formats = vec![
         file("act.hex", format!("one activation beat per line ({}-bit hex), every pass in order", cfg.act_beat_bits())),
         file("wgt.hex", format!("one weight beat per line ({}-bit hex), every pass in order", cfg.weight_beat_bits())),
@@ -429,11 +521,26 @@ pub fn generate(design: &Design, opts: &TbOptions) -> Result<Testbench, TbError>
         file("vectors.svh", "the counts, included by the testbench".into()),
     ];
     let mut vectors = vec![
-        GeneratedFile { name: "act.hex".into(), contents: v.act },
-        GeneratedFile { name: "wgt.hex".into(), contents: v.wgt },
-        GeneratedFile { name: "res.hex".into(), contents: v.res },
-        GeneratedFile { name: "passes.hex".into(), contents: v.passes },
-        GeneratedFile { name: "vectors.svh".into(), contents: svh },
+        GeneratedFile {
+            name: "act.hex".into(),
+            contents: v.act,
+        },
+        GeneratedFile {
+            name: "wgt.hex".into(),
+            contents: v.wgt,
+        },
+        GeneratedFile {
+            name: "res.hex".into(),
+            contents: v.res,
+        },
+        GeneratedFile {
+            name: "passes.hex".into(),
+            contents: v.passes,
+        },
+        GeneratedFile {
+            name: "vectors.svh".into(),
+            contents: svh,
+        },
     ];
     let bytes = vectors.iter().map(|f| f.contents.len()).sum();
     if bytes > opts.max_vector_bytes {
@@ -456,14 +563,30 @@ pub fn generate(design: &Design, opts: &TbOptions) -> Result<Testbench, TbError>
         bytes,
         max_bytes: opts.max_vector_bytes,
         extreme_k_capped: capped,
-        widths: [cfg.act_beat_bits(), cfg.weight_beat_bits(), cfg.result_beat_bits()],
+        widths: [
+            cfg.act_beat_bits(),
+            cfg.weight_beat_bits(),
+            cfg.result_beat_bits(),
+        ],
         files: formats,
     };
     let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
-    vectors.push(GeneratedFile { name: "vectors.json".into(), contents: json + "\n" });
-    let sv = GeneratedFile { name: format!("{name}.sv"), contents: testbench_text(design, &summary, opts) };
+    vectors.push(GeneratedFile {
+        name: "vectors.json".into(),
+        contents: json + "\n",
+    });
+    let sv = GeneratedFile {
+        name: format!("{name}.sv"),
+        contents: testbench_text(design, &summary, opts),
+    };
     let scripts = run_scripts(design, &name);
-    Ok(Testbench { name, sv, vectors, scripts, summary })
+    Ok(Testbench {
+        name,
+        sv,
+        vectors,
+        scripts,
+        summary,
+    })
 }
 
 /// The testbench template; `@NAME@` fields are filled by [`testbench_text`].
@@ -696,7 +819,13 @@ endmodule
 fn testbench_text(design: &Design, s: &VectorSummary, opts: &TbOptions) -> String {
     let cfg = &design.config;
     let tb = &s.testbench;
-    let mut doc: Vec<String> = header(cfg, &[&format!("{tb}: self-checking testbench of {} (lutcore_gen::testbench).", design.top)]);
+    let mut doc: Vec<String> = header(
+        cfg,
+        &[&format!(
+            "{tb}: self-checking testbench of {} (lutcore_gen::testbench).",
+            design.top
+        )],
+    );
     let cases: Vec<String> = s
         .cases
         .iter()
@@ -725,18 +854,38 @@ fn testbench_text(design: &Design, s: &VectorSummary, opts: &TbOptions) -> Strin
         "docs/interface.md and checks every result:".to_string(),
         String::new(),
         "* Vectors ($readmemh hex, one beat per line, bit 0 rightmost):".to_string(),
-        format!("    act.hex     {} activation beats of {} bits, every pass in order", s.act_beats, cfg.act_beat_bits()),
-        format!("    wgt.hex     {} weight beats of {} bits, every pass in order", s.wgt_beats, cfg.weight_beat_bits()),
-        format!("    res.hex     {} expected result beats of {} bits (row r at [32r +: 32])", s.passes, cfg.result_beat_bits()),
+        format!(
+            "    act.hex     {} activation beats of {} bits, every pass in order",
+            s.act_beats,
+            cfg.act_beat_bits()
+        ),
+        format!(
+            "    wgt.hex     {} weight beats of {} bits, every pass in order",
+            s.wgt_beats,
+            cfg.weight_beat_bits()
+        ),
+        format!(
+            "    res.hex     {} expected result beats of {} bits (row r at [32r +: 32])",
+            s.passes,
+            cfg.result_beat_bits()
+        ),
         "    passes.hex  per pass: case, first row, live rows, K-tiles".to_string(),
         "    vectors.svh the counts (included at compile time); vectors.json the cases".to_string(),
-        "  Expected results: lutcore_contract::reference::gemv_plain, the plain integer".to_string(),
-        "  dot product; beats: lutcore_contract::layout::{rtl_act_beats, rtl_weight_beats}.".to_string(),
-        format!("* Cases (value seed {}, {} bytes of vectors, cap {}):", s.seed, s.bytes, s.max_bytes),
+        "  Expected results: lutcore_contract::reference::gemv_plain, the plain integer"
+            .to_string(),
+        "  dot product; beats: lutcore_contract::layout::{rtl_act_beats, rtl_weight_beats}."
+            .to_string(),
+        format!(
+            "* Cases (value seed {}, {} bytes of vectors, cap {}):",
+            s.seed, s.bytes, s.max_bytes
+        ),
     ];
     text.extend(cases);
     if s.extreme_k_capped {
-        text.push(format!("  (min_acts/max_acts run below max_k = {} to keep the vectors within the cap)", cfg.max_k()));
+        text.push(format!(
+            "  (min_acts/max_acts run below max_k = {} to keep the vectors within the cap)",
+            cfg.max_k()
+        ));
     }
     text.extend([
         "* Stimulus: activation and weight beats are offered independently; a free".to_string(),
@@ -783,7 +932,11 @@ fn testbench_text(design: &Design, s: &VectorSummary, opts: &TbOptions) -> Strin
         .replace("@SEED@", &tb_seed.to_string())
         .replace("@GAP@", &opts.gap_percent.min(90).to_string())
         .replace("@STALL@", &opts.stall_percent.min(90).to_string());
-    debug_assert!(unfilled_field(&body).is_none(), "unfilled template field {:?}", unfilled_field(&body));
+    debug_assert!(
+        unfilled_field(&body).is_none(),
+        "unfilled template field {:?}",
+        unfilled_field(&body)
+    );
     out.push_str(&body);
     out
 }
@@ -791,14 +944,22 @@ fn testbench_text(design: &Design, s: &VectorSummary, opts: &TbOptions) -> Strin
 /// The first `@NAME@` field left in `text`, if any.
 fn unfilled_field(text: &str) -> Option<&str> {
     let parts: Vec<&str> = text.split('@').collect();
-    let inner = parts.get(1..parts.len().saturating_sub(1)).unwrap_or_default();
-    inner.iter().copied().find(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
+    let inner = parts
+        .get(1..parts.len().saturating_sub(1))
+        .unwrap_or_default();
+    inner
+        .iter()
+        .copied()
+        .find(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
 }
 
 /// `run_icarus.sh` and `run_verilator.sh`.
 fn run_scripts(design: &Design, tb: &str) -> Vec<GeneratedFile> {
     let files: Vec<&str> = design.files.iter().map(|f| f.name.as_str()).collect();
-    let sources = files.iter().map(|f| format!("  {f} \\\n")).collect::<String>();
+    let sources = files
+        .iter()
+        .map(|f| format!("  {f} \\\n"))
+        .collect::<String>();
     let icarus = format!(
         "#!/bin/sh\n\
          # Compile and run {tb} with Icarus Verilog (11 or newer).\n\
@@ -835,8 +996,14 @@ fn run_scripts(design: &Design, tb: &str) -> Vec<GeneratedFile> {
          exec build/verilator/{tb} \"$@\"\n"
     );
     vec![
-        GeneratedFile { name: "run_icarus.sh".into(), contents: icarus },
-        GeneratedFile { name: "run_verilator.sh".into(), contents: verilator },
+        GeneratedFile {
+            name: "run_icarus.sh".into(),
+            contents: icarus,
+        },
+        GeneratedFile {
+            name: "run_verilator.sh".into(),
+            contents: verilator,
+        },
     ]
 }
 
@@ -858,7 +1025,14 @@ mod tests {
         let tb = generate(&design, &TbOptions::default()).unwrap();
         let s = &tb.summary;
         assert_eq!(tb.name, "tb_lutcore_lut_array");
-        let file = |n: &str| tb.vectors.iter().find(|f| f.name == n).unwrap().contents.clone();
+        let file = |n: &str| {
+            tb.vectors
+                .iter()
+                .find(|f| f.name == n)
+                .unwrap()
+                .contents
+                .clone()
+        };
         let data_lines = |n: &str| file(n).lines().filter(|l| !l.starts_with("//")).count();
         assert_eq!(data_lines("act.hex"), s.act_beats);
         assert_eq!(data_lines("wgt.hex"), s.wgt_beats);
@@ -866,13 +1040,34 @@ mod tests {
         assert_eq!(data_lines("passes.hex"), s.passes);
         // tiny: max_k 256 fits the 1 MiB cap; the random case is 9 x 13 (3 passes of 4 K-tiles).
         assert!(!s.extreme_k_capped);
-        assert_eq!((s.cases[0].spec.m, s.cases[0].spec.k, s.cases[0].passes, s.cases[0].k_tiles), (9, 13, 3, 4));
+        assert_eq!(
+            (
+                s.cases[0].spec.m,
+                s.cases[0].spec.k,
+                s.cases[0].passes,
+                s.cases[0].k_tiles
+            ),
+            (9, 13, 3, 4)
+        );
         assert_eq!(s.cases[3].spec.k, 256);
         // min_acts, uint2: even rows 3 · -128 · 256, odd rows 0.
-        let res: Vec<String> = file("res.hex").lines().filter(|l| !l.starts_with("//")).map(String::from).collect();
+        let res: Vec<String> = file("res.hex")
+            .lines()
+            .filter(|l| !l.starts_with("//"))
+            .map(String::from)
+            .collect();
         let min_acts = &res[s.cases[3].first_pass];
-        assert_eq!(min_acts, &format!("00000000{:08x}00000000{:08x}", -98304i32 as u32, -98304i32 as u32));
-        assert!(tb.sv.contents.contains("lutcore_lut_array dut (") && unfilled_field(&tb.sv.contents).is_none());
+        assert_eq!(
+            min_acts,
+            &format!(
+                "00000000{:08x}00000000{:08x}",
+                -98304i32 as u32, -98304i32 as u32
+            )
+        );
+        assert!(
+            tb.sv.contents.contains("lutcore_lut_array dut (")
+                && unfilled_field(&tb.sv.contents).is_none()
+        );
         assert!(file("vectors.svh").contains(&format!("N_RESULTS   = {};", s.results)));
     }
 
@@ -884,12 +1079,33 @@ mod tests {
     #[test]
     fn extreme_k_shrinks_to_the_cap_and_bad_shapes_are_refused() {
         let design = crate::generate(&preset("default").unwrap()).unwrap();
-        let opts = TbOptions { max_vector_bytes: 200_000, ..TbOptions::default() };
+        let opts = TbOptions {
+            max_vector_bytes: 200_000,
+            ..TbOptions::default()
+        };
         let tb = generate(&design, &opts).unwrap();
-        assert!(tb.summary.extreme_k_capped && tb.summary.bytes <= 200_000, "{}", tb.summary.bytes);
-        let e = generate(&design, &TbOptions { shape: Some((4, 20000)), ..TbOptions::default() }).unwrap_err();
+        assert!(
+            tb.summary.extreme_k_capped && tb.summary.bytes <= 200_000,
+            "{}",
+            tb.summary.bytes
+        );
+        let e = generate(
+            &design,
+            &TbOptions {
+                shape: Some((4, 20000)),
+                ..TbOptions::default()
+            },
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("max_k"), "{e}");
-        let e = generate(&design, &TbOptions { shape: Some((4096, 4096)), ..TbOptions::default() }).unwrap_err();
+        let e = generate(
+            &design,
+            &TbOptions {
+                shape: Some((4096, 4096)),
+                ..TbOptions::default()
+            },
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("cap"), "{e}");
     }
 }

@@ -12,8 +12,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use lutcore_gen::generate;
 use lutcore_contract::config::preset;
+use lutcore_gen::generate;
 
 /// The C++ driver: `legal` (passes of 3 K-tiles, result taken every other
 /// cycle), `overlong` (act_last_i never set) or `stall` (res_ready_i low).
@@ -60,26 +60,55 @@ fn run(dir: &Path, patch: Option<(&str, &str)>, modes: &[&str]) -> Vec<(bool, St
     if let Some((old, new)) = patch {
         let ctrl = rtl.join("lutcore_ctrl.sv");
         let text = std::fs::read_to_string(&ctrl).expect("read lutcore_ctrl.sv");
-        assert_eq!(text.matches(old).count(), 1, "`{old}` once in lutcore_ctrl.sv");
+        assert_eq!(
+            text.matches(old).count(),
+            1,
+            "`{old}` once in lutcore_ctrl.sv"
+        );
         std::fs::write(&ctrl, text.replace(old, new)).expect("write lutcore_ctrl.sv");
     }
     std::fs::write(dir.join("driver.cpp"), DRIVER).expect("write the driver");
-    let files: Vec<String> = d.files.iter().map(|f| rtl.join(&f.name).display().to_string()).collect();
+    let files: Vec<String> = d
+        .files
+        .iter()
+        .map(|f| rtl.join(&f.name).display().to_string())
+        .collect();
     let obj = dir.join("obj");
     let built = Command::new("verilator")
-        .args(["--cc", "--exe", "--build", "-j", "2", "--assert", "+define+LUTCORE_ASSERT", "-Wno-fatal", "--no-timing"])
+        .args([
+            "--cc",
+            "--exe",
+            "--build",
+            "-j",
+            "2",
+            "--assert",
+            "+define+LUTCORE_ASSERT",
+            "-Wno-fatal",
+            "--no-timing",
+        ])
         .args(["--top-module", &d.top, "--Mdir"])
         .arg(&obj)
         .arg(dir.join("driver.cpp"))
         .args(&files)
         .output()
         .unwrap_or_else(|e| panic!("running verilator: {e} (install it with `make deps`)"));
-    assert!(built.status.success(), "verilator build failed:\n{}", String::from_utf8_lossy(&built.stderr));
+    assert!(
+        built.status.success(),
+        "verilator build failed:\n{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
     modes
         .iter()
         .map(|mode| {
-            let out = Command::new(obj.join(format!("V{}", d.top))).arg(mode).output().expect("run the model");
-            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            let out = Command::new(obj.join(format!("V{}", d.top)))
+                .arg(mode)
+                .output()
+                .expect("run the model");
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
             (out.status.success(), text)
         })
         .collect()
@@ -90,13 +119,25 @@ fn assertions_pass_a_legal_stream_and_catch_violations() {
     let dir = tempfile::tempdir().expect("tempdir");
     let runs = run(dir.path(), None, &["legal", "overlong"]);
     let (ok, text) = &runs[0];
-    assert!(*ok && text.contains("no assertion failed"), "legal stream:\n{text}");
+    assert!(
+        *ok && text.contains("no assertion failed"),
+        "legal stream:\n{text}"
+    );
     let (ok, text) = &runs[1];
-    assert!(!*ok && text.contains("Assertion failed") && text.contains("PassFitsMaxK"), "overlong pass:\n{text}");
+    assert!(
+        !*ok && text.contains("Assertion failed") && text.contains("PassFitsMaxK"),
+        "overlong pass:\n{text}"
+    );
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let patch = ("assign res_fire = res_valid_o & res_ready_i;", "assign res_fire = res_valid_o;");
+    let patch = (
+        "assign res_fire = res_valid_o & res_ready_i;",
+        "assign res_fire = res_valid_o;",
+    );
     let runs = run(dir.path(), Some(patch), &["stall"]);
     let (ok, text) = &runs[0];
-    assert!(!*ok && text.contains("Assertion failed") && text.contains("ResValidHeld"), "dropped result beat:\n{text}");
+    assert!(
+        !*ok && text.contains("Assertion failed") && text.contains("ResValidHeld"),
+        "dropped result beat:\n{text}"
+    );
 }

@@ -23,7 +23,11 @@ fn identical_configs_give_identical_bytes() {
         let b = generate(&cfg);
         assert_eq!(a.files, b.files, "preset {}", p.name);
         for (fa, fb) in a.files.iter().zip(&b.files) {
-            assert_eq!(fa.contents, fb.contents, "preset {} file {}", p.name, fa.name);
+            assert_eq!(
+                fa.contents, fb.contents,
+                "preset {} file {}",
+                p.name, fa.name
+            );
         }
         assert_eq!(a.verilog_sha256(), b.verilog_sha256());
     }
@@ -36,7 +40,8 @@ fn written_files_match_the_design_and_manifest() {
     let dir = tempfile::tempdir().unwrap();
     d.write_to(dir.path()).unwrap();
     let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("manifest.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("manifest.json")).unwrap())
+            .unwrap();
     assert_eq!(manifest["top"], "lutcore_lut_array");
     assert_eq!(manifest["config"]["rows"], 32);
     assert_eq!(manifest["widths"]["table_entry"], 10);
@@ -46,11 +51,24 @@ fn written_files_match_the_design_and_manifest() {
         assert_eq!(on_disk, f.contents);
         // One module per file, named after it, with the config in its header.
         let module = f.name.trim_end_matches(".sv");
-        assert!(on_disk.contains(&format!("module {module} (")), "{}", f.name);
-        assert!(on_disk.contains("// Config: arch=lut rows=32 k_groups=4 g=4 weights=ternary"), "{}", f.name);
+        assert!(
+            on_disk.contains(&format!("module {module} (")),
+            "{}",
+            f.name
+        );
+        assert!(
+            on_disk.contains("// Config: arch=lut rows=32 k_groups=4 g=4 weights=ternary"),
+            "{}",
+            f.name
+        );
         assert_eq!(on_disk.matches("endmodule").count(), 1);
     }
-    let ports: Vec<&str> = manifest["ports"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let ports: Vec<&str> = manifest["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert!(ports.contains(&"wgt_data_i") && ports.contains(&"res_data_o"));
 }
 
@@ -67,9 +85,14 @@ fn tiny_preset_matches_golden_files() {
         }
     }
     for f in &d.files {
-        let want = std::fs::read_to_string(dir.join(&f.name))
-            .unwrap_or_else(|e| panic!("{}: {e} (regenerate with LUTCORE_UPDATE_GOLDEN=1)", f.name));
-        assert_eq!(f.contents, want, "{} differs from the golden copy (LUTCORE_UPDATE_GOLDEN=1 to accept)", f.name);
+        let want = std::fs::read_to_string(dir.join(&f.name)).unwrap_or_else(|e| {
+            panic!("{}: {e} (regenerate with LUTCORE_UPDATE_GOLDEN=1)", f.name)
+        });
+        assert_eq!(
+            f.contents, want,
+            "{} differs from the golden copy (LUTCORE_UPDATE_GOLDEN=1 to accept)",
+            f.name
+        );
     }
 }
 
@@ -84,18 +107,30 @@ fn printed_ports(text: &str, module: &str) -> Vec<(Dir, u32, String, String)> {
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
             let (decl, doc) = line.split_once("//").unwrap_or((line, ""));
-            let words: Vec<&str> = decl.trim().trim_end_matches(',').split_whitespace().collect();
+            let words: Vec<&str> = decl
+                .trim()
+                .trim_end_matches(',')
+                .split_whitespace()
+                .collect();
             let dir = match words[0] {
                 "input" => Dir::Input,
                 "output" => Dir::Output,
                 other => panic!("`{other}` in port line `{line}`"),
             };
             assert_eq!(words[1], "logic", "{line}");
-            let width = match words[2].strip_prefix('[').and_then(|r| r.strip_suffix(":0]")) {
+            let width = match words[2]
+                .strip_prefix('[')
+                .and_then(|r| r.strip_suffix(":0]"))
+            {
                 Some(hi) => hi.parse::<u32>().expect("msb") + 1,
                 None => 1,
             };
-            (dir, width, words[words.len() - 1].to_string(), doc.trim().to_string())
+            (
+                dir,
+                width,
+                words[words.len() - 1].to_string(),
+                doc.trim().to_string(),
+            )
         })
         .collect()
 }
@@ -107,13 +142,24 @@ fn printed_tops_have_the_contracts_stream_interface() {
     for p in presets() {
         let cfg = p.raw.validate().unwrap();
         let d = generate(&cfg);
-        let top = d.files.iter().find(|f| f.name == format!("{}.sv", d.top)).expect("top file");
+        let top = d
+            .files
+            .iter()
+            .find(|f| f.name == format!("{}.sv", d.top))
+            .expect("top file");
         let printed = printed_ports(&top.contents, &d.top);
-        let want: Vec<(Dir, u32, String, String)> =
-            StreamPort::ALL.iter().map(|s| (s.dir(), s.width(&cfg), s.name().to_string(), s.doc(&cfg))).collect();
+        let want: Vec<(Dir, u32, String, String)> = StreamPort::ALL
+            .iter()
+            .map(|s| (s.dir(), s.width(&cfg), s.name().to_string(), s.doc(&cfg)))
+            .collect();
         assert_eq!(printed, want, "preset {}", p.name);
-        let listed: Vec<(Dir, u32, String)> = d.ports.iter().map(|p| (p.dir, p.width, p.name.clone())).collect();
-        let want: Vec<(Dir, u32, String)> = want.into_iter().map(|(d, w, n, _)| (d, w, n)).collect();
+        let listed: Vec<(Dir, u32, String)> = d
+            .ports
+            .iter()
+            .map(|p| (p.dir, p.width, p.name.clone()))
+            .collect();
+        let want: Vec<(Dir, u32, String)> =
+            want.into_iter().map(|(d, w, n, _)| (d, w, n)).collect();
         assert_eq!(listed, want, "preset {}: Design::ports", p.name);
     }
 }
@@ -124,7 +170,11 @@ fn printed_tops_have_the_contracts_stream_interface() {
 fn the_controller_takes_the_interfaces_handshakes() {
     let cfg = preset("tiny").unwrap();
     let d = generate(&cfg);
-    let ctrl = d.files.iter().find(|f| f.name == "lutcore_ctrl.sv").expect("controller file");
+    let ctrl = d
+        .files
+        .iter()
+        .find(|f| f.name == "lutcore_ctrl.sv")
+        .expect("controller file");
     let printed = printed_ports(&ctrl.contents, "lutcore_ctrl");
     let handshakes: Vec<(Dir, u32, String, String)> = StreamPort::ALL
         .iter()
@@ -132,7 +182,9 @@ fn the_controller_takes_the_interfaces_handshakes() {
         .map(|s| (s.dir(), 1, s.name().to_string(), s.brief().to_string()))
         .collect();
     assert_eq!(printed[..handshakes.len()], handshakes[..]);
-    assert!(printed[handshakes.len()..].iter().all(|p| StreamPort::from_name(&p.2).is_none()));
+    assert!(printed[handshakes.len()..]
+        .iter()
+        .all(|p| StreamPort::from_name(&p.2).is_none()));
 }
 
 /// The house style of every preset: no line longer than 100 characters, every
@@ -150,8 +202,12 @@ fn every_preset_keeps_the_house_style() {
                 let at = format!("{} {}:{}", p.name, f.name, i + 1);
                 assert!(line.len() <= 100, "{at}: {} characters", line.len());
                 let code = line.trim_start();
-                if let Some((lhs, _)) = code.split_once(" <= ").filter(|_| !code.starts_with("//")) {
-                    assert!(lhs.ends_with("_q") || lhs.ends_with("_q2"), "{at}: register `{lhs}` without _q");
+                if let Some((lhs, _)) = code.split_once(" <= ").filter(|_| !code.starts_with("//"))
+                {
+                    assert!(
+                        lhs.ends_with("_q") || lhs.ends_with("_q2"),
+                        "{at}: register `{lhs}` without _q"
+                    );
                 }
                 match line {
                     "`ifdef LUTCORE_ASSERT" => guarded = true,

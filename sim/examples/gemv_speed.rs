@@ -3,9 +3,9 @@
 
 use std::process::ExitCode;
 
-use lutcore_sim::Simulator;
 use lutcore_contract::layout::WeightMatrix;
 use lutcore_contract::reference::gemv_plain;
+use lutcore_sim::Simulator;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -18,14 +18,24 @@ fn main() -> ExitCode {
         let cfg = lutcore_contract::config::preset(name)?;
         let t = std::time::Instant::now();
         let mut sim = Simulator::new(&cfg)?;
-        println!("{name}: {cfg}\nmodel {} in {:.1} s", sim.build_status(), t.elapsed().as_secs_f64());
+        println!(
+            "{name}: {cfg}\nmodel {} in {:.1} s",
+            sim.build_status(),
+            t.elapsed().as_secs_f64()
+        );
         let wt = cfg.weights();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let values: Vec<i32> = (0..m * k).map(|_| rng.gen_range(wt.min_value()..=wt.max_value())).collect();
+        let values: Vec<i32> = (0..m * k)
+            .map(|_| rng.gen_range(wt.min_value()..=wt.max_value()))
+            .collect();
         let w = WeightMatrix::from_values(m, k, wt, &values)?;
         let x: Vec<i8> = (0..k).map(|_| rng.gen()).collect();
         let r = sim.gemv(&w, &x)?;
-        let ok = r.results.iter().map(|&v| i64::from(v)).eq(gemv_plain(&w, &x));
+        let ok = r
+            .results
+            .iter()
+            .map(|&v| i64::from(v))
+            .eq(gemv_plain(&w, &x));
         println!(
             "{m}x{k}: {} cycles in {:.1} ms = {:.3} M cycles/s; bit-exact: {ok}",
             r.cycles,

@@ -32,7 +32,9 @@ use std::io::{self, Read, Write};
 
 use lutcore_contract::config::{Arch, ArrayConfig};
 use lutcore_contract::interface::check_instance;
-use lutcore_contract::layout::{check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, Beat, WeightMatrix};
+use lutcore_contract::layout::{
+    check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, Beat, WeightMatrix,
+};
 use lutcore_gen::{Design, GeneratedFile, Port};
 
 use crate::model::SimModel;
@@ -64,10 +66,22 @@ pub const PROTOCOL_VERSION: u8 = 1;
 /// The hand-written board files every board build uses (board-independent
 /// part; the board tops in `hdl/boards/` add clock and pins).
 pub const HDL_FILES: &[(&str, &str)] = &[
-    ("lutcore_uart_rx.v", include_str!("../../hdl/lutcore_uart_rx.v")),
-    ("lutcore_uart_tx.v", include_str!("../../hdl/lutcore_uart_tx.v")),
-    ("lutcore_ram_sdp.v", include_str!("../../hdl/lutcore_ram_sdp.v")),
-    ("lutcore_reset_sync.v", include_str!("../../hdl/lutcore_reset_sync.v")),
+    (
+        "lutcore_uart_rx.v",
+        include_str!("../../hdl/lutcore_uart_rx.v"),
+    ),
+    (
+        "lutcore_uart_tx.v",
+        include_str!("../../hdl/lutcore_uart_tx.v"),
+    ),
+    (
+        "lutcore_ram_sdp.v",
+        include_str!("../../hdl/lutcore_ram_sdp.v"),
+    ),
+    (
+        "lutcore_reset_sync.v",
+        include_str!("../../hdl/lutcore_reset_sync.v"),
+    ),
     ("lutcore_skid.v", include_str!("../../hdl/lutcore_skid.v")),
     ("lutcore_board.v", include_str!("../../hdl/lutcore_board.v")),
 ];
@@ -77,8 +91,10 @@ pub const SIM_TOP: &str = "lutcore_nonsynth_board";
 
 /// The co-simulation top: `lutcore_board` with its parameters taken from
 /// macros, which [`board_design`] writes into [`SIM_PARAMS_FILE`] before it.
-pub const SIM_TOP_FILE: (&str, &str) =
-    ("lutcore_nonsynth_board.v", include_str!("../../hdl/lutcore_nonsynth_board.v"));
+pub const SIM_TOP_FILE: (&str, &str) = (
+    "lutcore_nonsynth_board.v",
+    include_str!("../../hdl/lutcore_nonsynth_board.v"),
+);
 
 /// The file of `` `define LUTCORE_BOARD_* `` macros that sets [`SIM_TOP`]'s
 /// parameters (Verilator reads the files in order, one compilation unit).
@@ -137,12 +153,18 @@ impl BoardSpec {
     pub fn named(name: &str) -> Result<BoardSpec, BoardError> {
         let Some((_, text)) = BOARD_FILES.iter().find(|(n, _)| *n == name) else {
             let known: Vec<&str> = BOARD_FILES.iter().map(|(n, _)| *n).collect();
-            return Err(BoardError::Description(format!("no board `{name}` (boards: {})", known.join(", "))));
+            return Err(BoardError::Description(format!(
+                "no board `{name}` (boards: {})",
+                known.join(", ")
+            )));
         };
         let spec: BoardSpec = serde_json::from_str(text)
             .map_err(|e| BoardError::Description(format!("boards/{name}.json: {e}")))?;
         if spec.name != name {
-            return Err(BoardError::Description(format!("boards/{name}.json names itself `{}`", spec.name)));
+            return Err(BoardError::Description(format!(
+                "boards/{name}.json names itself `{}`",
+                spec.name
+            )));
         }
         Ok(spec)
     }
@@ -222,7 +244,11 @@ impl BoardParams {
     /// Check that the board top can be built with these parameters: every
     /// log2 depth in `1..=`[`MAX_AW`], a baud divider of at least 4.
     pub fn check(&self) -> Result<(), BoardError> {
-        for (name, aw) in [("activation", self.act_aw), ("weight", self.wgt_aw), ("result", self.res_aw)] {
+        for (name, aw) in [
+            ("activation", self.act_aw),
+            ("weight", self.wgt_aw),
+            ("result", self.res_aw),
+        ] {
             if !(1..=MAX_AW).contains(&aw) {
                 return Err(BoardError::Shape(format!(
                     "log2 {name} RAM depth {aw} is outside 1..={MAX_AW} (the protocol's RAM addresses are 16 bits)"
@@ -230,7 +256,10 @@ impl BoardParams {
             }
         }
         if self.baud_div < 4 {
-            return Err(BoardError::Shape(format!("baud divider {} < 4", self.baud_div)));
+            return Err(BoardError::Shape(format!(
+                "baud divider {} < 4",
+                self.baud_div
+            )));
         }
         Ok(())
     }
@@ -252,15 +281,24 @@ fn depth(aw: u32) -> Option<usize> {
 
 /// Activation beats per pass and row tiles per run of a GEMV of reduction
 /// length `k` on a board with the given log2 RAM depths.
-fn plan(cfg: &ArrayConfig, k: usize, act_aw: u32, wgt_aw: u32, res_aw: u32) -> Result<(usize, usize), BoardError> {
+fn plan(
+    cfg: &ArrayConfig,
+    k: usize,
+    act_aw: u32,
+    wgt_aw: u32,
+    res_aw: u32,
+) -> Result<(usize, usize), BoardError> {
     check_fits(cfg, k)?;
-    let bad = |what: &str, aw: u32| BoardError::Shape(format!("log2 {what} RAM depth {aw} > {MAX_AW}"));
+    let bad =
+        |what: &str, aw: u32| BoardError::Shape(format!("log2 {what} RAM depth {aw} > {MAX_AW}"));
     let act = depth(act_aw).ok_or_else(|| bad("activation", act_aw))?;
     let wgt = depth(wgt_aw).ok_or_else(|| bad("weight", wgt_aw))?;
     let res = depth(res_aw).ok_or_else(|| bad("result", res_aw))?;
     let kt = k_tiles(cfg, k);
     if kt > act || kt > usize::from(u16::MAX) {
-        return Err(BoardError::Shape(format!("K = {k} needs {kt} activation beats; the board holds {act}")));
+        return Err(BoardError::Shape(format!(
+            "K = {k} needs {kt} activation beats; the board holds {act}"
+        )));
     }
     let per_tile = kt * cfg.beats_per_tile();
     let batch = (wgt / per_tile).min(res).min(usize::from(u16::MAX));
@@ -284,18 +322,42 @@ pub const ARRAY_INSTANCE: &str = "u_array";
 /// [`sim_ports`]).
 pub fn board_design(cfg: &ArrayConfig, params: &BoardParams) -> Result<Design, BoardError> {
     if cfg.arch() != Arch::Lut {
-        return Err(BoardError::Shape(format!("the board wraps a LUT array; config `{}` is not arch=lut", cfg.slug())));
+        return Err(BoardError::Shape(format!(
+            "the board wraps a LUT array; config `{}` is not arch=lut",
+            cfg.slug()
+        )));
     }
     params.check()?;
     let core = lutcore_gen::generate(cfg).map_err(SimError::from)?;
     // The board's hand-written array instance must connect the stream interface.
-    check_instance(BOARD_FILE, HDL_FILES.iter().find(|f| f.0 == BOARD_FILE).map_or("", |f| f.1), ARRAY_INSTANCE)
-        .map_err(SimError::from)?;
+    check_instance(
+        BOARD_FILE,
+        HDL_FILES
+            .iter()
+            .find(|f| f.0 == BOARD_FILE)
+            .map_or("", |f| f.1),
+        ARRAY_INSTANCE,
+    )
+    .map_err(SimError::from)?;
     let mut files = core.files.clone();
-    files.extend(HDL_FILES.iter().map(|(n, c)| GeneratedFile { name: n.to_string(), contents: c.to_string() }));
-    files.push(GeneratedFile { name: SIM_PARAMS_FILE.to_string(), contents: sim_params(cfg, params) });
-    files.push(GeneratedFile { name: SIM_TOP_FILE.0.to_string(), contents: SIM_TOP_FILE.1.to_string() });
-    Ok(Design { config: cfg.clone(), top: SIM_TOP.to_string(), ports: sim_ports(), files })
+    files.extend(HDL_FILES.iter().map(|(n, c)| GeneratedFile {
+        name: n.to_string(),
+        contents: c.to_string(),
+    }));
+    files.push(GeneratedFile {
+        name: SIM_PARAMS_FILE.to_string(),
+        contents: sim_params(cfg, params),
+    });
+    files.push(GeneratedFile {
+        name: SIM_TOP_FILE.0.to_string(),
+        contents: SIM_TOP_FILE.1.to_string(),
+    });
+    Ok(Design {
+        config: cfg.clone(),
+        top: SIM_TOP.to_string(),
+        ports: sim_ports(),
+        files,
+    })
 }
 
 /// Ports of the co-simulation top (`hdl/lutcore_nonsynth_board.v`).
@@ -305,7 +367,11 @@ pub fn sim_ports() -> Vec<Port> {
         Port::input("rst_ni", 1, "asynchronous reset, active low"),
         Port::input("uart_rx_i", 1, "UART from the host, idle high"),
         Port::output("uart_tx_o", 1, "UART to the host, idle high"),
-        Port::output("status_o", 4, "heartbeat, running, byte toggle, out of reset"),
+        Port::output(
+            "status_o",
+            4,
+            "heartbeat, running, byte toggle, out of reset",
+        ),
     ]
 }
 
@@ -321,7 +387,9 @@ fn sim_params(cfg: &ArrayConfig, p: &BoardParams) -> String {
         ("RES_AW", p.res_aw),
         ("BAUD_DIV", p.baud_div),
     ];
-    let mut text = format!("// Parameters of {SIM_TOP} (lutcore_sim::board::board_design).\n// Config: {cfg}\n");
+    let mut text = format!(
+        "// Parameters of {SIM_TOP} (lutcore_sim::board::board_design).\n// Config: {cfg}\n"
+    );
     for (name, value) in values {
         text += &format!("`define LUTCORE_BOARD_{name} {value}\n");
     }
@@ -385,7 +453,10 @@ pub struct SimUart {
 
 impl std::fmt::Debug for SimUart {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimUart").field("div", &self.div).field("cycles", &self.cycles).finish_non_exhaustive()
+        f.debug_struct("SimUart")
+            .field("div", &self.div)
+            .field("cycles", &self.cycles)
+            .finish_non_exhaustive()
     }
 }
 
@@ -411,7 +482,10 @@ impl SimUart {
             rx,
             tx,
             div: baud_div,
-            dec: TxDecoder { div: baud_div, frame: None },
+            dec: TxDecoder {
+                div: baud_div,
+                frame: None,
+            },
             received: VecDeque::new(),
             cycles: 0,
             timeout_cycles,
@@ -448,7 +522,9 @@ impl Write for SimUart {
                 _ => (byte >> (i - 1)) & 1 == 1,
             });
             for level in frame {
-                self.model.set_bit(self.rx, level).map_err(io::Error::other)?;
+                self.model
+                    .set_bit(self.rx, level)
+                    .map_err(io::Error::other)?;
                 for _ in 0..self.div {
                     self.step()?;
                 }
@@ -472,7 +548,10 @@ impl Read for SimUart {
             if self.cycles - start >= self.timeout_cycles {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    format!("no byte from the board's TX pin in {} cycles", self.timeout_cycles),
+                    format!(
+                        "no byte from the board's TX pin in {} cycles",
+                        self.timeout_cycles
+                    ),
                 ));
             }
             self.step()?;
@@ -541,14 +620,21 @@ pub struct BoardDriver<'a> {
 
 impl std::fmt::Debug for BoardDriver<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BoardDriver").field("info", &self.info).finish_non_exhaustive()
+        f.debug_struct("BoardDriver")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
     }
 }
 
 impl<'a> BoardDriver<'a> {
     /// A driver over `io` (a serial port, a [`SimUart`], ...).
     pub fn new(io: Box<dyn ByteStream + 'a>) -> BoardDriver<'a> {
-        BoardDriver { io, info: None, bytes_out: 0, bytes_in: 0 }
+        BoardDriver {
+            io,
+            info: None,
+            bytes_out: 0,
+            bytes_in: 0,
+        }
     }
 
     fn send(&mut self, bytes: &[u8]) -> Result<(), BoardError> {
@@ -568,8 +654,12 @@ impl<'a> BoardDriver<'a> {
     fn expect_ack(&mut self, what: &str) -> Result<(), BoardError> {
         match self.recv(1)?[0] {
             op::ACK => Ok(()),
-            op::NAK => Err(BoardError::Protocol(format!("{what}: the board answered NAK (unknown command)"))),
-            b => Err(BoardError::Protocol(format!("{what}: expected ACK (0x06), got 0x{b:02x}"))),
+            op::NAK => Err(BoardError::Protocol(format!(
+                "{what}: the board answered NAK (unknown command)"
+            ))),
+            b => Err(BoardError::Protocol(format!(
+                "{what}: expected ACK (0x06), got 0x{b:02x}"
+            ))),
         }
     }
 
@@ -581,7 +671,10 @@ impl<'a> BoardDriver<'a> {
         self.send(&[op::INFO])?;
         let b = self.recv(22)?;
         if &b[0..4] != b"LUTC" {
-            return Err(BoardError::Protocol(format!("INFO: bad magic {:02x?} (not a lutcore board?)", &b[0..4])));
+            return Err(BoardError::Protocol(format!(
+                "INFO: bad magic {:02x?} (not a lutcore board?)",
+                &b[0..4]
+            )));
         }
         let u16at = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
         let u32at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
@@ -621,8 +714,16 @@ impl<'a> BoardDriver<'a> {
     /// Check that the board's array has the beat sizes of `cfg`.
     pub fn check_config(&mut self, cfg: &ArrayConfig) -> Result<BoardInfo, BoardError> {
         let i = self.info()?;
-        let want = (cfg.act_beat_bits() / 8, cfg.weight_beat_bits() / 8, cfg.result_beat_bits() / 8);
-        let have = (u32::from(i.act_bytes), u32::from(i.wgt_bytes), u32::from(i.res_bytes));
+        let want = (
+            cfg.act_beat_bits() / 8,
+            cfg.weight_beat_bits() / 8,
+            cfg.result_beat_bits() / 8,
+        );
+        let have = (
+            u32::from(i.act_bytes),
+            u32::from(i.wgt_bytes),
+            u32::from(i.res_bytes),
+        );
         if want != have {
             return Err(BoardError::Shape(format!(
                 "board beats are {have:?} bytes (act, wgt, res) but config `{}` needs {want:?}",
@@ -632,10 +733,17 @@ impl<'a> BoardDriver<'a> {
         Ok(i)
     }
 
-    fn load(&mut self, opcode: u8, addr: usize, beats: &[Beat], beat_bytes: usize) -> Result<(), BoardError> {
+    fn load(
+        &mut self,
+        opcode: u8,
+        addr: usize,
+        beats: &[Beat],
+        beat_bytes: usize,
+    ) -> Result<(), BoardError> {
         for (c, chunk) in beats.chunks(u16::MAX as usize).enumerate() {
             let a = addr + c * u16::MAX as usize;
-            let a16 = u16::try_from(a).map_err(|_| BoardError::Shape(format!("RAM address {a} > 65535")))?;
+            let a16 = u16::try_from(a)
+                .map_err(|_| BoardError::Shape(format!("RAM address {a} > 65535")))?;
             let mut msg = Vec::with_capacity(5 + chunk.len() * beat_bytes);
             msg.push(opcode);
             msg.extend_from_slice(&a16.to_le_bytes());
@@ -645,7 +753,11 @@ impl<'a> BoardDriver<'a> {
                 msg.extend((0..beat_bytes).map(|i| bytes.get(i).copied().unwrap_or(0)));
             }
             self.send(&msg)?;
-            self.expect_ack(if opcode == op::LOAD_ACT { "LOAD_ACT" } else { "LOAD_WGT" })?;
+            self.expect_ack(if opcode == op::LOAD_ACT {
+                "LOAD_ACT"
+            } else {
+                "LOAD_WGT"
+            })?;
         }
         Ok(())
     }
@@ -702,12 +814,26 @@ impl<'a> BoardDriver<'a> {
     /// `y = W·x` on the board's array of config `cfg`: load the activations
     /// once, then for each batch of row tiles that fits the weight and result
     /// RAMs: load its weight beats, run, read its result beats.
-    pub fn gemv(&mut self, cfg: &ArrayConfig, w: &WeightMatrix, x: &[i8]) -> Result<BoardGemv, BoardError> {
+    pub fn gemv(
+        &mut self,
+        cfg: &ArrayConfig,
+        w: &WeightMatrix,
+        x: &[i8],
+    ) -> Result<BoardGemv, BoardError> {
         if x.len() != w.cols() {
-            return Err(BoardError::Shape(format!("x has {} activations but W is {}x{}", x.len(), w.rows(), w.cols())));
+            return Err(BoardError::Shape(format!(
+                "x has {} activations but W is {}x{}",
+                x.len(),
+                w.rows(),
+                w.cols()
+            )));
         }
         if w.wtype() != cfg.weights() {
-            return Err(BoardError::Shape(format!("W holds {} weights, the array {}", w.wtype(), cfg.weights())));
+            return Err(BoardError::Shape(format!(
+                "W holds {} weights, the array {}",
+                w.wtype(),
+                cfg.weights()
+            )));
         }
         if w.rows() == 0 {
             return Err(BoardError::Shape("W has no rows (M = 0)".into()));
@@ -715,7 +841,13 @@ impl<'a> BoardDriver<'a> {
         check_fits(cfg, w.cols())?;
         let info = self.check_config(cfg)?;
         let (out0, in0) = (self.bytes_out, self.bytes_in);
-        let (kt, batch) = plan(cfg, w.cols(), info.act_aw.into(), info.wgt_aw.into(), info.res_aw.into())?;
+        let (kt, batch) = plan(
+            cfg,
+            w.cols(),
+            info.act_aw.into(),
+            info.wgt_aw.into(),
+            info.res_aw.into(),
+        )?;
         let rows = cfg.rows();
         let tiles = w.rows().div_ceil(rows);
         self.load_act(0, &rtl_act_beats(cfg, x))?;
@@ -724,17 +856,29 @@ impl<'a> BoardDriver<'a> {
         let mut t0 = 0;
         while t0 < tiles {
             let n = batch.min(tiles - t0);
-            let beats: Vec<Beat> = (t0..t0 + n).flat_map(|t| rtl_weight_beats(cfg, w, t * rows)).collect();
+            let beats: Vec<Beat> = (t0..t0 + n)
+                .flat_map(|t| rtl_weight_beats(cfg, w, t * rows))
+                .collect();
             self.load_wgt(0, &beats)?;
             cycles += u64::from(self.run(kt as u16, n as u16, beats.len() as u32)?);
             runs += 1;
             for beat in self.read_results(0, n as u16)? {
-                results.extend(beat.chunks(4).take(rows).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])));
+                results.extend(
+                    beat.chunks(4)
+                        .take(rows)
+                        .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                );
             }
             t0 += n;
         }
         results.truncate(w.rows());
-        Ok(BoardGemv { results, cycles, runs, bytes_out: self.bytes_out - out0, bytes_in: self.bytes_in - in0 })
+        Ok(BoardGemv {
+            results,
+            cycles,
+            runs,
+            bytes_out: self.bytes_out - out0,
+            bytes_in: self.bytes_in - in0,
+        })
     }
 }
 
@@ -780,10 +924,18 @@ mod tests {
             assert!(bad.check_gemv(&cfg, 64).is_err());
         }
         // K beyond max_k, and a row tile larger than the weight RAM.
-        assert!(ok.check_gemv(&cfg, 4097).unwrap_err().to_string().contains("max_k"));
+        assert!(ok
+            .check_gemv(&cfg, 4097)
+            .unwrap_err()
+            .to_string()
+            .contains("max_k"));
         let small = BoardParams { wgt_aw: 4, ..ok };
         assert!(small.check_gemv(&cfg, 32).is_ok());
-        assert!(small.check_gemv(&cfg, 33).unwrap_err().to_string().contains("holds 16"));
+        assert!(small
+            .check_gemv(&cfg, 33)
+            .unwrap_err()
+            .to_string()
+            .contains("holds 16"));
         assert!(plan(&cfg, 64, 200, 11, 8).is_err());
     }
 
@@ -791,18 +943,44 @@ mod tests {
     fn the_sim_top_sets_the_array_widths() {
         let cfg = lutcore_contract::config::preset("ice40").unwrap();
         let d = board_design(&cfg, &BoardParams::for_config(&cfg)).unwrap();
-        let [.., params, top] = &d.files[..] else { panic!("too few files") };
+        let [.., params, top] = &d.files[..] else {
+            panic!("too few files")
+        };
         assert_eq!(params.name, SIM_PARAMS_FILE);
-        for line in ["ACT_W 32", "WGT_W 16", "RES_W 128", "ACT_AW 10", "WGT_AW 11", "RES_AW 8", "BAUD_DIV 4"] {
-            assert!(params.contents.contains(&format!("`define LUTCORE_BOARD_{line}\n")), "{line}: {}", params.contents);
+        for line in [
+            "ACT_W 32",
+            "WGT_W 16",
+            "RES_W 128",
+            "ACT_AW 10",
+            "WGT_AW 11",
+            "RES_AW 8",
+            "BAUD_DIV 4",
+        ] {
+            assert!(
+                params
+                    .contents
+                    .contains(&format!("`define LUTCORE_BOARD_{line}\n")),
+                "{line}: {}",
+                params.contents
+            );
         }
         // Every macro the top uses is defined, and the top declares the ports of sim_ports().
-        for name in ["ACT_W", "WGT_W", "RES_W", "ACT_AW", "WGT_AW", "RES_AW", "BAUD_DIV"] {
-            assert!(top.contents.contains(&format!("`LUTCORE_BOARD_{name})")), "{name}");
+        for name in [
+            "ACT_W", "WGT_W", "RES_W", "ACT_AW", "WGT_AW", "RES_AW", "BAUD_DIV",
+        ] {
+            assert!(
+                top.contents.contains(&format!("`LUTCORE_BOARD_{name})")),
+                "{name}"
+            );
         }
         assert!(top.contents.contains(&format!("module {SIM_TOP} (")));
         for p in sim_ports() {
-            assert!(top.contents.contains(&format!(" {},", p.name)) || top.contents.contains(&format!(" {} ", p.name)), "{}", p.name);
+            assert!(
+                top.contents.contains(&format!(" {},", p.name))
+                    || top.contents.contains(&format!(" {} ", p.name)),
+                "{}",
+                p.name
+            );
         }
         assert_eq!(d.top, SIM_TOP);
     }
@@ -811,11 +989,21 @@ mod tests {
     fn every_board_description_parses_and_names_itself() {
         for (name, _) in BOARD_FILES {
             let spec = BoardSpec::named(name).unwrap_or_else(|e| panic!("{e}"));
-            assert!(lutcore_contract::config::preset(&spec.preset).is_ok(), "{name}: preset {}", spec.preset);
-            assert!((1..=MAX_AW).contains(&spec.ram.wgt_aw) && (1..=MAX_AW).contains(&spec.ram.res_aw), "{name}");
+            assert!(
+                lutcore_contract::config::preset(&spec.preset).is_ok(),
+                "{name}: preset {}",
+                spec.preset
+            );
+            assert!(
+                (1..=MAX_AW).contains(&spec.ram.wgt_aw) && (1..=MAX_AW).contains(&spec.ram.res_aw),
+                "{name}"
+            );
         }
         assert_eq!(BoardSpec::default_board().name, DEFAULT_BOARD);
         let e = BoardSpec::named("nexys").unwrap_err().to_string();
-        assert!(e.contains("no board `nexys`") && e.contains("icebreaker, ulx3s"), "{e}");
+        assert!(
+            e.contains("no board `nexys`") && e.contains("icebreaker, ulx3s"),
+            "{e}"
+        );
     }
 }

@@ -31,7 +31,11 @@ pub(crate) fn sources(obj: &Path) -> Result<Vec<(PathBuf, PathBuf)>, SimError> {
          \x20   return 0;\n\
          }}\n"
     );
-    fs::write(&src, text).map_err(|source| SimError::Io { what: "writing", path: src.clone(), source })?;
+    fs::write(&src, text).map_err(|source| SimError::Io {
+        what: "writing",
+        path: src.clone(),
+        source,
+    })?;
     let obj_file = src.with_extension("o");
     Ok(vec![(src, obj_file)])
 }
@@ -41,15 +45,22 @@ pub(crate) fn sources(obj: &Path) -> Result<Vec<(PathBuf, PathBuf)>, SimError> {
 /// coverage build.
 pub fn write_coverage(lib: &SimLibrary, path: &Path) -> Result<(), SimError> {
     let so = lib.dir().join(LIBRARY_NAME);
-    let err = |source| SimError::Load { path: so.clone(), source };
+    let err = |source| SimError::Load {
+        path: so.clone(),
+        source,
+    };
     // SAFETY: the library is already loaded by `lib` (this only takes another
     // reference); it is one this crate built from the lutcore shim.
     let handle = unsafe { libloading::Library::new(&so) }.map_err(err)?;
     // SAFETY: a coverage build exports this symbol with exactly this signature.
-    let write = unsafe { handle.get::<unsafe extern "C" fn(*const std::ffi::c_char) -> i32>(WRITE_SYMBOL.as_bytes()) }
-        .map_err(err)?;
-    let c_path = CString::new(path.as_os_str().as_encoded_bytes())
-        .map_err(|_| SimError::Port { port: "coverage".into(), detail: "the path contains a NUL byte".into() })?;
+    let write = unsafe {
+        handle.get::<unsafe extern "C" fn(*const std::ffi::c_char) -> i32>(WRITE_SYMBOL.as_bytes())
+    }
+    .map_err(err)?;
+    let c_path = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| SimError::Port {
+        port: "coverage".into(),
+        detail: "the path contains a NUL byte".into(),
+    })?;
     // SAFETY: a NUL-terminated path that outlives the call; the writer only
     // reads the counters of this library's models.
     unsafe { write(c_path.as_ptr()) };

@@ -26,11 +26,13 @@
 
 use std::time::{Duration, Instant};
 
-use lutcore_contract::interface::StreamPort;
-use lutcore_gen::Design;
 use lutcore_contract::config::ArrayConfig;
-use lutcore_contract::layout::{check_activations, check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, WeightMatrix};
+use lutcore_contract::interface::StreamPort;
+use lutcore_contract::layout::{
+    check_activations, check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, WeightMatrix,
+};
 use lutcore_contract::Activation;
+use lutcore_gen::Design;
 
 use crate::library::{BuildOptions, SimLibrary};
 use crate::model::{SimModel, StreamBeats};
@@ -107,7 +109,16 @@ impl PackedWeights {
                 words.extend_from_slice(&beat);
             }
         }
-        Ok(PackedWeights { cfg: cfg.clone(), rows: w.rows(), cols: w.cols(), tiles, k_tiles: kt, beats_per_pass, words_per_beat, words })
+        Ok(PackedWeights {
+            cfg: cfg.clone(),
+            rows: w.rows(),
+            cols: w.cols(),
+            tiles,
+            k_tiles: kt,
+            beats_per_pass,
+            words_per_beat,
+            words,
+        })
     }
 
     /// The config the beats are laid out for.
@@ -185,14 +196,28 @@ impl StreamPorts {
 /// every row tile, collect one result beat per tile. Errors (never panics)
 /// on shape or type mismatches, a model of another config, or a design that
 /// stops making progress.
-pub fn run_gemv<A: Activation>(model: &mut SimModel, cfg: &ArrayConfig, w: &WeightMatrix, x: &[A]) -> Result<GemvRun, SimError> {
+pub fn run_gemv<A: Activation>(
+    model: &mut SimModel,
+    cfg: &ArrayConfig,
+    w: &WeightMatrix,
+    x: &[A],
+) -> Result<GemvRun, SimError> {
     if x.len() != w.cols() {
-        return Err(SimError::Shape(format!("x has {} activations but W is {}x{}", x.len(), w.rows(), w.cols())));
+        return Err(SimError::Shape(format!(
+            "x has {} activations but W is {}x{}",
+            x.len(),
+            w.rows(),
+            w.cols()
+        )));
     }
     let packed = PackedWeights::new(cfg, w)?;
     let mut results = vec![0i32; w.rows()];
     let run = run_gemm(model, &packed, x, 1, &mut results)?;
-    Ok(GemvRun { results, cycles: run.cycles, wall: run.wall })
+    Ok(GemvRun {
+        results,
+        cycles: run.cycles,
+        wall: run.wall,
+    })
 }
 
 /// Run `out[t·M + r] = Σ_c W[r][c]·x[t·K + c]` for `n` tokens on `model`, an
@@ -200,7 +225,13 @@ pub fn run_gemv<A: Activation>(model: &mut SimModel, cfg: &ArrayConfig, w: &Weig
 /// (row tiles outer, tokens inner; one pass each). Resets the model first.
 /// Errors (never panics) on wrong slice lengths, a model of another config,
 /// or a design that stops making progress.
-pub fn run_gemm<A: Activation>(model: &mut SimModel, w: &PackedWeights, x: &[A], n: usize, out: &mut [i32]) -> Result<GemmRun, SimError> {
+pub fn run_gemm<A: Activation>(
+    model: &mut SimModel,
+    w: &PackedWeights,
+    x: &[A],
+    n: usize,
+    out: &mut [i32],
+) -> Result<GemmRun, SimError> {
     let cfg = &w.cfg;
     let (m, k) = (w.rows, w.cols);
     if n == 0 || x.len() != n * k || out.len() != n * m {
@@ -272,7 +303,13 @@ pub fn run_gemm<A: Activation>(model: &mut SimModel, w: &PackedWeights, x: &[A],
         act_shown = true;
         let wgt_valid = wgt_pos < wgt_total;
         let wgt_beat = wgt_valid.then(|| w.beat(wgt_tile, wgt_i));
-        let beats = StreamBeats { act_valid, act_last: act_valid && act_i == kt - 1, act: new_act, wgt_valid, wgt: wgt_beat };
+        let beats = StreamBeats {
+            act_valid,
+            act_last: act_valid && act_i == kt - 1,
+            act: new_act,
+            wgt_valid,
+            wgt: wgt_beat,
+        };
         let fired = model.stream_cycle(beats, &mut res_words)?;
         cycles += 1;
 
@@ -300,13 +337,20 @@ pub fn run_gemm<A: Activation>(model: &mut SimModel, w: &PackedWeights, x: &[A],
             let (tile, tok) = (res_pos / n, res_pos % n);
             let r0 = tile * rows;
             let live = rows.min(m - r0);
-            for (o, &v) in out[tok * m + r0..tok * m + r0 + live].iter_mut().zip(&res_words) {
+            for (o, &v) in out[tok * m + r0..tok * m + r0 + live]
+                .iter_mut()
+                .zip(&res_words)
+            {
                 *o = v as i32;
             }
             res_pos += 1;
         }
     }
-    Ok(GemmRun { passes, cycles, wall: start.elapsed() })
+    Ok(GemmRun {
+        passes,
+        cycles,
+        wall: start.elapsed(),
+    })
 }
 
 /// A model of one config, ready to run GEMVs: config → Verilog → cached
@@ -340,7 +384,11 @@ impl Simulator {
     pub fn from_design_with(design: &Design, opts: &BuildOptions) -> Result<Simulator, SimError> {
         let library = SimLibrary::build_with(design, opts)?;
         let model = library.instantiate()?;
-        Ok(Simulator { cfg: design.config.clone(), library, model })
+        Ok(Simulator {
+            cfg: design.config.clone(),
+            library,
+            model,
+        })
     }
 
     /// The config.
@@ -370,9 +418,19 @@ impl Simulator {
 
     /// `n` tokens through pre-packed weights ([`run_gemm`]). Errors if `w`
     /// was packed for another config.
-    pub fn gemm<A: Activation>(&mut self, w: &PackedWeights, x: &[A], n: usize, out: &mut [i32]) -> Result<GemmRun, SimError> {
+    pub fn gemm<A: Activation>(
+        &mut self,
+        w: &PackedWeights,
+        x: &[A],
+        n: usize,
+        out: &mut [i32],
+    ) -> Result<GemmRun, SimError> {
         if w.config() != &self.cfg {
-            return Err(SimError::Shape(format!("weights packed for `{}` but the model is `{}`", w.config().slug(), self.cfg.slug())));
+            return Err(SimError::Shape(format!(
+                "weights packed for `{}` but the model is `{}`",
+                w.config().slug(),
+                self.cfg.slug()
+            )));
         }
         run_gemm(&mut self.model, w, x, n, out)
     }

@@ -38,14 +38,17 @@ pub mod shim;
 
 use std::path::PathBuf;
 
-pub use board::{board_design, BoardDriver, BoardError, BoardGemv, BoardInfo, BoardParams, SimUart};
+pub use board::{
+    board_design, BoardDriver, BoardError, BoardGemv, BoardInfo, BoardParams, SimUart,
+};
 pub use gemv::{run_gemm, run_gemv, GemmRun, GemvRun, PackedWeights, Simulator};
 pub use library::{cache_root, verilator_version, BuildOptions, BuildStatus, SimLibrary};
-pub use shim::{TraceFormat, TRACE_CYCLE, TRACE_HALF_CYCLE};
 pub use model::{SimModel, StreamBeats, StreamFired, TraceSummary};
 pub use rtl_backend::{
-    CheckOutcome, CostModel, MatmulRecord, RtlBackend, RtlOptions, TraceRecord, TraceRequest, TraceSelect,
+    CheckOutcome, CostModel, MatmulRecord, RtlBackend, RtlOptions, TraceRecord, TraceRequest,
+    TraceSelect,
 };
+pub use shim::{TraceFormat, TRACE_CYCLE, TRACE_HALF_CYCLE};
 
 /// Everything that can go wrong while building, loading or driving a model.
 #[derive(Debug, thiserror::Error)]

@@ -33,8 +33,16 @@ use crate::shim::{Shim, TraceFormat};
 use crate::SimError;
 
 /// Flags passed to every Verilator run (before `--top-module` and the files).
-pub const VERILATOR_FLAGS: &[&str] =
-    &["--cc", "-O3", "--x-assign", "fast", "--x-initial", "fast", "-Wno-fatal", "--no-timing"];
+pub const VERILATOR_FLAGS: &[&str] = &[
+    "--cc",
+    "-O3",
+    "--x-assign",
+    "fast",
+    "--x-initial",
+    "fast",
+    "-Wno-fatal",
+    "--no-timing",
+];
 
 /// Flags passed to every C++ compile (before include directories).
 /// `-O3 -march=native`: the model is built on the machine that runs it (the
@@ -78,12 +86,18 @@ pub struct BuildOptions {
 impl BuildOptions {
     /// A trace build writing `format`.
     pub fn traced(format: TraceFormat) -> BuildOptions {
-        BuildOptions { trace: Some(format), coverage: false }
+        BuildOptions {
+            trace: Some(format),
+            coverage: false,
+        }
     }
 
     /// A `--coverage` build.
     pub fn covered() -> BuildOptions {
-        BuildOptions { trace: None, coverage: true }
+        BuildOptions {
+            trace: None,
+            coverage: true,
+        }
     }
 }
 
@@ -169,11 +183,18 @@ pub fn cache_root() -> PathBuf {
     }
     if let Ok(exe) = std::env::current_exe() {
         // Cargo marks its target directory with CACHEDIR.TAG.
-        if let Some(target) = exe.ancestors().skip(1).find(|a| a.join("CACHEDIR.TAG").is_file()) {
+        if let Some(target) = exe
+            .ancestors()
+            .skip(1)
+            .find(|a| a.join("CACHEDIR.TAG").is_file())
+        {
             return target.join("lutcore-sim");
         }
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target").join("lutcore-sim")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target")
+        .join("lutcore-sim")
 }
 
 fn command_line(cmd: &Command) -> String {
@@ -210,7 +231,11 @@ fn run(mut cmd: Command) -> Result<Vec<u8>, SimError> {
             };
             SimError::ToolMissing { tool, hint }
         } else {
-            SimError::ToolFailed { command: line.clone(), status: format!("could not start: {e}"), stderr_tail: String::new() }
+            SimError::ToolFailed {
+                command: line.clone(),
+                status: format!("could not start: {e}"),
+                stderr_tail: String::new(),
+            }
         }
     })?;
     if out.status.success() {
@@ -218,7 +243,11 @@ fn run(mut cmd: Command) -> Result<Vec<u8>, SimError> {
     } else {
         let mut text = out.stdout;
         text.extend_from_slice(&out.stderr);
-        Err(SimError::ToolFailed { command: line, status: out.status.to_string(), stderr_tail: tail(&text, 40) })
+        Err(SimError::ToolFailed {
+            command: line,
+            status: out.status.to_string(),
+            stderr_tail: tail(&text, 40),
+        })
     }
 }
 
@@ -227,7 +256,10 @@ fn verilator() -> Command {
 }
 
 fn cxx() -> String {
-    std::env::var("CXX").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "c++".to_string())
+    std::env::var("CXX")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "c++".to_string())
 }
 
 /// The installed Verilator's version line, e.g. `Verilator 5.006 2023-01-22 rev ...`.
@@ -245,7 +277,11 @@ fn verilator_root() -> Result<PathBuf, SimError> {
 }
 
 fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> SimError + 'a {
-    move |source| SimError::Io { what, path: path.to_path_buf(), source }
+    move |source| SimError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// An exclusive lock on `<dir>/lock`, released on drop.
@@ -292,11 +328,18 @@ fn hash_hex(parts: &[&[u8]]) -> String {
 
 /// Compile every `(source, object)` pair with the given include directories,
 /// using all available cores.
-fn compile_all(jobs: &[(PathBuf, PathBuf)], includes: &[PathBuf], flags: &[&str]) -> Result<(), SimError> {
+fn compile_all(
+    jobs: &[(PathBuf, PathBuf)],
+    includes: &[PathBuf],
+    flags: &[&str],
+) -> Result<(), SimError> {
     let cxx = cxx();
     let next = AtomicUsize::new(0);
     let first_err: Mutex<Option<SimError>> = Mutex::new(None);
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(jobs.len()).max(1);
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(jobs.len())
+        .max(1);
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
@@ -307,7 +350,10 @@ fn compile_all(jobs: &[(PathBuf, PathBuf)], includes: &[PathBuf], flags: &[&str]
                 }
                 let mut cmd = Command::new(&cxx);
                 cmd.args(flags);
-                if src.file_stem().is_some_and(|s| s.to_string_lossy().ends_with("__Slow")) {
+                if src
+                    .file_stem()
+                    .is_some_and(|s| s.to_string_lossy().ends_with("__Slow"))
+                {
                     cmd.args(CXX_SLOW_FLAGS);
                 }
                 for inc in includes {
@@ -323,7 +369,10 @@ fn compile_all(jobs: &[(PathBuf, PathBuf)], includes: &[PathBuf], flags: &[&str]
             });
         }
     });
-    match first_err.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+    match first_err
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
         None => Ok(()),
         Some(e) => Err(e),
     }
@@ -334,9 +383,19 @@ fn runtime_includes(root: &Path) -> Vec<PathBuf> {
 }
 
 /// Verilator's runtime objects, compiled once per toolchain and flag set.
-fn runtime_objects(cache: &Path, vroot: &Path, version: &str, cxx_version: &str) -> Result<Vec<PathBuf>, SimError> {
+fn runtime_objects(
+    cache: &Path,
+    vroot: &Path,
+    version: &str,
+    cxx_version: &str,
+) -> Result<Vec<PathBuf>, SimError> {
     let flags = CXX_FLAGS.join(" ");
-    let key = hash_hex(&[version.as_bytes(), cxx_version.as_bytes(), flags.as_bytes(), vroot.as_os_str().as_encoded_bytes()]);
+    let key = hash_hex(&[
+        version.as_bytes(),
+        cxx_version.as_bytes(),
+        flags.as_bytes(),
+        vroot.as_os_str().as_encoded_bytes(),
+    ]);
     let dir = cache.join(format!("runtime-{}", &key[..20]));
     let _lock = DirLock::acquire(&dir)?;
     let units = ["verilated", "verilated_threads"];
@@ -349,7 +408,8 @@ fn runtime_objects(cache: &Path, vroot: &Path, version: &str, cxx_version: &str)
             .map(|(u, o)| (vroot.join("include").join(format!("{u}.cpp")), o.clone()))
             .collect();
         compile_all(&jobs, &runtime_includes(vroot), CXX_FLAGS)?;
-        fs::write(&done, format!("{version}\n{cxx_version}\n{flags}\n")).map_err(io_err("writing", &done))?;
+        fs::write(&done, format!("{version}\n{cxx_version}\n{flags}\n"))
+            .map_err(io_err("writing", &done))?;
     }
     Ok(objs)
 }
@@ -379,9 +439,13 @@ fn trace_runtime_object(
     let obj = dir.join(format!("{unit}.o"));
     let done = dir.join("done");
     if !done.is_file() {
-        let job = (vroot.join("include").join(format!("{unit}.cpp")), obj.clone());
+        let job = (
+            vroot.join("include").join(format!("{unit}.cpp")),
+            obj.clone(),
+        );
         compile_all(&[job], &runtime_includes(vroot), &flags)?;
-        fs::write(&done, format!("{version}\n{cxx_version}\n{joined}\n")).map_err(io_err("writing", &done))?;
+        fs::write(&done, format!("{version}\n{cxx_version}\n{joined}\n"))
+            .map_err(io_err("writing", &done))?;
     }
     Ok(obj)
 }
@@ -400,13 +464,18 @@ const BUNDLE_BYTES: u64 = 256 * 1024;
 /// rest balanced by size over as many units as there are cores (fewer for a
 /// small design). Returns the `(source, object)` jobs, largest first.
 fn bundles(obj: &Path, sources: Vec<(u64, String)>) -> Result<Vec<(PathBuf, PathBuf)>, SimError> {
-    let (mut slow, mut fast): (Vec<_>, Vec<_>) = sources.into_iter().partition(|(_, n)| n.ends_with("__Slow.cpp"));
+    let (mut slow, mut fast): (Vec<_>, Vec<_>) = sources
+        .into_iter()
+        .partition(|(_, n)| n.ends_with("__Slow.cpp"));
     fast.push((0, "../lutcore_sim_shim.cpp".to_string()));
     fast.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     slow.sort_by(|a, b| a.1.cmp(&b.1));
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
     let fast_bytes: u64 = fast.iter().map(|f| f.0).sum();
-    let n = (fast_bytes / BUNDLE_BYTES + 1).min(cores).min(fast.len() as u64).max(1) as usize;
+    let n = (fast_bytes / BUNDLE_BYTES + 1)
+        .min(cores)
+        .min(fast.len() as u64)
+        .max(1) as usize;
     let mut units: Vec<(u64, Vec<String>)> = vec![(0, Vec::new()); n];
     for (size, name) in fast {
         // Greedy: the next largest file goes to the smallest unit.
@@ -415,17 +484,27 @@ fn bundles(obj: &Path, sources: Vec<(u64, String)>) -> Result<Vec<(PathBuf, Path
             unit.1.push(name);
         }
     }
-    let mut named: Vec<(u64, String, Vec<String>)> =
-        units.into_iter().enumerate().map(|(i, (size, files))| (size, format!("lutcore_unit_{i}.cpp"), files)).collect();
+    let mut named: Vec<(u64, String, Vec<String>)> = units
+        .into_iter()
+        .enumerate()
+        .map(|(i, (size, files))| (size, format!("lutcore_unit_{i}.cpp"), files))
+        .collect();
     if !slow.is_empty() {
         let size = slow.iter().map(|f| f.0).sum();
-        named.push((size, "lutcore_unit__Slow.cpp".to_string(), slow.into_iter().map(|f| f.1).collect()));
+        named.push((
+            size,
+            "lutcore_unit__Slow.cpp".to_string(),
+            slow.into_iter().map(|f| f.1).collect(),
+        ));
     }
     named.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     let mut jobs = Vec::new();
     for (_, name, files) in named {
         let src = obj.join(&name);
-        let text: String = files.iter().map(|f| format!("#include \"{f}\"\n")).collect();
+        let text: String = files
+            .iter()
+            .map(|f| format!("#include \"{f}\"\n"))
+            .collect();
         fs::write(&src, text).map_err(io_err("writing", &src))?;
         jobs.push((src.clone(), src.with_extension("o")));
     }
@@ -450,7 +529,11 @@ impl SimLibrary {
 
     /// Build `design` with `opts` (or reuse an identical earlier build) under
     /// `cache`. A trace build is a separate cache entry from the normal one.
-    pub fn build_in_with(design: &Design, cache: &Path, opts: &BuildOptions) -> Result<SimLibrary, SimError> {
+    pub fn build_in_with(
+        design: &Design,
+        cache: &Path,
+        opts: &BuildOptions,
+    ) -> Result<SimLibrary, SimError> {
         let start = Instant::now();
         let version = verilator_version()?;
         let shim = crate::shim::cpp_shim_traced(&design.top, &design.ports, opts.trace);
@@ -460,7 +543,10 @@ impl SimLibrary {
         // name and feature flags are part of every cache key.
         let cxx_version = format!(
             "{} | {}",
-            String::from_utf8_lossy(&run(cxx_cmd)?).lines().next().unwrap_or_default(),
+            String::from_utf8_lossy(&run(cxx_cmd)?)
+                .lines()
+                .next()
+                .unwrap_or_default(),
             cpu_identity()
         );
         let mut flags = format!(
@@ -475,7 +561,12 @@ impl SimLibrary {
         );
         if let Some(t) = opts.trace {
             // Only trace builds add to the key, so normal builds keep their cache entries.
-            flags += &format!("\ntrace {} {} link {}", t.verilator_flag(), t.runtime_unit(), trace_libs(opts.trace).join(" "));
+            flags += &format!(
+                "\ntrace {} {} link {}",
+                t.verilator_flag(),
+                t.runtime_unit(),
+                trace_libs(opts.trace).join(" ")
+            );
         }
         if opts.coverage {
             // Likewise only coverage builds.
@@ -497,19 +588,32 @@ impl SimLibrary {
             BuildStatus::Cached
         } else {
             Self::compile(design, cache, &dir, &shim, &version, &cxx_version, opts)?;
-            fs::write(&done, format!("{}\n{version}\n{cxx_version}\n{flags}\n", design.verilog_sha256()))
-                .map_err(io_err("writing", &done))?;
+            fs::write(
+                &done,
+                format!(
+                    "{}\n{version}\n{cxx_version}\n{flags}\n",
+                    design.verilog_sha256()
+                ),
+            )
+            .map_err(io_err("writing", &done))?;
             BuildStatus::Built
         };
         drop(lock);
 
-        let shim_fns = Shim::load(&so, opts.trace, crate::shim::has_stream_interface(&design.ports))?;
+        let shim_fns = Shim::load(
+            &so,
+            opts.trace,
+            crate::shim::has_stream_interface(&design.ports),
+        )?;
         // SAFETY: a function without arguments returning a constant.
         let count = unsafe { (shim_fns.port_count)() };
         if count as usize != design.ports.len() {
             return Err(SimError::Port {
                 port: "*".into(),
-                detail: format!("library has {count} ports but the design lists {}", design.ports.len()),
+                detail: format!(
+                    "library has {count} ports but the design lists {}",
+                    design.ports.len()
+                ),
             });
         }
         Ok(SimLibrary {
@@ -540,7 +644,9 @@ impl SimLibrary {
                 fs::remove_dir_all(d).map_err(io_err("removing stale build directory", d))?;
             }
         }
-        design.write_to(&rtl).map_err(io_err("writing design into", &rtl))?;
+        design
+            .write_to(&rtl)
+            .map_err(io_err("writing design into", &rtl))?;
         let shim_path = dir.join("lutcore_sim_shim.cpp");
         fs::write(&shim_path, shim).map_err(io_err("writing", &shim_path))?;
 
@@ -552,7 +658,10 @@ impl SimLibrary {
         if opts.coverage {
             cmd.arg(crate::coverage::VERILATOR_FLAG);
         }
-        cmd.arg("--Mdir").arg(&obj).arg("--top-module").arg(&design.top);
+        cmd.arg("--Mdir")
+            .arg(&obj)
+            .arg("--top-module")
+            .arg(&design.top);
         for f in &design.files {
             cmd.arg(rtl.join(&f.name));
         }
@@ -561,13 +670,21 @@ impl SimLibrary {
         let vroot = verilator_root()?;
         let mut runtime = runtime_objects(cache, &vroot, version, cxx_version)?;
         if let Some(t) = trace {
-            runtime.push(trace_runtime_object(cache, &vroot, version, cxx_version, t)?);
+            runtime.push(trace_runtime_object(
+                cache,
+                &vroot,
+                version,
+                cxx_version,
+                t,
+            )?);
         }
 
         let mut sources: Vec<(u64, String)> = Vec::new();
         for entry in fs::read_dir(&obj).map_err(io_err("reading", &obj))? {
             let path = entry.map_err(io_err("reading", &obj))?.path();
-            if let (Some("cpp"), Some(name)) = (path.extension().and_then(OsStr::to_str), path.file_name()) {
+            if let (Some("cpp"), Some(name)) =
+                (path.extension().and_then(OsStr::to_str), path.file_name())
+            {
                 let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                 sources.push((size, name.to_string_lossy().into_owned()));
             }
@@ -578,7 +695,16 @@ impl SimLibrary {
         let mut flags = cxx_flags(trace);
         if opts.coverage {
             jobs.extend(crate::coverage::sources(&obj)?);
-            flags = flags.into_iter().map(|f| if f == "-DVM_COVERAGE=0" { "-DVM_COVERAGE=1" } else { f }).collect();
+            flags = flags
+                .into_iter()
+                .map(|f| {
+                    if f == "-DVM_COVERAGE=0" {
+                        "-DVM_COVERAGE=1"
+                    } else {
+                        f
+                    }
+                })
+                .collect();
         }
         compile_all(&jobs, &includes, &flags)?;
 
@@ -586,7 +712,10 @@ impl SimLibrary {
         let tmp = dir.join(format!("{LIBRARY_NAME}.tmp"));
         let mut link = Command::new(cxx());
         link.args(["-shared", "-fPIC", "-o"]).arg(&tmp);
-        link.args(jobs.iter().map(|(_, o)| o)).args(&runtime).args(LINK_LIBS).args(trace_libs(trace));
+        link.args(jobs.iter().map(|(_, o)| o))
+            .args(&runtime)
+            .args(LINK_LIBS)
+            .args(trace_libs(trace));
         run(link)?;
         fs::rename(&tmp, &so).map_err(io_err("renaming into place", &so))?;
         Ok(())
@@ -637,15 +766,24 @@ mod tests {
         let e = run(Command::new("verilator-not-installed-here")).unwrap_err();
         let msg = e.to_string();
         assert!(matches!(e, SimError::ToolMissing { .. }), "{msg}");
-        assert!(msg.contains("make deps") && msg.contains("apt-get install verilator"), "{msg}");
+        assert!(
+            msg.contains("make deps") && msg.contains("apt-get install verilator"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn a_failing_tool_reports_command_and_output_tail() {
         let mut cmd = Command::new("sh");
-        cmd.args(["-c", "for i in $(seq 1 100); do echo line$i >&2; done; exit 3"]);
+        cmd.args([
+            "-c",
+            "for i in $(seq 1 100); do echo line$i >&2; done; exit 3",
+        ]);
         let msg = run(cmd).unwrap_err().to_string();
-        assert!(msg.contains("sh -c") && msg.contains("line100") && !msg.contains("line50\n"), "{msg}");
+        assert!(
+            msg.contains("sh -c") && msg.contains("line100") && !msg.contains("line50\n"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -660,7 +798,11 @@ mod tests {
         let jobs = bundles(dir.path(), files).unwrap();
         assert_eq!(jobs.len(), 2);
         let fast = std::fs::read_to_string(&jobs[0].0).unwrap();
-        assert!(fast.contains("\"Vt.cpp\"") && fast.contains("../lutcore_sim_shim.cpp") && !fast.contains("Slow"));
+        assert!(
+            fast.contains("\"Vt.cpp\"")
+                && fast.contains("../lutcore_sim_shim.cpp")
+                && !fast.contains("Slow")
+        );
         let slow = std::fs::read_to_string(&jobs[1].0).unwrap();
         assert_eq!(slow, "#include \"Vt___024root__Slow.cpp\"\n");
         assert!(jobs[1].0.to_string_lossy().ends_with("__Slow.cpp"));

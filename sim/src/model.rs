@@ -88,20 +88,45 @@ unsafe impl Send for SimModel {}
 
 impl std::fmt::Debug for SimModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimModel").field("top", &self.top).field("ports", &self.ports.len()).finish_non_exhaustive()
+        f.debug_struct("SimModel")
+            .field("top", &self.top)
+            .field("ports", &self.ports.len())
+            .finish_non_exhaustive()
     }
 }
 
 impl SimModel {
-    pub(crate) fn new(shim: Arc<Shim>, top: &str, ports: Arc<[Port]>) -> Result<SimModel, SimError> {
+    pub(crate) fn new(
+        shim: Arc<Shim>,
+        top: &str,
+        ports: Arc<[Port]>,
+    ) -> Result<SimModel, SimError> {
         // SAFETY: `new` takes no arguments and returns an owned pointer or null.
         let raw = unsafe { (shim.new)() };
-        let handle = NonNull::new(raw).ok_or_else(|| SimError::ModelCreate { top: top.to_string() })?;
+        let handle = NonNull::new(raw).ok_or_else(|| SimError::ModelCreate {
+            top: top.to_string(),
+        })?;
         let stream_words = shim.stream_cycle.is_some().then(|| {
-            let words = |s: StreamPort| ports.iter().find(|p| p.name == s.name()).map_or(0, |p| port_words(p.width));
-            [words(StreamPort::ActData), words(StreamPort::WgtData), words(StreamPort::ResData)]
+            let words = |s: StreamPort| {
+                ports
+                    .iter()
+                    .find(|p| p.name == s.name())
+                    .map_or(0, |p| port_words(p.width))
+            };
+            [
+                words(StreamPort::ActData),
+                words(StreamPort::WgtData),
+                words(StreamPort::ResData),
+            ]
         });
-        Ok(SimModel { shim, handle, top: top.to_string(), ports, tracing: None, stream_words })
+        Ok(SimModel {
+            shim,
+            handle,
+            top: top.to_string(),
+            ports,
+            tracing: None,
+            stream_words,
+        })
     }
 
     /// The trace format, if the library is a trace build.
@@ -120,7 +145,10 @@ impl SimModel {
     /// (`.vcd` is VCD, anything else FST; see [`TraceFormat::for_path`]),
     /// or if the file cannot be created.
     pub fn trace_open(&mut self, path: &Path) -> Result<(), SimError> {
-        let trace_err = |detail: String| SimError::Trace { path: path.to_path_buf(), detail };
+        let trace_err = |detail: String| SimError::Trace {
+            path: path.to_path_buf(),
+            detail,
+        };
         let Some(fns) = self.shim.trace.as_ref() else {
             return Err(trace_err(format!(
                 "the library of `{}` was built without tracing (build it with BuildOptions::traced)",
@@ -130,19 +158,26 @@ impl SimModel {
         let (format, open) = (fns.format, fns.open);
         let asked = TraceFormat::for_path(path);
         if asked != format {
-            return Err(trace_err(format!("the library writes {format} traces but the file name asks for {asked}")));
+            return Err(trace_err(format!(
+                "the library writes {format} traces but the file name asks for {asked}"
+            )));
         }
         self.trace_close();
         // Create the file here for a clear error: Verilator's writers do not report one.
-        std::fs::File::create(path)
-            .map_err(|source| SimError::Io { what: "creating trace file", path: path.to_path_buf(), source })?;
+        std::fs::File::create(path).map_err(|source| SimError::Io {
+            what: "creating trace file",
+            path: path.to_path_buf(),
+            source,
+        })?;
         let c_path = CString::new(path.as_os_str().as_encoded_bytes())
             .map_err(|_| trace_err("the path contains a NUL byte".into()))?;
         // SAFETY: the handle is live and `c_path` is a NUL-terminated string
         // that outlives the call (the writer copies the name).
         let rc = unsafe { open(self.handle.as_ptr(), c_path.as_ptr()) };
         if rc != 0 {
-            return Err(trace_err(format!("Verilator's {format} writer could not open it (code {rc})")));
+            return Err(trace_err(format!(
+                "Verilator's {format} writer could not open it (code {rc})"
+            )));
         }
         self.tracing = Some(path.to_path_buf());
         Ok(())
@@ -154,7 +189,11 @@ impl SimModel {
         let fns = self.shim.trace.as_ref()?;
         // SAFETY: the handle is live; closing is idempotent in the shim.
         let end_time = unsafe { (fns.close)(self.handle.as_ptr()) };
-        Some(TraceSummary { path, format: fns.format, end_time })
+        Some(TraceSummary {
+            path,
+            format: fns.format,
+            end_time,
+        })
     }
 
     /// Name of the top module.
@@ -169,27 +208,41 @@ impl SimModel {
 
     /// Index of the port called `name`.
     pub fn port_index(&self, name: &str) -> Result<usize, SimError> {
-        self.ports.iter().position(|p| p.name == name).ok_or_else(|| SimError::Port {
-            port: name.to_string(),
-            detail: format!(
-                "no such port on `{}` (ports: {})",
-                self.top,
-                self.ports.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
-            ),
-        })
+        self.ports
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| SimError::Port {
+                port: name.to_string(),
+                detail: format!(
+                    "no such port on `{}` (ports: {})",
+                    self.top,
+                    self.ports
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
     }
 
     fn port(&self, idx: usize) -> Result<&Port, SimError> {
         self.ports.get(idx).ok_or_else(|| SimError::Port {
             port: format!("#{idx}"),
-            detail: format!("index out of range: `{}` has {} ports", self.top, self.ports.len()),
+            detail: format!(
+                "index out of range: `{}` has {} ports",
+                self.top,
+                self.ports.len()
+            ),
         })
     }
 
     fn input(&self, idx: usize) -> Result<&Port, SimError> {
         let p = self.port(idx)?;
         if p.dir != Dir::Input {
-            return Err(SimError::Port { port: p.name.clone(), detail: "is an output and cannot be set".into() });
+            return Err(SimError::Port {
+                port: p.name.clone(),
+                detail: "is an output and cannot be set".into(),
+            });
         }
         Ok(p)
     }
@@ -219,7 +272,11 @@ impl SimModel {
         if out.len() != n {
             return Err(SimError::Port {
                 port: p.name.clone(),
-                detail: format!("{} bits take {n} words, got a buffer of {}", p.width, out.len()),
+                detail: format!(
+                    "{} bits take {n} words, got a buffer of {}",
+                    p.width,
+                    out.len()
+                ),
             });
         }
         // SAFETY: the handle is live, `idx` is valid, and `out` has room for
@@ -283,15 +340,26 @@ impl SimModel {
     /// `res`), drive the weight beat, raise `clk_i` and evaluate. Errors if
     /// the top has no stream interface ([`lutcore_contract::interface`]) or a
     /// slice has the wrong number of words.
-    pub fn stream_cycle(&mut self, beats: StreamBeats<'_>, res: &mut [u32]) -> Result<StreamFired, SimError> {
-        let (Some(f), Some([act_n, wgt_n, res_n])) = (self.shim.stream_cycle, self.stream_words) else {
-            return Err(SimError::Port { port: "*".into(), detail: format!("`{}` has no stream interface", self.top) });
+    pub fn stream_cycle(
+        &mut self,
+        beats: StreamBeats<'_>,
+        res: &mut [u32],
+    ) -> Result<StreamFired, SimError> {
+        let (Some(f), Some([act_n, wgt_n, res_n])) = (self.shim.stream_cycle, self.stream_words)
+        else {
+            return Err(SimError::Port {
+                port: "*".into(),
+                detail: format!("`{}` has no stream interface", self.top),
+            });
         };
         let check = |port: &str, want: usize, got: usize| {
             if want == got {
                 Ok(())
             } else {
-                Err(SimError::Port { port: port.into(), detail: format!("takes {want} words, got {got}") })
+                Err(SimError::Port {
+                    port: port.into(),
+                    detail: format!("takes {want} words, got {got}"),
+                })
             }
         };
         if let Some(a) = beats.act {
@@ -301,12 +369,26 @@ impl SimModel {
             check(StreamPort::WgtData.name(), wgt_n, w.len())?;
         }
         check(StreamPort::ResData.name(), res_n, res.len())?;
-        let ctl = u32::from(beats.act_valid) | u32::from(beats.act_last) << 1 | u32::from(beats.wgt_valid) << 2;
+        let ctl = u32::from(beats.act_valid)
+            | u32::from(beats.act_last) << 1
+            | u32::from(beats.wgt_valid) << 2;
         let ptr = |b: Option<&[u32]>| b.map_or(std::ptr::null(), <[u32]>::as_ptr);
         // SAFETY: the handle is live; `act`, `wgt` (or null) and `res` hold
         // exactly the words of their ports, checked above.
-        let fired = unsafe { f(self.handle.as_ptr(), ctl, ptr(beats.act), ptr(beats.wgt), res.as_mut_ptr()) };
-        Ok(StreamFired { act: fired & 1 != 0, wgt: fired & 2 != 0, res: fired & 4 != 0 })
+        let fired = unsafe {
+            f(
+                self.handle.as_ptr(),
+                ctl,
+                ptr(beats.act),
+                ptr(beats.wgt),
+                res.as_mut_ptr(),
+            )
+        };
+        Ok(StreamFired {
+            act: fired & 1 != 0,
+            wgt: fired & 2 != 0,
+            res: fired & 4 != 0,
+        })
     }
 
     /// One clock cycle: `clk_i = 0`, eval, `clk_i = 1`, eval (just eval

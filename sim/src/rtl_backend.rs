@@ -29,9 +29,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use lutcore_sw::backend::{check_shape, Backend, BackendError, Linear};
 use lutcore_contract::config::ArrayConfig;
 use lutcore_contract::layout::WeightMatrix;
+use lutcore_sw::backend::{check_shape, Backend, BackendError, Linear};
 
 use crate::gemv::{run_gemm, PackedWeights};
 use crate::library::{BuildOptions, SimLibrary};
@@ -53,7 +53,10 @@ pub struct CostModel {
 impl Default for CostModel {
     /// 100 MHz, 1 GB/s.
     fn default() -> Self {
-        CostModel { clock_hz: 100e6, weight_bytes_per_s: 1e9 }
+        CostModel {
+            clock_hz: 100e6,
+            weight_bytes_per_s: 1e9,
+        }
     }
 }
 
@@ -144,7 +147,12 @@ impl MatmulRecord {
     }
     /// Decoder layer index parsed from a `blk.<i>.<proj>` name.
     pub fn layer(&self) -> Option<usize> {
-        self.name.strip_prefix("blk.")?.split('.').next()?.parse().ok()
+        self.name
+            .strip_prefix("blk.")?
+            .split('.')
+            .next()?
+            .parse()
+            .ok()
     }
     /// The projection part of the name (`attn_q` of `blk.3.attn_q`).
     pub fn matrix(&self) -> &str {
@@ -181,7 +189,11 @@ struct Shared {
     trace: Mutex<TraceState>,
 }
 
-fn lock<'a, T>(m: &'a Mutex<T>, backend: &str, what: &str) -> Result<MutexGuard<'a, T>, BackendError> {
+fn lock<'a, T>(
+    m: &'a Mutex<T>,
+    backend: &str,
+    what: &str,
+) -> Result<MutexGuard<'a, T>, BackendError> {
     m.lock().map_err(|_| BackendError::Failed {
         backend: backend.to_string(),
         matrix: String::new(),
@@ -197,7 +209,10 @@ pub struct RtlBackend {
 
 impl std::fmt::Debug for RtlBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RtlBackend").field("name", &self.shared.name).field("library", &self.library).finish_non_exhaustive()
+        f.debug_struct("RtlBackend")
+            .field("name", &self.shared.name)
+            .field("library", &self.library)
+            .finish_non_exhaustive()
     }
 }
 
@@ -208,9 +223,18 @@ impl RtlBackend {
         Self::create(cfg, opts, None)
     }
 
-    fn create(cfg: &ArrayConfig, opts: RtlOptions, trace: Option<TraceRequest>) -> Result<RtlBackend, SimError> {
+    fn create(
+        cfg: &ArrayConfig,
+        opts: RtlOptions,
+        trace: Option<TraceRequest>,
+    ) -> Result<RtlBackend, SimError> {
         let design = lutcore_gen::generate(cfg)?;
-        let build = BuildOptions { trace: trace.as_ref().map(|t| crate::TraceFormat::for_path(&t.path)), ..Default::default() };
+        let build = BuildOptions {
+            trace: trace
+                .as_ref()
+                .map(|t| crate::TraceFormat::for_path(&t.path)),
+            ..Default::default()
+        };
         let library = SimLibrary::build_with(&design, &build)?;
         let model = library.instantiate()?;
         let shared = Shared {
@@ -223,9 +247,16 @@ impl RtlBackend {
             calls: AtomicUsize::new(0),
             fault: Mutex::new(None),
             observer: Mutex::new(None),
-            trace: Mutex::new(TraceState { request: trace, seen: 0, done: None }),
+            trace: Mutex::new(TraceState {
+                request: trace,
+                seen: 0,
+                done: None,
+            }),
         };
-        Ok(RtlBackend { library, shared: Arc::new(shared) })
+        Ok(RtlBackend {
+            library,
+            shared: Arc::new(shared),
+        })
     }
 
     /// The array config.
@@ -240,7 +271,11 @@ impl RtlBackend {
 
     /// A copy of every matmul record so far, in call order.
     pub fn records(&self) -> Vec<MatmulRecord> {
-        self.shared.log.lock().map(|l| l.clone()).unwrap_or_default()
+        self.shared
+            .log
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default()
     }
 
     /// Number of matmuls run so far.
@@ -271,13 +306,22 @@ impl Backend for RtlBackend {
     }
 
     fn prepare(&self, name: &str, w: &WeightMatrix) -> Result<Arc<dyn Linear>, BackendError> {
-        let err = |detail: String| BackendError::Failed { backend: self.shared.name.clone(), matrix: name.to_string(), detail };
+        let err = |detail: String| BackendError::Failed {
+            backend: self.shared.name.clone(),
+            matrix: name.to_string(),
+            detail,
+        };
         let packed = PackedWeights::new(&self.shared.cfg, w).map_err(|e| err(e.to_string()))?;
         let reference = match &self.shared.check {
             Some(b) => Some(b.prepare(name, w)?),
             None => None,
         };
-        Ok(Arc::new(RtlLinear { name: name.to_string(), packed, reference, shared: self.shared.clone() }))
+        Ok(Arc::new(RtlLinear {
+            name: name.to_string(),
+            packed,
+            reference,
+            shared: self.shared.clone(),
+        }))
     }
 }
 
@@ -301,13 +345,23 @@ impl Linear for RtlLinear {
         let s = &self.shared;
         let (m, k) = (self.packed.rows(), self.packed.cols());
         check_shape(&s.name, m, k, x, n, out)?;
-        let err = |detail: String| BackendError::Failed { backend: s.name.clone(), matrix: self.name.clone(), detail };
+        let err = |detail: String| BackendError::Failed {
+            backend: s.name.clone(),
+            matrix: self.name.clone(),
+            detail,
+        };
         let run = {
             let mut model = lock(&s.model, &s.name, "model")?;
             let traced = trace_begin(s, &self.name, &mut model).map_err(|e| err(e.to_string()))?;
             let run = run_gemm(&mut model, &self.packed, x, n, out);
             if let Some(call) = traced {
-                trace_end(s, call, &self.name, &mut model, run.as_ref().ok().map(|r| r.cycles))?;
+                trace_end(
+                    s,
+                    call,
+                    &self.name,
+                    &mut model,
+                    run.as_ref().ok().map(|r| r.cycles),
+                )?;
             }
             run.map_err(|e| err(e.to_string()))?
         };
@@ -322,12 +376,20 @@ impl Linear for RtlLinear {
             Some(r) => {
                 let mut cpu = vec![0i32; n * m];
                 r.gemm(x, n, &mut cpu)?;
-                let mut diff = out.iter().zip(&cpu).enumerate().filter(|(_, (a, b))| a != b);
+                let mut diff = out
+                    .iter()
+                    .zip(&cpu)
+                    .enumerate()
+                    .filter(|(_, (a, b))| a != b);
                 match diff.next() {
                     None => CheckOutcome::Exact,
-                    Some((i, (&rtl, &c))) => {
-                        CheckOutcome::Mismatch { count: 1 + diff.count(), token: i / m, row: i % m, rtl, cpu: c }
-                    }
+                    Some((i, (&rtl, &c))) => CheckOutcome::Mismatch {
+                        count: 1 + diff.count(),
+                        token: i / m,
+                        row: i % m,
+                        rtl,
+                        cpu: c,
+                    },
                 }
             }
         };
@@ -349,7 +411,14 @@ impl Linear for RtlLinear {
             f(&record);
         }
         lock(&s.log, &s.name, "log")?.push(record);
-        if let CheckOutcome::Mismatch { count, token, row, rtl, cpu } = check {
+        if let CheckOutcome::Mismatch {
+            count,
+            token,
+            row,
+            rtl,
+            cpu,
+        } = check
+        {
             if s.fail_on_mismatch {
                 return Err(err(format!(
                     "RTL result differs from the CPU backend in {count} of {} values; first at token {token}, row {row}: RTL {rtl}, CPU {cpu}",
@@ -408,7 +477,9 @@ struct TraceState {
 /// Count this call and, if it is the requested one, open the trace on
 /// `model`. Returns the call number when tracing.
 fn trace_begin(s: &Shared, name: &str, model: &mut SimModel) -> Result<Option<usize>, SimError> {
-    let Ok(mut t) = s.trace.lock() else { return Ok(None) };
+    let Ok(mut t) = s.trace.lock() else {
+        return Ok(None);
+    };
     let call = t.seen;
     t.seen += 1;
     let hit = t.done.is_none()
@@ -427,11 +498,22 @@ fn trace_begin(s: &Shared, name: &str, model: &mut SimModel) -> Result<Option<us
 }
 
 /// Close the trace opened for call `call` and record it.
-fn trace_end(s: &Shared, call: usize, name: &str, model: &mut SimModel, cycles: Option<u64>) -> Result<(), BackendError> {
+fn trace_end(
+    s: &Shared,
+    call: usize,
+    name: &str,
+    model: &mut SimModel,
+    cycles: Option<u64>,
+) -> Result<(), BackendError> {
     let summary = model.trace_close();
     let mut t = lock(&s.trace, &s.name, "trace")?;
     if let Some(summary) = summary {
-        t.done = Some(TraceRecord { call, name: name.to_string(), summary, cycles });
+        t.done = Some(TraceRecord {
+            call,
+            name: name.to_string(),
+            summary,
+            cycles,
+        });
     }
     Ok(())
 }
@@ -439,7 +521,11 @@ fn trace_end(s: &Shared, call: usize, name: &str, model: &mut SimModel, cycles: 
 impl RtlBackend {
     /// [`RtlBackend::new`] with the trace build of the library (a separate
     /// cache entry), dumping the matmul chosen by `trace` to its file.
-    pub fn with_trace(cfg: &ArrayConfig, opts: RtlOptions, trace: TraceRequest) -> Result<RtlBackend, SimError> {
+    pub fn with_trace(
+        cfg: &ArrayConfig,
+        opts: RtlOptions,
+        trace: TraceRequest,
+    ) -> Result<RtlBackend, SimError> {
         Self::create(cfg, opts, Some(trace))
     }
 

@@ -103,7 +103,8 @@ pub(crate) struct Shim {
 }
 
 /// `lutcore_sim_stream_cycle(model, ctl, act, wgt, res) -> fired` (module docs).
-pub(crate) type StreamCycleFn = unsafe extern "C" fn(*mut c_void, u32, *const u32, *const u32, *mut u32) -> u32;
+pub(crate) type StreamCycleFn =
+    unsafe extern "C" fn(*mut c_void, u32, *const u32, *const u32, *mut u32) -> u32;
 
 /// The shim functions of a trace build.
 pub(crate) struct TraceFns {
@@ -115,25 +116,43 @@ pub(crate) struct TraceFns {
 impl Shim {
     /// Open the library at `path` and resolve every function of the shim:
     /// the trace functions of `trace`, and the stream cycle if `stream`.
-    pub(crate) fn load(path: &Path, trace: Option<TraceFormat>, stream: bool) -> Result<Shim, SimError> {
+    pub(crate) fn load(
+        path: &Path,
+        trace: Option<TraceFormat>,
+        stream: bool,
+    ) -> Result<Shim, SimError> {
         use symbols as sym;
-        let err = |source| SimError::Load { path: path.to_path_buf(), source };
+        let err = |source| SimError::Load {
+            path: path.to_path_buf(),
+            source,
+        };
         // SAFETY: the library is one this module built from the lutcore shim;
         // its initializers are Verilator's and the shim's static data only.
         let lib = unsafe { libloading::Library::new(path) }.map_err(err)?;
         // SAFETY: each symbol is looked up with the signature the shim
         // text of this module emits for it (the module docs give the ABI).
         unsafe {
-            let new = *lib.get::<unsafe extern "C" fn() -> *mut c_void>(sym::NEW.as_bytes()).map_err(err)?;
-            let free = *lib.get::<unsafe extern "C" fn(*mut c_void)>(sym::FREE.as_bytes()).map_err(err)?;
-            let eval = *lib.get::<unsafe extern "C" fn(*mut c_void)>(sym::EVAL.as_bytes()).map_err(err)?;
-            let tick = *lib.get::<unsafe extern "C" fn(*mut c_void)>(sym::TICK.as_bytes()).map_err(err)?;
+            let new = *lib
+                .get::<unsafe extern "C" fn() -> *mut c_void>(sym::NEW.as_bytes())
+                .map_err(err)?;
+            let free = *lib
+                .get::<unsafe extern "C" fn(*mut c_void)>(sym::FREE.as_bytes())
+                .map_err(err)?;
+            let eval = *lib
+                .get::<unsafe extern "C" fn(*mut c_void)>(sym::EVAL.as_bytes())
+                .map_err(err)?;
+            let tick = *lib
+                .get::<unsafe extern "C" fn(*mut c_void)>(sym::TICK.as_bytes())
+                .map_err(err)?;
             let set = *lib
                 .get::<unsafe extern "C" fn(*mut c_void, u32, *const u32)>(sym::SET.as_bytes())
                 .map_err(err)?;
-            let get =
-                *lib.get::<unsafe extern "C" fn(*mut c_void, u32, *mut u32)>(sym::GET.as_bytes()).map_err(err)?;
-            let port_count = *lib.get::<unsafe extern "C" fn() -> u32>(sym::PORT_COUNT.as_bytes()).map_err(err)?;
+            let get = *lib
+                .get::<unsafe extern "C" fn(*mut c_void, u32, *mut u32)>(sym::GET.as_bytes())
+                .map_err(err)?;
+            let port_count = *lib
+                .get::<unsafe extern "C" fn() -> u32>(sym::PORT_COUNT.as_bytes())
+                .map_err(err)?;
             let trace = match trace {
                 None => None,
                 Some(format) => {
@@ -142,16 +161,37 @@ impl Shim {
                             sym::TRACE_OPEN.as_bytes(),
                         )
                         .map_err(err)?;
-                    let close =
-                        *lib.get::<unsafe extern "C" fn(*mut c_void) -> u64>(sym::TRACE_CLOSE.as_bytes()).map_err(err)?;
-                    Some(TraceFns { format, open, close })
+                    let close = *lib
+                        .get::<unsafe extern "C" fn(*mut c_void) -> u64>(
+                            sym::TRACE_CLOSE.as_bytes(),
+                        )
+                        .map_err(err)?;
+                    Some(TraceFns {
+                        format,
+                        open,
+                        close,
+                    })
                 }
             };
             let stream_cycle = match stream {
-                true => Some(*lib.get::<StreamCycleFn>(sym::STREAM_CYCLE.as_bytes()).map_err(err)?),
+                true => Some(
+                    *lib.get::<StreamCycleFn>(sym::STREAM_CYCLE.as_bytes())
+                        .map_err(err)?,
+                ),
                 false => None,
             };
-            Ok(Shim { port_count, new, free, eval, tick, set, get, stream_cycle, trace, _lib: lib })
+            Ok(Shim {
+                port_count,
+                new,
+                free,
+                eval,
+                tick,
+                set,
+                get,
+                stream_cycle,
+                trace,
+                _lib: lib,
+            })
         }
     }
 }
@@ -252,7 +292,9 @@ fn storage(width: u32) -> Storage {
 /// `lutcore_sim_stream_cycle` function. Widths depend on the config and are
 /// checked by the driver ([`crate::gemv`]).
 pub fn has_stream_interface(ports: &[Port]) -> bool {
-    StreamPort::ALL.into_iter().all(|s| ports.iter().any(|p| p.name == s.name() && p.dir == s.dir()))
+    StreamPort::ALL
+        .into_iter()
+        .all(|s| ports.iter().any(|p| p.name == s.name() && p.dir == s.dir()))
 }
 
 /// C++ statements that copy the words at `src` into input port `p` of model `m`.
@@ -260,7 +302,9 @@ fn set_port(p: &Port, src: &str) -> Vec<String> {
     let (n, mask) = (&p.name, top_mask(p.width));
     match storage(p.width) {
         Storage::Narrow(ty) => vec![format!("m.{n} = static_cast<{ty}>({src}[0] & {mask});")],
-        Storage::Quad => vec![format!("m.{n} = (static_cast<QData>({src}[1] & {mask}) << 32) | static_cast<QData>({src}[0]);")],
+        Storage::Quad => vec![format!(
+            "m.{n} = (static_cast<QData>({src}[1] & {mask}) << 32) | static_cast<QData>({src}[0]);"
+        )],
         Storage::Wide(words) => {
             let last = words - 1;
             vec![
@@ -277,7 +321,10 @@ fn get_port(p: &Port, dst: &str) -> Vec<String> {
     match storage(p.width) {
         Storage::Narrow(_) => vec![format!("{dst}[0] = static_cast<uint32_t>(m.{n}) & {mask};")],
         Storage::Quad => {
-            vec![format!("{dst}[0] = static_cast<uint32_t>(m.{n});"), format!("{dst}[1] = static_cast<uint32_t>(m.{n} >> 32) & {mask};")]
+            vec![
+                format!("{dst}[0] = static_cast<uint32_t>(m.{n});"),
+                format!("{dst}[1] = static_cast<uint32_t>(m.{n} >> 32) & {mask};"),
+            ]
         }
         Storage::Wide(words) => {
             let last = words - 1;
@@ -305,7 +352,11 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
     let w = &mut s;
     // `write!` into a String cannot fail.
     let _ = writeln!(w, "// lutcore simulation shim for top module `{top}`.");
-    let _ = writeln!(w, "// Generated by lutcore-sim {}; do not edit.", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(
+        w,
+        "// Generated by lutcore-sim {}; do not edit.",
+        env!("CARGO_PKG_VERSION")
+    );
     let _ = writeln!(w, "//");
     let _ = writeln!(w, "// Ports (index: name, direction, width, words):");
     for (i, p) in ports.iter().enumerate() {
@@ -313,7 +364,13 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
             Dir::Input => "input",
             Dir::Output => "output",
         };
-        let _ = writeln!(w, "//   {i}: {} {dir} {}b {}w", p.name, p.width, port_words(p.width));
+        let _ = writeln!(
+            w,
+            "//   {i}: {} {dir} {}b {}w",
+            p.name,
+            p.width,
+            port_words(p.width)
+        );
     }
     let _ = writeln!(w);
     let _ = writeln!(w, "#include <cstdint>");
@@ -325,25 +382,43 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
         let _ = writeln!(w, "#include \"{}.h\"", t.runtime_unit());
     }
     let _ = writeln!(w);
-    let _ = writeln!(w, "#define LUTCORE_EXPORT extern \"C\" __attribute__((visibility(\"default\")))");
+    let _ = writeln!(
+        w,
+        "#define LUTCORE_EXPORT extern \"C\" __attribute__((visibility(\"default\")))"
+    );
     let _ = writeln!(w);
     let _ = writeln!(w, "namespace {{");
-    let _ = writeln!(w, "// One simulation: its own context, so several models can live in one process.");
+    let _ = writeln!(
+        w,
+        "// One simulation: its own context, so several models can live in one process."
+    );
     if trace.is_some() {
-        let _ = writeln!(w, "// Tracing must be enabled on the context before the model is constructed.");
-        let _ = writeln!(w, "VerilatedContext* trace_on(VerilatedContext* c) {{ c->traceEverOn(true); return c; }}");
+        let _ = writeln!(
+            w,
+            "// Tracing must be enabled on the context before the model is constructed."
+        );
+        let _ = writeln!(
+            w,
+            "VerilatedContext* trace_on(VerilatedContext* c) {{ c->traceEverOn(true); return c; }}"
+        );
     }
     let _ = writeln!(w, "struct LutcoreSim {{");
     let _ = writeln!(w, "    VerilatedContext ctx;");
     let _ = writeln!(w, "    {class} model;");
     match trace {
         None => {
-            let _ = writeln!(w, "    LutcoreSim() : ctx{{}}, model{{&ctx, \"{top}\"}} {{}}");
+            let _ = writeln!(
+                w,
+                "    LutcoreSim() : ctx{{}}, model{{&ctx, \"{top}\"}} {{}}"
+            );
         }
         Some(t) => {
             let _ = writeln!(w, "    {}* trace = nullptr;", t.class());
             let _ = writeln!(w, "    uint64_t trace_time = 0;");
-            let _ = writeln!(w, "    LutcoreSim() : ctx{{}}, model{{trace_on(&ctx), \"{top}\"}} {{}}");
+            let _ = writeln!(
+                w,
+                "    LutcoreSim() : ctx{{}}, model{{trace_on(&ctx), \"{top}\"}} {{}}"
+            );
             let _ = writeln!(w, "    void dump() {{");
             let _ = writeln!(w, "        if (!trace) return;");
             let _ = writeln!(w, "        trace->dump(trace_time);");
@@ -359,13 +434,23 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
         }
     }
     let _ = writeln!(w, "}};");
-    let _ = writeln!(w, "inline {class}& model_of(void* p) {{ return static_cast<LutcoreSim*>(p)->model; }}");
+    let _ = writeln!(
+        w,
+        "inline {class}& model_of(void* p) {{ return static_cast<LutcoreSim*>(p)->model; }}"
+    );
     if trace.is_some() {
-        let _ = writeln!(w, "inline LutcoreSim& sim_of(void* p) {{ return *static_cast<LutcoreSim*>(p); }}");
+        let _ = writeln!(
+            w,
+            "inline LutcoreSim& sim_of(void* p) {{ return *static_cast<LutcoreSim*>(p); }}"
+        );
     }
     let _ = writeln!(w, "}}  // namespace");
     let _ = writeln!(w);
-    let _ = writeln!(w, "LUTCORE_EXPORT uint32_t lutcore_sim_port_count(void) {{ return {}u; }}", ports.len());
+    let _ = writeln!(
+        w,
+        "LUTCORE_EXPORT uint32_t lutcore_sim_port_count(void) {{ return {}u; }}",
+        ports.len()
+    );
     let _ = writeln!(w);
     let _ = writeln!(w, "LUTCORE_EXPORT void* lutcore_sim_new(void) {{");
     let _ = writeln!(w, "    try {{");
@@ -391,7 +476,10 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
         let _ = writeln!(w, "    sim_of(p).dump();");
         let _ = writeln!(w, "}}");
     } else {
-        let _ = writeln!(w, "LUTCORE_EXPORT void lutcore_sim_eval(void* p) {{ model_of(p).eval(); }}");
+        let _ = writeln!(
+            w,
+            "LUTCORE_EXPORT void lutcore_sim_eval(void* p) {{ model_of(p).eval(); }}"
+        );
     }
     let _ = writeln!(w);
     let _ = writeln!(w, "LUTCORE_EXPORT void lutcore_sim_tick(void* p) {{");
@@ -414,7 +502,10 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
     let _ = writeln!(w, "}}");
     let _ = writeln!(w);
     if let Some(t) = trace {
-        let _ = writeln!(w, "LUTCORE_EXPORT int lutcore_sim_trace_open(void* p, const char* path) {{");
+        let _ = writeln!(
+            w,
+            "LUTCORE_EXPORT int lutcore_sim_trace_open(void* p, const char* path) {{"
+        );
         let _ = writeln!(w, "    LutcoreSim& s = sim_of(p);");
         let _ = writeln!(w, "    s.close_trace();");
         let _ = writeln!(w, "    try {{");
@@ -438,23 +529,36 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
     }
 
     // set
-    let _ = writeln!(w, "LUTCORE_EXPORT void lutcore_sim_set(void* p, uint32_t port, const uint32_t* w) {{");
+    let _ = writeln!(
+        w,
+        "LUTCORE_EXPORT void lutcore_sim_set(void* p, uint32_t port, const uint32_t* w) {{"
+    );
     let _ = writeln!(w, "    {class}& m = model_of(p);");
     let _ = writeln!(w, "    switch (port) {{");
-    for (i, p) in ports.iter().enumerate().filter(|(_, p)| p.dir == Dir::Input) {
+    for (i, p) in ports
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.dir == Dir::Input)
+    {
         let _ = writeln!(w, "    case {i}:");
         for line in set_port(p, "w") {
             let _ = writeln!(w, "        {line}");
         }
         let _ = writeln!(w, "        break;");
     }
-    let _ = writeln!(w, "    default: break;  // outputs and unknown ports are not settable");
+    let _ = writeln!(
+        w,
+        "    default: break;  // outputs and unknown ports are not settable"
+    );
     let _ = writeln!(w, "    }}");
     let _ = writeln!(w, "}}");
     let _ = writeln!(w);
 
     // get
-    let _ = writeln!(w, "LUTCORE_EXPORT void lutcore_sim_get(void* p, uint32_t port, uint32_t* w) {{");
+    let _ = writeln!(
+        w,
+        "LUTCORE_EXPORT void lutcore_sim_get(void* p, uint32_t port, uint32_t* w) {{"
+    );
     let _ = writeln!(w, "    const {class}& m = model_of(p);");
     let _ = writeln!(w, "    switch (port) {{");
     for (i, p) in ports.iter().enumerate() {
@@ -468,26 +572,56 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
     let _ = writeln!(w, "    }}");
     let _ = writeln!(w, "}}");
     if has_stream_interface(ports) {
-        let port = |s: StreamPort| ports.iter().find(|p| p.name == s.name()).expect("checked by has_stream_interface");
+        let port = |s: StreamPort| {
+            ports
+                .iter()
+                .find(|p| p.name == s.name())
+                .expect("checked by has_stream_interface")
+        };
         let n = |s: StreamPort| s.name();
-        use StreamPort::{ActData, ActLast, ActReady, ActValid, Clk, ResData, ResReady, ResValid, WgtData, WgtReady, WgtValid};
-        let dump = if trace.is_some() { "\n    sim_of(p).dump();" } else { "" };
-        let body = |lines: Vec<String>, indent: &str| lines.into_iter().map(|l| format!("{indent}{l}")).collect::<Vec<_>>().join("\n");
+        use StreamPort::{
+            ActData, ActLast, ActReady, ActValid, Clk, ResData, ResReady, ResValid, WgtData,
+            WgtReady, WgtValid,
+        };
+        let dump = if trace.is_some() {
+            "\n    sim_of(p).dump();"
+        } else {
+            ""
+        };
+        let body = |lines: Vec<String>, indent: &str| {
+            lines
+                .into_iter()
+                .map(|l| format!("{indent}{l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
         let _ = writeln!(w);
-        let _ = writeln!(w, "// One clock of the stream protocol (see lutcore_sim::shim).");
+        let _ = writeln!(
+            w,
+            "// One clock of the stream protocol (see lutcore_sim::shim)."
+        );
         let _ = writeln!(
             w,
             "LUTCORE_EXPORT uint32_t {}(void* p, uint32_t ctl, const uint32_t* act, const uint32_t* wgt, uint32_t* res) {{",
             symbols::STREAM_CYCLE
         );
         let _ = writeln!(w, "    {class}& m = model_of(p);");
-        let _ = writeln!(w, "    if (act) {{\n{}\n    }}", body(set_port(port(ActData), "act"), "        "));
+        let _ = writeln!(
+            w,
+            "    if (act) {{\n{}\n    }}",
+            body(set_port(port(ActData), "act"), "        ")
+        );
         let _ = writeln!(w, "    m.{} = ctl & 1u;", n(ActValid));
         let _ = writeln!(w, "    m.{} = (ctl >> 1) & 1u;", n(ActLast));
         let _ = writeln!(w, "    m.{} = (ctl >> 2) & 1u;", n(WgtValid));
         let _ = writeln!(w, "    m.{} = 0;", n(Clk));
         let _ = writeln!(w, "    m.eval();{dump}");
-        let _ = writeln!(w, "    const uint32_t res_taken = m.{} & m.{} & 1u;", n(ResValid), n(ResReady));
+        let _ = writeln!(
+            w,
+            "    const uint32_t res_taken = m.{} & m.{} & 1u;",
+            n(ResValid),
+            n(ResReady)
+        );
         let _ = writeln!(
             w,
             "    const uint32_t fired = (m.{} & m.{} & 1u) | ((m.{} & m.{} & 1u) << 1) | (res_taken << 2);",
@@ -496,8 +630,16 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
             n(WgtValid),
             n(WgtReady)
         );
-        let _ = writeln!(w, "    if (res_taken) {{\n{}\n    }}", body(get_port(port(ResData), "res"), "        "));
-        let _ = writeln!(w, "    if (wgt) {{\n{}\n    }}", body(set_port(port(WgtData), "wgt"), "        "));
+        let _ = writeln!(
+            w,
+            "    if (res_taken) {{\n{}\n    }}",
+            body(get_port(port(ResData), "res"), "        ")
+        );
+        let _ = writeln!(
+            w,
+            "    if (wgt) {{\n{}\n    }}",
+            body(set_port(port(WgtData), "wgt"), "        ")
+        );
         let _ = writeln!(w, "    m.{} = 1;", n(Clk));
         let _ = writeln!(w, "    m.eval();{dump}");
         let _ = writeln!(w, "    return fired;");
@@ -528,7 +670,11 @@ mod tests {
         assert_eq!(a, b);
         assert!(a.contains("#include \"Vmy_top.h\"") && a.contains("#include \"verilated.h\""));
         for p in ports() {
-            assert!(a.contains(&format!("m.{}", p.name)), "port {} missing", p.name);
+            assert!(
+                a.contains(&format!("m.{}", p.name)),
+                "port {} missing",
+                p.name
+            );
         }
         for sym in [
             symbols::PORT_COUNT,
@@ -548,24 +694,44 @@ mod tests {
 
     #[test]
     fn trace_builds_add_the_trace_functions() {
-        for (fmt, class) in [(TraceFormat::Fst, "VerilatedFstC"), (TraceFormat::Vcd, "VerilatedVcdC")] {
+        for (fmt, class) in [
+            (TraceFormat::Fst, "VerilatedFstC"),
+            (TraceFormat::Vcd, "VerilatedVcdC"),
+        ] {
             let s = cpp_shim_traced("my_top", &ports(), Some(fmt));
-            assert!(s.contains(&format!("#include \"{}.h\"", fmt.runtime_unit())), "{s}");
+            assert!(
+                s.contains(&format!("#include \"{}.h\"", fmt.runtime_unit())),
+                "{s}"
+            );
             assert!(s.contains(&format!("new {class}()")) && s.contains("traceEverOn(true)"));
-            assert!(s.contains(&format!("{}(void* p, const char* path)", symbols::TRACE_OPEN)));
+            assert!(s.contains(&format!(
+                "{}(void* p, const char* path)",
+                symbols::TRACE_OPEN
+            )));
             assert!(s.contains(&format!("{}(void* p)", symbols::TRACE_CLOSE)));
             // low and high evaluation of a tick, and eval, each dump
             assert_eq!(s.matches("sim_of(p).dump();").count(), 3);
         }
-        assert_eq!(TraceFormat::for_path(std::path::Path::new("a/b.VCD")), TraceFormat::Vcd);
-        assert_eq!(TraceFormat::for_path(std::path::Path::new("w.fst")), TraceFormat::Fst);
-        assert_eq!(TraceFormat::for_path(std::path::Path::new("w")), TraceFormat::Fst);
+        assert_eq!(
+            TraceFormat::for_path(std::path::Path::new("a/b.VCD")),
+            TraceFormat::Vcd
+        );
+        assert_eq!(
+            TraceFormat::for_path(std::path::Path::new("w.fst")),
+            TraceFormat::Fst
+        );
+        assert_eq!(
+            TraceFormat::for_path(std::path::Path::new("w")),
+            TraceFormat::Fst
+        );
     }
 
     #[test]
     fn widths_map_to_verilator_storage_and_masks() {
         let s = cpp_shim("t", &ports());
-        assert!(s.contains("case 1:\n        m.narrow_i = static_cast<SData>(w[0] & 0xfffu);\n        break;"));
+        assert!(s.contains(
+            "case 1:\n        m.narrow_i = static_cast<SData>(w[0] & 0xfffu);\n        break;"
+        ));
         assert!(s.contains("case 3:\n        m.quad_i = (static_cast<QData>(w[1] & 0xffu) << 32)"));
         assert!(s.contains("m.wide_i.m_storage[3] = w[3] & 0xffffffffu;"));
         assert!(s.contains("w[3] = m.wide_o.m_storage[3] & 0xfu;"));
@@ -581,7 +747,10 @@ mod tests {
 
     #[test]
     fn stream_tops_get_the_cycle_function() {
-        assert!(!cpp_shim("t", &ports()).contains(symbols::STREAM_CYCLE), "no stream interface, no cycle function");
+        assert!(
+            !cpp_shim("t", &ports()).contains(symbols::STREAM_CYCLE),
+            "no stream interface, no cycle function"
+        );
         let cfg = lutcore_contract::config::preset("default").expect("preset");
         let stream = lutcore_gen::top_ports(&cfg);
         assert!(has_stream_interface(&stream));
@@ -590,11 +759,18 @@ mod tests {
         // low evaluation, sample, weight beat, high evaluation, in this order
         let at = |needle: &str| f.find(needle).unwrap_or_else(|| panic!("{needle} missing"));
         assert!(at("m.clk_i = 0;") < at("m.eval();"));
-        assert!(at("m.eval();") < at("res_taken <<") && at("res_taken <<") < at("m.wgt_data_i.m_storage"));
+        assert!(
+            at("m.eval();") < at("res_taken <<")
+                && at("res_taken <<") < at("m.wgt_data_i.m_storage")
+        );
         assert!(at("m.wgt_data_i.m_storage") < at("m.clk_i = 1;"));
         assert_eq!(f.matches("m.eval();").count(), 2);
         let traced = cpp_shim_traced("t", &stream, Some(TraceFormat::Fst));
         let f = &traced[traced.find(symbols::STREAM_CYCLE).expect("cycle function")..];
-        assert_eq!(f.matches("sim_of(p).dump();").count(), 2, "a traced cycle dumps both evaluations");
+        assert_eq!(
+            f.matches("sim_of(p).dump();").count(),
+            2,
+            "a traced cycle dumps both evaluations"
+        );
     }
 }

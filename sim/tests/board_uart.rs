@@ -8,15 +8,20 @@
 
 use std::sync::OnceLock;
 
-use lutcore_sim::board::{op, BoardDriver, BoardError, BoardParams, SimUart};
-use lutcore_sim::{board_design, SimLibrary};
 use lutcore_contract::config::{preset, ArrayConfig};
 use lutcore_contract::layout::WeightMatrix;
 use lutcore_contract::reference::gemv_plain;
+use lutcore_sim::board::{op, BoardDriver, BoardError, BoardParams, SimUart};
+use lutcore_sim::{board_design, SimLibrary};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const PARAMS: BoardParams = BoardParams { act_aw: 6, wgt_aw: 7, res_aw: 3, baud_div: 4 };
+const PARAMS: BoardParams = BoardParams {
+    act_aw: 6,
+    wgt_aw: 7,
+    res_aw: 3,
+    baud_div: 4,
+};
 
 fn cfg() -> ArrayConfig {
     preset("ice40").expect("ice40 preset")
@@ -31,7 +36,8 @@ fn library() -> &'static SimLibrary {
 }
 
 fn driver() -> BoardDriver<'static> {
-    let uart = SimUart::new(library().instantiate().expect("model"), PARAMS.baud_div).expect("uart");
+    let uart =
+        SimUart::new(library().instantiate().expect("model"), PARAMS.baud_div).expect("uart");
     BoardDriver::new(Box::new(uart))
 }
 
@@ -45,7 +51,10 @@ fn random_gemv(m: usize, k: usize, seed: u64) -> (WeightMatrix, Vec<i8>) {
 }
 
 fn expected(w: &WeightMatrix, x: &[i8]) -> Vec<i32> {
-    gemv_plain(w, x).into_iter().map(|v| i32::try_from(v).expect("fits int32")).collect()
+    gemv_plain(w, x)
+        .into_iter()
+        .map(|v| i32::try_from(v).expect("fits int32"))
+        .collect()
 }
 
 #[test]
@@ -65,10 +74,17 @@ fn a_gemv_over_the_uart_is_bit_exact() {
     let (w, x) = random_gemv(10, 37, 1);
     let run = d.gemv(&cfg, &w, &x).expect("board GEMV");
     assert_eq!(run.results, expected(&w, &x));
-    eprintln!("10x37 GEMV: {} array cycles, {} runs, {} bytes out, {} bytes in", run.cycles, run.runs, run.bytes_out, run.bytes_in);
+    eprintln!(
+        "10x37 GEMV: {} array cycles, {} runs, {} bytes out, {} bytes in",
+        run.cycles, run.runs, run.bytes_out, run.bytes_in
+    );
     assert_eq!(run.runs, 1);
     // 3 tiles x 10 K-tiles x 2 planes = 60 weight beats at one per cycle, plus pipeline latency.
-    assert!(run.cycles >= 60 && run.cycles < 60 + 3 * 8 + 16, "cycles {}", run.cycles);
+    assert!(
+        run.cycles >= 60 && run.cycles < 60 + 3 * 8 + 16,
+        "cycles {}",
+        run.cycles
+    );
     assert_eq!(d.cycles().expect("CYCLES") as u64, run.cycles);
 }
 
@@ -84,7 +100,10 @@ fn row_tiles_beyond_the_buffers_take_several_runs() {
     assert_eq!(run.runs, 3);
     // A second GEMV on the same board (buffers overwritten, array reused).
     let (w2, x2) = random_gemv(5, 9, 3);
-    assert_eq!(d.gemv(&cfg, &w2, &x2).expect("second GEMV").results, expected(&w2, &x2));
+    assert_eq!(
+        d.gemv(&cfg, &w2, &x2).expect("second GEMV").results,
+        expected(&w2, &x2)
+    );
 }
 
 #[test]
@@ -106,7 +125,10 @@ fn unknown_commands_are_refused_and_the_board_stays_usable() {
     let mut d = driver();
     assert_eq!(d.raw_command(b'?').expect("answer"), op::NAK);
     let (w, x) = random_gemv(4, 16, 4);
-    assert_eq!(d.gemv(&cfg, &w, &x).expect("board GEMV").results, expected(&w, &x));
+    assert_eq!(
+        d.gemv(&cfg, &w, &x).expect("board GEMV").results,
+        expected(&w, &x)
+    );
 }
 
 #[test]
@@ -132,11 +154,17 @@ fn the_params_check_before_a_build_agrees_with_the_driver() {
         assert_eq!(pre.is_ok(), fits, "K = {k}: {pre:?}");
         match d.gemv(&cfg, &w, &x) {
             Ok(run) => {
-                assert!(fits, "K = {k} ran on the board but the params check refuses it");
+                assert!(
+                    fits,
+                    "K = {k} ran on the board but the params check refuses it"
+                );
                 assert_eq!(run.results, expected(&w, &x));
             }
             Err(e) => {
-                assert!(!fits, "K = {k}: the params check passes but the board refuses: {e}");
+                assert!(
+                    !fits,
+                    "K = {k}: the params check passes but the board refuses: {e}"
+                );
                 assert_eq!(e.to_string(), pre.unwrap_err().to_string());
             }
         }
@@ -153,9 +181,16 @@ fn the_array_runs_at_one_weight_beat_per_cycle() {
     let run = d.gemv(&cfg, &w, &x).expect("board GEMV");
     assert_eq!(run.results, expected(&w, &x));
     let beats = 4 * 64 * 2;
-    eprintln!("16x256 GEMV: {} array cycles for {beats} weight beats, {} runs", run.cycles, run.runs);
+    eprintln!(
+        "16x256 GEMV: {} array cycles for {beats} weight beats, {} runs",
+        run.cycles, run.runs
+    );
     assert_eq!(run.runs, 4);
-    assert!(run.cycles >= beats && run.cycles <= beats + 8 * run.runs as u64, "{} cycles for {beats} beats", run.cycles);
+    assert!(
+        run.cycles >= beats && run.cycles <= beats + 8 * run.runs as u64,
+        "{} cycles for {beats} beats",
+        run.cycles
+    );
 }
 
 #[test]
@@ -163,6 +198,8 @@ fn the_board_top_has_no_stream_cycle() {
     // The board top's ports are a UART, not the arrays' stream interface: the
     // one-call clock of the stream protocol is refused, not run on wrong ports.
     let mut model = library().instantiate().expect("model");
-    let err = model.stream_cycle(lutcore_sim::StreamBeats::default(), &mut [0u32; 32]).unwrap_err();
+    let err = model
+        .stream_cycle(lutcore_sim::StreamBeats::default(), &mut [0u32; 32])
+        .unwrap_err();
     assert!(err.to_string().contains("no stream interface"), "{err}");
 }

@@ -19,11 +19,11 @@
 //! dumps Verilator's `coverage.dat` (`coverage_of_the_regression`, run by
 //! `make coverage` / `scripts/coverage.sh`).
 
-use lutcore_gen::{generate, Design};
-use lutcore_sim::{BuildOptions, SimError, SimModel, Simulator, StreamBeats};
 use lutcore_contract::config::{preset, ArrayConfig};
 use lutcore_contract::layout::{k_tiles, rtl_act_beats, rtl_weight_beats, WeightMatrix};
 use lutcore_contract::reference::gemv_plain;
+use lutcore_gen::{generate, Design};
+use lutcore_sim::{BuildOptions, SimError, SimModel, Simulator, StreamBeats};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -44,7 +44,13 @@ const fn mutant(
     patches: &'static [(&'static str, &'static str)],
     about: &'static str,
 ) -> Mutant {
-    Mutant { name, preset, file, patches, about }
+    Mutant {
+        name,
+        preset,
+        file,
+        patches,
+        about,
+    }
 }
 
 const LUT_PE: &str = "lutcore_lut_pe.sv";
@@ -58,124 +64,334 @@ const ADDSUB_PE: &str = "lutcore_addsub_pe.sv";
 /// Every mutant. `tiny` is the LUT array (4 rows, g=4, uint2, max_k 256),
 /// `mac-tiny` and `addsub-tiny` the baselines of the same shape.
 const MUTANTS: &[Mutant] = &[
-    mutant("lut-acc-narrow", "tiny", LUT_PE,
-        &[("assign result_o = {{14{acc_q[18]}}, acc_q[18:1]};", "assign result_o = {{15{acc_q[17]}}, acc_q[17:1]};")],
-        "LUT accumulator one bit narrower (result from acc[17:1])"),
-    mutant("lut-carry-dropped", "tiny", LUT_PE,
-        &[("assign carry = neg_q & ~finalize_i;", "assign carry = 1'b0;")],
-        "LUT PE: the +1 of the mirrored half's negation dropped"),
-    mutant("lut-sign-flip-dropped", "tiny", LUT_PE,
+    mutant(
+        "lut-acc-narrow",
+        "tiny",
+        LUT_PE,
+        &[(
+            "assign result_o = {{14{acc_q[18]}}, acc_q[18:1]};",
+            "assign result_o = {{15{acc_q[17]}}, acc_q[17:1]};",
+        )],
+        "LUT accumulator one bit narrower (result from acc[17:1])",
+    ),
+    mutant(
+        "lut-carry-dropped",
+        "tiny",
+        LUT_PE,
+        &[(
+            "assign carry = neg_q & ~finalize_i;",
+            "assign carry = 1'b0;",
+        )],
+        "LUT PE: the +1 of the mirrored half's negation dropped",
+    ),
+    mutant(
+        "lut-sign-flip-dropped",
+        "tiny",
+        LUT_PE,
         &[("^ {19{neg_q}}", "^ {19{1'b0}}")],
-        "LUT PE: mirrored half not inverted (sign flip dropped)"),
-    mutant("lut-mirror-index", "tiny", LUT_PE,
-        &[("assign g0_sel = g0_neg ? ~g0_idx[2:0] : g0_idx[2:0];", "assign g0_sel = g0_neg ? g0_idx[2:0] : g0_idx[2:0];")],
-        "LUT PE: mirrored half read at the index, not its complement"),
-    mutant("lut-plane-shift", "tiny", LUT_PE,
+        "LUT PE: mirrored half not inverted (sign flip dropped)",
+    ),
+    mutant(
+        "lut-mirror-index",
+        "tiny",
+        LUT_PE,
+        &[(
+            "assign g0_sel = g0_neg ? ~g0_idx[2:0] : g0_idx[2:0];",
+            "assign g0_sel = g0_neg ? g0_idx[2:0] : g0_idx[2:0];",
+        )],
+        "LUT PE: mirrored half read at the index, not its complement",
+    ),
+    mutant(
+        "lut-plane-shift",
+        "tiny",
+        LUT_PE,
         &[("entry_q[9:0]} << plane_i)", "entry_q[9:0]} << ~plane_i)")],
-        "LUT PE: bit plane shifted by the wrong plane number"),
-    mutant("lut-corr-dropped", "tiny", LUT_PE,
-        &[("(finalize_i ? corr_i : addend)", "(finalize_i ? 19'd0 : addend)")],
-        "LUT PE: the c*sum(x) correction term dropped"),
-    mutant("lut-acc-clear-ignored", "tiny", LUT_PE,
+        "LUT PE: bit plane shifted by the wrong plane number",
+    ),
+    mutant(
+        "lut-corr-dropped",
+        "tiny",
+        LUT_PE,
+        &[(
+            "(finalize_i ? corr_i : addend)",
+            "(finalize_i ? 19'd0 : addend)",
+        )],
+        "LUT PE: the c*sum(x) correction term dropped",
+    ),
+    mutant(
+        "lut-acc-clear-ignored",
+        "tiny",
+        LUT_PE,
         &[("(acc_clear_i ? 19'd0 : acc_q)", "(acc_q)")],
-        "LUT PE: accumulator not cleared at a pass's first beat"),
-    mutant("lut-table-entry", "tiny", LUT_PRE,
-        &[("assign g0_e5 = g0_p1_2 + g0_x0;", "assign g0_e5 = g0_p1_2 - g0_x0;")],
-        "LUT precompute: table entry 5 with the wrong sign of x0"),
-    mutant("lut-act-zero-extended", "tiny", LUT_PRE,
-        &[("assign g0_x2 = {{2{act_data_i[23]}}, act_data_i[23:16]};", "assign g0_x2 = {2'b00, act_data_i[23:16]};")],
-        "LUT precompute: activation 2 zero- instead of sign-extended"),
-    mutant("lut-sum-x-not-restarted", "tiny", LUT_PRE,
+        "LUT PE: accumulator not cleared at a pass's first beat",
+    ),
+    mutant(
+        "lut-table-entry",
+        "tiny",
+        LUT_PRE,
+        &[(
+            "assign g0_e5 = g0_p1_2 + g0_x0;",
+            "assign g0_e5 = g0_p1_2 - g0_x0;",
+        )],
+        "LUT precompute: table entry 5 with the wrong sign of x0",
+    ),
+    mutant(
+        "lut-act-zero-extended",
+        "tiny",
+        LUT_PRE,
+        &[(
+            "assign g0_x2 = {{2{act_data_i[23]}}, act_data_i[23:16]};",
+            "assign g0_x2 = {2'b00, act_data_i[23:16]};",
+        )],
+        "LUT precompute: activation 2 zero- instead of sign-extended",
+    ),
+    mutant(
+        "lut-sum-x-not-restarted",
+        "tiny",
+        LUT_PRE,
         &[("(sum_clear_q ? 16'd0 : sum_x_q)", "(sum_x_q)")],
-        "LUT precompute: sum(x) carried over from the previous pass"),
-    mutant("lut-corr-coeff", "tiny", LUT_TOP,
-        &[("corr_q <= (sum_x_wide << 6'd2) - sum_x_wide;", "corr_q <= (sum_x_wide << 6'd2);")],
-        "LUT array: correction coefficient 4 instead of 3"),
-    mutant("lut-row-swap", "tiny", LUT_TOP,
+        "LUT precompute: sum(x) carried over from the previous pass",
+    ),
+    mutant(
+        "lut-corr-coeff",
+        "tiny",
+        LUT_TOP,
+        &[(
+            "corr_q <= (sum_x_wide << 6'd2) - sum_x_wide;",
+            "corr_q <= (sum_x_wide << 6'd2);",
+        )],
+        "LUT array: correction coefficient 4 instead of 3",
+    ),
+    mutant(
+        "lut-row-swap",
+        "tiny",
+        LUT_TOP,
         &[
-            (".result_o    (res_data_o[31:0])", ".result_o    (ROW_SWAP_TMP)"),
-            (".result_o    (res_data_o[63:32])", ".result_o    (res_data_o[31:0])"),
-            (".result_o    (ROW_SWAP_TMP)", ".result_o    (res_data_o[63:32])"),
+            (
+                ".result_o    (res_data_o[31:0])",
+                ".result_o    (ROW_SWAP_TMP)",
+            ),
+            (
+                ".result_o    (res_data_o[63:32])",
+                ".result_o    (res_data_o[31:0])",
+            ),
+            (
+                ".result_o    (ROW_SWAP_TMP)",
+                ".result_o    (res_data_o[63:32])",
+            ),
         ],
-        "LUT array: results of rows 0 and 1 swapped"),
-    mutant("lut-ctrl-last-beat", "tiny", CTRL,
-        &[("assign tile_done = wgt_fire & (plane_q == 1'd1);", "assign tile_done = wgt_fire & (plane_q == 1'd0);")],
-        "ctrl (LUT): K-tile done after plane 0, not the last plane (off by one)"),
-    mutant("lut-ctrl-wgt-ignores-valid", "tiny", CTRL,
-        &[("assign wgt_fire = wgt_valid_i & wgt_ready_o;", "assign wgt_fire = wgt_ready_o;")],
-        "ctrl (LUT): a weight beat is taken whenever ready, valid or not"),
-    mutant("lut-ctrl-res-ignores-ready", "tiny", CTRL,
-        &[("assign res_fire = res_valid_o & res_ready_i;", "assign res_fire = res_valid_o;")],
-        "ctrl (LUT): the result beat is dropped without res_ready"),
-    mutant("lut-ctrl-reset-tile-valid", "tiny", CTRL,
-        &[("tile_valid_q <= 1'd0;\n      tile_last_q <= 1'd0;", "tile_valid_q <= 1'd1;\n      tile_last_q <= 1'd0;")],
-        "ctrl (LUT): reset value of tile_valid_q 1 (a stale tile is 'loaded')"),
-    mutant("lut-ctrl-drain2-skipped", "tiny", CTRL,
+        "LUT array: results of rows 0 and 1 swapped",
+    ),
+    mutant(
+        "lut-ctrl-last-beat",
+        "tiny",
+        CTRL,
+        &[(
+            "assign tile_done = wgt_fire & (plane_q == 1'd1);",
+            "assign tile_done = wgt_fire & (plane_q == 1'd0);",
+        )],
+        "ctrl (LUT): K-tile done after plane 0, not the last plane (off by one)",
+    ),
+    mutant(
+        "lut-ctrl-wgt-ignores-valid",
+        "tiny",
+        CTRL,
+        &[(
+            "assign wgt_fire = wgt_valid_i & wgt_ready_o;",
+            "assign wgt_fire = wgt_ready_o;",
+        )],
+        "ctrl (LUT): a weight beat is taken whenever ready, valid or not",
+    ),
+    mutant(
+        "lut-ctrl-res-ignores-ready",
+        "tiny",
+        CTRL,
+        &[(
+            "assign res_fire = res_valid_o & res_ready_i;",
+            "assign res_fire = res_valid_o;",
+        )],
+        "ctrl (LUT): the result beat is dropped without res_ready",
+    ),
+    mutant(
+        "lut-ctrl-reset-tile-valid",
+        "tiny",
+        CTRL,
+        &[(
+            "tile_valid_q <= 1'd0;\n      tile_last_q <= 1'd0;",
+            "tile_valid_q <= 1'd1;\n      tile_last_q <= 1'd0;",
+        )],
+        "ctrl (LUT): reset value of tile_valid_q 1 (a stale tile is 'loaded')",
+    ),
+    mutant(
+        "lut-ctrl-drain2-skipped",
+        "tiny",
+        CTRL,
         &[("phase_d = DRAIN_ACC;", "phase_d = RESULT;")],
-        "ctrl (LUT): second drain cycle skipped (result before the finalize lands)"),
-    mutant("lut-ctrl-act-ready-early", "tiny", CTRL,
-        &[("(~tile_valid_q | (tile_done & ~tile_last_q))", "(~tile_valid_q | (wgt_fire & ~tile_last_q))")],
-        "ctrl (LUT): next activation beat accepted after any weight beat, not the tile's last"),
-    mutant("mac-acc-narrow", "mac-tiny", MAC_PE,
-        &[("assign result_o = {{14{acc_q[17]}}, acc_q};", "assign result_o = {{15{acc_q[16]}}, acc_q[16:0]};")],
-        "MAC accumulator one bit narrower"),
-    mutant("mac-act-zero-extended", "mac-tiny", MAC_PE,
-        &[("assign x2 = {{2{act_i[23]}}, act_i[23:16]};", "assign x2 = {2'b00, act_i[23:16]};")],
-        "MAC PE: activation 2 zero- instead of sign-extended"),
-    mutant("mac-weight-index", "mac-tiny", MAC_PE,
-        &[("assign w3 = {8'd0, wgt_i[7:6]};", "assign w3 = {8'd0, wgt_i[5:4]};")],
-        "MAC PE: weight 3 read from weight 2's bits"),
-    mutant("mac-beat-sum-zero-extended", "mac-tiny", MAC_PE,
+        "ctrl (LUT): second drain cycle skipped (result before the finalize lands)",
+    ),
+    mutant(
+        "lut-ctrl-act-ready-early",
+        "tiny",
+        CTRL,
+        &[(
+            "(~tile_valid_q | (tile_done & ~tile_last_q))",
+            "(~tile_valid_q | (wgt_fire & ~tile_last_q))",
+        )],
+        "ctrl (LUT): next activation beat accepted after any weight beat, not the tile's last",
+    ),
+    mutant(
+        "mac-acc-narrow",
+        "mac-tiny",
+        MAC_PE,
+        &[(
+            "assign result_o = {{14{acc_q[17]}}, acc_q};",
+            "assign result_o = {{15{acc_q[16]}}, acc_q[16:0]};",
+        )],
+        "MAC accumulator one bit narrower",
+    ),
+    mutant(
+        "mac-act-zero-extended",
+        "mac-tiny",
+        MAC_PE,
+        &[(
+            "assign x2 = {{2{act_i[23]}}, act_i[23:16]};",
+            "assign x2 = {2'b00, act_i[23:16]};",
+        )],
+        "MAC PE: activation 2 zero- instead of sign-extended",
+    ),
+    mutant(
+        "mac-weight-index",
+        "mac-tiny",
+        MAC_PE,
+        &[(
+            "assign w3 = {8'd0, wgt_i[7:6]};",
+            "assign w3 = {8'd0, wgt_i[5:4]};",
+        )],
+        "MAC PE: weight 3 read from weight 2's bits",
+    ),
+    mutant(
+        "mac-beat-sum-zero-extended",
+        "mac-tiny",
+        MAC_PE,
         &[("{{5{beat_sum[12]}}, beat_sum}", "{5'd0, beat_sum}")],
-        "MAC PE: beat sum zero- instead of sign-extended into the accumulator"),
-    mutant("mac-row-weights", "mac-tiny", MAC_TOP,
-        &[(".wgt_i       (wgt_in_q[7:0]),", ".wgt_i       (wgt_in_q[15:8]),")],
-        "MAC array: row 0 fed row 1's weight codes"),
-    mutant("mac-ctrl-drain-skipped", "mac-tiny", CTRL,
+        "MAC PE: beat sum zero- instead of sign-extended into the accumulator",
+    ),
+    mutant(
+        "mac-row-weights",
+        "mac-tiny",
+        MAC_TOP,
+        &[(
+            ".wgt_i       (wgt_in_q[7:0]),",
+            ".wgt_i       (wgt_in_q[15:8]),",
+        )],
+        "MAC array: row 0 fed row 1's weight codes",
+    ),
+    mutant(
+        "mac-ctrl-drain-skipped",
+        "mac-tiny",
+        CTRL,
         &[("phase_d = DRAIN;", "phase_d = RESULT;")],
-        "ctrl (MAC): drain skipped, result beat before the last accumulation"),
-    mutant("mac-ctrl-act-ignores-valid", "mac-tiny", CTRL,
-        &[("assign act_fire = act_valid_i & act_ready_o;", "assign act_fire = act_ready_o;")],
-        "ctrl (MAC): an activation beat is taken whenever ready, valid or not"),
-    mutant("addsub-carry-skipped", "addsub-tiny", ADDSUB_PE,
+        "ctrl (MAC): drain skipped, result beat before the last accumulation",
+    ),
+    mutant(
+        "mac-ctrl-act-ignores-valid",
+        "mac-tiny",
+        CTRL,
+        &[(
+            "assign act_fire = act_valid_i & act_ready_o;",
+            "assign act_fire = act_ready_o;",
+        )],
+        "ctrl (MAC): an activation beat is taken whenever ready, valid or not",
+    ),
+    mutant(
+        "addsub-carry-skipped",
+        "addsub-tiny",
+        ADDSUB_PE,
         &[(" + {9'd0, minus1};", ";")],
-        "add/sub PE: the +1 carry of a subtracted term skipped"),
-    mutant("addsub-keep-decode", "addsub-tiny", ADDSUB_PE,
+        "add/sub PE: the +1 carry of a subtracted term skipped",
+    ),
+    mutant(
+        "addsub-keep-decode",
+        "addsub-tiny",
+        ADDSUB_PE,
         &[("assign keep2 = w2[1] | ~w2[0];", "assign keep2 = w2[1];")],
-        "add/sub PE: code 0 (-1) of weight 2 decoded as skip"),
-    mutant("addsub-sign-flip-dropped", "addsub-tiny", ADDSUB_PE,
-        &[("assign t1 = (x1 & {9{keep1}}) ^ {9{minus1}};", "assign t1 = (x1 & {9{keep1}});")],
-        "add/sub PE: subtracted term not inverted (sign flip dropped)"),
-    mutant("addsub-acc-narrow2", "addsub-tiny", ADDSUB_PE,
-        &[("assign result_o = {{15{acc_q[16]}}, acc_q};", "assign result_o = {{17{acc_q[14]}}, acc_q[14:0]};")],
-        "add/sub accumulator two bits narrower (one bit narrower is equivalent: see the report)"),
-    mutant("addsub-acc-clear-ignored", "addsub-tiny", ADDSUB_PE,
+        "add/sub PE: code 0 (-1) of weight 2 decoded as skip",
+    ),
+    mutant(
+        "addsub-sign-flip-dropped",
+        "addsub-tiny",
+        ADDSUB_PE,
+        &[(
+            "assign t1 = (x1 & {9{keep1}}) ^ {9{minus1}};",
+            "assign t1 = (x1 & {9{keep1}});",
+        )],
+        "add/sub PE: subtracted term not inverted (sign flip dropped)",
+    ),
+    mutant(
+        "addsub-acc-narrow2",
+        "addsub-tiny",
+        ADDSUB_PE,
+        &[(
+            "assign result_o = {{15{acc_q[16]}}, acc_q};",
+            "assign result_o = {{17{acc_q[14]}}, acc_q[14:0]};",
+        )],
+        "add/sub accumulator two bits narrower (one bit narrower is equivalent: see the report)",
+    ),
+    mutant(
+        "addsub-acc-clear-ignored",
+        "addsub-tiny",
+        ADDSUB_PE,
         &[("(acc_clear_i ? 17'd0 : acc_q)", "(acc_q)")],
-        "add/sub PE: accumulator not cleared at a pass's first beat"),
-    mutant("addsub-ctrl-reset-acc-first", "addsub-tiny", CTRL,
+        "add/sub PE: accumulator not cleared at a pass's first beat",
+    ),
+    mutant(
+        "addsub-ctrl-reset-acc-first",
+        "addsub-tiny",
+        CTRL,
         &[("acc_first_q <= 1'd1;", "acc_first_q <= 1'd0;")],
-        "ctrl (add/sub): reset value of acc_first_q 0 (first pass adds to stale sums)"),
+        "ctrl (add/sub): reset value of acc_first_q 0 (first pass adds to stale sums)",
+    ),
 ];
 
 /// The mutants `cargo test` runs: one per arch, one handshake fault.
-const QUICK: &[&str] = &["lut-plane-shift", "lut-ctrl-res-ignores-ready", "mac-acc-narrow", "addsub-carry-skipped"];
+const QUICK: &[&str] = &[
+    "lut-plane-shift",
+    "lut-ctrl-res-ignores-ready",
+    "mac-acc-narrow",
+    "addsub-carry-skipped",
+];
 
 fn base_seed() -> u64 {
-    std::env::var("LUTCORE_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(17)
+    std::env::var("LUTCORE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(17)
 }
 
 /// The design of `m` with its patches applied; panics if a patch does not apply.
 fn mutate(m: &Mutant) -> Design {
     let cfg = preset(m.preset).expect("preset");
     let mut d = generate(&cfg).expect("generate");
-    let f = d.files.iter_mut().find(|f| f.name == m.file).unwrap_or_else(|| panic!("{}: no file {}", m.name, m.file));
+    let f = d
+        .files
+        .iter_mut()
+        .find(|f| f.name == m.file)
+        .unwrap_or_else(|| panic!("{}: no file {}", m.name, m.file));
     let before = f.contents.clone();
     for (old, new) in m.patches {
         let n = f.contents.matches(old).count();
-        assert_eq!(n, 1, "mutant {}: `{old}` occurs {n} times in {} (want exactly once)", m.name, m.file);
+        assert_eq!(
+            n, 1,
+            "mutant {}: `{old}` occurs {n} times in {} (want exactly once)",
+            m.name, m.file
+        );
         f.contents = f.contents.replacen(old, new, 1);
     }
-    assert_ne!(f.contents, before, "mutant {}: the patches did not change {}", m.name, m.file);
+    assert_ne!(
+        f.contents, before,
+        "mutant {}: the patches did not change {}",
+        m.name, m.file
+    );
     d
 }
 
@@ -210,7 +426,12 @@ fn cases(cfg: &ArrayConfig, rng: &mut ChaCha8Rng) -> Vec<Case> {
         c(1, 1, Fill::Random, true),
     ];
     for _ in 0..4 {
-        v.push(c(rng.gen_range(1..=3 * r + 2), rng.gen_range(1..=(8 * kt).min(max_k)), Fill::Random, true));
+        v.push(c(
+            rng.gen_range(1..=3 * r + 2),
+            rng.gen_range(1..=(8 * kt).min(max_k)),
+            Fill::Random,
+            true,
+        ));
     }
     v
 }
@@ -235,23 +456,41 @@ fn problem(cfg: &ArrayConfig, case: &Case, rng: &mut ChaCha8Rng) -> (WeightMatri
             Fill::Extremes => pick(rng, -128, 127) as i8,
         })
         .collect();
-    (WeightMatrix::from_values(case.m, case.k, wt, &w).expect("weights in range"), x)
+    (
+        WeightMatrix::from_values(case.m, case.k, wt, &w).expect("weights in range"),
+        x,
+    )
 }
 
 /// `y = W·x` through the stream ports with random bubbles and back-pressure
 /// (when `stall`). Returns the results and the cycles, or why it failed and when.
-fn drive(model: &mut SimModel, cfg: &ArrayConfig, w: &WeightMatrix, x: &[i8], stall: bool, rng: &mut ChaCha8Rng) -> Result<(Vec<i64>, u64), (String, u64)> {
+fn drive(
+    model: &mut SimModel,
+    cfg: &ArrayConfig,
+    w: &WeightMatrix,
+    x: &[i8],
+    stall: bool,
+    rng: &mut ChaCha8Rng,
+) -> Result<(Vec<i64>, u64), (String, u64)> {
     let e = |e: SimError| (e.to_string(), 0);
     let rows = cfg.rows();
     let tiles = w.rows().div_ceil(rows);
     let kt = k_tiles(cfg, w.cols());
     let act = rtl_act_beats(cfg, x);
-    let wgt: Vec<Vec<u32>> = (0..tiles).flat_map(|t| rtl_weight_beats(cfg, w, t * rows)).collect();
+    let wgt: Vec<Vec<u32>> = (0..tiles)
+        .flat_map(|t| rtl_weight_beats(cfg, w, t * rows))
+        .collect();
     let bpp = wgt.len() / tiles;
     let (act_total, wgt_total) = (tiles * kt, wgt.len());
     let idx = |name: &str| model.port_index(name).map_err(e);
-    let (clk, rst, av, al, wv, rr) =
-        (idx("clk_i")?, idx("rst_ni")?, idx("act_valid_i")?, idx("act_last_i")?, idx("wgt_valid_i")?, idx("res_ready_i")?);
+    let (clk, rst, av, al, wv, rr) = (
+        idx("clk_i")?,
+        idx("rst_ni")?,
+        idx("act_valid_i")?,
+        idx("act_last_i")?,
+        idx("wgt_valid_i")?,
+        idx("res_ready_i")?,
+    );
     for i in [av, al, wv, rr, rst, clk] {
         model.set_bit(i, false).map_err(e)?;
     }
@@ -274,8 +513,16 @@ fn drive(model: &mut SimModel, cfg: &ArrayConfig, w: &WeightMatrix, x: &[i8], st
         a_up = a_up || (a < act_total && (!stall || rng.gen_bool(0.6)));
         w_up = w_up || (wb < wgt_total && (!stall || rng.gen_bool(0.6)));
         model.set_bit(rr, !stall || rng.gen_bool(0.5)).map_err(e)?;
-        let act_data = if a_up { act[a % kt].clone() } else { garbage(rng, act[0].len()) };
-        let wgt_data = if w_up { wgt[wb].clone() } else { garbage(rng, wgt[0].len()) };
+        let act_data = if a_up {
+            act[a % kt].clone()
+        } else {
+            garbage(rng, act[0].len())
+        };
+        let wgt_data = if w_up {
+            wgt[wb].clone()
+        } else {
+            garbage(rng, wgt[0].len())
+        };
         let beats = StreamBeats {
             act_valid: a_up,
             act_last: if a_up { a % kt == kt - 1 } else { rng.gen() },
@@ -303,7 +550,12 @@ fn drive(model: &mut SimModel, cfg: &ArrayConfig, w: &WeightMatrix, x: &[i8], st
     }
     // The pass structure the driver assumed: every beat of every pass was taken.
     if a != act_total || wb != wgt_total || wb != tiles * bpp {
-        return Err((format!("all results out with beats left over: act {a}/{act_total}, wgt {wb}/{wgt_total}"), cycles));
+        return Err((
+            format!(
+                "all results out with beats left over: act {a}/{act_total}, wgt {wb}/{wgt_total}"
+            ),
+            cycles,
+        ));
     }
     Ok((out, cycles))
 }
@@ -314,7 +566,13 @@ enum Verdict {
     /// Every case matched the reference; total cycles.
     Passed(u64),
     /// Case `case` (seed `seed`) failed after `cycles` cycles of that case: `why`.
-    Caught { case: usize, what: String, seed: u64, cycles: u64, why: String },
+    Caught {
+        case: usize,
+        what: String,
+        seed: u64,
+        cycles: u64,
+        why: String,
+    },
 }
 
 fn regression(sim: &mut Simulator) -> Verdict {
@@ -327,15 +585,35 @@ fn regression(sim: &mut Simulator) -> Verdict {
         let mut rng = ChaCha8Rng::seed_from_u64(case_seed);
         let (w, x) = problem(&cfg, &case, &mut rng);
         let want = gemv_plain(&w, &x);
-        let what = format!("{}x{} {:?}{}", case.m, case.k, case.fill, if case.stall { " stalls" } else { "" });
+        let what = format!(
+            "{}x{} {:?}{}",
+            case.m,
+            case.k,
+            case.fill,
+            if case.stall { " stalls" } else { "" }
+        );
         match drive(sim.model_mut(), &cfg, &w, &x, case.stall, &mut rng) {
             Ok((got, cycles)) if got == want => total += cycles,
             Ok((got, cycles)) => {
                 let row = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(0);
                 let why = format!("row {row}: RTL {} != reference {}", got[row], want[row]);
-                return Verdict::Caught { case: i, what, seed: case_seed, cycles, why };
+                return Verdict::Caught {
+                    case: i,
+                    what,
+                    seed: case_seed,
+                    cycles,
+                    why,
+                };
             }
-            Err((why, cycles)) => return Verdict::Caught { case: i, what, seed: case_seed, cycles, why },
+            Err((why, cycles)) => {
+                return Verdict::Caught {
+                    case: i,
+                    what,
+                    seed: case_seed,
+                    cycles,
+                    why,
+                }
+            }
         }
     }
     Verdict::Passed(total)
@@ -363,7 +641,13 @@ fn run_mutants(mutants: &[&Mutant]) -> (String, Vec<&'static str>) {
         let row = match Simulator::from_design(&design) {
             Err(e) => format!("build failed: {e} | | |"),
             Ok(mut sim) => match regression(&mut sim) {
-                Verdict::Caught { case, what, seed, cycles, why } => {
+                Verdict::Caught {
+                    case,
+                    what,
+                    seed,
+                    cycles,
+                    why,
+                } => {
                     format!("case {case} ({what}), seed {seed:#x} | {why} | {cycles} |")
                 }
                 Verdict::Passed(cycles) => {
@@ -372,12 +656,20 @@ fn run_mutants(mutants: &[&Mutant]) -> (String, Vec<&'static str>) {
                 }
             },
         };
-        let line = format!("| {} | {} | {} | {} | {row}\n", m.name, m.preset, m.file, m.about);
+        let line = format!(
+            "| {} | {} | {} | {} | {row}\n",
+            m.name, m.preset, m.file, m.about
+        );
         println!("{line}  ({:.1} s)", t.elapsed().as_secs_f64());
         table += &line;
     }
     let caught = mutants.len() - survivors.len();
-    table += &format!("\n{caught}/{} caught ({:.0}%), base seed {}\n", mutants.len(), 100.0 * caught as f64 / mutants.len() as f64, base_seed());
+    table += &format!(
+        "\n{caught}/{} caught ({:.0}%), base seed {}\n",
+        mutants.len(),
+        100.0 * caught as f64 / mutants.len() as f64,
+        base_seed()
+    );
     (table, survivors)
 }
 
@@ -400,7 +692,10 @@ fn quick_mutants_are_caught() {
     assert_eq!(quick.len(), QUICK.len());
     let (table, survivors) = run_mutants(&quick);
     println!("{table}");
-    assert!(survivors.is_empty(), "mutants survived: {survivors:?}\n{table}");
+    assert!(
+        survivors.is_empty(),
+        "mutants survived: {survivors:?}\n{table}"
+    );
 }
 
 /// The full run (`make mutants`): every mutant, a table, 100% caught.
@@ -415,7 +710,10 @@ fn all_mutants_are_caught() {
     if std::fs::create_dir_all(&dir).is_ok() {
         let _ = std::fs::write(dir.join("table.md"), &table);
     }
-    assert!(survivors.is_empty(), "mutants survived: {survivors:?}\n{table}");
+    assert!(
+        survivors.is_empty(),
+        "mutants survived: {survivors:?}\n{table}"
+    );
 }
 
 /// `make coverage`: the regression on `--coverage` builds of `default`,
@@ -426,10 +724,16 @@ fn all_mutants_are_caught() {
 fn coverage_of_the_regression() {
     let dir = std::env::var_os("LUTCORE_COVERAGE_DIR")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../build/coverage"));
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../build/coverage")
+        });
     for p in ["default", "tiny", "mac-tiny", "addsub-tiny"] {
         let cfg = preset(p).unwrap();
-        let mut sim = Simulator::from_design_with(&generate(&cfg).expect("generate"), &BuildOptions::covered()).unwrap_or_else(|e| panic!("{p}: {e}"));
+        let mut sim = Simulator::from_design_with(
+            &generate(&cfg).expect("generate"),
+            &BuildOptions::covered(),
+        )
+        .unwrap_or_else(|e| panic!("{p}: {e}"));
         let verdict = regression(&mut sim);
         assert!(matches!(verdict, Verdict::Passed(_)), "{p}: {verdict:?}");
         let out = dir.join(p);

@@ -6,13 +6,13 @@
 
 use std::path::{Path, PathBuf};
 
+use lutcore_contract::config::{Arch, ArrayConfig, RawArrayConfig};
+use lutcore_contract::WeightType;
 use lutcore_sim::{CheckOutcome, CostModel, RtlBackend, RtlOptions};
 use lutcore_sw::backend::{Backend, LutBackend};
-use lutcore_contract::config::{Arch, ArrayConfig, RawArrayConfig};
 use lutcore_sw::gguf::GgmlType;
 use lutcore_sw::model::synth::{write_model, SynthShape};
 use lutcore_sw::model::{Model, Session};
-use lutcore_contract::WeightType;
 
 /// hidden 256, FFN 512, 2 layers, 4 heads, vocabulary 64 (TQ2_0 needs
 /// multiples of 256 along K).
@@ -36,7 +36,17 @@ fn tiny_model(dir: &Path) -> PathBuf {
 }
 
 fn array(arch: Arch, rows: u32, k_groups: u32, g: u32, act_bits: u32) -> ArrayConfig {
-    RawArrayConfig { arch, rows, k_groups, g, weights: WeightType::Ternary, act_bits, max_k: 1024 }.validate().expect("valid config")
+    RawArrayConfig {
+        arch,
+        rows,
+        k_groups,
+        g,
+        weights: WeightType::Ternary,
+        act_bits,
+        max_k: 1024,
+    }
+    .validate()
+    .expect("valid config")
 }
 
 fn lut(rows: u32, k_groups: u32, g: u32) -> ArrayConfig {
@@ -44,7 +54,10 @@ fn lut(rows: u32, k_groups: u32, g: u32) -> ArrayConfig {
 }
 
 fn checked(cfg: &ArrayConfig, fail_on_mismatch: bool) -> RtlBackend {
-    let opts = RtlOptions { check: Some(Box::new(LutBackend { threads: 1 })), fail_on_mismatch };
+    let opts = RtlOptions {
+        check: Some(Box::new(LutBackend { threads: 1 })),
+        fail_on_mismatch,
+    };
     RtlBackend::new(cfg, opts).unwrap_or_else(|e| panic!("building {cfg}: {e}"))
 }
 
@@ -53,7 +66,10 @@ const PROMPT: [u32; 4] = [1, 17, 42, 5];
 /// Prompt of 4 tokens, then 2 greedy decode steps; the logits of every step.
 fn run(model: &Model, steps: &[Vec<u32>]) -> Vec<Vec<f32>> {
     let mut s = Session::new(model, 1);
-    steps.iter().flat_map(|t| s.forward(t, true).expect("forward")).collect()
+    steps
+        .iter()
+        .flat_map(|t| s.forward(t, true).expect("forward"))
+        .collect()
 }
 
 fn same_logits_as_cpu(cfg: &ArrayConfig) {
@@ -70,17 +86,40 @@ fn same_logits_as_cpu(cfg: &ArrayConfig) {
     assert_eq!(a.len(), 6);
     for (i, (x, y)) in a.iter().zip(&b).enumerate() {
         let same = x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits());
-        assert!(same, "{cfg}: logits of position {i} differ between RTL and CPU");
+        assert!(
+            same,
+            "{cfg}: logits of position {i} differ between RTL and CPU"
+        );
     }
     let recs = rtl.records();
-    assert_eq!(recs.len(), 2 * 7 * steps.len(), "one record per BitLinear call");
+    assert_eq!(
+        recs.len(),
+        2 * 7 * steps.len(),
+        "one record per BitLinear call"
+    );
     for r in &recs {
-        assert_eq!(r.check, CheckOutcome::Exact, "{cfg}: {} not bit-exact", r.name);
-        assert!(r.cycles > 0 && r.utilization() > 0.0 && r.utilization() <= 1.0, "{r:?}");
+        assert_eq!(
+            r.check,
+            CheckOutcome::Exact,
+            "{cfg}: {} not bit-exact",
+            r.name
+        );
+        assert!(
+            r.cycles > 0 && r.utilization() > 0.0 && r.utilization() <= 1.0,
+            "{r:?}"
+        );
         assert_eq!(r.passes, r.rows.div_ceil(cfg.rows()) * r.tokens);
     }
     let prompt_q = &recs[0];
-    assert_eq!((prompt_q.name.as_str(), prompt_q.layer(), prompt_q.matrix(), prompt_q.tokens), ("blk.0.attn_q", Some(0), "attn_q", 4));
+    assert_eq!(
+        (
+            prompt_q.name.as_str(),
+            prompt_q.layer(),
+            prompt_q.matrix(),
+            prompt_q.tokens
+        ),
+        ("blk.0.attn_q", Some(0), "attn_q", 4)
+    );
     let cycles: u64 = recs.iter().map(|r| r.cycles).sum();
     println!(
         "{cfg}: {} matmuls bit-exact, {cycles} cycles, library {} in {:.1} s, total {:.1} s",
@@ -125,14 +164,22 @@ fn a_corrupted_rtl_result_is_caught() {
     let rtl = checked(&cfg, false);
     let model = Model::load(&path, &rtl, |_, _| {}).expect("load");
     rtl.inject_fault(3);
-    Session::new(&model, 1).forward(&[3], false).expect("forward");
+    Session::new(&model, 1)
+        .forward(&[3], false)
+        .expect("forward");
     let recs = rtl.records();
     let bad: Vec<_> = recs.iter().filter(|r| r.check.is_mismatch()).collect();
     assert_eq!(bad.len(), 1, "{recs:?}");
     assert_eq!(bad[0].seq, 3);
     assert_eq!(bad[0].name, "blk.0.attn_output");
     match &bad[0].check {
-        CheckOutcome::Mismatch { count, token, row, rtl, cpu } => {
+        CheckOutcome::Mismatch {
+            count,
+            token,
+            row,
+            rtl,
+            cpu,
+        } => {
             assert_eq!((*count, *token, *row), (1, 0, 0));
             assert_eq!(rtl ^ 1, *cpu);
         }
@@ -147,14 +194,26 @@ fn a_corrupted_rtl_result_is_caught() {
         Ok(_) => panic!("a corrupted result passed the check"),
         Err(e) => e.to_string(),
     };
-    assert!(e.contains("blk.0.attn_q") && e.contains("differs from the CPU backend") && e.contains("row 0"), "{e}");
+    assert!(
+        e.contains("blk.0.attn_q")
+            && e.contains("differs from the CPU backend")
+            && e.contains("row 0"),
+        "{e}"
+    );
 }
 
 #[test]
 fn cost_model_takes_the_slower_of_compute_and_weights() {
-    let c = CostModel { clock_hz: 100e6, weight_bytes_per_s: 1e9 };
+    let c = CostModel {
+        clock_hz: 100e6,
+        weight_bytes_per_s: 1e9,
+    };
     assert_eq!(c.seconds(1000, 1), 1e-5);
     assert_eq!(c.seconds(1, 1_000_000), 1e-3);
     let rtl = checked(&lut(16, 4, 4), true);
-    assert!(rtl.name().starts_with("rtl:lut_r16_k4_g4_ternary"), "{}", rtl.name());
+    assert!(
+        rtl.name().starts_with("rtl:lut_r16_k4_g4_ternary"),
+        "{}",
+        rtl.name()
+    );
 }

@@ -71,11 +71,21 @@ fn verilator_version_is_reported() {
 #[test]
 fn ports_of_every_width_round_trip() {
     let lib = SimLibrary::build(&design("shared")).expect("build");
-    println!("status {:?} in {:?} at {}", lib.status(), lib.elapsed(), lib.dir().display());
+    println!(
+        "status {:?} in {:?} at {}",
+        lib.status(),
+        lib.elapsed(),
+        lib.dir().display()
+    );
     let mut m = lib.instantiate().expect("model");
     let idx = |m: &lutcore_sim::SimModel, n: &str| m.port_index(n).expect(n);
-    let (rst, en, narrow, quad, wide) =
-        (idx(&m, "rst_ni"), idx(&m, "en_i"), idx(&m, "narrow_i"), idx(&m, "quad_i"), idx(&m, "wide_i"));
+    let (rst, en, narrow, quad, wide) = (
+        idx(&m, "rst_ni"),
+        idx(&m, "en_i"),
+        idx(&m, "narrow_i"),
+        idx(&m, "quad_i"),
+        idx(&m, "wide_i"),
+    );
 
     // reset
     m.set_bit(rst, false).unwrap();
@@ -144,7 +154,11 @@ fn second_build_reuses_the_cached_library() {
     let mtimes = |paths: &[std::path::PathBuf]| -> Vec<std::time::SystemTime> {
         paths
             .iter()
-            .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+            .map(|p| {
+                std::fs::metadata(p)
+                    .and_then(|m| m.modified())
+                    .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            })
             .collect()
     };
     let before = mtimes(&outputs);
@@ -152,8 +166,16 @@ fn second_build_reuses_the_cached_library() {
     assert_eq!(second.status(), BuildStatus::Cached);
     assert_eq!(second.dir(), first.dir());
     // A cache hit runs no tool, so nothing in the build directory is written again.
-    assert_eq!(mtimes(&outputs), before, "a cached build rewrote its outputs");
-    println!("built in {:?}, cached in {:?}", first.elapsed(), second.elapsed());
+    assert_eq!(
+        mtimes(&outputs),
+        before,
+        "a cached build rewrote its outputs"
+    );
+    println!(
+        "built in {:?}, cached in {:?}",
+        first.elapsed(),
+        second.elapsed()
+    );
     // Both stay usable side by side.
     let mut a = first.instantiate().unwrap();
     let b = second.instantiate().unwrap();
@@ -171,9 +193,13 @@ fn second_build_reuses_the_cached_library() {
 fn verilator_errors_name_the_command_and_stderr() {
     let root = tempfile::tempdir().expect("tempdir");
     let mut d = design("broken");
-    d.files[0].contents = "module lutcore_test_counter(input logic a_i); assign b = ; endmodule\n".into();
+    d.files[0].contents =
+        "module lutcore_test_counter(input logic a_i); assign b = ; endmodule\n".into();
     let e = SimLibrary::build_in(&d, root.path()).unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, SimError::ToolFailed { .. }), "{msg}");
-    assert!(msg.contains("verilator") && msg.contains("--top-module") && msg.contains("Error"), "{msg}");
+    assert!(
+        msg.contains("verilator") && msg.contains("--top-module") && msg.contains("Error"),
+        "{msg}"
+    );
 }

@@ -4,23 +4,33 @@
 
 use std::path::Path;
 
-use lutcore_sim::{BuildOptions, SimError, Simulator, TraceFormat, TRACE_CYCLE};
 use lutcore_contract::config::{preset, ArrayConfig};
 use lutcore_contract::layout::WeightMatrix;
 use lutcore_contract::reference::gemv_plain;
+use lutcore_sim::{BuildOptions, SimError, Simulator, TraceFormat, TRACE_CYCLE};
 
 /// A GEMV of two row tiles on `cfg` with K over two K-tiles.
 fn gemv_case(cfg: &ArrayConfig) -> (WeightMatrix, Vec<i8>) {
     let (m, k) = (2 * cfg.rows() + 1, cfg.k_tile() + 3);
     let (lo, hi) = (cfg.weights().min_value(), cfg.weights().max_value());
     let span = i64::from(hi - lo + 1);
-    let w: Vec<i32> = (0..m * k).map(|i| lo + ((i as i64 * 7 + 3) % span) as i32).collect();
-    let x: Vec<i8> = (0..k).map(|i| ((i as i32 * 37) % 256 - 128) as i8).collect();
-    (WeightMatrix::from_values(m, k, cfg.weights(), &w).expect("weights in range"), x)
+    let w: Vec<i32> = (0..m * k)
+        .map(|i| lo + ((i as i64 * 7 + 3) % span) as i32)
+        .collect();
+    let x: Vec<i8> = (0..k)
+        .map(|i| ((i as i32 * 37) % 256 - 128) as i8)
+        .collect();
+    (
+        WeightMatrix::from_values(m, k, cfg.weights(), &w).expect("weights in range"),
+        x,
+    )
 }
 
 fn expected(w: &WeightMatrix, x: &[i8]) -> Vec<i32> {
-    gemv_plain(w, x).into_iter().map(|v| i32::try_from(v).expect("fits i32")).collect()
+    gemv_plain(w, x)
+        .into_iter()
+        .map(|v| i32::try_from(v).expect("fits i32"))
+        .collect()
 }
 
 fn be64(b: &[u8]) -> u64 {
@@ -34,7 +44,10 @@ fn fst_blocks(data: &[u8]) -> Vec<(u8, &[u8])> {
     let mut at = 0;
     while at + 9 <= data.len() {
         let len = be64(&data[at + 1..]) as usize;
-        assert!(len >= 8 && at + 1 + len <= data.len(), "truncated FST block at {at}");
+        assert!(
+            len >= 8 && at + 1 + len <= data.len(),
+            "truncated FST block at {at}"
+        );
         out.push((data[at], &data[at + 9..at + 1 + len]));
         at += 1 + len;
     }
@@ -84,14 +97,18 @@ fn lz4_block(src: &[u8], out_len: usize) -> Vec<u8> {
 fn fst_hierarchy(data: &[u8]) -> String {
     let blocks = fst_blocks(data);
     let types: Vec<u8> = blocks.iter().map(|b| b.0).collect();
-    let (_, hier) = blocks.into_iter().find(|(t, _)| *t == 6).unwrap_or_else(|| panic!("no LZ4 hierarchy block in {types:?}"));
+    let (_, hier) = blocks
+        .into_iter()
+        .find(|(t, _)| *t == 6)
+        .unwrap_or_else(|| panic!("no LZ4 hierarchy block in {types:?}"));
     String::from_utf8_lossy(&lz4_block(&hier[8..], be64(hier) as usize)).into_owned()
 }
 
 #[test]
 fn an_fst_trace_of_one_gemv_holds_the_top_signals_and_spans_its_cycles() {
     let cfg = preset("tiny").expect("tiny preset");
-    let mut sim = Simulator::with_options(&cfg, &BuildOptions::traced(TraceFormat::Fst)).expect("trace build");
+    let mut sim = Simulator::with_options(&cfg, &BuildOptions::traced(TraceFormat::Fst))
+        .expect("trace build");
     assert_eq!(sim.library().trace_format(), Some(TraceFormat::Fst));
     let dir = tempfile::tempdir().expect("tempdir");
     let (w, x) = gemv_case(&cfg);
@@ -103,8 +120,15 @@ fn an_fst_trace_of_one_gemv_holds_the_top_signals_and_spans_its_cycles() {
     assert_eq!(sim.model_mut().tracing(), Some(path.as_path()));
     let run = sim.gemv(&w, &x).expect("traced gemv");
     let summary = sim.model_mut().trace_close().expect("a trace was open");
-    assert_eq!(run.results, expected(&w, &x), "tracing must not change results");
-    assert_eq!((summary.path.as_path(), summary.format), (path.as_path(), TraceFormat::Fst));
+    assert_eq!(
+        run.results,
+        expected(&w, &x),
+        "tracing must not change results"
+    );
+    assert_eq!(
+        (summary.path.as_path(), summary.format),
+        (path.as_path(), TraceFormat::Fst)
+    );
     // Two reset cycles, then the GEMV's cycles.
     assert_eq!(summary.cycles(), run.cycles + 2, "{summary:?}");
     assert_eq!(summary.end_time, summary.cycles() * TRACE_CYCLE);
@@ -116,23 +140,48 @@ fn an_fst_trace_of_one_gemv_holds_the_top_signals_and_spans_its_cycles() {
     assert_eq!((data[0], be64(&data[1..])), (0, 329), "not an FST header");
     let (start, end) = (be64(&data[9..]), be64(&data[17..]));
     assert_eq!(start, 0);
-    assert!(end + TRACE_CYCLE >= summary.end_time && end < summary.end_time, "end {end}, summary {summary:?}");
+    assert!(
+        end + TRACE_CYCLE >= summary.end_time && end < summary.end_time,
+        "end {end}, summary {summary:?}"
+    );
     let hier = fst_hierarchy(&data);
-    for name in ["res_valid_o", "res_data_o", "wgt_data_i", "act_ready_o", "clk_i", cfg_top(&cfg).as_str()] {
-        assert!(hier.contains(name), "`{name}` missing from the FST hierarchy");
+    for name in [
+        "res_valid_o",
+        "res_data_o",
+        "wgt_data_i",
+        "act_ready_o",
+        "clk_i",
+        cfg_top(&cfg).as_str(),
+    ] {
+        assert!(
+            hier.contains(name),
+            "`{name}` missing from the FST hierarchy"
+        );
     }
 
     // A second trace on the same model (the writer is re-registered).
     let again = dir.path().join("again.fst");
     sim.model_mut().trace_open(&again).expect("reopen trace");
     assert_eq!(sim.gemv(&w, &x).expect("gemv").results, expected(&w, &x));
-    assert_eq!(sim.model_mut().trace_close().expect("open").cycles(), run.cycles + 2);
+    assert_eq!(
+        sim.model_mut().trace_close().expect("open").cycles(),
+        run.cycles + 2
+    );
     assert!(std::fs::metadata(&again).expect("second trace").len() > 200);
 
     // The wrong extension, and a missing directory, are errors.
-    let e = sim.model_mut().trace_open(&dir.path().join("w.vcd")).unwrap_err();
-    assert!(matches!(e, SimError::Trace { .. }) && e.to_string().contains("vcd"), "{e}");
-    let e = sim.model_mut().trace_open(&dir.path().join("no/such/dir/w.fst")).unwrap_err();
+    let e = sim
+        .model_mut()
+        .trace_open(&dir.path().join("w.vcd"))
+        .unwrap_err();
+    assert!(
+        matches!(e, SimError::Trace { .. }) && e.to_string().contains("vcd"),
+        "{e}"
+    );
+    let e = sim
+        .model_mut()
+        .trace_open(&dir.path().join("no/such/dir/w.fst"))
+        .unwrap_err();
     assert!(matches!(e, SimError::Io { .. }), "{e}");
     assert!(sim.model_mut().tracing().is_none());
 }
@@ -147,7 +196,13 @@ fn an_untraced_build_refuses_to_trace() {
     let mut sim = Simulator::new(&cfg).expect("build");
     assert_eq!(sim.library().trace_format(), None);
     let dir = tempfile::tempdir().expect("tempdir");
-    let e = sim.model_mut().trace_open(&dir.path().join("w.fst")).unwrap_err();
-    assert!(matches!(e, SimError::Trace { .. }) && e.to_string().contains("without tracing"), "{e}");
+    let e = sim
+        .model_mut()
+        .trace_open(&dir.path().join("w.fst"))
+        .unwrap_err();
+    assert!(
+        matches!(e, SimError::Trace { .. }) && e.to_string().contains("without tracing"),
+        "{e}"
+    );
     assert!(!Path::new(&dir.path().join("w.fst")).exists());
 }

@@ -61,7 +61,12 @@ pub struct DseArgs {
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Targets to sweep, comma-separated: ice40, ecp5, asic.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "ice40,ecp5,asic")]
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "ice40,ecp5,asic"
+    )]
     pub targets: Vec<Target>,
     /// Print every point of the sweep (index, id, config), one per line, and exit.
     #[arg(long, conflicts_with_all = ["point", "report"])]
@@ -83,7 +88,11 @@ pub fn cmd_dse(a: &DseArgs) -> Result<ExitCode> {
     let mut targets = a.targets.clone();
     targets.sort();
     targets.dedup();
-    let sweep = if a.quick { points::quick(&targets) } else { points::full(&targets) };
+    let sweep = if a.quick {
+        points::quick(&targets)
+    } else {
+        points::full(&targets)
+    };
     if a.list {
         use std::io::Write as _;
         let mut out = std::io::stdout().lock();
@@ -104,13 +113,22 @@ pub fn cmd_dse(a: &DseArgs) -> Result<ExitCode> {
         let p = points::find(&sweep, key)?;
         let expected = run::expected_key(p, &version)?;
         if run::reusable(&layout, p, &expected) {
-            println!("{}: already done ({}), reused", p.id, layout.point_file(&p.id).display());
+            println!(
+                "{}: already done ({}), reused",
+                p.id,
+                layout.point_file(&p.id).display()
+            );
             return Ok(ExitCode::SUCCESS);
         }
         let r = run::run_point(&layout, p, &a.yosys, &version)?;
         return Ok(match r.status {
             Status::Ok => {
-                println!("{}: ok in {:.1} s -> {}", p.id, r.yosys_seconds, layout.point_file(&p.id).display());
+                println!(
+                    "{}: ok in {:.1} s -> {}",
+                    p.id,
+                    r.yosys_seconds,
+                    layout.point_file(&p.id).display()
+                );
                 ExitCode::SUCCESS
             }
             Status::Failed => {
@@ -119,7 +137,14 @@ pub fn cmd_dse(a: &DseArgs) -> Result<ExitCode> {
             }
         });
     }
-    let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let jobs = a
+        .jobs
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1);
     let summary = run_sweep(&layout, &sweep, &a.yosys, &version, jobs, true)?;
     println!(
         "sweep      {} points: {} reused from {}, {} run ({} ok, {} failed) in {:.1} min with {jobs} job(s)",
@@ -132,7 +157,11 @@ pub fn cmd_dse(a: &DseArgs) -> Result<ExitCode> {
         summary.wall.as_secs_f64() / 60.0
     );
     let code = report_all(&layout, &sweep)?;
-    Ok(if summary.failed > 0 { ExitCode::FAILURE } else { code })
+    Ok(if summary.failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        code
+    })
 }
 
 /// What a sweep did.
@@ -149,7 +178,14 @@ pub struct SweepSummary {
 }
 
 /// Synthesize every point of `sweep` without a reusable result, `jobs` at a time.
-pub fn run_sweep(layout: &Layout, sweep: &[Point], yosys: &str, version: &str, jobs: usize, progress: bool) -> Result<SweepSummary> {
+pub fn run_sweep(
+    layout: &Layout,
+    sweep: &[Point],
+    yosys: &str,
+    version: &str,
+    jobs: usize,
+    progress: bool,
+) -> Result<SweepSummary> {
     let t = Instant::now();
     let mut todo = Vec::new();
     let mut reused = 0;
@@ -161,15 +197,25 @@ pub fn run_sweep(layout: &Layout, sweep: &[Point], yosys: &str, version: &str, j
             todo.push(p);
         }
     }
-    let bar = if progress { indicatif::ProgressBar::new(todo.len() as u64) } else { indicatif::ProgressBar::hidden() };
+    let bar = if progress {
+        indicatif::ProgressBar::new(todo.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} points, ETA {eta} {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} points, ETA {eta} {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(500));
     if progress && reused > 0 {
-        println!("resume     {reused} of {} points already done in {}, reused", sweep.len(), layout.points_dir().display());
+        println!(
+            "resume     {reused} of {} points already done in {}, reused",
+            sweep.len(),
+            layout.points_dir().display()
+        );
     }
     // Largest points first, handed out one at a time: the long MAC syntheses
     // start early instead of leaving one core busy at the end.
@@ -185,7 +231,18 @@ pub fn run_sweep(layout: &Layout, sweep: &[Point], yosys: &str, version: &str, j
                 if let Ok(r) = &r {
                     if r.status == Status::Failed {
                         // Printed above the bar, and also when stderr is not a terminal.
-                        bar.suspend(|| eprintln!("FAILED {}: {}", p.id, r.error.as_deref().unwrap_or("").lines().next().unwrap_or("")));
+                        bar.suspend(|| {
+                            eprintln!(
+                                "FAILED {}: {}",
+                                p.id,
+                                r.error
+                                    .as_deref()
+                                    .unwrap_or("")
+                                    .lines()
+                                    .next()
+                                    .unwrap_or("")
+                            )
+                        });
                     }
                 }
                 bar.inc(1);
@@ -202,14 +259,22 @@ pub fn run_sweep(layout: &Layout, sweep: &[Point], yosys: &str, version: &str, j
             failed += 1;
         }
     }
-    Ok(SweepSummary { reused, ran: todo.len(), failed, wall: t.elapsed() })
+    Ok(SweepSummary {
+        reused,
+        ran: todo.len(),
+        failed,
+        wall: t.elapsed(),
+    })
 }
 
 /// Tables, report and plots from every stored result; prints the table and the targets.
 fn report_all(layout: &Layout, sweep: &[Point]) -> Result<ExitCode> {
     let results = run::load_all(layout)?;
     if results.is_empty() {
-        anyhow::bail!("no results in {}: run `lutcore dse` (or `--point` tasks) with this --out first", layout.points_dir().display());
+        anyhow::bail!(
+            "no results in {}: run `lutcore dse` (or `--point` tasks) with this --out first",
+            layout.points_dir().display()
+        );
     }
     let rows = report::rows(&results);
     report::write_tables(&layout.out, &rows)?;
@@ -220,16 +285,30 @@ fn report_all(layout: &Layout, sweep: &[Point]) -> Result<ExitCode> {
     for l in report::goal_lines(&report::goals(&rows)) {
         println!("target     {l}");
     }
-    let missing = sweep.iter().filter(|p| !results.iter().any(|r| r.point.id == p.id && r.status == Status::Ok)).count();
+    let missing = sweep
+        .iter()
+        .filter(|p| {
+            !results
+                .iter()
+                .any(|r| r.point.id == p.id && r.status == Status::Ok)
+        })
+        .count();
     if missing > 0 {
-        println!("missing    {missing} of this sweep's {} points have no ok result in {} yet", sweep.len(), layout.points_dir().display());
+        println!(
+            "missing    {missing} of this sweep's {} points have no ok result in {} yet",
+            sweep.len(),
+            layout.points_dir().display()
+        );
     }
     let plots = layout.out.join("plots");
     match plot::write_all(&plots, &rows) {
         Ok(files) => println!("plots      {} files in {}", files.len(), plots.display()),
         Err(e) => eprintln!("warning: plots not written: {e:#}"),
     }
-    println!("wrote      {0}/results.csv, {0}/results.json, {0}/report.md", layout.out.display());
+    println!(
+        "wrote      {0}/results.csv, {0}/results.json, {0}/report.md",
+        layout.out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -249,15 +328,33 @@ mod tests {
             return;
         };
         let dir = tempfile::tempdir().unwrap();
-        let layout = Layout { out: dir.path().to_path_buf() };
-        let tiny = |arch| RawArrayConfig { arch, rows: 2, k_groups: 1, g: 2, weights: WeightType::Uint(1), act_bits: 8, max_k: 16 };
-        let sweep = vec![Point::array(Target::Asic, Variant::Lut, tiny(Arch::Lut)), Point::array(Target::Asic, Variant::Mac, tiny(Arch::Mac))];
+        let layout = Layout {
+            out: dir.path().to_path_buf(),
+        };
+        let tiny = |arch| RawArrayConfig {
+            arch,
+            rows: 2,
+            k_groups: 1,
+            g: 2,
+            weights: WeightType::Uint(1),
+            act_bits: 8,
+            max_k: 16,
+        };
+        let sweep = vec![
+            Point::array(Target::Asic, Variant::Lut, tiny(Arch::Lut)),
+            Point::array(Target::Asic, Variant::Mac, tiny(Arch::Mac)),
+        ];
         let s = run_sweep(&layout, &sweep, "yosys", &version, 2, false).unwrap();
         assert_eq!((s.reused, s.ran, s.failed), (0, 2, 0));
         for p in &sweep {
             let r = run::load(&layout.point_file(&p.id)).expect("point file written");
             assert_eq!(r.status, Status::Ok, "{:?}", r.error);
-            assert!(r.resources.transistors > 100, "{}: {} transistors", p.id, r.resources.transistors);
+            assert!(
+                r.resources.transistors > 100,
+                "{}: {} transistors",
+                p.id,
+                r.resources.transistors
+            );
             assert!(layout.work_dir(&p.id).join("yosys.log").exists());
         }
         let s = run_sweep(&layout, &sweep, "yosys", &version, 2, false).unwrap();

@@ -44,8 +44,13 @@ fn register_font() -> Result<()> {
     static DONE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     DONE.get_or_init(|| {
         let path = find_font().map_err(|e| e.to_string())?;
-        let bytes: &'static [u8] = Box::leak(std::fs::read(&path).map_err(|e| format!("reading font {}: {e}", path.display()))?.into_boxed_slice());
-        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).map_err(|_| format!("{} is not a usable TrueType font", path.display()))
+        let bytes: &'static [u8] = Box::leak(
+            std::fs::read(&path)
+                .map_err(|e| format!("reading font {}: {e}", path.display()))?
+                .into_boxed_slice(),
+        );
+        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+            .map_err(|_| format!("{} is not a usable TrueType font", path.display()))
     })
     .clone()
     .map_err(|e| anyhow!(e))
@@ -90,36 +95,65 @@ fn e<E: std::fmt::Debug>(err: E) -> anyhow::Error {
     anyhow!("drawing failed: {err:?}")
 }
 
-fn draw_pareto<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, target: Target, rows: &[&Row]) -> Result<()> {
+fn draw_pareto<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    target: Target,
+    rows: &[&Row],
+) -> Result<()> {
     root.fill(&WHITE).map_err(e)?;
-    let mut panels: Vec<(u32, u64, String)> = rows.iter().map(|r| (r.act_bits, r.weight_bits.to_bits(), r.weights.clone())).collect();
+    let mut panels: Vec<(u32, u64, String)> = rows
+        .iter()
+        .map(|r| (r.act_bits, r.weight_bits.to_bits(), r.weights.clone()))
+        .collect();
     panels.sort();
     panels.dedup();
     let cols = panels.len().clamp(1, 4);
     let grid_rows = panels.len().div_ceil(cols).max(1);
     let (title_area, body) = root.split_vertically(36);
     title_area
-        .draw(&Text::new(format!("{target}: {} vs MAC/cycle (log-log), Pareto front in black", target.area_unit()), (10, 8), ("sans-serif", 20)))
+        .draw(&Text::new(
+            format!(
+                "{target}: {} vs MAC/cycle (log-log), Pareto front in black",
+                target.area_unit()
+            ),
+            (10, 8),
+            ("sans-serif", 20),
+        ))
         .map_err(e)?;
     let (w, _) = title_area.dim_in_pixel();
     for (i, variant) in ["lut", "mac", "mac-dsp", "addsub"].into_iter().enumerate() {
         let x = w as i32 - 420 + 100 * i as i32;
         title_area.draw(&marker(variant, (x, 18))).map_err(e)?;
-        title_area.draw(&Text::new(variant, (x + 10, 10), ("sans-serif", 15))).map_err(e)?;
+        title_area
+            .draw(&Text::new(variant, (x + 10, 10), ("sans-serif", 15)))
+            .map_err(e)?;
     }
     let areas = body.split_evenly((grid_rows, cols));
     for (area, (act, _, w)) in areas.iter().zip(&panels) {
         let act = *act;
-        let pts: Vec<&&Row> = rows.iter().filter(|r| r.act_bits == act && &r.weights == w).collect();
-        let (xmin, xmax) = pts.iter().fold((f64::MAX, 0f64), |(lo, hi), r| (lo.min(r.macs_per_cycle), hi.max(r.macs_per_cycle)));
-        let (ymin, ymax) = pts.iter().fold((f64::MAX, 0f64), |(lo, hi), r| (lo.min(r.area as f64), hi.max(r.area as f64)));
+        let pts: Vec<&&Row> = rows
+            .iter()
+            .filter(|r| r.act_bits == act && &r.weights == w)
+            .collect();
+        let (xmin, xmax) = pts.iter().fold((f64::MAX, 0f64), |(lo, hi), r| {
+            (lo.min(r.macs_per_cycle), hi.max(r.macs_per_cycle))
+        });
+        let (ymin, ymax) = pts.iter().fold((f64::MAX, 0f64), |(lo, hi), r| {
+            (lo.min(r.area as f64), hi.max(r.area as f64))
+        });
         let mut chart = ChartBuilder::on(area)
-            .caption(format!("{w} weights, int{act} activations"), ("sans-serif", 14))
+            .caption(
+                format!("{w} weights, int{act} activations"),
+                ("sans-serif", 14),
+            )
             .margin(6)
             .x_label_area_size(32)
             .y_label_area_size(58)
             // At least a decade on each axis, so the log axes always carry labels.
-            .build_cartesian_2d((xmin.min(xmax / 10.0) / 1.6..xmax * 1.6).log_scale(), (ymin.min(ymax / 10.0) / 1.5..ymax * 1.5).log_scale())
+            .build_cartesian_2d(
+                (xmin.min(xmax / 10.0) / 1.6..xmax * 1.6).log_scale(),
+                (ymin.min(ymax / 10.0) / 1.5..ymax * 1.5).log_scale(),
+            )
             .map_err(e)?;
         chart
             .configure_mesh()
@@ -133,11 +167,23 @@ fn draw_pareto<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, target: Target,
             .x_label_formatter(&|v| format!("{v:.0}"))
             .draw()
             .map_err(e)?;
-        let front = pareto_front(&pts.iter().map(|r| (r.macs_per_cycle, r.area as f64)).collect::<Vec<_>>());
-        chart.draw_series(LineSeries::new(front.clone(), BLACK.stroke_width(1))).map_err(e)?;
+        let front = pareto_front(
+            &pts.iter()
+                .map(|r| (r.macs_per_cycle, r.area as f64))
+                .collect::<Vec<_>>(),
+        );
+        chart
+            .draw_series(LineSeries::new(front.clone(), BLACK.stroke_width(1)))
+            .map_err(e)?;
         for variant in ["lut", "mac", "mac-dsp", "addsub"] {
-            let series: Vec<(f64, f64)> = pts.iter().filter(|r| r.variant == variant).map(|r| (r.macs_per_cycle, r.area as f64)).collect();
-            chart.draw_series(series.iter().map(|&p| marker(variant, p))).map_err(e)?;
+            let series: Vec<(f64, f64)> = pts
+                .iter()
+                .filter(|r| r.variant == variant)
+                .map(|r| (r.macs_per_cycle, r.area as f64))
+                .collect();
+            chart
+                .draw_series(series.iter().map(|&p| marker(variant, p)))
+                .map_err(e)?;
         }
     }
     root.present().map_err(e)?;
@@ -147,7 +193,10 @@ fn draw_pareto<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, target: Target,
 fn draw_ratios<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, rows: &[Row]) -> Result<()> {
     root.fill(&WHITE).map_err(e)?;
     let ratios = main_shape_ratios(rows);
-    let targets: Vec<Target> = Target::ALL.into_iter().filter(|t| ratios.iter().any(|r| r.target == *t)).collect();
+    let targets: Vec<Target> = Target::ALL
+        .into_iter()
+        .filter(|t| ratios.iter().any(|r| r.target == *t))
+        .collect();
     if targets.is_empty() {
         bail!("no LUT-core/baseline pairs at the main shape yet");
     }
@@ -183,18 +232,38 @@ fn draw_ratios<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, rows: &[Row]) -
             .x_labels(8)
             .draw()
             .map_err(e)?;
-        chart.draw_series(LineSeries::new([(0.6, 1.0), (4.4, 1.0)], BLACK.mix(0.5).stroke_width(1))).map_err(e)?;
-        chart.draw_series(LineSeries::new([(0.6, 2.0), (4.4, 2.0)], BLACK.mix(0.25).stroke_width(1))).map_err(e)?;
+        chart
+            .draw_series(LineSeries::new(
+                [(0.6, 1.0), (4.4, 1.0)],
+                BLACK.mix(0.5).stroke_width(1),
+            ))
+            .map_err(e)?;
+        chart
+            .draw_series(LineSeries::new(
+                [(0.6, 2.0), (4.4, 2.0)],
+                BLACK.mix(0.25).stroke_width(1),
+            ))
+            .map_err(e)?;
         for baseline in ["mac", "mac-dsp", "addsub"] {
             for act in [8u32, 16] {
-                let mut pts: Vec<(f64, f64)> = tr.iter().filter(|r| r.baseline == baseline && r.act_bits == act).map(|r| (r.weight_bits, r.advantage)).collect();
+                let mut pts: Vec<(f64, f64)> = tr
+                    .iter()
+                    .filter(|r| r.baseline == baseline && r.act_bits == act)
+                    .map(|r| (r.weight_bits, r.advantage))
+                    .collect();
                 if pts.is_empty() {
                     continue;
                 }
                 pts.sort_by(|a, b| a.0.total_cmp(&b.0));
                 let c = color(baseline);
-                let style = if act == 8 { c.stroke_width(2) } else { c.mix(0.55).stroke_width(2) };
-                chart.draw_series(LineSeries::new(pts.clone(), style)).map_err(e)?;
+                let style = if act == 8 {
+                    c.stroke_width(2)
+                } else {
+                    c.mix(0.55).stroke_width(2)
+                };
+                chart
+                    .draw_series(LineSeries::new(pts.clone(), style))
+                    .map_err(e)?;
                 let label = format!("vs {baseline}, A{act}");
                 if act == 8 {
                     chart
@@ -204,10 +273,15 @@ fn draw_ratios<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, rows: &[Row]) -
                         .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
                 } else {
                     chart
-                        .draw_series(pts.iter().map(|&p| TriangleMarker::new(p, 5, c.mix(0.55).filled())))
+                        .draw_series(
+                            pts.iter()
+                                .map(|&p| TriangleMarker::new(p, 5, c.mix(0.55).filled())),
+                        )
                         .map_err(e)?
                         .label(label)
-                        .legend(move |(x, y)| TriangleMarker::new((x + 6, y), 5, c.mix(0.55).filled()));
+                        .legend(move |(x, y)| {
+                            TriangleMarker::new((x + 6, y), 5, c.mix(0.55).filled())
+                        });
                 }
             }
         }
@@ -230,15 +304,26 @@ pub fn write_all(dir: &Path, rows: &[Row]) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|err| anyhow!("creating {}: {err}", dir.display()))?;
     let mut written = Vec::new();
     for t in Target::ALL {
-        let rs: Vec<&Row> = rows.iter().filter(|r| r.target == t && r.status == "ok" && r.variant != "cal" && r.macs_per_cycle > 0.0).collect();
+        let rs: Vec<&Row> = rows
+            .iter()
+            .filter(|r| {
+                r.target == t && r.status == "ok" && r.variant != "cal" && r.macs_per_cycle > 0.0
+            })
+            .collect();
         if rs.is_empty() {
             continue;
         }
-        let mut panels: Vec<(u32, &str)> = rs.iter().map(|r| (r.act_bits, r.weights.as_str())).collect();
+        let mut panels: Vec<(u32, &str)> = rs
+            .iter()
+            .map(|r| (r.act_bits, r.weights.as_str()))
+            .collect();
         panels.sort();
         panels.dedup();
         let cols = panels.len().clamp(2, 4) as u32;
-        let size = (320 * cols, 36 + 300 * panels.len().div_ceil(4).max(1) as u32);
+        let size = (
+            320 * cols,
+            36 + 300 * panels.len().div_ceil(4).max(1) as u32,
+        );
         let svg = dir.join(format!("pareto_{t}.svg"));
         draw_pareto(SVGBackend::new(&svg, size).into_drawing_area(), t, &rs)?;
         written.push(svg);
@@ -262,7 +347,17 @@ mod tests {
 
     #[test]
     fn pareto_keeps_only_undominated_points() {
-        let pts = [(8.0, 100.0), (16.0, 150.0), (16.0, 300.0), (32.0, 140.0), (64.0, 500.0), (4.0, 120.0)];
-        assert_eq!(pareto_front(&pts), vec![(8.0, 100.0), (32.0, 140.0), (64.0, 500.0)]);
+        let pts = [
+            (8.0, 100.0),
+            (16.0, 150.0),
+            (16.0, 300.0),
+            (32.0, 140.0),
+            (64.0, 500.0),
+            (4.0, 120.0),
+        ];
+        assert_eq!(
+            pareto_front(&pts),
+            vec![(8.0, 100.0), (32.0, 140.0), (64.0, 500.0)]
+        );
     }
 }

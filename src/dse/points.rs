@@ -151,13 +151,21 @@ impl Point {
             "{target}.{variant}.{}.a{}.r{}k{}g{}.m{}",
             c.weights, c.act_bits, c.rows, c.k_groups, c.g, c.max_k
         );
-        Point { id, target, design: Design::Array { variant, config } }
+        Point {
+            id,
+            target,
+            design: Design::Array { variant, config },
+        }
     }
 
     /// The DSP calibration point of an FPGA target.
     pub fn calibration(target: Target) -> Point {
         let bits = dsp_operand_bits(target);
-        Point { id: format!("{target}.cal-mul{bits}x{bits}"), target, design: Design::DspCalibration { bits } }
+        Point {
+            id: format!("{target}.cal-mul{bits}x{bits}"),
+            target,
+            design: Design::DspCalibration { bits },
+        }
     }
 
     /// One line describing the point (for `--list`).
@@ -190,8 +198,21 @@ pub fn dsp_operand_bits(target: Target) -> u32 {
     }
 }
 
-fn cfg(arch: Arch, (rows, k_groups, g): (u32, u32, u32), weights: WeightType, act_bits: u32) -> RawArrayConfig {
-    RawArrayConfig { arch, rows, k_groups, g, weights, act_bits, max_k: SWEEP_MAX_K }
+fn cfg(
+    arch: Arch,
+    (rows, k_groups, g): (u32, u32, u32),
+    weights: WeightType,
+    act_bits: u32,
+) -> RawArrayConfig {
+    RawArrayConfig {
+        arch,
+        rows,
+        k_groups,
+        g,
+        weights,
+        act_bits,
+        max_k: SWEEP_MAX_K,
+    }
 }
 
 /// The baseline variants that exist on `target`.
@@ -207,8 +228,18 @@ fn baselines(target: Target, weights: WeightType) -> Vec<Variant> {
 }
 
 /// Push the LUT array and every baseline of one (shape, weights, act_bits).
-fn push_all(points: &mut Vec<Point>, target: Target, shape: (u32, u32, u32), w: WeightType, a: u32) {
-    points.push(Point::array(target, Variant::Lut, cfg(Arch::Lut, shape, w, a)));
+fn push_all(
+    points: &mut Vec<Point>,
+    target: Target,
+    shape: (u32, u32, u32),
+    w: WeightType,
+    a: u32,
+) {
+    points.push(Point::array(
+        target,
+        Variant::Lut,
+        cfg(Arch::Lut, shape, w, a),
+    ));
     for v in baselines(target, w) {
         points.push(Point::array(target, v, cfg(v.arch(), shape, w, a)));
     }
@@ -242,7 +273,11 @@ pub fn quick(targets: &[Target]) -> Vec<Point> {
             }
         }
         for g in [2, 3, 5] {
-            points.push(Point::array(t, Variant::Lut, cfg(Arch::Lut, (8, 2, g), Uint(1), 8)));
+            points.push(Point::array(
+                t,
+                Variant::Lut,
+                cfg(Arch::Lut, (8, 2, g), Uint(1), 8),
+            ));
         }
         for w in [Uint(1), Ternary] {
             push_all(&mut points, t, (4, 1, 4), w, 8);
@@ -279,7 +314,11 @@ pub fn full(targets: &[Target]) -> Vec<Point> {
                 }
                 for (rows, k_groups) in [(8, 2), (16, 4)] {
                     for g in [2, 3, 5] {
-                        points.push(Point::array(t, Variant::Lut, cfg(Arch::Lut, (rows, k_groups, g), w, a)));
+                        points.push(Point::array(
+                            t,
+                            Variant::Lut,
+                            cfg(Arch::Lut, (rows, k_groups, g), w, a),
+                        ));
                     }
                 }
             }
@@ -343,7 +382,9 @@ mod tests {
         // Every array point is a valid config.
         for p in full(&Target::ALL) {
             if let Design::Array { config, .. } = &p.design {
-                config.validate().unwrap_or_else(|e| panic!("{}: {e}", p.id));
+                config
+                    .validate()
+                    .unwrap_or_else(|e| panic!("{}: {e}", p.id));
             }
         }
     }
@@ -352,10 +393,15 @@ mod tests {
     fn target_subset_and_lookup() {
         let q = quick(&[Target::Asic]);
         assert!(q.iter().all(|p| p.target == Target::Asic));
-        assert!(q.iter().all(|p| !matches!(p.design, Design::DspCalibration { .. })));
+        assert!(q
+            .iter()
+            .all(|p| !matches!(p.design, Design::DspCalibration { .. })));
         assert_eq!(find(&q, "0").unwrap().id, q[0].id);
         assert_eq!(find(&q, &q[3].id).unwrap().id, q[3].id);
-        assert!(find(&q, "100000").unwrap_err().to_string().contains("indices"));
+        assert!(find(&q, "100000")
+            .unwrap_err()
+            .to_string()
+            .contains("indices"));
         assert!(find(&q, "nope").is_err());
     }
 }

@@ -71,7 +71,9 @@ pub struct Row {
 impl Row {
     /// The variant as an enum (None for a calibration).
     pub fn variant_enum(&self) -> Option<Variant> {
-        Variant::ALL.into_iter().find(|v| v.to_string() == self.variant)
+        Variant::ALL
+            .into_iter()
+            .find(|v| v.to_string() == self.variant)
     }
     /// Whether the row is at the shape all ratios are quoted at.
     pub fn at_main_shape(&self) -> bool {
@@ -90,7 +92,9 @@ impl Row {
 pub fn dsp_equivalents(results: &[PointResult]) -> BTreeMap<Target, u64> {
     results
         .iter()
-        .filter(|r| r.status == Status::Ok && matches!(r.point.design, Design::DspCalibration { .. }))
+        .filter(|r| {
+            r.status == Status::Ok && matches!(r.point.design, Design::DspCalibration { .. })
+        })
         .map(|r| (r.point.target, r.resources.lut4_logic()))
         .collect()
 }
@@ -99,7 +103,10 @@ pub fn dsp_equivalents(results: &[PointResult]) -> BTreeMap<Target, u64> {
 pub fn weight_bits(name: &str) -> f64 {
     match name {
         "ternary" => 3f64.log2(),
-        s => s.strip_prefix("uint").and_then(|b| b.parse().ok()).unwrap_or(0.0),
+        s => s
+            .strip_prefix("uint")
+            .and_then(|b| b.parse().ok())
+            .unwrap_or(0.0),
     }
 }
 
@@ -167,7 +174,10 @@ pub fn write_tables(out: &Path, rows: &[Row]) -> Result<()> {
     }
     let bytes = w.into_inner().context("finishing the CSV")?;
     crate::output::write_atomic(&csv_path, &String::from_utf8_lossy(&bytes))?;
-    crate::output::write_atomic(&out.join("results.json"), &(serde_json::to_string_pretty(rows)? + "\n"))?;
+    crate::output::write_atomic(
+        &out.join("results.json"),
+        &(serde_json::to_string_pretty(rows)? + "\n"),
+    )?;
     Ok(())
 }
 
@@ -177,12 +187,44 @@ pub fn human_table(rows: &[Row]) -> String {
     let _ = writeln!(
         s,
         "{:<6} {:<8} {:<8} {:>3} {:>7} {:>7} {:>7} {:>6} {:>6} {:>4} {:>9} {:>11} {:>10} {:>6}",
-        "target", "variant", "weights", "act", "shape", "MAC/cyc", "LUT4", "carry", "FF", "DSP", "LUT4-eq", "transistors", "area/MAC", "yosys"
+        "target",
+        "variant",
+        "weights",
+        "act",
+        "shape",
+        "MAC/cyc",
+        "LUT4",
+        "carry",
+        "FF",
+        "DSP",
+        "LUT4-eq",
+        "transistors",
+        "area/MAC",
+        "yosys"
     );
-    let mut sorted: Vec<&Row> = rows.iter().filter(|r| r.ok() && r.variant != "cal").collect();
+    let mut sorted: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.ok() && r.variant != "cal")
+        .collect();
     sorted.sort_by(|a, b| {
-        (a.target, a.weight_bits.to_bits(), a.act_bits, a.rows, a.k_groups, a.g, a.variant_enum())
-            .cmp(&(b.target, b.weight_bits.to_bits(), b.act_bits, b.rows, b.k_groups, b.g, b.variant_enum()))
+        (
+            a.target,
+            a.weight_bits.to_bits(),
+            a.act_bits,
+            a.rows,
+            a.k_groups,
+            a.g,
+            a.variant_enum(),
+        )
+            .cmp(&(
+                b.target,
+                b.weight_bits.to_bits(),
+                b.act_bits,
+                b.rows,
+                b.k_groups,
+                b.g,
+                b.variant_enum(),
+            ))
     });
     for r in sorted {
         let _ = writeln!(
@@ -205,10 +247,24 @@ pub fn human_table(rows: &[Row]) -> String {
         );
     }
     for r in rows.iter().filter(|r| r.variant == "cal" && r.ok()) {
-        let _ = writeln!(s, "{:<6} DSP calibration {}: {} LUT4-eq ({} LUT4 + {} carry LUT4) = one DSP block", r.target.to_string(), r.id, r.lut4_eq, r.lut4, r.carry_lut4);
+        let _ = writeln!(
+            s,
+            "{:<6} DSP calibration {}: {} LUT4-eq ({} LUT4 + {} carry LUT4) = one DSP block",
+            r.target.to_string(),
+            r.id,
+            r.lut4_eq,
+            r.lut4,
+            r.carry_lut4
+        );
     }
     for r in rows.iter().filter(|r| !r.ok()) {
-        let _ = writeln!(s, "{} {}: {}", r.status.to_uppercase(), r.id, r.error.lines().next().unwrap_or(""));
+        let _ = writeln!(
+            s,
+            "{} {}: {}",
+            r.status.to_uppercase(),
+            r.id,
+            r.error.lines().next().unwrap_or("")
+        );
     }
     s
 }
@@ -244,11 +300,18 @@ pub struct Ratio {
 
 /// Same-shape ratios at [`MAIN_SHAPE`]: LUT core vs every baseline per (target, weights, act).
 pub fn main_shape_ratios(rows: &[Row]) -> Vec<Ratio> {
-    let ok: Vec<&Row> = rows.iter().filter(|r| r.ok() && r.at_main_shape() && r.macs_per_cycle > 0.0).collect();
+    let ok: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.ok() && r.at_main_shape() && r.macs_per_cycle > 0.0)
+        .collect();
     let mut out = Vec::new();
     for lut in ok.iter().filter(|r| r.variant == "lut") {
         for b in ok.iter().filter(|b| {
-            b.variant != "lut" && b.target == lut.target && b.weights == lut.weights && b.act_bits == lut.act_bits && b.max_k == lut.max_k
+            b.variant != "lut"
+                && b.target == lut.target
+                && b.weights == lut.weights
+                && b.act_bits == lut.act_bits
+                && b.max_k == lut.max_k
         }) {
             out.push(Ratio {
                 target: lut.target,
@@ -263,16 +326,38 @@ pub fn main_shape_ratios(rows: &[Row]) -> Vec<Ratio> {
         }
     }
     out.sort_by(|a, b| {
-        (a.target, a.weight_bits.to_bits(), a.act_bits, &a.baseline).cmp(&(b.target, b.weight_bits.to_bits(), b.act_bits, &b.baseline))
+        (a.target, a.weight_bits.to_bits(), a.act_bits, &a.baseline).cmp(&(
+            b.target,
+            b.weight_bits.to_bits(),
+            b.act_bits,
+            &b.baseline,
+        ))
     });
     out
 }
 
 /// The best (least area per MAC/cycle) row of a variant set, over every shape and g.
-fn best<'a>(rows: &'a [Row], target: Target, weights: &str, act: u32, variants: &[&str]) -> Option<&'a Row> {
+fn best<'a>(
+    rows: &'a [Row],
+    target: Target,
+    weights: &str,
+    act: u32,
+    variants: &[&str],
+) -> Option<&'a Row> {
     rows.iter()
-        .filter(|r| r.ok() && r.target == target && r.weights == weights && r.act_bits == act && variants.contains(&r.variant.as_str()) && r.macs_per_cycle > 0.0)
-        .min_by(|a, b| a.area_per_mac.total_cmp(&b.area_per_mac).then(a.variant_enum().cmp(&b.variant_enum())))
+        .filter(|r| {
+            r.ok()
+                && r.target == target
+                && r.weights == weights
+                && r.act_bits == act
+                && variants.contains(&r.variant.as_str())
+                && r.macs_per_cycle > 0.0
+        })
+        .min_by(|a, b| {
+            a.area_per_mac
+                .total_cmp(&b.area_per_mac)
+                .then(a.variant_enum().cmp(&b.variant_enum()))
+        })
 }
 
 /// One of the targets, evaluated.
@@ -298,8 +383,18 @@ pub struct Goal {
 pub fn goals(rows: &[Row]) -> Vec<Goal> {
     let spec = [
         ("W1A8 on ECP5: LUT4-eq per MAC/cycle", Target::Ecp5, 8, 2.0),
-        ("W1A8 on the ASIC proxy: transistors per MAC/cycle", Target::Asic, 8, 2.0),
-        ("W1A16 on the ASIC proxy: transistors per MAC/cycle", Target::Asic, 16, 4.0),
+        (
+            "W1A8 on the ASIC proxy: transistors per MAC/cycle",
+            Target::Asic,
+            8,
+            2.0,
+        ),
+        (
+            "W1A16 on the ASIC proxy: transistors per MAC/cycle",
+            Target::Asic,
+            16,
+            4.0,
+        ),
     ];
     let ratios = main_shape_ratios(rows);
     spec.iter()
@@ -310,7 +405,15 @@ pub fn goals(rows: &[Row]) -> Vec<Goal> {
                 (Some(l), Some(m)) => Some(m.area_per_mac / l.area_per_mac),
                 _ => None,
             };
-            let same_shape = ratios.iter().find(|r| r.target == t && r.weights == "uint1" && r.act_bits == act && r.baseline == "mac").map(|r| r.advantage);
+            let same_shape = ratios
+                .iter()
+                .find(|r| {
+                    r.target == t
+                        && r.weights == "uint1"
+                        && r.act_bits == act
+                        && r.baseline == "mac"
+                })
+                .map(|r| r.advantage);
             Goal {
                 what: what.to_string(),
                 required,
@@ -347,7 +450,11 @@ pub fn goal_lines(goals: &[Goal]) -> Vec<String> {
 pub fn markdown(results: &[PointResult], rows: &[Row]) -> String {
     let mut s = String::new();
     let n_ok = rows.iter().filter(|r| r.ok()).count();
-    let version = results.iter().map(|r| r.yosys_version.as_str()).find(|v| !v.is_empty()).unwrap_or("unknown");
+    let version = results
+        .iter()
+        .map(|r| r.yosys_version.as_str())
+        .find(|v| !v.is_empty())
+        .unwrap_or("unknown");
     let _ = writeln!(s, "# lutcore DSE report\n");
     let _ = writeln!(s, "{} points ({} ok, {} failed), synthesized with {version}. Generated by `lutcore dse`; every number below comes from the per-point yosys results in `points/`.\n", rows.len(), n_ok, rows.len() - n_ok);
     let _ = writeln!(s, "## Accounting\n");
@@ -370,7 +477,11 @@ pub fn markdown(results: &[PointResult], rows: &[Row]) -> String {
     let _ = writeln!(s, "\n(Best = least area per MAC/cycle over every swept shape and g; the MAC side is the better of with and without DSP blocks.)\n");
 
     let ratios = main_shape_ratios(rows);
-    let _ = writeln!(s, "## LUT core vs baselines at {}×{}×{} (rows × groups × g), area per MAC/cycle\n", MAIN_SHAPE.0, MAIN_SHAPE.1, MAIN_SHAPE.2);
+    let _ = writeln!(
+        s,
+        "## LUT core vs baselines at {}×{}×{} (rows × groups × g), area per MAC/cycle\n",
+        MAIN_SHAPE.0, MAIN_SHAPE.1, MAIN_SHAPE.2
+    );
     for t in Target::ALL {
         let tr: Vec<&Ratio> = ratios.iter().filter(|r| r.target == t).collect();
         if tr.is_empty() {
@@ -378,12 +489,22 @@ pub fn markdown(results: &[PointResult], rows: &[Row]) -> String {
         }
         let _ = writeln!(s, "### {t} ({} per MAC/cycle)\n", t.area_unit());
         let _ = writeln!(s, "| weights | act | LUT core | MAC | LUT/MAC adv. | MAC+DSP | adv. | add/sub | adv. |\n|---|---|---|---|---|---|---|---|---|");
-        let mut keys: Vec<(u64, u32, String)> = tr.iter().map(|r| (r.weight_bits.to_bits(), r.act_bits, r.weights.clone())).collect();
+        let mut keys: Vec<(u64, u32, String)> = tr
+            .iter()
+            .map(|r| (r.weight_bits.to_bits(), r.act_bits, r.weights.clone()))
+            .collect();
         keys.sort();
         keys.dedup();
         for (_, act, w) in keys {
-            let get = |b: &str| tr.iter().find(|r| r.weights == w && r.act_bits == act && r.baseline == b);
-            let lut = tr.iter().find(|r| r.weights == w && r.act_bits == act).map(|r| r.lut).unwrap_or(0.0);
+            let get = |b: &str| {
+                tr.iter()
+                    .find(|r| r.weights == w && r.act_bits == act && r.baseline == b)
+            };
+            let lut = tr
+                .iter()
+                .find(|r| r.weights == w && r.act_bits == act)
+                .map(|r| r.lut)
+                .unwrap_or(0.0);
             let cell = |b: &str| match get(b) {
                 Some(r) => (format!("{:.1}", r.base), format!("{:.2}x", r.advantage)),
                 None => ("-".into(), "-".into()),
@@ -391,12 +512,19 @@ pub fn markdown(results: &[PointResult], rows: &[Row]) -> String {
             let (m, ma) = cell("mac");
             let (d, da) = cell("mac-dsp");
             let (a, aa) = cell("addsub");
-            let _ = writeln!(s, "| {w} | {act} | {lut:.1} | {m} | {ma} | {d} | {da} | {a} | {aa} |");
+            let _ = writeln!(
+                s,
+                "| {w} | {act} | {lut:.1} | {m} | {ma} | {d} | {da} | {a} | {aa} |"
+            );
         }
         let _ = writeln!(s);
     }
 
-    let _ = writeln!(s, "## Where the area goes (ASIC proxy, per module, {}×{}×{})\n", MAIN_SHAPE.0, MAIN_SHAPE.1, MAIN_SHAPE.2);
+    let _ = writeln!(
+        s,
+        "## Where the area goes (ASIC proxy, per module, {}×{}×{})\n",
+        MAIN_SHAPE.0, MAIN_SHAPE.1, MAIN_SHAPE.2
+    );
     for act in [8, 16] {
         for variant in ["lut", "mac"] {
             let r = results.iter().find(|r| {
@@ -406,8 +534,15 @@ pub fn markdown(results: &[PointResult], rows: &[Row]) -> String {
                         if v.to_string() == variant && c.weights.to_string() == "uint1" && c.act_bits == act && (c.rows, c.k_groups, c.g) == MAIN_SHAPE)
             });
             let Some(r) = r else { continue };
-            let _ = writeln!(s, "`{}` ({} transistors, {:.0} MAC/cycle):\n", r.point.id, r.resources.transistors, r.macs_per_cycle);
-            let _ = writeln!(s, "| module | instances | transistors each | total | share |\n|---|---|---|---|---|");
+            let _ = writeln!(
+                s,
+                "`{}` ({} transistors, {:.0} MAC/cycle):\n",
+                r.point.id, r.resources.transistors, r.macs_per_cycle
+            );
+            let _ = writeln!(
+                s,
+                "| module | instances | transistors each | total | share |\n|---|---|---|---|---|"
+            );
             for m in &r.resources.modules {
                 let _ = writeln!(
                     s,
@@ -448,18 +583,54 @@ mod tests {
     }
 
     fn cfg(arch: Arch) -> RawArrayConfig {
-        RawArrayConfig { arch, rows: 8, k_groups: 2, g: 4, weights: WeightType::Uint(1), act_bits: 8, max_k: SWEEP_MAX_K }
+        RawArrayConfig {
+            arch,
+            rows: 8,
+            k_groups: 2,
+            g: 4,
+            weights: WeightType::Uint(1),
+            act_bits: 8,
+            max_k: SWEEP_MAX_K,
+        }
     }
 
     #[test]
     fn dsp_needs_calibration_and_ratios_follow_it() {
-        let lut = result(Point::array(Target::Ecp5, Variant::Lut, cfg(Arch::Lut)), 64.0, Resources { lut4: 900, carry: 50, carry_lut4: 100, ..Default::default() });
-        let mac = result(Point::array(Target::Ecp5, Variant::MacDsp, cfg(Arch::Mac)), 64.0, Resources { lut4: 1000, dsp: 2, ..Default::default() });
+        let lut = result(
+            Point::array(Target::Ecp5, Variant::Lut, cfg(Arch::Lut)),
+            64.0,
+            Resources {
+                lut4: 900,
+                carry: 50,
+                carry_lut4: 100,
+                ..Default::default()
+            },
+        );
+        let mac = result(
+            Point::array(Target::Ecp5, Variant::MacDsp, cfg(Arch::Mac)),
+            64.0,
+            Resources {
+                lut4: 1000,
+                dsp: 2,
+                ..Default::default()
+            },
+        );
         let rs = rows(&[lut.clone(), mac.clone()]);
-        assert_eq!(rs[1].status, "incomplete", "DSPs without a calibration cannot be priced");
+        assert_eq!(
+            rs[1].status, "incomplete",
+            "DSPs without a calibration cannot be priced"
+        );
         assert!(goals(&rs)[0].advantage.is_none());
 
-        let cal = result(Point::calibration(Target::Ecp5), 0.0, Resources { lut4: 400, carry_lut4: 100, ..Default::default() });
+        let cal = result(
+            Point::calibration(Target::Ecp5),
+            0.0,
+            Resources {
+                lut4: 400,
+                carry_lut4: 100,
+                ..Default::default()
+            },
+        );
         let rs = rows(&[lut, mac, cal]);
         assert_eq!(rs[1].lut4_eq, 1000 + 2 * 500);
         assert_eq!(rs[0].lut4_eq, 1000);

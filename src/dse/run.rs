@@ -75,9 +75,15 @@ type DesignFiles = (Vec<(String, String)>, String, f64);
 fn design_files(point: &Point) -> Result<DesignFiles> {
     match &point.design {
         Design::Array { config, .. } => {
-            let cfg = config.validate().with_context(|| format!("point {}", point.id))?;
+            let cfg = config
+                .validate()
+                .with_context(|| format!("point {}", point.id))?;
             let d = lutcore_gen::generate(&cfg).with_context(|| format!("point {}", point.id))?;
-            let files = d.files.iter().map(|f| (f.name.clone(), f.contents.clone())).collect();
+            let files = d
+                .files
+                .iter()
+                .map(|f| (f.name.clone(), f.contents.clone()))
+                .collect();
             Ok((files, d.top, cfg.macs_per_cycle()))
         }
         Design::DspCalibration { bits } => {
@@ -105,7 +111,11 @@ fn key_of(files: &[(String, String)], script: &str, yosys_version: &str) -> Stri
 pub fn expected_key(point: &Point, yosys_version: &str) -> Result<String> {
     let (files, top, _) = design_files(point)?;
     let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
-    Ok(key_of(&files, &synth::script(point, &top, &names), yosys_version))
+    Ok(key_of(
+        &files,
+        &synth::script(point, &top, &names),
+        yosys_version,
+    ))
 }
 
 /// Read a stored result; `None` if there is none or it cannot be read.
@@ -121,7 +131,12 @@ pub fn reusable(layout: &Layout, point: &Point, key: &str) -> bool {
 
 /// Synthesize one point and store its result (ok or failed). Returns the result;
 /// `Err` only if the result file itself cannot be written.
-pub fn run_point(layout: &Layout, point: &Point, yosys: &str, yosys_version: &str) -> Result<PointResult> {
+pub fn run_point(
+    layout: &Layout,
+    point: &Point,
+    yosys: &str,
+    yosys_version: &str,
+) -> Result<PointResult> {
     let attempt = || -> Result<(String, f64, Resources, f64)> {
         let (files, top, macs) = design_files(point)?;
         let dir = layout.work_dir(&point.id);
@@ -130,18 +145,25 @@ pub fn run_point(layout: &Layout, point: &Point, yosys: &str, yosys_version: &st
         }
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         for (name, text) in &files {
-            std::fs::write(dir.join(name), text).with_context(|| format!("writing {}", dir.join(name).display()))?;
+            std::fs::write(dir.join(name), text)
+                .with_context(|| format!("writing {}", dir.join(name).display()))?;
         }
         let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
         let script = synth::script(point, &top, &names);
-        std::fs::write(dir.join("synth.ys"), &script).with_context(|| format!("writing {}/synth.ys", dir.display()))?;
+        std::fs::write(dir.join("synth.ys"), &script)
+            .with_context(|| format!("writing {}/synth.ys", dir.display()))?;
         let secs = synth::run_yosys(yosys, &dir)?;
         let stat_path = dir.join("stat.json");
-        let text = std::fs::read_to_string(&stat_path).with_context(|| format!("reading {}", stat_path.display()))?;
-        let res = synth::parse_stat(point.target, &text).with_context(|| format!("parsing {}", stat_path.display()))?;
+        let text = std::fs::read_to_string(&stat_path)
+            .with_context(|| format!("reading {}", stat_path.display()))?;
+        let res = synth::parse_stat(point.target, &text)
+            .with_context(|| format!("parsing {}", stat_path.display()))?;
         Ok((key_of(&files, &script, yosys_version), macs, res, secs))
     };
-    let finished_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let finished_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let result = match attempt() {
         Ok((key, macs_per_cycle, resources, yosys_seconds)) => PointResult {
             point: point.clone(),
@@ -166,7 +188,10 @@ pub fn run_point(layout: &Layout, point: &Point, yosys: &str, yosys_version: &st
             finished_unix,
         },
     };
-    crate::output::write_atomic(&layout.point_file(&point.id), &(serde_json::to_string_pretty(&result)? + "\n"))?;
+    crate::output::write_atomic(
+        &layout.point_file(&point.id),
+        &(serde_json::to_string_pretty(&result)? + "\n"),
+    )?;
     Ok(result)
 }
 
@@ -180,9 +205,14 @@ pub fn load_all(layout: &Layout) -> Result<Vec<PointResult>> {
     for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "json") {
-            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-            let r: PointResult = serde_json::from_str(&text)
-                .with_context(|| format!("parsing {} (delete it to re-run that point)", path.display()))?;
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let r: PointResult = serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "parsing {} (delete it to re-run that point)",
+                    path.display()
+                )
+            })?;
             out.push(r);
         }
     }

@@ -32,8 +32,24 @@ pub const ASYNC_FF_TRANSISTORS: u64 = 20;
 
 /// Gate types yosys 0.23's `stat -tech cmos` prices (kernel/cost.h).
 const CMOS_PRICED: &[&str] = &[
-    "$_BUF_", "$_NOT_", "$_AND_", "$_NAND_", "$_OR_", "$_NOR_", "$_ANDNOT_", "$_ORNOT_", "$_XOR_", "$_XNOR_", "$_AOI3_",
-    "$_OAI3_", "$_AOI4_", "$_OAI4_", "$_MUX_", "$_NMUX_", "$_DFF_P_", "$_DFF_N_",
+    "$_BUF_",
+    "$_NOT_",
+    "$_AND_",
+    "$_NAND_",
+    "$_OR_",
+    "$_NOR_",
+    "$_ANDNOT_",
+    "$_ORNOT_",
+    "$_XOR_",
+    "$_XNOR_",
+    "$_AOI3_",
+    "$_OAI3_",
+    "$_AOI4_",
+    "$_OAI4_",
+    "$_MUX_",
+    "$_NMUX_",
+    "$_DFF_P_",
+    "$_DFF_N_",
 ];
 
 /// The yosys script of a point (`-s` file), reading `files` and writing `stat.json`.
@@ -44,7 +60,11 @@ pub fn script(point: &Point, top: &str, files: &[String]) -> String {
         Target::Ecp5 => format!("synth_ecp5{} -top {top}", if dsp { "" } else { " -nodsp" }),
         Target::Asic => format!("synth -top {top}\ndffunmap\nabc -g cmos2\nopt_clean"),
     };
-    let tech = if point.target == Target::Asic { " -tech cmos" } else { "" };
+    let tech = if point.target == Target::Asic {
+        " -tech cmos"
+    } else {
+        ""
+    };
     format!(
         "# lutcore dse point {}\nread_verilog -sv {}\n{synth}\ntee -q -o stat.json stat -json{tech}\n",
         point.id,
@@ -67,7 +87,11 @@ pub fn calibration_verilog(bits: u32) -> (String, String) {
     );
     let a = m.port(Port::input("a_i", bits, "operand, two's complement"));
     let b = m.port(Port::input("b_i", bits, "operand, two's complement"));
-    let y = m.port(Port::output("y_o", 2 * bits, "the full product, two's complement"));
+    let y = m.port(Port::output(
+        "y_o",
+        2 * bits,
+        "the full product, two's complement",
+    ));
     let signed = |x: Expr| Expr::Signed(Box::new(x));
     m.assign(y, e::bin(BinOp::Mul, signed(a), signed(b)));
     (top, lutcore_gen::print::module(&m))
@@ -108,8 +132,11 @@ pub fn run_yosys(yosys: &str, dir: &Path) -> Result<f64> {
     };
     let mut attempt = 1;
     let out = loop {
-        let out = command().output().with_context(|| format!("starting yosys (`{yosys}`) in {}", dir.display()))?;
-        let says_abc_aborted = |b: &[u8]| String::from_utf8_lossy(b).contains("ABC: execution of command");
+        let out = command()
+            .output()
+            .with_context(|| format!("starting yosys (`{yosys}`) in {}", dir.display()))?;
+        let says_abc_aborted =
+            |b: &[u8]| String::from_utf8_lossy(b).contains("ABC: execution of command");
         let abc_abort = !out.status.success()
             && (says_abc_aborted(&out.stdout)
                 || says_abc_aborted(&out.stderr)
@@ -121,13 +148,24 @@ pub fn run_yosys(yosys: &str, dir: &Path) -> Result<f64> {
     };
     if !out.status.success() {
         let log = std::fs::read_to_string(dir.join("yosys.log")).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect();
+        let tail: Vec<&str> = log
+            .lines()
+            .rev()
+            .take(8)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         bail!(
             "yosys failed ({}) in {}: {}{}",
             out.status,
             dir.display(),
             String::from_utf8_lossy(&out.stderr).trim(),
-            if tail.is_empty() { String::new() } else { format!("\n  last log lines:\n    {}", tail.join("\n    ")) }
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!("\n  last log lines:\n    {}", tail.join("\n    "))
+            }
         );
     }
     Ok(t.elapsed().as_secs_f64())
@@ -183,15 +221,23 @@ impl Resources {
 fn is_async_ff(t: &str) -> bool {
     // Async set/reset flops: `$_DFF_PN0_` (clock, reset polarity, value),
     // `$_DFFE_PN0P_`, `$_DFFSR*`, `$_ALDFF*`; plain ones are `$_DFF_P_`, `$_DFFE_PP_`.
-    let code = |prefix: &str| t.strip_prefix(prefix).map(|r| r.trim_end_matches('_').len());
-    code("$_DFF_") == Some(3) || code("$_DFFE_") == Some(4) || t.starts_with("$_DFFSR") || t.starts_with("$_ALDFF")
+    let code = |prefix: &str| {
+        t.strip_prefix(prefix)
+            .map(|r| r.trim_end_matches('_').len())
+    };
+    code("$_DFF_") == Some(3)
+        || code("$_DFFE_") == Some(4)
+        || t.starts_with("$_DFFSR")
+        || t.starts_with("$_ALDFF")
 }
 
 fn counts(v: &Value) -> Result<BTreeMap<String, u64>> {
     let mut m = BTreeMap::new();
     if let Some(obj) = v.get("num_cells_by_type").and_then(Value::as_object) {
         for (k, n) in obj {
-            let n = n.as_u64().ok_or_else(|| anyhow!("cell count of `{k}` is not a number: {n}"))?;
+            let n = n
+                .as_u64()
+                .ok_or_else(|| anyhow!("cell count of `{k}` is not a number: {n}"))?;
             m.insert(k.clone(), n);
         }
     }
@@ -204,24 +250,39 @@ fn transistors_of(v: &Value) -> Result<u64> {
         Some(Value::Number(n)) => n.to_string(),
         _ => bail!("no `estimated_num_transistors` (was the stat run with -tech cmos?)"),
     };
-    s.trim_end_matches('+').trim().parse().map_err(|_| anyhow!("`estimated_num_transistors` = `{s}` is not a number"))
+    s.trim_end_matches('+')
+        .trim()
+        .parse()
+        .map_err(|_| anyhow!("`estimated_num_transistors` = `{s}` is not a number"))
 }
 
 fn sum(cells: &BTreeMap<String, u64>, names: &[&str]) -> u64 {
-    names.iter().map(|n| cells.get(*n).copied().unwrap_or(0)).sum()
+    names
+        .iter()
+        .map(|n| cells.get(*n).copied().unwrap_or(0))
+        .sum()
 }
 
 /// Parse yosys `stat -json` output of `target` into resource counts.
 pub fn parse_stat(target: Target, text: &str) -> Result<Resources> {
     let v: Value = serde_json::from_str(text).context("stat output is not JSON")?;
-    let design = v.get("design").ok_or_else(|| anyhow!("stat JSON has no `design` section"))?;
+    let design = v
+        .get("design")
+        .ok_or_else(|| anyhow!("stat JSON has no `design` section"))?;
     let cells = counts(design)?;
-    let mut r = Resources { cells: cells.clone(), ..Resources::default() };
+    let mut r = Resources {
+        cells: cells.clone(),
+        ..Resources::default()
+    };
     match target {
         Target::Ice40 => {
             r.lut4 = sum(&cells, &["SB_LUT4"]);
             r.carry = sum(&cells, &["SB_CARRY"]);
-            r.ff = cells.iter().filter(|(k, _)| k.starts_with("SB_DFF")).map(|(_, n)| n).sum();
+            r.ff = cells
+                .iter()
+                .filter(|(k, _)| k.starts_with("SB_DFF"))
+                .map(|(_, n)| n)
+                .sum();
             r.dsp = sum(&cells, &["SB_MAC16"]);
             r.bram = sum(&cells, &["SB_RAM40_4K"]);
         }
@@ -234,21 +295,52 @@ pub fn parse_stat(target: Target, text: &str) -> Result<Resources> {
             r.bram = sum(&cells, &["DP16KD"]);
         }
         Target::Asic => {
-            let modules = v.get("modules").and_then(Value::as_object).ok_or_else(|| anyhow!("stat JSON has no `modules`"))?;
-            let names: Vec<String> = modules.keys().map(|k| k.trim_start_matches('\\').to_string()).collect();
+            let modules = v
+                .get("modules")
+                .and_then(Value::as_object)
+                .ok_or_else(|| anyhow!("stat JSON has no `modules`"))?;
+            let names: Vec<String> = modules
+                .keys()
+                .map(|k| k.trim_start_matches('\\').to_string())
+                .collect();
             // Instance counts: walk down from the module nobody instantiates.
             let mut own: BTreeMap<String, (u64, u64, BTreeMap<String, u64>)> = BTreeMap::new();
             for (k, m) in modules {
                 let name = k.trim_start_matches('\\').to_string();
                 let c = counts(m)?;
-                let asyncs: u64 = c.iter().filter(|(t, _)| is_async_ff(t)).map(|(_, n)| n).sum();
-                let subs: BTreeMap<String, u64> = c.iter().filter(|(t, _)| names.contains(t)).map(|(t, n)| (t.clone(), *n)).collect();
-                own.insert(name, (transistors_of(m).with_context(|| format!("module {k}"))?, asyncs, subs));
+                let asyncs: u64 = c
+                    .iter()
+                    .filter(|(t, _)| is_async_ff(t))
+                    .map(|(_, n)| n)
+                    .sum();
+                let subs: BTreeMap<String, u64> = c
+                    .iter()
+                    .filter(|(t, _)| names.contains(t))
+                    .map(|(t, n)| (t.clone(), *n))
+                    .collect();
+                own.insert(
+                    name,
+                    (
+                        transistors_of(m).with_context(|| format!("module {k}"))?,
+                        asyncs,
+                        subs,
+                    ),
+                );
             }
             let children: Vec<&String> = own.values().flat_map(|(_, _, s)| s.keys()).collect();
-            let tops: Vec<String> = names.iter().filter(|n| !children.contains(n)).cloned().collect();
+            let tops: Vec<String> = names
+                .iter()
+                .filter(|n| !children.contains(n))
+                .cloned()
+                .collect();
             let mut inst: BTreeMap<String, u64> = BTreeMap::new();
-            fn walk(m: &str, k: u64, own: &BTreeMap<String, (u64, u64, BTreeMap<String, u64>)>, inst: &mut BTreeMap<String, u64>, depth: u32) {
+            fn walk(
+                m: &str,
+                k: u64,
+                own: &BTreeMap<String, (u64, u64, BTreeMap<String, u64>)>,
+                inst: &mut BTreeMap<String, u64>,
+                depth: u32,
+            ) {
                 if depth > 64 {
                     return;
                 }
@@ -272,13 +364,25 @@ pub fn parse_stat(target: Target, text: &str) -> Result<Resources> {
                     transistors_total: n * (tr + asyncs * ASYNC_FF_TRANSISTORS),
                 });
             }
-            r.modules.sort_by_key(|m| std::cmp::Reverse(m.transistors_total));
-            let async_total: u64 = cells.iter().filter(|(t, _)| is_async_ff(t)).map(|(_, n)| n).sum();
-            r.transistors = transistors_of(design).context("design section")? + async_total * ASYNC_FF_TRANSISTORS;
-            r.ff = cells.iter().filter(|(t, _)| t.starts_with("$_DFF") || t.starts_with("$_SDFF")).map(|(_, n)| n).sum();
+            r.modules
+                .sort_by_key(|m| std::cmp::Reverse(m.transistors_total));
+            let async_total: u64 = cells
+                .iter()
+                .filter(|(t, _)| is_async_ff(t))
+                .map(|(_, n)| n)
+                .sum();
+            r.transistors = transistors_of(design).context("design section")?
+                + async_total * ASYNC_FF_TRANSISTORS;
+            r.ff = cells
+                .iter()
+                .filter(|(t, _)| t.starts_with("$_DFF") || t.starts_with("$_SDFF"))
+                .map(|(_, n)| n)
+                .sum();
             r.unpriced = cells
                 .keys()
-                .filter(|t| !CMOS_PRICED.contains(&t.as_str()) && !is_async_ff(t) && !names.contains(t))
+                .filter(|t| {
+                    !CMOS_PRICED.contains(&t.as_str()) && !is_async_ff(t) && !names.contains(t)
+                })
                 .cloned()
                 .collect();
         }
@@ -308,11 +412,20 @@ mod tests {
              echo 'ERROR: ABC: execution of command \"berkeley-abc\" failed: return code 134.' >&2; exit 1",
         );
         run_yosys(&flaky, dir.path()).unwrap();
-        assert_eq!(std::fs::read_to_string(dir.path().join("runs")).unwrap(), "abort\nok\n");
-        let broken = fake("broken-yosys", "echo run >> runs2; echo 'ERROR: syntax error' >&2; exit 1");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("runs")).unwrap(),
+            "abort\nok\n"
+        );
+        let broken = fake(
+            "broken-yosys",
+            "echo run >> runs2; echo 'ERROR: syntax error' >&2; exit 1",
+        );
         let e = run_yosys(&broken, dir.path()).unwrap_err().to_string();
         assert!(e.contains("syntax error"), "{e}");
-        assert_eq!(std::fs::read_to_string(dir.path().join("runs2")).unwrap(), "run\n");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("runs2")).unwrap(),
+            "run\n"
+        );
     }
 
     /// The calibration's exact text: a signed multiply through `$signed` on
@@ -337,7 +450,13 @@ endmodule
 
     #[test]
     fn async_flop_names() {
-        for t in ["$_DFF_PN0_", "$_DFF_PN1_", "$_DFF_NP0_", "$_DFFE_PN0P_", "$_DFFSR_PPP_"] {
+        for t in [
+            "$_DFF_PN0_",
+            "$_DFF_PN1_",
+            "$_DFF_NP0_",
+            "$_DFFE_PN0P_",
+            "$_DFFSR_PPP_",
+        ] {
             assert!(is_async_ff(t), "{t}");
         }
         for t in ["$_DFF_P_", "$_DFF_N_", "$_NAND_", "SB_DFF"] {
@@ -349,27 +468,40 @@ endmodule
     #[test]
     fn parses_asic_fixture() {
         let r = parse_stat(Target::Asic, include_str!("fixtures/tiny_asic_stat.json")).unwrap();
-        let fx: Value = serde_json::from_str(include_str!("fixtures/tiny_asic_expected.json")).unwrap();
+        let fx: Value =
+            serde_json::from_str(include_str!("fixtures/tiny_asic_expected.json")).unwrap();
         assert_eq!(r.transistors, fx["transistors"].as_u64().unwrap());
         assert_eq!(r.ff, fx["ff"].as_u64().unwrap());
         assert!(r.unpriced.is_empty(), "{:?}", r.unpriced);
-        let pe = r.modules.iter().find(|m| m.name == "lutcore_lut_pe").unwrap();
+        let pe = r
+            .modules
+            .iter()
+            .find(|m| m.name == "lutcore_lut_pe")
+            .unwrap();
         assert_eq!(pe.instances, 4);
-        assert_eq!(pe.transistors_each, fx["pe_transistors_each"].as_u64().unwrap());
+        assert_eq!(
+            pe.transistors_each,
+            fx["pe_transistors_each"].as_u64().unwrap()
+        );
         let total: u64 = r.modules.iter().map(|m| m.transistors_total).sum();
-        assert_eq!(total, r.transistors, "per-module totals add up to the design");
+        assert_eq!(
+            total, r.transistors,
+            "per-module totals add up to the design"
+        );
     }
 
     #[test]
     fn parses_ecp5_and_ice40_fixtures() {
         let e = parse_stat(Target::Ecp5, include_str!("fixtures/tiny_ecp5_stat.json")).unwrap();
-        let fx: Value = serde_json::from_str(include_str!("fixtures/tiny_ecp5_expected.json")).unwrap();
+        let fx: Value =
+            serde_json::from_str(include_str!("fixtures/tiny_ecp5_expected.json")).unwrap();
         assert_eq!(e.lut4, fx["lut4"].as_u64().unwrap());
         assert_eq!(e.carry, fx["ccu2c"].as_u64().unwrap());
         assert_eq!(e.carry_lut4, 2 * e.carry);
         assert_eq!(e.ff, fx["ff"].as_u64().unwrap());
         let i = parse_stat(Target::Ice40, include_str!("fixtures/tiny_ice40_stat.json")).unwrap();
-        let fx: Value = serde_json::from_str(include_str!("fixtures/tiny_ice40_expected.json")).unwrap();
+        let fx: Value =
+            serde_json::from_str(include_str!("fixtures/tiny_ice40_expected.json")).unwrap();
         assert_eq!(i.lut4, fx["lut4"].as_u64().unwrap());
         assert_eq!(i.carry, fx["carry"].as_u64().unwrap());
         assert_eq!(i.ff, fx["ff"].as_u64().unwrap());
@@ -378,8 +510,13 @@ endmodule
 
     #[test]
     fn bad_stat_is_a_clear_error() {
-        let e = parse_stat(Target::Asic, "{\"design\": {}}").unwrap_err().to_string();
+        let e = parse_stat(Target::Asic, "{\"design\": {}}")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("modules"), "{e}");
-        assert!(parse_stat(Target::Ecp5, "not json").unwrap_err().to_string().contains("not JSON"));
+        assert!(parse_stat(Target::Ecp5, "not json")
+            .unwrap_err()
+            .to_string()
+            .contains("not JSON"));
     }
 }

@@ -9,9 +9,9 @@
 use std::sync::Arc;
 
 use crate::kernels::{Isa, KernelOptions, LutGemm, Scheme};
+use lutcore_contract::dtype::WeightType;
 use lutcore_contract::layout::WeightMatrix;
 use lutcore_contract::reference::gemv_plain;
-use lutcore_contract::dtype::WeightType;
 
 /// Errors a backend reports.
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +48,12 @@ pub trait Linear: Send + Sync {
 /// `mats[i].gemm(x, n, ..)`'s result, bit for bit. LUT matrices share one
 /// table build and one pass of the thread pool ([`LutGemm::gemm_many`]).
 /// Errors leave the matrix name empty (the caller knows which matrices it passed).
-pub fn gemm_many(mats: &[&dyn Linear], x: &[i8], n: usize, outs: &mut [&mut [i32]]) -> Result<(), BackendError> {
+pub fn gemm_many(
+    mats: &[&dyn Linear],
+    x: &[i8],
+    n: usize,
+    outs: &mut [&mut [i32]],
+) -> Result<(), BackendError> {
     if outs.len() != mats.len() {
         return Err(BackendError::Failed {
             backend: "?".into(),
@@ -56,7 +61,11 @@ pub fn gemm_many(mats: &[&dyn Linear], x: &[i8], n: usize, outs: &mut [&mut [i32
             detail: format!("{} matrices but {} outputs", mats.len(), outs.len()),
         });
     }
-    match mats.iter().map(|m| m.as_lut()).collect::<Option<Vec<&LutGemm>>>() {
+    match mats
+        .iter()
+        .map(|m| m.as_lut())
+        .collect::<Option<Vec<&LutGemm>>>()
+    {
         Some(l) => LutGemm::gemm_many(&l, x, n, outs).map_err(|e| BackendError::Failed {
             backend: "lut".into(),
             matrix: String::new(),
@@ -96,7 +105,10 @@ impl Linear for RefLinear {
         let (m, k) = (self.0.rows(), self.0.cols());
         check_shape("ref", m, k, x, n, out)?;
         for t in 0..n {
-            for (o, v) in out[t * m..(t + 1) * m].iter_mut().zip(gemv_plain(&self.0, &x[t * k..(t + 1) * k])) {
+            for (o, v) in out[t * m..(t + 1) * m]
+                .iter_mut()
+                .zip(gemv_plain(&self.0, &x[t * k..(t + 1) * k]))
+            {
                 *o = v as i32;
             }
         }
@@ -131,7 +143,11 @@ impl Linear for LutLinear {
         self.0.cols()
     }
     fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), BackendError> {
-        self.0.gemm(x, n, out).map_err(|e| BackendError::Failed { backend: "lut".into(), matrix: String::new(), detail: e.to_string() })
+        self.0.gemm(x, n, out).map_err(|e| BackendError::Failed {
+            backend: "lut".into(),
+            matrix: String::new(),
+            detail: e.to_string(),
+        })
     }
     fn as_lut(&self) -> Option<&LutGemm> {
         Some(&self.0)
@@ -140,7 +156,11 @@ impl Linear for LutLinear {
 
 impl Backend for LutBackend {
     fn name(&self) -> String {
-        format!("lut ({} thread{})", self.threads, if self.threads == 1 { "" } else { "s" })
+        format!(
+            "lut ({} thread{})",
+            self.threads,
+            if self.threads == 1 { "" } else { "s" }
+        )
     }
     fn prepare(&self, name: &str, w: &WeightMatrix) -> Result<Arc<dyn Linear>, BackendError> {
         self.prepare_for(Isa::detect(), name, w)
@@ -150,24 +170,46 @@ impl Backend for LutBackend {
 impl LutBackend {
     /// [`Backend::prepare`] with the kernels of `isa` (which must be available)
     /// instead of [`Isa::detect`]'s selection.
-    pub fn prepare_for(&self, isa: Isa, name: &str, w: &WeightMatrix) -> Result<Arc<dyn Linear>, BackendError> {
+    pub fn prepare_for(
+        &self,
+        isa: Isa,
+        name: &str,
+        w: &WeightMatrix,
+    ) -> Result<Arc<dyn Linear>, BackendError> {
         let mut opts = KernelOptions::best(self.threads);
         opts.isa = isa;
         if w.wtype() == WeightType::Ternary {
             opts.scheme = Scheme::TernaryNative;
         }
-        let g = LutGemm::new(w, &opts).map_err(|e| BackendError::Failed { backend: "lut".into(), matrix: name.into(), detail: e.to_string() })?;
+        let g = LutGemm::new(w, &opts).map_err(|e| BackendError::Failed {
+            backend: "lut".into(),
+            matrix: name.into(),
+            detail: e.to_string(),
+        })?;
         Ok(Arc::new(LutLinear(g)))
     }
 }
 
 /// Check the slice lengths of a gemm call.
-pub fn check_shape(backend: &str, m: usize, k: usize, x: &[i8], n: usize, out: &[i32]) -> Result<(), BackendError> {
+pub fn check_shape(
+    backend: &str,
+    m: usize,
+    k: usize,
+    x: &[i8],
+    n: usize,
+    out: &[i32],
+) -> Result<(), BackendError> {
     if x.len() != n * k || out.len() != n * m {
         return Err(BackendError::Failed {
             backend: backend.into(),
             matrix: format!("{m}x{k}"),
-            detail: format!("gemm of {n} tokens needs x of {} and out of {}, got {} and {}", n * k, n * m, x.len(), out.len()),
+            detail: format!(
+                "gemm of {n} tokens needs x of {} and out of {}, got {} and {}",
+                n * k,
+                n * m,
+                x.len(),
+                out.len()
+            ),
         });
     }
     Ok(())

@@ -23,7 +23,10 @@ impl QuantizedActivations {
             .iter()
             .map(|v| (v * s).round().clamp(-128.0, 127.0) as i8)
             .collect();
-        QuantizedActivations { values, scale: 1.0 / s }
+        QuantizedActivations {
+            values,
+            scale: 1.0 / s,
+        }
     }
 }
 

@@ -14,4 +14,3 @@ pub mod model;
 pub mod tokenizer;
 
 pub use dtype::QuantizedActivations;
-

@@ -107,7 +107,10 @@ static GUARD: Guard = Guard;
 
 fn env_u64(name: &str, default: u64) -> u64 {
     match std::env::var(name) {
-        Ok(v) => v.trim().parse().unwrap_or_else(|_| panic!("{name}={v:?} is not a whole number")),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a whole number")),
         Err(_) => default,
     }
 }
@@ -179,7 +182,11 @@ fn walk(b: &[u8]) -> Fields {
             }
         }
     }
-    let mut w = W { b, p: 8, f: Fields::default() };
+    let mut w = W {
+        b,
+        p: 8,
+        f: Fields::default(),
+    };
     let n_tensors = w.u64();
     let n_kv = w.u64();
     for _ in 0..n_kv {
@@ -263,7 +270,8 @@ fn mutate(rng: &mut ChaCha8Rng, b: &mut Vec<u8>, f: &Fields) -> String {
             if at + 4 > len {
                 return "no-op".into();
             }
-            let v: u32 = [rng.gen_range(0..40), 5, 13, 36, u32::MAX, rng.gen()][rng.gen_range(0..6)];
+            let v: u32 =
+                [rng.gen_range(0..40), 5, 13, 36, u32::MAX, rng.gen()][rng.gen_range(0..6)];
             b[at..at + 4].copy_from_slice(&v.to_le_bytes());
             format!("u32 at {at} = {v}")
         }
@@ -286,17 +294,33 @@ fn mutate(rng: &mut ChaCha8Rng, b: &mut Vec<u8>, f: &Fields) -> String {
             if at + 4 > len {
                 return "no-op".into();
             }
-            let v = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -1.0, 1e38, f32::MIN_POSITIVE][rng.gen_range(0..7)];
+            let v = [
+                f32::NAN,
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+                0.0,
+                -1.0,
+                1e38,
+                f32::MIN_POSITIVE,
+            ][rng.gen_range(0..7)];
             b[at..at + 4].copy_from_slice(&v.to_le_bytes());
             format!("f32 at {at} = {v}")
         }
         6 => {
-            let at = if rng.gen_bool(0.5) { f.starts[rng.gen_range(0..f.starts.len())].min(len) } else { rng.gen_range(0..len) };
+            let at = if rng.gen_bool(0.5) {
+                f.starts[rng.gen_range(0..f.starts.len())].min(len)
+            } else {
+                rng.gen_range(0..len)
+            };
             b.truncate(at);
             format!("truncate to {at}")
         }
         7 => {
-            let at = if rng.gen_bool(0.5) { f.starts[rng.gen_range(0..f.starts.len())].min(len) } else { rng.gen_range(0..len) };
+            let at = if rng.gen_bool(0.5) {
+                f.starts[rng.gen_range(0..f.starts.len())].min(len)
+            } else {
+                rng.gen_range(0..len)
+            };
             let n = rng.gen_range(1..=16);
             let bytes: Vec<u8> = (0..n).map(|_| rng.gen()).collect();
             b.splice(at..at, bytes);
@@ -327,7 +351,10 @@ fn exercise(bytes: Vec<u8>, lut: bool, t: &mut Tally) {
     let f = match GgufFile::from_bytes("fuzz.gguf", bytes) {
         Ok(f) => f,
         Err(e) => {
-            assert!(e.to_string().contains("fuzz.gguf"), "error does not name the file: {e}");
+            assert!(
+                e.to_string().contains("fuzz.gguf"),
+                "error does not name the file: {e}"
+            );
             t.parse_err += 1;
             return;
         }
@@ -344,7 +371,10 @@ fn exercise(bytes: Vec<u8>, lut: bool, t: &mut Tally) {
     };
     match model {
         Err(e) => {
-            assert!(e.to_string().contains("fuzz.gguf"), "error does not name the file: {e}");
+            assert!(
+                e.to_string().contains("fuzz.gguf"),
+                "error does not name the file: {e}"
+            );
             t.load_err += 1;
         }
         Ok(m) => {
@@ -393,7 +423,10 @@ fn base_files() -> Vec<(&'static str, Vec<u8>)> {
     for (i, shape) in shapes.iter().enumerate() {
         let path = dir.path().join(format!("{}.gguf", shape.name));
         write_model(shape, Some(&vocab), 3 + i as u64, &path, |_, _| {}).unwrap();
-        out.push((if i == 0 { "tq2_0" } else { "i2_s" }, std::fs::read(&path).unwrap()));
+        out.push((
+            if i == 0 { "tq2_0" } else { "i2_s" },
+            std::fs::read(&path).unwrap(),
+        ));
     }
     out
 }
@@ -415,7 +448,11 @@ fn fuzz_reader_and_loader_never_panic_nor_overallocate() {
     for (name, b) in &bases {
         let mut t = Tally::default();
         exercise(b.clone(), false, &mut t);
-        assert_eq!((t.load_ok, t.forward_ok, t.tokenizer_ok), (1, 1, 1), "base file {name} does not load: {t:?}");
+        assert_eq!(
+            (t.load_ok, t.forward_ok, t.tokenizer_ok),
+            (1, 1, 1),
+            "base file {name} does not load: {t:?}"
+        );
     }
     let start = Instant::now();
     let mut tally = Tally::default();
@@ -429,7 +466,15 @@ fn fuzz_reader_and_loader_never_panic_nor_overallocate() {
         let which = rng.gen_range(0..bases.len());
         let mut b = bases[which].1.clone();
         let n = rng.gen_range(1..=3);
-        let what: Vec<String> = (0..n).map(|_| if b.is_empty() { "no-op".into() } else { mutate(&mut rng, &mut b, &fields[which]) }).collect();
+        let what: Vec<String> = (0..n)
+            .map(|_| {
+                if b.is_empty() {
+                    "no-op".into()
+                } else {
+                    mutate(&mut rng, &mut b, &fields[which])
+                }
+            })
+            .collect();
         let lut = rng.gen_bool(0.25);
         let r = catch_unwind(AssertUnwindSafe(|| exercise(b, lut, &mut tally)));
         if r.is_err() {
@@ -443,8 +488,18 @@ fn fuzz_reader_and_loader_never_panic_nor_overallocate() {
         done += 1;
     }
     ITERATION.store(usize::MAX, Ordering::Relaxed);
-    let _ = writeln!(std::io::stderr(), "fuzz_gguf: {done} iterations in {:.1} s: {tally:?}", start.elapsed().as_secs_f64());
-    assert!(done >= 100.min(iters), "only {done} iterations ran in {budget:?}");
+    let _ = writeln!(
+        std::io::stderr(),
+        "fuzz_gguf: {done} iterations in {:.1} s: {tally:?}",
+        start.elapsed().as_secs_f64()
+    );
+    assert!(
+        done >= 100.min(iters),
+        "only {done} iterations ran in {budget:?}"
+    );
     // The mutations reach every stage (a fuzzer stuck at the header tests little).
-    assert!(tally.parse_err > 0 && tally.load_err > 0 && tally.load_ok > 0, "{tally:?}");
+    assert!(
+        tally.parse_err > 0 && tally.load_err > 0 && tally.load_ok > 0,
+        "{tally:?}"
+    );
 }

@@ -4,11 +4,14 @@ use std::path::PathBuf;
 
 use lutcore_sw::gguf::codec::{encode_f32, encode_ternary};
 use lutcore_sw::gguf::{
-    ternary_rows, GgmlType, GgufError, GgufFile, GgufWriter, MetadataArray, MetadataValue, TernaryScale,
+    ternary_rows, GgmlType, GgufError, GgufFile, GgufWriter, MetadataArray, MetadataValue,
+    TernaryScale,
 };
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gguf").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/gguf")
+        .join(name)
 }
 
 fn parse(bytes: Vec<u8>) -> Result<GgufFile, GgufError> {
@@ -36,16 +39,34 @@ fn metadata_fixture_has_every_type() {
     assert_eq!(f.get_u64("test.u64").unwrap(), (1u64 << 63) + 5);
     assert_eq!(f.get_i64("test.i64").unwrap(), -(1i64 << 62));
     assert_eq!(f.get_f64("test.f64").unwrap(), -2.25);
-    assert_eq!(f.get_str_array("test.arr_str").unwrap(), ["<unk>", "<s>", "</s>", "▁the", "", "日本"]);
+    assert_eq!(
+        f.get_str_array("test.arr_str").unwrap(),
+        ["<unk>", "<s>", "</s>", "▁the", "", "日本"]
+    );
     assert_eq!(f.get_f32_array("test.arr_f32").unwrap(), [0.5, -1.25, 3.0]);
     assert_eq!(f.get_i32_array("test.arr_i32").unwrap(), [1, -2, 3]);
-    assert_eq!(f.get_array("test.arr_bool").unwrap(), &MetadataArray::Bool(vec![true, false, true]));
-    assert_eq!(f.get_array("test.arr_u8").unwrap(), &MetadataArray::U8(vec![1, 2, 255]));
-    assert_eq!(f.get_array("test.arr_u64").unwrap(), &MetadataArray::U64(vec![1, u64::MAX]));
-    assert_eq!(f.get_array("test.arr_f64").unwrap(), &MetadataArray::F64(vec![0.1, -0.2]));
+    assert_eq!(
+        f.get_array("test.arr_bool").unwrap(),
+        &MetadataArray::Bool(vec![true, false, true])
+    );
+    assert_eq!(
+        f.get_array("test.arr_u8").unwrap(),
+        &MetadataArray::U8(vec![1, 2, 255])
+    );
+    assert_eq!(
+        f.get_array("test.arr_u64").unwrap(),
+        &MetadataArray::U64(vec![1, u64::MAX])
+    );
+    assert_eq!(
+        f.get_array("test.arr_f64").unwrap(),
+        &MetadataArray::F64(vec![0.1, -0.2])
+    );
     assert_eq!(
         f.get_array("test.arr_nested").unwrap(),
-        &MetadataArray::Array(vec![MetadataArray::I32(vec![1, 2]), MetadataArray::I32(vec![3])])
+        &MetadataArray::Array(vec![
+            MetadataArray::I32(vec![1, 2]),
+            MetadataArray::I32(vec![3])
+        ])
     );
     let t = f.expect_shape("small", &[3, 2]).unwrap();
     assert_eq!((t.rows(), t.cols()), (2, 3));
@@ -56,17 +77,40 @@ fn metadata_fixture_has_every_type() {
 fn typed_getter_errors_name_key_and_type() {
     let f = GgufFile::open(fixture("metadata.gguf")).unwrap();
     let msg = f.get_str("test.u32").unwrap_err().to_string();
-    assert!(msg.contains("metadata.gguf") && msg.contains("`test.u32`") && msg.contains("expected string"), "{msg}");
+    assert!(
+        msg.contains("metadata.gguf")
+            && msg.contains("`test.u32`")
+            && msg.contains("expected string"),
+        "{msg}"
+    );
     let msg = f.get_u32("test.i8").unwrap_err().to_string();
-    assert!(msg.contains("`test.i8`") && msg.contains("-100") && msg.contains("u32"), "{msg}");
-    assert!(matches!(f.get_u32("test.u64"), Err(GgufError::ValueOutOfRange { .. })));
-    assert!(matches!(f.get_str_array("test.arr_f32"), Err(GgufError::WrongKeyType { .. })));
+    assert!(
+        msg.contains("`test.i8`") && msg.contains("-100") && msg.contains("u32"),
+        "{msg}"
+    );
+    assert!(matches!(
+        f.get_u32("test.u64"),
+        Err(GgufError::ValueOutOfRange { .. })
+    ));
+    assert!(matches!(
+        f.get_str_array("test.arr_f32"),
+        Err(GgufError::WrongKeyType { .. })
+    ));
     let e = f.get_f32("no.such.key").unwrap_err();
-    assert!(matches!(&e, GgufError::MissingKey { key, .. } if key == "no.such.key"), "{e}");
+    assert!(
+        matches!(&e, GgufError::MissingKey { key, .. } if key == "no.such.key"),
+        "{e}"
+    );
     let e = f.tensor("nope").unwrap_err();
-    assert!(matches!(&e, GgufError::MissingTensor { tensor, .. } if tensor == "nope"), "{e}");
+    assert!(
+        matches!(&e, GgufError::MissingTensor { tensor, .. } if tensor == "nope"),
+        "{e}"
+    );
     let e = f.expect_shape("small", &[2, 3]).unwrap_err();
-    assert!(e.to_string().contains("`small`") && e.to_string().contains("[3, 2]"), "{e}");
+    assert!(
+        e.to_string().contains("`small`") && e.to_string().contains("[3, 2]"),
+        "{e}"
+    );
     assert!(matches!(e, GgufError::WrongShape { .. }));
 }
 
@@ -82,7 +126,11 @@ fn expected() -> Vec<Expected> {
     let text = std::fs::read_to_string(fixture("tensors.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let floats = |x: &serde_json::Value| -> Vec<f32> {
-        x.as_array().unwrap().iter().map(|f| f.as_f64().unwrap() as f32).collect()
+        x.as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_f64().unwrap() as f32)
+            .collect()
     };
     v.as_object()
         .unwrap()
@@ -90,7 +138,12 @@ fn expected() -> Vec<Expected> {
         .map(|(name, e)| Expected {
             name: name.clone(),
             ty: e["type"].as_str().unwrap().to_string(),
-            dims: e["dims"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap()).collect(),
+            dims: e["dims"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_u64().unwrap())
+                .collect(),
             input: floats(&e["input"]),
             decoded: floats(&e["decoded"]),
         })
@@ -122,7 +175,11 @@ fn tensors_fixture_decodes_like_gguf_py() {
                 let back: Vec<f32> = m.values.iter().map(|&v| f32::from(v) * 0.0371).collect();
                 assert_eq!(back, e.input, "{}", e.name);
             } else {
-                assert!(matches!(m.scale, TernaryScale::PerBlock { block_len: 256, .. }), "{}", e.name);
+                assert!(
+                    matches!(m.scale, TernaryScale::PerBlock { block_len: 256, .. }),
+                    "{}",
+                    e.name
+                );
             }
         }
     }
@@ -144,7 +201,9 @@ fn ternary_values(n: usize, seed: u64) -> Vec<i8> {
     let mut s = seed;
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 33) % 3) as i8 - 1
         })
         .collect()
@@ -167,22 +226,41 @@ fn writer_reader_round_trip_every_type() {
         ("u64", MetadataValue::U64(1 << 40)),
         ("i64", MetadataValue::I64(-(1 << 40))),
         ("f64", MetadataValue::F64(1e100)),
-        ("vocab", MetadataValue::Array(MetadataArray::String((0..1000).map(|i| format!("tok{i}")).collect()))),
-        ("nested", MetadataValue::Array(MetadataArray::Array(vec![MetadataArray::F32(vec![1.0])]))),
+        (
+            "vocab",
+            MetadataValue::Array(MetadataArray::String(
+                (0..1000).map(|i| format!("tok{i}")).collect(),
+            )),
+        ),
+        (
+            "nested",
+            MetadataValue::Array(MetadataArray::Array(vec![MetadataArray::F32(vec![1.0])])),
+        ),
     ];
     for (k, v) in &all {
         w.add(k, v.clone()).unwrap();
     }
-    assert!(w.add("u8", MetadataValue::U8(1)).is_err(), "duplicate key accepted");
+    assert!(
+        w.add("u8", MetadataValue::U8(1)).is_err(),
+        "duplicate key accepted"
+    );
     let f32s: Vec<f32> = (0..24).map(|i| i as f32 * 0.37 - 3.0).collect();
-    w.add_f32_tensor("f32", &[8, 3], &f32s, GgmlType::F32).unwrap();
-    w.add_f32_tensor("f16", &[8, 3], &f32s, GgmlType::F16).unwrap();
-    w.add_f32_tensor("bf16", &[8, 3], &f32s, GgmlType::BF16).unwrap();
+    w.add_f32_tensor("f32", &[8, 3], &f32s, GgmlType::F32)
+        .unwrap();
+    w.add_f32_tensor("f16", &[8, 3], &f32s, GgmlType::F16)
+        .unwrap();
+    w.add_f32_tensor("bf16", &[8, 3], &f32s, GgmlType::BF16)
+        .unwrap();
     let tern = ternary_values(2 * 512, 1);
     for ty in [GgmlType::TQ1_0, GgmlType::TQ2_0, GgmlType::I2S] {
-        w.add_ternary_tensor(&ty.name(), &[512, 2], &tern, 0.125, ty).unwrap();
+        w.add_ternary_tensor(&ty.name(), &[512, 2], &tern, 0.125, ty)
+            .unwrap();
     }
-    assert!(w.add_f32_tensor("f32", &[24], &f32s, GgmlType::F32).is_err(), "duplicate tensor accepted");
+    assert!(
+        w.add_f32_tensor("f32", &[24], &f32s, GgmlType::F32)
+            .is_err(),
+        "duplicate tensor accepted"
+    );
     let path = std::env::temp_dir().join(format!("lutcore-gguf-rt-{}.gguf", std::process::id()));
     w.write(&path).unwrap();
     let f = GgufFile::open(&path).unwrap();
@@ -197,9 +275,15 @@ fn writer_reader_round_trip_every_type() {
         assert_eq!(t.offset % 64, 0, "{}", t.name);
     }
     assert_eq!(f.tensor("f32").unwrap().to_f32().unwrap(), f32s);
-    let f16s: Vec<f32> = f32s.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect();
+    let f16s: Vec<f32> = f32s
+        .iter()
+        .map(|&v| half::f16::from_f32(v).to_f32())
+        .collect();
     assert_eq!(f.tensor("f16").unwrap().to_f32().unwrap(), f16s);
-    let bf16s: Vec<f32> = f32s.iter().map(|&v| half::bf16::from_f32(v).to_f32()).collect();
+    let bf16s: Vec<f32> = f32s
+        .iter()
+        .map(|&v| half::bf16::from_f32(v).to_f32())
+        .collect();
     assert_eq!(f.tensor("bf16").unwrap().to_f32().unwrap(), bf16s);
     for name in ["TQ1_0", "TQ2_0", "I2_S"] {
         let t = f.expect_shape(name, &[512, 2]).unwrap();
@@ -207,7 +291,10 @@ fn writer_reader_round_trip_every_type() {
         assert_eq!((m.rows, m.cols), (2, 512));
         assert_eq!(m.values, tern, "{name}");
         assert_eq!(m.per_tensor_scale(), Some(0.125), "{name}");
-        assert_eq!(m.to_weight_matrix().unwrap().value(1, 3), i32::from(tern[512 + 3]));
+        assert_eq!(
+            m.to_weight_matrix().unwrap().value(1, 3),
+            i32::from(tern[512 + 3])
+        );
     }
     assert_eq!(f.tensor("I2_S").unwrap().ggml_type(), GgmlType::I2S);
 }
@@ -237,7 +324,8 @@ fn type_36_is_i2s_only_for_bitnet() {
     let tern = ternary_values(128, 3);
     for (arch, want) in [("bitnet", GgmlType::I2S), ("llama", GgmlType::Other(36))] {
         let mut w = GgufWriter::with_architecture(arch);
-        w.add_ternary_tensor("w", &[128], &tern, 1.0, GgmlType::I2S).unwrap();
+        w.add_ternary_tensor("w", &[128], &tern, 1.0, GgmlType::I2S)
+            .unwrap();
         let f = parse(w.to_bytes()).unwrap();
         let t = f.tensor("w").unwrap();
         assert_eq!(t.ggml_type(), want, "{arch}");
@@ -245,7 +333,10 @@ fn type_36_is_i2s_only_for_bitnet() {
             // Unknown size: the view runs to the end of the file, decoding is refused.
             assert!(t.data().len() >= 32 + 32);
             let e = ternary_rows(&t).unwrap_err();
-            assert!(matches!(e, GgufError::UnsupportedType { .. }) && e.to_string().contains("`w`"), "{e}");
+            assert!(
+                matches!(e, GgufError::UnsupportedType { .. }) && e.to_string().contains("`w`"),
+                "{e}"
+            );
         }
     }
 }
@@ -253,14 +344,23 @@ fn type_36_is_i2s_only_for_bitnet() {
 #[test]
 fn unknown_and_upstream_types_read_raw() {
     let mut w = GgufWriter::new();
-    w.add_raw_tensor("q8", &[32, 2], GgmlType::Other(8), vec![7u8; 68]).unwrap();
-    w.add_raw_tensor("mystery", &[5], GgmlType::Other(250), vec![1, 2, 3]).unwrap();
-    w.add_f32_tensor("after", &[2], &[1.0, 2.0], GgmlType::F32).unwrap();
+    w.add_raw_tensor("q8", &[32, 2], GgmlType::Other(8), vec![7u8; 68])
+        .unwrap();
+    w.add_raw_tensor("mystery", &[5], GgmlType::Other(250), vec![1, 2, 3])
+        .unwrap();
+    w.add_f32_tensor("after", &[2], &[1.0, 2.0], GgmlType::F32)
+        .unwrap();
     let f = parse(w.to_bytes()).unwrap();
     let q8 = f.tensor("q8").unwrap();
-    assert_eq!((q8.ggml_type().name().as_str(), q8.data().len()), ("Q8_0", 68));
+    assert_eq!(
+        (q8.ggml_type().name().as_str(), q8.data().len()),
+        ("Q8_0", 68)
+    );
     let e = q8.to_f32().unwrap_err();
-    assert!(e.to_string().contains("Q8_0") && e.to_string().contains("`q8`"), "{e}");
+    assert!(
+        e.to_string().contains("Q8_0") && e.to_string().contains("`q8`"),
+        "{e}"
+    );
     let m = f.tensor("mystery").unwrap();
     assert_eq!(&m.data()[..3], &[1, 2, 3]);
     assert_eq!(m.data().len(), 32, "unknown size runs to the next tensor");
@@ -308,11 +408,25 @@ impl Raw {
 fn small_file() -> Vec<u8> {
     let mut w = GgufWriter::with_architecture("bitnet");
     w.add_str("general.name", "tiny").unwrap();
-    w.add_array("tokenizer.ggml.tokens", MetadataArray::String(vec!["a".into(), "bb".into()])).unwrap();
-    w.add_f32_tensor("norm", &[4], &[1.0, 2.0, 3.0, 4.0], GgmlType::F32).unwrap();
-    w.add_ternary_tensor("w2", &[256, 2], &ternary_values(512, 9), 0.5, GgmlType::TQ2_0).unwrap();
-    w.add_ternary_tensor("w1", &[256], &ternary_values(256, 8), 0.5, GgmlType::TQ1_0).unwrap();
-    w.add_ternary_tensor("wi", &[128, 2], &ternary_values(256, 7), 0.5, GgmlType::I2S).unwrap();
+    w.add_array(
+        "tokenizer.ggml.tokens",
+        MetadataArray::String(vec!["a".into(), "bb".into()]),
+    )
+    .unwrap();
+    w.add_f32_tensor("norm", &[4], &[1.0, 2.0, 3.0, 4.0], GgmlType::F32)
+        .unwrap();
+    w.add_ternary_tensor(
+        "w2",
+        &[256, 2],
+        &ternary_values(512, 9),
+        0.5,
+        GgmlType::TQ2_0,
+    )
+    .unwrap();
+    w.add_ternary_tensor("w1", &[256], &ternary_values(256, 8), 0.5, GgmlType::TQ1_0)
+        .unwrap();
+    w.add_ternary_tensor("wi", &[128, 2], &ternary_values(256, 7), 0.5, GgmlType::I2S)
+        .unwrap();
     w.to_bytes()
 }
 
@@ -334,7 +448,10 @@ fn bad_magic_and_version() {
     let mut b = small_file();
     b[4..8].copy_from_slice(&1u32.to_le_bytes());
     let (e, m) = msg(parse(b));
-    assert!(matches!(e, GgufError::UnsupportedVersion { version: 1, .. }), "{m}");
+    assert!(
+        matches!(e, GgufError::UnsupportedVersion { version: 1, .. }),
+        "{m}"
+    );
     let mut b = small_file();
     b[4..8].copy_from_slice(&3u32.to_be_bytes());
     let (_, m) = msg(parse(b));
@@ -365,21 +482,36 @@ fn truncation_errors_name_the_part() {
 fn absurd_counts_error_without_allocating() {
     let huge = 1u64 << 60;
     let (e, m) = msg(parse(Raw::header(3, huge, 0).0));
-    assert!(matches!(e, GgufError::AbsurdCount { count, .. } if count == huge), "{m}");
+    assert!(
+        matches!(e, GgufError::AbsurdCount { count, .. } if count == huge),
+        "{m}"
+    );
     let (e, m) = msg(parse(Raw::header(3, 0, huge).0));
-    assert!(matches!(e, GgufError::AbsurdCount { .. }) && m.contains("metadata key count"), "{m}");
+    assert!(
+        matches!(e, GgufError::AbsurdCount { .. }) && m.contains("metadata key count"),
+        "{m}"
+    );
     let mut r = Raw::header(3, 0, 1);
     r.str("tokenizer.ggml.tokens").u32(9).u32(8).u64(huge);
     let (e, m) = msg(parse(r.0));
-    assert!(matches!(e, GgufError::AbsurdCount { .. }) && m.contains("`tokenizer.ggml.tokens`"), "{m}");
+    assert!(
+        matches!(e, GgufError::AbsurdCount { .. }) && m.contains("`tokenizer.ggml.tokens`"),
+        "{m}"
+    );
     let mut r = Raw::header(3, 0, 1);
     r.str("k").u32(8).u64(huge);
     let (e, m) = msg(parse(r.0));
-    assert!(matches!(e, GgufError::Truncated { .. }) && m.contains("`k`"), "{m}");
+    assert!(
+        matches!(e, GgufError::Truncated { .. }) && m.contains("`k`"),
+        "{m}"
+    );
     let mut r = Raw::header(3, 1, 0);
     r.tensor("t", &[huge, huge], 0, 0);
     let (e, m) = msg(parse(r.0));
-    assert!(matches!(e, GgufError::BadTensorInfo { .. }) && m.contains("overflows"), "{m}");
+    assert!(
+        matches!(e, GgufError::BadTensorInfo { .. }) && m.contains("overflows"),
+        "{m}"
+    );
 }
 
 #[test]
@@ -388,10 +520,22 @@ fn structural_errors() {
     let mut r = Raw::header(3, 1, 0);
     r.tensor("t", &[4], 0, 8).pad_to(64 + 32 + 16);
     let (e, m) = msg(parse(r.0));
-    assert!(matches!(e, GgufError::Misaligned { offset: 8, alignment: 32, .. }) && m.contains("`t`"), "{m}");
+    assert!(
+        matches!(
+            e,
+            GgufError::Misaligned {
+                offset: 8,
+                alignment: 32,
+                ..
+            }
+        ) && m.contains("`t`"),
+        "{m}"
+    );
     // Duplicate tensor names.
     let mut r = Raw::header(3, 2, 0);
-    r.tensor("t", &[4], 0, 0).tensor("t", &[4], 0, 32).pad_to(256);
+    r.tensor("t", &[4], 0, 0)
+        .tensor("t", &[4], 0, 32)
+        .pad_to(256);
     let (e, _) = msg(parse(r.0));
     assert!(matches!(e, GgufError::DuplicateTensor { ref tensor, .. } if tensor == "t"));
     // Duplicate keys.
@@ -403,7 +547,10 @@ fn structural_errors() {
     let mut r = Raw::header(3, 0, 1);
     r.str("a").u32(13).u32(1);
     let (e, m) = msg(parse(r.0));
-    assert!(matches!(e, GgufError::BadValueType { type_id: 13, .. }) && m.contains("`a`"), "{m}");
+    assert!(
+        matches!(e, GgufError::BadValueType { type_id: 13, .. }) && m.contains("`a`"),
+        "{m}"
+    );
     // Bad alignment.
     let mut r = Raw::header(3, 0, 1);
     r.str("general.alignment").u32(4).u32(48);
@@ -418,7 +565,10 @@ fn structural_errors() {
     let mut r = Raw::header(3, 1, 0);
     r.tensor("t", &[100], 35, 0).pad_to(512);
     let (e, m) = msg(parse(r.0));
-    assert!(matches!(e, GgufError::BadTensorInfo { .. }) && m.contains("multiple of 256"), "{m}");
+    assert!(
+        matches!(e, GgufError::BadTensorInfo { .. }) && m.contains("multiple of 256"),
+        "{m}"
+    );
     // Invalid UTF-8 in a key.
     let mut r = Raw::header(3, 0, 1);
     r.u64(2);
@@ -435,31 +585,54 @@ fn non_ternary_codes_are_errors() {
     let mut data = vec![0x55u8; 66];
     data[0] = 0xff;
     let mut w = GgufWriter::new();
-    w.add_raw_tensor("w", &[256], GgmlType::TQ2_0, data).unwrap();
+    w.add_raw_tensor("w", &[256], GgmlType::TQ2_0, data)
+        .unwrap();
     let f = parse(w.to_bytes()).unwrap();
     let t = f.tensor("w").unwrap();
     let e = ternary_rows(&t).unwrap_err();
-    assert!(matches!(e, GgufError::BadTensorData { .. }) && e.to_string().contains("code 3"), "{e}");
-    assert_eq!(t.to_f32().unwrap().len(), 256, "dequantization follows ggml (value 2)");
+    assert!(
+        matches!(e, GgufError::BadTensorData { .. }) && e.to_string().contains("code 3"),
+        "{e}"
+    );
+    assert_eq!(
+        t.to_f32().unwrap().len(),
+        256,
+        "dequantization follows ggml (value 2)"
+    );
     // I2_S code 3.
     let mut w = GgufWriter::with_architecture("bitnet");
-    w.add_raw_tensor("w", &[128], GgmlType::I2S, vec![0xff; 64]).unwrap();
+    w.add_raw_tensor("w", &[128], GgmlType::I2S, vec![0xff; 64])
+        .unwrap();
     let f = parse(w.to_bytes()).unwrap();
     let e = ternary_rows(&f.tensor("w").unwrap()).unwrap_err();
-    assert!(e.to_string().contains("I2_S") && e.to_string().contains("`w`"), "{e}");
+    assert!(
+        e.to_string().contains("I2_S") && e.to_string().contains("`w`"),
+        "{e}"
+    );
     // F32 tensor asked for ternary.
     let f = parse(small_file()).unwrap();
     let e = ternary_rows(&f.tensor("norm").unwrap()).unwrap_err();
-    assert!(matches!(e, GgufError::UnsupportedType { .. }) && e.to_string().contains("F32"), "{e}");
+    assert!(
+        matches!(e, GgufError::UnsupportedType { .. }) && e.to_string().contains("F32"),
+        "{e}"
+    );
 }
 
 #[test]
 fn writer_rejects_bad_input() {
     let mut w = GgufWriter::new();
-    assert!(w.add_f32_tensor("t", &[100], &[0.0; 100], GgmlType::TQ2_0).is_err());
-    assert!(w.add_f32_tensor("t", &[4], &[0.0; 3], GgmlType::F32).is_err());
-    assert!(w.add_ternary_tensor("t", &[256], &[2; 256], 1.0, GgmlType::TQ1_0).is_err());
-    assert!(w.add_raw_tensor("t", &[4], GgmlType::F32, vec![0; 15]).is_err());
+    assert!(w
+        .add_f32_tensor("t", &[100], &[0.0; 100], GgmlType::TQ2_0)
+        .is_err());
+    assert!(w
+        .add_f32_tensor("t", &[4], &[0.0; 3], GgmlType::F32)
+        .is_err());
+    assert!(w
+        .add_ternary_tensor("t", &[256], &[2; 256], 1.0, GgmlType::TQ1_0)
+        .is_err());
+    assert!(w
+        .add_raw_tensor("t", &[4], GgmlType::F32, vec![0; 15])
+        .is_err());
     assert!(w.set_alignment(48).is_err());
 }
 
@@ -523,10 +696,17 @@ fn a_directory_or_fifo_is_not_a_gguf_file() {
     let dir = tempfile::tempdir().unwrap();
     let e = GgufFile::open(dir.path()).unwrap_err();
     assert!(matches!(e, GgufError::NotAFile { .. }), "{e}");
-    assert!(e.to_string().contains("is a directory") && e.to_string().contains(".gguf model file"), "{e}");
+    assert!(
+        e.to_string().contains("is a directory") && e.to_string().contains(".gguf model file"),
+        "{e}"
+    );
     // A FIFO would block an open(2) until a writer comes: refused before opening.
     let fifo = dir.path().join("fifo");
-    if std::process::Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success()) {
+    if std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
         let e = GgufFile::open(&fifo).unwrap_err();
         assert!(e.to_string().contains("not a regular file"), "{e}");
     }
@@ -536,20 +716,44 @@ fn a_directory_or_fifo_is_not_a_gguf_file() {
 fn writer_copy_of_round_trips_and_edits() {
     let f = parse(small_file()).unwrap();
     let mut w = GgufWriter::copy_of(&f).unwrap();
-    assert_eq!(w.to_bytes(), small_file(), "an unedited copy is byte-identical");
-    w.set("general.name", MetadataValue::String("edited".into())).unwrap();
+    assert_eq!(
+        w.to_bytes(),
+        small_file(),
+        "an unedited copy is byte-identical"
+    );
+    w.set("general.name", MetadataValue::String("edited".into()))
+        .unwrap();
     w.set("new.key", MetadataValue::U32(7)).unwrap();
     assert!(w.remove("tokenizer.ggml.tokens") && !w.remove("tokenizer.ggml.tokens"));
-    w.replace_tensor("norm", &[2], GgmlType::F32, [1.5f32, -2.0].iter().flat_map(|v| v.to_le_bytes()).collect()).unwrap();
-    assert!(w.replace_tensor("norm", &[3], GgmlType::F32, vec![0; 4]).is_err(), "3 f32 need 12 bytes");
-    assert!(w.replace_tensor("absent", &[1], GgmlType::F32, vec![0; 4]).is_err());
+    w.replace_tensor(
+        "norm",
+        &[2],
+        GgmlType::F32,
+        [1.5f32, -2.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect(),
+    )
+    .unwrap();
+    assert!(
+        w.replace_tensor("norm", &[3], GgmlType::F32, vec![0; 4])
+            .is_err(),
+        "3 f32 need 12 bytes"
+    );
+    assert!(w
+        .replace_tensor("absent", &[1], GgmlType::F32, vec![0; 4])
+        .is_err());
     let g = parse(w.to_bytes()).unwrap();
     assert_eq!(g.get_str("general.name").unwrap(), "edited");
     assert_eq!(g.get_u32("new.key").unwrap(), 7);
     assert!(g.get("tokenizer.ggml.tokens").is_none());
     assert_eq!(g.tensor("norm").unwrap().to_f32().unwrap(), [1.5, -2.0]);
     let names: Vec<&str> = g.tensor_infos().iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, ["norm", "w2", "w1", "wi"], "the replaced tensor keeps its place");
+    assert_eq!(
+        names,
+        ["norm", "w2", "w1", "wi"],
+        "the replaced tensor keeps its place"
+    );
 }
 
 /// The probe's abort: `bitnet.block_count = 10^9` made the loader reserve
@@ -567,9 +771,18 @@ fn regression_block_count_1e9_refused_before_reserving_layers() {
     write_model(&shape, None, 1, &path, |_, _| {}).unwrap();
     let f = GgufFile::open(&path).unwrap();
     let mut w = GgufWriter::copy_of(&f).unwrap();
-    w.set("bitnet.block_count", MetadataValue::U32(1_000_000_000)).unwrap();
+    w.set("bitnet.block_count", MetadataValue::U32(1_000_000_000))
+        .unwrap();
     let g = parse(w.to_bytes()).unwrap();
-    let e = Model::from_gguf(&g, &RefBackend, |_, _| {}).err().expect("accepted").to_string();
+    let e = Model::from_gguf(&g, &RefBackend, |_, _| {})
+        .err()
+        .expect("accepted")
+        .to_string();
     // 13 tensors: token_embd, output_norm and 11 for the one real layer.
-    assert!(e.contains("mem.gguf") && e.contains("bitnet.block_count = 1000000000") && e.contains("holds 13 tensors"), "{e}");
+    assert!(
+        e.contains("mem.gguf")
+            && e.contains("bitnet.block_count = 1000000000")
+            && e.contains("holds 13 tensors"),
+        "{e}"
+    );
 }

@@ -3,16 +3,20 @@
 //! the lossy mode's error bound, and error messages. The timing harness is
 //! the ignored test `bench_ternary_8640x3200` (run with `--ignored --nocapture`).
 
-use lutcore_sw::kernels::{
-    flush_blocks, Isa, KernelError, KernelOptions, LutGemm, Scheme, TableMode, MAX_ABS_ERROR_PER_LOOKUP,
-};
 use lutcore_contract::reference::gemv_plain;
 use lutcore_contract::{WeightMatrix, WeightType};
+use lutcore_sw::kernels::{
+    flush_blocks, Isa, KernelError, KernelOptions, LutGemm, Scheme, TableMode,
+    MAX_ABS_ERROR_PER_LOOKUP,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 fn seed() -> u64 {
-    let seed = std::env::var("LUTCORE_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x1u64 << 40 | 0x7ac);
+    let seed = std::env::var("LUTCORE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x1u64 << 40 | 0x7ac);
     println!("seed {seed} (replay: LUTCORE_SEED={seed} cargo test -p lutcore-sw --test kernels)");
     seed
 }
@@ -23,26 +27,49 @@ fn isas() -> Vec<Isa> {
     assert!(avail.contains(&Isa::Generic));
     #[cfg(target_arch = "x86_64")]
     {
-        assert_eq!(avail.contains(&Isa::Avx2), std::arch::is_x86_feature_detected!("avx2"), "AVX2 detection");
+        assert_eq!(
+            avail.contains(&Isa::Avx2),
+            std::arch::is_x86_feature_detected!("avx2"),
+            "AVX2 detection"
+        );
         let avx512 = std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512bw")
             && std::arch::is_x86_feature_detected!("avx512vl")
             && std::env::var_os("LUTCORE_UNVERIFIED_AVX512").is_some();
-        assert_eq!(avail.contains(&Isa::Avx512), avx512, "AVX-512 detection (opt-in until verified)");
+        assert_eq!(
+            avail.contains(&Isa::Avx512),
+            avx512,
+            "AVX-512 detection (opt-in until verified)"
+        );
     }
     println!("testing ISAs: {avail:?}");
     avail
 }
 
 fn opts(isa: Isa, threads: usize) -> KernelOptions {
-    KernelOptions { isa, threads, tables: TableMode::Exact, scheme: Scheme::BitPlanes }
+    KernelOptions {
+        isa,
+        threads,
+        tables: TableMode::Exact,
+        scheme: Scheme::BitPlanes,
+    }
 }
 
-fn random_matrix(rng: &mut ChaCha8Rng, wtype: WeightType, m: usize, k: usize, extreme: bool) -> WeightMatrix {
+fn random_matrix(
+    rng: &mut ChaCha8Rng,
+    wtype: WeightType,
+    m: usize,
+    k: usize,
+    extreme: bool,
+) -> WeightMatrix {
     let values: Vec<i32> = (0..m * k)
         .map(|_| {
             if extreme {
-                if rng.gen_bool(0.5) { wtype.max_value() } else { wtype.min_value() }
+                if rng.gen_bool(0.5) {
+                    wtype.max_value()
+                } else {
+                    wtype.min_value()
+                }
             } else {
                 rng.gen_range(wtype.min_value()..=wtype.max_value())
             }
@@ -52,12 +79,30 @@ fn random_matrix(rng: &mut ChaCha8Rng, wtype: WeightType, m: usize, k: usize, ex
 }
 
 fn random_x(rng: &mut ChaCha8Rng, len: usize, extreme: bool) -> Vec<i8> {
-    (0..len).map(|_| if extreme { if rng.gen_bool(0.5) { 127 } else { -128 } } else { rng.gen() }).collect()
+    (0..len)
+        .map(|_| {
+            if extreme {
+                if rng.gen_bool(0.5) {
+                    127
+                } else {
+                    -128
+                }
+            } else {
+                rng.gen()
+            }
+        })
+        .collect()
 }
 
 fn reference(w: &WeightMatrix, x: &[i8], n: usize) -> Vec<i32> {
     let k = w.cols();
-    (0..n).flat_map(|t| gemv_plain(w, &x[t * k..(t + 1) * k]).into_iter().map(|v| i32::try_from(v).unwrap())).collect()
+    (0..n)
+        .flat_map(|t| {
+            gemv_plain(w, &x[t * k..(t + 1) * k])
+                .into_iter()
+                .map(|v| i32::try_from(v).unwrap())
+        })
+        .collect()
 }
 
 fn check(w: &WeightMatrix, x: &[i8], n: usize, o: &KernelOptions, what: &str) {
@@ -68,7 +113,13 @@ fn check(w: &WeightMatrix, x: &[i8], n: usize, o: &KernelOptions, what: &str) {
     let want = reference(w, x, n);
     if out != want {
         let i = out.iter().zip(&want).position(|(a, b)| a != b).unwrap();
-        panic!("{what}: first mismatch at token {} row {}: got {} want {}", i / w.rows(), i % w.rows(), out[i], want[i]);
+        panic!(
+            "{what}: first mismatch at token {} row {}: got {} want {}",
+            i / w.rows(),
+            i % w.rows(),
+            out[i],
+            want[i]
+        );
     }
 }
 
@@ -97,7 +148,10 @@ fn bit_exact_on_random_shapes() {
                 let what = format!("case {case}: {wtype} {m}x{k} n={n} extreme={extreme} {isa} threads={threads} seed {seed}");
                 check(&w, &x, n, &opts(isa, threads), &what);
                 if wtype == WeightType::Ternary {
-                    let native = KernelOptions { scheme: Scheme::TernaryNative, ..opts(isa, threads) };
+                    let native = KernelOptions {
+                        scheme: Scheme::TernaryNative,
+                        ..opts(isa, threads)
+                    };
                     check(&w, &x, n, &native, &format!("{what} TernaryNative"));
                 }
             }
@@ -117,10 +171,25 @@ fn extreme_values_at_long_k() {
             // A third token alternating, so tables differ between groups.
             x.extend((0..k).map(|i| if i % 2 == 0 { 127 } else { -128 }));
             for isa in Isa::available() {
-                check(&w, &x, 3, &opts(isa, 2), &format!("{wtype} all {wv}, K={k}, {isa}"));
+                check(
+                    &w,
+                    &x,
+                    3,
+                    &opts(isa, 2),
+                    &format!("{wtype} all {wv}, K={k}, {isa}"),
+                );
                 if wtype == WeightType::Ternary {
-                    let native = KernelOptions { scheme: Scheme::TernaryNative, ..opts(isa, 2) };
-                    check(&w, &x, 3, &native, &format!("{wtype} all {wv}, K={k}, {isa} TernaryNative"));
+                    let native = KernelOptions {
+                        scheme: Scheme::TernaryNative,
+                        ..opts(isa, 2)
+                    };
+                    check(
+                        &w,
+                        &x,
+                        3,
+                        &native,
+                        &format!("{wtype} all {wv}, K={k}, {isa} TernaryNative"),
+                    );
                 }
             }
         }
@@ -147,18 +216,29 @@ fn quantized_tables_stay_within_their_bound() {
         let x = random_x(&mut rng, n * k, case == 0);
         let want = reference(&w, &x, n);
         // Worst case: every lookup off by half a scale step, weighted by 2^p.
-        let bound = MAX_ABS_ERROR_PER_LOOKUP as f64 * ((1u64 << wtype.bits()) - 1) as f64 * k.div_ceil(4) as f64;
+        let bound = MAX_ABS_ERROR_PER_LOOKUP as f64
+            * ((1u64 << wtype.bits()) - 1) as f64
+            * k.div_ceil(4) as f64;
         for isa in Isa::available() {
-            let o = KernelOptions { tables: TableMode::QuantizedInt8, ..opts(isa, 2) };
+            let o = KernelOptions {
+                tables: TableMode::QuantizedInt8,
+                ..opts(isa, 2)
+            };
             let g = LutGemm::new(&w, &o).unwrap();
             let mut out = vec![0f32; n * m];
             g.gemm_approx(&x, n, &mut out).unwrap();
-            assert!(matches!(g.gemm(&x, n, &mut vec![0; n * m]), Err(KernelError::Unsupported(_))));
+            assert!(matches!(
+                g.gemm(&x, n, &mut vec![0; n * m]),
+                Err(KernelError::Unsupported(_))
+            ));
             for (i, (&a, &e)) in out.iter().zip(&want).enumerate() {
                 let err = (f64::from(a) - f64::from(e)).abs();
                 // f32 rounding of sums up to K·128·15 < 2^25: a few ulps.
                 let slack = 1e-5 * (k as f64 * 128.0 * 15.0);
-                assert!(err <= bound + slack, "{wtype} {isa} out[{i}] = {a}, exact {e}, err {err} > bound {bound}");
+                assert!(
+                    err <= bound + slack,
+                    "{wtype} {isa} out[{i}] = {a}, exact {e}, err {err} > bound {bound}"
+                );
                 worst_rel = worst_rel.max(err / bound);
             }
         }
@@ -173,11 +253,24 @@ fn errors_are_clear() {
     assert!(e.to_string().contains("threads"), "{e}");
     let g = LutGemm::new(&w, &opts(Isa::Generic, 1)).unwrap();
     let e = g.gemm(&[0; 9], 2, &mut [0; 6]).unwrap_err();
-    assert!(matches!(e, KernelError::Shape(_)) && e.to_string().contains("10"), "{e}");
+    assert!(
+        matches!(e, KernelError::Shape(_)) && e.to_string().contains("10"),
+        "{e}"
+    );
     let e = g.gemm(&[0; 10], 2, &mut [0; 5]).unwrap_err();
     assert!(e.to_string().contains("out has 5"), "{e}");
-    let e = LutGemm::new(&w, &KernelOptions { scheme: Scheme::TernaryNative, ..opts(Isa::Generic, 1) }).unwrap_err();
-    assert!(matches!(e, KernelError::Unsupported(_)) && e.to_string().contains("uint2"), "{e}");
+    let e = LutGemm::new(
+        &w,
+        &KernelOptions {
+            scheme: Scheme::TernaryNative,
+            ..opts(Isa::Generic, 1)
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, KernelError::Unsupported(_)) && e.to_string().contains("uint2"),
+        "{e}"
+    );
     for isa in [Isa::Avx2, Isa::Avx512] {
         match LutGemm::new(&w, &opts(isa, 1)) {
             Ok(_) => assert!(isa.is_available()),
@@ -188,7 +281,11 @@ fn errors_are_clear() {
         }
     }
     assert_eq!("AVX2".parse::<Isa>().unwrap(), Isa::Avx2);
-    assert!("sse9".parse::<Isa>().unwrap_err().to_string().contains("sse9"));
+    assert!("sse9"
+        .parse::<Isa>()
+        .unwrap_err()
+        .to_string()
+        .contains("sse9"));
 }
 
 /// Timing harness (not a unit test): ternary 8640×3200, batch 1 and 8,
@@ -202,11 +299,24 @@ fn bench_ternary_8640x3200() {
     let w = random_matrix(&mut rng, WeightType::Ternary, m, k, false);
     let x = random_x(&mut rng, 8 * k, false);
     let mut evict = vec![0u8; 64 << 20];
-    let reps: usize = std::env::var("LUTCORE_BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
+    let reps: usize = std::env::var("LUTCORE_BENCH_REPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
     let schemes = [Scheme::BitPlanes, Scheme::TernaryNative];
-    for (isa, scheme) in Isa::available().into_iter().flat_map(|i| schemes.map(|s| (i, s))) {
+    for (isa, scheme) in Isa::available()
+        .into_iter()
+        .flat_map(|i| schemes.map(|s| (i, s)))
+    {
         for threads in [1, 2] {
-            let g = LutGemm::new(&w, &KernelOptions { scheme, ..opts(isa, threads) }).unwrap();
+            let g = LutGemm::new(
+                &w,
+                &KernelOptions {
+                    scheme,
+                    ..opts(isa, threads)
+                },
+            )
+            .unwrap();
             for n in [1, 8] {
                 let mut out = vec![0i32; n * m];
                 g.gemm(&x[..n * k], n, &mut out).unwrap();
@@ -254,8 +364,13 @@ fn gemm_many_matches_reference() {
     for case in 0..18 {
         let k = rng.gen_range(1..=1100);
         let n = case % 9 + 1;
-        let ms: Vec<usize> = (0..rng.gen_range(1..=4)).map(|_| rng.gen_range(1..=150)).collect();
-        let ws: Vec<WeightMatrix> = ms.iter().map(|&m| random_matrix(&mut rng, WeightType::Ternary, m, k, case % 4 == 0)).collect();
+        let ms: Vec<usize> = (0..rng.gen_range(1..=4))
+            .map(|_| rng.gen_range(1..=150))
+            .collect();
+        let ws: Vec<WeightMatrix> = ms
+            .iter()
+            .map(|&m| random_matrix(&mut rng, WeightType::Ternary, m, k, case % 4 == 0))
+            .collect();
         let x = random_x(&mut rng, n * k, case % 4 == 0);
         let want: Vec<Vec<i32>> = ws.iter().map(|w| reference(w, &x, n)).collect();
         for isa in isas() {
@@ -265,13 +380,26 @@ fn gemm_many_matches_reference() {
                         .iter()
                         .enumerate()
                         .map(|(i, w)| {
-                            let scheme = if mixed && i == 0 { Scheme::BitPlanes } else { Scheme::TernaryNative };
-                            LutGemm::new(w, &KernelOptions { scheme, ..opts(isa, threads) }).unwrap()
+                            let scheme = if mixed && i == 0 {
+                                Scheme::BitPlanes
+                            } else {
+                                Scheme::TernaryNative
+                            };
+                            LutGemm::new(
+                                w,
+                                &KernelOptions {
+                                    scheme,
+                                    ..opts(isa, threads)
+                                },
+                            )
+                            .unwrap()
                         })
                         .collect();
                     let refs: Vec<&LutGemm> = gs.iter().collect();
-                    let mut bufs: Vec<Vec<i32>> = ms.iter().map(|&m| vec![i32::MIN; n * m]).collect();
-                    let mut outs: Vec<&mut [i32]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+                    let mut bufs: Vec<Vec<i32>> =
+                        ms.iter().map(|&m| vec![i32::MIN; n * m]).collect();
+                    let mut outs: Vec<&mut [i32]> =
+                        bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
                     LutGemm::gemm_many(&refs, &x, n, &mut outs).unwrap();
                     assert_eq!(bufs, want, "case {case} seed {seed} {isa:?} threads={threads} mixed={mixed} K={k} M={ms:?} n={n}");
                 }
@@ -280,7 +408,14 @@ fn gemm_many_matches_reference() {
     }
     // Shape errors are reported, not panics.
     let w = random_matrix(&mut rng, WeightType::Ternary, 5, 7, false);
-    let g = LutGemm::new(&w, &KernelOptions { scheme: Scheme::TernaryNative, ..opts(Isa::Generic, 1) }).unwrap();
+    let g = LutGemm::new(
+        &w,
+        &KernelOptions {
+            scheme: Scheme::TernaryNative,
+            ..opts(Isa::Generic, 1)
+        },
+    )
+    .unwrap();
     let mut a = vec![0; 5];
     let mut b = vec![0; 4];
     assert!(LutGemm::gemm_many(&[&g, &g], &[0; 7], 1, &mut [&mut a, &mut b]).is_err());

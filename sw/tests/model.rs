@@ -50,11 +50,21 @@ mod f64_ref {
     fn lin(f: &GgufFile, name: &str) -> Lin {
         let t = ternary_rows(&f.tensor(&format!("{name}.weight")).unwrap()).unwrap();
         let g = f64::from(t.per_tensor_scale().unwrap());
-        Lin { rows: t.rows, cols: t.cols, w: t.values.iter().map(|&v| f64::from(v) * g).collect() }
+        Lin {
+            rows: t.rows,
+            cols: t.cols,
+            w: t.values.iter().map(|&v| f64::from(v) * g).collect(),
+        }
     }
 
     fn vecf(f: &GgufFile, name: &str) -> Vec<f64> {
-        f.tensor(name).unwrap().to_f32().unwrap().into_iter().map(f64::from).collect()
+        f.tensor(name)
+            .unwrap()
+            .to_f32()
+            .unwrap()
+            .into_iter()
+            .map(f64::from)
+            .collect()
     }
 
     /// BitLinear: int8 quantization of the input, then W·x. Per token
@@ -64,16 +74,28 @@ mod f64_ref {
         let q: Vec<f64> = if llama {
             x.chunks(256)
                 .flat_map(|b| {
-                    let m = b.iter().fold(0f64, |m, &v| if v.abs() > m.abs() { v } else { m });
-                    b.iter().map(move |v| if m == 0.0 { 0.0 } else { (v * -127.0 / m).round_ties_even().min(127.0) * (m / -127.0) })
+                    let m = b
+                        .iter()
+                        .fold(0f64, |m, &v| if v.abs() > m.abs() { v } else { m });
+                    b.iter().map(move |v| {
+                        if m == 0.0 {
+                            0.0
+                        } else {
+                            (v * -127.0 / m).round_ties_even().min(127.0) * (m / -127.0)
+                        }
+                    })
                 })
                 .collect()
         } else {
             let max = x.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-5);
             let s = 127.0 / max;
-            x.iter().map(|v| (v * s).round().clamp(-128.0, 127.0) / s).collect()
+            x.iter()
+                .map(|v| (v * s).round().clamp(-128.0, 127.0) / s)
+                .collect()
         };
-        (0..l.rows).map(|r| (0..l.cols).map(|c| l.w[r * l.cols + c] * q[c]).sum()).collect()
+        (0..l.rows)
+            .map(|r| (0..l.cols).map(|c| l.w[r * l.cols + c] * q[c]).sum())
+            .collect()
     }
 
     /// `v` rounded to f16 when `on`.
@@ -87,7 +109,10 @@ mod f64_ref {
 
     fn norm(x: &[f64], w: &[f64], eps: f64) -> Vec<f64> {
         let ms = x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64;
-        x.iter().zip(w).map(|(v, g)| v / (ms + eps).sqrt() * g).collect()
+        x.iter()
+            .zip(w)
+            .map(|(v, g)| v / (ms + eps).sqrt() * g)
+            .collect()
     }
 
     fn rope(x: &mut [f64], pos: usize, theta: f64) {
@@ -106,19 +131,43 @@ mod f64_ref {
         let arch = f.get_str("general.architecture").unwrap().to_string();
         let h = f.get_usize(&format!("{arch}.embedding_length")).unwrap();
         let layers = f.get_usize(&format!("{arch}.block_count")).unwrap();
-        let heads = f.get_usize(&format!("{arch}.attention.head_count")).unwrap();
-        let kvh = f.get_usize(&format!("{arch}.attention.head_count_kv")).unwrap();
-        let eps = f64::from(f.get_f32(&format!("{arch}.attention.layer_norm_rms_epsilon")).unwrap());
+        let heads = f
+            .get_usize(&format!("{arch}.attention.head_count"))
+            .unwrap();
+        let kvh = f
+            .get_usize(&format!("{arch}.attention.head_count_kv"))
+            .unwrap();
+        let eps = f64::from(
+            f.get_f32(&format!("{arch}.attention.layer_norm_rms_epsilon"))
+                .unwrap(),
+        );
         let theta = f64::from(f.get_f32(&format!("{arch}.rope.freq_base")).unwrap());
         let d = h / heads;
         let emb = vecf(f, "token_embd.weight");
         let vocab = emb.len() / h;
-        let mut xs: Vec<Vec<f64>> = tokens.iter().map(|&t| emb[t as usize * h..(t as usize + 1) * h].to_vec()).collect();
+        let mut xs: Vec<Vec<f64>> = tokens
+            .iter()
+            .map(|&t| emb[t as usize * h..(t as usize + 1) * h].to_vec())
+            .collect();
         for l in 0..layers {
             let p = |s: &str| format!("blk.{l}.{s}");
-            let (an, asn, fnn, fsn) = (vecf(f, &p("attn_norm.weight")), vecf(f, &p("attn_sub_norm.weight")), vecf(f, &p("ffn_norm.weight")), vecf(f, &p("ffn_sub_norm.weight")));
-            let (wq, wk, wv, wo) = (lin(f, &p("attn_q")), lin(f, &p("attn_k")), lin(f, &p("attn_v")), lin(f, &p("attn_output")));
-            let (wg, wu, wd) = (lin(f, &p("ffn_gate")), lin(f, &p("ffn_up")), lin(f, &p("ffn_down")));
+            let (an, asn, fnn, fsn) = (
+                vecf(f, &p("attn_norm.weight")),
+                vecf(f, &p("attn_sub_norm.weight")),
+                vecf(f, &p("ffn_norm.weight")),
+                vecf(f, &p("ffn_sub_norm.weight")),
+            );
+            let (wq, wk, wv, wo) = (
+                lin(f, &p("attn_q")),
+                lin(f, &p("attn_k")),
+                lin(f, &p("attn_v")),
+                lin(f, &p("attn_output")),
+            );
+            let (wg, wu, wd) = (
+                lin(f, &p("ffn_gate")),
+                lin(f, &p("ffn_up")),
+                lin(f, &p("ffn_down")),
+            );
             let mut qs = Vec::new();
             let mut ks = Vec::new();
             let mut vs = Vec::new();
@@ -134,7 +183,12 @@ mod f64_ref {
                 }
                 qs.push(q.into_iter().map(|v| f16r(v, llama)).collect::<Vec<_>>());
                 ks.push(k.into_iter().map(|v| f16r(v, llama)).collect::<Vec<_>>());
-                vs.push(apply(&wv, &hn, llama).into_iter().map(|v| f16r(v, llama)).collect::<Vec<_>>());
+                vs.push(
+                    apply(&wv, &hn, llama)
+                        .into_iter()
+                        .map(|v| f16r(v, llama))
+                        .collect::<Vec<_>>(),
+                );
             }
             for (pos, x) in xs.iter_mut().enumerate() {
                 let mut att = vec![0f64; h];
@@ -142,7 +196,13 @@ mod f64_ref {
                     let kv = hd / (heads / kvh);
                     let q = &qs[pos][hd * d..(hd + 1) * d];
                     let s: Vec<f64> = (0..=pos)
-                        .map(|p| q.iter().zip(&ks[p][kv * d..(kv + 1) * d]).map(|(a, b)| a * b).sum::<f64>() / (d as f64).sqrt())
+                        .map(|p| {
+                            q.iter()
+                                .zip(&ks[p][kv * d..(kv + 1) * d])
+                                .map(|(a, b)| a * b)
+                                .sum::<f64>()
+                                / (d as f64).sqrt()
+                        })
                         .collect();
                     let m = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                     let e: Vec<f64> = s.iter().map(|v| (v - m).exp()).collect();
@@ -161,7 +221,13 @@ mod f64_ref {
                 let inner: Vec<f64> = g
                     .iter()
                     .zip(&u)
-                    .map(|(g, u)| if relu2 { g.max(0.0).powi(2) * u } else { g / (1.0 + (-g).exp()) * u })
+                    .map(|(g, u)| {
+                        if relu2 {
+                            g.max(0.0).powi(2) * u
+                        } else {
+                            g / (1.0 + (-g).exp()) * u
+                        }
+                    })
                     .collect();
                 let dn = apply(&wd, &norm(&inner, &fsn, eps), llama);
                 x.iter_mut().zip(&dn).for_each(|(a, b)| *a += b);
@@ -170,15 +236,30 @@ mod f64_ref {
         let on = vecf(f, "output_norm.weight");
         xs.iter()
             .map(|x| {
-                let hn: Vec<f64> = norm(x, &on, eps).into_iter().map(|v| f16r(v, llama)).collect();
-                (0..vocab).map(|v| emb[v * h..(v + 1) * h].iter().zip(&hn).map(|(a, b)| a * b).sum()).collect()
+                let hn: Vec<f64> = norm(x, &on, eps)
+                    .into_iter()
+                    .map(|v| f16r(v, llama))
+                    .collect();
+                (0..vocab)
+                    .map(|v| {
+                        emb[v * h..(v + 1) * h]
+                            .iter()
+                            .zip(&hn)
+                            .map(|(a, b)| a * b)
+                            .sum()
+                    })
+                    .collect()
             })
             .collect()
     }
 }
 
 fn rel_l2(a: &[f32], b: &[f64]) -> f64 {
-    let num: f64 = a.iter().zip(b).map(|(x, y)| (f64::from(*x) - y).powi(2)).sum();
+    let num: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (f64::from(*x) - y).powi(2))
+        .sum();
     let den: f64 = b.iter().map(|y| y * y).sum();
     (num / den).sqrt()
 }
@@ -188,7 +269,10 @@ const TOKENS: [u32; 7] = [1, 17, 250, 3, 99, 42, 7];
 #[test]
 fn forward_matches_float64_reference_both_architectures() {
     let dir = tempfile::tempdir().unwrap();
-    for (arch, kv, relu2, ty) in [("bitnet", 4, false, GgmlType::TQ2_0), ("bitnet-b1.58", 2, true, GgmlType::I2S)] {
+    for (arch, kv, relu2, ty) in [
+        ("bitnet", 4, false, GgmlType::TQ2_0),
+        ("bitnet-b1.58", 2, true, GgmlType::I2S),
+    ] {
         let path = synth(&small_shape(arch, kv, ty), dir.path());
         let model = Model::load(&path, &RefBackend, |_, _| {}).unwrap();
         let mut s = Session::new(&model, 1);
@@ -196,7 +280,10 @@ fn forward_matches_float64_reference_both_architectures() {
         let want = f64_ref::forward(&GgufFile::open(&path).unwrap(), &TOKENS, relu2, false);
         for (pos, (g, w)) in got.iter().zip(&want).enumerate() {
             let e = rel_l2(g, w);
-            assert!(e < F64_REFERENCE_REL_L2, "{arch} position {pos}: relative L2 {e:.2e} > {F64_REFERENCE_REL_L2:.0e}");
+            assert!(
+                e < F64_REFERENCE_REL_L2,
+                "{arch} position {pos}: relative L2 {e:.2e} > {F64_REFERENCE_REL_L2:.0e}"
+            );
         }
     }
 }
@@ -208,21 +295,34 @@ fn llama_cpp_numerics_match_float64_reference_on_both_backends() {
     let want = f64_ref::forward(&GgufFile::open(&path).unwrap(), &TOKENS, false, true);
     let bitnet = f64_ref::forward(&GgufFile::open(&path).unwrap(), &TOKENS, false, false);
     let mut logits = Vec::new();
-    for model in [Model::load(&path, &RefBackend, |_, _| {}).unwrap(), Model::load(&path, &LutBackend { threads: 2 }, |_, _| {}).unwrap()] {
+    for model in [
+        Model::load(&path, &RefBackend, |_, _| {}).unwrap(),
+        Model::load(&path, &LutBackend { threads: 2 }, |_, _| {}).unwrap(),
+    ] {
         let mut s = Session::new(&model, 2);
         s.numerics = Numerics::LlamaCpp;
         let got = s.forward(&TOKENS, true).unwrap();
         for (pos, (g, w)) in got.iter().zip(&want).enumerate() {
             let e = rel_l2(g, w);
-            assert!(e < F64_REFERENCE_REL_L2, "position {pos}: relative L2 {e:.2e} > {F64_REFERENCE_REL_L2:.0e}");
+            assert!(
+                e < F64_REFERENCE_REL_L2,
+                "position {pos}: relative L2 {e:.2e} > {F64_REFERENCE_REL_L2:.0e}"
+            );
         }
         logits.push(got);
     }
     // The LUT kernels' per-block sums are the reference's, bit for bit.
     assert_eq!(logits[0], logits[1]);
     // And the two numerics really differ (the flag is not ignored).
-    let far = logits[0].iter().zip(&bitnet).map(|(g, w)| rel_l2(g, w)).fold(0f64, f64::max);
-    assert!(far > 2.0 * F64_REFERENCE_REL_L2, "llama.cpp numerics within {far:.1e} of BitNet's");
+    let far = logits[0]
+        .iter()
+        .zip(&bitnet)
+        .map(|(g, w)| rel_l2(g, w))
+        .fold(0f64, f64::max);
+    assert!(
+        far > 2.0 * F64_REFERENCE_REL_L2,
+        "llama.cpp numerics within {far:.1e} of BitNet's"
+    );
 }
 
 #[test]
@@ -266,7 +366,10 @@ fn bad_inputs_are_errors() {
     assert!(e.contains("300") && e.contains("vocabulary"), "{e}");
     assert!(s.forward(&[], false).is_err());
     // A file that is not a model.
-    let e = Model::load(Path::new("/nonexistent.gguf"), &RefBackend, |_, _| {}).err().unwrap().to_string();
+    let e = Model::load(Path::new("/nonexistent.gguf"), &RefBackend, |_, _| {})
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("nonexistent"), "{e}");
 }
 
@@ -330,9 +433,20 @@ mod validation {
         assert_eq!(tok.n_tokens(), 320);
         // "▁t" "h" "e": the toy vocabulary has single letters and ▁-letters only.
         let ids = tok.encode("the", true);
-        assert_eq!(ids, [1, 259 + 2 * (b't' - b'a') as u32 + 2, 259 + 2 * (b'h' - b'a') as u32 + 1, 259 + 2 * (b'e' - b'a') as u32 + 1]);
+        assert_eq!(
+            ids,
+            [
+                1,
+                259 + 2 * (b't' - b'a') as u32 + 2,
+                259 + 2 * (b'h' - b'a') as u32 + 1,
+                259 + 2 * (b'e' - b'a') as u32 + 1
+            ]
+        );
         let m = Model::load(&path, &RefBackend, |_, _| {}).unwrap();
-        assert_eq!((m.config.vocab, m.config.context, m.config.layers), (320, 2048, 2));
+        assert_eq!(
+            (m.config.vocab, m.config.context, m.config.layers),
+            (320, 2048, 2)
+        );
     }
 
     #[test]
@@ -341,25 +455,80 @@ mod validation {
         let b = base(dir.path());
         // 24 tensors hold at most (24 - 2) / 11 = 2 layers.
         for (n, v) in [("1e9", 1_000_000_000u64), ("3", 3), ("max", u64::MAX)] {
-            let p = edited(&b, &format!("layers-{n}.gguf"), set("bitnet.block_count", MetadataValue::U64(v)));
-            assert_has(&load_err(&p), &[&format!("bitnet.block_count = {v}"), "holds 24 tensors", "at most 2 layers"]);
+            let p = edited(
+                &b,
+                &format!("layers-{n}.gguf"),
+                set("bitnet.block_count", MetadataValue::U64(v)),
+            );
+            assert_has(
+                &load_err(&p),
+                &[
+                    &format!("bitnet.block_count = {v}"),
+                    "holds 24 tensors",
+                    "at most 2 layers",
+                ],
+            );
         }
-        let p = edited(&b, "layers-0.gguf", set("bitnet.block_count", MetadataValue::U32(0)));
+        let p = edited(
+            &b,
+            "layers-0.gguf",
+            set("bitnet.block_count", MetadataValue::U32(0)),
+        );
         assert_has(&load_err(&p), &["bitnet.block_count = 0"]);
-        let p = edited(&b, "hidden-0.gguf", set("bitnet.embedding_length", MetadataValue::U32(0)));
+        let p = edited(
+            &b,
+            "hidden-0.gguf",
+            set("bitnet.embedding_length", MetadataValue::U32(0)),
+        );
         assert_has(&load_err(&p), &["bitnet.embedding_length is 0"]);
-        let p = edited(&b, "hidden-512.gguf", set("bitnet.embedding_length", MetadataValue::U32(512)));
-        assert_has(&load_err(&p), &["token_embd.weight", "[256, 320]", "= 512 values long"]);
+        let p = edited(
+            &b,
+            "hidden-512.gguf",
+            set("bitnet.embedding_length", MetadataValue::U32(512)),
+        );
+        assert_has(
+            &load_err(&p),
+            &["token_embd.weight", "[256, 320]", "= 512 values long"],
+        );
         // 768 is not the 512 rows of the FFN tensors: the first one met is named, with the keys.
-        let p = edited(&b, "ffn-768.gguf", set("bitnet.feed_forward_length", MetadataValue::U32(768)));
-        assert_has(&load_err(&p), &["blk.0.ffn_gate.weight", "[256, 512]", "[256, 768]", "bitnet.feed_forward_length = 768"]);
-        let p = edited(&b, "ffn-0.gguf", set("bitnet.feed_forward_length", MetadataValue::U32(0)));
+        let p = edited(
+            &b,
+            "ffn-768.gguf",
+            set("bitnet.feed_forward_length", MetadataValue::U32(768)),
+        );
+        assert_has(
+            &load_err(&p),
+            &[
+                "blk.0.ffn_gate.weight",
+                "[256, 512]",
+                "[256, 768]",
+                "bitnet.feed_forward_length = 768",
+            ],
+        );
+        let p = edited(
+            &b,
+            "ffn-0.gguf",
+            set("bitnet.feed_forward_length", MetadataValue::U32(0)),
+        );
         assert_has(&load_err(&p), &["bitnet.feed_forward_length is 0"]);
         for h in [0u32, 3, 512] {
-            let p = edited(&b, &format!("heads-{h}.gguf"), set("bitnet.attention.head_count", MetadataValue::U32(h)));
-            assert_has(&load_err(&p), &[&format!("bitnet.attention.head_count = {h} does not divide")]);
+            let p = edited(
+                &b,
+                &format!("heads-{h}.gguf"),
+                set("bitnet.attention.head_count", MetadataValue::U32(h)),
+            );
+            assert_has(
+                &load_err(&p),
+                &[&format!(
+                    "bitnet.attention.head_count = {h} does not divide"
+                )],
+            );
         }
-        let p = edited(&b, "kv-3.gguf", set("bitnet.attention.head_count_kv", MetadataValue::U32(3)));
+        let p = edited(
+            &b,
+            "kv-3.gguf",
+            set("bitnet.attention.head_count_kv", MetadataValue::U32(3)),
+        );
         assert_has(&load_err(&p), &["bitnet.attention.head_count_kv = 3"]);
     }
 
@@ -368,15 +537,36 @@ mod validation {
         let dir = tempfile::tempdir().unwrap();
         let b = base(dir.path());
         for v in [0u64, MAX_CONTEXT as u64 + 1, u64::MAX] {
-            let p = edited(&b, "ctx.gguf", set("bitnet.context_length", MetadataValue::U64(v)));
-            assert_has(&load_err(&p), &[&format!("bitnet.context_length = {v}"), "1..=1048576"]);
+            let p = edited(
+                &b,
+                "ctx.gguf",
+                set("bitnet.context_length", MetadataValue::U64(v)),
+            );
+            assert_has(
+                &load_err(&p),
+                &[&format!("bitnet.context_length = {v}"), "1..=1048576"],
+            );
         }
         // The upper edge loads (nothing is reserved for it).
-        let p = edited(&b, "ctx-max.gguf", set("bitnet.context_length", MetadataValue::U64(MAX_CONTEXT as u64)));
+        let p = edited(
+            &b,
+            "ctx-max.gguf",
+            set(
+                "bitnet.context_length",
+                MetadataValue::U64(MAX_CONTEXT as u64),
+            ),
+        );
         assert!(Model::load(&p, &RefBackend, |_, _| {}).is_ok());
-        let p = edited(&b, "ctx-4.gguf", set("bitnet.context_length", MetadataValue::U32(4)));
+        let p = edited(
+            &b,
+            "ctx-4.gguf",
+            set("bitnet.context_length", MetadataValue::U32(4)),
+        );
         let m = Model::load(&p, &RefBackend, |_, _| {}).unwrap();
-        let e = Session::new(&m, 1).forward(&[1, 2, 3, 4, 5], false).unwrap_err().to_string();
+        let e = Session::new(&m, 1)
+            .forward(&[1, 2, 3, 4, 5], false)
+            .unwrap_err()
+            .to_string();
         assert_has(&e, &["positions 0..5", "context length 4"]);
         let mut s = Session::new(&m, 1);
         s.forward(&[1, 2, 3], false).unwrap();
@@ -402,17 +592,49 @@ mod validation {
         let dir = tempfile::tempdir().unwrap();
         let b = base(dir.path());
         let eps = "bitnet.attention.layer_norm_rms_epsilon";
-        for (n, v) in [("nan", f32::NAN), ("zero", 0.0), ("neg", -1e-5), ("inf", f32::INFINITY)] {
-            let p = edited(&b, &format!("eps-{n}.gguf"), set(eps, MetadataValue::F32(v)));
-            assert_has(&load_err(&p), &[&format!("{eps} = {v}"), "finite epsilon > 0"]);
+        for (n, v) in [
+            ("nan", f32::NAN),
+            ("zero", 0.0),
+            ("neg", -1e-5),
+            ("inf", f32::INFINITY),
+        ] {
+            let p = edited(
+                &b,
+                &format!("eps-{n}.gguf"),
+                set(eps, MetadataValue::F32(v)),
+            );
+            assert_has(
+                &load_err(&p),
+                &[&format!("{eps} = {v}"), "finite epsilon > 0"],
+            );
         }
-        for (n, v) in [("nan", f32::NAN), ("zero", 0.0), ("one", 1.0), ("inf", f32::INFINITY)] {
-            let p = edited(&b, &format!("theta-{n}.gguf"), set("bitnet.rope.freq_base", MetadataValue::F32(v)));
-            assert_has(&load_err(&p), &[&format!("bitnet.rope.freq_base = {v}"), "finite base > 1"]);
+        for (n, v) in [
+            ("nan", f32::NAN),
+            ("zero", 0.0),
+            ("one", 1.0),
+            ("inf", f32::INFINITY),
+        ] {
+            let p = edited(
+                &b,
+                &format!("theta-{n}.gguf"),
+                set("bitnet.rope.freq_base", MetadataValue::F32(v)),
+            );
+            assert_has(
+                &load_err(&p),
+                &[&format!("bitnet.rope.freq_base = {v}"), "finite base > 1"],
+            );
         }
         // Absent: the default 10000 applies.
-        let p = edited(&b, "theta-absent.gguf", |w, _| assert!(w.remove("bitnet.rope.freq_base")));
-        assert_eq!(Model::load(&p, &RefBackend, |_, _| {}).unwrap().config.rope_theta, 10000.0);
+        let p = edited(&b, "theta-absent.gguf", |w, _| {
+            assert!(w.remove("bitnet.rope.freq_base"))
+        });
+        assert_eq!(
+            Model::load(&p, &RefBackend, |_, _| {})
+                .unwrap()
+                .config
+                .rope_theta,
+            10000.0
+        );
     }
 
     #[test]
@@ -421,10 +643,23 @@ mod validation {
         let b = base(dir.path());
         // hidden 256 / 4 heads = 64.
         for v in [0u32, 32, 128] {
-            let p = edited(&b, "rot.gguf", set("bitnet.rope.dimension_count", MetadataValue::U32(v)));
-            assert_has(&load_err(&p), &[&format!("bitnet.rope.dimension_count = {v}"), "heads of 64", "partial rotary"]);
+            let p = edited(
+                &b,
+                "rot.gguf",
+                set("bitnet.rope.dimension_count", MetadataValue::U32(v)),
+            );
+            assert_has(
+                &load_err(&p),
+                &[
+                    &format!("bitnet.rope.dimension_count = {v}"),
+                    "heads of 64",
+                    "partial rotary",
+                ],
+            );
         }
-        let p = edited(&b, "rot-absent.gguf", |w, _| assert!(w.remove("bitnet.rope.dimension_count")));
+        let p = edited(&b, "rot-absent.gguf", |w, _| {
+            assert!(w.remove("bitnet.rope.dimension_count"))
+        });
         assert!(Model::load(&p, &RefBackend, |_, _| {}).is_ok());
     }
 
@@ -434,16 +669,30 @@ mod validation {
         let b = base(dir.path());
         let p = edited(&b, "tokens-short.gguf", |w, f| {
             let t = f.get_str_array("tokenizer.ggml.tokens").unwrap()[..300].to_vec();
-            w.set("tokenizer.ggml.tokens", MetadataValue::Array(MetadataArray::String(t))).unwrap();
+            w.set(
+                "tokenizer.ggml.tokens",
+                MetadataValue::Array(MetadataArray::String(t)),
+            )
+            .unwrap();
         });
-        assert_has(&load_err(&p), &["tokenizer.ggml.tokens has 300 tokens", "320 rows"]);
-        let p = edited(&b, "vocab-size.gguf", set("bitnet.vocab_size", MetadataValue::U32(32002)));
+        assert_has(
+            &load_err(&p),
+            &["tokenizer.ggml.tokens has 300 tokens", "320 rows"],
+        );
+        let p = edited(
+            &b,
+            "vocab-size.gguf",
+            set("bitnet.vocab_size", MetadataValue::U32(32002)),
+        );
         assert_has(&load_err(&p), &["bitnet.vocab_size = 32002", "320 rows"]);
     }
 
     /// `token_embd.weight` re-encoded from `values` (hidden-major rows) with `dims`.
     fn f16_bytes(values: &[f32]) -> Vec<u8> {
-        values.iter().flat_map(|&v| f16::from_f32(v).to_le_bytes()).collect()
+        values
+            .iter()
+            .flat_map(|&v| f16::from_f32(v).to_le_bytes())
+            .collect()
     }
 
     #[test]
@@ -455,24 +704,46 @@ mod validation {
             let p = edited(&b, &format!("embd-{n}.gguf"), |w, f| {
                 let mut v = f.tensor("token_embd.weight").unwrap().to_f32().unwrap();
                 v[7 * 256 + 3] = bad;
-                w.replace_tensor("token_embd.weight", &[256, 320], GgmlType::F16, f16_bytes(&v)).unwrap();
+                w.replace_tensor(
+                    "token_embd.weight",
+                    &[256, 320],
+                    GgmlType::F16,
+                    f16_bytes(&v),
+                )
+                .unwrap();
             });
-            assert_has(&load_err(&p), &["token_embd.weight", shown, "row 7 column 3"]);
+            assert_has(
+                &load_err(&p),
+                &["token_embd.weight", shown, "row 7 column 3"],
+            );
         }
         // F32 embeddings are checked the same way.
         let p = edited(&b, "embd-f32-nan.gguf", |w, f| {
             let mut v = f.tensor("token_embd.weight").unwrap().to_f32().unwrap();
             v[319 * 256 + 255] = f32::NAN;
             let bytes = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-            w.replace_tensor("token_embd.weight", &[256, 320], GgmlType::F32, bytes).unwrap();
+            w.replace_tensor("token_embd.weight", &[256, 320], GgmlType::F32, bytes)
+                .unwrap();
         });
-        assert_has(&load_err(&p), &["token_embd.weight", "NaN", "row 319 column 255"]);
+        assert_has(
+            &load_err(&p),
+            &["token_embd.weight", "NaN", "row 319 column 255"],
+        );
         // A norm with inf at element 5; another with NaN at element 0.
-        for (name, at, bad) in [("blk.1.ffn_norm.weight", 5usize, f32::INFINITY), ("output_norm.weight", 0, f32::NAN)] {
+        for (name, at, bad) in [
+            ("blk.1.ffn_norm.weight", 5usize, f32::INFINITY),
+            ("output_norm.weight", 0, f32::NAN),
+        ] {
             let p = edited(&b, "norm.gguf", |w, f| {
                 let mut v = f.tensor(name).unwrap().to_f32().unwrap();
                 v[at] = bad;
-                w.replace_tensor(name, &[256], GgmlType::F32, v.iter().flat_map(|x| x.to_le_bytes()).collect()).unwrap();
+                w.replace_tensor(
+                    name,
+                    &[256],
+                    GgmlType::F32,
+                    v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                )
+                .unwrap();
             });
             assert_has(&load_err(&p), &[name, &format!("{bad} at element {at}")]);
         }
@@ -480,19 +751,41 @@ mod validation {
         let p = edited(&b, "norm-tq2.gguf", |w, _| {
             let mut block = vec![0xaau8; 64];
             block.extend_from_slice(&f16::from_f32(1.0).to_le_bytes());
-            w.replace_tensor("blk.0.attn_norm.weight", &[256], GgmlType::TQ2_0, block).unwrap();
+            w.replace_tensor("blk.0.attn_norm.weight", &[256], GgmlType::TQ2_0, block)
+                .unwrap();
         });
-        assert_has(&load_err(&p), &["blk.0.attn_norm.weight", "TQ2_0", "F32, F16 or BF16"]);
+        assert_has(
+            &load_err(&p),
+            &["blk.0.attn_norm.weight", "TQ2_0", "F32, F16 or BF16"],
+        );
         // Transposed embeddings: [320, 256] instead of [256, 320].
         let p = edited(&b, "embd-t.gguf", |w, f| {
             let v = f.tensor("token_embd.weight").unwrap().to_f32().unwrap();
-            let t: Vec<f32> = (0..256).flat_map(|c| (0..320).map(move |r| (r, c))).map(|(r, c)| v[r * 256 + c]).collect();
-            w.replace_tensor("token_embd.weight", &[320, 256], GgmlType::F16, f16_bytes(&t)).unwrap();
+            let t: Vec<f32> = (0..256)
+                .flat_map(|c| (0..320).map(move |r| (r, c)))
+                .map(|(r, c)| v[r * 256 + c])
+                .collect();
+            w.replace_tensor(
+                "token_embd.weight",
+                &[320, 256],
+                GgmlType::F16,
+                f16_bytes(&t),
+            )
+            .unwrap();
         });
-        assert_has(&load_err(&p), &["token_embd.weight", "[320, 256]", "transposed"]);
+        assert_has(
+            &load_err(&p),
+            &["token_embd.weight", "[320, 256]", "transposed"],
+        );
         // A NaN projection scale tensor.
         let p = edited(&b, "scale-nan.gguf", |w, _| {
-            w.add_raw_tensor("blk.0.attn_q.scale", &[1], GgmlType::F32, f32::NAN.to_le_bytes().to_vec()).unwrap();
+            w.add_raw_tensor(
+                "blk.0.attn_q.scale",
+                &[1],
+                GgmlType::F32,
+                f32::NAN.to_le_bytes().to_vec(),
+            )
+            .unwrap();
         });
         assert_has(&load_err(&p), &["blk.0.attn_q", "scale", "finite"]);
         // The per-tensor γ of a TQ2_0 projection (each block's f16 d) set to inf.
@@ -501,7 +794,8 @@ mod validation {
             for block in data.chunks_exact_mut(66) {
                 block[64..].copy_from_slice(&f16::INFINITY.to_le_bytes());
             }
-            w.replace_tensor("blk.1.ffn_up.weight", &[256, 512], GgmlType::TQ2_0, data).unwrap();
+            w.replace_tensor("blk.1.ffn_up.weight", &[256, 512], GgmlType::TQ2_0, data)
+                .unwrap();
         });
         assert_has(&load_err(&p), &["blk.1.ffn_up.weight", "inf", "finite"]);
     }

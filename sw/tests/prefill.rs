@@ -4,15 +4,20 @@
 //! not multiples of the token tiles, extreme values, 1 and 2 threads.
 //! Seeded: `LUTCORE_SEED=S cargo test --release -p lutcore-sw --test prefill`.
 
-use lutcore_sw::kernels::prefill::{PrefillGemm, PrefillIsa, PrefillWeights, PREFILL_MIN_BATCH, ROW_BLOCK};
-use lutcore_sw::kernels::{Isa, KernelError};
 use lutcore_contract::reference::gemv_plain;
 use lutcore_contract::{WeightMatrix, WeightType};
+use lutcore_sw::kernels::prefill::{
+    PrefillGemm, PrefillIsa, PrefillWeights, PREFILL_MIN_BATCH, ROW_BLOCK,
+};
+use lutcore_sw::kernels::{Isa, KernelError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 fn seed() -> u64 {
-    let seed = std::env::var("LUTCORE_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x9f11);
+    let seed = std::env::var("LUTCORE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x9f11);
     println!("seed {seed} (replay: LUTCORE_SEED={seed} cargo test --release -p lutcore-sw --test prefill)");
     seed
 }
@@ -25,8 +30,14 @@ fn kernels() -> Vec<PrefillIsa> {
     {
         use std::arch::is_x86_feature_detected as has;
         assert_eq!(avail.contains(&PrefillIsa::Avx2), has!("avx2"));
-        assert_eq!(avail.contains(&PrefillIsa::AvxVnni), has!("avx2") && has!("avxvnni"));
-        assert_eq!(avail.contains(&PrefillIsa::Avx512Vnni), has!("avx512f") && has!("avx512bw") && has!("avx512vnni"));
+        assert_eq!(
+            avail.contains(&PrefillIsa::AvxVnni),
+            has!("avx2") && has!("avxvnni")
+        );
+        assert_eq!(
+            avail.contains(&PrefillIsa::Avx512Vnni),
+            has!("avx512f") && has!("avx512bw") && has!("avx512vnni")
+        );
     }
     println!("prefill kernels: {avail:?}");
     avail
@@ -34,14 +45,30 @@ fn kernels() -> Vec<PrefillIsa> {
 
 fn reference(w: &WeightMatrix, x: &[i8], n: usize) -> Vec<i32> {
     let k = w.cols();
-    (0..n).flat_map(|t| gemv_plain(w, &x[t * k..(t + 1) * k]).into_iter().map(|v| i32::try_from(v).unwrap())).collect()
+    (0..n)
+        .flat_map(|t| {
+            gemv_plain(w, &x[t * k..(t + 1) * k])
+                .into_iter()
+                .map(|v| i32::try_from(v).unwrap())
+        })
+        .collect()
 }
 
-fn random_matrix(rng: &mut ChaCha8Rng, wtype: WeightType, m: usize, k: usize, extreme: bool) -> WeightMatrix {
+fn random_matrix(
+    rng: &mut ChaCha8Rng,
+    wtype: WeightType,
+    m: usize,
+    k: usize,
+    extreme: bool,
+) -> WeightMatrix {
     let v: Vec<i32> = (0..m * k)
         .map(|_| {
             if extreme {
-                if rng.gen_bool(0.5) { wtype.max_value() } else { wtype.min_value() }
+                if rng.gen_bool(0.5) {
+                    wtype.max_value()
+                } else {
+                    wtype.min_value()
+                }
             } else {
                 rng.gen_range(wtype.min_value()..=wtype.max_value())
             }
@@ -51,7 +78,19 @@ fn random_matrix(rng: &mut ChaCha8Rng, wtype: WeightType, m: usize, k: usize, ex
 }
 
 fn random_x(rng: &mut ChaCha8Rng, len: usize, extreme: bool) -> Vec<i8> {
-    (0..len).map(|_| if extreme { if rng.gen_bool(0.5) { 127 } else { -128 } } else { rng.gen() }).collect()
+    (0..len)
+        .map(|_| {
+            if extreme {
+                if rng.gen_bool(0.5) {
+                    127
+                } else {
+                    -128
+                }
+            } else {
+                rng.gen()
+            }
+        })
+        .collect()
 }
 
 /// Every kernel × 1 and 2 threads against the reference.
@@ -96,7 +135,12 @@ fn random_shapes_and_types_match_reference_on_every_kernel() {
         let extreme = case % 4 == 0;
         let w = random_matrix(&mut rng, wtype, m, k, extreme);
         let x = random_x(&mut rng, n * k, extreme);
-        check(&w, &x, n, &format!("case {case} seed {seed} extreme={extreme}"));
+        check(
+            &w,
+            &x,
+            n,
+            &format!("case {case} seed {seed} extreme={extreme}"),
+        );
     }
 }
 
@@ -134,9 +178,15 @@ fn tiny_shapes() {
     for (m, k) in [(1, 1), (1, 2), (1, 5), (2, 17), (16, 1), (17, 16), (15, 33)] {
         for wtype in WeightType::ALL {
             for n in 1..=9 {
-                let v: Vec<i32> = (0..m * k).map(|i| wtype.min_value() + (i as i32 % (wtype.max_value() - wtype.min_value() + 1))).collect();
+                let v: Vec<i32> = (0..m * k)
+                    .map(|i| {
+                        wtype.min_value() + (i as i32 % (wtype.max_value() - wtype.min_value() + 1))
+                    })
+                    .collect();
                 let w = WeightMatrix::from_values(m, k, wtype, &v).unwrap();
-                let x: Vec<i8> = (0..n * k).map(|i| if i % 3 == 0 { -128 } else { 127 - i as i8 % 7 }).collect();
+                let x: Vec<i8> = (0..n * k)
+                    .map(|i| if i % 3 == 0 { -128 } else { 127 - i as i8 % 7 })
+                    .collect();
                 check(&w, &x, n, &format!("{m}x{k} n={n}"));
             }
         }
@@ -155,15 +205,28 @@ fn kernel_choice_follows_the_isa_cap() {
 
 #[test]
 fn errors_are_reported() {
-    let w = WeightMatrix::from_values(2, 4, WeightType::Ternary, &[1, 0, -1, 1, 0, 0, 1, -1]).unwrap();
+    let w =
+        WeightMatrix::from_values(2, 4, WeightType::Ternary, &[1, 0, -1, 1, 0, 0, 1, -1]).unwrap();
     let g = PrefillGemm::new(&w, PrefillIsa::Generic, 1).unwrap();
     assert_eq!((g.rows(), g.cols(), g.isa()), (2, 4, PrefillIsa::Generic));
     assert_eq!(g.weight_bytes(), 64);
     let mut out = vec![0; 4];
-    assert!(matches!(g.gemm(&[1; 8], 0, &mut out), Err(KernelError::Shape(_))));
-    assert!(matches!(g.gemm(&[1; 7], 2, &mut out), Err(KernelError::Shape(_))));
-    assert!(matches!(g.gemm(&[1; 8], 2, &mut out[..3]), Err(KernelError::Shape(_))));
-    assert!(matches!(PrefillGemm::new(&w, PrefillIsa::Generic, 0), Err(KernelError::InvalidOption { .. })));
+    assert!(matches!(
+        g.gemm(&[1; 8], 0, &mut out),
+        Err(KernelError::Shape(_))
+    ));
+    assert!(matches!(
+        g.gemm(&[1; 7], 2, &mut out),
+        Err(KernelError::Shape(_))
+    ));
+    assert!(matches!(
+        g.gemm(&[1; 8], 2, &mut out[..3]),
+        Err(KernelError::Shape(_))
+    ));
+    assert!(matches!(
+        PrefillGemm::new(&w, PrefillIsa::Generic, 0),
+        Err(KernelError::InvalidOption { .. })
+    ));
     g.gemm(&[1; 8], 2, &mut out).unwrap();
     assert_eq!(out, vec![1, 0, 1, 0]);
     for isa in PrefillIsa::ALL {
@@ -189,10 +252,17 @@ fn bench_8640x3200() {
     let packed = PrefillWeights::pack(&w).unwrap();
     let mhz: f64 = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("cpu MHz")).and_then(|l| l.split(':').nth(1)?.trim().parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("cpu MHz"))
+                .and_then(|l| l.split(':').nth(1)?.trim().parse().ok())
+        })
         .unwrap_or(3000.0);
     println!("clock {mhz} MHz (/proc/cpuinfo)");
-    for isa in PrefillIsa::available().into_iter().filter(|&i| i != PrefillIsa::Generic) {
+    for isa in PrefillIsa::available()
+        .into_iter()
+        .filter(|&i| i != PrefillIsa::Generic)
+    {
         let g = PrefillGemm::from_packed(packed.clone(), isa, 1).unwrap();
         for n in [1usize, 2, 4, 8, 16] {
             let x = random_x(&mut rng, n * k, false);

@@ -4,16 +4,23 @@
 
 use std::ops::Range;
 
-use lutcore_sw::kernels::ternary_native::{gemm_rows, try_gemm_rows, NativeTables, TernaryNativeWeights};
-use lutcore_sw::kernels::{Isa, KernelError};
 use lutcore_contract::reference::gemv_plain;
 use lutcore_contract::{WeightMatrix, WeightType};
+use lutcore_sw::kernels::ternary_native::{
+    gemm_rows, try_gemm_rows, NativeTables, TernaryNativeWeights,
+};
+use lutcore_sw::kernels::{Isa, KernelError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 fn seed() -> u64 {
-    let seed = std::env::var("LUTCORE_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x7e4a_u64);
-    println!("seed {seed} (replay: LUTCORE_SEED={seed} cargo test -p lutcore-sw --test ternary_native)");
+    let seed = std::env::var("LUTCORE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x7e4a_u64);
+    println!(
+        "seed {seed} (replay: LUTCORE_SEED={seed} cargo test -p lutcore-sw --test ternary_native)"
+    );
     seed
 }
 
@@ -21,7 +28,11 @@ fn seed() -> u64 {
 fn expected(w: &WeightMatrix, x: &[i8], n: usize) -> Vec<i32> {
     let k = w.cols();
     (0..n)
-        .flat_map(|t| gemv_plain(w, &x[t * k..(t + 1) * k]).into_iter().map(|v| i32::try_from(v).unwrap()))
+        .flat_map(|t| {
+            gemv_plain(w, &x[t * k..(t + 1) * k])
+                .into_iter()
+                .map(|v| i32::try_from(v).unwrap())
+        })
         .collect()
 }
 
@@ -38,9 +49,17 @@ fn check(w: &WeightMatrix, x: &[i8], n: usize, rows: Range<usize>, what: &str) {
             for r in 0..m {
                 let got = out[t * m + r];
                 if rows.contains(&r) {
-                    assert_eq!(got, want[t * m + r], "{what}: {isa:?} token {t} row {r} ({m}x{} n={n} rows {rows:?})", w.cols());
+                    assert_eq!(
+                        got,
+                        want[t * m + r],
+                        "{what}: {isa:?} token {t} row {r} ({m}x{} n={n} rows {rows:?})",
+                        w.cols()
+                    );
                 } else {
-                    assert_eq!(got, SENTINEL, "{what}: {isa:?} wrote row {r} outside {rows:?}");
+                    assert_eq!(
+                        got, SENTINEL,
+                        "{what}: {isa:?} wrote row {r} outside {rows:?}"
+                    );
                 }
             }
         }
@@ -49,13 +68,35 @@ fn check(w: &WeightMatrix, x: &[i8], n: usize, rows: Range<usize>, what: &str) {
 
 fn random_matrix(rng: &mut ChaCha8Rng, m: usize, k: usize, extreme: bool) -> WeightMatrix {
     let v: Vec<i32> = (0..m * k)
-        .map(|_| if extreme { if rng.gen_bool(0.5) { 1 } else { -1 } } else { rng.gen_range(-1..=1) })
+        .map(|_| {
+            if extreme {
+                if rng.gen_bool(0.5) {
+                    1
+                } else {
+                    -1
+                }
+            } else {
+                rng.gen_range(-1..=1)
+            }
+        })
         .collect();
     WeightMatrix::from_values(m, k, WeightType::Ternary, &v).unwrap()
 }
 
 fn random_x(rng: &mut ChaCha8Rng, len: usize, extreme: bool) -> Vec<i8> {
-    (0..len).map(|_| if extreme { if rng.gen_bool(0.5) { 127 } else { -128 } } else { rng.gen() }).collect()
+    (0..len)
+        .map(|_| {
+            if extreme {
+                if rng.gen_bool(0.5) {
+                    127
+                } else {
+                    -128
+                }
+            } else {
+                rng.gen()
+            }
+        })
+        .collect()
 }
 
 #[test]
@@ -99,25 +140,43 @@ fn shared_tables_over_split_row_ranges() {
         for isa in Isa::available() {
             let tables = NativeTables::new(&packed, &x, n, k, isa).unwrap();
             assert_eq!(tables.tokens(), n);
-            let mut cuts: Vec<usize> = (0..rng.gen_range(0..5)).map(|_| rng.gen_range(0..=m)).collect();
+            let mut cuts: Vec<usize> = (0..rng.gen_range(0..5))
+                .map(|_| rng.gen_range(0..=m))
+                .collect();
             cuts.extend([0, m]);
             cuts.sort_unstable();
             let mut out = vec![i32::MIN; n * m];
             for c in cuts.windows(2).rev() {
-                tables.run_rows(&packed, c[0]..c[1], |t, r0, vals| out[t * m + r0..t * m + r0 + vals.len()].copy_from_slice(vals));
+                tables.run_rows(&packed, c[0]..c[1], |t, r0, vals| {
+                    out[t * m + r0..t * m + r0 + vals.len()].copy_from_slice(vals)
+                });
             }
-            assert_eq!(out, want, "case {case} seed {seed} {isa:?} {m}x{k} n={n} cuts {cuts:?}");
+            assert_eq!(
+                out, want,
+                "case {case} seed {seed} {isa:?} {m}x{k} n={n} cuts {cuts:?}"
+            );
         }
     }
 }
 
 #[test]
 fn k_equal_one_and_tiny_shapes() {
-    for (m, k) in [(1, 1), (1, 2), (1, 3), (1, 4), (3, 1), (17, 1), (16, 3), (33, 47)] {
+    for (m, k) in [
+        (1, 1),
+        (1, 2),
+        (1, 3),
+        (1, 4),
+        (3, 1),
+        (17, 1),
+        (16, 3),
+        (33, 47),
+    ] {
         for n in 1..=9 {
             let v: Vec<i32> = (0..m * k).map(|i| (i % 3) as i32 - 1).collect();
             let w = WeightMatrix::from_values(m, k, WeightType::Ternary, &v).unwrap();
-            let x: Vec<i8> = (0..n * k).map(|i| if i % 2 == 0 { -128 } else { 127 }).collect();
+            let x: Vec<i8> = (0..n * k)
+                .map(|i| if i % 2 == 0 { -128 } else { 127 })
+                .collect();
             check(&w, &x, n, 0..m, &format!("{m}x{k} n={n}"));
         }
     }
@@ -135,13 +194,21 @@ fn extreme_values_over_long_k() {
         }
     }
     // Groups (+1, -1, -1) / (-1, +1, +1) against x = (127, -128, -128): |T| = 383.
-    let v: Vec<i32> = (0..m * k).map(|i| {
-        let (r, c) = (i / k, i % k);
-        let s = if r % 2 == 0 { 1 } else { -1 };
-        if c % 3 == 0 { s } else { -s }
-    }).collect();
+    let v: Vec<i32> = (0..m * k)
+        .map(|i| {
+            let (r, c) = (i / k, i % k);
+            let s = if r % 2 == 0 { 1 } else { -1 };
+            if c % 3 == 0 {
+                s
+            } else {
+                -s
+            }
+        })
+        .collect();
     let w = WeightMatrix::from_values(m, k, WeightType::Ternary, &v).unwrap();
-    let x: Vec<i8> = (0..2 * k).map(|i| if i % k % 3 == 0 { 127 } else { -128 }).collect();
+    let x: Vec<i8> = (0..2 * k)
+        .map(|i| if i % k % 3 == 0 { 127 } else { -128 })
+        .collect();
     check(&w, &x, 2, 0..m, "383 pattern");
     check(&w, &x, 2, 5..30, "383 pattern sub-range");
 }
@@ -149,17 +216,33 @@ fn extreme_values_over_long_k() {
 #[test]
 fn errors_are_reported() {
     let u = WeightMatrix::from_values(1, 2, WeightType::Uint(2), &[1, 2]).unwrap();
-    assert!(matches!(TernaryNativeWeights::pack(&u), Err(KernelError::Unsupported(_))));
-    let w = WeightMatrix::from_values(2, 4, WeightType::Ternary, &[1, 0, -1, 1, 0, 0, 1, -1]).unwrap();
+    assert!(matches!(
+        TernaryNativeWeights::pack(&u),
+        Err(KernelError::Unsupported(_))
+    ));
+    let w =
+        WeightMatrix::from_values(2, 4, WeightType::Ternary, &[1, 0, -1, 1, 0, 0, 1, -1]).unwrap();
     let p = TernaryNativeWeights::pack(&w).unwrap();
     assert_eq!((p.rows(), p.cols()), (2, 4));
     assert_eq!(p.weight_bytes(), 160);
     let mut out = vec![0; 4];
     let x = [1i8; 8];
-    assert!(matches!(try_gemm_rows(&p, &x, 2, 3, 0..2, &mut out, Isa::Generic), Err(KernelError::Shape(_))));
-    assert!(matches!(try_gemm_rows(&p, &x[..7], 2, 4, 0..2, &mut out, Isa::Generic), Err(KernelError::Shape(_))));
-    assert!(matches!(try_gemm_rows(&p, &x, 2, 4, 0..3, &mut out, Isa::Generic), Err(KernelError::Shape(_))));
-    assert!(matches!(try_gemm_rows(&p, &x, 2, 4, 0..2, &mut out[..3], Isa::Generic), Err(KernelError::Shape(_))));
+    assert!(matches!(
+        try_gemm_rows(&p, &x, 2, 3, 0..2, &mut out, Isa::Generic),
+        Err(KernelError::Shape(_))
+    ));
+    assert!(matches!(
+        try_gemm_rows(&p, &x[..7], 2, 4, 0..2, &mut out, Isa::Generic),
+        Err(KernelError::Shape(_))
+    ));
+    assert!(matches!(
+        try_gemm_rows(&p, &x, 2, 4, 0..3, &mut out, Isa::Generic),
+        Err(KernelError::Shape(_))
+    ));
+    assert!(matches!(
+        try_gemm_rows(&p, &x, 2, 4, 0..2, &mut out[..3], Isa::Generic),
+        Err(KernelError::Shape(_))
+    ));
     try_gemm_rows(&p, &x, 2, 4, 0..2, &mut out, Isa::Generic).unwrap();
     assert_eq!(out, vec![1, 0, 1, 0]); // row 0: 1 + 0 - 1 + 1; row 1: 0 + 0 + 1 - 1
 }
@@ -174,7 +257,11 @@ fn bench_8640x3200() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let w = random_matrix(&mut rng, m, k, false);
     let p = TernaryNativeWeights::pack(&w).unwrap();
-    println!("packed weight bytes: {} ({:.3} bits/weight)", p.weight_bytes(), p.weight_bytes() as f64 * 8.0 / (m * k) as f64);
+    println!(
+        "packed weight bytes: {} ({:.3} bits/weight)",
+        p.weight_bytes(),
+        p.weight_bytes() as f64 * 8.0 / (m * k) as f64
+    );
     let mut evict = vec![0u8; 64 << 20];
     let mut isas = Isa::available();
     if std::env::var("LUTCORE_BENCH_GENERIC").is_err() {
@@ -207,7 +294,10 @@ fn bench_8640x3200() {
                 setup.push(t.elapsed().as_secs_f64() * 1e6);
             }
             setup.sort_by(f64::total_cmp);
-            println!("{isa:?} n={n}: tables + one row block (rows 0..1): median {:.1} µs", setup[reps / 2]);
+            println!(
+                "{isa:?} n={n}: tables + one row block (rows 0..1): median {:.1} µs",
+                setup[reps / 2]
+            );
             cold.sort_by(f64::total_cmp);
             hot.sort_by(f64::total_cmp);
             let gbs = |us: f64| p.weight_bytes() as f64 / us / 1e3;
@@ -226,5 +316,9 @@ fn bench_8640x3200() {
 }
 
 fn expected_row_sample(w: &WeightMatrix, x: &[i8], m: usize) -> Vec<i32> {
-    gemv_plain(w, &x[..w.cols()]).into_iter().take(m).map(|v| v as i32).collect()
+    gemv_plain(w, &x[..w.cols()])
+        .into_iter()
+        .take(m)
+        .map(|v| v as i32)
+        .collect()
 }

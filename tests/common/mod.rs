@@ -18,7 +18,9 @@ pub fn lutcore_in(dir: &Path, args: &[&str]) -> Output {
     Command::new("sh")
         .current_dir(dir)
         .arg("-c")
-        .arg(format!("ulimit -v {MEMORY_LIMIT_KIB}; exec timeout {TIME_LIMIT_S} \"$0\" \"$@\""))
+        .arg(format!(
+            "ulimit -v {MEMORY_LIMIT_KIB}; exec timeout {TIME_LIMIT_S} \"$0\" \"$@\""
+        ))
         .arg(bin)
         .args(args)
         .output()
@@ -31,14 +33,27 @@ pub fn lutcore_in(dir: &Path, args: &[&str]) -> Output {
 pub fn refuses(dir: &Path, args: &[&str], expect: &[&str]) {
     let out = lutcore_in(dir, args);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let shown = format!("lutcore {}\n--- status {:?}\n--- stderr\n{stderr}", args.join(" "), out.status);
-    let code = out.status.code().unwrap_or_else(|| panic!("killed by a signal (memory limit or crash):\n{shown}"));
+    let shown = format!(
+        "lutcore {}\n--- status {:?}\n--- stderr\n{stderr}",
+        args.join(" "),
+        out.status
+    );
+    let code = out
+        .status
+        .code()
+        .unwrap_or_else(|| panic!("killed by a signal (memory limit or crash):\n{shown}"));
     assert!(code != 0, "exit 0 on a hostile input:\n{shown}");
     assert!(code != 124, "timed out after {TIME_LIMIT_S} s:\n{shown}");
-    assert!(code != 101 && !stderr.contains("panicked"), "panicked:\n{shown}");
+    assert!(
+        code != 101 && !stderr.contains("panicked"),
+        "panicked:\n{shown}"
+    );
     let lower = stderr.to_lowercase();
     for e in expect {
-        assert!(lower.contains(&e.to_lowercase()), "stderr does not mention `{e}`:\n{shown}");
+        assert!(
+            lower.contains(&e.to_lowercase()),
+            "stderr does not mention `{e}`:\n{shown}"
+        );
     }
 }
 

@@ -79,7 +79,9 @@ impl TernaryMatrix {
                 .values
                 .iter()
                 .enumerate()
-                .map(|(i, &v)| f32::from(v) * scales.get(i / (*block_len).max(1)).copied().unwrap_or(0.0))
+                .map(|(i, &v)| {
+                    f32::from(v) * scales.get(i / (*block_len).max(1)).copied().unwrap_or(0.0)
+                })
                 .collect(),
         }
     }
@@ -88,23 +90,39 @@ impl TernaryMatrix {
     pub fn to_weight_matrix(&self) -> Result<WeightMatrix, LayoutError> {
         // Ternary codes are value + 1; an out-of-range value becomes a code
         // that from_codes rejects with its position.
-        let codes = self.values.iter().map(|&x| x.wrapping_add(1) as u8).collect();
+        let codes = self
+            .values
+            .iter()
+            .map(|&x| x.wrapping_add(1) as u8)
+            .collect();
         WeightMatrix::from_codes(self.rows, self.cols, WeightType::Ternary, codes)
     }
 }
 
 fn bad_data(t: &TensorView<'_>, detail: String) -> GgufError {
-    GgufError::BadTensorData { file: t.file().to_path_buf(), tensor: t.name().to_string(), detail }
+    GgufError::BadTensorData {
+        file: t.file().to_path_buf(),
+        tensor: t.name().to_string(),
+        detail,
+    }
 }
 
 fn n_usize(t: &TensorView<'_>, n: u64) -> Result<usize, GgufError> {
-    usize::try_from(n).map_err(|_| bad_data(t, format!("{n} elements do not fit this machine's usize")))
+    usize::try_from(n)
+        .map_err(|_| bad_data(t, format!("{n} elements do not fit this machine's usize")))
 }
 
 /// Check the data length against the type's size for `n` elements.
 fn check_len(t: &TensorView<'_>, expected: u64) -> Result<(), GgufError> {
     if t.data().len() as u64 != expected {
-        return Err(bad_data(t, format!("{} data bytes, {} expects {expected}", t.data().len(), t.ggml_type())));
+        return Err(bad_data(
+            t,
+            format!(
+                "{} data bytes, {} expects {expected}",
+                t.data().len(),
+                t.ggml_type()
+            ),
+        ));
     }
     Ok(())
 }
@@ -124,17 +142,28 @@ pub fn to_f32(t: &TensorView<'_>) -> Result<Vec<f32>, GgufError> {
     match t.ggml_type() {
         GgmlType::F32 => {
             check_len(t, n as u64 * 4)?;
-            Ok(data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+            Ok(data
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect())
         }
         GgmlType::F16 => {
             check_len(t, n as u64 * 2)?;
-            Ok(data.chunks_exact(2).map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32()).collect())
+            Ok(data
+                .chunks_exact(2)
+                .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect())
         }
         GgmlType::BF16 => {
             check_len(t, n as u64 * 2)?;
-            Ok(data.chunks_exact(2).map(|c| bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect())
+            Ok(data
+                .chunks_exact(2)
+                .map(|c| bf16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect())
         }
-        GgmlType::TQ1_0 | GgmlType::TQ2_0 | GgmlType::I2S => Ok(decode_ternary(t, true)?.dequantize()),
+        GgmlType::TQ1_0 | GgmlType::TQ2_0 | GgmlType::I2S => {
+            Ok(decode_ternary(t, true)?.dequantize())
+        }
         other => Err(GgufError::UnsupportedType {
             file: t.file().to_path_buf(),
             tensor: t.name().to_string(),
@@ -168,7 +197,11 @@ fn decode_ternary(t: &TensorView<'_>, allow_code3: bool) -> Result<TernaryMatrix
         GgmlType::TQ2_0 => {
             check_len(t, (n / QK_K * TQ2_0_BLOCK_BYTES) as u64)?;
             let mut d = Vec::with_capacity(n / QK_K);
-            for (b, (blk, out)) in data.chunks_exact(TQ2_0_BLOCK_BYTES).zip(values.chunks_exact_mut(QK_K)).enumerate() {
+            for (b, (blk, out)) in data
+                .chunks_exact(TQ2_0_BLOCK_BYTES)
+                .zip(values.chunks_exact_mut(QK_K))
+                .enumerate()
+            {
                 d.push(f16_at(&blk[64..]));
                 for h in 0..2 {
                     for l in 0..4 {
@@ -190,7 +223,10 @@ fn decode_ternary(t: &TensorView<'_>, allow_code3: bool) -> Result<TernaryMatrix
         GgmlType::TQ1_0 => {
             check_len(t, (n / QK_K * TQ1_0_BLOCK_BYTES) as u64)?;
             let mut d = Vec::with_capacity(n / QK_K);
-            for (blk, out) in data.chunks_exact(TQ1_0_BLOCK_BYTES).zip(values.chunks_exact_mut(QK_K)) {
+            for (blk, out) in data
+                .chunks_exact(TQ1_0_BLOCK_BYTES)
+                .zip(values.chunks_exact_mut(QK_K))
+            {
                 d.push(f16_at(&blk[52..]));
                 decode_tq1_0_block(blk, out);
             }
@@ -198,14 +234,24 @@ fn decode_ternary(t: &TensorView<'_>, allow_code3: bool) -> Result<TernaryMatrix
         }
         GgmlType::I2S => {
             if !n.is_multiple_of(I2S_BLOCK) {
-                return Err(bad_data(t, format!("I2_S decoding needs a multiple of {I2S_BLOCK} elements, has {n}")));
+                return Err(bad_data(
+                    t,
+                    format!("I2_S decoding needs a multiple of {I2S_BLOCK} elements, has {n}"),
+                ));
             }
             check_len(t, (n / 4 + I2S_TRAILER_BYTES) as u64)?;
-            for (b, (blk, out)) in data[..n / 4].chunks_exact(32).zip(values.chunks_exact_mut(I2S_BLOCK)).enumerate() {
+            for (b, (blk, out)) in data[..n / 4]
+                .chunks_exact(32)
+                .zip(values.chunks_exact_mut(I2S_BLOCK))
+                .enumerate()
+            {
                 for (j, o) in out.iter_mut().enumerate() {
                     let code = (blk[j % 32] >> (6 - 2 * (j / 32))) & 3;
                     if code == 3 {
-                        return Err(bad_data(t, format!("I2_S block {b} weight {j} has code 3, not ternary")));
+                        return Err(bad_data(
+                            t,
+                            format!("I2_S block {b} weight {j} has code 3, not ternary"),
+                        ));
                     }
                     *o = code as i8 - 1;
                 }
@@ -223,7 +269,12 @@ fn decode_ternary(t: &TensorView<'_>, allow_code3: bool) -> Result<TernaryMatrix
             })
         }
     };
-    Ok(TernaryMatrix { rows, cols, values, scale })
+    Ok(TernaryMatrix {
+        rows,
+        cols,
+        values,
+        scale,
+    })
 }
 
 fn decode_tq1_0_block(blk: &[u8], out: &mut [i8]) {
@@ -246,7 +297,11 @@ fn decode_tq1_0_block(blk: &[u8], out: &mut [i8]) {
 
 /// Per-tensor scale if all blocks with a nonzero value agree, else per block.
 fn block_scale(values: &[i8], d: Vec<f32>) -> TernaryScale {
-    let mut used = d.iter().zip(values.chunks(QK_K)).filter(|(_, v)| v.iter().any(|&x| x != 0)).map(|(&d, _)| d);
+    let mut used = d
+        .iter()
+        .zip(values.chunks(QK_K))
+        .filter(|(_, v)| v.iter().any(|&x| x != 0))
+        .map(|(&d, _)| d);
     let Some(first) = used.next() else {
         return TernaryScale::PerTensor(d.iter().copied().fold(0.0, f32::max));
     };
@@ -254,17 +309,26 @@ fn block_scale(values: &[i8], d: Vec<f32>) -> TernaryScale {
     if used.all(|x| (x - first).abs() <= tol.max(x.abs() / 1024.0)) {
         TernaryScale::PerTensor(first)
     } else {
-        TernaryScale::PerBlock { block_len: QK_K, scales: d }
+        TernaryScale::PerBlock {
+            block_len: QK_K,
+            scales: d,
+        }
     }
 }
 
 fn writer_err(what: &str, detail: String) -> GgufError {
-    GgufError::Writer { what: what.to_string(), detail }
+    GgufError::Writer {
+        what: what.to_string(),
+        detail,
+    }
 }
 
 fn check_blocks(x_len: usize, block: usize, what: &str) -> Result<(), GgufError> {
     if !x_len.is_multiple_of(block) {
-        return Err(writer_err(what, format!("{x_len} values is not a multiple of the block size {block}")));
+        return Err(writer_err(
+            what,
+            format!("{x_len} values is not a multiple of the block size {block}"),
+        ));
     }
     Ok(())
 }
@@ -309,7 +373,9 @@ pub fn quantize_tq1_0(x: &[f32]) -> Result<Vec<u8>, GgufError> {
     for blk in x.chunks_exact(QK_K) {
         let (d, id) = block_absmax(blk);
         let pack = |vals: &mut dyn Iterator<Item = f32>| {
-            vals.fold(0u8, |q, v| q.wrapping_mul(3).wrapping_add(trit_code(v * id) as u8))
+            vals.fold(0u8, |q, v| {
+                q.wrapping_mul(3).wrapping_add(trit_code(v * id) as u8)
+            })
         };
         for m in 0..32 {
             out.push(ceil_div(pack(&mut (0..5).map(|n| blk[m + n * 32]))));
@@ -359,7 +425,10 @@ fn pack_i2s_codes(codes: impl Iterator<Item = u8>, n: usize, scale: f32) -> Vec<
 
 fn check_ternary(values: &[i8], what: &str) -> Result<(), GgufError> {
     match values.iter().position(|v| !(-1..=1).contains(v)) {
-        Some(i) => Err(writer_err(what, format!("value {} at index {i} is not in {{-1, 0, 1}}", values[i]))),
+        Some(i) => Err(writer_err(
+            what,
+            format!("value {} at index {i} is not in {{-1, 0, 1}}", values[i]),
+        )),
         None => Ok(()),
     }
 }
@@ -382,9 +451,16 @@ pub fn encode_ternary(values: &[i8], scale: f32, ty: GgmlType) -> Result<Vec<u8>
         }
         GgmlType::I2S => {
             check_blocks(values.len(), I2S_BLOCK, "I2_S encoding")?;
-            Ok(pack_i2s_codes(values.iter().map(|&v| (v + 1) as u8), values.len(), scale))
+            Ok(pack_i2s_codes(
+                values.iter().map(|&v| (v + 1) as u8),
+                values.len(),
+                scale,
+            ))
         }
-        other => Err(writer_err("ternary encoding", format!("{other} is not a ternary type (TQ1_0, TQ2_0, I2_S)"))),
+        other => Err(writer_err(
+            "ternary encoding",
+            format!("{other} is not a ternary type (TQ1_0, TQ2_0, I2_S)"),
+        )),
     }
 }
 
@@ -393,11 +469,20 @@ pub fn encode_ternary(values: &[i8], scale: f32, ty: GgmlType) -> Result<Vec<u8>
 pub fn encode_f32(x: &[f32], ty: GgmlType) -> Result<Vec<u8>, GgufError> {
     match ty {
         GgmlType::F32 => Ok(x.iter().flat_map(|v| v.to_le_bytes()).collect()),
-        GgmlType::F16 => Ok(x.iter().flat_map(|&v| f16::from_f32(v).to_le_bytes()).collect()),
-        GgmlType::BF16 => Ok(x.iter().flat_map(|&v| bf16::from_f32(v).to_le_bytes()).collect()),
+        GgmlType::F16 => Ok(x
+            .iter()
+            .flat_map(|&v| f16::from_f32(v).to_le_bytes())
+            .collect()),
+        GgmlType::BF16 => Ok(x
+            .iter()
+            .flat_map(|&v| bf16::from_f32(v).to_le_bytes())
+            .collect()),
         GgmlType::TQ1_0 => quantize_tq1_0(x),
         GgmlType::TQ2_0 => quantize_tq2_0(x),
         GgmlType::I2S => quantize_i2_s(x),
-        other => Err(writer_err("f32 encoding", format!("cannot encode to {other}"))),
+        other => Err(writer_err(
+            "f32 encoding",
+            format!("cannot encode to {other}"),
+        )),
     }
 }

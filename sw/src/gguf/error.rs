@@ -197,7 +197,9 @@ pub enum GgufError {
         found: Vec<u64>,
     },
     /// A tensor whose type the requested conversion does not handle.
-    #[error("{file}: tensor `{tensor}` has type {ggml_type}, but {conversion} needs one of {expected}")]
+    #[error(
+        "{file}: tensor `{tensor}` has type {ggml_type}, but {conversion} needs one of {expected}"
+    )]
     UnsupportedType {
         /// The file.
         file: PathBuf,

@@ -91,7 +91,11 @@ impl<'a> TensorView<'a> {
             return Err(GgufError::BadTensorData {
                 file: file.to_path_buf(),
                 tensor: info.name.clone(),
-                detail: format!("{} bytes given, the tensor info says {}", data.len(), info.size),
+                detail: format!(
+                    "{} bytes given, the tensor info says {}",
+                    data.len(),
+                    info.size
+                ),
             });
         }
         Ok(TensorView { file, info, data })
@@ -206,10 +210,20 @@ impl<'a> Cursor<'a> {
     /// reserve, capped by what the remaining bytes can hold (`min_size` bytes
     /// per item), so a merely truncated file fails later with `Truncated`
     /// naming the item that is cut off.
-    fn check_count(&self, count: u64, min_size: u64, what: &dyn Fn() -> String) -> Result<(usize, usize), GgufError> {
+    fn check_count(
+        &self,
+        count: u64,
+        min_size: u64,
+        what: &dyn Fn() -> String,
+    ) -> Result<(usize, usize), GgufError> {
         let limit = self.remaining() / min_size.max(1);
         if count > limit && count > self.buf.len() as u64 {
-            return Err(GgufError::AbsurdCount { file: self.file.to_path_buf(), what: what(), count, limit });
+            return Err(GgufError::AbsurdCount {
+                file: self.file.to_path_buf(),
+                what: what(),
+                count,
+                limit,
+            });
         }
         // `count` is at most the buffer length here, so this fits usize.
         Ok((count as usize, count.min(limit) as usize))
@@ -220,7 +234,10 @@ impl<'a> Cursor<'a> {
         let bytes = self.take(len, what)?;
         match std::str::from_utf8(bytes) {
             Ok(s) => Ok(s.to_owned()),
-            Err(_) => Err(GgufError::InvalidUtf8 { file: self.file.to_path_buf(), what: what() }),
+            Err(_) => Err(GgufError::InvalidUtf8 {
+                file: self.file.to_path_buf(),
+                what: what(),
+            }),
         }
     }
 }
@@ -240,7 +257,12 @@ macro_rules! read_vec {
     }};
 }
 
-fn read_scalar(cur: &mut Cursor<'_>, ty: ValueType, key: &str, depth: usize) -> Result<MetadataValue, GgufError> {
+fn read_scalar(
+    cur: &mut Cursor<'_>,
+    ty: ValueType,
+    key: &str,
+    depth: usize,
+) -> Result<MetadataValue, GgufError> {
     let what = &|| format!("value of metadata key `{key}`");
     Ok(match ty {
         ValueType::U8 => MetadataValue::U8(cur.array::<1>(what)?[0]),
@@ -279,7 +301,10 @@ fn read_array(cur: &mut Cursor<'_>, key: &str, depth: usize) -> Result<MetadataA
     let ty = value_type(cur, id, key)?;
     let count = cur.u64(&|| format!("array length of metadata key `{key}`"))?;
     let (n, cap) = cur.check_count(count, ty.min_size(), &|| {
-        format!("array length of metadata key `{key}` ({} elements)", ty.name())
+        format!(
+            "array length of metadata key `{key}` ({} elements)",
+            ty.name()
+        )
     })?;
     let what = &|| format!("array elements of metadata key `{key}`");
     Ok(match ty {
@@ -293,7 +318,9 @@ fn read_array(cur: &mut Cursor<'_>, key: &str, depth: usize) -> Result<MetadataA
         ValueType::U64 => MetadataArray::U64(read_vec!(cur, n, u64, what)),
         ValueType::I64 => MetadataArray::I64(read_vec!(cur, n, i64, what)),
         ValueType::F64 => MetadataArray::F64(read_vec!(cur, n, f64, what)),
-        ValueType::Bool => MetadataArray::Bool(cur.take(n as u64, what)?.iter().map(|&b| b != 0).collect()),
+        ValueType::Bool => {
+            MetadataArray::Bool(cur.take(n as u64, what)?.iter().map(|&b| b != 0).collect())
+        }
         ValueType::String => {
             let mut v = Vec::with_capacity(cap);
             for i in 0..n {
@@ -320,15 +347,25 @@ impl GgufFile {
     /// Open and parse `path`, memory-mapping it.
     pub fn open(path: impl AsRef<Path>) -> Result<GgufFile, GgufError> {
         let path = path.as_ref().to_path_buf();
-        let io = |action, source| GgufError::Io { file: path.clone(), action, source };
+        let io = |action, source| GgufError::Io {
+            file: path.clone(),
+            action,
+            source,
+        };
         // Look before opening: mapping a directory fails with a baffling
         // "No such device", and opening a FIFO would block.
         let meta = std::fs::metadata(&path).map_err(|e| io("open", e))?;
         if meta.is_dir() {
-            return Err(GgufError::NotAFile { file: path, kind: "a directory" });
+            return Err(GgufError::NotAFile {
+                file: path,
+                kind: "a directory",
+            });
         }
         if !meta.is_file() {
-            return Err(GgufError::NotAFile { file: path, kind: "not a regular file (a FIFO, socket or device)" });
+            return Err(GgufError::NotAFile {
+                file: path,
+                kind: "not a regular file (a FIFO, socket or device)",
+            });
         }
         let file = File::open(&path).map_err(|e| io("open", e))?;
         let len = file.metadata().map_err(|e| io("stat", e))?.len();
@@ -350,18 +387,38 @@ impl GgufFile {
     fn parse(path: PathBuf, backing: Backing) -> Result<GgufFile, GgufError> {
         let buf = backing.bytes();
         let file_len = buf.len() as u64;
-        let mut cur = Cursor { buf, pos: 0, file: &path };
+        let mut cur = Cursor {
+            buf,
+            pos: 0,
+            file: &path,
+        };
         let magic: [u8; 4] = match cur.array(&|| "magic".into()) {
             Ok(m) => m,
-            Err(_) => return Err(GgufError::BadMagic { file: path.clone(), found: buf.to_vec() }),
+            Err(_) => {
+                return Err(GgufError::BadMagic {
+                    file: path.clone(),
+                    found: buf.to_vec(),
+                })
+            }
         };
         if magic != GGUF_MAGIC {
-            return Err(GgufError::BadMagic { file: path.clone(), found: magic.to_vec() });
+            return Err(GgufError::BadMagic {
+                file: path.clone(),
+                found: magic.to_vec(),
+            });
         }
         let version = cur.u32(&|| "header version".into())?;
         if version != 2 && version != 3 {
-            let hint = if version.swap_bytes() <= 3 { "; this looks like a big-endian file" } else { "" };
-            return Err(GgufError::UnsupportedVersion { file: path.clone(), version, hint });
+            let hint = if version.swap_bytes() <= 3 {
+                "; this looks like a big-endian file"
+            } else {
+                ""
+            };
+            return Err(GgufError::UnsupportedVersion {
+                file: path.clone(),
+                version,
+                hint,
+            });
         }
         let n_tensors = cur.u64(&|| "header tensor count".into())?;
         let n_kv = cur.u64(&|| "header metadata count".into())?;
@@ -376,7 +433,10 @@ impl GgufFile {
             let ty = value_type(&cur, id, &key)?;
             let value = read_scalar(&mut cur, ty, &key, 0)?;
             if key_index.insert(key.clone(), metadata.len()).is_some() {
-                return Err(GgufError::DuplicateKey { file: path.clone(), key });
+                return Err(GgufError::DuplicateKey {
+                    file: path.clone(),
+                    key,
+                });
             }
             metadata.push((key, value));
         }
@@ -394,7 +454,10 @@ impl GgufFile {
                 | MetadataValue::I64(_) => {
                     let a = v.as_i128().unwrap_or(0);
                     if a <= 0 || a > (1 << 30) || (a as u64).count_ones() != 1 {
-                        return Err(GgufError::BadAlignment { file: path.clone(), value: a.max(0) as u64 });
+                        return Err(GgufError::BadAlignment {
+                            file: path.clone(),
+                            value: a.max(0) as u64,
+                        });
                     }
                     a as u64
                 }
@@ -419,12 +482,20 @@ impl GgufFile {
         let mut tensor_index = HashMap::with_capacity(cap);
         for i in 0..n_tensors {
             let name = cur.string(&|| format!("name of tensor info {i}"))?;
-            let bad = |detail: String| GgufError::BadTensorInfo { file: path.clone(), tensor: name.clone(), detail };
+            let bad = |detail: String| GgufError::BadTensorInfo {
+                file: path.clone(),
+                tensor: name.clone(),
+                detail,
+            };
             let n_dims = cur.u32(&|| format!("dimension count of tensor `{name}`"))?;
             if n_dims as usize > MAX_DIMS {
-                return Err(bad(format!("has {n_dims} dimensions, ggml allows at most {MAX_DIMS}")));
+                return Err(bad(format!(
+                    "has {n_dims} dimensions, ggml allows at most {MAX_DIMS}"
+                )));
             }
-            let dims = read_vec!(cur, n_dims, u64, &|| format!("dimensions of tensor `{name}`"));
+            let dims = read_vec!(cur, n_dims, u64, &|| format!(
+                "dimensions of tensor `{name}`"
+            ));
             let type_id = cur.u32(&|| format!("type of tensor `{name}`"))?;
             let offset = cur.u64(&|| format!("data offset of tensor `{name}`"))?;
             let n_elements = dims
@@ -434,12 +505,22 @@ impl GgufFile {
                 .ok_or_else(|| bad(format!("element count of dims {dims:?} overflows")))?;
             let ggml_type = GgmlType::from_id(type_id, bitnet_fork);
             let ne0 = dims.first().copied().unwrap_or(1);
-            let size = ggml_type.data_size(ne0, n_elements).map_err(|e| bad(format!("{e} (dims {dims:?})")))?;
+            let size = ggml_type
+                .data_size(ne0, n_elements)
+                .map_err(|e| bad(format!("{e} (dims {dims:?})")))?;
             if offset % alignment != 0 {
-                return Err(GgufError::Misaligned { file: path.clone(), tensor: name, offset, alignment });
+                return Err(GgufError::Misaligned {
+                    file: path.clone(),
+                    tensor: name,
+                    offset,
+                    alignment,
+                });
             }
             if tensor_index.insert(name.clone(), tensors.len()).is_some() {
-                return Err(GgufError::DuplicateTensor { file: path.clone(), tensor: name });
+                return Err(GgufError::DuplicateTensor {
+                    file: path.clone(),
+                    tensor: name,
+                });
             }
             tensors.push(TensorInfo {
                 name,
@@ -453,7 +534,9 @@ impl GgufFile {
         }
 
         let data_offset = if tensors.is_empty() {
-            align_up(cur.pos as u64, alignment).unwrap_or(u64::MAX).min(file_len)
+            align_up(cur.pos as u64, alignment)
+                .unwrap_or(u64::MAX)
+                .min(file_len)
         } else {
             align_up(cur.pos as u64, alignment).unwrap_or(u64::MAX)
         };
@@ -477,7 +560,10 @@ impl GgufFile {
                 _ => {
                     return Err(GgufError::Truncated {
                         file: path.clone(),
-                        what: format!("data of tensor `{}` ({}, dims {:?})", t.name, t.ggml_type, t.dims),
+                        what: format!(
+                            "data of tensor `{}` ({}, dims {:?})",
+                            t.name, t.ggml_type, t.dims
+                        ),
                         start: start.unwrap_or(u64::MAX),
                         end: end.unwrap_or(u64::MAX),
                         len: file_len,
@@ -539,10 +625,12 @@ impl GgufFile {
 
     /// The data of tensor `name`.
     pub fn tensor(&self, name: &str) -> Result<TensorView<'_>, GgufError> {
-        let info = self.tensor_info(name).ok_or_else(|| GgufError::MissingTensor {
-            file: self.path.clone(),
-            tensor: name.to_string(),
-        })?;
+        let info = self
+            .tensor_info(name)
+            .ok_or_else(|| GgufError::MissingTensor {
+                file: self.path.clone(),
+                tensor: name.to_string(),
+            })?;
         // Bounds were checked at parse time; the `get` keeps this panic-free.
         let start = self.data_offset.saturating_add(info.offset);
         let end = start.saturating_add(info.size);
@@ -557,7 +645,11 @@ impl GgufFile {
                 end,
                 len: self.bytes().len() as u64,
             })?;
-        Ok(TensorView { file: &self.path, info, data })
+        Ok(TensorView {
+            file: &self.path,
+            info,
+            data,
+        })
     }
 
     /// The data of tensor `name`, which must have dimensions `dims` (innermost first).
@@ -574,11 +666,19 @@ impl GgufFile {
 
     /// The value of `key`, or [`GgufError::MissingKey`].
     pub fn value(&self, key: &str) -> Result<&MetadataValue, GgufError> {
-        self.get(key).ok_or_else(|| GgufError::MissingKey { file: self.path.clone(), key: key.to_string() })
+        self.get(key).ok_or_else(|| GgufError::MissingKey {
+            file: self.path.clone(),
+            key: key.to_string(),
+        })
     }
 
     fn wrong(&self, key: &str, expected: &'static str, v: &MetadataValue) -> GgufError {
-        GgufError::WrongKeyType { file: self.path.clone(), key: key.to_string(), expected, found: v.describe() }
+        GgufError::WrongKeyType {
+            file: self.path.clone(),
+            key: key.to_string(),
+            expected,
+            found: v.describe(),
+        }
     }
 
     fn int<T: TryFrom<i128>>(&self, key: &str, expected: &'static str) -> Result<T, GgufError> {
@@ -594,7 +694,11 @@ impl GgufFile {
 
     /// An optional key read with `get` (one of the typed getters): `None`
     /// when absent, the getter's error when present with the wrong type.
-    pub fn opt<'a, T>(&'a self, key: &str, get: impl FnOnce(&'a Self, &str) -> Result<T, GgufError>) -> Result<Option<T>, GgufError> {
+    pub fn opt<'a, T>(
+        &'a self,
+        key: &str,
+        get: impl FnOnce(&'a Self, &str) -> Result<T, GgufError>,
+    ) -> Result<Option<T>, GgufError> {
         self.get(key).map(|_| get(self, key)).transpose()
     }
 

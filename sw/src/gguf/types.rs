@@ -130,7 +130,9 @@ impl GgmlType {
             }
             return Ok(Some(n / 4 + super::I2S_TRAILER_BYTES as u64));
         }
-        let Some((blck, size)) = self.block_layout() else { return Ok(None) };
+        let Some((blck, size)) = self.block_layout() else {
+            return Ok(None);
+        };
         if !ne0.is_multiple_of(blck) {
             return Err(format!(
                 "{} needs dims[0] to be a multiple of {blck}, has {ne0}",

@@ -32,7 +32,10 @@ struct PendingTensor {
 }
 
 fn err(what: &str, detail: impl Into<String>) -> GgufError {
-    GgufError::Writer { what: what.to_string(), detail: detail.into() }
+    GgufError::Writer {
+        what: what.to_string(),
+        detail: detail.into(),
+    }
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -45,15 +48,33 @@ fn put_array(out: &mut Vec<u8>, a: &MetadataArray) {
     out.extend_from_slice(&(a.len() as u64).to_le_bytes());
     match a {
         MetadataArray::U8(v) => out.extend_from_slice(v),
-        MetadataArray::I8(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        MetadataArray::U16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        MetadataArray::I16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        MetadataArray::U32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        MetadataArray::I32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        MetadataArray::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        MetadataArray::U64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        MetadataArray::I64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        MetadataArray::F64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        MetadataArray::I8(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        MetadataArray::U16(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        MetadataArray::I16(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        MetadataArray::U32(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        MetadataArray::I32(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        MetadataArray::F32(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        MetadataArray::U64(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        MetadataArray::I64(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        MetadataArray::F64(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
         MetadataArray::Bool(v) => v.iter().for_each(|&x| out.push(u8::from(x))),
         MetadataArray::String(v) => v.iter().for_each(|s| put_str(out, s)),
         MetadataArray::Array(v) => v.iter().for_each(|a| put_array(out, a)),
@@ -88,7 +109,10 @@ impl GgufWriter {
     /// A writer whose first key is `general.architecture = arch`.
     pub fn with_architecture(arch: &str) -> Self {
         let mut w = Self::new();
-        w.metadata.push((super::ARCHITECTURE_KEY.to_string(), MetadataValue::String(arch.to_string())));
+        w.metadata.push((
+            super::ARCHITECTURE_KEY.to_string(),
+            MetadataValue::String(arch.to_string()),
+        ));
         w
     }
 
@@ -99,7 +123,9 @@ impl GgufWriter {
         let mut w = Self::new();
         for (key, value) in f.metadata() {
             if key == ALIGNMENT_KEY {
-                let a = u32::try_from(f.alignment()).map_err(|_| err(key, format!("alignment {} does not fit u32", f.alignment())))?;
+                let a = u32::try_from(f.alignment()).map_err(|_| {
+                    err(key, format!("alignment {} does not fit u32", f.alignment()))
+                })?;
                 w.set_alignment(a)?;
             } else {
                 w.add(key, value.clone())?;
@@ -132,8 +158,18 @@ impl GgufWriter {
 
     /// Replace tensor `name` (keeping its place in the file) with new
     /// dimensions, type and bytes, checked as by [`GgufWriter::add_raw_tensor`].
-    pub fn replace_tensor(&mut self, name: &str, dims: &[u64], ty: GgmlType, data: Vec<u8>) -> Result<(), GgufError> {
-        let at = self.tensors.iter().position(|t| t.name == name).ok_or_else(|| err(name, "no such tensor to replace"))?;
+    pub fn replace_tensor(
+        &mut self,
+        name: &str,
+        dims: &[u64],
+        ty: GgmlType,
+        data: Vec<u8>,
+    ) -> Result<(), GgufError> {
+        let at = self
+            .tensors
+            .iter()
+            .position(|t| t.name == name)
+            .ok_or_else(|| err(name, "no such tensor to replace"))?;
         let old = self.tensors.remove(at);
         self.names.remove(name);
         if let Err(e) = self.add_raw_tensor(name, dims, ty, data) {
@@ -155,7 +191,10 @@ impl GgufWriter {
     /// Set the alignment (a power of two); writes `general.alignment`.
     pub fn set_alignment(&mut self, alignment: u32) -> Result<(), GgufError> {
         if !alignment.is_power_of_two() {
-            return Err(err(ALIGNMENT_KEY, format!("{alignment} is not a power of two")));
+            return Err(err(
+                ALIGNMENT_KEY,
+                format!("{alignment} is not a power of two"),
+            ));
         }
         self.alignment = Some(alignment);
         Ok(())
@@ -200,9 +239,18 @@ impl GgufWriter {
 
     /// Add a tensor of already-encoded bytes. `dims` is innermost first; the
     /// byte length must match the type's size when the type is known.
-    pub fn add_raw_tensor(&mut self, name: &str, dims: &[u64], ty: GgmlType, data: Vec<u8>) -> Result<(), GgufError> {
+    pub fn add_raw_tensor(
+        &mut self,
+        name: &str,
+        dims: &[u64],
+        ty: GgmlType,
+        data: Vec<u8>,
+    ) -> Result<(), GgufError> {
         if dims.len() > MAX_DIMS {
-            return Err(err(name, format!("{} dimensions, at most {MAX_DIMS}", dims.len())));
+            return Err(err(
+                name,
+                format!("{} dimensions, at most {MAX_DIMS}", dims.len()),
+            ));
         }
         if self.names.contains(name) {
             return Err(err(name, "duplicate tensor name"));
@@ -215,26 +263,46 @@ impl GgufWriter {
         match ty.data_size(ne0, n) {
             Err(e) => return Err(err(name, e)),
             Ok(Some(size)) if size != data.len() as u64 => {
-                return Err(err(name, format!("{} bytes given, {ty} with dims {dims:?} needs {size}", data.len())))
+                return Err(err(
+                    name,
+                    format!(
+                        "{} bytes given, {ty} with dims {dims:?} needs {size}",
+                        data.len()
+                    ),
+                ))
             }
             _ => {}
         }
         self.names.insert(name.to_string());
-        self.tensors.push(PendingTensor { name: name.to_string(), dims: dims.to_vec(), type_id: ty.id(), data });
+        self.tensors.push(PendingTensor {
+            name: name.to_string(),
+            dims: dims.to_vec(),
+            type_id: ty.id(),
+            data,
+        });
         Ok(())
     }
 
     fn check_len(name: &str, dims: &[u64], len: usize) -> Result<(), GgufError> {
         let n: u64 = dims.iter().product();
         if n != len as u64 {
-            return Err(err(name, format!("{len} values given, dims {dims:?} hold {n}")));
+            return Err(err(
+                name,
+                format!("{len} values given, dims {dims:?} hold {n}"),
+            ));
         }
         Ok(())
     }
 
     /// Add a tensor from f32 values (row-major), encoded as `ty` (F32, F16,
     /// BF16, or quantized to TQ1_0 / TQ2_0 / I2_S with the reference quantizers).
-    pub fn add_f32_tensor(&mut self, name: &str, dims: &[u64], values: &[f32], ty: GgmlType) -> Result<(), GgufError> {
+    pub fn add_f32_tensor(
+        &mut self,
+        name: &str,
+        dims: &[u64],
+        values: &[f32],
+        ty: GgmlType,
+    ) -> Result<(), GgufError> {
         Self::check_len(name, dims, values.len())?;
         let data = encode_f32(values, ty).map_err(|e| err(name, e.to_string()))?;
         self.add_raw_tensor(name, dims, ty, data)
@@ -277,7 +345,9 @@ impl GgufWriter {
         for t in &self.tensors {
             put_str(&mut out, &t.name);
             out.extend_from_slice(&(t.dims.len() as u32).to_le_bytes());
-            t.dims.iter().for_each(|d| out.extend_from_slice(&d.to_le_bytes()));
+            t.dims
+                .iter()
+                .for_each(|d| out.extend_from_slice(&d.to_le_bytes()));
             out.extend_from_slice(&t.type_id.to_le_bytes());
             out.extend_from_slice(&offset.to_le_bytes());
             offsets.push(offset);

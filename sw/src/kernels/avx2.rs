@@ -16,7 +16,11 @@ const fn select_ctl(t: usize) -> [i8; 32] {
     let mut i = 0;
     while i < 32 {
         let (lane, idx) = (i / 16, i % 16);
-        c[i] = if (idx >> t) & 1 == 1 { (4 * lane + t) as i8 } else { -128 };
+        c[i] = if (idx >> t) & 1 == 1 {
+            (4 * lane + t) as i8
+        } else {
+            -128
+        };
         i += 1;
     }
     c
@@ -45,7 +49,10 @@ pub(crate) unsafe fn build_tables(x: &[i8], tables: &mut [u8]) {
         let v = _mm256_set1_epi64x(i64::from_le_bytes(buf.map(|b| b as u8)));
         let xl = _mm256_and_si256(v, m4);
         // h = ((v >> 4) & 15) sign-extended from 4 bits = x >> 4 (arithmetic).
-        let xh = _mm256_sub_epi8(_mm256_xor_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), eight), eight);
+        let xh = _mm256_sub_epi8(
+            _mm256_xor_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), eight),
+            eight,
+        );
         let mut tl = _mm256_setzero_si256();
         let mut th = _mm256_setzero_si256();
         for s in &sel {
@@ -133,12 +140,24 @@ unsafe fn chunk<const NP: usize, const TT: usize>(
                 for (tab, a) in tabs.iter().zip(acc.iter_mut()) {
                     let tp = tab.add(blk * 4 * TABLE_BYTES);
                     let l = _mm256_add_epi8(
-                        _mm256_add_epi8(_mm256_shuffle_epi8(bcast(tp), lo0), _mm256_shuffle_epi8(bcast(tp.add(32)), hi0)),
-                        _mm256_add_epi8(_mm256_shuffle_epi8(bcast(tp.add(64)), lo1), _mm256_shuffle_epi8(bcast(tp.add(96)), hi1)),
+                        _mm256_add_epi8(
+                            _mm256_shuffle_epi8(bcast(tp), lo0),
+                            _mm256_shuffle_epi8(bcast(tp.add(32)), hi0),
+                        ),
+                        _mm256_add_epi8(
+                            _mm256_shuffle_epi8(bcast(tp.add(64)), lo1),
+                            _mm256_shuffle_epi8(bcast(tp.add(96)), hi1),
+                        ),
                     );
                     let h = _mm256_add_epi8(
-                        _mm256_add_epi8(_mm256_shuffle_epi8(bcast(tp.add(16)), lo0), _mm256_shuffle_epi8(bcast(tp.add(48)), hi0)),
-                        _mm256_add_epi8(_mm256_shuffle_epi8(bcast(tp.add(80)), lo1), _mm256_shuffle_epi8(bcast(tp.add(112)), hi1)),
+                        _mm256_add_epi8(
+                            _mm256_shuffle_epi8(bcast(tp.add(16)), lo0),
+                            _mm256_shuffle_epi8(bcast(tp.add(48)), hi0),
+                        ),
+                        _mm256_add_epi8(
+                            _mm256_shuffle_epi8(bcast(tp.add(80)), lo1),
+                            _mm256_shuffle_epi8(bcast(tp.add(112)), hi1),
+                        ),
                     );
                     a.0 = _mm256_add_epi16(a.0, _mm256_maddubs_epi16(l, *pwp));
                     a.1 = _mm256_add_epi16(a.1, _mm256_maddubs_epi16(*pwp, h));
@@ -155,8 +174,13 @@ unsafe fn kernel<const NP: usize>(job: &ExactJob<'_>, rbs: Range<usize>) {
     let n = job.n;
     let nblocks = w.group_pairs / PAIRS_PER_BLOCK;
     assert!(job.tables.len() >= n * job.tstride && job.tstride >= nblocks * 4 * TABLE_BYTES);
-    assert!(w.data.len() >= w.row_blocks * nblocks * PAIRS_PER_BLOCK * NP * 32 && rbs.end <= w.row_blocks);
-    let pw: [__m256i; NP] = std::array::from_fn(|pp| _mm256_set1_epi16((1i16 << (2 * pp)) | (1i16 << (2 * pp + 1 + 8))));
+    assert!(
+        w.data.len() >= w.row_blocks * nblocks * PAIRS_PER_BLOCK * NP * 32
+            && rbs.end <= w.row_blocks
+    );
+    let pw: [__m256i; NP] = std::array::from_fn(|pp| {
+        _mm256_set1_epi16((1i16 << (2 * pp)) | (1i16 << (2 * pp + 1 + 8)))
+    });
     let mut acc = vec![[_mm256_setzero_si256(); 2]; n];
     for rb in rbs {
         acc.fill([_mm256_setzero_si256(); 2]);
@@ -171,13 +195,19 @@ unsafe fn kernel<const NP: usize>(job: &ExactJob<'_>, rbs: Range<usize>) {
                 // every table and weight offset of the chunk.
                 unsafe {
                     if tt == TOKEN_TILE {
-                        let tabs = std::array::from_fn(|i| job.tables.as_ptr().add((t + i) * job.tstride));
+                        let tabs =
+                            std::array::from_fn(|i| job.tables.as_ptr().add((t + i) * job.tstride));
                         let r = chunk::<NP, TOKEN_TILE>(wb, tabs, b0..b1, &pw);
                         for (i, v) in r.iter().enumerate() {
                             flush(&mut acc[t + i], v.0, v.1);
                         }
                     } else {
-                        let r = chunk::<NP, 1>(wb, [job.tables.as_ptr().add(t * job.tstride)], b0..b1, &pw);
+                        let r = chunk::<NP, 1>(
+                            wb,
+                            [job.tables.as_ptr().add(t * job.tstride)],
+                            b0..b1,
+                            &pw,
+                        );
                         flush(&mut acc[t], r[0].0, r[0].1);
                     }
                 }

@@ -40,9 +40,14 @@ unsafe fn kernel<const NP: usize>(job: &ExactJob<'_>, rbs: Range<usize>) {
     let n = job.n;
     let nblocks = w.group_pairs / PAIRS_PER_BLOCK;
     assert!(job.tables.len() >= n * job.tstride && job.tstride >= nblocks * 4 * TABLE_BYTES);
-    assert!(w.data.len() >= w.row_blocks * nblocks * PAIRS_PER_BLOCK * NP * 64 && rbs.end <= w.row_blocks);
+    assert!(
+        w.data.len() >= w.row_blocks * nblocks * PAIRS_PER_BLOCK * NP * 64
+            && rbs.end <= w.row_blocks
+    );
     let m4 = _mm512_set1_epi8(0x0f);
-    let pw: [__m512i; NP] = std::array::from_fn(|pp| _mm512_set1_epi16((1i16 << (2 * pp)) | (1i16 << (2 * pp + 1 + 8))));
+    let pw: [__m512i; NP] = std::array::from_fn(|pp| {
+        _mm512_set1_epi16((1i16 << (2 * pp)) | (1i16 << (2 * pp + 1 + 8)))
+    });
     let mut acc = vec![[_mm512_setzero_si512(); 2]; n];
     for rb in rbs {
         acc.fill([_mm512_setzero_si512(); 2]);
@@ -73,12 +78,24 @@ unsafe fn kernel<const NP: usize>(job: &ExactJob<'_>, rbs: Range<usize>) {
                             let lo1 = _mm512_and_si512(w1, m4);
                             let hi1 = _mm512_and_si512(_mm512_srli_epi16(w1, 4), m4);
                             let l = _mm512_add_epi8(
-                                _mm512_add_epi8(_mm512_shuffle_epi8(tl0, lo0), _mm512_shuffle_epi8(tl1, hi0)),
-                                _mm512_add_epi8(_mm512_shuffle_epi8(tl2, lo1), _mm512_shuffle_epi8(tl3, hi1)),
+                                _mm512_add_epi8(
+                                    _mm512_shuffle_epi8(tl0, lo0),
+                                    _mm512_shuffle_epi8(tl1, hi0),
+                                ),
+                                _mm512_add_epi8(
+                                    _mm512_shuffle_epi8(tl2, lo1),
+                                    _mm512_shuffle_epi8(tl3, hi1),
+                                ),
                             );
                             let h = _mm512_add_epi8(
-                                _mm512_add_epi8(_mm512_shuffle_epi8(th0, lo0), _mm512_shuffle_epi8(th1, hi0)),
-                                _mm512_add_epi8(_mm512_shuffle_epi8(th2, lo1), _mm512_shuffle_epi8(th3, hi1)),
+                                _mm512_add_epi8(
+                                    _mm512_shuffle_epi8(th0, lo0),
+                                    _mm512_shuffle_epi8(th1, hi0),
+                                ),
+                                _mm512_add_epi8(
+                                    _mm512_shuffle_epi8(th2, lo1),
+                                    _mm512_shuffle_epi8(th3, hi1),
+                                ),
                             );
                             al = _mm512_add_epi16(al, _mm512_maddubs_epi16(l, *pwp));
                             ah = _mm512_add_epi16(ah, _mm512_maddubs_epi16(*pwp, h));

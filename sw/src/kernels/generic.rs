@@ -56,7 +56,8 @@ pub(crate) fn run_exact(job: &ExactJob<'_>, rbs: Range<usize>) {
                     let (k, p) = (byte_at / 2, 2 * pp + byte_at % 2);
                     for t in 0..n {
                         let tab = &job.tables[t * job.tstride + 2 * q * TABLE_BYTES..];
-                        let s = entry(&tab[..TABLE_BYTES], b & 15) + entry(&tab[TABLE_BYTES..2 * TABLE_BYTES], b >> 4);
+                        let s = entry(&tab[..TABLE_BYTES], b & 15)
+                            + entry(&tab[TABLE_BYTES..2 * TABLE_BYTES], b >> 4);
                         acc[t * r + k] += s << p;
                     }
                 }

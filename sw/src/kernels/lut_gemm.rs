@@ -21,8 +21,8 @@
 use std::ops::Range;
 
 use super::{generic, quantized, Isa, KernelError, Scheme, TableMode};
-use lutcore_contract::dtype::WeightType;
 use crate::layout::simd::{SimdWeights, G, PAIRS_PER_BLOCK};
+use lutcore_contract::dtype::WeightType;
 use lutcore_contract::layout::WeightMatrix;
 
 /// Largest K any kernel accepts: keeps `|Σ w·x| ≤ K·128·15 + 128·K` far
@@ -71,7 +71,12 @@ pub struct KernelOptions {
 impl KernelOptions {
     /// The fastest exact configuration: [`Isa::detect`], exact tables, bit planes.
     pub fn best(threads: usize) -> Self {
-        KernelOptions { isa: Isa::detect(), threads, tables: TableMode::Exact, scheme: Scheme::BitPlanes }
+        KernelOptions {
+            isa: Isa::detect(),
+            threads,
+            tables: TableMode::Exact,
+            scheme: Scheme::BitPlanes,
+        }
     }
 }
 
@@ -125,7 +130,11 @@ unsafe impl<T: Send> Sync for OutPtr<T> {}
 impl<T> OutPtr<T> {
     fn new(out: &mut [T], n: usize, m: usize) -> Self {
         assert_eq!(out.len(), n * m);
-        OutPtr { ptr: out.as_mut_ptr(), m, n }
+        OutPtr {
+            ptr: out.as_mut_ptr(),
+            m,
+            n,
+        }
     }
 
     /// Write `v` at token `t`, row `row`; rows `≥ m` (block padding) are dropped.
@@ -153,7 +162,9 @@ impl<T> OutPtr<T> {
     {
         assert!(t < self.n && row + vals.len() <= self.m);
         // SAFETY: inside the n·m buffer (asserted); exclusivity is the caller's contract.
-        unsafe { std::ptr::copy_nonoverlapping(vals.as_ptr(), self.ptr.add(t * self.m + row), vals.len()) }
+        unsafe {
+            std::ptr::copy_nonoverlapping(vals.as_ptr(), self.ptr.add(t * self.m + row), vals.len())
+        }
     }
 }
 
@@ -218,8 +229,19 @@ impl LutGemm {
                 pack_native(w)?
             }
         };
-        let pool = if opts.threads > 1 { Some(shared_pool(opts.threads)?) } else { None };
-        Ok(LutGemm { opts: *opts, rows: w.rows(), cols: w.cols(), wtype: w.wtype(), packed, pool })
+        let pool = if opts.threads > 1 {
+            Some(shared_pool(opts.threads)?)
+        } else {
+            None
+        };
+        Ok(LutGemm {
+            opts: *opts,
+            rows: w.rows(),
+            cols: w.cols(),
+            wtype: w.wtype(),
+            packed,
+            pool,
+        })
     }
 
     /// Output rows (M).
@@ -245,7 +267,9 @@ impl LutGemm {
 
     fn check(&self, x_len: usize, n: usize, out_len: usize) -> Result<(), KernelError> {
         if n == 0 {
-            return Err(KernelError::Shape("batch n = 0; pass at least one token".into()));
+            return Err(KernelError::Shape(
+                "batch n = 0; pass at least one token".into(),
+            ));
         }
         if x_len != n * self.cols {
             return Err(KernelError::Shape(format!(
@@ -291,7 +315,11 @@ impl LutGemm {
                 let mut offset = vec![0i32; n];
                 for t in 0..n {
                     let xt = &x[t * self.cols..(t + 1) * self.cols];
-                    build_tables(self.opts.isa, xt, &mut tables[t * tstride..(t + 1) * tstride]);
+                    build_tables(
+                        self.opts.isa,
+                        xt,
+                        &mut tables[t * tstride..(t + 1) * tstride],
+                    );
                     offset[t] = zp * xt.iter().map(|&v| i32::from(v)).sum::<i32>();
                 }
                 let job = ExactJob {
@@ -324,14 +352,25 @@ impl LutGemm {
     /// (e.g. a layer's q/k/v projections), the tables are built once and all
     /// rows of all matrices are one job on the pool; otherwise it runs them
     /// one by one.
-    pub fn gemm_many(mats: &[&LutGemm], x: &[i8], n: usize, outs: &mut [&mut [i32]]) -> Result<(), KernelError> {
+    pub fn gemm_many(
+        mats: &[&LutGemm],
+        x: &[i8],
+        n: usize,
+        outs: &mut [&mut [i32]],
+    ) -> Result<(), KernelError> {
         if mats.len() != outs.len() {
-            return Err(KernelError::Shape(format!("{} matrices but {} outputs", mats.len(), outs.len())));
+            return Err(KernelError::Shape(format!(
+                "{} matrices but {} outputs",
+                mats.len(),
+                outs.len()
+            )));
         }
         for (g, o) in mats.iter().zip(outs.iter()) {
             g.check(x.len(), n, o.len())?;
         }
-        let Some(first) = mats.first() else { return Ok(()) };
+        let Some(first) = mats.first() else {
+            return Ok(());
+        };
         let fusable = mats.iter().all(|g| {
             matches!(g.packed, Packed::Native(_))
                 && g.cols == first.cols
@@ -354,7 +393,12 @@ impl LutGemm {
     /// on the pool, claimed in chunks (which may span matrices) so that a
     /// thread that wakes up late takes fewer; each chunk writes its rows
     /// straight into `outs`.
-    fn native_fused(mats: &[&LutGemm], x: &[i8], n: usize, outs: &mut [&mut [i32]]) -> Result<(), KernelError> {
+    fn native_fused(
+        mats: &[&LutGemm],
+        x: &[i8],
+        n: usize,
+        outs: &mut [&mut [i32]],
+    ) -> Result<(), KernelError> {
         fn native(g: &LutGemm) -> &super::ternary_native::TernaryNativeWeights {
             match &g.packed {
                 Packed::Native(nw) => nw,
@@ -364,9 +408,16 @@ impl LutGemm {
         let first = mats[0];
         let (isa, k) = (first.opts.isa, first.cols);
         let tables = super::ternary_native::NativeTables::new(native(first), x, n, k, isa)?;
-        let outps: Vec<OutPtr<i32>> = mats.iter().zip(outs.iter_mut()).map(|(g, o)| OutPtr::new(o, n, g.rows)).collect();
+        let outps: Vec<OutPtr<i32>> = mats
+            .iter()
+            .zip(outs.iter_mut())
+            .map(|(g, o)| OutPtr::new(o, n, g.rows))
+            .collect();
         // Work units: the row quanta of every matrix, one after another.
-        let quanta: Vec<usize> = mats.iter().map(|g| g.rows.div_ceil(NATIVE_ROW_QUANTUM)).collect();
+        let quanta: Vec<usize> = mats
+            .iter()
+            .map(|g| g.rows.div_ceil(NATIVE_ROW_QUANTUM))
+            .collect();
         let starts: Vec<usize> = quanta
             .iter()
             .scan(0, |acc, &q| {
@@ -382,7 +433,8 @@ impl LutGemm {
                 if lo >= hi {
                     continue;
                 }
-                let rows = ((lo - starts[i]) * NATIVE_ROW_QUANTUM)..((hi - starts[i]) * NATIVE_ROW_QUANTUM).min(g.rows);
+                let rows = ((lo - starts[i]) * NATIVE_ROW_QUANTUM)
+                    ..((hi - starts[i]) * NATIVE_ROW_QUANTUM).min(g.rows);
                 let outp = &outps[i];
                 tables.run_rows(native(g), rows, |t, r0, vals| {
                     // SAFETY: this chunk owns rows `rows` ⊇ r0 .. r0 + vals.len() of matrix i.
@@ -408,9 +460,20 @@ impl LutGemm {
                 let tables = quantized::QuantTables::new(w, x, n);
                 let zp = self.wtype.zero_point();
                 let offset: Vec<f32> = (0..n)
-                    .map(|t| (zp * x[t * self.cols..(t + 1) * self.cols].iter().map(|&v| i32::from(v)).sum::<i32>()) as f32)
+                    .map(|t| {
+                        (zp * x[t * self.cols..(t + 1) * self.cols]
+                            .iter()
+                            .map(|&v| i32::from(v))
+                            .sum::<i32>()) as f32
+                    })
                     .collect();
-                let job = quantized::QuantJob { w, tables: &tables, n, offset: &offset, out: OutPtr::new(out, n, self.rows) };
+                let job = quantized::QuantJob {
+                    w,
+                    tables: &tables,
+                    n,
+                    offset: &offset,
+                    out: OutPtr::new(out, n, self.rows),
+                };
                 self.for_chunks(w.row_blocks, |rbs| quantized::run(&job, rbs));
                 Ok(())
             }
@@ -427,7 +490,9 @@ impl LutGemm {
 }
 
 fn pack_native(w: &WeightMatrix) -> Result<Packed, KernelError> {
-    Ok(Packed::Native(super::ternary_native::TernaryNativeWeights::pack(w)?))
+    Ok(Packed::Native(
+        super::ternary_native::TernaryNativeWeights::pack(w)?,
+    ))
 }
 
 /// Rows per work unit handed to the native ternary kernel (chunks are whole units).
@@ -466,11 +531,17 @@ pub fn shared_pool(threads: usize) -> Result<std::sync::Arc<super::pool::SpinPoo
     use std::sync::{Arc, Mutex, OnceLock};
     type Pools = Mutex<HashMap<usize, Arc<super::pool::SpinPool>>>;
     static POOLS: OnceLock<Pools> = OnceLock::new();
-    let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     if let Some(p) = pools.get(&threads) {
         return Ok(p.clone());
     }
-    let pool = super::pool::SpinPool::new(threads).map_err(|e| KernelError::ThreadPool { threads, reason: e.to_string() })?;
+    let pool = super::pool::SpinPool::new(threads).map_err(|e| KernelError::ThreadPool {
+        threads,
+        reason: e.to_string(),
+    })?;
     let pool = Arc::new(pool);
     pools.insert(threads, pool.clone());
     Ok(pool)

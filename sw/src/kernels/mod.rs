@@ -14,16 +14,18 @@
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
-pub mod pool;
-pub mod prefill;
 mod error;
-pub mod ternary_native;
 mod generic;
 mod lut_gemm;
+pub mod pool;
+pub mod prefill;
 mod quantized;
+pub mod ternary_native;
 
 pub use error::KernelError;
-pub use lut_gemm::{block_bound, flush_blocks, shared_pool, KernelOptions, LutGemm, MAX_K, TABLE_BYTES};
+pub use lut_gemm::{
+    block_bound, flush_blocks, shared_pool, KernelOptions, LutGemm, MAX_K, TABLE_BYTES,
+};
 pub use quantized::{MAX_ABS_ERROR_PER_LOOKUP, SCALE_GROUPS};
 
 use std::sync::OnceLock;
@@ -85,7 +87,10 @@ impl Isa {
 
     /// Every ISA this CPU can run, `Generic` first, fastest last.
     pub fn available() -> Vec<Isa> {
-        [Isa::Generic, Isa::Avx2, Isa::Avx512].into_iter().filter(|i| i.is_available()).collect()
+        [Isa::Generic, Isa::Avx2, Isa::Avx512]
+            .into_iter()
+            .filter(|i| i.is_available())
+            .collect()
     }
 
     /// The ISA every SIMD path runs by default (see [`SimdPath`]): the fastest
@@ -101,7 +106,11 @@ impl Isa {
                 Ok(v) if !v.trim().is_empty() => match v.trim().parse::<Isa>() {
                     Ok(isa) if isa.is_available() => isa,
                     Ok(isa) => {
-                        eprintln!("lutcore: LUTCORE_KERNEL={v}: {}; using {}", KernelError::IsaUnavailable(isa), best.name());
+                        eprintln!(
+                            "lutcore: LUTCORE_KERNEL={v}: {}; using {}",
+                            KernelError::IsaUnavailable(isa),
+                            best.name()
+                        );
                         best
                     }
                     Err(e) => {
@@ -143,7 +152,12 @@ impl Features {
                 }
             }
             #[cfg(not(target_arch = "x86_64"))]
-            Features { avx2: false, fma: false, f16c: false, avx512: false }
+            Features {
+                avx2: false,
+                fma: false,
+                f16c: false,
+                avx512: false,
+            }
         })
     }
 }
@@ -174,8 +188,14 @@ pub enum SimdPath {
 
 impl SimdPath {
     /// Every path, for reports and tests.
-    pub const ALL: [SimdPath; 6] =
-        [SimdPath::LutGemm, SimdPath::TernaryNative, SimdPath::Quantize, SimdPath::F32, SimdPath::F16Dot, SimdPath::Int8Dot];
+    pub const ALL: [SimdPath; 6] = [
+        SimdPath::LutGemm,
+        SimdPath::TernaryNative,
+        SimdPath::Quantize,
+        SimdPath::F32,
+        SimdPath::F16Dot,
+        SimdPath::Int8Dot,
+    ];
 }
 
 /// Which ISA each [`SimdPath`] runs, resolved from one selected [`Isa`]
@@ -197,7 +217,10 @@ impl Dispatch {
         if !isa.is_available() {
             return Err(KernelError::IsaUnavailable(isa));
         }
-        Ok(Dispatch { selected: isa, features: Features::get() })
+        Ok(Dispatch {
+            selected: isa,
+            features: Features::get(),
+        })
     }
 
     /// The ISA `path` runs. Every AVX-512 CPU has AVX2, so the paths without
@@ -208,7 +231,9 @@ impl Dispatch {
         match (self.selected, path) {
             (Isa::Generic, _) => Isa::Generic,
             (isa, SimdPath::LutGemm) => isa,
-            (_, SimdPath::TernaryNative | SimdPath::Quantize | SimdPath::Int8Dot) if f.avx2 => Isa::Avx2,
+            (_, SimdPath::TernaryNative | SimdPath::Quantize | SimdPath::Int8Dot) if f.avx2 => {
+                Isa::Avx2
+            }
             (_, SimdPath::F32) if f.avx2 && f.fma => Isa::Avx2,
             (_, SimdPath::F16Dot) if f.avx2 && f.f16c && f.fma => Isa::Avx2,
             _ => Isa::Generic,
@@ -249,7 +274,11 @@ impl std::str::FromStr for Isa {
 
 /// Names of the available ISAs, comma separated (for messages).
 pub(crate) fn isa_list() -> String {
-    Isa::available().iter().map(|i| i.name()).collect::<Vec<_>>().join(", ")
+    Isa::available()
+        .iter()
+        .map(|i| i.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The paths that ran on this thread, with their ISA (unit tests only).
@@ -282,11 +311,17 @@ mod tests {
     #[test]
     fn every_path_runs_an_available_isa_no_faster_than_selected() {
         let generic = Dispatch::new(Isa::Generic).unwrap();
-        assert!(SimdPath::ALL.iter().all(|&p| generic.isa(p) == Isa::Generic));
+        assert!(SimdPath::ALL
+            .iter()
+            .all(|&p| generic.isa(p) == Isa::Generic));
         for isa in Isa::available() {
             let d = Dispatch::new(isa).unwrap();
             for p in SimdPath::ALL {
-                assert!(d.isa(p).is_available() && d.isa(p) <= isa, "{isa}: {p:?} runs {}", d.isa(p));
+                assert!(
+                    d.isa(p).is_available() && d.isa(p) <= isa,
+                    "{isa}: {p:?} runs {}",
+                    d.isa(p)
+                );
             }
         }
         for isa in [Isa::Avx2, Isa::Avx512] {

@@ -145,7 +145,8 @@ impl Shared {
         self.now_ns() < self.calm_until.load(Ordering::Relaxed)
     }
     fn set_calm(&self) {
-        self.calm_until.fetch_max(self.now_ns() + CALM.as_nanos() as u64, Ordering::Relaxed);
+        self.calm_until
+            .fetch_max(self.now_ns() + CALM.as_nanos() as u64, Ordering::Relaxed);
     }
 }
 
@@ -170,7 +171,11 @@ impl SpinPool {
     /// Start `threads - 1` workers (none for one thread).
     pub fn new(threads: usize) -> std::io::Result<SpinPool> {
         let threads = threads.max(1);
-        let slot = || Slot { f: UnsafeCell::new(None), units: AtomicUsize::new(0), grain: AtomicUsize::new(1) };
+        let slot = || Slot {
+            f: UnsafeCell::new(None),
+            units: AtomicUsize::new(0),
+            grain: AtomicUsize::new(1),
+        };
         let shared = Arc::new(Shared {
             threads,
             next: AtomicU64::new(pack(0, 0)),
@@ -187,11 +192,21 @@ impl SpinPool {
         let handles = (1..threads)
             .map(|i| {
                 let s = shared.clone();
-                std::thread::Builder::new().name(format!("lutcore-worker-{i}")).spawn(move || worker(&s))
+                std::thread::Builder::new()
+                    .name(format!("lutcore-worker-{i}"))
+                    .spawn(move || worker(&s))
             })
             .collect::<std::io::Result<Vec<_>>>()?;
-        let caller = Caller { epoch: 0, solo_left: 0, backoff: SOLO_MIN };
-        Ok(SpinPool { shared, run_lock: Mutex::new(caller), handles })
+        let caller = Caller {
+            epoch: 0,
+            solo_left: 0,
+            backoff: SOLO_MIN,
+        };
+        Ok(SpinPool {
+            shared,
+            run_lock: Mutex::new(caller),
+            handles,
+        })
     }
 
     /// Threads, the caller included.
@@ -209,7 +224,11 @@ impl SpinPool {
     pub fn run_chunks(&self, units: usize, grain: usize, f: &(dyn Fn(Range<usize>) + Sync)) {
         let s = &*self.shared;
         let grain = grain.max(1);
-        let serial = || (0..units).step_by(grain).for_each(|c| f(c..(c + grain).min(units)));
+        let serial = || {
+            (0..units)
+                .step_by(grain)
+                .for_each(|c| f(c..(c + grain).min(units)))
+        };
         if s.threads == 1 || units <= grain || units as u64 > POS_MASK {
             return serial();
         }
@@ -224,7 +243,8 @@ impl SpinPool {
         let slot = &s.slots[(epoch & 1) as usize];
         // SAFETY: the lifetime is erased only for the duration of this call:
         // no thread calls it after `done` reaches `units` below.
-        let f_static = unsafe { std::mem::transmute::<&(dyn Fn(Range<usize>) + Sync), &'static ChunkFn>(f) };
+        let f_static =
+            unsafe { std::mem::transmute::<&(dyn Fn(Range<usize>) + Sync), &'static ChunkFn>(f) };
         // SAFETY: no thread can claim a chunk of this slot's job (see `Shared`).
         unsafe { *slot.f.get() = Some(f_static as *const ChunkFn) };
         slot.units.store(units, Ordering::Relaxed);
@@ -234,7 +254,11 @@ impl SpinPool {
         // load: either it sees the new job, or we see it as a sleeper.
         s.next.store(pack(epoch, 0), Ordering::SeqCst);
         let sleepers = s.sleepers.load(Ordering::SeqCst) != 0;
-        let mut mine = Mine { panic: None, busy: Duration::ZERO, units: 0 };
+        let mut mine = Mine {
+            panic: None,
+            busy: Duration::ZERO,
+            units: 0,
+        };
         if sleepers {
             // Spinning and napping workers join by themselves; parked ones are
             // woken only if the work left (timed on our first chunk) is worth it.
@@ -242,7 +266,11 @@ impl SpinPool {
                 let len = c.len();
                 mine.run(s, f, c);
                 let (e, pos) = unpack(s.next.load(Ordering::Relaxed));
-                let left = if e == epoch { units.saturating_sub(pos) } else { 0 };
+                let left = if e == epoch {
+                    units.saturating_sub(pos)
+                } else {
+                    0
+                };
                 if mine.busy.mul_f64(left as f64 / len as f64) >= WAKE_WORTH {
                     for h in &self.handles {
                         h.thread().unpark();
@@ -329,7 +357,10 @@ fn claim(s: &Shared, epoch: u32) -> Option<Range<usize>> {
         }
         let grain = slot.grain.load(Ordering::Relaxed);
         let end = (c + grain.max((units - c) / (GUIDED * s.threads))).min(units);
-        match s.next.compare_exchange_weak(w, pack(epoch, end), Ordering::AcqRel, Ordering::Acquire) {
+        match s
+            .next
+            .compare_exchange_weak(w, pack(epoch, end), Ordering::AcqRel, Ordering::Acquire)
+        {
             Ok(_) => return Some(c..end),
             Err(now) => w = now,
         }
@@ -371,7 +402,9 @@ fn worker(s: &Shared) {
                 spins = 63; // read the clock on the next turn
             } else {
                 s.sleepers.fetch_add(1, Ordering::SeqCst);
-                if unpack(s.next.load(Ordering::SeqCst)).0 == seen && !s.shutdown.load(Ordering::Acquire) {
+                if unpack(s.next.load(Ordering::SeqCst)).0 == seen
+                    && !s.shutdown.load(Ordering::Acquire)
+                {
                     std::thread::park_timeout(PARK_FOR);
                 }
                 s.sleepers.fetch_sub(1, Ordering::SeqCst);
@@ -450,7 +483,10 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     fn seed(name: &str) -> u64 {
-        let seed = std::env::var("LUTCORE_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x9001);
+        let seed = std::env::var("LUTCORE_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x9001);
         println!("{name}: seed {seed} (replay: LUTCORE_SEED={seed} cargo test -p lutcore-sw --release --lib pool)");
         seed
     }
@@ -467,12 +503,17 @@ mod tests {
     fn hits_once(pool: &SpinPool, units: usize, grain: usize, what: &str) {
         let hits: Vec<AtomicUsize> = (0..units).map(|_| AtomicUsize::new(0)).collect();
         pool.run_chunks(units, grain, &|r| {
-            assert!(r.end <= units && !r.is_empty() && (r.len() >= grain || r.end == units), "{what}: chunk {r:?}");
+            assert!(
+                r.end <= units && !r.is_empty() && (r.len() >= grain || r.end == units),
+                "{what}: chunk {r:?}"
+            );
             for u in r {
                 hits[u].fetch_add(1, Ordering::Relaxed);
             }
         });
-        let bad: Vec<usize> = (0..units).filter(|&u| hits[u].load(Ordering::Relaxed) != 1).collect();
+        let bad: Vec<usize> = (0..units)
+            .filter(|&u| hits[u].load(Ordering::Relaxed) != 1)
+            .collect();
         assert!(bad.is_empty(), "{what}: units run other than once: {bad:?}");
     }
 
@@ -483,11 +524,23 @@ mod tests {
         for threads in 1..=4 {
             let pool = SpinPool::new(threads).unwrap();
             for round in 0..400usize {
-                let units = if rng.gen_bool(0.1) { rng.gen_range(0..5000) } else { rng.gen_range(0..64) };
+                let units = if rng.gen_bool(0.1) {
+                    rng.gen_range(0..5000)
+                } else {
+                    rng.gen_range(0..64)
+                };
                 let grain = rng.gen_range(1..=8);
-                hits_once(&pool, units, grain, &format!("seed {seed} threads {threads} round {round} units {units} grain {grain}"));
+                hits_once(
+                    &pool,
+                    units,
+                    grain,
+                    &format!(
+                        "seed {seed} threads {threads} round {round} units {units} grain {grain}"
+                    ),
+                );
                 if rng.gen_bool(0.02) {
-                    std::thread::sleep(Duration::from_millis(rng.gen_range(1..25))); // let workers nap or park
+                    std::thread::sleep(Duration::from_millis(rng.gen_range(1..25)));
+                    // let workers nap or park
                 }
             }
         }
@@ -507,12 +560,21 @@ mod tests {
                     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ c);
                     for round in 0..3000 {
                         let units = rng.gen_range(1..40);
-                        hits_once(&pool, units, rng.gen_range(1..4), &format!("seed {seed} caller {c} round {round}"));
+                        hits_once(
+                            &pool,
+                            units,
+                            rng.gen_range(1..4),
+                            &format!("seed {seed} caller {c} round {round}"),
+                        );
                     }
                 });
             }
         });
-        assert!(t.elapsed() < Duration::from_secs(60), "6000 tiny jobs took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "6000 tiny jobs took {:?}",
+            t.elapsed()
+        );
     }
 
     #[test]
@@ -558,11 +620,20 @@ mod tests {
     fn a_worker_stalled_before_claiming_costs_nothing() {
         let pool = SpinPool::new(2).unwrap();
         timed_job(&pool); // warm up
-        *pool.shared.stall.lock().unwrap() = Some(Stall { in_chunk: false, sleep: Duration::from_millis(300), times: 1 });
+        *pool.shared.stall.lock().unwrap() = Some(Stall {
+            in_chunk: false,
+            sleep: Duration::from_millis(300),
+            times: 1,
+        });
         let (took, others) = timed_job(&pool);
-        println!("job with a stalled worker: {took:?} (1-thread work: 4 ms), worker ran {others} units");
+        println!(
+            "job with a stalled worker: {took:?} (1-thread work: 4 ms), worker ran {others} units"
+        );
         assert_eq!(others, 0, "the stalled worker ran units");
-        assert!(took < Duration::from_millis(250), "the caller waited for the stalled worker: {took:?}");
+        assert!(
+            took < Duration::from_millis(250),
+            "the caller waited for the stalled worker: {took:?}"
+        );
     }
 
     /// A worker that stalls while holding a chunk delays that one job (no
@@ -576,14 +647,23 @@ mod tests {
             timed_job(&pool);
         }
         // Every chunk the worker takes now stalls it by 30 ms.
-        *pool.shared.stall.lock().unwrap() = Some(Stall { in_chunk: true, sleep: Duration::from_millis(30), times: 1000 });
-        let jobs: Vec<(Duration, usize)> = (0..1 + SOLO_MIN as usize).map(|_| timed_job(&pool)).collect();
+        *pool.shared.stall.lock().unwrap() = Some(Stall {
+            in_chunk: true,
+            sleep: Duration::from_millis(30),
+            times: 1000,
+        });
+        let jobs: Vec<(Duration, usize)> = (0..1 + SOLO_MIN as usize)
+            .map(|_| timed_job(&pool))
+            .collect();
         *pool.shared.stall.lock().unwrap() = None;
         println!("jobs after the stall (time, units run by the worker): {jobs:?}");
         let first = jobs.iter().position(|j| j.1 > 0);
         if let Some(i) = first {
             let after = &jobs[i + 1..(i + 1 + SOLO_MIN as usize).min(jobs.len())];
-            assert!(after.iter().all(|j| j.1 == 0), "the worker ran units right after a stall: {jobs:?}");
+            assert!(
+                after.iter().all(|j| j.1 == 0),
+                "the worker ran units right after a stall: {jobs:?}"
+            );
             assert!(
                 after.iter().all(|j| j.0 < Duration::from_millis(30)),
                 "a job after the stall waited for the stalled worker again: {jobs:?}"

@@ -84,7 +84,12 @@ pub enum PrefillIsa {
 
 impl PrefillIsa {
     /// Every prefill kernel, slowest first.
-    pub const ALL: [PrefillIsa; 4] = [PrefillIsa::Generic, PrefillIsa::Avx2, PrefillIsa::AvxVnni, PrefillIsa::Avx512Vnni];
+    pub const ALL: [PrefillIsa; 4] = [
+        PrefillIsa::Generic,
+        PrefillIsa::Avx2,
+        PrefillIsa::AvxVnni,
+        PrefillIsa::Avx512Vnni,
+    ];
 
     /// Short lower-case name.
     pub fn name(self) -> &'static str {
@@ -106,7 +111,8 @@ impl PrefillIsa {
             PrefillIsa::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
             #[cfg(target_arch = "x86_64")]
             PrefillIsa::AvxVnni => {
-                std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("avxvnni")
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("avxvnni")
             }
             #[cfg(target_arch = "x86_64")]
             PrefillIsa::Avx512Vnni => {
@@ -135,13 +141,21 @@ impl PrefillIsa {
             Isa::Avx2 => &[PrefillIsa::Generic, PrefillIsa::Avx2, PrefillIsa::AvxVnni],
             Isa::Avx512 => &PrefillIsa::ALL,
         };
-        allowed.iter().rev().copied().find(|k| k.is_available()).unwrap_or(PrefillIsa::Generic)
+        allowed
+            .iter()
+            .rev()
+            .copied()
+            .find(|k| k.is_available())
+            .unwrap_or(PrefillIsa::Generic)
     }
 
     /// The fastest available kernel, capped by `LUTCORE_KERNEL` if set
     /// (`generic`, `avx2`; `avx512` or unset allow every kernel).
     pub fn detect() -> PrefillIsa {
-        match std::env::var("LUTCORE_KERNEL").ok().and_then(|v| v.trim().parse::<Isa>().ok()) {
+        match std::env::var("LUTCORE_KERNEL")
+            .ok()
+            .and_then(|v| v.trim().parse::<Isa>().ok())
+        {
             Some(isa) if isa != Isa::Avx512 => Self::for_isa(isa),
             _ => Self::for_isa(Isa::Avx512),
         }
@@ -174,7 +188,9 @@ impl PrefillWeights {
     pub fn pack(w: &WeightMatrix) -> Result<PrefillWeights, KernelError> {
         let (rows, cols, wtype) = (w.rows(), w.cols(), w.wtype());
         if rows == 0 || cols == 0 {
-            return Err(KernelError::Shape(format!("weight matrix is {rows}x{cols}; both dimensions must be at least 1")));
+            return Err(KernelError::Shape(format!(
+                "weight matrix is {rows}x{cols}; both dimensions must be at least 1"
+            )));
         }
         if cols > MAX_K {
             return Err(KernelError::Shape(format!(
@@ -209,7 +225,16 @@ impl PrefillWeights {
         // `8/CB` of them land in each i16 lane per K step.
         let per_step = 2 * i32::from(wtype.max_code()) * 128 * cpb as i32;
         let flush_steps = (i32::from(i16::MAX) / per_step.max(1)).max(1) as usize;
-        Ok(PrefillWeights { rows, cols, wtype, cb, steps, row_blocks, flush_steps, data })
+        Ok(PrefillWeights {
+            rows,
+            cols,
+            wtype,
+            cb,
+            steps,
+            row_blocks,
+            flush_steps,
+            data,
+        })
     }
 
     /// Output rows (M).
@@ -267,7 +292,9 @@ impl Out {
     unsafe fn write_run(&self, t: usize, r0: usize, vals: &[i32]) {
         assert!(t < self.n && r0 + vals.len() <= self.m);
         // SAFETY: inside the n·m buffer (asserted); exclusivity is the caller's.
-        unsafe { std::ptr::copy_nonoverlapping(vals.as_ptr(), self.ptr.add(t * self.m + r0), vals.len()) }
+        unsafe {
+            std::ptr::copy_nonoverlapping(vals.as_ptr(), self.ptr.add(t * self.m + r0), vals.len())
+        }
     }
 }
 
@@ -290,13 +317,24 @@ impl Acts {
             xp[t * stride..t * stride + k].copy_from_slice(xt);
             offset.push(zp * xt.iter().map(|&v| i32::from(v)).sum::<i32>());
         }
-        Acts { x: xp, stride, offset }
+        Acts {
+            x: xp,
+            stride,
+            offset,
+        }
     }
 }
 
 /// Exact `out[t·M + r] = Σ_c w[r, c]·x[t·K + c]` of `n` tokens on row blocks
 /// `rbs`, single-threaded; rows handed to `write(t, first_row, values)`.
-fn run_rows(w: &PrefillWeights, a: &Acts, n: usize, isa: PrefillIsa, rbs: Range<usize>, write: &mut dyn FnMut(usize, usize, &[i32])) {
+fn run_rows(
+    w: &PrefillWeights,
+    a: &Acts,
+    n: usize,
+    isa: PrefillIsa,
+    rbs: Range<usize>,
+    write: &mut dyn FnMut(usize, usize, &[i32]),
+) {
     // Tokens per block: their activations (~96 KiB) stay in L2 while the
     // chunk's weights are walked once per block.
     let tb = ((96 << 10) / a.stride.max(1)).clamp(8, 256) / 8 * 8;
@@ -334,7 +372,14 @@ fn tile_tokens(isa: PrefillIsa) -> usize {
 }
 
 /// Raw sums `Σ_c code·x` of row block `rb` (16 rows) for tokens `t .. t + out.len()`.
-fn run_tile(w: &PrefillWeights, a: &Acts, isa: PrefillIsa, rb: usize, t: usize, out: &mut [[i32; ROW_BLOCK]]) {
+fn run_tile(
+    w: &PrefillWeights,
+    a: &Acts,
+    isa: PrefillIsa,
+    rb: usize,
+    t: usize,
+    out: &mut [[i32; ROW_BLOCK]],
+) {
     let recs = w.block(rb);
     let x = &a.x[t * a.stride..];
     match isa {
@@ -350,7 +395,13 @@ fn run_tile(w: &PrefillWeights, a: &Acts, isa: PrefillIsa, rb: usize, t: usize, 
 }
 
 /// Portable kernel: decode every code of the block and multiply.
-fn tile_generic(w: &PrefillWeights, recs: &[Record], x: &[i8], stride: usize, out: &mut [[i32; ROW_BLOCK]]) {
+fn tile_generic(
+    w: &PrefillWeights,
+    recs: &[Record],
+    x: &[i8],
+    stride: usize,
+    out: &mut [[i32; ROW_BLOCK]],
+) {
     let cb = w.cb as usize;
     let (cpb, kstep, mask) = (8 / cb, w.kstep(), (1u8 << cb) - 1);
     for (i, o) in out.iter_mut().enumerate() {
@@ -406,8 +457,12 @@ mod x86 {
         // SAFETY: the callee's contract is ours (sizes asserted above).
         unsafe {
             match (isa, cb) {
-                (PrefillIsa::Avx512Vnni, 2) => by_tokens!(avx512vnni, 2, 1 4, 2 4, 3 2, 4 2, 5 2, 6 2, 7 2, 8 2),
-                (PrefillIsa::Avx512Vnni, _) => by_tokens!(avx512vnni, 4, 1 2, 2 2, 3 2, 4 2, 5 2, 6 2, 7 2, 8 2),
+                (PrefillIsa::Avx512Vnni, 2) => {
+                    by_tokens!(avx512vnni, 2, 1 4, 2 4, 3 2, 4 2, 5 2, 6 2, 7 2, 8 2)
+                }
+                (PrefillIsa::Avx512Vnni, _) => {
+                    by_tokens!(avx512vnni, 4, 1 2, 2 2, 3 2, 4 2, 5 2, 6 2, 7 2, 8 2)
+                }
                 (PrefillIsa::AvxVnni, 2) => by_tokens!(avxvnni, 2, 1 4, 2 2, 3 1, 4 1),
                 (PrefillIsa::AvxVnni, _) => by_tokens!(avxvnni, 4, 1 2, 2 2, 3 1, 4 1),
                 (PrefillIsa::Avx2, 2) => by_tokens!(avx2, 2, 1 4, 2 2, 3 1, 4 1),
@@ -512,7 +567,9 @@ mod x86 {
         }
         let mut out = [[0i32; ROW_BLOCK]; TT];
         for (o, a) in out.iter_mut().zip(acc) {
-            let a = a[1..].iter().fold(a[0], |s, v| [_mm256_add_epi32(s[0], v[0]), _mm256_add_epi32(s[1], v[1])]);
+            let a = a[1..].iter().fold(a[0], |s, v| {
+                [_mm256_add_epi32(s[0], v[0]), _mm256_add_epi32(s[1], v[1])]
+            });
             // SAFETY: 2 × 8 i32 = 64 bytes; unaligned stores.
             unsafe {
                 _mm256_storeu_si256(o.as_mut_ptr().cast(), a[0]);
@@ -598,19 +655,31 @@ pub struct PrefillGemm {
 
 impl std::fmt::Debug for PrefillGemm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PrefillGemm").field("rows", &self.w.rows).field("cols", &self.w.cols).field("isa", &self.isa).finish_non_exhaustive()
+        f.debug_struct("PrefillGemm")
+            .field("rows", &self.w.rows)
+            .field("cols", &self.w.cols)
+            .field("isa", &self.isa)
+            .finish_non_exhaustive()
     }
 }
 
 impl PrefillGemm {
     /// Pack `w` for kernel `isa` (must be available) on `threads ≥ 1` threads
     /// (the process-wide pool of that size, [`super::shared_pool`]).
-    pub fn new(w: &WeightMatrix, isa: PrefillIsa, threads: usize) -> Result<PrefillGemm, KernelError> {
+    pub fn new(
+        w: &WeightMatrix,
+        isa: PrefillIsa,
+        threads: usize,
+    ) -> Result<PrefillGemm, KernelError> {
         Self::from_packed(PrefillWeights::pack(w)?, isa, threads)
     }
 
     /// As [`PrefillGemm::new`], from weights packed already.
-    pub fn from_packed(w: PrefillWeights, isa: PrefillIsa, threads: usize) -> Result<PrefillGemm, KernelError> {
+    pub fn from_packed(
+        w: PrefillWeights,
+        isa: PrefillIsa,
+        threads: usize,
+    ) -> Result<PrefillGemm, KernelError> {
         if !isa.is_available() {
             return Err(KernelError::Unsupported(format!(
                 "prefill kernel {isa} is not available on this CPU (available: {}); use PrefillIsa::detect",
@@ -624,7 +693,11 @@ impl PrefillGemm {
                 hint: "need at least 1 worker thread".into(),
             });
         }
-        let pool = if threads > 1 { Some(super::shared_pool(threads)?) } else { None };
+        let pool = if threads > 1 {
+            Some(super::shared_pool(threads)?)
+        } else {
+            None
+        };
         Ok(PrefillGemm { w, isa, pool })
     }
 
@@ -655,16 +728,30 @@ impl PrefillGemm {
     pub fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), KernelError> {
         let (m, k) = (self.w.rows, self.w.cols);
         if n == 0 {
-            return Err(KernelError::Shape("batch n = 0; pass at least one token".into()));
+            return Err(KernelError::Shape(
+                "batch n = 0; pass at least one token".into(),
+            ));
         }
         if x.len() != n * k {
-            return Err(KernelError::Shape(format!("x has {} values but n·K = {n}·{k} = {} (token-major)", x.len(), n * k)));
+            return Err(KernelError::Shape(format!(
+                "x has {} values but n·K = {n}·{k} = {} (token-major)",
+                x.len(),
+                n * k
+            )));
         }
         if out.len() != n * m {
-            return Err(KernelError::Shape(format!("out has {} values but n·M = {n}·{m} = {} (token-major)", out.len(), n * m)));
+            return Err(KernelError::Shape(format!(
+                "out has {} values but n·M = {n}·{m} = {} (token-major)",
+                out.len(),
+                n * m
+            )));
         }
         let acts = Acts::new(&self.w, x, n);
-        let o = Out { ptr: out.as_mut_ptr(), m, n };
+        let o = Out {
+            ptr: out.as_mut_ptr(),
+            m,
+            n,
+        };
         let job = |rbs: Range<usize>| {
             run_rows(&self.w, &acts, n, self.isa, rbs, &mut |t, r0, vals| {
                 // SAFETY: this chunk owns row blocks `rbs` ⊇ rows r0 .. r0 + vals.len().

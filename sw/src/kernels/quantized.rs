@@ -50,7 +50,9 @@ impl QuantTables {
                 let mut max = 1i32;
                 for gi in 0..SCALE_GROUPS {
                     let j = b * SCALE_GROUPS + gi;
-                    let xs: Vec<i32> = (0..G).map(|e| xt.get(j * G + e).map_or(0, |&v| i32::from(v))).collect();
+                    let xs: Vec<i32> = (0..G)
+                        .map(|e| xt.get(j * G + e).map_or(0, |&v| i32::from(v)))
+                        .collect();
                     for i in 0..16 {
                         let s: i32 = (0..G).filter(|e| (i >> e) & 1 == 1).map(|e| xs[e]).sum();
                         p[gi * 16 + i] = s;
@@ -71,7 +73,12 @@ impl QuantTables {
                 }
             }
         }
-        QuantTables { entries, stride, scales, blocks }
+        QuantTables {
+            entries,
+            stride,
+            scales,
+            blocks,
+        }
     }
 }
 
@@ -113,7 +120,8 @@ pub(crate) fn run(job: &QuantJob<'_>, rbs: Range<usize>) {
                         let (kk, p) = (at / 2, 2 * pp + at % 2);
                         for t in 0..n {
                             let e = &tb.entries[t * tb.stride + 2 * q * 16..];
-                            let s = i32::from(e[usize::from(b & 15)]) + i32::from(e[16 + usize::from(b >> 4)]);
+                            let s = i32::from(e[usize::from(b & 15)])
+                                + i32::from(e[16 + usize::from(b >> 4)]);
                             iacc[t * r + kk] += s << p;
                         }
                     }
@@ -129,7 +137,10 @@ pub(crate) fn run(job: &QuantJob<'_>, rbs: Range<usize>) {
         for t in 0..n {
             for kk in 0..r {
                 // SAFETY: this chunk owns row block `rb`.
-                unsafe { job.out.write(t, rb * r + kk, acc[t * r + kk] - job.offset[t]) };
+                unsafe {
+                    job.out
+                        .write(t, rb * r + kk, acc[t * r + kk] - job.offset[t])
+                };
             }
         }
     }

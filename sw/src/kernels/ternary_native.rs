@@ -23,10 +23,11 @@
 use std::ops::Range;
 
 use super::{Isa, KernelError};
-use lutcore_contract::dtype::WeightType;
 use crate::layout::ternary_native::{
-    entry_weights, Block32, TernaryNativeLayout, ENTRIES, GROUPS_PER_SUPERSTEP, ROW_BLOCK, SUPERSTEP_BYTES,
+    entry_weights, Block32, TernaryNativeLayout, ENTRIES, GROUPS_PER_SUPERSTEP, ROW_BLOCK,
+    SUPERSTEP_BYTES,
 };
+use lutcore_contract::dtype::WeightType;
 use lutcore_contract::layout::WeightMatrix;
 
 /// A ternary weight matrix packed once for the native ternary kernels.
@@ -44,7 +45,8 @@ impl TernaryNativeWeights {
                 w.wtype()
             )));
         }
-        let layout = TernaryNativeLayout::new(w).map_err(|e| KernelError::Unsupported(e.to_string()))?;
+        let layout =
+            TernaryNativeLayout::new(w).map_err(|e| KernelError::Unsupported(e.to_string()))?;
         Ok(TernaryNativeWeights { layout })
     }
 
@@ -74,7 +76,15 @@ impl TernaryNativeWeights {
 /// # Panics
 /// On a shape mismatch or an ISA this CPU cannot run; see [`try_gemm_rows`]
 /// for the checked form.
-pub fn gemm_rows(w: &TernaryNativeWeights, x: &[i8], n: usize, k: usize, rows: Range<usize>, out: &mut [i32], isa: Isa) {
+pub fn gemm_rows(
+    w: &TernaryNativeWeights,
+    x: &[i8],
+    n: usize,
+    k: usize,
+    rows: Range<usize>,
+    out: &mut [i32],
+    isa: Isa,
+) {
     if let Err(e) = try_gemm_rows(w, x, n, k, rows, out, isa) {
         panic!("ternary_native::gemm_rows: {e}");
     }
@@ -93,9 +103,15 @@ pub fn try_gemm_rows(
 ) -> Result<(), KernelError> {
     let m = w.layout.rows();
     if out.len() < n * m {
-        return Err(KernelError::Shape(format!("out has {} values, n·M = {n}·{m} = {} needed", out.len(), n * m)));
+        return Err(KernelError::Shape(format!(
+            "out has {} values, n·M = {n}·{m} = {} needed",
+            out.len(),
+            n * m
+        )));
     }
-    try_gemm_rows_with(w, x, n, k, rows, isa, |t, r0, vals| out[t * m + r0..t * m + r0 + vals.len()].copy_from_slice(vals))
+    try_gemm_rows_with(w, x, n, k, rows, isa, |t, r0, vals| {
+        out[t * m + r0..t * m + r0 + vals.len()].copy_from_slice(vals)
+    })
 }
 
 /// [`try_gemm_rows`] handing each token's results to `write(t, first_row,
@@ -114,7 +130,9 @@ pub fn try_gemm_rows_with(
     let lay = &w.layout;
     let m = lay.rows();
     if rows.start > rows.end || rows.end > m {
-        return Err(KernelError::Shape(format!("row range {rows:?} is not within 0..{m}")));
+        return Err(KernelError::Shape(format!(
+            "row range {rows:?} is not within 0..{m}"
+        )));
     }
     let tables = NativeTables::new(w, x, n, k, isa)?;
     if rows.is_empty() {
@@ -150,13 +168,26 @@ impl TableKind {
 
 impl NativeTables {
     /// Check the shapes and build the tables of `x` (`n` tokens of `k` values) for `w`.
-    pub fn new(w: &TernaryNativeWeights, x: &[i8], n: usize, k: usize, isa: Isa) -> Result<NativeTables, KernelError> {
+    pub fn new(
+        w: &TernaryNativeWeights,
+        x: &[i8],
+        n: usize,
+        k: usize,
+        isa: Isa,
+    ) -> Result<NativeTables, KernelError> {
         let lay = &w.layout;
         if k != lay.cols() {
-            return Err(KernelError::Shape(format!("k = {k} but the packed weights have K = {}", lay.cols())));
+            return Err(KernelError::Shape(format!(
+                "k = {k} but the packed weights have K = {}",
+                lay.cols()
+            )));
         }
         if x.len() < n * k {
-            return Err(KernelError::Shape(format!("x has {} values, n·K = {n}·{k} = {} needed", x.len(), n * k)));
+            return Err(KernelError::Shape(format!(
+                "x has {} values, n·K = {n}·{k} = {} needed",
+                x.len(),
+                n * k
+            )));
         }
         if !isa.is_available() {
             return Err(KernelError::IsaUnavailable(isa));
@@ -185,10 +216,19 @@ impl NativeTables {
     ///
     /// # Panics
     /// If `rows` is outside the matrix.
-    pub fn run_rows(&self, w: &TernaryNativeWeights, rows: Range<usize>, mut write: impl FnMut(usize, usize, &[i32])) {
+    pub fn run_rows(
+        &self,
+        w: &TernaryNativeWeights,
+        rows: Range<usize>,
+        mut write: impl FnMut(usize, usize, &[i32]),
+    ) {
         let lay = &w.layout;
         let n = self.n;
-        assert!(rows.start <= rows.end && rows.end <= lay.rows(), "row range {rows:?} is not within 0..{}", lay.rows());
+        assert!(
+            rows.start <= rows.end && rows.end <= lay.rows(),
+            "row range {rows:?} is not within 0..{}",
+            lay.rows()
+        );
         if n == 0 || rows.is_empty() {
             return;
         }
@@ -269,7 +309,13 @@ fn group_table(x: [i8; 3]) -> [i16; 16] {
 }
 
 /// Portable kernel: `acc[t][rb_local·16 + i] = Σ s·T` over all groups.
-fn run_generic(lay: &TernaryNativeLayout, tables: &Tables, n: usize, rb: Range<usize>, acc: &mut [i32]) {
+fn run_generic(
+    lay: &TernaryNativeLayout,
+    tables: &Tables,
+    n: usize,
+    rb: Range<usize>,
+    acc: &mut [i32],
+) {
     let bytes = lay.bytes();
     let nrb = rb.len();
     for c in 0..lay.chunks() {
@@ -283,7 +329,8 @@ fn run_generic(lay: &TernaryNativeLayout, tables: &Tables, n: usize, rb: Range<u
                         let g = ss * GROUPS_PER_SUPERSTEP + 2 * st + lane;
                         for i in 0..ROW_BLOCK {
                             let byte = 16 * lane + i;
-                            let idx = usize::from((rec[32 * (st / 2) + byte] >> (4 * (st % 2))) & 0xf);
+                            let idx =
+                                usize::from((rec[32 * (st / 2) + byte] >> (4 * (st % 2))) & 0xf);
                             let neg = (rec[128 + byte] >> (7 - st)) & 1 == 1;
                             if idx == 0 {
                                 continue;
@@ -313,7 +360,8 @@ unsafe fn avx2_tables(x: &[i8], n: usize, k: usize, groups: usize) -> Vec<Block3
     let pairs = groups / 2;
     let mut out = vec![Block32::default(); n * pairs * 2];
     // SAFETY: `ENTRY_W` rows are 16 i16 = 32 bytes; unaligned loads.
-    let wv: [__m256i; 3] = unsafe { std::array::from_fn(|t| _mm256_loadu_si256(ENTRY_W[t].as_ptr().cast())) };
+    let wv: [__m256i; 3] =
+        unsafe { std::array::from_fn(|t| _mm256_loadu_si256(ENTRY_W[t].as_ptr().cast())) };
     let low = _mm256_set1_epi16(0xff);
     let table = |g: [i8; 3]| -> __m256i {
         let t0 = _mm256_sign_epi16(_mm256_set1_epi16(i16::from(g[0])), wv[0]);
@@ -345,8 +393,14 @@ unsafe fn avx2_tables(x: &[i8], n: usize, k: usize, groups: usize) -> Vec<Block3
             let hi = _mm256_packs_epi16(_mm256_srai_epi16::<8>(ta), _mm256_srai_epi16::<8>(tb));
             // SAFETY: blocks 2p, 2p+1 of this token are inside `o`; Block32 is 32-byte aligned.
             unsafe {
-                _mm256_store_si256(o[2 * p].0.as_mut_ptr().cast(), _mm256_permute4x64_epi64::<0xD8>(lo));
-                _mm256_store_si256(o[2 * p + 1].0.as_mut_ptr().cast(), _mm256_permute4x64_epi64::<0xD8>(hi));
+                _mm256_store_si256(
+                    o[2 * p].0.as_mut_ptr().cast(),
+                    _mm256_permute4x64_epi64::<0xD8>(lo),
+                );
+                _mm256_store_si256(
+                    o[2 * p + 1].0.as_mut_ptr().cast(),
+                    _mm256_permute4x64_epi64::<0xD8>(hi),
+                );
             }
         }
     }
@@ -365,7 +419,13 @@ unsafe fn avx2_tables(x: &[i8], n: usize, k: usize, groups: usize) -> Vec<Block3
 /// tokens for this layout, `acc` holds `n · rb.len() · 16` values.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn run_avx2(lay: &TernaryNativeLayout, tables: &[Block32], n: usize, rb: Range<usize>, acc: &mut [i32]) {
+unsafe fn run_avx2(
+    lay: &TernaryNativeLayout,
+    tables: &[Block32],
+    n: usize,
+    rb: Range<usize>,
+    acc: &mut [i32],
+) {
     let pairs = lay.supersteps() * GROUPS_PER_SUPERSTEP / 2;
     assert_eq!(tables.len(), n * pairs * 2);
     let nrb = rb.len();
@@ -382,7 +442,9 @@ unsafe fn run_avx2(lay: &TernaryNativeLayout, tables: &[Block32], n: usize, rb: 
             c += 1;
         }
         // Past the end is harmless: prefetches never fault.
-        bytes.as_ptr().wrapping_add(lay.record_offset(c, rb.start, 0) + ahead)
+        bytes
+            .as_ptr()
+            .wrapping_add(lay.record_offset(c, rb.start, 0) + ahead)
     };
     for c in 0..lay.chunks() {
         let ssr = lay.chunk_supersteps(c);
@@ -406,10 +468,42 @@ unsafe fn run_avx2(lay: &TernaryNativeLayout, tables: &[Block32], n: usize, rb: 
                 unsafe {
                     let w = bytes.as_ptr().add(at);
                     match nb {
-                        4 => avx2_block::<4>(w, pf, nss, tab.as_ptr(), pairs * 2, out.as_mut_ptr(), nrb * ROW_BLOCK),
-                        3 => avx2_block::<3>(w, pf, nss, tab.as_ptr(), pairs * 2, out.as_mut_ptr(), nrb * ROW_BLOCK),
-                        2 => avx2_block::<2>(w, pf, nss, tab.as_ptr(), pairs * 2, out.as_mut_ptr(), nrb * ROW_BLOCK),
-                        _ => avx2_block::<1>(w, pf, nss, tab.as_ptr(), pairs * 2, out.as_mut_ptr(), nrb * ROW_BLOCK),
+                        4 => avx2_block::<4>(
+                            w,
+                            pf,
+                            nss,
+                            tab.as_ptr(),
+                            pairs * 2,
+                            out.as_mut_ptr(),
+                            nrb * ROW_BLOCK,
+                        ),
+                        3 => avx2_block::<3>(
+                            w,
+                            pf,
+                            nss,
+                            tab.as_ptr(),
+                            pairs * 2,
+                            out.as_mut_ptr(),
+                            nrb * ROW_BLOCK,
+                        ),
+                        2 => avx2_block::<2>(
+                            w,
+                            pf,
+                            nss,
+                            tab.as_ptr(),
+                            pairs * 2,
+                            out.as_mut_ptr(),
+                            nrb * ROW_BLOCK,
+                        ),
+                        _ => avx2_block::<1>(
+                            w,
+                            pf,
+                            nss,
+                            tab.as_ptr(),
+                            pairs * 2,
+                            out.as_mut_ptr(),
+                            nrb * ROW_BLOCK,
+                        ),
                     }
                 }
                 t0 += nb;
@@ -466,7 +560,10 @@ unsafe fn avx2_block<const NB: usize>(
             let tb = tab.add(s * 16);
             for q in 0..4 {
                 let v = _mm256_load_si256(rec.add(32 * q).cast());
-                let ids = [_mm256_and_si256(v, nib), _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib)];
+                let ids = [
+                    _mm256_and_si256(v, nib),
+                    _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib),
+                ];
                 for (h, &idx) in ids.iter().enumerate() {
                     let st = 2 * q + h;
                     // bit 7 of each sign byte is this step's sign; then shift it out.
@@ -499,7 +596,10 @@ unsafe fn avx2_block<const NB: usize>(
         unsafe {
             let o = out.add(t * out_stride).cast::<__m256i>();
             _mm256_storeu_si256(o, _mm256_add_epi32(_mm256_loadu_si256(o), rows0));
-            _mm256_storeu_si256(o.add(1), _mm256_add_epi32(_mm256_loadu_si256(o.add(1)), rows8));
+            _mm256_storeu_si256(
+                o.add(1),
+                _mm256_add_epi32(_mm256_loadu_si256(o.add(1)), rows8),
+            );
         }
     }
 }

@@ -81,7 +81,16 @@ impl SimdWeights {
                 }
             }
         }
-        SimdWeights { rows: w.rows(), cols: w.cols(), planes, plane_pairs, rows_per_block: r, row_blocks, group_pairs, data }
+        SimdWeights {
+            rows: w.rows(),
+            cols: w.cols(),
+            planes,
+            plane_pairs,
+            rows_per_block: r,
+            row_blocks,
+            group_pairs,
+            data,
+        }
     }
 
     /// Bytes of one row block (all group pairs and plane pairs).

@@ -53,7 +53,11 @@ pub const CHUNK_SUPERSTEPS: usize = 10;
 /// Base-3 weights `(w0, w1, w2)` of table index `e` (`0..14`): the digits of `e + 13`, minus 1.
 pub const fn entry_weights(e: usize) -> [i32; 3] {
     let i = e + 13;
-    [(i / 9) as i32 - 1, ((i / 3) % 3) as i32 - 1, (i % 3) as i32 - 1]
+    [
+        (i / 9) as i32 - 1,
+        ((i / 3) % 3) as i32 - 1,
+        (i % 3) as i32 - 1,
+    ]
 }
 
 /// Encode one group of three ternary values: `(index, negated)`, such that
@@ -90,7 +94,10 @@ impl TernaryNativeLayout {
         if w.wtype() != WeightType::Ternary {
             return Err(LayoutError::DoesNotFit {
                 what: "native ternary layout",
-                detail: format!("needs ternary weights, got {}; use the bit-plane layout for uint weights", w.wtype()),
+                detail: format!(
+                    "needs ternary weights, got {}; use the bit-plane layout for uint weights",
+                    w.wtype()
+                ),
             });
         }
         let (rows, cols) = (w.rows(), w.cols());
@@ -100,7 +107,14 @@ impl TernaryNativeLayout {
         let records = supersteps * row_blocks;
         let mut blocks = vec![Block32::default(); records * SUPERSTEP_BYTES / 32];
         let mut neg_count = vec![0i32; rows];
-        let mut lay = TernaryNativeLayout { rows, cols, supersteps, row_blocks, blocks: Vec::new(), neg_count: Vec::new() };
+        let mut lay = TernaryNativeLayout {
+            rows,
+            cols,
+            supersteps,
+            row_blocks,
+            blocks: Vec::new(),
+            neg_count: Vec::new(),
+        };
         /// The layout bytes, written from several threads: each row block's
         /// bytes lie in its own records (`record_offset(_, rb, _)`), so
         /// threads that own different row blocks never touch the same byte.
@@ -110,31 +124,38 @@ impl TernaryNativeLayout {
         let bytes = Bytes(blocks.as_mut_ptr().cast::<u8>());
         let lay_ref = &lay;
         let bytes = &bytes;
-        neg_count.par_chunks_mut(ROW_BLOCK).enumerate().for_each(|(rb, negs)| {
-            for (i, neg) in negs.iter_mut().enumerate() {
-                let r = rb * ROW_BLOCK + i;
-                for j in 0..groups {
-                    let vals: [i32; 3] = std::array::from_fn(|t| {
-                        let c = j * G + t;
-                        if c < cols { w.value(r, c) } else { 0 }
-                    });
-                    let (idx, negated) = encode_group(vals);
-                    if idx == 0 && !negated {
-                        continue;
-                    }
-                    let (at, nib, sign_at, bit) = lay_ref.position(r, j);
-                    // SAFETY: `at` and `sign_at` are inside `blocks` (records
-                    // of this row block), written by this thread only.
-                    unsafe {
-                        *bytes.0.add(at) |= idx << (4 * nib);
-                        if negated {
-                            *bytes.0.add(sign_at) |= 1 << bit;
+        neg_count
+            .par_chunks_mut(ROW_BLOCK)
+            .enumerate()
+            .for_each(|(rb, negs)| {
+                for (i, neg) in negs.iter_mut().enumerate() {
+                    let r = rb * ROW_BLOCK + i;
+                    for j in 0..groups {
+                        let vals: [i32; 3] = std::array::from_fn(|t| {
+                            let c = j * G + t;
+                            if c < cols {
+                                w.value(r, c)
+                            } else {
+                                0
+                            }
+                        });
+                        let (idx, negated) = encode_group(vals);
+                        if idx == 0 && !negated {
+                            continue;
                         }
+                        let (at, nib, sign_at, bit) = lay_ref.position(r, j);
+                        // SAFETY: `at` and `sign_at` are inside `blocks` (records
+                        // of this row block), written by this thread only.
+                        unsafe {
+                            *bytes.0.add(at) |= idx << (4 * nib);
+                            if negated {
+                                *bytes.0.add(sign_at) |= 1 << bit;
+                            }
+                        }
+                        *neg += i32::from(negated);
                     }
-                    *neg += i32::from(negated);
                 }
-            }
-        });
+            });
         lay.blocks = blocks;
         lay.neg_count = neg_count;
         Ok(lay)
@@ -148,7 +169,12 @@ impl TernaryNativeLayout {
         let (st, lane) = (jj / 2, jj % 2);
         let rec = self.record_offset(ss / CHUNK_SUPERSTEPS, rb, ss % CHUNK_SUPERSTEPS);
         let byte = 16 * lane + i;
-        (rec + 32 * (st / 2) + byte, st % 2, rec + 128 + byte, 7 - st as u32)
+        (
+            rec + 32 * (st / 2) + byte,
+            st % 2,
+            rec + 128 + byte,
+            7 - st as u32,
+        )
     }
 
     /// Rows (M).
@@ -189,7 +215,9 @@ impl TernaryNativeLayout {
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: Block32 is repr(C) around [u8; 32] with no padding (size 32),
         // so the vector's storage is `32 * len` initialized bytes.
-        unsafe { std::slice::from_raw_parts(self.blocks.as_ptr().cast::<u8>(), self.blocks.len() * 32) }
+        unsafe {
+            std::slice::from_raw_parts(self.blocks.as_ptr().cast::<u8>(), self.blocks.len() * 32)
+        }
     }
     /// Number of packed bytes.
     pub fn byte_len(&self) -> usize {
@@ -232,7 +260,9 @@ mod tests {
     #[test]
     fn packed_groups_read_back() {
         let (m, k) = (19, 100);
-        let vals: Vec<i32> = (0..m * k).map(|i| ((i * 7 + i / 3) % 3) as i32 - 1).collect();
+        let vals: Vec<i32> = (0..m * k)
+            .map(|i| ((i * 7 + i / 3) % 3) as i32 - 1)
+            .collect();
         let w = WeightMatrix::from_values(m, k, WeightType::Ternary, &vals).unwrap();
         let lay = TernaryNativeLayout::new(&w).unwrap();
         assert_eq!(lay.byte_len(), 2 * 3 * SUPERSTEP_BYTES);

@@ -13,7 +13,11 @@ use crate::kernels::{Dispatch, Isa, SimdPath};
 pub fn rmsnorm(x: &mut [f32], w: &[f32], eps: f32) {
     let mut acc = [0f64; 8];
     let chunks = x.chunks_exact(8);
-    let tail: f64 = chunks.remainder().iter().map(|v| f64::from(*v) * f64::from(*v)).sum();
+    let tail: f64 = chunks
+        .remainder()
+        .iter()
+        .map(|v| f64::from(*v) * f64::from(*v))
+        .sum();
     for c in chunks {
         for (a, v) in acc.iter_mut().zip(c) {
             *a += f64::from(*v) * f64::from(*v);
@@ -89,7 +93,10 @@ unsafe fn silu_mul_avx2(gate: &[f32], up: &[f32], out: &mut [f32]) -> usize {
             let g = _mm256_loadu_ps(gate.as_ptr().add(i));
             let e = exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), g));
             let s = _mm256_div_ps(g, _mm256_add_ps(one, e));
-            _mm256_storeu_ps(out.as_mut_ptr().add(i), _mm256_mul_ps(s, _mm256_loadu_ps(up.as_ptr().add(i))));
+            _mm256_storeu_ps(
+                out.as_mut_ptr().add(i),
+                _mm256_mul_ps(s, _mm256_loadu_ps(up.as_ptr().add(i))),
+            );
             i += 8;
         }
     }
@@ -103,16 +110,34 @@ unsafe fn silu_mul_avx2(gate: &[f32], up: &[f32], out: &mut [f32]) -> usize {
 #[target_feature(enable = "avx2,fma")]
 fn exp_avx2(x: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
     use std::arch::x86_64::*;
-    let x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3)), _mm256_set1_ps(88.3));
-    let k = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(x, _mm256_set1_ps(std::f32::consts::LOG2_E)));
+    let x = _mm256_min_ps(
+        _mm256_max_ps(x, _mm256_set1_ps(-87.3)),
+        _mm256_set1_ps(88.3),
+    );
+    let k = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
+        x,
+        _mm256_set1_ps(std::f32::consts::LOG2_E),
+    ));
     let r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693_359_4), x);
     let r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.121_944_4e-4), r);
     let mut p = _mm256_set1_ps(1.987_569_1e-4);
-    for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
+    for c in [
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        0.5,
+    ] {
         p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
     }
-    let y = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), _mm256_set1_ps(1.0));
-    let pow2k = _mm256_slli_epi32::<23>(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)));
+    let y = _mm256_add_ps(
+        _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r),
+        _mm256_set1_ps(1.0),
+    );
+    let pow2k = _mm256_slli_epi32::<23>(_mm256_add_epi32(
+        _mm256_cvtps_epi32(k),
+        _mm256_set1_epi32(127),
+    ));
     _mm256_mul_ps(y, _mm256_castsi256_ps(pow2k))
 }
 
@@ -183,7 +208,11 @@ pub fn dot(cpu: Dispatch, a: &[f32], b: &[f32]) -> f32 {
             acc[j] += ca[j] * cb[j];
         }
     }
-    let tail: f32 = a[chunks..].iter().zip(&b[chunks..]).map(|(x, y)| x * y).sum();
+    let tail: f32 = a[chunks..]
+        .iter()
+        .zip(&b[chunks..])
+        .map(|(x, y)| x * y)
+        .sum();
     acc.iter().sum::<f32>() + tail
 }
 
@@ -216,7 +245,11 @@ unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
     unsafe {
         while i + 16 <= n {
             acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(ap.add(i)), _mm256_loadu_ps(bp.add(i)), acc0);
-            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(ap.add(i + 8)), _mm256_loadu_ps(bp.add(i + 8)), acc1);
+            acc1 = _mm256_fmadd_ps(
+                _mm256_loadu_ps(ap.add(i + 8)),
+                _mm256_loadu_ps(bp.add(i + 8)),
+                acc1,
+            );
             i += 16;
         }
         if i + 8 <= n {
@@ -228,7 +261,12 @@ unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
     let h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps::<1>(s));
     let h = _mm_add_ps(h, _mm_movehl_ps(h, h));
     let h = _mm_add_ss(h, _mm_shuffle_ps::<1>(h, h));
-    _mm_cvtss_f32(h) + a[i..n].iter().zip(&b[i..n]).map(|(x, y)| x * y).sum::<f32>()
+    _mm_cvtss_f32(h)
+        + a[i..n]
+            .iter()
+            .zip(&b[i..n])
+            .map(|(x, y)| x * y)
+            .sum::<f32>()
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -242,7 +280,10 @@ unsafe fn axpy_avx2(out: &mut [f32], w: f32, v: &[f32]) {
     // SAFETY: 8 floats at i ≤ n − 8, inside both slices.
     unsafe {
         while i + 8 <= n {
-            _mm256_storeu_ps(op.add(i), _mm256_fmadd_ps(wv, _mm256_loadu_ps(vp.add(i)), _mm256_loadu_ps(op.add(i))));
+            _mm256_storeu_ps(
+                op.add(i),
+                _mm256_fmadd_ps(wv, _mm256_loadu_ps(vp.add(i)), _mm256_loadu_ps(op.add(i))),
+            );
             i += 8;
         }
     }
@@ -260,18 +301,31 @@ mod tests {
     /// including values whose `e^−g` is clamped.
     #[test]
     fn silu_mul_matches_f64() {
-        let gate: Vec<f32> = (-2000..2000).map(|i| i as f32 * 0.05).chain([-200.0, -90.0, -88.0, 87.0, 90.0, 1e-8, -1e-8, 0.0]).collect();
-        let up: Vec<f32> = gate.iter().enumerate().map(|(i, _)| 0.5 + (i % 7) as f32 * 0.25).collect();
+        let gate: Vec<f32> = (-2000..2000)
+            .map(|i| i as f32 * 0.05)
+            .chain([-200.0, -90.0, -88.0, 87.0, 90.0, 1e-8, -1e-8, 0.0])
+            .collect();
+        let up: Vec<f32> = gate
+            .iter()
+            .enumerate()
+            .map(|(i, _)| 0.5 + (i % 7) as f32 * 0.25)
+            .collect();
         for isa in Isa::available() {
             let cpu = Dispatch::new(isa).unwrap();
             crate::kernels::ran::take();
             let got = silu_mul(cpu, &gate, &up);
-            assert_eq!(crate::kernels::ran::take(), [(SimdPath::F32, cpu.isa(SimdPath::F32))].into());
+            assert_eq!(
+                crate::kernels::ran::take(),
+                [(SimdPath::F32, cpu.isa(SimdPath::F32))].into()
+            );
             for ((&g, &u), &o) in gate.iter().zip(&up).zip(&got) {
                 let (g64, u64_) = (f64::from(g), f64::from(u));
                 let want = g64 / (1.0 + (-g64).exp()) * u64_;
                 let err = (f64::from(o) - want).abs();
-                assert!(err <= 5e-7 * want.abs() + 1e-30, "{isa}: silu({g})·{u}: {o} vs {want}");
+                assert!(
+                    err <= 5e-7 * want.abs() + 1e-30,
+                    "{isa}: silu({g})·{u}: {o} vs {want}"
+                );
             }
         }
     }
@@ -290,23 +344,43 @@ mod tests {
                 let a: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.37).sin()).collect();
                 let b: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.11).cos() * 3.0).collect();
                 let row: Vec<f16> = a.iter().map(|&v| f16::from_f32(v)).collect();
-                let exact = |x: &mut dyn Iterator<Item = f64>| x.zip(&b).fold((0f64, 0f64), |(s, m), (x, &y)| (s + x * f64::from(y), m + (x * f64::from(y)).abs()));
+                let exact = |x: &mut dyn Iterator<Item = f64>| {
+                    x.zip(&b).fold((0f64, 0f64), |(s, m), (x, &y)| {
+                        (s + x * f64::from(y), m + (x * f64::from(y)).abs())
+                    })
+                };
                 let (want, mag) = exact(&mut a.iter().map(|&v| f64::from(v)));
                 let got = f64::from(dot(cpu, &a, &b));
-                assert!((got - want).abs() <= n as f64 * eps * mag, "{isa}: dot of {n}: {got} vs {want}");
+                assert!(
+                    (got - want).abs() <= n as f64 * eps * mag,
+                    "{isa}: dot of {n}: {got} vs {want}"
+                );
                 let (want, mag) = exact(&mut row.iter().map(|v| f64::from(v.to_f32())));
                 let got = f64::from(dot_f16(cpu, &row, &b, &mut vec![0f32; n]));
-                assert!((got - want).abs() <= n as f64 * eps * mag, "{isa}: f16 dot of {n}: {got} vs {want}");
+                assert!(
+                    (got - want).abs() <= n as f64 * eps * mag,
+                    "{isa}: f16 dot of {n}: {got} vs {want}"
+                );
                 let mut y = b.clone();
                 axpy(cpu, &mut y, 0.75, &a);
                 for ((&y, &x), &y0) in y.iter().zip(&a).zip(&b) {
                     let (ax, y0) = (0.75 * f64::from(x), f64::from(y0));
-                    assert!((f64::from(y) - (ax + y0)).abs() <= 2.0 * eps * (ax.abs() + y0.abs()), "{isa}: axpy");
+                    assert!(
+                        (f64::from(y) - (ax + y0)).abs() <= 2.0 * eps * (ax.abs() + y0.abs()),
+                        "{isa}: axpy"
+                    );
                 }
             }
             let ran = crate::kernels::ran::take();
-            let want = [(SimdPath::F32, cpu.isa(SimdPath::F32)), (SimdPath::F16Dot, cpu.isa(SimdPath::F16Dot))];
-            assert!(want.iter().all(|p| ran.contains(p)) && ran.iter().all(|p| want.contains(p) || p.0 == SimdPath::F32), "{isa}: ran {ran:?}");
+            let want = [
+                (SimdPath::F32, cpu.isa(SimdPath::F32)),
+                (SimdPath::F16Dot, cpu.isa(SimdPath::F16Dot)),
+            ];
+            assert!(
+                want.iter().all(|p| ran.contains(p))
+                    && ran.iter().all(|p| want.contains(p) || p.0 == SimdPath::F32),
+                "{isa}: ran {ran:?}"
+            );
         }
     }
 }

@@ -67,7 +67,11 @@ pub fn bitlinear_q(l: &BitLinear, q: &QuantizedTokens, n: usize) -> Result<Vec<f
 /// build and one pass of the thread pool. Same values as [`bitlinear_q`] each.
 /// With several scales per token (Q8_K), the integer sums of every block come
 /// from one call on the per-block split of `q` (`QuantizedTokens::split_blocks`) and are scaled and added in f32.
-pub fn bitlinear_many(ls: &[&BitLinear], q: &QuantizedTokens, n: usize) -> Result<Vec<Vec<f32>>, ModelError> {
+pub fn bitlinear_many(
+    ls: &[&BitLinear],
+    q: &QuantizedTokens,
+    n: usize,
+) -> Result<Vec<Vec<f32>>, ModelError> {
     let per = q.blocks_per_token(n);
     let split;
     let x = if per == 1 {
@@ -76,13 +80,22 @@ pub fn bitlinear_many(ls: &[&BitLinear], q: &QuantizedTokens, n: usize) -> Resul
         split = q.split_blocks(n);
         &split
     };
-    let mut accs: Vec<Vec<i32>> = ls.iter().map(|l| vec![0i32; n * per * l.mat.rows()]).collect();
+    let mut accs: Vec<Vec<i32>> = ls
+        .iter()
+        .map(|l| vec![0i32; n * per * l.mat.rows()])
+        .collect();
     let mats: Vec<&dyn crate::backend::Linear> = ls.iter().map(|l| &*l.mat).collect();
     let mut outs: Vec<&mut [i32]> = accs.iter_mut().map(|a| a.as_mut_slice()).collect();
     crate::backend::gemm_many(&mats, x, n * per, &mut outs).map_err(|e| match e {
-        crate::backend::BackendError::Failed { backend, detail, .. } => {
+        crate::backend::BackendError::Failed {
+            backend, detail, ..
+        } => {
             let names: Vec<&str> = ls.iter().map(|l| l.name.as_str()).collect();
-            ModelError::Backend(crate::backend::BackendError::Failed { backend, matrix: names.join("+"), detail })
+            ModelError::Backend(crate::backend::BackendError::Failed {
+                backend,
+                matrix: names.join("+"),
+                detail,
+            })
         }
     })?;
     Ok(ls
@@ -91,11 +104,19 @@ pub fn bitlinear_many(ls: &[&BitLinear], q: &QuantizedTokens, n: usize) -> Resul
         .map(|(l, acc)| {
             let m = l.mat.rows();
             let mut out = vec![0f32; n * m];
-            for ((o, a), s) in out.chunks_exact_mut(m).zip(acc.chunks_exact(m * per)).zip(q.scales.chunks_exact(per)) {
+            for ((o, a), s) in out
+                .chunks_exact_mut(m)
+                .zip(acc.chunks_exact(m * per))
+                .zip(q.scales.chunks_exact(per))
+            {
                 for (b, (a, s)) in a.chunks_exact(m).zip(s).enumerate() {
                     let f = l.scale * s;
                     for (o, &v) in o.iter_mut().zip(a) {
-                        *o = if b == 0 { v as f32 * f } else { *o + v as f32 * f };
+                        *o = if b == 0 {
+                            v as f32 * f
+                        } else {
+                            *o + v as f32 * f
+                        };
                     }
                 }
             }
@@ -120,14 +141,22 @@ impl<'m> Session<'m> {
 
     /// Run `tokens` at the next positions; returns the logits of every token
     /// if `all_logits`, else of the last one only.
-    pub fn forward(&mut self, tokens: &[u32], all_logits: bool) -> Result<Vec<Vec<f32>>, ModelError> {
+    pub fn forward(
+        &mut self,
+        tokens: &[u32],
+        all_logits: bool,
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
         let c = &self.model.config;
         let n = tokens.len();
         if n == 0 {
             return Err(ModelError::Input("forward needs at least one token".into()));
         }
         if let Some(&t) = tokens.iter().find(|&&t| t as usize >= c.vocab) {
-            return Err(ModelError::Input(format!("token id {t} is outside the vocabulary (size {}, ids 0..={})", c.vocab, c.vocab - 1)));
+            return Err(ModelError::Input(format!(
+                "token id {t} is outside the vocabulary (size {}, ids 0..={})",
+                c.vocab,
+                c.vocab - 1
+            )));
         }
         // The context length is a hard limit: RoPE and attention past it are untrained.
         let end = self.cache.len.saturating_add(n);
@@ -137,16 +166,21 @@ impl<'m> Session<'m> {
                 self.cache.len, c.context, c.arch, self.cache.len
             )));
         }
-        let cpu = Dispatch::new(self.isa).map_err(|e| ModelError::Input(format!("session ISA: {e}")))?;
+        let cpu =
+            Dispatch::new(self.isa).map_err(|e| ModelError::Input(format!("session ISA: {e}")))?;
         let (h, d, kvd) = (c.hidden, c.head_dim, c.kv_dim());
         let p0 = self.cache.len;
         let numerics = self.numerics;
         let llama = numerics == Numerics::LlamaCpp;
         let mut x = vec![0f32; n * h];
         for (t, &tok) in tokens.iter().enumerate() {
-            self.model.embeddings.row_into(tok as usize, &mut x[t * h..(t + 1) * h]);
+            self.model
+                .embeddings
+                .row_into(tok as usize, &mut x[t * h..(t + 1) * h]);
         }
-        let angles: Vec<Vec<(f32, f32)>> = (0..n).map(|t| rope_angles(p0 + t, d, c.rope_theta)).collect();
+        let angles: Vec<Vec<(f32, f32)>> = (0..n)
+            .map(|t| rope_angles(p0 + t, d, c.rope_theta))
+            .collect();
         for (li, layer) in self.model.layers.iter().enumerate() {
             // Attention.
             let mut hs = x.clone();
@@ -155,7 +189,11 @@ impl<'m> Session<'m> {
             }
             let hq = QuantizedTokens::with(cpu, numerics, &hs, n, h)?;
             let mut qkv = bitlinear_many(&[&layer.wq, &layer.wk, &layer.wv], &hq, n)?.into_iter();
-            let (mut q, mut k, mut v) = (qkv.next().unwrap(), qkv.next().unwrap(), qkv.next().unwrap());
+            let (mut q, mut k, mut v) = (
+                qkv.next().unwrap(),
+                qkv.next().unwrap(),
+                qkv.next().unwrap(),
+            );
             for (t, angles) in angles.iter().enumerate() {
                 for hd in 0..c.heads {
                     rope(&mut q[t * h + hd * d..t * h + (hd + 1) * d], angles);
@@ -182,7 +220,11 @@ impl<'m> Session<'m> {
                 let (kh, vh) = (&kc[hd / group], &vc[hd / group]);
                 let qv = &q[t * h + hd * d..t * h + (hd + 1) * d];
                 scores.clear();
-                scores.extend(kh[..len * d].chunks_exact(d).map(|kp| dot(cpu, qv, kp) * inv));
+                scores.extend(
+                    kh[..len * d]
+                        .chunks_exact(d)
+                        .map(|kp| dot(cpu, qv, kp) * inv),
+                );
                 let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
                 let mut sum = 0f32;
                 for s in scores.iter_mut() {
@@ -197,7 +239,11 @@ impl<'m> Session<'m> {
             };
             let units = n * c.heads;
             let work = units * (p0 + n) * d;
-            let pool = if self.threads > 1 && work >= 1 << 14 { crate::kernels::shared_pool(self.threads).ok() } else { None };
+            let pool = if self.threads > 1 && work >= 1 << 14 {
+                crate::kernels::shared_pool(self.threads).ok()
+            } else {
+                None
+            };
             for_pieces(pool.as_deref(), &mut att, d, &|lo, outs| {
                 let mut scores = Vec::new();
                 for (j, out) in outs.chunks_exact_mut(d).enumerate() {
@@ -207,7 +253,11 @@ impl<'m> Session<'m> {
             for t in 0..n {
                 rmsnorm(&mut att[t * h..(t + 1) * h], &layer.attn_sub_norm, c.eps);
             }
-            let o = bitlinear_q(&layer.wo, &QuantizedTokens::with(cpu, numerics, &att, n, h)?, n)?;
+            let o = bitlinear_q(
+                &layer.wo,
+                &QuantizedTokens::with(cpu, numerics, &att, n, h)?,
+                n,
+            )?;
             for (xv, ov) in x.iter_mut().zip(&o) {
                 *xv += ov;
             }
@@ -221,12 +271,24 @@ impl<'m> Session<'m> {
             let (gate, up) = (gu.next().unwrap(), gu.next().unwrap());
             let mut f: Vec<f32> = match c.act {
                 FfnAct::Silu => silu_mul(cpu, &gate, &up),
-                FfnAct::Relu2 => gate.iter().zip(&up).map(|(&g, &u)| g.max(0.0) * g.max(0.0) * u).collect(),
+                FfnAct::Relu2 => gate
+                    .iter()
+                    .zip(&up)
+                    .map(|(&g, &u)| g.max(0.0) * g.max(0.0) * u)
+                    .collect(),
             };
             for t in 0..n {
-                rmsnorm(&mut f[t * c.ffn..(t + 1) * c.ffn], &layer.ffn_sub_norm, c.eps);
+                rmsnorm(
+                    &mut f[t * c.ffn..(t + 1) * c.ffn],
+                    &layer.ffn_sub_norm,
+                    c.eps,
+                );
             }
-            let down = bitlinear_q(&layer.w_down, &QuantizedTokens::with(cpu, numerics, &f, n, c.ffn)?, n)?;
+            let down = bitlinear_q(
+                &layer.w_down,
+                &QuantizedTokens::with(cpu, numerics, &f, n, c.ffn)?,
+                n,
+            )?;
             for (xv, dv) in x.iter_mut().zip(&down) {
                 *xv += dv;
             }
@@ -245,7 +307,6 @@ impl<'m> Session<'m> {
             })
             .collect()
     }
-
 }
 
 #[cfg(test)]
@@ -254,8 +315,8 @@ mod tests {
     use crate::backend::{Backend, BackendError, Linear, LutBackend};
     use crate::gguf::GgmlType;
     use crate::kernels::{ran, SimdPath};
-    use lutcore_contract::layout::WeightMatrix;
     use crate::model::synth::{write_model, SynthShape};
+    use lutcore_contract::layout::WeightMatrix;
 
     /// Largest difference between a forward pass on [`Isa::Generic`] and one
     /// on the best ISA, in standard deviations of the logits. The integer
@@ -276,7 +337,11 @@ mod tests {
         fn name(&self) -> String {
             format!("lut on {}", self.0)
         }
-        fn prepare(&self, name: &str, w: &WeightMatrix) -> Result<std::sync::Arc<dyn Linear>, BackendError> {
+        fn prepare(
+            &self,
+            name: &str,
+            w: &WeightMatrix,
+        ) -> Result<std::sync::Arc<dyn Linear>, BackendError> {
             LutBackend { threads: 1 }.prepare_for(self.0, name, w)
         }
     }
@@ -323,23 +388,45 @@ mod tests {
         let best = *Isa::available().last().unwrap();
         let model = |isa| Model::load(&path, &IsaBackend(isa), |_, _| {}).unwrap();
         let (mg, mb) = (model(Isa::Generic), model(best));
-        let paths = [SimdPath::TernaryNative, SimdPath::Quantize, SimdPath::F32, SimdPath::F16Dot, SimdPath::Int8Dot];
+        let paths = [
+            SimdPath::TernaryNative,
+            SimdPath::Quantize,
+            SimdPath::F32,
+            SimdPath::F16Dot,
+            SimdPath::Int8Dot,
+        ];
 
         // The first layer's q/k/v projections of the same input: integer code only.
-        let (g, b) = (Dispatch::new(Isa::Generic).unwrap(), Dispatch::new(best).unwrap());
+        let (g, b) = (
+            Dispatch::new(Isa::Generic).unwrap(),
+            Dispatch::new(best).unwrap(),
+        );
         let h = mg.config.hidden;
         let mut x = vec![0f32; 3 * h];
         for (t, tok) in [5usize, 600, 42].into_iter().enumerate() {
             mg.embeddings.row_into(tok, &mut x[t * h..(t + 1) * h]);
-            rmsnorm(&mut x[t * h..(t + 1) * h], &mg.layers[0].attn_norm, mg.config.eps);
+            rmsnorm(
+                &mut x[t * h..(t + 1) * h],
+                &mg.layers[0].attn_norm,
+                mg.config.eps,
+            );
         }
         let qkv = |m: &Model, cpu| {
             let l = &m.layers[0];
-            bitlinear_many(&[&l.wq, &l.wk, &l.wv], &QuantizedTokens::new(cpu, &x, 3, h), 3).unwrap()
+            bitlinear_many(
+                &[&l.wq, &l.wk, &l.wv],
+                &QuantizedTokens::new(cpu, &x, 3, h),
+                3,
+            )
+            .unwrap()
         };
         let bits = |v: Vec<Vec<f32>>| v.concat().iter().map(|f| f.to_bits()).collect::<Vec<_>>();
         ran::take();
-        assert_eq!(bits(qkv(&mg, g)), bits(qkv(&mb, b)), "q/k/v of layer 0 on generic and {best}");
+        assert_eq!(
+            bits(qkv(&mg, g)),
+            bits(qkv(&mb, b)),
+            "q/k/v of layer 0 on generic and {best}"
+        );
         assert!(ran::take().contains(&(SimdPath::TernaryNative, b.isa(SimdPath::TernaryNative))));
 
         // Whole forward passes; the decode steps feed both the same tokens.
@@ -348,17 +435,33 @@ mod tests {
         let ran_generic = ran::take();
         let lb = run(&mb, best, &steps);
         let ran_best = ran::take();
-        assert_eq!(ran_generic, paths.iter().map(|&p| (p, Isa::Generic)).collect(), "paths run with generic selected");
-        assert_eq!(ran_best, paths.iter().map(|&p| (p, b.isa(p))).collect(), "paths run with {best} selected");
+        assert_eq!(
+            ran_generic,
+            paths.iter().map(|&p| (p, Isa::Generic)).collect(),
+            "paths run with generic selected"
+        );
+        assert_eq!(
+            ran_best,
+            paths.iter().map(|&p| (p, b.isa(p))).collect(),
+            "paths run with {best} selected"
+        );
         let mut worst = 0f64;
         for (a, c) in lg.iter().zip(&lb) {
             let mean = a.iter().map(|&v| f64::from(v)).sum::<f64>() / a.len() as f64;
-            let sd = (a.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / a.len() as f64).sqrt();
+            let sd = (a
+                .iter()
+                .map(|&v| (f64::from(v) - mean).powi(2))
+                .sum::<f64>()
+                / a.len() as f64)
+                .sqrt();
             for (x, y) in a.iter().zip(c) {
                 worst = worst.max((f64::from(*x) - f64::from(*y)).abs() / sd);
             }
         }
         eprintln!("generic vs {best}: largest logit difference {worst:.2e} standard deviations");
-        assert!(worst <= GENERIC_VS_SIMD_LOGITS, "generic vs {best}: {worst:.2e} standard deviations");
+        assert!(
+            worst <= GENERIC_VS_SIMD_LOGITS,
+            "generic vs {best}: {worst:.2e} standard deviations"
+        );
     }
 }

@@ -46,7 +46,11 @@ impl Session<'_> {
     /// Run `f(first_row, rows)` over runs of [`HEAD_ROWS`]-row pieces of
     /// `out`, on the shared pool when the session has several threads.
     fn for_head_chunks(&self, out: &mut [f32], f: &(dyn Fn(usize, &mut [f32]) + Sync)) {
-        let pool = if self.threads > 1 { crate::kernels::shared_pool(self.threads).ok() } else { None };
+        let pool = if self.threads > 1 {
+            crate::kernels::shared_pool(self.threads).ok()
+        } else {
+            None
+        };
         for_pieces(pool.as_deref(), out, HEAD_ROWS, f);
     }
 
@@ -75,7 +79,11 @@ impl Session<'_> {
             head.approx_rows(cpu, lo, &x, chunk, b);
         });
         // Best lower bound; every row that may reach it is recomputed exactly.
-        let floor = out.iter().zip(&bound).map(|(a, b)| a - b).fold(f32::NEG_INFINITY, f32::max);
+        let floor = out
+            .iter()
+            .zip(&bound)
+            .map(|(a, b)| a - b)
+            .fold(f32::NEG_INFINITY, f32::max);
         let mut row = vec![0f32; hv.len()];
         for r in 0..vocab {
             if out[r] + bound[r] >= floor || !out[r].is_finite() || !bound[r].is_finite() {
@@ -106,7 +114,11 @@ struct Int16Act {
 impl Int16Act {
     fn new(x: &[f32], padded: usize) -> Int16Act {
         let max_abs = abs_max(x);
-        let t = if max_abs > 0.0 { max_abs / 32767.0 } else { 1.0 };
+        let t = if max_abs > 0.0 {
+            max_abs / 32767.0
+        } else {
+            1.0
+        };
         let inv = 1.0 / t;
         let mut p = vec![0i16; padded];
         let mut s = 0f64;
@@ -114,7 +126,12 @@ impl Int16Act {
             *q = round_half_away(v * inv).clamp(-32767.0, 32767.0) as i16;
             s += f64::from(q.unsigned_abs());
         }
-        Int16Act { p, t, sum_abs: (s * f64::from(t)) as f32, max_abs }
+        Int16Act {
+            p,
+            t,
+            sum_abs: (s * f64::from(t)) as f32,
+            max_abs,
+        }
     }
 }
 
@@ -142,8 +159,11 @@ impl Int8Head {
         let mut q = vec![0i8; rows * cols_padded];
         let mut scale = vec![0f32; rows];
         let mut l1 = vec![0f32; rows];
-        q.par_chunks_mut(cols_padded).zip(scale.par_iter_mut()).zip(l1.par_iter_mut()).enumerate().for_each(
-            |(r, ((qr, s), l))| {
+        q.par_chunks_mut(cols_padded)
+            .zip(scale.par_iter_mut())
+            .zip(l1.par_iter_mut())
+            .enumerate()
+            .for_each(|(r, ((qr, s), l))| {
                 let mut w = vec![0f32; cols];
                 e.row_into(r, &mut w);
                 let max = w.iter().fold(0f32, |m, v| m.max(v.abs()));
@@ -157,13 +177,25 @@ impl Int8Head {
                 } else if !max.is_finite() {
                     *s = f32::NAN; // forces the exact path for this row
                 }
-            },
-        );
-        Int8Head { rows, cols_padded, q, scale, l1 }
+            });
+        Int8Head {
+            rows,
+            cols_padded,
+            q,
+            scale,
+            l1,
+        }
     }
 
     /// Approximate logits and their error bounds of rows `lo .. lo + out.len()`.
-    fn approx_rows(&self, cpu: Dispatch, lo: usize, x: &Int16Act, out: &mut [f32], bound: &mut [f32]) {
+    fn approx_rows(
+        &self,
+        cpu: Dispatch,
+        lo: usize,
+        x: &Int16Act,
+        out: &mut [f32],
+        bound: &mut [f32],
+    ) {
         let cp = self.cols_padded;
         for (j, (o, b)) in out.iter_mut().zip(bound.iter_mut()).enumerate() {
             let r = lo + j;
@@ -171,7 +203,9 @@ impl Int8Head {
             let d = dot_i8_i16(cpu, qr, &x.p);
             let (s, l1) = (self.scale[r], self.l1[r]);
             *o = (f64::from(s) * f64::from(x.t) * d as f64) as f32;
-            *b = 1.002 * (0.5 * l1 * x.t + 0.5 * s * x.sum_abs) + 1e-5 * l1 * x.max_abs + f32::MIN_POSITIVE;
+            *b = 1.002 * (0.5 * l1 * x.t + 0.5 * s * x.sum_abs)
+                + 1e-5 * l1 * x.max_abs
+                + f32::MIN_POSITIVE;
         }
     }
 }
@@ -185,7 +219,11 @@ fn dot_i8_i16(cpu: Dispatch, q: &[i8], p: &[i16]) -> i64 {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Dispatch` gives this path AVX2 only on a CPU that has it.
         Isa::Avx2 | Isa::Avx512 => unsafe { dot_i8_i16_avx2(q, p) },
-        _ => q.iter().zip(p).map(|(&a, &b)| i64::from(a) * i64::from(b)).sum(),
+        _ => q
+            .iter()
+            .zip(p)
+            .map(|(&a, &b)| i64::from(a) * i64::from(b))
+            .sum(),
     }
 }
 
@@ -208,8 +246,14 @@ unsafe fn dot_i8_i16_avx2(q: &[i8], p: &[i16]) -> i64 {
             while i < b1 {
                 let w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(qp.add(i).cast()));
                 let w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(qp.add(i + 16).cast()));
-                a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(w0, _mm256_loadu_si256(pp.add(i).cast())));
-                a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(w1, _mm256_loadu_si256(pp.add(i + 16).cast())));
+                a0 = _mm256_add_epi32(
+                    a0,
+                    _mm256_madd_epi16(w0, _mm256_loadu_si256(pp.add(i).cast())),
+                );
+                a1 = _mm256_add_epi32(
+                    a1,
+                    _mm256_madd_epi16(w1, _mm256_loadu_si256(pp.add(i + 16).cast())),
+                );
                 i += 32;
             }
         }
@@ -243,7 +287,11 @@ mod tests {
             kv_heads: 4,
             vocab,
             rope_theta: 1e4,
-            ternary: if hidden.is_multiple_of(256) { GgmlType::TQ2_0 } else { GgmlType::I2S },
+            ternary: if hidden.is_multiple_of(256) {
+                GgmlType::TQ2_0
+            } else {
+                GgmlType::I2S
+            },
             tokenizer: "spm",
         };
         let path = dir.join("m.gguf");
@@ -276,7 +324,12 @@ mod tests {
                 assert_eq!(ae, af, "step {step}, {threads} thread(s)");
                 assert_eq!(le[ae].to_bits(), lf[af].to_bits());
                 let mean = le.iter().map(|&v| f64::from(v)).sum::<f64>() / le.len() as f64;
-                let sd = (le.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / le.len() as f64).sqrt();
+                let sd = (le
+                    .iter()
+                    .map(|&v| (f64::from(v) - mean).powi(2))
+                    .sum::<f64>()
+                    / le.len() as f64)
+                    .sqrt();
                 for (e, f) in le.iter().zip(&lf) {
                     let d = (f64::from(*e) - f64::from(*f)).abs() / sd;
                     worst = worst.max(d);
@@ -289,7 +342,10 @@ mod tests {
             }
             // Measured: RMS ~4e-3, worst ~1.5e-2 of the logit spread (int8 weights, per-row scale).
             let rms = (sq / cnt as f64).sqrt();
-            assert!(worst < 5e-2 && rms < 1e-2, "error of the logit standard deviation: worst {worst:.2e}, rms {rms:.2e}");
+            assert!(
+                worst < 5e-2 && rms < 1e-2,
+                "error of the logit standard deviation: worst {worst:.2e}, rms {rms:.2e}"
+            );
             eprintln!(
                 "int8 head, {threads} thread(s): |approx − exact| / σ(logits): rms {rms:.2e}, worst {worst:.2e}; {:.2}% of the logits exact",
                 100.0 * refined as f64 / cnt as f64
@@ -312,7 +368,11 @@ mod tests {
                 row.copy_from_slice(&base);
                 let i = (r * 37) % h;
                 let bits = row[i].to_bits();
-                row[i] = f16::from_bits(if r % 2 == 0 { bits.wrapping_add(1) } else { bits.wrapping_sub(1) });
+                row[i] = f16::from_bits(if r % 2 == 0 {
+                    bits.wrapping_add(1)
+                } else {
+                    bits.wrapping_sub(1)
+                });
             }
         } else {
             panic!("synthetic embeddings are f16");
@@ -329,16 +389,29 @@ mod tests {
 
     #[test]
     fn int8_dot_is_exact() {
-        let q: Vec<i8> = (0..4160i32).map(|i| ((i * 7919) % 255) - 127).map(|v| v as i8).collect();
-        let p: Vec<i16> = (0..4160i64).map(|i| ((i * 104729) % 65535) - 32767).map(|v| v as i16).collect();
-        let want: i64 = q.iter().zip(&p).map(|(&a, &b)| i64::from(a) * i64::from(b)).sum();
+        let q: Vec<i8> = (0..4160i32)
+            .map(|i| ((i * 7919) % 255) - 127)
+            .map(|v| v as i8)
+            .collect();
+        let p: Vec<i16> = (0..4160i64)
+            .map(|i| ((i * 104729) % 65535) - 32767)
+            .map(|v| v as i16)
+            .collect();
+        let want: i64 = q
+            .iter()
+            .zip(&p)
+            .map(|(&a, &b)| i64::from(a) * i64::from(b))
+            .sum();
         let (qmax, pmax) = (vec![-127i8; 4160], vec![-32767i16; 4160]);
         for isa in Isa::available() {
             let cpu = Dispatch::new(isa).unwrap();
             crate::kernels::ran::take();
             assert_eq!(dot_i8_i16(cpu, &q, &p), want, "{isa}");
             assert_eq!(dot_i8_i16(cpu, &qmax, &pmax), 4160 * 127 * 32767, "{isa}");
-            assert_eq!(crate::kernels::ran::take(), [(SimdPath::Int8Dot, cpu.isa(SimdPath::Int8Dot))].into());
+            assert_eq!(
+                crate::kernels::ran::take(),
+                [(SimdPath::Int8Dot, cpu.isa(SimdPath::Int8Dot))].into()
+            );
         }
     }
 }

@@ -17,7 +17,11 @@ pub struct KvCache {
 impl KvCache {
     /// An empty cache for `layers` layers of `kv_heads` heads.
     pub fn new(layers: usize, kv_heads: usize) -> KvCache {
-        KvCache { k: vec![vec![Vec::new(); kv_heads]; layers], v: vec![vec![Vec::new(); kv_heads]; layers], len: 0 }
+        KvCache {
+            k: vec![vec![Vec::new(); kv_heads]; layers],
+            v: vec![vec![Vec::new(); kv_heads]; layers],
+            len: 0,
+        }
     }
 
     /// Make room for `positions` positions of `d`-value heads in every layer
@@ -28,9 +32,16 @@ impl KvCache {
     /// The size is computed with checked arithmetic and reserved with
     /// `try_reserve`: a cache that cannot be had is an error naming its size.
     pub fn reserve(&mut self, positions: usize, d: usize) -> Result<(), ModelError> {
-        let heads = self.k.iter().chain(self.v.iter()).map(Vec::len).sum::<usize>();
+        let heads = self
+            .k
+            .iter()
+            .chain(self.v.iter())
+            .map(Vec::len)
+            .sum::<usize>();
         let per_head = positions.checked_mul(d);
-        let total = per_head.and_then(|n| n.checked_mul(heads)).and_then(|n| n.checked_mul(std::mem::size_of::<f32>()));
+        let total = per_head
+            .and_then(|n| n.checked_mul(heads))
+            .and_then(|n| n.checked_mul(std::mem::size_of::<f32>()));
         let too_big = |detail: String| {
             ModelError::Input(format!(
                 "the KV cache for {positions} positions ({heads} heads of {d} values, keys and values) {detail}: ask for fewer positions (shorter prompt, smaller -n)"
@@ -42,8 +53,12 @@ impl KvCache {
         for head in self.k.iter_mut().chain(self.v.iter_mut()).flatten() {
             let len = head.len();
             if per_head > len {
-                head.try_reserve_exact(per_head - len)
-                    .map_err(|e| too_big(format!("needs {:.2} GiB, which cannot be allocated ({e})", total as f64 / (1u64 << 30) as f64)))?;
+                head.try_reserve_exact(per_head - len).map_err(|e| {
+                    too_big(format!(
+                        "needs {:.2} GiB, which cannot be allocated ({e})",
+                        total as f64 / (1u64 << 30) as f64
+                    ))
+                })?;
                 head.resize(per_head, 0.0);
                 head.truncate(len);
             }

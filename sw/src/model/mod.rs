@@ -141,20 +141,27 @@ impl ModelConfig {
             }
         };
         let key = |k: &str| format!("{arch}.{k}");
-        let bad = |detail: String| ModelError::Unsupported { file: file.clone(), detail };
+        let bad = |detail: String| ModelError::Unsupported {
+            file: file.clone(),
+            detail,
+        };
 
         // Every size below is checked against what the file holds (or a
         // documented limit) before anything is allocated from it.
         let hidden_key = key("embedding_length");
         let hidden = f.get_usize(&hidden_key)?;
         if hidden == 0 {
-            return Err(bad(format!("{hidden_key} is 0; a model needs a hidden size of at least 1")));
+            return Err(bad(format!(
+                "{hidden_key} is 0; a model needs a hidden size of at least 1"
+            )));
         }
         // token_embd bounds the hidden size and the vocabulary by the file's bytes.
-        let embd = f.tensor_info("token_embd.weight").ok_or_else(|| GgufError::MissingTensor {
-            file: f.path().to_path_buf(),
-            tensor: "token_embd.weight".into(),
-        })?;
+        let embd = f
+            .tensor_info("token_embd.weight")
+            .ok_or_else(|| GgufError::MissingTensor {
+                file: f.path().to_path_buf(),
+                tensor: "token_embd.weight".into(),
+            })?;
         let [cols, rows] = embd.dims[..] else {
             return Err(bad(format!(
                 "tensor `token_embd.weight` has {} dimensions {:?}; expected 2: [{hidden_key} = {hidden}, vocabulary size] (GGUF order, innermost first)",
@@ -173,9 +180,15 @@ impl ModelConfig {
                 embd.dims
             )));
         }
-        let vocab = usize::try_from(rows).map_err(|_| bad(format!("tensor `token_embd.weight` has {rows} rows, more than this machine can index")))?;
+        let vocab = usize::try_from(rows).map_err(|_| {
+            bad(format!(
+                "tensor `token_embd.weight` has {rows} rows, more than this machine can index"
+            ))
+        })?;
         if vocab == 0 {
-            return Err(bad("tensor `token_embd.weight` has 0 rows: the vocabulary is empty".into()));
+            return Err(bad(
+                "tensor `token_embd.weight` has 0 rows: the vocabulary is empty".into(),
+            ));
         }
         if let Some(n) = f.opt(&key("vocab_size"), GgufFile::get_u64)? {
             if n != rows {
@@ -206,7 +219,9 @@ impl ModelConfig {
         }
         let head_dim = hidden / heads;
         if !head_dim.is_multiple_of(2) {
-            return Err(bad(format!("head dimension {hidden_key} / {heads_key} = {head_dim} is odd; RoPE needs pairs")));
+            return Err(bad(format!(
+                "head dimension {hidden_key} / {heads_key} = {head_dim} is odd; RoPE needs pairs"
+            )));
         }
         let rot_key = key("rope.dimension_count");
         if let Some(rot) = f.opt(&rot_key, GgufFile::get_u64)? {
@@ -222,7 +237,9 @@ impl ModelConfig {
         // Each layer has 11 tensors; the file must hold them all (checked
         // before anything is reserved per layer).
         let held = f.tensor_infos().len();
-        let needed = layers.checked_mul(TENSORS_PER_LAYER).and_then(|n| n.checked_add(2));
+        let needed = layers
+            .checked_mul(TENSORS_PER_LAYER)
+            .and_then(|n| n.checked_add(2));
         if layers == 0 || layers > MAX_LAYERS || needed.is_none_or(|n| n > held) {
             return Err(bad(format!(
                 "{layers_key} = {layers}, but the file holds {held} tensors, enough for at most {} layers ({TENSORS_PER_LAYER} tensors each, plus token_embd and output_norm); expected 1..={MAX_LAYERS} layers that the file holds",
@@ -232,7 +249,9 @@ impl ModelConfig {
         let ffn_key = key("feed_forward_length");
         let ffn = f.get_usize(&ffn_key)?;
         if ffn == 0 {
-            return Err(bad(format!("{ffn_key} is 0; expected the FFN width (rows of blk.N.ffn_gate.weight)")));
+            return Err(bad(format!(
+                "{ffn_key} is 0; expected the FFN width (rows of blk.N.ffn_gate.weight)"
+            )));
         }
 
         let ctx_key = key("context_length");
@@ -243,14 +262,29 @@ impl ModelConfig {
         let eps_key = key("attention.layer_norm_rms_epsilon");
         let eps = f.get_f32(&eps_key)?;
         if !(eps.is_finite() && eps > 0.0) {
-            return Err(bad(format!("{eps_key} = {eps}; RMSNorm needs a finite epsilon > 0 (BitNet uses 1e-5 or 1e-6)")));
+            return Err(bad(format!(
+                "{eps_key} = {eps}; RMSNorm needs a finite epsilon > 0 (BitNet uses 1e-5 or 1e-6)"
+            )));
         }
         let theta_key = key("rope.freq_base");
         let rope_theta = f.opt(&theta_key, GgufFile::get_f32)?.unwrap_or(10000.0);
         if !(rope_theta.is_finite() && rope_theta > 1.0) {
             return Err(bad(format!("{theta_key} = {rope_theta}; RoPE needs a finite base > 1 (BitNet uses 10000 or 500000)")));
         }
-        Ok(ModelConfig { arch, act, hidden, ffn, layers, heads, kv_heads, head_dim, vocab, context, eps, rope_theta })
+        Ok(ModelConfig {
+            arch,
+            act,
+            hidden,
+            ffn,
+            layers,
+            heads,
+            kv_heads,
+            head_dim,
+            vocab,
+            context,
+            eps,
+            rope_theta,
+        })
     }
 
     /// Key/value width: `kv_heads · head_dim`.
@@ -338,7 +372,11 @@ pub struct Model {
 impl Model {
     /// Load `path` and prepare every ternary projection on `backend`;
     /// `progress(done, total)` is told after each tensor.
-    pub fn load(path: &Path, backend: &dyn Backend, progress: impl FnMut(usize, usize)) -> Result<Model, ModelError> {
+    pub fn load(
+        path: &Path,
+        backend: &dyn Backend,
+        progress: impl FnMut(usize, usize),
+    ) -> Result<Model, ModelError> {
         let f = GgufFile::open(path)?;
         Model::from_gguf(&f, backend, progress)
     }
@@ -348,10 +386,18 @@ impl Model {
     /// Besides shapes, this refuses what would silently give wrong answers:
     /// non-finite values in the embeddings, norms and projection scales, and
     /// norm tensors not stored as a float type.
-    pub fn from_gguf(f: &GgufFile, backend: &dyn Backend, mut progress: impl FnMut(usize, usize)) -> Result<Model, ModelError> {
+    pub fn from_gguf(
+        f: &GgufFile,
+        backend: &dyn Backend,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<Model, ModelError> {
         let config = ModelConfig::from_gguf(f)?;
         let file = f.path().display().to_string();
-        let (h, ffn, kv) = (config.hidden as u64, config.ffn as u64, config.kv_dim() as u64);
+        let (h, ffn, kv) = (
+            config.hidden as u64,
+            config.ffn as u64,
+            config.kv_dim() as u64,
+        );
         // from_gguf checked that the file holds this many tensors.
         let total = 2 + config.layers * TENSORS_PER_LAYER;
         let mut done = 0;
@@ -362,16 +408,32 @@ impl Model {
         let embd = f.expect_shape("token_embd.weight", &[h, config.vocab as u64])?;
         let embeddings = match embd.ggml_type() {
             GgmlType::F16 => {
-                let v: Vec<f16> = embd.data().chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]])).collect();
+                let v: Vec<f16> = embd
+                    .data()
+                    .chunks_exact(2)
+                    .map(|b| f16::from_le_bytes([b[0], b[1]]))
+                    .collect();
                 if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-                    return Err(non_finite(&file, "token_embd.weight", i, config.hidden, v[i].to_f32()));
+                    return Err(non_finite(
+                        &file,
+                        "token_embd.weight",
+                        i,
+                        config.hidden,
+                        v[i].to_f32(),
+                    ));
                 }
                 Embeddings::F16(v)
             }
             _ => {
                 let v = embd.to_f32()?;
                 if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-                    return Err(non_finite(&file, "token_embd.weight", i, config.hidden, v[i]));
+                    return Err(non_finite(
+                        &file,
+                        "token_embd.weight",
+                        i,
+                        config.hidden,
+                        v[i],
+                    ));
                 }
                 Embeddings::F32(v)
             }
@@ -386,7 +448,9 @@ impl Model {
         let output_norm = norm("output_norm.weight", h)?;
         tick();
         let linear = |name: String, rows: u64, cols: u64| -> Result<BitLinear, ModelError> {
-            let view = f.expect_shape(&format!("{name}.weight"), &[cols, rows]).map_err(|e| shape_hint(e, &config))?;
+            let view = f
+                .expect_shape(&format!("{name}.weight"), &[cols, rows])
+                .map_err(|e| shape_hint(e, &config))?;
             let t = ternary_rows(&view)?;
             let scale = match t.scale {
                 TernaryScale::PerTensor(s) => s,
@@ -403,11 +467,14 @@ impl Model {
                     return Err(ModelError::Unsupported {
                         file: f.path().display().to_string(),
                         detail: format!("tensor {name}.weight has differing per-block scales; BitLinear needs one scale per tensor (γ = mean|W|)"),
-                    })
+                    });
                 }
             };
             let extra = match f.tensor_info(&format!("{name}.scale")) {
-                Some(_) => float_vector(f, &format!("{name}.scale"), 1)?.first().copied().unwrap_or(f32::NAN),
+                Some(_) => float_vector(f, &format!("{name}.scale"), 1)?
+                    .first()
+                    .copied()
+                    .unwrap_or(f32::NAN),
                 None => 1.0,
             };
             if !(scale * extra).is_finite() {
@@ -418,9 +485,16 @@ impl Model {
                     ),
                 });
             }
-            let w = t.to_weight_matrix().map_err(|e| ModelError::Unsupported { file: f.path().display().to_string(), detail: format!("{name}.weight: {e}") })?;
+            let w = t.to_weight_matrix().map_err(|e| ModelError::Unsupported {
+                file: f.path().display().to_string(),
+                detail: format!("{name}.weight: {e}"),
+            })?;
             let mat = backend.prepare(&name, &w)?;
-            Ok(BitLinear { name, mat, scale: scale * extra })
+            Ok(BitLinear {
+                name,
+                mat,
+                scale: scale * extra,
+            })
         };
         // `layers` is bounded by the tensors the file holds (ModelConfig::from_gguf).
         let mut layers = Vec::with_capacity(config.layers);
@@ -448,14 +522,34 @@ impl Model {
             tick();
             let w_down = linear(p("ffn_down"), h, ffn)?;
             tick();
-            layers.push(Layer { attn_norm, wq, wk, wv, wo, attn_sub_norm, ffn_norm, w_gate, w_up, w_down, ffn_sub_norm });
+            layers.push(Layer {
+                attn_norm,
+                wq,
+                wk,
+                wv,
+                wo,
+                attn_sub_norm,
+                ffn_norm,
+                w_gate,
+                w_up,
+                w_down,
+                ffn_sub_norm,
+            });
         }
-        Ok(Model { config, embeddings, output_norm, layers, backend: backend.name(), head_int8: Default::default() })
+        Ok(Model {
+            config,
+            embeddings,
+            output_norm,
+            layers,
+            backend: backend.name(),
+            head_int8: Default::default(),
+        })
     }
 
     /// The int8 copy of the tied output head (made on the first call).
     pub fn int8_head(&self) -> &Int8Head {
-        self.head_int8.get_or_init(|| Int8Head::new(&self.embeddings, self.config.vocab, self.config.hidden))
+        self.head_int8
+            .get_or_init(|| Int8Head::new(&self.embeddings, self.config.vocab, self.config.hidden))
     }
 }
 
@@ -479,7 +573,11 @@ fn shape_hint(e: GgufError, c: &ModelConfig) -> ModelError {
 
 /// The error for a non-finite value at flat index `i` of tensor `name` with rows of `cols` values.
 fn non_finite(file: &str, name: &str, i: usize, cols: usize, v: f32) -> ModelError {
-    let at = if cols > 1 { format!("row {} column {}", i / cols, i % cols) } else { format!("element {i}") };
+    let at = if cols > 1 {
+        format!("row {} column {}", i / cols, i % cols)
+    } else {
+        format!("element {i}")
+    };
     ModelError::Unsupported {
         file: file.to_string(),
         detail: format!("tensor `{name}` holds {v} at {at}; every value must be finite: the file is corrupt or was converted wrongly, re-convert it"),
@@ -490,7 +588,10 @@ fn non_finite(file: &str, name: &str, i: usize, cols: usize, v: f32) -> ModelErr
 /// F16 or BF16 (a quantized norm is a conversion error), every value finite.
 fn float_vector(f: &GgufFile, name: &str, len: u64) -> Result<Vec<f32>, ModelError> {
     let t = f.expect_shape(name, &[len])?;
-    if !matches!(t.ggml_type(), GgmlType::F32 | GgmlType::F16 | GgmlType::BF16) {
+    if !matches!(
+        t.ggml_type(),
+        GgmlType::F32 | GgmlType::F16 | GgmlType::BF16
+    ) {
         return Err(ModelError::Unsupported {
             file: f.path().display().to_string(),
             detail: format!(
@@ -501,7 +602,13 @@ fn float_vector(f: &GgufFile, name: &str, len: u64) -> Result<Vec<f32>, ModelErr
     }
     let v = t.to_f32()?;
     if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-        return Err(non_finite(&f.path().display().to_string(), name, i, 1, v[i]));
+        return Err(non_finite(
+            &f.path().display().to_string(),
+            name,
+            i,
+            1,
+            v[i],
+        ));
     }
     Ok(v)
 }
@@ -523,11 +630,22 @@ pub fn tokenizer_from_gguf(f: &GgufFile) -> Result<crate::tokenizer::Tokenizer, 
     };
     let vocab = crate::tokenizer::Vocab {
         model,
-        pre: f.opt("tokenizer.ggml.pre", |f, k| f.get_str(k))?.map(str::to_string),
+        pre: f
+            .opt("tokenizer.ggml.pre", |f, k| f.get_str(k))?
+            .map(str::to_string),
         tokens: f.get_str_array("tokenizer.ggml.tokens")?.to_vec(),
-        scores: f.opt("tokenizer.ggml.scores", |f, k| f.get_f32_array(k))?.map(<[f32]>::to_vec).unwrap_or_default(),
-        token_types: f.opt("tokenizer.ggml.token_type", |f, k| f.get_i32_array(k))?.map(<[i32]>::to_vec).unwrap_or_default(),
-        merges: f.opt("tokenizer.ggml.merges", |f, k| f.get_str_array(k))?.map(<[String]>::to_vec).unwrap_or_default(),
+        scores: f
+            .opt("tokenizer.ggml.scores", |f, k| f.get_f32_array(k))?
+            .map(<[f32]>::to_vec)
+            .unwrap_or_default(),
+        token_types: f
+            .opt("tokenizer.ggml.token_type", |f, k| f.get_i32_array(k))?
+            .map(<[i32]>::to_vec)
+            .unwrap_or_default(),
+        merges: f
+            .opt("tokenizer.ggml.merges", |f, k| f.get_str_array(k))?
+            .map(<[String]>::to_vec)
+            .unwrap_or_default(),
         bos: opt_u32("tokenizer.ggml.bos_token_id")?,
         eos: opt_u32("tokenizer.ggml.eos_token_id")?,
         unk: opt_u32("tokenizer.ggml.unknown_token_id")?,
@@ -536,5 +654,8 @@ pub fn tokenizer_from_gguf(f: &GgufFile) -> Result<crate::tokenizer::Tokenizer, 
         add_eos: opt_bool("tokenizer.ggml.add_eos_token")?,
         add_space_prefix: opt_bool("tokenizer.ggml.add_space_prefix")?,
     };
-    crate::tokenizer::Tokenizer::new(vocab).map_err(|e| ModelError::Unsupported { file, detail: format!("tokenizer: {e}") })
+    crate::tokenizer::Tokenizer::new(vocab).map_err(|e| ModelError::Unsupported {
+        file,
+        detail: format!("tokenizer: {e}"),
+    })
 }

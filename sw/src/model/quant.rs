@@ -44,7 +44,11 @@ impl QuantizedTokens {
             }
             scales.push(1.0 / s);
         }
-        QuantizedTokens { values, scales, block: k }
+        QuantizedTokens {
+            values,
+            scales,
+            block: k,
+        }
     }
 
     /// Quantize `n` tokens of `k` values as ggml's `quantize_row_q8_K_ref`: per
@@ -58,7 +62,10 @@ impl QuantizedTokens {
         }
         let mut values = vec![0i8; n * k];
         let mut scales = Vec::with_capacity(n * k / Q8K_BLOCK);
-        for (x, q) in xs[..n * k].chunks_exact(Q8K_BLOCK).zip(values.chunks_exact_mut(Q8K_BLOCK)) {
+        for (x, q) in xs[..n * k]
+            .chunks_exact(Q8K_BLOCK)
+            .zip(values.chunks_exact_mut(Q8K_BLOCK))
+        {
             let (mut amax, mut max) = (0f32, 0f32);
             for &v in x {
                 if v.abs() > amax {
@@ -75,11 +82,21 @@ impl QuantizedTokens {
             }
             scales.push(1.0 / iscale);
         }
-        Ok(QuantizedTokens { values, scales, block: Q8K_BLOCK })
+        Ok(QuantizedTokens {
+            values,
+            scales,
+            block: Q8K_BLOCK,
+        })
     }
 
     /// Quantize as `numerics` says.
-    pub fn with(cpu: Dispatch, numerics: Numerics, xs: &[f32], n: usize, k: usize) -> Result<QuantizedTokens, ModelError> {
+    pub fn with(
+        cpu: Dispatch,
+        numerics: Numerics,
+        xs: &[f32],
+        n: usize,
+        k: usize,
+    ) -> Result<QuantizedTokens, ModelError> {
         match numerics {
             Numerics::BitNet => Ok(QuantizedTokens::new(cpu, xs, n, k)),
             Numerics::LlamaCpp => QuantizedTokens::q8k(xs, n, k),
@@ -114,7 +131,11 @@ unsafe fn quantize_avx2(x: &[f32], s: f32, q: &mut [i8]) -> usize {
     use std::arch::x86_64::*;
     let n = x.len().min(q.len()) / 32 * 32;
     let sv = _mm256_set1_ps(s);
-    let (half, mhalf, one) = (_mm256_set1_ps(0.5), _mm256_set1_ps(-0.5), _mm256_set1_ps(1.0));
+    let (half, mhalf, one) = (
+        _mm256_set1_ps(0.5),
+        _mm256_set1_ps(-0.5),
+        _mm256_set1_ps(1.0),
+    );
     let (lo, hi) = (_mm256_set1_ps(-128.0), _mm256_set1_ps(127.0));
     let perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     let conv = |p: *const f32| -> __m256i {
@@ -136,7 +157,10 @@ unsafe fn quantize_avx2(x: &[f32], s: f32, q: &mut [i8]) -> usize {
             let (a, b) = (conv(xp.add(i)), conv(xp.add(i + 8)));
             let (c, d) = (conv(xp.add(i + 16)), conv(xp.add(i + 24)));
             let v = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
-            _mm256_storeu_si256(q.as_mut_ptr().add(i).cast(), _mm256_permutevar8x32_epi32(v, perm));
+            _mm256_storeu_si256(
+                q.as_mut_ptr().add(i).cast(),
+                _mm256_permutevar8x32_epi32(v, perm),
+            );
         }
         i += 32;
     }
@@ -179,7 +203,22 @@ mod tests {
     #[test]
     fn token_quantization_equals_quantize_absmax() {
         // Token 0: exact halves after scaling (max 127 gives s = 1), in the SIMD part and the tail.
-        let special = [127.0, 0.5, -0.5, 1.5, -2.5, 0.49999997, -0.49999997, 126.5, -126.5, 0.0, -0.0, 3.5, 1e-7, -127.0];
+        let special = [
+            127.0,
+            0.5,
+            -0.5,
+            1.5,
+            -2.5,
+            0.49999997,
+            -0.49999997,
+            126.5,
+            -126.5,
+            0.0,
+            -0.0,
+            3.5,
+            1e-7,
+            -127.0,
+        ];
         let mut xs: Vec<f32> = special.iter().cycle().take(1001).copied().collect();
         xs.extend((0..3000).map(|i| ((i as f32) * 0.7311).sin() * (1.0 + (i % 13) as f32)));
         xs.extend(special);
@@ -189,16 +228,40 @@ mod tests {
             crate::kernels::ran::take();
             let q = QuantizedTokens::new(cpu, &xs, 5, 1001);
             let ran = crate::kernels::ran::take();
-            assert_eq!(ran, [(SimdPath::Quantize, cpu.isa(SimdPath::Quantize))].into(), "selected {isa}");
+            assert_eq!(
+                ran,
+                [(SimdPath::Quantize, cpu.isa(SimdPath::Quantize))].into(),
+                "selected {isa}"
+            );
             for t in 0..5 {
                 let want = QuantizedActivations::quantize_absmax(&xs[t * 1001..(t + 1) * 1001]);
-                assert_eq!(q.values[t * 1001..(t + 1) * 1001], want.values[..], "{isa}, token {t}");
+                assert_eq!(
+                    q.values[t * 1001..(t + 1) * 1001],
+                    want.values[..],
+                    "{isa}, token {t}"
+                );
                 assert_eq!(q.scales[t].to_bits(), want.scale.to_bits());
             }
         }
-        for y in [0.5f32, -0.5, 1.5, 2.5, -2.5, 0.49999997, 8388607.5, 1e9, -1e9, 3e9, f32::NAN, f32::INFINITY] {
+        for y in [
+            0.5f32,
+            -0.5,
+            1.5,
+            2.5,
+            -2.5,
+            0.49999997,
+            8388607.5,
+            1e9,
+            -1e9,
+            3e9,
+            f32::NAN,
+            f32::INFINITY,
+        ] {
             let (a, b) = (round_half_away(y), y.round());
-            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{y}: {a} vs {b}");
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "{y}: {a} vs {b}"
+            );
         }
     }
 
@@ -223,7 +286,10 @@ mod tests {
         assert_eq!(&q.values[256..259], &[-127, -64, 127]); // -4·(-31.75) = 127 stays (min 127)
         assert!(q.values[512..].iter().all(|&v| v == 0));
         assert_eq!(q.scales, vec![-2.0 / -127.0, 1.0 / (-127.0f32 / 4.0), 0.0]);
-        let e = QuantizedTokens::q8k(&x[..320], 1, 320).err().unwrap().to_string();
+        let e = QuantizedTokens::q8k(&x[..320], 1, 320)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("256") && e.contains("320"), "{e}");
     }
 }

@@ -19,21 +19,33 @@ pub struct Sampler {
 impl Sampler {
     /// A sampler with a seed.
     pub fn new(temperature: f32, top_k: usize, top_p: f32, seed: u64) -> Self {
-        Sampler { temperature, top_k, top_p, rng: ChaCha8Rng::seed_from_u64(seed) }
+        Sampler {
+            temperature,
+            top_k,
+            top_p,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
     }
 
     /// A sampler whose settings are checked: `temperature` finite and ≥ 0,
     /// `top_p` in (0, 1]. (`top_k` needs no check: 0 and values past the
     /// vocabulary both keep every token.) The error names the setting, its
     /// value and the range.
-    pub fn checked(temperature: f32, top_k: usize, top_p: f32, seed: u64) -> Result<Self, super::ModelError> {
+    pub fn checked(
+        temperature: f32,
+        top_k: usize,
+        top_p: f32,
+        seed: u64,
+    ) -> Result<Self, super::ModelError> {
         if !(temperature.is_finite() && temperature >= 0.0) {
             return Err(super::ModelError::Input(format!(
                 "temperature {temperature} is not a finite number ≥ 0 (0 = greedy, 0.8 is typical)"
             )));
         }
         if !(top_p > 0.0 && top_p <= 1.0) {
-            return Err(super::ModelError::Input(format!("top-p {top_p} is outside (0, 1] (1 = off, 0.95 is typical)")));
+            return Err(super::ModelError::Input(format!(
+                "top-p {top_p} is outside (0, 1] (1 = off, 0.95 is typical)"
+            )));
         }
         Ok(Sampler::new(temperature, top_k, top_p, seed))
     }
@@ -54,7 +66,10 @@ impl Sampler {
             idx.truncate(self.top_k);
         }
         let max = logits[idx[0]];
-        let mut probs: Vec<f32> = idx.iter().map(|&i| ((logits[i] - max) / self.temperature).exp()).collect();
+        let mut probs: Vec<f32> = idx
+            .iter()
+            .map(|&i| ((logits[i] - max) / self.temperature).exp())
+            .collect();
         let sum: f32 = probs.iter().sum();
         probs.iter_mut().for_each(|p| *p /= sum);
         if self.top_p < 1.0 {
@@ -112,7 +127,10 @@ mod tests {
             (0.8, 1.0000001, "top-p 1.0000001"),
         ];
         for (t, p, want) in cases {
-            let e = Sampler::checked(t, 40, p, 1).err().map(|e| e.to_string()).unwrap_or_default();
+            let e = Sampler::checked(t, 40, p, 1)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(e.contains(want), "temp {t} top-p {p}: {e:?} lacks {want:?}");
         }
     }

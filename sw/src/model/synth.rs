@@ -41,7 +41,17 @@ impl SynthShape {
     /// The named shapes: `tiny` (tests), `700m` and `3b` (BitNet b1.58
     /// reproductions, llama.cpp `bitnet`), `2b4t` (BitNet-b1.58-2B-4T).
     pub fn named(name: &str) -> Option<SynthShape> {
-        let s = |name: &str, arch, hidden, ffn, layers, heads, kv_heads, vocab, rope_theta, ternary, tokenizer| SynthShape {
+        let s = |name: &str,
+                 arch,
+                 hidden,
+                 ffn,
+                 layers,
+                 heads,
+                 kv_heads,
+                 vocab,
+                 rope_theta,
+                 ternary,
+                 tokenizer| SynthShape {
             name: name.into(),
             arch,
             hidden,
@@ -55,11 +65,59 @@ impl SynthShape {
             tokenizer,
         };
         Some(match name {
-            "tiny" => s("tiny", "bitnet", 256, 768, 2, 4, 4, 32002, 1e4, GgmlType::TQ2_0, "spm"),
-            "700m" => s("700m", "bitnet", 1536, 4096, 24, 16, 16, 32002, 1e4, GgmlType::TQ2_0, "spm"),
+            "tiny" => s(
+                "tiny",
+                "bitnet",
+                256,
+                768,
+                2,
+                4,
+                4,
+                32002,
+                1e4,
+                GgmlType::TQ2_0,
+                "spm",
+            ),
+            "700m" => s(
+                "700m",
+                "bitnet",
+                1536,
+                4096,
+                24,
+                16,
+                16,
+                32002,
+                1e4,
+                GgmlType::TQ2_0,
+                "spm",
+            ),
             // 3200 and 8640 are not multiples of 256: TQ1_0/TQ2_0 cannot hold them.
-            "3b" => s("3b", "bitnet", 3200, 8640, 26, 32, 32, 32002, 1e4, GgmlType::I2S, "spm"),
-            "2b4t" => s("2b4t", "bitnet-b1.58", 2560, 6912, 30, 20, 5, 128256, 5e5, GgmlType::I2S, "bpe"),
+            "3b" => s(
+                "3b",
+                "bitnet",
+                3200,
+                8640,
+                26,
+                32,
+                32,
+                32002,
+                1e4,
+                GgmlType::I2S,
+                "spm",
+            ),
+            "2b4t" => s(
+                "2b4t",
+                "bitnet-b1.58",
+                2560,
+                6912,
+                30,
+                20,
+                5,
+                128256,
+                5e5,
+                GgmlType::I2S,
+                "bpe",
+            ),
             _ => return None,
         })
     }
@@ -147,9 +205,18 @@ pub fn write_toy_vocab(path: &Path) -> Result<(), GgufError> {
     }
     let mut w = GgufWriter::new();
     w.add_str("tokenizer.ggml.model", "llama")?;
-    w.add("tokenizer.ggml.tokens", MetadataValue::Array(MetadataArray::String(tokens)))?;
-    w.add("tokenizer.ggml.scores", MetadataValue::Array(MetadataArray::F32(scores)))?;
-    w.add("tokenizer.ggml.token_type", MetadataValue::Array(MetadataArray::I32(types)))?;
+    w.add(
+        "tokenizer.ggml.tokens",
+        MetadataValue::Array(MetadataArray::String(tokens)),
+    )?;
+    w.add(
+        "tokenizer.ggml.scores",
+        MetadataValue::Array(MetadataArray::F32(scores)),
+    )?;
+    w.add(
+        "tokenizer.ggml.token_type",
+        MetadataValue::Array(MetadataArray::I32(types)),
+    )?;
     w.add_u32("tokenizer.ggml.unknown_token_id", 0)?;
     w.add_u32("tokenizer.ggml.bos_token_id", 1)?;
     w.add_u32("tokenizer.ggml.eos_token_id", 2)?;
@@ -170,48 +237,92 @@ pub fn write_model(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut w = GgufWriter::with_architecture(shape.arch);
     let a = shape.arch;
-    w.add_str("general.name", &format!("lutcore synthetic {} ({})", shape.name, shape.arch))?;
-    w.add_u32("general.file_type", if shape.ternary == GgmlType::TQ2_0 { 37 } else { 36 })?;
+    w.add_str(
+        "general.name",
+        &format!("lutcore synthetic {} ({})", shape.name, shape.arch),
+    )?;
+    w.add_u32(
+        "general.file_type",
+        if shape.ternary == GgmlType::TQ2_0 {
+            37
+        } else {
+            36
+        },
+    )?;
     w.add_u32(&format!("{a}.context_length"), 2048)?;
     w.add_u32(&format!("{a}.embedding_length"), shape.hidden as u32)?;
     w.add_u32(&format!("{a}.feed_forward_length"), shape.ffn as u32)?;
     w.add_u32(&format!("{a}.block_count"), shape.layers as u32)?;
     w.add_u32(&format!("{a}.attention.head_count"), shape.heads as u32)?;
-    w.add_u32(&format!("{a}.attention.head_count_kv"), shape.kv_heads as u32)?;
+    w.add_u32(
+        &format!("{a}.attention.head_count_kv"),
+        shape.kv_heads as u32,
+    )?;
     w.add_f32(&format!("{a}.attention.layer_norm_rms_epsilon"), 1e-5)?;
     w.add_f32(&format!("{a}.rope.freq_base"), shape.rope_theta)?;
-    w.add_u32(&format!("{a}.rope.dimension_count"), (shape.hidden / shape.heads) as u32)?;
+    w.add_u32(
+        &format!("{a}.rope.dimension_count"),
+        (shape.hidden / shape.heads) as u32,
+    )?;
     w.add_u32(&format!("{a}.vocab_size"), shape.vocab as u32)?;
     if let Some(v) = vocab_file {
         copy_tokenizer(&mut w, v, shape.vocab)?;
     }
     let total = shape.tensor_count();
     let mut done = 0;
-    let (h, f, kv) = (shape.hidden as u64, shape.ffn as u64, (shape.hidden / shape.heads * shape.kv_heads) as u64);
+    let (h, f, kv) = (
+        shape.hidden as u64,
+        shape.ffn as u64,
+        (shape.hidden / shape.heads * shape.kv_heads) as u64,
+    );
 
-    let embd: Vec<f32> = (0..shape.vocab * shape.hidden).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
-    w.add_f32_tensor("token_embd.weight", &[h, shape.vocab as u64], &embd, GgmlType::F16)?;
+    let embd: Vec<f32> = (0..shape.vocab * shape.hidden)
+        .map(|_| rng.gen_range(-1.0f32..1.0))
+        .collect();
+    w.add_f32_tensor(
+        "token_embd.weight",
+        &[h, shape.vocab as u64],
+        &embd,
+        GgmlType::F16,
+    )?;
     done += 1;
     progress(done, total);
-    let norm = |w: &mut GgufWriter, rng: &mut ChaCha8Rng, name: &str, len: u64| -> Result<(), GgufError> {
-        let v: Vec<f32> = (0..len).map(|_| rng.gen_range(0.8f32..1.2)).collect();
-        w.add_f32_tensor(name, &[len], &v, GgmlType::F32)
-    };
+    let norm =
+        |w: &mut GgufWriter, rng: &mut ChaCha8Rng, name: &str, len: u64| -> Result<(), GgufError> {
+            let v: Vec<f32> = (0..len).map(|_| rng.gen_range(0.8f32..1.2)).collect();
+            w.add_f32_tensor(name, &[len], &v, GgmlType::F32)
+        };
     norm(&mut w, &mut rng, "output_norm.weight", h)?;
     done += 1;
     progress(done, total);
     for i in 0..shape.layers {
-        let linear = |w: &mut GgufWriter, rng: &mut ChaCha8Rng, name: &str, rows: u64, cols: u64| -> Result<(), GgufError> {
+        let linear = |w: &mut GgufWriter,
+                      rng: &mut ChaCha8Rng,
+                      name: &str,
+                      rows: u64,
+                      cols: u64|
+         -> Result<(), GgufError> {
             let values = ternary_values(rng, (rows * cols) as usize);
             // Keeps outputs O(1) for unit-RMS inputs: y ≈ γ·√(2K/3)·rms(x).
             let gamma = rng.gen_range(0.5f32..1.5) / (2.0 * cols as f32 / 3.0).sqrt();
-            w.add_ternary_tensor(&format!("blk.{i}.{name}.weight"), &[cols, rows], &values, gamma, shape.ternary)
+            w.add_ternary_tensor(
+                &format!("blk.{i}.{name}.weight"),
+                &[cols, rows],
+                &values,
+                gamma,
+                shape.ternary,
+            )
         };
         norm(&mut w, &mut rng, &format!("blk.{i}.attn_norm.weight"), h)?;
         linear(&mut w, &mut rng, "attn_q", h, h)?;
         linear(&mut w, &mut rng, "attn_k", kv, h)?;
         linear(&mut w, &mut rng, "attn_v", kv, h)?;
-        norm(&mut w, &mut rng, &format!("blk.{i}.attn_sub_norm.weight"), h)?;
+        norm(
+            &mut w,
+            &mut rng,
+            &format!("blk.{i}.attn_sub_norm.weight"),
+            h,
+        )?;
         linear(&mut w, &mut rng, "attn_output", h, h)?;
         norm(&mut w, &mut rng, &format!("blk.{i}.ffn_norm.weight"), h)?;
         linear(&mut w, &mut rng, "ffn_gate", f, h)?;
