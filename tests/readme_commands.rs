@@ -66,7 +66,7 @@ const BUDGETS: &[(&str, u64, &str)] = &[
     (
         "lutcore bench gemv --shape 8640x3200 --weights ternary",
         10,
-        "times 16 kernel/batch/thread/cold-hot combinations of 15-60 calls each, after measuring DRAM bandwidth",
+        "times 24 kernel/batch/thread/cold-hot combinations of 15-60 calls each, after measuring DRAM bandwidth",
     ),
 ];
 

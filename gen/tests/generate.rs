@@ -102,9 +102,19 @@ fn printed_ports(text: &str, module: &str) -> Vec<(Dir, u32, String, String)> {
     let head = format!("module {module} (");
     let start = text.find(&head).unwrap_or_else(|| panic!("no `{head}`")) + head.len();
     let end = start + text[start..].find("\n);").expect("end of the port list");
-    text[start..end]
-        .lines()
-        .filter(|l| !l.trim().is_empty())
+    // A doc too long for one line continues on comment-only lines below it.
+    let mut lines: Vec<String> = Vec::new();
+    for line in text[start..end].lines().filter(|l| !l.trim().is_empty()) {
+        match (line.trim().strip_prefix("//"), lines.last_mut()) {
+            (Some(more), Some(last)) => {
+                last.push(' ');
+                last.push_str(more.trim());
+            }
+            _ => lines.push(line.to_string()),
+        }
+    }
+    lines
+        .iter()
         .map(|line| {
             let (decl, doc) = line.split_once("//").unwrap_or((line, ""));
             let words: Vec<&str> = decl
