@@ -11,8 +11,11 @@
 //!   (names, directions, widths, docs), and the checks that hold a module's
 //!   port list or a hand-written instance to it.
 //!
-//! The crate has no threads, no file access and no randomness: what the
-//! hardware is can be read here without the host software around it.
+//! * [`testing`] (feature `testing`): random problems for the tests of every crate.
+//!
+//! The crate has no threads, no file access and (outside `testing`) no
+//! randomness: what the hardware is can be read here without the host
+//! software around it.
 #![warn(missing_docs)]
 
 pub mod config;
@@ -20,6 +23,8 @@ pub mod dtype;
 pub mod interface;
 pub mod layout;
 pub mod reference;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use config::{Arch, ArrayConfig, ConfigError, RawArrayConfig};
 pub use dtype::{Activation, WeightType};

@@ -127,33 +127,8 @@ mod tests {
         k: usize,
         extreme: bool,
     ) -> (WeightMatrix, Vec<i8>) {
-        let values: Vec<i32> = (0..m * k)
-            .map(|_| {
-                if extreme {
-                    if rng.gen_bool(0.5) {
-                        wtype.max_value()
-                    } else {
-                        wtype.min_value()
-                    }
-                } else {
-                    rng.gen_range(wtype.min_value()..=wtype.max_value())
-                }
-            })
-            .collect();
-        let x = (0..k)
-            .map(|_| {
-                if extreme {
-                    if rng.gen_bool(0.5) {
-                        127
-                    } else {
-                        -128
-                    }
-                } else {
-                    rng.gen()
-                }
-            })
-            .collect();
-        (WeightMatrix::from_values(m, k, wtype, &values).unwrap(), x)
+        let w = crate::testing::random_weights(rng, wtype, m, k, extreme);
+        (w, crate::testing::random_activations(rng, k, extreme))
     }
 
     #[test]

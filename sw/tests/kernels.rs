@@ -4,6 +4,7 @@
 //! the ignored test `bench_ternary_8640x3200` (run with `--ignored --nocapture`).
 
 use lutcore_contract::reference::gemv_plain;
+use lutcore_contract::testing::{random_activations, random_weights};
 use lutcore_contract::{WeightMatrix, WeightType};
 use lutcore_sw::kernels::{
     flush_blocks, Isa, KernelError, KernelOptions, LutGemm, Scheme, TableMode,
@@ -55,45 +56,6 @@ fn opts(isa: Isa, threads: usize) -> KernelOptions {
     }
 }
 
-fn random_matrix(
-    rng: &mut ChaCha8Rng,
-    wtype: WeightType,
-    m: usize,
-    k: usize,
-    extreme: bool,
-) -> WeightMatrix {
-    let values: Vec<i32> = (0..m * k)
-        .map(|_| {
-            if extreme {
-                if rng.gen_bool(0.5) {
-                    wtype.max_value()
-                } else {
-                    wtype.min_value()
-                }
-            } else {
-                rng.gen_range(wtype.min_value()..=wtype.max_value())
-            }
-        })
-        .collect();
-    WeightMatrix::from_values(m, k, wtype, &values).unwrap()
-}
-
-fn random_x(rng: &mut ChaCha8Rng, len: usize, extreme: bool) -> Vec<i8> {
-    (0..len)
-        .map(|_| {
-            if extreme {
-                if rng.gen_bool(0.5) {
-                    127
-                } else {
-                    -128
-                }
-            } else {
-                rng.gen()
-            }
-        })
-        .collect()
-}
-
 fn reference(w: &WeightMatrix, x: &[i8], n: usize) -> Vec<i32> {
     let k = w.cols();
     (0..n)
@@ -141,8 +103,8 @@ fn bit_exact_on_random_shapes() {
         };
         let n = 1 + case % 9;
         let extreme = case % 3 == 0;
-        let w = random_matrix(&mut rng, wtype, m, k, extreme);
-        let x = random_x(&mut rng, n * k, extreme);
+        let w = random_weights(&mut rng, wtype, m, k, extreme);
+        let x = random_activations(&mut rng, n * k, extreme);
         for &isa in &isas {
             for threads in [1, 2] {
                 let what = format!("case {case}: {wtype} {m}x{k} n={n} extreme={extreme} {isa} threads={threads} seed {seed}");
@@ -212,8 +174,8 @@ fn quantized_tables_stay_within_their_bound() {
     let mut worst_rel = 0f64;
     for (case, wtype) in WeightType::ALL.into_iter().enumerate() {
         let (m, k, n) = (33, 1000 + case * 37, 3);
-        let w = random_matrix(&mut rng, wtype, m, k, false);
-        let x = random_x(&mut rng, n * k, case == 0);
+        let w = random_weights(&mut rng, wtype, m, k, false);
+        let x = random_activations(&mut rng, n * k, case == 0);
         let want = reference(&w, &x, n);
         // Worst case: every lookup off by half a scale step, weighted by 2^p.
         let bound = MAX_ABS_ERROR_PER_LOOKUP as f64
@@ -296,8 +258,8 @@ fn bench_ternary_8640x3200() {
     use std::time::Instant;
     let (m, k) = (8640, 3200);
     let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let w = random_matrix(&mut rng, WeightType::Ternary, m, k, false);
-    let x = random_x(&mut rng, 8 * k, false);
+    let w = random_weights(&mut rng, WeightType::Ternary, m, k, false);
+    let x = random_activations(&mut rng, 8 * k, false);
     let mut evict = vec![0u8; 64 << 20];
     let reps: usize = std::env::var("LUTCORE_BENCH_REPS")
         .ok()
@@ -369,9 +331,9 @@ fn gemm_many_matches_reference() {
             .collect();
         let ws: Vec<WeightMatrix> = ms
             .iter()
-            .map(|&m| random_matrix(&mut rng, WeightType::Ternary, m, k, case % 4 == 0))
+            .map(|&m| random_weights(&mut rng, WeightType::Ternary, m, k, case % 4 == 0))
             .collect();
-        let x = random_x(&mut rng, n * k, case % 4 == 0);
+        let x = random_activations(&mut rng, n * k, case % 4 == 0);
         let want: Vec<Vec<i32>> = ws.iter().map(|w| reference(w, &x, n)).collect();
         for isa in isas() {
             for threads in [1, 2] {
@@ -407,7 +369,7 @@ fn gemm_many_matches_reference() {
         }
     }
     // Shape errors are reported, not panics.
-    let w = random_matrix(&mut rng, WeightType::Ternary, 5, 7, false);
+    let w = random_weights(&mut rng, WeightType::Ternary, 5, 7, false);
     let g = LutGemm::new(
         &w,
         &KernelOptions {

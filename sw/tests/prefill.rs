@@ -5,6 +5,7 @@
 //! Seeded: `LUTCORE_SEED=S cargo test --release -p lutcore-sw --test prefill`.
 
 use lutcore_contract::reference::gemv_plain;
+use lutcore_contract::testing::{random_activations, random_weights};
 use lutcore_contract::{WeightMatrix, WeightType};
 use lutcore_sw::kernels::prefill::{
     PrefillGemm, PrefillIsa, PrefillWeights, PREFILL_MIN_BATCH, ROW_BLOCK,
@@ -54,45 +55,6 @@ fn reference(w: &WeightMatrix, x: &[i8], n: usize) -> Vec<i32> {
         .collect()
 }
 
-fn random_matrix(
-    rng: &mut ChaCha8Rng,
-    wtype: WeightType,
-    m: usize,
-    k: usize,
-    extreme: bool,
-) -> WeightMatrix {
-    let v: Vec<i32> = (0..m * k)
-        .map(|_| {
-            if extreme {
-                if rng.gen_bool(0.5) {
-                    wtype.max_value()
-                } else {
-                    wtype.min_value()
-                }
-            } else {
-                rng.gen_range(wtype.min_value()..=wtype.max_value())
-            }
-        })
-        .collect();
-    WeightMatrix::from_values(m, k, wtype, &v).unwrap()
-}
-
-fn random_x(rng: &mut ChaCha8Rng, len: usize, extreme: bool) -> Vec<i8> {
-    (0..len)
-        .map(|_| {
-            if extreme {
-                if rng.gen_bool(0.5) {
-                    127
-                } else {
-                    -128
-                }
-            } else {
-                rng.gen()
-            }
-        })
-        .collect()
-}
-
 /// Every kernel × 1 and 2 threads against the reference.
 fn check(w: &WeightMatrix, x: &[i8], n: usize, what: &str) {
     let want = reference(w, x, n);
@@ -133,8 +95,8 @@ fn random_shapes_and_types_match_reference_on_every_kernel() {
         };
         let n = rng.gen_range(1..=19);
         let extreme = case % 4 == 0;
-        let w = random_matrix(&mut rng, wtype, m, k, extreme);
-        let x = random_x(&mut rng, n * k, extreme);
+        let w = random_weights(&mut rng, wtype, m, k, extreme);
+        let x = random_activations(&mut rng, n * k, extreme);
         check(
             &w,
             &x,
@@ -166,9 +128,9 @@ fn batch_sizes_around_tiles_and_blocks() {
     let seed = seed();
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xb10c);
     let (m, k) = (37, 3000); // token block of 32 at this K
-    let w = random_matrix(&mut rng, WeightType::Ternary, m, k, false);
+    let w = random_weights(&mut rng, WeightType::Ternary, m, k, false);
     for n in [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 70] {
-        let x = random_x(&mut rng, n * k, false);
+        let x = random_activations(&mut rng, n * k, false);
         check(&w, &x, n, &format!("seed {seed} n={n}"));
     }
 }
@@ -248,7 +210,7 @@ fn bench_8640x3200() {
     use std::time::Instant;
     let (m, k) = (8640, 3200);
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let w = random_matrix(&mut rng, WeightType::Ternary, m, k, false);
+    let w = random_weights(&mut rng, WeightType::Ternary, m, k, false);
     let packed = PrefillWeights::pack(&w).unwrap();
     let mhz: f64 = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -265,7 +227,7 @@ fn bench_8640x3200() {
     {
         let g = PrefillGemm::from_packed(packed.clone(), isa, 1).unwrap();
         for n in [1usize, 2, 4, 8, 16] {
-            let x = random_x(&mut rng, n * k, false);
+            let x = random_activations(&mut rng, n * k, false);
             let mut out = vec![0i32; n * m];
             let mut times: Vec<f64> = (0..25)
                 .map(|_| {

@@ -5,6 +5,7 @@
 use std::ops::Range;
 
 use lutcore_contract::reference::gemv_plain;
+use lutcore_contract::testing::{random_activations, random_weights};
 use lutcore_contract::{WeightMatrix, WeightType};
 use lutcore_sw::kernels::ternary_native::{
     gemm_rows, try_gemm_rows, NativeTables, TernaryNativeWeights,
@@ -66,39 +67,6 @@ fn check(w: &WeightMatrix, x: &[i8], n: usize, rows: Range<usize>, what: &str) {
     }
 }
 
-fn random_matrix(rng: &mut ChaCha8Rng, m: usize, k: usize, extreme: bool) -> WeightMatrix {
-    let v: Vec<i32> = (0..m * k)
-        .map(|_| {
-            if extreme {
-                if rng.gen_bool(0.5) {
-                    1
-                } else {
-                    -1
-                }
-            } else {
-                rng.gen_range(-1..=1)
-            }
-        })
-        .collect();
-    WeightMatrix::from_values(m, k, WeightType::Ternary, &v).unwrap()
-}
-
-fn random_x(rng: &mut ChaCha8Rng, len: usize, extreme: bool) -> Vec<i8> {
-    (0..len)
-        .map(|_| {
-            if extreme {
-                if rng.gen_bool(0.5) {
-                    127
-                } else {
-                    -128
-                }
-            } else {
-                rng.gen()
-            }
-        })
-        .collect()
-}
-
 #[test]
 fn random_shapes_match_reference_on_every_isa() {
     let seed = seed();
@@ -113,8 +81,8 @@ fn random_shapes_match_reference_on_every_isa() {
         };
         let n = case % 9 + 1;
         let extreme = case % 3 == 0;
-        let w = random_matrix(&mut rng, m, k, extreme);
-        let x = random_x(&mut rng, n * k, extreme);
+        let w = random_weights(&mut rng, WeightType::Ternary, m, k, extreme);
+        let x = random_activations(&mut rng, n * k, extreme);
         let what = format!("case {case} seed {seed} extreme={extreme}");
         check(&w, &x, n, 0..m, &what);
         let a = rng.gen_range(0..m);
@@ -133,8 +101,8 @@ fn shared_tables_over_split_row_ranges() {
         let m = rng.gen_range(1..=120);
         let k = rng.gen_range(1..=1300);
         let n = case % 9 + 1;
-        let w = random_matrix(&mut rng, m, k, case % 5 == 0);
-        let x = random_x(&mut rng, n * k, case % 5 == 0);
+        let w = random_weights(&mut rng, WeightType::Ternary, m, k, case % 5 == 0);
+        let x = random_activations(&mut rng, n * k, case % 5 == 0);
         let want = expected(&w, &x, n);
         let packed = TernaryNativeWeights::pack(&w).unwrap();
         for isa in Isa::available() {
@@ -255,7 +223,7 @@ fn bench_8640x3200() {
     use std::time::Instant;
     let (m, k) = (8640, 3200);
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let w = random_matrix(&mut rng, m, k, false);
+    let w = random_weights(&mut rng, WeightType::Ternary, m, k, false);
     let p = TernaryNativeWeights::pack(&w).unwrap();
     println!(
         "packed weight bytes: {} ({:.3} bits/weight)",
@@ -269,7 +237,7 @@ fn bench_8640x3200() {
     }
     for isa in isas {
         for n in [1usize, 8] {
-            let x = random_x(&mut rng, n * k, false);
+            let x = random_activations(&mut rng, n * k, false);
             let mut out = vec![0i32; n * m];
             let reps = 30;
             let (mut cold, mut hot) = (Vec::new(), Vec::new());
