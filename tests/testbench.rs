@@ -20,34 +20,15 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use lutcore_contract::config::{Arch, RawArrayConfig};
-use lutcore_contract::WeightType::{self, Ternary, Uint};
+use lutcore_contract::WeightType::{Ternary, Uint};
 
 /// Extra options for `run_verilator.sh`: build the C++ without optimization.
 const O0: &str = "-MAKEFLAGS OPT_FAST=-O0 -MAKEFLAGS OPT_SLOW=-O0 -MAKEFLAGS OPT_GLOBAL=-O0";
 
-fn cfg(
-    arch: Arch,
-    rows: u32,
-    k_groups: u32,
-    g: u32,
-    weights: WeightType,
-    act_bits: u32,
-    max_k: u32,
-) -> RawArrayConfig {
-    RawArrayConfig {
-        arch,
-        rows,
-        k_groups,
-        g,
-        weights,
-        act_bits,
-        max_k,
-    }
-}
-
 /// The configs: every arch, g 2..5, int8 and int16, every weight width but uint4.
 fn configs() -> Vec<(&'static str, RawArrayConfig)> {
     use Arch::{AddSub, Lut, Mac};
+    let cfg = RawArrayConfig::new;
     vec![
         ("lut_r3_g3_uint3", cfg(Lut, 3, 2, 3, Uint(3), 8, 64)),
         ("lut_r5_g5_ternary", cfg(Lut, 5, 1, 5, Ternary, 8, 100)),

@@ -234,6 +234,28 @@ pub fn signed_bits(lo: i64, hi: i64) -> u32 {
 }
 
 impl RawArrayConfig {
+    /// The config with these fields, in declaration order: one positional
+    /// constructor for the preset table, the DSE sweep and the tests' tables.
+    pub const fn new(
+        arch: Arch,
+        rows: u32,
+        k_groups: u32,
+        g: u32,
+        weights: WeightType,
+        act_bits: u32,
+        max_k: u32,
+    ) -> Self {
+        Self {
+            arch,
+            rows,
+            k_groups,
+            g,
+            weights,
+            act_bits,
+            max_k,
+        }
+    }
+
     /// Check every field and derive the widths.
     pub fn validate(&self) -> Result<ArrayConfig, ConfigError> {
         check_range("rows", self.rows, ROWS_RANGE)?;
@@ -590,15 +612,7 @@ const fn raw(
     weights: WeightType,
     max_k: u32,
 ) -> RawArrayConfig {
-    RawArrayConfig {
-        arch,
-        rows,
-        k_groups,
-        g,
-        weights,
-        act_bits: 8,
-        max_k,
-    }
+    RawArrayConfig::new(arch, rows, k_groups, g, weights, 8, max_k)
 }
 
 /// The named configs, `default` first.

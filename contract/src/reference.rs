@@ -133,10 +133,7 @@ mod tests {
 
     #[test]
     fn lut_gemv_equals_plain_dot_product_on_random_shapes() {
-        let seed = std::env::var("LUTCORE_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0x5eed_u64);
+        let seed = crate::testing::seed_from_env(0x5eed_u64);
         println!("seed {seed} (replay: LUTCORE_SEED={seed} cargo test -p lutcore-contract)");
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         for case in 0..200 {

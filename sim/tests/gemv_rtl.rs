@@ -9,17 +9,11 @@
 use lutcore_contract::config::{preset, Arch, ArrayConfig, RawArrayConfig};
 use lutcore_contract::layout::WeightMatrix;
 use lutcore_contract::reference::{gemv_lut, gemv_plain};
+use lutcore_contract::testing::seed_from_env;
 use lutcore_contract::{Activation, BitPlanes, WeightType};
 use lutcore_sim::Simulator;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-fn seed() -> u64 {
-    std::env::var("LUTCORE_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x1u64)
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Fill {
@@ -106,7 +100,7 @@ fn shapes(cfg: &ArrayConfig, rng: &mut ChaCha8Rng) -> Vec<(usize, usize, Fill)> 
 }
 
 fn check_config(name: &str, cfg: &ArrayConfig) {
-    let seed = seed();
+    let seed = seed_from_env(0x1u64);
     println!("{name}: {cfg}; seed {seed} (replay: LUTCORE_SEED={seed} cargo test -p lutcore-sim --test gemv_rtl)");
     let t = std::time::Instant::now();
     let mut sim =
@@ -204,17 +198,9 @@ fn raw(
     weights: WeightType,
     max_k: u32,
 ) -> ArrayConfig {
-    RawArrayConfig {
-        arch,
-        rows,
-        k_groups,
-        g,
-        weights,
-        act_bits: 8,
-        max_k,
-    }
-    .validate()
-    .expect("valid config")
+    RawArrayConfig::new(arch, rows, k_groups, g, weights, 8, max_k)
+        .validate()
+        .expect("valid config")
 }
 
 /// [`raw`] with int16 activations.
@@ -226,12 +212,9 @@ fn raw16(
     weights: WeightType,
     max_k: u32,
 ) -> ArrayConfig {
-    RawArrayConfig {
-        act_bits: 16,
-        ..raw(arch, rows, k_groups, g, weights, max_k).raw().clone()
-    }
-    .validate()
-    .expect("valid config")
+    RawArrayConfig::new(arch, rows, k_groups, g, weights, 16, max_k)
+        .validate()
+        .expect("valid config")
 }
 
 #[test]

@@ -22,6 +22,7 @@
 use lutcore_contract::config::{preset, ArrayConfig};
 use lutcore_contract::layout::{k_tiles, rtl_act_beats, rtl_weight_beats, WeightMatrix};
 use lutcore_contract::reference::gemv_plain;
+use lutcore_contract::testing::seed_from_env;
 use lutcore_gen::{generate, Design};
 use lutcore_sim::{BuildOptions, SimError, SimModel, Simulator, StreamBeats};
 use rand::{Rng, SeedableRng};
@@ -361,11 +362,9 @@ const QUICK: &[&str] = &[
     "addsub-carry-skipped",
 ];
 
+/// `LUTCORE_SEED`, else 17.
 fn base_seed() -> u64 {
-    std::env::var("LUTCORE_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(17)
+    seed_from_env(17)
 }
 
 /// The design of `m` with its patches applied; panics if a patch does not apply.

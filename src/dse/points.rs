@@ -204,15 +204,7 @@ fn cfg(
     weights: WeightType,
     act_bits: u32,
 ) -> RawArrayConfig {
-    RawArrayConfig {
-        arch,
-        rows,
-        k_groups,
-        g,
-        weights,
-        act_bits,
-        max_k: SWEEP_MAX_K,
-    }
+    RawArrayConfig::new(arch, rows, k_groups, g, weights, act_bits, SWEEP_MAX_K)
 }
 
 /// The baseline variants that exist on `target`.

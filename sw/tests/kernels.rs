@@ -3,8 +3,9 @@
 //! the lossy mode's error bound, and error messages. The timing harness is
 //! the ignored test `bench_ternary_8640x3200` (run with `--ignored --nocapture`).
 
-use lutcore_contract::reference::gemv_plain;
-use lutcore_contract::testing::{random_activations, random_weights};
+use lutcore_contract::testing::{
+    random_activations, random_weights, reference_gemm, seed_from_env,
+};
 use lutcore_contract::{WeightMatrix, WeightType};
 use lutcore_sw::kernels::{
     flush_blocks, Isa, KernelError, KernelOptions, LutGemm, Scheme, TableMode,
@@ -14,10 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 fn seed() -> u64 {
-    let seed = std::env::var("LUTCORE_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x1u64 << 40 | 0x7ac);
+    let seed = seed_from_env(0x1u64 << 40 | 0x7ac);
     println!("seed {seed} (replay: LUTCORE_SEED={seed} cargo test -p lutcore-sw --test kernels)");
     seed
 }
@@ -56,23 +54,12 @@ fn opts(isa: Isa, threads: usize) -> KernelOptions {
     }
 }
 
-fn reference(w: &WeightMatrix, x: &[i8], n: usize) -> Vec<i32> {
-    let k = w.cols();
-    (0..n)
-        .flat_map(|t| {
-            gemv_plain(w, &x[t * k..(t + 1) * k])
-                .into_iter()
-                .map(|v| i32::try_from(v).unwrap())
-        })
-        .collect()
-}
-
 fn check(w: &WeightMatrix, x: &[i8], n: usize, o: &KernelOptions, what: &str) {
     let g = LutGemm::new(w, o).unwrap_or_else(|e| panic!("{what}: {e}"));
     assert_eq!(g.options().isa, o.isa, "{what}: forced ISA not kept");
     let mut out = vec![i32::MIN; n * w.rows()];
     g.gemm(x, n, &mut out).unwrap();
-    let want = reference(w, x, n);
+    let want = reference_gemm(w, x, n);
     if out != want {
         let i = out.iter().zip(&want).position(|(a, b)| a != b).unwrap();
         panic!(
@@ -176,7 +163,7 @@ fn quantized_tables_stay_within_their_bound() {
         let (m, k, n) = (33, 1000 + case * 37, 3);
         let w = random_weights(&mut rng, wtype, m, k, false);
         let x = random_activations(&mut rng, n * k, case == 0);
-        let want = reference(&w, &x, n);
+        let want = reference_gemm(&w, &x, n);
         // Worst case: every lookup off by half a scale step, weighted by 2^p.
         let bound = MAX_ABS_ERROR_PER_LOOKUP as f64
             * ((1u64 << wtype.bits()) - 1) as f64
@@ -334,7 +321,7 @@ fn gemm_many_matches_reference() {
             .map(|&m| random_weights(&mut rng, WeightType::Ternary, m, k, case % 4 == 0))
             .collect();
         let x = random_activations(&mut rng, n * k, case % 4 == 0);
-        let want: Vec<Vec<i32>> = ws.iter().map(|w| reference(w, &x, n)).collect();
+        let want: Vec<Vec<i32>> = ws.iter().map(|w| reference_gemm(w, &x, n)).collect();
         for isa in isas() {
             for threads in [1, 2] {
                 for mixed in [false, true] {

@@ -4,8 +4,9 @@
 //! not multiples of the token tiles, extreme values, 1 and 2 threads.
 //! Seeded: `LUTCORE_SEED=S cargo test --release -p lutcore-sw --test prefill`.
 
-use lutcore_contract::reference::gemv_plain;
-use lutcore_contract::testing::{random_activations, random_weights};
+use lutcore_contract::testing::{
+    random_activations, random_weights, reference_gemm, seed_from_env,
+};
 use lutcore_contract::{WeightMatrix, WeightType};
 use lutcore_sw::kernels::prefill::{
     PrefillGemm, PrefillIsa, PrefillWeights, PREFILL_MIN_BATCH, ROW_BLOCK,
@@ -15,10 +16,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 fn seed() -> u64 {
-    let seed = std::env::var("LUTCORE_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x9f11);
+    let seed = seed_from_env(0x9f11);
     println!("seed {seed} (replay: LUTCORE_SEED={seed} cargo test --release -p lutcore-sw --test prefill)");
     seed
 }
@@ -44,20 +42,9 @@ fn kernels() -> Vec<PrefillIsa> {
     avail
 }
 
-fn reference(w: &WeightMatrix, x: &[i8], n: usize) -> Vec<i32> {
-    let k = w.cols();
-    (0..n)
-        .flat_map(|t| {
-            gemv_plain(w, &x[t * k..(t + 1) * k])
-                .into_iter()
-                .map(|v| i32::try_from(v).unwrap())
-        })
-        .collect()
-}
-
 /// Every kernel × 1 and 2 threads against the reference.
 fn check(w: &WeightMatrix, x: &[i8], n: usize, what: &str) {
-    let want = reference(w, x, n);
+    let want = reference_gemm(w, x, n);
     let packed = PrefillWeights::pack(w).unwrap();
     for isa in kernels() {
         for threads in [1, 2] {
@@ -239,7 +226,7 @@ fn bench_8640x3200() {
             times.sort_by(f64::total_cmp);
             let bound = (m * k * n) as f64 / (64.0 * mhz);
             println!("{isa} n={n}: median {:.0} us, min {:.0} us, AVX2 int8 bound {bound:.0} us, median/bound {:.2}", times[12], times[0], times[12] / bound);
-            assert_eq!(&out[..m], &reference(&w, &x[..k], 1)[..]);
+            assert_eq!(&out[..m], &reference_gemm(&w, &x[..k], 1)[..]);
         }
     }
 }

@@ -5,7 +5,9 @@
 use std::ops::Range;
 
 use lutcore_contract::reference::gemv_plain;
-use lutcore_contract::testing::{random_activations, random_weights};
+use lutcore_contract::testing::{
+    random_activations, random_weights, reference_gemm, seed_from_env,
+};
 use lutcore_contract::{WeightMatrix, WeightType};
 use lutcore_sw::kernels::ternary_native::{
     gemm_rows, try_gemm_rows, NativeTables, TernaryNativeWeights,
@@ -15,32 +17,17 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 fn seed() -> u64 {
-    let seed = std::env::var("LUTCORE_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x7e4a_u64);
+    let seed = seed_from_env(0x7e4a_u64);
     println!(
         "seed {seed} (replay: LUTCORE_SEED={seed} cargo test -p lutcore-sw --test ternary_native)"
     );
     seed
 }
 
-/// The expected `out` (n × M), by the plain reference GEMV per token.
-fn expected(w: &WeightMatrix, x: &[i8], n: usize) -> Vec<i32> {
-    let k = w.cols();
-    (0..n)
-        .flat_map(|t| {
-            gemv_plain(w, &x[t * k..(t + 1) * k])
-                .into_iter()
-                .map(|v| i32::try_from(v).unwrap())
-        })
-        .collect()
-}
-
 /// Run every available ISA on `rows`; rows outside must stay untouched.
 fn check(w: &WeightMatrix, x: &[i8], n: usize, rows: Range<usize>, what: &str) {
     let packed = TernaryNativeWeights::pack(w).unwrap();
-    let want = expected(w, x, n);
+    let want = reference_gemm(w, x, n);
     let m = w.rows();
     const SENTINEL: i32 = 0x5a5a_5a5a;
     for isa in Isa::available() {
@@ -103,7 +90,7 @@ fn shared_tables_over_split_row_ranges() {
         let n = case % 9 + 1;
         let w = random_weights(&mut rng, WeightType::Ternary, m, k, case % 5 == 0);
         let x = random_activations(&mut rng, n * k, case % 5 == 0);
-        let want = expected(&w, &x, n);
+        let want = reference_gemm(&w, &x, n);
         let packed = TernaryNativeWeights::pack(&w).unwrap();
         for isa in Isa::available() {
             let tables = NativeTables::new(&packed, &x, n, k, isa).unwrap();

@@ -43,38 +43,29 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
+/// Each element of `$v` as its little-endian bytes, in order: one expansion
+/// for every numeric array type (they differ only in element type).
+macro_rules! put_le_each {
+    ($out:expr, $v:expr) => {
+        $v.iter()
+            .for_each(|x| $out.extend_from_slice(&x.to_le_bytes()))
+    };
+}
+
 fn put_array(out: &mut Vec<u8>, a: &MetadataArray) {
     out.extend_from_slice(&(a.elem_type() as u32).to_le_bytes());
     out.extend_from_slice(&(a.len() as u64).to_le_bytes());
     match a {
         MetadataArray::U8(v) => out.extend_from_slice(v),
-        MetadataArray::I8(v) => v
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        MetadataArray::U16(v) => v
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        MetadataArray::I16(v) => v
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        MetadataArray::U32(v) => v
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        MetadataArray::I32(v) => v
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        MetadataArray::F32(v) => v
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        MetadataArray::U64(v) => v
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        MetadataArray::I64(v) => v
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        MetadataArray::F64(v) => v
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        MetadataArray::I8(v) => put_le_each!(out, v),
+        MetadataArray::U16(v) => put_le_each!(out, v),
+        MetadataArray::I16(v) => put_le_each!(out, v),
+        MetadataArray::U32(v) => put_le_each!(out, v),
+        MetadataArray::I32(v) => put_le_each!(out, v),
+        MetadataArray::F32(v) => put_le_each!(out, v),
+        MetadataArray::U64(v) => put_le_each!(out, v),
+        MetadataArray::I64(v) => put_le_each!(out, v),
+        MetadataArray::F64(v) => put_le_each!(out, v),
         MetadataArray::Bool(v) => v.iter().for_each(|&x| out.push(u8::from(x))),
         MetadataArray::String(v) => v.iter().for_each(|s| put_str(out, s)),
         MetadataArray::Array(v) => v.iter().for_each(|a| put_array(out, a)),
@@ -345,9 +336,7 @@ impl GgufWriter {
         for t in &self.tensors {
             put_str(&mut out, &t.name);
             out.extend_from_slice(&(t.dims.len() as u32).to_le_bytes());
-            t.dims
-                .iter()
-                .for_each(|d| out.extend_from_slice(&d.to_le_bytes()));
+            put_le_each!(out, t.dims);
             out.extend_from_slice(&t.type_id.to_le_bytes());
             out.extend_from_slice(&offset.to_le_bytes());
             offsets.push(offset);

@@ -483,10 +483,7 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     fn seed(name: &str) -> u64 {
-        let seed = std::env::var("LUTCORE_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0x9001);
+        let seed = lutcore_contract::testing::seed_from_env(0x9001);
         println!("{name}: seed {seed} (replay: LUTCORE_SEED={seed} cargo test -p lutcore-sw --release --lib pool)");
         seed
     }
