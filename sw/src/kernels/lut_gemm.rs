@@ -128,7 +128,7 @@ unsafe impl<T: Send> Send for OutPtr<T> {}
 unsafe impl<T: Send> Sync for OutPtr<T> {}
 
 impl<T> OutPtr<T> {
-    fn new(out: &mut [T], n: usize, m: usize) -> Self {
+    pub(crate) fn new(out: &mut [T], n: usize, m: usize) -> Self {
         assert_eq!(out.len(), n * m);
         OutPtr {
             ptr: out.as_mut_ptr(),
@@ -192,26 +192,8 @@ impl LutGemm {
         if !opts.isa.is_available() {
             return Err(KernelError::IsaUnavailable(opts.isa));
         }
-        if opts.threads == 0 {
-            return Err(KernelError::InvalidOption {
-                what: "threads",
-                value: "0".into(),
-                hint: "need at least 1 worker thread".into(),
-            });
-        }
-        if w.rows() == 0 || w.cols() == 0 {
-            return Err(KernelError::Shape(format!(
-                "weight matrix is {}x{}; both dimensions must be at least 1",
-                w.rows(),
-                w.cols()
-            )));
-        }
-        if w.cols() > MAX_K {
-            return Err(KernelError::Shape(format!(
-                "K = {} exceeds the kernels' limit of {MAX_K} (i32 accumulators); split the reduction",
-                w.cols()
-            )));
-        }
+        check_threads(opts.threads)?;
+        check_matrix(w)?;
         let packed = match opts.scheme {
             Scheme::BitPlanes => Packed::Planes(SimdWeights::new(w, rows_per_block(opts.isa))),
             Scheme::TernaryNative => {
@@ -266,26 +248,7 @@ impl LutGemm {
     }
 
     fn check(&self, x_len: usize, n: usize, out_len: usize) -> Result<(), KernelError> {
-        if n == 0 {
-            return Err(KernelError::Shape(
-                "batch n = 0; pass at least one token".into(),
-            ));
-        }
-        if x_len != n * self.cols {
-            return Err(KernelError::Shape(format!(
-                "x has {x_len} values but n·K = {n}·{} = {} (token-major, K = cols)",
-                self.cols,
-                n * self.cols
-            )));
-        }
-        if out_len != n * self.rows {
-            return Err(KernelError::Shape(format!(
-                "out has {out_len} values but n·M = {n}·{} = {} (token-major, M = rows)",
-                self.rows,
-                n * self.rows
-            )));
-        }
-        Ok(())
+        check_batch(self.rows, self.cols, x_len, n, out_len)
     }
 
     /// Run `f` on `units` work units, on the pool if there is one: chunks
@@ -521,6 +484,66 @@ fn run_exact(isa: Isa, job: &ExactJob<'_>, rbs: Range<usize>) {
         Isa::Avx512 => unsafe { super::avx512::run_exact(job, rbs) },
         _ => generic::run_exact(job, rbs),
     }
+}
+
+/// A weight matrix every exact kernel takes: both dimensions at least 1 and
+/// K at most [`MAX_K`] (the i32 accumulators' bound).
+pub(crate) fn check_matrix(w: &WeightMatrix) -> Result<(), KernelError> {
+    if w.rows() == 0 || w.cols() == 0 {
+        return Err(KernelError::Shape(format!(
+            "weight matrix is {}x{}; both dimensions must be at least 1",
+            w.rows(),
+            w.cols()
+        )));
+    }
+    if w.cols() > MAX_K {
+        return Err(KernelError::Shape(format!(
+            "K = {} exceeds the kernels' limit of {MAX_K} (i32 accumulators); split the reduction",
+            w.cols()
+        )));
+    }
+    Ok(())
+}
+
+/// A thread count every kernel takes: at least 1.
+pub(crate) fn check_threads(threads: usize) -> Result<(), KernelError> {
+    if threads == 0 {
+        return Err(KernelError::InvalidOption {
+            what: "threads",
+            value: "0".into(),
+            hint: "need at least 1 worker thread".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The buffers of an `n`-token call on an `rows`×`cols` matrix: `n ≥ 1`,
+/// `x` holds n·K values and `out` n·M (both token-major).
+pub(crate) fn check_batch(
+    rows: usize,
+    cols: usize,
+    x_len: usize,
+    n: usize,
+    out_len: usize,
+) -> Result<(), KernelError> {
+    if n == 0 {
+        return Err(KernelError::Shape(
+            "batch n = 0; pass at least one token".into(),
+        ));
+    }
+    if x_len != n * cols {
+        return Err(KernelError::Shape(format!(
+            "x has {x_len} values but n·K = {n}·{cols} = {} (token-major, K = cols)",
+            n * cols
+        )));
+    }
+    if out_len != n * rows {
+        return Err(KernelError::Shape(format!(
+            "out has {out_len} values but n·M = {n}·{rows} = {} (token-major, M = rows)",
+            n * rows
+        )));
+    }
+    Ok(())
 }
 
 /// One [`super::pool::SpinPool`] per thread count, shared by every

@@ -44,8 +44,9 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use super::lut_gemm::{check_batch, check_matrix, check_threads, OutPtr};
 use super::pool::SpinPool;
-use super::{Isa, KernelError, MAX_K};
+use super::{Isa, KernelError};
 use lutcore_contract::dtype::WeightType;
 use lutcore_contract::layout::WeightMatrix;
 
@@ -184,19 +185,10 @@ pub struct PrefillWeights {
 }
 
 impl PrefillWeights {
-    /// Pack `w` (any weight type; K at most [`MAX_K`], both dimensions ≥ 1).
+    /// Pack `w` (any weight type; K at most [`super::MAX_K`], both dimensions ≥ 1).
     pub fn pack(w: &WeightMatrix) -> Result<PrefillWeights, KernelError> {
+        check_matrix(w)?;
         let (rows, cols, wtype) = (w.rows(), w.cols(), w.wtype());
-        if rows == 0 || cols == 0 {
-            return Err(KernelError::Shape(format!(
-                "weight matrix is {rows}x{cols}; both dimensions must be at least 1"
-            )));
-        }
-        if cols > MAX_K {
-            return Err(KernelError::Shape(format!(
-                "K = {cols} exceeds the kernels' limit of {MAX_K} (i32 accumulators); split the reduction"
-            )));
-        }
         let cb: u32 = if wtype.bits() <= 2 { 2 } else { 4 };
         let cpb = (8 / cb) as usize;
         let kstep = 4 * cpb;
@@ -268,33 +260,6 @@ impl PrefillWeights {
     }
     fn block(&self, rb: usize) -> &[Record] {
         &self.data[rb * self.steps..(rb + 1) * self.steps]
-    }
-}
-
-/// Raw output pointer shared by the row chunks of one call; each chunk
-/// writes only its own rows.
-#[derive(Clone, Copy)]
-struct Out {
-    ptr: *mut i32,
-    m: usize,
-    n: usize,
-}
-// SAFETY: written only through `Out::write_run` at `t·m + rows` with `t < n`
-// and the rows inside `0..m` (asserted), into the `n·m` buffer borrowed
-// mutably for the whole call; chunks own disjoint row blocks.
-unsafe impl Send for Out {}
-// SAFETY: see `Send`.
-unsafe impl Sync for Out {}
-
-impl Out {
-    /// # Safety
-    /// The calling chunk must own rows `r0 .. r0 + vals.len()`.
-    unsafe fn write_run(&self, t: usize, r0: usize, vals: &[i32]) {
-        assert!(t < self.n && r0 + vals.len() <= self.m);
-        // SAFETY: inside the n·m buffer (asserted); exclusivity is the caller's.
-        unsafe {
-            std::ptr::copy_nonoverlapping(vals.as_ptr(), self.ptr.add(t * self.m + r0), vals.len())
-        }
     }
 }
 
@@ -686,13 +651,7 @@ impl PrefillGemm {
                 PrefillIsa::available().iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
             )));
         }
-        if threads == 0 {
-            return Err(KernelError::InvalidOption {
-                what: "threads",
-                value: "0".into(),
-                hint: "need at least 1 worker thread".into(),
-            });
-        }
+        check_threads(threads)?;
         let pool = if threads > 1 {
             Some(super::shared_pool(threads)?)
         } else {
@@ -727,31 +686,9 @@ impl PrefillGemm {
     /// [`lutcore_contract::reference::gemv_plain`] per token.
     pub fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), KernelError> {
         let (m, k) = (self.w.rows, self.w.cols);
-        if n == 0 {
-            return Err(KernelError::Shape(
-                "batch n = 0; pass at least one token".into(),
-            ));
-        }
-        if x.len() != n * k {
-            return Err(KernelError::Shape(format!(
-                "x has {} values but n·K = {n}·{k} = {} (token-major)",
-                x.len(),
-                n * k
-            )));
-        }
-        if out.len() != n * m {
-            return Err(KernelError::Shape(format!(
-                "out has {} values but n·M = {n}·{m} = {} (token-major)",
-                out.len(),
-                n * m
-            )));
-        }
+        check_batch(m, k, x.len(), n, out.len())?;
         let acts = Acts::new(&self.w, x, n);
-        let o = Out {
-            ptr: out.as_mut_ptr(),
-            m,
-            n,
-        };
+        let o = OutPtr::new(out, n, m);
         let job = |rbs: Range<usize>| {
             run_rows(&self.w, &acts, n, self.isa, rbs, &mut |t, r0, vals| {
                 // SAFETY: this chunk owns row blocks `rbs` ⊇ rows r0 .. r0 + vals.len().
