@@ -41,23 +41,37 @@ pub(crate) fn check_parent_folders(flag: &str, path: &Path) -> Result<()> {
 }
 
 /// Whether `a` and `b` name the same file: the same inode if both exist, else the
-/// same absolute path (after resolving the folders that exist).
+/// same [`resolved`] path.
 pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
         return x.dev() == y.dev() && x.ino() == y.ino();
     }
-    let resolve = |p: &Path| -> Option<PathBuf> {
-        let abs = std::path::absolute(p).ok()?;
-        let name = abs.file_name()?.to_owned();
-        let dir = abs.parent()?;
-        Some(
-            std::fs::canonicalize(dir)
-                .unwrap_or_else(|_| dir.to_path_buf())
-                .join(name),
-        )
-    };
-    matches!((resolve(a), resolve(b)), (Some(x), Some(y)) if x == y)
+    matches!((resolved(a), resolved(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// `p` as the absolute path it will name once its missing folders are created:
+/// the deepest part that exists is canonicalized (symlinks, `..`), the rest is
+/// applied one component at a time, a `..` there going up one level (the folders
+/// it leaves are created as real folders, not links). So `new/../c.json` is
+/// `c.json` even before `new/` exists.
+fn resolved(p: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let abs = std::path::absolute(p).ok()?;
+    let parts: Vec<Component> = abs.components().collect();
+    (1..=parts.len()).rev().find_map(|exists| {
+        let mut real = std::fs::canonicalize(parts[..exists].iter().collect::<PathBuf>()).ok()?;
+        for part in &parts[exists..] {
+            match part {
+                Component::ParentDir => {
+                    real.pop();
+                }
+                Component::Normal(name) => real.push(name),
+                Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
+            }
+        }
+        Some(real)
+    })
 }
 
 /// Check an output file before any work: not a folder, creatable (no file where a
@@ -198,6 +212,23 @@ mod tests {
         assert!(same_file(
             &tmp.path().join("a/../b.json"),
             &tmp.path().join("a/../b.json")
+        ));
+        // Through a folder that does not exist yet: `new/..` is the folder itself.
+        let e = check_output(
+            "--json",
+            &tmp.path().join("new/../in.json"),
+            &[("--config", &input)],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("same file as --config"), "{e}");
+        assert!(same_file(
+            &tmp.path().join("x/y/../../b.json"),
+            &tmp.path().join("b.json")
+        ));
+        assert!(!same_file(
+            &tmp.path().join("x/../y/b.json"),
+            &tmp.path().join("b.json")
         ));
 
         let out = tmp.path().join("sub").join("r.json");
