@@ -120,9 +120,7 @@ impl GemvArgs {
     fn problem(&self, cfg: &ArrayConfig) -> Result<(WeightMatrix, Vec<i8>)> {
         let (m, k) = self.shape.dims();
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        let (lo, hi) = (cfg.weights().min_value(), cfg.weights().max_value());
-        let values: Vec<i32> = (0..m * k).map(|_| rng.gen_range(lo..=hi)).collect();
-        let w = WeightMatrix::from_values(m, k, cfg.weights(), &values)?;
+        let w = crate::bench::random_weights(&mut rng, cfg.weights(), m, k)?;
         let x: Vec<i8> = (0..k).map(|_| rng.gen()).collect();
         Ok((w, x))
     }

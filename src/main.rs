@@ -7,6 +7,7 @@
 //!
 //! * [`args`]: the arguments commands share (`--preset`/`--config`, `--shape MxK`).
 //! * [`output`]: output files: checked before any work, written atomically.
+//! * [`progress`]: the progress bar and spinner of long commands.
 //! * [`gen_cmd`], [`testbench_cmd`]: `gen` and its `--testbench`.
 //! * [`sim_cmd`]: `sim`, one GEMV on the Verilated array; [`simrun`]: `sim-model`,
 //!   a BitNet forward pass on it.
@@ -23,6 +24,7 @@ mod fpga;
 mod gen_cmd;
 mod model_cmd;
 mod output;
+mod progress;
 mod regress;
 mod sim_cmd;
 mod simrun;

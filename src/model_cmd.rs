@@ -130,15 +130,6 @@ impl From<NumericsArg> for lutcore_sw::model::Numerics {
     }
 }
 
-fn progress_bar(total: usize, what: &str) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(total as u64).with_style(
-        indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed}]")
-            .expect("template"),
-    );
-    bar.set_message(what.to_string());
-    bar
-}
-
 pub fn cmd_synth(a: &SynthArgs) -> Result<ExitCode> {
     use lutcore_sw::model::synth::{write_model, SynthShape};
     let shape = SynthShape::named(&a.shape).with_context(|| {
@@ -179,7 +170,7 @@ pub fn cmd_synth(a: &SynthArgs) -> Result<ExitCode> {
         }
     };
     let out = OutputFile::prepare("--out", &a.out, &[("the vocabulary file", &vocab)])?;
-    let bar = progress_bar(
+    let bar = crate::progress::bar(
         shape.tensor_count(),
         &format!("synthesizing {}", shape.name),
     );
@@ -527,7 +518,7 @@ pub fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
     check_model_path(&a.model)?;
     let file = lutcore_sw::gguf::GgufFile::open(&a.model)?;
     let tokenizer = tokenizer_from_gguf(&file)?;
-    let bar = progress_bar(0, "loading");
+    let bar = crate::progress::bar(0, "loading");
     let t = Instant::now();
     let model = Model::from_gguf(&file, backend.as_ref(), |done, total| {
         bar.set_length(total as u64);

@@ -835,6 +835,13 @@ pub fn parse_cases(s: &str) -> Result<Vec<usize>> {
 
 /// Run `lutcore regress`.
 pub fn cmd_regress(a: &RegressArgs) -> Result<ExitCode> {
+    crate::output::check_outputs(
+        &[
+            ("--json", a.json.as_deref()),
+            ("--junit", a.junit.as_deref()),
+        ],
+        &[],
+    )?;
     if let Some(dir) = &a.report {
         return merge(a, dir);
     }
@@ -1039,10 +1046,7 @@ pub fn run_cases(
                     }
                     if let Some(dir) = out {
                         let path = case_file(dir, i);
-                        let text = serde_json::to_string_pretty(&r)
-                            .map(|s| s + "\n")
-                            .map_err(anyhow::Error::from);
-                        if let Err(e) = text.and_then(|text| write_atomic(&path, &text)) {
+                        if let Err(e) = crate::output::write_json(&path, &r) {
                             write_err
                                 .lock()
                                 .unwrap_or_else(|e| e.into_inner())
@@ -1401,7 +1405,7 @@ fn finish(a: &RegressArgs, report: &Report) -> Result<ExitCode> {
     println!();
     print!("{}", report.summary());
     if let Some(p) = &a.json {
-        write_atomic(p, &(serde_json::to_string_pretty(report)? + "\n"))?;
+        crate::output::write_json(p, report)?;
         println!("wrote      {}", p.display());
     }
     if let Some(p) = &a.junit {

@@ -155,9 +155,8 @@ fn random_activations(rng: &mut ChaCha8Rng, k: usize) -> QuantizedActivations {
 /// The Verilated model of `cfg` (the trace variant when tracing), built or taken
 /// from the cache behind a spinner; prints how it was obtained.
 fn build(cfg: &ArrayConfig, trace: Option<&Path>) -> Result<lutcore_sim::Simulator> {
-    let spinner = indicatif::ProgressBar::new_spinner()
-        .with_message("building the Verilated model (cached after the first run)");
-    spinner.enable_steady_tick(Duration::from_millis(120));
+    let spinner =
+        crate::progress::spinner("building the Verilated model (cached after the first run)");
     let t = Instant::now();
     let opts = lutcore_sim::BuildOptions {
         trace: trace.map(lutcore_sim::TraceFormat::for_path),

@@ -219,12 +219,6 @@ fn bench_shape(name: &str) -> Result<SynthShape> {
     Ok(s)
 }
 
-fn spinner(msg: &str) -> indicatif::ProgressBar {
-    let s = indicatif::ProgressBar::new_spinner().with_message(msg.to_string());
-    s.enable_steady_tick(Duration::from_millis(120));
-    s
-}
-
 fn build(
     cfg: &ArrayConfig,
     label: &str,
@@ -232,7 +226,7 @@ fn build(
     trace: Option<TraceRequest>,
 ) -> Result<RtlBackend> {
     let traced = if trace.is_some() { " with tracing" } else { "" };
-    let sp = spinner(&format!(
+    let sp = crate::progress::spinner(&format!(
         "building the Verilated {label} array{traced} (cached after the first run)"
     ));
     let t = Instant::now();
@@ -256,7 +250,7 @@ fn build(
 }
 
 fn load(path: &Path, backend: &dyn Backend, what: &str) -> Result<(Model, Duration)> {
-    let bar = progress(0, &format!("packing weights for {what}"));
+    let bar = crate::progress::bar(0, &format!("packing weights for {what}"));
     let t = Instant::now();
     let m = Model::load(path, backend, |done, total| {
         bar.set_length(total as u64);
@@ -267,15 +261,6 @@ fn load(path: &Path, backend: &dyn Backend, what: &str) -> Result<(Model, Durati
         m.with_context(|| format!("loading {} on {what}", path.display()))?,
         t.elapsed(),
     ))
-}
-
-fn progress(total: usize, msg: &str) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(total as u64).with_style(
-        indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed}]")
-            .expect("template"),
-    );
-    bar.set_message(msg.to_string());
-    bar
 }
 
 /// The token steps of a run and every step's last-position logits.
@@ -460,7 +445,7 @@ fn model_file(a: &SimModelArgs) -> Result<(PathBuf, Option<tempfile::TempDir>)> 
         .tempdir()
         .context("creating a temporary directory")?;
     let p = tmp.path().join(format!("{}.gguf", shape.name));
-    let sp = spinner(&format!("synthesizing {}", shape.name));
+    let sp = crate::progress::spinner(&format!("synthesizing {}", shape.name));
     let r = write_model(&shape, None, a.seed, &p, |_, _| {});
     sp.finish_and_clear();
     r.with_context(|| format!("writing {}", p.display()))?;
@@ -491,7 +476,7 @@ fn trace_request(a: &SimModelArgs) -> Option<TraceRequest> {
 
 /// Install a progress bar of `total` matmuls on `backend` while `f` runs.
 fn with_progress<T>(backend: &RtlBackend, total: usize, label: &str, f: impl FnOnce() -> T) -> T {
-    let bar = progress(total, label);
+    let bar = crate::progress::bar(total, label);
     let b2 = bar.clone();
     let label = label.to_string();
     backend.set_observer(Box::new(move |r| {

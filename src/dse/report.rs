@@ -174,10 +174,7 @@ pub fn write_tables(out: &Path, rows: &[Row]) -> Result<()> {
     }
     let bytes = w.into_inner().context("finishing the CSV")?;
     crate::output::write_atomic(&csv_path, &String::from_utf8_lossy(&bytes))?;
-    crate::output::write_atomic(
-        &out.join("results.json"),
-        &(serde_json::to_string_pretty(rows)? + "\n"),
-    )?;
+    crate::output::write_json(&out.join("results.json"), &rows)?;
     Ok(())
 }
 

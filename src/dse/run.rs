@@ -188,10 +188,7 @@ pub fn run_point(
             finished_unix,
         },
     };
-    crate::output::write_atomic(
-        &layout.point_file(&point.id),
-        &(serde_json::to_string_pretty(&result)? + "\n"),
-    )?;
+    crate::output::write_json(&layout.point_file(&point.id), &result)?;
     Ok(result)
 }
 
