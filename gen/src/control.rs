@@ -26,6 +26,7 @@
 
 use lutcore_contract::config::{Arch, ArrayConfig};
 use lutcore_contract::interface::StreamPort;
+use lutcore_contract::layout::k_tiles;
 
 use crate::ir::{e, Assertion, BinOp, Decl, EnumDef, Expr, Item, Module, Port, Stmt, Ty};
 
@@ -454,12 +455,12 @@ pub fn array_top(cfg: &ArrayConfig, ctrl: &Module, name: &str, what: &[&str]) ->
         body: vec![
             Stmt::If(
                 e::id("act_fire"),
-                vec![Stmt::Assign(act_in, e::id("act_data_i"))],
+                vec![Stmt::Assign(act_in, e::id(StreamPort::ActData.name()))],
                 vec![],
             ),
             Stmt::If(
                 e::id("wgt_fire"),
-                vec![Stmt::Assign(wgt_in, e::id("wgt_data_i"))],
+                vec![Stmt::Assign(wgt_in, e::id(StreamPort::WgtData.name()))],
                 vec![],
             ),
         ],
@@ -485,10 +486,11 @@ pub const ASSERT_DEFINE: &str = "LUTCORE_ASSERT";
 /// `max_k` allows (the accumulators would wrap silently), which a counter of
 /// the pass's activation beats checks.
 fn assertions(cfg: &ArrayConfig) -> Vec<Item> {
-    let max_tiles = cfg.max_k().div_ceil(cfg.k_tile()) as u64;
+    let max_tiles = k_tiles(cfg, cfg.max_k()) as u64;
+    let port = |p: StreamPort| e::id(p.name());
     // Counts up to max_tiles and holds there (one more than a legal pass needs).
     let w = 64 - max_tiles.leading_zeros();
-    let (res_valid, res_ready) = (e::id("res_valid_o"), e::id("res_ready_i"));
+    let (res_valid, res_ready) = (port(StreamPort::ResValid), port(StreamPort::ResReady));
     let waiting = e::log_and(res_valid.clone(), e::log_not(res_ready));
     let tiles_q = e::id("assert_tiles_q");
     vec![
@@ -506,14 +508,14 @@ fn assertions(cfg: &ArrayConfig) -> Vec<Item> {
             doc: "A waiting result beat keeps its data.".into(),
             cond: waiting,
             next_cycle: true,
-            check: Expr::Stable(Box::new(e::id("res_data_o"))),
+            check: Expr::Stable(Box::new(port(StreamPort::ResData))),
         }),
         Item::Assert(Assertion {
             name: "NoBeatWhileResult".into(),
             doc: "No activation or weight beat is accepted while the result beat is valid.".into(),
             cond: res_valid,
             next_cycle: false,
-            check: e::log_and(e::log_not(e::id("act_ready_o")), e::log_not(e::id("wgt_ready_o"))),
+            check: e::log_and(e::log_not(port(StreamPort::ActReady)), e::log_not(port(StreamPort::WgtReady))),
         }),
         Item::Comment(format!("Activation beats of this pass so far, saturating at ceil(max_k / k_tile) = {max_tiles}")),
         Item::Decl(Decl { name: "assert_tiles_q".into(), ty: Ty::Logic(w), doc: String::new() }),
@@ -522,7 +524,7 @@ fn assertions(cfg: &ArrayConfig) -> Vec<Item> {
             body: vec![Stmt::If(
                 e::id("act_fire"),
                 vec![Stmt::If(
-                    e::id("act_last_i"),
+                    port(StreamPort::ActLast),
                     vec![Stmt::Assign(tiles_q.clone(), e::lit(w, 0))],
                     vec![Stmt::If(
                         e::bin(BinOp::Lt, tiles_q.clone(), e::lit(w, max_tiles)),

@@ -360,10 +360,7 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
     let _ = writeln!(w, "//");
     let _ = writeln!(w, "// Ports (index: name, direction, width, words):");
     for (i, p) in ports.iter().enumerate() {
-        let dir = match p.dir {
-            Dir::Input => "input",
-            Dir::Output => "output",
-        };
+        let dir = p.dir;
         let _ = writeln!(
             w,
             "//   {i}: {} {dir} {}b {}w",
