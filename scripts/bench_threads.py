@@ -27,7 +27,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_bench(lutcore, shape, batches, threads, repeats, extra):
+def run_bench(lutcore, shape, batches, threads, repeats):
     """One `lutcore bench gemv` run; returns its rows (list of dicts)."""
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "rows.json")
@@ -35,7 +35,6 @@ def run_bench(lutcore, shape, batches, threads, repeats, extra):
                "--threads", str(threads), "--repeats", str(repeats), "--json", out]
         for b in batches:
             cmd += ["--batch", str(b)]
-        cmd += extra
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
             sys.exit(f"bench_threads: {' '.join(cmd)} failed ({p.returncode}):\n{p.stderr}")
@@ -81,7 +80,7 @@ def main():
             for r in range(a.rounds):
                 for threads in (1, 2):
                     print(f"[{cond}] round {r + 1}/{a.rounds}, {threads} thread(s)", file=sys.stderr)
-                    for row in run_bench(a.lutcore, a.shape, batches, threads, a.repeats, []):
+                    for row in run_bench(a.lutcore, a.shape, batches, threads, a.repeats):
                         key = (row["scheme"], row["batch"], row["mode"], threads)
                         times[cond].setdefault(key, []).append(row["us_median"])
                         isa[row["scheme"]] = row["isa"]

@@ -88,7 +88,7 @@ pass() {
   gen "$name" "$arch" "$rows" "$kg" "$g" "$wt" "$ab" "$maxk"
   top=lutcore_${arch}_array
   local files
-  files=$(cd "$OUT/$name" && sed -n '/"files"/,/]/p' manifest.json | grep -o '"[a-z_0-9]*\.sv"' | tr -d '"' | tr '\n' ' ')
+  files=$(cd "$OUT/$name" && "$ROOT/scripts/manifest.py" . files)
   cat >"$OUT/$name/pass.ys" <<YS
 read_verilog -formal -sv -DDUT=$top $defs $files $FORMAL/pass_check.sv
 chparam -set SERIAL $serial -set ROWS $rows -set K_TILE $kt -set B $bits -set ZP $zp -set ACT_BITS $ab -set T_MAX $tmax -set MAX_K $maxk -set TERNARY $tern -set DEADLINE $deadline formal_pass

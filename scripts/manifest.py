@@ -5,8 +5,8 @@ usage: scripts/manifest.py DIR top      the top module
        scripts/manifest.py DIR files    the Verilog files as DIR/NAME, one line,
                                         leaves first (the order to read them)
 
-Used by scripts/check-rtl.sh, scripts/fpga/build.sh and the Makefile's
-stat-ice40, so that no script parses the JSON with regexes. Python 3 stdlib.
+Used by scripts/check-rtl.sh, scripts/formal.sh, scripts/fpga/build.sh and the
+Makefile's stat-ice40, so that no script parses the JSON with regexes. Python 3 stdlib.
 """
 import json
 import sys

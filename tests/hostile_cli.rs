@@ -95,42 +95,20 @@ fn a_shape_beyond_max_k_names_shape_k_and_max_k() {
 #[test]
 fn sim_repeats_are_bounded() {
     let f = Fixture::new();
-    f.refuses(
-        &[
-            "sim",
-            "--preset",
-            "tiny",
-            "--shape",
-            "4x16",
-            "--repeats",
-            "4294967295",
-        ],
-        &["--repeats", "1..=1000"],
-    );
-    f.refuses(
-        &[
-            "sim",
-            "--preset",
-            "tiny",
-            "--shape",
-            "4x16",
-            "--repeats",
-            "0",
-        ],
-        &["--repeats", "1..=1000"],
-    );
-    f.refuses(
-        &[
-            "sim",
-            "--preset",
-            "tiny",
-            "--shape",
-            "4x16",
-            "--repeats",
-            "1001",
-        ],
-        &["--repeats", "1..=1000"],
-    );
+    for repeats in ["4294967295", "0", "1001"] {
+        f.refuses(
+            &[
+                "sim",
+                "--preset",
+                "tiny",
+                "--shape",
+                "4x16",
+                "--repeats",
+                repeats,
+            ],
+            &["--repeats", "1..=1000"],
+        );
+    }
 }
 
 #[test]

@@ -71,11 +71,15 @@ def array_widths(manifest):
             ("ACT_AW", act_aw)]
 
 
+def ram(b, where):
+    """The board's weight and result RAM address widths."""
+    return [("WGT_AW", field(b, "ram.wgt_aw", where)), ("RES_AW", field(b, "ram.res_aw", where))]
+
+
 def params(b, where, manifest, mhz):
     osc = field(b, "clock.oscillator_mhz", where)
-    out = array_widths(manifest)
-    out += [("WGT_AW", field(b, "ram.wgt_aw", where)), ("RES_AW", field(b, "ram.res_aw", where)),
-            ("CLK_MHZ", mhz), ("BAUD", field(b, "uart.baud", where))]
+    out = array_widths(manifest) + ram(b, where)
+    out += [("CLK_MHZ", mhz), ("BAUD", field(b, "uart.baud", where))]
     if mhz == osc:
         return out + [("USE_PLL", 0)]
     match = [s for s in field(b, "clock.pll_settings", where) if s["mhz"] == mhz]
@@ -129,10 +133,8 @@ def main():
         for k, v in params(b, where, args[0], number(args[1], "CLK_MHZ")):
             print(k, v)
     elif cmd == "bridge-params" and len(args) == 2:
-        for k, v in array_widths(args[0]) + [("WGT_AW", field(b, "ram.wgt_aw", where)),
-                                             ("RES_AW", field(b, "ram.res_aw", where)),
-                                             ("BAUD_DIV", number(args[1], "BAUD_DIV")),
-                                             ("CLK_HZ", 0)]:
+        for k, v in array_widths(args[0]) + ram(b, where) + [
+                ("BAUD_DIV", number(args[1], "BAUD_DIV")), ("CLK_HZ", 0)]:
             print(k, v)
     elif cmd == "constraints" and len(args) == 1:
         constraints(b, where, args[0])
