@@ -5,6 +5,7 @@
 //! * [`control`]: the stream controller shared by every array; [`arith`]: adder trees.
 //! * [`lut`]: the LUT array (table precompute, LUT PEs); [`mac`]: the MAC baseline;
 //!   [`addsub`]: the ternary add/sub baseline.
+//! * [`fp`]: floating-point units (binary32 adder, widening, plane scaling, products).
 //! * [`testbench`]: the self-checking SystemVerilog testbench shipped with a design.
 //!
 //! Every array has the same top-level stream interface, described once in
@@ -16,6 +17,7 @@
 pub mod addsub;
 pub mod arith;
 pub mod control;
+pub mod fp;
 pub mod ir;
 pub mod lut;
 pub mod mac;
