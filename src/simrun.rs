@@ -952,7 +952,7 @@ mod tests {
             k_groups: 4,
             g: 4,
             weights: lutcore_contract::WeightType::Ternary,
-            act_bits: 8,
+            act: lutcore_contract::ActType::Int8,
             max_k: 1024,
         };
         std::fs::write(&cfg, serde_json::to_string(&raw).expect("json")).expect("write config");

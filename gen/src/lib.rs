@@ -134,6 +134,14 @@ pub enum GenError {
     /// (a generator bug: the error names the module and the port).
     #[error("the generated top does not have the stream interface (a bug in lutcore-gen): {0}")]
     Interface(#[from] InterfaceError),
+    /// A config this generator cannot build yet.
+    #[error("cannot generate {config}: {why}")]
+    Unsupported {
+        /// The config, as printed.
+        config: String,
+        /// What is missing, and what to use instead.
+        why: String,
+    },
 }
 
 /// The header comment lines every file carries.
@@ -163,6 +171,12 @@ pub fn header(cfg: &ArrayConfig, what: &[&str]) -> Vec<String> {
 /// Generate the design of `cfg`. Errors if the top module's ports are not
 /// exactly the stream interface ([`check_ports`]).
 pub fn generate(cfg: &ArrayConfig) -> Result<Design, GenError> {
+    if let Some(f) = cfg.act_float() {
+        return Err(GenError::Unsupported {
+            config: cfg.to_string(),
+            why: format!("arrays with {f} activations are not generated yet; use act_bits 8 or 16"),
+        });
+    }
     let modules = match cfg.arch() {
         Arch::Lut => lut::modules(cfg),
         Arch::Mac => mac::modules(cfg),
