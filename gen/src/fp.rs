@@ -217,9 +217,12 @@ fn is_zero(x: Expr, width: u32) -> Expr {
     e::eq(x, e::lit(width, 0))
 }
 
-/// `x != 0`.
+/// `x != 0` (a one-bit `x` itself).
 fn nonzero(x: Expr) -> Expr {
-    e::red_or(x)
+    match x {
+        Expr::Bit(..) => x,
+        x => e::red_or(x),
+    }
 }
 
 /// `c ? a : b` chained: the first condition that holds picks its value.
@@ -232,9 +235,13 @@ fn select(arms: Vec<(Expr, Expr)>, otherwise: Expr) -> Expr {
 /// `x + c` in `width`-bit modular (two's complement) arithmetic; `x` if `c`
 /// is a multiple of `2^width`.
 fn plus_const(x: Expr, width: u32, c: i64) -> Expr {
-    match c.rem_euclid(1i64 << width) {
-        0 => x,
-        k => e::add(x, e::lit(width, k as u64)),
+    let k = c.rem_euclid(1i64 << width);
+    if k == 0 {
+        x
+    } else if c < 0 && -c < 1i64 << width {
+        e::sub(x, e::lit(width, (-c) as u64))
+    } else {
+        e::add(x, e::lit(width, k as u64))
     }
 }
 
@@ -302,8 +309,9 @@ fn unpack(m: &mut Module, p: &str, fmt: FpFormat, x: Expr, want_zero: bool) -> O
         e::concat(vec![e::not(sub.clone()), man.clone()]),
         "significand {hidden, mantissa}",
     );
-    let (nan, inf) = if fmt.ieee_specials {
-        let man_zero = wire(m, &format!("{p}_man_zero"), 1, is_zero(man, mw), "");
+    let man_zero = (fmt.ieee_specials || want_zero)
+        .then(|| wire(m, &format!("{p}_man_zero"), 1, is_zero(man.clone(), mw), ""));
+    let (nan, inf) = if let (true, Some(man_zero)) = (fmt.ieee_specials, man_zero.clone()) {
         let nan = wire(
             m,
             &format!("{p}_nan"),
@@ -323,15 +331,9 @@ fn unpack(m: &mut Module, p: &str, fmt: FpFormat, x: Expr, want_zero: bool) -> O
         );
         (nan, None)
     };
-    let zero = want_zero.then(|| {
-        wire(
-            m,
-            &format!("{p}_zero"),
-            1,
-            e::and(sub, is_zero(slice(sig.clone(), mw - 1, 0), mw)),
-            "",
-        )
-    });
+    let zero = man_zero
+        .filter(|_| want_zero)
+        .map(|mz| wire(m, &format!("{p}_zero"), 1, e::and(sub, mz), ""));
     Operand {
         sign,
         exp,
@@ -496,8 +498,16 @@ fn round_and_pack(
         "round_and_pack: a {ew}-bit exponent that cannot overflow {xb} bits"
     );
     m.comment("");
-    m.comment("Round to nearest even, pack");
-    let exp_low = part(exp_field.clone(), 0, xb);
+    m.comment(if fw > mw {
+        "Round to nearest even, pack"
+    } else {
+        "Pack (exact: no rounding)"
+    });
+    let exp_low = if ew == xb {
+        exp_field.clone()
+    } else {
+        part(exp_field.clone(), 0, xb)
+    };
     let carry = !fmt.ieee_specials && may_overflow;
     let pw = xb + mw + u32::from(carry);
     let packed = if fw > mw {
@@ -1011,11 +1021,12 @@ pub fn scale_module(plane_bits: u32) -> Module {
         e::eq(field.clone(), e::lit(8, 255)),
         "Inf or NaN",
     );
+    let man_zero = wire(&mut m, "x_man_zero", 1, is_zero(man.clone(), 23), "");
     let nan = wire(
         &mut m,
         "x_nan",
         1,
-        e::and(ones.clone(), nonzero(man.clone())),
+        e::and(ones.clone(), e::not(man_zero)),
         "",
     );
 
