@@ -1240,13 +1240,34 @@ pub fn mul_int_module(fmt: FpFormat, weight_bits: u32) -> Module {
     );
     let w_zero = wire(&mut m, "w_zero", 1, is_zero(w_i, wb), "");
     m.comment("");
-    m.comment("Significand product");
+    m.comment("Significand product: shifted copies of the significand, one per bit of |w|");
+    m.comment("(adds, not a multiplier: a W-bit factor needs no DSP block)");
     let pw = mw + 1 + wb;
+    let partials: Vec<Expr> = (0..wb)
+        .map(|k| {
+            // {zeros, sig, k zeros}
+            let shifted = if k == 0 {
+                e::zext(a.sig.clone(), mw + 1, pw)
+            } else {
+                e::concat(vec![e::lit(wb - k, 0), a.sig.clone(), e::lit(k, 0)])
+            };
+            wire(
+                &mut m,
+                &format!("partial{k}"),
+                pw,
+                e::keep_if(shifted, pw, bit(w_abs.clone(), k)),
+                &format!("sig * 2^{k} if bit {k} of |w| is set"),
+            )
+        })
+        .collect();
     let prod = wire(
         &mut m,
         "prod",
         pw,
-        e::mul(e::zext(a.sig.clone(), mw + 1, pw), e::zext(w_abs, wb, pw)),
+        partials
+            .into_iter()
+            .reduce(e::add)
+            .expect("at least one weight bit"),
         "",
     );
     let sign = wire(
