@@ -1326,3 +1326,124 @@ pub fn mul_int_module(fmt: FpFormat, weight_bits: u32) -> Module {
     m.assign(e::id("p_o"), specials(FP32, nan, inf, finite));
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lutcore_contract::fp::{BF16, E4M3, E5M2, FP16};
+
+    /// (port, direction is input, width) of a module.
+    fn ports(m: &Module) -> Vec<(String, bool, u32)> {
+        m.ports
+            .iter()
+            .map(|p| (p.name.clone(), p.dir == crate::ir::Dir::Input, p.width))
+            .collect()
+    }
+
+    fn p(name: &str, input: bool, width: u32) -> (String, bool, u32) {
+        (name.into(), input, width)
+    }
+
+    /// The names and ports other modules instantiate, exactly.
+    #[test]
+    fn units_have_the_agreed_names_and_ports() {
+        let add = Unit::Add.module();
+        assert_eq!(add.name, "lutcore_fp32_add");
+        assert_eq!(
+            ports(&add),
+            [
+                p("a_i", true, 32),
+                p("b_i", true, 32),
+                p("sum_o", false, 32)
+            ]
+        );
+        let scale = Unit::Scale { plane_bits: 2 }.module();
+        assert_eq!(scale.name, "lutcore_fp32_scale");
+        assert_eq!(
+            ports(&scale),
+            [p("x_i", true, 32), p("p_i", true, 2), p("y_o", false, 32)]
+        );
+        for (fmt, id) in [
+            (FP16, "fp16"),
+            (BF16, "bf16"),
+            (E4M3, "fp8_e4m3"),
+            (E5M2, "fp8_e5m2"),
+        ] {
+            let b = fmt.bits();
+            for (half, suffix) in [(false, ""), (true, "_half")] {
+                let u = Unit::Widen { fmt, half };
+                let m = u.module();
+                assert_eq!(m.name, format!("lutcore_{id}_to_fp32{suffix}"));
+                assert_eq!(u.name(), m.name);
+                assert_eq!(ports(&m), [p("x_i", true, b), p("y_o", false, 32)]);
+            }
+            let m = Unit::Mul { fmt }.module();
+            assert_eq!(m.name, format!("lutcore_{id}_mul"));
+            assert_eq!(
+                ports(&m),
+                [p("a_i", true, b), p("b_i", true, b), p("p_o", false, 32)]
+            );
+            for w in 2..=5 {
+                let u = Unit::MulInt {
+                    fmt,
+                    weight_bits: w,
+                };
+                let m = u.module();
+                assert_eq!(m.name, format!("lutcore_{id}_mul_int{w}"));
+                assert_eq!(u.name(), m.name);
+                assert_eq!(
+                    ports(&m),
+                    [p("a_i", true, b), p("w_i", true, w), p("p_o", false, 32)]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn modules_for_builds_each_unit_once_in_order() {
+        let ms = modules_for(&[
+            Unit::Add,
+            Unit::Mul { fmt: FP16 },
+            Unit::Add,
+            Unit::Scale { plane_bits: 1 },
+        ]);
+        let names: Vec<&str> = ms.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, [ADD, "lutcore_fp16_mul", SCALE]);
+    }
+
+    #[test]
+    fn instance_orders_connections_by_port() {
+        let add = Unit::Add.module();
+        let item = instance(
+            &add,
+            "u_add",
+            vec![
+                ("sum_o", e::id("s")),
+                ("a_i", e::id("x")),
+                ("b_i", e::id("y")),
+            ],
+        );
+        let Item::Instance {
+            module,
+            name,
+            conns,
+        } = item
+        else {
+            panic!("an instance");
+        };
+        assert_eq!((module.as_str(), name.as_str()), (ADD, "u_add"));
+        let order: Vec<&str> = conns.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(order, ["a_i", "b_i", "sum_o"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "port b_i is not connected")]
+    fn instance_refuses_a_missing_port() {
+        let add = Unit::Add.module();
+        instance(
+            &add,
+            "u_add",
+            vec![("a_i", e::id("x")), ("sum_o", e::id("s"))],
+        );
+    }
+}
