@@ -22,10 +22,11 @@
 //!    order of the bits below the sign) is `big`, the other `small`; the
 //!    result's sign is `big`'s, and `big − small` is never negative.
 //! 3. **Alignment**: both significands get three bits below them (guard,
-//!    round, sticky). `small` shifts right by the exponent difference (clamped
-//!    to its width); every bit shifted out is ORed into the sticky bit.
-//! 4. **Add or subtract** (signs differ) into one more bit than the operands,
-//!    for the carry.
+//!    round, sticky). `small` shifts right by the exponent difference; the
+//!    bits shifted out (under the mask `~(ones << difference)`) are ORed into
+//!    the sticky bit.
+//! 4. **Add or subtract** (signs differ) in one adder, `big + (small ^ s) + s`,
+//!    with one more bit than the operands for the carry.
 //! 5. **Normalize**: a leading-zero count done as a chain of shifts by 16, 8,
 //!    4, 2, 1 (each taken if the top bits are zero) moves the leading one to
 //!    the top. Each stage is also limited by the exponent budget (`big`'s
@@ -72,6 +73,7 @@ pub enum Unit {
         half: bool,
     },
     /// [`SCALE`]: `x_i` (32 bits), `p_i` (`plane_bits`) → `y_o = x · 2^p`.
+    /// The name does not carry `plane_bits`: a design uses one.
     Scale {
         /// Width of the plane number `p_i` (1 or 2).
         plane_bits: u32,
@@ -430,47 +432,23 @@ fn normalize(m: &mut Module, p: &str, v: Expr, w: u32, budget: Option<(Expr, u32
     }
 }
 
-/// `v` (`w` bits) shifted right by `amount` (`aw` bits, clamped to `w`):
-/// (the shifted value in a wire `{p}`, the OR of the bits shifted out in a
-/// wire `{p}_sticky`).
-fn shift_right_sticky(
-    m: &mut Module,
-    p: &str,
-    v: Expr,
-    w: u32,
-    amount: Expr,
-    aw: u32,
-) -> (Expr, Expr) {
-    let amount = if u64::from(w) < (1 << aw) - 1 {
-        wire(
-            m,
-            &format!("{p}_shift"),
-            aw,
-            e::cond(
-                e::lt(amount.clone(), e::lit(aw, u64::from(w))),
-                amount,
-                e::lit(aw, u64::from(w)),
-            ),
-            &format!("at most {w}: everything shifted out"),
-        )
-    } else {
-        amount
-    };
-    let full = wire(
+/// `v` (`w ≤ 64` bits) shifted right by `amount`: (the shifted value in a
+/// wire `{p}`, the OR of the bits shifted out in a wire `{p}_sticky`). The
+/// bits shifted out are those under the mask `~(all ones << amount)`; a
+/// shift of a constant costs far less than a second shifter of `v`. A shift
+/// by `w` or more leaves 0 and masks all of `v`, so `amount` needs no clamp.
+fn shift_right_sticky(m: &mut Module, p: &str, v: Expr, w: u32, amount: Expr) -> (Expr, Expr) {
+    assert!(w <= 64, "shift_right_sticky {p}: {w} bits");
+    let ones = if w == 64 { u64::MAX } else { (1 << w) - 1 };
+    let value = wire(m, p, w, e::shr(v.clone(), amount.clone()), "");
+    let lost = wire(
         m,
-        &format!("{p}_full"),
-        2 * w,
-        e::shr(e::concat(vec![v, e::lit(w, 0)]), amount),
-        "shifted value, then the bits shifted out",
+        &format!("{p}_lost_mask"),
+        w,
+        e::not(e::shl(e::hex(w, ones), amount)),
+        "the bits shifted out",
     );
-    let value = wire(m, p, w, slice(full.clone(), 2 * w - 1, w), "");
-    let sticky = wire(
-        m,
-        &format!("{p}_sticky"),
-        1,
-        nonzero(slice(full, w - 1, 0)),
-        "",
-    );
+    let sticky = wire(m, &format!("{p}_sticky"), 1, nonzero(e::and(v, lost)), "");
     (value, sticky)
 }
 
@@ -651,7 +629,7 @@ fn pack_fp32(
         } else {
             sig
         };
-        let (d, st) = shift_right_sticky(m, "denorm", padded, dw, amount, exp.width);
+        let (d, st) = shift_right_sticky(m, "denorm", padded, dw, amount);
         let sticky = Some(match sticky {
             Some(s) => e::or(s, st),
             None => st,
@@ -797,7 +775,6 @@ pub fn add_module(fmt: FpFormat, name: &str) -> Module {
         e::concat(vec![small_sig, e::lit(3, 0)]),
         w,
         diff,
-        xb,
     );
     let small_aligned = wire(
         &mut m,
@@ -818,12 +795,11 @@ pub fn add_module(fmt: FpFormat, name: &str) -> Module {
         &mut m,
         "sum_mag",
         w + 1,
-        e::cond(
-            subtract.clone(),
-            e::sub(big_ext.clone(), small_ext.clone()),
-            e::add(big_ext, small_ext),
+        e::add(
+            e::add(big_ext, e::invert_if(small_ext, w + 1, subtract.clone())),
+            e::zext(subtract.clone(), 1, w + 1),
         ),
-        "",
+        "one adder: big + ~small + 1 when subtracting",
     );
     let sum_zero = wire(
         &mut m,
