@@ -132,15 +132,24 @@ impl From<NumericsArg> for lutcore_sw::model::Numerics {
     }
 }
 
-pub fn cmd_synth(a: &SynthArgs) -> Result<ExitCode> {
-    use lutcore_sw::model::synth::{write_model, SynthShape};
-    let shape = SynthShape::named(&a.shape).with_context(|| {
+/// The synthetic model shape called `name`, given by command-line option
+/// `option` (`--shape`, `--bench-layer`); the error lists the names.
+pub(crate) fn synth_shape(
+    option: &str,
+    name: &str,
+) -> Result<lutcore_sw::model::synth::SynthShape> {
+    use lutcore_sw::model::synth::SynthShape;
+    SynthShape::named(name).with_context(|| {
         format!(
-            "unknown --shape `{}`; expected one of {}",
-            a.shape,
+            "unknown {option} `{name}`; expected one of {}",
             SynthShape::NAMES.join(", ")
         )
-    })?;
+    })
+}
+
+pub fn cmd_synth(a: &SynthArgs) -> Result<ExitCode> {
+    use lutcore_sw::model::synth::write_model;
+    let shape = synth_shape("--shape", &a.shape)?;
     let file_name = match shape.tokenizer {
         "bpe" => "ggml-vocab-llama-bpe.gguf",
         _ => "ggml-vocab-llama-spm.gguf",

@@ -208,12 +208,7 @@ fn builtin_shape() -> SynthShape {
 
 /// One decoder layer of a named shape, with a small vocabulary.
 fn bench_shape(name: &str) -> Result<SynthShape> {
-    let mut s = SynthShape::named(name).with_context(|| {
-        format!(
-            "unknown --bench-layer `{name}`; expected one of {}",
-            SynthShape::NAMES.join(", ")
-        )
-    })?;
+    let mut s = crate::model_cmd::synth_shape("--bench-layer", name)?;
     s.name = format!("{name}-layer");
     s.layers = 1;
     s.vocab = 256;
