@@ -139,45 +139,26 @@ pub fn module(cfg: &ArrayConfig) -> Module {
     let wgt_ready = stream(StreamPort::WgtReady);
     let res_valid = stream(StreamPort::ResValid);
     let res_ready = stream(StreamPort::ResReady);
-    let act_fire_o = m.port(Port::output(
-        "act_fire_o",
-        1,
-        "input stage: latch the activation beat",
-    ));
-    let wgt_fire_o = m.port(Port::output(
-        "wgt_fire_o",
-        1,
-        "input stage: latch the weight beat",
-    ));
-    let load = m.port(Port::output(
+    // The one-bit controls to the array's input stage and datapath.
+    let mut control = |name: &str, doc: &str| m.port(Port::output(name, 1, doc));
+    let act_fire_o = control("act_fire_o", "input stage: latch the activation beat");
+    let wgt_fire_o = control("wgt_fire_o", "input stage: latch the weight beat");
+    let load = control(
         "load_o",
-        1,
         "datapath: take the latched activation beat (LUT: build its tables)",
-    ));
-    let sum_clear = m.port(Port::output(
+    );
+    let sum_clear = control(
         "sum_clear_o",
-        1,
         "datapath: that beat is the first K-tile of a pass",
-    ));
-    let acc_en = m.port(Port::output(
-        "acc_en_o",
-        1,
-        "datapath: update the accumulators this cycle",
-    ));
-    let acc_clear = m.port(Port::output(
-        "acc_clear_o",
-        1,
-        "datapath: start accumulating from zero",
-    ));
-    let finalize = if lut {
-        Some(m.port(Port::output(
+    );
+    let acc_en = control("acc_en_o", "datapath: update the accumulators this cycle");
+    let acc_clear = control("acc_clear_o", "datapath: start accumulating from zero");
+    let finalize = lut.then(|| {
+        control(
             "finalize_o",
-            1,
             "datapath: add the sum(x) correction instead of a weight beat",
-        )))
-    } else {
-        None
-    };
+        )
+    });
     let plane_o = (pb > 0).then(|| {
         m.port(Port::output(
             "plane_o",

@@ -32,9 +32,7 @@ use std::io::{self, Read, Write};
 
 use lutcore_contract::config::{Arch, ArrayConfig};
 use lutcore_contract::interface::check_instance;
-use lutcore_contract::layout::{
-    check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, Beat, WeightMatrix,
-};
+use lutcore_contract::layout::{check_fits, k_tiles, rtl_act_beats, Beat, WeightMatrix};
 use lutcore_gen::{Design, GeneratedFile, Port};
 
 use crate::model::SimModel;
@@ -848,17 +846,8 @@ impl<'a> BoardDriver<'a> {
                 w.cols()
             )));
         }
-        if w.wtype() != cfg.weights() {
-            return Err(BoardError::Shape(format!(
-                "W holds {} weights, the array {}",
-                w.wtype(),
-                cfg.weights()
-            )));
-        }
-        if w.rows() == 0 {
-            return Err(BoardError::Shape("W has no rows (M = 0)".into()));
-        }
-        check_fits(cfg, w.cols())?;
+        // Checks the weight type, M > 0 and K <= max_k, and lays out every row tile.
+        let packed = crate::gemv::PackedWeights::new(cfg, w)?;
         let info = self.check_config(cfg)?;
         let (out0, in0) = (self.bytes_out, self.bytes_in);
         let (kt, batch) = plan(
@@ -869,16 +858,14 @@ impl<'a> BoardDriver<'a> {
             info.res_aw.into(),
         )?;
         let rows = cfg.rows();
-        let tiles = w.rows().div_ceil(rows);
+        let tiles = packed.row_tiles();
         self.load_act(0, &rtl_act_beats(cfg, x))?;
         let mut results = Vec::with_capacity(tiles * rows);
         let (mut cycles, mut runs) = (0u64, 0usize);
         let mut t0 = 0;
         while t0 < tiles {
             let n = batch.min(tiles - t0);
-            let beats: Vec<Beat> = (t0..t0 + n)
-                .flat_map(|t| rtl_weight_beats(cfg, w, t * rows))
-                .collect();
+            let beats: Vec<Beat> = packed.tile_beats(t0..t0 + n).map(<[u32]>::to_vec).collect();
             self.load_wgt(0, &beats)?;
             cycles += u64::from(self.run(kt as u16, n as u16, beats.len() as u32)?);
             runs += 1;

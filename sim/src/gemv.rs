@@ -151,6 +151,13 @@ impl PackedWeights {
         (self.tiles * self.beats_per_pass) as u64 * u64::from(self.cfg.weight_beat_bits()) / 8
     }
 
+    /// The weight beats of row tiles `tiles`, in stream order (tile after
+    /// tile), each `ceil(weight_beat_bits / 32)` words.
+    pub fn tile_beats(&self, tiles: std::ops::Range<usize>) -> std::slice::Chunks<'_, u32> {
+        let per_tile = self.beats_per_pass * self.words_per_beat;
+        self.words[tiles.start * per_tile..tiles.end * per_tile].chunks(self.words_per_beat)
+    }
+
     fn beat(&self, tile: usize, i: usize) -> &[u32] {
         let at = (tile * self.beats_per_pass + i) * self.words_per_beat;
         &self.words[at..at + self.words_per_beat]

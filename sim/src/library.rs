@@ -390,23 +390,27 @@ fn runtime_includes(root: &Path) -> Vec<PathBuf> {
     vec![root.join("include"), root.join("include").join("vltstd")]
 }
 
-/// Verilator's runtime objects, compiled once per toolchain and flag set.
-fn runtime_objects(
+/// Verilator runtime units (`include/<unit>.cpp`) compiled with `flags`, once
+/// per toolchain and flag set, into `<cache>/runtime-<tag><hash>/`; every
+/// design links the same objects.
+fn runtime_units(
     cache: &Path,
     vroot: &Path,
-    version: &str,
-    cxx_version: &str,
+    (version, cxx_version): (&str, &str),
+    tag: &str,
+    units: &[&str],
+    flags: &[&str],
 ) -> Result<Vec<PathBuf>, SimError> {
-    let flags = CXX_FLAGS.join(" ");
+    let joined = flags.join(" ");
     let key = hash_hex(&[
         version.as_bytes(),
         cxx_version.as_bytes(),
-        flags.as_bytes(),
+        joined.as_bytes(),
+        units.join(" ").as_bytes(),
         vroot.as_os_str().as_encoded_bytes(),
     ]);
-    let dir = cache.join(format!("runtime-{}", &key[..20]));
+    let dir = cache.join(format!("runtime-{tag}{}", &key[..20]));
     let _lock = DirLock::acquire(&dir)?;
-    let units = ["verilated", "verilated_threads"];
     let objs: Vec<PathBuf> = units.iter().map(|u| dir.join(format!("{u}.o"))).collect();
     let done = dir.join("done");
     if !done.is_file() {
@@ -415,47 +419,45 @@ fn runtime_objects(
             .zip(&objs)
             .map(|(u, o)| (vroot.join("include").join(format!("{u}.cpp")), o.clone()))
             .collect();
-        compile_all(&jobs, &runtime_includes(vroot), CXX_FLAGS)?;
-        fs::write(&done, format!("{version}\n{cxx_version}\n{flags}\n"))
+        compile_all(&jobs, &runtime_includes(vroot), flags)?;
+        fs::write(&done, format!("{version}\n{cxx_version}\n{joined}\n"))
             .map_err(io_err("writing", &done))?;
     }
     Ok(objs)
 }
 
-/// Verilator's trace writer of `format` (e.g. `verilated_fst_c.cpp`, which
-/// includes GTKWave's FST writer), compiled once per toolchain with the
-/// trace build's flags.
-fn trace_runtime_object(
+/// Verilator's runtime (`verilated.cpp`, `verilated_threads.cpp`).
+fn runtime_objects(
     cache: &Path,
     vroot: &Path,
-    version: &str,
-    cxx_version: &str,
+    versions: (&str, &str),
+) -> Result<Vec<PathBuf>, SimError> {
+    runtime_units(
+        cache,
+        vroot,
+        versions,
+        "",
+        &["verilated", "verilated_threads"],
+        CXX_FLAGS,
+    )
+}
+
+/// Verilator's trace writer of `format` (e.g. `verilated_fst_c.cpp`, which
+/// includes GTKWave's FST writer), with the trace build's flags.
+fn trace_runtime_objects(
+    cache: &Path,
+    vroot: &Path,
+    versions: (&str, &str),
     format: TraceFormat,
-) -> Result<PathBuf, SimError> {
-    let flags = cxx_flags(Some(format));
-    let joined = flags.join(" ");
-    let unit = format.runtime_unit();
-    let key = hash_hex(&[
-        version.as_bytes(),
-        cxx_version.as_bytes(),
-        joined.as_bytes(),
-        unit.as_bytes(),
-        vroot.as_os_str().as_encoded_bytes(),
-    ]);
-    let dir = cache.join(format!("runtime-{format}-{}", &key[..20]));
-    let _lock = DirLock::acquire(&dir)?;
-    let obj = dir.join(format!("{unit}.o"));
-    let done = dir.join("done");
-    if !done.is_file() {
-        let job = (
-            vroot.join("include").join(format!("{unit}.cpp")),
-            obj.clone(),
-        );
-        compile_all(&[job], &runtime_includes(vroot), &flags)?;
-        fs::write(&done, format!("{version}\n{cxx_version}\n{joined}\n"))
-            .map_err(io_err("writing", &done))?;
-    }
-    Ok(obj)
+) -> Result<Vec<PathBuf>, SimError> {
+    runtime_units(
+        cache,
+        vroot,
+        versions,
+        &format!("{format}-"),
+        &[format.runtime_unit()],
+        &cxx_flags(Some(format)),
+    )
 }
 
 /// Revision of the build recipe (file grouping etc.), part of the cache key.
@@ -676,15 +678,10 @@ impl SimLibrary {
         run(cmd)?;
 
         let vroot = verilator_root()?;
-        let mut runtime = runtime_objects(cache, &vroot, version, cxx_version)?;
+        let versions = (version, cxx_version);
+        let mut runtime = runtime_objects(cache, &vroot, versions)?;
         if let Some(t) = trace {
-            runtime.push(trace_runtime_object(
-                cache,
-                &vroot,
-                version,
-                cxx_version,
-                t,
-            )?);
+            runtime.extend(trace_runtime_objects(cache, &vroot, versions, t)?);
         }
 
         let mut sources: Vec<(u64, String)> = Vec::new();
