@@ -838,14 +838,7 @@ impl<'a> BoardDriver<'a> {
         w: &WeightMatrix,
         x: &[i8],
     ) -> Result<BoardGemv, BoardError> {
-        if x.len() != w.cols() {
-            return Err(BoardError::Shape(format!(
-                "x has {} activations but W is {}x{}",
-                x.len(),
-                w.rows(),
-                w.cols()
-            )));
-        }
+        crate::gemv::check_x_len(w, x.len())?;
         // Checks the weight type, M > 0 and K <= max_k, and lays out every row tile.
         let packed = crate::gemv::PackedWeights::new(cfg, w)?;
         let info = self.check_config(cfg)?;

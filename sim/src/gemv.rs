@@ -199,6 +199,18 @@ impl StreamPorts {
     }
 }
 
+/// Error unless a vector of `n` activations fits `w` (K = `n`).
+pub(crate) fn check_x_len(w: &WeightMatrix, n: usize) -> Result<(), SimError> {
+    if n != w.cols() {
+        return Err(SimError::Shape(format!(
+            "x has {n} activations but W is {}x{}",
+            w.rows(),
+            w.cols()
+        )));
+    }
+    Ok(())
+}
+
 /// Run `y = W·x` on `model`, an array generated for `cfg`: reset it, stream
 /// every row tile, collect one result beat per tile. Errors (never panics)
 /// on shape or type mismatches, a model of another config, or a design that
@@ -209,14 +221,7 @@ pub fn run_gemv<A: Activation>(
     w: &WeightMatrix,
     x: &[A],
 ) -> Result<GemvRun, SimError> {
-    if x.len() != w.cols() {
-        return Err(SimError::Shape(format!(
-            "x has {} activations but W is {}x{}",
-            x.len(),
-            w.rows(),
-            w.cols()
-        )));
-    }
+    check_x_len(w, x.len())?;
     let packed = PackedWeights::new(cfg, w)?;
     let mut results = vec![0i32; w.rows()];
     let run = run_gemm(model, &packed, x, 1, &mut results)?;
