@@ -5,7 +5,7 @@
 # and build/<preset>/synth.log. Then, for each board description
 # (boards/*.json) whose preset was checked, lint the board bridge
 # (hdl/lutcore_board.v and the modules under it) around that array with the
-# board's parameters. manifest.json is read by scripts/manifest.py (JSON).
+# board's parameters (the bridge's files: hdl/files.txt). manifest.json is read by scripts/manifest.py (JSON).
 #
 # usage: scripts/check-rtl.sh LUTCORE_BINARY [PRESET ...]
 set -euo pipefail
@@ -38,10 +38,7 @@ for p in "${presets[@]}"; do
 done
 
 root=$(dirname "$0")/..
-hdl=""
-for f in lutcore_uart_rx lutcore_uart_tx lutcore_ram_sdp lutcore_reset_sync lutcore_skid lutcore_board; do
-  hdl="$hdl $root/hdl/$f.v"
-done
+hdl=$(grep -v '^#' "$root/hdl/files.txt" | sed "s|^|$root/hdl/|" | tr '\n' ' ')
 for desc in "$root"/boards/*.json; do
   board=$(basename "$desc" .json)
   p=$("$root/scripts/fpga/board.py" "$desc" get preset)

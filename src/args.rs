@@ -1,7 +1,8 @@
 //! The arguments several commands share, each defined and checked once: the
 //! array config (`--preset NAME` or `--config FILE`, [`ConfigArgs`], loaded by
 //! [`load_config`]), the GEMV shape (`--shape MxK`, [`Shape`]) and bounded
-//! whole-number flags ([`parse_bounded`]).
+//! whole-number flags ([`parse_bounded`]) and the CPU backend of `--backend`
+//! and `--check` ([`CpuBackend`]).
 
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
@@ -209,6 +210,35 @@ pub(crate) fn parse_bounded(s: &str, flag: &str, lo: usize, hi: usize) -> Result
         Ok(n) if (lo..=hi).contains(&n) => Ok(n),
         Ok(n) => Err(format!("{flag} {n} is out of range: allowed {lo}..={hi}")),
         Err(_) => Err(format!("{flag} `{s}` is not a whole number in {lo}..={hi}")),
+    }
+}
+
+/// A CPU matmul backend named on the command line (`--backend`, `--check`);
+/// `--help` lists the names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CpuBackend {
+    /// The fast CPU LUT kernels.
+    Lut,
+    /// The plain integer reference.
+    Ref,
+}
+
+impl CpuBackend {
+    /// The backend, with `threads` worker threads for the LUT kernels.
+    pub(crate) fn build(self, threads: usize) -> Box<dyn lutcore_sw::backend::Backend> {
+        match self {
+            CpuBackend::Lut => Box::new(lutcore_sw::backend::LutBackend { threads }),
+            CpuBackend::Ref => Box::new(lutcore_sw::backend::RefBackend),
+        }
+    }
+}
+
+impl std::fmt::Display for CpuBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CpuBackend::Lut => "lut",
+            CpuBackend::Ref => "ref",
+        })
     }
 }
 

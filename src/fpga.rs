@@ -320,7 +320,7 @@ mod tests {
             act_aw: 6,
             wgt_aw: 7,
             res_aw: 3,
-            baud_div: 4,
+            baud_div: lutcore_sim::board::SIM_BAUD_DIV,
         };
         let lib = SimLibrary::build(&board_design(&cfg, &params).unwrap())
             .expect("Verilator build of the board top");

@@ -8,6 +8,8 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 
+use crate::args::CpuBackend;
+
 #[derive(Subcommand)]
 pub enum ModelCommand {
     /// Write a synthetic BitNet model in the published GGUF layout: random
@@ -75,8 +77,8 @@ pub struct RunArgs {
 #[derive(Args)]
 pub struct ForwardArgs {
     /// Matmul backend: `lut` (fast CPU kernels) or `ref` (plain integer reference).
-    #[arg(long, default_value = "lut")]
-    pub backend: String,
+    #[arg(long, value_enum, default_value_t = CpuBackend::Lut)]
+    pub backend: CpuBackend,
     /// Threads: 1..=1024.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -89,7 +91,7 @@ impl ForwardArgs {
     /// The matmul backend, after checking --threads and --backend.
     fn backend(&self) -> Result<Box<dyn lutcore_sw::backend::Backend>> {
         check_threads(self.threads)?;
-        cpu_backend("--backend", &self.backend, self.threads)
+        Ok(self.backend.build(self.threads))
     }
 }
 
@@ -130,15 +132,24 @@ impl From<NumericsArg> for lutcore_sw::model::Numerics {
     }
 }
 
-pub fn cmd_synth(a: &SynthArgs) -> Result<ExitCode> {
-    use lutcore_sw::model::synth::{write_model, SynthShape};
-    let shape = SynthShape::named(&a.shape).with_context(|| {
+/// The synthetic model shape called `name`, given by command-line option
+/// `option` (`--shape`, `--bench-layer`); the error lists the names.
+pub(crate) fn synth_shape(
+    option: &str,
+    name: &str,
+) -> Result<lutcore_sw::model::synth::SynthShape> {
+    use lutcore_sw::model::synth::SynthShape;
+    SynthShape::named(name).with_context(|| {
         format!(
-            "unknown --shape `{}`; expected one of {}",
-            a.shape,
+            "unknown {option} `{name}`; expected one of {}",
             SynthShape::NAMES.join(", ")
         )
-    })?;
+    })
+}
+
+pub fn cmd_synth(a: &SynthArgs) -> Result<ExitCode> {
+    use lutcore_sw::model::synth::write_model;
+    let shape = synth_shape("--shape", &a.shape)?;
     let file_name = match shape.tokenizer {
         "bpe" => "ggml-vocab-llama-bpe.gguf",
         _ => "ggml-vocab-llama-spm.gguf",
@@ -332,20 +343,6 @@ struct OutputFile {
     inputs: Vec<(String, PathBuf)>,
 }
 
-/// Error if `path` (the output given by `flag`) is the same file as one of `inputs`.
-fn check_not_input(flag: &str, path: &Path, inputs: &[(String, PathBuf)]) -> Result<()> {
-    for (what, input) in inputs {
-        if crate::output::same_file(path, input) {
-            bail!(
-                "{flag} {} is the same file as {what} {}: writing it would destroy the input; choose another output path",
-                path.display(),
-                input.display()
-            );
-        }
-    }
-    Ok(())
-}
-
 impl OutputFile {
     /// Check `path` (given by `flag`) before any work is done: not a
     /// directory or special file, not the same file as any of `inputs`
@@ -366,44 +363,23 @@ impl OutputFile {
                 bail!("{flag} {shown} exists and is not a regular file (a device, FIFO or socket): give the path of a regular file");
             }
         }
+        crate::output::check_output(flag, path, inputs)?;
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        if !dir.is_dir() {
-            if let Some(file) = dir
-                .ancestors()
-                .find(|p| !p.as_os_str().is_empty() && p.exists() && !p.is_dir())
-            {
-                bail!(
-                    "{flag} {shown}: its directory {} cannot be created because {} is a file, not a directory; choose another output path",
-                    dir.display(),
-                    file.display()
-                );
-            }
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("{flag} {shown}: cannot create its directory {}; choose a path in a writable directory", dir.display()))?;
-        }
-        // Only now, with the directory there, does a path like `new/../model.gguf` resolve.
-        let inputs: Vec<(String, PathBuf)> = inputs
-            .iter()
-            .map(|(w, p)| (w.to_string(), p.to_path_buf()))
-            .collect();
-        check_not_input(flag, path, &inputs)?;
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".lutcore-").suffix(".part");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            // Like any new file (the umask applies), not the 0600 of a temporary file.
-            builder.permissions(std::fs::Permissions::from_mode(0o644));
-        }
-        let tmp = builder.tempfile_in(&dir).with_context(|| {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("{flag} {shown}: cannot create its directory {}; choose a path in a writable directory", dir.display()))?;
+        let tmp = crate::output::temp_file_in(&dir).with_context(|| {
             format!(
                 "{flag} {shown}: cannot create a file in {}; choose a path in a writable directory",
                 dir.display()
             )
         })?;
+        let inputs = inputs
+            .iter()
+            .map(|(w, p)| (w.to_string(), p.to_path_buf()))
+            .collect();
         Ok(OutputFile {
             flag,
             path: path.to_path_buf(),
@@ -431,7 +407,12 @@ impl OutputFile {
     fn commit(self) -> Result<u64> {
         let (flag, shown) = (self.flag, self.path.display().to_string());
         // Again at the end: the output must still not be an input.
-        check_not_input(flag, &self.path, &self.inputs)?;
+        let inputs: Vec<(&str, &Path)> = self
+            .inputs
+            .iter()
+            .map(|(w, p)| (w.as_str(), p.as_path()))
+            .collect();
+        crate::output::check_not_input(flag, &self.path, &inputs)?;
         let size = std::fs::metadata(self.tmp.path())
             .map(|m| m.len())
             .unwrap_or(0);
@@ -494,19 +475,6 @@ fn check_finite_logits(rows: &[Vec<f32>], what: &str) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The CPU backend named by command-line option `option` (`--backend`, `--check`).
-pub(crate) fn cpu_backend(
-    option: &str,
-    name: &str,
-    threads: usize,
-) -> Result<Box<dyn lutcore_sw::backend::Backend>> {
-    match name {
-        "lut" => Ok(Box::new(lutcore_sw::backend::LutBackend { threads })),
-        "ref" => Ok(Box::new(lutcore_sw::backend::RefBackend)),
-        other => bail!("unknown {option} `{other}`; expected `lut` or `ref`"),
-    }
 }
 
 pub fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
@@ -785,10 +753,11 @@ mod tests {
         let o = OutputFile::prepare("--out", &t.path().join("c.bin"), &[]).unwrap();
         drop(o);
         assert!(!t.path().join("c.bin").exists());
+        // The refused `new/../in.gguf` created no folder.
         assert_eq!(
             std::fs::read_dir(t.path()).unwrap().count(),
-            3,
-            "in.gguf, new/, a/"
+            2,
+            "in.gguf, a/"
         );
     }
 }

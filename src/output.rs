@@ -81,6 +81,12 @@ pub(crate) fn check_output(flag: &str, out: &Path, inputs: &[(&str, &Path)]) -> 
         bail!("{flag} {} is a folder; give a file name", out.display());
     }
     check_parent_folders(flag, out)?;
+    check_not_input(flag, out, inputs)
+}
+
+/// Error if the output `out` (given by `flag`) is the same file as one of
+/// `inputs` (flag or description, path), which writing it would clobber.
+pub(crate) fn check_not_input(flag: &str, out: &Path, inputs: &[(&str, &Path)]) -> Result<()> {
     if let Some((iflag, input)) = inputs.iter().find(|(_, i)| same_file(out, i)) {
         bail!(
             "{flag} {} is the same file as {iflag} {}: an output must not overwrite an input",
@@ -132,21 +138,29 @@ pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(
     write_atomic(path, &(serde_json::to_string_pretty(value)? + "\n"))
 }
 
+/// A new temporary file in `dir`, for an output renamed over its target when
+/// complete (`.lutcore-*.part`). Read-write for all before the umask, as
+/// `fs::write` creates files (not a temporary file's 0600), so the renamed
+/// output has the permissions of any new file.
+pub(crate) fn temp_file_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix(".lutcore-")
+        .suffix(".part")
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+}
+
 /// Write `text` to `path` through a temporary file in the same folder (created if
 /// missing), renamed over `path` when complete: a reader sees the old file or the
 /// whole new one.
 pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    // Read-write for all before the umask, as `fs::write` creates files (not 0600).
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".lutcore-")
-        .permissions(std::fs::Permissions::from_mode(0o666))
-        .tempfile_in(dir)
+    let mut tmp = temp_file_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     std::io::Write::write_all(&mut tmp, text.as_bytes())
         .with_context(|| format!("writing {}", tmp.path().display()))?;

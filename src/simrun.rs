@@ -28,6 +28,7 @@ use lutcore_sw::model::sample::argmax;
 use lutcore_sw::model::synth::{write_model, SynthShape};
 use lutcore_sw::model::{Model, Session};
 
+use crate::args::CpuBackend;
 use crate::args::{load_config, ConfigArgs, ConfigSource};
 use crate::output::check_outputs;
 
@@ -56,8 +57,8 @@ pub struct SimModelArgs {
     #[arg(long, default_value_t = 1.0)]
     pub bandwidth_gbs: f64,
     /// CPU backend every matmul is checked against: `lut` or `ref`.
-    #[arg(long, default_value = "lut")]
-    pub check: String,
+    #[arg(long, value_enum, default_value_t = CpuBackend::Lut)]
+    pub check: CpuBackend,
     /// Baseline array preset; repeat for several. Default: the config with
     /// each other datapath that takes its weights (for `default`: its MAC and
     /// add/sub twins, as `mac-default` and `addsub-default`).
@@ -207,12 +208,7 @@ fn builtin_shape() -> SynthShape {
 
 /// One decoder layer of a named shape, with a small vocabulary.
 fn bench_shape(name: &str) -> Result<SynthShape> {
-    let mut s = SynthShape::named(name).with_context(|| {
-        format!(
-            "unknown --bench-layer `{name}`; expected one of {}",
-            SynthShape::NAMES.join(", ")
-        )
-    })?;
+    let mut s = crate::model_cmd::synth_shape("--bench-layer", name)?;
     s.name = format!("{name}-layer");
     s.layers = 1;
     s.vocab = 256;
@@ -222,7 +218,7 @@ fn bench_shape(name: &str) -> Result<SynthShape> {
 fn build(
     cfg: &ArrayConfig,
     label: &str,
-    check: &str,
+    check: CpuBackend,
     trace: Option<TraceRequest>,
 ) -> Result<RtlBackend> {
     let traced = if trace.is_some() { " with tracing" } else { "" };
@@ -231,7 +227,7 @@ fn build(
     ));
     let t = Instant::now();
     let opts = RtlOptions {
-        check: Some(crate::model_cmd::cpu_backend("--check", check, 1)?),
+        check: Some(check.build(1)),
         fail_on_mismatch: false,
     };
     let b = match trace {
@@ -531,7 +527,7 @@ fn run(a: &SimModelArgs) -> Result<ModelRun> {
     if let Some(p) = &a.trace {
         crate::output::create_parent_dir(p).context("--trace")?;
     }
-    let main = build(&setup.cfg, "main", &a.check, trace_request(a))?;
+    let main = build(&setup.cfg, "main", a.check, trace_request(a))?;
     if let Some(n) = a.inject_fault {
         main.inject_fault(n);
         println!("fault      injecting a one-bit error into matmul #{n} (test hook)");
@@ -539,7 +535,7 @@ fn run(a: &SimModelArgs) -> Result<ModelRun> {
     let bases = setup
         .baselines
         .iter()
-        .map(|(_, bc)| build(bc, &format!("{} base", bc.arch()), &a.check, None))
+        .map(|(_, bc)| build(bc, &format!("{} base", bc.arch()), a.check, None))
         .collect::<Result<Vec<_>>>()?;
 
     let (on_main, load_wall) = load(&path, &main, "the main array")?;

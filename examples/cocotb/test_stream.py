@@ -10,6 +10,8 @@ row of every result beat.
     make -C examples/cocotb TB_DIR=DIR SIM=icarus    # Icarus Verilog 11+
 
 Environment: SEED (default 1), GAP and STALL (percent, defaults 25 and 30).
+The port names are the stream interface's (lutcore_contract::interface);
+tests/interface_instances.rs checks that this file uses exactly those.
 """
 
 import json

@@ -20,8 +20,10 @@
 //! and a second drain phase (`DRAIN_ACC`) precedes the result beat.
 //!
 //! The phase is an enum (`phase_e`); its next value `phase_d` comes from an
-//! `always_comb` `unique case` over the current one, each phase naming the
-//! event that leaves it. The array tops also carry the stream protocol's
+//! `always_comb` block: a `unique case` steps the timed phases (finalize,
+//! drain), and the two handshake events that end a phase (the pass's last
+//! weight beat, the taken result beat) are written around it, since each can
+//! only fire in its own phase. The array tops also carry the stream protocol's
 //! assertions ([`ASSERT_DEFINE`]).
 
 use lutcore_contract::config::{Arch, ArrayConfig};
@@ -35,30 +37,39 @@ pub const NAME: &str = "lutcore_ctrl";
 
 /// Width of the plane counter, 0 when every K-tile is a single beat.
 pub fn plane_bits(cfg: &ArrayConfig) -> u32 {
-    let beats = cfg.beats_per_tile() as u32;
+    let beats = cfg.beats_per_tile() as u64;
     if beats <= 1 {
         0
     } else {
-        32 - (beats - 1).leading_zeros()
+        bits(beats - 1)
     }
 }
+
+/// Bits of an unsigned value that holds 0..=`max` (at least one).
+fn bits(max: u64) -> u32 {
+    (64 - max.leading_zeros()).max(1)
+}
+
+/// A phase of the pass: its name in the enum and its encoding.
+type Phase = (&'static str, u64);
 
 /// The phases of a pass, with their encodings. The LUT controller has all
 /// five; the baselines have no finalize cycle and one drain cycle, and keep the
 /// LUT controller's encodings for the others (1 is unused there).
-const RUN: (&str, u64) = ("RUN", 0);
-const FINALIZE: (&str, u64) = ("FINALIZE", 1);
-const DRAIN: (&str, u64) = ("DRAIN", 2);
-const DRAIN_ACC: (&str, u64) = ("DRAIN_ACC", 3);
+const RUN: Phase = ("RUN", 0);
+const FINALIZE: Phase = ("FINALIZE", 1);
+const DRAIN: Phase = ("DRAIN", 2);
+const DRAIN_ACC: Phase = ("DRAIN_ACC", 3);
 /// The baselines' result phase.
-const RESULT_MAC: (&str, u64) = ("RESULT", 3);
+const RESULT_MAC: Phase = ("RESULT", 3);
 /// The LUT controller's result phase.
-const RESULT_LUT: (&str, u64) = ("RESULT", 4);
+const RESULT_LUT: Phase = ("RESULT", 4);
 
 /// Name of the phase type.
 const PHASE_E: &str = "phase_e";
 
-/// The phase type of `cfg`'s controller and its width.
+/// The phase type of the LUT controller (`lut`) or the baselines', as wide as
+/// its largest encoding needs.
 fn phase_enum(lut: bool) -> EnumDef {
     let values = if lut {
         vec![
@@ -75,9 +86,10 @@ fn phase_enum(lut: bool) -> EnumDef {
             (RESULT_MAC, "the result beat is valid until it is taken"),
         ]
     };
+    let max = values.iter().map(|((_, v), _)| *v).max().unwrap_or(0);
     EnumDef {
         name: PHASE_E.into(),
-        width: if lut { 3 } else { 2 },
+        width: bits(max),
         values: values
             .into_iter()
             .map(|((n, v), doc)| (n.to_string(), v, doc.to_string()))
@@ -90,7 +102,7 @@ pub fn module(cfg: &ArrayConfig) -> Module {
     let lut = cfg.arch() == Arch::Lut;
     let beats = cfg.beats_per_tile() as u64;
     let pb = plane_bits(cfg);
-    let phase = |(name, _): (&str, u64)| e::id(name);
+    let phase = |(name, _): Phase| e::id(name);
     let result = if lut { RESULT_LUT } else { RESULT_MAC };
     let mut m = Module::new(
         NAME,
@@ -127,45 +139,26 @@ pub fn module(cfg: &ArrayConfig) -> Module {
     let wgt_ready = stream(StreamPort::WgtReady);
     let res_valid = stream(StreamPort::ResValid);
     let res_ready = stream(StreamPort::ResReady);
-    let act_fire_o = m.port(Port::output(
-        "act_fire_o",
-        1,
-        "input stage: latch the activation beat",
-    ));
-    let wgt_fire_o = m.port(Port::output(
-        "wgt_fire_o",
-        1,
-        "input stage: latch the weight beat",
-    ));
-    let load = m.port(Port::output(
+    // The one-bit controls to the array's input stage and datapath.
+    let mut control = |name: &str, doc: &str| m.port(Port::output(name, 1, doc));
+    let act_fire_o = control("act_fire_o", "input stage: latch the activation beat");
+    let wgt_fire_o = control("wgt_fire_o", "input stage: latch the weight beat");
+    let load = control(
         "load_o",
-        1,
         "datapath: take the latched activation beat (LUT: build its tables)",
-    ));
-    let sum_clear = m.port(Port::output(
+    );
+    let sum_clear = control(
         "sum_clear_o",
-        1,
         "datapath: that beat is the first K-tile of a pass",
-    ));
-    let acc_en = m.port(Port::output(
-        "acc_en_o",
-        1,
-        "datapath: update the accumulators this cycle",
-    ));
-    let acc_clear = m.port(Port::output(
-        "acc_clear_o",
-        1,
-        "datapath: start accumulating from zero",
-    ));
-    let finalize = if lut {
-        Some(m.port(Port::output(
+    );
+    let acc_en = control("acc_en_o", "datapath: update the accumulators this cycle");
+    let acc_clear = control("acc_clear_o", "datapath: start accumulating from zero");
+    let finalize = lut.then(|| {
+        control(
             "finalize_o",
-            1,
             "datapath: add the sum(x) correction instead of a weight beat",
-        )))
-    } else {
-        None
-    };
+        )
+    });
     let plane_o = (pb > 0).then(|| {
         m.port(Port::output(
             "plane_o",
@@ -206,16 +199,15 @@ pub fn module(cfg: &ArrayConfig) -> Module {
         e::and(running.clone(), tile_valid_q.clone()),
     );
     m.assign(wgt_fire.clone(), e::and(wgt_valid, wgt_ready));
-    let plane_last = match &plane_q {
-        Some(p) => e::eq(p.clone(), e::lit(pb, beats - 1)),
-        None => e::lit(1, 1),
-    };
+    // The weight beat of the last bit plane; every beat when a K-tile is one beat.
+    let plane_last = plane_q
+        .as_ref()
+        .map(|p| e::eq(p.clone(), e::lit(pb, beats - 1)));
     m.assign(
         tile_done.clone(),
-        if pb > 0 {
-            e::and(wgt_fire.clone(), plane_last.clone())
-        } else {
-            wgt_fire.clone()
+        match &plane_last {
+            Some(last) => e::and(wgt_fire.clone(), last.clone()),
+            None => wgt_fire.clone(),
         },
     );
     m.assign(
@@ -321,33 +313,40 @@ pub fn module(cfg: &ArrayConfig) -> Module {
 
     m.comment("");
     m.comment(if lut {
-        "Phase: run until the last K-tile's last weight beat, then finalize, drain the lookup and the \
-         accumulate stage, and hold the result beat until it is taken. The unused encodings cannot be \
+        "Phase: the last K-tile's last weight beat starts the finalize cycle, the lookup and the \
+         accumulate stage drain one cycle each, and the taken result beat starts the next pass. \
+         tile_done fires only in RUN and res_fire only in RESULT. The unused encodings cannot be \
          reached from reset; they hold."
     } else {
-        "Phase: run until the last K-tile's weight beat, drain the datapath, and hold the result beat \
-         until it is taken. The unused encodings cannot be reached from reset; they hold."
+        "Phase: the last K-tile's weight beat starts the drain cycle, then the result beat is held \
+         until it is taken, which starts the next pass. tile_done fires only in RUN and res_fire \
+         only in RESULT. The unused encodings cannot be reached from reset; they hold."
     });
-    let goto = |to: (&str, u64)| vec![Stmt::Assign(phase_d.clone(), phase(to))];
-    let mut arms = vec![(
-        phase(RUN),
-        vec![Stmt::If(
+    // The handshake events are written as overrides around the case of timed
+    // steps rather than as case arms of RUN and RESULT. Both forms are
+    // equivalent (each event fires only in its own phase), but yosys's FSM
+    // extraction sees the events as free inputs in this form and keeps the
+    // netlist the controller has always had (docs/decisions.md §16); the
+    // case-arm form synthesizes to a different, smaller one.
+    let goto = |to: Phase| vec![Stmt::Assign(phase_d.clone(), phase(to))];
+    let steps: &[(Phase, Phase)] = if lut {
+        &[(FINALIZE, DRAIN), (DRAIN, DRAIN_ACC), (DRAIN_ACC, result)]
+    } else {
+        &[(DRAIN, result)]
+    };
+    let arms = steps
+        .iter()
+        .map(|&(from, to)| (phase(from), goto(to)))
+        .collect();
+    m.item(Item::AlwaysComb(vec![
+        Stmt::Assign(phase_d.clone(), phase_q.clone()),
+        Stmt::If(
             e::and(tile_done.clone(), tile_last_q.clone()),
             goto(if lut { FINALIZE } else { DRAIN }),
             vec![],
-        )],
-    )];
-    if lut {
-        arms.push((phase(FINALIZE), goto(DRAIN)));
-        arms.push((phase(DRAIN), goto(DRAIN_ACC)));
-        arms.push((phase(DRAIN_ACC), goto(result)));
-    } else {
-        arms.push((phase(DRAIN), goto(result)));
-    }
-    arms.push((phase(result), vec![Stmt::If(res_fire, goto(RUN), vec![])]));
-    m.item(Item::AlwaysComb(vec![
-        Stmt::Assign(phase_d.clone(), phase_q.clone()),
+        ),
         Stmt::UniqueCase(phase_q.clone(), arms, vec![]),
+        Stmt::If(res_fire, goto(RUN), vec![]),
     ]));
     m.item(Item::AlwaysFf {
         reset: vec![Stmt::Assign(phase_q.clone(), phase(RUN))],
@@ -378,11 +377,11 @@ pub fn module(cfg: &ArrayConfig) -> Module {
         )],
     )];
     let mut on_wgt = vec![Stmt::Assign(acc_first_q, e::and(tile_done, tile_last_q))];
-    if let Some(pq) = &plane_q {
+    if let (Some(pq), Some(last)) = (&plane_q, plane_last) {
         reset.push(Stmt::Assign(pq.clone(), e::lit(pb, 0)));
         on_wgt.push(Stmt::Assign(
             pq.clone(),
-            e::cond(plane_last, e::lit(pb, 0), e::add(pq.clone(), e::lit(pb, 1))),
+            e::cond(last, e::lit(pb, 0), e::add(pq.clone(), e::lit(pb, 1))),
         ));
     }
     body.push(Stmt::If(wgt_fire, on_wgt, vec![]));
@@ -489,7 +488,7 @@ fn assertions(cfg: &ArrayConfig) -> Vec<Item> {
     let max_tiles = k_tiles(cfg, cfg.max_k()) as u64;
     let port = |p: StreamPort| e::id(p.name());
     // Counts up to max_tiles and holds there (one more than a legal pass needs).
-    let w = 64 - max_tiles.leading_zeros();
+    let w = bits(max_tiles);
     let (res_valid, res_ready) = (port(StreamPort::ResValid), port(StreamPort::ResReady));
     let waiting = e::log_and(res_valid.clone(), e::log_not(res_ready));
     let tiles_q = e::id("assert_tiles_q");

@@ -3,11 +3,11 @@
 //! more K-tiles than `max_k` allows trips `PassFitsMaxK`, and a controller
 //! that drops an untaken result beat trips `ResValidHeld`.
 //!
-//! The co-simulation library builds without them: Verilator 5.006 gives a
-//! model with assertions `VerilatedScope`s, whose destructor uses the
-//! thread's current context rather than the model's, and the shim keeps one
-//! context per model. So each check here is a small standalone Verilator
-//! binary with its own C++ driver. Needs Verilator (`make deps`).
+//! Each check is a small standalone Verilator binary with its own C++ driver,
+//! so it drives the handshakes freely (back-pressure, overlong passes), which
+//! the co-simulation's GEMV driver never does; `sim/tests/assertions.rs`
+//! checks that the co-simulation library reports a failed assertion. Needs
+//! Verilator (`make deps`).
 
 use std::path::Path;
 use std::process::Command;

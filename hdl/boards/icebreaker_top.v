@@ -5,9 +5,10 @@
 // placeholders that elaborate, not board facts. Pins: the
 // generated constraints (the description's `pins`). Clock: the board's
 // oscillator into SB_PLL40_PAD with the description's setting for CLK_MHZ
-// (USE_PLL 1), or the oscillator itself (USE_PLL 0). Reset: held until the PLL
-// locks, then a 16-cycle power-on count; lutcore_board synchronizes it. UART:
-// FTDI channel B, 8N1 at BAUD. LEDs (active low): red = run in progress, green
+// (USE_PLL 1), or the oscillator itself (USE_PLL 0). Below the clock,
+// lutcore_fpga_bridge (shared by the board tops): reset held until the PLL
+// locks, then a 16-cycle power-on count, and the UART bridge. UART: FTDI
+// channel B, 8N1 at BAUD. LEDs (active low): red = run in progress, green
 // = heartbeat (CLK_MHZ / 2^24 Hz).
 module icebreaker_top #(
   parameter integer ACT_W        = 16,  // array beat widths (manifest.json)
@@ -30,10 +31,6 @@ module icebreaker_top #(
   output wire LEDR_N,
   output wire LEDG_N
 );
-  localparam integer CLK_HZ = CLK_MHZ * 1000000;
-  localparam integer DIV    = (CLK_HZ + BAUD / 2) / BAUD;
-
-
   wire clk;
   wire locked;
   generate
@@ -57,16 +54,13 @@ module icebreaker_top #(
     end
   endgenerate
 
-  wire rst_n;
-  lutcore_por u_por (.clk_i(clk), .locked_i(locked), .rst_no(rst_n));
-
   wire [3:0] status;
-  lutcore_board #(
+  lutcore_fpga_bridge #(
     .ACT_W(ACT_W), .WGT_W(WGT_W), .RES_W(RES_W),
     .ACT_AW(ACT_AW), .WGT_AW(WGT_AW), .RES_AW(RES_AW),
-    .BAUD_DIV(DIV), .CLK_HZ(CLK_HZ)
-  ) u_board (
-    .clk_i(clk), .rst_ni(rst_n), .uart_rx_i(RX), .uart_tx_o(TX), .status_o(status));
+    .CLK_MHZ(CLK_MHZ), .BAUD(BAUD)
+  ) u_bridge (
+    .clk_i(clk), .locked_i(locked), .uart_rx_i(RX), .uart_tx_o(TX), .status_o(status));
 
   assign LEDR_N = ~status[1];
   assign LEDG_N = ~status[0];

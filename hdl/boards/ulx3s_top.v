@@ -5,8 +5,9 @@
 // placeholders that elaborate, not board facts. Pins: the
 // generated constraints (the description's `pins`). Clock: the board's
 // oscillator into EHXPLLL with the description's setting for CLK_MHZ (USE_PLL
-// 1), or the oscillator itself (USE_PLL 0). Reset: held until the PLL locks,
-// then a 16-cycle count; lutcore_board synchronizes it. UART: the FTDI FT231X,
+// 1), or the oscillator itself (USE_PLL 0). Below the clock,
+// lutcore_fpga_bridge (shared by the board tops): reset held until the PLL
+// locks, then a 16-cycle count, and the UART bridge. UART: the FTDI FT231X,
 // ftdi_txd (host -> FPGA) and ftdi_rxd (FPGA -> host), 8N1 at BAUD. LEDs:
 // led[0] heartbeat, led[1] run in progress, led[2] toggles per received byte,
 // led[3] out of reset. wifi_gpio0 is held high so the ESP32 does not reset the
@@ -32,10 +33,6 @@ module ulx3s_top #(
   output wire [7:0] led,
   output wire       wifi_gpio0
 );
-  localparam integer CLK_HZ = CLK_MHZ * 1000000;
-  localparam integer DIV    = (CLK_HZ + BAUD / 2) / BAUD;
-
-
   wire clk;
   wire locked;
   generate
@@ -84,16 +81,13 @@ module ulx3s_top #(
     end
   endgenerate
 
-  wire rst_n;
-  lutcore_por u_por (.clk_i(clk), .locked_i(locked), .rst_no(rst_n));
-
   wire [3:0] status;
-  lutcore_board #(
+  lutcore_fpga_bridge #(
     .ACT_W(ACT_W), .WGT_W(WGT_W), .RES_W(RES_W),
     .ACT_AW(ACT_AW), .WGT_AW(WGT_AW), .RES_AW(RES_AW),
-    .BAUD_DIV(DIV), .CLK_HZ(CLK_HZ)
-  ) u_board (
-    .clk_i(clk), .rst_ni(rst_n), .uart_rx_i(ftdi_txd), .uart_tx_o(ftdi_rxd),
+    .CLK_MHZ(CLK_MHZ), .BAUD(BAUD)
+  ) u_bridge (
+    .clk_i(clk), .locked_i(locked), .uart_rx_i(ftdi_txd), .uart_tx_o(ftdi_rxd),
     .status_o(status));
 
   assign led = {4'b0000, status[3], status[2], status[1], status[0]};

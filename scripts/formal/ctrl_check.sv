@@ -1,6 +1,7 @@
 // Formal wrapper: the stream rules of `lutcore_ctrl`, with free valid/ready.
 //
-// Hand-written (not generated). The environment drives act_valid_i,
+// Hand-written (not generated); tests/interface_instances.rs holds the `dut`
+// instance to the generated controller's ports. The environment drives act_valid_i,
 // act_last_i, wgt_valid_i and res_ready_i freely in every step (no
 // assumption at all, not even that valid stays up), reset is held in step 1
 // only. The wrapper counts the beats of the current pass and checks, in

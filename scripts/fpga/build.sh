@@ -72,7 +72,8 @@ mkdir -p "$out"
 times+=("gen=$(since "$t")")
 core=$(scripts/manifest.py "$out/rtl" top)
 rtl=$(scripts/manifest.py "$out/rtl" files)
-hdl="hdl/lutcore_uart_rx.v hdl/lutcore_uart_tx.v hdl/lutcore_ram_sdp.v hdl/lutcore_reset_sync.v hdl/lutcore_skid.v hdl/lutcore_board.v hdl/boards/lutcore_por.v hdl/boards/$top.v"
+# The bridge (hdl/files.txt), the board tops' shared part and the board's top.
+hdl="$(grep -v '^#' hdl/files.txt | sed 's|^|hdl/|' | tr '\n' ' ')hdl/boards/lutcore_por.v hdl/boards/lutcore_fpga_bridge.v hdl/boards/$top.v"
 # Fails (with the reason) unless the array is a LUT array the board tops wrap.
 scripts/fpga/board.py "$desc" params "$out/rtl/manifest.json" "$target" >/dev/null
 scripts/fpga/board.py "$desc" constraints "$out/$board.$con_ext"

@@ -32,9 +32,7 @@ use std::io::{self, Read, Write};
 
 use lutcore_contract::config::{Arch, ArrayConfig};
 use lutcore_contract::interface::check_instance;
-use lutcore_contract::layout::{
-    check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, Beat, WeightMatrix,
-};
+use lutcore_contract::layout::{check_fits, k_tiles, rtl_act_beats, Beat, WeightMatrix};
 use lutcore_gen::{Design, GeneratedFile, Port};
 
 use crate::model::SimModel;
@@ -64,7 +62,9 @@ pub mod op {
 pub const PROTOCOL_VERSION: u8 = 1;
 
 /// The hand-written board files every board build uses (board-independent
-/// part; the board tops in `hdl/boards/` add clock and pins).
+/// part; the board tops in `hdl/boards/` add clock and pins), in the order of
+/// `hdl/files.txt`, the list the scripts read ([`HDL_LIST`]; a test holds the
+/// two together).
 pub const HDL_FILES: &[(&str, &str)] = &[
     (
         "lutcore_uart_rx.v",
@@ -86,6 +86,9 @@ pub const HDL_FILES: &[(&str, &str)] = &[
     ("lutcore_board.v", include_str!("../../hdl/lutcore_board.v")),
 ];
 
+/// `hdl/files.txt`: the names of [`HDL_FILES`], one a line, `#` comments.
+pub const HDL_LIST: &str = include_str!("../../hdl/files.txt");
+
 /// Name of the co-simulation top (`hdl/lutcore_nonsynth_board.v`).
 pub const SIM_TOP: &str = "lutcore_nonsynth_board";
 
@@ -100,9 +103,13 @@ pub const SIM_TOP_FILE: (&str, &str) = (
 /// parameters (Verilator reads the files in order, one compilation unit).
 pub const SIM_PARAMS_FILE: &str = "lutcore_nonsynth_board_params.v";
 
+/// Fewest clock cycles per UART bit the board's UART takes (`BAUD_DIV` of
+/// `hdl/lutcore_board.v`).
+pub const MIN_BAUD_DIV: u32 = 4;
+
 /// Clock cycles per UART bit in co-simulation: the smallest the board's UART
 /// takes, so a byte costs 40 clocks.
-pub const SIM_BAUD_DIV: u32 = 4;
+pub const SIM_BAUD_DIV: u32 = MIN_BAUD_DIV;
 
 /// The board descriptions, one per board (`boards/<name>.json`), compiled in.
 /// Each holds every fact of its board: device, tools and nextpnr flags,
@@ -222,7 +229,7 @@ pub struct BoardParams {
     pub wgt_aw: u32,
     /// log2 of the result RAM depth (beats).
     pub res_aw: u32,
-    /// Clock cycles per UART bit (≥ 4).
+    /// Clock cycles per UART bit (≥ [`MIN_BAUD_DIV`]).
     pub baud_div: u32,
 }
 
@@ -242,7 +249,7 @@ impl BoardParams {
     }
 
     /// Check that the board top can be built with these parameters: every
-    /// log2 depth in `1..=`[`MAX_AW`], a baud divider of at least 4.
+    /// log2 depth in `1..=`[`MAX_AW`], a baud divider of at least [`MIN_BAUD_DIV`].
     pub fn check(&self) -> Result<(), BoardError> {
         for (name, aw) in [
             ("activation", self.act_aw),
@@ -255,9 +262,9 @@ impl BoardParams {
                 )));
             }
         }
-        if self.baud_div < 4 {
+        if self.baud_div < MIN_BAUD_DIV {
             return Err(BoardError::Shape(format!(
-                "baud divider {} < 4",
+                "baud divider {} < {MIN_BAUD_DIV}",
                 self.baud_div
             )));
         }
@@ -502,6 +509,15 @@ impl SimUart {
         &self.model
     }
 
+    /// A failed assertion of the array inside the bridge, as an I/O error
+    /// (checked once per write and read, not per clock).
+    fn check_assertions(&self) -> io::Result<()> {
+        match self.model.error() {
+            Some(e) => Err(io::Error::other(e)),
+            None => Ok(()),
+        }
+    }
+
     fn step(&mut self) -> io::Result<()> {
         self.model.tick();
         self.cycles += 1;
@@ -530,6 +546,7 @@ impl Write for SimUart {
                 }
             }
         }
+        self.check_assertions()?;
         Ok(buf.len())
     }
 
@@ -556,6 +573,7 @@ impl Read for SimUart {
             }
             self.step()?;
         }
+        self.check_assertions()?;
         let n = buf.len().min(self.received.len());
         for (slot, b) in buf.iter_mut().zip(self.received.drain(..n)) {
             *slot = b;
@@ -820,25 +838,9 @@ impl<'a> BoardDriver<'a> {
         w: &WeightMatrix,
         x: &[i8],
     ) -> Result<BoardGemv, BoardError> {
-        if x.len() != w.cols() {
-            return Err(BoardError::Shape(format!(
-                "x has {} activations but W is {}x{}",
-                x.len(),
-                w.rows(),
-                w.cols()
-            )));
-        }
-        if w.wtype() != cfg.weights() {
-            return Err(BoardError::Shape(format!(
-                "W holds {} weights, the array {}",
-                w.wtype(),
-                cfg.weights()
-            )));
-        }
-        if w.rows() == 0 {
-            return Err(BoardError::Shape("W has no rows (M = 0)".into()));
-        }
-        check_fits(cfg, w.cols())?;
+        crate::gemv::check_x_len(w, x.len())?;
+        // Checks the weight type, M > 0 and K <= max_k, and lays out every row tile.
+        let packed = crate::gemv::PackedWeights::new(cfg, w)?;
         let info = self.check_config(cfg)?;
         let (out0, in0) = (self.bytes_out, self.bytes_in);
         let (kt, batch) = plan(
@@ -849,16 +851,14 @@ impl<'a> BoardDriver<'a> {
             info.res_aw.into(),
         )?;
         let rows = cfg.rows();
-        let tiles = w.rows().div_ceil(rows);
+        let tiles = packed.row_tiles();
         self.load_act(0, &rtl_act_beats(cfg, x))?;
         let mut results = Vec::with_capacity(tiles * rows);
         let (mut cycles, mut runs) = (0u64, 0usize);
         let mut t0 = 0;
         while t0 < tiles {
             let n = batch.min(tiles - t0);
-            let beats: Vec<Beat> = (t0..t0 + n)
-                .flat_map(|t| rtl_weight_beats(cfg, w, t * rows))
-                .collect();
+            let beats: Vec<Beat> = packed.tile_beats(t0..t0 + n).map(<[u32]>::to_vec).collect();
             self.load_wgt(0, &beats)?;
             cycles += u64::from(self.run(kt as u16, n as u16, beats.len() as u32)?);
             runs += 1;
@@ -983,6 +983,20 @@ mod tests {
             );
         }
         assert_eq!(d.top, SIM_TOP);
+    }
+
+    #[test]
+    fn hdl_files_are_the_list_the_scripts_read() {
+        let listed: Vec<&str> = HDL_LIST
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        let compiled: Vec<&str> = HDL_FILES.iter().map(|f| f.0).collect();
+        assert_eq!(
+            compiled, listed,
+            "sim/src/board.rs HDL_FILES vs hdl/files.txt"
+        );
     }
 
     #[test]

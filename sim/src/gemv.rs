@@ -151,6 +151,13 @@ impl PackedWeights {
         (self.tiles * self.beats_per_pass) as u64 * u64::from(self.cfg.weight_beat_bits()) / 8
     }
 
+    /// The weight beats of row tiles `tiles`, in stream order (tile after
+    /// tile), each `ceil(weight_beat_bits / 32)` words.
+    pub fn tile_beats(&self, tiles: std::ops::Range<usize>) -> std::slice::Chunks<'_, u32> {
+        let per_tile = self.beats_per_pass * self.words_per_beat;
+        self.words[tiles.start * per_tile..tiles.end * per_tile].chunks(self.words_per_beat)
+    }
+
     fn beat(&self, tile: usize, i: usize) -> &[u32] {
         let at = (tile * self.beats_per_pass + i) * self.words_per_beat;
         &self.words[at..at + self.words_per_beat]
@@ -192,6 +199,18 @@ impl StreamPorts {
     }
 }
 
+/// Error unless a vector of `n` activations fits `w` (K = `n`).
+pub(crate) fn check_x_len(w: &WeightMatrix, n: usize) -> Result<(), SimError> {
+    if n != w.cols() {
+        return Err(SimError::Shape(format!(
+            "x has {n} activations but W is {}x{}",
+            w.rows(),
+            w.cols()
+        )));
+    }
+    Ok(())
+}
+
 /// Run `y = W·x` on `model`, an array generated for `cfg`: reset it, stream
 /// every row tile, collect one result beat per tile. Errors (never panics)
 /// on shape or type mismatches, a model of another config, or a design that
@@ -202,14 +221,7 @@ pub fn run_gemv<A: Activation>(
     w: &WeightMatrix,
     x: &[A],
 ) -> Result<GemvRun, SimError> {
-    if x.len() != w.cols() {
-        return Err(SimError::Shape(format!(
-            "x has {} activations but W is {}x{}",
-            x.len(),
-            w.rows(),
-            w.cols()
-        )));
-    }
+    check_x_len(w, x.len())?;
     let packed = PackedWeights::new(cfg, w)?;
     let mut results = vec![0i32; w.rows()];
     let run = run_gemm(model, &packed, x, 1, &mut results)?;

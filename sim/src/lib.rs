@@ -125,6 +125,18 @@ pub enum SimError {
         /// What was wrong.
         detail: String,
     },
+    /// An assertion of the design failed (models are built with Verilator's `--assert`).
+    #[error("`{top}`: assertion failed at {location}: `{code}`{}", if doc.is_empty() { String::new() } else { format!(" ({doc})") })]
+    Assertion {
+        /// Top module.
+        top: String,
+        /// Source file name and line of the assertion.
+        location: String,
+        /// The source line.
+        code: String,
+        /// The comment above it, if any.
+        doc: String,
+    },
     /// The design stopped making progress.
     #[error("simulation deadlock: no completion after {cycles} cycles ({detail})")]
     Deadlock {

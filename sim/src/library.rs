@@ -33,8 +33,13 @@ use crate::shim::{Shim, TraceFormat};
 use crate::SimError;
 
 /// Flags passed to every Verilator run (before `--top-module` and the files).
+/// `--assert +define+LUTCORE_ASSERT` turns on the arrays' stream-protocol
+/// assertions ([`lutcore_gen::control::ASSERT_DEFINE`]) and the `unique case`
+/// checks; a failure is reported by [`SimModel::error`].
 pub const VERILATOR_FLAGS: &[&str] = &[
     "--cc",
+    "--assert",
+    "+define+LUTCORE_ASSERT",
     "-O3",
     "--x-assign",
     "fast",
@@ -47,9 +52,12 @@ pub const VERILATOR_FLAGS: &[&str] = &[
 /// Flags passed to every C++ compile (before include directories).
 /// `-O3 -march=native`: the model is built on the machine that runs it (the
 /// CPU is part of the cache key); together they took the default array from
-/// 0.89 to 1.0 M cycles/s.
+/// 0.89 to 1.0 M cycles/s. `-DVL_USER_STOP`: the shim, not Verilator's
+/// runtime, handles a failed assertion (it records it instead of aborting the
+/// process; see [`crate::shim`]).
 pub const CXX_FLAGS: &[&str] = &[
     "-std=c++17",
+    "-DVL_USER_STOP",
     "-O3",
     "-march=native",
     "-fPIC",
@@ -382,23 +390,27 @@ fn runtime_includes(root: &Path) -> Vec<PathBuf> {
     vec![root.join("include"), root.join("include").join("vltstd")]
 }
 
-/// Verilator's runtime objects, compiled once per toolchain and flag set.
-fn runtime_objects(
+/// Verilator runtime units (`include/<unit>.cpp`) compiled with `flags`, once
+/// per toolchain and flag set, into `<cache>/runtime-<tag><hash>/`; every
+/// design links the same objects.
+fn runtime_units(
     cache: &Path,
     vroot: &Path,
-    version: &str,
-    cxx_version: &str,
+    (version, cxx_version): (&str, &str),
+    tag: &str,
+    units: &[&str],
+    flags: &[&str],
 ) -> Result<Vec<PathBuf>, SimError> {
-    let flags = CXX_FLAGS.join(" ");
+    let joined = flags.join(" ");
     let key = hash_hex(&[
         version.as_bytes(),
         cxx_version.as_bytes(),
-        flags.as_bytes(),
+        joined.as_bytes(),
+        units.join(" ").as_bytes(),
         vroot.as_os_str().as_encoded_bytes(),
     ]);
-    let dir = cache.join(format!("runtime-{}", &key[..20]));
+    let dir = cache.join(format!("runtime-{tag}{}", &key[..20]));
     let _lock = DirLock::acquire(&dir)?;
-    let units = ["verilated", "verilated_threads"];
     let objs: Vec<PathBuf> = units.iter().map(|u| dir.join(format!("{u}.o"))).collect();
     let done = dir.join("done");
     if !done.is_file() {
@@ -407,47 +419,45 @@ fn runtime_objects(
             .zip(&objs)
             .map(|(u, o)| (vroot.join("include").join(format!("{u}.cpp")), o.clone()))
             .collect();
-        compile_all(&jobs, &runtime_includes(vroot), CXX_FLAGS)?;
-        fs::write(&done, format!("{version}\n{cxx_version}\n{flags}\n"))
+        compile_all(&jobs, &runtime_includes(vroot), flags)?;
+        fs::write(&done, format!("{version}\n{cxx_version}\n{joined}\n"))
             .map_err(io_err("writing", &done))?;
     }
     Ok(objs)
 }
 
-/// Verilator's trace writer of `format` (e.g. `verilated_fst_c.cpp`, which
-/// includes GTKWave's FST writer), compiled once per toolchain with the
-/// trace build's flags.
-fn trace_runtime_object(
+/// Verilator's runtime (`verilated.cpp`, `verilated_threads.cpp`).
+fn runtime_objects(
     cache: &Path,
     vroot: &Path,
-    version: &str,
-    cxx_version: &str,
+    versions: (&str, &str),
+) -> Result<Vec<PathBuf>, SimError> {
+    runtime_units(
+        cache,
+        vroot,
+        versions,
+        "",
+        &["verilated", "verilated_threads"],
+        CXX_FLAGS,
+    )
+}
+
+/// Verilator's trace writer of `format` (e.g. `verilated_fst_c.cpp`, which
+/// includes GTKWave's FST writer), with the trace build's flags.
+fn trace_runtime_objects(
+    cache: &Path,
+    vroot: &Path,
+    versions: (&str, &str),
     format: TraceFormat,
-) -> Result<PathBuf, SimError> {
-    let flags = cxx_flags(Some(format));
-    let joined = flags.join(" ");
-    let unit = format.runtime_unit();
-    let key = hash_hex(&[
-        version.as_bytes(),
-        cxx_version.as_bytes(),
-        joined.as_bytes(),
-        unit.as_bytes(),
-        vroot.as_os_str().as_encoded_bytes(),
-    ]);
-    let dir = cache.join(format!("runtime-{format}-{}", &key[..20]));
-    let _lock = DirLock::acquire(&dir)?;
-    let obj = dir.join(format!("{unit}.o"));
-    let done = dir.join("done");
-    if !done.is_file() {
-        let job = (
-            vroot.join("include").join(format!("{unit}.cpp")),
-            obj.clone(),
-        );
-        compile_all(&[job], &runtime_includes(vroot), &flags)?;
-        fs::write(&done, format!("{version}\n{cxx_version}\n{joined}\n"))
-            .map_err(io_err("writing", &done))?;
-    }
-    Ok(obj)
+) -> Result<Vec<PathBuf>, SimError> {
+    runtime_units(
+        cache,
+        vroot,
+        versions,
+        &format!("{format}-"),
+        &[format.runtime_unit()],
+        &cxx_flags(Some(format)),
+    )
 }
 
 /// Revision of the build recipe (file grouping etc.), part of the cache key.
@@ -668,15 +678,10 @@ impl SimLibrary {
         run(cmd)?;
 
         let vroot = verilator_root()?;
-        let mut runtime = runtime_objects(cache, &vroot, version, cxx_version)?;
+        let versions = (version, cxx_version);
+        let mut runtime = runtime_objects(cache, &vroot, versions)?;
         if let Some(t) = trace {
-            runtime.push(trace_runtime_object(
-                cache,
-                &vroot,
-                version,
-                cxx_version,
-                t,
-            )?);
+            runtime.extend(trace_runtime_objects(cache, &vroot, versions, t)?);
         }
 
         let mut sources: Vec<(u64, String)> = Vec::new();
@@ -760,6 +765,14 @@ impl SimLibrary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn builds_define_the_assertions_of_the_generator() {
+        let define = format!("+define+{}", lutcore_gen::control::ASSERT_DEFINE);
+        assert!(
+            VERILATOR_FLAGS.contains(&define.as_str()) && VERILATOR_FLAGS.contains(&"--assert")
+        );
+    }
 
     #[test]
     fn a_missing_verilator_says_how_to_install_it() {

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use lutcore_contract::interface::{Dir, StreamPort};
 use lutcore_gen::Port;
 
-use crate::shim::{port_words, Shim, TraceFormat, TRACE_CYCLE};
+use crate::shim::{port_words, Shim, TraceFormat, FIRED_ERROR, TRACE_CYCLE};
 use crate::SimError;
 
 /// One instance of a Verilated design. Dropping it frees the model; the
@@ -384,10 +384,57 @@ impl SimModel {
                 res.as_mut_ptr(),
             )
         };
+        if fired & FIRED_ERROR != 0 {
+            if let Some(e) = self.error() {
+                return Err(e);
+            }
+        }
         Ok(StreamFired {
             act: fired & 1 != 0,
             wgt: fired & 2 != 0,
             res: fired & 4 != 0,
+        })
+    }
+
+    /// The first assertion of the design that failed (Verilator `--assert`;
+    /// [`stream_cycle`](Self::stream_cycle) returns it as soon as it happens),
+    /// as [`SimError::Assertion`] with the source line and the comment above
+    /// it; `None` if none has.
+    pub fn error(&self) -> Option<SimError> {
+        let mut file = [0u8; 4096];
+        // SAFETY: the handle is live and `file` has room for the `cap` bytes
+        // the shim writes (NUL-terminated).
+        let line = unsafe {
+            (self.shim.error)(
+                self.handle.as_ptr(),
+                file.as_mut_ptr().cast(),
+                file.len() as u32,
+            )
+        };
+        if line == 0 {
+            return None;
+        }
+        let file = std::ffi::CStr::from_bytes_until_nul(&file)
+            .map(|c| c.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // The failing line and the comment above it (the generator documents each assertion).
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let at = |i: usize| lines.get(i).map_or("", |l| l.trim());
+        let source = at(line as usize - 1).to_string();
+        let doc = at((line as usize).saturating_sub(2))
+            .strip_prefix("//")
+            .map(|d| d.trim().to_string());
+        Some(SimError::Assertion {
+            top: self.top.clone(),
+            location: format!(
+                "{}:{line}",
+                Path::new(&file)
+                    .file_name()
+                    .map_or(file.clone(), |n| n.to_string_lossy().into_owned())
+            ),
+            code: source,
+            doc: doc.unwrap_or_default(),
         })
     }
 

@@ -9,6 +9,10 @@
 //! * `uint32_t lutcore_sim_port_count(void)`: number of ports.
 //! * `void* lutcore_sim_new(void)`: a new `VerilatedContext` + `V<top>`
 //!   (null if construction threw); `void lutcore_sim_free(void*)` frees it.
+//! * `uint32_t lutcore_sim_error(void*, char* file, uint32_t cap)`: the
+//!   source line of the first failed assertion (or `$stop`) of the model, 0
+//!   if none; copies the source file's path into `file` (NUL-terminated,
+//!   truncated to `cap` bytes).
 //! * `void lutcore_sim_eval(void*)`: evaluate the model.
 //! * `void lutcore_sim_tick(void*)`: `clk_i = 0; eval; clk_i = 1; eval`
 //!   (just `eval` if the top has no `clk_i`).
@@ -31,7 +35,9 @@
 //!   handshakes, copying `res_data_o` into `res` when a result beat is taken
 //!   (`res_valid_o && res_ready_i`); drive `wgt_data_i` from `wgt` unless it is
 //!   null; raise `clk_i` and evaluate. Returns bit 0: the activation beat was
-//!   accepted, bit 1: the weight beat was, bit 2: a result beat was taken.
+//!   accepted, bit 1: the weight beat was, bit 2: a result beat was taken,
+//!   bit 3: the model has reported an error (`lutcore_sim_error`), in this
+//!   cycle or before.
 //!
 //! Trace builds ([`cpp_shim_traced`] with a [`TraceFormat`], for a model
 //! Verilated with `--trace-fst` or `--trace`) add:
@@ -46,6 +52,18 @@
 //!
 //! Normal builds emit exactly the text of [`cpp_shim`] and none of this, so
 //! their speed and cache entries are unaffected.
+//!
+//! Contexts and errors: each model has its own `VerilatedContext`, and
+//! Verilator finds "the" context through a per-thread pointer
+//! (`Verilated::threadContextp`) when it reports an error and when it frees a
+//! model's scopes. So every function that enters a model first makes that
+//! model's context the thread's, and `lutcore_sim_free` restores the previous
+//! one (or none, if it was the freed one). Verilator's runtime is compiled
+//! with `VL_USER_STOP` ([`crate::library::CXX_FLAGS`]), and the shim's
+//! `vl_stop` records the first failed assertion instead of aborting the
+//! process; the model keeps running and the driver reports the error
+//! ([`crate::SimModel::error`]). Verilator itself prints the assertion's
+//! message (`Assertion failed in …`) on standard output.
 //!
 //! Port names must be plain C identifiers that are not C++ keywords (all
 //! lutcore ports are), so Verilator keeps them as the member names.
@@ -68,6 +86,8 @@ pub mod symbols {
     pub const NEW: &str = "lutcore_sim_new";
     /// `void lutcore_sim_free(void*)`
     pub const FREE: &str = "lutcore_sim_free";
+    /// `uint32_t lutcore_sim_error(void*, char*, uint32_t)`
+    pub const ERROR: &str = "lutcore_sim_error";
     /// `void lutcore_sim_eval(void*)`
     pub const EVAL: &str = "lutcore_sim_eval";
     /// `void lutcore_sim_tick(void*)`
@@ -90,6 +110,7 @@ pub(crate) struct Shim {
     pub(crate) port_count: unsafe extern "C" fn() -> u32,
     pub(crate) new: unsafe extern "C" fn() -> *mut c_void,
     pub(crate) free: unsafe extern "C" fn(*mut c_void),
+    pub(crate) error: ErrorFn,
     pub(crate) eval: unsafe extern "C" fn(*mut c_void),
     pub(crate) tick: unsafe extern "C" fn(*mut c_void),
     pub(crate) set: unsafe extern "C" fn(*mut c_void, u32, *const u32),
@@ -101,6 +122,12 @@ pub(crate) struct Shim {
     /// Keeps the function pointers above valid.
     _lib: libloading::Library,
 }
+
+/// `lutcore_sim_error(model, file, cap) -> line` (module docs).
+pub(crate) type ErrorFn = unsafe extern "C" fn(*mut c_void, *mut c_char, u32) -> u32;
+
+/// Bit of `lutcore_sim_stream_cycle`'s result: the model has reported an error.
+pub(crate) const FIRED_ERROR: u32 = 1 << 3;
 
 /// `lutcore_sim_stream_cycle(model, ctl, act, wgt, res) -> fired` (module docs).
 pub(crate) type StreamCycleFn =
@@ -138,6 +165,7 @@ impl Shim {
             let free = *lib
                 .get::<unsafe extern "C" fn(*mut c_void)>(sym::FREE.as_bytes())
                 .map_err(err)?;
+            let error = *lib.get::<ErrorFn>(sym::ERROR.as_bytes()).map_err(err)?;
             let eval = *lib
                 .get::<unsafe extern "C" fn(*mut c_void)>(sym::EVAL.as_bytes())
                 .map_err(err)?;
@@ -184,6 +212,7 @@ impl Shim {
                 port_count,
                 new,
                 free,
+                error,
                 eval,
                 tick,
                 set,
@@ -371,7 +400,9 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
     }
     let _ = writeln!(w);
     let _ = writeln!(w, "#include <cstdint>");
+    let _ = writeln!(w, "#include <cstdio>");
     let _ = writeln!(w, "#include <new>");
+    let _ = writeln!(w, "#include <string>");
     let _ = writeln!(w);
     let _ = writeln!(w, "#include \"verilated.h\"");
     let _ = writeln!(w, "#include \"{class}.h\"");
@@ -402,6 +433,12 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
     let _ = writeln!(w, "struct LutcoreSim {{");
     let _ = writeln!(w, "    VerilatedContext ctx;");
     let _ = writeln!(w, "    {class} model;");
+    let _ = writeln!(
+        w,
+        "    // The first failed assertion: source file and line (0: none)."
+    );
+    let _ = writeln!(w, "    std::string error_file;");
+    let _ = writeln!(w, "    uint32_t error_line = 0;");
     match trace {
         None => {
             let _ = writeln!(
@@ -433,15 +470,47 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
     let _ = writeln!(w, "}};");
     let _ = writeln!(
         w,
-        "inline {class}& model_of(void* p) {{ return static_cast<LutcoreSim*>(p)->model; }}"
+        "// The simulation this thread entered last: where vl_stop records."
     );
-    if trace.is_some() {
-        let _ = writeln!(
-            w,
-            "inline LutcoreSim& sim_of(void* p) {{ return *static_cast<LutcoreSim*>(p); }}"
-        );
-    }
+    let _ = writeln!(w, "thread_local LutcoreSim* t_current = nullptr;");
+    let _ = writeln!(
+        w,
+        "// Make the model's context the thread's (Verilator reports errors to it)."
+    );
+    let _ = writeln!(w, "inline LutcoreSim& sim_of(void* p) {{");
+    let _ = writeln!(w, "    auto* s = static_cast<LutcoreSim*>(p);");
+    let _ = writeln!(w, "    Verilated::threadContextp(&s->ctx);");
+    let _ = writeln!(w, "    t_current = s;");
+    let _ = writeln!(w, "    return *s;");
+    let _ = writeln!(w, "}}");
+    let _ = writeln!(
+        w,
+        "inline {class}& model_of(void* p) {{ return sim_of(p).model; }}"
+    );
     let _ = writeln!(w, "}}  // namespace");
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "// Verilator's handler of $stop and failed assertions (the runtime is built with"
+    );
+    let _ = writeln!(
+        w,
+        "// VL_USER_STOP): record the first one and keep running instead of aborting."
+    );
+    let _ = writeln!(
+        w,
+        "void vl_stop(const char* filename, int linenum, const char* hier) {{"
+    );
+    let _ = writeln!(w, "    (void)hier;");
+    let _ = writeln!(w, "    Verilated::threadContextp()->gotError(true);");
+    let _ = writeln!(w, "    LutcoreSim* s = t_current;");
+    let _ = writeln!(w, "    if (!s || s->error_line != 0) return;");
+    let _ = writeln!(w, "    s->error_file = filename ? filename : \"\";");
+    let _ = writeln!(
+        w,
+        "    s->error_line = linenum > 0 ? static_cast<uint32_t>(linenum) : 1u;"
+    );
+    let _ = writeln!(w, "}}");
     let _ = writeln!(w);
     let _ = writeln!(
         w,
@@ -459,12 +528,37 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
     let _ = writeln!(w);
     let _ = writeln!(w, "LUTCORE_EXPORT void lutcore_sim_free(void* p) {{");
     let _ = writeln!(w, "    if (!p) return;");
-    let _ = writeln!(w, "    auto* s = static_cast<LutcoreSim*>(p);");
+    let _ = writeln!(
+        w,
+        "    VerilatedContext* const prev = Verilated::threadContextp();"
+    );
+    let _ = writeln!(w, "    LutcoreSim* const s = &sim_of(p);");
+    let _ = writeln!(w, "    VerilatedContext* const mine = &s->ctx;");
     let _ = writeln!(w, "    s->model.final();");
     if trace.is_some() {
         let _ = writeln!(w, "    s->close_trace();");
     }
     let _ = writeln!(w, "    delete s;");
+    let _ = writeln!(w, "    t_current = nullptr;");
+    let _ = writeln!(
+        w,
+        "    Verilated::threadContextp(prev == mine ? nullptr : prev);"
+    );
+    let _ = writeln!(w, "}}");
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "LUTCORE_EXPORT uint32_t lutcore_sim_error(void* p, char* file, uint32_t cap) {{"
+    );
+    let _ = writeln!(
+        w,
+        "    const LutcoreSim& s = *static_cast<const LutcoreSim*>(p);"
+    );
+    let _ = writeln!(
+        w,
+        "    if (file && cap) std::snprintf(file, cap, \"%s\", s.error_file.c_str());"
+    );
+    let _ = writeln!(w, "    return s.error_line;");
     let _ = writeln!(w, "}}");
     let _ = writeln!(w);
     if trace.is_some() {
@@ -602,7 +696,8 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
             "LUTCORE_EXPORT uint32_t {}(void* p, uint32_t ctl, const uint32_t* act, const uint32_t* wgt, uint32_t* res) {{",
             symbols::STREAM_CYCLE
         );
-        let _ = writeln!(w, "    {class}& m = model_of(p);");
+        let _ = writeln!(w, "    LutcoreSim& s = sim_of(p);");
+        let _ = writeln!(w, "    {class}& m = s.model;");
         let _ = writeln!(
             w,
             "    if (act) {{\n{}\n    }}",
@@ -639,7 +734,10 @@ pub fn cpp_shim_traced(top: &str, ports: &[Port], trace: Option<TraceFormat>) ->
         );
         let _ = writeln!(w, "    m.{} = 1;", n(Clk));
         let _ = writeln!(w, "    m.eval();{dump}");
-        let _ = writeln!(w, "    return fired;");
+        let _ = writeln!(
+            w,
+            "    return fired | (s.error_line != 0 ? {FIRED_ERROR}u : 0u);"
+        );
         let _ = writeln!(w, "}}");
     }
     s

@@ -4,14 +4,15 @@
 //! reference, the protocol's answers, and the batching of row tiles.
 //!
 //! One Verilated build serves every test (small RAMs so a GEMV of a few
-//! dozen rows needs several runs; baud divider 4 so a byte is 40 clocks).
+//! dozen rows needs several runs; the co-simulation's baud divider, so a byte is
+//! 40 clocks).
 
 use std::sync::OnceLock;
 
 use lutcore_contract::config::{preset, ArrayConfig};
 use lutcore_contract::layout::WeightMatrix;
 use lutcore_contract::reference::gemv_plain;
-use lutcore_sim::board::{op, BoardDriver, BoardError, BoardParams, SimUart};
+use lutcore_sim::board::{op, BoardDriver, BoardError, BoardParams, SimUart, SIM_BAUD_DIV};
 use lutcore_sim::{board_design, SimLibrary};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -20,7 +21,7 @@ const PARAMS: BoardParams = BoardParams {
     act_aw: 6,
     wgt_aw: 7,
     res_aw: 3,
-    baud_div: 4,
+    baud_div: SIM_BAUD_DIV,
 };
 
 fn cfg() -> ArrayConfig {
@@ -63,7 +64,7 @@ fn info_describes_the_array_and_buffers() {
     let info = d.check_config(&cfg()).expect("config matches");
     assert_eq!((info.act_bytes, info.wgt_bytes, info.res_bytes), (4, 2, 16));
     assert_eq!((info.act_aw, info.wgt_aw, info.res_aw), (6, 7, 3));
-    assert_eq!(info.baud_div, 4);
+    assert_eq!(info.baud_div, SIM_BAUD_DIV);
 }
 
 #[test]

@@ -113,27 +113,24 @@ module lutcore_ctrl (
     end
   end
 
-  // Phase: run until the last K-tile's last weight beat, then finalize, drain the lookup and the
-  // accumulate stage, and hold the result beat until it is taken. The unused encodings cannot be
-  // reached from reset; they hold.
+  // Phase: the last K-tile's last weight beat starts the finalize cycle, the lookup and the
+  // accumulate stage drain one cycle each, and the taken result beat starts the next pass.
+  // tile_done fires only in RUN and res_fire only in RESULT. The unused encodings cannot be reached
+  // from reset; they hold.
   always_comb begin
     phase_d = phase_q;
+    if (tile_done & tile_last_q) begin
+      phase_d = FINALIZE;
+    end
     unique case (phase_q)
-      RUN: begin
-        if (tile_done & tile_last_q) begin
-          phase_d = FINALIZE;
-        end
-      end
       FINALIZE:  phase_d = DRAIN;
       DRAIN:     phase_d = DRAIN_ACC;
       DRAIN_ACC: phase_d = RESULT;
-      RESULT: begin
-        if (res_fire) begin
-          phase_d = RUN;
-        end
-      end
       default:   ;
     endcase
+    if (res_fire) begin
+      phase_d = RUN;
+    end
   end
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
