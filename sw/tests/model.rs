@@ -862,3 +862,30 @@ fn prompt_batches_equal_token_by_token_decoding_bit_for_bit() {
         }
     }
 }
+
+/// An f16 KV cache stores keys and values rounded to f16: with llama.cpp's
+/// numerics (which round them to f16 already) the logits equal the f32
+/// cache's bit for bit; with BitNet's they differ (the precision is not ignored).
+#[test]
+fn f16_kv_cache_rounds_keys_and_values_only() {
+    use lutcore_sw::model::{KvCache, KvPrecision};
+    let dir = tempfile::tempdir().unwrap();
+    let path = synth(&small_shape("bitnet", 2, GgmlType::TQ2_0), dir.path());
+    let model = Model::load(&path, &LutBackend { threads: 1 }, |_, _| {}).unwrap();
+    let c = &model.config;
+    let run = |numerics, kv| {
+        let mut s = Session::new(&model, 1);
+        s.numerics = numerics;
+        s.cache = KvCache::with_precision(c.layers, c.kv_heads, kv);
+        assert_eq!(s.cache.precision(), kv);
+        s.forward(&TOKENS, true).unwrap()
+    };
+    assert_eq!(
+        run(Numerics::LlamaCpp, KvPrecision::F32),
+        run(Numerics::LlamaCpp, KvPrecision::F16)
+    );
+    assert_ne!(
+        run(Numerics::BitNet, KvPrecision::F32),
+        run(Numerics::BitNet, KvPrecision::F16)
+    );
+}
