@@ -85,6 +85,29 @@ pub struct ForwardArgs {
     /// Activation quantization and roundings.
     #[arg(long, value_enum, default_value_t = NumericsArg::Bitnet)]
     pub numerics: NumericsArg,
+    /// KV cache precision: f32 (exact) or f16 (half the memory to page in and
+    /// to read per attention step; keys and values rounded to f16, which moves
+    /// the logits slightly: docs/performance.md).
+    #[arg(long, value_enum, default_value_t = KvArg::F32)]
+    pub kv: KvArg,
+}
+
+/// `--kv`: how the KV cache stores keys and values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum KvArg {
+    /// f32, exactly as computed.
+    F32,
+    /// IEEE half (rounded to nearest).
+    F16,
+}
+
+impl From<KvArg> for lutcore_sw::model::KvPrecision {
+    fn from(a: KvArg) -> Self {
+        match a {
+            KvArg::F32 => lutcore_sw::model::KvPrecision::F32,
+            KvArg::F16 => lutcore_sw::model::KvPrecision::F16,
+        }
+    }
 }
 
 impl ForwardArgs {
@@ -523,21 +546,38 @@ pub fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
     }
     let mut session = Session::new(&model, a.forward.threads);
     session.numerics = a.forward.numerics.into();
+    let kv: lutcore_sw::model::KvPrecision = a.forward.kv.into();
+    session.cache = lutcore_sw::model::KvCache::with_precision(c.layers, c.kv_heads, kv);
     // The KV cache for the whole run, allocated (and paged in) before timing.
-    let kv_bytes = [c.kv_dim(), 2 * std::mem::size_of::<f32>(), positions]
+    let kv_bytes = [c.kv_dim(), 2 * kv.bytes(), positions]
         .iter()
         .fold(c.layers as u64, |acc, &x| acc.saturating_mul(x as u64));
     if let Some(avail) = available_memory().filter(|&m| kv_bytes > m) {
         bail!(
-            "the KV cache for {positions} positions needs {:.2} GiB, but only {:.2} GiB of memory is available: lower -n/--n-predict or shorten the prompt",
+            "the KV cache for {positions} positions needs {:.2} GiB, but only {:.2} GiB of memory is available: lower -n/--n-predict or shorten the prompt (or use --kv f16)",
             kv_bytes as f64 / (1u64 << 30) as f64, avail as f64 / (1u64 << 30) as f64
         );
     }
+    // Set-up, timed on its own: the KV cache (allocated and paged in) and the
+    // int8 head's table (greedy decoding), so that the prompt's time counts
+    // only the prompt (the thread pool started when the model was loaded).
+    let t = Instant::now();
     session.cache.reserve(positions, model.config.head_dim)?;
+    let mut setup = vec![format!(
+        "KV cache {:.1} MB ({} for {positions} positions) paged in",
+        kv_bytes as f64 / 1e6,
+        match kv {
+            lutcore_sw::model::KvPrecision::F32 => "f32",
+            lutcore_sw::model::KvPrecision::F16 => "f16",
+        }
+    )];
     if a.temp <= 0.0 {
         // Greedy: the int8 head with exact refinement picks the exact head's argmax.
         session.head = lutcore_sw::model::HeadMode::Int8Refined;
+        model.int8_head();
+        setup.push("int8 head built".into());
     }
+    let setup_s = t.elapsed().as_secs_f64();
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;
@@ -568,9 +608,18 @@ pub fn cmd_run(a: &RunArgs) -> Result<ExitCode> {
     }
     let decode_s = t.elapsed().as_secs_f64();
     writeln!(out)?;
+    eprintln!("set-up: {setup_s:.3} s ({})", setup.join(", "));
     eprintln!(
-        "prompt: {} tokens in {:.3} s ({:.1} tokens/s); decode: {} tokens in {:.3} s ({:.2} tokens/s)",
-        prompt.len(), prompt_s, prompt.len() as f64 / prompt_s, generated, decode_s, generated as f64 / decode_s.max(1e-9)
+        "prompt: {} tokens in {:.3} s ({:.1} tokens/s)",
+        prompt.len(),
+        prompt_s,
+        prompt.len() as f64 / prompt_s.max(1e-9)
+    );
+    eprintln!(
+        "decode: {} tokens in {:.3} s ({:.2} tokens/s)",
+        generated,
+        decode_s,
+        generated as f64 / decode_s.max(1e-9)
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -600,6 +649,8 @@ pub fn cmd_logits(a: &LogitsArgs) -> Result<ExitCode> {
     let t = Instant::now();
     let mut session = Session::new(&model, a.forward.threads);
     session.numerics = a.forward.numerics.into();
+    session.cache =
+        lutcore_sw::model::KvCache::with_precision(c.layers, c.kv_heads, a.forward.kv.into());
     let rows = session.forward(&a.tokens, true)?;
     check_finite_logits(&rows, "--tokens")?;
     let bytes: Vec<u8> = rows

@@ -183,7 +183,7 @@ def llama_decode_speed(lm, prompt_tokens, n_predict, threads, repeats, flash_att
 
 # ---------------------------------------------------------------- lutcore side
 
-RUN_RE = re.compile(r"prompt: (\d+) tokens in ([\d.]+) s \(([\d.]+) tokens/s\); "
+RUN_RE = re.compile(r"prompt: (\d+) tokens in ([\d.]+) s \(([\d.]+) tokens/s\)\s*;?\s*"
                     r"decode: (\d+) tokens in ([\d.]+) s \(([\d.]+) tokens/s\)")
 
 
@@ -211,10 +211,11 @@ def lutcore_run(exe, model, prompt, n_predict, threads, repeats):
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
             raise RuntimeError(f"lutcore run failed (rc {p.returncode}): {p.stderr.strip()[-2000:]}")
+        # `prompt: ...` and `decode: ...` are the last two stderr lines.
         lines = [l for l in p.stderr.strip().splitlines() if l.strip()]
-        m = RUN_RE.search(lines[-1]) if lines else None
+        m = RUN_RE.search("\n".join(lines[-2:])) if lines else None
         if not m:
-            raise RuntimeError(f"cannot parse lutcore run's last stderr line: {lines[-1:]!r}")
+            raise RuntimeError(f"cannot parse lutcore run's last stderr lines: {lines[-2:]!r}")
         runs.append({"prompt_tokens": int(m.group(1)), "prompt_s": float(m.group(2)),
                      "decode_tokens": int(m.group(4)), "decode_s": float(m.group(5)),
                      "tok_s": float(m.group(6)), "loadavg_1m": la})

@@ -8,7 +8,8 @@
 
 use std::sync::Arc;
 
-use crate::kernels::{Isa, KernelOptions, LutGemm, Scheme};
+use crate::kernels::prefill::{PrefillGemm, PREFILL_MIN_BATCH};
+use crate::kernels::{Dispatch, Isa, KernelOptions, LutGemm, Scheme};
 use lutcore_contract::dtype::WeightType;
 use lutcore_contract::layout::WeightMatrix;
 use lutcore_contract::reference::gemv_plain;
@@ -45,8 +46,10 @@ pub trait Linear: Send + Sync {
 }
 
 /// Apply several matrices of the same K to the same tokens: `outs[i]` gets
-/// `mats[i].gemm(x, n, ..)`'s result, bit for bit. LUT matrices share one
-/// table build and one pass of the thread pool ([`LutGemm::gemm_many`]).
+/// `mats[i].gemm(x, n, ..)`'s result, bit for bit. Below
+/// [`PREFILL_MIN_BATCH`] tokens LUT matrices share one table build and one
+/// pass of the thread pool ([`LutGemm::gemm_many`]); from there on each
+/// matrix runs its own [`Linear::gemm`] (the prefill kernel, which builds no tables).
 /// Errors leave the matrix name empty (the caller knows which matrices it passed).
 pub fn gemm_many(
     mats: &[&dyn Linear],
@@ -61,11 +64,14 @@ pub fn gemm_many(
             detail: format!("{} matrices but {} outputs", mats.len(), outs.len()),
         });
     }
-    match mats
-        .iter()
-        .map(|m| m.as_lut())
-        .collect::<Option<Vec<&LutGemm>>>()
-    {
+    let fused = if n < PREFILL_MIN_BATCH {
+        mats.iter()
+            .map(|m| m.as_lut())
+            .collect::<Option<Vec<&LutGemm>>>()
+    } else {
+        None
+    };
+    match fused {
         Some(l) => LutGemm::gemm_many(&l, x, n, outs).map_err(|e| BackendError::Failed {
             backend: "lut".into(),
             matrix: String::new(),
@@ -126,31 +132,43 @@ impl Backend for RefBackend {
 }
 
 /// The fast CPU backend: [`LutGemm`] (native ternary tables for ternary
-/// weights, bit planes otherwise).
+/// weights, bit planes otherwise) for fewer than [`PREFILL_MIN_BATCH`]
+/// tokens (decoding), the int8 [`PrefillGemm`] for batches from there on (a
+/// prompt). Both are exact, so the choice never changes a result. Every
+/// matrix is packed for both at [`Backend::prepare`]: the prefill copy costs
+/// 2 bits per weight (4 for uint3–4) besides the LUT packing.
 #[derive(Clone, Copy, Debug)]
 pub struct LutBackend {
     /// Threads per matmul.
     pub threads: usize,
 }
 
-struct LutLinear(LutGemm);
+struct LutLinear {
+    lut: LutGemm,
+    prefill: PrefillGemm,
+}
 
 impl Linear for LutLinear {
     fn rows(&self) -> usize {
-        self.0.rows()
+        self.lut.rows()
     }
     fn cols(&self) -> usize {
-        self.0.cols()
+        self.lut.cols()
     }
     fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), BackendError> {
-        self.0.gemm(x, n, out).map_err(|e| BackendError::Failed {
+        if n >= PREFILL_MIN_BATCH {
+            self.prefill.gemm(x, n, out)
+        } else {
+            self.lut.gemm(x, n, out)
+        }
+        .map_err(|e| BackendError::Failed {
             backend: "lut".into(),
             matrix: String::new(),
             detail: e.to_string(),
         })
     }
     fn as_lut(&self) -> Option<&LutGemm> {
-        Some(&self.0)
+        Some(&self.lut)
     }
 }
 
@@ -169,7 +187,8 @@ impl Backend for LutBackend {
 
 impl LutBackend {
     /// [`Backend::prepare`] with the kernels of `isa` (which must be available)
-    /// instead of [`Isa::detect`]'s selection.
+    /// instead of [`Isa::detect`]'s selection (the prefill kernel is the one
+    /// [`Dispatch::prefill`] names for it).
     pub fn prepare_for(
         &self,
         isa: Isa,
@@ -181,12 +200,15 @@ impl LutBackend {
         if w.wtype() == WeightType::Ternary {
             opts.scheme = Scheme::TernaryNative;
         }
-        let g = LutGemm::new(w, &opts).map_err(|e| BackendError::Failed {
+        let failed = |e: crate::kernels::KernelError| BackendError::Failed {
             backend: "lut".into(),
             matrix: name.into(),
             detail: e.to_string(),
-        })?;
-        Ok(Arc::new(LutLinear(g)))
+        };
+        let lut = LutGemm::new(w, &opts).map_err(failed)?;
+        let kernel = Dispatch::new(isa).map_err(failed)?.prefill();
+        let prefill = PrefillGemm::new(w, kernel, self.threads).map_err(failed)?;
+        Ok(Arc::new(LutLinear { lut, prefill }))
     }
 }
 

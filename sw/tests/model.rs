@@ -807,3 +807,85 @@ mod validation {
         assert_has(&e, &["is a directory", "not a GGUF file"]);
     }
 }
+
+/// A prompt run as one batch (every BitLinear on the int8 prefill kernel,
+/// attention tiled over the prompt's tokens) gives the logits of
+/// token-by-token decoding (LUT kernels, one token per call) bit for bit, on
+/// the `tiny` shape and on the `700m` shape (its matrices, heads and
+/// vocabulary; 2 of its 24 layers to keep the test short), with 1 and 2
+/// threads, f32 and f16 KV caches. The prompt is longer than one attention
+/// tile and is split in two batches, so later batches start after cached
+/// positions.
+#[test]
+fn prompt_batches_equal_token_by_token_decoding_bit_for_bit() {
+    use lutcore_sw::kernels::prefill::PREFILL_MIN_BATCH;
+    use lutcore_sw::model::{KvCache, KvPrecision};
+    let dir = tempfile::tempdir().unwrap();
+    let tokens: Vec<u32> = (0..37u32).map(|i| (i * 7919 + 13) % 32000).collect();
+    let (first, second) = tokens.split_at(21);
+    assert!(second.len() >= PREFILL_MIN_BATCH);
+    for name in ["tiny", "700m"] {
+        let mut shape = SynthShape::named(name).unwrap();
+        shape.layers = shape.layers.min(2);
+        let path = dir.path().join(format!("{name}.gguf"));
+        write_model(&shape, None, 5, &path, |_, _| {}).unwrap();
+        for threads in [1, 2] {
+            let model = Model::load(&path, &LutBackend { threads }, |_, _| {}).unwrap();
+            let c = &model.config;
+            for kv in [KvPrecision::F32, KvPrecision::F16] {
+                let session = || {
+                    let mut s = Session::new(&model, threads);
+                    s.cache = KvCache::with_precision(c.layers, c.kv_heads, kv);
+                    s
+                };
+                let mut s = session();
+                let mut batched = s.forward(first, true).unwrap();
+                batched.extend(s.forward(second, true).unwrap());
+                let mut s = session();
+                let single: Vec<Vec<f32>> = tokens
+                    .iter()
+                    .flat_map(|&t| s.forward(&[t], true).unwrap())
+                    .collect();
+                assert_eq!(batched.len(), single.len());
+                for (pos, (a, b)) in batched.iter().zip(&single).enumerate() {
+                    let differ = a
+                        .iter()
+                        .zip(b)
+                        .filter(|(x, y)| x.to_bits() != y.to_bits())
+                        .count();
+                    assert_eq!(
+                        differ, 0,
+                        "{name}, {threads} thread(s), {kv:?} KV: {differ} logits of position {pos} differ between the prompt batch and token-by-token decoding"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// An f16 KV cache stores keys and values rounded to f16: with llama.cpp's
+/// numerics (which round them to f16 already) the logits equal the f32
+/// cache's bit for bit; with BitNet's they differ (the precision is not ignored).
+#[test]
+fn f16_kv_cache_rounds_keys_and_values_only() {
+    use lutcore_sw::model::{KvCache, KvPrecision};
+    let dir = tempfile::tempdir().unwrap();
+    let path = synth(&small_shape("bitnet", 2, GgmlType::TQ2_0), dir.path());
+    let model = Model::load(&path, &LutBackend { threads: 1 }, |_, _| {}).unwrap();
+    let c = &model.config;
+    let run = |numerics, kv| {
+        let mut s = Session::new(&model, 1);
+        s.numerics = numerics;
+        s.cache = KvCache::with_precision(c.layers, c.kv_heads, kv);
+        assert_eq!(s.cache.precision(), kv);
+        s.forward(&TOKENS, true).unwrap()
+    };
+    assert_eq!(
+        run(Numerics::LlamaCpp, KvPrecision::F32),
+        run(Numerics::LlamaCpp, KvPrecision::F16)
+    );
+    assert_ne!(
+        run(Numerics::BitNet, KvPrecision::F32),
+        run(Numerics::BitNet, KvPrecision::F16)
+    );
+}

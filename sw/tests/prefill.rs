@@ -11,7 +11,7 @@ use lutcore_contract::{WeightMatrix, WeightType};
 use lutcore_sw::kernels::prefill::{
     PrefillGemm, PrefillIsa, PrefillWeights, PREFILL_MIN_BATCH, ROW_BLOCK,
 };
-use lutcore_sw::kernels::{Isa, KernelError};
+use lutcore_sw::kernels::{Dispatch, Isa, KernelError, SimdPath};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -142,13 +142,38 @@ fn tiny_shapes() {
     }
 }
 
+/// The prefill kernel is chosen by the one dispatcher: generic selected →
+/// generic kernel; any selection → a kernel this CPU runs; AVX2 selected
+/// explicitly (`LUTCORE_KERNEL=avx2`) → never the zmm kernel; no request →
+/// the fastest kernel this CPU has. [`PrefillIsa::detect`] is the
+/// dispatcher's choice for the process's selection (run with
+/// `LUTCORE_KERNEL=generic` to see it reach the generic kernel).
 #[test]
-fn kernel_choice_follows_the_isa_cap() {
-    assert_eq!(PrefillIsa::for_isa(Isa::Generic), PrefillIsa::Generic);
-    let avx2 = PrefillIsa::for_isa(Isa::Avx2);
-    assert!(avx2 != PrefillIsa::Avx512Vnni && avx2.is_available());
-    let best = PrefillIsa::for_isa(Isa::Avx512);
-    assert_eq!(best, *PrefillIsa::available().last().unwrap());
+fn kernel_choice_goes_through_the_dispatcher() {
+    assert_eq!(
+        Dispatch::new(Isa::Generic).unwrap().prefill(),
+        PrefillIsa::Generic
+    );
+    let requested = std::env::var("LUTCORE_KERNEL")
+        .ok()
+        .filter(|v| v.trim().parse::<Isa>().is_ok());
+    for isa in Isa::available() {
+        let d = Dispatch::new(isa).unwrap();
+        let k = d.prefill();
+        assert!(k.is_available(), "{isa}: {k}");
+        assert_eq!(d.isa(SimdPath::Prefill), k.isa());
+        if isa == Isa::Avx2 && requested.is_some() {
+            assert_ne!(k, PrefillIsa::Avx512Vnni);
+        }
+        if requested.is_none() && isa != Isa::Generic {
+            assert_eq!(k, *PrefillIsa::available().last().unwrap());
+        }
+    }
+    let detected = PrefillIsa::detect();
+    assert_eq!(detected, Dispatch::new(Isa::detect()).unwrap().prefill());
+    if requested.as_deref().map(str::trim) == Some("generic") {
+        assert_eq!(detected, PrefillIsa::Generic);
+    }
     const { assert!(PREFILL_MIN_BATCH >= 1) };
 }
 

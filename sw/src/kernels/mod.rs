@@ -102,26 +102,39 @@ impl Isa {
         static SELECTED: OnceLock<Isa> = OnceLock::new();
         *SELECTED.get_or_init(|| {
             let best = *Isa::available().last().unwrap_or(&Isa::Generic);
-            match std::env::var("LUTCORE_KERNEL") {
-                Ok(v) if !v.trim().is_empty() => match v.trim().parse::<Isa>() {
-                    Ok(isa) if isa.is_available() => isa,
-                    Ok(isa) => {
-                        eprintln!(
-                            "lutcore: LUTCORE_KERNEL={v}: {}; using {}",
-                            KernelError::IsaUnavailable(isa),
-                            best.name()
-                        );
-                        best
-                    }
-                    Err(e) => {
-                        eprintln!("lutcore: {e}; using {}", best.name());
-                        best
-                    }
-                },
-                _ => best,
+            match requested_isa() {
+                Some((_, Ok(isa))) if isa.is_available() => isa,
+                Some((v, Ok(isa))) => {
+                    eprintln!(
+                        "lutcore: LUTCORE_KERNEL={v}: {}; using {}",
+                        KernelError::IsaUnavailable(isa),
+                        best.name()
+                    );
+                    best
+                }
+                Some((_, Err(e))) => {
+                    eprintln!("lutcore: {e}; using {}", best.name());
+                    best
+                }
+                None => best,
             }
         })
     }
+}
+
+/// The non-empty value of env `LUTCORE_KERNEL` and the ISA it names (read
+/// once per process).
+fn requested_isa() -> Option<(String, Result<Isa, KernelError>)> {
+    static REQUEST: OnceLock<Option<(String, Result<Isa, KernelError>)>> = OnceLock::new();
+    REQUEST
+        .get_or_init(|| match std::env::var("LUTCORE_KERNEL") {
+            Ok(v) if !v.trim().is_empty() => {
+                let isa = v.trim().parse::<Isa>();
+                Some((v, isa))
+            }
+            _ => None,
+        })
+        .clone()
 }
 
 /// The CPU features the SIMD paths use, read once per process.
@@ -132,6 +145,14 @@ struct Features {
     f16c: bool,
     /// AVX-512 F, BW and VL, and the opt-in `LUTCORE_UNVERIFIED_AVX512` set.
     avx512: bool,
+    /// AVX2 and AVX-VNNI (`vpdpbusd` on ymm, VEX).
+    avxvnni: bool,
+    /// AVX-512 F, BW and VNNI (no opt-in: the prefill kernels that use it
+    /// are verified, see [`prefill`]).
+    avx512vnni: bool,
+    /// `LUTCORE_KERNEL` named an ISA (a cap on every path, the prefill
+    /// kernel included), rather than leaving the choice to the CPU.
+    requested: bool,
 }
 
 impl Features {
@@ -149,6 +170,9 @@ impl Features {
                         && has!("avx512f")
                         && has!("avx512bw")
                         && has!("avx512vl"),
+                    avxvnni: has!("avx2") && has!("avxvnni"),
+                    avx512vnni: has!("avx512f") && has!("avx512bw") && has!("avx512vnni"),
+                    requested: matches!(requested_isa(), Some((_, Ok(_)))),
                 }
             }
             #[cfg(not(target_arch = "x86_64"))]
@@ -157,6 +181,9 @@ impl Features {
                 fma: false,
                 f16c: false,
                 avx512: false,
+                avxvnni: false,
+                avx512vnni: false,
+                requested: matches!(requested_isa(), Some((_, Ok(_)))),
             }
         })
     }
@@ -184,17 +211,22 @@ pub enum SimdPath {
     F16Dot,
     /// int8·int16 dot product of the int8 output head (`model::head`): generic, AVX2.
     Int8Dot,
+    /// Int8 multiply-add GEMM of a batch of tokens ([`prefill`]): generic,
+    /// AVX2 (`vpmaddubsw`, or AVX-VNNI where the CPU has it), AVX-512 (VNNI);
+    /// [`Dispatch::prefill`] names the kernel.
+    Prefill,
 }
 
 impl SimdPath {
     /// Every path, for reports and tests.
-    pub const ALL: [SimdPath; 6] = [
+    pub const ALL: [SimdPath; 7] = [
         SimdPath::LutGemm,
         SimdPath::TernaryNative,
         SimdPath::Quantize,
         SimdPath::F32,
         SimdPath::F16Dot,
         SimdPath::Int8Dot,
+        SimdPath::Prefill,
     ];
 }
 
@@ -224,11 +256,14 @@ impl Dispatch {
     }
 
     /// The ISA `path` runs. Every AVX-512 CPU has AVX2, so the paths without
-    /// an AVX-512 version run their AVX2 one.
+    /// an AVX-512 version run their AVX2 one. The one exception to "no
+    /// faster than selected": [`SimdPath::Prefill`] runs its AVX-512 VNNI
+    /// kernel under a default AVX2 selection ([`Dispatch::prefill`]).
     #[inline]
     pub fn isa(&self, path: SimdPath) -> Isa {
         let f = &self.features;
         match (self.selected, path) {
+            (_, SimdPath::Prefill) => self.prefill().isa(),
             (Isa::Generic, _) => Isa::Generic,
             (isa, SimdPath::LutGemm) => isa,
             (_, SimdPath::TernaryNative | SimdPath::Quantize | SimdPath::Int8Dot) if f.avx2 => {
@@ -238,6 +273,54 @@ impl Dispatch {
             (_, SimdPath::F16Dot) if f.avx2 && f.f16c && f.fma => Isa::Avx2,
             _ => Isa::Generic,
         }
+    }
+
+    /// The prefill kernel ([`SimdPath::Prefill`]) this selection runs:
+    /// generic for [`Isa::Generic`]; otherwise the fastest the CPU has among
+    /// AVX-512 VNNI, AVX-VNNI and AVX2. AVX-512 VNNI needs no opt-in (unlike
+    /// the AVX-512 LUT kernels, the prefill kernels are verified on an
+    /// AVX-512 VNNI CPU), so a selection of AVX2 runs it too, unless
+    /// `LUTCORE_KERNEL=avx2` asked for AVX2 explicitly: then AVX-VNNI (ymm)
+    /// is the fastest.
+    pub fn prefill(&self) -> prefill::PrefillIsa {
+        use prefill::PrefillIsa as P;
+        let f = &self.features;
+        let zmm = match self.selected {
+            Isa::Generic => return P::Generic,
+            Isa::Avx512 => true,
+            Isa::Avx2 => !f.requested,
+        };
+        if zmm && f.avx512vnni {
+            P::Avx512Vnni
+        } else if f.avxvnni {
+            P::AvxVnni
+        } else if f.avx2 {
+            P::Avx2
+        } else {
+            P::Generic
+        }
+    }
+}
+
+impl prefill::PrefillIsa {
+    /// Whether this CPU (and build) can run this prefill kernel (no opt-in
+    /// needed; see [`Dispatch::prefill`]).
+    pub fn is_available(self) -> bool {
+        use prefill::PrefillIsa as P;
+        let f = Features::get();
+        match self {
+            P::Generic => true,
+            P::Avx2 => f.avx2,
+            P::AvxVnni => f.avxvnni,
+            P::Avx512Vnni => f.avx512vnni,
+        }
+    }
+
+    /// The kernel [`Isa::detect`]'s selection runs ([`Dispatch::prefill`]).
+    pub fn detect() -> prefill::PrefillIsa {
+        Dispatch::new(Isa::detect())
+            .map(|d| d.prefill())
+            .unwrap_or(prefill::PrefillIsa::Generic)
     }
 }
 
@@ -307,7 +390,8 @@ mod tests {
     use super::*;
 
     /// Generic reaches generic code on every path; any other selection gives
-    /// each path an ISA this CPU runs, no faster than the one selected.
+    /// each path an ISA this CPU runs, no faster than the one selected (the
+    /// prefill kernel: one this CPU runs, see [`Dispatch::prefill`]).
     #[test]
     fn every_path_runs_an_available_isa_no_faster_than_selected() {
         let generic = Dispatch::new(Isa::Generic).unwrap();
@@ -316,7 +400,12 @@ mod tests {
             .all(|&p| generic.isa(p) == Isa::Generic));
         for isa in Isa::available() {
             let d = Dispatch::new(isa).unwrap();
-            for p in SimdPath::ALL {
+            let k = d.prefill();
+            assert!(k.is_available() && d.isa(SimdPath::Prefill) == k.isa());
+            for p in SimdPath::ALL
+                .into_iter()
+                .filter(|&p| p != SimdPath::Prefill)
+            {
                 assert!(
                     d.isa(p).is_available() && d.isa(p) <= isa,
                     "{isa}: {p:?} runs {}",

@@ -33,9 +33,14 @@
 //! * `Avx512Vnni`: zmm `vpdpbusd`, 16 rows × up to 8 tokens per pass.
 //! * `AvxVnni`: ymm `vpdpbusd` (VEX), 16 rows × up to 4 tokens.
 //! * `Avx2`: ymm `vpmaddubsw` into i16 accumulators, widened to i32 every
-//!   [`PrefillWeights::flush_steps`] steps (before any i16 can overflow),
-//!   16 rows × up to 4 tokens.
+//!   `⌊32767 / (2·max_code·128·8/CB)⌋` steps (ternary 15, uint4 4), before
+//!   any i16 can overflow; 16 rows × up to 4 tokens.
 //! * `Generic`: the same layout in scalar code, any CPU.
+//!
+//! Which one runs is decided with every other SIMD path by
+//! [`super::Dispatch::prefill`] (so `LUTCORE_KERNEL=generic` reaches the
+//! generic kernel); [`PrefillIsa::detect`] is that choice for the process's
+//! selection.
 //!
 //! Threads split the row blocks (dynamic chunks on the shared
 //! [`super::pool::SpinPool`]); each thread walks its rows once per block of
@@ -50,13 +55,17 @@ use super::{Isa, KernelError};
 use lutcore_contract::dtype::WeightType;
 use lutcore_contract::layout::WeightMatrix;
 
-/// Smallest batch for which the model should use [`PrefillGemm`] rather than
-/// the LUT kernels: from 2 tokens on, every prefill kernel with AVX2 or VNNI
-/// is faster than the native ternary LUT kernel (ternary 8640x3200, 1 thread,
-/// hot: AVX2 329 µs against ~400 at n = 2; 1536x4096: AVX-VNNI 66–84 µs against
-/// 99–115; `lutcore bench gemv --batch N` and the ignored `bench_8640x3200` of
-/// the prefill tests; table in `docs/decisions.md` §14). At one token the AVX2
-/// kernel only ties the LUT kernel (the VNNI ones are faster).
+/// Smallest batch for which `backend::LutBackend` runs [`PrefillGemm`]
+/// rather than the LUT kernels: a prompt of 2 or more tokens; decoding (one
+/// token) stays on the LUT kernels. Measured with `lutcore bench gemv --shape
+/// S --weights ternary --batch 1 --batch 2 --batch 3 --batch 4 --threads 1`
+/// (2026-12-03, Zen 5 VM, cold µs, 700M shapes 1536x1536 / 4096x1536): at 2
+/// tokens the AVX-512 VNNI kernel takes 35 / 73 against the native LUT
+/// kernel's 64 / 140, AVX-VNNI (`LUTCORE_KERNEL=avx2`) 45 against 70 on
+/// 1536x1536. At 1 token the VNNI kernels are also faster (32 against 41),
+/// but the AVX2 kernel only ties the LUT kernel (221 against 223 µs hot on
+/// 8640x3200, `docs/decisions.md` §17) and the LUT layout streams 1.67
+/// instead of 2 bits per weight, so one token keeps the LUT kernels.
 pub const PREFILL_MIN_BATCH: usize = 2;
 
 /// Rows per row block.
@@ -102,63 +111,18 @@ impl PrefillIsa {
         }
     }
 
-    /// Whether this CPU (and build) can run it. Unlike the AVX-512 LUT
-    /// kernels these need no opt-in: the kernel tests check every kernel
-    /// this machine has bit-exact, and they were run on an AVX-512 VNNI CPU.
-    pub fn is_available(self) -> bool {
-        match self {
-            PrefillIsa::Generic => true,
-            #[cfg(target_arch = "x86_64")]
-            PrefillIsa::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
-            #[cfg(target_arch = "x86_64")]
-            PrefillIsa::AvxVnni => {
-                std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("avxvnni")
-            }
-            #[cfg(target_arch = "x86_64")]
-            PrefillIsa::Avx512Vnni => {
-                std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx512bw")
-                    && std::arch::is_x86_feature_detected!("avx512vnni")
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            _ => false,
-        }
-    }
-
     /// Every kernel this CPU runs, `Generic` first, fastest last.
     pub fn available() -> Vec<PrefillIsa> {
         Self::ALL.into_iter().filter(|k| k.is_available()).collect()
     }
 
-    /// The fastest kernel within the instruction set `isa` allows:
-    /// `Generic` for [`Isa::Generic`]; for [`Isa::Avx2`] AVX-VNNI if the CPU
-    /// has it, else AVX2; for [`Isa::Avx512`] AVX-512 VNNI if the CPU has it,
-    /// else as for AVX2. (So `LUTCORE_KERNEL=generic|avx2`, through
-    /// [`Isa::detect`], also caps this kernel.)
-    pub fn for_isa(isa: Isa) -> PrefillIsa {
-        let allowed: &[PrefillIsa] = match isa {
-            Isa::Generic => &[PrefillIsa::Generic],
-            Isa::Avx2 => &[PrefillIsa::Generic, PrefillIsa::Avx2, PrefillIsa::AvxVnni],
-            Isa::Avx512 => &PrefillIsa::ALL,
-        };
-        allowed
-            .iter()
-            .rev()
-            .copied()
-            .find(|k| k.is_available())
-            .unwrap_or(PrefillIsa::Generic)
-    }
-
-    /// The fastest available kernel, capped by `LUTCORE_KERNEL` if set
-    /// (`generic`, `avx2`; `avx512` or unset allow every kernel).
-    pub fn detect() -> PrefillIsa {
-        match std::env::var("LUTCORE_KERNEL")
-            .ok()
-            .and_then(|v| v.trim().parse::<Isa>().ok())
-        {
-            Some(isa) if isa != Isa::Avx512 => Self::for_isa(isa),
-            _ => Self::for_isa(Isa::Avx512),
+    /// The instruction set the kernel belongs to (as [`super::Dispatch::isa`]
+    /// names it for [`super::SimdPath::Prefill`]).
+    pub fn isa(self) -> Isa {
+        match self {
+            PrefillIsa::Generic => Isa::Generic,
+            PrefillIsa::Avx2 | PrefillIsa::AvxVnni => Isa::Avx2,
+            PrefillIsa::Avx512Vnni => Isa::Avx512,
         }
     }
 }
@@ -180,6 +144,8 @@ pub struct PrefillWeights {
     /// K steps (records per row block).
     steps: usize,
     row_blocks: usize,
+    /// K steps the AVX2 kernel accumulates in i16 before widening to i32:
+    /// `⌊32767 / (2·max_code·128·8/CB)⌋` (ternary 15, uint4 4).
     flush_steps: usize,
     data: Vec<Record>,
 }
@@ -195,21 +161,22 @@ impl PrefillWeights {
         let steps = cols.div_ceil(kstep);
         let row_blocks = rows.div_ceil(ROW_BLOCK);
         let mut data = vec![Record([0; RECORD]); row_blocks * steps];
-        for rb in 0..row_blocks {
-            for st in 0..steps {
-                let rec = &mut data[rb * steps + st].0;
-                for (byte, b) in rec.iter_mut().enumerate() {
-                    let (h, i, j) = (byte / 32, (byte % 32) / 4, byte % 4);
-                    let row = rb * ROW_BLOCK + 8 * h + i;
-                    if row >= rows {
-                        continue;
-                    }
-                    for s in 0..cpb {
-                        let col = st * kstep + 4 * s + j;
-                        if col < cols {
-                            *b |= w.code(row, col) << (cb as usize * s);
-                        }
-                    }
+        // Row by row, one K step at a time: byte `j` of a row's 4 bytes in a
+        // record packs columns `4s + j` of the step, `s ∈ 0..8/CB`.
+        let mut codes = vec![0u8; steps * kstep];
+        for row in 0..rows {
+            for (col, c) in codes[..cols].iter_mut().enumerate() {
+                *c = w.code(row, col);
+            }
+            let (rb, r) = (row / ROW_BLOCK, row % ROW_BLOCK);
+            let at = 32 * (r / 8) + 4 * (r % 8);
+            for (rec, step) in data[rb * steps..(rb + 1) * steps]
+                .iter_mut()
+                .zip(codes.chunks_exact(kstep))
+            {
+                for j in 0..4 {
+                    rec.0[at + j] =
+                        (0..cpb).fold(0u8, |b, s| b | step[4 * s + j] << (cb as usize * s));
                 }
             }
         }
@@ -244,11 +211,6 @@ impl PrefillWeights {
     /// Bytes of packed weights streamed per call (with padding).
     pub fn weight_bytes(&self) -> usize {
         self.data.len() * RECORD
-    }
-    /// K steps the AVX2 kernel accumulates in i16 before widening to i32:
-    /// `⌊32767 / (2·max_code·128·8/CB)⌋` (ternary 15, uint4 4).
-    pub fn flush_steps(&self) -> usize {
-        self.flush_steps
     }
     /// Columns per K step.
     fn kstep(&self) -> usize {
@@ -660,10 +622,6 @@ impl PrefillGemm {
         Ok(PrefillGemm { w, isa, pool })
     }
 
-    /// The packed weights.
-    pub fn weights(&self) -> &PrefillWeights {
-        &self.w
-    }
     /// The kernel that runs.
     pub fn isa(&self) -> PrefillIsa {
         self.isa
@@ -687,6 +645,7 @@ impl PrefillGemm {
     pub fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), KernelError> {
         let (m, k) = (self.w.rows, self.w.cols);
         check_batch(m, k, x.len(), n, out.len())?;
+        super::note(super::SimdPath::Prefill, self.isa.isa());
         let acts = Acts::new(&self.w, x, n);
         let o = OutPtr::new(out, n, m);
         let job = |rbs: Range<usize>| {

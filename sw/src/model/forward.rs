@@ -19,6 +19,7 @@
 //! [`Session::isa`] selects ([`Dispatch`]).
 
 use super::f32ops::{axpy, dot, rmsnorm, rope, rope_angles, round_f16, silu_mul};
+use super::kv_cache::HeadRows;
 use super::par::for_pieces;
 use super::quant::QuantizedTokens;
 use super::{BitLinear, FfnAct, HeadMode, KvCache, Model, ModelError};
@@ -125,6 +126,133 @@ pub fn bitlinear_many(
         .collect())
 }
 
+/// Query tokens per attention tile: every key and value row of a head is
+/// loaded once per tile and used by all of its tokens (from L1), instead of
+/// once per token.
+const ATTN_TILE: usize = 16;
+
+/// Shape of one attention call.
+#[derive(Clone, Copy)]
+struct AttnShape {
+    /// Query heads.
+    heads: usize,
+    /// Query heads per KV head.
+    group: usize,
+    /// Head dimension.
+    d: usize,
+    /// Positions in the cache before these tokens.
+    p0: usize,
+    /// Tokens (their keys and values are in the cache already).
+    n: usize,
+    /// Round the softmax weights to f16 (llama.cpp's numerics).
+    llama: bool,
+}
+
+/// Causal attention of `n` query tokens (`q`, token-major, `n × heads·d`)
+/// over a layer's cache (`kc`, `vc` per KV head): token `t` attends to
+/// positions `0 ..= p0 + t`. Returns `n × heads·d`, token-major.
+///
+/// The work is cut per head into tiles of up to [`ATTN_TILE`] tokens, which
+/// the pool's threads claim. Within a tile the loops run over positions
+/// outside and tokens inside, but each token's own operations (its dot
+/// products, its softmax, its `out += w·v` in position order) are the same
+/// as for a tile of one token, so the result does not depend on how many
+/// tokens a call holds: a prompt gives the logits of token-by-token decoding
+/// bit for bit.
+fn attention(
+    cpu: Dispatch,
+    s: AttnShape,
+    q: &[f32],
+    kc: &[HeadRows],
+    vc: &[HeadRows],
+    threads: usize,
+) -> Vec<f32> {
+    let AttnShape {
+        heads,
+        group,
+        d,
+        p0,
+        n,
+        llama,
+    } = s;
+    let h = heads * d;
+    let inv = 1.0 / (d as f32).sqrt();
+    // Head-major output (head, token, d): a claimed run of units is contiguous.
+    let mut out_hm = vec![0f32; n * h];
+    let tile = |hd: usize, t0: usize, out: &mut [f32], scratch: &mut Scratch| {
+        let tt = out.len() / d;
+        let len_max = p0 + t0 + tt;
+        let Scratch { scores, kbuf, vbuf } = scratch;
+        let kh = kc[hd / group].f32_prefix(len_max * d, kbuf);
+        let vh = vc[hd / group].f32_prefix(len_max * d, vbuf);
+        scores.clear();
+        scores.resize(tt * len_max, 0.0);
+        for (j, kp) in kh.chunks_exact(d).enumerate() {
+            // Token i of the tile sees positions 0 ..= p0 + t0 + i.
+            for i in j.saturating_sub(p0 + t0)..tt {
+                let t = t0 + i;
+                scores[i * len_max + j] =
+                    dot(cpu, &q[t * h + hd * d..t * h + (hd + 1) * d], kp) * inv;
+            }
+        }
+        let mut sums = [0f32; ATTN_TILE];
+        for (i, sum) in sums[..tt].iter_mut().enumerate() {
+            let row = &mut scores[i * len_max..i * len_max + p0 + t0 + i + 1];
+            let max = row.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+            for s in row.iter_mut() {
+                *s = (*s - max).exp();
+                *sum += *s;
+            }
+        }
+        for (j, vp) in vh.chunks_exact(d).enumerate() {
+            for i in j.saturating_sub(p0 + t0)..tt {
+                let sv = scores[i * len_max + j] / sums[i];
+                // llama.cpp multiplies the f16 V by the weights converted to f16.
+                let w = if llama { round_f16(sv) } else { sv };
+                axpy(cpu, &mut out[i * d..(i + 1) * d], w, vp);
+            }
+        }
+    };
+    let units = n * heads;
+    let work = units * (p0 + n) * d;
+    let pool = if threads > 1 && work >= 1 << 14 {
+        crate::kernels::shared_pool(threads).ok()
+    } else {
+        None
+    };
+    for_pieces(pool.as_deref(), &mut out_hm, d, &|lo, outs| {
+        let mut scratch = Scratch::default();
+        // Units lo/d .. are (head, token) pairs, head-major; cut the run
+        // into tiles of one head.
+        let (mut u, end) = (lo / d, lo / d + outs.len() / d);
+        let mut rest = outs;
+        while u < end {
+            let (hd, t0) = (u / n, u % n);
+            let tt = ATTN_TILE.min(n - t0).min(end - u);
+            let (cur, next) = rest.split_at_mut(tt * d);
+            tile(hd, t0, cur, &mut scratch);
+            rest = next;
+            u += tt;
+        }
+    });
+    let mut att = vec![0f32; n * h];
+    for hd in 0..heads {
+        for t in 0..n {
+            att[t * h + hd * d..t * h + (hd + 1) * d]
+                .copy_from_slice(&out_hm[(hd * n + t) * d..(hd * n + t + 1) * d]);
+        }
+    }
+    att
+}
+
+/// Per-thread buffers of [`attention`].
+#[derive(Default)]
+struct Scratch {
+    scores: Vec<f32>,
+    kbuf: Vec<f32>,
+    vbuf: Vec<f32>,
+}
+
 impl<'m> Session<'m> {
     /// A new session with an empty cache.
     pub fn new(model: &'m Model, threads: usize) -> Self {
@@ -209,47 +337,21 @@ impl<'m> Session<'m> {
                 }
             }
             self.cache.append(li, &k, &v, d);
-            let (kc, vc) = (&self.cache.k[li], &self.cache.v[li]);
-            let group = c.heads / c.kv_heads;
-            let inv = 1.0 / (d as f32).sqrt();
-            let mut att = vec![0f32; n * h];
-            // One unit = (token t, head hd): writes att[t·h + hd·d ..][..d] only.
-            let unit = |u: usize, out: &mut [f32], scores: &mut Vec<f32>| {
-                let (t, hd) = (u / c.heads, u % c.heads);
-                let len = p0 + t + 1;
-                let (kh, vh) = (&kc[hd / group], &vc[hd / group]);
-                let qv = &q[t * h + hd * d..t * h + (hd + 1) * d];
-                scores.clear();
-                scores.extend(
-                    kh[..len * d]
-                        .chunks_exact(d)
-                        .map(|kp| dot(cpu, qv, kp) * inv),
-                );
-                let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-                let mut sum = 0f32;
-                for s in scores.iter_mut() {
-                    *s = (*s - max).exp();
-                    sum += *s;
-                }
-                for (s, vp) in scores.iter().zip(vh.chunks_exact(d)) {
-                    // llama.cpp multiplies the f16 V by the weights converted to f16.
-                    let w = if llama { round_f16(s / sum) } else { s / sum };
-                    axpy(cpu, out, w, vp);
-                }
-            };
-            let units = n * c.heads;
-            let work = units * (p0 + n) * d;
-            let pool = if self.threads > 1 && work >= 1 << 14 {
-                crate::kernels::shared_pool(self.threads).ok()
-            } else {
-                None
-            };
-            for_pieces(pool.as_deref(), &mut att, d, &|lo, outs| {
-                let mut scores = Vec::new();
-                for (j, out) in outs.chunks_exact_mut(d).enumerate() {
-                    unit(lo / d + j, out, &mut scores);
-                }
-            });
+            let mut att = attention(
+                cpu,
+                AttnShape {
+                    heads: c.heads,
+                    group: c.heads / c.kv_heads,
+                    d,
+                    p0,
+                    n,
+                    llama,
+                },
+                &q,
+                &self.cache.k[li],
+                &self.cache.v[li],
+                self.threads,
+            );
             for t in 0..n {
                 rmsnorm(&mut att[t * h..(t + 1) * h], &layer.attn_sub_norm, c.eps);
             }
@@ -394,6 +496,7 @@ mod tests {
             SimdPath::F32,
             SimdPath::F16Dot,
             SimdPath::Int8Dot,
+            SimdPath::Prefill,
         ];
 
         // The first layer's q/k/v projections of the same input: integer code only.
@@ -427,7 +530,7 @@ mod tests {
             bits(qkv(&mb, b)),
             "q/k/v of layer 0 on generic and {best}"
         );
-        assert!(ran::take().contains(&(SimdPath::TernaryNative, b.isa(SimdPath::TernaryNative))));
+        assert!(ran::take().contains(&(SimdPath::Prefill, b.isa(SimdPath::Prefill))));
 
         // Whole forward passes; the decode steps feed both the same tokens.
         let steps = [7, 300, 12];

@@ -29,7 +29,7 @@ use crate::gguf::{ternary_rows, GgmlType, GgufError, GgufFile, TernaryScale};
 
 pub use forward::{Numerics, Session};
 pub use head::{HeadMode, Int8Head};
-pub use kv_cache::KvCache;
+pub use kv_cache::{HeadRows, KvCache, KvPrecision};
 
 /// Largest `<arch>.context_length` accepted (positions). Real BitNet models
 /// use 2048 or 4096; the KV cache is reserved only for the positions a run asks for.
