@@ -125,7 +125,11 @@ fn dequant(cfg: &ArrayConfig, fmt: FpFormat) -> Module {
                     "{name}: a {wt} weight code (value = code - {}) as a {fmt} value.",
                     wt.zero_point()
                 ),
-                "Every value is exact in the format; codes without a value give +0.",
+                if u32::from(wt.max_code()) + 1 < 1 << b {
+                    "Every value is exact in the format; codes without a value give +0."
+                } else {
+                    "Every value is exact in the format."
+                },
             ],
         ),
     );
