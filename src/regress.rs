@@ -210,7 +210,7 @@ fn draw_config(rng: &mut ChaCha8Rng, arch: Arch, max_pe: u32) -> ArrayConfig {
             k_groups,
             g,
             weights,
-            act_bits,
+            act: lutcore_contract::ActType::int(act_bits).expect("drawn from 8 and 16"),
             max_k: 1,
         };
         let top = largest_max_k(&raw);

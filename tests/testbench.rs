@@ -27,18 +27,22 @@ const O0: &str = "-MAKEFLAGS OPT_FAST=-O0 -MAKEFLAGS OPT_SLOW=-O0 -MAKEFLAGS OPT
 
 /// The configs: every arch, g 2..5, int8 and int16, every weight width but uint4.
 fn configs() -> Vec<(&'static str, RawArrayConfig)> {
+    use lutcore_contract::ActType::{Int16, Int8};
     use Arch::{AddSub, Lut, Mac};
     let cfg = RawArrayConfig::new;
     vec![
-        ("lut_r3_g3_uint3", cfg(Lut, 3, 2, 3, Uint(3), 8, 64)),
-        ("lut_r5_g5_ternary", cfg(Lut, 5, 1, 5, Ternary, 8, 100)),
-        ("lut_r2_g2_uint1_a16", cfg(Lut, 2, 3, 2, Uint(1), 16, 128)),
-        ("lut_tiny_g4_uint2", cfg(Lut, 4, 1, 4, Uint(2), 8, 256)),
-        ("mac_r3_g2_uint3", cfg(Mac, 3, 2, 2, Uint(3), 8, 50)),
-        ("mac_r6_g3_uint1_a16", cfg(Mac, 6, 1, 3, Uint(1), 16, 64)),
-        ("mac_r7_g2_ternary", cfg(Mac, 7, 1, 2, Ternary, 8, 33)),
-        ("addsub_r5_g3", cfg(AddSub, 5, 2, 3, Ternary, 8, 80)),
-        ("addsub_r2_g5_a16", cfg(AddSub, 2, 1, 5, Ternary, 16, 40)),
+        ("lut_r3_g3_uint3", cfg(Lut, 3, 2, 3, Uint(3), Int8, 64)),
+        ("lut_r5_g5_ternary", cfg(Lut, 5, 1, 5, Ternary, Int8, 100)),
+        (
+            "lut_r2_g2_uint1_a16",
+            cfg(Lut, 2, 3, 2, Uint(1), Int16, 128),
+        ),
+        ("lut_tiny_g4_uint2", cfg(Lut, 4, 1, 4, Uint(2), Int8, 256)),
+        ("mac_r3_g2_uint3", cfg(Mac, 3, 2, 2, Uint(3), Int8, 50)),
+        ("mac_r6_g3_uint1_a16", cfg(Mac, 6, 1, 3, Uint(1), Int16, 64)),
+        ("mac_r7_g2_ternary", cfg(Mac, 7, 1, 2, Ternary, Int8, 33)),
+        ("addsub_r5_g3", cfg(AddSub, 5, 2, 3, Ternary, Int8, 80)),
+        ("addsub_r2_g5_a16", cfg(AddSub, 2, 1, 5, Ternary, Int16, 40)),
     ]
 }
 

@@ -12,10 +12,15 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dtype::WeightType;
+use crate::dtype::{ActType, WeightType};
 
-/// Width of every result the arrays emit (two's complement).
+/// Width of every result the arrays emit: two's complement for integer
+/// activations, IEEE binary32 bits for floating-point ones.
 pub const RESULT_BITS: u32 = 32;
+
+/// Width of every floating-point value inside an array with FP activations
+/// (table entries, sums, accumulators): IEEE binary32 ([`crate::fp`]).
+pub const FP_BITS: u32 = 32;
 
 /// Which datapath the array uses. All share the controller and the stream
 /// interface ([`crate::interface`]), so they can be swapped behind the same driver.
@@ -24,10 +29,14 @@ pub const RESULT_BITS: u32 = 32;
 pub enum Arch {
     /// Table lookup: precomputed mirror-halved tables, bit-serial planes.
     Lut,
-    /// Baseline: one int8 × int-b multiplier per weight, all planes at once.
+    /// Baseline: one multiplier per weight, all planes at once (integer
+    /// activations: int-a × int-b; FP activations: the weight dequantized to the
+    /// activation format and an FP multiplier, as the LUT Tensor Core paper's MAC).
     Mac,
-    /// Baseline for ternary weights: each weight adds, subtracts or skips its
-    /// activation (no multiplier), all weights of a K-tile at once.
+    /// Baseline without multipliers: integer activations take ternary weights
+    /// only, each adding, subtracting or skipping its activation; FP activations
+    /// take any weight type, each product a sign flip and shift-add of the
+    /// activation by the integer weight, summed by an FP adder tree.
     #[serde(rename = "addsub")]
     AddSub,
 }
@@ -56,7 +65,7 @@ impl fmt::Display for Arch {
 /// A config as written by a user, before validation. Field docs give the
 /// allowed range and what the field costs in hardware.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawJson", into = "RawJson")]
 pub struct RawArrayConfig {
     /// Datapath: `lut`, `mac` or `addsub` (ternary weights only).
     pub arch: Arch,
@@ -70,12 +79,82 @@ pub struct RawArrayConfig {
     pub g: u32,
     /// Weight format: `uint1`..`uint4` or `ternary`.
     pub weights: WeightType,
-    /// Activation bits: 8 (int8, as BitNet) or 16 (int16). Table entries,
-    /// products and accumulators widen with it.
-    pub act_bits: u32,
+    /// Activation type: `int8` (as BitNet) or `int16`, written `"act_bits": 8|16`,
+    /// or a float (`fp16`, `bf16`, `fp8-e4m3`, `fp8-e5m2`), written
+    /// `"activations": "fp16"`. Integer widths grow with it; FP arrays compute in
+    /// binary32 ([`crate::fp`]).
+    pub act: ActType,
     /// Largest K (reduction length) the accumulators must hold exactly
     /// (1..=1048576). Accumulator width grows with log2(max_k).
     pub max_k: u32,
+}
+
+/// [`RawArrayConfig`] as JSON: integer activations as `act_bits` (the form every
+/// existing config and manifest has), floats as `activations`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJson {
+    arch: Arch,
+    rows: u32,
+    k_groups: u32,
+    g: u32,
+    weights: WeightType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    act_bits: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    activations: Option<ActType>,
+    max_k: u32,
+}
+
+impl From<RawArrayConfig> for RawJson {
+    fn from(r: RawArrayConfig) -> Self {
+        let float = r.act.is_float();
+        RawJson {
+            arch: r.arch,
+            rows: r.rows,
+            k_groups: r.k_groups,
+            g: r.g,
+            weights: r.weights,
+            act_bits: (!float).then(|| r.act.bits()),
+            activations: float.then_some(r.act),
+            max_k: r.max_k,
+        }
+    }
+}
+
+impl TryFrom<RawJson> for RawArrayConfig {
+    type Error = String;
+    fn try_from(j: RawJson) -> Result<Self, String> {
+        let act = match (j.act_bits, j.activations) {
+            (Some(b), None) => ActType::int(b).ok_or_else(|| {
+                format!(
+                    "invalid array config: field `act_bits` = {b}: {}",
+                    allowed("act_bits")
+                )
+            })?,
+            (None, Some(a)) => a,
+            (None, None) => {
+                return Err(format!(
+                    "missing field `act_bits` ({})",
+                    allowed("act_bits")
+                ))
+            }
+            (Some(_), Some(_)) => {
+                return Err(
+                    "give either act_bits (integer activations) or activations, not both".into(),
+                )
+            }
+        };
+        Ok(RawArrayConfig {
+            arch: j.arch,
+            rows: j.rows,
+            k_groups: j.k_groups,
+            g: j.g,
+            weights: j.weights,
+            act,
+            max_k: j.max_k,
+        })
+    }
 }
 
 /// The top-level keys of a JSON object, in order, repeats kept (values skipped).
@@ -124,6 +203,8 @@ pub const G_RANGE: (u32, u32) = (2, 5);
 pub const MAX_K_RANGE: (u32, u32) = (1, 1 << 20);
 /// Allowed values of `act_bits`.
 pub const ACT_BITS_VALUES: [u32; 2] = [8, 16];
+/// The key that names a floating-point activation type instead of `act_bits`.
+pub const ACTIVATIONS_KEY: &str = "activations";
 /// Largest config text [`ArrayConfig::from_json`] accepts (bytes): a config is a
 /// small JSON object, so anything larger is not one.
 pub const MAX_CONFIG_BYTES: usize = 1 << 20;
@@ -148,8 +229,14 @@ fn allowed(field: &str) -> String {
             WeightType::ALL.map(|w| w.to_string()).join(", ")
         ),
         "act_bits" => format!(
-            "allowed values are {} and {}",
-            ACT_BITS_VALUES[0], ACT_BITS_VALUES[1]
+            "allowed values are {} and {} (or, instead of act_bits, \"activations\": one of {})",
+            ACT_BITS_VALUES[0],
+            ACT_BITS_VALUES[1],
+            ActType::FLOATS.map(|a| a.to_string()).join(", ")
+        ),
+        "activations" => format!(
+            "allowed values are {}",
+            ActType::ALL.map(|a| a.to_string()).join(", ")
         ),
         "max_k" => range(MAX_K_RANGE),
         _ => format!("the fields are {}", FIELD_NAMES.join(", ")),
@@ -242,7 +329,7 @@ impl RawArrayConfig {
         k_groups: u32,
         g: u32,
         weights: WeightType,
-        act_bits: u32,
+        act: ActType,
         max_k: u32,
     ) -> Self {
         Self {
@@ -251,7 +338,7 @@ impl RawArrayConfig {
             k_groups,
             g,
             weights,
-            act_bits,
+            act,
             max_k,
         }
     }
@@ -261,14 +348,8 @@ impl RawArrayConfig {
         check_range("rows", self.rows, ROWS_RANGE)?;
         check_range("k_groups", self.k_groups, K_GROUPS_RANGE)?;
         check_range("g", self.g, G_RANGE)?;
-        if !ACT_BITS_VALUES.contains(&self.act_bits) {
-            return Err(ConfigError {
-                field: "act_bits",
-                value: self.act_bits.to_string(),
-                allowed: allowed("act_bits"),
-            });
-        }
-        if self.arch == Arch::AddSub && self.weights != WeightType::Ternary {
+        if self.arch == Arch::AddSub && self.weights != WeightType::Ternary && !self.act.is_float()
+        {
             return Err(ConfigError {
                 field: "weights",
                 value: self.weights.to_string(),
@@ -278,7 +359,7 @@ impl RawArrayConfig {
         check_range("max_k", self.max_k, MAX_K_RANGE)?;
         let cfg = ArrayConfig { raw: self.clone() };
         let bits = cfg.acc_bits();
-        if cfg.result_value_bits() > RESULT_BITS {
+        if !self.act.is_float() && cfg.result_value_bits() > RESULT_BITS {
             // The largest max_k whose results fit (the width grows with max_k).
             let fits = |max_k: u32| {
                 ArrayConfig {
@@ -355,10 +436,26 @@ impl ArrayConfig {
             Value::Bool(_) => return Err(ConfigParseError::NotAnObject { found: "a boolean" }),
             Value::Null => return Err(ConfigParseError::NotAnObject { found: "null" }),
         };
-        if let Some(k) = obj.keys().find(|k| !FIELD_NAMES.contains(&k.as_str())) {
+        if let Some(k) = obj
+            .keys()
+            .find(|k| !FIELD_NAMES.contains(&k.as_str()) && k.as_str() != ACTIVATIONS_KEY)
+        {
             return Err(ConfigParseError::UnknownField { key: shown(k) });
         }
-        if let Some(&field) = FIELD_NAMES.iter().find(|f| !obj.contains_key(**f)) {
+        // `activations` stands in for `act_bits`; exactly one of them is given.
+        let float_key = obj.contains_key(ACTIVATIONS_KEY);
+        if float_key && obj.contains_key("act_bits") {
+            return Err(ConfigParseError::Invalid(ConfigError {
+                field: "activations",
+                value: shown(&obj[ACTIVATIONS_KEY].to_string()),
+                allowed: "give either act_bits (integer activations) or activations, not both"
+                    .into(),
+            }));
+        }
+        if let Some(&field) = FIELD_NAMES
+            .iter()
+            .find(|f| !(obj.contains_key(**f) || float_key && **f == "act_bits"))
+        {
             return Err(ConfigParseError::MissingField {
                 field,
                 allowed: allowed(field),
@@ -383,13 +480,21 @@ impl ArrayConfig {
             .as_str()
             .and_then(|s| s.parse::<WeightType>().ok())
             .ok_or_else(|| bad("weights"))?;
+        let act = if float_key {
+            obj[ACTIVATIONS_KEY]
+                .as_str()
+                .and_then(|s| s.parse::<ActType>().ok())
+                .ok_or_else(|| bad(ACTIVATIONS_KEY))?
+        } else {
+            ActType::int(int("act_bits")?).ok_or_else(|| bad("act_bits"))?
+        };
         let raw = RawArrayConfig {
             arch,
             rows: int("rows")?,
             k_groups: int("k_groups")?,
             g: int("g")?,
             weights,
-            act_bits: int("act_bits")?,
+            act,
             max_k: int("max_k")?,
         };
         // The map above keeps the last of a repeated key: look for one in the text.
@@ -428,7 +533,15 @@ impl ArrayConfig {
     }
     /// Activation bits.
     pub fn act_bits(&self) -> u32 {
-        self.raw.act_bits
+        self.raw.act.bits()
+    }
+    /// Activation type.
+    pub fn act_type(&self) -> ActType {
+        self.raw.act
+    }
+    /// The activations' floating-point format, `None` for integer activations.
+    pub fn act_float(&self) -> Option<crate::fp::FpFormat> {
+        self.raw.act.float_format()
     }
     /// Largest K the accumulators hold exactly.
     pub fn max_k(&self) -> usize {
@@ -482,8 +595,11 @@ impl ArrayConfig {
         // sign, so each contributes at most |lo| in magnitude.
         (g * lo, hi + (g - 1) * -lo)
     }
-    /// Bits of one table entry.
+    /// Bits of one table entry ([`FP_BITS`] with FP activations).
     pub fn entry_bits(&self) -> u32 {
+        if self.act_type().is_float() {
+            return FP_BITS;
+        }
         let (lo, hi) = self.entry_range();
         signed_bits(lo, hi)
     }
@@ -510,6 +626,9 @@ impl ArrayConfig {
     }
     /// Accumulator width, derived from `max_k`, the weight and activation types.
     pub fn acc_bits(&self) -> u32 {
+        if self.act_type().is_float() {
+            return FP_BITS;
+        }
         let b = self.acc_bound();
         // A beat always spans a whole K-tile, so when max_k < k_tile the per-beat sum
         // (sized for the tile) can be wider than max_k needs; the accumulator takes it.
@@ -518,11 +637,17 @@ impl ArrayConfig {
     /// Bits of one LUT term: a table entry after the mirror negation
     /// (`-entry_min` needs one more bit than the entry).
     pub fn term_bits(&self) -> u32 {
+        if self.act_type().is_float() {
+            return FP_BITS;
+        }
         let (lo, hi) = self.entry_range();
         signed_bits(-hi.max(-lo), hi.max(-lo))
     }
     /// Bits of one MAC product `x · w` (activation times the weight's value range).
     pub fn product_bits(&self) -> u32 {
+        if self.act_type().is_float() {
+            return FP_BITS;
+        }
         let (alo, ahi) = self.act_range();
         let w = self.weights();
         let (wlo, whi) = (i64::from(w.min_value()), i64::from(w.max_value()));
@@ -532,6 +657,9 @@ impl ArrayConfig {
     /// Bits of the per-beat sum over the K-tile (all LUT terms of one plane,
     /// or all MAC products of one beat), before it enters the accumulator.
     pub fn beat_sum_bits(&self) -> u32 {
+        if self.act_type().is_float() {
+            return FP_BITS;
+        }
         let n = self.k_tile() as i64;
         match self.arch() {
             Arch::Lut => {
@@ -546,12 +674,18 @@ impl ArrayConfig {
     }
     /// Bits of the running Σx over any K ≤ `max_k` (LUT correction term).
     pub fn sum_x_bits(&self) -> u32 {
+        if self.act_type().is_float() {
+            return FP_BITS;
+        }
         let (lo, hi) = self.act_range();
         let k = self.max_k() as i64;
         signed_bits(lo * k, hi * k)
     }
     /// Bits the final result needs (the LUT array halves its accumulator).
     pub fn result_value_bits(&self) -> u32 {
+        if self.act_type().is_float() {
+            return FP_BITS;
+        }
         match self.arch() {
             Arch::Lut => self.acc_bits() - 1,
             Arch::Mac | Arch::AddSub => self.acc_bits(),
@@ -564,14 +698,17 @@ impl ArrayConfig {
     }
     /// Short identifier used in file and module names, e.g. `lut_r32_k4_g4_ternary`.
     pub fn slug(&self) -> String {
+        let act = match self.act_type() {
+            a if a.is_float() => a.to_string().replace('-', "_"),
+            a => a.bits().to_string(),
+        };
         format!(
-            "{}_r{}_k{}_g{}_{}_a{}_m{}",
+            "{}_r{}_k{}_g{}_{}_a{act}_m{}",
             self.arch(),
             self.rows(),
             self.k_groups(),
             self.g(),
             self.weights(),
-            self.act_bits(),
             self.max_k()
         )
     }
@@ -581,15 +718,18 @@ impl fmt::Display for ArrayConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "arch={} rows={} k_groups={} g={} weights={} act_bits={} max_k={}",
+            "arch={} rows={} k_groups={} g={} weights={} ",
             self.arch(),
             self.rows(),
             self.k_groups(),
             self.g(),
             self.weights(),
-            self.act_bits(),
-            self.max_k()
-        )
+        )?;
+        match self.act_type() {
+            a if a.is_float() => write!(f, "activations={a}")?,
+            a => write!(f, "act_bits={}", a.bits())?,
+        }
+        write!(f, " max_k={}", self.max_k())
     }
 }
 
@@ -612,7 +752,7 @@ const fn raw(
     weights: WeightType,
     max_k: u32,
 ) -> RawArrayConfig {
-    RawArrayConfig::new(arch, rows, k_groups, g, weights, 8, max_k)
+    RawArrayConfig::new(arch, rows, k_groups, g, weights, ActType::Int8, max_k)
 }
 
 /// The named configs, `default` first.
@@ -631,7 +771,22 @@ pub fn presets() -> Vec<Preset> {
         Preset {
             name: "lut-a16",
             about: "LUT array with int16 activations (W1A16): 16 rows x 8 activations per beat, g=4",
-            raw: RawArrayConfig { act_bits: 16, ..raw(Lut, 16, 2, 4, Uint(1), 4096) },
+            raw: RawArrayConfig { act: ActType::Int16, ..raw(Lut, 16, 2, 4, Uint(1), 4096) },
+        },
+        Preset {
+            name: "lut-fp16",
+            about: "LUT array with FP16 activations and binary32 tables (W1 x FP16): 4 rows x 4 activations per beat, g=4",
+            raw: RawArrayConfig { act: ActType::Fp16, ..raw(Lut, 4, 1, 4, Uint(1), 4096) },
+        },
+        Preset {
+            name: "mac-fp16",
+            about: "FP MAC baseline of lut-fp16: weights dequantized to FP16, FP16 multipliers, binary32 sums",
+            raw: RawArrayConfig { act: ActType::Fp16, ..raw(Mac, 4, 1, 4, Uint(1), 4096) },
+        },
+        Preset {
+            name: "addsub-fp16",
+            about: "FP add-tree baseline of lut-fp16: FP16 x integer weight products (no multiplier), binary32 sums",
+            raw: RawArrayConfig { act: ActType::Fp16, ..raw(AddSub, 4, 1, 4, Uint(1), 4096) },
         },
     ]
 }
@@ -700,22 +855,6 @@ mod tests {
             ("g", RawArrayConfig { g: 1, ..base() }, "1"),
             ("g", RawArrayConfig { g: 6, ..base() }, "6"),
             (
-                "act_bits",
-                RawArrayConfig {
-                    act_bits: 4,
-                    ..base()
-                },
-                "4",
-            ),
-            (
-                "act_bits",
-                RawArrayConfig {
-                    act_bits: 12,
-                    ..base()
-                },
-                "12",
-            ),
-            (
                 "weights",
                 RawArrayConfig {
                     arch: Arch::AddSub,
@@ -765,6 +904,61 @@ mod tests {
     }
 
     #[test]
+    fn act_bits_and_activations_in_json() {
+        let j = |act: &str| {
+            format!(
+                r#"{{"arch":"lut","rows":4,"k_groups":1,"g":4,"weights":"uint1",{act},"max_k":64}}"#
+            )
+        };
+        let fp = ArrayConfig::from_json(&j(r#""activations":"bf16""#)).unwrap();
+        assert_eq!(fp.act_type(), ActType::Bf16);
+        assert_eq!(
+            (fp.act_bits(), fp.entry_bits(), fp.acc_bits()),
+            (16, FP_BITS, FP_BITS)
+        );
+        assert!(fp.to_string().contains("activations=bf16"), "{fp}");
+        assert_eq!(fp.slug(), "lut_r4_k1_g4_uint1_abf16_m64");
+        // Serialization round-trips and keeps the integer form for integers.
+        let back: ArrayConfig = serde_json::from_str(&serde_json::to_string(&fp).unwrap()).unwrap();
+        assert_eq!(back, fp);
+        let int = preset("tiny").unwrap();
+        let text = serde_json::to_string(&int).unwrap();
+        assert!(
+            text.contains(r#""act_bits":8"#) && !text.contains("activations"),
+            "{text}"
+        );
+        assert_eq!(ArrayConfig::from_json(&text).unwrap(), int);
+        for (bad, words) in [
+            (j(r#""act_bits":12"#), vec!["act_bits", "12", "fp16"]),
+            (j(r#""act_bits":4"#), vec!["act_bits", "4"]),
+            (
+                j(r#""activations":"fp4""#),
+                vec!["activations", "fp4", "fp8-e5m2"],
+            ),
+            (j(r#""activations":"fp16","act_bits":16"#), vec!["either"]),
+        ] {
+            let e = ArrayConfig::from_json(&bad).unwrap_err().to_string();
+            assert!(words.iter().all(|w| e.contains(w)), "{bad}: {e}");
+            assert!(serde_json::from_str::<ArrayConfig>(&bad).is_err(), "{bad}");
+        }
+        // Without either key: the missing field is act_bits.
+        let e = ArrayConfig::from_json(
+            r#"{"arch":"lut","rows":4,"k_groups":1,"g":4,"weights":"uint1","max_k":64}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("act_bits") && e.contains("activations"), "{e}");
+        // FP arrays take any weight type on the add-tree baseline.
+        let c = RawArrayConfig {
+            arch: Arch::AddSub,
+            weights: WeightType::Uint(4),
+            act: ActType::Fp16,
+            ..base()
+        };
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
     fn unknown_preset_lists_known_ones() {
         let e = preset("huge").unwrap_err().to_string();
         assert!(e.contains("huge") && e.contains("default"), "{e}");
@@ -789,7 +983,7 @@ mod tests {
     #[test]
     fn int16_activations_widen_entries_and_accumulators() {
         let c = RawArrayConfig {
-            act_bits: 16,
+            act: ActType::Int16,
             max_k: 4096,
             ..base()
         }
@@ -804,7 +998,7 @@ mod tests {
         // K = 16384 would need 33-bit accumulators and 32-bit results: still fits;
         // 2^20 does not.
         let e = RawArrayConfig {
-            act_bits: 16,
+            act: ActType::Int16,
             max_k: 1 << 20,
             ..base()
         }

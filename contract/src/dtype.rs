@@ -26,6 +26,117 @@ impl Activation for i16 {
     const BITS: u32 = 16;
 }
 
+/// The activation format an array takes: an integer (BitNet's absmax int8,
+/// or int16) or a floating-point format ([`crate::fp`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ActType {
+    /// Two's-complement int8.
+    Int8,
+    /// Two's-complement int16.
+    Int16,
+    /// IEEE binary16.
+    Fp16,
+    /// bfloat16.
+    Bf16,
+    /// OCP FP8 E4M3 (no infinities, max 448).
+    Fp8E4m3,
+    /// OCP FP8 E5M2.
+    Fp8E5m2,
+}
+
+impl ActType {
+    /// Every activation type, integers first.
+    pub const ALL: [ActType; 6] = [
+        ActType::Int8,
+        ActType::Int16,
+        ActType::Fp16,
+        ActType::Bf16,
+        ActType::Fp8E4m3,
+        ActType::Fp8E5m2,
+    ];
+    /// The floating-point types.
+    pub const FLOATS: [ActType; 4] = [
+        ActType::Fp16,
+        ActType::Bf16,
+        ActType::Fp8E4m3,
+        ActType::Fp8E5m2,
+    ];
+
+    /// The integer type of `bits` bits (8 or 16).
+    pub fn int(bits: u32) -> Option<ActType> {
+        match bits {
+            8 => Some(ActType::Int8),
+            16 => Some(ActType::Int16),
+            _ => None,
+        }
+    }
+
+    /// Bits per activation on the stream.
+    pub fn bits(self) -> u32 {
+        match self.float_format() {
+            Some(f) => f.bits(),
+            None if self == ActType::Int8 => 8,
+            None => 16,
+        }
+    }
+
+    /// The floating-point format, or `None` for the integers.
+    pub fn float_format(self) -> Option<crate::fp::FpFormat> {
+        use crate::fp;
+        match self {
+            ActType::Int8 | ActType::Int16 => None,
+            ActType::Fp16 => Some(fp::FP16),
+            ActType::Bf16 => Some(fp::BF16),
+            ActType::Fp8E4m3 => Some(fp::E4M3),
+            ActType::Fp8E5m2 => Some(fp::E5M2),
+        }
+    }
+
+    /// Whether the type is a floating-point format.
+    pub fn is_float(self) -> bool {
+        self.float_format().is_some()
+    }
+}
+
+impl fmt::Display for ActType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.float_format() {
+            Some(fmt) => f.write_str(fmt.name),
+            None => write!(f, "int{}", self.bits()),
+        }
+    }
+}
+
+/// Error for an activation type name that is not one of [`ActType::ALL`].
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "unknown activation type `{0}` (expected one of int8, int16, fp16, bf16, fp8-e4m3, fp8-e5m2)"
+)]
+pub struct ParseActTypeError(pub String);
+
+impl FromStr for ActType {
+    type Err = ParseActTypeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ActType::ALL
+            .into_iter()
+            .find(|t| t.to_string() == s.trim().to_ascii_lowercase())
+            .ok_or_else(|| ParseActTypeError(s.to_string()))
+    }
+}
+
+impl Serialize for ActType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ActType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// A low-bit weight format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WeightType {
@@ -147,6 +258,16 @@ mod tests {
         }
         let err = "int5".parse::<WeightType>().unwrap_err().to_string();
         assert!(err.contains("int5") && err.contains("ternary"), "{err}");
+    }
+
+    #[test]
+    fn activation_names_round_trip() {
+        for t in ActType::ALL {
+            assert_eq!(t.to_string().parse::<ActType>().unwrap(), t);
+        }
+        assert_eq!(ActType::Fp8E4m3.to_string(), "fp8-e4m3");
+        assert_eq!(ActType::Bf16.bits(), 16);
+        assert!("fp4".parse::<ActType>().is_err());
     }
 
     #[test]

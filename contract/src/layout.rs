@@ -252,15 +252,28 @@ pub fn check_activations<A: Activation>(cfg: &ArrayConfig) -> Result<(), LayoutE
 /// An int8 vector may go to an int16 array (sign-extended); int16 to an int8
 /// array is refused by [`check_activations`].
 pub fn rtl_act_beats<A: Activation>(cfg: &ArrayConfig, x: &[A]) -> Vec<Beat> {
+    // store_le keeps the low act_bits bits: the two's-complement lane.
+    act_beats(cfg, x.len(), |i| {
+        let v: i32 = x.get(i).copied().unwrap_or_default().into();
+        v as u32
+    })
+}
+
+/// Activation beats of floating-point activations: `x` holds the raw codes of
+/// the config's format (`act_bits` each), laid out and padded (+0) as
+/// [`rtl_act_beats`] lays out integers.
+pub fn rtl_fp_act_beats(cfg: &ArrayConfig, x: &[u32]) -> Vec<Beat> {
+    act_beats(cfg, x.len(), |i| x.get(i).copied().unwrap_or(0))
+}
+
+fn act_beats(cfg: &ArrayConfig, k: usize, lane: impl Fn(usize) -> u32) -> Vec<Beat> {
     let kt = cfg.k_tile();
     let ab = cfg.act_bits() as usize;
-    (0..k_tiles(cfg, x.len()))
+    (0..k_tiles(cfg, k))
         .map(|tile| {
             let mut bits = bitvec![u32, Lsb0; 0; cfg.act_beat_bits() as usize];
             for t in 0..kt {
-                let v: i32 = x.get(tile * kt + t).copied().unwrap_or_default().into();
-                // store_le keeps the low `ab` bits: the two's-complement lane.
-                bits[t * ab..(t + 1) * ab].store_le(v as u32);
+                bits[t * ab..(t + 1) * ab].store_le(lane(tile * kt + t));
             }
             words(&bits)
         })
@@ -357,7 +370,7 @@ mod tests {
         assert_eq!(a, vec![vec![0x7f80_02ff], vec![0x0000_0005]]);
         // int16 array: 16 bits per activation; int8 input is sign-extended.
         let c16 = RawArrayConfig {
-            act_bits: 16,
+            act: crate::ActType::Int16,
             ..cfg.raw().clone()
         }
         .validate()

@@ -3,7 +3,8 @@
 //! (`lutcore-gen`) and the co-simulation (`lutcore-sim`).
 //!
 //! * [`config`]: [`ArrayConfig`], its validation, every derived width, the presets.
-//! * [`dtype`]: the number formats ([`WeightType`], the [`Activation`] trait).
+//! * [`dtype`]: the number formats ([`WeightType`], [`ActType`], the [`Activation`] trait).
+//! * [`fp`]: the floating-point numerics (formats, rounding, the binary32 operations).
 //! * [`layout`]: the canonical [`WeightMatrix`], its [`BitPlanes`], and the
 //!   stream beats of the arrays ([`layout::rtl_weight_beats`], [`layout::rtl_act_beats`]).
 //! * [`reference`](mod@reference): the golden GEMVs the arrays and kernels are checked against.
@@ -20,6 +21,7 @@
 
 pub mod config;
 pub mod dtype;
+pub mod fp;
 pub mod interface;
 pub mod layout;
 pub mod reference;
@@ -27,6 +29,6 @@ pub mod reference;
 pub mod testing;
 
 pub use config::{Arch, ArrayConfig, ConfigError, RawArrayConfig};
-pub use dtype::{Activation, WeightType};
+pub use dtype::{ActType, Activation, WeightType};
 pub use interface::{Dir, StreamPort};
 pub use layout::{BitPlanes, WeightMatrix};

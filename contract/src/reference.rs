@@ -6,8 +6,14 @@
 //!   tables per group of `g` activations, one lookup per (plane, group),
 //!   bit-serial shift-accumulate, and the Σx correction. The generated RTL
 //!   computes exactly these integers.
+//! * [`gemv_fp_lut`], [`gemv_fp_mac`]: the same two algorithms for
+//!   floating-point activations, every operation a binary32 operation of
+//!   [`crate::fp`] in the order the arrays perform it (tile by tile, plane by
+//!   plane, [`fp::tree_sum`] over a beat), so the RTL's results equal these bits.
+//! * [`gemv_f64`]: the plain dot product in f64, to measure the FP paths' error.
 
-use crate::dtype::Activation;
+use crate::dtype::{Activation, WeightType};
+use crate::fp::{self, FpFormat};
 use crate::layout::{BitPlanes, WeightMatrix};
 
 /// `y[r] = Σ_c value(r, c) · x[c]`, by multiplication.
@@ -113,6 +119,183 @@ pub fn gemv_lut<A: Activation>(
         .collect()
 }
 
+/// Mirror-halved floating-point tables of one activation vector.
+///
+/// The activations are widened to binary32 and halved (`x' = x/2`, exact), so
+/// that the bit-plane identity `w·x = ½(Σ_p 2^p (s_p·x) + c·Σx)` needs no final
+/// halving. Entry `k` of group `j` is computed as in the array's precompute
+/// unit: `x'[g-1]`, then `± x'[t]` for `t = g-2` down to `0` (bit `t` of `k`
+/// set: `+`), one binary32 add per step; the other half is the sign flip.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FpTables {
+    /// Group size.
+    pub g: usize,
+    /// Number of groups (including padding to whole tiles, if the input had it).
+    pub groups: usize,
+    /// `groups × 2^(g-1)` entries, binary32 bits.
+    pub entries: Vec<u32>,
+}
+
+impl FpTables {
+    /// The tables of `x` (raw `fmt` codes, missing ones +0) over `groups` groups of `g`.
+    pub fn new(fmt: FpFormat, x: &[u32], g: usize, groups: usize) -> Self {
+        let half = 1usize << (g - 1);
+        let mut entries = Vec::with_capacity(groups * half);
+        for j in 0..groups {
+            let xs: Vec<u32> = (0..g)
+                .map(|t| fmt.widen(x.get(j * g + t).copied().unwrap_or(0), -1))
+                .collect();
+            let mut partial = vec![xs[g - 1]];
+            for t in (0..g - 1).rev() {
+                partial = partial
+                    .iter()
+                    .flat_map(|&p| [fp::add(p, fp::neg(xs[t])), fp::add(p, xs[t])])
+                    .collect();
+            }
+            entries.extend(partial);
+        }
+        FpTables { g, groups, entries }
+    }
+
+    /// The signed partial sum of group `j` for a full `g`-bit index (bit set = +).
+    pub fn lookup(&self, j: usize, index: u8) -> u32 {
+        let half = 1usize << (self.g - 1);
+        let idx = usize::from(index);
+        if idx & half != 0 {
+            self.entries[j * half + (idx & (half - 1))]
+        } else {
+            fp::neg(self.entries[j * half + (!idx & (half - 1))])
+        }
+    }
+
+    /// Σx'/… of group `j`: its entry with every bit set.
+    pub fn group_sum(&self, j: usize) -> u32 {
+        let half = 1usize << (self.g - 1);
+        self.entries[j * half + half - 1]
+    }
+}
+
+/// The FP LUT GEMV (binary32 bits per row) as the LUT array computes it with
+/// `k_groups` groups of `g` per K-tile; `x` holds `w.cols()` raw `fmt` codes.
+///
+/// Per tile, Σx' gains the tree sum of the tile's group sums; per row, each
+/// plane `p` adds `2^p ·` (tree sum of the tile's looked-up entries) to an
+/// accumulator that starts at +0, and the last step adds the correction
+/// `c·Σx'` (`Σx'` for `c = 1`, else `2^bits·Σx' - Σx'`, as `c = 2^bits - 1`).
+/// K is padded to whole tiles with +0 activations and zero weight codes,
+/// exactly as the streams are.
+pub fn gemv_fp_lut(
+    w: &WeightMatrix,
+    fmt: FpFormat,
+    x: &[u32],
+    g: usize,
+    k_groups: usize,
+) -> Vec<u32> {
+    assert_eq!(
+        w.cols(),
+        x.len(),
+        "GEMV shape: K of weights and activations differ"
+    );
+    let planes = BitPlanes::new(w, g);
+    let tiles = x.len().div_ceil(g * k_groups).max(1);
+    let tables = FpTables::new(fmt, x, g, tiles * k_groups);
+    let tile_groups = |tile: usize| tile * k_groups..(tile + 1) * k_groups;
+    let sum_x = (0..tiles).fold(0, |s, tile| {
+        let sums: Vec<u32> = tile_groups(tile).map(|j| tables.group_sum(j)).collect();
+        fp::add(s, fp::tree_sum(&sums))
+    });
+    let wtype = w.wtype();
+    let corr = correction(wtype, sum_x);
+    let index = |p: usize, r: usize, j: usize| {
+        if j < planes.groups {
+            planes.index(p, r, j)
+        } else {
+            0
+        }
+    };
+    (0..w.rows())
+        .map(|r| {
+            let mut acc = 0u32;
+            for tile in 0..tiles {
+                for p in 0..planes.planes {
+                    let terms: Vec<u32> = tile_groups(tile)
+                        .map(|j| tables.lookup(j, index(p, r, j)))
+                        .collect();
+                    let beat = fp::tree_sum(&terms);
+                    let scaled = if planes.planes > 1 {
+                        fp::scale_pow2(beat, p as u32)
+                    } else {
+                        beat
+                    };
+                    acc = fp::add(acc, scaled);
+                }
+            }
+            fp::add(acc, corr)
+        })
+        .collect()
+}
+
+/// `c·s` for the Σx correction of `wtype` (`c` is 1 or `2^bits - 1`).
+fn correction(wtype: WeightType, s: u32) -> u32 {
+    let c = wtype.correction_coeff();
+    if c == 1 {
+        s
+    } else {
+        assert_eq!(
+            c,
+            (1 << wtype.bits()) - 1,
+            "correction coefficient of {wtype}"
+        );
+        fp::add(fp::scale_pow2(s, wtype.bits()), fp::neg(s))
+    }
+}
+
+/// The FP MAC GEMV (binary32 bits per row) with `k_tile` products per beat:
+/// each product `x·w` rounded to binary32 (exact for FP16 and FP8), the beat's
+/// products summed in [`fp::tree_sum`] order, beats accumulated from +0.
+/// Both FP baselines compute this: the paper's MAC (weight dequantized to the
+/// activation format, FP multiplier) and the add-tree one (integer weight).
+pub fn gemv_fp_mac(w: &WeightMatrix, fmt: FpFormat, x: &[u32], k_tile: usize) -> Vec<u32> {
+    assert_eq!(
+        w.cols(),
+        x.len(),
+        "GEMV shape: K of weights and activations differ"
+    );
+    let tiles = x.len().div_ceil(k_tile).max(1);
+    let pad_value = w.wtype().value(0);
+    (0..w.rows())
+        .map(|r| {
+            (0..tiles).fold(0u32, |acc, tile| {
+                let products: Vec<u32> = (tile * k_tile..(tile + 1) * k_tile)
+                    .map(|c| match x.get(c) {
+                        Some(&xc) => fp::mul_int(fmt, xc, w.value(r, c)),
+                        None => fp::mul_int(fmt, 0, pad_value),
+                    })
+                    .collect();
+                fp::add(acc, fp::tree_sum(&products))
+            })
+        })
+        .collect()
+}
+
+/// `y[r] = Σ_c value(r, c) · x[c]` in f64, products and sums in K order (the
+/// error of the f64 sum is far below binary32's rounding).
+pub fn gemv_f64(w: &WeightMatrix, fmt: FpFormat, x: &[u32]) -> Vec<f64> {
+    assert_eq!(
+        w.cols(),
+        x.len(),
+        "GEMV shape: K of weights and activations differ"
+    );
+    (0..w.rows())
+        .map(|r| {
+            x.iter()
+                .enumerate()
+                .map(|(c, &xc)| f64::from(w.value(r, c)) * fmt.decode(xc))
+                .sum()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +377,107 @@ mod tests {
                 "{wtype}"
             );
         }
+    }
+
+    /// Random finite activations of `fmt` (no NaN, no Inf), moderate magnitudes.
+    fn fp_acts(rng: &mut ChaCha8Rng, fmt: FpFormat, k: usize) -> Vec<u32> {
+        (0..k)
+            .map(|_| loop {
+                let b = rng.gen::<u32>() & ((1u32 << fmt.bits()) - 1);
+                let v = fmt.decode(b);
+                if v.is_finite() && v.abs() < 1e4 {
+                    break b;
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fp_gemvs_are_close_to_the_exact_dot_product() {
+        use crate::fp::{BF16, E4M3, E5M2, FP16};
+        let seed = crate::testing::seed_from_env(0xf9_u64);
+        println!("seed {seed} (replay: LUTCORE_SEED={seed} cargo test -p lutcore-contract)");
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        for case in 0..120 {
+            let fmt = [FP16, BF16, E4M3, E5M2][case % 4];
+            let wtype = WeightType::ALL[case % WeightType::ALL.len()];
+            let (g, kg) = ([2, 3, 4, 5][case % 4], 1 + case % 3);
+            let (m, k) = (rng.gen_range(1..=5), rng.gen_range(1..=200));
+            let w = crate::testing::random_weights(&mut rng, wtype, m, k, false);
+            let x = fp_acts(&mut rng, fmt, k);
+            let exact = gemv_f64(&w, fmt, &x);
+            // Every partial sum (tables of ±x, planes, correction) is at most 2^bits·Σ|x|.
+            let sum_abs: f64 = x.iter().map(|&b| fmt.decode(b).abs()).sum();
+            for (name, got) in [
+                ("lut", gemv_fp_lut(&w, fmt, &x, g, kg)),
+                ("mac", gemv_fp_mac(&w, fmt, &x, g * kg)),
+            ] {
+                for r in 0..m {
+                    let y = f64::from(f32::from_bits(got[r]));
+                    // Each of the ≤ 4K+16 roundings errs by ≤ 2^-24 of its partial sum.
+                    let tol = sum_abs
+                        * f64::from(1u32 << wtype.bits())
+                        * (4 * k + 16) as f64
+                        * 2f64.powi(-24);
+                    assert!(
+                        (y - exact[r]).abs() <= tol,
+                        "case {case} {name} {fmt} {wtype} g={g} k={k}: {y} vs {} (tol {tol}) seed {seed}",
+                        exact[r]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fp_lut_on_small_integers_is_exact_and_equals_the_integer_lut() {
+        // Integers up to 2^7 in FP16 sum exactly in binary32: the FP LUT must give the int result.
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for case in 0..50 {
+            let wtype = WeightType::ALL[case % WeightType::ALL.len()];
+            let (m, k) = (rng.gen_range(1..=4), rng.gen_range(1..=100));
+            let w = crate::testing::random_weights(&mut rng, wtype, m, k, case % 2 == 0);
+            let xi = crate::testing::random_activations(&mut rng, k, case % 2 == 0);
+            let xf: Vec<u32> = xi
+                .iter()
+                .map(|&v| crate::fp::FP16.round(f64::from(v)))
+                .collect();
+            let want = gemv_plain(&w, &xi);
+            for (g, kg) in [(4, 1), (3, 2), (2, 4)] {
+                let lut = gemv_fp_lut(&w, crate::fp::FP16, &xf, g, kg);
+                let mac = gemv_fp_mac(&w, crate::fp::FP16, &xf, g * kg);
+                for r in 0..m {
+                    assert_eq!(
+                        f64::from(f32::from_bits(lut[r])),
+                        want[r] as f64,
+                        "lut {case} {wtype}"
+                    );
+                    assert_eq!(
+                        f64::from(f32::from_bits(mac[r])),
+                        want[r] as f64,
+                        "mac {case} {wtype}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fp_specials_propagate() {
+        use crate::fp::{CANONICAL_NAN, FP16};
+        let w = WeightMatrix::from_values(2, 3, WeightType::Uint(1), &[1, 1, 1, 0, 0, 0]).unwrap();
+        let inf = 0x7c00; // +Inf in FP16
+        let lut = gemv_fp_lut(&w, FP16, &[inf, 0x3c00, 0], 3, 1);
+        let mac = gemv_fp_mac(&w, FP16, &[inf, 0x3c00, 0], 3);
+        // Row 0: 1·Inf + 1·1 + 1·0 = Inf. Row 1: 0·Inf is NaN (IEEE); the LUT form
+        // gets there as -Inf (mirrored entry) + Inf (correction).
+        assert_eq!(
+            (lut[0], mac[0]),
+            (f32::INFINITY.to_bits(), f32::INFINITY.to_bits())
+        );
+        assert_eq!((lut[1], mac[1]), (CANONICAL_NAN, CANONICAL_NAN));
+        let nan = gemv_fp_lut(&w, FP16, &[0x7e00, 0, 0], 3, 1);
+        assert_eq!(nan, vec![CANONICAL_NAN; 2]);
     }
 
     #[test]

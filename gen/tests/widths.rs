@@ -50,7 +50,7 @@ fn widths_hold_the_exact_worst_case_for_every_config_in_a_grid() {
                                 k_groups,
                                 g,
                                 weights,
-                                act_bits,
+                                act: lutcore_contract::ActType::int(act_bits).expect("8 or 16"),
                                 max_k,
                             };
                             let Ok(cfg) = raw.validate() else { continue };

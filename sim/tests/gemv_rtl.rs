@@ -198,9 +198,17 @@ fn raw(
     weights: WeightType,
     max_k: u32,
 ) -> ArrayConfig {
-    RawArrayConfig::new(arch, rows, k_groups, g, weights, 8, max_k)
-        .validate()
-        .expect("valid config")
+    RawArrayConfig::new(
+        arch,
+        rows,
+        k_groups,
+        g,
+        weights,
+        lutcore_contract::ActType::Int8,
+        max_k,
+    )
+    .validate()
+    .expect("valid config")
 }
 
 /// [`raw`] with int16 activations.
@@ -212,9 +220,17 @@ fn raw16(
     weights: WeightType,
     max_k: u32,
 ) -> ArrayConfig {
-    RawArrayConfig::new(arch, rows, k_groups, g, weights, 16, max_k)
-        .validate()
-        .expect("valid config")
+    RawArrayConfig::new(
+        arch,
+        rows,
+        k_groups,
+        g,
+        weights,
+        lutcore_contract::ActType::Int16,
+        max_k,
+    )
+    .validate()
+    .expect("valid config")
 }
 
 #[test]

@@ -337,7 +337,7 @@ mod tests {
             k_groups: 1,
             g: 2,
             weights: WeightType::Uint(1),
-            act_bits: 8,
+            act: lutcore_contract::ActType::Int8,
             max_k: 16,
         };
         let sweep = vec![

@@ -149,7 +149,12 @@ impl Point {
         let c = &config;
         let id = format!(
             "{target}.{variant}.{}.a{}.r{}k{}g{}.m{}",
-            c.weights, c.act_bits, c.rows, c.k_groups, c.g, c.max_k
+            c.weights,
+            c.act.bits(),
+            c.rows,
+            c.k_groups,
+            c.g,
+            c.max_k
         );
         Point {
             id,
@@ -179,7 +184,7 @@ impl Point {
                 c.k_groups,
                 c.g,
                 c.weights,
-                c.act_bits,
+                c.act.bits(),
                 c.max_k,
                 if variant.dsp() { "yes" } else { "no" }
             ),
@@ -204,7 +209,9 @@ fn cfg(
     weights: WeightType,
     act_bits: u32,
 ) -> RawArrayConfig {
-    RawArrayConfig::new(arch, rows, k_groups, g, weights, act_bits, SWEEP_MAX_K)
+    let act = lutcore_contract::ActType::int(act_bits)
+        .expect("the sweep's activation widths are 8 and 16");
+    RawArrayConfig::new(arch, rows, k_groups, g, weights, act, SWEEP_MAX_K)
 }
 
 /// The baseline variants that exist on `target`.
@@ -324,7 +331,7 @@ pub fn cost_estimate(p: &Point) -> u64 {
     match &p.design {
         Design::DspCalibration { .. } => 2_000,
         Design::Array { variant, config: c } => {
-            let size = u64::from(c.rows * c.k_groups * c.g * c.act_bits);
+            let size = u64::from(c.rows * c.k_groups * c.g * c.act.bits());
             let mac = match variant {
                 // yosys spends most of its time on the baselines' multipliers.
                 Variant::Mac | Variant::MacDsp => 2 * u64::from(c.weights.bits()),

@@ -119,7 +119,7 @@ pub fn rows(results: &[PointResult]) -> Vec<Row> {
             let res = &r.resources;
             let t = r.point.target;
             let (variant, weights, act_bits, rows, k_groups, g, max_k) = match &r.point.design {
-                Design::Array { variant, config: c } => (variant.to_string(), c.weights.to_string(), c.act_bits, c.rows, c.k_groups, c.g, c.max_k),
+                Design::Array { variant, config: c } => (variant.to_string(), c.weights.to_string(), c.act.bits(), c.rows, c.k_groups, c.g, c.max_k),
                 Design::DspCalibration { .. } => ("cal".to_string(), String::new(), 0, 0, 0, 0, 0),
             };
             let each = dsp_eq.get(&t).copied().unwrap_or(0);
@@ -528,7 +528,7 @@ pub fn markdown(results: &[PointResult], rows: &[Row]) -> String {
                 r.status == Status::Ok
                     && r.point.target == Target::Asic
                     && matches!(&r.point.design, Design::Array { variant: v, config: c }
-                        if v.to_string() == variant && c.weights.to_string() == "uint1" && c.act_bits == act && (c.rows, c.k_groups, c.g) == MAIN_SHAPE)
+                        if v.to_string() == variant && c.weights.to_string() == "uint1" && c.act.bits() == act && (c.rows, c.k_groups, c.g) == MAIN_SHAPE)
             });
             let Some(r) = r else { continue };
             let _ = writeln!(
@@ -586,7 +586,7 @@ mod tests {
             k_groups: 2,
             g: 4,
             weights: WeightType::Uint(1),
-            act_bits: 8,
+            act: lutcore_contract::ActType::Int8,
             max_k: SWEEP_MAX_K,
         }
     }
