@@ -297,12 +297,7 @@ struct Generated {
 }
 
 /// The prompt, then one decoded token per step (greedy on the main array's logits).
-fn generate(
-    model: &Model,
-    numerics: Numerics,
-    prompt: &[u32],
-    decode: usize,
-) -> Result<Generated> {
+fn generate(model: &Model, numerics: Numerics, prompt: &[u32], decode: usize) -> Result<Generated> {
     let t = Instant::now();
     let mut s = Session::new(model, 1);
     s.numerics = numerics;
@@ -594,7 +589,10 @@ fn run(a: &SimModelArgs) -> Result<ModelRun> {
     );
     let numerics = numerics_of(&setup.cfg);
     if let Numerics::Fp(fp) = numerics {
-        println!("numerics   BitLinear inputs rounded to {} (nearest-even), binary32 matmuls: {fp}", fp.fmt);
+        println!(
+            "numerics   BitLinear inputs rounded to {} (nearest-even), binary32 matmuls: {fp}",
+            fp.fmt
+        );
     }
     let per_run = layers * MATMULS_PER_LAYER * (1 + setup.decode);
     let Generated {
