@@ -394,3 +394,95 @@ pub fn check_shape<A, R>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lutcore_contract::config::RawArrayConfig;
+    use lutcore_contract::testing::random_weights;
+    use lutcore_contract::ActType;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// The reference backend's FP matmul is the contract's GEMV of each token
+    /// in the order asked for (LUT or MAC), the LUT kernels refuse FP
+    /// activations naming the backend that runs them, and a tile outside the
+    /// arrays' range is an error, not a panic.
+    #[test]
+    fn fp_matmul_is_the_contract_gemv_per_token() {
+        let mut rng = ChaCha8Rng::seed_from_u64(16);
+        let (m, k, n) = (7, 37, 3);
+        let w = random_weights(&mut rng, WeightType::Ternary, m, k, false);
+        let x: Vec<u32> = (0..n * k)
+            .map(|_| FP16.round(rng.gen_range(-1.0..1.0) * 2f64.powi(rng.gen_range(-14..15))))
+            .collect();
+        let lut = FpMatmul {
+            fmt: FP16,
+            sum: FpSum::Lut { g: 3, k_groups: 2 },
+        };
+        let mac = FpMatmul {
+            fmt: FP16,
+            sum: FpSum::Mac { k_tile: 5 },
+        };
+        let r = RefBackend.prepare("w", &w).unwrap();
+        for fp in [lut, mac] {
+            let mut out = vec![0u32; n * m];
+            r.gemm_fp(fp, &x, n, &mut out).unwrap();
+            for t in 0..n {
+                let xt = &x[t * k..(t + 1) * k];
+                let want = match fp.sum {
+                    FpSum::Lut { g, k_groups } => gemv_fp_lut(&w, FP16, xt, g, k_groups),
+                    FpSum::Mac { k_tile } => gemv_fp_mac(&w, FP16, xt, k_tile),
+                };
+                assert_eq!(out[t * m..(t + 1) * m], want[..], "{fp}, token {t}");
+            }
+        }
+        // The two orders round differently somewhere on these values (magnitudes
+        // 2^-14..2^15: the binary32 sums are not exact).
+        let (mut a, mut b) = (vec![0u32; n * m], vec![0u32; n * m]);
+        r.gemm_fp(lut, &x, n, &mut a).unwrap();
+        r.gemm_fp(mac, &x, n, &mut b).unwrap();
+        assert_ne!(a, b, "LUT and MAC sum orders");
+
+        let l = LutBackend { threads: 1 }.prepare("w", &w).unwrap();
+        let e = l.gemm_fp(lut, &x, n, &mut a).unwrap_err().to_string();
+        assert!(e.contains("int8") && e.contains("`ref`"), "{e}");
+        let bad = FpMatmul {
+            fmt: FP16,
+            sum: FpSum::Lut { g: 9, k_groups: 1 },
+        };
+        let e = r.gemm_fp(bad, &x, n, &mut a).unwrap_err().to_string();
+        assert!(e.contains("g 1..=8"), "{e}");
+        let e = r.gemm_fp(lut, &x[1..], n, &mut a).unwrap_err().to_string();
+        assert!(e.contains("needs x of"), "{e}");
+    }
+
+    /// An array's FP matmul: its format and its datapath's order; none for int8.
+    #[test]
+    fn fp_matmul_of_a_config() {
+        let cfg = |arch, act| {
+            RawArrayConfig::new(arch, 4, 2, 4, WeightType::Uint(1), act, 4096)
+                .validate()
+                .unwrap()
+        };
+        assert_eq!(
+            FpMatmul::of_config(&cfg(Arch::Lut, ActType::Fp16)),
+            Some(FpMatmul {
+                fmt: FP16,
+                sum: FpSum::Lut { g: 4, k_groups: 2 }
+            })
+        );
+        assert_eq!(
+            FpMatmul::of_config(&cfg(Arch::Mac, ActType::Fp16)),
+            Some(FpMatmul {
+                fmt: FP16,
+                sum: FpSum::Mac { k_tile: 8 }
+            })
+        );
+        assert_eq!(FpMatmul::of_config(&cfg(Arch::Lut, ActType::Int8)), None);
+        assert_eq!(
+            FpMatmul::of_config(&lutcore_contract::config::preset("lut-fp16").unwrap()),
+            Some(FpMatmul::lut_fp16())
+        );
+    }
+}
