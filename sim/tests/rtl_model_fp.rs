@@ -97,7 +97,7 @@ fn tiny_model_with_fp16_activations_on_the_rtl_equals_the_cpu_fp_path() {
     };
     let mut s = Session::new(&on_rtl, 1);
     s.numerics = Numerics::Fp(other);
-    let err = s.forward(&[3], false).err().expect("refused").to_string();
+    let err = s.forward(&[3], false).expect_err("refused").to_string();
     assert!(
         err.contains("the array computes") && err.contains("blk.0.attn_q"),
         "{err}"
