@@ -1047,7 +1047,6 @@ mod tests {
     /// A 16-row array sized for the built-in model (the config the
     /// `lutcore-sim` model tests build, so the Verilator build is shared).
     fn args(dir: &Path, extra: &[&str]) -> SimModelArgs {
-        let cfg = dir.join("r16.json");
         let raw = RawArrayConfig {
             arch: Arch::Lut,
             rows: 16,
@@ -1057,7 +1056,13 @@ mod tests {
             act: lutcore_contract::ActType::Int8,
             max_k: 1024,
         };
-        std::fs::write(&cfg, serde_json::to_string(&raw).expect("json")).expect("write config");
+        args_for(dir, &raw, extra)
+    }
+
+    /// [`args`] with the array `raw`.
+    fn args_for(dir: &Path, raw: &RawArrayConfig, extra: &[&str]) -> SimModelArgs {
+        let cfg = dir.join(format!("{}.json", raw.validate().expect("valid").slug()));
+        std::fs::write(&cfg, serde_json::to_string(raw).expect("json")).expect("write config");
         let cfg = cfg.display().to_string();
         let mut v = vec![
             "sim-model",
@@ -1148,6 +1153,53 @@ mod tests {
             cmd_sim_model(&args(tmp.path(), &[])).expect("run"),
             ExitCode::SUCCESS
         );
+    }
+
+    /// An FP16 LUT array (the 12-row, 3x3 one of `lutcore-sim`'s rtl_model_fp
+    /// test, sharing its build): the model runs with FP16 BitLinear inputs, every
+    /// matmul and the logits equal the `ref` backend's, and the report carries
+    /// the logits' difference from the int8 path.
+    #[test]
+    fn an_fp16_array_runs_the_model_with_fp16_activations() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let json = tmp.path().join("fp16.json");
+        let raw = RawArrayConfig {
+            arch: Arch::Lut,
+            rows: 12,
+            k_groups: 3,
+            g: 3,
+            weights: lutcore_contract::WeightType::Ternary,
+            act: lutcore_contract::ActType::Fp16,
+            max_k: 1024,
+        };
+        let a = args_for(
+            tmp.path(),
+            &raw,
+            &["--json", json.to_str().expect("utf-8 path")],
+        );
+        let r = run_and_report(&a).expect("run");
+        assert!(r.passed(), "{r:?}");
+        assert_eq!((r.matmuls, r.mismatches), (2 * 7 * 2, 0));
+        let j: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).expect("--json written"))
+                .expect("JSON");
+        assert_eq!(j["activations"], "fp16", "{j}");
+        let d = &j["logits_vs_int8"];
+        let (diff, scale) = (
+            d["max_abs_diff"].as_f64().expect("a difference"),
+            d["max_abs_int8_logit"].as_f64().expect("a scale"),
+        );
+        assert!(diff > 0.0 && diff < 0.1 * scale, "{j}");
+        assert_eq!(d["steps"], 2, "{j}");
+        assert!(d["argmax_agree"].as_u64().expect("a count") <= 2, "{j}");
+        // An int8 run has no such comparison.
+        let a = args(tmp.path(), &["--json", json.to_str().expect("utf-8 path")]);
+        assert!(run_and_report(&a).expect("run").passed());
+        let j: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).expect("--json written"))
+                .expect("JSON");
+        assert!(j["logits_vs_int8"].is_null(), "{j}");
+        assert_eq!(j["activations"], "int8", "{j}");
     }
 
     #[test]
