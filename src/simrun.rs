@@ -751,7 +751,15 @@ impl ModelRun {
             match b.logits {
                 LogitsCheck::Identical => {}
                 LogitsCheck::Differ => {
-                    println!("baseline   {}: logits DIFFER from the main array's", b.name)
+                    let why = if numerics_of(&b.cfg) == numerics_of(&self.setup.cfg) {
+                        ""
+                    } else {
+                        " (expected: its matmuls round in another order or take other activations)"
+                    };
+                    println!(
+                        "baseline   {}: logits DIFFER from the main array's{why}",
+                        b.name
+                    )
                 }
                 LogitsCheck::NotFinite { count } => println!(
                     "baseline   {}: logits NOT FINITE ({count} NaN or infinite values)",
