@@ -120,6 +120,16 @@ BENCH_THREADS_ARGS ?=
 bench-threads: build
 	python3 scripts/bench_threads.py --out build/bench/threads.json $(BENCH_THREADS_ARGS)
 
+# Prompt processing (64/128/512-token prompts) and decode of `lutcore run` on the
+# 700M synthetic file, beside llama.cpp's when bench/parity/run.sh's venv exists,
+# 10 alternating rounds, plus decode with a busy loop on core 0;
+# build/bench/prompt.json. BENCH_PROMPT_ARGS adds options (--help lists them).
+PROMPT_PY := $(firstword $(wildcard build/parity-venv/bin/python) python3)
+.PHONY: bench-prompt
+bench-prompt: build
+	@[ -s build/models/700m.gguf ] || { mkdir -p build/models && $(LUTCORE) model synth --shape 700m --out build/models/700m.gguf; }
+	$(PROMPT_PY) scripts/bench_prompt.py --busy --out build/bench/prompt.json $(BENCH_PROMPT_ARGS)
+
 # Design-space exploration (lutcore dse --quick; resumable: a rerun reuses finished
 # points). DSE_ARGS adds options, e.g. DSE_ARGS="--targets ecp5 --jobs 4".
 DSE_ARGS ?=

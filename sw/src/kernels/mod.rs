@@ -172,7 +172,7 @@ impl Features {
                         && has!("avx512vl"),
                     avxvnni: has!("avx2") && has!("avxvnni"),
                     avx512vnni: has!("avx512f") && has!("avx512bw") && has!("avx512vnni"),
-                    requested: requested_isa().is_some(),
+                    requested: matches!(requested_isa(), Some((_, Ok(_)))),
                 }
             }
             #[cfg(not(target_arch = "x86_64"))]
@@ -183,7 +183,7 @@ impl Features {
                 avx512: false,
                 avxvnni: false,
                 avx512vnni: false,
-                requested: requested_isa().is_some(),
+                requested: matches!(requested_isa(), Some((_, Ok(_)))),
             }
         })
     }
