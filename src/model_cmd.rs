@@ -114,6 +114,9 @@ impl ForwardArgs {
     /// The matmul backend, after checking --threads and --backend.
     fn backend(&self) -> Result<Box<dyn lutcore_sw::backend::Backend>> {
         check_threads(self.threads)?;
+        if self.numerics == NumericsArg::Fp16 && self.backend != CpuBackend::Ref {
+            bail!("--numerics fp16 runs the BitLinear matmuls in floating point, which only the reference backend does (the `{}` kernels take int8 activations): add --backend ref", self.backend);
+        }
         Ok(self.backend.build(self.threads))
     }
 }
@@ -144,6 +147,10 @@ pub enum NumericsArg {
     /// and softmax weights, f16 head input — to compare logits with llama.cpp (several
     /// times slower: one kernel pass per block).
     LlamaCpp,
+    /// FP16 BitLinear activations: each input rounded to FP16, binary32 matmuls in
+    /// the FP16 LUT array's order with g 4 and one group per beat (preset lut-fp16's
+    /// tile; docs/decisions.md §19); runs on `--backend ref` only.
+    Fp16,
 }
 
 impl From<NumericsArg> for lutcore_sw::model::Numerics {
@@ -151,6 +158,9 @@ impl From<NumericsArg> for lutcore_sw::model::Numerics {
         match a {
             NumericsArg::Bitnet => lutcore_sw::model::Numerics::BitNet,
             NumericsArg::LlamaCpp => lutcore_sw::model::Numerics::LlamaCpp,
+            NumericsArg::Fp16 => {
+                lutcore_sw::model::Numerics::Fp(lutcore_sw::backend::FpMatmul::lut_fp16())
+            }
         }
     }
 }

@@ -7,6 +7,13 @@
 //! (`--trace-matmul N` or `--trace-name NAME`; default the first) is dumped
 //! to F (FST, or VCD for a `.vcd` name).
 //!
+//! On an array with floating-point activations (e.g. `"activations": "fp16"`)
+//! the model runs with FP BitLinear inputs ([`Numerics::Fp`]: each value rounded
+//! to the format, binary32 matmuls in the array's summation order), checked
+//! against the CPU reference backend (`ref`, the contract's FP functions), and
+//! the report adds how far those logits are from the int8 path's on the CPU
+//! (docs/decisions.md §19).
+//!
 //! This module owns the command's arguments, the run ([`run`]: model synthesis,
 //! the token schedule, the comparisons, returning a [`ModelRun`]) and its report
 //! ([`ModelRun::print`], and [`ModelRun::json`] for `--json`); the simulation and
@@ -22,11 +29,11 @@ use lutcore_contract::config::{Arch, ArrayConfig, RawArrayConfig};
 use lutcore_sim::{
     CostModel, MatmulRecord, RtlBackend, RtlOptions, TraceRequest, TraceSelect, TRACE_CYCLE,
 };
-use lutcore_sw::backend::{Backend, LutBackend};
+use lutcore_sw::backend::{Backend, FpMatmul, LutBackend, RefBackend};
 use lutcore_sw::gguf::GgmlType;
 use lutcore_sw::model::sample::argmax;
 use lutcore_sw::model::synth::{write_model, SynthShape};
-use lutcore_sw::model::{Model, Session};
+use lutcore_sw::model::{Model, Numerics, Session};
 
 use crate::args::CpuBackend;
 use crate::args::{load_config, ConfigArgs, ConfigSource};
@@ -56,7 +63,9 @@ pub struct SimModelArgs {
     /// Modeled weight bandwidth in GB/s (10^9 bytes/s).
     #[arg(long, default_value_t = 1.0)]
     pub bandwidth_gbs: f64,
-    /// CPU backend every matmul is checked against: `lut` or `ref`.
+    /// CPU backend every matmul is checked against: `lut` or `ref`. Arrays
+    /// with floating-point activations are always checked against `ref` (the
+    /// LUT kernels run int8 activations only).
     #[arg(long, value_enum, default_value_t = CpuBackend::Lut)]
     pub check: CpuBackend,
     /// Baseline array preset; repeat for several. Default: the config with
@@ -215,12 +224,29 @@ fn bench_shape(name: &str) -> Result<SynthShape> {
     Ok(s)
 }
 
+/// The forward-pass numerics for an array of `cfg`: its FP matmul for
+/// floating-point activations, else BitNet's int8 activations.
+fn numerics_of(cfg: &ArrayConfig) -> Numerics {
+    FpMatmul::of_config(cfg).map_or(Numerics::BitNet, Numerics::Fp)
+}
+
+/// The CPU backend the matmuls of an array of `cfg` are checked against:
+/// `--check`, or `ref` for floating-point activations.
+fn check_name(cfg: &ArrayConfig, check: CpuBackend) -> CpuBackend {
+    if cfg.act_float().is_some() {
+        CpuBackend::Ref
+    } else {
+        check
+    }
+}
+
 fn build(
     cfg: &ArrayConfig,
     label: &str,
     check: CpuBackend,
     trace: Option<TraceRequest>,
 ) -> Result<RtlBackend> {
+    let check = check_name(cfg, check);
     let traced = if trace.is_some() { " with tracing" } else { "" };
     let sp = crate::progress::spinner(&format!(
         "building the Verilated {label} array{traced} (cached after the first run)"
@@ -267,9 +293,10 @@ struct Generated {
 }
 
 /// The prompt, then one decoded token per step (greedy on the main array's logits).
-fn generate(model: &Model, prompt: &[u32], decode: usize) -> Result<Generated> {
+fn generate(model: &Model, numerics: Numerics, prompt: &[u32], decode: usize) -> Result<Generated> {
     let t = Instant::now();
     let mut s = Session::new(model, 1);
+    s.numerics = numerics;
     let mut steps = vec![prompt.to_vec()];
     let mut logits = vec![s.forward(prompt, false)?.pop().context("no logits")?];
     for _ in 0..decode {
@@ -285,8 +312,9 @@ fn generate(model: &Model, prompt: &[u32], decode: usize) -> Result<Generated> {
 }
 
 /// The last-position logits of each step, on `model`.
-fn replay(model: &Model, steps: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
+fn replay(model: &Model, numerics: Numerics, steps: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
     let mut s = Session::new(model, 1);
+    s.numerics = numerics;
     steps
         .iter()
         .map(|t| s.forward(t, false)?.pop().context("no logits"))
@@ -388,12 +416,6 @@ impl Setup {
         };
         let (name, cfg) = a.array.load()?;
         let baselines = baselines(a, &cfg, &name)?;
-        let all = std::iter::once((&name, &cfg)).chain(baselines.iter().map(|(n, c)| (n, c)));
-        for (n, c) in all {
-            if let Some(fmt) = c.act_float() {
-                bail!("config {n} takes {fmt} activations, and sim-model runs the model's int8 BitLinear activations through the arrays: use a config with act_bits 8 or 16 (FP arrays: `lutcore sim --config`)");
-            }
-        }
         let (prompt_len, decode) = if a.bench_layer.is_some() {
             (1, 0)
         } else {
@@ -516,6 +538,10 @@ struct ModelRun {
     load_wall: Duration,
     /// The main array's logits against the CPU backend's.
     logits: LogitsCheck,
+    /// That CPU backend (`lut`, or `ref` for FP activations).
+    cpu_name: &'static str,
+    /// FP activations: the logits against the int8 path's.
+    vs_int8: Option<LogitsDiff>,
     /// The traced matmul (with `--trace`).
     trace: Option<lutcore_sim::TraceRecord>,
 }
@@ -555,15 +581,22 @@ fn run(a: &SimModelArgs) -> Result<ModelRun> {
         prompt.len(),
         setup.decode,
         layers * MATMULS_PER_LAYER,
-        a.check
+        check_name(&setup.cfg, a.check)
     );
+    let numerics = numerics_of(&setup.cfg);
+    if let Numerics::Fp(fp) = numerics {
+        println!(
+            "numerics   BitLinear inputs rounded to {} (nearest-even), binary32 matmuls: {fp}",
+            fp.fmt
+        );
+    }
     let per_run = layers * MATMULS_PER_LAYER * (1 + setup.decode);
     let Generated {
         steps,
         logits,
         wall: forward_wall,
     } = with_progress(&main, per_run, "main array", || {
-        generate(&on_main, &prompt, setup.decode)
+        generate(&on_main, numerics, &prompt, setup.decode)
     })?;
     drop(on_main);
 
@@ -571,7 +604,7 @@ fn run(a: &SimModelArgs) -> Result<ModelRun> {
     for (b, (name, cfg)) in bases.iter().zip(&setup.baselines) {
         let (on_base, _) = load(&path, b, &format!("baseline {name}"))?;
         let replayed = with_progress(b, per_run, &format!("baseline {name}"), || {
-            replay(&on_base, &steps)
+            replay(&on_base, numerics_of(cfg), &steps)
         })?;
         baselines.push(BaselineRun {
             name: name.clone(),
@@ -580,8 +613,22 @@ fn run(a: &SimModelArgs) -> Result<ModelRun> {
             logits: compare_logits(&replayed, &logits),
         });
     }
-    let (on_cpu, _) = load(&path, &LutBackend { threads: 1 }, "the CPU")?;
-    let cpu_logits = replay(&on_cpu, &steps)?;
+    let lut_cpu = LutBackend { threads: 1 };
+    let (cpu_backend, cpu_name): (&dyn Backend, &str) = match numerics {
+        Numerics::Fp(_) => (&RefBackend, "ref"),
+        _ => (&lut_cpu, "lut"),
+    };
+    let (on_cpu, _) = load(&path, cpu_backend, "the CPU")?;
+    let cpu_logits = replay(&on_cpu, numerics, &steps)?;
+    drop(on_cpu);
+    let vs_int8 = match numerics {
+        Numerics::Fp(fp) => {
+            let (on_int8, _) = load(&path, &lut_cpu, "the CPU (int8 activations)")?;
+            let int8 = replay(&on_int8, Numerics::BitNet, &steps)?;
+            Some(LogitsDiff::new(fp, &logits, &int8))
+        }
+        _ => None,
+    };
 
     let records = main.records();
     let trace = main.trace_record();
@@ -609,8 +656,44 @@ fn run(a: &SimModelArgs) -> Result<ModelRun> {
         forward_wall,
         load_wall,
         logits: compare_logits(&logits, &cpu_logits),
+        cpu_name,
+        vs_int8,
         trace,
     })
+}
+
+/// How the FP-activation logits of a run differ from the int8 path's (the same
+/// token steps on the CPU with BitNet's absmax int8 activations).
+#[derive(Clone, Copy, Debug)]
+struct LogitsDiff {
+    fp: FpMatmul,
+    /// Largest |FP − int8| over every logit of every step.
+    max_abs: f64,
+    /// Largest |int8 logit|, the scale `max_abs` compares with.
+    max_int8: f64,
+    /// Steps whose argmax token is the same on both paths, and steps.
+    argmax_agree: usize,
+    steps: usize,
+}
+
+impl LogitsDiff {
+    fn new(fp: FpMatmul, fp_logits: &[Vec<f32>], int8: &[Vec<f32>]) -> LogitsDiff {
+        let mut d = LogitsDiff {
+            fp,
+            max_abs: 0.0,
+            max_int8: 0.0,
+            argmax_agree: 0,
+            steps: fp_logits.len().min(int8.len()),
+        };
+        for (a, b) in fp_logits.iter().zip(int8) {
+            for (&x, &y) in a.iter().zip(b) {
+                d.max_abs = d.max_abs.max((f64::from(x) - f64::from(y)).abs());
+                d.max_int8 = d.max_int8.max(f64::from(y).abs());
+            }
+            d.argmax_agree += usize::from(argmax(a) == argmax(b));
+        }
+        d
+    }
 }
 
 /// Simulated cycles per second of `t`.
@@ -664,7 +747,15 @@ impl ModelRun {
             match b.logits {
                 LogitsCheck::Identical => {}
                 LogitsCheck::Differ => {
-                    println!("baseline   {}: logits DIFFER from the main array's", b.name)
+                    let why = if numerics_of(&b.cfg) == numerics_of(&self.setup.cfg) {
+                        ""
+                    } else {
+                        " (expected: its matmuls round in another order or take other activations)"
+                    };
+                    println!(
+                        "baseline   {}: logits DIFFER from the main array's{why}",
+                        b.name
+                    )
                 }
                 LogitsCheck::NotFinite { count } => println!(
                     "baseline   {}: logits NOT FINITE ({count} NaN or infinite values)",
@@ -829,11 +920,17 @@ impl ModelRun {
     /// The logits check, the traced matmul and the verdict.
     fn print_checks(&self) {
         match self.logits {
-            LogitsCheck::Identical => println!("logits       identical to the CPU backend's (lut), bit for bit, all finite"),
-            LogitsCheck::Differ => println!("logits       DIFFER from the CPU backend's (lut)"),
+            LogitsCheck::Identical => println!("logits       identical to the CPU backend's ({}), bit for bit, all finite", self.cpu_name),
+            LogitsCheck::Differ => println!("logits       DIFFER from the CPU backend's ({})", self.cpu_name),
             LogitsCheck::NotFinite { count } => println!(
                 "logits       NOT FINITE: {count} NaN or infinite values (array or CPU run); a run with such logits fails, equal bits or not"
             ),
+        }
+        if let Some(d) = &self.vs_int8 {
+            println!(
+                "vs int8      {} activations against int8 (absmax) on the CPU, same tokens: max |logit difference| {:.3e} (largest |logit| {:.3e}); argmax token agrees at {} of {} steps",
+                d.fp.fmt, d.max_abs, d.max_int8, d.argmax_agree, d.steps
+            );
         }
         if let Some(t) = &self.trace {
             let before: u64 = self
@@ -916,6 +1013,13 @@ impl ModelRun {
             "clock_mhz": cost.clock_hz / 1e6,
             "bandwidth_gbs": cost.weight_bytes_per_s / 1e9,
             "logits_identical": report.logits_identical,
+            "activations": self.setup.cfg.act_type().to_string(),
+            "logits_vs_int8": self.vs_int8.map(|d| serde_json::json!({
+                "max_abs_diff": d.max_abs,
+                "max_abs_int8_logit": d.max_int8,
+                "argmax_agree": d.argmax_agree,
+                "steps": d.steps,
+            })),
             "traced_matmul": self.trace.as_ref().map(|t| t.call),
             "passed": report.passed(),
         })
@@ -947,7 +1051,6 @@ mod tests {
     /// A 16-row array sized for the built-in model (the config the
     /// `lutcore-sim` model tests build, so the Verilator build is shared).
     fn args(dir: &Path, extra: &[&str]) -> SimModelArgs {
-        let cfg = dir.join("r16.json");
         let raw = RawArrayConfig {
             arch: Arch::Lut,
             rows: 16,
@@ -957,7 +1060,13 @@ mod tests {
             act: lutcore_contract::ActType::Int8,
             max_k: 1024,
         };
-        std::fs::write(&cfg, serde_json::to_string(&raw).expect("json")).expect("write config");
+        args_for(dir, &raw, extra)
+    }
+
+    /// [`args`] with the array `raw`.
+    fn args_for(dir: &Path, raw: &RawArrayConfig, extra: &[&str]) -> SimModelArgs {
+        let cfg = dir.join(format!("{}.json", raw.validate().expect("valid").slug()));
+        std::fs::write(&cfg, serde_json::to_string(raw).expect("json")).expect("write config");
         let cfg = cfg.display().to_string();
         let mut v = vec![
             "sim-model",
@@ -1048,6 +1157,53 @@ mod tests {
             cmd_sim_model(&args(tmp.path(), &[])).expect("run"),
             ExitCode::SUCCESS
         );
+    }
+
+    /// An FP16 LUT array (the 12-row, 3x3 one of `lutcore-sim`'s rtl_model_fp
+    /// test, sharing its build): the model runs with FP16 BitLinear inputs, every
+    /// matmul and the logits equal the `ref` backend's, and the report carries
+    /// the logits' difference from the int8 path.
+    #[test]
+    fn an_fp16_array_runs_the_model_with_fp16_activations() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let json = tmp.path().join("fp16.json");
+        let raw = RawArrayConfig {
+            arch: Arch::Lut,
+            rows: 12,
+            k_groups: 3,
+            g: 3,
+            weights: lutcore_contract::WeightType::Ternary,
+            act: lutcore_contract::ActType::Fp16,
+            max_k: 1024,
+        };
+        let a = args_for(
+            tmp.path(),
+            &raw,
+            &["--json", json.to_str().expect("utf-8 path")],
+        );
+        let r = run_and_report(&a).expect("run");
+        assert!(r.passed(), "{r:?}");
+        assert_eq!((r.matmuls, r.mismatches), (2 * 7 * 2, 0));
+        let j: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).expect("--json written"))
+                .expect("JSON");
+        assert_eq!(j["activations"], "fp16", "{j}");
+        let d = &j["logits_vs_int8"];
+        let (diff, scale) = (
+            d["max_abs_diff"].as_f64().expect("a difference"),
+            d["max_abs_int8_logit"].as_f64().expect("a scale"),
+        );
+        assert!(diff > 0.0 && diff < 0.1 * scale, "{j}");
+        assert_eq!(d["steps"], 2, "{j}");
+        assert!(d["argmax_agree"].as_u64().expect("a count") <= 2, "{j}");
+        // An int8 run has no such comparison.
+        let a = args(tmp.path(), &["--json", json.to_str().expect("utf-8 path")]);
+        assert!(run_and_report(&a).expect("run").passed());
+        let j: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).expect("--json written"))
+                .expect("JSON");
+        assert!(j["logits_vs_int8"].is_null(), "{j}");
+        assert_eq!(j["activations"], "int8", "{j}");
     }
 
     #[test]

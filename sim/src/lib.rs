@@ -50,8 +50,8 @@ pub use gemv::{
 pub use library::{cache_root, verilator_version, BuildOptions, BuildStatus, SimLibrary};
 pub use model::{SimModel, StreamBeats, StreamFired, TraceSummary};
 pub use rtl_backend::{
-    CheckOutcome, CostModel, MatmulRecord, RtlBackend, RtlOptions, TraceRecord, TraceRequest,
-    TraceSelect,
+    CheckOutcome, CostModel, MatmulRecord, ResultWord, RtlBackend, RtlOptions, TraceRecord,
+    TraceRequest, TraceSelect,
 };
 pub use shim::{TraceFormat, TRACE_CYCLE, TRACE_HALF_CYCLE};
 

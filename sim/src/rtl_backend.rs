@@ -16,6 +16,10 @@
 //! * With a check backend (`RtlOptions::check`, e.g. `LutBackend`), every
 //!   matmul's integers are compared with the CPU's; the result is recorded
 //!   and, with `fail_on_mismatch`, a mismatch is an error.
+//! * On an array with floating-point activations, [`Linear::gemm_fp`] streams
+//!   raw codes with [`run_gemm_fp`] and checks the binary32 bits the same way
+//!   (the check backend must run FP matmuls: `RefBackend`); the model's
+//!   [`FpMatmul`] must be the one the array computes.
 //! * [`RtlBackend::inject_fault`] flips one result bit of a chosen matmul
 //!   after the RTL ran and before the check: a test hook proving that the
 //!   check catches a wrong RTL result.
@@ -31,9 +35,9 @@ use std::time::Duration;
 
 use lutcore_contract::config::ArrayConfig;
 use lutcore_contract::layout::WeightMatrix;
-use lutcore_sw::backend::{check_shape, Backend, BackendError, Linear};
+use lutcore_sw::backend::{check_shape, Backend, BackendError, FpMatmul, Linear};
 
-use crate::gemv::{run_gemm, PackedWeights};
+use crate::gemv::{run_gemm, run_gemm_fp, GemmRun, PackedWeights};
 use crate::library::{BuildOptions, SimLibrary};
 use crate::model::{SimModel, TraceSummary};
 use crate::SimError;
@@ -91,9 +95,9 @@ pub enum CheckOutcome {
         /// Row of the first difference.
         row: usize,
         /// The RTL's value there.
-        rtl: i32,
+        rtl: ResultWord,
         /// The CPU backend's value there.
-        cpu: i32,
+        cpu: ResultWord,
     },
 }
 
@@ -342,6 +346,59 @@ impl Linear for RtlLinear {
     }
 
     fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), BackendError> {
+        self.run_checked(
+            x,
+            n,
+            out,
+            |model, out| run_gemm(model, &self.packed, x, n, out),
+            |r, cpu| r.gemm(x, n, cpu),
+        )
+    }
+
+    fn gemm_fp(
+        &self,
+        fp: FpMatmul,
+        x: &[u32],
+        n: usize,
+        out: &mut [u32],
+    ) -> Result<(), BackendError> {
+        let s = &self.shared;
+        let built = FpMatmul::of_config(&s.cfg);
+        if built != Some(fp) {
+            return Err(BackendError::Failed {
+                backend: s.name.clone(),
+                matrix: self.name.clone(),
+                detail: match built {
+                    Some(b) => format!("the model asks for {fp}, but the array computes {b}"),
+                    None => format!(
+                        "the model asks for {fp}, but the array takes {} activations",
+                        s.cfg.act_type()
+                    ),
+                },
+            });
+        }
+        self.run_checked(
+            x,
+            n,
+            out,
+            |model, out| run_gemm_fp(model, &self.packed, x, n, out),
+            |r, cpu| r.gemm_fp(fp, x, n, cpu),
+        )
+    }
+}
+
+impl RtlLinear {
+    /// One matmul on the RTL (`rtl`, under the model lock and the trace
+    /// hooks), the fault hook, the check against the CPU backend (`cpu`) and
+    /// its record: the common part of [`Linear::gemm`] and [`Linear::gemm_fp`].
+    fn run_checked<A, R: ResultBits>(
+        &self,
+        x: &[A],
+        n: usize,
+        out: &mut [R],
+        rtl: impl FnOnce(&mut SimModel, &mut [R]) -> Result<GemmRun, SimError>,
+        cpu: impl FnOnce(&dyn Linear, &mut [R]) -> Result<(), BackendError>,
+    ) -> Result<(), BackendError> {
         let s = &self.shared;
         let (m, k) = (self.packed.rows(), self.packed.cols());
         check_shape(&s.name, m, k, x, n, out)?;
@@ -353,7 +410,7 @@ impl Linear for RtlLinear {
         let run = {
             let mut model = lock(&s.model, &s.name, "model")?;
             let traced = trace_begin(s, &self.name, &mut model).map_err(|e| err(e.to_string()))?;
-            let run = run_gemm(&mut model, &self.packed, x, n, out);
+            let run = rtl(&mut model, out);
             if let Some(call) = traced {
                 trace_end(
                     s,
@@ -368,17 +425,17 @@ impl Linear for RtlLinear {
         let seq = s.calls.fetch_add(1, Ordering::SeqCst);
         if *lock(&s.fault, &s.name, "fault")? == Some(seq) {
             if let Some(v) = out.first_mut() {
-                *v ^= 1;
+                *v = v.flip_bit0();
             }
         }
         let check = match &self.reference {
             None => CheckOutcome::NotChecked,
             Some(r) => {
-                let mut cpu = vec![0i32; n * m];
-                r.gemm(x, n, &mut cpu)?;
+                let mut reference = vec![R::default(); n * m];
+                cpu(r.as_ref(), &mut reference)?;
                 let mut diff = out
                     .iter()
-                    .zip(&cpu)
+                    .zip(&reference)
                     .enumerate()
                     .filter(|(_, (a, b))| a != b);
                 match diff.next() {
@@ -387,8 +444,8 @@ impl Linear for RtlLinear {
                         count: 1 + diff.count(),
                         token: i / m,
                         row: i % m,
-                        rtl,
-                        cpu: c,
+                        rtl: rtl.word(),
+                        cpu: c.word(),
                     },
                 }
             }
@@ -427,6 +484,50 @@ impl Linear for RtlLinear {
             }
         }
         Ok(())
+    }
+}
+
+/// A result word of an array: an int32 (integer activations) or binary32 bits
+/// (floating-point activations).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResultWord {
+    /// An exact integer dot product.
+    Int(i32),
+    /// binary32 bits.
+    Fp32(u32),
+}
+
+impl std::fmt::Display for ResultWord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            ResultWord::Int(v) => write!(f, "{v}"),
+            ResultWord::Fp32(b) => write!(f, "{b:#010x} ({:e})", f32::from_bits(b)),
+        }
+    }
+}
+
+/// The result types [`RtlLinear::run_checked`] handles.
+trait ResultBits: Copy + Default + PartialEq {
+    fn word(self) -> ResultWord;
+    /// The value with bit 0 flipped (the fault hook).
+    fn flip_bit0(self) -> Self;
+}
+
+impl ResultBits for i32 {
+    fn word(self) -> ResultWord {
+        ResultWord::Int(self)
+    }
+    fn flip_bit0(self) -> Self {
+        self ^ 1
+    }
+}
+
+impl ResultBits for u32 {
+    fn word(self) -> ResultWord {
+        ResultWord::Fp32(self)
+    }
+    fn flip_bit0(self) -> Self {
+        self ^ 1
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use lutcore_contract::config::{Arch, ArrayConfig, RawArrayConfig};
 use lutcore_contract::WeightType;
-use lutcore_sim::{CheckOutcome, CostModel, RtlBackend, RtlOptions};
+use lutcore_sim::{CheckOutcome, CostModel, ResultWord, RtlBackend, RtlOptions};
 use lutcore_sw::backend::{Backend, LutBackend};
 use lutcore_sw::gguf::GgmlType;
 use lutcore_sw::model::synth::{write_model, SynthShape};
@@ -181,7 +181,10 @@ fn a_corrupted_rtl_result_is_caught() {
             cpu,
         } => {
             assert_eq!((*count, *token, *row), (1, 0, 0));
-            assert_eq!(rtl ^ 1, *cpu);
+            match (rtl, cpu) {
+                (ResultWord::Int(r), ResultWord::Int(c)) => assert_eq!(r ^ 1, *c),
+                other => panic!("integer results expected: {other:?}"),
+            }
         }
         other => panic!("{other:?}"),
     }

@@ -1,18 +1,26 @@
-//! The integer matmul interface a model runs on, and the CPU backends.
+//! The matmul interface a model runs on, and the CPU backends.
 //!
 //! A [`Backend`] turns a ternary/low-bit [`WeightMatrix`] into a prepared
 //! [`Linear`] once (packing, uploading); the model then calls
 //! [`Linear::gemm`] with int8 activations and gets exact i32 results. Every
 //! backend computes the same integers, so a model's output does not depend on
 //! the backend — the co-simulated RTL (crate `lutcore-sim`) is one more backend.
+//!
+//! [`Linear::gemm_fp`] is the floating-point form: raw activation codes of a
+//! narrow format (FP16, ...) and binary32 results whose every rounding is fixed
+//! by an [`FpMatmul`] (the contract's `gemv_fp_lut` or `gemv_fp_mac` order), so
+//! it too is bit-exact across backends. The reference backend implements it with
+//! the contract's functions; the int8 LUT kernels do not.
 
 use std::sync::Arc;
 
 use crate::kernels::prefill::{PrefillGemm, PREFILL_MIN_BATCH};
 use crate::kernels::{Dispatch, Isa, KernelOptions, LutGemm, Scheme};
+use lutcore_contract::config::{Arch, ArrayConfig};
 use lutcore_contract::dtype::WeightType;
+use lutcore_contract::fp::{FpFormat, FP16};
 use lutcore_contract::layout::WeightMatrix;
-use lutcore_contract::reference::gemv_plain;
+use lutcore_contract::reference::{gemv_fp_lut, gemv_fp_mac, gemv_plain};
 
 /// Errors a backend reports.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +46,27 @@ pub trait Linear: Send + Sync {
     fn cols(&self) -> usize;
     /// `n` tokens of int8 activations (token-major, `n·K`) → `n·M` i32.
     fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), BackendError>;
+    /// `n` tokens of raw `fp.fmt` activation codes (token-major, `n·K`) →
+    /// `n·M` binary32 bits, rounded exactly as `fp` says ([`FpMatmul::gemv`]).
+    /// The default refuses: a backend whose matrices hold only int8 kernels
+    /// says so and names the one that runs floating-point activations.
+    fn gemm_fp(
+        &self,
+        fp: FpMatmul,
+        x: &[u32],
+        n: usize,
+        out: &mut [u32],
+    ) -> Result<(), BackendError> {
+        let _ = (x, n, out);
+        Err(BackendError::Failed {
+            backend: "?".into(),
+            matrix: format!("{}x{}", self.rows(), self.cols()),
+            detail: format!(
+                "this backend runs int8 activations only, not {}: use the `ref` backend for floating-point activations",
+                fp.fmt
+            ),
+        })
+    }
     /// The LUT GEMM behind this matrix, if it is one (lets [`gemm_many`] fuse
     /// several matrices into one call).
     fn as_lut(&self) -> Option<&LutGemm> {
@@ -86,6 +115,101 @@ pub fn gemm_many(
     }
 }
 
+/// How a datapath sums floating-point products: the order fixes every
+/// binary32 rounding, so it is part of a matmul's numerics
+/// (docs/decisions.md §18, §19).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FpSum {
+    /// The FP LUT array's order ([`gemv_fp_lut`]): tables of `g` activations,
+    /// `k_groups` groups per K-tile.
+    Lut {
+        /// Activations per table.
+        g: usize,
+        /// Groups per K-tile.
+        k_groups: usize,
+    },
+    /// The FP MAC and add-tree baselines' order ([`gemv_fp_mac`]): `k_tile`
+    /// products per beat.
+    Mac {
+        /// Products per beat.
+        k_tile: usize,
+    },
+}
+
+/// A floating-point matmul: the activations' format and the summation order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FpMatmul {
+    /// Activation format (codes of `fmt.bits()` bits).
+    pub fmt: FpFormat,
+    /// Summation order.
+    pub sum: FpSum,
+}
+
+impl std::fmt::Display for FpMatmul {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.sum {
+            FpSum::Lut { g, k_groups } => {
+                write!(
+                    f,
+                    "{} activations, FP LUT sums (g {g}, k_groups {k_groups})",
+                    self.fmt
+                )
+            }
+            FpSum::Mac { k_tile } => {
+                write!(f, "{} activations, FP MAC sums (k_tile {k_tile})", self.fmt)
+            }
+        }
+    }
+}
+
+impl FpMatmul {
+    /// The matmul an array of `cfg` computes; `None` for integer activations.
+    pub fn of_config(cfg: &ArrayConfig) -> Option<FpMatmul> {
+        let fmt = cfg.act_float()?;
+        let sum = match cfg.arch() {
+            Arch::Lut => FpSum::Lut {
+                g: cfg.g(),
+                k_groups: cfg.k_groups(),
+            },
+            Arch::Mac | Arch::AddSub => FpSum::Mac {
+                k_tile: cfg.k_tile(),
+            },
+        };
+        Some(FpMatmul { fmt, sum })
+    }
+
+    /// FP16 activations summed as the FP LUT array with `g` 4 and one group
+    /// per K-tile (preset `lut-fp16`'s tile): the CPU-only FP16 model path.
+    pub fn lut_fp16() -> FpMatmul {
+        FpMatmul {
+            fmt: FP16,
+            sum: FpSum::Lut { g: 4, k_groups: 1 },
+        }
+    }
+
+    /// `y = W·x` for one token of raw codes, binary32 bits per row: the
+    /// contract's [`gemv_fp_lut`] or [`gemv_fp_mac`]. Errors on a tile outside
+    /// the arrays' range (`g` 1..=8, `k_groups` and `k_tile` ≥ 1) or a wrong `x` length.
+    pub fn gemv(&self, w: &WeightMatrix, x: &[u32]) -> Result<Vec<u32>, String> {
+        if x.len() != w.cols() {
+            return Err(format!(
+                "{} activations for a matrix of {} columns",
+                x.len(),
+                w.cols()
+            ));
+        }
+        match self.sum {
+            FpSum::Lut { g, k_groups } if (1..=8).contains(&g) && k_groups >= 1 => {
+                Ok(gemv_fp_lut(w, self.fmt, x, g, k_groups))
+            }
+            FpSum::Mac { k_tile } if k_tile >= 1 => Ok(gemv_fp_mac(w, self.fmt, x, k_tile)),
+            _ => Err(format!(
+                "{self}: the tile is outside the arrays' range (g 1..=8, k_groups and k_tile at least 1)"
+            )),
+        }
+    }
+}
+
 /// Something that prepares matrices.
 pub trait Backend: Send + Sync {
     /// Short name (`ref`, `lut`, `rtl:default`, …).
@@ -117,6 +241,40 @@ impl Linear for RefLinear {
             {
                 *o = v as i32;
             }
+        }
+        Ok(())
+    }
+    fn gemm_fp(
+        &self,
+        fp: FpMatmul,
+        x: &[u32],
+        n: usize,
+        out: &mut [u32],
+    ) -> Result<(), BackendError> {
+        self.gemm_fp_tokens(fp, x, n, out)
+    }
+}
+
+impl RefLinear {
+    /// [`FpMatmul::gemv`] of each token.
+    fn gemm_fp_tokens(
+        &self,
+        fp: FpMatmul,
+        x: &[u32],
+        n: usize,
+        out: &mut [u32],
+    ) -> Result<(), BackendError> {
+        let (m, k) = (self.0.rows(), self.0.cols());
+        check_shape("ref", m, k, x, n, out)?;
+        for t in 0..n {
+            let y = fp.gemv(&self.0, &x[t * k..(t + 1) * k]).map_err(|detail| {
+                BackendError::Failed {
+                    backend: "ref".into(),
+                    matrix: format!("{m}x{k}"),
+                    detail,
+                }
+            })?;
+            out[t * m..(t + 1) * m].copy_from_slice(&y);
         }
         Ok(())
     }
@@ -212,14 +370,14 @@ impl LutBackend {
     }
 }
 
-/// Check the slice lengths of a gemm call.
-pub fn check_shape(
+/// Check the slice lengths of a gemm call (int8 → i32, or FP codes → binary32 bits).
+pub fn check_shape<A, R>(
     backend: &str,
     m: usize,
     k: usize,
-    x: &[i8],
+    x: &[A],
     n: usize,
-    out: &[i32],
+    out: &[R],
 ) -> Result<(), BackendError> {
     if x.len() != n * k || out.len() != n * m {
         return Err(BackendError::Failed {
@@ -235,4 +393,96 @@ pub fn check_shape(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lutcore_contract::config::RawArrayConfig;
+    use lutcore_contract::testing::random_weights;
+    use lutcore_contract::ActType;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// The reference backend's FP matmul is the contract's GEMV of each token
+    /// in the order asked for (LUT or MAC), the LUT kernels refuse FP
+    /// activations naming the backend that runs them, and a tile outside the
+    /// arrays' range is an error, not a panic.
+    #[test]
+    fn fp_matmul_is_the_contract_gemv_per_token() {
+        let mut rng = ChaCha8Rng::seed_from_u64(16);
+        let (m, k, n) = (7, 37, 3);
+        let w = random_weights(&mut rng, WeightType::Ternary, m, k, false);
+        let x: Vec<u32> = (0..n * k)
+            .map(|_| FP16.round(rng.gen_range(-1.0..1.0) * 2f64.powi(rng.gen_range(-14..15))))
+            .collect();
+        let lut = FpMatmul {
+            fmt: FP16,
+            sum: FpSum::Lut { g: 3, k_groups: 2 },
+        };
+        let mac = FpMatmul {
+            fmt: FP16,
+            sum: FpSum::Mac { k_tile: 5 },
+        };
+        let r = RefBackend.prepare("w", &w).unwrap();
+        for fp in [lut, mac] {
+            let mut out = vec![0u32; n * m];
+            r.gemm_fp(fp, &x, n, &mut out).unwrap();
+            for t in 0..n {
+                let xt = &x[t * k..(t + 1) * k];
+                let want = match fp.sum {
+                    FpSum::Lut { g, k_groups } => gemv_fp_lut(&w, FP16, xt, g, k_groups),
+                    FpSum::Mac { k_tile } => gemv_fp_mac(&w, FP16, xt, k_tile),
+                };
+                assert_eq!(out[t * m..(t + 1) * m], want[..], "{fp}, token {t}");
+            }
+        }
+        // The two orders round differently somewhere on these values (magnitudes
+        // 2^-14..2^15: the binary32 sums are not exact).
+        let (mut a, mut b) = (vec![0u32; n * m], vec![0u32; n * m]);
+        r.gemm_fp(lut, &x, n, &mut a).unwrap();
+        r.gemm_fp(mac, &x, n, &mut b).unwrap();
+        assert_ne!(a, b, "LUT and MAC sum orders");
+
+        let l = LutBackend { threads: 1 }.prepare("w", &w).unwrap();
+        let e = l.gemm_fp(lut, &x, n, &mut a).unwrap_err().to_string();
+        assert!(e.contains("int8") && e.contains("`ref`"), "{e}");
+        let bad = FpMatmul {
+            fmt: FP16,
+            sum: FpSum::Lut { g: 9, k_groups: 1 },
+        };
+        let e = r.gemm_fp(bad, &x, n, &mut a).unwrap_err().to_string();
+        assert!(e.contains("g 1..=8"), "{e}");
+        let e = r.gemm_fp(lut, &x[1..], n, &mut a).unwrap_err().to_string();
+        assert!(e.contains("needs x of"), "{e}");
+    }
+
+    /// An array's FP matmul: its format and its datapath's order; none for int8.
+    #[test]
+    fn fp_matmul_of_a_config() {
+        let cfg = |arch, act| {
+            RawArrayConfig::new(arch, 4, 2, 4, WeightType::Uint(1), act, 4096)
+                .validate()
+                .unwrap()
+        };
+        assert_eq!(
+            FpMatmul::of_config(&cfg(Arch::Lut, ActType::Fp16)),
+            Some(FpMatmul {
+                fmt: FP16,
+                sum: FpSum::Lut { g: 4, k_groups: 2 }
+            })
+        );
+        assert_eq!(
+            FpMatmul::of_config(&cfg(Arch::Mac, ActType::Fp16)),
+            Some(FpMatmul {
+                fmt: FP16,
+                sum: FpSum::Mac { k_tile: 8 }
+            })
+        );
+        assert_eq!(FpMatmul::of_config(&cfg(Arch::Lut, ActType::Int8)), None);
+        assert_eq!(
+            FpMatmul::of_config(&lutcore_contract::config::preset("lut-fp16").unwrap()),
+            Some(FpMatmul::lut_fp16())
+        );
+    }
 }

@@ -11,7 +11,10 @@
 //! ```
 //! BitLinear quantizes each token's input to int8 with absmax
 //! ([`crate::dtype::QuantizedActivations`]), runs the exact integer matmul on the backend,
-//! and scales by γ · (max|x| / 127).
+//! and scales by γ · (max|x| / 127). With [`Numerics::Fp`] it instead rounds the
+//! input to the FP format (FP16, nearest-even), runs the floating-point matmul
+//! ([`crate::backend::Linear::gemm_fp`], binary32 results) and scales by γ
+//! (docs/decisions.md §19).
 //!
 //! The parts live beside this file: activation quantization in [`super::quant`],
 //! RMSNorm, RoPE and the f32 SIMD helpers in [`super::f32ops`], the output head in
@@ -23,6 +26,7 @@ use super::kv_cache::HeadRows;
 use super::par::for_pieces;
 use super::quant::QuantizedTokens;
 use super::{BitLinear, FfnAct, HeadMode, KvCache, Model, ModelError};
+use crate::backend::FpMatmul;
 use crate::kernels::{Dispatch, Isa};
 
 /// A decoding session: the model, its KV cache, the thread count for the
@@ -55,6 +59,57 @@ pub enum Numerics {
     /// and the softmax weights rounded to f16 (its f16 KV cache), the head's input
     /// rounded to f16. Needs every BitLinear's K to be a multiple of 256.
     LlamaCpp,
+    /// Floating-point BitLinear activations: each input value rounded to
+    /// `fmt` (nearest-even, no scale), the matmul in binary32 in the datapath's
+    /// order ([`FpMatmul`]), the result times γ; f32 everywhere else.
+    Fp(FpMatmul),
+}
+
+/// Apply BitLinears of the same input `xs` (`n × k`, token-major) under
+/// `numerics`: int8 quantization and [`bitlinear_many`], or FP codes and
+/// [`bitlinear_fp_many`].
+fn bitlinear_in(
+    cpu: Dispatch,
+    numerics: Numerics,
+    ls: &[&BitLinear],
+    xs: &[f32],
+    n: usize,
+    k: usize,
+) -> Result<Vec<Vec<f32>>, ModelError> {
+    match numerics {
+        Numerics::Fp(fp) => bitlinear_fp_many(ls, fp, &fp_codes(fp, &xs[..n * k]), n),
+        _ => bitlinear_many(ls, &QuantizedTokens::with(cpu, numerics, xs, n, k)?, n),
+    }
+}
+
+/// `xs` rounded to `fp.fmt`, nearest-even (raw codes): a BitLinear's FP input.
+pub fn fp_codes(fp: FpMatmul, xs: &[f32]) -> Vec<u32> {
+    xs.iter().map(|&v| fp.fmt.round(f64::from(v))).collect()
+}
+
+/// Several BitLinears of the same FP activation codes (`x`, `n × cols`):
+/// [`crate::backend::Linear::gemm_fp`] on each, the binary32 results times γ.
+pub fn bitlinear_fp_many(
+    ls: &[&BitLinear],
+    fp: FpMatmul,
+    x: &[u32],
+    n: usize,
+) -> Result<Vec<Vec<f32>>, ModelError> {
+    ls.iter()
+        .map(|l| {
+            let mut bits = vec![0u32; n * l.mat.rows()];
+            l.mat.gemm_fp(fp, x, n, &mut bits).map_err(|e| match e {
+                crate::backend::BackendError::Failed {
+                    backend, detail, ..
+                } => ModelError::Backend(crate::backend::BackendError::Failed {
+                    backend,
+                    matrix: l.name.clone(),
+                    detail,
+                }),
+            })?;
+            Ok(bits.iter().map(|&b| f32::from_bits(b) * l.scale).collect())
+        })
+        .collect()
 }
 
 /// Apply a BitLinear to `n` quantized tokens (`q`, `n × cols`; quantize with
@@ -315,8 +370,9 @@ impl<'m> Session<'m> {
             for t in 0..n {
                 rmsnorm(&mut hs[t * h..(t + 1) * h], &layer.attn_norm, c.eps);
             }
-            let hq = QuantizedTokens::with(cpu, numerics, &hs, n, h)?;
-            let mut qkv = bitlinear_many(&[&layer.wq, &layer.wk, &layer.wv], &hq, n)?.into_iter();
+            let mut qkv =
+                bitlinear_in(cpu, numerics, &[&layer.wq, &layer.wk, &layer.wv], &hs, n, h)?
+                    .into_iter();
             let (mut q, mut k, mut v) = (
                 qkv.next().unwrap(),
                 qkv.next().unwrap(),
@@ -355,11 +411,9 @@ impl<'m> Session<'m> {
             for t in 0..n {
                 rmsnorm(&mut att[t * h..(t + 1) * h], &layer.attn_sub_norm, c.eps);
             }
-            let o = bitlinear_q(
-                &layer.wo,
-                &QuantizedTokens::with(cpu, numerics, &att, n, h)?,
-                n,
-            )?;
+            let o = bitlinear_in(cpu, numerics, &[&layer.wo], &att, n, h)?
+                .pop()
+                .expect("one output");
             for (xv, ov) in x.iter_mut().zip(&o) {
                 *xv += ov;
             }
@@ -368,8 +422,8 @@ impl<'m> Session<'m> {
             for t in 0..n {
                 rmsnorm(&mut hs[t * h..(t + 1) * h], &layer.ffn_norm, c.eps);
             }
-            let hq = QuantizedTokens::with(cpu, numerics, &hs, n, h)?;
-            let mut gu = bitlinear_many(&[&layer.w_gate, &layer.w_up], &hq, n)?.into_iter();
+            let mut gu =
+                bitlinear_in(cpu, numerics, &[&layer.w_gate, &layer.w_up], &hs, n, h)?.into_iter();
             let (gate, up) = (gu.next().unwrap(), gu.next().unwrap());
             let mut f: Vec<f32> = match c.act {
                 FfnAct::Silu => silu_mul(cpu, &gate, &up),
@@ -386,11 +440,9 @@ impl<'m> Session<'m> {
                     c.eps,
                 );
             }
-            let down = bitlinear_q(
-                &layer.w_down,
-                &QuantizedTokens::with(cpu, numerics, &f, n, c.ffn)?,
-                n,
-            )?;
+            let down = bitlinear_in(cpu, numerics, &[&layer.w_down], &f, n, c.ffn)?
+                .pop()
+                .expect("one output");
             for (xv, dv) in x.iter_mut().zip(&down) {
                 *xv += dv;
             }

@@ -100,6 +100,9 @@ impl QuantizedTokens {
         match numerics {
             Numerics::BitNet => Ok(QuantizedTokens::new(cpu, xs, n, k)),
             Numerics::LlamaCpp => QuantizedTokens::q8k(xs, n, k),
+            Numerics::Fp(fp) => Err(ModelError::Input(format!(
+                "numerics with {fp} keep BitLinear inputs in floating point: they have no int8 quantization"
+            ))),
         }
     }
 
