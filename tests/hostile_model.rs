@@ -547,7 +547,7 @@ fn paths_of_models_and_outputs() {
             "--out",
             "base.gguf/x.bin",
         ],
-        &["base.gguf is a file, not a directory"],
+        &["base.gguf is a file, not a folder"],
     );
     refuses(
         d,
