@@ -285,6 +285,11 @@ fn report_all(layout: &Layout, sweep: &[Point]) -> Result<ExitCode> {
     for l in report::goal_lines(&report::goals(&rows)) {
         println!("target     {l}");
     }
+    if rows.iter().any(|r| r.float) {
+        for l in report::fp_goal_lines(&report::fp_goals(&rows)) {
+            println!("fp target  {}", l.replace("**", ""));
+        }
+    }
     let missing = sweep
         .iter()
         .filter(|p| {

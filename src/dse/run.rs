@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::points::{Design, Point};
+use super::points::{Design, Point, Variant};
 use super::synth::{self, Resources};
 
 /// Outcome of one point.
@@ -74,11 +74,16 @@ type DesignFiles = (Vec<(String, String)>, String, f64);
 /// The Verilog files (name, text), top module and MAC/cycle of a point.
 fn design_files(point: &Point) -> Result<DesignFiles> {
     match &point.design {
-        Design::Array { config, .. } => {
+        Design::Array { config, variant } => {
             let cfg = config
                 .validate()
                 .with_context(|| format!("point {}", point.id))?;
-            let d = lutcore_gen::generate(&cfg).with_context(|| format!("point {}", point.id))?;
+            let d = if *variant == Variant::MacInt8 {
+                int8_mac_design(&cfg)
+            } else {
+                lutcore_gen::generate(&cfg)
+            }
+            .with_context(|| format!("point {}", point.id))?;
             let files = d
                 .files
                 .iter()
@@ -91,6 +96,32 @@ fn design_files(point: &Point) -> Result<DesignFiles> {
             Ok((vec![(format!("{top}.sv"), text)], top, 0.0))
         }
     }
+}
+
+/// The paper's dequantize-to-INT8 MAC of `cfg` ([`lutcore_gen::mac::int8_modules`])
+/// as a design with the stream interface (checked like [`lutcore_gen::generate`]).
+pub fn int8_mac_design(
+    cfg: &lutcore_contract::config::ArrayConfig,
+) -> Result<lutcore_gen::Design, lutcore_gen::GenError> {
+    let modules = lutcore_gen::mac::int8_modules(cfg)?;
+    let top = modules.last().expect("a top module").clone();
+    lutcore_contract::interface::check_ports(
+        &top.name,
+        cfg,
+        top.ports.iter().map(|p| (p.name.as_str(), p.dir, p.width)),
+    )?;
+    Ok(lutcore_gen::Design {
+        config: cfg.clone(),
+        top: top.name,
+        ports: top.ports,
+        files: modules
+            .iter()
+            .map(|m| lutcore_gen::GeneratedFile {
+                name: format!("{}.sv", m.name),
+                contents: lutcore_gen::print::module(m),
+            })
+            .collect(),
+    })
 }
 
 fn key_of(files: &[(String, String)], script: &str, yosys_version: &str) -> String {

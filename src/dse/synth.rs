@@ -52,6 +52,39 @@ const CMOS_PRICED: &[&str] = &[
     "$_DFF_N_",
 ];
 
+/// Module-name prefixes of the generated floating-point units (gen/src/fp.rs:
+/// `lutcore_fp32_add`, `lutcore_fp16_mul`, `lutcore_bf16_to_fp32_half`, ...).
+const FP_UNIT_PREFIXES: &[&str] = &[
+    "lutcore_fp32_",
+    "lutcore_fp16_",
+    "lutcore_bf16_",
+    "lutcore_fp8_e4m3_",
+    "lutcore_fp8_e5m2_",
+];
+
+/// The modules of a point that yosys synthesizes as units of their own
+/// (`keep_hierarchy`: not flattened into their parent on the FPGA targets, as
+/// the ASIC proxy keeps every module). These are the arithmetic units a real
+/// design takes from a library: the FP units of FP arrays, and the int8 PE of
+/// the dequantize-to-INT8 MAC. Kept whole, a multiplier stays general instead
+/// of shrinking to the few values a dequantized narrow weight takes (a
+/// tensor core multiplies any FP16 or int8 weight), and yosys maps each
+/// distinct unit once, which keeps large FP points within minutes.
+pub fn kept_units(point: &Point, files: &[String]) -> Vec<String> {
+    let Design::Array { variant, .. } = &point.design else {
+        return Vec::new();
+    };
+    files
+        .iter()
+        .filter_map(|f| f.strip_suffix(".sv"))
+        .filter(|m| {
+            FP_UNIT_PREFIXES.iter().any(|p| m.starts_with(p))
+                || (*variant == super::points::Variant::MacInt8 && *m == lutcore_gen::mac::INT8_PE)
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 /// The yosys script of a point (`-s` file), reading `files` and writing `stat.json`.
 pub fn script(point: &Point, top: &str, files: &[String]) -> String {
     let dsp = matches!(&point.design, Design::Array { variant, .. } if variant.dsp());
@@ -65,8 +98,14 @@ pub fn script(point: &Point, top: &str, files: &[String]) -> String {
     } else {
         ""
     };
+    let kept = kept_units(point, files);
+    let keep = if kept.is_empty() {
+        String::new()
+    } else {
+        format!("setattr -mod -set keep_hierarchy 1 {}\n", kept.join(" "))
+    };
     format!(
-        "# lutcore dse point {}\nread_verilog -sv {}\n{synth}\ntee -q -o stat.json stat -json{tech}\n",
+        "# lutcore dse point {}\nread_verilog -sv {}\n{keep}{synth}\ntee -q -o stat.json stat -json{tech}\n",
         point.id,
         files.join(" ")
     )
