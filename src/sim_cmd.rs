@@ -1,7 +1,9 @@
 //! `lutcore sim`: one random GEMV through the Verilated array
 //! ([`lutcore_sim::Simulator`]), compared with the software LUT reference and a
-//! plain dot product. [`run`] builds, runs and compares; [`SimRun::print`] and
-//! [`SimRun::json`] report.
+//! plain dot product (integer activations), or with the contract's
+//! floating-point reference bits and, for its error, an exact f64 dot product
+//! (floating-point activations). [`run`] builds, runs and compares;
+//! [`SimRun::print`] and [`SimRun::json`] report.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,9 +11,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use clap::Args;
-use lutcore_contract::config::ArrayConfig;
+use lutcore_contract::config::{Arch, ArrayConfig};
+use lutcore_contract::fp::FpFormat;
 use lutcore_contract::layout::{BitPlanes, WeightMatrix};
 use lutcore_contract::reference::{gemv_lut, gemv_plain};
+use lutcore_sim::fpcheck::{fp_reference, random_fp_activations, Edges, FpError};
+use lutcore_sim::GemvRun;
 use lutcore_sw::QuantizedActivations;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -42,6 +47,10 @@ pub(crate) struct SimArgs {
     /// their median, the range is printed too. At most 1000. With --trace: one run.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=i64::from(limits::MAX_SIM_REPEATS)))]
     repeats: u32,
+    /// Floating-point activations only: mix every edge value of the format into x (also the
+    /// largest finite values, ±Inf and NaN), not only ±0, subnormals, the smallest normal and ±1.
+    #[arg(long)]
+    extremes: bool,
 }
 
 /// Run `lutcore sim`: exit status 1 on a mismatch.
@@ -67,10 +76,12 @@ struct SimRun {
     seed: u64,
     /// Clock cycles of one GEMV (the same in every run).
     cycles: u64,
-    /// The first row where the RTL differs from the reference: (row, RTL, reference).
-    mismatch: Option<(usize, i32, i64)>,
+    /// The first row where the RTL differs from the reference: (row, RTL, reference), printed.
+    mismatch: Option<(usize, String, String)>,
     /// Wall time of each run.
     walls: Vec<Duration>,
+    /// Floating-point activations: the format and the results' error against f64.
+    fp: Option<(FpFormat, FpError)>,
 }
 
 /// Check the flags, build the model, run the GEMV `--repeats` times and compare the
@@ -81,6 +92,12 @@ fn run(a: &SimArgs) -> Result<SimRun> {
     let (m, k) = a.shape.dims();
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
     let w = crate::bench::random_weights(&mut rng, cfg.weights(), m, k)?;
+    if let Some(fmt) = cfg.act_float() {
+        return run_fp(a, name, cfg, fmt, &mut rng, &w);
+    }
+    if a.extremes {
+        bail!("--extremes mixes edge values into floating-point activations, and config {name} has {} activations: drop --extremes or use a config with \"activations\": \"fp16\" (or bf16, fp8-e4m3, fp8-e5m2)", cfg.act_type());
+    }
     let x = random_activations(&mut rng, k);
     println!("config     {name}: {cfg}");
     println!(
@@ -99,7 +116,92 @@ fn run(a: &SimArgs) -> Result<SimRun> {
     } else {
         a.repeats as usize
     };
-    let (results, cycles, walls) = repeat_gemv(&mut sim, &w, &x.values, repeats)?;
+    let (results, cycles, walls) = repeat(repeats, || sim.gemv(&w, &x.values))?;
+    close_trace(&mut sim, cycles);
+    let golden = gemv_lut(&BitPlanes::new(&w, cfg.g()), cfg.weights(), &x.values);
+    if golden != gemv_plain(&w, &x.values) {
+        bail!("software LUT reference disagrees with the plain dot product: this is a bug in lutcore_sw");
+    }
+    let mismatch = results
+        .iter()
+        .zip(&golden)
+        .position(|(r, g)| i64::from(*r) != *g)
+        .map(|r| (r, results[r].to_string(), golden[r].to_string()));
+    Ok(SimRun {
+        name,
+        cfg,
+        shape: a.shape,
+        seed: a.seed,
+        cycles,
+        mismatch,
+        walls,
+        fp: None,
+    })
+}
+
+/// [`run`] for an array with floating-point activations: random codes of `fmt`
+/// with its edge values ([`random_fp_activations`]), compared bit for bit with
+/// the contract's reference for the config's datapath ([`fp_reference`]), and
+/// the error of both against the exact dot product.
+fn run_fp(
+    a: &SimArgs,
+    name: String,
+    cfg: ArrayConfig,
+    fmt: FpFormat,
+    rng: &mut ChaCha8Rng,
+    w: &WeightMatrix,
+) -> Result<SimRun> {
+    let (m, k) = a.shape.dims();
+    let edges = if a.extremes {
+        Edges::All
+    } else {
+        Edges::Finite
+    };
+    let x = random_fp_activations(rng, fmt, k, edges);
+    println!("config     {name}: {cfg}");
+    println!(
+        "shape      {m} x {k}, {} weights, {fmt} activations with {} (seed {})",
+        cfg.weights(),
+        match edges {
+            Edges::All => "every edge value: ±0, subnormals, largest finite, infinities, NaN",
+            Edges::Finite => "edge values ±0, subnormals, smallest normal, ±1 (--extremes: all)",
+        },
+        a.seed
+    );
+    let mut sim = build(&cfg, a.trace.as_deref())?;
+    if let Some(p) = &a.trace {
+        create_parent_dir(p)?;
+        sim.model_mut().trace_open(p)?;
+    }
+    let repeats = if a.trace.is_some() {
+        1
+    } else {
+        a.repeats as usize
+    };
+    let (results, cycles, walls) = repeat(repeats, || sim.gemv_fp(w, &x))?;
+    close_trace(&mut sim, cycles);
+    let golden = fp_reference(&cfg, w, &x);
+    let show = |b: u32| format!("{b:#010x} ({:e})", f32::from_bits(b));
+    let mismatch = results
+        .iter()
+        .zip(&golden)
+        .position(|(r, g)| r != g)
+        .map(|r| (r, show(results[r]), show(golden[r])));
+    let error = FpError::measure(w, fmt, &x, &results);
+    Ok(SimRun {
+        name,
+        cfg,
+        shape: a.shape,
+        seed: a.seed,
+        cycles,
+        mismatch,
+        walls,
+        fp: Some((fmt, error)),
+    })
+}
+
+/// Close the waveform trace, if one was open, and say what it holds.
+fn close_trace(sim: &mut lutcore_sim::Simulator, cycles: u64) {
     if let Some(t) = sim.model_mut().trace_close() {
         println!(
             "trace      {} ({}): cycles 0..{} = 2 reset + {cycles} GEMV (time 0..{}, {} units/cycle)",
@@ -110,24 +212,6 @@ fn run(a: &SimArgs) -> Result<SimRun> {
             lutcore_sim::TRACE_CYCLE
         );
     }
-    let golden = gemv_lut(&BitPlanes::new(&w, cfg.g()), cfg.weights(), &x.values);
-    if golden != gemv_plain(&w, &x.values) {
-        bail!("software LUT reference disagrees with the plain dot product: this is a bug in lutcore_sw");
-    }
-    let mismatch = results
-        .iter()
-        .zip(&golden)
-        .position(|(r, g)| i64::from(*r) != *g)
-        .map(|r| (r, results[r], golden[r]));
-    Ok(SimRun {
-        name,
-        cfg,
-        shape: a.shape,
-        seed: a.seed,
-        cycles,
-        mismatch,
-        walls,
-    })
 }
 
 /// Every check that needs no model: the shape against the limits and the config,
@@ -173,18 +257,16 @@ fn build(cfg: &ArrayConfig, trace: Option<&Path>) -> Result<lutcore_sim::Simulat
     Ok(sim)
 }
 
-/// The GEMV `repeats` times from reset: the results and cycles of the first run (every
-/// other run must equal them) and each run's wall time.
-fn repeat_gemv(
-    sim: &mut lutcore_sim::Simulator,
-    w: &WeightMatrix,
-    x: &[i8],
+/// The GEMV (`gemv`, one run from reset) `repeats` times: the results and cycles of the
+/// first run (every other run must equal them) and each run's wall time.
+fn repeat<R: PartialEq>(
     repeats: usize,
-) -> Result<(Vec<i32>, u64, Vec<Duration>)> {
-    let first = sim.gemv(w, x)?;
+    mut gemv: impl FnMut() -> Result<GemvRun<R>, lutcore_sim::SimError>,
+) -> Result<(Vec<R>, u64, Vec<Duration>)> {
+    let first = gemv()?;
     let mut walls = vec![first.wall];
     for i in 1..repeats {
-        let again = sim.gemv(w, x)?;
+        let again = gemv()?;
         if again.results != first.results || again.cycles != first.cycles {
             bail!("run {} of the same GEMV gave other results or another cycle count than run 1: the simulation is not deterministic", i + 1);
         }
@@ -212,9 +294,20 @@ impl SimRun {
     /// The human report: match, cycles, ops/cycle, simulation speed.
     fn print(&self) {
         let (m, rows) = (self.shape.m, self.cfg.rows());
-        match self.mismatch {
-            None => println!("match      yes: all {m} results bit-exact (RTL = software LUT reference = plain dot product)"),
-            Some((r, rtl, sw)) => println!("match      NO: first mismatch at row {r}: RTL {rtl} != software {sw}"),
+        let reference = match (self.fp, self.cfg.arch()) {
+            (None, _) => "software LUT reference = plain dot product",
+            (Some(_), Arch::Lut) => "contract reference gemv_fp_lut, binary32 bits",
+            (Some(_), _) => "contract reference gemv_fp_mac, binary32 bits",
+        };
+        match &self.mismatch {
+            None => println!("match      yes: all {m} results bit-exact (RTL = {reference})"),
+            Some((r, rtl, sw)) => println!("match      NO: first mismatch at row {r}: RTL {rtl} != software {sw} ({reference})"),
+        }
+        if let Some((fmt, e)) = &self.fp {
+            println!(
+                "fp error   {fmt}: max {:.2e}, mean {:.2e} of |y - exact| / sum|w*x| over {} of {} rows with finite results",
+                e.max_rel, e.mean_rel, e.finite_rows, e.rows
+            );
         }
         println!(
             "cycles     {} ({} row tiles of {rows} rows)",
@@ -258,7 +351,14 @@ impl SimRun {
             "shape": [self.shape.m, self.shape.k],
             "seed": self.seed,
             "match": self.mismatch.is_none(),
-            "first_mismatch_row": self.mismatch.map(|(r, _, _)| r),
+            "first_mismatch_row": self.mismatch.as_ref().map(|(r, _, _)| r),
+            "activations": self.cfg.act_type().to_string(),
+            "fp_error": self.fp.map(|(_, e)| serde_json::json!({
+                "max_rel": e.max_rel,
+                "mean_rel": e.mean_rel,
+                "finite_rows": e.finite_rows,
+                "rows": e.rows,
+            })),
             "cycles": self.cycles,
             "ops_per_cycle": self.ops_per_cycle(),
             "sim_cycles_per_second": self.speed(wall),

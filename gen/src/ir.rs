@@ -113,6 +113,8 @@ pub enum BinOp {
     Lt,
     /// `<<` (a constant or a plane number as the shift amount)
     Shl,
+    /// `>>` (logical: zeros enter at the top; the FP units' alignment shifts)
+    Shr,
 }
 
 /// Unary operators.
@@ -122,6 +124,8 @@ pub enum UnOp {
     Not,
     /// `!`
     LogNot,
+    /// `|` as a reduction: one bit, set if any bit of the operand is (sticky bits)
+    RedOr,
 }
 
 /// An expression.
@@ -131,6 +135,14 @@ pub enum Expr {
     Id(String),
     /// A sized unsigned literal: `width'd value`.
     Lit {
+        /// Width in bits.
+        width: u32,
+        /// Value.
+        value: u64,
+    },
+    /// A sized unsigned literal in hex, `width'hvalue`: bit patterns
+    /// (floating-point constants) read better than in decimal.
+    Hex {
         /// Width in bits.
         width: u32,
         /// Value.
@@ -169,6 +181,10 @@ pub mod e {
     /// A sized literal.
     pub fn lit(width: u32, value: u64) -> Expr {
         Expr::Lit { width, value }
+    }
+    /// A sized literal printed in hex.
+    pub fn hex(width: u32, value: u64) -> Expr {
+        Expr::Hex { width, value }
     }
     /// `e[i]`
     pub fn bit(x: Expr, i: u32) -> Expr {
@@ -225,6 +241,26 @@ pub mod e {
     /// `~a`
     pub fn not(a: Expr) -> Expr {
         Expr::Un(UnOp::Not, Box::new(a))
+    }
+    /// `|a`: one bit, set if any bit of `a` is set
+    pub fn red_or(a: Expr) -> Expr {
+        Expr::Un(UnOp::RedOr, Box::new(a))
+    }
+    /// `a < b` (unsigned)
+    pub fn lt(a: Expr, b: Expr) -> Expr {
+        bin(BinOp::Lt, a, b)
+    }
+    /// `a << b`
+    pub fn shl(a: Expr, b: Expr) -> Expr {
+        bin(BinOp::Shl, a, b)
+    }
+    /// `a >> b` (logical)
+    pub fn shr(a: Expr, b: Expr) -> Expr {
+        bin(BinOp::Shr, a, b)
+    }
+    /// `a * b` (unsigned unless both operands are `$signed`)
+    pub fn mul(a: Expr, b: Expr) -> Expr {
+        bin(BinOp::Mul, a, b)
     }
     /// `x ^ {w{b}}`: `x` (`w` bits) inverted where the one-bit `b` is set.
     pub fn invert_if(x: Expr, w: u32, b: Expr) -> Expr {

@@ -5,6 +5,10 @@
 //! * [`control`]: the stream controller shared by every array; [`arith`]: adder trees.
 //! * [`lut`]: the LUT array (table precompute, LUT PEs); [`mac`]: the MAC baseline;
 //!   [`addsub`]: the ternary add/sub baseline.
+//! * [`fp`]: floating-point units (binary32 adder, widening, plane scaling, products).
+//! * [`fplut`]: the LUT array for floating-point activations; [`fpmac`]: its two
+//!   baselines (FP multipliers, integer-weight products), all built from the
+//!   floating-point units of [`fp`].
 //! * [`testbench`]: the self-checking SystemVerilog testbench shipped with a design.
 //!
 //! Every array has the same top-level stream interface, described once in
@@ -16,6 +20,9 @@
 pub mod addsub;
 pub mod arith;
 pub mod control;
+pub mod fp;
+pub mod fplut;
+pub mod fpmac;
 pub mod ir;
 pub mod lut;
 pub mod mac;
@@ -169,16 +176,12 @@ pub fn header(cfg: &ArrayConfig, what: &[&str]) -> Vec<String> {
 /// Generate the design of `cfg`. Errors if the top module's ports are not
 /// exactly the stream interface ([`check_ports`]).
 pub fn generate(cfg: &ArrayConfig) -> Result<Design, GenError> {
-    if let Some(f) = cfg.act_float() {
-        return Err(GenError::Unsupported {
-            config: cfg.to_string(),
-            why: format!("arrays with {f} activations are not generated yet; use act_bits 8 or 16"),
-        });
-    }
-    let modules = match cfg.arch() {
-        Arch::Lut => lut::modules(cfg),
-        Arch::Mac => mac::modules(cfg),
-        Arch::AddSub => addsub::modules(cfg),
+    let modules = match (cfg.act_float(), cfg.arch()) {
+        (None, Arch::Lut) => lut::modules(cfg),
+        (None, Arch::Mac) => mac::modules(cfg),
+        (None, Arch::AddSub) => addsub::modules(cfg),
+        (Some(f), Arch::Lut) => fplut::modules(cfg, f),
+        (Some(f), Arch::Mac | Arch::AddSub) => fpmac::modules(cfg, f)?,
     };
     let top = modules.last().expect("at least one module").clone();
     check_ports(

@@ -509,8 +509,52 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
         });
         corr_q
     };
-    let (g, groups, entries, ew) = (
-        cfg.g() as u32,
+    let packed = pack_tables(&mut m, cfg, &table);
+    m.comment("");
+    m.comment("Processing elements, one per row, each with one table read per group");
+    for r in 0..cfg.rows() as u32 {
+        let (sel, entry) = read_tables(&mut m, cfg, &packed, r);
+        let mut conns = vec![
+            ("clk_i".to_string(), e::id("clk_i")),
+            ("acc_en_i".into(), e::id("acc_en")),
+            ("acc_clear_i".into(), e::id("acc_clear")),
+            ("finalize_i".into(), e::id("finalize")),
+        ];
+        if control::plane_bits(cfg) > 0 {
+            conns.push(("plane_i".into(), e::id("plane")));
+        }
+        conns.extend([
+            ("wgt_i".into(), e::part(e::id(control::WGT_IN), r * kt, kt)),
+            ("sel_o".into(), sel),
+            ("entry_i".into(), entry),
+            ("corr_i".into(), corr.clone()),
+            (
+                "result_o".into(),
+                e::part(e::id("res_data_o"), r * RESULT_BITS, RESULT_BITS),
+            ),
+        ]);
+        m.item(Item::Instance {
+            module: PE.into(),
+            name: format!("u_pe_{r}"),
+            conns,
+        });
+    }
+    m
+}
+
+/// The tables of an array top packed for the PEs' reads ([`pack_tables`]).
+pub(crate) struct PackedTables {
+    fields: Vec<TableField>,
+    /// `words[j][c]`: group `j`'s field `c` of every entry.
+    words: Vec<Vec<Expr>>,
+}
+
+/// Pack `table` (all groups' entries, group `j` entry `k` at
+/// `[(j·entries + k)·entry_bits +: entry_bits]`) into one word per group and
+/// [`TableField`], declared in `m` as `table_g{j}_f{c}`. Shared by the integer
+/// and the floating-point LUT arrays: only the entry width differs.
+pub(crate) fn pack_tables(m: &mut Module, cfg: &ArrayConfig, table: &Expr) -> PackedTables {
+    let (groups, entries, ew) = (
         cfg.k_groups() as u32,
         cfg.table_entries() as u32,
         cfg.entry_bits(),
@@ -565,82 +609,69 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
                 .collect()
         })
         .collect();
-    m.comment("");
-    m.comment("Processing elements, one per row, each with one table read per group");
-    for r in 0..cfg.rows() as u32 {
-        let sel = m.logic(&format!("pe{r}_sel"), groups * (g - 1), "");
-        let entry = m.logic(&format!("pe{r}_entry"), groups * ew, "");
-        // A one-group, g = 2 array has a 1-bit index: no bit select on a scalar.
-        let group_sel = |j: u32| {
-            if groups * (g - 1) == 1 {
-                sel.clone()
-            } else {
-                e::part(sel.clone(), j * (g - 1), g - 1)
-            }
-        };
-        let reads = (0..groups)
-            .rev()
-            .map(|j| {
-                let read = m.logic(
-                    &format!("pe{r}_g{j}"),
-                    ew,
-                    &format!("group {j}'s entry at pe{r}_sel"),
-                );
-                let parts = fields
-                    .iter()
-                    .enumerate()
-                    .rev()
-                    .map(|(c, f)| {
-                        let at = match f.stride.trailing_zeros() {
-                            0 => group_sel(j),
-                            z => e::concat(vec![group_sel(j), e::lit(z, 0)]),
-                        };
-                        e::part_sel(words[j as usize][c].clone(), at, f.width)
-                    })
-                    .collect::<Vec<_>>();
-                m.assign(
-                    read.clone(),
-                    if parts.len() == 1 {
-                        parts[0].clone()
-                    } else {
-                        e::concat(parts)
-                    },
-                );
-                read
-            })
-            .collect::<Vec<_>>();
-        m.assign(
-            entry.clone(),
-            if groups == 1 {
-                reads[0].clone()
-            } else {
-                e::concat(reads)
-            },
-        );
-        let mut conns = vec![
-            ("clk_i".to_string(), e::id("clk_i")),
-            ("acc_en_i".into(), e::id("acc_en")),
-            ("acc_clear_i".into(), e::id("acc_clear")),
-            ("finalize_i".into(), e::id("finalize")),
-        ];
-        if control::plane_bits(cfg) > 0 {
-            conns.push(("plane_i".into(), e::id("plane")));
+    PackedTables { fields, words }
+}
+
+/// Row `r`'s table reads: declares `pe{r}_sel` (the PE's entry indices, group
+/// `j` at `[j·(g-1) +: g-1]`) and `pe{r}_entry` (the entries read there, group
+/// `j` at `[j·entry_bits +: entry_bits]`) and returns them, to be connected to
+/// the PE's `sel_o` and `entry_i`.
+pub(crate) fn read_tables(
+    m: &mut Module,
+    cfg: &ArrayConfig,
+    packed: &PackedTables,
+    r: u32,
+) -> (Expr, Expr) {
+    let (g, groups, ew) = (cfg.g() as u32, cfg.k_groups() as u32, cfg.entry_bits());
+    let (fields, words) = (&packed.fields, &packed.words);
+    let sel = m.logic(&format!("pe{r}_sel"), groups * (g - 1), "");
+    let entry = m.logic(&format!("pe{r}_entry"), groups * ew, "");
+    // A one-group, g = 2 array has a 1-bit index: no bit select on a scalar.
+    let group_sel = |j: u32| {
+        if groups * (g - 1) == 1 {
+            sel.clone()
+        } else {
+            e::part(sel.clone(), j * (g - 1), g - 1)
         }
-        conns.extend([
-            ("wgt_i".into(), e::part(e::id(control::WGT_IN), r * kt, kt)),
-            ("sel_o".into(), sel),
-            ("entry_i".into(), entry),
-            ("corr_i".into(), corr.clone()),
-            (
-                "result_o".into(),
-                e::part(e::id("res_data_o"), r * RESULT_BITS, RESULT_BITS),
-            ),
-        ]);
-        m.item(Item::Instance {
-            module: PE.into(),
-            name: format!("u_pe_{r}"),
-            conns,
-        });
-    }
-    m
+    };
+    let reads = (0..groups)
+        .rev()
+        .map(|j| {
+            let read = m.logic(
+                &format!("pe{r}_g{j}"),
+                ew,
+                &format!("group {j}'s entry at pe{r}_sel"),
+            );
+            let parts = fields
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(c, f)| {
+                    let at = match f.stride.trailing_zeros() {
+                        0 => group_sel(j),
+                        z => e::concat(vec![group_sel(j), e::lit(z, 0)]),
+                    };
+                    e::part_sel(words[j as usize][c].clone(), at, f.width)
+                })
+                .collect::<Vec<_>>();
+            m.assign(
+                read.clone(),
+                if parts.len() == 1 {
+                    parts[0].clone()
+                } else {
+                    e::concat(parts)
+                },
+            );
+            read
+        })
+        .collect::<Vec<_>>();
+    m.assign(
+        entry.clone(),
+        if groups == 1 {
+            reads[0].clone()
+        } else {
+            e::concat(reads)
+        },
+    );
+    (sel, entry)
 }

@@ -278,6 +278,7 @@ fn bin_op(op: BinOp) -> &'static str {
         BinOp::Eq => "==",
         BinOp::Lt => "<",
         BinOp::Shl => "<<",
+        BinOp::Shr => ">>",
     }
 }
 
@@ -344,6 +345,7 @@ fn toks(x: &Expr, top: bool, d: u32) -> Vec<Tok> {
         }
         Expr::Id(n) => atom(n.clone()),
         Expr::Lit { width, value } => atom(format!("{width}'d{value}")),
+        Expr::Hex { width, value } => atom(format!("{width}'h{value:x}")),
         Expr::Bit(a, i) => atom(format!("{}[{i}]", expr(a))),
         Expr::Slice(a, hi, lo) => atom(format!("{}[{hi}:{lo}]", expr(a))),
         Expr::PartSel(x, base, w) => atom(format!("{}[{} +: {w}]", expr(x), top_expr(base))),
@@ -351,6 +353,7 @@ fn toks(x: &Expr, top: bool, d: u32) -> Vec<Tok> {
             let o = match op {
                 UnOp::Not => "~",
                 UnOp::LogNot => "!",
+                UnOp::RedOr => "|",
             };
             prefixed(o, d, toks(a, false, d))
         }

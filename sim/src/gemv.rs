@@ -6,7 +6,9 @@
 //! Protocol, per pass (one activation vector against one row tile of
 //! `cfg.rows()` output rows): `k_tiles` activation beats (`act_last_i` on the
 //! last) and `k_tiles · beats_per_tile` weight beats, then one result beat
-//! with row `r`'s int32 at bits `[32r, 32r+32)`. The driver streams all
+//! with row `r`'s int32 (or, for floating-point activations, binary32 bits)
+//! at bits `[32r, 32r+32)`. Arrays with floating-point activations take raw
+//! codes of their format ([`run_gemm_fp`], [`run_gemv_fp`]). The driver streams all
 //! passes back to back from two queues and keeps `res_ready_i` high.
 //!
 //! Schedule of an `n`-token matmul (what a host driver with a DMA engine
@@ -29,7 +31,8 @@ use std::time::{Duration, Instant};
 use lutcore_contract::config::ArrayConfig;
 use lutcore_contract::interface::StreamPort;
 use lutcore_contract::layout::{
-    check_activations, check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, WeightMatrix,
+    check_activations, check_fits, k_tiles, rtl_act_beats, rtl_fp_act_beats, rtl_weight_beats,
+    WeightMatrix,
 };
 use lutcore_contract::Activation;
 use lutcore_gen::Design;
@@ -39,11 +42,12 @@ use crate::model::{SimModel, StreamBeats};
 use crate::shim::port_words;
 use crate::SimError;
 
-/// The outcome of one simulated GEMV.
+/// The outcome of one simulated GEMV: `R` is `i32` for integer activations,
+/// `u32` (binary32 bits) for floating-point ones.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GemvRun {
+pub struct GemvRun<R = i32> {
     /// `y[r]` for every row `r < M`.
-    pub results: Vec<i32>,
+    pub results: Vec<R>,
     /// Clock cycles from the end of reset until the last result beat was taken.
     pub cycles: u64,
     /// Wall time of the simulation: reset and the clocked loop, not the
@@ -220,6 +224,45 @@ pub fn run_gemv<A: Activation>(
     })
 }
 
+/// [`run_gemv`] for an array with floating-point activations: `x` holds raw
+/// codes of the config's format; the results are binary32 bits.
+pub fn run_gemv_fp(
+    model: &mut SimModel,
+    cfg: &ArrayConfig,
+    w: &WeightMatrix,
+    x: &[u32],
+) -> Result<GemvRun<u32>, SimError> {
+    if x.len() != w.cols() {
+        return Err(SimError::Shape(format!(
+            "x has {} activations but W is {}x{}",
+            x.len(),
+            w.rows(),
+            w.cols()
+        )));
+    }
+    let packed = PackedWeights::new(cfg, w)?;
+    let mut results = vec![0u32; w.rows()];
+    let run = run_gemm_fp(model, &packed, x, 1, &mut results)?;
+    Ok(GemvRun {
+        results,
+        cycles: run.cycles,
+        wall: run.wall,
+    })
+}
+
+/// Check the slice lengths of an `n`-token matmul on `w`.
+fn check_gemm(w: &PackedWeights, x_len: usize, n: usize, out_len: usize) -> Result<(), SimError> {
+    let (m, k) = (w.rows, w.cols);
+    if n == 0 || x_len != n * k || out_len != n * m {
+        return Err(SimError::Shape(format!(
+            "a {m}x{k} matmul of {n} token(s) needs {} activations and room for {} results, got {x_len} and {out_len}",
+            n * k,
+            n * m,
+        )));
+    }
+    Ok(())
+}
+
 /// Run `out[t·M + r] = Σ_c W[r][c]·x[t·K + c]` for `n` tokens on `model`, an
 /// array generated for `w.config()`, with the schedule of the module docs
 /// (row tiles outer, tokens inner; one pass each). Resets the model first.
@@ -233,30 +276,78 @@ pub fn run_gemm<A: Activation>(
     out: &mut [i32],
 ) -> Result<GemmRun, SimError> {
     let cfg = &w.cfg;
-    let (m, k) = (w.rows, w.cols);
-    if n == 0 || x.len() != n * k || out.len() != n * m {
+    check_gemm(w, x.len(), n, out.len())?;
+    if let Some(fmt) = cfg.act_float() {
         return Err(SimError::Shape(format!(
-            "a {m}x{k} matmul of {n} token(s) needs {} activations and room for {} results, got {} and {}",
-            n * k,
-            n * m,
-            x.len(),
-            out.len()
+            "integer activations on an array built for {fmt} activations: pass raw {fmt} codes (run_gemm_fp)"
         )));
     }
     check_activations::<A>(cfg)?;
-    let p = StreamPorts::find(model, cfg)?;
-
-    let rows = cfg.rows();
-    let kt = w.k_tiles;
-    let bpp = w.beats_per_pass;
-    // Activation beats of every token, flattened: token j's beat i at (j·kt + i)·words.
-    let act_words = port_words(cfg.act_beat_bits());
-    let mut act: Vec<u32> = Vec::with_capacity(n * kt * act_words);
+    let k = w.cols;
+    let mut act: Vec<u32> = Vec::new();
     for j in 0..n {
         for beat in rtl_act_beats(cfg, &x[j * k..(j + 1) * k]) {
             act.extend_from_slice(&beat);
         }
     }
+    stream(model, w, &act, n, out, |v| v as i32)
+}
+
+/// [`run_gemm`] for an array with floating-point activations: `x` holds raw
+/// codes of the config's format (each below `2^bits`), `out` receives binary32
+/// bits.
+pub fn run_gemm_fp(
+    model: &mut SimModel,
+    w: &PackedWeights,
+    x: &[u32],
+    n: usize,
+    out: &mut [u32],
+) -> Result<GemmRun, SimError> {
+    let cfg = &w.cfg;
+    check_gemm(w, x.len(), n, out.len())?;
+    let Some(fmt) = cfg.act_float() else {
+        return Err(SimError::Shape(format!(
+            "floating-point activation codes on an array built for {} activations: pass integers (run_gemm)",
+            cfg.act_type()
+        )));
+    };
+    if let Some(i) = x.iter().position(|&c| u64::from(c) >> fmt.bits() != 0) {
+        return Err(SimError::Shape(format!(
+            "activation {i} is {:#x}, not a {}-bit {fmt} code",
+            x[i],
+            fmt.bits()
+        )));
+    }
+    let k = w.cols;
+    let mut act: Vec<u32> = Vec::new();
+    for j in 0..n {
+        for beat in rtl_fp_act_beats(cfg, &x[j * k..(j + 1) * k]) {
+            act.extend_from_slice(&beat);
+        }
+    }
+    stream(model, w, &act, n, out, |v| v)
+}
+
+/// Stream the passes of an `n`-token matmul (activation beats `act`, token
+/// `j`'s beat `i` at `(j·k_tiles + i)·words`) and store row `r` of token `t`'s
+/// result word through `conv` at `out[t·M + r]`.
+fn stream<T>(
+    model: &mut SimModel,
+    w: &PackedWeights,
+    act: &[u32],
+    n: usize,
+    out: &mut [T],
+    conv: impl Fn(u32) -> T,
+) -> Result<GemmRun, SimError> {
+    let cfg = &w.cfg;
+    let (m, k) = (w.rows, w.cols);
+    let p = StreamPorts::find(model, cfg)?;
+
+    let rows = cfg.rows();
+    let kt = w.k_tiles;
+    let bpp = w.beats_per_pass;
+    let act_words = port_words(cfg.act_beat_bits());
+    debug_assert_eq!(act.len(), n * kt * act_words);
     let passes = w.tiles * n;
     let act_total = passes * kt;
     let wgt_total = passes * bpp;
@@ -341,7 +432,7 @@ pub fn run_gemm<A: Activation>(
                 .iter_mut()
                 .zip(&res_words)
             {
-                *o = v as i32;
+                *o = conv(v);
             }
             res_pos += 1;
         }
@@ -414,6 +505,12 @@ impl Simulator {
     /// `y = W·x` on the array ([`run_gemv`]).
     pub fn gemv<A: Activation>(&mut self, w: &WeightMatrix, x: &[A]) -> Result<GemvRun, SimError> {
         run_gemv(&mut self.model, &self.cfg, w, x)
+    }
+
+    /// `y = W·x` on an array with floating-point activations ([`run_gemv_fp`]):
+    /// raw codes in, binary32 bits out.
+    pub fn gemv_fp(&mut self, w: &WeightMatrix, x: &[u32]) -> Result<GemvRun<u32>, SimError> {
+        run_gemv_fp(&mut self.model, &self.cfg, w, x)
     }
 
     /// `n` tokens through pre-packed weights ([`run_gemm`]). Errors if `w`

@@ -11,6 +11,8 @@
 //! * [`gemv`]: the stream protocol driver ([`run_gemm`], [`run_gemv`] on
 //!   [`PackedWeights`]) and the convenience [`Simulator`] (config → design →
 //!   library → model).
+//! * [`fpcheck`]: random floating-point activations with the format's edge
+//!   values, the contract's golden bits of a config, the error against f64.
 //! * [`rtl_backend`]: [`RtlBackend`], the array as a
 //!   `lutcore_sw::backend::Backend` with per-matmul cycle accounting and a
 //!   bit-exact check against a CPU backend.
@@ -30,6 +32,7 @@
 
 pub mod board;
 pub mod coverage;
+pub mod fpcheck;
 pub mod gemv;
 pub mod library;
 pub mod model;
@@ -41,7 +44,9 @@ use std::path::PathBuf;
 pub use board::{
     board_design, BoardDriver, BoardError, BoardGemv, BoardInfo, BoardParams, SimUart,
 };
-pub use gemv::{run_gemm, run_gemv, GemmRun, GemvRun, PackedWeights, Simulator};
+pub use gemv::{
+    run_gemm, run_gemm_fp, run_gemv, run_gemv_fp, GemmRun, GemvRun, PackedWeights, Simulator,
+};
 pub use library::{cache_root, verilator_version, BuildOptions, BuildStatus, SimLibrary};
 pub use model::{SimModel, StreamBeats, StreamFired, TraceSummary};
 pub use rtl_backend::{

@@ -1,0 +1,557 @@
+//! The generated floating-point units against the contract's numerics
+//! (`lutcore_contract::fp`), bit for bit, in Verilator: exhaustive where the
+//! input space is small (8-bit adders, every widening, FP8 products, every
+//! activation × weight product), random plus every pair of edge values
+//! elsewhere. The random parts print their seed; `LUTCORE_SEED` replays one.
+//! Every unit is also `verilator --lint-only -Wall` clean and synthesizes in
+//! yosys with `check -assert` and no latches. Needs Verilator and yosys
+//! (`make deps`).
+//!
+//! Several units share one Verilator model: a generated wrapper exposes each
+//! unit's ports as `u<k>_<port>`, and the C++ driver reads lines
+//! `k in0 [in1]` (hex) and prints the unit's output (hex), one line each.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use lutcore_contract::fp::{self, FpFormat, BF16, E4M3, E5M2, FP16, FP32};
+use lutcore_gen::fp::{add_module, modules_for, Unit, ADD};
+use lutcore_gen::ir::{e, Dir, Module, Port};
+use lutcore_gen::print;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// E4M3 with IEEE infinities and NaNs: the adder's second exhaustive 8-bit test format.
+const E4M3_IEEE: FpFormat = FpFormat {
+    name: "fp8-e4m3-ieee",
+    exp_bits: 4,
+    man_bits: 3,
+    ieee_specials: true,
+};
+
+const ACTS: [FpFormat; 4] = [FP16, BF16, E4M3, E5M2];
+
+/// Random pairs for the 16- and 32-bit adders and the FP16/BF16 products.
+const RANDOM_PAIRS: usize = 200_000;
+/// Random values per plane for the scaler.
+const RANDOM_SCALE: usize = 100_000;
+
+/// The random parts' seed: `LUTCORE_SEED`, else a fixed one.
+fn seed() -> u64 {
+    let seed = lutcore_contract::testing::seed_from_env(0xf9_0001);
+    println!("seed {seed} (LUTCORE_SEED={seed} replays)");
+    seed
+}
+
+/// One Verilator model holding several units.
+struct Bench {
+    _dir: tempfile::TempDir,
+    exe: PathBuf,
+    /// (module name, input port count) per unit index.
+    units: Vec<(String, usize)>,
+}
+
+/// A test vector: unit index, inputs, expected output.
+struct Vector {
+    unit: usize,
+    inputs: Vec<u32>,
+    want: u32,
+}
+
+fn run_tool(cmd: &mut Command, what: &str) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {what}: {e} (install it with `make deps`)"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{what} failed:\n{text}");
+    text
+}
+
+/// Write each module to `<dir>/<name>.sv`; the paths.
+fn write_modules(dir: &Path, modules: &[Module]) -> Vec<PathBuf> {
+    modules
+        .iter()
+        .map(|m| {
+            let path = dir.join(format!("{}.sv", m.name));
+            std::fs::write(&path, print::module(m)).expect("write a unit");
+            path
+        })
+        .collect()
+}
+
+impl Bench {
+    /// Build one model of `units` (each a single-output module without submodules).
+    fn build(units: &[Module]) -> Bench {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut top = Module::new("fp_bench", vec![]);
+        let mut cpp = String::from(
+            "#include <cstdio>\n#include \"Vfp_bench.h\"\n#include \"verilated.h\"\n\
+             int main(int argc, char** argv) {\n  VerilatedContext ctx;\n  \
+             ctx.commandArgs(argc, argv);\n  Vfp_bench top{&ctx};\n  \
+             unsigned k, v[2], out = 0;\n  while (std::scanf(\"%u\", &k) == 1) {\n    \
+             switch (k) {\n",
+        );
+        let mut info = Vec::new();
+        for (k, u) in units.iter().enumerate() {
+            let ins: Vec<&Port> = u.ports.iter().filter(|p| p.dir == Dir::Input).collect();
+            let outs: Vec<&Port> = u.ports.iter().filter(|p| p.dir == Dir::Output).collect();
+            assert!(ins.len() <= 2 && outs.len() == 1, "{}: ports", u.name);
+            let mut conns = Vec::new();
+            let _ = writeln!(cpp, "      case {k}:");
+            for (i, p) in ins.iter().enumerate() {
+                let n = format!("u{k}_{}", p.name);
+                top.port(Port::input(&n, p.width, ""));
+                let _ = writeln!(
+                    cpp,
+                    "        if (std::scanf(\"%x\", &v[{i}]) != 1) return 1;\n        top.{n} = v[{i}];"
+                );
+                conns.push((p.name.clone(), e::id(n)));
+            }
+            let n = format!("u{k}_{}", outs[0].name);
+            top.port(Port::output(&n, outs[0].width, ""));
+            let _ = writeln!(
+                cpp,
+                "        top.eval();\n        out = top.{n};\n        break;"
+            );
+            conns.push((outs[0].name.clone(), e::id(n)));
+            top.item(lutcore_gen::ir::Item::Instance {
+                module: u.name.clone(),
+                name: format!("u_{k}"),
+                conns,
+            });
+            info.push((u.name.clone(), ins.len()));
+        }
+        cpp.push_str(
+            "      default: return 2;\n    }\n    std::printf(\"%x\\n\", out);\n  }\n  \
+             top.final();\n  return 0;\n}\n",
+        );
+        let mut all = units.to_vec();
+        all.push(top);
+        let files = write_modules(dir.path(), &all);
+        std::fs::write(dir.path().join("driver.cpp"), cpp).expect("write the driver");
+        let obj = dir.path().join("obj");
+        run_tool(
+            Command::new("verilator")
+                .args([
+                    "--cc",
+                    "--exe",
+                    "--build",
+                    "-j",
+                    "2",
+                    "-Wno-fatal",
+                    "-Wno-lint",
+                ])
+                .args(["--top-module", "fp_bench", "--Mdir"])
+                .arg(&obj)
+                .arg(dir.path().join("driver.cpp"))
+                .args(&files),
+            "verilator --build",
+        );
+        Bench {
+            exe: obj.join("Vfp_bench"),
+            _dir: dir,
+            units: info,
+        }
+    }
+
+    /// Run `vectors`; panics listing the first mismatches (hex) and their count.
+    fn check(&self, vectors: &[Vector], seed: u64) {
+        let dir = self.exe.parent().expect("obj dir");
+        let input = dir.join("vectors.txt");
+        let mut text = String::with_capacity(vectors.len() * 24);
+        for v in vectors {
+            assert_eq!(
+                v.inputs.len(),
+                self.units[v.unit].1,
+                "inputs of unit {}",
+                v.unit
+            );
+            let _ = write!(text, "{}", v.unit);
+            for x in &v.inputs {
+                let _ = write!(text, " {x:x}");
+            }
+            text.push('\n');
+        }
+        std::fs::write(&input, text).expect("write vectors");
+        let out = Command::new(&self.exe)
+            .stdin(std::fs::File::open(&input).expect("open vectors"))
+            .stdout(Stdio::piped())
+            .output()
+            .expect("run the model");
+        assert!(out.status.success(), "model exited with {}", out.status);
+        let got: Vec<u32> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| u32::from_str_radix(l, 16).expect("hex output"))
+            .collect();
+        assert_eq!(got.len(), vectors.len(), "one output per vector");
+        let mut bad = 0usize;
+        let mut report = String::new();
+        let mut per_unit: HashMap<&str, usize> = HashMap::new();
+        for (v, g) in vectors.iter().zip(&got) {
+            if *g != v.want {
+                bad += 1;
+                *per_unit.entry(&self.units[v.unit].0).or_default() += 1;
+                if bad <= 12 {
+                    let ins: Vec<String> = v.inputs.iter().map(|x| format!("{x:#x}")).collect();
+                    let _ = writeln!(
+                        report,
+                        "  {}({}) = {g:#x}, want {:#x}",
+                        self.units[v.unit].0,
+                        ins.join(", "),
+                        v.want
+                    );
+                }
+            }
+        }
+        assert!(
+            bad == 0,
+            "{bad} of {} results differ (seed {seed}; per unit {per_unit:?}):\n{report}",
+            vectors.len()
+        );
+        println!("{} vectors bit-exact", vectors.len());
+    }
+}
+
+/// `fmt`'s golden sum for 8- and 16-bit formats: exact in f64, then one rounding.
+fn narrow_add(fmt: FpFormat, a: u32, b: u32) -> u32 {
+    fmt.round(fmt.decode(a) + fmt.decode(b))
+}
+
+/// Random codes of `bits` bits with structure: uniform, and pairs with close
+/// exponents and sparse mantissas (cancellations, exact ties, carries).
+fn random_pair(rng: &mut ChaCha8Rng, fmt: FpFormat) -> (u32, u32) {
+    let n = fmt.bits();
+    let mask = u32::MAX >> (32 - n);
+    let a = rng.gen::<u32>() & mask;
+    match rng.gen_range(0..4) {
+        0 => (a, rng.gen::<u32>() & mask),
+        1 => {
+            // b near a's magnitude: cancellation and carries.
+            let delta = rng.gen_range(0u32..64);
+            let b = (a & (mask >> 1)).wrapping_add(delta).wrapping_sub(32) & (mask >> 1);
+            (a, b | ((rng.gen::<u32>() & 1) << (n - 1)))
+        }
+        _ => {
+            // Exponents within a few binades, mantissas with 1-3 set bits (ties).
+            let ma = (1u32 << fmt.man_bits) - 1;
+            let sparse = |rng: &mut ChaCha8Rng| {
+                (0..rng.gen_range(0..4)).fold(0u32, |m, _| m | 1 << rng.gen_range(0..fmt.man_bits))
+            };
+            let ea = (a >> fmt.man_bits) & ((1 << fmt.exp_bits) - 1);
+            let span = (fmt.man_bits + 3) as i64;
+            let eb = (i64::from(ea) + rng.gen_range(-span..=span)).clamp(0, (1 << fmt.exp_bits) - 1)
+                as u32;
+            let sa = a & (1 << (n - 1));
+            let sb = (rng.gen::<u32>() & 1) << (n - 1);
+            let a = sa | (ea << fmt.man_bits) | (sparse(rng) & ma);
+            let b = sb | (eb << fmt.man_bits) | (sparse(rng) & ma);
+            (a, b)
+        }
+    }
+}
+
+/// Every pair of `fmt`'s edge values plus hand-picked cases.
+fn edge_pairs(fmt: FpFormat) -> Vec<(u32, u32)> {
+    let edges = fmt.edge_values();
+    let mut v: Vec<(u32, u32)> = edges
+        .iter()
+        .flat_map(|&a| edges.iter().map(move |&b| (a, b)))
+        .collect();
+    let (n, m) = (fmt.bits(), fmt.man_bits);
+    let sign = 1 << (n - 1);
+    let max_sub = (1 << m) - 1;
+    let one = (fmt.bias() as u32) << m;
+    v.extend([
+        (max_sub, max_sub),            // subnormal + subnormal carries into normal
+        (max_sub, 1),                  // largest subnormal + smallest: the smallest normal
+        (one, one | sign),             // x - x = +0
+        (one | sign, one),             // -x + x = +0
+        (one | max_sub, 1 << (m - 1)), // carry into the exponent
+        (one, (1 << m) | sign),        // 1 - tiny
+        (1 << m, 1 | sign),            // smallest normal - smallest subnormal: subnormal
+    ]);
+    v
+}
+
+#[test]
+fn adders_are_exact_on_every_pair_of_8bit_values() {
+    let fmts = [E5M2, E4M3_IEEE, E4M3];
+    let units: Vec<Module> = fmts
+        .iter()
+        .map(|f| add_module(*f, &format!("t_{}_add", f.name.replace('-', "_"))))
+        .collect();
+    let bench = Bench::build(&units);
+    let mut vectors = Vec::new();
+    for (k, f) in fmts.iter().enumerate() {
+        for a in 0..256 {
+            for b in 0..256 {
+                vectors.push(Vector {
+                    unit: k,
+                    inputs: vec![a, b],
+                    want: narrow_add(*f, a, b),
+                });
+            }
+        }
+    }
+    bench.check(&vectors, 0);
+}
+
+#[test]
+fn adders_match_on_random_and_edge_pairs() {
+    let seed = seed();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let fmts = [FP32, FP16, BF16];
+    let units: Vec<Module> = fmts
+        .iter()
+        .map(|f| {
+            if *f == FP32 {
+                add_module(FP32, ADD)
+            } else {
+                add_module(*f, &format!("t_{}_add", f.name))
+            }
+        })
+        .collect();
+    let bench = Bench::build(&units);
+    let mut vectors = Vec::new();
+    for (k, f) in fmts.iter().enumerate() {
+        let golden = |a, b| {
+            if *f == FP32 {
+                fp::add(a, b)
+            } else {
+                narrow_add(*f, a, b)
+            }
+        };
+        let mut pairs = edge_pairs(*f);
+        if *f == FP32 {
+            pairs.extend([
+                (0x7f7f_ffff, 0x7f7f_ffff), // overflow to Inf
+                (0x7f7f_ffff, 0x7380_0000), // max + half an ulp: ties to even = Inf
+                (0x7f7f_ffff, 0x7300_0000), // max + a quarter ulp: max
+                (0x3f80_0000, 0x3380_0000), // 1 + 2^-24: tie, stays 1
+                (0x3f80_0001, 0x3380_0000), // tie, rounds up to even
+                (0x0080_0000, 0x8000_0001), // smallest normal - smallest subnormal
+            ]);
+        }
+        for _ in 0..RANDOM_PAIRS {
+            pairs.push(random_pair(&mut rng, *f));
+        }
+        for (a, b) in pairs {
+            vectors.push(Vector {
+                unit: k,
+                inputs: vec![a, b],
+                want: golden(a, b),
+            });
+        }
+    }
+    bench.check(&vectors, seed);
+}
+
+#[test]
+fn widening_is_exact_on_every_code() {
+    let units: Vec<Unit> = ACTS
+        .iter()
+        .flat_map(|&fmt| [false, true].map(|half| Unit::Widen { fmt, half }))
+        .collect();
+    let bench = Bench::build(&modules_for(&units));
+    let mut vectors = Vec::new();
+    for (k, u) in units.iter().enumerate() {
+        let Unit::Widen { fmt, half } = *u else {
+            unreachable!()
+        };
+        for x in 0..(1u32 << fmt.bits()) {
+            vectors.push(Vector {
+                unit: k,
+                inputs: vec![x],
+                want: fmt.widen(x, if half { -1 } else { 0 }),
+            });
+        }
+    }
+    bench.check(&vectors, 0);
+}
+
+#[test]
+fn plane_scaling_matches_on_every_plane() {
+    let seed = seed();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let units = [
+        lutcore_gen::fp::scale_module(1),
+        lutcore_gen::fp::scale_module(2),
+    ];
+    // Both are named lutcore_fp32_scale: the second gets its own name in the bench.
+    let mut second = units[1].clone();
+    second.name = "t_fp32_scale2".into();
+    let bench = Bench::build(&[units[0].clone(), second]);
+    let mut xs = FP32.edge_values();
+    xs.extend([
+        0x0040_0000,
+        0x0020_0001,
+        0x8060_0000,
+        0x7f00_0000,
+        0x7e80_0001,
+    ]);
+    for _ in 0..RANDOM_SCALE {
+        let x = rng.gen::<u32>();
+        // Half uniform, half near the subnormal and overflow ends.
+        xs.push(match rng.gen_range(0..4) {
+            0 | 1 => x,
+            2 => x & 0x80ff_ffff,
+            _ => x | 0x7e00_0000,
+        });
+    }
+    let mut vectors = Vec::new();
+    for (k, pb) in [1u32, 2].iter().enumerate() {
+        for p in 0..(1 << pb) {
+            for &x in &xs {
+                vectors.push(Vector {
+                    unit: k,
+                    inputs: vec![x, p],
+                    want: fp::scale_pow2(x, p),
+                });
+            }
+        }
+    }
+    bench.check(&vectors, seed);
+}
+
+#[test]
+fn products_are_exact_on_every_fp8_pair_and_every_weight() {
+    let mut units = vec![Unit::Mul { fmt: E4M3 }, Unit::Mul { fmt: E5M2 }];
+    for fmt in ACTS {
+        for weight_bits in 2..=5 {
+            units.push(Unit::MulInt { fmt, weight_bits });
+        }
+    }
+    let bench = Bench::build(&modules_for(&units));
+    let mut vectors = Vec::new();
+    for (k, u) in units.iter().enumerate() {
+        match *u {
+            Unit::Mul { fmt } => {
+                for a in 0..256 {
+                    for b in 0..256 {
+                        vectors.push(Vector {
+                            unit: k,
+                            inputs: vec![a, b],
+                            want: fp::mul(fmt, a, b),
+                        });
+                    }
+                }
+            }
+            Unit::MulInt { fmt, weight_bits } => {
+                for a in 0..(1u32 << fmt.bits()) {
+                    for wc in 0..(1u32 << weight_bits) {
+                        // The weight's two's complement code and its value.
+                        let w = ((wc << (32 - weight_bits)) as i32) >> (32 - weight_bits);
+                        vectors.push(Vector {
+                            unit: k,
+                            inputs: vec![a, wc],
+                            want: fp::mul_int(fmt, a, w),
+                        });
+                    }
+                }
+            }
+            _ => unreachable!(),
+        }
+    }
+    bench.check(&vectors, 0);
+}
+
+#[test]
+fn fp16_and_bf16_products_match_on_random_and_edge_pairs() {
+    let seed = seed();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let fmts = [FP16, BF16];
+    let units: Vec<Unit> = fmts.iter().map(|&fmt| Unit::Mul { fmt }).collect();
+    let bench = Bench::build(&modules_for(&units));
+    let mut vectors = Vec::new();
+    for (k, f) in fmts.iter().enumerate() {
+        let mut pairs = edge_pairs(*f);
+        for _ in 0..RANDOM_PAIRS {
+            let (a, b) = random_pair(&mut rng, *f);
+            // Also products near the binary32 subnormal range (BF16).
+            let b = if rng.gen_range(0..4) == 0 {
+                b & 0x81ff
+            } else {
+                b
+            };
+            pairs.push((a, b));
+        }
+        for (a, b) in pairs {
+            vectors.push(Vector {
+                unit: k,
+                inputs: vec![a, b],
+                want: fp::mul(*f, a, b),
+            });
+        }
+    }
+    bench.check(&vectors, seed);
+}
+
+/// Every unit a design can use.
+fn all_units() -> Vec<Module> {
+    let mut units = vec![Unit::Add, Unit::Scale { plane_bits: 1 }];
+    for fmt in ACTS {
+        units.push(Unit::Widen { fmt, half: false });
+        units.push(Unit::Widen { fmt, half: true });
+        units.push(Unit::Mul { fmt });
+        for weight_bits in 2..=5 {
+            units.push(Unit::MulInt { fmt, weight_bits });
+        }
+    }
+    let mut modules = modules_for(&units);
+    let mut scale2 = lutcore_gen::fp::scale_module(2);
+    scale2.name = "lutcore_fp32_scale_p2".into();
+    modules.push(scale2);
+    for f in [E5M2, E4M3, FP16, BF16] {
+        modules.push(add_module(
+            f,
+            &format!("lutcore_{}_add", f.name.replace('-', "_")),
+        ));
+    }
+    modules
+}
+
+#[test]
+fn units_lint_clean_and_synthesize_without_latches() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let modules = all_units();
+    let files = write_modules(dir.path(), &modules);
+    for (m, f) in modules.iter().zip(&files) {
+        let text = run_tool(
+            Command::new("verilator")
+                .args(["--lint-only", "-Wall", "--top-module", &m.name])
+                .arg(f),
+            "verilator --lint-only",
+        );
+        assert!(text.trim().is_empty(), "{} lint:\n{text}", m.name);
+        let long = print::module(m)
+            .lines()
+            .filter(|l| l.len() > print::MAX_LINE)
+            .count();
+        assert_eq!(
+            long,
+            0,
+            "{}: lines over {} columns",
+            m.name,
+            print::MAX_LINE
+        );
+    }
+    let list: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    run_tool(
+        Command::new("yosys").args([
+            "-q",
+            "-p",
+            &format!(
+                "read_verilog -sv {}; synth; check -assert; \
+                 select -assert-none t:$*latch* t:$_DLATCH*",
+                list.join(" ")
+            ),
+        ]),
+        "yosys synth",
+    );
+}
