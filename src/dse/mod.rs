@@ -111,8 +111,8 @@ pub fn cmd_dse(a: &DseArgs) -> Result<ExitCode> {
     let version = synth::yosys_version(&a.yosys)?;
     if let Some(key) = &a.point {
         let p = points::find(&sweep, key)?;
-        let expected = run::expected_key(p, &version)?;
-        if run::reusable(&layout, p, &expected) {
+        let expected = run::expected_key(p, &version);
+        if expected.is_ok_and(|k| run::reusable(&layout, p, &k)) {
             println!(
                 "{}: already done ({}), reused",
                 p.id,
@@ -190,11 +190,11 @@ pub fn run_sweep(
     let mut todo = Vec::new();
     let mut reused = 0;
     for p in sweep {
-        let key = run::expected_key(p, version)?;
-        if run::reusable(layout, p, &key) {
-            reused += 1;
-        } else {
-            todo.push(p);
+        // A point that cannot be generated is run anyway: its result file
+        // records the error, and the sweep goes on.
+        match run::expected_key(p, version) {
+            Ok(key) if run::reusable(layout, p, &key) => reused += 1,
+            _ => todo.push(p),
         }
     }
     let bar = if progress {

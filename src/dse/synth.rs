@@ -302,9 +302,32 @@ fn sum(cells: &BTreeMap<String, u64>, names: &[&str]) -> u64 {
         .sum()
 }
 
+/// `text` without the lines `<module name> <count>` that yosys 0.23 prints
+/// into `stat -json` output (between `modules` and `design`) when the
+/// hierarchy is more than two levels deep: a PE holding FP units.
+fn strip_hierarchy_listing(text: &str) -> String {
+    text.lines()
+        .filter(|l| {
+            let mut words = l.split_whitespace();
+            let listing = match (words.next(), words.next(), words.next()) {
+                (Some(name), Some(n), None) => {
+                    !name.starts_with('"')
+                        && !name.ends_with(':')
+                        && n.bytes().all(|b| b.is_ascii_digit())
+                }
+                _ => false,
+            };
+            !listing
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Parse yosys `stat -json` output of `target` into resource counts.
 pub fn parse_stat(target: Target, text: &str) -> Result<Resources> {
-    let v: Value = serde_json::from_str(text).context("stat output is not JSON")?;
+    let v: Value = serde_json::from_str(text)
+        .or_else(|_| serde_json::from_str(&strip_hierarchy_listing(text)))
+        .context("stat output is not JSON")?;
     let design = v
         .get("design")
         .ok_or_else(|| anyhow!("stat JSON has no `design` section"))?;
@@ -545,6 +568,39 @@ endmodule
         assert_eq!(i.carry, fx["carry"].as_u64().unwrap());
         assert_eq!(i.ff, fx["ff"].as_u64().unwrap());
         assert_eq!(i.carry_lut4, 0);
+    }
+
+    /// yosys 0.23's `stat -json` of a three-level hierarchy (array, PE, FP
+    /// units) has the text hierarchy listing inside the JSON: it is skipped.
+    #[test]
+    fn parses_stat_with_the_hierarchy_listing_inside() {
+        let text = r#"{
+   "modules": {
+      "\\top": {
+         "num_cells_by_type": { "$_NAND_": 2, "pe": 2 },
+         "estimated_num_transistors": "8+"
+      },
+      "\\pe": {
+         "num_cells_by_type": { "$_NOT_": 1, "unit": 3 },
+         "estimated_num_transistors": "2+"
+      },
+      "\\unit": {
+         "num_cells_by_type": { "$_NAND_": 1 },
+         "estimated_num_transistors": "4"
+      }
+   },
+       unit      3
+      "design": {
+         "num_cells_by_type": { "$_NAND_": 8, "$_NOT_": 2 },
+         "estimated_num_transistors": "36"
+      }
+}"#;
+        let r = parse_stat(Target::Asic, text).unwrap();
+        assert_eq!(r.transistors, 36);
+        let unit = r.modules.iter().find(|m| m.name == "unit").unwrap();
+        assert_eq!(unit.instances, 6);
+        let total: u64 = r.modules.iter().map(|m| m.transistors_total).sum();
+        assert_eq!(total, 36);
     }
 
     #[test]
