@@ -540,6 +540,49 @@ mod tests {
         }
     }
 
+    /// FP points carry the type name in their id (`afp16`, never `a16`,
+    /// which is int16), validate, and come after every integer point.
+    #[test]
+    fn fp_points_are_named_by_type_and_valid() {
+        let q = quick(&Target::ALL);
+        let first_fp = q
+            .iter()
+            .position(
+                |p| matches!(&p.design, Design::Array { config, .. } if config.act.is_float()),
+            )
+            .unwrap();
+        assert!(q[first_fp..]
+            .iter()
+            .all(|p| matches!(&p.design, Design::Array { config, .. } if config.act.is_float())));
+        let fp: Vec<&Point> = q[first_fp..].iter().collect();
+        for a in FP_ACTS {
+            assert!(fp.iter().any(|p| p.id.contains(&format!(".a{a}."))), "{a}");
+        }
+        assert!(fp
+            .iter()
+            .any(|p| p.id == "asic.mac.uint1.afp16.r64k1g4.m4096"));
+        assert!(fp
+            .iter()
+            .any(|p| p.id == "ecp5.addsub.uint1.afp8-e5m2.r64k1g4.m4096"));
+        for p in fp_full(&Target::ALL).iter().chain(fp.iter().copied()) {
+            let Design::Array { config, variant } = &p.design else {
+                panic!("{}: not an array", p.id)
+            };
+            assert!(FP_VARIANTS.contains(variant), "{}", p.id);
+            config
+                .validate()
+                .unwrap_or_else(|e| panic!("{}: {e}", p.id));
+        }
+        let int16 = Point::array(
+            Target::Asic,
+            Variant::Lut,
+            cfg(Arch::Lut, MAIN_SHAPE, WeightType::Uint(1), 16),
+        );
+        assert_eq!(int16.id, "asic.lut.uint1.a16.r8k2g4.m4096");
+        assert!(int16.describe().contains("act_bits=16"));
+        assert!(fp[0].describe().contains("activations=fp"));
+    }
+
     #[test]
     fn target_subset_and_lookup() {
         let q = quick(&[Target::Asic]);

@@ -950,4 +950,99 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].baseline, "mac-dsp");
     }
+
+    fn fp_point(arch: Arch, v: Variant, act: ActType, shape: (u32, u32, u32)) -> Point {
+        let c = RawArrayConfig::new(
+            arch,
+            shape.0,
+            shape.1,
+            shape.2,
+            WeightType::Uint(1),
+            act,
+            SWEEP_MAX_K,
+        );
+        Point::array(Target::Asic, v, c)
+    }
+
+    fn asic(transistors: u64) -> Resources {
+        Resources {
+            transistors,
+            ..Default::default()
+        }
+    }
+
+    /// FP goals pick the best shape each side, quote both baselines, and
+    /// never mix FP16 rows with int16 rows (same 16 activation bits).
+    #[test]
+    fn fp_goals_take_best_shapes_and_keep_types_apart() {
+        let results = vec![
+            // W1×FP16: LUT best at 64×1×5 (100/MAC), MAC 600/MAC, add/sub 150/MAC.
+            result(
+                fp_point(Arch::Lut, Variant::Lut, ActType::Fp16, (64, 1, 4)),
+                256.0,
+                asic(256 * 120),
+            ),
+            result(
+                fp_point(Arch::Lut, Variant::Lut, ActType::Fp16, (64, 1, 5)),
+                320.0,
+                asic(320 * 100),
+            ),
+            result(
+                fp_point(Arch::Mac, Variant::Mac, ActType::Fp16, (64, 1, 4)),
+                256.0,
+                asic(256 * 600),
+            ),
+            result(
+                fp_point(Arch::AddSub, Variant::AddSub, ActType::Fp16, (64, 1, 4)),
+                256.0,
+                asic(256 * 150),
+            ),
+            // An int16 LUT with less area must not count for FP16.
+            result(
+                fp_point(Arch::Lut, Variant::Lut, ActType::Int16, (64, 1, 4)),
+                256.0,
+                asic(256),
+            ),
+        ];
+        let rs = rows(&results);
+        assert_eq!(rs.iter().filter(|r| r.float).count(), 4);
+        let goals = fp_goals(&rs);
+        let w1_mac = &goals[0];
+        assert_eq!(
+            (w1_mac.act.as_str(), w1_mac.baseline.as_str()),
+            ("fp16", "mac")
+        );
+        assert_eq!(
+            w1_mac.lut.as_ref().unwrap().0,
+            "asic.lut.uint1.afp16.r64k1g5.m4096"
+        );
+        assert_eq!(w1_mac.advantage, Some(6.0));
+        assert_eq!(w1_mac.met, Some(true));
+        let w1_add = &goals[1];
+        assert_eq!(w1_add.advantage, Some(1.5));
+        assert_eq!(w1_add.met, Some(false), "1.5x < 2x");
+        // Targets without points are not evaluated.
+        assert!(goals[2].met.is_none());
+        let lines = fp_goal_lines(&goals);
+        assert!(
+            lines[0].contains("MET") && lines[0].contains("6.00x"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].contains("NOT MET"), "{}", lines[1]);
+        assert!(lines[2].contains("not evaluated"), "{}", lines[2]);
+        let md = fp_markdown(&results, &rs);
+        assert!(md.contains("## FP activations (issue 16)"));
+        assert!(
+            md.contains("| fp16 | uint1 | 100.0 (64x1x5) | 600.0 (64x1x4) | 6.00x |"),
+            "{md}"
+        );
+        // The missed target (vs add/sub) shows both points' breakdowns.
+        assert!(
+            md.contains("`asic.addsub.uint1.afp16.r64k1g4.m4096` (38400 transistors"),
+            "{md}"
+        );
+        // Integer tables and goals ignore FP rows.
+        assert!(main_shape_ratios(&rs).is_empty());
+    }
 }

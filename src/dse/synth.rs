@@ -510,6 +510,57 @@ endmodule
         assert_eq!(text, want);
     }
 
+    /// Only FP units and the int8 MAC's PE are kept as units; an integer
+    /// point's script has no `setattr` line (its stored results stay valid).
+    #[test]
+    fn scripts_keep_only_library_units() {
+        use crate::dse::points::Variant;
+        use lutcore_contract::config::RawArrayConfig;
+        use lutcore_contract::{ActType, WeightType};
+        let point = |v: Variant, act| {
+            let c = RawArrayConfig::new(v.arch(), 8, 2, 4, WeightType::Uint(1), act, 4096);
+            Point::array(Target::Ecp5, v, c)
+        };
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let int = point(Variant::Mac, ActType::Int8);
+        let s = script(
+            &int,
+            "lutcore_mac_array",
+            &names(&[
+                "lutcore_mac_pe.sv",
+                "lutcore_ctrl.sv",
+                "lutcore_mac_array.sv",
+            ]),
+        );
+        assert!(!s.contains("setattr"), "{s}");
+        let int8 = point(Variant::MacInt8, ActType::Int8);
+        let s = script(
+            &int8,
+            "t",
+            &names(&["lutcore_mac_int8_pe.sv", "lutcore_ctrl.sv"]),
+        );
+        assert!(
+            s.contains("setattr -mod -set keep_hierarchy 1 lutcore_mac_int8_pe\nsynth_ecp5"),
+            "{s}"
+        );
+        let fp = point(Variant::Mac, ActType::Fp16);
+        let files = names(&[
+            "lutcore_fp32_add.sv",
+            "lutcore_fp16_mul.sv",
+            "lutcore_fp16_dequant_uint1.sv",
+            "lutcore_fpmac_pe.sv",
+            "lutcore_ctrl.sv",
+        ]);
+        assert_eq!(
+            kept_units(&fp, &files),
+            names(&[
+                "lutcore_fp32_add",
+                "lutcore_fp16_mul",
+                "lutcore_fp16_dequant_uint1"
+            ])
+        );
+    }
+
     #[test]
     fn async_flop_names() {
         for t in [
