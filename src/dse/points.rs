@@ -378,15 +378,16 @@ fn push_fp(points: &mut Vec<Point>, t: Target, shape: (u32, u32, u32), w: Weight
     }
 }
 
-/// The FP part of the quick sweep, after every integer point: about 70
+/// The FP part of the quick sweep, after every integer point: about 80
 /// points, sized by measurement (yosys spends 10–25 s of CPU on one 64-row FP
 /// point, several minutes of wall time on 2 busy cores), trimmed in shapes,
 /// not in types.
 ///
 /// ASIC proxy: every FP type × uint1, uint2, uint4, ternary at the paper's
 /// 64×1×4 tile for the LUT array and both baselines; the LUT array at g = 5
-/// (64×1×5) for uint1 of every type and uint2, uint4 of fp16; and fp16 uint1
-/// at the main shape 8×2×4. ECP5: every FP type × uint1 at 64×1×4. iCE40: FP
+/// (64×1×5) for uint1 of every type and uint2, uint4 of fp16; fp16 uint1 at
+/// the main shape 8×2×4 and at 64×2×4 (and the LUT array at 64×2×4 for fp16
+/// uint2, uint4). ECP5: every FP type × uint1 at 64×1×4. iCE40: FP
 /// arrays exceed the largest iCE40 (7680 LUT4) except at toy sizes, so only
 /// fp8-e4m3 uint1 at 4×1×4, marked in the report when it does not fit.
 pub fn fp_quick(targets: &[Target]) -> Vec<Point> {
@@ -419,6 +420,16 @@ pub fn fp_quick(targets: &[Target]) -> Vec<Point> {
                     }
                 }
                 push_fp(&mut points, t, MAIN_SHAPE, Uint(1), ActType::Fp16);
+                // Two groups per beat: each row's accumulator add and its
+                // lookups spread over 8 activations instead of 4.
+                push_fp(&mut points, t, (64, 2, 4), Uint(1), ActType::Fp16);
+                for w in [Uint(2), Uint(4)] {
+                    points.push(Point::array(
+                        t,
+                        Variant::Lut,
+                        fp_cfg(Arch::Lut, (64, 2, 4), w, ActType::Fp16),
+                    ));
+                }
             }
         }
     }
