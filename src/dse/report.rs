@@ -831,7 +831,7 @@ pub fn fp_markdown(results: &[PointResult], rows: &[Row]) -> String {
             s,
             "### Where the area goes in the missed targets (ASIC proxy, per module)\n"
         );
-        let _ = writeln!(s, "For each missed target: its best LUT point and its best baseline point (for the ECP5 target, the same configs on the ASIC proxy). `lutcore_fp32_add` etc. are the FP units; a PE's own row is its lookup muxes, registers and wiring.\n");
+        let _ = writeln!(s, "For each missed target: its best LUT point and its best baseline point (for the ECP5 target, the same configs on the ASIC proxy). `lutcore_fp32_add` etc. are the FP units; the LUT array top's own cells are mostly the table reads (one 2^(g-1):1 mux of 32-bit entries per group and row) and its input registers; a PE's own cells are its lookup-stage and accumulator registers and the sign flips.\n");
         let mut shown: Vec<String> = Vec::new();
         for g in missed {
             let base = if g.baseline == "mac" {
