@@ -282,8 +282,10 @@ fn report_all(layout: &Layout, sweep: &[Point]) -> Result<ExitCode> {
     crate::output::write_atomic(&layout.out.join("report.md"), &md)?;
     print!("{}", report::human_table(&rows));
     println!();
-    for l in report::goal_lines(&report::goals(&rows)) {
-        println!("target     {l}");
+    if rows.iter().any(|r| !r.float && r.variant != "cal") {
+        for l in report::goal_lines(&report::goals(&rows)) {
+            println!("target     {l}");
+        }
     }
     if rows.iter().any(|r| r.float) {
         for l in report::fp_goal_lines(&report::fp_goals(&rows)) {
