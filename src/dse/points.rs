@@ -371,9 +371,23 @@ fn fp_cfg(
     RawArrayConfig::new(arch, rows, k_groups, g, w, act, SWEEP_MAX_K)
 }
 
-/// Push the LUT array and both FP baselines of one (shape, weights, act).
+/// Whether every value of `w` is exact in the FP format of `a`, as the paper's
+/// MAC needs to dequantize it (fp8-e5m2 has no 9: uint4 cannot be dequantized
+/// to it, and the generator refuses that MAC).
+pub fn dequantizable(w: WeightType, a: ActType) -> bool {
+    let Some(f) = a.float_format() else {
+        return true;
+    };
+    (w.min_value()..=w.max_value()).all(|v| f.decode(f.round(f64::from(v))) == f64::from(v))
+}
+
+/// Push the LUT array and both FP baselines of one (shape, weights, act);
+/// the paper's MAC only where the weights can be dequantized to the format.
 fn push_fp(points: &mut Vec<Point>, t: Target, shape: (u32, u32, u32), w: WeightType, a: ActType) {
     for v in FP_VARIANTS {
+        if v == Variant::Mac && !dequantizable(w, a) {
+            continue;
+        }
         points.push(Point::array(t, v, fp_cfg(v.arch(), shape, w, a)));
     }
 }
@@ -584,6 +598,12 @@ mod tests {
                 .validate()
                 .unwrap_or_else(|e| panic!("{}: {e}", p.id));
         }
+        assert!(!dequantizable(WeightType::Uint(4), ActType::Fp8E5m2));
+        assert!(dequantizable(WeightType::Uint(4), ActType::Fp8E4m3));
+        assert!(dequantizable(WeightType::Ternary, ActType::Fp8E5m2));
+        assert!(!fp
+            .iter()
+            .any(|p| p.id == "asic.mac.uint4.afp8-e5m2.r64k1g4.m4096"));
         let int16 = Point::array(
             Target::Asic,
             Variant::Lut,
