@@ -303,7 +303,12 @@ impl SimRun {
             None => println!("match      yes: all {m} results bit-exact (RTL = {reference})"),
             Some((r, rtl, sw)) => println!("match      NO: first mismatch at row {r}: RTL {rtl} != software {sw} ({reference})"),
         }
-        if let Some((fmt, e)) = &self.fp {
+        if let Some((fmt, e)) = self.fp.as_ref().filter(|(_, e)| e.finite_rows == 0) {
+            println!(
+                "fp error   {fmt}: none of the {} rows has a finite result (edge values: Inf and NaN)",
+                e.rows
+            );
+        } else if let Some((fmt, e)) = &self.fp {
             println!(
                 "fp error   {fmt}: max {:.2e}, mean {:.2e} of |y - exact| / sum|w*x| over {} of {} rows with finite results",
                 e.max_rel, e.mean_rel, e.finite_rows, e.rows

@@ -392,6 +392,12 @@ impl Setup {
         };
         let (name, cfg) = a.array.load()?;
         let baselines = baselines(a, &cfg, &name)?;
+        let all = std::iter::once((&name, &cfg)).chain(baselines.iter().map(|(n, c)| (n, c)));
+        for (n, c) in all {
+            if let Some(fmt) = c.act_float() {
+                bail!("config {n} takes {fmt} activations, and sim-model runs the model's int8 BitLinear activations through the arrays: use a config with act_bits 8 or 16 (FP arrays: `lutcore sim --config`)");
+            }
+        }
         let (prompt_len, decode) = if a.bench_layer.is_some() {
             (1, 0)
         } else {

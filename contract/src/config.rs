@@ -448,8 +448,9 @@ impl ArrayConfig {
             return Err(ConfigParseError::Invalid(ConfigError {
                 field: "activations",
                 value: shown(&obj[ACTIVATIONS_KEY].to_string()),
-                allowed: "give either act_bits (integer activations) or activations, not both"
-                    .into(),
+                allowed:
+                    "allowed is either act_bits (integer activations) or activations, not both"
+                        .into(),
             }));
         }
         if let Some(&field) = FIELD_NAMES

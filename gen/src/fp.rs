@@ -22,10 +22,11 @@
 //!    order of the bits below the sign) is `big`, the other `small`; the
 //!    result's sign is `big`'s, and `big − small` is never negative.
 //! 3. **Alignment**: both significands get three bits below them (guard,
-//!    round, sticky). `small` shifts right by the exponent difference (clamped
-//!    to its width); every bit shifted out is ORed into the sticky bit.
-//! 4. **Add or subtract** (signs differ) into one more bit than the operands,
-//!    for the carry.
+//!    round, sticky). `small` shifts right by the exponent difference; the
+//!    bits shifted out (under the mask `~(ones << difference)`) are ORed into
+//!    the sticky bit.
+//! 4. **Add or subtract** (signs differ) in one adder, `big + (small ^ s) + s`,
+//!    with one more bit than the operands for the carry.
 //! 5. **Normalize**: a leading-zero count done as a chain of shifts by 16, 8,
 //!    4, 2, 1 (each taken if the top bits are zero) moves the leading one to
 //!    the top. Each stage is also limited by the exponent budget (`big`'s
@@ -72,6 +73,7 @@ pub enum Unit {
         half: bool,
     },
     /// [`SCALE`]: `x_i` (32 bits), `p_i` (`plane_bits`) → `y_o = x · 2^p`.
+    /// The name does not carry `plane_bits`: a design uses one.
     Scale {
         /// Width of the plane number `p_i` (1 or 2).
         plane_bits: u32,
@@ -217,9 +219,12 @@ fn is_zero(x: Expr, width: u32) -> Expr {
     e::eq(x, e::lit(width, 0))
 }
 
-/// `x != 0`.
+/// `x != 0` (a one-bit `x` itself).
 fn nonzero(x: Expr) -> Expr {
-    e::red_or(x)
+    match x {
+        Expr::Bit(..) => x,
+        x => e::red_or(x),
+    }
 }
 
 /// `c ? a : b` chained: the first condition that holds picks its value.
@@ -232,9 +237,13 @@ fn select(arms: Vec<(Expr, Expr)>, otherwise: Expr) -> Expr {
 /// `x + c` in `width`-bit modular (two's complement) arithmetic; `x` if `c`
 /// is a multiple of `2^width`.
 fn plus_const(x: Expr, width: u32, c: i64) -> Expr {
-    match c.rem_euclid(1i64 << width) {
-        0 => x,
-        k => e::add(x, e::lit(width, k as u64)),
+    let k = c.rem_euclid(1i64 << width);
+    if k == 0 {
+        x
+    } else if c < 0 && -c < 1i64 << width {
+        e::sub(x, e::lit(width, (-c) as u64))
+    } else {
+        e::add(x, e::lit(width, k as u64))
     }
 }
 
@@ -302,8 +311,9 @@ fn unpack(m: &mut Module, p: &str, fmt: FpFormat, x: Expr, want_zero: bool) -> O
         e::concat(vec![e::not(sub.clone()), man.clone()]),
         "significand {hidden, mantissa}",
     );
-    let (nan, inf) = if fmt.ieee_specials {
-        let man_zero = wire(m, &format!("{p}_man_zero"), 1, is_zero(man, mw), "");
+    let man_zero = (fmt.ieee_specials || want_zero)
+        .then(|| wire(m, &format!("{p}_man_zero"), 1, is_zero(man.clone(), mw), ""));
+    let (nan, inf) = if let (true, Some(man_zero)) = (fmt.ieee_specials, man_zero.clone()) {
         let nan = wire(
             m,
             &format!("{p}_nan"),
@@ -323,15 +333,9 @@ fn unpack(m: &mut Module, p: &str, fmt: FpFormat, x: Expr, want_zero: bool) -> O
         );
         (nan, None)
     };
-    let zero = want_zero.then(|| {
-        wire(
-            m,
-            &format!("{p}_zero"),
-            1,
-            e::and(sub, is_zero(slice(sig.clone(), mw - 1, 0), mw)),
-            "",
-        )
-    });
+    let zero = man_zero
+        .filter(|_| want_zero)
+        .map(|mz| wire(m, &format!("{p}_zero"), 1, e::and(sub, mz), ""));
     Operand {
         sign,
         exp,
@@ -428,47 +432,23 @@ fn normalize(m: &mut Module, p: &str, v: Expr, w: u32, budget: Option<(Expr, u32
     }
 }
 
-/// `v` (`w` bits) shifted right by `amount` (`aw` bits, clamped to `w`):
-/// (the shifted value in a wire `{p}`, the OR of the bits shifted out in a
-/// wire `{p}_sticky`).
-fn shift_right_sticky(
-    m: &mut Module,
-    p: &str,
-    v: Expr,
-    w: u32,
-    amount: Expr,
-    aw: u32,
-) -> (Expr, Expr) {
-    let amount = if u64::from(w) < (1 << aw) - 1 {
-        wire(
-            m,
-            &format!("{p}_shift"),
-            aw,
-            e::cond(
-                e::lt(amount.clone(), e::lit(aw, u64::from(w))),
-                amount,
-                e::lit(aw, u64::from(w)),
-            ),
-            &format!("at most {w}: everything shifted out"),
-        )
-    } else {
-        amount
-    };
-    let full = wire(
+/// `v` (`w ≤ 64` bits) shifted right by `amount`: (the shifted value in a
+/// wire `{p}`, the OR of the bits shifted out in a wire `{p}_sticky`). The
+/// bits shifted out are those under the mask `~(all ones << amount)`; a
+/// shift of a constant costs far less than a second shifter of `v`. A shift
+/// by `w` or more leaves 0 and masks all of `v`, so `amount` needs no clamp.
+fn shift_right_sticky(m: &mut Module, p: &str, v: Expr, w: u32, amount: Expr) -> (Expr, Expr) {
+    assert!(w <= 64, "shift_right_sticky {p}: {w} bits");
+    let ones = if w == 64 { u64::MAX } else { (1 << w) - 1 };
+    let value = wire(m, p, w, e::shr(v.clone(), amount.clone()), "");
+    let lost = wire(
         m,
-        &format!("{p}_full"),
-        2 * w,
-        e::shr(e::concat(vec![v, e::lit(w, 0)]), amount),
-        "shifted value, then the bits shifted out",
+        &format!("{p}_lost_mask"),
+        w,
+        e::not(e::shl(e::hex(w, ones), amount)),
+        "the bits shifted out",
     );
-    let value = wire(m, p, w, slice(full.clone(), 2 * w - 1, w), "");
-    let sticky = wire(
-        m,
-        &format!("{p}_sticky"),
-        1,
-        nonzero(slice(full, w - 1, 0)),
-        "",
-    );
+    let sticky = wire(m, &format!("{p}_sticky"), 1, nonzero(e::and(v, lost)), "");
     (value, sticky)
 }
 
@@ -496,8 +476,16 @@ fn round_and_pack(
         "round_and_pack: a {ew}-bit exponent that cannot overflow {xb} bits"
     );
     m.comment("");
-    m.comment("Round to nearest even, pack");
-    let exp_low = part(exp_field.clone(), 0, xb);
+    m.comment(if fw > mw {
+        "Round to nearest even, pack"
+    } else {
+        "Pack (exact: no rounding)"
+    });
+    let exp_low = if ew == xb {
+        exp_field.clone()
+    } else {
+        part(exp_field.clone(), 0, xb)
+    };
     let carry = !fmt.ieee_specials && may_overflow;
     let pw = xb + mw + u32::from(carry);
     let packed = if fw > mw {
@@ -641,7 +629,7 @@ fn pack_fp32(
         } else {
             sig
         };
-        let (d, st) = shift_right_sticky(m, "denorm", padded, dw, amount, exp.width);
+        let (d, st) = shift_right_sticky(m, "denorm", padded, dw, amount);
         let sticky = Some(match sticky {
             Some(s) => e::or(s, st),
             None => st,
@@ -787,7 +775,6 @@ pub fn add_module(fmt: FpFormat, name: &str) -> Module {
         e::concat(vec![small_sig, e::lit(3, 0)]),
         w,
         diff,
-        xb,
     );
     let small_aligned = wire(
         &mut m,
@@ -808,12 +795,11 @@ pub fn add_module(fmt: FpFormat, name: &str) -> Module {
         &mut m,
         "sum_mag",
         w + 1,
-        e::cond(
-            subtract.clone(),
-            e::sub(big_ext.clone(), small_ext.clone()),
-            e::add(big_ext, small_ext),
+        e::add(
+            e::add(big_ext, e::invert_if(small_ext, w + 1, subtract.clone())),
+            e::zext(subtract.clone(), 1, w + 1),
         ),
-        "",
+        "one adder: big + ~small + 1 when subtracting",
     );
     let sum_zero = wire(
         &mut m,
@@ -1011,11 +997,12 @@ pub fn scale_module(plane_bits: u32) -> Module {
         e::eq(field.clone(), e::lit(8, 255)),
         "Inf or NaN",
     );
+    let man_zero = wire(&mut m, "x_man_zero", 1, is_zero(man.clone(), 23), "");
     let nan = wire(
         &mut m,
         "x_nan",
         1,
-        e::and(ones.clone(), nonzero(man.clone())),
+        e::and(ones.clone(), e::not(man_zero)),
         "",
     );
 
@@ -1229,13 +1216,34 @@ pub fn mul_int_module(fmt: FpFormat, weight_bits: u32) -> Module {
     );
     let w_zero = wire(&mut m, "w_zero", 1, is_zero(w_i, wb), "");
     m.comment("");
-    m.comment("Significand product");
+    m.comment("Significand product: shifted copies of the significand, one per bit of |w|");
+    m.comment("(adds, not a multiplier: a W-bit factor needs no DSP block)");
     let pw = mw + 1 + wb;
+    let partials: Vec<Expr> = (0..wb)
+        .map(|k| {
+            // {zeros, sig, k zeros}
+            let shifted = if k == 0 {
+                e::zext(a.sig.clone(), mw + 1, pw)
+            } else {
+                e::concat(vec![e::lit(wb - k, 0), a.sig.clone(), e::lit(k, 0)])
+            };
+            wire(
+                &mut m,
+                &format!("partial{k}"),
+                pw,
+                e::keep_if(shifted, pw, bit(w_abs.clone(), k)),
+                &format!("sig * 2^{k} if bit {k} of |w| is set"),
+            )
+        })
+        .collect();
     let prod = wire(
         &mut m,
         "prod",
         pw,
-        e::mul(e::zext(a.sig.clone(), mw + 1, pw), e::zext(w_abs, wb, pw)),
+        partials
+            .into_iter()
+            .reduce(e::add)
+            .expect("at least one weight bit"),
         "",
     );
     let sign = wire(
@@ -1293,4 +1301,125 @@ pub fn mul_int_module(fmt: FpFormat, weight_bits: u32) -> Module {
     let nan = wire(&mut m, "p_nan", 1, nan, "NaN in, or Inf * 0");
     m.assign(e::id("p_o"), specials(FP32, nan, inf, finite));
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lutcore_contract::fp::{BF16, E4M3, E5M2, FP16};
+
+    /// (port, direction is input, width) of a module.
+    fn ports(m: &Module) -> Vec<(String, bool, u32)> {
+        m.ports
+            .iter()
+            .map(|p| (p.name.clone(), p.dir == crate::ir::Dir::Input, p.width))
+            .collect()
+    }
+
+    fn p(name: &str, input: bool, width: u32) -> (String, bool, u32) {
+        (name.into(), input, width)
+    }
+
+    /// The names and ports other modules instantiate, exactly.
+    #[test]
+    fn units_have_the_agreed_names_and_ports() {
+        let add = Unit::Add.module();
+        assert_eq!(add.name, "lutcore_fp32_add");
+        assert_eq!(
+            ports(&add),
+            [
+                p("a_i", true, 32),
+                p("b_i", true, 32),
+                p("sum_o", false, 32)
+            ]
+        );
+        let scale = Unit::Scale { plane_bits: 2 }.module();
+        assert_eq!(scale.name, "lutcore_fp32_scale");
+        assert_eq!(
+            ports(&scale),
+            [p("x_i", true, 32), p("p_i", true, 2), p("y_o", false, 32)]
+        );
+        for (fmt, id) in [
+            (FP16, "fp16"),
+            (BF16, "bf16"),
+            (E4M3, "fp8_e4m3"),
+            (E5M2, "fp8_e5m2"),
+        ] {
+            let b = fmt.bits();
+            for (half, suffix) in [(false, ""), (true, "_half")] {
+                let u = Unit::Widen { fmt, half };
+                let m = u.module();
+                assert_eq!(m.name, format!("lutcore_{id}_to_fp32{suffix}"));
+                assert_eq!(u.name(), m.name);
+                assert_eq!(ports(&m), [p("x_i", true, b), p("y_o", false, 32)]);
+            }
+            let m = Unit::Mul { fmt }.module();
+            assert_eq!(m.name, format!("lutcore_{id}_mul"));
+            assert_eq!(
+                ports(&m),
+                [p("a_i", true, b), p("b_i", true, b), p("p_o", false, 32)]
+            );
+            for w in 2..=5 {
+                let u = Unit::MulInt {
+                    fmt,
+                    weight_bits: w,
+                };
+                let m = u.module();
+                assert_eq!(m.name, format!("lutcore_{id}_mul_int{w}"));
+                assert_eq!(u.name(), m.name);
+                assert_eq!(
+                    ports(&m),
+                    [p("a_i", true, b), p("w_i", true, w), p("p_o", false, 32)]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn modules_for_builds_each_unit_once_in_order() {
+        let ms = modules_for(&[
+            Unit::Add,
+            Unit::Mul { fmt: FP16 },
+            Unit::Add,
+            Unit::Scale { plane_bits: 1 },
+        ]);
+        let names: Vec<&str> = ms.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, [ADD, "lutcore_fp16_mul", SCALE]);
+    }
+
+    #[test]
+    fn instance_orders_connections_by_port() {
+        let add = Unit::Add.module();
+        let item = instance(
+            &add,
+            "u_add",
+            vec![
+                ("sum_o", e::id("s")),
+                ("a_i", e::id("x")),
+                ("b_i", e::id("y")),
+            ],
+        );
+        let Item::Instance {
+            module,
+            name,
+            conns,
+        } = item
+        else {
+            panic!("an instance");
+        };
+        assert_eq!((module.as_str(), name.as_str()), (ADD, "u_add"));
+        let order: Vec<&str> = conns.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(order, ["a_i", "b_i", "sum_o"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "port b_i is not connected")]
+    fn instance_refuses_a_missing_port() {
+        let add = Unit::Add.module();
+        instance(
+            &add,
+            "u_add",
+            vec![("a_i", e::id("x")), ("sum_o", e::id("s"))],
+        );
+    }
 }

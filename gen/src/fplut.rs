@@ -573,3 +573,59 @@ fn array(cfg: &ArrayConfig, ctrl: &Module, units: &Units) -> Module {
     }
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lutcore_contract::config::{Arch, RawArrayConfig};
+    use lutcore_contract::{ActType, WeightType};
+
+    fn adds(m: &Module) -> Vec<String> {
+        m.items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Instance { module, name, .. } if module == fp::ADD => Some(name.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn adder_counts_and_tree_order() {
+        for (k_groups, g, wt) in [
+            (1, 4, WeightType::Uint(1)),
+            (3, 3, WeightType::Uint(4)),
+            (5, 2, WeightType::Ternary),
+        ] {
+            let cfg = RawArrayConfig::new(Arch::Lut, 2, k_groups, g, wt, ActType::Fp16, 64)
+                .validate()
+                .unwrap();
+            let all = modules(&cfg, lutcore_contract::fp::FP16);
+            let find = |n: &str| all.iter().find(|m| m.name == n).unwrap();
+            let (kg, g) = (k_groups as usize, g as usize);
+            // 2^g - 2 shared partial sums per group, the tile's tree of group sums, the running add.
+            assert_eq!(
+                adds(find(PRECOMPUTE)).len(),
+                kg * ((1 << g) - 2) + (kg - 1) + 1
+            );
+            // The tree over the groups and the accumulator.
+            let pe_adds = adds(find(PE));
+            assert_eq!(pe_adds.len(), (kg - 1) + 1, "{pe_adds:?}");
+            if kg == 5 {
+                // ((t0 + t1) + (t2 + t3)) + t4: the contract's tree_split order.
+                assert_eq!(
+                    pe_adds[..4],
+                    ["u_sum_0_1", "u_sum_2_3", "u_sum_0_3", "u_sum_0_4"]
+                );
+            }
+            // c = 15 for uint4: two scalings (2^3, 2^1) and one subtraction, registered.
+            let top = find(ARRAY);
+            let scales = top
+                .items
+                .iter()
+                .filter(|i| matches!(i, Item::Instance { module, .. } if module == fp::SCALE))
+                .count();
+            assert_eq!(scales, if wt == WeightType::Uint(4) { 2 } else { 0 });
+        }
+    }
+}

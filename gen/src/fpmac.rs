@@ -125,7 +125,11 @@ fn dequant(cfg: &ArrayConfig, fmt: FpFormat) -> Module {
                     "{name}: a {wt} weight code (value = code - {}) as a {fmt} value.",
                     wt.zero_point()
                 ),
-                "Every value is exact in the format; codes without a value give +0.",
+                if u32::from(wt.max_code()) + 1 < 1 << b {
+                    "Every value is exact in the format; codes without a value give +0."
+                } else {
+                    "Every value is exact in the format."
+                },
             ],
         ),
     );
@@ -262,4 +266,31 @@ fn pe(cfg: &ArrayConfig, fmt: FpFormat, units: &Units, mac: bool) -> Module {
     let sum = tree(&mut m, units, "sum", &products);
     accumulator(&mut m, units, sum);
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lutcore_contract::config::RawArrayConfig;
+    use lutcore_contract::fp::{BF16, E4M3, E5M2, FP16};
+    use lutcore_contract::ActType;
+
+    #[test]
+    fn only_e5m2_cannot_hold_uint4() {
+        for (act, fmt) in [
+            (ActType::Fp16, FP16),
+            (ActType::Bf16, BF16),
+            (ActType::Fp8E4m3, E4M3),
+            (ActType::Fp8E5m2, E5M2),
+        ] {
+            for wt in WeightType::ALL {
+                let cfg = RawArrayConfig::new(Arch::Mac, 2, 1, 4, wt, act, 64)
+                    .validate()
+                    .unwrap();
+                let refused = fmt == E5M2 && wt == WeightType::Uint(4);
+                assert_eq!(check_dequant(&cfg, fmt).is_err(), refused, "{fmt} {wt}");
+                assert_eq!(modules(&cfg, fmt).is_err(), refused, "{fmt} {wt}");
+            }
+        }
+    }
 }

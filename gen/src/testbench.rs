@@ -86,6 +86,9 @@ pub enum TbError {
     /// K outside the array's range.
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    /// A config whose results the testbench cannot check.
+    #[error("testbench: {0}")]
+    Unsupported(String),
 }
 
 /// How a case fills its weights and activations.
@@ -468,6 +471,12 @@ impl VectorText {
 /// Generate the testbench and vectors of `design`.
 pub fn generate(design: &Design, opts: &TbOptions) -> Result<Testbench, TbError> {
     let cfg = &design.config;
+    if let Some(fmt) = cfg.act_float() {
+        return Err(TbError::Unsupported(format!(
+            "the shipped testbench checks integer results, and this array takes {fmt} activations: \
+             check it with `lutcore sim --config` (bit-exact against the contract's FP reference)"
+        )));
+    }
     let (specs, capped) = case_specs(cfg, opts)?;
     let mut rng = SplitMix64(opts.seed);
     let mut v = VectorText::default();
