@@ -1,6 +1,8 @@
 //! Plots (plotters): per target, area vs MAC/cycle with the Pareto front,
-//! one panel per weight type and activation width; and the LUT-core
-//! advantage over each baseline by weight bit width. SVG always, PNG too.
+//! one panel per weight type and activation type; the LUT-core advantage over
+//! each baseline by weight bit width (integer activations); and for FP
+//! activations the best area per MAC/cycle of the LUT array and both FP
+//! baselines by activation type × weight bits. SVG always, PNG too.
 //!
 //! plotters lays text out with a TrueType font it is given at run time (the
 //! `ab_glyph` feature: no fontconfig or other system library at build time).
@@ -12,7 +14,7 @@ use anyhow::{anyhow, bail, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::points::{Target, MAIN_SHAPE};
+use super::points::{Target, FP_ACTS, MAIN_SHAPE};
 use super::report::{main_shape_ratios, Row};
 
 /// Font files tried in order after `LUTCORE_FONT`.
@@ -62,9 +64,13 @@ fn color(variant: &str) -> RGBColor {
         "lut" => RGBColor(214, 39, 40),
         "mac" => RGBColor(31, 119, 180),
         "mac-dsp" => RGBColor(44, 160, 44),
+        "mac-int8" => RGBColor(148, 103, 189),
         _ => RGBColor(255, 127, 14),
     }
 }
+
+/// Every variant, in legend order.
+const VARIANTS: [&str; 5] = ["lut", "mac", "mac-dsp", "addsub", "mac-int8"];
 
 /// Points not dominated by another with at least the throughput and at most the area, by throughput.
 pub fn pareto_front(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
@@ -101,9 +107,16 @@ fn draw_pareto<DB: DrawingBackend>(
     rows: &[&Row],
 ) -> Result<()> {
     root.fill(&WHITE).map_err(e)?;
-    let mut panels: Vec<(u32, u64, String)> = rows
+    let mut panels: Vec<(bool, String, u64, String)> = rows
         .iter()
-        .map(|r| (r.act_bits, r.weight_bits.to_bits(), r.weights.clone()))
+        .map(|r| {
+            (
+                r.float,
+                r.act.clone(),
+                r.weight_bits.to_bits(),
+                r.weights.clone(),
+            )
+        })
         .collect();
     panels.sort();
     panels.dedup();
@@ -121,19 +134,18 @@ fn draw_pareto<DB: DrawingBackend>(
         ))
         .map_err(e)?;
     let (w, _) = title_area.dim_in_pixel();
-    for (i, variant) in ["lut", "mac", "mac-dsp", "addsub"].into_iter().enumerate() {
-        let x = w as i32 - 420 + 100 * i as i32;
+    for (i, variant) in VARIANTS.into_iter().enumerate() {
+        let x = w as i32 - 520 + 100 * i as i32;
         title_area.draw(&marker(variant, (x, 18))).map_err(e)?;
         title_area
             .draw(&Text::new(variant, (x + 10, 10), ("sans-serif", 15)))
             .map_err(e)?;
     }
     let areas = body.split_evenly((grid_rows, cols));
-    for (area, (act, _, w)) in areas.iter().zip(&panels) {
-        let act = *act;
+    for (area, (_, act, _, w)) in areas.iter().zip(&panels) {
         let pts: Vec<&&Row> = rows
             .iter()
-            .filter(|r| r.act_bits == act && &r.weights == w)
+            .filter(|r| &r.act == act && &r.weights == w)
             .collect();
         let (xmin, xmax) = pts.iter().fold((f64::MAX, 0f64), |(lo, hi), r| {
             (lo.min(r.macs_per_cycle), hi.max(r.macs_per_cycle))
@@ -143,7 +155,7 @@ fn draw_pareto<DB: DrawingBackend>(
         });
         let mut chart = ChartBuilder::on(area)
             .caption(
-                format!("{w} weights, int{act} activations"),
+                format!("{w} weights, {act} activations"),
                 ("sans-serif", 14),
             )
             .margin(6)
@@ -175,7 +187,7 @@ fn draw_pareto<DB: DrawingBackend>(
         chart
             .draw_series(LineSeries::new(front.clone(), BLACK.stroke_width(1)))
             .map_err(e)?;
-        for variant in ["lut", "mac", "mac-dsp", "addsub"] {
+        for variant in VARIANTS {
             let series: Vec<(f64, f64)> = pts
                 .iter()
                 .filter(|r| r.variant == variant)
@@ -244,7 +256,7 @@ fn draw_ratios<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, rows: &[Row]) -
                 BLACK.mix(0.25).stroke_width(1),
             ))
             .map_err(e)?;
-        for baseline in ["mac", "mac-dsp", "addsub"] {
+        for baseline in ["mac", "mac-dsp", "addsub", "mac-int8"] {
             for act in [8u32, 16] {
                 let mut pts: Vec<(f64, f64)> = tr
                     .iter()
@@ -298,6 +310,112 @@ fn draw_ratios<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, rows: &[Row]) -
     Ok(())
 }
 
+/// The targets with FP results.
+fn fp_targets(rows: &[Row]) -> Vec<Target> {
+    Target::ALL
+        .into_iter()
+        .filter(|t| {
+            rows.iter()
+                .any(|r| r.float && r.status == "ok" && r.target == *t)
+        })
+        .collect()
+}
+
+/// The best (least) area per MAC/cycle of `variant` for each weight type of
+/// one (target, act), as (weight bits, area per MAC/cycle), by weight bits.
+pub fn fp_series(rows: &[Row], t: Target, act: &str, variant: &str) -> Vec<(f64, f64)> {
+    let mut best: Vec<(f64, f64)> = Vec::new();
+    for r in rows.iter().filter(|r| {
+        r.float
+            && r.status == "ok"
+            && r.target == t
+            && r.act == act
+            && r.variant == variant
+            && r.macs_per_cycle > 0.0
+    }) {
+        match best.iter_mut().find(|(b, _)| *b == r.weight_bits) {
+            Some(p) => p.1 = p.1.min(r.area_per_mac),
+            None => best.push((r.weight_bits, r.area_per_mac)),
+        }
+    }
+    best.sort_by(|a, b| a.0.total_cmp(&b.0));
+    best
+}
+
+/// FP activations: one row of panels per target, one panel per activation
+/// type; the best area per MAC/cycle (log) of the LUT array, the paper's MAC
+/// and the strict add/sub by weight bits.
+fn draw_fp<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, rows: &[Row]) -> Result<()> {
+    root.fill(&WHITE).map_err(e)?;
+    let targets = fp_targets(rows);
+    let (title_area, body) = root.split_vertically(40);
+    title_area
+        .titled(
+            "FP activations: best area per MAC/cycle by weight bits (LUT red, paper's MAC blue, strict add/sub orange)",
+            ("sans-serif", 17),
+        )
+        .map_err(e)?;
+    let panels = body.split_evenly((targets.len(), FP_ACTS.len()));
+    for (ti, &t) in targets.iter().enumerate() {
+        for (ai, act) in FP_ACTS.iter().enumerate() {
+            let act = act.to_string();
+            let area = &panels[ti * FP_ACTS.len() + ai];
+            let series: Vec<(&str, Vec<(f64, f64)>)> = ["lut", "mac", "addsub"]
+                .into_iter()
+                .map(|v| (v, fp_series(rows, t, &act, v)))
+                .collect();
+            let all: Vec<f64> = series
+                .iter()
+                .flat_map(|(_, s)| s.iter().map(|p| p.1))
+                .collect();
+            if all.is_empty() {
+                area.titled(&format!("{t}, {act}: no results"), ("sans-serif", 13))
+                    .map_err(e)?;
+                continue;
+            }
+            let ymin = all.iter().copied().fold(f64::MAX, f64::min);
+            let ymax = all.iter().copied().fold(0f64, f64::max);
+            let mut chart = ChartBuilder::on(area)
+                .caption(
+                    format!("{t}, {act} ({} per MAC/cycle)", t.area_unit()),
+                    ("sans-serif", 13),
+                )
+                .margin(6)
+                .x_label_area_size(30)
+                .y_label_area_size(52)
+                .build_cartesian_2d(
+                    0.6f64..4.4f64,
+                    (ymin.min(ymax / 10.0) / 1.5..ymax * 1.5).log_scale(),
+                )
+                .map_err(e)?;
+            chart
+                .configure_mesh()
+                .x_desc("weight bits (ternary = 1.58)")
+                .y_label_formatter(&|v| format!("{v:.0}"))
+                .label_style(("sans-serif", 10))
+                .axis_desc_style(("sans-serif", 11))
+                .x_labels(8)
+                .y_labels(5)
+                .draw()
+                .map_err(e)?;
+            for (v, pts) in series {
+                if pts.is_empty() {
+                    continue;
+                }
+                let c = color(v);
+                chart
+                    .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
+                    .map_err(e)?;
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))
+                    .map_err(e)?;
+            }
+        }
+    }
+    root.present().map_err(e)?;
+    Ok(())
+}
+
 /// Write every plot into `dir` (SVG and PNG). Returns the files written.
 pub fn write_all(dir: &Path, rows: &[Row]) -> Result<Vec<PathBuf>> {
     register_font()?;
@@ -313,9 +431,9 @@ pub fn write_all(dir: &Path, rows: &[Row]) -> Result<Vec<PathBuf>> {
         if rs.is_empty() {
             continue;
         }
-        let mut panels: Vec<(u32, &str)> = rs
+        let mut panels: Vec<(&str, &str)> = rs
             .iter()
-            .map(|r| (r.act_bits, r.weights.as_str()))
+            .map(|r| (r.act.as_str(), r.weights.as_str()))
             .collect();
         panels.sort();
         panels.dedup();
@@ -330,6 +448,18 @@ pub fn write_all(dir: &Path, rows: &[Row]) -> Result<Vec<PathBuf>> {
         let png = dir.join(format!("pareto_{t}.png"));
         draw_pareto(BitMapBackend::new(&png, size).into_drawing_area(), t, &rs)?;
         written.push(png);
+    }
+    if rows.iter().any(|r| r.float && r.status == "ok") {
+        let size = (1200, 330 * fp_targets(rows).len() as u32 + 40);
+        let svg = dir.join("fp_by_type.svg");
+        draw_fp(SVGBackend::new(&svg, size).into_drawing_area(), rows)?;
+        written.push(svg);
+        let png = dir.join("fp_by_type.png");
+        draw_fp(BitMapBackend::new(&png, size).into_drawing_area(), rows)?;
+        written.push(png);
+    }
+    if main_shape_ratios(rows).is_empty() {
+        return Ok(written);
     }
     let size = (1200, 460);
     let svg = dir.join("ratio_by_bits.svg");

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use anyhow::{bail, Result};
 use lutcore_contract::config::{Arch, RawArrayConfig};
-use lutcore_contract::WeightType;
+use lutcore_contract::{ActType, WeightType};
 use serde::{Deserialize, Serialize};
 
 /// Longest K every swept array holds exactly (accumulator width).
@@ -66,7 +66,13 @@ impl FromStr for Target {
 }
 
 /// The datapath variant of a point: the array's arch plus, for the MAC
-/// baseline, whether yosys may map multipliers to DSP blocks.
+/// baseline, whether yosys may map multipliers to DSP blocks and whether the
+/// weights are first widened to int8.
+///
+/// With FP activations, `mac` is the LUT Tensor Core paper's baseline (weights
+/// dequantized to the activation format, FP multipliers) and `addsub` the
+/// strict one (integer weights: sign flip and shift-add of the activation, any
+/// weight type); both feed an FP adder tree and an FP accumulator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Variant {
     /// The LUT array.
@@ -78,20 +84,32 @@ pub enum Variant {
     /// The MAC baseline with multipliers mapped to DSP blocks where yosys chooses to.
     #[serde(rename = "mac-dsp")]
     MacDsp,
-    /// The ternary add/sub baseline.
+    /// The add/sub baseline: ternary weights with integer activations, any
+    /// weight type with FP activations.
     #[serde(rename = "addsub")]
     AddSub,
+    /// The paper's baseline for integer activations: weights dequantized to
+    /// int8, one `act_bits`×8 multiplier per weight
+    /// ([`lutcore_gen::mac::int8_modules`]), no DSP blocks.
+    #[serde(rename = "mac-int8")]
+    MacInt8,
 }
 
 impl Variant {
     /// Every variant, LUT first.
-    pub const ALL: [Variant; 4] = [Variant::Lut, Variant::Mac, Variant::MacDsp, Variant::AddSub];
+    pub const ALL: [Variant; 5] = [
+        Variant::Lut,
+        Variant::Mac,
+        Variant::MacDsp,
+        Variant::AddSub,
+        Variant::MacInt8,
+    ];
 
     /// The generator arch of this variant.
     pub fn arch(self) -> Arch {
         match self {
             Variant::Lut => Arch::Lut,
-            Variant::Mac | Variant::MacDsp => Arch::Mac,
+            Variant::Mac | Variant::MacDsp | Variant::MacInt8 => Arch::Mac,
             Variant::AddSub => Arch::AddSub,
         }
     }
@@ -109,6 +127,7 @@ impl fmt::Display for Variant {
             Variant::Mac => "mac",
             Variant::MacDsp => "mac-dsp",
             Variant::AddSub => "addsub",
+            Variant::MacInt8 => "mac-int8",
         })
     }
 }
@@ -135,7 +154,9 @@ pub enum Design {
 /// One independent synthesis job.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Point {
-    /// Stable identifier, also the result file name, e.g. `ecp5.lut.uint1.a8.r8k2g4.m4096`.
+    /// Stable identifier, also the result file name, e.g.
+    /// `ecp5.lut.uint1.a8.r8k2g4.m4096` (int8 activations) or
+    /// `asic.mac.uint2.afp16.r64k1g4.m4096` (FP16).
     pub id: String,
     /// Synthesis target.
     pub target: Target,
@@ -150,7 +171,7 @@ impl Point {
         let id = format!(
             "{target}.{variant}.{}.a{}.r{}k{}g{}.m{}",
             c.weights,
-            c.act.bits(),
+            act_label(c.act),
             c.rows,
             c.k_groups,
             c.g,
@@ -177,14 +198,18 @@ impl Point {
     pub fn describe(&self) -> String {
         match &self.design {
             Design::Array { variant, config: c } => format!(
-                "target={} variant={variant} arch={} rows={} k_groups={} g={} weights={} act_bits={} max_k={} dsp={}",
+                "target={} variant={variant} arch={} rows={} k_groups={} g={} weights={} {} max_k={} dsp={}",
                 self.target,
                 c.arch,
                 c.rows,
                 c.k_groups,
                 c.g,
                 c.weights,
-                c.act.bits(),
+                if c.act.is_float() {
+                    format!("activations={}", c.act)
+                } else {
+                    format!("act_bits={}", c.act.bits())
+                },
                 c.max_k,
                 if variant.dsp() { "yes" } else { "no" }
             ),
@@ -192,6 +217,16 @@ impl Point {
                 format!("target={} calibration: signed {bits}x{bits} multiplier in logic (LUT4 equivalent of one DSP block)", self.target)
             }
         }
+    }
+}
+
+/// The activation part of a point id after `a`: the width of an integer
+/// type (`8`, `16`), the name of a float (`fp16`, `fp8-e4m3`).
+pub fn act_label(act: ActType) -> String {
+    if act.is_float() {
+        act.to_string()
+    } else {
+        act.bits().to_string()
     }
 }
 
@@ -209,12 +244,13 @@ fn cfg(
     weights: WeightType,
     act_bits: u32,
 ) -> RawArrayConfig {
-    let act = lutcore_contract::ActType::int(act_bits)
-        .expect("the sweep's activation widths are 8 and 16");
+    let act = ActType::int(act_bits).expect("the sweep's activation widths are 8 and 16");
     RawArrayConfig::new(arch, rows, k_groups, g, weights, act, SWEEP_MAX_K)
 }
 
-/// The baseline variants that exist on `target`.
+/// The baseline variants of integer activations that exist on `target`: the
+/// narrow MAC (and with DSP blocks on an FPGA), the paper's
+/// dequantize-to-INT8 MAC, and for ternary weights the add/sub array.
 fn baselines(target: Target, weights: WeightType) -> Vec<Variant> {
     let mut v = vec![Variant::Mac];
     if target.is_fpga() {
@@ -223,6 +259,7 @@ fn baselines(target: Target, weights: WeightType) -> Vec<Variant> {
     if weights == WeightType::Ternary {
         v.push(Variant::AddSub);
     }
+    v.push(Variant::MacInt8);
     v
 }
 
@@ -288,8 +325,145 @@ pub fn quick(targets: &[Target]) -> Vec<Point> {
             Target::Asic => &[8, 16],
         };
         for &a in big_acts {
-            for v in [Variant::Lut, Variant::Mac] {
+            for v in [Variant::Lut, Variant::Mac, Variant::MacInt8] {
                 points.push(Point::array(t, v, cfg(v.arch(), (32, 4, 4), Uint(1), a)));
+            }
+        }
+    }
+    points.extend(fp_quick(targets));
+    points
+}
+
+/// The LUT Tensor Core paper's tile for FP activations, N64·K4 (its M = 2
+/// token dimension does not exist here: our arrays compute one GEMV per pass,
+/// M = 1): 64 rows × 1 group × g = 4.
+pub const PAPER_SHAPE: (u32, u32, u32) = (64, 1, 4);
+
+/// The FP activation types swept, in report order.
+pub const FP_ACTS: [ActType; 4] = [
+    ActType::Fp16,
+    ActType::Bf16,
+    ActType::Fp8E4m3,
+    ActType::Fp8E5m2,
+];
+
+/// The weight types of the FP sweep, in report order.
+pub const FP_WEIGHTS: [WeightType; 4] = [
+    WeightType::Uint(1),
+    WeightType::Uint(2),
+    WeightType::Uint(4),
+    WeightType::Ternary,
+];
+
+/// The variants of an FP comparison: the LUT array, the paper's MAC
+/// (weights dequantized to the activation format, FP multipliers) and the
+/// strict add/sub baseline (integer weights, no multiplier). MAC with DSP
+/// blocks is left out: a MULT18X18D priced at its measured LUT4 equivalent
+/// (about 2000) costs more than the whole FP16 multiplier in logic.
+pub const FP_VARIANTS: [Variant; 3] = [Variant::Lut, Variant::Mac, Variant::AddSub];
+
+fn fp_cfg(
+    arch: Arch,
+    (rows, k_groups, g): (u32, u32, u32),
+    w: WeightType,
+    act: ActType,
+) -> RawArrayConfig {
+    RawArrayConfig::new(arch, rows, k_groups, g, w, act, SWEEP_MAX_K)
+}
+
+/// Whether every value of `w` is exact in the FP format of `a`, as the paper's
+/// MAC needs to dequantize it (fp8-e5m2 has no 9: uint4 cannot be dequantized
+/// to it, and the generator refuses that MAC).
+pub fn dequantizable(w: WeightType, a: ActType) -> bool {
+    let Some(f) = a.float_format() else {
+        return true;
+    };
+    (w.min_value()..=w.max_value()).all(|v| f.decode(f.round(f64::from(v))) == f64::from(v))
+}
+
+/// Push the LUT array and both FP baselines of one (shape, weights, act);
+/// the paper's MAC only where the weights can be dequantized to the format.
+fn push_fp(points: &mut Vec<Point>, t: Target, shape: (u32, u32, u32), w: WeightType, a: ActType) {
+    for v in FP_VARIANTS {
+        if v == Variant::Mac && !dequantizable(w, a) {
+            continue;
+        }
+        points.push(Point::array(t, v, fp_cfg(v.arch(), shape, w, a)));
+    }
+}
+
+/// The FP part of the quick sweep, after every integer point: about 80
+/// points, sized by measurement (yosys spends 10–25 s of CPU on one 64-row FP
+/// point, several minutes of wall time on 2 busy cores), trimmed in shapes,
+/// not in types.
+///
+/// ASIC proxy: every FP type × uint1, uint2, uint4, ternary at the paper's
+/// 64×1×4 tile for the LUT array and both baselines; the LUT array at g = 5
+/// (64×1×5) for uint1 of every type and uint2, uint4 of fp16; fp16 uint1 at
+/// the main shape 8×2×4 and at 64×2×4 (and the LUT array at 64×2×4 for fp16
+/// uint2, uint4). ECP5: every FP type × uint1 at 64×1×4. iCE40: FP
+/// arrays exceed the largest iCE40 (7680 LUT4) except at toy sizes, so only
+/// fp8-e4m3 uint1 at 4×1×4, marked in the report when it does not fit.
+pub fn fp_quick(targets: &[Target]) -> Vec<Point> {
+    use WeightType::Uint;
+    let mut points = Vec::new();
+    for &t in targets {
+        match t {
+            Target::Ice40 => push_fp(&mut points, t, (4, 1, 4), Uint(1), ActType::Fp8E4m3),
+            Target::Ecp5 => {
+                for a in FP_ACTS {
+                    push_fp(&mut points, t, PAPER_SHAPE, Uint(1), a);
+                }
+            }
+            Target::Asic => {
+                for a in FP_ACTS {
+                    for w in FP_WEIGHTS {
+                        push_fp(&mut points, t, PAPER_SHAPE, w, a);
+                    }
+                    let g5: &[WeightType] = if a == ActType::Fp16 {
+                        &[Uint(1), Uint(2), Uint(4)]
+                    } else {
+                        &[Uint(1)]
+                    };
+                    for &w in g5 {
+                        points.push(Point::array(
+                            t,
+                            Variant::Lut,
+                            fp_cfg(Arch::Lut, (64, 1, 5), w, a),
+                        ));
+                    }
+                }
+                push_fp(&mut points, t, MAIN_SHAPE, Uint(1), ActType::Fp16);
+                // Two groups per beat: each row's accumulator add and its
+                // lookups spread over 8 activations instead of 4.
+                push_fp(&mut points, t, (64, 2, 4), Uint(1), ActType::Fp16);
+                for w in [Uint(2), Uint(4)] {
+                    points.push(Point::array(
+                        t,
+                        Variant::Lut,
+                        fp_cfg(Arch::Lut, (64, 2, 4), w, ActType::Fp16),
+                    ));
+                }
+            }
+        }
+    }
+    points
+}
+
+/// The FP part of the full sweep: every FP type × uint1, uint2, uint4,
+/// ternary × g = 4 and 5 × shapes 8×2×g, 64×1×g, 32×4×g for the LUT array and
+/// both baselines, on every target (iCE40 results beyond its largest part are
+/// marked in the report).
+pub fn fp_full(targets: &[Target]) -> Vec<Point> {
+    let mut points = Vec::new();
+    for &t in targets {
+        for a in FP_ACTS {
+            for w in FP_WEIGHTS {
+                for g in [4, 5] {
+                    for (rows, k_groups) in [(8, 2), (64, 1), (32, 4)] {
+                        push_fp(&mut points, t, (rows, k_groups, g), w, a);
+                    }
+                }
             }
         }
     }
@@ -323,6 +497,7 @@ pub fn full(targets: &[Target]) -> Vec<Point> {
             }
         }
     }
+    points.extend(fp_full(targets));
     points
 }
 
@@ -331,7 +506,9 @@ pub fn cost_estimate(p: &Point) -> u64 {
     match &p.design {
         Design::DspCalibration { .. } => 2_000,
         Design::Array { variant, config: c } => {
-            let size = u64::from(c.rows * c.k_groups * c.g * c.act.bits());
+            // FP arrays compute in binary32 whatever the activation width.
+            let act = if c.act.is_float() { 64 } else { c.act.bits() };
+            let size = u64::from(c.rows * c.k_groups * c.g * act);
             let mac = match variant {
                 // yosys spends most of its time on the baselines' multipliers.
                 Variant::Mac | Variant::MacDsp => 2 * u64::from(c.weights.bits()),
@@ -386,6 +563,55 @@ mod tests {
                     .unwrap_or_else(|e| panic!("{}: {e}", p.id));
             }
         }
+    }
+
+    /// FP points carry the type name in their id (`afp16`, never `a16`,
+    /// which is int16), validate, and come after every integer point.
+    #[test]
+    fn fp_points_are_named_by_type_and_valid() {
+        let q = quick(&Target::ALL);
+        let first_fp = q
+            .iter()
+            .position(
+                |p| matches!(&p.design, Design::Array { config, .. } if config.act.is_float()),
+            )
+            .unwrap();
+        assert!(q[first_fp..]
+            .iter()
+            .all(|p| matches!(&p.design, Design::Array { config, .. } if config.act.is_float())));
+        let fp: Vec<&Point> = q[first_fp..].iter().collect();
+        for a in FP_ACTS {
+            assert!(fp.iter().any(|p| p.id.contains(&format!(".a{a}."))), "{a}");
+        }
+        assert!(fp
+            .iter()
+            .any(|p| p.id == "asic.mac.uint1.afp16.r64k1g4.m4096"));
+        assert!(fp
+            .iter()
+            .any(|p| p.id == "ecp5.addsub.uint1.afp8-e5m2.r64k1g4.m4096"));
+        for p in fp_full(&Target::ALL).iter().chain(fp.iter().copied()) {
+            let Design::Array { config, variant } = &p.design else {
+                panic!("{}: not an array", p.id)
+            };
+            assert!(FP_VARIANTS.contains(variant), "{}", p.id);
+            config
+                .validate()
+                .unwrap_or_else(|e| panic!("{}: {e}", p.id));
+        }
+        assert!(!dequantizable(WeightType::Uint(4), ActType::Fp8E5m2));
+        assert!(dequantizable(WeightType::Uint(4), ActType::Fp8E4m3));
+        assert!(dequantizable(WeightType::Ternary, ActType::Fp8E5m2));
+        assert!(!fp
+            .iter()
+            .any(|p| p.id == "asic.mac.uint4.afp8-e5m2.r64k1g4.m4096"));
+        let int16 = Point::array(
+            Target::Asic,
+            Variant::Lut,
+            cfg(Arch::Lut, MAIN_SHAPE, WeightType::Uint(1), 16),
+        );
+        assert_eq!(int16.id, "asic.lut.uint1.a16.r8k2g4.m4096");
+        assert!(int16.describe().contains("act_bits=16"));
+        assert!(fp[0].describe().contains("activations=fp"));
     }
 
     #[test]

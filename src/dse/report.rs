@@ -9,6 +9,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use lutcore_contract::ActType;
+
 use super::points::{Design, Target, Variant, MAIN_SHAPE};
 use super::run::{PointResult, Status};
 use super::synth::ASYNC_FF_TRANSISTORS;
@@ -26,6 +28,11 @@ pub struct Row {
     pub weights: String,
     /// Information bits per weight: 1, 1.58 (ternary), 2, 3, 4.
     pub weight_bits: f64,
+    /// Activation type: `int8`, `int16`, `fp16`, `bf16`, `fp8-e4m3`, `fp8-e5m2`
+    /// (empty for a calibration).
+    pub act: String,
+    /// Whether the activations are floating point.
+    pub float: bool,
     /// Activation bits.
     pub act_bits: u32,
     /// Rows.
@@ -118,9 +125,9 @@ pub fn rows(results: &[PointResult]) -> Vec<Row> {
         .map(|r| {
             let res = &r.resources;
             let t = r.point.target;
-            let (variant, weights, act_bits, rows, k_groups, g, max_k) = match &r.point.design {
-                Design::Array { variant, config: c } => (variant.to_string(), c.weights.to_string(), c.act.bits(), c.rows, c.k_groups, c.g, c.max_k),
-                Design::DspCalibration { .. } => ("cal".to_string(), String::new(), 0, 0, 0, 0, 0),
+            let (variant, weights, act, act_bits, rows, k_groups, g, max_k) = match &r.point.design {
+                Design::Array { variant, config: c } => (variant.to_string(), c.weights.to_string(), Some(c.act), c.act.bits(), c.rows, c.k_groups, c.g, c.max_k),
+                Design::DspCalibration { .. } => ("cal".to_string(), String::new(), None, 0, 0, 0, 0, 0),
             };
             let each = dsp_eq.get(&t).copied().unwrap_or(0);
             let missing_eq = t.is_fpga() && res.dsp > 0 && each == 0;
@@ -140,6 +147,8 @@ pub fn rows(results: &[PointResult]) -> Vec<Row> {
                 weight_bits: weight_bits(&weights),
                 variant,
                 weights,
+                act: act.map(|a| a.to_string()).unwrap_or_default(),
+                float: act.is_some_and(|a| a.is_float()),
                 act_bits,
                 rows,
                 k_groups,
@@ -183,7 +192,7 @@ pub fn human_table(rows: &[Row]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<6} {:<8} {:<8} {:>3} {:>7} {:>7} {:>7} {:>6} {:>6} {:>4} {:>9} {:>11} {:>10} {:>6}",
+        "{:<6} {:<8} {:<8} {:<8} {:>7} {:>7} {:>7} {:>6} {:>6} {:>4} {:>9} {:>11} {:>10} {:>6}",
         "target",
         "variant",
         "weights",
@@ -206,8 +215,9 @@ pub fn human_table(rows: &[Row]) -> String {
     sorted.sort_by(|a, b| {
         (
             a.target,
+            a.float,
+            &a.act,
             a.weight_bits.to_bits(),
-            a.act_bits,
             a.rows,
             a.k_groups,
             a.g,
@@ -215,8 +225,9 @@ pub fn human_table(rows: &[Row]) -> String {
         )
             .cmp(&(
                 b.target,
+                b.float,
+                &b.act,
                 b.weight_bits.to_bits(),
-                b.act_bits,
                 b.rows,
                 b.k_groups,
                 b.g,
@@ -226,11 +237,11 @@ pub fn human_table(rows: &[Row]) -> String {
     for r in sorted {
         let _ = writeln!(
             s,
-            "{:<6} {:<8} {:<8} {:>3} {:>7} {:>7} {:>7} {:>6} {:>6} {:>4} {:>9} {:>11} {:>10.1} {:>5.1}s",
+            "{:<6} {:<8} {:<8} {:<8} {:>7} {:>7} {:>7} {:>6} {:>6} {:>4} {:>9} {:>11} {:>10.1} {:>5.1}s",
             r.target.to_string(),
             r.variant,
             r.weights,
-            r.act_bits,
+            r.act,
             r.shape(),
             r.macs_per_cycle,
             dash(r.lut4, r.target.is_fpga()),
@@ -295,11 +306,12 @@ pub struct Ratio {
     pub advantage: f64,
 }
 
-/// Same-shape ratios at [`MAIN_SHAPE`]: LUT core vs every baseline per (target, weights, act).
+/// Same-shape ratios at [`MAIN_SHAPE`] for integer activations: LUT core vs
+/// every baseline per (target, weights, act).
 pub fn main_shape_ratios(rows: &[Row]) -> Vec<Ratio> {
     let ok: Vec<&Row> = rows
         .iter()
-        .filter(|r| r.ok() && r.at_main_shape() && r.macs_per_cycle > 0.0)
+        .filter(|r| r.ok() && !r.float && r.at_main_shape() && r.macs_per_cycle > 0.0)
         .collect();
     let mut out = Vec::new();
     for lut in ok.iter().filter(|r| r.variant == "lut") {
@@ -333,12 +345,13 @@ pub fn main_shape_ratios(rows: &[Row]) -> Vec<Ratio> {
     out
 }
 
-/// The best (least area per MAC/cycle) row of a variant set, over every shape and g.
+/// The best (least area per MAC/cycle) row of a variant set, over every shape
+/// and g, for activation type `act` (`int8`, `fp16`, ...).
 fn best<'a>(
     rows: &'a [Row],
     target: Target,
     weights: &str,
-    act: u32,
+    act: &str,
     variants: &[&str],
 ) -> Option<&'a Row> {
     rows.iter()
@@ -346,7 +359,7 @@ fn best<'a>(
             r.ok()
                 && r.target == target
                 && r.weights == weights
-                && r.act_bits == act
+                && r.act == act
                 && variants.contains(&r.variant.as_str())
                 && r.macs_per_cycle > 0.0
         })
@@ -396,8 +409,9 @@ pub fn goals(rows: &[Row]) -> Vec<Goal> {
     let ratios = main_shape_ratios(rows);
     spec.iter()
         .map(|&(what, t, act, required)| {
-            let lut = best(rows, t, "uint1", act, &["lut"]);
-            let mac = best(rows, t, "uint1", act, &["mac", "mac-dsp"]);
+            let act_name = format!("int{act}");
+            let lut = best(rows, t, "uint1", &act_name, &["lut"]);
+            let mac = best(rows, t, "uint1", &act_name, &["mac", "mac-dsp"]);
             let advantage = match (lut, mac) {
                 (Some(l), Some(m)) => Some(m.area_per_mac / l.area_per_mac),
                 _ => None,
@@ -465,8 +479,23 @@ pub fn markdown(results: &[PointResult], rows: &[Row]) -> String {
         let _ = writeln!(s, "- DSP equivalent on {t}: **{n} LUT4-eq** per DSP block, measured: a signed {bits}×{bits} multiplier synthesized without DSPs (point `{t}.cal-mul{bits}x{bits}`).");
     }
     let _ = writeln!(s, "- ASIC proxy: `synth` (hierarchy kept), `dffunmap` (enable flops become flop + mux), `abc -g cmos2` (NAND/NOR/NOT), `stat -tech cmos` (NOT 2, NAND/NOR 4, DFF 16 transistors) + {ASYNC_FF_TRANSISTORS} per async-reset flop (not priced by yosys 0.23).");
+    let _ = writeln!(s, "- MAC int8 (`mac-int8`): the LUT Tensor Core paper's baseline for integer activations, weights dequantized to int8 in the array top and a general act×int8 multiplier per weight with an int32 accumulator; its PE is synthesized as a unit of its own (yosys `keep_hierarchy`) so the multipliers stay int8×int8.");
     let _ = writeln!(s, "- Ratios are baseline area per MAC/cycle ÷ LUT core area per MAC/cycle: > 1 means the LUT core needs that many times less area.\n");
 
+    if rows
+        .iter()
+        .any(|r| r.ok() && !r.float && r.variant != "cal")
+    {
+        s.push_str(&int_markdown(results, rows));
+    }
+    s.push_str(&fp_markdown(results, rows));
+    s
+}
+
+/// The integer-activation part of `report.md`: the targets of issue #7, the
+/// ratio tables at the main shape and the ASIC per-module breakdown.
+fn int_markdown(results: &[PointResult], rows: &[Row]) -> String {
+    let mut s = String::new();
     let _ = writeln!(s, "## The targets of issue #7\n");
     for l in goal_lines(&goals(rows)) {
         let _ = writeln!(s, "- {l}");
@@ -485,7 +514,7 @@ pub fn markdown(results: &[PointResult], rows: &[Row]) -> String {
             continue;
         }
         let _ = writeln!(s, "### {t} ({} per MAC/cycle)\n", t.area_unit());
-        let _ = writeln!(s, "| weights | act | LUT core | MAC | LUT/MAC adv. | MAC+DSP | adv. | add/sub | adv. |\n|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(s, "| weights | act | LUT core | MAC | LUT/MAC adv. | MAC+DSP | adv. | add/sub | adv. | MAC int8 | adv. |\n|---|---|---|---|---|---|---|---|---|---|---|");
         let mut keys: Vec<(u64, u32, String)> = tr
             .iter()
             .map(|r| (r.weight_bits.to_bits(), r.act_bits, r.weights.clone()))
@@ -509,9 +538,10 @@ pub fn markdown(results: &[PointResult], rows: &[Row]) -> String {
             let (m, ma) = cell("mac");
             let (d, da) = cell("mac-dsp");
             let (a, aa) = cell("addsub");
+            let (i8, i8a) = cell("mac-int8");
             let _ = writeln!(
                 s,
-                "| {w} | {act} | {lut:.1} | {m} | {ma} | {d} | {da} | {a} | {aa} |"
+                "| {w} | {act} | {lut:.1} | {m} | {ma} | {d} | {da} | {a} | {aa} | {i8} | {i8a} |"
             );
         }
         let _ = writeln!(s);
@@ -528,30 +558,325 @@ pub fn markdown(results: &[PointResult], rows: &[Row]) -> String {
                 r.status == Status::Ok
                     && r.point.target == Target::Asic
                     && matches!(&r.point.design, Design::Array { variant: v, config: c }
-                        if v.to_string() == variant && c.weights.to_string() == "uint1" && c.act.bits() == act && (c.rows, c.k_groups, c.g) == MAIN_SHAPE)
+                        if v.to_string() == variant && c.weights.to_string() == "uint1" && c.act == ActType::int(act).expect("8 or 16") && (c.rows, c.k_groups, c.g) == MAIN_SHAPE)
             });
             let Some(r) = r else { continue };
-            let _ = writeln!(
-                s,
-                "`{}` ({} transistors, {:.0} MAC/cycle):\n",
-                r.point.id, r.resources.transistors, r.macs_per_cycle
-            );
-            let _ = writeln!(
-                s,
-                "| module | instances | transistors each | total | share |\n|---|---|---|---|---|"
-            );
-            for m in &r.resources.modules {
+            module_table(&mut s, r);
+        }
+    }
+    s
+}
+
+/// The ASIC per-module breakdown of one result (hierarchy kept), as markdown.
+fn module_table(s: &mut String, r: &PointResult) {
+    let _ = writeln!(
+        s,
+        "`{}` ({} transistors, {:.0} MAC/cycle):\n",
+        r.point.id, r.resources.transistors, r.macs_per_cycle
+    );
+    let _ = writeln!(
+        s,
+        "| module | instances | transistors each | total | share |\n|---|---|---|---|---|"
+    );
+    for m in &r.resources.modules {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {:.0}% |",
+            m.name,
+            m.instances,
+            m.transistors_each + m.async_ffs_each * ASYNC_FF_TRANSISTORS,
+            m.transistors_total,
+            100.0 * m.transistors_total as f64 / r.resources.transistors.max(1) as f64
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n(the top module's own cells are its input registers and wiring logic; flops: {})\n",
+        r.resources.ff
+    );
+}
+
+/// LUT4s of the largest iCE40 (iCE40 HX8K/LP8K: 7680 logic cells). FP points
+/// above it are marked: they do not fit any iCE40.
+pub const ICE40_MAX_LUT4: u64 = 7680;
+
+/// One of issue 16's targets (FP activations), evaluated best shape against
+/// best shape, with both baselines shown.
+#[derive(Clone, Debug, Serialize)]
+pub struct FpGoal {
+    /// What is asked, e.g. "W1×FP16 on the ASIC proxy vs the FP16 MAC".
+    pub what: String,
+    /// Target.
+    pub target: Target,
+    /// Activation type (`fp16`, ...).
+    pub act: String,
+    /// Weight type (`uint1`, ...).
+    pub weights: String,
+    /// The baseline the target names: `mac` (the paper's) or `addsub` (strict).
+    pub baseline: String,
+    /// Required advantage (baseline area per MAC/cycle ÷ LUT's).
+    pub required: f64,
+    /// Best LUT point and its area per MAC/cycle.
+    pub lut: Option<(String, f64)>,
+    /// Best paper's MAC point and its area per MAC/cycle.
+    pub mac: Option<(String, f64)>,
+    /// Best strict add/sub point and its area per MAC/cycle.
+    pub addsub: Option<(String, f64)>,
+    /// Best-vs-best advantage over the named baseline.
+    pub advantage: Option<f64>,
+    /// Met or not (None: points missing).
+    pub met: Option<bool>,
+}
+
+/// The targets of issue 16: (target, act, weights, baseline, required).
+pub const FP_TARGETS: [(Target, &str, &str, &str, f64); 7] = [
+    (Target::Asic, "fp16", "uint1", "mac", 5.0),
+    (Target::Asic, "fp16", "uint1", "addsub", 2.0),
+    (Target::Asic, "fp16", "uint2", "mac", 3.0),
+    (Target::Asic, "fp16", "uint4", "mac", 1.5),
+    (Target::Asic, "fp8-e4m3", "uint1", "mac", 3.0),
+    (Target::Asic, "fp8-e5m2", "uint1", "mac", 3.0),
+    (Target::Ecp5, "fp16", "uint1", "mac", 3.0),
+];
+
+/// `W1×FP16`-style label of a (weights, act) pair.
+fn fp_label(weights: &str, act: &str) -> String {
+    let w = match weights {
+        "ternary" => "W1.58".to_string(),
+        w => format!("W{}", w.trim_start_matches("uint")),
+    };
+    format!("{w}×{}", act.to_uppercase())
+}
+
+/// Name of an FP baseline in the report.
+fn fp_baseline_name(variant: &str, act: &str) -> String {
+    match variant {
+        "mac" => format!(
+            "the {} MAC (paper's: dequantized weight, FP multiplier)",
+            act.to_uppercase()
+        ),
+        _ => "the FP add-tree (strict add/sub: integer weight, no multiplier)".to_string(),
+    }
+}
+
+/// Issue 16's targets, evaluated on `rows`.
+pub fn fp_goals(rows: &[Row]) -> Vec<FpGoal> {
+    FP_TARGETS
+        .iter()
+        .map(|&(t, act, w, baseline, required)| {
+            let pick =
+                |v: &str| best(rows, t, w, act, &[v]).map(|r| (r.id.clone(), r.area_per_mac));
+            let (lut, mac, addsub) = (pick("lut"), pick("mac"), pick("addsub"));
+            let base = if baseline == "mac" { &mac } else { &addsub };
+            let advantage = match (&lut, base) {
+                (Some((_, l)), Some((_, b))) => Some(b / l),
+                _ => None,
+            };
+            FpGoal {
+                what: format!(
+                    "{} on {} vs {}",
+                    fp_label(w, act),
+                    if t == Target::Asic {
+                        "the ASIC proxy".to_string()
+                    } else {
+                        t.to_string().to_uppercase()
+                    },
+                    fp_baseline_name(baseline, act)
+                ),
+                target: t,
+                act: act.into(),
+                weights: w.into(),
+                baseline: baseline.into(),
+                required,
+                lut,
+                mac,
+                addsub,
+                advantage,
+                met: advantage.map(|a| a >= required),
+            }
+        })
+        .collect()
+}
+
+/// One line per FP goal, for the terminal and the report.
+pub fn fp_goal_lines(goals: &[FpGoal]) -> Vec<String> {
+    goals
+        .iter()
+        .map(|g| {
+            let Some(((lid, la), a)) = g.lut.clone().zip(g.advantage) else {
+                return format!("{}: not evaluated (no {} {} LUT and {} results on {} yet)", g.what, g.weights, g.act, g.baseline, g.target);
+            };
+            let side = |name: &str, b: &Option<(String, f64)>| match b {
+                Some((id, v)) => format!("best {name} `{id}` {v:.1} ({:.2}x)", v / la),
+                None => format!("no {name} result"),
+            };
+            format!(
+                "{}: need >= {}x fewer {} per MAC/cycle; measured {a:.2}x (**{}**{}) — best LUT `{lid}` {la:.1}; {}; {}",
+                g.what,
+                g.required,
+                g.target.area_unit(),
+                if a >= g.required { "MET" } else { "NOT MET" },
+                if a >= g.required { format!(", {:.2}x margin", a / g.required) } else { format!(", short by {:.2}x", g.required / a) },
+                side("MAC", &g.mac),
+                side("add/sub", &g.addsub),
+            )
+        })
+        .collect()
+}
+
+/// The FP activation types in report order.
+fn fp_acts() -> Vec<String> {
+    super::points::FP_ACTS
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
+}
+
+/// Area per MAC/cycle cell with the shape, `-` when missing; iCE40 points
+/// above [`ICE40_MAX_LUT4`] carry a dagger.
+fn fp_cell(r: Option<&Row>) -> String {
+    match r {
+        Some(r) => format!(
+            "{:.1} ({}){}",
+            r.area_per_mac,
+            r.shape(),
+            if r.target == Target::Ice40 && r.lut4_eq > ICE40_MAX_LUT4 {
+                " †"
+            } else {
+                ""
+            }
+        ),
+        None => "-".into(),
+    }
+}
+
+fn ratio_cell(base: Option<&Row>, lut: Option<&Row>) -> String {
+    match (base, lut) {
+        (Some(b), Some(l)) => format!("{:.2}x", b.area_per_mac / l.area_per_mac),
+        _ => "-".into(),
+    }
+}
+
+/// Same-shape row of a (target, act, weights, variant) at `shape`.
+fn at_shape<'a>(
+    rows: &'a [Row],
+    t: Target,
+    act: &str,
+    w: &str,
+    v: &str,
+    shape: (u32, u32, u32),
+) -> Option<&'a Row> {
+    rows.iter().find(|r| {
+        r.ok()
+            && r.target == t
+            && r.act == act
+            && r.weights == w
+            && r.variant == v
+            && (r.rows, r.k_groups, r.g) == shape
+    })
+}
+
+/// The report's section "FP activations (issue 16)": the targets, the LUT
+/// array against both FP baselines per target (best shape each side, and the
+/// paper's 64×1×4 tile), and the ASIC per-module breakdown of every missed
+/// target's best points.
+pub fn fp_markdown(results: &[PointResult], rows: &[Row]) -> String {
+    use super::points::PAPER_SHAPE;
+    let mut s = String::new();
+    if !rows.iter().any(|r| r.float && r.ok()) {
+        return s;
+    }
+    let _ = writeln!(s, "## FP activations (issue 16)\n");
+    let _ = writeln!(s, "- LUT: the FP LUT array (binary32 table entries and accumulators, one table per group shared by all rows, mirror half by sign flip, weight planes scaled by an exponent add). MAC: the LUT Tensor Core paper's baseline (each weight dequantized to the activation format, an FP multiplier per weight, FP adder tree, FP accumulator). add/sub: our strict baseline (the integer weight times the activation as a sign flip and shift-add, FP adder tree, FP accumulator). All three compute in binary32 with round-to-nearest-even, in the orders of docs/decisions.md §18.");
+    let _ = writeln!(s, "- The FP units (adders, multipliers, widening, plane scaling) are synthesized as units of their own (yosys `keep_hierarchy` on every target): a multiplier fed a dequantized narrow weight stays a general FP multiplier, as in a tensor core, and each distinct unit is mapped once.");
+    let _ = writeln!(s, "- The paper's tile is M2·N64·K4; our arrays have no token dimension yet (one GEMV per pass, M = 1), so its tile here is 64 rows × 1 group × g = 4 (N64·K4, M = 1).");
+    let _ = writeln!(s, "- Throughput as above: LUT rows·k_tile/weight bits per cycle (bit-serial planes), MAC and add/sub rows·k_tile. MAC with DSP blocks is not swept for FP (a DSP block at its measured LUT4 equivalent costs more than a whole FP16 multiplier in logic).");
+    let _ = writeln!(s, "- † on iCE40: more than {ICE40_MAX_LUT4} LUT4-eq, larger than any iCE40 (HX8K); the count is yosys's, the design does not fit.\n");
+    let _ = writeln!(s, "### Targets (best shape each side)\n");
+    let goals = fp_goals(rows);
+    for l in fp_goal_lines(&goals) {
+        let _ = writeln!(s, "- {l}");
+    }
+    let _ = writeln!(s);
+    for t in Target::ALL {
+        if !rows.iter().any(|r| r.float && r.ok() && r.target == t) {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "### {t}: {} per MAC/cycle, FP activations\n",
+            t.area_unit()
+        );
+        let _ = writeln!(s, "Best shape each side (shape rows×groups×g), and the same-shape comparison at the paper's {}×{}×{} tile.\n", PAPER_SHAPE.0, PAPER_SHAPE.1, PAPER_SHAPE.2);
+        let _ = writeln!(s, "| act | weights | LUT best | MAC best | adv. | add/sub best | adv. | LUT {p} | MAC {p} | adv. | add/sub {p} | adv. |\n|---|---|---|---|---|---|---|---|---|---|---|---|", p = format_args!("{}×{}×{}", PAPER_SHAPE.0, PAPER_SHAPE.1, PAPER_SHAPE.2));
+        for act in fp_acts() {
+            for w in super::points::FP_WEIGHTS.iter().map(|w| w.to_string()) {
+                let b = |v: &str| best(rows, t, &w, &act, &[v]);
+                let p = |v: &str| at_shape(rows, t, &act, &w, v, PAPER_SHAPE);
+                if b("lut").is_none() && b("mac").is_none() && b("addsub").is_none() {
+                    continue;
+                }
+                let area = |r: Option<&Row>| {
+                    r.map(|r| format!("{:.1}", r.area_per_mac))
+                        .unwrap_or_else(|| "-".into())
+                };
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {:.0}% |",
-                    m.name,
-                    m.instances,
-                    m.transistors_each + m.async_ffs_each * ASYNC_FF_TRANSISTORS,
-                    m.transistors_total,
-                    100.0 * m.transistors_total as f64 / r.resources.transistors.max(1) as f64
+                    "| {act} | {w} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    fp_cell(b("lut")),
+                    fp_cell(b("mac")),
+                    ratio_cell(b("mac"), b("lut")),
+                    fp_cell(b("addsub")),
+                    ratio_cell(b("addsub"), b("lut")),
+                    area(p("lut")),
+                    area(p("mac")),
+                    ratio_cell(p("mac"), p("lut")),
+                    area(p("addsub")),
+                    ratio_cell(p("addsub"), p("lut")),
                 );
             }
-            let _ = writeln!(s, "\n(the top module's own cells are its input registers and wiring logic; flops: {})\n", r.resources.ff);
+        }
+        let _ = writeln!(s);
+    }
+    let missed: Vec<&FpGoal> = goals.iter().filter(|g| g.met == Some(false)).collect();
+    if !missed.is_empty() {
+        let _ = writeln!(
+            s,
+            "### Where the area goes in the missed targets (ASIC proxy, per module)\n"
+        );
+        let _ = writeln!(s, "For each missed target: its best LUT point and its best baseline point (for the ECP5 target, the same configs on the ASIC proxy). `lutcore_fp32_add` etc. are the FP units; the LUT array top's own cells are mostly the table reads (one 2^(g-1):1 mux of 32-bit entries per group and row) and its input registers; a PE's own cells are its lookup-stage and accumulator registers and the sign flips.\n");
+        let mut shown: Vec<String> = Vec::new();
+        for g in missed {
+            let base = if g.baseline == "mac" {
+                &g.mac
+            } else {
+                &g.addsub
+            };
+            let _ = writeln!(s, "#### {}\n", g.what);
+            for id in [g.lut.as_ref(), base.as_ref()]
+                .into_iter()
+                .flatten()
+                .map(|(id, _)| id)
+            {
+                let asic_id = match id.split_once('.') {
+                    Some((_, rest)) => format!("asic.{rest}"),
+                    None => id.clone(),
+                };
+                if shown.contains(&asic_id) {
+                    let _ = writeln!(s, "`{asic_id}`: see above.\n");
+                    continue;
+                }
+                match results
+                    .iter()
+                    .find(|r| r.point.id == asic_id && r.status == Status::Ok)
+                {
+                    Some(r) => module_table(&mut s, r),
+                    None => {
+                        let _ = writeln!(s, "`{asic_id}`: no ASIC result.\n");
+                    }
+                }
+                shown.push(asic_id);
+            }
         }
     }
     s
@@ -637,5 +962,100 @@ mod tests {
         let r = main_shape_ratios(&rs);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].baseline, "mac-dsp");
+    }
+
+    fn fp_point(arch: Arch, v: Variant, act: ActType, shape: (u32, u32, u32)) -> Point {
+        let c = RawArrayConfig::new(
+            arch,
+            shape.0,
+            shape.1,
+            shape.2,
+            WeightType::Uint(1),
+            act,
+            SWEEP_MAX_K,
+        );
+        Point::array(Target::Asic, v, c)
+    }
+
+    fn asic(transistors: u64) -> Resources {
+        Resources {
+            transistors,
+            ..Default::default()
+        }
+    }
+
+    /// FP goals pick the best shape each side, quote both baselines, and
+    /// never mix FP16 rows with int16 rows (same 16 activation bits).
+    #[test]
+    fn fp_goals_take_best_shapes_and_keep_types_apart() {
+        let results = vec![
+            // W1×FP16: LUT best at 64×1×5 (100/MAC), MAC 600/MAC, add/sub 150/MAC.
+            result(
+                fp_point(Arch::Lut, Variant::Lut, ActType::Fp16, (64, 1, 4)),
+                256.0,
+                asic(256 * 120),
+            ),
+            result(
+                fp_point(Arch::Lut, Variant::Lut, ActType::Fp16, (64, 1, 5)),
+                320.0,
+                asic(320 * 100),
+            ),
+            result(
+                fp_point(Arch::Mac, Variant::Mac, ActType::Fp16, (64, 1, 4)),
+                256.0,
+                asic(256 * 600),
+            ),
+            result(
+                fp_point(Arch::AddSub, Variant::AddSub, ActType::Fp16, (64, 1, 4)),
+                256.0,
+                asic(256 * 150),
+            ),
+            // An int16 LUT with less area must not count for FP16.
+            result(
+                fp_point(Arch::Lut, Variant::Lut, ActType::Int16, (64, 1, 4)),
+                256.0,
+                asic(256),
+            ),
+        ];
+        let rs = rows(&results);
+        assert_eq!(rs.iter().filter(|r| r.float).count(), 4);
+        let goals = fp_goals(&rs);
+        let w1_mac = &goals[0];
+        assert_eq!(
+            (w1_mac.act.as_str(), w1_mac.baseline.as_str()),
+            ("fp16", "mac")
+        );
+        assert_eq!(
+            w1_mac.lut.as_ref().unwrap().0,
+            "asic.lut.uint1.afp16.r64k1g5.m4096"
+        );
+        assert_eq!(w1_mac.advantage, Some(6.0));
+        assert_eq!(w1_mac.met, Some(true));
+        let w1_add = &goals[1];
+        assert_eq!(w1_add.advantage, Some(1.5));
+        assert_eq!(w1_add.met, Some(false), "1.5x < 2x");
+        // Targets without points are not evaluated.
+        assert!(goals[2].met.is_none());
+        let lines = fp_goal_lines(&goals);
+        assert!(
+            lines[0].contains("MET") && lines[0].contains("6.00x"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].contains("NOT MET"), "{}", lines[1]);
+        assert!(lines[2].contains("not evaluated"), "{}", lines[2]);
+        let md = fp_markdown(&results, &rs);
+        assert!(md.contains("## FP activations (issue 16)"));
+        assert!(
+            md.contains("| fp16 | uint1 | 100.0 (64x1x5) | 600.0 (64x1x4) | 6.00x |"),
+            "{md}"
+        );
+        // The missed target (vs add/sub) shows both points' breakdowns.
+        assert!(
+            md.contains("`asic.addsub.uint1.afp16.r64k1g4.m4096` (38400 transistors"),
+            "{md}"
+        );
+        // Integer tables and goals ignore FP rows.
+        assert!(main_shape_ratios(&rs).is_empty());
     }
 }

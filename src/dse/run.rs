@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::points::{Design, Point};
+use super::points::{Design, Point, Variant};
 use super::synth::{self, Resources};
 
 /// Outcome of one point.
@@ -74,11 +74,16 @@ type DesignFiles = (Vec<(String, String)>, String, f64);
 /// The Verilog files (name, text), top module and MAC/cycle of a point.
 fn design_files(point: &Point) -> Result<DesignFiles> {
     match &point.design {
-        Design::Array { config, .. } => {
+        Design::Array { config, variant } => {
             let cfg = config
                 .validate()
                 .with_context(|| format!("point {}", point.id))?;
-            let d = lutcore_gen::generate(&cfg).with_context(|| format!("point {}", point.id))?;
+            let d = if *variant == Variant::MacInt8 {
+                int8_mac_design(&cfg)
+            } else {
+                lutcore_gen::generate(&cfg)
+            }
+            .with_context(|| format!("point {}", point.id))?;
             let files = d
                 .files
                 .iter()
@@ -91,6 +96,32 @@ fn design_files(point: &Point) -> Result<DesignFiles> {
             Ok((vec![(format!("{top}.sv"), text)], top, 0.0))
         }
     }
+}
+
+/// The paper's dequantize-to-INT8 MAC of `cfg` ([`lutcore_gen::mac::int8_modules`])
+/// as a design with the stream interface (checked like [`lutcore_gen::generate`]).
+pub fn int8_mac_design(
+    cfg: &lutcore_contract::config::ArrayConfig,
+) -> Result<lutcore_gen::Design, lutcore_gen::GenError> {
+    let modules = lutcore_gen::mac::int8_modules(cfg)?;
+    let top = modules.last().expect("a top module").clone();
+    lutcore_contract::interface::check_ports(
+        &top.name,
+        cfg,
+        top.ports.iter().map(|p| (p.name.as_str(), p.dir, p.width)),
+    )?;
+    Ok(lutcore_gen::Design {
+        config: cfg.clone(),
+        top: top.name,
+        ports: top.ports,
+        files: modules
+            .iter()
+            .map(|m| lutcore_gen::GeneratedFile {
+                name: format!("{}.sv", m.name),
+                contents: lutcore_gen::print::module(m),
+            })
+            .collect(),
+    })
 }
 
 fn key_of(files: &[(String, String)], script: &str, yosys_version: &str) -> String {
@@ -215,4 +246,61 @@ pub fn load_all(layout: &Layout) -> Result<Vec<PointResult>> {
     }
     out.sort_by(|a, b| a.point.id.cmp(&b.point.id));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lutcore_contract::config::{Arch, RawArrayConfig};
+    use lutcore_contract::{ActType, WeightType};
+
+    /// The dequantize-to-INT8 MAC computes the same results as the reference:
+    /// the generator's self-checking testbench (random shapes with M and K not
+    /// multiples of the tile, and the extremes) passes in Icarus Verilog.
+    #[test]
+    fn int8_mac_passes_the_testbench() {
+        if std::process::Command::new("iverilog")
+            .arg("-V")
+            .output()
+            .is_err()
+        {
+            eprintln!("skipping: iverilog not installed (make deps)");
+            return;
+        }
+        for (w, act) in [
+            (WeightType::Ternary, ActType::Int8),
+            (WeightType::Uint(2), ActType::Int16),
+            (WeightType::Uint(1), ActType::Int8),
+        ] {
+            let cfg = RawArrayConfig::new(Arch::Mac, 3, 2, 2, w, act, 64)
+                .validate()
+                .unwrap();
+            let d = int8_mac_design(&cfg).unwrap();
+            assert!(d.files[0].contents.contains("$signed(x0) * $signed(w0)"));
+            let dir = tempfile::tempdir().unwrap();
+            d.write_to(dir.path()).unwrap();
+            let tb = lutcore_gen::testbench::generate(&d, &Default::default()).unwrap();
+            tb.write_to(dir.path()).unwrap();
+            let out = std::process::Command::new("sh")
+                .arg("run_icarus.sh")
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && text.contains("PASS"),
+                "{cfg}: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    #[test]
+    fn int8_mac_refuses_fp_activations() {
+        let cfg = RawArrayConfig::new(Arch::Mac, 2, 1, 4, WeightType::Uint(1), ActType::Fp16, 64)
+            .validate()
+            .unwrap();
+        let e = int8_mac_design(&cfg).unwrap_err().to_string();
+        assert!(e.contains("integer activations"), "{e}");
+    }
 }

@@ -52,6 +52,39 @@ const CMOS_PRICED: &[&str] = &[
     "$_DFF_N_",
 ];
 
+/// Module-name prefixes of the generated floating-point units (gen/src/fp.rs:
+/// `lutcore_fp32_add`, `lutcore_fp16_mul`, `lutcore_bf16_to_fp32_half`, ...).
+const FP_UNIT_PREFIXES: &[&str] = &[
+    "lutcore_fp32_",
+    "lutcore_fp16_",
+    "lutcore_bf16_",
+    "lutcore_fp8_e4m3_",
+    "lutcore_fp8_e5m2_",
+];
+
+/// The modules of a point that yosys synthesizes as units of their own
+/// (`keep_hierarchy`: not flattened into their parent on the FPGA targets, as
+/// the ASIC proxy keeps every module). These are the arithmetic units a real
+/// design takes from a library: the FP units of FP arrays, and the int8 PE of
+/// the dequantize-to-INT8 MAC. Kept whole, a multiplier stays general instead
+/// of shrinking to the few values a dequantized narrow weight takes (a
+/// tensor core multiplies any FP16 or int8 weight), and yosys maps each
+/// distinct unit once, which keeps large FP points within minutes.
+pub fn kept_units(point: &Point, files: &[String]) -> Vec<String> {
+    let Design::Array { variant, .. } = &point.design else {
+        return Vec::new();
+    };
+    files
+        .iter()
+        .filter_map(|f| f.strip_suffix(".sv"))
+        .filter(|m| {
+            FP_UNIT_PREFIXES.iter().any(|p| m.starts_with(p))
+                || (*variant == super::points::Variant::MacInt8 && *m == lutcore_gen::mac::INT8_PE)
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 /// The yosys script of a point (`-s` file), reading `files` and writing `stat.json`.
 pub fn script(point: &Point, top: &str, files: &[String]) -> String {
     let dsp = matches!(&point.design, Design::Array { variant, .. } if variant.dsp());
@@ -65,8 +98,14 @@ pub fn script(point: &Point, top: &str, files: &[String]) -> String {
     } else {
         ""
     };
+    let kept = kept_units(point, files);
+    let keep = if kept.is_empty() {
+        String::new()
+    } else {
+        format!("setattr -mod -set keep_hierarchy 1 {}\n", kept.join(" "))
+    };
     format!(
-        "# lutcore dse point {}\nread_verilog -sv {}\n{synth}\ntee -q -o stat.json stat -json{tech}\n",
+        "# lutcore dse point {}\nread_verilog -sv {}\n{keep}{synth}\ntee -q -o stat.json stat -json{tech}\n",
         point.id,
         files.join(" ")
     )
@@ -263,9 +302,32 @@ fn sum(cells: &BTreeMap<String, u64>, names: &[&str]) -> u64 {
         .sum()
 }
 
+/// `text` without the lines `<module name> <count>` that yosys 0.23 prints
+/// into `stat -json` output (between `modules` and `design`) when the
+/// hierarchy is more than two levels deep: a PE holding FP units.
+fn strip_hierarchy_listing(text: &str) -> String {
+    text.lines()
+        .filter(|l| {
+            let mut words = l.split_whitespace();
+            let listing = match (words.next(), words.next(), words.next()) {
+                (Some(name), Some(n), None) => {
+                    !name.starts_with('"')
+                        && !name.ends_with(':')
+                        && n.bytes().all(|b| b.is_ascii_digit())
+                }
+                _ => false,
+            };
+            !listing
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Parse yosys `stat -json` output of `target` into resource counts.
 pub fn parse_stat(target: Target, text: &str) -> Result<Resources> {
-    let v: Value = serde_json::from_str(text).context("stat output is not JSON")?;
+    let v: Value = serde_json::from_str(text)
+        .or_else(|_| serde_json::from_str(&strip_hierarchy_listing(text)))
+        .context("stat output is not JSON")?;
     let design = v
         .get("design")
         .ok_or_else(|| anyhow!("stat JSON has no `design` section"))?;
@@ -448,6 +510,57 @@ endmodule
         assert_eq!(text, want);
     }
 
+    /// Only FP units and the int8 MAC's PE are kept as units; an integer
+    /// point's script has no `setattr` line (its stored results stay valid).
+    #[test]
+    fn scripts_keep_only_library_units() {
+        use crate::dse::points::Variant;
+        use lutcore_contract::config::RawArrayConfig;
+        use lutcore_contract::{ActType, WeightType};
+        let point = |v: Variant, act| {
+            let c = RawArrayConfig::new(v.arch(), 8, 2, 4, WeightType::Uint(1), act, 4096);
+            Point::array(Target::Ecp5, v, c)
+        };
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let int = point(Variant::Mac, ActType::Int8);
+        let s = script(
+            &int,
+            "lutcore_mac_array",
+            &names(&[
+                "lutcore_mac_pe.sv",
+                "lutcore_ctrl.sv",
+                "lutcore_mac_array.sv",
+            ]),
+        );
+        assert!(!s.contains("setattr"), "{s}");
+        let int8 = point(Variant::MacInt8, ActType::Int8);
+        let s = script(
+            &int8,
+            "t",
+            &names(&["lutcore_mac_int8_pe.sv", "lutcore_ctrl.sv"]),
+        );
+        assert!(
+            s.contains("setattr -mod -set keep_hierarchy 1 lutcore_mac_int8_pe\nsynth_ecp5"),
+            "{s}"
+        );
+        let fp = point(Variant::Mac, ActType::Fp16);
+        let files = names(&[
+            "lutcore_fp32_add.sv",
+            "lutcore_fp16_mul.sv",
+            "lutcore_fp16_dequant_uint1.sv",
+            "lutcore_fpmac_pe.sv",
+            "lutcore_ctrl.sv",
+        ]);
+        assert_eq!(
+            kept_units(&fp, &files),
+            names(&[
+                "lutcore_fp32_add",
+                "lutcore_fp16_mul",
+                "lutcore_fp16_dequant_uint1"
+            ])
+        );
+    }
+
     #[test]
     fn async_flop_names() {
         for t in [
@@ -506,6 +619,39 @@ endmodule
         assert_eq!(i.carry, fx["carry"].as_u64().unwrap());
         assert_eq!(i.ff, fx["ff"].as_u64().unwrap());
         assert_eq!(i.carry_lut4, 0);
+    }
+
+    /// yosys 0.23's `stat -json` of a three-level hierarchy (array, PE, FP
+    /// units) has the text hierarchy listing inside the JSON: it is skipped.
+    #[test]
+    fn parses_stat_with_the_hierarchy_listing_inside() {
+        let text = r#"{
+   "modules": {
+      "\\top": {
+         "num_cells_by_type": { "$_NAND_": 2, "pe": 2 },
+         "estimated_num_transistors": "8+"
+      },
+      "\\pe": {
+         "num_cells_by_type": { "$_NOT_": 1, "unit": 3 },
+         "estimated_num_transistors": "2+"
+      },
+      "\\unit": {
+         "num_cells_by_type": { "$_NAND_": 1 },
+         "estimated_num_transistors": "4"
+      }
+   },
+       unit      3
+      "design": {
+         "num_cells_by_type": { "$_NAND_": 8, "$_NOT_": 2 },
+         "estimated_num_transistors": "36"
+      }
+}"#;
+        let r = parse_stat(Target::Asic, text).unwrap();
+        assert_eq!(r.transistors, 36);
+        let unit = r.modules.iter().find(|m| m.name == "unit").unwrap();
+        assert_eq!(unit.instances, 6);
+        let total: u64 = r.modules.iter().map(|m| m.transistors_total).sum();
+        assert_eq!(total, 36);
     }
 
     #[test]
