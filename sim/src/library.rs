@@ -49,6 +49,24 @@ pub const VERILATOR_FLAGS: &[&str] = &[
     "--no-timing",
 ];
 
+/// Ports wider than this many bits get [`WIDE_PORT_FLAGS`].
+pub const WIDE_PORT_BITS: u32 = 1024;
+
+/// Verilator 5.006 with `--assert` emits C++ that does not compile for
+/// `$stable` of a port wider than about 32 words (the word-copy loop's
+/// variable `__Vilp` is declared in another function): designs with such a
+/// port are built without V3Expand, which writes that loop.
+pub const WIDE_PORT_FLAGS: &[&str] = &["-fno-expand"];
+
+/// The extra Verilator flags `design` needs ([`WIDE_PORT_FLAGS`] or none).
+fn design_flags(design: &Design) -> &'static [&'static str] {
+    if design.ports.iter().any(|p| p.width > WIDE_PORT_BITS) {
+        WIDE_PORT_FLAGS
+    } else {
+        &[]
+    }
+}
+
 /// Flags passed to every C++ compile (before include directories).
 /// `-O3 -march=native`: the model is built on the machine that runs it (the
 /// CPU is part of the cache key); together they took the default array from
@@ -562,7 +580,12 @@ impl SimLibrary {
         let mut flags = format!(
             "lutcore-sim {} pipeline {PIPELINE_REV}\nverilator {} --top-module {}\n{} {} (slow: {})\nlink {}",
             env!("CARGO_PKG_VERSION"),
-            VERILATOR_FLAGS.join(" "),
+            VERILATOR_FLAGS
+                .iter()
+                .chain(design_flags(design))
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" "),
             design.top,
             cxx(),
             cxx_flags(opts.trace).join(" "),
@@ -661,7 +684,7 @@ impl SimLibrary {
         fs::write(&shim_path, shim).map_err(io_err("writing", &shim_path))?;
 
         let mut cmd = verilator();
-        cmd.args(VERILATOR_FLAGS);
+        cmd.args(VERILATOR_FLAGS).args(design_flags(design));
         if let Some(t) = trace {
             cmd.arg(t.verilator_flag());
         }
