@@ -23,7 +23,7 @@ use lutcore_contract::fp::{self as numerics, FpFormat};
 use crate::control;
 use crate::fp::{self, Unit};
 use crate::ir::{e, Expr, Item, Module, Port, Stmt};
-use crate::lut::{pack_tables, read_tables};
+use crate::lut;
 
 /// The table precompute.
 pub const PRECOMPUTE: &str = "lutcore_fplut_precompute";
@@ -541,36 +541,7 @@ fn array(cfg: &ArrayConfig, ctrl: &Module, units: &Units) -> Module {
         });
         corr_q
     };
-    let packed = pack_tables(&mut m, cfg, &table);
-    m.comment("");
-    m.comment("Processing elements, one per row, each with one table read per group");
-    for r in 0..cfg.rows() as u32 {
-        let (sel, entry) = read_tables(&mut m, cfg, &packed, r);
-        let mut conns = vec![
-            ("clk_i".to_string(), e::id("clk_i")),
-            ("acc_en_i".into(), e::id("acc_en")),
-            ("acc_clear_i".into(), e::id("acc_clear")),
-            ("finalize_i".into(), e::id("finalize")),
-        ];
-        if control::plane_bits(cfg) > 0 {
-            conns.push(("plane_i".into(), e::id("plane")));
-        }
-        conns.extend([
-            ("wgt_i".into(), e::part(e::id(control::WGT_IN), r * kt, kt)),
-            ("sel_o".into(), sel),
-            ("entry_i".into(), entry),
-            ("corr_i".into(), corr.clone()),
-            (
-                "result_o".into(),
-                e::part(e::id("res_data_o"), r * RESULT_BITS, RESULT_BITS),
-            ),
-        ]);
-        m.item(Item::Instance {
-            module: PE.into(),
-            name: format!("u_pe_{r}"),
-            conns,
-        });
-    }
+    lut::pe_instances(&mut m, cfg, &table, PE, &corr);
     m
 }
 

@@ -509,11 +509,20 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
         });
         corr_q
     };
-    let packed = pack_tables(&mut m, cfg, &table);
+    pe_instances(&mut m, cfg, &table, PE, &corr);
+    m
+}
+
+/// Pack `table` for reading ([`pack_tables`]) and instantiate one `pe`
+/// module per row, each reading its entries ([`read_tables`]) and sharing the
+/// controller's accumulator controls and the correction `corr`.
+pub(crate) fn pe_instances(m: &mut Module, cfg: &ArrayConfig, table: &Expr, pe: &str, corr: &Expr) {
+    let kt = cfg.k_tile() as u32;
+    let packed = pack_tables(m, cfg, table);
     m.comment("");
     m.comment("Processing elements, one per row, each with one table read per group");
     for r in 0..cfg.rows() as u32 {
-        let (sel, entry) = read_tables(&mut m, cfg, &packed, r);
+        let (sel, entry) = read_tables(m, cfg, &packed, r);
         let mut conns = vec![
             ("clk_i".to_string(), e::id("clk_i")),
             ("acc_en_i".into(), e::id("acc_en")),
@@ -534,12 +543,11 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
             ),
         ]);
         m.item(Item::Instance {
-            module: PE.into(),
+            module: pe.into(),
             name: format!("u_pe_{r}"),
             conns,
         });
     }
-    m
 }
 
 /// The tables of an array top packed for the PEs' reads ([`pack_tables`]).
