@@ -570,6 +570,40 @@ struct Exp {
     max: i64,
 }
 
+/// The wire `exp` = `field − norm.shift + c` (`field` of `field_bits` bits),
+/// an exponent in `min..=max` after a normalization, rebiased to binary32.
+fn rebiased_exp(
+    m: &mut Module,
+    field: Expr,
+    field_bits: u32,
+    norm: &Normalized,
+    c: i64,
+    (min, max): (i64, i64),
+    doc: &str,
+) -> Exp {
+    let width = exp_width(min, max);
+    let value = wire(
+        m,
+        "exp",
+        width,
+        plus_const(
+            e::sub(
+                e::zext(field, field_bits, width),
+                e::zext(norm.shift.clone(), norm.shift_bits, width),
+            ),
+            width,
+            c,
+        ),
+        doc,
+    );
+    Exp {
+        value,
+        width,
+        min,
+        max,
+    }
+}
+
 /// The width an exponent in `min..=max` needs: 8 bits if it is a binary32
 /// field of a normal value, else enough for the range (two's complement if
 /// it can be below 1).
@@ -924,27 +958,15 @@ pub fn widen_module(fmt: FpFormat, half: bool) -> Module {
     // 1.f · 2^(exp − shift − bias) · 2^off, as a binary32 field.
     let c = 127 - i64::from(fmt.bias()) + off;
     let (min, max) = (1 - i64::from(mw) + c, max_finite_exp(fmt) + c);
-    let width = exp_width(min, max);
-    let value = wire(
+    let exp = rebiased_exp(
         &mut m,
-        "exp",
-        width,
-        plus_const(
-            e::sub(
-                e::zext(x.exp, xb, width),
-                e::zext(norm.shift, norm.shift_bits, width),
-            ),
-            width,
-            c,
-        ),
+        x.exp,
+        xb,
+        &norm,
+        c,
+        (min, max),
         "exponent - shift, rebiased",
     );
-    let exp = Exp {
-        value,
-        width,
-        min,
-        max,
-    };
     let finite = pack_fp32(&mut m, x.sign.clone(), exp, norm.value, mw + 1, None);
     let finite = wire(&mut m, "finite", 32, finite, "");
     let inf = x.inf.map(|i| (i, x.sign));
@@ -1262,27 +1284,15 @@ pub fn mul_int_module(fmt: FpFormat, weight_bits: u32) -> Module {
         1 - i64::from(mw) - i64::from(wb) + c,
         max_finite_exp(fmt) + c,
     );
-    let width = exp_width(min, max);
-    let value = wire(
+    let exp = rebiased_exp(
         &mut m,
-        "exp",
-        width,
-        plus_const(
-            e::sub(
-                e::zext(a.exp, xb, width),
-                e::zext(norm.shift, norm.shift_bits, width),
-            ),
-            width,
-            c,
-        ),
+        a.exp,
+        xb,
+        &norm,
+        c,
+        (min, max),
         "ea - shift, rebiased",
     );
-    let exp = Exp {
-        value,
-        width,
-        min,
-        max,
-    };
     let finite = pack_fp32(&mut m, sign.clone(), exp, norm.value, pw, None);
     let finite = wire(&mut m, "finite", 32, finite, "");
     m.comment("");
