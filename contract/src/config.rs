@@ -87,6 +87,15 @@ pub struct RawArrayConfig {
     /// Largest K (reduction length) the accumulators must hold exactly
     /// (1..=1048576). Accumulator width grows with log2(max_k).
     pub max_k: u32,
+    /// Tokens per pass, M (1..=8; JSON `"tokens": 2`, left out when 1): the
+    /// array computes M independent GEMVs against the same weight beats. Each
+    /// token has its own tables (LUT: one precompute unit and Σx correction
+    /// per token), its own table reads, beat sums and accumulator per row;
+    /// the weight stream, the index decode (LUT) or the weight
+    /// dequantization (baselines) and the controller are shared. The
+    /// activation and result beats grow M-fold, the datapath roughly
+    /// M-fold, the weight port not at all.
+    pub tokens: u32,
 }
 
 /// [`RawArrayConfig`] as JSON: integer activations as `act_bits` (the form every
@@ -104,6 +113,16 @@ struct RawJson {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     activations: Option<ActType>,
     max_k: u32,
+    #[serde(default = "one_token", skip_serializing_if = "is_one_token")]
+    tokens: u32,
+}
+
+fn one_token() -> u32 {
+    1
+}
+
+fn is_one_token(t: &u32) -> bool {
+    *t == 1
 }
 
 impl From<RawArrayConfig> for RawJson {
@@ -118,6 +137,7 @@ impl From<RawArrayConfig> for RawJson {
             act_bits: (!float).then(|| r.act.bits()),
             activations: float.then_some(r.act),
             max_k: r.max_k,
+            tokens: r.tokens,
         }
     }
 }
@@ -153,6 +173,7 @@ impl TryFrom<RawJson> for RawArrayConfig {
             weights: j.weights,
             act,
             max_k: j.max_k,
+            tokens: j.tokens,
         })
     }
 }
@@ -201,6 +222,10 @@ pub const K_GROUPS_RANGE: (u32, u32) = (1, 32);
 pub const G_RANGE: (u32, u32) = (2, 5);
 /// Allowed range of `max_k` (largest reduction length), before the result-width check.
 pub const MAX_K_RANGE: (u32, u32) = (1, 1 << 20);
+/// Allowed range of `tokens` (tokens per pass, M).
+pub const TOKENS_RANGE: (u32, u32) = (1, 8);
+/// The key of the optional `tokens` field (1 when left out).
+pub const TOKENS_KEY: &str = "tokens";
 /// Allowed values of `act_bits`.
 pub const ACT_BITS_VALUES: [u32; 2] = [8, 16];
 /// The key that names a floating-point activation type instead of `act_bits`.
@@ -239,6 +264,7 @@ fn allowed(field: &str) -> String {
             ActType::ALL.map(|a| a.to_string()).join(", ")
         ),
         "max_k" => range(MAX_K_RANGE),
+        "tokens" => range(TOKENS_RANGE),
         _ => format!("the fields are {}", FIELD_NAMES.join(", ")),
     }
 }
@@ -274,7 +300,7 @@ pub enum ConfigParseError {
         found: &'static str,
     },
     /// A key that is not a field.
-    #[error("unknown field `{key}`; the fields are {}", FIELD_NAMES.join(", "))]
+    #[error("unknown field `{key}`; the fields are {} (and, optionally, {TOKENS_KEY})", FIELD_NAMES.join(", "))]
     UnknownField {
         /// The key, shortened if long.
         key: String,
@@ -340,12 +366,19 @@ impl RawArrayConfig {
             weights,
             act,
             max_k,
+            tokens: 1,
         }
+    }
+
+    /// This config with `tokens` tokens per pass (M).
+    pub const fn with_tokens(self, tokens: u32) -> Self {
+        Self { tokens, ..self }
     }
 
     /// Check every field and derive the widths.
     pub fn validate(&self) -> Result<ArrayConfig, ConfigError> {
         check_range("rows", self.rows, ROWS_RANGE)?;
+        check_range("tokens", self.tokens, TOKENS_RANGE)?;
         check_range("k_groups", self.k_groups, K_GROUPS_RANGE)?;
         check_range("g", self.g, G_RANGE)?;
         if self.arch == Arch::AddSub && self.weights != WeightType::Ternary && !self.act.is_float()
@@ -436,10 +469,10 @@ impl ArrayConfig {
             Value::Bool(_) => return Err(ConfigParseError::NotAnObject { found: "a boolean" }),
             Value::Null => return Err(ConfigParseError::NotAnObject { found: "null" }),
         };
-        if let Some(k) = obj
-            .keys()
-            .find(|k| !FIELD_NAMES.contains(&k.as_str()) && k.as_str() != ACTIVATIONS_KEY)
-        {
+        if let Some(k) = obj.keys().find(|k| {
+            ![ACTIVATIONS_KEY, TOKENS_KEY].contains(&k.as_str())
+                && !FIELD_NAMES.contains(&k.as_str())
+        }) {
             return Err(ConfigParseError::UnknownField { key: shown(k) });
         }
         // `activations` stands in for `act_bits`; exactly one of them is given.
@@ -497,6 +530,11 @@ impl ArrayConfig {
             weights,
             act,
             max_k: int("max_k")?,
+            tokens: if obj.contains_key(TOKENS_KEY) {
+                int(TOKENS_KEY)?
+            } else {
+                1
+            },
         };
         // The map above keeps the last of a repeated key: look for one in the text.
         let keys = serde_json::from_str::<Keys>(text).map_err(ConfigParseError::Syntax)?;
@@ -548,6 +586,10 @@ impl ArrayConfig {
     pub fn max_k(&self) -> usize {
         self.raw.max_k as usize
     }
+    /// Tokens per pass (M): activation vectors computed at once.
+    pub fn tokens(&self) -> usize {
+        self.raw.tokens as usize
+    }
     /// Activations per beat (the K-tile).
     pub fn k_tile(&self) -> usize {
         self.k_groups() * self.g()
@@ -561,9 +603,14 @@ impl ArrayConfig {
             1
         }
     }
-    /// Width of one activation beat.
-    pub fn act_beat_bits(&self) -> u32 {
+    /// Width of one token's K-tile of activations: `k_tile · act_bits`.
+    pub fn token_act_bits(&self) -> u32 {
         (self.k_tile() as u32) * self.act_bits()
+    }
+    /// Width of one activation beat: one K-tile of every token
+    /// (layout: [`crate::layout::act_lane`]).
+    pub fn act_beat_bits(&self) -> u32 {
+        self.raw.tokens * self.token_act_bits()
     }
     /// Width of one weight beat.
     pub fn weight_beat_bits(&self) -> u32 {
@@ -575,9 +622,10 @@ impl ArrayConfig {
             };
         per_row * self.raw.rows
     }
-    /// Width of one result beat (all rows, [`RESULT_BITS`] each).
+    /// Width of one result beat: every row's result of every token,
+    /// [`RESULT_BITS`] each (layout: [`crate::layout::result_lane`]).
     pub fn result_beat_bits(&self) -> u32 {
-        self.raw.rows * RESULT_BITS
+        self.raw.rows * self.raw.tokens * RESULT_BITS
     }
     /// Entries of one mirror-halved table: `2^(g-1)`.
     pub fn table_entries(&self) -> usize {
@@ -693,9 +741,10 @@ impl ArrayConfig {
         }
     }
     /// Multiply-accumulates of the logical matmul the array completes per
-    /// busy cycle: LUT `rows·k_tile/bits`, MAC and add/sub `rows·k_tile`.
+    /// busy cycle: LUT `tokens·rows·k_tile/bits`, MAC and add/sub
+    /// `tokens·rows·k_tile`.
     pub fn macs_per_cycle(&self) -> f64 {
-        (self.rows() * self.k_tile()) as f64 / self.beats_per_tile() as f64
+        (self.tokens() * self.rows() * self.k_tile()) as f64 / self.beats_per_tile() as f64
     }
     /// Short identifier used in file and module names, e.g. `lut_r32_k4_g4_ternary`.
     pub fn slug(&self) -> String {
@@ -703,8 +752,12 @@ impl ArrayConfig {
             a if a.is_float() => a.to_string().replace('-', "_"),
             a => a.bits().to_string(),
         };
+        let tokens = match self.tokens() {
+            1 => String::new(),
+            t => format!("_t{t}"),
+        };
         format!(
-            "{}_r{}_k{}_g{}_{}_a{act}_m{}",
+            "{}_r{}_k{}_g{}_{}_a{act}_m{}{tokens}",
             self.arch(),
             self.rows(),
             self.k_groups(),
@@ -730,7 +783,11 @@ impl fmt::Display for ArrayConfig {
             a if a.is_float() => write!(f, "activations={a}")?,
             a => write!(f, "act_bits={}", a.bits())?,
         }
-        write!(f, " max_k={}", self.max_k())
+        write!(f, " max_k={}", self.max_k())?;
+        match self.tokens() {
+            1 => Ok(()),
+            t => write!(f, " tokens={t}"),
+        }
     }
 }
 
@@ -957,6 +1014,40 @@ mod tests {
             ..base()
         };
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn tokens_widen_the_beats_and_are_left_out_when_one() {
+        let one = preset("lut-fp16").unwrap();
+        let text = serde_json::to_string(&one).unwrap();
+        assert!(!text.contains("tokens"), "{text}");
+        let two = one.raw().clone().with_tokens(2).validate().unwrap();
+        let text = serde_json::to_string(&two).unwrap();
+        assert!(text.contains(r#""tokens":2"#), "{text}");
+        assert_eq!(ArrayConfig::from_json(&text).unwrap(), two);
+        assert_eq!(serde_json::from_str::<ArrayConfig>(&text).unwrap(), two);
+        assert_eq!(two.act_beat_bits(), 2 * one.act_beat_bits());
+        assert_eq!(two.token_act_bits(), one.act_beat_bits());
+        assert_eq!(two.result_beat_bits(), 2 * one.result_beat_bits());
+        assert_eq!(two.weight_beat_bits(), one.weight_beat_bits());
+        assert_eq!(two.macs_per_cycle(), 2.0 * one.macs_per_cycle());
+        assert!(two.slug().ends_with("_t2") && !one.slug().contains("_t"));
+        assert!(two.to_string().ends_with(" tokens=2"), "{two}");
+        assert!(!one.to_string().contains("tokens"), "{one}");
+        for bad in [0, 9] {
+            let e = one.raw().clone().with_tokens(bad).validate().unwrap_err();
+            assert_eq!(e.field, "tokens");
+            assert!(e.to_string().contains("1..=8"), "{e}");
+            let text = serde_json::to_string(one.raw())
+                .unwrap()
+                .replace('}', &format!(r#","tokens":{bad}}}"#));
+            let e = ArrayConfig::from_json(&text).unwrap_err().to_string();
+            assert!(e.contains("tokens") && e.contains("1..=8"), "{e}");
+        }
+        let e = ArrayConfig::from_json(&text.replace(r#""tokens":2"#, r#""tokens":"two""#))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tokens") && e.contains("two"), "{e}");
     }
 
     #[test]

@@ -135,7 +135,9 @@ impl StreamPort {
     }
 
     /// Width in bits for arrays of `cfg`: one for clock, reset and
-    /// handshakes; the beat widths of the config for the data ports.
+    /// handshakes; the beat widths of the config for the data ports (the
+    /// activation and result beats carry all `cfg.tokens()` tokens, laid out
+    /// by [`crate::layout::act_lane`] and [`crate::layout::result_lane`]).
     pub fn width(self, cfg: &ArrayConfig) -> u32 {
         match self {
             StreamPort::ActData => cfg.act_beat_bits(),
@@ -155,18 +157,31 @@ impl StreamPort {
             StreamPort::ActLast => {
                 "this activation beat is the last K-tile of the pass (row tile)".into()
             }
-            StreamPort::ActData => format!(
-                "k_tile int{0} activations, activation t at [{0}t +: {0}]",
-                cfg.act_bits()
-            ),
+            StreamPort::ActData => match cfg.tokens() {
+                1 => format!(
+                    "k_tile int{0} activations, activation t at [{0}t +: {0}]",
+                    cfg.act_bits()
+                ),
+                m => format!(
+                    "k_tile int{0} activations of each of {m} tokens, token n's activation t at [{1}n + {0}t +: {0}]",
+                    cfg.act_bits(),
+                    cfg.token_act_bits()
+                ),
+            },
             StreamPort::WgtValid => "weight beat valid".into(),
             StreamPort::WgtReady => "weight beat accepted when valid and ready".into(),
             StreamPort::WgtData => "weight codes of one beat, layout in docs/interface.md".into(),
             StreamPort::ResValid => "result beat valid".into(),
             StreamPort::ResReady => "result beat accepted when valid and ready".into(),
-            StreamPort::ResData => {
-                format!("one int{RESULT_BITS} result per row, row r at [{RESULT_BITS}r +: {RESULT_BITS}]")
-            }
+            StreamPort::ResData => match cfg.tokens() {
+                1 => format!(
+                    "one int{RESULT_BITS} result per row, row r at [{RESULT_BITS}r +: {RESULT_BITS}]"
+                ),
+                m => format!(
+                    "one int{RESULT_BITS} result per row and token, row r of token n at [{}r + {RESULT_BITS}n +: {RESULT_BITS}]",
+                    m as u32 * RESULT_BITS
+                ),
+            },
         }
     }
 

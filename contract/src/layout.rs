@@ -11,7 +11,7 @@
 
 use bitvec::prelude::*;
 
-use crate::config::{Arch, ArrayConfig};
+use crate::config::{Arch, ArrayConfig, RESULT_BITS};
 use crate::dtype::{Activation, WeightType};
 
 /// Errors from building a layout.
@@ -247,13 +247,37 @@ pub fn check_activations<A: Activation>(cfg: &ArrayConfig) -> Result<(), LayoutE
     Ok(())
 }
 
+/// Bit offset of activation `e` (0..k_tile) of token `n` (0..tokens) in an
+/// activation beat: the tokens' K-tiles side by side, token `n`'s at
+/// `[n·token_act_bits, (n+1)·token_act_bits)`, activation `e` of it at
+/// `e·act_bits` within. With one token, activation `e` sits at `e·act_bits`.
+pub fn act_lane(cfg: &ArrayConfig, n: usize, e: usize) -> usize {
+    n * cfg.token_act_bits() as usize + e * cfg.act_bits() as usize
+}
+
+/// Bit offset of row `r`'s result for token `n` in a result beat: each row's
+/// results of all tokens side by side, `[(r·tokens + n)·32 +: 32]`, so that a
+/// row's processing element drives one contiguous field. With one token, row
+/// `r` sits at `32r`.
+pub fn result_lane(cfg: &ArrayConfig, r: usize, n: usize) -> usize {
+    (r * cfg.tokens() + n) * RESULT_BITS as usize
+}
+
 /// Activation beats for one GEMV: `k_tiles` beats of `k_tile` activations,
 /// activation `t` of a beat at bits `[t·act_bits, (t+1)·act_bits)`, zero padded.
 /// An int8 vector may go to an int16 array (sign-extended); int16 to an int8
-/// array is refused by [`check_activations`].
+/// array is refused by [`check_activations`]. On an array with several tokens
+/// per pass, `x` is token 0 and the other tokens are zero ([`rtl_act_beats_batch`]).
 pub fn rtl_act_beats<A: Activation>(cfg: &ArrayConfig, x: &[A]) -> Vec<Beat> {
+    rtl_act_beats_batch(cfg, &[x])
+}
+
+/// Activation beats of one pass of up to `cfg.tokens()` vectors of the same
+/// length K: beat `i` holds K-tile `i` of token `n = 0..xs.len()` at
+/// [`act_lane`]; missing tokens and K padding are zero.
+pub fn rtl_act_beats_batch<A: Activation>(cfg: &ArrayConfig, xs: &[&[A]]) -> Vec<Beat> {
     // store_le keeps the low act_bits bits: the two's-complement lane.
-    act_beats(cfg, x.len(), |i| {
+    act_beats(cfg, xs, |x, i| {
         let v: i32 = x.get(i).copied().unwrap_or_default().into();
         v as u32
     })
@@ -263,17 +287,32 @@ pub fn rtl_act_beats<A: Activation>(cfg: &ArrayConfig, x: &[A]) -> Vec<Beat> {
 /// the config's format (`act_bits` each), laid out and padded (+0) as
 /// [`rtl_act_beats`] lays out integers.
 pub fn rtl_fp_act_beats(cfg: &ArrayConfig, x: &[u32]) -> Vec<Beat> {
-    act_beats(cfg, x.len(), |i| x.get(i).copied().unwrap_or(0))
+    rtl_fp_act_beats_batch(cfg, &[x])
 }
 
-fn act_beats(cfg: &ArrayConfig, k: usize, lane: impl Fn(usize) -> u32) -> Vec<Beat> {
+/// [`rtl_act_beats_batch`] for floating-point codes (missing ones +0).
+pub fn rtl_fp_act_beats_batch(cfg: &ArrayConfig, xs: &[&[u32]]) -> Vec<Beat> {
+    act_beats(cfg, xs, |x, i| x.get(i).copied().unwrap_or(0))
+}
+
+fn act_beats<T>(cfg: &ArrayConfig, xs: &[&[T]], lane: impl Fn(&[T], usize) -> u32) -> Vec<Beat> {
+    assert!(
+        xs.len() <= cfg.tokens(),
+        "{} activation vectors for one pass of {} token(s)",
+        xs.len(),
+        cfg.tokens()
+    );
     let kt = cfg.k_tile();
     let ab = cfg.act_bits() as usize;
+    let k = xs.iter().map(|x| x.len()).max().unwrap_or(0);
     (0..k_tiles(cfg, k))
         .map(|tile| {
             let mut bits = bitvec![u32, Lsb0; 0; cfg.act_beat_bits() as usize];
-            for t in 0..kt {
-                bits[t * ab..(t + 1) * ab].store_le(lane(tile * kt + t));
+            for (n, x) in xs.iter().enumerate() {
+                for t in 0..kt {
+                    let at = act_lane(cfg, n, t);
+                    bits[at..at + ab].store_le(lane(x, tile * kt + t));
+                }
             }
             words(&bits)
         })
@@ -384,5 +423,32 @@ mod tests {
             vec![vec![0x012c_8000, 0]]
         );
         assert!(check_activations::<i16>(&cfg).is_err() && check_activations::<i8>(&c16).is_ok());
+    }
+
+    #[test]
+    fn tokens_sit_side_by_side_in_the_beats() {
+        let one = preset("tiny").unwrap();
+        let two = one.raw().clone().with_tokens(2).validate().unwrap();
+        // Token 1's K-tile follows token 0's: 4 int8 activations each.
+        assert_eq!(
+            rtl_act_beats_batch(&two, &[&[-1i8, 2, -128, 127, 5][..], &[1, 2, 3, 4, 6]]),
+            vec![
+                vec![0x7f80_02ff, 0x0403_0201],
+                vec![0x0000_0005, 0x0000_0006]
+            ]
+        );
+        // One vector: token 0, token 1 zero; on a one-token array the old layout.
+        assert_eq!(rtl_act_beats(&two, &[1i8, 2]), vec![vec![0x0000_0201, 0]]);
+        assert_eq!(rtl_act_beats(&one, &[1i8, 2]), vec![vec![0x0000_0201]]);
+        let fp = preset("lut-fp16").unwrap().raw().clone().with_tokens(2);
+        assert_eq!(
+            rtl_fp_act_beats_batch(&fp.validate().unwrap(), &[&[0x3c00][..], &[0xbc00, 0x0001]]),
+            vec![vec![0x3c00, 0, 0x0001_bc00, 0]]
+        );
+        assert_eq!((act_lane(&two, 1, 2), act_lane(&one, 0, 2)), (48, 16));
+        assert_eq!(
+            (result_lane(&two, 3, 1), result_lane(&one, 3, 0)),
+            (224, 96)
+        );
     }
 }
