@@ -7,7 +7,7 @@ use lutcore_contract::config::ArrayConfig;
 
 use crate::control;
 use crate::ir::{e, BinOp, Module};
-use crate::mac::{accumulate, one_beat_array, pe_ports};
+use crate::mac::{accumulate, one_beat_array, pe_ports, token_activations};
 
 /// The processing element.
 pub const PE: &str = "lutcore_addsub_pe";
@@ -41,10 +41,9 @@ fn pe(cfg: &ArrayConfig) -> Module {
         ),
     );
     let (act, wgt) = pe_ports(cfg, &mut m);
-    let (mut terms, mut carries) = (Vec::new(), Vec::new());
+    let (mut terms, mut carries) = (vec![Vec::new(); cfg.tokens()], Vec::new());
     for k in 0..kt {
-        let x = m.logic(&format!("x{k}"), pw, "");
-        m.assign(x.clone(), e::sext(e::part(act.clone(), k * ab, ab), ab, pw));
+        let xs = token_activations(cfg, &mut m, &act, k, pw);
         let code = m.logic(&format!("w{k}"), 2, &format!("weight {k}'s code"));
         m.assign(code.clone(), e::part(wgt.clone(), 2 * k, 2));
         let minus = m.logic(&format!("minus{k}"), 1, "code 0: subtract");
@@ -61,20 +60,29 @@ fn pe(cfg: &ArrayConfig) -> Module {
             keep.clone(),
             e::bin(BinOp::Or, e::bit(code.clone(), 1), e::not(e::bit(code, 0))),
         );
-        let t = m.logic(&format!("t{k}"), pw, "x, 0 or ~x");
-        m.assign(
-            t.clone(),
-            e::invert_if(e::keep_if(x, pw, keep), pw, minus.clone()),
-        );
-        terms.push(t);
+        for (n, x) in xs.into_iter().enumerate() {
+            let t = m.logic(
+                &format!("{}t{k}", crate::token_prefix(cfg, n)),
+                pw,
+                "x, 0 or ~x",
+            );
+            m.assign(
+                t.clone(),
+                e::invert_if(e::keep_if(x, pw, keep.clone()), pw, minus.clone()),
+            );
+            terms[n].push(t);
+        }
         carries.push(minus);
     }
-    accumulate(
-        cfg,
-        &mut m,
-        terms,
-        carries,
-        "sum of this beat's terms and carries",
-    );
+    for (n, token_terms) in terms.into_iter().enumerate() {
+        accumulate(
+            cfg,
+            &mut m,
+            n,
+            token_terms,
+            carries.clone(),
+            "sum of this beat's terms and carries",
+        );
+    }
     m
 }

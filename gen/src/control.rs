@@ -389,6 +389,24 @@ pub fn module(cfg: &ArrayConfig) -> Module {
     m
 }
 
+/// The accumulator register of a PE: `acc_q` takes `acc_d` when `acc_en`.
+pub fn acc_register(acc_en: Expr, acc_q: Expr, acc_d: Expr) -> Item {
+    Item::AlwaysFf {
+        reset: vec![],
+        body: vec![Stmt::If(acc_en, vec![Stmt::Assign(acc_q, acc_d)], vec![])],
+    }
+}
+
+/// The first ports of every PE: the clock and the accumulator controls
+/// `acc_en_i` and `acc_clear_i` (`zero` names the start value: `zero`, `+0`).
+/// Returns `acc_en_i` and `acc_clear_i`.
+pub fn pe_control_ports(m: &mut Module, zero: &str) -> (Expr, Expr) {
+    m.port(Port::input("clk_i", 1, "clock"));
+    let en = m.port(Port::input("acc_en_i", 1, "update the accumulator"));
+    let clear = m.port(Port::input("acc_clear_i", 1, &format!("start from {zero}")));
+    (en, clear)
+}
+
 /// Connections of a controller instance inside an array top whose ports are
 /// [`crate::top_ports`] and whose internal control wires are named after the
 /// controller's outputs without the `_o` suffix (`load`, `acc_en`, …).

@@ -22,7 +22,7 @@ use lutcore_contract::fp::{self as numerics, FpFormat};
 
 use crate::control;
 use crate::fp::{self, Unit};
-use crate::ir::{e, Expr, Item, Module, Port, Stmt};
+use crate::ir::{e, Expr, Item, Module, Stmt};
 use crate::lut;
 
 /// The table precompute.
@@ -130,27 +130,39 @@ pub(crate) fn tree(m: &mut Module, units: &Units, prefix: &str, terms: &[Expr]) 
     node(m, units, prefix, terms, 0)
 }
 
-/// The accumulator of an FP PE: `acc_q` (binary32, +0 after `acc_clear_i`)
-/// gains `addend` on each `acc_en_i`; `result_o` is `acc_q`.
-pub(crate) fn accumulator(m: &mut Module, units: &Units, addend: Expr) {
+/// Token `n`'s accumulator of an FP PE: `{tn_}acc_q` (binary32, +0 after
+/// `acc_clear_i`) gains `addend` on each `acc_en_i`; token `n`'s field of
+/// `result_o` is `{tn_}acc_q`.
+pub(crate) fn accumulator(
+    m: &mut Module,
+    cfg: &ArrayConfig,
+    units: &Units,
+    n: usize,
+    addend: Expr,
+) {
+    let prefix = crate::token_prefix(cfg, n);
     m.comment("");
     m.comment("Accumulator: binary32, from +0 on the first beat of a pass");
-    let acc_q = m.logic("acc_q", W, "accumulator");
-    let base = m.logic("acc_base", W, "+0 on the first beat, else the accumulator");
+    let acc_q = m.logic(&format!("{prefix}acc_q"), W, "accumulator");
+    let base = m.logic(
+        &format!("{prefix}acc_base"),
+        W,
+        "+0 on the first beat, else the accumulator",
+    );
     m.assign(
         base.clone(),
         e::cond(e::id("acc_clear_i"), e::lit(W, 0), acc_q.clone()),
     );
-    let acc_d = add(m, units, "acc_d", base, addend, "");
-    m.item(Item::AlwaysFf {
-        reset: vec![],
-        body: vec![Stmt::If(
-            e::id("acc_en_i"),
-            vec![Stmt::Assign(acc_q.clone(), acc_d)],
-            vec![],
-        )],
-    });
-    m.assign(e::id("result_o"), acc_q);
+    let acc_d = add(m, units, &format!("{prefix}acc_d"), base, addend, "");
+    m.item(control::acc_register(
+        e::id("acc_en_i"),
+        acc_q.clone(),
+        acc_d,
+    ));
+    m.assign(
+        crate::token_part(cfg, &e::id("result_o"), n, RESULT_BITS),
+        acc_q,
+    );
 }
 
 fn table_bits(cfg: &ArrayConfig) -> u32 {
@@ -189,28 +201,23 @@ fn precompute(cfg: &ArrayConfig, fmt: FpFormat, units: &Units) -> Module {
             ],
         ),
     );
-    m.port(Port::input("clk_i", 1, "clock"));
-    let load = m.port(Port::input("load_i", 1, "latch the tables of act_data_i"));
-    let clear = m.port(Port::input(
-        "sum_clear_i",
-        1,
-        "this beat starts a pass: restart sum(x')",
-    ));
-    let act = m.port(Port::input(
-        "act_data_i",
-        cfg.act_beat_bits(),
+    let lut::PrecomputePorts {
+        load,
+        clear,
+        act,
+        table: table_o,
+        sum: sum_o,
+    } = lut::precompute_ports(
+        &mut m,
+        cfg,
+        "sum(x')",
         &format!("k_tile {fmt} activations, activation t at [t*{ab} +: {ab}]"),
-    ));
-    let table_o = m.port(Port::output(
-        "table_o",
-        table_bits(cfg),
         &format!("group j entry k (binary32) at [(j*{entries}+k)*{W} +: {W}]"),
-    ));
-    let sum_o = m.port(Port::output(
-        "sum_x_o",
-        W,
-        "sum(x') of all activations loaded in this pass (binary32)",
-    ));
+        (
+            W,
+            "sum(x') of all activations loaded in this pass (binary32)",
+        ),
+    );
 
     let mut entry_ids = Vec::new();
     for j in 0..groups {
@@ -317,6 +324,7 @@ fn precompute(cfg: &ArrayConfig, fmt: FpFormat, units: &Units) -> Module {
 
 fn pe(cfg: &ArrayConfig, units: &Units) -> Module {
     let (g, groups) = (cfg.g() as u32, cfg.k_groups() as u32);
+    let tokens = cfg.tokens();
     let pb = control::plane_bits(cfg);
     let mut m = Module::new(
         PE,
@@ -341,113 +349,112 @@ fn pe(cfg: &ArrayConfig, units: &Units) -> Module {
             ],
         ),
     );
-    m.port(Port::input("clk_i", 1, "clock"));
-    m.port(Port::input("acc_en_i", 1, "update the accumulator"));
-    m.port(Port::input("acc_clear_i", 1, "start from +0"));
-    let finalize = m.port(Port::input(
-        "finalize_i",
-        1,
-        "add corr_i instead of the weight beat",
-    ));
-    let plane =
-        (pb > 0).then(|| m.port(Port::input("plane_i", pb, "bit plane of this weight beat")));
-    let wgt = m.port(Port::input(
-        "wgt_i",
-        cfg.k_tile() as u32,
-        "this row's bits of the plane, group j at [j*g +: g]",
-    ));
-    let sel_o = m.port(Port::output(
-        "sel_o",
-        groups * (g - 1),
-        &format!("entry index of group j at [j*{} +: {}]", g - 1, g - 1),
-    ));
-    let entry_i = m.port(Port::input(
-        "entry_i",
-        groups * W,
-        &format!("table entry of group j at sel, at [j*{W} +: {W}]"),
-    ));
-    let corr = m.port(Port::input("corr_i", W, "correction c*sum(x'), binary32"));
-    m.port(Port::output(
-        "result_o",
-        RESULT_BITS,
+    let ports = lut::pe_ports(
+        &mut m,
+        cfg,
+        (W, W),
+        "+0",
+        "correction c*sum(x'), binary32",
         "the row's result, binary32",
-    ));
-
+    );
     let mut sels = Vec::new();
-    let mut terms = Vec::new();
+    // terms[n][j]: token n's signed entry of group j.
+    let mut terms: Vec<Vec<Expr>> = vec![Vec::new(); tokens];
     for j in 0..groups {
-        m.comment("");
-        m.comment(format!("Group {j}"));
-        let idx = m.logic(&format!("g{j}_idx"), g, "weight bits of the group");
-        m.assign(idx.clone(), e::part(wgt.clone(), j * g, g));
-        let neg = m.logic(
-            &format!("g{j}_neg"),
-            1,
+        let (sel, neg) = lut::decode_group(
+            &mut m,
+            cfg,
+            &ports.wgt,
+            j,
             "top bit clear: mirrored half, flip the sign",
         );
-        m.assign(neg.clone(), e::not(e::bit(idx.clone(), g - 1)));
-        let sel = m.logic(&format!("g{j}_sel"), g - 1, "entry index");
-        let low = e::part(idx, 0, g - 1);
-        m.assign(sel.clone(), e::cond(neg.clone(), e::not(low.clone()), low));
         sels.push(sel);
-        let term = m.logic(
-            &format!("g{j}_term"),
-            W,
-            "the entry, its sign flipped when negated",
-        );
-        m.assign(
-            term.clone(),
-            e::concat(vec![
-                e::bin(
-                    crate::ir::BinOp::Xor,
-                    e::bit(entry_i.clone(), j * W + W - 1),
-                    neg,
-                ),
-                e::part(entry_i.clone(), j * W, W - 1),
-            ]),
-        );
-        terms.push(term);
+        for (n, token_terms) in terms.iter_mut().enumerate() {
+            let at = (n as u32 * groups + j) * W;
+            let term = m.logic(
+                &format!("{}g{j}_term", crate::token_prefix(cfg, n)),
+                W,
+                "the entry, its sign flipped when negated",
+            );
+            m.assign(
+                term.clone(),
+                e::concat(vec![
+                    e::bin(
+                        crate::ir::BinOp::Xor,
+                        e::bit(ports.entry.clone(), at + W - 1),
+                        neg.clone(),
+                    ),
+                    e::part(ports.entry.clone(), at, W - 1),
+                ]),
+            );
+            token_terms.push(term);
+        }
     }
     m.comment("");
-    m.assign(
-        sel_o,
-        if sels.len() == 1 {
-            sels.pop().expect("one")
-        } else {
-            e::concat(sels.into_iter().rev().collect())
-        },
-    );
+    m.assign(ports.sel.clone(), lut::packed(sels));
     m.comment("");
     m.comment("Lookup stage: register the signed entries");
-    let term_qs: Vec<Expr> = (0..groups)
-        .map(|j| m.logic(&format!("g{j}_term_q"), W, ""))
+    let term_qs: Vec<Vec<Expr>> = (0..tokens)
+        .map(|n| {
+            (0..groups)
+                .map(|j| {
+                    m.logic(
+                        &format!("{}g{j}_term_q", crate::token_prefix(cfg, n)),
+                        W,
+                        "",
+                    )
+                })
+                .collect()
+        })
         .collect();
     m.item(Item::AlwaysFf {
         reset: vec![],
         body: term_qs
             .iter()
-            .zip(&terms)
+            .flatten()
+            .zip(terms.iter().flatten())
             .map(|(q, t)| Stmt::Assign(q.clone(), t.clone()))
             .collect(),
     });
     m.comment("");
     m.comment("Accumulate stage (the controls are one cycle behind the lookup)");
-    let beat_sum = tree(&mut m, units, "sum", &term_qs);
-    let scaled = match (&plane, &units.scale) {
-        (Some(p), Some(scale)) => {
-            let s = m.logic("scaled_sum", W, "the beat's sum * 2^plane");
-            m.item(fp::instance(
-                scale,
-                "u_scale",
-                vec![("x_i", beat_sum), ("p_i", p.clone()), ("y_o", s.clone())],
-            ));
-            s
+    for (n, token_term_qs) in term_qs.iter().enumerate() {
+        let prefix = crate::token_prefix(cfg, n);
+        if tokens > 1 {
+            m.comment(format!("Token {n}"));
         }
-        _ => beat_sum,
-    };
-    let addend = m.logic("addend", W, "the scaled beat, or the correction");
-    m.assign(addend.clone(), e::cond(finalize, corr, scaled));
-    accumulator(&mut m, units, addend);
+        let beat_sum = tree(&mut m, units, &format!("{prefix}sum"), token_term_qs);
+        let scaled = match (&ports.plane, &units.scale) {
+            (Some(p), Some(scale)) => {
+                let s = m.logic(
+                    &format!("{prefix}scaled_sum"),
+                    W,
+                    "the beat's sum * 2^plane",
+                );
+                m.item(fp::instance(
+                    scale,
+                    &format!("u_{prefix}scale"),
+                    vec![("x_i", beat_sum), ("p_i", p.clone()), ("y_o", s.clone())],
+                ));
+                s
+            }
+            _ => beat_sum,
+        };
+        let addend = m.logic(
+            &format!("{prefix}addend"),
+            W,
+            "the scaled beat, or the correction",
+        );
+        m.assign(
+            addend.clone(),
+            e::cond(
+                ports.finalize.clone(),
+                crate::token_part(cfg, &ports.corr, n, W),
+                scaled,
+            ),
+        );
+        accumulator(&mut m, cfg, units, n, addend);
+    }
     m
 }
 
@@ -469,37 +476,22 @@ fn array(cfg: &ArrayConfig, ctrl: &Module, units: &Units) -> Module {
             "res (one binary32 per row). See lutcore_ctrl for the sequence.",
         ],
     );
-    m.comment("");
-    m.comment("Table precompute");
-    let table = m.logic("tables", table_bits(cfg), "tables of the loaded beat");
-    let sum_x = m.logic("sum_x", W, "sum(x') of the pass, binary32");
-    m.item(Item::Instance {
-        module: PRECOMPUTE.into(),
-        name: "u_precompute".into(),
-        conns: vec![
-            ("clk_i".into(), e::id("clk_i")),
-            ("load_i".into(), e::id("load")),
-            ("sum_clear_i".into(), e::id("sum_clear")),
-            ("act_data_i".into(), e::id(control::ACT_IN)),
-            ("table_o".into(), table.clone()),
-            ("sum_x_o".into(), sum_x.clone()),
-        ],
-    });
+    let pre = lut::precompute_instances(
+        &mut m,
+        cfg,
+        PRECOMPUTE,
+        table_bits(cfg),
+        (W, "sum(x') of the pass, binary32"),
+    );
     let wt = cfg.weights();
     let c = cfg.correction_coeff();
     m.comment("");
-    let corr = if c == 1 {
+    if c == 1 {
         m.comment("Bit-plane correction: c*sum(x') with c = 2^bits - 1 - 2*zero_point = 1");
-        sum_x
     } else {
-        let bits = wt.bits();
-        assert_eq!(
-            c,
-            (1i64 << bits) - 1,
-            "the correction coefficient of {wt} is 2^bits - 1"
-        );
         m.comment(format!(
-            "Bit-plane correction: c*sum(x') with c = 2^bits - 1 = {c}, as sum(x')*2^{bits} - sum(x')"
+            "Bit-plane correction: c*sum(x') with c = 2^bits - 1 = {c}, as sum(x')*2^{} - sum(x')",
+            wt.bits()
         ));
         m.comment(
             "(the scaling exact unless it overflows to Inf, in steps the plane scaler takes), then",
@@ -507,42 +499,65 @@ fn array(cfg: &ArrayConfig, ctrl: &Module, units: &Units) -> Module {
         m.comment(
             "registered: sum(x') is final two cycles before the accumulate stage's finalize.",
         );
-        let pb = control::plane_bits(cfg);
-        let scale = units
-            .scale
-            .as_ref()
-            .expect("a weight type with c > 1 has several planes");
-        let pmax = (1u32 << pb) - 1;
-        let (mut done, mut x) = (0, sum_x.clone());
-        while done < bits {
-            let step = (bits - done).min(pmax);
-            done += step;
-            let y = m.logic(
-                &format!("sum_x_x{}", 1u64 << done),
-                W,
-                &format!("sum(x') * 2^{done}"),
-            );
-            m.item(fp::instance(
-                scale,
-                &format!("u_corr_scale{done}"),
-                vec![
-                    ("x_i", x),
-                    ("p_i", e::lit(pb, u64::from(step))),
-                    ("y_o", y.clone()),
-                ],
-            ));
-            x = y;
-        }
-        let corr_d = add(&mut m, units, "corr_d", x, negated(&sum_x), "");
-        let corr_q = m.logic("corr_q", W, "");
-        m.item(Item::AlwaysFf {
-            reset: vec![],
-            body: vec![Stmt::Assign(corr_q.clone(), corr_d)],
+    }
+    let mut tables = Vec::new();
+    let mut corrs = Vec::new();
+    for (n, (table, sum_x)) in pre.into_iter().enumerate() {
+        tables.push(table);
+        corrs.push(if c == 1 {
+            sum_x
+        } else {
+            correction(&mut m, cfg, units, n, sum_x)
         });
-        corr_q
-    };
-    lut::pe_instances(&mut m, cfg, &table, PE, &corr);
+    }
+    lut::pe_instances(&mut m, cfg, &tables, PE, &corrs);
     m
+}
+
+/// Token `n`'s correction `c·Σx'` for `c = 2^bits - 1 > 1`: `Σx'` scaled by
+/// `2^bits` in steps the plane scaler takes, minus `Σx'`, registered.
+fn correction(m: &mut Module, cfg: &ArrayConfig, units: &Units, n: usize, sum_x: Expr) -> Expr {
+    let wt = cfg.weights();
+    let (c, bits) = (cfg.correction_coeff(), wt.bits());
+    assert_eq!(
+        c,
+        (1i64 << bits) - 1,
+        "the correction coefficient of {wt} is 2^bits - 1"
+    );
+    let prefix = crate::token_prefix(cfg, n);
+    let pb = control::plane_bits(cfg);
+    let scale = units
+        .scale
+        .as_ref()
+        .expect("a weight type with c > 1 has several planes");
+    let pmax = (1u32 << pb) - 1;
+    let (mut done, mut x) = (0, sum_x.clone());
+    while done < bits {
+        let step = (bits - done).min(pmax);
+        done += step;
+        let y = m.logic(
+            &format!("{prefix}sum_x_x{}", 1u64 << done),
+            W,
+            &format!("sum(x') * 2^{done}"),
+        );
+        m.item(fp::instance(
+            scale,
+            &format!("u_{prefix}corr_scale{done}"),
+            vec![
+                ("x_i", x),
+                ("p_i", e::lit(pb, u64::from(step))),
+                ("y_o", y.clone()),
+            ],
+        ));
+        x = y;
+    }
+    let corr_d = add(m, units, &format!("{prefix}corr_d"), x, negated(&sum_x), "");
+    let corr_q = m.logic(&format!("{prefix}corr_q"), W, "");
+    m.item(Item::AlwaysFf {
+        reset: vec![],
+        body: vec![Stmt::Assign(corr_q.clone(), corr_d)],
+    });
+    corr_q
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 //! order and add the sum to a binary32 accumulator that starts at +0: the
 //! bits of `lutcore_contract::reference::gemv_fp_mac`.
 
-use lutcore_contract::config::{signed_bits, Arch, ArrayConfig, RESULT_BITS};
+use lutcore_contract::config::{signed_bits, Arch, ArrayConfig};
 use lutcore_contract::dtype::WeightType;
 use lutcore_contract::fp::FpFormat;
 
@@ -22,7 +22,7 @@ use crate::control;
 use crate::fp::{self, Unit};
 use crate::fplut::{accumulator, tree, Units};
 use crate::ir::{e, Expr, Item, Module, Port, Stmt};
-use crate::mac::one_beat_array;
+use crate::mac::{one_beat_array, pe_ports_with, token_activations};
 use crate::GenError;
 
 /// The MAC baseline's processing element.
@@ -71,37 +71,33 @@ pub fn modules(cfg: &ArrayConfig, fmt: FpFormat) -> Result<Vec<Module>, GenError
     let wt = cfg.weights();
     let ctrl = control::module(cfg);
     let kt = cfg.k_tile();
-    let (units, pe_module, top) = match cfg.arch() {
+    let mac = match cfg.arch() {
         Arch::Mac => {
             check_dequant(cfg, fmt)?;
-            let units = Units::baseline(Unit::Mul { fmt });
-            let pe_module = pe(cfg, fmt, &units, true);
-            let what = format!(
-                "lutcore_fpmac_array: {} rows x {kt} {fmt} multipliers ({wt} weights dequantized to {fmt}), binary32 sums.",
-                cfg.rows()
-            );
-            (
-                units,
-                pe_module,
-                one_beat_array(cfg, &ctrl, MAC_ARRAY, MAC_PE, &what),
-            )
+            true
         }
-        Arch::AddSub => {
-            let weight_bits = signed_bits(wt.min_value().into(), wt.max_value().into());
-            let units = Units::baseline(Unit::MulInt { fmt, weight_bits });
-            let pe_module = pe(cfg, fmt, &units, false);
-            let what = format!(
-                "lutcore_fpaddsub_array: {} rows x {kt} {fmt} x {wt} integer products (no multiplier), binary32 sums.",
-                cfg.rows()
-            );
-            (
-                units,
-                pe_module,
-                one_beat_array(cfg, &ctrl, ADDSUB_ARRAY, ADDSUB_PE, &what),
-            )
-        }
+        Arch::AddSub => false,
         Arch::Lut => unreachable!("the FP LUT array is crate::fplut"),
     };
+    let (units, array_name, pe_name, what) = if mac {
+        (
+            Units::baseline(Unit::Mul { fmt }),
+            MAC_ARRAY,
+            MAC_PE,
+            format!("{kt} {fmt} multipliers ({wt} weights dequantized to {fmt})"),
+        )
+    } else {
+        let weight_bits = signed_bits(wt.min_value().into(), wt.max_value().into());
+        (
+            Units::baseline(Unit::MulInt { fmt, weight_bits }),
+            ADDSUB_ARRAY,
+            ADDSUB_PE,
+            format!("{kt} {fmt} x {wt} integer products (no multiplier)"),
+        )
+    };
+    let pe_module = pe(cfg, fmt, &units, mac);
+    let what = format!("{array_name}: {} rows x {what}, binary32 sums.", cfg.rows());
+    let top = one_beat_array(cfg, &ctrl, array_name, pe_name, &what);
     let mut all = units.modules();
     if cfg.arch() == Arch::Mac {
         all.push(dequant(cfg, fmt));
@@ -201,46 +197,48 @@ fn pe(cfg: &ArrayConfig, fmt: FpFormat, units: &Units, mac: bool) -> Module {
             ],
         ),
     );
-    m.port(Port::input("clk_i", 1, "clock"));
-    m.port(Port::input("acc_en_i", 1, "update the accumulator"));
-    m.port(Port::input("acc_clear_i", 1, "start from +0"));
-    let act = m.port(Port::input(
-        "act_i",
-        cfg.act_beat_bits(),
-        &format!("the loaded {fmt} activations, activation e at [e*{ab} +: {ab}]"),
-    ));
-    let wgt = m.port(Port::input(
-        "wgt_i",
-        kt * b,
+    let (act, wgt) = pe_ports_with(
+        cfg,
+        &mut m,
+        (
+            "+0",
+            &format!("the loaded {fmt} activations, activation e at [e*{ab} +: {ab}]"),
+            "the row's result, binary32",
+        ),
+        b,
         &format!("this row's weight codes, weight e at [e*{b} +: {b}]"),
-    ));
-    m.port(Port::output(
-        "result_o",
-        RESULT_BITS,
-        "the row's result, binary32",
-    ));
+    );
     let weight_bits = product
         .ports
         .iter()
         .find(|p| p.name == if mac { "b_i" } else { "w_i" })
         .map_or(0, |p| p.width);
-    let mut products = Vec::new();
+    let mut products = vec![Vec::new(); cfg.tokens()];
     for k in 0..kt {
         m.comment("");
         m.comment(format!("Product {k}"));
-        let x = m.logic(&format!("x{k}"), ab, "");
-        m.assign(x.clone(), e::part(act.clone(), k * ab, ab));
+        let xs = token_activations(cfg, &mut m, &act, k, ab);
         let code = m.logic(&format!("code{k}"), b, "");
         m.assign(code.clone(), e::part(wgt.clone(), k * b, b));
-        let p = m.logic(&format!("p{k}"), W, "binary32 product");
-        let conns: Vec<(&str, Expr)> = if mac {
+        let ps: Vec<Expr> = (0..cfg.tokens())
+            .map(|n| {
+                m.logic(
+                    &format!("{}p{k}", crate::token_prefix(cfg, n)),
+                    W,
+                    "binary32 product",
+                )
+            })
+            .collect();
+        // The weight, shared by every token: dequantized to the format (mac)
+        // or its integer value (addsub).
+        let (w, weight_port) = if mac {
             let w = m.logic(&format!("w{k}"), ab, &format!("the weight as {fmt}"));
             m.item(Item::Instance {
                 module: dequant_name(fmt, wt),
                 name: format!("u_w{k}"),
                 conns: vec![("code_i".into(), code), ("w_o".into(), w.clone())],
             });
-            vec![("a_i", x), ("b_i", w), ("p_o", p.clone())]
+            (w, "b_i")
         } else {
             let w = m.logic(
                 &format!("w{k}"),
@@ -256,15 +254,31 @@ fn pe(cfg: &ArrayConfig, fmt: FpFormat, units: &Units, mac: bool) -> Module {
                     e::sub(wide, e::lit(weight_bits, zp as u64))
                 },
             );
-            vec![("a_i", x), ("w_i", w), ("p_o", p.clone())]
+            (w, "w_i")
         };
-        m.item(fp::instance(product, &format!("u_p{k}"), conns));
-        products.push(p);
+        for (n, (x, p)) in xs.into_iter().zip(ps).enumerate() {
+            m.item(fp::instance(
+                product,
+                &format!("u_{}p{k}", crate::token_prefix(cfg, n)),
+                vec![("a_i", x), (weight_port, w.clone()), ("p_o", p.clone())],
+            ));
+            products[n].push(p);
+        }
     }
     m.comment("");
     m.comment("The beat's sum");
-    let sum = tree(&mut m, units, "sum", &products);
-    accumulator(&mut m, units, sum);
+    for (n, token_products) in products.iter().enumerate() {
+        if cfg.tokens() > 1 {
+            m.comment(format!("Token {n}"));
+        }
+        let sum = tree(
+            &mut m,
+            units,
+            &format!("{}sum", crate::token_prefix(cfg, n)),
+            token_products,
+        );
+        accumulator(&mut m, cfg, units, n, sum);
+    }
     m
 }
 

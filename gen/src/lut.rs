@@ -87,6 +87,51 @@ pub fn const_mul(x: Expr, c: u64, width: u32) -> Expr {
     }
 }
 
+/// The ports of a table precompute unit (one per token).
+pub(crate) struct PrecomputePorts {
+    /// `load_i`: latch the tables of the beat.
+    pub load: Expr,
+    /// `sum_clear_i`: the beat starts a pass.
+    pub clear: Expr,
+    /// `act_data_i`: one token's K-tile of activations.
+    pub act: Expr,
+    /// `table_o`: every group's table.
+    pub table: Expr,
+    /// `sum_x_o`: the pass's running sum of the activations.
+    pub sum: Expr,
+}
+
+/// Declare the ports of a precompute unit of `cfg` (the integer and the
+/// floating-point LUT array's): `sum` names the running sum in docs,
+/// `act_doc` and `table_doc` describe `act_data_i` and `table_o`, and
+/// `(sum_bits, sum_doc)` is `sum_x_o`.
+pub(crate) fn precompute_ports(
+    m: &mut Module,
+    cfg: &ArrayConfig,
+    sum: &str,
+    act_doc: &str,
+    table_doc: &str,
+    (sum_bits, sum_doc): (u32, &str),
+) -> PrecomputePorts {
+    m.port(Port::input("clk_i", 1, "clock"));
+    let load = m.port(Port::input("load_i", 1, "latch the tables of act_data_i"));
+    let clear = m.port(Port::input(
+        "sum_clear_i",
+        1,
+        &format!("this beat starts a pass: restart {sum}"),
+    ));
+    let act = m.port(Port::input("act_data_i", cfg.token_act_bits(), act_doc));
+    let table = m.port(Port::output("table_o", table_bits(cfg), table_doc));
+    let sum = m.port(Port::output("sum_x_o", sum_bits, sum_doc));
+    PrecomputePorts {
+        load,
+        clear,
+        act,
+        table,
+        sum,
+    }
+}
+
 fn precompute(cfg: &ArrayConfig) -> Module {
     let (g, groups, entries) = (
         cfg.g() as u32,
@@ -112,28 +157,20 @@ fn precompute(cfg: &ArrayConfig) -> Module {
             ],
         ),
     );
-    m.port(Port::input("clk_i", 1, "clock"));
-    let load = m.port(Port::input("load_i", 1, "latch the tables of act_data_i"));
-    let clear = m.port(Port::input(
-        "sum_clear_i",
-        1,
-        "this beat starts a pass: restart sum(x)",
-    ));
-    let act = m.port(Port::input(
-        "act_data_i",
-        cfg.act_beat_bits(),
+    let PrecomputePorts {
+        load,
+        clear,
+        act,
+        table: table_o,
+        sum: sum_o,
+    } = precompute_ports(
+        &mut m,
+        cfg,
+        "sum(x)",
         &format!("k_tile int{ab} activations"),
-    ));
-    let table_o = m.port(Port::output(
-        "table_o",
-        table_bits(cfg),
         &format!("group j entry k at [(j*{entries}+k)*{ew} +: {ew}]"),
-    ));
-    let sum_o = m.port(Port::output(
-        "sum_x_o",
-        sw,
-        "sum of all activations loaded in this pass",
-    ));
+        (sw, "sum of all activations loaded in this pass"),
+    );
 
     let mut entry_ids = Vec::new();
     for j in 0..groups {
@@ -239,10 +276,126 @@ fn precompute(cfg: &ArrayConfig) -> Module {
     m
 }
 
+/// The ports of a LUT PE (integer or floating-point).
+pub(crate) struct PePorts {
+    /// `acc_en_i`.
+    pub acc_en: Expr,
+    /// `acc_clear_i`.
+    pub acc_clear: Expr,
+    /// `finalize_i`: add the correction instead of the weight beat.
+    pub finalize: Expr,
+    /// `plane_i`, when a weight has several bit planes.
+    pub plane: Option<Expr>,
+    /// `wgt_i`: this row's bits of the plane.
+    pub wgt: Expr,
+    /// `sel_o`: the entry indices.
+    pub sel: Expr,
+    /// `entry_i`: the entries read at `sel_o`, every token's.
+    pub entry: Expr,
+    /// `corr_i`: every token's correction.
+    pub corr: Expr,
+    /// `result_o`: every token's result.
+    pub result: Expr,
+}
+
+/// Declare the ports of a LUT PE of `cfg` whose table entries and
+/// corrections are `ew` and `cw` bits wide: `zero` names the accumulator's
+/// start value, `kind` the entries' and results' format in docs (empty for
+/// integers, `binary32` for floats) and `corr_doc` the correction.
+pub(crate) fn pe_ports(
+    m: &mut Module,
+    cfg: &ArrayConfig,
+    (ew, cw): (u32, u32),
+    zero: &str,
+    corr_doc: &str,
+    result_doc: &str,
+) -> PePorts {
+    let (g, groups, tokens) = (cfg.g() as u32, cfg.k_groups() as u32, cfg.tokens() as u32);
+    let pb = control::plane_bits(cfg);
+    let (acc_en, acc_clear) = control::pe_control_ports(m, zero);
+    let finalize = m.port(Port::input(
+        "finalize_i",
+        1,
+        "add corr_i instead of the weight beat",
+    ));
+    let plane =
+        (pb > 0).then(|| m.port(Port::input("plane_i", pb, "bit plane of this weight beat")));
+    let wgt = m.port(Port::input(
+        "wgt_i",
+        cfg.k_tile() as u32,
+        "this row's bits of the plane, group j at [j*g +: g]",
+    ));
+    let sel = m.port(Port::output(
+        "sel_o",
+        groups * (g - 1),
+        &format!("entry index of group j at [j*{} +: {}]", g - 1, g - 1),
+    ));
+    let (entry_doc, corr_doc, result_doc) = if tokens == 1 {
+        (
+            format!("table entry of group j at sel, at [j*{ew} +: {ew}]"),
+            corr_doc.to_string(),
+            result_doc.to_string(),
+        )
+    } else {
+        (
+            format!("token n's table entry of group j at sel, at [(n*{groups}+j)*{ew} +: {ew}]"),
+            format!("token n's {corr_doc} at [n*{cw} +: {cw}]"),
+            format!("token n's {result_doc} at [n*{RESULT_BITS} +: {RESULT_BITS}]"),
+        )
+    };
+    let entry = m.port(Port::input("entry_i", tokens * groups * ew, &entry_doc));
+    let corr = m.port(Port::input("corr_i", tokens * cw, &corr_doc));
+    let result = m.port(Port::output("result_o", tokens * RESULT_BITS, &result_doc));
+    PePorts {
+        acc_en,
+        acc_clear,
+        finalize,
+        plane,
+        wgt,
+        sel,
+        entry,
+        corr,
+        result,
+    }
+}
+
+/// Group `j`'s index decode in a LUT PE, shared by every token: declares
+/// `g{j}_idx` (the group's `g` weight bits of `wgt`), `g{j}_neg` (top bit
+/// clear: the mirrored half, documented as `neg_doc`) and `g{j}_sel` (the
+/// entry index, the low bits inverted when negated); returns (sel, neg).
+pub(crate) fn decode_group(
+    m: &mut Module,
+    cfg: &ArrayConfig,
+    wgt: &Expr,
+    j: u32,
+    neg_doc: &str,
+) -> (Expr, Expr) {
+    let g = cfg.g() as u32;
+    m.comment("");
+    m.comment(format!("Group {j}"));
+    let idx = m.logic(&format!("g{j}_idx"), g, "weight bits of the group");
+    m.assign(idx.clone(), e::part(wgt.clone(), j * g, g));
+    let neg = m.logic(&format!("g{j}_neg"), 1, neg_doc);
+    m.assign(neg.clone(), e::not(e::bit(idx.clone(), g - 1)));
+    let sel = m.logic(&format!("g{j}_sel"), g - 1, "entry index");
+    let low = e::part(idx, 0, g - 1);
+    m.assign(sel.clone(), e::cond(neg.clone(), e::not(low.clone()), low));
+    (sel, neg)
+}
+
+/// `parts` as one value, the first lowest: the part itself when there is one.
+pub(crate) fn packed(mut parts: Vec<Expr>) -> Expr {
+    if parts.len() == 1 {
+        parts.pop().expect("one")
+    } else {
+        e::concat(parts.into_iter().rev().collect())
+    }
+}
+
 fn pe(cfg: &ArrayConfig) -> Module {
     let (g, groups) = (cfg.g() as u32, cfg.k_groups() as u32);
     let (ew, bw, aw) = (cfg.entry_bits(), cfg.beat_sum_bits(), cfg.acc_bits());
-    let pb = control::plane_bits(cfg);
+    let tokens = cfg.tokens();
     let mut m = Module::new(
         PE,
         crate::header(
@@ -261,75 +414,38 @@ fn pe(cfg: &ArrayConfig) -> Module {
             ],
         ),
     );
-    m.port(Port::input("clk_i", 1, "clock"));
-    let acc_en = m.port(Port::input("acc_en_i", 1, "update the accumulator"));
-    let acc_clear = m.port(Port::input("acc_clear_i", 1, "start from zero"));
-    let finalize = m.port(Port::input(
-        "finalize_i",
-        1,
-        "add corr_i instead of the weight beat",
-    ));
-    let plane =
-        (pb > 0).then(|| m.port(Port::input("plane_i", pb, "bit plane of this weight beat")));
-    let wgt = m.port(Port::input(
-        "wgt_i",
-        cfg.k_tile() as u32,
-        "this row's bits of the plane, group j at [j*g +: g]",
-    ));
-    let sel_o = m.port(Port::output(
-        "sel_o",
-        groups * (g - 1),
-        &format!("entry index of group j at [j*{} +: {}]", g - 1, g - 1),
-    ));
-    let entry_i = m.port(Port::input(
-        "entry_i",
-        groups * ew,
-        &format!("table entry of group j at sel, at [j*{ew} +: {ew}]"),
-    ));
-    let corr = m.port(Port::input("corr_i", aw, "correction c*sum(x)"));
-    let result = m.port(Port::output(
-        "result_o",
-        RESULT_BITS,
+    let ports = pe_ports(
+        &mut m,
+        cfg,
+        (ew, aw),
+        "zero",
+        "correction c*sum(x)",
         "acc/2, the row's int32 result",
-    ));
-
+    );
     let mut negs = Vec::new();
     let mut sels = Vec::new();
     for j in 0..groups {
-        m.comment("");
-        m.comment(format!("Group {j}"));
-        let idx = m.logic(&format!("g{j}_idx"), g, "weight bits of the group");
-        m.assign(idx.clone(), e::part(wgt.clone(), j * g, g));
-        let neg = m.logic(
-            &format!("g{j}_neg"),
-            1,
+        let (sel, neg) = decode_group(
+            &mut m,
+            cfg,
+            &ports.wgt,
+            j,
             "top bit clear: mirrored half, negate",
         );
-        m.assign(neg.clone(), e::not(e::bit(idx.clone(), g - 1)));
-        let sel = m.logic(&format!("g{j}_sel"), g - 1, "entry index");
-        let low = e::part(idx, 0, g - 1);
-        m.assign(sel.clone(), e::cond(neg.clone(), e::not(low.clone()), low));
         sels.push(sel);
         negs.push(neg);
     }
     m.comment("");
-    m.assign(
-        sel_o,
-        if sels.len() == 1 {
-            sels.pop().expect("one")
-        } else {
-            e::concat(sels.into_iter().rev().collect())
-        },
-    );
+    m.assign(ports.sel.clone(), packed(sels));
     m.comment("");
     // With several groups the negation -e = ~e + 1 is split: ~e, and the +1s as carries
     // of the adder tree. For g = 2, ~e is taken in the lookup stage: a 2:1 table read and
     // the XOR fit one 4-input LUT. Wider reads do not, and ~e follows the register.
     let fold = groups > 1 && g == 2;
-    // Group j's entry of `entries` in a wire, inverted when `neg` is set.
-    let term = |m: &mut Module, j: u32, entries: &Expr, neg: Expr| {
+    // Group j's entry of `entries` in a wire `{prefix}g{j}_term`, inverted when `neg` is set.
+    let term = |m: &mut Module, prefix: &str, j: u32, entries: &Expr, neg: Expr| {
         let t = m.logic(
-            &format!("g{j}_term"),
+            &format!("{prefix}g{j}_term"),
             ew,
             "entry, or ~entry when negated (the +1 is a carry below)",
         );
@@ -339,39 +455,50 @@ fn pe(cfg: &ArrayConfig) -> Module {
         );
         t
     };
-    let looked_up = if !fold {
+    let token_entries = |n: usize| crate::token_part(cfg, &ports.entry, n, groups * ew);
+    let looked_up: Vec<Expr> = if !fold {
         m.comment("Lookup stage: register the looked-up entries and their signs");
-        entry_i
+        (0..tokens).map(token_entries).collect()
     } else {
         m.comment(
             "Lookup stage: register the looked-up entries (inverted when negated) and their signs",
         );
-        e::concat(
-            (0..groups)
-                .rev()
-                .map(|j| term(&mut m, j, &entry_i, negs[j as usize].clone()))
-                .collect(),
-        )
+        (0..tokens)
+            .map(|n| {
+                let prefix = crate::token_prefix(cfg, n);
+                let entries = token_entries(n);
+                e::concat(
+                    (0..groups)
+                        .rev()
+                        .map(|j| term(&mut m, &prefix, j, &entries, negs[j as usize].clone()))
+                        .collect(),
+                )
+            })
+            .collect()
     };
-    let entry_q = m.logic(
-        if fold { "term_q" } else { "entry_q" },
-        groups * ew,
-        "the looked-up values of the last cycle",
-    );
+    let entry_qs: Vec<Expr> = (0..tokens)
+        .map(|n| {
+            m.logic(
+                &format!(
+                    "{}{}",
+                    crate::token_prefix(cfg, n),
+                    if fold { "term_q" } else { "entry_q" }
+                ),
+                groups * ew,
+                "the looked-up values of the last cycle",
+            )
+        })
+        .collect();
     let neg_q = m.logic("neg_q", groups, "group j's negate bit at [j]");
+    let mut body: Vec<Stmt> = entry_qs
+        .iter()
+        .zip(looked_up)
+        .map(|(q, d)| Stmt::Assign(q.clone(), d))
+        .collect();
+    body.push(Stmt::Assign(neg_q.clone(), packed(negs)));
     m.item(Item::AlwaysFf {
         reset: vec![],
-        body: vec![
-            Stmt::Assign(entry_q.clone(), looked_up),
-            Stmt::Assign(
-                neg_q.clone(),
-                if negs.len() == 1 {
-                    negs.pop().expect("one")
-                } else {
-                    e::concat(negs.into_iter().rev().collect())
-                },
-            ),
-        ],
+        body,
     });
     m.comment("");
     m.comment("Accumulate stage (the controls are one cycle behind the lookup): -e = ~e + 1");
@@ -382,72 +509,140 @@ fn pe(cfg: &ArrayConfig) -> Module {
             e::bit(neg_q.clone(), j)
         }
     };
-    let shift = |x: Expr| match &plane {
+    let shift = |x: Expr| match &ports.plane {
         Some(p) => e::bin(crate::ir::BinOp::Shl, x, p.clone()),
         None => x,
     };
-    let acc_q = m.logic("acc_q", aw, "accumulator");
-    let acc_d = m.logic("acc_d", aw, "");
-    let base = e::cond(acc_clear, e::lit(aw, 0), acc_q.clone());
-    if groups == 1 {
-        // (e << plane) negated is ~(e << plane) + 1: the +1 is the accumulator adder's carry-in.
-        let addend = m.logic("addend", aw, "neg ? ~(entry << plane) : entry << plane");
-        m.assign(
-            addend.clone(),
-            e::invert_if(
-                shift(e::sext(e::part(entry_q.clone(), 0, ew), ew, aw)),
+    for (n, entry_q) in entry_qs.iter().enumerate() {
+        let prefix = crate::token_prefix(cfg, n);
+        let name = |s: &str| format!("{prefix}{s}");
+        if tokens > 1 {
+            m.comment(format!("Token {n}"));
+        }
+        let corr = crate::token_part(cfg, &ports.corr, n, aw);
+        let acc_q = m.logic(&name("acc_q"), aw, "accumulator");
+        let acc_d = m.logic(&name("acc_d"), aw, "");
+        let base = e::cond(ports.acc_clear.clone(), e::lit(aw, 0), acc_q.clone());
+        if groups == 1 {
+            // (e << plane) negated is ~(e << plane) + 1: the +1 is the accumulator adder's carry-in.
+            let addend = m.logic(
+                &name("addend"),
                 aw,
-                neg_q.clone(),
-            ),
-        );
-        let carry = m.logic("carry", 1, "completes the negation");
+                "neg ? ~(entry << plane) : entry << plane",
+            );
+            m.assign(
+                addend.clone(),
+                e::invert_if(
+                    shift(e::sext(e::part(entry_q.clone(), 0, ew), ew, aw)),
+                    aw,
+                    neg_q.clone(),
+                ),
+            );
+            let carry = m.logic(&name("carry"), 1, "completes the negation");
+            m.assign(
+                carry.clone(),
+                e::and(neg_q.clone(), e::not(ports.finalize.clone())),
+            );
+            m.assign(
+                acc_d.clone(),
+                e::add(
+                    e::add(base, e::cond(ports.finalize.clone(), corr, addend)),
+                    e::zext(carry, 1, aw),
+                ),
+            );
+        } else {
+            let beat_sum = m.logic(&name("beat_sum"), bw, "sum of this plane's terms");
+            let terms = (0..groups)
+                .map(|j| {
+                    let value = if fold {
+                        e::part(entry_q.clone(), j * ew, ew)
+                    } else {
+                        term(&mut m, &prefix, j, entry_q, neg_bit(j))
+                    };
+                    Term { value, width: ew }
+                })
+                .collect();
+            let sum = sum_tree(
+                &mut m,
+                &name("sum"),
+                terms,
+                (0..groups).map(neg_bit).collect(),
+                bw,
+            );
+            m.assign(beat_sum.clone(), sum);
+            let shifted = m.logic(&name("shifted_sum"), aw, "beat_sum * 2^plane");
+            m.assign(shifted.clone(), shift(e::sext(beat_sum, bw, aw)));
+            m.assign(
+                acc_d.clone(),
+                e::add(base, e::cond(ports.finalize.clone(), corr, shifted)),
+            );
+        }
+        m.item(control::acc_register(
+            ports.acc_en.clone(),
+            acc_q.clone(),
+            acc_d,
+        ));
         m.assign(
-            carry.clone(),
-            e::and(neg_q.clone(), e::not(finalize.clone())),
+            crate::token_part(cfg, &ports.result, n, RESULT_BITS),
+            e::sext(e::slice(acc_q.clone(), aw - 1, 1), aw - 1, RESULT_BITS),
         );
-        m.assign(
-            acc_d.clone(),
-            e::add(
-                e::add(base, e::cond(finalize, corr, addend)),
-                e::zext(carry, 1, aw),
-            ),
-        );
-    } else {
-        let beat_sum = m.logic("beat_sum", bw, "sum of this plane's terms");
-        let terms = (0..groups)
-            .map(|j| {
-                let value = if fold {
-                    e::part(entry_q.clone(), j * ew, ew)
-                } else {
-                    term(&mut m, j, &entry_q, neg_bit(j))
-                };
-                Term { value, width: ew }
-            })
-            .collect();
-        let sum = sum_tree(&mut m, "sum", terms, (0..groups).map(neg_bit).collect(), bw);
-        m.assign(beat_sum.clone(), sum);
-        let shifted = m.logic("shifted_sum", aw, "beat_sum * 2^plane");
-        m.assign(shifted.clone(), shift(e::sext(beat_sum, bw, aw)));
-        m.assign(
-            acc_d.clone(),
-            e::add(base, e::cond(finalize, corr, shifted)),
-        );
+        let unused = m.logic(&name("unused_acc_lsb"), 1, "acc is even: bit 0 is always 0");
+        m.assign(unused, e::bit(acc_q, 0));
     }
-    m.item(Item::AlwaysFf {
-        reset: vec![],
-        body: vec![Stmt::If(
-            acc_en,
-            vec![Stmt::Assign(acc_q.clone(), acc_d)],
-            vec![],
-        )],
-    });
-    m.assign(
-        result,
-        e::sext(e::slice(acc_q.clone(), aw - 1, 1), aw - 1, RESULT_BITS),
-    );
-    let unused = m.logic("unused_acc_lsb", 1, "acc is even: bit 0 is always 0");
-    m.assign(unused, e::bit(acc_q, 0));
     m
+}
+
+/// The precompute units of an array top, one per token: each takes its
+/// token's K-tile of the activation beat (`act_lane`), and drives a wire
+/// `{tn_}tables` (`tables_bits` wide) and `{tn_}sum_x` (`sum_bits` wide,
+/// documented as `sum_doc`). Returns them per token.
+pub(crate) fn precompute_instances(
+    m: &mut Module,
+    cfg: &ArrayConfig,
+    module: &str,
+    tables_bits: u32,
+    (sum_bits, sum_doc): (u32, &str),
+) -> Vec<(Expr, Expr)> {
+    m.comment("");
+    m.comment(if cfg.tokens() == 1 {
+        "Table precompute".to_string()
+    } else {
+        format!(
+            "Table precompute, one per token: token n's K-tile is act_in_q[n*{0} +: {0}]",
+            cfg.token_act_bits()
+        )
+    });
+    (0..cfg.tokens())
+        .map(|n| {
+            let prefix = crate::token_prefix(cfg, n);
+            let table = m.logic(
+                &format!("{prefix}tables"),
+                tables_bits,
+                "tables of the loaded beat",
+            );
+            let sum_x = m.logic(&format!("{prefix}sum_x"), sum_bits, sum_doc);
+            let name = match cfg.tokens() {
+                1 => "u_precompute".to_string(),
+                _ => format!("u_precompute_t{n}"),
+            };
+            m.item(Item::Instance {
+                module: module.into(),
+                name,
+                conns: vec![
+                    ("clk_i".into(), e::id("clk_i")),
+                    ("load_i".into(), e::id("load")),
+                    ("sum_clear_i".into(), e::id("sum_clear")),
+                    (
+                        "act_data_i".into(),
+                        crate::token_part(cfg, &e::id(control::ACT_IN), n, cfg.token_act_bits()),
+                    ),
+                    ("table_o".into(), table.clone()),
+                    ("sum_x_o".into(), sum_x.clone()),
+                ],
+            });
+            (table, sum_x)
+        })
+        .collect()
 }
 
 fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
@@ -470,22 +665,13 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
             "res (one int32 per row). See lutcore_ctrl for the sequence.",
         ],
     );
-    m.comment("");
-    m.comment("Table precompute");
-    let table = m.logic("tables", table_bits(cfg), "tables of the loaded beat");
-    let sum_x = m.logic("sum_x", sw, "sum(x) of the pass");
-    m.item(Item::Instance {
-        module: PRECOMPUTE.into(),
-        name: "u_precompute".into(),
-        conns: vec![
-            ("clk_i".into(), e::id("clk_i")),
-            ("load_i".into(), e::id("load")),
-            ("sum_clear_i".into(), e::id("sum_clear")),
-            ("act_data_i".into(), e::id(control::ACT_IN)),
-            ("table_o".into(), table.clone()),
-            ("sum_x_o".into(), sum_x.clone()),
-        ],
-    });
+    let pre = precompute_instances(
+        &mut m,
+        cfg,
+        PRECOMPUTE,
+        table_bits(cfg),
+        (sw, "sum(x) of the pass"),
+    );
     // c = 2^bits - 1 - 2*zero_point: 2^bits - 1 for uintB (zero point 0), 1 for ternary (bits 2, zero point 1).
     let c = u64::try_from(cfg.correction_coeff())
         .expect("no weight format has a negative correction coefficient");
@@ -493,36 +679,56 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
     m.comment(format!(
         "Bit-plane correction: c*sum(x) with c = 2^bits - 1 - 2*zero_point = {c}"
     ));
-    let sum_wide = m.logic("sum_x_wide", aw, "");
-    m.assign(sum_wide.clone(), e::sext(sum_x, sw, aw));
-    let corr = if c.is_power_of_two() {
-        // A shift: wiring only.
-        let corr = m.logic("corr", aw, "");
-        m.assign(corr.clone(), const_mul(sum_wide, c, aw));
-        corr
-    } else {
-        // Adders: registered, as sum(x) is final two cycles before the accumulate stage's finalize.
-        let corr_q = m.logic("corr_q", aw, "");
-        m.item(Item::AlwaysFf {
-            reset: vec![],
-            body: vec![Stmt::Assign(corr_q.clone(), const_mul(sum_wide, c, aw))],
-        });
-        corr_q
-    };
-    pe_instances(&mut m, cfg, &table, PE, &corr);
+    let mut tables = Vec::new();
+    let mut corrs = Vec::new();
+    for (n, (table, sum_x)) in pre.into_iter().enumerate() {
+        let prefix = crate::token_prefix(cfg, n);
+        let sum_wide = m.logic(&format!("{prefix}sum_x_wide"), aw, "");
+        m.assign(sum_wide.clone(), e::sext(sum_x, sw, aw));
+        let corr = if c.is_power_of_two() {
+            // A shift: wiring only.
+            let corr = m.logic(&format!("{prefix}corr"), aw, "");
+            m.assign(corr.clone(), const_mul(sum_wide, c, aw));
+            corr
+        } else {
+            // Adders: registered, as sum(x) is final two cycles before the accumulate stage's finalize.
+            let corr_q = m.logic(&format!("{prefix}corr_q"), aw, "");
+            m.item(Item::AlwaysFf {
+                reset: vec![],
+                body: vec![Stmt::Assign(corr_q.clone(), const_mul(sum_wide, c, aw))],
+            });
+            corr_q
+        };
+        tables.push(table);
+        corrs.push(corr);
+    }
+    pe_instances(&mut m, cfg, &tables, PE, &corrs);
     m
 }
 
-/// Pack `table` for reading ([`pack_tables`]) and instantiate one `pe`
-/// module per row, each reading its entries ([`read_tables`]) and sharing the
-/// controller's accumulator controls and the correction `corr`.
-pub(crate) fn pe_instances(m: &mut Module, cfg: &ArrayConfig, table: &Expr, pe: &str, corr: &Expr) {
+/// Pack every token's `tables` for reading ([`pack_tables`]) and instantiate
+/// one `pe` module per row, each reading its entries ([`read_tables`]) and
+/// sharing the controller's accumulator controls and the corrections `corrs`
+/// (one per token); row `r`'s results of all tokens are one field of the
+/// result beat (`result_lane`).
+pub(crate) fn pe_instances(
+    m: &mut Module,
+    cfg: &ArrayConfig,
+    tables: &[Expr],
+    pe: &str,
+    corrs: &[Expr],
+) {
     let kt = cfg.k_tile() as u32;
-    let packed = pack_tables(m, cfg, table);
+    let packed_tables: Vec<PackedTables> = tables
+        .iter()
+        .enumerate()
+        .map(|(n, table)| pack_tables(m, cfg, table, n))
+        .collect();
+    let width = cfg.tokens() as u32 * RESULT_BITS;
     m.comment("");
     m.comment("Processing elements, one per row, each with one table read per group");
     for r in 0..cfg.rows() as u32 {
-        let (sel, entry) = read_tables(m, cfg, &packed, r);
+        let (sel, entry) = read_tables(m, cfg, &packed_tables, r);
         let mut conns = vec![
             ("clk_i".to_string(), e::id("clk_i")),
             ("acc_en_i".into(), e::id("acc_en")),
@@ -536,10 +742,10 @@ pub(crate) fn pe_instances(m: &mut Module, cfg: &ArrayConfig, table: &Expr, pe: 
             ("wgt_i".into(), e::part(e::id(control::WGT_IN), r * kt, kt)),
             ("sel_o".into(), sel),
             ("entry_i".into(), entry),
-            ("corr_i".into(), corr.clone()),
+            ("corr_i".into(), packed(corrs.to_vec())),
             (
                 "result_o".into(),
-                e::part(e::id("res_data_o"), r * RESULT_BITS, RESULT_BITS),
+                e::part(e::id("res_data_o"), r * width, width),
             ),
         ]);
         m.item(Item::Instance {
@@ -550,23 +756,29 @@ pub(crate) fn pe_instances(m: &mut Module, cfg: &ArrayConfig, table: &Expr, pe: 
     }
 }
 
-/// The tables of an array top packed for the PEs' reads ([`pack_tables`]).
+/// One token's tables of an array top packed for the PEs' reads ([`pack_tables`]).
 pub(crate) struct PackedTables {
     fields: Vec<TableField>,
     /// `words[j][c]`: group `j`'s field `c` of every entry.
     words: Vec<Vec<Expr>>,
 }
 
-/// Pack `table` (all groups' entries, group `j` entry `k` at
+/// Pack token `n`'s `table` (all groups' entries, group `j` entry `k` at
 /// `[(j·entries + k)·entry_bits +: entry_bits]`) into one word per group and
-/// [`TableField`], declared in `m` as `table_g{j}_f{c}`. Shared by the integer
-/// and the floating-point LUT arrays: only the entry width differs.
-pub(crate) fn pack_tables(m: &mut Module, cfg: &ArrayConfig, table: &Expr) -> PackedTables {
+/// [`TableField`], declared in `m` as `{tn_}table_g{j}_f{c}`. Shared by the
+/// integer and the floating-point LUT arrays: only the entry width differs.
+pub(crate) fn pack_tables(
+    m: &mut Module,
+    cfg: &ArrayConfig,
+    table: &Expr,
+    n: usize,
+) -> PackedTables {
     let (groups, entries, ew) = (
         cfg.k_groups() as u32,
         cfg.table_entries() as u32,
         cfg.entry_bits(),
     );
+    let prefix = crate::token_prefix(cfg, n);
     let fields = table_fields(cfg);
     m.comment("");
     let field_docs: Vec<String> = fields
@@ -581,9 +793,10 @@ pub(crate) fn pack_tables(m: &mut Module, cfg: &ArrayConfig, table: &Expr) -> Pa
         })
         .collect();
     m.comment(format!(
-        "The tables packed for reading: per group, one word per bit field of the entries ({}), so that \
+        "The {}tables packed for reading: per group, one word per bit field of the entries ({}), so that \
          a PE's read is one shift by its select bits per field: yosys maps it to a 2:1 mux tree per \
          bit, Verilator to a shift of a 64-bit word.",
+        if cfg.tokens() == 1 { String::new() } else { format!("token {n}'s ") },
         field_docs.join(", ")
     ));
     let words: Vec<Vec<Expr>> = (0..groups)
@@ -599,7 +812,11 @@ pub(crate) fn pack_tables(m: &mut Module, cfg: &ArrayConfig, table: &Expr) -> Pa
                         f.stride,
                         f.width
                     );
-                    let w = m.logic(&format!("table_g{j}_f{c}"), entries * f.stride, &doc);
+                    let w = m.logic(
+                        &format!("{prefix}table_g{j}_f{c}"),
+                        entries * f.stride,
+                        &doc,
+                    );
                     let mut parts = Vec::new();
                     for k in (0..entries).rev() {
                         if f.stride > f.width {
@@ -621,19 +838,19 @@ pub(crate) fn pack_tables(m: &mut Module, cfg: &ArrayConfig, table: &Expr) -> Pa
 }
 
 /// Row `r`'s table reads: declares `pe{r}_sel` (the PE's entry indices, group
-/// `j` at `[j·(g-1) +: g-1]`) and `pe{r}_entry` (the entries read there, group
-/// `j` at `[j·entry_bits +: entry_bits]`) and returns them, to be connected to
-/// the PE's `sel_o` and `entry_i`.
+/// `j` at `[j·(g-1) +: g-1]`, shared by every token) and, per token `n`,
+/// `pe{r}_{tn_}entry` (the entries read there in token `n`'s tables, group
+/// `j` at `[j·entry_bits +: entry_bits]`); returns the indices and every
+/// token's entries (token `n`'s at `[n·k_groups·entry_bits +: …]`), to be
+/// connected to the PE's `sel_o` and `entry_i`.
 pub(crate) fn read_tables(
     m: &mut Module,
     cfg: &ArrayConfig,
-    packed: &PackedTables,
+    packed_tables: &[PackedTables],
     r: u32,
 ) -> (Expr, Expr) {
     let (g, groups, ew) = (cfg.g() as u32, cfg.k_groups() as u32, cfg.entry_bits());
-    let (fields, words) = (&packed.fields, &packed.words);
     let sel = m.logic(&format!("pe{r}_sel"), groups * (g - 1), "");
-    let entry = m.logic(&format!("pe{r}_entry"), groups * ew, "");
     // A one-group, g = 2 array has a 1-bit index: no bit select on a scalar.
     let group_sel = |j: u32| {
         if groups * (g - 1) == 1 {
@@ -642,44 +859,54 @@ pub(crate) fn read_tables(
             e::part(sel.clone(), j * (g - 1), g - 1)
         }
     };
-    let reads = (0..groups)
-        .rev()
-        .map(|j| {
-            let read = m.logic(
-                &format!("pe{r}_g{j}"),
-                ew,
-                &format!("group {j}'s entry at pe{r}_sel"),
-            );
-            let parts = fields
-                .iter()
-                .enumerate()
-                .rev()
-                .map(|(c, f)| {
-                    let at = match f.stride.trailing_zeros() {
-                        0 => group_sel(j),
-                        z => e::concat(vec![group_sel(j), e::lit(z, 0)]),
-                    };
-                    e::part_sel(words[j as usize][c].clone(), at, f.width)
-                })
-                .collect::<Vec<_>>();
-            m.assign(
-                read.clone(),
-                if parts.len() == 1 {
-                    parts[0].clone()
-                } else {
-                    e::concat(parts)
-                },
-            );
-            read
-        })
-        .collect::<Vec<_>>();
-    m.assign(
-        entry.clone(),
-        if groups == 1 {
-            reads[0].clone()
-        } else {
-            e::concat(reads)
-        },
-    );
-    (sel, entry)
+    let mut entries = Vec::new();
+    for (n, packed_table) in packed_tables.iter().enumerate() {
+        let tn = match cfg.tokens() {
+            1 => String::new(),
+            _ => format!("t{n}_"),
+        };
+        let (fields, words) = (&packed_table.fields, &packed_table.words);
+        let entry = m.logic(&format!("pe{r}_{tn}entry"), groups * ew, "");
+        let reads = (0..groups)
+            .rev()
+            .map(|j| {
+                let read = m.logic(
+                    &format!("pe{r}_{tn}g{j}"),
+                    ew,
+                    &format!("group {j}'s entry at pe{r}_sel"),
+                );
+                let parts = fields
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .map(|(c, f)| {
+                        let at = match f.stride.trailing_zeros() {
+                            0 => group_sel(j),
+                            z => e::concat(vec![group_sel(j), e::lit(z, 0)]),
+                        };
+                        e::part_sel(words[j as usize][c].clone(), at, f.width)
+                    })
+                    .collect::<Vec<_>>();
+                m.assign(
+                    read.clone(),
+                    if parts.len() == 1 {
+                        parts[0].clone()
+                    } else {
+                        e::concat(parts)
+                    },
+                );
+                read
+            })
+            .collect::<Vec<_>>();
+        m.assign(
+            entry.clone(),
+            if groups == 1 {
+                reads[0].clone()
+            } else {
+                e::concat(reads)
+            },
+        );
+        entries.push(entry);
+    }
+    (sel, packed(entries))
 }

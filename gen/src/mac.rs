@@ -4,6 +4,7 @@
 //! beat, so it completes `rows · k_tile` MACs per cycle.
 
 use lutcore_contract::config::{signed_bits, ArrayConfig, RESULT_BITS};
+use lutcore_contract::layout::act_lane;
 
 use crate::arith::{sum_tree, Term};
 use crate::control;
@@ -40,10 +41,9 @@ fn pe(cfg: &ArrayConfig) -> Module {
     );
     let (act, wgt) = pe_ports(cfg, &mut m);
 
-    let mut products = Vec::new();
+    let mut products = vec![Vec::new(); cfg.tokens()];
     for k in 0..kt {
-        let x = m.logic(&format!("x{k}"), pw, "");
-        m.assign(x.clone(), e::sext(e::part(act.clone(), k * ab, ab), ab, pw));
+        let xs = token_activations(cfg, &mut m, &act, k, pw);
         let w = m.logic(&format!("w{k}"), pw, "");
         let code = e::zext(e::part(wgt.clone(), k * b, b), b, pw);
         m.assign(
@@ -54,74 +54,129 @@ fn pe(cfg: &ArrayConfig) -> Module {
                 e::sub(code, e::lit(pw, zp as u64))
             },
         );
-        let p = m.logic(&format!("p{k}"), pw, "");
-        m.assign(p.clone(), e::bin(BinOp::Mul, x, w));
-        products.push(p);
+        for (n, x) in xs.into_iter().enumerate() {
+            let p = m.logic(&format!("{}p{k}", crate::token_prefix(cfg, n)), pw, "");
+            m.assign(p.clone(), e::bin(BinOp::Mul, x, w.clone()));
+            products[n].push(p);
+        }
     }
-    accumulate(cfg, &mut m, products, vec![], "sum of this beat's products");
+    for (n, token_products) in products.into_iter().enumerate() {
+        accumulate(
+            cfg,
+            &mut m,
+            n,
+            token_products,
+            vec![],
+            "sum of this beat's products",
+        );
+    }
     m
 }
 
-/// The ports every one-beat PE has: clock, accumulator controls, the
+/// Activation `k` of every token's K-tile of `act` (a PE's `act_i`), each
+/// sign-extended to `width` bits in a wire `{tn_}x{k}`.
+pub(crate) fn token_activations(
+    cfg: &ArrayConfig,
+    m: &mut Module,
+    act: &Expr,
+    k: u32,
+    width: u32,
+) -> Vec<Expr> {
+    let ab = cfg.act_bits();
+    (0..cfg.tokens())
+        .map(|n| {
+            let x = m.logic(&format!("{}x{k}", crate::token_prefix(cfg, n)), width, "");
+            let lane = act_lane(cfg, n, k as usize) as u32;
+            m.assign(
+                x.clone(),
+                e::sext(e::part(act.clone(), lane, ab), ab, width),
+            );
+            x
+        })
+        .collect()
+}
+
+/// The ports every integer one-beat PE has: clock, accumulator controls, the
 /// activation beat, this row's weight codes and the result. Returns the
 /// activation and weight inputs.
 pub(crate) fn pe_ports(cfg: &ArrayConfig, m: &mut Module) -> (Expr, Expr) {
     let b = cfg.weights().bits();
     let doc = format!("this row's weight codes, weight e at [e*{b} +: {b}]");
-    pe_ports_with(cfg, m, b, &doc)
+    pe_ports_with(
+        cfg,
+        m,
+        ("zero", "the loaded activations", "the row's int32 result"),
+        b,
+        &doc,
+    )
 }
 
-/// [`pe_ports`] with `wbits` bits per weight on `wgt_i`, documented as `wdoc`.
-fn pe_ports_with(cfg: &ArrayConfig, m: &mut Module, wbits: u32, wdoc: &str) -> (Expr, Expr) {
+/// The ports of a one-beat PE (integer or floating-point): the clock and
+/// accumulator controls (from `zero`), `act_i` (the activation beat, every
+/// token's, documented as `act_doc`), `wgt_i` (`wbits` bits per weight,
+/// documented as `wdoc`) and `result_o` (one result per token, documented as
+/// `result_doc`). Returns `act_i` and `wgt_i`.
+pub(crate) fn pe_ports_with(
+    cfg: &ArrayConfig,
+    m: &mut Module,
+    (zero, act_doc, result_doc): (&str, &str, &str),
+    wbits: u32,
+    wdoc: &str,
+) -> (Expr, Expr) {
     let kt = cfg.k_tile() as u32;
-    m.port(Port::input("clk_i", 1, "clock"));
-    m.port(Port::input("acc_en_i", 1, "update the accumulator"));
-    m.port(Port::input("acc_clear_i", 1, "start from zero"));
-    let act = m.port(Port::input(
-        "act_i",
-        cfg.act_beat_bits(),
-        "the loaded activations",
-    ));
+    let tokens = cfg.tokens() as u32;
+    control::pe_control_ports(m, zero);
+    let (act_doc, result_doc) = if tokens == 1 {
+        (act_doc.to_string(), result_doc.to_string())
+    } else {
+        let tb = cfg.token_act_bits();
+        (
+            format!("{act_doc}; token n's K-tile at [n*{tb} +: {tb}]"),
+            format!("token n's {result_doc} at [n*{RESULT_BITS} +: {RESULT_BITS}]"),
+        )
+    };
+    let act = m.port(Port::input("act_i", cfg.act_beat_bits(), &act_doc));
     let wgt = m.port(Port::input("wgt_i", kt * wbits, wdoc));
-    m.port(Port::output(
-        "result_o",
-        RESULT_BITS,
-        "the row's int32 result",
-    ));
+    m.port(Port::output("result_o", tokens * RESULT_BITS, &result_doc));
     (act, wgt)
 }
 
-/// The adder tree over one beat's `terms` (each `product_bits` wide) plus
-/// one-bit `carries`, and the accumulator, driving `result_o`.
+/// Token `n`'s adder tree over one beat's `terms` (each `product_bits`
+/// wide) plus one-bit `carries`, and its accumulator, driving token `n`'s
+/// field of `result_o`.
 pub(crate) fn accumulate(
     cfg: &ArrayConfig,
     m: &mut Module,
+    n: usize,
     terms: Vec<Expr>,
     carries: Vec<Expr>,
     what: &str,
 ) {
     let widths = (cfg.product_bits(), cfg.beat_sum_bits(), cfg.acc_bits());
-    accumulate_widths(m, terms, carries, what, widths);
+    accumulate_widths(cfg, m, n, terms, carries, what, widths);
 }
 
 /// [`accumulate`] with explicit (product, beat sum, accumulator) widths.
 fn accumulate_widths(
+    cfg: &ArrayConfig,
     m: &mut Module,
+    n: usize,
     terms: Vec<Expr>,
     carries: Vec<Expr>,
     what: &str,
     (pw, bw, aw): (u32, u32, u32),
 ) {
+    let prefix = crate::token_prefix(cfg, n);
     m.comment("");
-    let beat_sum = m.logic("beat_sum", bw, what);
+    let beat_sum = m.logic(&format!("{prefix}beat_sum"), bw, what);
     let terms = terms
         .into_iter()
         .map(|value| Term { value, width: pw })
         .collect();
-    let sum = sum_tree(m, "sum", terms, carries, bw);
+    let sum = sum_tree(m, &format!("{prefix}sum"), terms, carries, bw);
     m.assign(beat_sum.clone(), sum);
-    let acc_q = m.logic("acc_q", aw, "accumulator");
-    let acc_d = m.logic("acc_d", aw, "");
+    let acc_q = m.logic(&format!("{prefix}acc_q"), aw, "accumulator");
+    let acc_d = m.logic(&format!("{prefix}acc_d"), aw, "");
     m.assign(
         acc_d.clone(),
         e::add(
@@ -129,15 +184,15 @@ fn accumulate_widths(
             e::sext(beat_sum, bw, aw),
         ),
     );
-    m.item(Item::AlwaysFf {
-        reset: vec![],
-        body: vec![Stmt::If(
-            e::id("acc_en_i"),
-            vec![Stmt::Assign(acc_q.clone(), acc_d)],
-            vec![],
-        )],
-    });
-    m.assign(e::id("result_o"), e::sext(acc_q, aw, RESULT_BITS));
+    m.item(control::acc_register(
+        e::id("acc_en_i"),
+        acc_q.clone(),
+        acc_d,
+    ));
+    m.assign(
+        crate::token_part(cfg, &e::id("result_o"), n, RESULT_BITS),
+        e::sext(acc_q, aw, RESULT_BITS),
+    );
 }
 
 /// The PE of the dequantize-to-INT8 MAC ([`int8_modules`]).
@@ -225,27 +280,37 @@ fn int8_pe(cfg: &ArrayConfig) -> Module {
     let (act, wgt) = pe_ports_with(
         cfg,
         &mut m,
+        ("zero", "the loaded activations", "the row's int32 result"),
         wb,
         &format!("this row's int8 weights, weight e at [e*{wb} +: {wb}]"),
     );
     let signed = |x: Expr| Expr::Signed(Box::new(x));
-    let mut products = Vec::new();
+    let mut products = vec![Vec::new(); cfg.tokens()];
     for k in 0..kt {
-        let x = m.logic(&format!("x{k}"), ab, "");
-        m.assign(x.clone(), e::part(act.clone(), k * ab, ab));
+        let xs = token_activations(cfg, &mut m, &act, k, ab);
         let w = m.logic(&format!("w{k}"), wb, "");
         m.assign(w.clone(), e::part(wgt.clone(), k * wb, wb));
-        let p = m.logic(&format!("p{k}"), pw, "signed product, full width");
-        m.assign(p.clone(), e::bin(BinOp::Mul, signed(x), signed(w)));
-        products.push(p);
+        for (n, x) in xs.into_iter().enumerate() {
+            let p = m.logic(
+                &format!("{}p{k}", crate::token_prefix(cfg, n)),
+                pw,
+                "signed product, full width",
+            );
+            m.assign(p.clone(), e::bin(BinOp::Mul, signed(x), signed(w.clone())));
+            products[n].push(p);
+        }
     }
-    accumulate_widths(
-        &mut m,
-        products,
-        vec![],
-        "sum of this beat's products",
-        (pw, bw, RESULT_BITS),
-    );
+    for (n, token_products) in products.into_iter().enumerate() {
+        accumulate_widths(
+            cfg,
+            &mut m,
+            n,
+            token_products,
+            vec![],
+            "sum of this beat's products",
+            (pw, bw, RESULT_BITS),
+        );
+    }
     m
 }
 
@@ -305,6 +370,7 @@ fn one_beat_array_with(
     });
     m.comment("");
     m.comment("Processing elements, one per row");
+    let width = cfg.tokens() as u32 * RESULT_BITS;
     for r in 0..cfg.rows() as u32 {
         let wgt = row_weights(&mut m, r);
         m.item(Item::Instance {
@@ -318,7 +384,7 @@ fn one_beat_array_with(
                 ("wgt_i".into(), wgt),
                 (
                     "result_o".into(),
-                    e::part(e::id("res_data_o"), r * RESULT_BITS, RESULT_BITS),
+                    e::part(e::id("res_data_o"), r * width, width),
                 ),
             ],
         });
