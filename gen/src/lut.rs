@@ -339,8 +339,8 @@ pub(crate) fn pe_ports(
     } else {
         (
             format!("token n's table entry of group j at sel, at [(n*{groups}+j)*{ew} +: {ew}]"),
-            format!("token n's {corr_doc} at [n*{cw} +: {cw}]"),
-            format!("token n's {result_doc} at [n*{RESULT_BITS} +: {RESULT_BITS}]"),
+            format!("{corr_doc}, token n's at [n*{cw} +: {cw}]"),
+            format!("{result_doc}, token n's at [n*{RESULT_BITS} +: {RESULT_BITS}]"),
         )
     };
     let entry = m.port(Port::input("entry_i", tokens * groups * ew, &entry_doc));

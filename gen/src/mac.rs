@@ -132,7 +132,7 @@ pub(crate) fn pe_ports_with(
         let tb = cfg.token_act_bits();
         (
             format!("{act_doc}; token n's K-tile at [n*{tb} +: {tb}]"),
-            format!("token n's {result_doc} at [n*{RESULT_BITS} +: {RESULT_BITS}]"),
+            format!("{result_doc}, token n's at [n*{RESULT_BITS} +: {RESULT_BITS}]"),
         )
     };
     let act = m.port(Port::input("act_i", cfg.act_beat_bits(), &act_doc));
