@@ -11,6 +11,8 @@
 //!   [`crate::fp`] in the order the arrays perform it (tile by tile, plane by
 //!   plane, [`fp::tree_sum`] over a beat), so the RTL's results equal these bits.
 //! * [`gemv_f64`]: the plain dot product in f64, to measure the FP paths' error.
+//! * [`per_token`] ([`gemm_lut`], [`gemm_fp_lut`], [`gemm_fp_mac`]): a pass
+//!   of M tokens, M independent GEMVs.
 
 use crate::dtype::{Activation, WeightType};
 use crate::fp::{self, FpFormat};
@@ -276,6 +278,41 @@ pub fn gemv_fp_mac(w: &WeightMatrix, fmt: FpFormat, x: &[u32], k_tile: usize) ->
             })
         })
         .collect()
+}
+
+/// A pass of M tokens is M independent GEMVs: the results of an array with
+/// `tokens` = M for the activation vectors `xs` (one per token) are, token
+/// by token, those of `gemv` on that token's vector alone; there is no
+/// arithmetic between tokens. [`gemm_lut`], [`gemm_fp_lut`] and
+/// [`gemm_fp_mac`] are the batch forms of [`gemv_lut`], [`gemv_fp_lut`] and
+/// [`gemv_fp_mac`] built with it.
+pub fn per_token<X: ?Sized, R>(xs: &[&X], gemv: impl Fn(&X) -> Vec<R>) -> Vec<Vec<R>> {
+    xs.iter().map(|x| gemv(x)).collect()
+}
+
+/// [`gemv_lut`] of each token's activations `xs[t]`.
+pub fn gemm_lut<A: Activation>(
+    planes: &BitPlanes,
+    wtype: WeightType,
+    xs: &[&[A]],
+) -> Vec<Vec<i64>> {
+    per_token(xs, |x| gemv_lut(planes, wtype, x))
+}
+
+/// [`gemv_fp_lut`] of each token's activation codes `xs[t]`.
+pub fn gemm_fp_lut(
+    w: &WeightMatrix,
+    fmt: FpFormat,
+    xs: &[&[u32]],
+    g: usize,
+    k_groups: usize,
+) -> Vec<Vec<u32>> {
+    per_token(xs, |x| gemv_fp_lut(w, fmt, x, g, k_groups))
+}
+
+/// [`gemv_fp_mac`] of each token's activation codes `xs[t]`.
+pub fn gemm_fp_mac(w: &WeightMatrix, fmt: FpFormat, xs: &[&[u32]], k_tile: usize) -> Vec<Vec<u32>> {
+    per_token(xs, |x| gemv_fp_mac(w, fmt, x, k_tile))
 }
 
 /// `y[r] = Σ_c value(r, c) · x[c]` in f64, products and sums in K order (the

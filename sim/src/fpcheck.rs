@@ -6,7 +6,7 @@
 use lutcore_contract::config::{Arch, ArrayConfig};
 use lutcore_contract::fp::FpFormat;
 use lutcore_contract::layout::WeightMatrix;
-use lutcore_contract::reference::{gemv_f64, gemv_fp_lut, gemv_fp_mac};
+use lutcore_contract::reference::{gemm_fp_lut, gemm_fp_mac, gemv_f64, gemv_fp_lut, gemv_fp_mac};
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -72,6 +72,18 @@ pub fn fp_reference(cfg: &ArrayConfig, w: &WeightMatrix, x: &[u32]) -> Vec<u32> 
     match cfg.arch() {
         Arch::Lut => gemv_fp_lut(w, fmt, x, cfg.g(), cfg.k_groups()),
         Arch::Mac | Arch::AddSub => gemv_fp_mac(w, fmt, x, cfg.k_tile()),
+    }
+}
+
+/// [`fp_reference`] of each token's activation codes `xs[t]`: the bits an
+/// array of `cfg` with any number of tokens per pass returns for them.
+pub fn fp_reference_batch(cfg: &ArrayConfig, w: &WeightMatrix, xs: &[&[u32]]) -> Vec<Vec<u32>> {
+    let fmt = cfg
+        .act_float()
+        .expect("fp_reference of a config with floating-point activations");
+    match cfg.arch() {
+        Arch::Lut => gemm_fp_lut(w, fmt, xs, cfg.g(), cfg.k_groups()),
+        Arch::Mac | Arch::AddSub => gemm_fp_mac(w, fmt, xs, cfg.k_tile()),
     }
 }
 

@@ -3,21 +3,25 @@
 //! ([`PackedWeights`]) and one or more activation vectors, [`run_gemv`] is
 //! the one-vector convenience, and [`Simulator`] owns a model of one config.
 //!
-//! Protocol, per pass (one activation vector against one row tile of
-//! `cfg.rows()` output rows): `k_tiles` activation beats (`act_last_i` on the
-//! last) and `k_tiles · beats_per_tile` weight beats, then one result beat
-//! with row `r`'s int32 (or, for floating-point activations, binary32 bits)
-//! at bits `[32r, 32r+32)`. Arrays with floating-point activations take raw
+//! Protocol, per pass (`cfg.tokens()` = M activation vectors against one
+//! row tile of `cfg.rows()` output rows): `k_tiles` activation beats
+//! (`act_last_i` on the last), each holding one K-tile of every token
+//! (`layout::act_lane`), and `k_tiles · beats_per_tile` weight beats, then
+//! one result beat with row `r`'s int32 (or, for floating-point activations,
+//! binary32 bits) of token `t` at `layout::result_lane` (bits `[32r, 32r+32)`
+//! when M = 1). Arrays with floating-point activations take raw
 //! codes of their format ([`run_gemm_fp`], [`run_gemv_fp`]). The driver streams all
 //! passes back to back from two queues and keeps `res_ready_i` high.
 //!
 //! Schedule of an `n`-token matmul (what a host driver with a DMA engine
-//! would do): row tiles outer, tokens inner. For row tile `t` the host
+//! would do): row tiles outer, token groups inner. The `n` tokens are cut
+//! into `ceil(n / M)` groups of M consecutive tokens, the last group padded
+//! with zero vectors (their results are dropped). For row tile `t` the host
 //! fetches the tile's weight beats once (`rows·K·bits/8` bytes, padded to
-//! whole beats) into a tile buffer and replays them for each of the `n`
-//! tokens, each pass preceded by that token's activation beats; the array is
-//! GEMV-only, so `n` tokens cost `n` passes but the weights cross the memory
-//! bus once per matmul. Results come back in pass order (tile, token).
+//! whole beats) into a tile buffer and replays them for each group, each pass
+//! preceded by that group's activation beats; so `n` tokens cost
+//! `ceil(n / M)` passes per row tile and the weights cross the memory bus
+//! once per matmul. Results come back in pass order (tile, group).
 //!
 //! Speed: each clock is one call across the C ABI
 //! ([`SimModel::stream_cycle`]): the shim drives the valids and any new
@@ -31,8 +35,8 @@ use std::time::{Duration, Instant};
 use lutcore_contract::config::ArrayConfig;
 use lutcore_contract::interface::StreamPort;
 use lutcore_contract::layout::{
-    check_activations, check_fits, k_tiles, rtl_act_beats, rtl_fp_act_beats, rtl_weight_beats,
-    WeightMatrix,
+    check_activations, check_fits, k_tiles, result_lane, rtl_act_beats_batch,
+    rtl_fp_act_beats_batch, rtl_weight_beats, WeightMatrix,
 };
 use lutcore_contract::Activation;
 use lutcore_gen::Design;
@@ -58,7 +62,7 @@ pub struct GemvRun<R = i32> {
 /// The outcome of one simulated matmul of `n` tokens ([`run_gemm`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GemmRun {
-    /// Passes streamed: row tiles × tokens.
+    /// Passes streamed: row tiles × `ceil(n / M)` token groups.
     pub passes: usize,
     /// Clock cycles from the end of reset until the last result beat was taken.
     pub cycles: u64,
@@ -295,10 +299,9 @@ pub fn run_gemm<A: Activation>(
         )));
     }
     check_activations::<A>(cfg)?;
-    let k = w.cols;
     let mut act: Vec<u32> = Vec::new();
-    for j in 0..n {
-        for beat in rtl_act_beats(cfg, &x[j * k..(j + 1) * k]) {
+    for group in token_groups(cfg, x, w.cols) {
+        for beat in rtl_act_beats_batch(cfg, &group) {
             act.extend_from_slice(&beat);
         }
     }
@@ -330,19 +333,26 @@ pub fn run_gemm_fp(
             fmt.bits()
         )));
     }
-    let k = w.cols;
     let mut act: Vec<u32> = Vec::new();
-    for j in 0..n {
-        for beat in rtl_fp_act_beats(cfg, &x[j * k..(j + 1) * k]) {
+    for group in token_groups(cfg, x, w.cols) {
+        for beat in rtl_fp_act_beats_batch(cfg, &group) {
             act.extend_from_slice(&beat);
         }
     }
     stream(model, w, &act, n, out, |v| v)
 }
 
+/// The tokens of `x` (`k` activations each) in groups of `cfg.tokens()`, one
+/// group per pass; the last group may be short (the layout pads it with zero
+/// vectors).
+fn token_groups<'a, T>(cfg: &ArrayConfig, x: &'a [T], k: usize) -> Vec<Vec<&'a [T]>> {
+    let tokens: Vec<&[T]> = x.chunks(k).collect();
+    tokens.chunks(cfg.tokens()).map(|g| g.to_vec()).collect()
+}
+
 /// Stream the passes of an `n`-token matmul (activation beats `act`, token
-/// `j`'s beat `i` at `(j·k_tiles + i)·words`) and store row `r` of token `t`'s
-/// result word through `conv` at `out[t·M + r]`.
+/// group `q`'s beat `i` at `(q·k_tiles + i)·words`) and store row `r` of token
+/// `t`'s result word through `conv` at `out[t·M + r]` (M the matrix's rows).
 fn stream<T>(
     model: &mut SimModel,
     w: &PackedWeights,
@@ -359,8 +369,10 @@ fn stream<T>(
     let kt = w.k_tiles;
     let bpp = w.beats_per_pass;
     let act_words = port_words(cfg.act_beat_bits());
-    debug_assert_eq!(act.len(), n * kt * act_words);
-    let passes = w.tiles * n;
+    let per_pass = cfg.tokens();
+    let groups = n.div_ceil(per_pass);
+    debug_assert_eq!(act.len(), groups * kt * act_words);
+    let passes = w.tiles * groups;
     let act_total = passes * kt;
     let wgt_total = passes * bpp;
     let limit = 64 * (act_total + wgt_total + passes) as u64 + 1000;
@@ -381,8 +393,8 @@ fn stream<T>(
     let mut res_words = vec![0u32; port_words(cfg.result_beat_bits())];
     let (mut act_pos, mut wgt_pos, mut res_pos) = (0usize, 0usize, 0usize);
     // Positions advanced without divisions: activation beat `act_i` of token
-    // `act_tok`'s pass, weight beat `wgt_i` of row tile `wgt_tile`, replayed for
-    // token `wgt_tok` (passes run row tiles outer, tokens inner).
+    // group `act_tok`'s pass, weight beat `wgt_i` of row tile `wgt_tile`, replayed
+    // for token group `wgt_tok` (passes run row tiles outer, token groups inner).
     let (mut act_i, mut act_tok) = (0usize, 0usize);
     let (mut wgt_i, mut wgt_tile, mut wgt_tok) = (0usize, 0usize, 0usize);
     // Whether the beat on the activation port is the current one (avoids re-copying wide beats).
@@ -422,7 +434,11 @@ fn stream<T>(
             act_i += 1;
             if act_i == kt {
                 act_i = 0;
-                act_tok = if act_tok + 1 == n { 0 } else { act_tok + 1 };
+                act_tok = if act_tok + 1 == groups {
+                    0
+                } else {
+                    act_tok + 1
+                };
             }
         }
         if fired.wgt {
@@ -431,20 +447,23 @@ fn stream<T>(
             if wgt_i == bpp {
                 wgt_i = 0;
                 wgt_tok += 1;
-                if wgt_tok == n {
+                if wgt_tok == groups {
                     (wgt_tok, wgt_tile) = (0, wgt_tile + 1);
                 }
             }
         }
         if fired.res {
-            let (tile, tok) = (res_pos / n, res_pos % n);
+            let (tile, group) = (res_pos / groups, res_pos % groups);
             let r0 = tile * rows;
             let live = rows.min(m - r0);
-            for (o, &v) in out[tok * m + r0..tok * m + r0 + live]
-                .iter_mut()
-                .zip(&res_words)
-            {
-                *o = conv(v);
+            for t in 0..per_pass.min(n - group * per_pass) {
+                let tok = group * per_pass + t;
+                for (r, o) in out[tok * m + r0..tok * m + r0 + live]
+                    .iter_mut()
+                    .enumerate()
+                {
+                    *o = conv(res_words[result_lane(cfg, r, t) / 32]);
+                }
             }
             res_pos += 1;
         }
@@ -534,6 +553,24 @@ impl Simulator {
         n: usize,
         out: &mut [i32],
     ) -> Result<GemmRun, SimError> {
+        self.check_packed(w)?;
+        run_gemm(&mut self.model, w, x, n, out)
+    }
+
+    /// `n` tokens of floating-point activation codes through pre-packed
+    /// weights ([`run_gemm_fp`]). Errors if `w` was packed for another config.
+    pub fn gemm_fp(
+        &mut self,
+        w: &PackedWeights,
+        x: &[u32],
+        n: usize,
+        out: &mut [u32],
+    ) -> Result<GemmRun, SimError> {
+        self.check_packed(w)?;
+        run_gemm_fp(&mut self.model, w, x, n, out)
+    }
+
+    fn check_packed(&self, w: &PackedWeights) -> Result<(), SimError> {
         if w.config() != &self.cfg {
             return Err(SimError::Shape(format!(
                 "weights packed for `{}` but the model is `{}`",
@@ -541,6 +578,6 @@ impl Simulator {
                 self.cfg.slug()
             )));
         }
-        run_gemm(&mut self.model, w, x, n, out)
+        Ok(())
     }
 }

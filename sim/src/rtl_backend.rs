@@ -12,7 +12,8 @@
 //! * [`Backend::prepare`] packs the weight beats of each matrix once
 //!   ([`PackedWeights`]); [`Linear::gemm`] streams them with [`run_gemm`];
 //!   the [`gemv`](crate::gemv) module docs give the schedule (row tiles
-//!   outer, tokens inner; weights fetched once per matmul).
+//!   outer, groups of `cfg.tokens()` tokens inner, the last group padded
+//!   with zero vectors; weights fetched once per matmul).
 //! * With a check backend (`RtlOptions::check`, e.g. `LutBackend`), every
 //!   matmul's integers are compared with the CPU's; the result is recorded
 //!   and, with `fail_on_mismatch`, a mismatch is an error.
@@ -119,9 +120,9 @@ pub struct MatmulRecord {
     pub rows: usize,
     /// Reduction length K.
     pub cols: usize,
-    /// Tokens n (one pass per token and row tile).
+    /// Tokens n (one pass per row tile and group of `cfg.tokens()` tokens).
     pub tokens: usize,
-    /// Passes streamed: row tiles × tokens.
+    /// Passes streamed: row tiles × `ceil(n / cfg.tokens())` token groups.
     pub passes: usize,
     /// Simulated clock cycles.
     pub cycles: u64,
