@@ -1,7 +1,10 @@
-//! `lutcore sim`: one random GEMV through the Verilated array
-//! ([`lutcore_sim::Simulator`]), compared with the software LUT reference and a
-//! plain dot product (integer activations), or with the contract's
-//! floating-point reference bits and, for its error, an exact f64 dot product
+//! `lutcore sim`: a random batch of `--tokens` B activation vectors against
+//! one random weight matrix through the Verilated array
+//! ([`lutcore_sim::Simulator`]; B defaults to the config's tokens per pass M,
+//! and runs as `ceil(B / M)` passes per row tile, the last padded with zero
+//! vectors), each token compared with the software LUT reference and a plain
+//! dot product (integer activations), or with the contract's floating-point
+//! reference bits and, for its error, an exact f64 dot product
 //! (floating-point activations). [`run`] builds, runs and compares;
 //! [`SimRun::print`] and [`SimRun::json`] report.
 
@@ -16,7 +19,7 @@ use lutcore_contract::fp::FpFormat;
 use lutcore_contract::layout::{BitPlanes, WeightMatrix};
 use lutcore_contract::reference::{gemv_lut, gemv_plain};
 use lutcore_sim::fpcheck::{fp_reference, random_fp_activations, Edges, FpError};
-use lutcore_sim::GemvRun;
+use lutcore_sim::{GemmRun, PackedWeights};
 use lutcore_sw::QuantizedActivations;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -51,6 +54,11 @@ pub(crate) struct SimArgs {
     /// largest finite values, ±Inf and NaN), not only ±0, subnormals, the smallest normal and ±1.
     #[arg(long)]
     extremes: bool,
+    /// Batch of B random activation vectors (tokens), 1..=512; default: the config's tokens per
+    /// pass M. Runs as ceil(B/M) passes per row tile (the last padded with zero vectors); each
+    /// token is compared with the reference on its own.
+    #[arg(long, value_name = "B", value_parser = clap::value_parser!(u32).range(1..=limits::MAX_BATCH as i64))]
+    tokens: Option<u32>,
 }
 
 /// Run `lutcore sim`: exit status 1 on a mismatch.
@@ -74,22 +82,30 @@ struct SimRun {
     cfg: ArrayConfig,
     shape: Shape,
     seed: u64,
-    /// Clock cycles of one GEMV (the same in every run).
+    /// Tokens B of the batch.
+    tokens: usize,
+    /// Passes of one run: row tiles × `ceil(B / M)`.
+    passes: usize,
+    /// Clock cycles of one run of the batch (the same in every run).
     cycles: u64,
-    /// The first row where the RTL differs from the reference: (row, RTL, reference), printed.
-    mismatch: Option<(usize, String, String)>,
+    /// Per token, the first row where the RTL differs from the reference:
+    /// (row, RTL, reference), printed.
+    mismatches: Vec<Option<(usize, String, String)>>,
+    /// The first token and row where the RTL differs: (token, row, RTL, reference).
+    mismatch: Option<(usize, usize, String, String)>,
     /// Wall time of each run.
     walls: Vec<Duration>,
     /// Floating-point activations: the format and the results' error against f64.
     fp: Option<(FpFormat, FpError)>,
 }
 
-/// Check the flags, build the model, run the GEMV `--repeats` times and compare the
+/// Check the flags, build the model, run the batch `--repeats` times and compare the
 /// results with the references; prints progress (config, shape, model, trace) as it goes.
 fn run(a: &SimArgs) -> Result<SimRun> {
     let (name, cfg) = a.config.load()?;
     check_flags(a, &name, &cfg)?;
     let (m, k) = a.shape.dims();
+    let b = batch(a, &cfg);
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
     let w = crate::bench::random_weights(&mut rng, cfg.weights(), m, k)?;
     if let Some(fmt) = cfg.act_float() {
@@ -98,45 +114,81 @@ fn run(a: &SimArgs) -> Result<SimRun> {
     if a.extremes {
         bail!("--extremes mixes edge values into floating-point activations, and config {name} has {} activations: drop --extremes or use a config with \"activations\": \"fp16\" (or bf16, fp8-e4m3, fp8-e5m2)", cfg.act_type());
     }
-    let x = random_activations(&mut rng, k);
+    let xs: Vec<QuantizedActivations> = (0..b).map(|_| random_activations(&mut rng, k)).collect();
     println!("config     {name}: {cfg}");
     println!(
-        "shape      {m} x {k}, {} weights, int8 activations (seed {})",
+        "shape      {m} x {k}, {} weights, int8 activations{} (seed {})",
         cfg.weights(),
+        batch_words(b, &cfg),
         a.seed
     );
 
     let mut sim = build(&cfg, a.trace.as_deref())?;
-    if let Some(p) = &a.trace {
-        create_parent_dir(p)?;
-        sim.model_mut().trace_open(p)?;
+    let packed = PackedWeights::new(&cfg, &w)?;
+    let x: Vec<i8> = xs.iter().flat_map(|x| x.values.iter().copied()).collect();
+    let (results, run, walls) =
+        repeat(&mut sim, a, |sim, out| sim.gemm(&packed, &x, b, out), b * m)?;
+    let planes = BitPlanes::new(&w, cfg.g());
+    let mut golden = Vec::with_capacity(b * m);
+    for x in &xs {
+        let g = gemv_lut(&planes, cfg.weights(), &x.values);
+        if g != gemv_plain(&w, &x.values) {
+            bail!("software LUT reference disagrees with the plain dot product: this is a bug in lutcore_sw");
+        }
+        golden.extend(g);
     }
-    let repeats = if a.trace.is_some() {
-        1
-    } else {
-        a.repeats as usize
-    };
-    let (results, cycles, walls) = repeat(repeats, || sim.gemv(&w, &x.values))?;
-    close_trace(&mut sim, cycles);
-    let golden = gemv_lut(&BitPlanes::new(&w, cfg.g()), cfg.weights(), &x.values);
-    if golden != gemv_plain(&w, &x.values) {
-        bail!("software LUT reference disagrees with the plain dot product: this is a bug in lutcore_sw");
+    let mismatches = compare(
+        &results,
+        &golden,
+        m,
+        |r, g| i64::from(*r) == *g,
+        |v| v.to_string(),
+        |v| v.to_string(),
+    );
+    Ok(SimRun::new(name, cfg, a, b, run, mismatches, walls, None))
+}
+
+/// The batch size: `--tokens`, else the config's tokens per pass.
+fn batch(a: &SimArgs, cfg: &ArrayConfig) -> usize {
+    a.tokens.map_or(cfg.tokens(), |b| b as usize)
+}
+
+/// `, a batch of B tokens in P passes of M` for a batch of more than one, for the shape line.
+fn batch_words(b: usize, cfg: &ArrayConfig) -> String {
+    match (b, cfg.tokens()) {
+        (1, 1) => String::new(),
+        (b, m) => format!(
+            ", a batch of {b} token(s) ({} per pass: {} pass(es) per row tile{})",
+            m,
+            b.div_ceil(m),
+            if b % m == 0 {
+                ""
+            } else {
+                ", the last padded with zero vectors"
+            }
+        ),
     }
-    let mismatch = results
-        .iter()
-        .zip(&golden)
-        .position(|(r, g)| i64::from(*r) != *g)
-        .map(|r| (r, results[r].to_string(), golden[r].to_string()));
-    Ok(SimRun {
-        name,
-        cfg,
-        shape: a.shape,
-        seed: a.seed,
-        cycles,
-        mismatch,
-        walls,
-        fp: None,
-    })
+}
+
+/// Per token (`m` results each), the first row where `got` differs from
+/// `want` (`same` compares), shown by `show_got` and `show_want`.
+fn compare<R, G>(
+    got: &[R],
+    want: &[G],
+    m: usize,
+    same: impl Fn(&R, &G) -> bool,
+    show_got: impl Fn(&R) -> String,
+    show_want: impl Fn(&G) -> String,
+) -> Vec<Option<(usize, String, String)>> {
+    got.chunks(m)
+        .zip(want.chunks(m))
+        .map(|(got, want)| {
+            got.iter()
+                .zip(want)
+                .position(|(r, g)| !same(r, g))
+                .map(|r| (r, show_got(&got[r]), show_want(&want[r])))
+        })
+        .collect()
 }
 
 /// [`run`] for an array with floating-point activations: random codes of `fmt`
@@ -152,52 +204,68 @@ fn run_fp(
     w: &WeightMatrix,
 ) -> Result<SimRun> {
     let (m, k) = a.shape.dims();
+    let b = batch(a, &cfg);
     let edges = if a.extremes {
         Edges::All
     } else {
         Edges::Finite
     };
-    let x = random_fp_activations(rng, fmt, k, edges);
+    let xs: Vec<Vec<u32>> = (0..b)
+        .map(|_| random_fp_activations(rng, fmt, k, edges))
+        .collect();
     println!("config     {name}: {cfg}");
     println!(
-        "shape      {m} x {k}, {} weights, {fmt} activations with {} (seed {})",
+        "shape      {m} x {k}, {} weights, {fmt} activations with {}{} (seed {})",
         cfg.weights(),
         match edges {
             Edges::All => "every edge value: ±0, subnormals, largest finite, infinities, NaN",
             Edges::Finite => "edge values ±0, subnormals, smallest normal, ±1 (--extremes: all)",
         },
+        batch_words(b, &cfg),
         a.seed
     );
     let mut sim = build(&cfg, a.trace.as_deref())?;
-    if let Some(p) = &a.trace {
-        create_parent_dir(p)?;
-        sim.model_mut().trace_open(p)?;
-    }
-    let repeats = if a.trace.is_some() {
-        1
-    } else {
-        a.repeats as usize
-    };
-    let (results, cycles, walls) = repeat(repeats, || sim.gemv_fp(w, &x))?;
-    close_trace(&mut sim, cycles);
-    let golden = fp_reference(&cfg, w, &x);
-    let show = |b: u32| format!("{b:#010x} ({:e})", f32::from_bits(b));
-    let mismatch = results
+    let packed = PackedWeights::new(&cfg, w)?;
+    let x: Vec<u32> = xs.concat();
+    let (results, run, walls) = repeat(
+        &mut sim,
+        a,
+        |sim, out| sim.gemm_fp(&packed, &x, b, out),
+        b * m,
+    )?;
+    let golden: Vec<u32> = xs.iter().flat_map(|x| fp_reference(&cfg, w, x)).collect();
+    let show = |b: &u32| format!("{b:#010x} ({:e})", f32::from_bits(*b));
+    let mismatches = compare(&results, &golden, m, |r, g| r == g, show, show);
+    let errors: Vec<FpError> = xs
         .iter()
-        .zip(&golden)
-        .position(|(r, g)| r != g)
-        .map(|r| (r, show(results[r]), show(golden[r])));
-    let error = FpError::measure(w, fmt, &x, &results);
-    Ok(SimRun {
+        .zip(results.chunks(m))
+        .map(|(x, got)| FpError::measure(w, fmt, x, got))
+        .collect();
+    let finite_rows: usize = errors.iter().map(|e| e.finite_rows).sum();
+    let error = FpError {
+        finite_rows,
+        rows: errors.iter().map(|e| e.rows).sum(),
+        max_rel: errors.iter().map(|e| e.max_rel).fold(0.0, f64::max),
+        mean_rel: if finite_rows == 0 {
+            0.0
+        } else {
+            errors
+                .iter()
+                .map(|e| e.mean_rel * e.finite_rows as f64)
+                .sum::<f64>()
+                / finite_rows as f64
+        },
+    };
+    Ok(SimRun::new(
         name,
         cfg,
-        shape: a.shape,
-        seed: a.seed,
-        cycles,
-        mismatch,
+        a,
+        b,
+        run,
+        mismatches,
         walls,
-        fp: Some((fmt, error)),
-    })
+        Some((fmt, error)),
+    ))
 }
 
 /// Close the waveform trace, if one was open, and say what it holds.
@@ -219,6 +287,17 @@ fn close_trace(sim: &mut lutcore_sim::Simulator, cycles: u64) {
 fn check_flags(a: &SimArgs, name: &str, cfg: &ArrayConfig) -> Result<()> {
     a.shape.check_weights(limits::MAX_WEIGHTS, "sim")?;
     a.shape.check_fits(name, cfg)?;
+    let (m, k) = a.shape.dims();
+    let b = batch(a, cfg);
+    let most = b.saturating_mul(m.max(k));
+    if most > limits::MAX_BATCH_ELEMENTS {
+        bail!(
+            "--tokens {b} with --shape {}: {most} activations or results are over the limit of {} (2^{}) of `lutcore sim`: use fewer tokens or a smaller shape",
+            a.shape,
+            limits::MAX_BATCH_ELEMENTS,
+            limits::MAX_BATCH_ELEMENTS.trailing_zeros()
+        );
+    }
     check_outputs(
         &[
             ("--json", a.json.as_deref()),
@@ -257,28 +336,77 @@ fn build(cfg: &ArrayConfig, trace: Option<&Path>) -> Result<lutcore_sim::Simulat
     Ok(sim)
 }
 
-/// The GEMV (`gemv`, one run from reset) `repeats` times: the results and cycles of the
-/// first run (every other run must equal them) and each run's wall time.
-fn repeat<R: PartialEq>(
-    repeats: usize,
-    mut gemv: impl FnMut() -> Result<GemvRun<R>, lutcore_sim::SimError>,
-) -> Result<(Vec<R>, u64, Vec<Duration>)> {
-    let first = gemv()?;
-    let mut walls = vec![first.wall];
-    for i in 1..repeats {
-        let again = gemv()?;
-        if again.results != first.results || again.cycles != first.cycles {
-            bail!("run {} of the same GEMV gave other results or another cycle count than run 1: the simulation is not deterministic", i + 1);
-        }
-        walls.push(again.wall);
+/// The batch (`gemm` into a buffer of `len` results, one run from reset) `--repeats`
+/// times (once with `--trace`, whose file holds that run): the results and the
+/// outcome of the first run (every other run must equal them) and each run's wall time.
+fn repeat<R: Clone + Default + PartialEq>(
+    sim: &mut lutcore_sim::Simulator,
+    a: &SimArgs,
+    mut gemm: impl FnMut(
+        &mut lutcore_sim::Simulator,
+        &mut [R],
+    ) -> Result<GemmRun, lutcore_sim::SimError>,
+    len: usize,
+) -> Result<(Vec<R>, GemmRun, Vec<Duration>)> {
+    if let Some(p) = &a.trace {
+        create_parent_dir(p)?;
+        sim.model_mut().trace_open(p)?;
     }
-    Ok((first.results, first.cycles, walls))
+    let repeats = if a.trace.is_some() {
+        1
+    } else {
+        a.repeats as usize
+    };
+    let mut first = vec![R::default(); len];
+    let run = gemm(sim, &mut first)?;
+    close_trace(sim, run.cycles);
+    let mut walls = vec![run.wall];
+    let mut again = vec![R::default(); len];
+    for i in 1..repeats {
+        let next = gemm(sim, &mut again)?;
+        if again != first || next.cycles != run.cycles {
+            bail!("run {} of the same batch gave other results or another cycle count than run 1: the simulation is not deterministic", i + 1);
+        }
+        walls.push(next.wall);
+    }
+    Ok((first, run, walls))
 }
 
 impl SimRun {
-    /// Multiply and add operations per cycle: 2·M·K / cycles.
+    /// The outcome of `run` on a batch of `tokens`, its per-token `mismatches`.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        name: String,
+        cfg: ArrayConfig,
+        a: &SimArgs,
+        tokens: usize,
+        run: GemmRun,
+        mismatches: Vec<Option<(usize, String, String)>>,
+        walls: Vec<Duration>,
+        fp: Option<(FpFormat, FpError)>,
+    ) -> SimRun {
+        let mismatch = mismatches
+            .iter()
+            .enumerate()
+            .find_map(|(t, m)| m.clone().map(|(r, rtl, sw)| (t, r, rtl, sw)));
+        SimRun {
+            name,
+            cfg,
+            shape: a.shape,
+            seed: a.seed,
+            tokens,
+            passes: run.passes,
+            cycles: run.cycles,
+            mismatches,
+            mismatch,
+            walls,
+            fp,
+        }
+    }
+
+    /// Multiply and add operations per cycle: 2·M·K·B / cycles.
     fn ops_per_cycle(&self) -> f64 {
-        2.0 * (self.shape.m * self.shape.k) as f64 / self.cycles as f64
+        2.0 * (self.shape.m * self.shape.k * self.tokens) as f64 / self.cycles as f64
     }
 
     /// Simulated cycles per second of a run that took `wall`.
@@ -299,9 +427,22 @@ impl SimRun {
             (Some(_), Arch::Lut) => "contract reference gemv_fp_lut, binary32 bits",
             (Some(_), _) => "contract reference gemv_fp_mac, binary32 bits",
         };
+        let b = self.tokens;
         match &self.mismatch {
-            None => println!("match      yes: all {m} results bit-exact (RTL = {reference})"),
-            Some((r, rtl, sw)) => println!("match      NO: first mismatch at row {r}: RTL {rtl} != software {sw} ({reference})"),
+            None if b == 1 => println!("match      yes: all {m} results bit-exact (RTL = {reference})"),
+            None => println!("match      yes: all {b} x {m} results bit-exact (RTL = {reference})"),
+            Some((_, r, rtl, sw)) if b == 1 => println!("match      NO: first mismatch at row {r}: RTL {rtl} != software {sw} ({reference})"),
+            Some((t, r, rtl, sw)) => println!("match      NO: first mismatch at token {t} row {r}: RTL {rtl} != software {sw} ({reference})"),
+        }
+        if b > 1 {
+            for (t, mismatch) in self.mismatches.iter().enumerate() {
+                match mismatch {
+                    None => println!("token {t:<4} bit-exact ({m} results)"),
+                    Some((r, rtl, sw)) => println!(
+                        "token {t:<4} NO: first mismatch at row {r}: RTL {rtl} != software {sw}"
+                    ),
+                }
+            }
         }
         if let Some((fmt, e)) = self.fp.as_ref().filter(|(_, e)| e.finite_rows == 0) {
             println!(
@@ -314,14 +455,26 @@ impl SimRun {
                 e.max_rel, e.mean_rel, e.finite_rows, e.rows
             );
         }
+        let tokens = self.cfg.tokens();
+        if self.tokens == 1 && tokens == 1 {
+            println!(
+                "cycles     {} ({} row tiles of {rows} rows)",
+                self.cycles,
+                m.div_ceil(rows)
+            );
+        } else {
+            println!(
+                "cycles     {} ({} passes: {} row tiles of {rows} rows x {} group(s) of up to {tokens} token(s))",
+                self.cycles,
+                self.passes,
+                m.div_ceil(rows),
+                self.tokens.div_ceil(tokens)
+            );
+        }
         println!(
-            "cycles     {} ({} row tiles of {rows} rows)",
-            self.cycles,
-            m.div_ceil(rows)
-        );
-        println!(
-            "ops/cycle  {:.1} (2·M·K / cycles; peak {:.1})",
+            "ops/cycle  {:.1} (2·M·K{} / cycles; peak {:.1})",
             self.ops_per_cycle(),
+            if self.tokens == 1 { "" } else { "·tokens" },
             2.0 * self.cfg.macs_per_cycle()
         );
         let wall = self.median_wall();
@@ -356,7 +509,12 @@ impl SimRun {
             "shape": [self.shape.m, self.shape.k],
             "seed": self.seed,
             "match": self.mismatch.is_none(),
-            "first_mismatch_row": self.mismatch.as_ref().map(|(r, _, _)| r),
+            "first_mismatch_row": self.mismatch.as_ref().map(|(_, r, _, _)| r),
+            "first_mismatch_token": self.mismatch.as_ref().map(|(t, _, _, _)| t),
+            "tokens": self.tokens,
+            "tokens_per_pass": self.cfg.tokens(),
+            "passes": self.passes,
+            "token_match": self.mismatches.iter().map(Option::is_none).collect::<Vec<_>>(),
             "activations": self.cfg.act_type().to_string(),
             "fp_error": self.fp.map(|(_, e)| serde_json::json!({
                 "max_rel": e.max_rel,
