@@ -156,7 +156,9 @@ pub enum Design {
 pub struct Point {
     /// Stable identifier, also the result file name, e.g.
     /// `ecp5.lut.uint1.a8.r8k2g4.m4096` (int8 activations) or
-    /// `asic.mac.uint2.afp16.r64k1g4.m4096` (FP16).
+    /// `asic.mac.uint2.afp16.r64k1g4.m4096` (FP16); `.t2` is appended for 2
+    /// tokens per pass (`asic.lut.uint1.afp16.r64k1g4.m4096.t2`), nothing
+    /// for one.
     pub id: String,
     /// Synthesis target.
     pub target: Target,
@@ -168,8 +170,12 @@ impl Point {
     /// A point synthesizing an array.
     pub fn array(target: Target, variant: Variant, config: RawArrayConfig) -> Point {
         let c = &config;
+        let tokens = match c.tokens {
+            1 => String::new(),
+            t => format!(".t{t}"),
+        };
         let id = format!(
-            "{target}.{variant}.{}.a{}.r{}k{}g{}.m{}",
+            "{target}.{variant}.{}.a{}.r{}k{}g{}.m{}{tokens}",
             c.weights,
             act_label(c.act),
             c.rows,
@@ -198,7 +204,7 @@ impl Point {
     pub fn describe(&self) -> String {
         match &self.design {
             Design::Array { variant, config: c } => format!(
-                "target={} variant={variant} arch={} rows={} k_groups={} g={} weights={} {} max_k={} dsp={}",
+                "target={} variant={variant} arch={} rows={} k_groups={} g={} weights={} {} max_k={}{} dsp={}",
                 self.target,
                 c.arch,
                 c.rows,
@@ -211,6 +217,10 @@ impl Point {
                     format!("act_bits={}", c.act.bits())
                 },
                 c.max_k,
+                match c.tokens {
+                    1 => String::new(),
+                    t => format!(" tokens={t}"),
+                },
                 if variant.dsp() { "yes" } else { "no" }
             ),
             Design::DspCalibration { bits } => {
@@ -334,10 +344,20 @@ pub fn quick(targets: &[Target]) -> Vec<Point> {
     points
 }
 
-/// The LUT Tensor Core paper's tile for FP activations, N64·K4 (its M = 2
-/// token dimension does not exist here: our arrays compute one GEMV per pass,
-/// M = 1): 64 rows × 1 group × g = 4.
+/// The N·K part of the LUT Tensor Core paper's tile for FP activations,
+/// M2·N64·K4: 64 rows × 1 group × g = 4; with [`PAPER_TOKENS`] tokens per
+/// pass it is the whole tile.
 pub const PAPER_SHAPE: (u32, u32, u32) = (64, 1, 4);
+
+/// The M of the paper's tile: 2 tokens per pass.
+pub const PAPER_TOKENS: u32 = 2;
+
+/// The weight types of the paper-tile (M2·N64·K4) points of the quick sweep.
+pub const PAPER_TILE_WEIGHTS: [WeightType; 3] = [
+    WeightType::Uint(1),
+    WeightType::Uint(2),
+    WeightType::Uint(4),
+];
 
 /// The FP activation types swept, in report order.
 pub const FP_ACTS: [ActType; 4] = [
@@ -384,11 +404,24 @@ pub fn dequantizable(w: WeightType, a: ActType) -> bool {
 /// Push the LUT array and both FP baselines of one (shape, weights, act);
 /// the paper's MAC only where the weights can be dequantized to the format.
 fn push_fp(points: &mut Vec<Point>, t: Target, shape: (u32, u32, u32), w: WeightType, a: ActType) {
+    push_fp_tokens(points, t, shape, w, a, 1);
+}
+
+/// [`push_fp`] with `tokens` tokens per pass.
+fn push_fp_tokens(
+    points: &mut Vec<Point>,
+    t: Target,
+    shape: (u32, u32, u32),
+    w: WeightType,
+    a: ActType,
+    tokens: u32,
+) {
     for v in FP_VARIANTS {
         if v == Variant::Mac && !dequantizable(w, a) {
             continue;
         }
-        points.push(Point::array(t, v, fp_cfg(v.arch(), shape, w, a)));
+        let cfg = fp_cfg(v.arch(), shape, w, a).with_tokens(tokens);
+        points.push(Point::array(t, v, cfg));
     }
 }
 
@@ -404,6 +437,9 @@ fn push_fp(points: &mut Vec<Point>, t: Target, shape: (u32, u32, u32), w: Weight
 /// uint2, uint4). ECP5: every FP type × uint1 at 64×1×4. iCE40: FP
 /// arrays exceed the largest iCE40 (7680 LUT4) except at toy sizes, so only
 /// fp8-e4m3 uint1 at 4×1×4, marked in the report when it does not fit.
+/// Then, on ECP5 and the ASIC proxy, the paper's whole tile M2·N64·K4
+/// (64×1×4, 2 tokens per pass) for fp16 × uint1, uint2, uint4, all three
+/// variants ([`paper_tile`]), last so that every earlier index stays.
 pub fn fp_quick(targets: &[Target]) -> Vec<Point> {
     use WeightType::Uint;
     let mut points = Vec::new();
@@ -445,6 +481,20 @@ pub fn fp_quick(targets: &[Target]) -> Vec<Point> {
                     ));
                 }
             }
+        }
+    }
+    points.extend(paper_tile(targets));
+    points
+}
+
+/// The paper's tile M2·N64·K4 ([`PAPER_SHAPE`], [`PAPER_TOKENS`] tokens per
+/// pass) for fp16 × [`PAPER_TILE_WEIGHTS`], LUT and both FP baselines, on ECP5
+/// and the ASIC proxy (an FP array of this size is far beyond any iCE40).
+pub fn paper_tile(targets: &[Target]) -> Vec<Point> {
+    let mut points = Vec::new();
+    for &t in targets.iter().filter(|&&t| t != Target::Ice40) {
+        for w in PAPER_TILE_WEIGHTS {
+            push_fp_tokens(&mut points, t, PAPER_SHAPE, w, ActType::Fp16, PAPER_TOKENS);
         }
     }
     points
@@ -612,6 +662,55 @@ mod tests {
         assert_eq!(int16.id, "asic.lut.uint1.a16.r8k2g4.m4096");
         assert!(int16.describe().contains("act_bits=16"));
         assert!(fp[0].describe().contains("activations=fp"));
+    }
+
+    /// The paper's M2·N64·K4 tile: fp16 × uint1, uint2, uint4 × every FP
+    /// variant on ECP5 and the ASIC proxy, ids ending in `.t2`; every other id
+    /// has no token suffix.
+    #[test]
+    fn the_paper_tile_has_two_tokens_and_only_its_ids_say_so() {
+        let q = quick(&Target::ALL);
+        let tile: Vec<&Point> = q.iter().filter(|p| p.id.ends_with(".t2")).collect();
+        assert_eq!(tile.len(), 2 * 3 * 3);
+        for p in &tile {
+            let Design::Array { config, .. } = &p.design else {
+                panic!("{}", p.id)
+            };
+            assert_eq!(
+                (
+                    config.rows,
+                    config.k_groups,
+                    config.g,
+                    config.tokens,
+                    config.act
+                ),
+                (64, 1, 4, 2, ActType::Fp16),
+                "{}",
+                p.id
+            );
+            assert!(p.describe().contains("tokens=2"), "{}", p.id);
+        }
+        assert!(tile
+            .iter()
+            .any(|p| p.id == "asic.lut.uint1.afp16.r64k1g4.m4096.t2"));
+        assert!(tile
+            .iter()
+            .any(|p| p.id == "ecp5.addsub.uint4.afp16.r64k1g4.m4096.t2"));
+        for p in q.iter().chain(full(&Target::ALL).iter()) {
+            if let Design::Array { config, .. } = &p.design {
+                let suffix =
+                    p.id.rsplit('.')
+                        .next()
+                        .and_then(|s| s.strip_prefix('t'))
+                        .and_then(|s| s.parse::<u32>().ok());
+                assert_eq!(
+                    suffix,
+                    (config.tokens > 1).then_some(config.tokens),
+                    "{}",
+                    p.id
+                );
+            }
+        }
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct Row {
     pub k_groups: u32,
     /// Activations per group.
     pub g: u32,
+    /// Tokens per pass (M).
+    pub tokens: u32,
     /// Longest K held exactly.
     pub max_k: u32,
     /// Multiply-accumulates per busy cycle.
@@ -86,9 +88,13 @@ impl Row {
     pub fn at_main_shape(&self) -> bool {
         (self.rows, self.k_groups, self.g) == MAIN_SHAPE
     }
-    /// `RxKxG` shape label.
+    /// `RxKxG` shape label, `M2·RxKxG` with 2 tokens per pass.
     pub fn shape(&self) -> String {
-        format!("{}x{}x{}", self.rows, self.k_groups, self.g)
+        let tokens = match self.tokens {
+            0 | 1 => String::new(),
+            t => format!("M{t}·"),
+        };
+        format!("{tokens}{}x{}x{}", self.rows, self.k_groups, self.g)
     }
     fn ok(&self) -> bool {
         self.status == "ok"
@@ -125,9 +131,9 @@ pub fn rows(results: &[PointResult]) -> Vec<Row> {
         .map(|r| {
             let res = &r.resources;
             let t = r.point.target;
-            let (variant, weights, act, act_bits, rows, k_groups, g, max_k) = match &r.point.design {
-                Design::Array { variant, config: c } => (variant.to_string(), c.weights.to_string(), Some(c.act), c.act.bits(), c.rows, c.k_groups, c.g, c.max_k),
-                Design::DspCalibration { .. } => ("cal".to_string(), String::new(), None, 0, 0, 0, 0, 0),
+            let (variant, weights, act, act_bits, rows, k_groups, g, max_k, tokens) = match &r.point.design {
+                Design::Array { variant, config: c } => (variant.to_string(), c.weights.to_string(), Some(c.act), c.act.bits(), c.rows, c.k_groups, c.g, c.max_k, c.tokens),
+                Design::DspCalibration { .. } => ("cal".to_string(), String::new(), None, 0, 0, 0, 0, 0, 0),
             };
             let each = dsp_eq.get(&t).copied().unwrap_or(0);
             let missing_eq = t.is_fpga() && res.dsp > 0 && each == 0;
@@ -153,6 +159,7 @@ pub fn rows(results: &[PointResult]) -> Vec<Row> {
                 rows,
                 k_groups,
                 g,
+                tokens,
                 max_k,
                 macs_per_cycle: r.macs_per_cycle,
                 lut4: res.lut4,
@@ -221,6 +228,7 @@ pub fn human_table(rows: &[Row]) -> String {
             a.rows,
             a.k_groups,
             a.g,
+            a.tokens,
             a.variant_enum(),
         )
             .cmp(&(
@@ -231,6 +239,7 @@ pub fn human_table(rows: &[Row]) -> String {
                 b.rows,
                 b.k_groups,
                 b.g,
+                b.tokens,
                 b.variant_enum(),
             ))
     });
@@ -757,14 +766,14 @@ fn ratio_cell(base: Option<&Row>, lut: Option<&Row>) -> String {
     }
 }
 
-/// Same-shape row of a (target, act, weights, variant) at `shape`.
+/// Same-shape row of a (target, act, weights, variant) at `shape` with `tokens` per pass.
 fn at_shape<'a>(
     rows: &'a [Row],
     t: Target,
     act: &str,
     w: &str,
     v: &str,
-    shape: (u32, u32, u32),
+    (shape, tokens): ((u32, u32, u32), u32),
 ) -> Option<&'a Row> {
     rows.iter().find(|r| {
         r.ok()
@@ -772,16 +781,24 @@ fn at_shape<'a>(
             && r.act == act
             && r.weights == w
             && r.variant == v
-            && (r.rows, r.k_groups, r.g) == shape
+            && (r.rows, r.k_groups, r.g, r.tokens) == (shape.0, shape.1, shape.2, tokens)
     })
+}
+
+/// The paper's-tile row of a (target, act, weights, variant): the whole
+/// M2·N64·K4 tile where it was run, else N64·K4 with one token per pass.
+fn at_paper_tile<'a>(rows: &'a [Row], t: Target, act: &str, w: &str, v: &str) -> Option<&'a Row> {
+    use super::points::{PAPER_SHAPE, PAPER_TOKENS};
+    at_shape(rows, t, act, w, v, (PAPER_SHAPE, PAPER_TOKENS))
+        .or_else(|| at_shape(rows, t, act, w, v, (PAPER_SHAPE, 1)))
 }
 
 /// The report's section "FP activations (issue 16)": the targets, the LUT
 /// array against both FP baselines per target (best shape each side, and the
-/// paper's 64×1×4 tile), and the ASIC per-module breakdown of every missed
-/// target's best points.
+/// paper's M2·N64·K4 tile, M1 where no M2 point was run), and the ASIC
+/// per-module breakdown of every missed target's best points.
 pub fn fp_markdown(results: &[PointResult], rows: &[Row]) -> String {
-    use super::points::PAPER_SHAPE;
+    use super::points::{PAPER_SHAPE, PAPER_TOKENS};
     let mut s = String::new();
     if !rows.iter().any(|r| r.float && r.ok()) {
         return s;
@@ -789,7 +806,7 @@ pub fn fp_markdown(results: &[PointResult], rows: &[Row]) -> String {
     let _ = writeln!(s, "## FP activations (issue 16)\n");
     let _ = writeln!(s, "- LUT: the FP LUT array (binary32 table entries and accumulators, one table per group shared by all rows, mirror half by sign flip, weight planes scaled by an exponent add). MAC: the LUT Tensor Core paper's baseline (each weight dequantized to the activation format, an FP multiplier per weight, FP adder tree, FP accumulator). add/sub: our strict baseline (the integer weight times the activation as a sign flip and shift-add, FP adder tree, FP accumulator). All three compute in binary32 with round-to-nearest-even, in the orders of docs/decisions.md §18.");
     let _ = writeln!(s, "- The FP units (adders, multipliers, widening, plane scaling) are synthesized as units of their own (yosys `keep_hierarchy` on every target): a multiplier fed a dequantized narrow weight stays a general FP multiplier, as in a tensor core, and each distinct unit is mapped once.");
-    let _ = writeln!(s, "- The paper's tile is M2·N64·K4; our arrays have no token dimension yet (one GEMV per pass, M = 1), so its tile here is 64 rows × 1 group × g = 4 (N64·K4, M = 1).");
+    let _ = writeln!(s, "- The paper's tile is M2·N64·K4: 64 rows × 1 group × g = 4 with 2 tokens per pass (config field `tokens`; each token has its own tables, reads and accumulators, the weights and their decode are shared). The paper's-tile columns show M2 where it was run (shape `M2·64x1x4`), else the same N64·K4 with one token per pass (`64x1x4`); a pass of M tokens completes M times the MACs.");
     let _ = writeln!(s, "- Throughput as above: LUT rows·k_tile/weight bits per cycle (bit-serial planes), MAC and add/sub rows·k_tile. MAC with DSP blocks is not swept for FP (a DSP block at its measured LUT4 equivalent costs more than a whole FP16 multiplier in logic).");
     let _ = writeln!(s, "- † on iCE40: more than {ICE40_MAX_LUT4} LUT4-eq, larger than any iCE40 (HX8K); the count is yosys's, the design does not fit.\n");
     let _ = writeln!(s, "### Targets (best shape each side)\n");
@@ -807,18 +824,28 @@ pub fn fp_markdown(results: &[PointResult], rows: &[Row]) -> String {
             "### {t}: {} per MAC/cycle, FP activations\n",
             t.area_unit()
         );
-        let _ = writeln!(s, "Best shape each side (shape rows×groups×g), and the same-shape comparison at the paper's {}×{}×{} tile.\n", PAPER_SHAPE.0, PAPER_SHAPE.1, PAPER_SHAPE.2);
-        let _ = writeln!(s, "| act | weights | LUT best | MAC best | adv. | add/sub best | adv. | LUT {p} | MAC {p} | adv. | add/sub {p} | adv. |\n|---|---|---|---|---|---|---|---|---|---|---|---|", p = format_args!("{}×{}×{}", PAPER_SHAPE.0, PAPER_SHAPE.1, PAPER_SHAPE.2));
+        let _ = writeln!(s, "Best shape each side (shape [M·]rows×groups×g), and the same-shape comparison at the paper's tile M{}·N{}·K{} ({}×{}×{} with {} tokens per pass; M1 where no M2 point was run).\n", PAPER_TOKENS, PAPER_SHAPE.0, PAPER_SHAPE.2, PAPER_SHAPE.0, PAPER_SHAPE.1, PAPER_SHAPE.2, PAPER_TOKENS);
+        let _ = writeln!(s, "| act | weights | LUT best | MAC best | adv. | add/sub best | adv. | LUT {p} | MAC {p} | adv. | add/sub {p} | adv. |\n|---|---|---|---|---|---|---|---|---|---|---|---|", p = "paper tile");
         for act in fp_acts() {
             for w in super::points::FP_WEIGHTS.iter().map(|w| w.to_string()) {
                 let b = |v: &str| best(rows, t, &w, &act, &[v]);
-                let p = |v: &str| at_shape(rows, t, &act, &w, v, PAPER_SHAPE);
+                let p = |v: &str| at_paper_tile(rows, t, &act, &w, v);
                 if b("lut").is_none() && b("mac").is_none() && b("addsub").is_none() {
                     continue;
                 }
                 let area = |r: Option<&Row>| {
-                    r.map(|r| format!("{:.1}", r.area_per_mac))
-                        .unwrap_or_else(|| "-".into())
+                    r.map(|r| {
+                        format!(
+                            "{:.1}{}",
+                            r.area_per_mac,
+                            if r.tokens > 1 {
+                                format!(" (M{})", r.tokens)
+                            } else {
+                                " (M1)".to_string()
+                            }
+                        )
+                    })
+                    .unwrap_or_else(|| "-".into())
                 };
                 let _ = writeln!(
                     s,
