@@ -477,6 +477,15 @@ pub fn generate(design: &Design, opts: &TbOptions) -> Result<Testbench, TbError>
              check it with `lutcore sim --config` (bit-exact against the contract's FP reference)"
         )));
     }
+    if cfg.tokens() > 1 {
+        return Err(TbError::Unsupported(format!(
+            "the shipped testbench streams one token per pass, and this array takes {} tokens per \
+             pass (config field tokens): check it with `lutcore sim --config --tokens B` (each \
+             token bit-exact against the reference), or generate the testbench of the same config \
+             without `tokens`",
+            cfg.tokens()
+        )));
+    }
     let (specs, capped) = case_specs(cfg, opts)?;
     let mut rng = SplitMix64(opts.seed);
     let mut v = VectorText::default();
