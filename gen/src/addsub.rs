@@ -74,15 +74,12 @@ fn pe(cfg: &ArrayConfig) -> Module {
         }
         carries.push(minus);
     }
-    for (n, token_terms) in terms.into_iter().enumerate() {
-        accumulate(
-            cfg,
-            &mut m,
-            n,
-            token_terms,
-            carries.clone(),
-            "sum of this beat's terms and carries",
-        );
-    }
+    accumulate(
+        cfg,
+        &mut m,
+        terms,
+        carries,
+        "sum of this beat's terms and carries",
+    );
     m
 }

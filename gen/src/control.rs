@@ -389,12 +389,34 @@ pub fn module(cfg: &ArrayConfig) -> Module {
     m
 }
 
-/// The accumulator register of a PE: `acc_q` takes `acc_d` when `acc_en`.
-pub fn acc_register(acc_en: Expr, acc_q: Expr, acc_d: Expr) -> Item {
-    Item::AlwaysFf {
+/// Token `n`'s accumulator register of a PE and its result: `acc_q` takes
+/// `acc_d` when `acc_en_i`, and token `n`'s field of `result_o` is `result`
+/// (a function of `acc_q`).
+pub fn acc_update(
+    m: &mut Module,
+    cfg: &ArrayConfig,
+    n: usize,
+    acc_q: &Expr,
+    acc_d: Expr,
+    result: Expr,
+) {
+    m.item(Item::AlwaysFf {
         reset: vec![],
-        body: vec![Stmt::If(acc_en, vec![Stmt::Assign(acc_q, acc_d)], vec![])],
-    }
+        body: vec![Stmt::If(
+            e::id("acc_en_i"),
+            vec![Stmt::Assign(acc_q.clone(), acc_d)],
+            vec![],
+        )],
+    });
+    m.assign(
+        crate::token_part(
+            cfg,
+            &e::id("result_o"),
+            n,
+            lutcore_contract::config::RESULT_BITS,
+        ),
+        result,
+    );
 }
 
 /// The first ports of every PE: the clock and the accumulator controls

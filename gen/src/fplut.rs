@@ -17,7 +17,7 @@
 //! Every operation is the one of `lutcore_contract::reference::gemv_fp_lut`,
 //! in its order, so the results are its bits.
 
-use lutcore_contract::config::{ArrayConfig, RESULT_BITS};
+use lutcore_contract::config::ArrayConfig;
 use lutcore_contract::fp::{self as numerics, FpFormat};
 
 use crate::control;
@@ -154,15 +154,7 @@ pub(crate) fn accumulator(
         e::cond(e::id("acc_clear_i"), e::lit(W, 0), acc_q.clone()),
     );
     let acc_d = add(m, units, &format!("{prefix}acc_d"), base, addend, "");
-    m.item(control::acc_register(
-        e::id("acc_en_i"),
-        acc_q.clone(),
-        acc_d,
-    ));
-    m.assign(
-        crate::token_part(cfg, &e::id("result_o"), n, RESULT_BITS),
-        acc_q,
-    );
+    control::acc_update(m, cfg, n, &acc_q, acc_d, acc_q.clone());
 }
 
 fn table_bits(cfg: &ArrayConfig) -> u32 {
@@ -271,20 +263,7 @@ fn precompute(cfg: &ArrayConfig, fmt: FpFormat, units: &Units) -> Module {
         }
         entry_ids.extend(partial);
     }
-    m.comment("");
-    m.comment("Registered tables");
-    let table_q = m.logic("table_q", table_bits(cfg), "all tables of the loaded beat");
-    m.item(Item::AlwaysFf {
-        reset: vec![],
-        body: vec![Stmt::If(
-            load.clone(),
-            vec![Stmt::Assign(
-                table_q.clone(),
-                e::concat(entry_ids.into_iter().rev().collect()),
-            )],
-            vec![],
-        )],
-    });
+    let table_q = lut::register_tables(&mut m, cfg, &load, entry_ids);
     m.comment("");
     m.comment("The running sum(x'), one cycle after the tables: sum(x') of a group is its entry");
     m.comment("with all bits set; the beat's group sums are added as a balanced tree, then to the");

@@ -22,7 +22,7 @@ use crate::control;
 use crate::fp::{self, Unit};
 use crate::fplut::{accumulator, tree, Units};
 use crate::ir::{e, Expr, Item, Module, Port, Stmt};
-use crate::mac::{one_beat_array, pe_ports_with, token_activations};
+use crate::mac::{one_beat_array, pe_ports_with, token_activations, weight_value};
 use crate::GenError;
 
 /// The MAC baseline's processing element.
@@ -245,15 +245,7 @@ fn pe(cfg: &ArrayConfig, fmt: FpFormat, units: &Units, mac: bool) -> Module {
                 weight_bits,
                 "the weight's value, two's complement",
             );
-            let wide = e::zext(code, b, weight_bits);
-            m.assign(
-                w.clone(),
-                if zp == 0 {
-                    wide
-                } else {
-                    e::sub(wide, e::lit(weight_bits, zp as u64))
-                },
-            );
+            m.assign(w.clone(), weight_value(code, b, weight_bits, zp));
             (w, "w_i")
         };
         for (n, (x, p)) in xs.into_iter().zip(ps).enumerate() {

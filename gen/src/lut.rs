@@ -87,6 +87,31 @@ pub fn const_mul(x: Expr, c: u64, width: u32) -> Expr {
     }
 }
 
+/// The registered tables `table_q` of a precompute unit: every group's
+/// entries `entry_ids` (group 0's first) latched on `load`.
+pub(crate) fn register_tables(
+    m: &mut Module,
+    cfg: &ArrayConfig,
+    load: &Expr,
+    entry_ids: Vec<Expr>,
+) -> Expr {
+    m.comment("");
+    m.comment("Registered tables");
+    let table_q = m.logic("table_q", table_bits(cfg), "all tables of the loaded beat");
+    m.item(Item::AlwaysFf {
+        reset: vec![],
+        body: vec![Stmt::If(
+            load.clone(),
+            vec![Stmt::Assign(
+                table_q.clone(),
+                e::concat(entry_ids.into_iter().rev().collect()),
+            )],
+            vec![],
+        )],
+    });
+    table_q
+}
+
 /// The ports of a table precompute unit (one per token).
 pub(crate) struct PrecomputePorts {
     /// `load_i`: latch the tables of the beat.
@@ -227,20 +252,7 @@ fn precompute(cfg: &ArrayConfig) -> Module {
         // Each level shifts the earlier choices up: bit t of k is the sign of x_t, as in the tables.
         entry_ids.extend(partial);
     }
-    m.comment("");
-    m.comment("Registered tables");
-    let table_q = m.logic("table_q", table_bits(cfg), "all tables of the loaded beat");
-    m.item(Item::AlwaysFf {
-        reset: vec![],
-        body: vec![Stmt::If(
-            load.clone(),
-            vec![Stmt::Assign(
-                table_q.clone(),
-                e::concat(entry_ids.into_iter().rev().collect()),
-            )],
-            vec![],
-        )],
-    });
+    let table_q = register_tables(&mut m, cfg, &load, entry_ids);
     m.comment("");
     m.comment("The running sum(x), one cycle after the tables (the table adders and the running");
     m.comment("sum are separate stages); sum(x) of a group is its entry with all bits set.");
@@ -278,8 +290,6 @@ fn precompute(cfg: &ArrayConfig) -> Module {
 
 /// The ports of a LUT PE (integer or floating-point).
 pub(crate) struct PePorts {
-    /// `acc_en_i`.
-    pub acc_en: Expr,
     /// `acc_clear_i`.
     pub acc_clear: Expr,
     /// `finalize_i`: add the correction instead of the weight beat.
@@ -294,8 +304,6 @@ pub(crate) struct PePorts {
     pub entry: Expr,
     /// `corr_i`: every token's correction.
     pub corr: Expr,
-    /// `result_o`: every token's result.
-    pub result: Expr,
 }
 
 /// Declare the ports of a LUT PE of `cfg` whose table entries and
@@ -312,7 +320,7 @@ pub(crate) fn pe_ports(
 ) -> PePorts {
     let (g, groups, tokens) = (cfg.g() as u32, cfg.k_groups() as u32, cfg.tokens() as u32);
     let pb = control::plane_bits(cfg);
-    let (acc_en, acc_clear) = control::pe_control_ports(m, zero);
+    let (_, acc_clear) = control::pe_control_ports(m, zero);
     let finalize = m.port(Port::input(
         "finalize_i",
         1,
@@ -345,9 +353,8 @@ pub(crate) fn pe_ports(
     };
     let entry = m.port(Port::input("entry_i", tokens * groups * ew, &entry_doc));
     let corr = m.port(Port::input("corr_i", tokens * cw, &corr_doc));
-    let result = m.port(Port::output("result_o", tokens * RESULT_BITS, &result_doc));
+    m.port(Port::output("result_o", tokens * RESULT_BITS, &result_doc));
     PePorts {
-        acc_en,
         acc_clear,
         finalize,
         plane,
@@ -355,7 +362,6 @@ pub(crate) fn pe_ports(
         sel,
         entry,
         corr,
-        result,
     }
 }
 
@@ -577,15 +583,8 @@ fn pe(cfg: &ArrayConfig) -> Module {
                 e::add(base, e::cond(ports.finalize.clone(), corr, shifted)),
             );
         }
-        m.item(control::acc_register(
-            ports.acc_en.clone(),
-            acc_q.clone(),
-            acc_d,
-        ));
-        m.assign(
-            crate::token_part(cfg, &ports.result, n, RESULT_BITS),
-            e::sext(e::slice(acc_q.clone(), aw - 1, 1), aw - 1, RESULT_BITS),
-        );
+        let result = e::sext(e::slice(acc_q.clone(), aw - 1, 1), aw - 1, RESULT_BITS);
+        control::acc_update(&mut m, cfg, n, &acc_q, acc_d, result);
         let unused = m.logic(&name("unused_acc_lsb"), 1, "acc is even: bit 0 is always 0");
         m.assign(unused, e::bit(acc_q, 0));
     }

@@ -45,32 +45,45 @@ fn pe(cfg: &ArrayConfig) -> Module {
     for k in 0..kt {
         let xs = token_activations(cfg, &mut m, &act, k, pw);
         let w = m.logic(&format!("w{k}"), pw, "");
-        let code = e::zext(e::part(wgt.clone(), k * b, b), b, pw);
         m.assign(
             w.clone(),
-            if zp == 0 {
-                code
-            } else {
-                e::sub(code, e::lit(pw, zp as u64))
-            },
+            weight_value(e::part(wgt.clone(), k * b, b), b, pw, zp),
         );
-        for (n, x) in xs.into_iter().enumerate() {
-            let p = m.logic(&format!("{}p{k}", crate::token_prefix(cfg, n)), pw, "");
-            m.assign(p.clone(), e::bin(BinOp::Mul, x, w.clone()));
-            products[n].push(p);
-        }
+        token_products(cfg, &mut m, k, xs, (pw, ""), &mut products, |x| {
+            e::bin(BinOp::Mul, x, w.clone())
+        });
     }
-    for (n, token_products) in products.into_iter().enumerate() {
-        accumulate(
-            cfg,
-            &mut m,
-            n,
-            token_products,
-            vec![],
-            "sum of this beat's products",
-        );
-    }
+    accumulate(cfg, &mut m, products, vec![], "sum of this beat's products");
     m
+}
+
+/// The value `code - zp` of a `b`-bit weight code, `width` bits wide.
+pub(crate) fn weight_value(code: Expr, b: u32, width: u32, zp: i32) -> Expr {
+    let wide = e::zext(code, b, width);
+    if zp == 0 {
+        wide
+    } else {
+        e::sub(wide, e::lit(width, zp as u64))
+    }
+}
+
+/// Token `n`'s product `k` of every token: a wire `{tn_}p{k}` (`width` bits,
+/// documented as `doc`) holding `product(x)` of that token's activation
+/// `xs[n]`, appended to `products[n]`.
+fn token_products(
+    cfg: &ArrayConfig,
+    m: &mut Module,
+    k: u32,
+    xs: Vec<Expr>,
+    (width, doc): (u32, &str),
+    products: &mut [Vec<Expr>],
+    product: impl Fn(Expr) -> Expr,
+) {
+    for (n, x) in xs.into_iter().enumerate() {
+        let p = m.logic(&format!("{}p{k}", crate::token_prefix(cfg, n)), width, doc);
+        m.assign(p.clone(), product(x));
+        products[n].push(p);
+    }
 }
 
 /// Activation `k` of every token's K-tile of `act` (a PE's `act_i`), each
@@ -141,23 +154,36 @@ pub(crate) fn pe_ports_with(
     (act, wgt)
 }
 
-/// Token `n`'s adder tree over one beat's `terms` (each `product_bits`
-/// wide) plus one-bit `carries`, and its accumulator, driving token `n`'s
-/// field of `result_o`.
+/// Every token's adder tree over one beat's terms (`terms[n]`, each
+/// `product_bits` wide) plus the one-bit `carries` (shared by the tokens),
+/// and its accumulator, driving its field of `result_o`.
 pub(crate) fn accumulate(
     cfg: &ArrayConfig,
     m: &mut Module,
-    n: usize,
-    terms: Vec<Expr>,
+    terms: Vec<Vec<Expr>>,
     carries: Vec<Expr>,
     what: &str,
 ) {
     let widths = (cfg.product_bits(), cfg.beat_sum_bits(), cfg.acc_bits());
-    accumulate_widths(cfg, m, n, terms, carries, what, widths);
+    accumulate_widths(cfg, m, terms, carries, what, widths);
 }
 
 /// [`accumulate`] with explicit (product, beat sum, accumulator) widths.
 fn accumulate_widths(
+    cfg: &ArrayConfig,
+    m: &mut Module,
+    terms: Vec<Vec<Expr>>,
+    carries: Vec<Expr>,
+    what: &str,
+    widths: (u32, u32, u32),
+) {
+    for (n, token_terms) in terms.into_iter().enumerate() {
+        accumulate_token(cfg, m, n, token_terms, carries.clone(), what, widths);
+    }
+}
+
+/// Token `n`'s part of [`accumulate_widths`].
+fn accumulate_token(
     cfg: &ArrayConfig,
     m: &mut Module,
     n: usize,
@@ -184,14 +210,13 @@ fn accumulate_widths(
             e::sext(beat_sum, bw, aw),
         ),
     );
-    m.item(control::acc_register(
-        e::id("acc_en_i"),
-        acc_q.clone(),
+    control::acc_update(
+        m,
+        cfg,
+        n,
+        &acc_q,
         acc_d,
-    ));
-    m.assign(
-        crate::token_part(cfg, &e::id("result_o"), n, RESULT_BITS),
-        e::sext(acc_q, aw, RESULT_BITS),
+        e::sext(acc_q.clone(), aw, RESULT_BITS),
     );
 }
 
@@ -244,12 +269,12 @@ pub fn int8_modules(cfg: &ArrayConfig) -> Result<Vec<Module>, GenError> {
         let values = (0..kt)
             .rev()
             .map(|k| {
-                let code = e::zext(e::part(e::id(control::WGT_IN), (r * kt + k) * b, b), b, wb);
-                if zp == 0 {
-                    code
-                } else {
-                    e::sub(code, e::lit(wb, zp as u64))
-                }
+                weight_value(
+                    e::part(e::id(control::WGT_IN), (r * kt + k) * b, b),
+                    b,
+                    wb,
+                    zp,
+                )
             })
             .collect();
         m.assign(w.clone(), e::concat(values));
@@ -290,27 +315,19 @@ fn int8_pe(cfg: &ArrayConfig) -> Module {
         let xs = token_activations(cfg, &mut m, &act, k, ab);
         let w = m.logic(&format!("w{k}"), wb, "");
         m.assign(w.clone(), e::part(wgt.clone(), k * wb, wb));
-        for (n, x) in xs.into_iter().enumerate() {
-            let p = m.logic(
-                &format!("{}p{k}", crate::token_prefix(cfg, n)),
-                pw,
-                "signed product, full width",
-            );
-            m.assign(p.clone(), e::bin(BinOp::Mul, signed(x), signed(w.clone())));
-            products[n].push(p);
-        }
+        let doc = (pw, "signed product, full width");
+        token_products(cfg, &mut m, k, xs, doc, &mut products, |x| {
+            e::bin(BinOp::Mul, signed(x), signed(w.clone()))
+        });
     }
-    for (n, token_products) in products.into_iter().enumerate() {
-        accumulate_widths(
-            cfg,
-            &mut m,
-            n,
-            token_products,
-            vec![],
-            "sum of this beat's products",
-            (pw, bw, RESULT_BITS),
-        );
-    }
+    accumulate_widths(
+        cfg,
+        &mut m,
+        products,
+        vec![],
+        "sum of this beat's products",
+        (pw, bw, RESULT_BITS),
+    );
     m
 }
 
