@@ -673,6 +673,10 @@ mod tests {
         for _ in 0..100_000 {
             let bits = rng.gen_range(54..=127);
             cases.push(rng.gen::<i128>() >> (128 - bits));
+            // An exact tie at 24 significant bits, both neighbours' parities.
+            let s = rng.gen_range(31..=103);
+            let kept = rng.gen_range(1i128 << 23..1 << 24);
+            cases.push(-((2 * kept + 1) << (s - 1)));
         }
         for v in cases {
             for frac in [0u32, 24, 64, 100] {
