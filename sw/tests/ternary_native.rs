@@ -4,6 +4,8 @@
 
 use std::ops::Range;
 
+mod common;
+
 use lutcore_contract::reference::gemv_plain;
 use lutcore_contract::testing::{
     random_activations, random_weights, reference_gemm, seed_from_env,
@@ -208,9 +210,8 @@ fn errors_are_reported() {
 #[ignore]
 fn bench_8640x3200() {
     use std::time::Instant;
-    let (m, k) = (8640, 3200);
-    let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let w = random_weights(&mut rng, WeightType::Ternary, m, k, false);
+    let (mut rng, w) = common::bench_matrix();
+    let (m, k) = (w.rows(), w.cols());
     let p = TernaryNativeWeights::pack(&w).unwrap();
     println!(
         "packed weight bytes: {} ({:.3} bits/weight)",
