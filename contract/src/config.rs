@@ -565,6 +565,13 @@ impl ArrayConfig {
     pub fn act_beat_bits(&self) -> u32 {
         (self.k_tile() as u32) * self.act_bits()
     }
+    /// Address bits of a buffer that holds one pass's activation beats at
+    /// `max_k` (a beat per K-tile): `ceil(log2(ceil(max_k / k_tile)))`, at
+    /// least 1. The FPGA boards' activation RAM is this deep (`ACT_AW`).
+    pub fn act_addr_bits(&self) -> u32 {
+        let beats = self.max_k().div_ceil(self.k_tile()).max(2);
+        beats.next_power_of_two().trailing_zeros()
+    }
     /// Width of one weight beat.
     pub fn weight_beat_bits(&self) -> u32 {
         let per_row = self.k_tile() as u32
