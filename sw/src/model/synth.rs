@@ -41,26 +41,11 @@ impl SynthShape {
     /// The named shapes: `tiny` (tests), `700m` and `3b` (BitNet b1.58
     /// reproductions, llama.cpp `bitnet`), `2b4t` (BitNet-b1.58-2B-4T).
     pub fn named(name: &str) -> Option<SynthShape> {
-        // The BitNet b1.58 reproductions: llama's SentencePiece vocabulary and
-        // RoPE base, as many key/value heads as query heads.
-        let bitnet = |name: &str, hidden, ffn, layers, heads, ternary| SynthShape {
-            name: name.into(),
-            arch: "bitnet",
-            hidden,
-            ffn,
-            layers,
-            heads,
-            kv_heads: heads,
-            vocab: 32002,
-            rope_theta: 1e4,
-            ternary,
-            tokenizer: "spm",
-        };
         Some(match name {
-            "tiny" => bitnet("tiny", 256, 768, 2, 4, GgmlType::TQ2_0),
-            "700m" => bitnet("700m", 1536, 4096, 24, 16, GgmlType::TQ2_0),
+            "tiny" => SynthShape::tiny(),
+            "700m" => SynthShape::bitnet("700m", 1536, 4096, 24, 16, GgmlType::TQ2_0),
             // 3200 and 8640 are not multiples of 256: TQ1_0/TQ2_0 cannot hold them.
-            "3b" => bitnet("3b", 3200, 8640, 26, 32, GgmlType::I2S),
+            "3b" => SynthShape::bitnet("3b", 3200, 8640, 26, 32, GgmlType::I2S),
             "2b4t" => SynthShape {
                 name: "2b4t".into(),
                 arch: "bitnet-b1.58",
@@ -76,6 +61,37 @@ impl SynthShape {
             },
             _ => return None,
         })
+    }
+
+    /// The `tiny` shape: hidden 256, FFN 768, 2 layers, 4 heads, TQ2_0 (tests
+    /// start from it and shrink the FFN or the vocabulary).
+    pub fn tiny() -> SynthShape {
+        SynthShape::bitnet("tiny", 256, 768, 2, 4, GgmlType::TQ2_0)
+    }
+
+    /// A BitNet b1.58 reproduction's shape: llama's SentencePiece vocabulary
+    /// and RoPE base, as many key/value heads as query heads.
+    fn bitnet(
+        name: &str,
+        hidden: usize,
+        ffn: usize,
+        layers: usize,
+        heads: usize,
+        ternary: GgmlType,
+    ) -> SynthShape {
+        SynthShape {
+            name: name.into(),
+            arch: "bitnet",
+            hidden,
+            ffn,
+            layers,
+            heads,
+            kv_heads: heads,
+            vocab: 32002,
+            rope_theta: 1e4,
+            ternary,
+            tokenizer: "spm",
+        }
     }
 
     /// Names accepted by [`SynthShape::named`].
