@@ -215,7 +215,6 @@ fn errors_are_reported() {
 #[test]
 #[ignore]
 fn bench_8640x3200() {
-    use std::time::Instant;
     let (mut rng, w) = common::bench_matrix();
     let (m, k) = (w.rows(), w.cols());
     let packed = PrefillWeights::pack(&w).unwrap();
@@ -237,11 +236,7 @@ fn bench_8640x3200() {
             let x = random_activations(&mut rng, n * k, false);
             let mut out = vec![0i32; n * m];
             let mut times: Vec<f64> = (0..25)
-                .map(|_| {
-                    let t = Instant::now();
-                    g.gemm(&x, n, &mut out).unwrap();
-                    t.elapsed().as_secs_f64() * 1e6
-                })
+                .map(|_| common::micros(|| g.gemm(&x, n, &mut out).unwrap()))
                 .collect();
             times.sort_by(f64::total_cmp);
             let bound = (m * k * n) as f64 / (64.0 * mhz);

@@ -1,6 +1,8 @@
-//! Shared by the sw crate's kernel tests: the bit-exactness verdict and the
-//! benchmark matrix.
+//! Shared by the sw crate's kernel tests: the bit-exactness verdict, the
+//! benchmark matrix and its timer.
 #![allow(dead_code)] // each test binary uses its own part
+
+use std::time::Instant;
 
 use lutcore_contract::testing::random_weights;
 use lutcore_contract::{WeightMatrix, WeightType};
@@ -20,6 +22,13 @@ pub fn assert_gemm_eq(out: &[i32], want: &[i32], rows: usize, what: &str) {
             want[i]
         );
     }
+}
+
+/// Microseconds `f` takes.
+pub fn micros(f: impl FnOnce()) -> f64 {
+    let t = Instant::now();
+    f();
+    t.elapsed().as_secs_f64() * 1e6
 }
 
 /// The timing tests' matrix: ternary 8640×3200 (BitNet 3B's FFN down
