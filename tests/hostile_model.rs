@@ -424,36 +424,20 @@ fn run_and_logits_flags() {
         &["context length is 64", "shorten the prompt"],
     );
     // Token ids past the vocabulary (320 rows: ids 0..=319); more tokens than the context.
-    refuses(
+    logits_refuses(
         d,
-        &["logits", "-m", m, "--tokens", "1,2,320", "--out", "x.bin"],
+        m,
+        "1,2,320",
+        "x.bin",
         &["--tokens", "token 320", "entry 2", "0..=319"],
     );
-    refuses(
-        d,
-        &[
-            "logits",
-            "-m",
-            m,
-            "--tokens",
-            "4294967295",
-            "--out",
-            "x.bin",
-        ],
-        &["token 4294967295"],
-    );
+    logits_refuses(d, m, "4294967295", "x.bin", &["token 4294967295"]);
     let p = fx.set("ctx4.gguf", "bitnet.context_length", MetadataValue::U32(4));
-    refuses(
+    logits_refuses(
         d,
-        &[
-            "logits",
-            "-m",
-            &p,
-            "--tokens",
-            "1,2,3,4,5",
-            "--out",
-            "x.bin",
-        ],
+        &p,
+        "1,2,3,4,5",
+        "x.bin",
         &["--tokens has 5 tokens", "context length 4"],
     );
     assert!(!d.join("x.bin").exists(), "a refused run wrote its output");
@@ -474,91 +458,47 @@ fn paths_of_models_and_outputs() {
         &["run", "-m", "missing.gguf"],
         &["missing.gguf", "does not exist"],
     );
-    refuses(
+    logits_refuses(
         d,
-        &[
-            "logits",
-            "-m",
-            "/dev/null",
-            "--tokens",
-            "1",
-            "--out",
-            "x.bin",
-        ],
+        "/dev/null",
+        "1",
+        "x.bin",
         &["/dev/null", "not a regular file"],
     );
     // --out the model itself, through another spelling, a symlink and a hard link.
-    refuses(
-        d,
-        &["logits", "-m", m, "--tokens", "1", "--out", m],
-        &["same file", "-m/--model"],
-    );
-    refuses(
-        d,
-        &[
-            "logits",
-            "-m",
-            "base.gguf",
-            "--tokens",
-            "1",
-            "--out",
-            "./sub/../base.gguf",
-        ],
-        &["same file"],
-    );
+    logits_refuses(d, m, "1", m, &["same file", "-m/--model"]);
+    logits_refuses(d, "base.gguf", "1", "./sub/../base.gguf", &["same file"]);
     std::os::unix::fs::symlink(&fx.base, d.join("link.gguf")).unwrap();
-    refuses(
-        d,
-        &["logits", "-m", m, "--tokens", "1", "--out", "link.gguf"],
-        &["same file"],
-    );
+    logits_refuses(d, m, "1", "link.gguf", &["same file"]);
     std::fs::hard_link(&fx.base, d.join("hard.gguf")).unwrap();
-    refuses(
-        d,
-        &["logits", "-m", "hard.gguf", "--tokens", "1", "--out", m],
-        &["same file"],
-    );
+    logits_refuses(d, "hard.gguf", "1", m, &["same file"]);
     assert_eq!(
         std::fs::read(&fx.base).unwrap(),
         before,
         "the model was modified"
     );
     // --out in a directory that cannot be made (a file in the way), a directory, a device.
-    refuses(
+    logits_refuses(
         d,
-        &[
-            "logits",
-            "-m",
-            m,
-            "--tokens",
-            "1",
-            "--out",
-            "base.gguf/x.bin",
-        ],
+        m,
+        "1",
+        "base.gguf/x.bin",
         &["base.gguf is a file, not a folder"],
     );
-    refuses(
+    logits_refuses(d, m, "1", d.to_str().unwrap(), &["--out", "is a directory"]);
+    logits_refuses(
         d,
-        &[
-            "logits",
-            "-m",
-            m,
-            "--tokens",
-            "1",
-            "--out",
-            d.to_str().unwrap(),
-        ],
-        &["--out", "is a directory"],
-    );
-    refuses(
-        d,
-        &["logits", "-m", m, "--tokens", "1", "--out", "/dev/null"],
+        m,
+        "1",
+        "/dev/null",
         &["--out /dev/null", "not a regular file"],
     );
     // A directory nobody can write to, even root (procfs).
-    refuses(
+    logits_refuses(
         d,
-        &["logits", "-m", m, "--tokens", "1", "--out", "/proc/l.bin"],
+        m,
+        "1",
+        "/proc/l.bin",
         &[
             "--out /proc/l.bin",
             "cannot create a file in /proc",
@@ -573,6 +513,16 @@ fn paths_of_models_and_outputs() {
     assert_eq!(
         std::fs::metadata(d.join("new/dir/l.bin")).unwrap().len(),
         320 * 4
+    );
+}
+
+/// `lutcore logits -m MODEL --tokens TOKENS --out OUT` in `dir` must be refused
+/// with a message holding each of `expect` ([`refuses`]).
+fn logits_refuses(dir: &Path, model: &str, tokens: &str, out: &str, expect: &[&str]) {
+    refuses(
+        dir,
+        &["logits", "-m", model, "--tokens", tokens, "--out", out],
+        expect,
     );
 }
 
