@@ -53,11 +53,11 @@ impl<P: PartialOrd> Eq for Candidate<P> {}
 /// the whole text as one), then the adjacent pair whose
 /// `priority(joined, first_len)` is highest merged, again and again; a pair
 /// with `None` never merges.
-pub(super) fn merge<'t, P: PartialOrd>(
-    text: &'t str,
+pub(super) fn merge<P: PartialOrd>(
+    text: &str,
     whole: bool,
     priority: impl Fn(&str, usize) -> Option<P>,
-) -> Vec<&'t str> {
+) -> Vec<&str> {
     let mut symbols: Vec<Symbol> = Vec::with_capacity(text.len());
     if whole {
         symbols.push(Symbol {
