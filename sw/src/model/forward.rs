@@ -311,6 +311,7 @@ struct Scratch {
 impl<'m> Session<'m> {
     /// A new session with an empty cache.
     pub fn new(model: &'m Model, threads: usize) -> Self {
+        super::heap::keep_buffers();
         let l = model.config.layers;
         Session {
             model,
