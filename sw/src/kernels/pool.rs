@@ -85,12 +85,18 @@ const SLOWER_ABS: Duration = Duration::from_micros(20);
 const SOLO_MIN: u32 = 16;
 const SOLO_MAX: u32 = 1024;
 
-/// Chunk size while claiming: `max(grain, left / (GUIDED · threads))`.
-/// Every chunk restarts the kernels' weight streams from cold; with weights
-/// from DRAM (8640×3200 ternary GEMV, 2 threads, the worker mostly
-/// napping) GUIDED = 4 took 1.18× the 1-thread time, 2 took 1.15×, 1 took
-/// 1.06× (in-process alternation, load 8).
-const GUIDED: usize = 1;
+/// Chunk size while claiming: `max(grain, left / (div · threads))`, with
+/// `div` = `CALLER_DIV` for the caller and `WORKER_DIV` for a worker.
+/// Every chunk restarts the kernels' weight streams from cold, so the caller
+/// claims large chunks: with weights from DRAM (8640×3200 ternary GEMV, 2
+/// threads, the worker mostly napping) a divisor of 4 took 1.18× the
+/// 1-thread time, 2 took 1.15×, 1 took 1.06× (in-process alternation, load
+/// 8). A worker claims small ones: a chunk it holds while descheduled is
+/// what the caller waits for (decoding at 2 threads, load 5: 35–37
+/// tokens/s with workers claiming half the work left, against 40–60 for
+/// main's 1/8).
+const CALLER_DIV: usize = 1;
+const WORKER_DIV: usize = 4;
 
 /// `next` word: epoch in the high 32 bits, next unclaimed unit in the low 32.
 const POS_BITS: u32 = 32;
@@ -277,7 +283,7 @@ impl SpinPool {
             units: 0,
         };
         // Spinning and napping workers join by themselves (see `NAP`).
-        while let Some(c) = claim(s, epoch) {
+        while let Some(c) = claim(s, epoch, CALLER_DIV) {
             mine.run(s, f, c);
         }
         let t_wait = Instant::now();
@@ -345,11 +351,11 @@ impl Mine {
     }
 }
 
-/// Claim the next chunk of job `epoch`: `max(grain, left / (GUIDED·threads))`
+/// Claim the next chunk of job `epoch`: `max(grain, left / (div·threads))`
 /// units cut at `units`, so chunks shrink towards the end of the job and the
 /// threads finish within about one `grain` of each other. `None` when the
 /// job has no unclaimed unit left or is no longer the current one.
-fn claim(s: &Shared, epoch: u32) -> Option<Range<usize>> {
+fn claim(s: &Shared, epoch: u32, div: usize) -> Option<Range<usize>> {
     let mut w = s.next.load(Ordering::Acquire);
     loop {
         let (e, c) = unpack(w);
@@ -362,7 +368,7 @@ fn claim(s: &Shared, epoch: u32) -> Option<Range<usize>> {
             return None;
         }
         let grain = slot.grain.load(Ordering::Relaxed);
-        let end = (c + grain.max((units - c) / (GUIDED * s.threads))).min(units);
+        let end = (c + grain.max((units - c) / (div * s.threads))).min(units);
         match s
             .next
             .compare_exchange_weak(w, pack(epoch, end), Ordering::AcqRel, Ordering::Acquire)
@@ -519,7 +525,7 @@ fn worker(s: &Shared) {
         #[cfg(test)]
         test_stall(s, false);
         while let Some(c) = (!on_callers_cpu(s, &home))
-            .then(|| claim(s, epoch))
+            .then(|| claim(s, epoch, WORKER_DIV))
             .flatten()
         {
             #[cfg(test)]
