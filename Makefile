@@ -124,7 +124,9 @@ bench-threads: build
 # 700M synthetic file, beside llama.cpp's when bench/parity/run.sh's venv exists,
 # 10 alternating rounds, plus decode with a busy loop on core 0;
 # build/bench/prompt.json. BENCH_PROMPT_ARGS adds options (--help lists them).
-PROMPT_PY := $(firstword $(wildcard build/parity-venv/bin/python) python3)
+# PARITY_VENV: the venv with llama-cpp-python (bench/parity/run.sh's variable).
+PARITY_VENV ?= build/parity-venv
+PROMPT_PY := $(firstword $(wildcard $(PARITY_VENV)/bin/python) python3)
 .PHONY: bench-prompt
 bench-prompt: build
 	@[ -s build/models/700m.gguf ] || { mkdir -p build/models && $(LUTCORE) model synth --shape 700m --out build/models/700m.gguf; }

@@ -18,6 +18,11 @@
 //!   is late or slow simply claims fewer. The caller always works and takes
 //!   whatever nobody else has claimed; only a chunk a worker has already
 //!   claimed is ever waited for.
+//! * **Never on the caller's core.** A worker that finds itself on the
+//!   core of the job's caller (the scheduler of a loaded machine put them
+//!   together for every job) moves to another of its cores before it claims
+//!   anything; jobs never wake a worker (a woken thread often ran on the
+//!   caller's core in its place), napping workers join by themselves.
 //! * **No spinning on a busy core.** A worker that notices it was descheduled
 //!   while spinning (a gap in its own clock readings) stops spinning for
 //!   [`CALM`]: it naps instead, so it neither burns the other program's core
@@ -31,7 +36,7 @@
 
 use std::cell::UnsafeCell;
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -42,20 +47,21 @@ use std::time::{Duration, Instant};
 const SPIN: Duration = Duration::from_micros(200);
 
 /// After spinning, an idle worker naps `NAP` at a time until `NAP_FOR`
-/// after its last job, and only then parks (whose wake-up costs the caller
-/// a system call, see [`WAKE_WORTH`]).
+/// after its last job, then `LONG_NAP` at a time until `PARK_AFTER`, and
+/// only then parks. A job never wakes a worker itself: on a loaded machine
+/// the woken thread was often placed on the caller's own core and ran there
+/// in its place (8640×3200 ternary, 2 threads, cold, load 8: jobs of
+/// 0.56–9 ms after the wake-up call, against 0.27 ms alone), and the
+/// system call alone cost the caller 30–40 µs. A napping worker joins a job
+/// by itself when its nap ends; until then the caller works alone.
 const NAP: Duration = Duration::from_micros(50);
 const NAP_FOR: Duration = Duration::from_millis(20);
+const LONG_NAP: Duration = Duration::from_millis(1);
+const PARK_AFTER: Duration = Duration::from_secs(1);
 
 /// A parked worker wakes by itself after this long (a safety net only: the
-/// caller unparks the workers it needs).
+/// caller unparks parked workers once a job has finished).
 const PARK_FOR: Duration = Duration::from_millis(50);
-
-/// Work (left in a job) for which the caller wakes parked workers: the
-/// wake-up syscall alone cost the caller 30–40 µs on the 2-vCPU virtual
-/// machines this was measured on (`lutcore bench gemv`, 1000x1000 at 2
-/// threads, cold: 67–78 µs with an unconditional wake, 38–40 without).
-const WAKE_WORTH: Duration = Duration::from_micros(100);
 
 /// A gap this long between two clock readings of a spinning worker (normally
 /// a few µs apart) means the worker was descheduled: its core is shared.
@@ -79,8 +85,18 @@ const SLOWER_ABS: Duration = Duration::from_micros(20);
 const SOLO_MIN: u32 = 16;
 const SOLO_MAX: u32 = 1024;
 
-/// Chunk size while claiming: `max(grain, left / (GUIDED · threads))`.
-const GUIDED: usize = 4;
+/// Chunk size while claiming: `max(grain, left / (div · threads))`, with
+/// `div` = `CALLER_DIV` for the caller and `WORKER_DIV` for a worker.
+/// Every chunk restarts the kernels' weight streams from cold, so the caller
+/// claims large chunks: with weights from DRAM (8640×3200 ternary GEMV, 2
+/// threads, the worker mostly napping) a divisor of 4 took 1.18× the
+/// 1-thread time, 2 took 1.15×, 1 took 1.06× (in-process alternation, load
+/// 8). A worker claims small ones: a chunk it holds while descheduled is
+/// what the caller waits for (decoding at 2 threads, load 5: 35–37
+/// tokens/s with workers claiming half the work left, against 40–60 for
+/// main's 1/8).
+const CALLER_DIV: usize = 1;
+const WORKER_DIV: usize = 4;
 
 /// `next` word: epoch in the high 32 bits, next unclaimed unit in the low 32.
 const POS_BITS: u32 = 32;
@@ -124,6 +140,8 @@ struct Shared {
     sleepers: AtomicUsize,
     /// Nanoseconds after `origin` until which workers do not spin.
     calm_until: AtomicU64,
+    /// The core the caller of the current job was on ([`current_cpu`]).
+    caller_cpu: AtomicU32,
     origin: Instant,
     /// Test hook: a worker stalls as described (see `tests`).
     #[cfg(test)]
@@ -185,6 +203,7 @@ impl SpinPool {
             shutdown: AtomicBool::new(false),
             sleepers: AtomicUsize::new(0),
             calm_until: AtomicU64::new(0),
+            caller_cpu: AtomicU32::new(NO_CPU),
             origin: Instant::now(),
             #[cfg(test)]
             stall: Mutex::new(None),
@@ -224,10 +243,13 @@ impl SpinPool {
     pub fn run_chunks(&self, units: usize, grain: usize, f: &(dyn Fn(Range<usize>) + Sync)) {
         let s = &*self.shared;
         let grain = grain.max(1);
+        // Alone, the caller runs the whole job as one chunk: exactly the
+        // 1-thread path of every caller (one pass over the weights, whose
+        // prefetch runs on from row block to row block), never a slower one.
         let serial = || {
-            (0..units)
-                .step_by(grain)
-                .for_each(|c| f(c..(c + grain).min(units)))
+            if units > 0 {
+                f(0..units)
+            }
         };
         if s.threads == 1 || units <= grain || units as u64 > POS_MASK {
             return serial();
@@ -254,31 +276,14 @@ impl SpinPool {
         // load: either it sees the new job, or we see it as a sleeper.
         s.next.store(pack(epoch, 0), Ordering::SeqCst);
         let sleepers = s.sleepers.load(Ordering::SeqCst) != 0;
+        s.caller_cpu.store(current_cpu(), Ordering::Relaxed);
         let mut mine = Mine {
             panic: None,
             busy: Duration::ZERO,
             units: 0,
         };
-        if sleepers {
-            // Spinning and napping workers join by themselves; parked ones are
-            // woken only if the work left (timed on our first chunk) is worth it.
-            if let Some(c) = claim(s, epoch) {
-                let len = c.len();
-                mine.run(s, f, c);
-                let (e, pos) = unpack(s.next.load(Ordering::Relaxed));
-                let left = if e == epoch {
-                    units.saturating_sub(pos)
-                } else {
-                    0
-                };
-                if mine.busy.mul_f64(left as f64 / len as f64) >= WAKE_WORTH {
-                    for h in &self.handles {
-                        h.thread().unpark();
-                    }
-                }
-            }
-        }
-        while let Some(c) = claim(s, epoch) {
+        // Spinning and napping workers join by themselves (see `NAP`).
+        while let Some(c) = claim(s, epoch, CALLER_DIV) {
             mine.run(s, f, c);
         }
         let t_wait = Instant::now();
@@ -291,6 +296,13 @@ impl SpinPool {
         }
         // SAFETY: every chunk has returned; nobody can claim from this job.
         unsafe { *slot.f.get() = None };
+        if sleepers {
+            // Parked workers (idle for `PARK_AFTER`) nap again from now on,
+            // ready for the next job; this one is done.
+            for h in &self.handles {
+                h.thread().unpark();
+            }
+        }
         // Slower than the caller alone? (Its time per unit includes sharing
         // memory bandwidth with the workers, so the estimate errs towards
         // "not slower".)
@@ -339,11 +351,11 @@ impl Mine {
     }
 }
 
-/// Claim the next chunk of job `epoch`: `max(grain, left / (GUIDED·threads))`
+/// Claim the next chunk of job `epoch`: `max(grain, left / (div·threads))`
 /// units cut at `units`, so chunks shrink towards the end of the job and the
 /// threads finish within about one `grain` of each other. `None` when the
 /// job has no unclaimed unit left or is no longer the current one.
-fn claim(s: &Shared, epoch: u32) -> Option<Range<usize>> {
+fn claim(s: &Shared, epoch: u32, div: usize) -> Option<Range<usize>> {
     let mut w = s.next.load(Ordering::Acquire);
     loop {
         let (e, c) = unpack(w);
@@ -356,7 +368,7 @@ fn claim(s: &Shared, epoch: u32) -> Option<Range<usize>> {
             return None;
         }
         let grain = slot.grain.load(Ordering::Relaxed);
-        let end = (c + grain.max((units - c) / (GUIDED * s.threads))).min(units);
+        let end = (c + grain.max((units - c) / (div * s.threads))).min(units);
         match s
             .next
             .compare_exchange_weak(w, pack(epoch, end), Ordering::AcqRel, Ordering::Acquire)
@@ -367,7 +379,99 @@ fn claim(s: &Shared, epoch: u32) -> Option<Range<usize>> {
     }
 }
 
+/// [`current_cpu`] when it is not known.
+const NO_CPU: u32 = u32::MAX;
+
+/// The core this thread runs on, or [`NO_CPU`]: the processor id Linux keeps
+/// in `TSC_AUX` (`rdtscp`, ~30 cycles; what `getcpu` reads).
+fn current_cpu() -> u32 {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    {
+        use std::sync::OnceLock;
+        static HAS_RDTSCP: OnceLock<bool> = OnceLock::new();
+        // CPUID leaf 0x8000_0001, EDX bit 27: RDTSCP.
+        let has = || {
+            // The extended leaf is checked against the highest one supported first.
+            let max = std::arch::x86_64::__cpuid(0x8000_0000).eax;
+            max >= 0x8000_0001 && std::arch::x86_64::__cpuid(0x8000_0001).edx & (1 << 27) != 0
+        };
+        if *HAS_RDTSCP.get_or_init(has) {
+            let mut aux = 0u32;
+            // SAFETY: the CPU supports `rdtscp` (checked above).
+            unsafe { std::arch::x86_64::__rdtscp(&mut aux) };
+            return aux & 0xfff;
+        }
+    }
+    NO_CPU
+}
+
+/// Whether this worker shares a core with the job's caller: then it would
+/// only take turns with the caller (and hold chunks while preempted). It
+/// moves to another core of its original affinity ([`Home::avoid`]); if it
+/// cannot, it leaves the job to the caller and stops spinning for [`CALM`].
+fn on_callers_cpu(s: &Shared, home: &Home) -> bool {
+    let (me, caller) = (current_cpu(), s.caller_cpu.load(Ordering::Relaxed));
+    if me == NO_CPU || me != caller {
+        return false;
+    }
+    if home.avoid(caller) && current_cpu() != caller {
+        return false;
+    }
+    s.set_calm();
+    true
+}
+
+/// A worker's original set of allowed cores, from which it excludes the
+/// caller's core when the scheduler put both on one (on a loaded machine it
+/// did so for every job: the 2-thread GEMV then ran on one core, slower
+/// than one thread).
+struct Home {
+    #[cfg(target_os = "linux")]
+    set: Option<libc::cpu_set_t>,
+}
+
+impl Home {
+    fn get() -> Home {
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: a zeroed cpu_set_t is a valid empty set; the size passed
+            // is the set's size; pid 0 is the calling thread.
+            let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+            let ok = unsafe {
+                libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set)
+            } == 0;
+            Home {
+                set: ok.then_some(set),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        Home {}
+    }
+
+    /// Restrict this thread to its original cores but `cpu` (the kernel
+    /// migrates it at once); false if that leaves no core or fails.
+    fn avoid(&self, cpu: u32) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Some(mut set) = self.set {
+            let cpu = cpu as usize;
+            // SAFETY: CPU_* index within the set (checked against its bit
+            // size); the size passed is the set's size; pid 0 is this thread.
+            unsafe {
+                if cpu < 8 * std::mem::size_of::<libc::cpu_set_t>() {
+                    libc::CPU_CLR(cpu, &mut set);
+                }
+                return libc::CPU_COUNT(&set) > 0
+                    && libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+                        == 0;
+            }
+        }
+        let _ = cpu;
+        false
+    }
+}
+
 fn worker(s: &Shared) {
+    let home = Home::get();
     let mut seen = 0u32;
     loop {
         let idle_from = Instant::now();
@@ -393,10 +497,11 @@ fn worker(s: &Shared) {
             };
             if idle < spin_for {
                 std::hint::spin_loop();
-            } else if idle < NAP_FOR {
-                // Short naps: the worker notices a job within ~NAP without the
-                // caller paying for a wake-up call, and uses next to no CPU.
-                std::thread::sleep(NAP);
+            } else if idle < PARK_AFTER {
+                // Naps: the worker notices a job within ~NAP (later, ~LONG_NAP)
+                // without the caller paying for a wake-up call, and uses next
+                // to no CPU.
+                std::thread::sleep(if idle < NAP_FOR { NAP } else { LONG_NAP });
                 spin_for = if s.calm() { Duration::ZERO } else { spin_for };
                 last = Instant::now();
                 spins = 63; // read the clock on the next turn
@@ -419,7 +524,10 @@ fn worker(s: &Shared) {
         seen = epoch;
         #[cfg(test)]
         test_stall(s, false);
-        while let Some(c) = claim(s, epoch) {
+        while let Some(c) = (!on_callers_cpu(s, &home))
+            .then(|| claim(s, epoch, WORKER_DIV))
+            .flatten()
+        {
             #[cfg(test)]
             test_stall(s, true);
             let len = c.len();
@@ -669,7 +777,9 @@ mod tests {
     fn a_panicking_chunk_is_reported() {
         let pool = SpinPool::new(2).unwrap();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            pool.run_chunks(8, 1, &|c| assert!(c.start != 5, "chunk 5 fails"))
+            pool.run_chunks(8, 1, &|c| {
+                assert!(!c.contains(&5), "the chunk of unit 5 fails")
+            })
         }));
         assert!(r.is_err());
         let n = AtomicUsize::new(0);

@@ -426,6 +426,7 @@ unsafe fn run_avx2(
     rb: Range<usize>,
     acc: &mut [i32],
 ) {
+    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
     let pairs = lay.supersteps() * GROUPS_PER_SUPERSTEP / 2;
     assert_eq!(tables.len(), n * pairs * 2);
     let nrb = rb.len();
@@ -446,6 +447,16 @@ unsafe fn run_avx2(
             .as_ptr()
             .wrapping_add(lay.record_offset(c, rb.start, 0) + ahead)
     };
+    // The stream's first PREFETCH_BYTES, which no superstep prefetches: a
+    // thread of a pool job runs many short calls (a few row blocks each),
+    // and each would start on a cold miss per cache line.
+    for at in (0..PREFETCH_BYTES.min(run_len(0))).step_by(64) {
+        let p = bytes
+            .as_ptr()
+            .wrapping_add(lay.record_offset(0, rb.start, 0) + at);
+        // A prefetch never faults, whatever the address.
+        _mm_prefetch::<_MM_HINT_T0>(p.cast());
+    }
     for c in 0..lay.chunks() {
         let ssr = lay.chunk_supersteps(c);
         let nss = ssr.len();

@@ -311,6 +311,7 @@ struct Scratch {
 impl<'m> Session<'m> {
     /// A new session with an empty cache.
     pub fn new(model: &'m Model, threads: usize) -> Self {
+        super::heap::keep_buffers();
         let l = model.config.layers;
         Session {
             model,
@@ -542,14 +543,12 @@ mod tests {
         let best = *Isa::available().last().unwrap();
         let model = |isa| Model::load(&path, &IsaBackend(isa), |_, _| {}).unwrap();
         let (mg, mb) = (model(Isa::Generic), model(best));
-        let paths = [
-            SimdPath::TernaryNative,
-            SimdPath::Quantize,
-            SimdPath::F32,
-            SimdPath::F16Dot,
-            SimdPath::Int8Dot,
-            SimdPath::Prefill,
-        ];
+        // Every path but the bit-plane LUT kernel (the model's ternary
+        // matrices use the native scheme).
+        let paths: Vec<SimdPath> = SimdPath::ALL
+            .into_iter()
+            .filter(|&p| p != SimdPath::LutGemm)
+            .collect();
 
         // The first layer's q/k/v projections of the same input: integer code only.
         let (g, b) = (

@@ -13,6 +13,7 @@
 pub mod f32ops;
 pub mod forward;
 pub mod head;
+mod heap;
 pub mod kv_cache;
 mod par;
 pub mod quant;
