@@ -1059,6 +1059,7 @@ mod tests {
             weights: lutcore_contract::WeightType::Ternary,
             act: lutcore_contract::ActType::Int8,
             max_k: 1024,
+            accumulate: lutcore_contract::Accumulate::Fp32,
         };
         args_for(dir, &raw, extra)
     }
@@ -1175,6 +1176,7 @@ mod tests {
             weights: lutcore_contract::WeightType::Ternary,
             act: lutcore_contract::ActType::Fp16,
             max_k: 1024,
+            accumulate: lutcore_contract::Accumulate::Fp32,
         };
         let a = args_for(
             tmp.path(),

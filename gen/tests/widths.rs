@@ -52,6 +52,7 @@ fn widths_hold_the_exact_worst_case_for_every_config_in_a_grid() {
                                 weights,
                                 act: lutcore_contract::ActType::int(act_bits).expect("8 or 16"),
                                 max_k,
+                                accumulate: lutcore_contract::Accumulate::Fp32,
                             };
                             let Ok(cfg) = raw.validate() else { continue };
                             checked += 1;

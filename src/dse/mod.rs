@@ -346,6 +346,7 @@ mod tests {
             weights: WeightType::Uint(1),
             act: lutcore_contract::ActType::Int8,
             max_k: 16,
+            accumulate: lutcore_contract::Accumulate::Fp32,
         };
         let sweep = vec![
             Point::array(Target::Asic, Variant::Lut, tiny(Arch::Lut)),

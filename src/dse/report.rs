@@ -913,6 +913,7 @@ mod tests {
             weights: WeightType::Uint(1),
             act: lutcore_contract::ActType::Int8,
             max_k: SWEEP_MAX_K,
+            accumulate: lutcore_contract::Accumulate::Fp32,
         }
     }
 
