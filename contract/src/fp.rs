@@ -73,6 +73,70 @@ pub const E4M3: FpFormat = FpFormat {
     ieee_specials: false,
 };
 
+/// A signed fixed-point format: a value `v` is stored as the `width`-bit two's
+/// complement integer `v · 2^frac_bits` (`width` includes the sign bit).
+///
+/// [`FpFormat::fixed_point`] gives the one that holds every finite value of a
+/// format exactly: the exact accumulators sum activations as such integers
+/// (integer adds, no rounding) and round once at the end ([`fixed_to_f32`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FixedPoint {
+    /// Bits below the binary point: the format's smallest subnormal is `2^-frac_bits`.
+    pub frac_bits: u32,
+    /// Two's complement width including the sign bit.
+    pub width: u32,
+}
+
+/// The widest [`FixedPoint`] [`FpFormat::fixed_point`] offers: its integers
+/// are `i64` ([`FpFormat::to_fixed`]).
+const MAX_FIXED_WIDTH: u32 = 64;
+
+impl FpFormat {
+    /// The fixed-point format that holds every finite value of `self` exactly,
+    /// if it fits 64 bits: every value is an integer multiple of the smallest
+    /// subnormal `2^(1 − bias − man_bits)` below `2^(emax + 1)`, so
+    /// `frac_bits = bias − 1 + man_bits` and `width = 1 + emax + 1 + frac_bits`.
+    /// FP16: 24 fractional bits, 41 bits (`|m| < 2^40`); E4M3: 9, 19; E5M2:
+    /// 16, 33. `None` for BF16 and binary32, whose range needs about 280 bits.
+    pub fn fixed_point(self) -> Option<FixedPoint> {
+        let frac_bits = (self.bias() - 1) as u32 + self.man_bits;
+        // Exponent of the largest finite value's leading bit.
+        let emax = max_exp_field_finite(self) as i64 - i64::from(self.bias());
+        let width = 1 + (emax + 1) as u32 + frac_bits;
+        (width <= MAX_FIXED_WIDTH).then_some(FixedPoint { frac_bits, width })
+    }
+
+    /// The exact value of `bits` (low [`Self::bits`] bits) times
+    /// `2^frac_bits` of [`Self::fixed_point`]: `±{hidden, mantissa} ·
+    /// 2^(max(field, 1) − 1)`. ±0 give 0. `None` for Inf and NaN, and for
+    /// formats without a fixed point (BF16, binary32).
+    pub fn to_fixed(self, bits: u32) -> Option<i64> {
+        self.fixed_point()?;
+        let bits = bits & (u32::MAX >> (32 - self.bits()));
+        if self.is_nan(bits) || self.is_inf(bits) {
+            return None;
+        }
+        let (sign, e, m) = self.fields(bits);
+        let (sig, shift) = if e == 0 {
+            (m, 0)
+        } else {
+            (m | (1 << self.man_bits), e - 1)
+        };
+        // Below 2^(width − 1) ≤ 2^63 by the construction of `fixed_point`.
+        let mag = i64::from(sig) << shift;
+        Some(if sign { -mag } else { mag })
+    }
+}
+
+/// The exponent field of a format's largest finite value.
+const fn max_exp_field_finite(f: FpFormat) -> u32 {
+    if f.ieee_specials {
+        f.max_exp_field() - 1
+    } else {
+        f.max_exp_field()
+    }
+}
+
 impl fmt::Display for FpFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name)
@@ -301,6 +365,58 @@ pub fn tree_sum(terms: &[u32]) -> u32 {
     }
 }
 
+/// `value · 2^-frac_bits` rounded to binary32 bits: round to nearest, ties
+/// to the even mantissa; subnormal results rounded at the subnormal quantum
+/// `2^-149`; 0 gives +0 (an exact accumulator has no −0). No `i128` reaches
+/// the overflow threshold, so the result is always finite. The one rounding
+/// of an exact accumulation.
+///
+/// Exact integer arithmetic: the value's leading one fixes the binary32
+/// quantum `2^q` (`2^(e − 23)` for a normal result with leading exponent
+/// `e`, `2^-149` below the normal range), the integer is shifted right to
+/// that quantum, and the bits shifted out decide the rounding.
+pub fn fixed_to_f32(value: i128, frac_bits: u32) -> u32 {
+    let sign = if value < 0 { 0x8000_0000 } else { 0 };
+    let mag = value.unsigned_abs();
+    if mag == 0 {
+        return 0;
+    }
+    // Exponent of the value's leading bit.
+    let lead = i64::from(127 - mag.leading_zeros()) - i64::from(frac_bits);
+    // The quantum of the result: 24 significant bits, not below 2^-149.
+    let q = (lead - 23).max(-149);
+    // Bits of `mag` below the quantum (negative: `mag` is shifted left, exactly).
+    let drop = q + i64::from(frac_bits);
+    let n: u128 = if drop <= 0 {
+        // Fewer than 24 significant bits: at most 2^24 after the shift.
+        mag << (-drop)
+    } else if drop > 128 {
+        // The value is below 2^(q−1) = half the quantum: rounds to 0.
+        0
+    } else {
+        let d = drop as u32;
+        let (kept, rest) = if d == 128 {
+            (0, mag)
+        } else {
+            (mag >> d, mag & ((1u128 << d) - 1))
+        };
+        let half = 1u128 << (d - 1);
+        let up = rest > half || (rest == half && kept & 1 == 1);
+        kept + u128::from(up)
+    };
+    // n · 2^q with n < 2^24 (or exactly 2^24 after rounding up): the field
+    // of a normal n is q + 150 and its hidden bit is 2^23, so the bits are
+    // ((q + 149) << 23) + n. For q = -149 this is n itself, a subnormal, or the
+    // smallest normal when n = 2^23; n = 2^24 carries into the next binade.
+    //
+    // No overflow: |value| ≤ 2^127 and frac_bits ≥ 0, and a value at or
+    // below 2^127 rounds to at most 2^127, far below the largest binary32
+    // (2^128 − 2^104), so the field stays below 255.
+    let bits = (((q + 149) as u128) << 23) + n;
+    debug_assert!(bits < 0x7F80_0000, "an i128 cannot reach binary32's Inf");
+    sign | bits as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,5 +566,152 @@ mod tests {
             tree_sum(&[one, tiny, tiny, tiny]),
             (1.0f32 + 2f32.powi(-23)).to_bits()
         );
+    }
+
+    #[test]
+    fn fixed_points_of_the_formats() {
+        let fx = |frac_bits, width| Some(FixedPoint { frac_bits, width });
+        assert_eq!(FP16.fixed_point(), fx(24, 41));
+        assert_eq!(E4M3.fixed_point(), fx(9, 19));
+        assert_eq!(E5M2.fixed_point(), fx(16, 33));
+        assert_eq!(BF16.fixed_point(), None);
+        assert_eq!(FP32.fixed_point(), None);
+        assert_eq!(BF16.to_fixed(0x3f80), None);
+        assert_eq!(FP32.to_fixed(0), None);
+    }
+
+    #[test]
+    fn to_fixed_is_the_exact_value_on_every_code() {
+        for f in [FP16, E4M3, E5M2] {
+            let fx = f.fixed_point().expect("a fixed point");
+            // The smallest subnormal is one unit.
+            assert_eq!(f.to_fixed(1), Some(1), "{f}");
+            let mut widest = 0u64;
+            for b in 0..(1u32 << f.bits()) {
+                let v = f.decode(b);
+                let got = f.to_fixed(b);
+                if !v.is_finite() {
+                    assert_eq!(got, None, "{f} {b:#x}");
+                    continue;
+                }
+                let got = got.unwrap_or_else(|| panic!("{f} {b:#x}: None"));
+                // Exact: |got| < 2^53 and the scaling is a power of two.
+                assert_eq!(got as f64, v * 2f64.powi(fx.frac_bits as i32), "{f} {b:#x}");
+                widest = widest.max(got.unsigned_abs());
+            }
+            // The width is tight: the largest magnitude needs all of its bits.
+            assert!(widest < 1 << (fx.width - 1), "{f}: {widest:#x}");
+            assert!(widest >= 1 << (fx.width - 2), "{f}: {widest:#x}");
+            // ±0 are both 0; a code's high bits beyond the format are ignored.
+            assert_eq!(f.to_fixed(1 << (f.bits() - 1)), Some(0));
+            assert_eq!(
+                f.to_fixed(0xffff_0000 | f.bias() as u32),
+                f.to_fixed(f.bias() as u32)
+            );
+        }
+    }
+
+    /// `v · 2^-frac` through f64 (exact for |v| < 2^53 and results far from
+    /// f64's subnormals), rounded once by Rust's `as f32` cast; the
+    /// contract's own [`FpFormat::round`] must agree.
+    fn f64_golden(v: i128, frac: u32) -> u32 {
+        assert!(v.unsigned_abs() < 1 << 53 && frac < 900, "not exact in f64");
+        let x = v as f64 * 2f64.powi(-(frac as i32));
+        let want = if x == 0.0 { 0 } else { (x as f32).to_bits() };
+        assert_eq!(FP32.round(x), want, "second opinion: {v} * 2^-{frac}");
+        want
+    }
+
+    #[test]
+    fn fixed_to_f32_rounds_like_f64_then_one_cast() {
+        let seed = crate::testing::seed_from_env(0xf1_0ed);
+        println!("seed {seed} (LUTCORE_SEED replays)");
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut n = 0;
+        for frac in [0u32, 9, 16, 24, 40, 126, 140, 149, 160, 175, 200] {
+            let mut cases = vec![0i128, 1, -1, (1 << 53) - 1, -(1 << 53) + 1];
+            for k in 0..53 {
+                cases.extend([1i128 << k, -(1i128 << k)]);
+            }
+            for _ in 0..20_000 {
+                let bits = rng.gen_range(1..=53);
+                let v = rng.gen::<i64>() >> (64 - bits);
+                cases.push(i128::from(v));
+                // A tie: an odd number of half quanta, at 24 or fewer bits.
+                let s = rng.gen_range(1..=29);
+                let kept = rng.gen_range(0i128..1 << 24);
+                cases.push((2 * kept + 1) << (s - 1));
+                // All ones below the kept bits: rounds up into the next binade.
+                cases.push(-(((1i128 << 24) << s) - 1));
+            }
+            for v in cases {
+                assert_eq!(
+                    fixed_to_f32(v, frac),
+                    f64_golden(v, frac),
+                    "{v} * 2^-{frac} seed {seed}"
+                );
+                n += 1;
+            }
+        }
+        assert!(n > 200_000);
+    }
+
+    #[test]
+    fn fixed_to_f32_on_wide_values_agrees_with_an_integer_cast() {
+        // Rust's i128 → f32 cast rounds to nearest even; scaling by 2^-frac
+        // is exact while the result stays normal.
+        let seed = crate::testing::seed_from_env(0xf1_0ee);
+        println!("seed {seed} (LUTCORE_SEED replays)");
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut cases = vec![
+            i128::MIN,
+            i128::MAX,
+            i128::MIN + 1,
+            i64::MIN.into(),
+            i64::MAX.into(),
+        ];
+        for _ in 0..100_000 {
+            let bits = rng.gen_range(54..=127);
+            cases.push(rng.gen::<i128>() >> (128 - bits));
+            // An exact tie at 24 significant bits, both neighbours' parities.
+            let s = rng.gen_range(31..=103);
+            let kept = rng.gen_range(1i128 << 23..1 << 24);
+            cases.push(-((2 * kept + 1) << (s - 1)));
+        }
+        for v in cases {
+            for frac in [0u32, 24, 64, 100] {
+                let want = (v as f32 * 2f32.powi(-(frac as i32))).to_bits();
+                assert!(f32::from_bits(want).abs() >= f32::MIN_POSITIVE);
+                assert_eq!(fixed_to_f32(v, frac), want, "{v} * 2^-{frac} seed {seed}");
+            }
+        }
+        assert_eq!(fixed_to_f32(i128::MIN, 0), 0xFF00_0000); // -2^127
+        assert_eq!(fixed_to_f32(i128::MAX, 0), 0x7F00_0000); // rounds up to 2^127
+    }
+
+    #[test]
+    fn fixed_to_f32_edges() {
+        let f = |x: f32| x.to_bits();
+        assert_eq!(fixed_to_f32(0, 24), 0);
+        assert_eq!(fixed_to_f32(1, 24), f(2f32.powi(-24)));
+        assert_eq!(fixed_to_f32(-1, 0), f(-1.0));
+        // 2^24 + 1: a tie, to the even 2^24; 2^24 + 3: a tie, up to 2^24 + 4.
+        assert_eq!(fixed_to_f32((1 << 24) + 1, 0), f(16_777_216.0));
+        assert_eq!(fixed_to_f32((1 << 24) + 3, 0), f(16_777_220.0));
+        assert_eq!(fixed_to_f32(-(1 << 24) - 3, 0), f(-16_777_220.0));
+        // 2^25 − 1 rounds up into the next binade.
+        assert_eq!(fixed_to_f32((1 << 25) - 1, 0), f(33_554_432.0));
+        // Subnormals: 2^-149 exactly, half of it (a tie to 0), three halves (a tie up to 2).
+        assert_eq!(fixed_to_f32(1, 149), 1);
+        assert_eq!(fixed_to_f32(1, 150), 0);
+        assert_eq!(fixed_to_f32(-1, 150), 0x8000_0000);
+        assert_eq!(fixed_to_f32(3, 150), 2);
+        assert_eq!(fixed_to_f32(1, 151), 0);
+        assert_eq!(fixed_to_f32(1 << 100, 300), 0);
+        assert_eq!(fixed_to_f32(i128::MIN, 277), 0x8000_0000); // exactly half of 2^-149
+        assert_eq!(fixed_to_f32(i128::MIN, 276), 0x8000_0001);
+        // The largest subnormal rounding up to the smallest normal.
+        assert_eq!(fixed_to_f32((1 << 24) - 1, 150), 0x0080_0000);
+        assert_eq!(fixed_to_f32(1, u32::MAX), 0);
     }
 }

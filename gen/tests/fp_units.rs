@@ -53,11 +53,12 @@ struct Bench {
     units: Vec<(String, usize)>,
 }
 
-/// A test vector: unit index, inputs, expected output.
+/// A test vector: unit index, inputs, expected output (a unit with several
+/// outputs: their concatenation, the first port in the high bits).
 struct Vector {
     unit: usize,
-    inputs: Vec<u32>,
-    want: u32,
+    inputs: Vec<u64>,
+    want: u64,
 }
 
 fn run_tool(cmd: &mut Command, what: &str) -> String {
@@ -86,7 +87,8 @@ fn write_modules(dir: &Path, modules: &[Module]) -> Vec<PathBuf> {
 }
 
 impl Bench {
-    /// Build one model of `units` (each a single-output module without submodules).
+    /// Build one model of `units` (modules without submodules, at most two
+    /// inputs, ports of at most 64 bits, outputs together at most 64 bits).
     fn build(units: &[Module]) -> Bench {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut top = Module::new("fp_bench", vec![]);
@@ -94,14 +96,20 @@ impl Bench {
             "#include <cstdio>\n#include \"Vfp_bench.h\"\n#include \"verilated.h\"\n\
              int main(int argc, char** argv) {\n  VerilatedContext ctx;\n  \
              ctx.commandArgs(argc, argv);\n  Vfp_bench top{&ctx};\n  \
-             unsigned k, v[2], out = 0;\n  while (std::scanf(\"%u\", &k) == 1) {\n    \
+             unsigned k;\n  unsigned long long v[2], out = 0;\n  while (std::scanf(\"%u\", &k) == 1) {\n    \
              switch (k) {\n",
         );
         let mut info = Vec::new();
         for (k, u) in units.iter().enumerate() {
             let ins: Vec<&Port> = u.ports.iter().filter(|p| p.dir == Dir::Input).collect();
             let outs: Vec<&Port> = u.ports.iter().filter(|p| p.dir == Dir::Output).collect();
-            assert!(ins.len() <= 2 && outs.len() == 1, "{}: ports", u.name);
+            assert!(ins.len() <= 2 && !outs.is_empty(), "{}: ports", u.name);
+            assert!(
+                ins.iter().all(|p| p.width <= 64)
+                    && outs.iter().map(|p| p.width).sum::<u32>() <= 64,
+                "{}: port widths",
+                u.name
+            );
             let mut conns = Vec::new();
             let _ = writeln!(cpp, "      case {k}:");
             for (i, p) in ins.iter().enumerate() {
@@ -109,17 +117,23 @@ impl Bench {
                 top.port(Port::input(&n, p.width, ""));
                 let _ = writeln!(
                     cpp,
-                    "        if (std::scanf(\"%x\", &v[{i}]) != 1) return 1;\n        top.{n} = v[{i}];"
+                    "        if (std::scanf(\"%llx\", &v[{i}]) != 1) return 1;\n        top.{n} = v[{i}];"
                 );
                 conns.push((p.name.clone(), e::id(n)));
             }
-            let n = format!("u{k}_{}", outs[0].name);
-            top.port(Port::output(&n, outs[0].width, ""));
-            let _ = writeln!(
-                cpp,
-                "        top.eval();\n        out = top.{n};\n        break;"
-            );
-            conns.push((outs[0].name.clone(), e::id(n)));
+            let _ = writeln!(cpp, "        top.eval();\n        out = 0;");
+            for o in &outs {
+                let n = format!("u{k}_{}", o.name);
+                top.port(Port::output(&n, o.width, ""));
+                // Shift in two steps: a 64-bit shift of a 64-bit value is undefined in C++.
+                let _ = writeln!(
+                    cpp,
+                    "        out = ((out << ({w} - 1)) << 1) | top.{n};",
+                    w = o.width
+                );
+                conns.push((o.name.clone(), e::id(n)));
+            }
+            let _ = writeln!(cpp, "        break;");
             top.item(lutcore_gen::ir::Item::Instance {
                 module: u.name.clone(),
                 name: format!("u_{k}"),
@@ -128,7 +142,7 @@ impl Bench {
             info.push((u.name.clone(), ins.len()));
         }
         cpp.push_str(
-            "      default: return 2;\n    }\n    std::printf(\"%x\\n\", out);\n  }\n  \
+            "      default: return 2;\n    }\n    std::printf(\"%llx\\n\", out);\n  }\n  \
              top.final();\n  return 0;\n}\n",
         );
         let mut all = units.to_vec();
@@ -185,9 +199,9 @@ impl Bench {
             .output()
             .expect("run the model");
         assert!(out.status.success(), "model exited with {}", out.status);
-        let got: Vec<u32> = String::from_utf8_lossy(&out.stdout)
+        let got: Vec<u64> = String::from_utf8_lossy(&out.stdout)
             .lines()
-            .map(|l| u32::from_str_radix(l, 16).expect("hex output"))
+            .map(|l| u64::from_str_radix(l, 16).expect("hex output"))
             .collect();
         assert_eq!(got.len(), vectors.len(), "one output per vector");
         let mut bad = 0usize;
@@ -293,8 +307,8 @@ fn adders_are_exact_on_every_pair_of_8bit_values() {
             for b in 0..256 {
                 vectors.push(Vector {
                     unit: k,
-                    inputs: vec![a, b],
-                    want: narrow_add(*f, a, b),
+                    inputs: vec![a.into(), b.into()],
+                    want: u64::from(narrow_add(*f, a, b)),
                 });
             }
         }
@@ -344,8 +358,8 @@ fn adders_match_on_random_and_edge_pairs() {
         for (a, b) in pairs {
             vectors.push(Vector {
                 unit: k,
-                inputs: vec![a, b],
-                want: golden(a, b),
+                inputs: vec![a.into(), b.into()],
+                want: u64::from(golden(a, b)),
             });
         }
     }
@@ -367,8 +381,8 @@ fn widening_is_exact_on_every_code() {
         for x in 0..(1u32 << fmt.bits()) {
             vectors.push(Vector {
                 unit: k,
-                inputs: vec![x],
-                want: fmt.widen(x, if half { -1 } else { 0 }),
+                inputs: vec![x.into()],
+                want: u64::from(fmt.widen(x, if half { -1 } else { 0 })),
             });
         }
     }
@@ -410,8 +424,8 @@ fn plane_scaling_matches_on_every_plane() {
             for &x in &xs {
                 vectors.push(Vector {
                     unit: k,
-                    inputs: vec![x, p],
-                    want: fp::scale_pow2(x, p),
+                    inputs: vec![x.into(), p.into()],
+                    want: u64::from(fp::scale_pow2(x, p)),
                 });
             }
         }
@@ -436,8 +450,8 @@ fn products_are_exact_on_every_fp8_pair_and_every_weight() {
                     for b in 0..256 {
                         vectors.push(Vector {
                             unit: k,
-                            inputs: vec![a, b],
-                            want: fp::mul(fmt, a, b),
+                            inputs: vec![a.into(), b.into()],
+                            want: u64::from(fp::mul(fmt, a, b)),
                         });
                     }
                 }
@@ -449,8 +463,8 @@ fn products_are_exact_on_every_fp8_pair_and_every_weight() {
                         let w = ((wc << (32 - weight_bits)) as i32) >> (32 - weight_bits);
                         vectors.push(Vector {
                             unit: k,
-                            inputs: vec![a, wc],
-                            want: fp::mul_int(fmt, a, w),
+                            inputs: vec![a.into(), wc.into()],
+                            want: u64::from(fp::mul_int(fmt, a, w)),
                         });
                     }
                 }
@@ -484,8 +498,132 @@ fn fp16_and_bf16_products_match_on_random_and_edge_pairs() {
         for (a, b) in pairs {
             vectors.push(Vector {
                 unit: k,
-                inputs: vec![a, b],
-                want: fp::mul(*f, a, b),
+                inputs: vec![a.into(), b.into()],
+                want: u64::from(fp::mul(*f, a, b)),
+            });
+        }
+    }
+    bench.check(&vectors, seed);
+}
+
+/// The activation formats with a fixed-point form.
+const FIXED_ACTS: [FpFormat; 3] = [FP16, E4M3, E5M2];
+
+#[test]
+fn to_fixed_is_exact_on_every_code() {
+    let units: Vec<Unit> = FIXED_ACTS
+        .iter()
+        .map(|&fmt| Unit::ToFixed { fmt })
+        .collect();
+    let bench = Bench::build(&modules_for(&units));
+    let mut vectors = Vec::new();
+    for (k, fmt) in FIXED_ACTS.iter().enumerate() {
+        let width = fmt.fixed_point().expect("a fixed point").width;
+        for x in 0..(1u32 << fmt.bits()) {
+            // {fixed_o, nonfinite_o}; fixed_o is 0 for Inf and NaN.
+            let want = match fmt.to_fixed(x) {
+                Some(v) => ((v as u64) & (u64::MAX >> (64 - width))) << 1,
+                None => 1,
+            };
+            vectors.push(Vector {
+                unit: k,
+                inputs: vec![x.into()],
+                want,
+            });
+        }
+    }
+    bench.check(&vectors, 0);
+}
+
+/// The (width, fractional bits) of the fixed-to-binary32 units under test:
+/// the exact accumulators' (FP16 products and sums with 24 fractional bits,
+/// E4M3 with 9, E5M2 with 16), the activations' own widths, a narrow one
+/// that never rounds, and two whose small values are binary32 subnormals.
+const FIXED_TO_FP32: [(u32, u32); 9] = [
+    (64, 24),
+    (48, 9),
+    (56, 16),
+    (41, 24),
+    (19, 9),
+    (33, 16),
+    (24, 0),
+    (64, 160),
+    (40, 140),
+];
+/// Random values per fixed-to-binary32 unit.
+const RANDOM_FIXED: usize = 200_000;
+
+/// Edge values of a `w`-bit integer read with `f` fractional bits: zero,
+/// ±1, ±powers of two, the extremes, values around 24 significant bits,
+/// exact ties of the binary32 rounding (normal and, when `f` is large,
+/// subnormal) both ways, and all-ones runs that round up into the next binade.
+fn fixed_edges(w: u32, f: u32) -> Vec<i64> {
+    let max = (1u64 << (w - 1)) as i64 - 1; // 2^(w-1) - 1 without overflow at w = 64
+    let mut v = vec![0, 1, -1, max, -max, -max - 1];
+    for k in 0..w - 1 {
+        v.extend([1i64 << k, -(1i64 << k), (1i64 << k) - 1, -(1i64 << k) + 1]);
+    }
+    for s in 1..w.saturating_sub(25) {
+        for kept in [1i64 << 23, (1 << 23) + 1, (1 << 24) - 2, (1 << 24) - 1] {
+            let half = 1i64 << (s - 1);
+            // A tie (to the even neighbour, up for odd `kept`), just below, just above.
+            for x in [
+                (kept << s) | half,
+                (kept << s) | (half - 1),
+                (kept << s) | half | 1,
+            ] {
+                v.extend([x, -x]);
+            }
+        }
+    }
+    // Subnormal results: the quantum 2^-149 is 2^(f - 149) units of x.
+    if f > 149 && f - 149 < w - 2 {
+        let s = f - 149;
+        let half = 1i64 << (s - 1);
+        for kept in [0i64, 1, 2, 3, (1 << 23) - 1] {
+            for x in [
+                (kept << s) | half,
+                (kept << s) | (half - 1),
+                (kept << s) | half | 1,
+            ] {
+                v.extend([x, -x]);
+            }
+        }
+    }
+    v.retain(|&x| x >= -max - 1 && x <= max);
+    v
+}
+
+#[test]
+fn fixed_to_fp32_matches_on_random_and_edge_values() {
+    let seed = seed();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let units: Vec<Unit> = FIXED_TO_FP32
+        .iter()
+        .map(|&(width, frac_bits)| Unit::FixedToFp32 { width, frac_bits })
+        .collect();
+    let bench = Bench::build(&modules_for(&units));
+    let mut vectors = Vec::new();
+    for (k, &(w, f)) in FIXED_TO_FP32.iter().enumerate() {
+        let mut xs = fixed_edges(w, f);
+        for _ in 0..RANDOM_FIXED {
+            // Uniform over the bit length (then over the values of that
+            // length): small magnitudes and subnormal results are common.
+            let len = rng.gen_range(1..=w);
+            let x = rng.gen::<i64>() >> (64 - len);
+            xs.push(match rng.gen_range(0..4) {
+                // A random value, and one with a sparse tail (near ties).
+                0 | 1 => x,
+                2 => x & !((1i64 << rng.gen_range(0..len)) - 1),
+                _ => x | ((1i64 << rng.gen_range(0..len)) - 1),
+            });
+        }
+        let mask = u64::MAX >> (64 - w);
+        for x in xs {
+            vectors.push(Vector {
+                unit: k,
+                inputs: vec![(x as u64) & mask],
+                want: u64::from(fp::fixed_to_f32(i128::from(x), f)),
             });
         }
     }
@@ -503,6 +641,8 @@ fn all_units() -> Vec<Module> {
             units.push(Unit::MulInt { fmt, weight_bits });
         }
     }
+    units.extend(FIXED_ACTS.map(|fmt| Unit::ToFixed { fmt }));
+    units.extend(FIXED_TO_FP32.map(|(width, frac_bits)| Unit::FixedToFp32 { width, frac_bits }));
     let mut modules = modules_for(&units);
     let mut scale2 = lutcore_gen::fp::scale_module(2);
     scale2.name = "lutcore_fp32_scale_p2".into();
