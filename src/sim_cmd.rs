@@ -82,6 +82,9 @@ struct SimRun {
     walls: Vec<Duration>,
     /// Floating-point activations: the format and the results' error against f64.
     fp: Option<(FpFormat, FpError)>,
+    /// Exact accumulation: the error the binary32 accumulation of the same
+    /// datapath has on the same inputs (its contract reference).
+    fp32_error: Option<FpError>,
 }
 
 /// Check the flags, build the model, run the GEMV `--repeats` times and compare the
@@ -136,6 +139,7 @@ fn run(a: &SimArgs) -> Result<SimRun> {
         mismatch,
         walls,
         fp: None,
+        fp32_error: None,
     })
 }
 
@@ -188,6 +192,16 @@ fn run_fp(
         .position(|(r, g)| r != g)
         .map(|r| (r, show(results[r]), show(golden[r])));
     let error = FpError::measure(w, fmt, &x, &results);
+    let fp32_error = cfg
+        .act_fixed()
+        .and_then(|_| {
+            cfg.raw()
+                .clone()
+                .with_accumulate(lutcore_contract::Accumulate::Fp32)
+                .validate()
+                .ok()
+        })
+        .map(|twin| FpError::measure(w, fmt, &x, &fp_reference(&twin, w, &x)));
     Ok(SimRun {
         name,
         cfg,
@@ -197,6 +211,7 @@ fn run_fp(
         mismatch,
         walls,
         fp: Some((fmt, error)),
+        fp32_error,
     })
 }
 
@@ -296,6 +311,9 @@ impl SimRun {
         let (m, rows) = (self.shape.m, self.cfg.rows());
         let reference = match (self.fp, self.cfg.arch()) {
             (None, _) => "software LUT reference = plain dot product",
+            (Some(_), _) if self.cfg.act_fixed().is_some() => {
+                "contract reference gemv_fp_exact, binary32 bits"
+            }
             (Some(_), Arch::Lut) => "contract reference gemv_fp_lut, binary32 bits",
             (Some(_), _) => "contract reference gemv_fp_mac, binary32 bits",
         };
@@ -313,6 +331,12 @@ impl SimRun {
                 "fp error   {fmt}: max {:.2e}, mean {:.2e} of |y - exact| / sum|w*x| over {} of {} rows with finite results",
                 e.max_rel, e.mean_rel, e.finite_rows, e.rows
             );
+            if let Some(f) = &self.fp32_error {
+                println!(
+                    "fp error   {fmt} with fp32 accumulation on the same inputs (its contract reference): max {:.2e}, mean {:.2e} over {} rows",
+                    f.max_rel, f.mean_rel, f.finite_rows
+                );
+            }
         }
         println!(
             "cycles     {} ({} row tiles of {rows} rows)",
@@ -359,6 +383,12 @@ impl SimRun {
             "first_mismatch_row": self.mismatch.as_ref().map(|(r, _, _)| r),
             "activations": self.cfg.act_type().to_string(),
             "fp_error": self.fp.map(|(_, e)| serde_json::json!({
+                "max_rel": e.max_rel,
+                "mean_rel": e.mean_rel,
+                "finite_rows": e.finite_rows,
+                "rows": e.rows,
+            })),
+            "fp32_accumulation_error": self.fp32_error.map(|e| serde_json::json!({
                 "max_rel": e.max_rel,
                 "mean_rel": e.mean_rel,
                 "finite_rows": e.finite_rows,

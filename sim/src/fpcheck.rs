@@ -6,7 +6,7 @@
 use lutcore_contract::config::{Arch, ArrayConfig};
 use lutcore_contract::fp::FpFormat;
 use lutcore_contract::layout::WeightMatrix;
-use lutcore_contract::reference::{gemv_f64, gemv_fp_lut, gemv_fp_mac};
+use lutcore_contract::reference::{gemv_f64, gemv_fp_exact, gemv_fp_lut, gemv_fp_mac};
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -63,12 +63,16 @@ pub fn random_fp_activations<R: Rng>(
 }
 
 /// The bits the array of `cfg` must return for `w · x` (`x` raw codes of its
-/// format): `gemv_fp_lut` for the LUT array, `gemv_fp_mac` for the baselines.
+/// format): `gemv_fp_exact` for exact accumulation, else `gemv_fp_lut` for the
+/// LUT array and `gemv_fp_mac` for the baselines.
 /// Panics if `cfg` has integer activations.
 pub fn fp_reference(cfg: &ArrayConfig, w: &WeightMatrix, x: &[u32]) -> Vec<u32> {
     let fmt = cfg
         .act_float()
         .expect("fp_reference of a config with floating-point activations");
+    if cfg.act_fixed().is_some() {
+        return gemv_fp_exact(w, fmt, x);
+    }
     match cfg.arch() {
         Arch::Lut => gemv_fp_lut(w, fmt, x, cfg.g(), cfg.k_groups()),
         Arch::Mac | Arch::AddSub => gemv_fp_mac(w, fmt, x, cfg.k_tile()),
