@@ -766,8 +766,7 @@ pub fn fp_goal_lines(goals: &[FpGoal]) -> Vec<String> {
                         None => format!("no {name} result"),
                     };
                     format!(
-                        "{line}. Exact accumulation: best LUT `{xid}` {xa:.1}, {} ({:.2}x of the fp32 LUT's area) — {}; {}; {} (exact vs exact: the fair strict comparison); against the named baseline {xadv:.2}x (**{}**)",
-                        "per MAC/cycle",
+                        "{line}. Exact accumulation: best LUT `{xid}` {xa:.1} ({:.2}x the fp32 LUT's area per MAC/cycle) — {}; {}; {} (exact vs exact: the fair strict comparison); against the named baseline {xadv:.2}x (**{}**)",
                         xa / la,
                         vs("MAC", &g.mac),
                         vs("fp32 add/sub", &g.addsub),
