@@ -68,14 +68,9 @@ impl Fixed {
         }
     }
 
-    fn units(&self, cfg: &ArrayConfig) -> Vec<Module> {
-        fp::modules_for(&[
-            Unit::ToFixed { fmt: self.fmt },
-            Unit::FixedToFp32 {
-                width: cfg.acc_bits(),
-                frac_bits: cfg.result_frac_bits().expect("exact"),
-            },
-        ])
+    /// The two converter modules, leaves of the design.
+    fn units(&self) -> Vec<Module> {
+        vec![self.to_fixed.clone(), self.to_fp32.clone()]
     }
 
     /// Activation `t` of `codes` (`fmt` codes, `[t*bits +: bits]`) converted
@@ -136,7 +131,7 @@ pub fn lut_modules(cfg: &ArrayConfig, fmt: FpFormat) -> Vec<Module> {
     let fixed = Fixed::new(cfg, fmt);
     let ctrl = control::module(cfg);
     let top = lut_array(cfg, &ctrl);
-    let mut all = fixed.units(cfg);
+    let mut all = fixed.units();
     all.extend([lut_precompute(cfg, &fixed), lut_pe(cfg, &fixed), ctrl, top]);
     all
 }
@@ -616,7 +611,7 @@ pub fn addsub_modules(cfg: &ArrayConfig, fmt: FpFormat) -> Vec<Module> {
     let fixed = Fixed::new(cfg, fmt);
     let ctrl = control::module(cfg);
     let top = addsub_array(cfg, &ctrl, &fixed);
-    let mut all = fixed.units(cfg);
+    let mut all = fixed.units();
     all.extend([addsub_pe(cfg, &fixed), ctrl, top]);
     all
 }
@@ -848,4 +843,60 @@ fn addsub_array(cfg: &ArrayConfig, ctrl: &Module, fixed: &Fixed) -> Module {
         });
     }
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lutcore_contract::config::{Arch, RawArrayConfig};
+    use lutcore_contract::{Accumulate, ActType, WeightType};
+
+    fn instances<'a>(m: &'a Module, of: &str) -> Vec<&'a str> {
+        m.items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Instance { module, name, .. } if module == of => Some(name.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// No binary32 adder anywhere: one converter per activation of a beat
+    /// (shared by the rows), one rounding per row.
+    #[test]
+    fn integer_datapath_with_one_rounding_per_row() {
+        for (arch, act, wt) in [
+            (Arch::Lut, ActType::Fp16, WeightType::Uint(4)),
+            (Arch::AddSub, ActType::Fp8E4m3, WeightType::Ternary),
+            (Arch::Lut, ActType::Fp8E5m2, WeightType::Ternary),
+        ] {
+            let cfg = RawArrayConfig::new(arch, 3, 2, 3, wt, act, 256)
+                .with_accumulate(Accumulate::Exact)
+                .validate()
+                .unwrap();
+            let fmt = act.float_format().unwrap();
+            let all = crate::generate(&cfg).unwrap();
+            assert!(
+                all.files.iter().all(|f| !f.name.starts_with(fp::ADD)),
+                "{cfg}"
+            );
+            let mods = match arch {
+                Arch::Lut => lut_modules(&cfg, fmt),
+                _ => addsub_modules(&cfg, fmt),
+            };
+            let to_fixed = Unit::ToFixed { fmt }.name();
+            let round = Unit::FixedToFp32 {
+                width: cfg.acc_bits(),
+                frac_bits: cfg.result_frac_bits().unwrap(),
+            }
+            .name();
+            let count = |of: &str| -> usize { mods.iter().map(|m| instances(m, of).len()).sum() };
+            assert_eq!(count(&to_fixed), cfg.k_tile(), "{cfg}");
+            let pe = if arch == Arch::Lut { PE } else { ADDSUB_PE };
+            let top = mods.last().unwrap();
+            assert_eq!(instances(top, pe).len(), cfg.rows(), "{cfg}");
+            let pe_mod = mods.iter().find(|m| m.name == pe).unwrap();
+            assert_eq!(instances(pe_mod, &round), ["u_round"], "{cfg}");
+        }
+    }
 }
