@@ -1,15 +1,17 @@
 //! The generated floating-point units against the contract's numerics
 //! (`lutcore_contract::fp`), bit for bit, in Verilator: exhaustive where the
 //! input space is small (8-bit adders, every widening, FP8 products, every
-//! activation × weight product), random plus every pair of edge values
-//! elsewhere. The random parts print their seed; `LUTCORE_SEED` replays one.
+//! activation × weight product, every code to fixed point), random plus
+//! every pair of edge values elsewhere (fixed point to binary32: random
+//! values plus zeros, powers of two, extremes and exact ties). The random parts print their seed; `LUTCORE_SEED` replays one.
 //! Every unit is also `verilator --lint-only -Wall` clean and synthesizes in
 //! yosys with `check -assert` and no latches. Needs Verilator and yosys
 //! (`make deps`).
 //!
 //! Several units share one Verilator model: a generated wrapper exposes each
 //! unit's ports as `u<k>_<port>`, and the C++ driver reads lines
-//! `k in0 [in1]` (hex) and prints the unit's output (hex), one line each.
+//! `k in0 [in1]` (hex, up to 64 bits) and prints the unit's outputs
+//! concatenated (hex, the first port in the high bits), one line each.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
