@@ -115,7 +115,7 @@ pub struct RawArrayConfig {
     /// Activation type: `int8` (as BitNet) or `int16`, written `"act_bits": 8|16`,
     /// or a float (`fp16`, `bf16`, `fp8-e4m3`, `fp8-e5m2`), written
     /// `"activations": "fp16"`. Integer widths grow with it; FP arrays compute in
-    /// binary32 ([`crate::fp`]).
+    /// binary32 ([`crate::fp`]) or, with `accumulate` exact, in fixed point.
     pub act: ActType,
     /// Largest K (reduction length) the accumulators must hold exactly
     /// (1..=1048576). Accumulator width grows with log2(max_k).
