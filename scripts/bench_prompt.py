@@ -19,14 +19,13 @@ for the llama.cpp side).
     build/parity-venv/bin/python scripts/bench_prompt.py --model m.gguf --rounds 10 --busy
 """
 import argparse
-import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
-import time
+
+from benchlib import busy_loop, check_args, write_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROMPT_RE = re.compile(r"prompt: (\d+) tokens in ([\d.]+) s \(([\d.]+) tokens/s\)")
@@ -72,12 +71,6 @@ class Llama:
         return {"prompt_tokens": len(toks), "prompt_tok_s": len(toks) / r["prompt_s"], "decode_tok_s": r["tok_s"]}
 
 
-def start_busy(core):
-    if shutil.which("taskset") is None:
-        sys.exit("bench_prompt: taskset not found (util-linux); it pins the competing busy loop to one core")
-    return subprocess.Popen(["taskset", "-c", str(core), "sh", "-c", "while :; do :; done"])
-
-
 def med(xs):
     return round(statistics.median(xs), 2) if xs else None
 
@@ -97,10 +90,7 @@ def main():
     ap.add_argument("--core", type=int, default=0, help="core of the busy loop (default 0)")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench", "prompt.json"))
     a = ap.parse_args()
-    if a.rounds < 1:
-        sys.exit("bench_prompt: --rounds must be at least 1")
-    if not os.access(a.lutcore, os.X_OK):
-        sys.exit(f"bench_prompt: {a.lutcore} is not an executable; run `cargo build --release` first")
+    check_args("bench_prompt", a)
     if not os.path.isfile(a.model):
         sys.exit(f"bench_prompt: no model {a.model}; `lutcore model synth --shape 700m --out {a.model}`")
     prompts, threads = a.prompt or [64, 128, 512], a.threads or [1, 2]
@@ -115,9 +105,7 @@ def main():
     samples = {}
     conds = ["idle"] + (["busy"] if a.busy else [])
     for cond in conds:
-        busy = start_busy(a.core) if cond == "busy" else None
-        try:
-            time.sleep(0.5 if busy else 0)
+        with busy_loop("bench_prompt", a.core, on=cond == "busy"):
             lens = prompts if cond == "idle" else [min(prompts)]
             for r in range(a.rounds):
                 for t in threads:
@@ -132,10 +120,6 @@ def main():
                                    else llama.run(n, a.decode, t))
                             res["loadavg"] = os.getloadavg()[0]
                             samples.setdefault((cond, who, t, n), []).append(res)
-        finally:
-            if busy:
-                busy.kill()
-                busy.wait()
     rows = []
     for (cond, who, t, n), runs in sorted(samples.items()):
         if who != "lutcore":
@@ -167,9 +151,7 @@ def main():
     report = {"model": a.model, "rounds": a.rounds, "decode_tokens": a.decode, "kv": a.kv,
               "llama_cpp_python": llama.version if llama else None, "busy_core": a.core if a.busy else None,
               "cpus": os.cpu_count(), "rows": rows, "decode_2t_vs_1t": two_vs_one}
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with open(a.out, "w") as f:
-        json.dump(report, f, indent=1)
+    write_json(a.out, report)
     print(f"{os.path.basename(a.model)}, {a.rounds} alternating rounds, medians; KV {a.kv}; decode {a.decode} tokens")
     print(f"{'cond':<5} {'thr':>3} {'prompt':>6} {'prompt t/s':>10} {'decode t/s':>10} {'p/d':>5} "
           f"{'llama p t/s':>11} {'llama d t/s':>11} {'p vs llama':>10} {'d vs llama':>10} {'set-up s':>8}")

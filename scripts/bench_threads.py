@@ -17,12 +17,12 @@ Writes a JSON report (--out) and prints a table. Standard library only.
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+from benchlib import busy_loop, check_args, write_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -42,13 +42,6 @@ def run_bench(lutcore, shape, batches, threads, repeats):
             return json.load(f)
 
 
-def start_busy(core):
-    """A busy loop pinned to `core`; returns the process (we kill only it)."""
-    if shutil.which("taskset") is None:
-        sys.exit("bench_threads: taskset not found (util-linux); it pins the competing busy loop to one core")
-    return subprocess.Popen(["taskset", "-c", str(core), sys.executable, "-c", "while True: pass"])
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lutcore", default=os.path.join(ROOT, "target", "release", "lutcore"))
@@ -60,10 +53,7 @@ def main():
     ap.add_argument("--no-busy", action="store_true", help="skip the run with a competing busy loop")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench", "threads.json"))
     a = ap.parse_args()
-    if a.rounds < 1:
-        sys.exit("bench_threads: --rounds must be at least 1")
-    if not os.access(a.lutcore, os.X_OK):
-        sys.exit(f"bench_threads: {a.lutcore} is not an executable; run `cargo build --release` (or `make build`) first")
+    check_args("bench_threads", a)
     batches = a.batch or [1, 8]
     core = a.core if a.core is not None else (os.cpu_count() or 1) - 1
     conditions = ["idle"] + ([] if a.no_busy else ["busy"])
@@ -73,9 +63,7 @@ def main():
     report = {"shape": a.shape, "batches": batches, "rounds": a.rounds, "repeats": a.repeats,
               "busy_core": core, "cpus": os.cpu_count(), "loadavg_before": os.getloadavg(), "conditions": {}}
     for cond in conditions:
-        busy = start_busy(core) if cond == "busy" else None
-        try:
-            time.sleep(0.5 if busy else 0)
+        with busy_loop("bench_threads", core, on=cond == "busy"):
             load = os.getloadavg()
             for r in range(a.rounds):
                 for threads in (1, 2):
@@ -84,10 +72,6 @@ def main():
                         key = (row["scheme"], row["batch"], row["mode"], threads)
                         times[cond].setdefault(key, []).append(row["us_median"])
                         isa[row["scheme"]] = row["isa"]
-        finally:
-            if busy:
-                busy.kill()
-                busy.wait()
         report["conditions"][cond] = {"loadavg_at_start": load}
     rows = []
     for cond in conditions:
@@ -102,9 +86,7 @@ def main():
                          "us_1t": one, "us_2t": two})
     report["rows"] = rows
     report["loadavg_after"] = os.getloadavg()
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with open(a.out, "w") as f:
-        json.dump(report, f, indent=1)
+    write_json(a.out, report)
     print(f"{a.shape} ternary, {a.rounds} alternating rounds per condition; busy loop on core {core}; "
           f"load average before {report['loadavg_before'][0]:.2f}, after {report['loadavg_after'][0]:.2f}")
     print(f"{'condition':<9} {'scheme':<8} {'isa':<11} {'batch':>5} {'mode':<4} {'1t us':>9} {'2t us':>9} {'2t/1t':>6}")

@@ -95,34 +95,56 @@ fn run(a: &SimArgs) -> Result<SimRun> {
     let (m, k) = a.shape.dims();
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
     let w = crate::bench::random_weights(&mut rng, cfg.weights(), m, k)?;
-    if let Some(fmt) = cfg.act_float() {
-        return run_fp(a, name, cfg, fmt, &mut rng, &w);
-    }
+    let c = match cfg.act_float() {
+        Some(fmt) => run_fp(a, &name, &cfg, fmt, &mut rng, &w)?,
+        None => run_int(a, &name, &cfg, &mut rng, &w)?,
+    };
+    Ok(SimRun {
+        name,
+        cfg,
+        shape: a.shape,
+        seed: a.seed,
+        cycles: c.cycles,
+        mismatch: c.mismatch,
+        walls: c.walls,
+        fp: c.fp,
+        fp32_error: c.fp32_error,
+    })
+}
+
+/// What [`run_int`] and [`run_fp`] measure: [`SimRun`]'s fields past the flags.
+struct Compared {
+    cycles: u64,
+    mismatch: Option<(usize, String, String)>,
+    walls: Vec<Duration>,
+    fp: Option<(FpFormat, FpError)>,
+    fp32_error: Option<FpError>,
+}
+
+/// [`run`] for an array with int8 activations: absmax-quantized random
+/// activations, compared with the software LUT reference, itself checked
+/// against the plain dot product.
+fn run_int(
+    a: &SimArgs,
+    name: &str,
+    cfg: &ArrayConfig,
+    rng: &mut ChaCha8Rng,
+    w: &WeightMatrix,
+) -> Result<Compared> {
     if a.extremes {
         bail!("--extremes mixes edge values into floating-point activations, and config {name} has {} activations: drop --extremes or use a config with \"activations\": \"fp16\" (or bf16, fp8-e4m3, fp8-e5m2)", cfg.act_type());
     }
-    let x = random_activations(&mut rng, k);
+    let (m, k) = a.shape.dims();
+    let x = random_activations(rng, k);
     println!("config     {name}: {cfg}");
     println!(
         "shape      {m} x {k}, {} weights, int8 activations (seed {})",
         cfg.weights(),
         a.seed
     );
-
-    let mut sim = build(&cfg, a.trace.as_deref())?;
-    if let Some(p) = &a.trace {
-        create_parent_dir(p)?;
-        sim.model_mut().trace_open(p)?;
-    }
-    let repeats = if a.trace.is_some() {
-        1
-    } else {
-        a.repeats as usize
-    };
-    let (results, cycles, walls) = repeat(repeats, || sim.gemv(&w, &x.values))?;
-    close_trace(&mut sim, cycles);
-    let golden = gemv_lut(&BitPlanes::new(&w, cfg.g()), cfg.weights(), &x.values);
-    if golden != gemv_plain(&w, &x.values) {
+    let (results, cycles, walls) = simulate(a, cfg, |sim| sim.gemv(w, &x.values))?;
+    let golden = gemv_lut(&BitPlanes::new(w, cfg.g()), cfg.weights(), &x.values);
+    if golden != gemv_plain(w, &x.values) {
         bail!("software LUT reference disagrees with the plain dot product: this is a bug in lutcore_sw");
     }
     let mismatch = results
@@ -130,11 +152,7 @@ fn run(a: &SimArgs) -> Result<SimRun> {
         .zip(&golden)
         .position(|(r, g)| i64::from(*r) != *g)
         .map(|r| (r, results[r].to_string(), golden[r].to_string()));
-    Ok(SimRun {
-        name,
-        cfg,
-        shape: a.shape,
-        seed: a.seed,
+    Ok(Compared {
         cycles,
         mismatch,
         walls,
@@ -149,12 +167,12 @@ fn run(a: &SimArgs) -> Result<SimRun> {
 /// the error of both against the exact dot product.
 fn run_fp(
     a: &SimArgs,
-    name: String,
-    cfg: ArrayConfig,
+    name: &str,
+    cfg: &ArrayConfig,
     fmt: FpFormat,
     rng: &mut ChaCha8Rng,
     w: &WeightMatrix,
-) -> Result<SimRun> {
+) -> Result<Compared> {
     let (m, k) = a.shape.dims();
     let edges = if a.extremes {
         Edges::All
@@ -172,19 +190,8 @@ fn run_fp(
         },
         a.seed
     );
-    let mut sim = build(&cfg, a.trace.as_deref())?;
-    if let Some(p) = &a.trace {
-        create_parent_dir(p)?;
-        sim.model_mut().trace_open(p)?;
-    }
-    let repeats = if a.trace.is_some() {
-        1
-    } else {
-        a.repeats as usize
-    };
-    let (results, cycles, walls) = repeat(repeats, || sim.gemv_fp(w, &x))?;
-    close_trace(&mut sim, cycles);
-    let golden = fp_reference(&cfg, w, &x);
+    let (results, cycles, walls) = simulate(a, cfg, |sim| sim.gemv_fp(w, &x))?;
+    let golden = fp_reference(cfg, w, &x);
     let show = |b: u32| format!("{b:#010x} ({:e})", f32::from_bits(b));
     let mismatch = results
         .iter()
@@ -202,11 +209,7 @@ fn run_fp(
                 .ok()
         })
         .map(|twin| FpError::measure(w, fmt, &x, &fp_reference(&twin, w, &x)));
-    Ok(SimRun {
-        name,
-        cfg,
-        shape: a.shape,
-        seed: a.seed,
+    Ok(Compared {
         cycles,
         mismatch,
         walls,
@@ -272,21 +275,34 @@ fn build(cfg: &ArrayConfig, trace: Option<&Path>) -> Result<lutcore_sim::Simulat
     Ok(sim)
 }
 
-/// The GEMV (`gemv`, one run from reset) `repeats` times: the results and cycles of the
-/// first run (every other run must equal them) and each run's wall time.
-fn repeat<R: PartialEq>(
-    repeats: usize,
-    mut gemv: impl FnMut() -> Result<GemvRun<R>, lutcore_sim::SimError>,
+/// Build the model of `cfg` (opening `--trace`), run the GEMV (`gemv`, one run from
+/// reset) `--repeats` times (once when tracing) and close the trace: the results and
+/// cycles of the first run (every other run must equal them) and each run's wall time.
+fn simulate<R: PartialEq>(
+    a: &SimArgs,
+    cfg: &ArrayConfig,
+    mut gemv: impl FnMut(&mut lutcore_sim::Simulator) -> Result<GemvRun<R>, lutcore_sim::SimError>,
 ) -> Result<(Vec<R>, u64, Vec<Duration>)> {
-    let first = gemv()?;
+    let mut sim = build(cfg, a.trace.as_deref())?;
+    if let Some(p) = &a.trace {
+        create_parent_dir(p)?;
+        sim.model_mut().trace_open(p)?;
+    }
+    let repeats = if a.trace.is_some() {
+        1
+    } else {
+        a.repeats as usize
+    };
+    let first = gemv(&mut sim)?;
     let mut walls = vec![first.wall];
     for i in 1..repeats {
-        let again = gemv()?;
+        let again = gemv(&mut sim)?;
         if again.results != first.results || again.cycles != first.cycles {
             bail!("run {} of the same GEMV gave other results or another cycle count than run 1: the simulation is not deterministic", i + 1);
         }
         walls.push(again.wall);
     }
+    close_trace(&mut sim, first.cycles);
     Ok((first.results, first.cycles, walls))
 }
 

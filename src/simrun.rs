@@ -30,7 +30,6 @@ use lutcore_sim::{
     CostModel, MatmulRecord, RtlBackend, RtlOptions, TraceRequest, TraceSelect, TRACE_CYCLE,
 };
 use lutcore_sw::backend::{Backend, FpMatmul, LutBackend, RefBackend};
-use lutcore_sw::gguf::GgmlType;
 use lutcore_sw::model::sample::argmax;
 use lutcore_sw::model::synth::{write_model, SynthShape};
 use lutcore_sw::model::{Model, Numerics, Session};
@@ -202,16 +201,8 @@ fn baselines(
 fn builtin_shape() -> SynthShape {
     SynthShape {
         name: "sim-model".into(),
-        arch: "bitnet",
-        hidden: 256,
-        ffn: 768,
-        layers: 2,
-        heads: 4,
-        kv_heads: 4,
         vocab: 512,
-        rope_theta: 1e4,
-        ternary: GgmlType::TQ2_0,
-        tokenizer: "spm",
+        ..SynthShape::tiny()
     }
 }
 

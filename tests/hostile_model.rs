@@ -29,16 +29,9 @@ impl Fixture {
         write_toy_vocab(&vocab).unwrap();
         let shape = SynthShape {
             name: "hostile".into(),
-            arch: "bitnet",
-            hidden: 256,
             ffn: 512,
-            layers: 2,
-            heads: 4,
-            kv_heads: 4,
             vocab: 320,
-            rope_theta: 1e4,
-            ternary: GgmlType::TQ2_0,
-            tokenizer: "spm",
+            ..SynthShape::tiny()
         };
         let base = dir.path().join("base.gguf");
         write_model(&shape, Some(&vocab), 7, &base, |_, _| {}).unwrap();
@@ -175,17 +168,10 @@ fn gguf_sizes_past_what_the_file_holds() {
     let p = fx.patch("kv-huge.gguf", |b| put_u64(b, 16, 1 << 60));
     run(&p, &["metadata key count"]);
     // block_count of 10^9 (and u64::MAX): no reservation per layer.
-    let p = fx.set(
-        "layers-1e9.gguf",
-        "bitnet.block_count",
-        MetadataValue::U64(1_000_000_000),
-    );
+    let layers = "bitnet.block_count";
+    let p = fx.set("layers-1e9.gguf", layers, MetadataValue::U64(1_000_000_000));
     run(&p, &["bitnet.block_count = 1000000000", "holds 24 tensors"]);
-    let p = fx.set(
-        "layers-max.gguf",
-        "bitnet.block_count",
-        MetadataValue::U64(u64::MAX),
-    );
+    let p = fx.set("layers-max.gguf", layers, MetadataValue::U64(u64::MAX));
     run(&p, &["bitnet.block_count", "18446744073709551615"]);
     // A string length and an array length of 2^62.
     let p = fx.patch("string-huge.gguf", |b| {
@@ -263,44 +249,66 @@ fn gguf_values_that_would_give_silent_wrong_answers() {
         let p = fx.set(&format!("eps-{n}.gguf"), eps, MetadataValue::F32(v));
         run(&p, &[&format!("{eps} = {v}"), "finite epsilon > 0"]);
     }
-    let p = fx.set(
-        "theta-nan.gguf",
-        "bitnet.rope.freq_base",
-        MetadataValue::F32(f32::NAN),
-    );
-    run(&p, &["bitnet.rope.freq_base = NaN", "finite base > 1"]);
-    // context_length 0 and absurd: refused at load.
-    let p = fx.set("ctx0.gguf", "bitnet.context_length", MetadataValue::U32(0));
-    run(&p, &["bitnet.context_length = 0", "1..=1048576"]);
-    let p = fx.set(
-        "ctx-huge.gguf",
-        "bitnet.context_length",
-        MetadataValue::U64(1 << 40),
-    );
-    run(
-        &p,
-        &["bitnet.context_length = 1099511627776", "1..=1048576"],
-    );
+    // One metadata value set to something impossible, and what the refusal must say.
+    let set_cases: [(&str, &str, MetadataValue, &[&str]); 6] = [
+        (
+            "theta-nan.gguf",
+            "bitnet.rope.freq_base",
+            MetadataValue::F32(f32::NAN),
+            &["bitnet.rope.freq_base = NaN", "finite base > 1"],
+        ),
+        // context_length 0 and absurd: refused at load.
+        (
+            "ctx0.gguf",
+            "bitnet.context_length",
+            MetadataValue::U32(0),
+            &["bitnet.context_length = 0", "1..=1048576"],
+        ),
+        (
+            "ctx-huge.gguf",
+            "bitnet.context_length",
+            MetadataValue::U64(1 << 40),
+            &["bitnet.context_length = 1099511627776", "1..=1048576"],
+        ),
+        // rope.dimension_count other than the head dimension (256 / 4 = 64).
+        (
+            "rot32.gguf",
+            "bitnet.rope.dimension_count",
+            MetadataValue::U32(32),
+            &[
+                "bitnet.rope.dimension_count = 32",
+                "heads of 64",
+                "partial rotary",
+            ],
+        ),
+        // An FFN width the tensors do not have (they have 512 rows).
+        (
+            "ffn768.gguf",
+            "bitnet.feed_forward_length",
+            MetadataValue::U32(768),
+            &[
+                "blk.0.ffn_gate.weight",
+                "[256, 512]",
+                "bitnet.feed_forward_length = 768",
+            ],
+        ),
+        // Head count that does not divide the hidden size.
+        (
+            "heads3.gguf",
+            "bitnet.attention.head_count",
+            MetadataValue::U32(3),
+            &["bitnet.attention.head_count = 3", "does not divide"],
+        ),
+    ];
+    for (file, key, value, expect) in set_cases {
+        run(&fx.set(file, key, value), expect);
+    }
     // context_length 4: loads, but the default -n 64 does not fit.
     let p = fx.set("ctx4.gguf", "bitnet.context_length", MetadataValue::U32(4));
     refuses(
         d,
         &["run", "-m", &p],
         &["context length is 4", "-n/--n-predict"],
-    );
-    // rope.dimension_count other than the head dimension (256 / 4 = 64).
-    let p = fx.set(
-        "rot32.gguf",
-        "bitnet.rope.dimension_count",
-        MetadataValue::U32(32),
-    );
-    run(
-        &p,
-        &[
-            "bitnet.rope.dimension_count = 32",
-            "heads of 64",
-            "partial rotary",
-        ],
     );
     // A token list shorter than the embedding rows.
     let p = fx.edit("tokens-short.gguf", |w, f| {
@@ -327,27 +335,7 @@ fn gguf_values_that_would_give_silent_wrong_answers() {
             .unwrap();
     });
     run(&p, &["token_embd.weight", "[320, 256]", "transposed"]);
-    // An FFN width the tensors do not have (they have 512 rows).
-    let p = fx.set(
-        "ffn768.gguf",
-        "bitnet.feed_forward_length",
-        MetadataValue::U32(768),
-    );
-    run(
-        &p,
-        &[
-            "blk.0.ffn_gate.weight",
-            "[256, 512]",
-            "bitnet.feed_forward_length = 768",
-        ],
-    );
-    // Head count that does not divide the hidden size; another architecture.
-    let p = fx.set(
-        "heads3.gguf",
-        "bitnet.attention.head_count",
-        MetadataValue::U32(3),
-    );
-    run(&p, &["bitnet.attention.head_count = 3", "does not divide"]);
+    // Another architecture.
     let p = fx.set(
         "arch.gguf",
         "general.architecture",
@@ -436,36 +424,20 @@ fn run_and_logits_flags() {
         &["context length is 64", "shorten the prompt"],
     );
     // Token ids past the vocabulary (320 rows: ids 0..=319); more tokens than the context.
-    refuses(
+    logits_refuses(
         d,
-        &["logits", "-m", m, "--tokens", "1,2,320", "--out", "x.bin"],
+        m,
+        "1,2,320",
+        "x.bin",
         &["--tokens", "token 320", "entry 2", "0..=319"],
     );
-    refuses(
-        d,
-        &[
-            "logits",
-            "-m",
-            m,
-            "--tokens",
-            "4294967295",
-            "--out",
-            "x.bin",
-        ],
-        &["token 4294967295"],
-    );
+    logits_refuses(d, m, "4294967295", "x.bin", &["token 4294967295"]);
     let p = fx.set("ctx4.gguf", "bitnet.context_length", MetadataValue::U32(4));
-    refuses(
+    logits_refuses(
         d,
-        &[
-            "logits",
-            "-m",
-            &p,
-            "--tokens",
-            "1,2,3,4,5",
-            "--out",
-            "x.bin",
-        ],
+        &p,
+        "1,2,3,4,5",
+        "x.bin",
         &["--tokens has 5 tokens", "context length 4"],
     );
     assert!(!d.join("x.bin").exists(), "a refused run wrote its output");
@@ -486,91 +458,47 @@ fn paths_of_models_and_outputs() {
         &["run", "-m", "missing.gguf"],
         &["missing.gguf", "does not exist"],
     );
-    refuses(
+    logits_refuses(
         d,
-        &[
-            "logits",
-            "-m",
-            "/dev/null",
-            "--tokens",
-            "1",
-            "--out",
-            "x.bin",
-        ],
+        "/dev/null",
+        "1",
+        "x.bin",
         &["/dev/null", "not a regular file"],
     );
     // --out the model itself, through another spelling, a symlink and a hard link.
-    refuses(
-        d,
-        &["logits", "-m", m, "--tokens", "1", "--out", m],
-        &["same file", "-m/--model"],
-    );
-    refuses(
-        d,
-        &[
-            "logits",
-            "-m",
-            "base.gguf",
-            "--tokens",
-            "1",
-            "--out",
-            "./sub/../base.gguf",
-        ],
-        &["same file"],
-    );
+    logits_refuses(d, m, "1", m, &["same file", "-m/--model"]);
+    logits_refuses(d, "base.gguf", "1", "./sub/../base.gguf", &["same file"]);
     std::os::unix::fs::symlink(&fx.base, d.join("link.gguf")).unwrap();
-    refuses(
-        d,
-        &["logits", "-m", m, "--tokens", "1", "--out", "link.gguf"],
-        &["same file"],
-    );
+    logits_refuses(d, m, "1", "link.gguf", &["same file"]);
     std::fs::hard_link(&fx.base, d.join("hard.gguf")).unwrap();
-    refuses(
-        d,
-        &["logits", "-m", "hard.gguf", "--tokens", "1", "--out", m],
-        &["same file"],
-    );
+    logits_refuses(d, "hard.gguf", "1", m, &["same file"]);
     assert_eq!(
         std::fs::read(&fx.base).unwrap(),
         before,
         "the model was modified"
     );
     // --out in a directory that cannot be made (a file in the way), a directory, a device.
-    refuses(
+    logits_refuses(
         d,
-        &[
-            "logits",
-            "-m",
-            m,
-            "--tokens",
-            "1",
-            "--out",
-            "base.gguf/x.bin",
-        ],
+        m,
+        "1",
+        "base.gguf/x.bin",
         &["base.gguf is a file, not a folder"],
     );
-    refuses(
+    logits_refuses(d, m, "1", d.to_str().unwrap(), &["--out", "is a directory"]);
+    logits_refuses(
         d,
-        &[
-            "logits",
-            "-m",
-            m,
-            "--tokens",
-            "1",
-            "--out",
-            d.to_str().unwrap(),
-        ],
-        &["--out", "is a directory"],
-    );
-    refuses(
-        d,
-        &["logits", "-m", m, "--tokens", "1", "--out", "/dev/null"],
+        m,
+        "1",
+        "/dev/null",
         &["--out /dev/null", "not a regular file"],
     );
     // A directory nobody can write to, even root (procfs).
-    refuses(
+    logits_refuses(
         d,
-        &["logits", "-m", m, "--tokens", "1", "--out", "/proc/l.bin"],
+        m,
+        "1",
+        "/proc/l.bin",
         &[
             "--out /proc/l.bin",
             "cannot create a file in /proc",
@@ -585,6 +513,16 @@ fn paths_of_models_and_outputs() {
     assert_eq!(
         std::fs::metadata(d.join("new/dir/l.bin")).unwrap().len(),
         320 * 4
+    );
+}
+
+/// `lutcore logits -m MODEL --tokens TOKENS --out OUT` in `dir` must be refused
+/// with a message holding each of `expect` ([`refuses`]).
+fn logits_refuses(dir: &Path, model: &str, tokens: &str, out: &str, expect: &[&str]) {
+    refuses(
+        dir,
+        &["logits", "-m", model, "--tokens", tokens, "--out", out],
+        expect,
     );
 }
 

@@ -705,6 +705,13 @@ impl ArrayConfig {
     pub fn act_beat_bits(&self) -> u32 {
         (self.k_tile() as u32) * self.act_bits()
     }
+    /// Address bits of a buffer that holds one pass's activation beats at
+    /// `max_k` (a beat per K-tile): `ceil(log2(ceil(max_k / k_tile)))`, at
+    /// least 1. The FPGA boards' activation RAM is this deep (`ACT_AW`).
+    pub fn act_addr_bits(&self) -> u32 {
+        let beats = self.max_k().div_ceil(self.k_tile()).max(2);
+        beats.next_power_of_two().trailing_zeros()
+    }
     /// Width of one weight beat.
     pub fn weight_beat_bits(&self) -> u32 {
         let per_row = self.k_tile() as u32
@@ -953,36 +960,12 @@ pub fn presets() -> Vec<Preset> {
         Preset { name: "mac-tiny", about: "MAC baseline with the tiny preset's shape", raw: raw(Mac, 4, 1, 4, Uint(2), 256) },
         Preset { name: "addsub-default", about: "add/sub baseline with the default preset's shape (each ternary weight adds, subtracts or skips)", raw: raw(AddSub, 32, 4, 4, Ternary, 16384) },
         Preset { name: "addsub-tiny", about: "add/sub baseline, 4 rows x 4 ternary weights per beat", raw: raw(AddSub, 4, 1, 4, Ternary, 256) },
-        Preset {
-            name: "lut-a16",
-            about: "LUT array with int16 activations (W1A16): 16 rows x 8 activations per beat, g=4",
-            raw: RawArrayConfig { act: ActType::Int16, ..raw(Lut, 16, 2, 4, Uint(1), 4096) },
-        },
-        Preset {
-            name: "lut-fp16",
-            about: "LUT array with FP16 activations and binary32 tables (W1 x FP16): 4 rows x 4 activations per beat, g=4",
-            raw: RawArrayConfig { act: ActType::Fp16, ..raw(Lut, 4, 1, 4, Uint(1), 4096) },
-        },
-        Preset {
-            name: "mac-fp16",
-            about: "FP MAC baseline of lut-fp16: weights dequantized to FP16, FP16 multipliers, binary32 sums",
-            raw: RawArrayConfig { act: ActType::Fp16, ..raw(Mac, 4, 1, 4, Uint(1), 4096) },
-        },
-        Preset {
-            name: "addsub-fp16",
-            about: "FP add-tree baseline of lut-fp16: FP16 x integer weight products (no multiplier), binary32 sums",
-            raw: RawArrayConfig { act: ActType::Fp16, ..raw(AddSub, 4, 1, 4, Uint(1), 4096) },
-        },
-        Preset {
-            name: "lut-fp16-exact",
-            about: "lut-fp16 with exact accumulation: FP16 activations as 41-bit fixed point, integer tables and accumulators, one binary32 rounding per row",
-            raw: RawArrayConfig { act: ActType::Fp16, accumulate: Accumulate::Exact, ..raw(Lut, 4, 1, 4, Uint(1), 4096) },
-        },
-        Preset {
-            name: "addsub-fp16-exact",
-            about: "addsub-fp16 with exact accumulation: FP16 x integer weight products as fixed-point shift-adds, integer sums, one binary32 rounding per row",
-            raw: RawArrayConfig { act: ActType::Fp16, accumulate: Accumulate::Exact, ..raw(AddSub, 4, 1, 4, Uint(1), 4096) },
-        },
+        Preset { name: "lut-a16", about: "LUT array with int16 activations (W1A16): 16 rows x 8 activations per beat, g=4", raw: RawArrayConfig { act: ActType::Int16, ..raw(Lut, 16, 2, 4, Uint(1), 4096) } },
+        Preset { name: "lut-fp16", about: "LUT array with FP16 activations and binary32 tables (W1 x FP16): 4 rows x 4 activations per beat, g=4", raw: RawArrayConfig { act: ActType::Fp16, ..raw(Lut, 4, 1, 4, Uint(1), 4096) } },
+        Preset { name: "mac-fp16", about: "FP MAC baseline of lut-fp16: weights dequantized to FP16, FP16 multipliers, binary32 sums", raw: RawArrayConfig { act: ActType::Fp16, ..raw(Mac, 4, 1, 4, Uint(1), 4096) } },
+        Preset { name: "addsub-fp16", about: "FP add-tree baseline of lut-fp16: FP16 x integer weight products (no multiplier), binary32 sums", raw: RawArrayConfig { act: ActType::Fp16, ..raw(AddSub, 4, 1, 4, Uint(1), 4096) } },
+        Preset { name: "lut-fp16-exact", about: "lut-fp16 with exact accumulation: FP16 activations as 41-bit fixed point, integer tables and accumulators, one binary32 rounding per row", raw: RawArrayConfig { act: ActType::Fp16, accumulate: Accumulate::Exact, ..raw(Lut, 4, 1, 4, Uint(1), 4096) } },
+        Preset { name: "addsub-fp16-exact", about: "addsub-fp16 with exact accumulation: FP16 x integer weight products as fixed-point shift-adds, integer sums, one binary32 rounding per row", raw: RawArrayConfig { act: ActType::Fp16, accumulate: Accumulate::Exact, ..raw(AddSub, 4, 1, 4, Uint(1), 4096) } },
     ]
 }
 

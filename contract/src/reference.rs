@@ -18,73 +18,139 @@ use crate::layout::{BitPlanes, WeightMatrix};
 
 /// `y[r] = Σ_c value(r, c) · x[c]`, by multiplication.
 pub fn gemv_plain<A: Activation>(w: &WeightMatrix, x: &[A]) -> Vec<i64> {
-    assert_eq!(
-        w.cols(),
-        x.len(),
-        "GEMV shape: K of weights and activations differ"
-    );
+    dot_rows(w, x, |v, &xv| i64::from(v) * i64::from(xv.into()))
+}
+
+/// `y[r] = Σ_c product(value(r, c), x[c])`, summed in K order: the plain dot
+/// product of [`gemv_plain`] and [`gemv_f64`].
+fn dot_rows<X, T: std::iter::Sum>(
+    w: &WeightMatrix,
+    x: &[X],
+    product: impl Fn(i32, &X) -> T,
+) -> Vec<T> {
+    check_k(w, x.len());
     (0..w.rows())
         .map(|r| {
             x.iter()
                 .enumerate()
-                .map(|(c, &xv)| i64::from(w.value(r, c)) * i64::from(xv.into()))
+                .map(|(c, xv)| product(w.value(r, c), xv))
                 .sum()
         })
         .collect()
 }
 
-/// Mirror-halved lookup tables of one activation vector.
-///
-/// For group `j` with activations `x[j·g .. j·g+g]` (zero padded), entry `k`
-/// (`0 ≤ k < 2^(g-1)`) is `x[g-1] + Σ_{t<g-1} (bit t of k ? +x[t] : -x[t])`,
-/// i.e. the signed sum for index `k | 2^(g-1)`. The other half follows from
-/// `T[~i] = -T[i]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LutTables {
-    /// Group size.
-    pub g: usize,
-    /// Number of groups.
-    pub groups: usize,
-    /// `groups × 2^(g-1)` entries.
-    pub entries: Vec<i32>,
+/// Panics unless `w` has `k` columns (a caller's bug, as for slice indexing).
+fn check_k(w: &WeightMatrix, k: usize) {
+    assert_eq!(
+        w.cols(),
+        k,
+        "GEMV shape: K of weights and activations differ"
+    );
 }
 
-impl LutTables {
-    /// Precompute the tables of `x` for group size `g` (1..=8).
-    pub fn new<A: Activation>(x: &[A], g: usize) -> Self {
-        let groups = x.len().div_ceil(g);
+/// The arithmetic of a table entry: `i32` for integer activations, binary32
+/// bits ([`fp::add`], [`fp::neg`]) for floating-point ones.
+pub trait Entry: Copy {
+    /// `self + other`.
+    fn plus(self, other: Self) -> Self;
+    /// `-self`.
+    fn negated(self) -> Self;
+}
+
+impl Entry for i32 {
+    fn plus(self, other: i32) -> i32 {
+        self + other
+    }
+    fn negated(self) -> i32 {
+        -self
+    }
+}
+
+impl Entry for u32 {
+    fn plus(self, other: u32) -> u32 {
+        fp::add(self, other)
+    }
+    fn negated(self) -> u32 {
+        fp::neg(self)
+    }
+}
+
+/// Mirror-halved lookup tables of one activation vector.
+///
+/// For group `j` with activations `xs = x[j·g .. j·g+g]` (zero padded), entry
+/// `k` (`0 ≤ k < 2^(g-1)`) is computed as in the array's precompute unit:
+/// `xs[g-1]`, then `± xs[t]` for `t = g-2` down to `0` (bit `t` of `k` set:
+/// `+`), one [`Entry::plus`] per step. That is the signed sum for index
+/// `k | 2^(g-1)`; the other half follows from `T[~i] = -T[i]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tables<E> {
+    /// Group size.
+    pub g: usize,
+    /// Number of groups (including padding to whole tiles, if the input had it).
+    pub groups: usize,
+    /// `groups × 2^(g-1)` entries.
+    pub entries: Vec<E>,
+}
+
+/// The integer tables: exact i32 sums of int8/int16 activations.
+pub type LutTables = Tables<i32>;
+
+/// The floating-point tables: binary32 bits of activations widened and halved
+/// (`x' = x/2`, exact), so that the bit-plane identity
+/// `w·x = ½(Σ_p 2^p (s_p·x) + c·Σx)` needs no final halving.
+pub type FpTables = Tables<u32>;
+
+impl<E: Entry> Tables<E> {
+    /// The tables of `groups` groups of `g` activations, `xs(i)` the `i`-th.
+    fn build(g: usize, groups: usize, xs: impl Fn(usize) -> E) -> Self {
         let half = 1usize << (g - 1);
         let mut entries = Vec::with_capacity(groups * half);
         for j in 0..groups {
-            let xs: Vec<i32> = (0..g)
-                .map(|t| x.get(j * g + t).map_or(0, |&v| v.into()))
-                .collect();
-            for k in 0..half {
-                let signed: i32 = (0..g - 1)
-                    .map(|t| if (k >> t) & 1 == 1 { xs[t] } else { -xs[t] })
-                    .sum();
-                entries.push(xs[g - 1] + signed);
+            let xs: Vec<E> = (0..g).map(|t| xs(j * g + t)).collect();
+            let mut partial = vec![xs[g - 1]];
+            for t in (0..g - 1).rev() {
+                partial = partial
+                    .iter()
+                    .flat_map(|&p| [p.plus(xs[t].negated()), p.plus(xs[t])])
+                    .collect();
             }
+            entries.extend(partial);
         }
-        LutTables { g, groups, entries }
+        Tables { g, groups, entries }
     }
 
-    /// Signed partial sum of group `j` for a full `g`-bit index (bit set = +).
-    pub fn lookup(&self, j: usize, index: u8) -> i32 {
+    /// The signed partial sum of group `j` for a full `g`-bit index (bit set = +).
+    pub fn lookup(&self, j: usize, index: u8) -> E {
         let half = 1usize << (self.g - 1);
         let mask = half - 1;
         let idx = usize::from(index);
         if idx & half != 0 {
             self.entries[j * half + (idx & mask)]
         } else {
-            -self.entries[j * half + (!idx & mask)]
+            self.entries[j * half + (!idx & mask)].negated()
         }
     }
 
-    /// Σx of group `j`: the entry whose bits are all set.
-    pub fn group_sum(&self, j: usize) -> i32 {
+    /// Σx (Σx' for [`FpTables`]) of group `j`: its entry with every bit set.
+    pub fn group_sum(&self, j: usize) -> E {
         let half = 1usize << (self.g - 1);
         self.entries[j * half + half - 1]
+    }
+}
+
+impl LutTables {
+    /// Precompute the tables of `x` for group size `g` (1..=8).
+    pub fn new<A: Activation>(x: &[A], g: usize) -> Self {
+        Tables::build(g, x.len().div_ceil(g), |i| {
+            x.get(i).map_or(0, |&v| v.into())
+        })
+    }
+}
+
+impl FpTables {
+    /// The tables of `x` (raw `fmt` codes, missing ones +0) over `groups` groups of `g`.
+    pub fn new(fmt: FpFormat, x: &[u32], g: usize, groups: usize) -> Self {
+        Tables::build(g, groups, |i| fmt.widen(x.get(i).copied().unwrap_or(0), -1))
     }
 }
 
@@ -119,62 +185,6 @@ pub fn gemv_lut<A: Activation>(
         .collect()
 }
 
-/// Mirror-halved floating-point tables of one activation vector.
-///
-/// The activations are widened to binary32 and halved (`x' = x/2`, exact), so
-/// that the bit-plane identity `w·x = ½(Σ_p 2^p (s_p·x) + c·Σx)` needs no final
-/// halving. Entry `k` of group `j` is computed as in the array's precompute
-/// unit: `x'[g-1]`, then `± x'[t]` for `t = g-2` down to `0` (bit `t` of `k`
-/// set: `+`), one binary32 add per step; the other half is the sign flip.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FpTables {
-    /// Group size.
-    pub g: usize,
-    /// Number of groups (including padding to whole tiles, if the input had it).
-    pub groups: usize,
-    /// `groups × 2^(g-1)` entries, binary32 bits.
-    pub entries: Vec<u32>,
-}
-
-impl FpTables {
-    /// The tables of `x` (raw `fmt` codes, missing ones +0) over `groups` groups of `g`.
-    pub fn new(fmt: FpFormat, x: &[u32], g: usize, groups: usize) -> Self {
-        let half = 1usize << (g - 1);
-        let mut entries = Vec::with_capacity(groups * half);
-        for j in 0..groups {
-            let xs: Vec<u32> = (0..g)
-                .map(|t| fmt.widen(x.get(j * g + t).copied().unwrap_or(0), -1))
-                .collect();
-            let mut partial = vec![xs[g - 1]];
-            for t in (0..g - 1).rev() {
-                partial = partial
-                    .iter()
-                    .flat_map(|&p| [fp::add(p, fp::neg(xs[t])), fp::add(p, xs[t])])
-                    .collect();
-            }
-            entries.extend(partial);
-        }
-        FpTables { g, groups, entries }
-    }
-
-    /// The signed partial sum of group `j` for a full `g`-bit index (bit set = +).
-    pub fn lookup(&self, j: usize, index: u8) -> u32 {
-        let half = 1usize << (self.g - 1);
-        let idx = usize::from(index);
-        if idx & half != 0 {
-            self.entries[j * half + (idx & (half - 1))]
-        } else {
-            fp::neg(self.entries[j * half + (!idx & (half - 1))])
-        }
-    }
-
-    /// Σx'/… of group `j`: its entry with every bit set.
-    pub fn group_sum(&self, j: usize) -> u32 {
-        let half = 1usize << (self.g - 1);
-        self.entries[j * half + half - 1]
-    }
-}
-
 /// The FP LUT GEMV (binary32 bits per row) as the LUT array computes it with
 /// `k_groups` groups of `g` per K-tile; `x` holds `w.cols()` raw `fmt` codes.
 ///
@@ -191,11 +201,7 @@ pub fn gemv_fp_lut(
     g: usize,
     k_groups: usize,
 ) -> Vec<u32> {
-    assert_eq!(
-        w.cols(),
-        x.len(),
-        "GEMV shape: K of weights and activations differ"
-    );
+    check_k(w, x.len());
     let planes = BitPlanes::new(w, g);
     let tiles = x.len().div_ceil(g * k_groups).max(1);
     let tables = FpTables::new(fmt, x, g, tiles * k_groups);
@@ -256,11 +262,7 @@ fn correction(wtype: WeightType, s: u32) -> u32 {
 /// Both FP baselines compute this: the paper's MAC (weight dequantized to the
 /// activation format, FP multiplier) and the add-tree one (integer weight).
 pub fn gemv_fp_mac(w: &WeightMatrix, fmt: FpFormat, x: &[u32], k_tile: usize) -> Vec<u32> {
-    assert_eq!(
-        w.cols(),
-        x.len(),
-        "GEMV shape: K of weights and activations differ"
-    );
+    check_k(w, x.len());
     let tiles = x.len().div_ceil(k_tile).max(1);
     let pad_value = w.wtype().value(0);
     (0..w.rows())
@@ -324,19 +326,8 @@ pub fn gemv_fp_exact(w: &WeightMatrix, fmt: FpFormat, x: &[u32]) -> Vec<u32> {
 /// `y[r] = Σ_c value(r, c) · x[c]` in f64, products and sums in K order (the
 /// error of the f64 sum is far below binary32's rounding).
 pub fn gemv_f64(w: &WeightMatrix, fmt: FpFormat, x: &[u32]) -> Vec<f64> {
-    assert_eq!(
-        w.cols(),
-        x.len(),
-        "GEMV shape: K of weights and activations differ"
-    );
-    (0..w.rows())
-        .map(|r| {
-            x.iter()
-                .enumerate()
-                .map(|(c, &xc)| f64::from(w.value(r, c)) * fmt.decode(xc))
-                .sum()
-        })
-        .collect()
+    check_k(w, x.len());
+    dot_rows(w, x, |v, &xc| f64::from(v) * fmt.decode(xc))
 }
 
 #[cfg(test)]
@@ -357,11 +348,16 @@ mod tests {
         (w, crate::testing::random_activations(rng, k, extreme))
     }
 
+    /// The seed ([`crate::testing::seed_from_env`]) and its generator; prints how to replay it.
+    fn seeded(default: u64) -> (u64, ChaCha8Rng) {
+        let seed = crate::testing::seed_from_env(default);
+        println!("seed {seed} (replay: LUTCORE_SEED={seed} cargo test -p lutcore-contract)");
+        (seed, ChaCha8Rng::seed_from_u64(seed))
+    }
+
     #[test]
     fn lut_gemv_equals_plain_dot_product_on_random_shapes() {
-        let seed = crate::testing::seed_from_env(0x5eed_u64);
-        println!("seed {seed} (replay: LUTCORE_SEED={seed} cargo test -p lutcore-contract)");
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let (seed, mut rng) = seeded(0x5eed_u64);
         for case in 0..200 {
             let wtype = WeightType::ALL[case % WeightType::ALL.len()];
             let g = [2, 3, 4, 5][case % 4];
@@ -438,9 +434,7 @@ mod tests {
     #[test]
     fn fp_gemvs_are_close_to_the_exact_dot_product() {
         use crate::fp::{BF16, E4M3, E5M2, FP16};
-        let seed = crate::testing::seed_from_env(0xf9_u64);
-        println!("seed {seed} (replay: LUTCORE_SEED={seed} cargo test -p lutcore-contract)");
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let (seed, mut rng) = seeded(0xf9_u64);
         for case in 0..120 {
             let fmt = [FP16, BF16, E4M3, E5M2][case % 4];
             let wtype = WeightType::ALL[case % WeightType::ALL.len()];

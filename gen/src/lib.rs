@@ -87,6 +87,9 @@ pub struct Widths {
     pub result_beat: u32,
     /// Weight beats per K-tile.
     pub weight_beats_per_tile: u32,
+    /// Address bits of one pass's activation beats at `max_k`
+    /// ([`ArrayConfig::act_addr_bits`]: the FPGA boards' `ACT_AW`).
+    pub act_addr: u32,
 }
 
 /// The manifest written beside the Verilog (`manifest.json`).
@@ -241,6 +244,7 @@ impl Design {
                 weight_beat: c.weight_beat_bits(),
                 result_beat: c.result_beat_bits(),
                 weight_beats_per_tile: c.beats_per_tile() as u32,
+                act_addr: c.act_addr_bits(),
             },
             macs_per_cycle: c.macs_per_cycle(),
             files: self.files.iter().map(|f| f.name.clone()).collect(),

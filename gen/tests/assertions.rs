@@ -9,9 +9,12 @@
 //! checks that the co-simulation library reports a failed assertion. Needs
 //! Verilator (`make deps`).
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
+use common::verilator_exe;
 use lutcore_contract::config::preset;
 use lutcore_gen::generate;
 
@@ -73,34 +76,22 @@ fn run(dir: &Path, patch: Option<(&str, &str)>, modes: &[&str]) -> Vec<(bool, St
         .iter()
         .map(|f| rtl.join(&f.name).display().to_string())
         .collect();
-    let obj = dir.join("obj");
-    let built = Command::new("verilator")
-        .args([
-            "--cc",
-            "--exe",
-            "--build",
-            "-j",
-            "2",
+    let exe = verilator_exe(
+        &d.top,
+        &dir.join("driver.cpp"),
+        &files,
+        &dir.join("obj"),
+        &[
             "--assert",
             "+define+LUTCORE_ASSERT",
             "-Wno-fatal",
             "--no-timing",
-        ])
-        .args(["--top-module", &d.top, "--Mdir"])
-        .arg(&obj)
-        .arg(dir.join("driver.cpp"))
-        .args(&files)
-        .output()
-        .unwrap_or_else(|e| panic!("running verilator: {e} (install it with `make deps`)"));
-    assert!(
-        built.status.success(),
-        "verilator build failed:\n{}",
-        String::from_utf8_lossy(&built.stderr)
+        ],
     );
     modes
         .iter()
         .map(|mode| {
-            let out = Command::new(obj.join(format!("V{}", d.top)))
+            let out = Command::new(&exe)
                 .arg(mode)
                 .output()
                 .expect("run the model");

@@ -13,11 +13,14 @@
 //! `k in0 [in1]` (hex, up to 64 bits) and prints the unit's outputs
 //! concatenated (hex, the first port in the high bits), one line each.
 
+mod common;
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use common::{run_tool, verilator_exe};
 use lutcore_contract::fp::{self, FpFormat, BF16, E4M3, E5M2, FP16, FP32};
 use lutcore_gen::fp::{add_module, modules_for, Unit, ADD};
 use lutcore_gen::ir::{e, Dir, Module, Port};
@@ -61,19 +64,6 @@ struct Vector {
     unit: usize,
     inputs: Vec<u64>,
     want: u64,
-}
-
-fn run_tool(cmd: &mut Command, what: &str) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running {what}: {e} (install it with `make deps`)"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{what} failed:\n{text}");
-    text
 }
 
 /// Write each module to `<dir>/<name>.sv`; the paths.
@@ -151,26 +141,15 @@ impl Bench {
         all.push(top);
         let files = write_modules(dir.path(), &all);
         std::fs::write(dir.path().join("driver.cpp"), cpp).expect("write the driver");
-        let obj = dir.path().join("obj");
-        run_tool(
-            Command::new("verilator")
-                .args([
-                    "--cc",
-                    "--exe",
-                    "--build",
-                    "-j",
-                    "2",
-                    "-Wno-fatal",
-                    "-Wno-lint",
-                ])
-                .args(["--top-module", "fp_bench", "--Mdir"])
-                .arg(&obj)
-                .arg(dir.path().join("driver.cpp"))
-                .args(&files),
-            "verilator --build",
+        let exe = verilator_exe(
+            "fp_bench",
+            &dir.path().join("driver.cpp"),
+            &files,
+            &dir.path().join("obj"),
+            &["-Wno-fatal", "-Wno-lint"],
         );
         Bench {
-            exe: obj.join("Vfp_bench"),
+            exe,
             _dir: dir,
             units: info,
         }

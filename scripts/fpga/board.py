@@ -22,7 +22,6 @@ usage: board.py BOARD_JSON get KEY[.KEY...]
            write the pin constraints (.pcf or .lpf) to OUT
 """
 import json
-import math
 import sys
 
 
@@ -59,16 +58,16 @@ def clocks(b, where):
 
 
 def array_widths(manifest):
-    """ACT_W, WGT_W, RES_W and ACT_AW (log2 activation beats for max_k) of a generated array."""
+    """ACT_W, WGT_W, RES_W and ACT_AW (log2 activation beats for max_k) of a generated array,
+    as its manifest.json records them."""
     m = load(manifest)
     c, w = m["config"], m["widths"]
     if c["arch"] != "lut":
         die(f"{manifest}: the board tops wrap lutcore_lut_array; this config has arch={c['arch']}")
-    k_tile = c["k_groups"] * c["g"]
-    kt_max = -(-c["max_k"] // k_tile)
-    act_aw = max(1, math.ceil(math.log2(kt_max)))
+    if "act_addr" not in w:
+        die(f"{manifest}: no widths.act_addr (written by an older lutcore): generate it again with `lutcore gen`")
     return [("ACT_W", w["act_beat"]), ("WGT_W", w["weight_beat"]), ("RES_W", w["result_beat"]),
-            ("ACT_AW", act_aw)]
+            ("ACT_AW", w["act_addr"])]
 
 
 def ram(b, where):

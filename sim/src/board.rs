@@ -235,13 +235,13 @@ pub struct BoardParams {
 
 impl BoardParams {
     /// What the build of [`DEFAULT_BOARD`] uses: an activation RAM for
-    /// `max_k` (as `scripts/fpga/board.py` sizes it), the description's weight
+    /// `max_k` ([`ArrayConfig::act_addr_bits`], the manifest's
+    /// `widths.act_addr` the FPGA build reads), the description's weight
     /// and result RAMs, with the co-simulation's baud divider [`SIM_BAUD_DIV`].
     pub fn for_config(cfg: &ArrayConfig) -> BoardParams {
-        let kt_max = cfg.max_k().div_ceil(cfg.k_tile()).max(2);
         let ram = BoardSpec::default_board().ram;
         BoardParams {
-            act_aw: kt_max.next_power_of_two().trailing_zeros(),
+            act_aw: cfg.act_addr_bits(),
             wgt_aw: ram.wgt_aw,
             res_aw: ram.res_aw,
             baud_div: SIM_BAUD_DIV,

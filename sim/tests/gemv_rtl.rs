@@ -6,25 +6,20 @@
 //! printed; `LUTCORE_SEED=<n>` replays one. Arrays with int16 activations
 //! run int16 vectors, and once int8 ones (sign-extended by the driver).
 
-use lutcore_contract::config::{preset, Arch, ArrayConfig, RawArrayConfig};
+mod common;
+
+use common::Fill;
+use lutcore_contract::config::Arch::{AddSub, Lut, Mac};
+use lutcore_contract::config::{preset, ArrayConfig, RawArrayConfig};
 use lutcore_contract::layout::WeightMatrix;
 use lutcore_contract::reference::{gemv_lut, gemv_plain};
 use lutcore_contract::testing::seed_from_env;
+use lutcore_contract::ActType::{Int16, Int8};
+use lutcore_contract::WeightType::{Ternary, Uint};
 use lutcore_contract::{Activation, BitPlanes, WeightType};
 use lutcore_sim::Simulator;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-#[derive(Clone, Copy, Debug)]
-enum Fill {
-    Random,
-    /// Weights at max and activations at their minimum.
-    MaxTimesMin,
-    /// Weights at min and activations at their maximum.
-    MinTimesMax,
-    /// Each weight max or min, each activation at its maximum or minimum.
-    Extremes,
-}
 
 /// A random problem; activations span `act_bits` bits.
 fn case(
@@ -35,13 +30,26 @@ fn case(
     k: usize,
     fill: Fill,
 ) -> (WeightMatrix, Vec<i32>) {
-    let (lo, hi) = (wt.min_value(), wt.max_value());
     let (amin, amax) = (-(1i32 << (act_bits - 1)), (1i32 << (act_bits - 1)) - 1);
-    let w: Vec<i32> = (0..m * k)
+    let w = values(rng, m * k, fill, wt.min_value(), wt.max_value(), true);
+    let x = values(rng, k, fill, amin, amax, false);
+    (
+        WeightMatrix::from_values(m, k, wt, &w).expect("weights in range"),
+        x,
+    )
+}
+
+/// `n` values in `lo..=hi` as `fill` says for the weights (`weights`) or the
+/// activations: `MaxTimesMin` is `hi` for weights and `lo` for activations,
+/// `MinTimesMax` the other end, `Extremes` `hi` or `lo` by a coin.
+fn values(rng: &mut ChaCha8Rng, n: usize, fill: Fill, lo: i32, hi: i32, weights: bool) -> Vec<i32> {
+    (0..n)
         .map(|_| match fill {
             Fill::Random => rng.gen_range(lo..=hi),
-            Fill::MaxTimesMin => hi,
-            Fill::MinTimesMax => lo,
+            Fill::MaxTimesMin if weights => hi,
+            Fill::MaxTimesMin => lo,
+            Fill::MinTimesMax if weights => lo,
+            Fill::MinTimesMax => hi,
             Fill::Extremes => {
                 if rng.gen_bool(0.5) {
                     hi
@@ -50,25 +58,7 @@ fn case(
                 }
             }
         })
-        .collect();
-    let x: Vec<i32> = (0..k)
-        .map(|_| match fill {
-            Fill::Random => rng.gen_range(amin..=amax),
-            Fill::MaxTimesMin => amin,
-            Fill::MinTimesMax => amax,
-            Fill::Extremes => {
-                if rng.gen_bool(0.5) {
-                    amax
-                } else {
-                    amin
-                }
-            }
-        })
-        .collect();
-    (
-        WeightMatrix::from_values(m, k, wt, &w).expect("weights in range"),
-        x,
-    )
+        .collect()
 }
 
 /// Shapes every config runs: (M, K, fill).
@@ -190,47 +180,9 @@ fn fxhash(s: &str) -> u64 {
     })
 }
 
-fn raw(
-    arch: Arch,
-    rows: u32,
-    k_groups: u32,
-    g: u32,
-    weights: WeightType,
-    max_k: u32,
-) -> ArrayConfig {
-    RawArrayConfig::new(
-        arch,
-        rows,
-        k_groups,
-        g,
-        weights,
-        lutcore_contract::ActType::Int8,
-        max_k,
-    )
-    .validate()
-    .expect("valid config")
-}
-
-/// [`raw`] with int16 activations.
-fn raw16(
-    arch: Arch,
-    rows: u32,
-    k_groups: u32,
-    g: u32,
-    weights: WeightType,
-    max_k: u32,
-) -> ArrayConfig {
-    RawArrayConfig::new(
-        arch,
-        rows,
-        k_groups,
-        g,
-        weights,
-        lutcore_contract::ActType::Int16,
-        max_k,
-    )
-    .validate()
-    .expect("valid config")
+/// `raw`, validated (the tests' configs are valid by construction).
+fn valid(raw: RawArrayConfig) -> ArrayConfig {
+    raw.validate().expect("valid config")
 }
 
 #[test]
@@ -243,137 +195,39 @@ fn preset_mac_default() {
     check_config("mac-default", &preset("mac-default").unwrap());
 }
 
-#[test]
-fn lut_uint1_r4_k2_g4() {
-    check_config(
-        "lut-uint1",
-        &raw(Arch::Lut, 4, 2, 4, WeightType::Uint(1), 256),
-    );
+/// One `#[test]` per config: `test_fn: "name" = (RawArrayConfig::new's arguments);`
+/// runs [`check_config`].
+macro_rules! config_tests {
+    ($($test:ident: $name:literal = ($($arg:expr),*);)*) => {$(
+        #[test]
+        fn $test() {
+            check_config($name, &valid(RawArrayConfig::new($($arg),*)));
+        }
+    )*};
 }
 
-#[test]
-fn mac_uint1_r7_k3_g4() {
-    check_config(
-        "mac-uint1",
-        &raw(Arch::Mac, 7, 3, 4, WeightType::Uint(1), 256),
-    );
-}
-
-#[test]
-fn lut_uint2_r8_k1_g3() {
-    check_config(
-        "lut-uint2-g3",
-        &raw(Arch::Lut, 8, 1, 3, WeightType::Uint(2), 512),
-    );
-}
-
-#[test]
-fn mac_uint2_r8_k1_g3() {
-    check_config(
-        "mac-uint2-g3",
-        &raw(Arch::Mac, 8, 1, 3, WeightType::Uint(2), 512),
-    );
-}
-
-#[test]
-fn lut_uint3_r5_k3_g3() {
-    check_config(
-        "lut-uint3",
-        &raw(Arch::Lut, 5, 3, 3, WeightType::Uint(3), 300),
-    );
-}
-
-#[test]
-fn mac_uint3_r5_k2_g2() {
-    check_config(
-        "mac-uint3-g2",
-        &raw(Arch::Mac, 5, 2, 2, WeightType::Uint(3), 300),
-    );
-}
-
-#[test]
-fn lut_uint4_r2_k1_g2() {
-    check_config(
-        "lut-uint4-g2",
-        &raw(Arch::Lut, 2, 1, 2, WeightType::Uint(4), 128),
-    );
-}
-
-#[test]
-fn mac_uint4_r4_k2_g5() {
-    check_config(
-        "mac-uint4-g5",
-        &raw(Arch::Mac, 4, 2, 5, WeightType::Uint(4), 1024),
-    );
-}
-
-#[test]
-fn lut_ternary_r16_k1_g5() {
-    check_config(
-        "lut-ternary-g5",
-        &raw(Arch::Lut, 16, 1, 5, WeightType::Ternary, 1000),
-    );
-}
-
-#[test]
-fn mac_ternary_r3_k4_g2() {
-    check_config(
-        "mac-ternary-g2",
-        &raw(Arch::Mac, 3, 4, 2, WeightType::Ternary, 64),
-    );
-}
-
-#[test]
-fn addsub_ternary_r5_k3_g4() {
-    check_config(
-        "addsub-ternary",
-        &raw(Arch::AddSub, 5, 3, 4, WeightType::Ternary, 300),
-    );
-}
-
-#[test]
-fn addsub_ternary_r6_k2_g2_int16() {
-    check_config(
-        "addsub-ternary-a16",
-        &raw16(Arch::AddSub, 6, 2, 2, WeightType::Ternary, 500),
-    );
-}
-
-#[test]
-fn lut_uint1_r4_k2_g4_int16() {
-    check_config(
-        "lut-uint1-a16",
-        &raw16(Arch::Lut, 4, 2, 4, WeightType::Uint(1), 4096),
-    );
-}
-
-#[test]
-fn lut_ternary_r3_k2_g3_int16() {
-    check_config(
-        "lut-ternary-a16",
-        &raw16(Arch::Lut, 3, 2, 3, WeightType::Ternary, 700),
-    );
-}
-
-#[test]
-fn lut_uint4_r2_k1_g5_int16() {
-    check_config(
-        "lut-uint4-g5-a16",
-        &raw16(Arch::Lut, 2, 1, 5, WeightType::Uint(4), 256),
-    );
-}
-
-#[test]
-fn mac_uint2_r4_k1_g4_int16() {
-    check_config(
-        "mac-uint2-a16",
-        &raw16(Arch::Mac, 4, 1, 4, WeightType::Uint(2), 1000),
-    );
+config_tests! {
+    lut_uint1_r4_k2_g4: "lut-uint1" = (Lut, 4, 2, 4, Uint(1), Int8, 256);
+    mac_uint1_r7_k3_g4: "mac-uint1" = (Mac, 7, 3, 4, Uint(1), Int8, 256);
+    lut_uint2_r8_k1_g3: "lut-uint2-g3" = (Lut, 8, 1, 3, Uint(2), Int8, 512);
+    mac_uint2_r8_k1_g3: "mac-uint2-g3" = (Mac, 8, 1, 3, Uint(2), Int8, 512);
+    lut_uint3_r5_k3_g3: "lut-uint3" = (Lut, 5, 3, 3, Uint(3), Int8, 300);
+    mac_uint3_r5_k2_g2: "mac-uint3-g2" = (Mac, 5, 2, 2, Uint(3), Int8, 300);
+    lut_uint4_r2_k1_g2: "lut-uint4-g2" = (Lut, 2, 1, 2, Uint(4), Int8, 128);
+    mac_uint4_r4_k2_g5: "mac-uint4-g5" = (Mac, 4, 2, 5, Uint(4), Int8, 1024);
+    lut_ternary_r16_k1_g5: "lut-ternary-g5" = (Lut, 16, 1, 5, Ternary, Int8, 1000);
+    mac_ternary_r3_k4_g2: "mac-ternary-g2" = (Mac, 3, 4, 2, Ternary, Int8, 64);
+    addsub_ternary_r5_k3_g4: "addsub-ternary" = (AddSub, 5, 3, 4, Ternary, Int8, 300);
+    addsub_ternary_r6_k2_g2_int16: "addsub-ternary-a16" = (AddSub, 6, 2, 2, Ternary, Int16, 500);
+    lut_uint1_r4_k2_g4_int16: "lut-uint1-a16" = (Lut, 4, 2, 4, Uint(1), Int16, 4096);
+    lut_ternary_r3_k2_g3_int16: "lut-ternary-a16" = (Lut, 3, 2, 3, Ternary, Int16, 700);
+    lut_uint4_r2_k1_g5_int16: "lut-uint4-g5-a16" = (Lut, 2, 1, 5, Uint(4), Int16, 256);
+    mac_uint2_r4_k1_g4_int16: "mac-uint2-a16" = (Mac, 4, 1, 4, Uint(2), Int16, 1000);
 }
 
 #[test]
 fn shape_and_type_errors_are_reported() {
-    let cfg = raw(Arch::Lut, 2, 1, 2, WeightType::Uint(4), 128);
+    let cfg = valid(RawArrayConfig::new(Lut, 2, 1, 2, Uint(4), Int8, 128));
     let mut sim = Simulator::new(&cfg).expect("model");
     let w = WeightMatrix::from_values(2, 3, WeightType::Uint(4), &[1; 6]).unwrap();
     let e = sim.gemv(&w, &[1i8, 2]).unwrap_err().to_string();
@@ -385,7 +239,7 @@ fn shape_and_type_errors_are_reported() {
     let e = sim.gemv(&big, &[1i8; 129]).unwrap_err().to_string();
     assert!(e.contains("max_k"), "{e}");
     // A model driven as if it were another config is refused.
-    let other = raw(Arch::Lut, 4, 1, 2, WeightType::Uint(4), 128);
+    let other = valid(RawArrayConfig::new(Lut, 4, 1, 2, Uint(4), Int8, 128));
     let e = lutcore_sim::run_gemv(sim.model_mut(), &other, &w, &[1i8, 2, 3])
         .unwrap_err()
         .to_string();
@@ -403,7 +257,7 @@ fn shape_and_type_errors_are_reported() {
 #[test]
 fn a_stalled_array_is_a_deadlock_error_not_a_hang() {
     // A hand-written top with the stream ports that never accepts a beat.
-    let cfg = raw(Arch::Lut, 2, 1, 2, WeightType::Uint(2), 64);
+    let cfg = valid(RawArrayConfig::new(Lut, 2, 1, 2, Uint(2), Int8, 64));
     let ports = lutcore_gen::top_ports(&cfg);
     let mut v = String::from("module lutcore_stalled (\n");
     let decls: Vec<String> = ports

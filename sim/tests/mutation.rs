@@ -19,6 +19,9 @@
 //! dumps Verilator's `coverage.dat` (`coverage_of_the_regression`, run by
 //! `make coverage` / `scripts/coverage.sh`).
 
+mod common;
+
+use common::Fill;
 use lutcore_contract::config::{preset, ArrayConfig};
 use lutcore_contract::layout::{k_tiles, rtl_act_beats, rtl_weight_beats, WeightMatrix};
 use lutcore_contract::reference::gemv_plain;
@@ -394,14 +397,6 @@ fn mutate(m: &Mutant) -> Design {
     d
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Fill {
-    Random,
-    MaxTimesMin,
-    MinTimesMax,
-    Extremes,
-}
-
 /// One regression case: shape, values, whether the driver stalls.
 #[derive(Clone, Copy, Debug)]
 struct Case {
@@ -591,29 +586,25 @@ fn regression(sim: &mut Simulator) -> Verdict {
             case.fill,
             if case.stall { " stalls" } else { "" }
         );
-        match drive(sim.model_mut(), &cfg, &w, &x, case.stall, &mut rng) {
-            Ok((got, cycles)) if got == want => total += cycles,
+        let (why, cycles) = match drive(sim.model_mut(), &cfg, &w, &x, case.stall, &mut rng) {
+            Ok((got, cycles)) if got == want => {
+                total += cycles;
+                continue;
+            }
             Ok((got, cycles)) => {
                 let row = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(0);
                 let why = format!("row {row}: RTL {} != reference {}", got[row], want[row]);
-                return Verdict::Caught {
-                    case: i,
-                    what,
-                    seed: case_seed,
-                    cycles,
-                    why,
-                };
+                (why, cycles)
             }
-            Err((why, cycles)) => {
-                return Verdict::Caught {
-                    case: i,
-                    what,
-                    seed: case_seed,
-                    cycles,
-                    why,
-                }
-            }
-        }
+            Err(failed) => failed,
+        };
+        return Verdict::Caught {
+            case: i,
+            what,
+            seed: case_seed,
+            cycles,
+            why,
+        };
     }
     Verdict::Passed(total)
 }

@@ -232,17 +232,12 @@ impl Linear for RefLinear {
         self.0.cols()
     }
     fn gemm(&self, x: &[i8], n: usize, out: &mut [i32]) -> Result<(), BackendError> {
-        let (m, k) = (self.0.rows(), self.0.cols());
-        check_shape("ref", m, k, x, n, out)?;
-        for t in 0..n {
-            for (o, v) in out[t * m..(t + 1) * m]
-                .iter_mut()
-                .zip(gemv_plain(&self.0, &x[t * k..(t + 1) * k]))
-            {
-                *o = v as i32;
-            }
-        }
-        Ok(())
+        self.per_token(x, n, out, |xt| {
+            Ok(gemv_plain(&self.0, xt)
+                .into_iter()
+                .map(|v| v as i32)
+                .collect())
+        })
     }
     fn gemm_fp(
         &self,
@@ -251,28 +246,28 @@ impl Linear for RefLinear {
         n: usize,
         out: &mut [u32],
     ) -> Result<(), BackendError> {
-        self.gemm_fp_tokens(fp, x, n, out)
+        self.per_token(x, n, out, |xt| fp.gemv(&self.0, xt))
     }
 }
 
 impl RefLinear {
-    /// [`FpMatmul::gemv`] of each token.
-    fn gemm_fp_tokens(
+    /// The shape check, then `gemv` of each token's activations into that
+    /// token's rows of `out`: the common part of [`Linear::gemm`] and
+    /// [`Linear::gemm_fp`].
+    fn per_token<A, R: Copy>(
         &self,
-        fp: FpMatmul,
-        x: &[u32],
+        x: &[A],
         n: usize,
-        out: &mut [u32],
+        out: &mut [R],
+        gemv: impl Fn(&[A]) -> Result<Vec<R>, String>,
     ) -> Result<(), BackendError> {
         let (m, k) = (self.0.rows(), self.0.cols());
         check_shape("ref", m, k, x, n, out)?;
         for t in 0..n {
-            let y = fp.gemv(&self.0, &x[t * k..(t + 1) * k]).map_err(|detail| {
-                BackendError::Failed {
-                    backend: "ref".into(),
-                    matrix: format!("{m}x{k}"),
-                    detail,
-                }
+            let y = gemv(&x[t * k..(t + 1) * k]).map_err(|detail| BackendError::Failed {
+                backend: "ref".into(),
+                matrix: format!("{m}x{k}"),
+                detail,
             })?;
             out[t * m..(t + 1) * m].copy_from_slice(&y);
         }

@@ -3,6 +3,8 @@
 //! the lossy mode's error bound, and error messages. The timing harness is
 //! the ignored test `bench_ternary_8640x3200` (run with `--ignored --nocapture`).
 
+mod common;
+
 use lutcore_contract::testing::{
     random_activations, random_weights, reference_gemm, seed_from_env,
 };
@@ -59,17 +61,7 @@ fn check(w: &WeightMatrix, x: &[i8], n: usize, o: &KernelOptions, what: &str) {
     assert_eq!(g.options().isa, o.isa, "{what}: forced ISA not kept");
     let mut out = vec![i32::MIN; n * w.rows()];
     g.gemm(x, n, &mut out).unwrap();
-    let want = reference_gemm(w, x, n);
-    if out != want {
-        let i = out.iter().zip(&want).position(|(a, b)| a != b).unwrap();
-        panic!(
-            "{what}: first mismatch at token {} row {}: got {} want {}",
-            i / w.rows(),
-            i % w.rows(),
-            out[i],
-            want[i]
-        );
-    }
+    common::assert_gemm_eq(&out, &reference_gemm(w, x, n), w.rows(), what);
 }
 
 #[test]

@@ -4,6 +4,8 @@
 //! not multiples of the token tiles, extreme values, 1 and 2 threads.
 //! Seeded: `LUTCORE_SEED=S cargo test --release -p lutcore-sw --test prefill`.
 
+mod common;
+
 use lutcore_contract::testing::{
     random_activations, random_weights, reference_gemm, seed_from_env,
 };
@@ -51,19 +53,13 @@ fn check(w: &WeightMatrix, x: &[i8], n: usize, what: &str) {
             let g = PrefillGemm::from_packed(packed.clone(), isa, threads).unwrap();
             let mut out = vec![i32::MIN; n * w.rows()];
             g.gemm(x, n, &mut out).unwrap();
-            if out != want {
-                let i = out.iter().zip(&want).position(|(a, b)| a != b).unwrap();
-                panic!(
-                    "{what}: {isa} {threads}t {} {}x{} n={n}: first mismatch at token {} row {}: got {} want {}",
-                    w.wtype(),
-                    w.rows(),
-                    w.cols(),
-                    i / w.rows(),
-                    i % w.rows(),
-                    out[i],
-                    want[i]
-                );
-            }
+            let case = format!(
+                "{what}: {isa} {threads}t {} {}x{} n={n}",
+                w.wtype(),
+                w.rows(),
+                w.cols()
+            );
+            common::assert_gemm_eq(&out, &want, w.rows(), &case);
         }
     }
 }
@@ -219,10 +215,8 @@ fn errors_are_reported() {
 #[test]
 #[ignore]
 fn bench_8640x3200() {
-    use std::time::Instant;
-    let (m, k) = (8640, 3200);
-    let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let w = random_weights(&mut rng, WeightType::Ternary, m, k, false);
+    let (mut rng, w) = common::bench_matrix();
+    let (m, k) = (w.rows(), w.cols());
     let packed = PrefillWeights::pack(&w).unwrap();
     let mhz: f64 = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -242,11 +236,7 @@ fn bench_8640x3200() {
             let x = random_activations(&mut rng, n * k, false);
             let mut out = vec![0i32; n * m];
             let mut times: Vec<f64> = (0..25)
-                .map(|_| {
-                    let t = Instant::now();
-                    g.gemm(&x, n, &mut out).unwrap();
-                    t.elapsed().as_secs_f64() * 1e6
-                })
+                .map(|_| common::micros(|| g.gemm(&x, n, &mut out).unwrap()))
                 .collect();
             times.sort_by(f64::total_cmp);
             let bound = (m * k * n) as f64 / (64.0 * mhz);

@@ -4,6 +4,8 @@
 
 use std::ops::Range;
 
+mod common;
+
 use lutcore_contract::reference::gemv_plain;
 use lutcore_contract::testing::{
     random_activations, random_weights, reference_gemm, seed_from_env,
@@ -207,10 +209,8 @@ fn errors_are_reported() {
 #[test]
 #[ignore]
 fn bench_8640x3200() {
-    use std::time::Instant;
-    let (m, k) = (8640, 3200);
-    let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let w = random_weights(&mut rng, WeightType::Ternary, m, k, false);
+    let (mut rng, w) = common::bench_matrix();
+    let (m, k) = (w.rows(), w.cols());
     let p = TernaryNativeWeights::pack(&w).unwrap();
     println!(
         "packed weight bytes: {} ({:.3} bits/weight)",
@@ -232,21 +232,21 @@ fn bench_8640x3200() {
                 for (i, b) in evict.iter_mut().enumerate().step_by(64) {
                     *b = b.wrapping_add(i as u8);
                 }
-                let t = Instant::now();
-                gemm_rows(&p, &x, n, k, 0..m, &mut out, isa);
-                cold.push(t.elapsed().as_secs_f64() * 1e6);
+                cold.push(common::micros(|| {
+                    gemm_rows(&p, &x, n, k, 0..m, &mut out, isa)
+                }));
             }
             for _ in 0..reps {
-                let t = Instant::now();
-                gemm_rows(&p, &x, n, k, 0..m, &mut out, isa);
-                hot.push(t.elapsed().as_secs_f64() * 1e6);
+                hot.push(common::micros(|| {
+                    gemm_rows(&p, &x, n, k, 0..m, &mut out, isa)
+                }));
             }
             std::hint::black_box(&evict);
             let mut setup = Vec::new();
             for _ in 0..reps {
-                let t = Instant::now();
-                gemm_rows(&p, &x, n, k, 0..1, &mut out, isa);
-                setup.push(t.elapsed().as_secs_f64() * 1e6);
+                setup.push(common::micros(|| {
+                    gemm_rows(&p, &x, n, k, 0..1, &mut out, isa)
+                }));
             }
             setup.sort_by(f64::total_cmp);
             println!(

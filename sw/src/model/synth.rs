@@ -41,85 +41,57 @@ impl SynthShape {
     /// The named shapes: `tiny` (tests), `700m` and `3b` (BitNet b1.58
     /// reproductions, llama.cpp `bitnet`), `2b4t` (BitNet-b1.58-2B-4T).
     pub fn named(name: &str) -> Option<SynthShape> {
-        let s = |name: &str,
-                 arch,
-                 hidden,
-                 ffn,
-                 layers,
-                 heads,
-                 kv_heads,
-                 vocab,
-                 rope_theta,
-                 ternary,
-                 tokenizer| SynthShape {
+        Some(match name {
+            "tiny" => SynthShape::tiny(),
+            "700m" => SynthShape::bitnet("700m", 1536, 4096, 24, 16, GgmlType::TQ2_0),
+            // 3200 and 8640 are not multiples of 256: TQ1_0/TQ2_0 cannot hold them.
+            "3b" => SynthShape::bitnet("3b", 3200, 8640, 26, 32, GgmlType::I2S),
+            "2b4t" => SynthShape {
+                name: "2b4t".into(),
+                arch: "bitnet-b1.58",
+                hidden: 2560,
+                ffn: 6912,
+                layers: 30,
+                heads: 20,
+                kv_heads: 5,
+                vocab: 128256,
+                rope_theta: 5e5,
+                ternary: GgmlType::I2S,
+                tokenizer: "bpe",
+            },
+            _ => return None,
+        })
+    }
+
+    /// The `tiny` shape: hidden 256, FFN 768, 2 layers, 4 heads, TQ2_0 (tests
+    /// start from it and shrink the FFN or the vocabulary).
+    pub fn tiny() -> SynthShape {
+        SynthShape::bitnet("tiny", 256, 768, 2, 4, GgmlType::TQ2_0)
+    }
+
+    /// A BitNet b1.58 reproduction's shape: llama's SentencePiece vocabulary
+    /// and RoPE base, as many key/value heads as query heads.
+    fn bitnet(
+        name: &str,
+        hidden: usize,
+        ffn: usize,
+        layers: usize,
+        heads: usize,
+        ternary: GgmlType,
+    ) -> SynthShape {
+        SynthShape {
             name: name.into(),
-            arch,
+            arch: "bitnet",
             hidden,
             ffn,
             layers,
             heads,
-            kv_heads,
-            vocab,
-            rope_theta,
+            kv_heads: heads,
+            vocab: 32002,
+            rope_theta: 1e4,
             ternary,
-            tokenizer,
-        };
-        Some(match name {
-            "tiny" => s(
-                "tiny",
-                "bitnet",
-                256,
-                768,
-                2,
-                4,
-                4,
-                32002,
-                1e4,
-                GgmlType::TQ2_0,
-                "spm",
-            ),
-            "700m" => s(
-                "700m",
-                "bitnet",
-                1536,
-                4096,
-                24,
-                16,
-                16,
-                32002,
-                1e4,
-                GgmlType::TQ2_0,
-                "spm",
-            ),
-            // 3200 and 8640 are not multiples of 256: TQ1_0/TQ2_0 cannot hold them.
-            "3b" => s(
-                "3b",
-                "bitnet",
-                3200,
-                8640,
-                26,
-                32,
-                32,
-                32002,
-                1e4,
-                GgmlType::I2S,
-                "spm",
-            ),
-            "2b4t" => s(
-                "2b4t",
-                "bitnet-b1.58",
-                2560,
-                6912,
-                30,
-                20,
-                5,
-                128256,
-                5e5,
-                GgmlType::I2S,
-                "bpe",
-            ),
-            _ => return None,
-        })
+            tokenizer: "spm",
+        }
     }
 
     /// Names accepted by [`SynthShape::named`].

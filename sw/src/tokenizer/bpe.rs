@@ -3,9 +3,10 @@
 //! map each word's UTF-8 bytes to GPT-2's printable characters, then merge
 //! adjacent symbols by merge rank (lowest first, ties leftmost first).
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::cmp::Reverse;
+use std::collections::HashMap;
 
+use super::merge::merge;
 use super::{pretok, Tokenizer};
 
 /// Merge ranks, keyed by the concatenation `first + second`; each entry lists
@@ -54,43 +55,6 @@ impl Merges {
     }
 }
 
-#[derive(Clone, Copy)]
-struct Symbol {
-    prev: Option<usize>,
-    next: Option<usize>,
-    start: usize,
-    len: usize,
-}
-
-struct Bigram {
-    left: usize,
-    right: usize,
-    text: String,
-    rank: u32,
-}
-
-// llama.cpp's comparator: the heap top is the lowest rank; among equal
-// ranks, the smallest `left`.
-impl Ord for Bigram {
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .rank
-            .cmp(&self.rank)
-            .then_with(|| other.left.cmp(&self.left))
-    }
-}
-impl PartialOrd for Bigram {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl PartialEq for Bigram {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Bigram {}
-
 /// Tokenizes one raw text fragment, appending ids to `out`.
 pub(crate) fn tokenize(tok: &Tokenizer, merges: &Merges, text: &str, out: &mut Vec<u32>) {
     let mut encoded = String::new();
@@ -104,84 +68,12 @@ pub(crate) fn tokenize(tok: &Tokenizer, merges: &Merges, text: &str, out: &mut V
 }
 
 fn tokenize_word(tok: &Tokenizer, merges: &Merges, word: &str, out: &mut Vec<u32>) {
-    let mut symbols: Vec<Symbol> = Vec::new();
-    if tok.ignore_merges && tok.text_to_token(word).is_some() {
-        symbols.push(Symbol {
-            prev: None,
-            next: None,
-            start: 0,
-            len: word.len(),
-        });
-    } else {
-        for (i, (start, c)) in word.char_indices().enumerate() {
-            let len = c.len_utf8();
-            symbols.push(Symbol {
-                prev: i.checked_sub(1),
-                next: if start + len == word.len() {
-                    None
-                } else {
-                    Some(i + 1)
-                },
-                start,
-                len,
-            });
-        }
-    }
-
-    let mut queue = BinaryHeap::new();
-    let add = |symbols: &[Symbol],
-               queue: &mut BinaryHeap<Bigram>,
-               left: Option<usize>,
-               right: Option<usize>| {
-        let (Some(left), Some(right)) = (left, right) else {
-            return;
-        };
-        let (l, r) = (symbols[left], symbols[right]);
-        // adjacent symbols are contiguous in `word`
-        let joined = &word[l.start..l.start + l.len + r.len];
-        if let Some(rank) = merges.rank(joined, l.len) {
-            queue.push(Bigram {
-                left,
-                right,
-                text: joined.to_owned(),
-                rank,
-            });
-        }
-    };
-
-    for i in 1..symbols.len() {
-        add(&symbols, &mut queue, Some(i - 1), Some(i));
-    }
-
-    while let Some(b) = queue.pop() {
-        let (l, r) = (symbols[b.left], symbols[b.right]);
-        if l.len == 0 || r.len == 0 {
-            continue;
-        }
-        // outdated: either side changed since the bigram was queued
-        let now = (
-            &word[l.start..l.start + l.len],
-            &word[r.start..r.start + r.len],
-        );
-        if now.0.len() + now.1.len() != b.text.len()
-            || !b.text.starts_with(now.0)
-            || !b.text.ends_with(now.1)
-        {
-            continue;
-        }
-        symbols[b.left].len += r.len;
-        symbols[b.right].len = 0;
-        symbols[b.left].next = r.next;
-        if let Some(n) = r.next {
-            symbols[n].prev = Some(b.left);
-        }
-        let (prev, next) = (symbols[b.left].prev, symbols[b.left].next);
-        add(&symbols, &mut queue, prev, Some(b.left));
-        add(&symbols, &mut queue, Some(b.left), next);
-    }
-
-    for s in symbols.iter().filter(|s| s.len > 0) {
-        let piece = &word[s.start..s.start + s.len];
+    let whole = tok.ignore_merges && tok.text_to_token(word).is_some();
+    // lowest rank first
+    let pieces = merge(word, whole, |joined, first_len| {
+        merges.rank(joined, first_len).map(Reverse)
+    });
+    for piece in pieces {
         match tok.text_to_token(piece) {
             Some(id) => out.push(id),
             None => {

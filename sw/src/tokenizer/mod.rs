@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 mod bpe;
+mod merge;
 mod pretok;
 mod spm;
 mod unicode_tables;
