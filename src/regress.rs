@@ -213,6 +213,7 @@ fn draw_config(rng: &mut ChaCha8Rng, arch: Arch, max_pe: u32) -> ArrayConfig {
             act: lutcore_contract::ActType::int(act_bits).expect("drawn from 8 and 16"),
             max_k: 1,
             tokens: 1,
+            accumulate: lutcore_contract::Accumulate::Fp32,
         };
         let top = largest_max_k(&raw);
         raw.max_k = if rng.gen_bool(0.25) {

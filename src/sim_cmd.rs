@@ -97,6 +97,9 @@ struct SimRun {
     walls: Vec<Duration>,
     /// Floating-point activations: the format and the results' error against f64.
     fp: Option<(FpFormat, FpError)>,
+    /// Exact accumulation: the error the binary32 accumulation of the same
+    /// datapath has on the same inputs (its contract reference).
+    fp32_error: Option<FpError>,
 }
 
 /// Check the flags, build the model, run the batch `--repeats` times and compare the
@@ -145,7 +148,9 @@ fn run(a: &SimArgs) -> Result<SimRun> {
         |v| v.to_string(),
         |v| v.to_string(),
     );
-    Ok(SimRun::new(name, cfg, a, b, run, mismatches, walls, None))
+    Ok(SimRun::new(
+        name, cfg, a, b, run, mismatches, walls, None, None,
+    ))
 }
 
 /// The batch size: `--tokens`, else the config's tokens per pass.
@@ -236,13 +241,50 @@ fn run_fp(
     let golden: Vec<u32> = xs.iter().flat_map(|x| fp_reference(&cfg, w, x)).collect();
     let show = |b: &u32| format!("{b:#010x} ({:e})", f32::from_bits(*b));
     let mismatches = compare(&results, &golden, m, |r, g| r == g, show, show);
+    let error = batch_error(w, fmt, &xs, &results, m);
+    // Exact accumulation: the error its binary32 twin has on the same inputs.
+    let fp32_error = cfg
+        .act_fixed()
+        .and_then(|_| {
+            cfg.raw()
+                .clone()
+                .with_accumulate(lutcore_contract::Accumulate::Fp32)
+                .validate()
+                .ok()
+        })
+        .map(|twin| {
+            let twin_results: Vec<u32> =
+                xs.iter().flat_map(|x| fp_reference(&twin, w, x)).collect();
+            batch_error(w, fmt, &xs, &twin_results, m)
+        });
+    Ok(SimRun::new(
+        name,
+        cfg,
+        a,
+        b,
+        run,
+        mismatches,
+        walls,
+        Some((fmt, error)),
+        fp32_error,
+    ))
+}
+
+/// The error of a batch's results (`m` per token) against f64, over every token.
+fn batch_error(
+    w: &WeightMatrix,
+    fmt: FpFormat,
+    xs: &[Vec<u32>],
+    results: &[u32],
+    m: usize,
+) -> FpError {
     let errors: Vec<FpError> = xs
         .iter()
         .zip(results.chunks(m))
         .map(|(x, got)| FpError::measure(w, fmt, x, got))
         .collect();
     let finite_rows: usize = errors.iter().map(|e| e.finite_rows).sum();
-    let error = FpError {
+    FpError {
         finite_rows,
         rows: errors.iter().map(|e| e.rows).sum(),
         max_rel: errors.iter().map(|e| e.max_rel).fold(0.0, f64::max),
@@ -255,17 +297,7 @@ fn run_fp(
                 .sum::<f64>()
                 / finite_rows as f64
         },
-    };
-    Ok(SimRun::new(
-        name,
-        cfg,
-        a,
-        b,
-        run,
-        mismatches,
-        walls,
-        Some((fmt, error)),
-    ))
+    }
 }
 
 /// Close the waveform trace, if one was open, and say what it holds.
@@ -384,6 +416,7 @@ impl SimRun {
         mismatches: Vec<Option<(usize, String, String)>>,
         walls: Vec<Duration>,
         fp: Option<(FpFormat, FpError)>,
+        fp32_error: Option<FpError>,
     ) -> SimRun {
         let mismatch = mismatches
             .iter()
@@ -401,6 +434,7 @@ impl SimRun {
             mismatch,
             walls,
             fp,
+            fp32_error,
         }
     }
 
@@ -424,6 +458,9 @@ impl SimRun {
         let (m, rows) = (self.shape.m, self.cfg.rows());
         let reference = match (self.fp, self.cfg.arch()) {
             (None, _) => "software LUT reference = plain dot product",
+            (Some(_), _) if self.cfg.act_fixed().is_some() => {
+                "contract reference gemv_fp_exact, binary32 bits"
+            }
             (Some(_), Arch::Lut) => "contract reference gemv_fp_lut, binary32 bits",
             (Some(_), _) => "contract reference gemv_fp_mac, binary32 bits",
         };
@@ -454,6 +491,12 @@ impl SimRun {
                 "fp error   {fmt}: max {:.2e}, mean {:.2e} of |y - exact| / sum|w*x| over {} of {} rows with finite results",
                 e.max_rel, e.mean_rel, e.finite_rows, e.rows
             );
+            if let Some(f) = &self.fp32_error {
+                println!(
+                    "fp error   {fmt} with fp32 accumulation on the same inputs (its contract reference): max {:.2e}, mean {:.2e} over {} rows",
+                    f.max_rel, f.mean_rel, f.finite_rows
+                );
+            }
         }
         let tokens = self.cfg.tokens();
         if self.tokens == 1 && tokens == 1 {
@@ -503,7 +546,7 @@ impl SimRun {
     fn json(&self) -> serde_json::Value {
         let wall = self.median_wall();
         let speeds: Vec<f64> = self.walls.iter().map(|&w| self.speed(w)).collect();
-        serde_json::json!({
+        let mut json = serde_json::json!({
             "config_name": self.name,
             "config": self.cfg,
             "shape": [self.shape.m, self.shape.k],
@@ -527,6 +570,19 @@ impl SimRun {
             "sim_cycles_per_second": self.speed(wall),
             "sim_cycles_per_second_runs": speeds,
             "sim_wall_seconds": wall.as_secs_f64(),
-        })
+        });
+        // Exact accumulation only: the binary32 accumulation's error on the same inputs.
+        if let (Some(e), Some(obj)) = (self.fp32_error, json.as_object_mut()) {
+            obj.insert(
+                "fp32_accumulation_error".into(),
+                serde_json::json!({
+                    "max_rel": e.max_rel,
+                    "mean_rel": e.mean_rel,
+                    "finite_rows": e.finite_rows,
+                    "rows": e.rows,
+                }),
+            );
+        }
+        json
     }
 }

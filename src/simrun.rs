@@ -1051,6 +1051,7 @@ mod tests {
             act: lutcore_contract::ActType::Int8,
             max_k: 1024,
             tokens: 1,
+            accumulate: lutcore_contract::Accumulate::Fp32,
         };
         args_for(dir, &raw, extra)
     }
@@ -1168,6 +1169,7 @@ mod tests {
             act: lutcore_contract::ActType::Fp16,
             max_k: 1024,
             tokens: 1,
+            accumulate: lutcore_contract::Accumulate::Fp32,
         };
         let a = args_for(
             tmp.path(),

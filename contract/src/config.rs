@@ -62,6 +62,39 @@ impl fmt::Display for Arch {
     }
 }
 
+/// How an array with floating-point activations sums its products: the
+/// `accumulate` field of a config.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Accumulate {
+    /// Every table entry, tree node and accumulator is a binary32 add with
+    /// round-to-nearest-even, in the fixed order of
+    /// [`crate::reference::gemv_fp_lut`] / [`crate::reference::gemv_fp_mac`]
+    /// (the default; integer arrays are exact anyway and take only this).
+    #[default]
+    Fp32,
+    /// Each activation is converted exactly to a signed fixed-point integer
+    /// ([`crate::fp::FpFormat::fixed_point`]); tables, trees and accumulators are
+    /// integer adds, and each row's sum is rounded once to binary32
+    /// ([`crate::reference::gemv_fp_exact`]). FP16 and FP8 only: BF16's range
+    /// would need a register of about 280 bits.
+    Exact,
+}
+
+impl Accumulate {
+    /// Both modes, the default first.
+    pub const ALL: [Accumulate; 2] = [Accumulate::Fp32, Accumulate::Exact];
+}
+
+impl fmt::Display for Accumulate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Accumulate::Fp32 => "fp32",
+            Accumulate::Exact => "exact",
+        })
+    }
+}
+
 /// A config as written by a user, before validation. Field docs give the
 /// allowed range and what the field costs in hardware.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -82,7 +115,7 @@ pub struct RawArrayConfig {
     /// Activation type: `int8` (as BitNet) or `int16`, written `"act_bits": 8|16`,
     /// or a float (`fp16`, `bf16`, `fp8-e4m3`, `fp8-e5m2`), written
     /// `"activations": "fp16"`. Integer widths grow with it; FP arrays compute in
-    /// binary32 ([`crate::fp`]).
+    /// binary32 ([`crate::fp`]) or, with `accumulate` exact, in fixed point.
     pub act: ActType,
     /// Largest K (reduction length) the accumulators must hold exactly
     /// (1..=1048576). Accumulator width grows with log2(max_k).
@@ -96,6 +129,11 @@ pub struct RawArrayConfig {
     /// activation and result beats grow M-fold, the datapath roughly
     /// M-fold, the weight port not at all.
     pub tokens: u32,
+    /// FP activations: `"accumulate": "fp32"` (default, left out of the JSON)
+    /// or `"exact"` ([`Accumulate`]; fp16, fp8-e4m3, fp8-e5m2 on `lut` and
+    /// `addsub`). Exact trades each binary32 adder for an integer adder of the
+    /// fixed-point width (FP16: 41 bits plus the sum's growth).
+    pub accumulate: Accumulate,
 }
 
 /// [`RawArrayConfig`] as JSON: integer activations as `act_bits` (the form every
@@ -115,6 +153,8 @@ struct RawJson {
     max_k: u32,
     #[serde(default = "one_token", skip_serializing_if = "is_one_token")]
     tokens: u32,
+    #[serde(default, skip_serializing_if = "is_fp32")]
+    accumulate: Accumulate,
 }
 
 fn one_token() -> u32 {
@@ -123,6 +163,12 @@ fn one_token() -> u32 {
 
 fn is_one_token(t: &u32) -> bool {
     *t == 1
+}
+
+/// Whether `a` is the default, left out of the JSON (so every config written
+/// before the field existed stays byte-identical).
+fn is_fp32(a: &Accumulate) -> bool {
+    *a == Accumulate::Fp32
 }
 
 impl From<RawArrayConfig> for RawJson {
@@ -138,6 +184,7 @@ impl From<RawArrayConfig> for RawJson {
             activations: float.then_some(r.act),
             max_k: r.max_k,
             tokens: r.tokens,
+            accumulate: r.accumulate,
         }
     }
 }
@@ -174,6 +221,7 @@ impl TryFrom<RawJson> for RawArrayConfig {
             act,
             max_k: j.max_k,
             tokens: j.tokens,
+            accumulate: j.accumulate,
         })
     }
 }
@@ -230,6 +278,8 @@ pub const TOKENS_KEY: &str = "tokens";
 pub const ACT_BITS_VALUES: [u32; 2] = [8, 16];
 /// The key that names a floating-point activation type instead of `act_bits`.
 pub const ACTIVATIONS_KEY: &str = "activations";
+/// The optional key that chooses the FP accumulation ([`Accumulate`]).
+pub const ACCUMULATE_KEY: &str = "accumulate";
 /// Largest config text [`ArrayConfig::from_json`] accepts (bytes): a config is a
 /// small JSON object, so anything larger is not one.
 pub const MAX_CONFIG_BYTES: usize = 1 << 20;
@@ -265,6 +315,10 @@ fn allowed(field: &str) -> String {
         ),
         "max_k" => range(MAX_K_RANGE),
         "tokens" => range(TOKENS_RANGE),
+        "accumulate" => format!(
+            "allowed values are {} (optional, default fp32)",
+            Accumulate::ALL.map(|a| a.to_string()).join(", ")
+        ),
         _ => format!("the fields are {}", FIELD_NAMES.join(", ")),
     }
 }
@@ -367,12 +421,18 @@ impl RawArrayConfig {
             act,
             max_k,
             tokens: 1,
+            accumulate: Accumulate::Fp32,
         }
     }
 
     /// This config with `tokens` tokens per pass (M).
     pub const fn with_tokens(self, tokens: u32) -> Self {
         Self { tokens, ..self }
+    }
+
+    /// The same config with `accumulate` set.
+    pub const fn with_accumulate(self, accumulate: Accumulate) -> Self {
+        Self { accumulate, ..self }
     }
 
     /// Check every field and derive the widths.
@@ -390,6 +450,9 @@ impl RawArrayConfig {
             });
         }
         check_range("max_k", self.max_k, MAX_K_RANGE)?;
+        if self.accumulate == Accumulate::Exact {
+            self.check_exact()?;
+        }
         let cfg = ArrayConfig { raw: self.clone() };
         let bits = cfg.acc_bits();
         if !self.act.is_float() && cfg.result_value_bits() > RESULT_BITS {
@@ -424,6 +487,81 @@ impl RawArrayConfig {
         }
         Ok(cfg)
     }
+}
+
+/// Widest accumulator an exact array may have: its bounds and sums are `i64`.
+pub const EXACT_MAX_ACC_BITS: u32 = 64;
+
+impl RawArrayConfig {
+    /// The checks of `"accumulate": "exact"`: a format with a fixed point,
+    /// a datapath that has the exact mode, an accumulator of at most
+    /// [`EXACT_MAX_ACC_BITS`].
+    fn check_exact(&self) -> Result<(), ConfigError> {
+        let refuse = |allowed: String| ConfigError {
+            field: "accumulate",
+            value: Accumulate::Exact.to_string(),
+            allowed,
+        };
+        let fixed = self.act.float_format().and_then(|f| f.fixed_point());
+        if fixed.is_none() {
+            let why = if self.act.is_float() {
+                format!(
+                    "{} spans too many binades: its fixed-point register would be about 280 bits",
+                    self.act
+                )
+            } else {
+                format!("{} arrays already sum exactly in integers", self.act)
+            };
+            return Err(refuse(format!(
+                "exact accumulation is allowed for fp16, fp8-e4m3 and fp8-e5m2 activations only ({why}); use \"accumulate\": \"fp32\" or leave it out"
+            )));
+        }
+        if self.arch == Arch::Mac {
+            return Err(refuse(
+                "exact accumulation is allowed for arch lut and addsub only (the add/sub baseline forms the same exact integer products without an FP multiplier); use arch addsub, or accumulate fp32 for the MAC".into(),
+            ));
+        }
+        if self.tokens != 1 {
+            return Err(refuse(format!(
+                "exact accumulation takes one token per pass (tokens = {}); use \"tokens\": 1 (`lutcore sim --tokens B` still runs a batch of B), or accumulate fp32 for several tokens per pass",
+                self.tokens
+            )));
+        }
+        let bits = |max_k: u32| {
+            let c = ArrayConfig {
+                raw: RawArrayConfig {
+                    max_k,
+                    ..self.clone()
+                },
+            };
+            bits_of_bound(c.acc_bound_wide()).max(c.beat_sum_bits())
+        };
+        if bits(self.max_k) > EXACT_MAX_ACC_BITS {
+            let (mut lo, mut hi) = (1u32, self.max_k);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if bits(mid) <= EXACT_MAX_ACC_BITS {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            return Err(ConfigError {
+                field: "max_k",
+                value: self.max_k.to_string(),
+                allowed: format!(
+                    "the exact accumulator would need {} bits; allowed range with these weights and activations is 1..={lo}, so that it fits in {EXACT_MAX_ACC_BITS} bits",
+                    bits(self.max_k)
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Bits of a two's-complement number that holds `-b..=b`.
+fn bits_of_bound(b: i128) -> u32 {
+    (1..=128).find(|&n| b < 1i128 << (n - 1)).unwrap_or(128)
 }
 
 /// A validated array config with every derived width.
@@ -470,7 +608,7 @@ impl ArrayConfig {
             Value::Null => return Err(ConfigParseError::NotAnObject { found: "null" }),
         };
         if let Some(k) = obj.keys().find(|k| {
-            ![ACTIVATIONS_KEY, TOKENS_KEY].contains(&k.as_str())
+            ![ACTIVATIONS_KEY, TOKENS_KEY, ACCUMULATE_KEY].contains(&k.as_str())
                 && !FIELD_NAMES.contains(&k.as_str())
         }) {
             return Err(ConfigParseError::UnknownField { key: shown(k) });
@@ -522,6 +660,13 @@ impl ArrayConfig {
         } else {
             ActType::int(int("act_bits")?).ok_or_else(|| bad("act_bits"))?
         };
+        let accumulate = match obj.get(ACCUMULATE_KEY) {
+            None => Accumulate::Fp32,
+            Some(v) => v
+                .as_str()
+                .and_then(|s| Accumulate::ALL.into_iter().find(|a| a.to_string() == s))
+                .ok_or_else(|| bad(ACCUMULATE_KEY))?,
+        };
         let raw = RawArrayConfig {
             arch,
             rows: int("rows")?,
@@ -535,6 +680,7 @@ impl ArrayConfig {
             } else {
                 1
             },
+            accumulate,
         };
         // The map above keeps the last of a repeated key: look for one in the text.
         let keys = serde_json::from_str::<Keys>(text).map_err(ConfigParseError::Syntax)?;
@@ -638,8 +784,39 @@ impl ArrayConfig {
     pub fn table_entries(&self) -> usize {
         1 << (self.g() - 1)
     }
-    /// Smallest and largest activation.
+    /// How the array sums: [`Accumulate::Exact`] or the binary32 default.
+    pub fn accumulate(&self) -> Accumulate {
+        self.raw.accumulate
+    }
+    /// The fixed-point format an exact array converts its activations to
+    /// ([`crate::fp::FpFormat::fixed_point`]); `None` unless `accumulate` is exact.
+    pub fn act_fixed(&self) -> Option<crate::fp::FixedPoint> {
+        match self.accumulate() {
+            Accumulate::Exact => self.act_float().and_then(|f| f.fixed_point()),
+            Accumulate::Fp32 => None,
+        }
+    }
+    /// Fractional bits of the integer an exact array rounds once per row:
+    /// the activations' `frac_bits`, one more for the LUT array, whose
+    /// accumulator holds twice the sum (the bit-plane identity's ½ is not
+    /// applied to the integer). `None` unless `accumulate` is exact.
+    pub fn result_frac_bits(&self) -> Option<u32> {
+        let f = self.act_fixed()?.frac_bits;
+        Some(if self.arch() == Arch::Lut { f + 1 } else { f })
+    }
+    /// Whether values inside the array are binary32 (FP activations,
+    /// `accumulate` fp32): then every width below is [`FP_BITS`].
+    fn binary32_inside(&self) -> bool {
+        self.act_type().is_float() && self.act_fixed().is_none()
+    }
+    /// Smallest and largest activation: the integer range, or for an exact
+    /// array the fixed-point integers of its format (`±max_finite · 2^frac_bits`).
     pub fn act_range(&self) -> (i64, i64) {
+        if let (Some(fmt), Some(fx)) = (self.act_float(), self.act_fixed()) {
+            // max_finite · 2^frac_bits is an integer below 2^(width-1) ≤ 2^63, exact in f64 (< 2^53 here).
+            let m = (fmt.max_finite() * 2f64.powi(fx.frac_bits as i32)) as i64;
+            return (-m, m);
+        }
         let half = 1i64 << (self.act_bits() - 1);
         (-half, half - 1)
     }
@@ -651,9 +828,9 @@ impl ArrayConfig {
         // sign, so each contributes at most |lo| in magnitude.
         (g * lo, hi + (g - 1) * -lo)
     }
-    /// Bits of one table entry ([`FP_BITS`] with FP activations).
+    /// Bits of one table entry ([`FP_BITS`] with FP activations summed in binary32).
     pub fn entry_bits(&self) -> u32 {
-        if self.act_type().is_float() {
+        if self.binary32_inside() {
             return FP_BITS;
         }
         let (lo, hi) = self.entry_range();
@@ -665,24 +842,29 @@ impl ArrayConfig {
     }
     /// Magnitude bound of the accumulator over any K ≤ `max_k`.
     pub fn acc_bound(&self) -> i64 {
-        let k = self.max_k() as i64;
-        let amax = -self.act_range().0; // |x| ≤ 2^(act_bits-1)
+        i64::try_from(self.acc_bound_wide())
+            .expect("validate() keeps every accumulator bound within i64")
+    }
+    /// [`Self::acc_bound`] without the `i64` limit, for validation.
+    fn acc_bound_wide(&self) -> i128 {
+        let k = self.max_k() as i128;
+        let amax = -i128::from(self.act_range().0); // |x| ≤ 2^(act_bits-1)
         match self.arch() {
             Arch::Lut => {
                 // Σ_i 2^i (s_i·x) plus c·Σx, each bounded by (2^b-1)·|x|·K.
-                let planes = (1i64 << self.weights().bits()) - 1;
-                planes * amax * k + self.correction_coeff().abs() * amax * k
+                let planes = (1i128 << self.weights().bits()) - 1;
+                planes * amax * k + i128::from(self.correction_coeff().abs()) * amax * k
             }
             Arch::Mac | Arch::AddSub => {
                 let w = self.weights();
-                let wmax = i64::from(w.max_value().abs().max(w.min_value().abs()));
+                let wmax = i128::from(w.max_value().abs().max(w.min_value().abs()));
                 wmax * amax * k
             }
         }
     }
     /// Accumulator width, derived from `max_k`, the weight and activation types.
     pub fn acc_bits(&self) -> u32 {
-        if self.act_type().is_float() {
+        if self.binary32_inside() {
             return FP_BITS;
         }
         let b = self.acc_bound();
@@ -693,7 +875,7 @@ impl ArrayConfig {
     /// Bits of one LUT term: a table entry after the mirror negation
     /// (`-entry_min` needs one more bit than the entry).
     pub fn term_bits(&self) -> u32 {
-        if self.act_type().is_float() {
+        if self.binary32_inside() {
             return FP_BITS;
         }
         let (lo, hi) = self.entry_range();
@@ -701,7 +883,7 @@ impl ArrayConfig {
     }
     /// Bits of one MAC product `x · w` (activation times the weight's value range).
     pub fn product_bits(&self) -> u32 {
-        if self.act_type().is_float() {
+        if self.binary32_inside() {
             return FP_BITS;
         }
         let (alo, ahi) = self.act_range();
@@ -713,7 +895,7 @@ impl ArrayConfig {
     /// Bits of the per-beat sum over the K-tile (all LUT terms of one plane,
     /// or all MAC products of one beat), before it enters the accumulator.
     pub fn beat_sum_bits(&self) -> u32 {
-        if self.act_type().is_float() {
+        if self.binary32_inside() {
             return FP_BITS;
         }
         let n = self.k_tile() as i64;
@@ -730,7 +912,7 @@ impl ArrayConfig {
     }
     /// Bits of the running Σx over any K ≤ `max_k` (LUT correction term).
     pub fn sum_x_bits(&self) -> u32 {
-        if self.act_type().is_float() {
+        if self.binary32_inside() {
             return FP_BITS;
         }
         let (lo, hi) = self.act_range();
@@ -763,8 +945,12 @@ impl ArrayConfig {
             1 => String::new(),
             t => format!("_t{t}"),
         };
+        let exact = match self.accumulate() {
+            Accumulate::Exact => "_xacc",
+            Accumulate::Fp32 => "",
+        };
         format!(
-            "{}_r{}_k{}_g{}_{}_a{act}_m{}{tokens}",
+            "{}_r{}_k{}_g{}_{}_a{act}_m{}{tokens}{exact}",
             self.arch(),
             self.rows(),
             self.k_groups(),
@@ -791,9 +977,12 @@ impl fmt::Display for ArrayConfig {
             a => write!(f, "act_bits={}", a.bits())?,
         }
         write!(f, " max_k={}", self.max_k())?;
-        match self.tokens() {
-            1 => Ok(()),
-            t => write!(f, " tokens={t}"),
+        if self.tokens() != 1 {
+            write!(f, " tokens={}", self.tokens())?;
+        }
+        match self.accumulate() {
+            Accumulate::Exact => write!(f, " accumulate=exact"),
+            Accumulate::Fp32 => Ok(()),
         }
     }
 }
@@ -837,6 +1026,8 @@ pub fn presets() -> Vec<Preset> {
         Preset { name: "lut-fp16", about: "LUT array with FP16 activations and binary32 tables (W1 x FP16): 4 rows x 4 activations per beat, g=4", raw: RawArrayConfig { act: ActType::Fp16, ..raw(Lut, 4, 1, 4, Uint(1), 4096) } },
         Preset { name: "mac-fp16", about: "FP MAC baseline of lut-fp16: weights dequantized to FP16, FP16 multipliers, binary32 sums", raw: RawArrayConfig { act: ActType::Fp16, ..raw(Mac, 4, 1, 4, Uint(1), 4096) } },
         Preset { name: "addsub-fp16", about: "FP add-tree baseline of lut-fp16: FP16 x integer weight products (no multiplier), binary32 sums", raw: RawArrayConfig { act: ActType::Fp16, ..raw(AddSub, 4, 1, 4, Uint(1), 4096) } },
+        Preset { name: "lut-fp16-exact", about: "lut-fp16 with exact accumulation: FP16 activations as 41-bit fixed point, integer tables and accumulators, one binary32 rounding per row", raw: RawArrayConfig { act: ActType::Fp16, accumulate: Accumulate::Exact, ..raw(Lut, 4, 1, 4, Uint(1), 4096) } },
+        Preset { name: "addsub-fp16-exact", about: "addsub-fp16 with exact accumulation: FP16 x integer weight products as fixed-point shift-adds, integer sums, one binary32 rounding per row", raw: RawArrayConfig { act: ActType::Fp16, accumulate: Accumulate::Exact, ..raw(AddSub, 4, 1, 4, Uint(1), 4096) } },
     ]
 }
 
@@ -1088,6 +1279,117 @@ mod tests {
         .validate()
         .unwrap_err();
         assert_eq!(e.field, "max_k");
+    }
+
+    #[test]
+    fn exact_accumulation_widths_json_and_refusals() {
+        let fp16 = |arch, w| {
+            RawArrayConfig::new(arch, 4, 1, 4, w, ActType::Fp16, 4096)
+                .with_accumulate(Accumulate::Exact)
+        };
+        let c = fp16(Arch::Lut, WeightType::Uint(1)).validate().unwrap();
+        // FP16 as fixed point: frac 24, |x| ≤ 65504·2^24 = 1098974756864 < 2^40.
+        let m = 65504i64 << 24;
+        assert_eq!(c.act_range(), (-m, m));
+        assert_eq!(c.result_frac_bits(), Some(25));
+        // Entries: |e| ≤ 4m < 2^42 -> 43 bits; acc: 2·m·4096 < 2^53 -> 54 bits.
+        assert_eq!((c.entry_bits(), c.acc_bits()), (43, 54));
+        assert_eq!(c.sum_x_bits(), signed_bits(-m * 4096, m * 4096));
+        let a = fp16(Arch::AddSub, WeightType::Uint(4)).validate().unwrap();
+        assert_eq!(a.result_frac_bits(), Some(24));
+        // Products ≤ 15m < 2^44 -> 45 bits.
+        assert_eq!(a.product_bits(), 45);
+        // E4M3: frac 9, 448·2^9 = 229376.
+        let e4 = RawArrayConfig::new(
+            Arch::Lut,
+            2,
+            1,
+            4,
+            WeightType::Ternary,
+            ActType::Fp8E4m3,
+            64,
+        )
+        .with_accumulate(Accumulate::Exact)
+        .validate()
+        .unwrap();
+        assert_eq!(e4.act_range(), (-229376, 229376));
+        assert!(
+            e4.to_string().ends_with("max_k=64 accumulate=exact"),
+            "{e4}"
+        );
+        assert_eq!(e4.slug(), "lut_r2_k1_g4_ternary_afp8_e4m3_m64_xacc");
+        // JSON: the field only when exact; fp32 configs keep their text.
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(
+            text.ends_with(r#""max_k":4096,"accumulate":"exact"}"#),
+            "{text}"
+        );
+        assert_eq!(ArrayConfig::from_json(&text).unwrap(), c);
+        assert_eq!(serde_json::from_str::<ArrayConfig>(&text).unwrap(), c);
+        let plain = preset("lut-fp16").unwrap();
+        let text = serde_json::to_string(&plain).unwrap();
+        assert!(!text.contains("accumulate"), "{text}");
+        let with = text.replace('}', r#","accumulate":"fp32"}"#);
+        assert_eq!(ArrayConfig::from_json(&with).unwrap(), plain);
+        let e = ArrayConfig::from_json(&text.replace('}', r#","accumulate":"kulisch"}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("accumulate") && e.contains("kulisch") && e.contains("exact"),
+            "{e}"
+        );
+        // Refused: bf16 (range), integers (exact already), the MAC, a too-wide accumulator.
+        for (raw, words) in [
+            (
+                RawArrayConfig::new(Arch::Lut, 4, 1, 4, WeightType::Uint(1), ActType::Bf16, 64),
+                vec!["bf16", "280 bits", "fp32"],
+            ),
+            (
+                RawArrayConfig::new(Arch::Lut, 4, 1, 4, WeightType::Uint(1), ActType::Int8, 64),
+                vec!["int8", "exactly in integers"],
+            ),
+            (
+                RawArrayConfig::new(Arch::Mac, 4, 1, 4, WeightType::Uint(1), ActType::Fp16, 64),
+                vec!["lut and addsub", "addsub"],
+            ),
+        ] {
+            let e = raw
+                .with_accumulate(Accumulate::Exact)
+                .validate()
+                .unwrap_err();
+            assert_eq!(e.field, "accumulate");
+            let msg = e.to_string();
+            assert!(words.iter().all(|w| msg.contains(w)), "{msg}");
+        }
+        let e = RawArrayConfig {
+            max_k: 1 << 20,
+            ..fp16(Arch::Lut, WeightType::Uint(4))
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.field, "max_k");
+        assert!(e.to_string().contains("64 bits"), "{e}");
+        // The largest allowed max_k is accepted, and its accumulator is at most 64 bits.
+        let lo: u32 = e
+            .allowed
+            .split("1..=")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let ok = RawArrayConfig {
+            max_k: lo,
+            ..fp16(Arch::Lut, WeightType::Uint(4))
+        }
+        .validate()
+        .unwrap();
+        assert!(ok.acc_bits() <= EXACT_MAX_ACC_BITS);
+        for name in ["lut-fp16-exact", "addsub-fp16-exact"] {
+            assert_eq!(preset(name).unwrap().accumulate(), Accumulate::Exact);
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub mod reference;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use config::{Arch, ArrayConfig, ConfigError, RawArrayConfig};
+pub use config::{Accumulate, Arch, ArrayConfig, ConfigError, RawArrayConfig};
 pub use dtype::{ActType, Activation, WeightType};
 pub use interface::{Dir, StreamPort};
 pub use layout::{BitPlanes, WeightMatrix};

@@ -11,7 +11,7 @@
 //!   [`crate::fp`] in the order the arrays perform it (tile by tile, plane by
 //!   plane, [`fp::tree_sum`] over a beat), so the RTL's results equal these bits.
 //! * [`gemv_f64`]: the plain dot product in f64, to measure the FP paths' error.
-//! * [`per_token`] ([`gemm_lut`], [`gemm_fp_lut`], [`gemm_fp_mac`]): a pass
+//! * [`per_token`] ([`gemm_lut`]): a pass
 //!   of M tokens, M independent GEMVs.
 
 use crate::dtype::{Activation, WeightType};
@@ -285,9 +285,8 @@ pub fn gemv_fp_mac(w: &WeightMatrix, fmt: FpFormat, x: &[u32], k_tile: usize) ->
 /// A pass of M tokens is M independent GEMVs: the results of an array with
 /// `tokens` = M for the activation vectors `xs` (one per token) are, token
 /// by token, those of `gemv` on that token's vector alone; there is no
-/// arithmetic between tokens. [`gemm_lut`], [`gemm_fp_lut`] and
-/// [`gemm_fp_mac`] are the batch forms of [`gemv_lut`], [`gemv_fp_lut`] and
-/// [`gemv_fp_mac`] built with it.
+/// arithmetic between tokens. [`gemm_lut`] is the batch form of
+/// [`gemv_lut`] built with it; the co-simulation's FP reference is another.
 pub fn per_token<X: ?Sized, R>(xs: &[&X], gemv: impl Fn(&X) -> Vec<R>) -> Vec<Vec<R>> {
     xs.iter().map(|x| gemv(x)).collect()
 }
@@ -301,20 +300,47 @@ pub fn gemm_lut<A: Activation>(
     per_token(xs, |x| gemv_lut(planes, wtype, x))
 }
 
-/// [`gemv_fp_lut`] of each token's activation codes `xs[t]`.
-pub fn gemm_fp_lut(
-    w: &WeightMatrix,
-    fmt: FpFormat,
-    xs: &[&[u32]],
-    g: usize,
-    k_groups: usize,
-) -> Vec<Vec<u32>> {
-    per_token(xs, |x| gemv_fp_lut(w, fmt, x, g, k_groups))
-}
-
-/// [`gemv_fp_mac`] of each token's activation codes `xs[t]`.
-pub fn gemm_fp_mac(w: &WeightMatrix, fmt: FpFormat, xs: &[&[u32]], k_tile: usize) -> Vec<Vec<u32>> {
-    per_token(xs, |x| gemv_fp_mac(w, fmt, x, k_tile))
+/// The GEMV of an array with `"accumulate": "exact"` (binary32 bits per
+/// row): `Σ_c value(r, c) · x[c]` computed exactly and rounded once, to nearest
+/// even, to binary32 ([`fp::fixed_to_f32`]). Each activation is the integer
+/// `x · 2^frac_bits` of its format's [`FpFormat::fixed_point`]
+/// ([`FpFormat::to_fixed`]), so the sum is an exact integer and the order of
+/// the adds (tables, trees, planes, tiles, padding) does not matter: the LUT
+/// array and the add/sub baseline give the same bits.
+///
+/// Non-finite inputs: if any activation is Inf or NaN, every row is
+/// [`fp::CANONICAL_NAN`] (whatever its weights, zero ones included). A zero
+/// sum is +0 (an integer has no −0). Never Inf: the largest sum,
+/// `65504 · 15 · 2^20` for FP16, is far below binary32's range.
+///
+/// Panics if `fmt` has no fixed point (BF16: the config refuses exact
+/// accumulation for it) or if the shapes differ.
+pub fn gemv_fp_exact(w: &WeightMatrix, fmt: FpFormat, x: &[u32]) -> Vec<u32> {
+    assert_eq!(
+        w.cols(),
+        x.len(),
+        "GEMV shape: K of weights and activations differ"
+    );
+    let fx = fmt
+        .fixed_point()
+        .unwrap_or_else(|| panic!("{fmt} has no fixed-point form for exact accumulation"));
+    let Some(xs) = x
+        .iter()
+        .map(|&b| fmt.to_fixed(b))
+        .collect::<Option<Vec<i64>>>()
+    else {
+        return vec![fp::CANONICAL_NAN; w.rows()];
+    };
+    (0..w.rows())
+        .map(|r| {
+            let sum: i128 = xs
+                .iter()
+                .enumerate()
+                .map(|(c, &xc)| i128::from(w.value(r, c)) * i128::from(xc))
+                .sum();
+            fp::fixed_to_f32(sum, fx.frac_bits)
+        })
+        .collect()
 }
 
 /// `y[r] = Σ_c value(r, c) · x[c]` in f64, products and sums in K order (the
@@ -509,6 +535,227 @@ mod tests {
         assert_eq!((lut[1], mac[1]), (CANONICAL_NAN, CANONICAL_NAN));
         let nan = gemv_fp_lut(&w, FP16, &[0x7e00, 0, 0], 3, 1);
         assert_eq!(nan, vec![CANONICAL_NAN; 2]);
+    }
+
+    /// Whether binary32 `r` is `s · 2^-frac` rounded to nearest, ties to an
+    /// even mantissa: `r` against its two neighbours, all as exact integers at
+    /// scale `2^(frac+1)` (a neighbour below a power of two has half the ulp).
+    /// Written without [`fp::fixed_to_f32`]'s shift-and-round.
+    fn is_nearest_even(s: i128, frac: u32, r: u32) -> bool {
+        let rf = f32::from_bits(r);
+        if !rf.is_finite() {
+            return false;
+        }
+        if s == 0 {
+            return r == 0;
+        }
+        // c · 2^(frac+1) if that is an integer (f32 → f64 and the power-of-two
+        // scaling are exact); `None` for a neighbour with a finer ulp.
+        let scaled = |c: f32| {
+            let v = f64::from(c) * 2f64.powi(frac as i32 + 1);
+            (v.is_finite() && v.fract() == 0.0).then_some(v as i128)
+        };
+        let target = 2 * s;
+        let Some(at) = scaled(rf) else {
+            return false;
+        };
+        let d0 = (target - at).abs();
+        if d0 == 0 {
+            return true;
+        }
+        // Neighbours in magnitude order, same sign (r is not zero here: s ≠ 0 and
+        // the nearest value to a nonzero multiple of 2^-frac ≤ 2^-24 is nonzero).
+        let mag = r & 0x7fff_ffff;
+        let sign = r & 0x8000_0000;
+        let mut ok = true;
+        for n in [mag.checked_sub(1), Some(mag + 1)].into_iter().flatten() {
+            let Some(at_n) = scaled(f32::from_bits(sign | n)) else {
+                continue;
+            };
+            let d = (target - at_n).abs();
+            ok &= d0 < d || (d0 == d && r & 1 == 0);
+        }
+        ok
+    }
+
+    /// The exact sum of row `r` as an integer at scale `2^frac_bits`, from
+    /// [`FpFormat::decode`] (f64) instead of [`FpFormat::to_fixed`].
+    fn exact_sum(w: &WeightMatrix, fmt: FpFormat, x: &[u32], r: usize) -> i128 {
+        let f = fmt.fixed_point().unwrap().frac_bits;
+        x.iter()
+            .enumerate()
+            .map(|(c, &b)| {
+                let v = fmt.decode(b) * 2f64.powi(f as i32);
+                assert_eq!(v.fract(), 0.0, "{fmt} {b:#x} is a multiple of 2^-{f}");
+                i128::from(w.value(r, c)) * v as i128
+            })
+            .sum()
+    }
+
+    #[test]
+    fn exact_gemv_is_the_correctly_rounded_dot_product() {
+        use crate::fp::{E4M3, E5M2, FP16};
+        let seed = crate::testing::seed_from_env(0xe7ac_u64);
+        println!("seed {seed} (replay: LUTCORE_SEED={seed} cargo test -p lutcore-contract)");
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let (mut via_f64, mut tested) = (0, 0);
+        for case in 0..300 {
+            let fmt = [FP16, E4M3, E5M2][case % 3];
+            let wtype = WeightType::ALL[case % WeightType::ALL.len()];
+            let (m, k) = (rng.gen_range(1..=4), rng.gen_range(1..=300));
+            let w = crate::testing::random_weights(&mut rng, wtype, m, k, case % 4 == 0);
+            // Every finite code, any magnitude: subnormals next to the largest values.
+            let x: Vec<u32> = (0..k)
+                .map(|_| loop {
+                    let b = rng.gen_range(0..1u32 << fmt.bits());
+                    let v = fmt.decode(b);
+                    // Half the cases keep |x| ≤ 2^4: sums exact in f64.
+                    if v.is_finite() && (case % 2 == 0 || v.abs() <= 16.0) {
+                        break b;
+                    }
+                })
+                .collect();
+            let got = gemv_fp_exact(&w, fmt, &x);
+            let f = fmt.fixed_point().unwrap().frac_bits;
+            let dot = gemv_f64(&w, fmt, &x);
+            for r in 0..m {
+                let s = exact_sum(&w, fmt, &x, r);
+                assert!(
+                    is_nearest_even(s, f, got[r]),
+                    "case {case} {fmt} {wtype} {m}x{k} row {r}: {:#x} is not the nearest binary32 to {s}·2^-{f} (seed {seed})",
+                    got[r]
+                );
+                // Σ|w·x| below 2^53 quanta: every f64 partial sum is exact, and
+                // the cast to f32 is the one rounding.
+                let bound: f64 = x
+                    .iter()
+                    .map(|&b| fmt.decode(b).abs() * 2f64.powi(f as i32) * 15.0)
+                    .sum();
+                if bound < 2f64.powi(53) {
+                    assert_eq!(
+                        got[r],
+                        fp::canon(dot[r] as f32),
+                        "case {case} {fmt} row {r} (seed {seed})"
+                    );
+                    via_f64 += 1;
+                }
+                tested += 1;
+            }
+        }
+        assert!(
+            via_f64 > tested / 4,
+            "the f64 check ran on {via_f64} of {tested} rows"
+        );
+    }
+
+    #[test]
+    fn exact_gemv_extremes_ties_and_specials() {
+        use crate::fp::{CANONICAL_NAN, E4M3, E5M2, FP16};
+        let row = |vals: &[i32], wtype: WeightType| {
+            WeightMatrix::from_values(1, vals.len(), wtype, vals).unwrap()
+        };
+        // max_k of the presets: every activation the largest FP16, every weight 15.
+        let k = 4096;
+        let w = row(&vec![15; k], WeightType::Uint(4));
+        let x = vec![0x7bff; k]; // 65504
+        let want = (65504.0f64 * 15.0 * k as f64) as f32; // exact in f64, one rounding
+        assert_eq!(gemv_fp_exact(&w, FP16, &x), vec![want.to_bits()]);
+        let neg = vec![0xfbff; k];
+        assert_eq!(gemv_fp_exact(&w, FP16, &neg), vec![(-want).to_bits()]);
+        // Subnormals only: K · 2^-24, exact.
+        let w1 = row(&vec![1; k], WeightType::Uint(1));
+        assert_eq!(
+            gemv_fp_exact(&w1, FP16, &vec![0x0001; k]),
+            vec![(k as f32 * 2f32.powi(-24)).to_bits()]
+        );
+        // The largest value plus one smallest subnormal: below half an ulp, 65504.
+        let w2 = row(&[1, 1], WeightType::Uint(1));
+        assert_eq!(
+            gemv_fp_exact(&w2, FP16, &[0x7bff, 0x0001]),
+            vec![65504f32.to_bits()]
+        );
+        // Ties at 2^24: 512 · 2^15 + 1 rounds down to even 2^24, + 3 up to 2^24 + 4.
+        let mut vals = vec![1; 513];
+        let w3 = row(&vals, WeightType::Uint(2));
+        let mut x3 = vec![0x7800; 512]; // 2^15
+        x3.push(0x3c00); // 1
+        assert_eq!(gemv_fp_exact(&w3, FP16, &x3), vec![2f32.powi(24).to_bits()]);
+        vals[512] = 3;
+        let w3 = row(&vals, WeightType::Uint(2));
+        assert_eq!(
+            gemv_fp_exact(&w3, FP16, &x3),
+            vec![(2f32.powi(24) + 4.0).to_bits()]
+        );
+        // ... and the sticky bits: 2^24 + 1 + one subnormal is above the tie.
+        let mut x4 = x3.clone();
+        x4.push(0x0001);
+        vals[512] = 1;
+        vals.push(1);
+        let w4 = row(&vals, WeightType::Uint(2));
+        assert_eq!(
+            gemv_fp_exact(&w4, FP16, &x4),
+            vec![(2f32.powi(24) + 2.0).to_bits()]
+        );
+        // ±0 and cancellation give +0; -0 alone too.
+        let t = row(&[1, -1, 1], WeightType::Ternary);
+        assert_eq!(gemv_fp_exact(&t, FP16, &[0x3c00, 0x3c00, 0x8000]), vec![0]);
+        assert_eq!(gemv_fp_exact(&t, E5M2, &[0x80, 0x80, 0x80]), vec![0]);
+        // Any Inf or NaN in the vector: every row NaN, even a row of zero weights.
+        let w5 = WeightMatrix::from_values(2, 2, WeightType::Uint(1), &[1, 1, 0, 0]).unwrap();
+        for (fmt, special) in [
+            (FP16, 0x7c00),
+            (FP16, 0xfc00),
+            (FP16, 0x7e01),
+            (E5M2, 0x7c),
+            (E4M3, 0x7f),
+            (E4M3, 0xff),
+        ] {
+            assert_eq!(
+                gemv_fp_exact(&w5, fmt, &[0x0001, special]),
+                vec![CANONICAL_NAN; 2],
+                "{fmt} {special:#x}"
+            );
+        }
+        // E4M3 has no Inf: 0x7e is 448, finite.
+        assert_eq!(
+            gemv_fp_exact(&w5, E4M3, &[0x7e, 0x7e]),
+            vec![896f32.to_bits(), 0]
+        );
+    }
+
+    #[test]
+    fn exact_is_at_least_as_accurate_as_fp32_accumulation() {
+        use crate::fp::FP16;
+        // Large terms that cancel and small ones that survive: binary32 sums lose
+        // the small ones, the exact sum keeps them.
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for _ in 0..50 {
+            let k = 256;
+            let w = crate::testing::random_weights(&mut rng, WeightType::Ternary, 3, k, false);
+            let x: Vec<u32> = (0..k)
+                .map(|i| {
+                    FP16.round(if i % 2 == 0 {
+                        rng.gen_range(-60000.0..60000.0)
+                    } else {
+                        rng.gen_range(-1e-3..1e-3)
+                    })
+                })
+                .collect();
+            let exact = gemv_f64(&w, FP16, &x);
+            let err = |bits: &[u32]| -> f64 {
+                bits.iter()
+                    .zip(&exact)
+                    .map(|(&b, &e)| (f64::from(f32::from_bits(b)) - e).abs())
+                    .fold(0.0, f64::max)
+            };
+            let ex = gemv_fp_exact(&w, FP16, &x);
+            for (&b, &e) in ex.iter().zip(&exact) {
+                // One rounding: within half an ulp of binary32.
+                assert!((f64::from(f32::from_bits(b)) - e).abs() <= e.abs() * 2f64.powi(-24));
+            }
+            assert!(err(&ex) <= err(&gemv_fp_lut(&w, FP16, &x, 4, 1)));
+            assert!(err(&ex) <= err(&gemv_fp_mac(&w, FP16, &x, 4)));
+        }
     }
 
     #[test]

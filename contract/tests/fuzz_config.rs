@@ -184,12 +184,17 @@ fn check_sane(cfg: &ArrayConfig, input: &str) {
         cfg.result_value_bits() <= RESULT_BITS && cfg.acc_bits() <= 64,
         "{cfg}"
     );
+    // Exact FP arrays hold fixed-point activations (FP16: 41 bits) in their integers.
+    let (entry_max, product_max) = match cfg.act_fixed() {
+        Some(_) => (64, 64),
+        None => (32, 32),
+    };
     assert!(
-        cfg.entry_bits() >= 2 && cfg.entry_bits() <= 32 && cfg.term_bits() <= 33,
+        cfg.entry_bits() >= 2 && cfg.entry_bits() <= entry_max && cfg.term_bits() <= entry_max + 1,
         "{cfg}"
     );
     assert!(
-        cfg.sum_x_bits() <= 64 && cfg.product_bits() <= 32 && cfg.beat_sum_bits() <= 64,
+        cfg.sum_x_bits() <= 64 && cfg.product_bits() <= product_max && cfg.beat_sum_bits() <= 64,
         "{cfg}"
     );
     assert!(

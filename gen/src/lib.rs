@@ -9,6 +9,8 @@
 //! * [`fplut`]: the LUT array for floating-point activations; [`fpmac`]: its two
 //!   baselines (FP multipliers, integer-weight products), all built from the
 //!   floating-point units of [`fp`].
+//! * [`fxlut`]: the LUT array and the add/sub baseline with exact accumulation
+//!   (`"accumulate": "exact"`): fixed-point integers inside, one rounding per row.
 //! * [`testbench`]: the self-checking SystemVerilog testbench shipped with a design.
 //!
 //! Every array has the same top-level stream interface, described once in
@@ -23,6 +25,7 @@ pub mod control;
 pub mod fp;
 pub mod fplut;
 pub mod fpmac;
+pub mod fxlut;
 pub mod ir;
 pub mod lut;
 pub mod mac;
@@ -206,7 +209,10 @@ pub fn header(cfg: &ArrayConfig, what: &[&str]) -> Vec<String> {
 /// Generate the design of `cfg`. Errors if the top module's ports are not
 /// exactly the stream interface ([`check_ports`]).
 pub fn generate(cfg: &ArrayConfig) -> Result<Design, GenError> {
+    let exact = cfg.act_fixed().is_some();
     let modules = match (cfg.act_float(), cfg.arch()) {
+        (Some(f), Arch::Lut) if exact => fxlut::lut_modules(cfg, f),
+        (Some(f), Arch::AddSub) if exact => fxlut::addsub_modules(cfg, f),
         (None, Arch::Lut) => lut::modules(cfg),
         (None, Arch::Mac) => mac::modules(cfg),
         (None, Arch::AddSub) => addsub::modules(cfg),

@@ -79,7 +79,10 @@ fn trailing_comment(out: &mut String, lead: String, doc: &str) {
     let mut line = format!("{lead}//");
     let mut words_on_line = 0;
     for word in doc.split(' ') {
-        if words_on_line > 0 && line.len() + 1 + word.len() > MAX_LINE {
+        // A line comment that starts with `verilator` is a Verilator
+        // metacomment (an error if it is not one): such a word stays on the line.
+        let meta = word.eq_ignore_ascii_case("verilator");
+        if words_on_line > 0 && line.len() + 1 + word.len() > MAX_LINE && !meta {
             let _ = writeln!(out, "{line}");
             line = format!("{:col$}//", "", col = col);
             words_on_line = 0;
@@ -603,6 +606,21 @@ endmodule
 
     /// Long lines break at the outermost operators first, then inside
     /// concatenations; comments wrap at words, in their column.
+    #[test]
+    fn a_wrapped_comment_line_never_starts_with_verilator() {
+        let mut out = String::new();
+        let doc = format!("{} Verilator to a shift.", "word ".repeat(18).trim_end());
+        trailing_comment(&mut out, "  ".into(), &doc);
+        assert!(
+            out.lines().all(|l| !l
+                .trim_start()
+                .to_ascii_lowercase()
+                .starts_with("// verilator")),
+            "{out}"
+        );
+        assert!(out.lines().count() == 2, "{out}");
+    }
+
     #[test]
     fn wraps_long_lines() {
         let mut m = Module::new(

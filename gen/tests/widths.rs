@@ -53,6 +53,7 @@ fn widths_hold_the_exact_worst_case_for_every_config_in_a_grid() {
                                 act: lutcore_contract::ActType::int(act_bits).expect("8 or 16"),
                                 max_k,
                                 tokens: 1,
+                                accumulate: lutcore_contract::Accumulate::Fp32,
                             };
                             let Ok(cfg) = raw.validate() else { continue };
                             checked += 1;

@@ -6,7 +6,7 @@
 use lutcore_contract::config::{Arch, ArrayConfig};
 use lutcore_contract::fp::FpFormat;
 use lutcore_contract::layout::WeightMatrix;
-use lutcore_contract::reference::{gemm_fp_lut, gemm_fp_mac, gemv_f64, gemv_fp_lut, gemv_fp_mac};
+use lutcore_contract::reference::{gemv_f64, gemv_fp_exact, gemv_fp_lut, gemv_fp_mac, per_token};
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -63,12 +63,16 @@ pub fn random_fp_activations<R: Rng>(
 }
 
 /// The bits the array of `cfg` must return for `w · x` (`x` raw codes of its
-/// format): `gemv_fp_lut` for the LUT array, `gemv_fp_mac` for the baselines.
+/// format): `gemv_fp_exact` for exact accumulation, else `gemv_fp_lut` for the
+/// LUT array and `gemv_fp_mac` for the baselines.
 /// Panics if `cfg` has integer activations.
 pub fn fp_reference(cfg: &ArrayConfig, w: &WeightMatrix, x: &[u32]) -> Vec<u32> {
     let fmt = cfg
         .act_float()
         .expect("fp_reference of a config with floating-point activations");
+    if cfg.act_fixed().is_some() {
+        return gemv_fp_exact(w, fmt, x);
+    }
     match cfg.arch() {
         Arch::Lut => gemv_fp_lut(w, fmt, x, cfg.g(), cfg.k_groups()),
         Arch::Mac | Arch::AddSub => gemv_fp_mac(w, fmt, x, cfg.k_tile()),
@@ -78,13 +82,7 @@ pub fn fp_reference(cfg: &ArrayConfig, w: &WeightMatrix, x: &[u32]) -> Vec<u32> 
 /// [`fp_reference`] of each token's activation codes `xs[t]`: the bits an
 /// array of `cfg` with any number of tokens per pass returns for them.
 pub fn fp_reference_batch(cfg: &ArrayConfig, w: &WeightMatrix, xs: &[&[u32]]) -> Vec<Vec<u32>> {
-    let fmt = cfg
-        .act_float()
-        .expect("fp_reference of a config with floating-point activations");
-    match cfg.arch() {
-        Arch::Lut => gemm_fp_lut(w, fmt, xs, cfg.g(), cfg.k_groups()),
-        Arch::Mac | Arch::AddSub => gemm_fp_mac(w, fmt, xs, cfg.k_tile()),
-    }
+    per_token(xs, |x| fp_reference(cfg, w, x))
 }
 
 /// The error of binary32 results against the exact dot product (f64), each

@@ -37,6 +37,7 @@ fn array(arch: Arch, rows: u32, k_groups: u32, g: u32, act_bits: u32) -> ArrayCo
         act: lutcore_contract::ActType::int(act_bits).expect("8 or 16"),
         max_k: 1024,
         tokens: 1,
+        accumulate: lutcore_contract::Accumulate::Fp32,
     }
     .validate()
     .expect("valid config")

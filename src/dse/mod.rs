@@ -347,6 +347,7 @@ mod tests {
             act: lutcore_contract::ActType::Int8,
             max_k: 16,
             tokens: 1,
+            accumulate: lutcore_contract::Accumulate::Fp32,
         };
         let sweep = vec![
             Point::array(Target::Asic, Variant::Lut, tiny(Arch::Lut)),

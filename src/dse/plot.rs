@@ -145,7 +145,8 @@ fn draw_pareto<DB: DrawingBackend>(
     for (area, (_, act, _, w)) in areas.iter().zip(&panels) {
         let pts: Vec<&&Row> = rows
             .iter()
-            .filter(|r| &r.act == act && &r.weights == w)
+            // Exact-accumulation rows are compared in the report's tables, not here.
+            .filter(|r| &r.act == act && &r.weights == w && r.kind() == r.variant)
             .collect();
         let (xmin, xmax) = pts.iter().fold((f64::MAX, 0f64), |(lo, hi), r| {
             (lo.min(r.macs_per_cycle), hi.max(r.macs_per_cycle))
@@ -190,7 +191,7 @@ fn draw_pareto<DB: DrawingBackend>(
         for variant in VARIANTS {
             let series: Vec<(f64, f64)> = pts
                 .iter()
-                .filter(|r| r.variant == variant)
+                .filter(|r| r.kind() == variant)
                 .map(|r| (r.macs_per_cycle, r.area as f64))
                 .collect();
             chart
@@ -330,7 +331,7 @@ pub fn fp_series(rows: &[Row], t: Target, act: &str, variant: &str) -> Vec<(f64,
             && r.status == "ok"
             && r.target == t
             && r.act == act
-            && r.variant == variant
+            && r.kind() == variant
             && r.macs_per_cycle > 0.0
     }) {
         match best.iter_mut().find(|(b, _)| *b == r.weight_bits) {

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use anyhow::{bail, Result};
 use lutcore_contract::config::{Arch, RawArrayConfig};
-use lutcore_contract::{ActType, WeightType};
+use lutcore_contract::{Accumulate, ActType, WeightType};
 use serde::{Deserialize, Serialize};
 
 /// Longest K every swept array holds exactly (accumulator width).
@@ -157,8 +157,8 @@ pub struct Point {
     /// Stable identifier, also the result file name, e.g.
     /// `ecp5.lut.uint1.a8.r8k2g4.m4096` (int8 activations) or
     /// `asic.mac.uint2.afp16.r64k1g4.m4096` (FP16); `.t2` is appended for 2
-    /// tokens per pass (`asic.lut.uint1.afp16.r64k1g4.m4096.t2`), nothing
-    /// for one.
+    /// tokens per pass, then `.xacc` for exact accumulation
+    /// (`asic.lut.uint1.afp16.r64k1g4.m4096.xacc`), nothing for the defaults.
     pub id: String,
     /// Synthesis target.
     pub target: Target,
@@ -175,13 +175,17 @@ impl Point {
             t => format!(".t{t}"),
         };
         let id = format!(
-            "{target}.{variant}.{}.a{}.r{}k{}g{}.m{}{tokens}",
+            "{target}.{variant}.{}.a{}.r{}k{}g{}.m{}{tokens}{}",
             c.weights,
             act_label(c.act),
             c.rows,
             c.k_groups,
             c.g,
-            c.max_k
+            c.max_k,
+            match c.accumulate {
+                Accumulate::Exact => EXACT_SUFFIX,
+                Accumulate::Fp32 => "",
+            }
         );
         Point {
             id,
@@ -222,13 +226,21 @@ impl Point {
                     t => format!(" tokens={t}"),
                 },
                 if variant.dsp() { "yes" } else { "no" }
-            ),
+            ) + match c.accumulate {
+                Accumulate::Exact => " accumulate=exact",
+                Accumulate::Fp32 => "",
+            },
             Design::DspCalibration { bits } => {
                 format!("target={} calibration: signed {bits}x{bits} multiplier in logic (LUT4 equivalent of one DSP block)", self.target)
             }
         }
     }
 }
+
+/// The end of the id of a point with exact accumulation (`"accumulate":
+/// "exact"`), e.g. `asic.lut.uint1.afp16.r64k1g4.m4096.xacc`; binary32 points
+/// have none.
+pub const EXACT_SUFFIX: &str = ".xacc";
 
 /// The activation part of a point id after `a`: the width of an integer
 /// type (`8`, `16`), the name of a float (`fp16`, `fp8-e4m3`).
@@ -341,6 +353,7 @@ pub fn quick(targets: &[Target]) -> Vec<Point> {
         }
     }
     points.extend(fp_quick(targets));
+    points.extend(fp_exact(targets));
     points
 }
 
@@ -500,6 +513,40 @@ pub fn paper_tile(targets: &[Target]) -> Vec<Point> {
     points
 }
 
+/// The weight × activation pairs of the exact-accumulation sweep: FP16 with
+/// every swept weight type, both FP8 formats with uint1.
+pub const EXACT_PAIRS: [(WeightType, ActType); 6] = [
+    (WeightType::Uint(1), ActType::Fp16),
+    (WeightType::Uint(2), ActType::Fp16),
+    (WeightType::Uint(4), ActType::Fp16),
+    (WeightType::Ternary, ActType::Fp16),
+    (WeightType::Uint(1), ActType::Fp8E4m3),
+    (WeightType::Uint(1), ActType::Fp8E5m2),
+];
+
+/// The exact-accumulation points (`"accumulate": "exact"`, ids ending in
+/// [`EXACT_SUFFIX`]): the LUT array and the add/sub baseline for every pair of
+/// [`EXACT_PAIRS`] at the paper's 64×1×4 tile and at 64×2×4, on the ASIC proxy
+/// and ECP5 (not iCE40: the FP arrays do not fit it). The MAC has no exact
+/// mode: its binary32 points are the reference there.
+pub fn fp_exact(targets: &[Target]) -> Vec<Point> {
+    let mut points = Vec::new();
+    for &t in targets {
+        if t == Target::Ice40 {
+            continue;
+        }
+        for (w, a) in EXACT_PAIRS {
+            for shape in [PAPER_SHAPE, (64, 2, 4)] {
+                for v in [Variant::Lut, Variant::AddSub] {
+                    let c = fp_cfg(v.arch(), shape, w, a).with_accumulate(Accumulate::Exact);
+                    points.push(Point::array(t, v, c));
+                }
+            }
+        }
+    }
+    points
+}
+
 /// The FP part of the full sweep: every FP type × uint1, uint2, uint4,
 /// ternary × g = 4 and 5 × shapes 8×2×g, 64×1×g, 32×4×g for the LUT array and
 /// both baselines, on every target (iCE40 results beyond its largest part are
@@ -548,6 +595,7 @@ pub fn full(targets: &[Target]) -> Vec<Point> {
         }
     }
     points.extend(fp_full(targets));
+    points.extend(fp_exact(targets));
     points
 }
 
@@ -711,6 +759,40 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn exact_points_carry_the_suffix_and_leave_other_ids_alone() {
+        let q = quick(&Target::ALL);
+        let exact: Vec<&Point> = q.iter().filter(|p| p.id.ends_with(EXACT_SUFFIX)).collect();
+        // 6 pairs × 2 shapes × 2 variants × (asic, ecp5).
+        assert_eq!(exact.len(), 48);
+        for p in &exact {
+            let Design::Array { config, variant } = &p.design else {
+                panic!("{}", p.id)
+            };
+            assert_eq!(config.accumulate, Accumulate::Exact, "{}", p.id);
+            assert!(
+                matches!(variant, Variant::Lut | Variant::AddSub),
+                "{}",
+                p.id
+            );
+            config
+                .validate()
+                .unwrap_or_else(|e| panic!("{}: {e}", p.id));
+            assert!(p.describe().ends_with("accumulate=exact"), "{}", p.id);
+        }
+        assert!(exact
+            .iter()
+            .any(|p| p.id == "asic.lut.uint1.afp16.r64k1g4.m4096.xacc"));
+        // Every other id is the binary32 point's, unchanged.
+        assert!(q
+            .iter()
+            .filter(|p| !p.id.ends_with(EXACT_SUFFIX))
+            .all(|p| !matches!(&p.design, Design::Array { config, .. } if config.accumulate == Accumulate::Exact)));
+        assert!(q
+            .iter()
+            .any(|p| p.id == "asic.lut.uint1.afp16.r64k1g4.m4096"));
     }
 
     #[test]

@@ -9,9 +9,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use lutcore_contract::ActType;
+use lutcore_contract::{Accumulate, ActType};
 
-use super::points::{Design, Target, Variant, MAIN_SHAPE};
+use super::points::{Design, Target, Variant, EXACT_SUFFIX, MAIN_SHAPE};
 use super::run::{PointResult, Status};
 use super::synth::ASYNC_FF_TRANSISTORS;
 
@@ -75,6 +75,9 @@ pub struct Row {
     pub status: String,
     /// Error of a failed point.
     pub error: String,
+    /// FP accumulation: `fp32`, or `exact` for the points with the
+    /// [`EXACT_SUFFIX`] (`"accumulate": "exact"`); `fp32` for integer and calibration rows.
+    pub accumulate: String,
 }
 
 impl Row {
@@ -98,6 +101,15 @@ impl Row {
     }
     fn ok(&self) -> bool {
         self.status == "ok"
+    }
+    /// The variant as the report selects it: `lut.xacc`, `addsub.xacc` for
+    /// exact accumulation, else the variant (`lut`, `mac`, ...).
+    pub fn kind(&self) -> String {
+        if self.accumulate == Accumulate::Exact.to_string() {
+            format!("{}{EXACT_SUFFIX}", self.variant)
+        } else {
+            self.variant.clone()
+        }
     }
 }
 
@@ -134,6 +146,10 @@ pub fn rows(results: &[PointResult]) -> Vec<Row> {
             let (variant, weights, act, act_bits, rows, k_groups, g, max_k, tokens) = match &r.point.design {
                 Design::Array { variant, config: c } => (variant.to_string(), c.weights.to_string(), Some(c.act), c.act.bits(), c.rows, c.k_groups, c.g, c.max_k, c.tokens),
                 Design::DspCalibration { .. } => ("cal".to_string(), String::new(), None, 0, 0, 0, 0, 0, 0),
+            };
+            let accumulate = match &r.point.design {
+                Design::Array { config, .. } => config.accumulate,
+                Design::DspCalibration { .. } => Accumulate::Fp32,
             };
             let each = dsp_eq.get(&t).copied().unwrap_or(0);
             let missing_eq = t.is_fpga() && res.dsp > 0 && each == 0;
@@ -176,6 +192,7 @@ pub fn rows(results: &[PointResult]) -> Vec<Row> {
                 yosys_seconds: r.yosys_seconds,
                 status: status.into(),
                 error,
+                accumulate: accumulate.to_string(),
             }
         })
         .collect()
@@ -369,7 +386,7 @@ fn best<'a>(
                 && r.target == target
                 && r.weights == weights
                 && r.act == act
-                && variants.contains(&r.variant.as_str())
+                && variants.contains(&r.kind().as_str())
                 && r.macs_per_cycle > 0.0
         })
         .min_by(|a, b| {
@@ -635,6 +652,14 @@ pub struct FpGoal {
     pub advantage: Option<f64>,
     /// Met or not (None: points missing).
     pub met: Option<bool>,
+    /// Best LUT point with exact accumulation (docs/decisions.md §21).
+    pub lut_exact: Option<(String, f64)>,
+    /// Best add/sub point with exact accumulation.
+    pub addsub_exact: Option<(String, f64)>,
+    /// The exact LUT's advantage over the named baseline: the paper's MAC
+    /// (binary32, it has no exact mode) or, for the add/sub target, the exact
+    /// add/sub (the same numerics on both sides).
+    pub exact_advantage: Option<f64>,
 }
 
 /// The targets of issue 16: (target, act, weights, baseline, required).
@@ -681,6 +706,17 @@ pub fn fp_goals(rows: &[Row]) -> Vec<FpGoal> {
                 (Some((_, l)), Some((_, b))) => Some(b / l),
                 _ => None,
             };
+            let exact = |v: &str| pick(&format!("{v}{EXACT_SUFFIX}"));
+            let (lut_exact, addsub_exact) = (exact("lut"), exact("addsub"));
+            let exact_base = if baseline == "mac" {
+                &mac
+            } else {
+                &addsub_exact
+            };
+            let exact_advantage = match (&lut_exact, exact_base) {
+                (Some((_, l)), Some((_, b))) => Some(b / l),
+                _ => None,
+            };
             FpGoal {
                 what: format!(
                     "{} on {} vs {}",
@@ -702,6 +738,9 @@ pub fn fp_goals(rows: &[Row]) -> Vec<FpGoal> {
                 addsub,
                 advantage,
                 met: advantage.map(|a| a >= required),
+                lut_exact,
+                addsub_exact,
+                exact_advantage,
             }
         })
         .collect()
@@ -719,7 +758,7 @@ pub fn fp_goal_lines(goals: &[FpGoal]) -> Vec<String> {
                 Some((id, v)) => format!("best {name} `{id}` {v:.1} ({:.2}x)", v / la),
                 None => format!("no {name} result"),
             };
-            format!(
+            let line = format!(
                 "{}: need >= {}x fewer {} per MAC/cycle; measured {a:.2}x (**{}**{}) — best LUT `{lid}` {la:.1}; {}; {}",
                 g.what,
                 g.required,
@@ -728,7 +767,24 @@ pub fn fp_goal_lines(goals: &[FpGoal]) -> Vec<String> {
                 if a >= g.required { format!(", {:.2}x margin", a / g.required) } else { format!(", short by {:.2}x", g.required / a) },
                 side("MAC", &g.mac),
                 side("add/sub", &g.addsub),
-            )
+            );
+            match (&g.lut_exact, g.exact_advantage) {
+                (Some((xid, xa)), Some(xadv)) => {
+                    let vs = |name: &str, b: &Option<(String, f64)>| match b {
+                        Some((id, v)) => format!("{:.2}x vs the {name} (`{id}` {v:.1})", v / xa),
+                        None => format!("no {name} result"),
+                    };
+                    format!(
+                        "{line}. Exact accumulation: best LUT `{xid}` {xa:.1} ({:.2}x the fp32 LUT's area per MAC/cycle) — {}; {}; {} (exact vs exact: the fair strict comparison); against the named baseline {xadv:.2}x (**{}**)",
+                        xa / la,
+                        vs("MAC", &g.mac),
+                        vs("fp32 add/sub", &g.addsub),
+                        vs("exact add/sub", &g.addsub_exact),
+                        if xadv >= g.required { "MET" } else { "NOT MET" },
+                    )
+                }
+                _ => line,
+            }
         })
         .collect()
 }
@@ -780,7 +836,7 @@ fn at_shape<'a>(
             && r.target == t
             && r.act == act
             && r.weights == w
-            && r.variant == v
+            && r.kind() == v
             && (r.rows, r.k_groups, r.g, r.tokens) == (shape.0, shape.1, shape.2, tokens)
     })
 }
@@ -865,6 +921,7 @@ pub fn fp_markdown(results: &[PointResult], rows: &[Row]) -> String {
         }
         let _ = writeln!(s);
     }
+    exact_tables(&mut s, rows);
     let missed: Vec<&FpGoal> = goals.iter().filter(|g| g.met == Some(false)).collect();
     if !missed.is_empty() {
         let _ = writeln!(
@@ -909,6 +966,55 @@ pub fn fp_markdown(results: &[PointResult], rows: &[Row]) -> String {
     s
 }
 
+/// The exact-accumulation comparison per target (only where such points
+/// exist): the fp32 and the exact LUT side by side against the paper's MAC
+/// and both add/sub baselines, at the best shape each side.
+fn exact_tables(s: &mut String, rows: &[Row]) {
+    let exact = |r: &Row| r.ok() && r.accumulate == Accumulate::Exact.to_string();
+    if !rows.iter().any(exact) {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "### Exact accumulation (docs/decisions.md §21)
+"
+    );
+    let _ = writeln!(s, "`.xacc` points: activations converted exactly to fixed point (FP16: 41 bits), integer tables, trees and accumulators, one rounding to binary32 per row (the correctly rounded dot product). The MAC has no exact mode: its binary32 points are the comparison. Exact LUT vs exact add/sub is the fair strict comparison (same numerics). Best shape each side.\n");
+    for t in Target::ALL {
+        if !rows.iter().any(|r| exact(r) && r.target == t) {
+            continue;
+        }
+        let _ = writeln!(s, "#### {t}: {} per MAC/cycle\n", t.area_unit());
+        let _ = writeln!(s, "| act | weights | LUT fp32 | LUT exact | MAC | add/sub fp32 | add/sub exact | exact LUT vs MAC | vs add/sub fp32 | vs add/sub exact | exact / fp32 LUT |\n|---|---|---|---|---|---|---|---|---|---|---|");
+        for act in fp_acts() {
+            for w in super::points::FP_WEIGHTS.iter().map(|w| w.to_string()) {
+                let b = |v: &str| best(rows, t, &w, &act, &[v]);
+                let (lx, ax) = (
+                    b(&format!("lut{EXACT_SUFFIX}")),
+                    b(&format!("addsub{EXACT_SUFFIX}")),
+                );
+                if lx.is_none() && ax.is_none() {
+                    continue;
+                }
+                let _ = writeln!(
+                    s,
+                    "| {act} | {w} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    fp_cell(b("lut")),
+                    fp_cell(lx),
+                    fp_cell(b("mac")),
+                    fp_cell(b("addsub")),
+                    fp_cell(ax),
+                    ratio_cell(b("mac"), lx),
+                    ratio_cell(b("addsub"), lx),
+                    ratio_cell(ax, lx),
+                    ratio_cell(lx, b("lut")).replace('x', "")
+                );
+            }
+        }
+        let _ = writeln!(s);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -941,6 +1047,7 @@ mod tests {
             act: lutcore_contract::ActType::Int8,
             max_k: SWEEP_MAX_K,
             tokens: 1,
+            accumulate: lutcore_contract::Accumulate::Fp32,
         }
     }
 
@@ -1010,6 +1117,79 @@ mod tests {
             transistors,
             ..Default::default()
         }
+    }
+
+    /// Exact points are their own kind: they never stand in for the binary32
+    /// LUT or add/sub, the goal lines show them beside, and the exact LUT is
+    /// compared with the exact add/sub.
+    #[test]
+    fn exact_points_are_reported_beside_the_fp32_ones() {
+        let exact = |arch: Arch, v: Variant| {
+            let p = fp_point(arch, v, ActType::Fp16, (64, 1, 4));
+            let Design::Array { config, .. } = p.design else {
+                unreachable!()
+            };
+            Point::array(Target::Asic, v, config.with_accumulate(Accumulate::Exact))
+        };
+        let fp32_only = vec![
+            result(
+                fp_point(Arch::Lut, Variant::Lut, ActType::Fp16, (64, 1, 4)),
+                256.0,
+                asic(256 * 100),
+            ),
+            result(
+                fp_point(Arch::Mac, Variant::Mac, ActType::Fp16, (64, 1, 4)),
+                256.0,
+                asic(256 * 600),
+            ),
+            result(
+                fp_point(Arch::AddSub, Variant::AddSub, ActType::Fp16, (64, 1, 4)),
+                256.0,
+                asic(256 * 300),
+            ),
+        ];
+        let before = fp_goal_lines(&fp_goals(&rows(&fp32_only)));
+        let mut results = fp32_only.clone();
+        // Exact LUT 50/MAC (less than the fp32 LUT), exact add/sub 200/MAC.
+        results.push(result(
+            exact(Arch::Lut, Variant::Lut),
+            256.0,
+            asic(256 * 50),
+        ));
+        results.push(result(
+            exact(Arch::AddSub, Variant::AddSub),
+            256.0,
+            asic(256 * 200),
+        ));
+        let rs = rows(&results);
+        assert_eq!(rs[3].kind(), "lut.xacc");
+        assert_eq!(rs[3].id, "asic.lut.uint1.afp16.r64k1g4.m4096.xacc");
+        let goals = fp_goals(&rs);
+        // The fp32 numbers are unchanged by the exact points.
+        assert_eq!(goals[0].advantage, Some(6.0));
+        assert_eq!(goals[1].advantage, Some(3.0));
+        assert_eq!(goals[0].exact_advantage, Some(12.0));
+        assert_eq!(
+            goals[1].exact_advantage,
+            Some(4.0),
+            "exact vs exact add/sub"
+        );
+        let lines = fp_goal_lines(&goals);
+        assert!(lines[0].starts_with(&before[0]), "{}", lines[0]);
+        assert!(
+            lines[1].contains("4.00x vs the exact add/sub")
+                && lines[1].contains("6.00x vs the fp32 add/sub"),
+            "{}",
+            lines[1]
+        );
+        let md = fp_markdown(&results, &rs);
+        assert!(md.contains("### Exact accumulation"), "{md}");
+        assert!(
+            md.contains("| fp16 | uint1 | 100.0 (64x1x4) | 50.0 (64x1x4) | 600.0 (64x1x4) | 300.0 (64x1x4) | 200.0 (64x1x4) | 12.00x | 6.00x | 4.00x | 0.50 |"),
+            "{md}"
+        );
+        // Without exact points the section is absent.
+        assert!(!fp_markdown(&fp32_only, &rows(&fp32_only)).contains("Exact accumulation"));
     }
 
     /// FP goals pick the best shape each side, quote both baselines, and

@@ -1,0 +1,902 @@
+//! Arrays with floating-point activations and exact accumulation
+//! (`"accumulate": "exact"`, FP16 and FP8): every activation becomes a signed
+//! fixed-point integer (`lutcore_<f>_to_fixed`, exact), the whole datapath is
+//! integer, and each row's sum is rounded once to binary32
+//! (`lutcore_fixed<W>_f<F>_to_fp32`). The bits are those of
+//! `lutcore_contract::reference::gemv_fp_exact`, whatever the order of the adds.
+//!
+//! * The LUT array (`lutcore_fxlut_*`) is the integer LUT array's structure
+//!   ([`crate::lut`]: controller, streams, shared tables packed and read the
+//!   same way) with fixed-point activations: integer table entries (the mirror
+//!   half by negation), planes by shift, an integer accumulator of
+//!   [`ArrayConfig::acc_bits`] that ends holding twice the sum (the bit-plane
+//!   identity's ½ is one more fractional bit of the rounding), and one
+//!   fixed→fp32 per row.
+//! * The add/sub baseline (`lutcore_fxaddsub_*`): the activation register and
+//!   the converters shared by all rows; per row, each integer weight times the
+//!   fixed-point activation as shifts and adds (ternary: add, subtract or skip),
+//!   an integer adder tree and accumulator, one fixed→fp32.
+//!
+//! Non-finite activations: a flag per pass, set by any Inf or NaN activation
+//! of the pass, makes every row's result the canonical NaN 0x7fc00000.
+
+use lutcore_contract::config::{ArrayConfig, RESULT_BITS};
+use lutcore_contract::fp::{FixedPoint, FpFormat, CANONICAL_NAN};
+
+use crate::arith::{sum_tree, Term};
+use crate::control;
+use crate::fp::{self, Unit};
+use crate::ir::{e, BinOp, Expr, Item, Module, Port, Stmt};
+use crate::lut::{const_mul, pack_tables, read_tables};
+
+/// The exact LUT array's table precompute.
+pub const PRECOMPUTE: &str = "lutcore_fxlut_precompute";
+/// The exact LUT array's processing element.
+pub const PE: &str = "lutcore_fxlut_pe";
+/// The exact LUT array's top.
+pub const ARRAY: &str = "lutcore_fxlut_array";
+/// The exact add/sub baseline's processing element.
+pub const ADDSUB_PE: &str = "lutcore_fxaddsub_pe";
+/// The exact add/sub baseline's top.
+pub const ADDSUB_ARRAY: &str = "lutcore_fxaddsub_array";
+
+/// The fixed-point format and the two converter units of an exact array.
+struct Fixed {
+    fmt: FpFormat,
+    fx: FixedPoint,
+    to_fixed: Module,
+    to_fp32: Module,
+}
+
+impl Fixed {
+    fn new(cfg: &ArrayConfig, fmt: FpFormat) -> Fixed {
+        let fx = cfg
+            .act_fixed()
+            .expect("an exact config has a fixed-point activation format");
+        let frac_bits = cfg
+            .result_frac_bits()
+            .expect("an exact config has result fraction bits");
+        Fixed {
+            fmt,
+            fx,
+            to_fixed: Unit::ToFixed { fmt }.module(),
+            to_fp32: Unit::FixedToFp32 {
+                width: cfg.acc_bits(),
+                frac_bits,
+            }
+            .module(),
+        }
+    }
+
+    /// The two converter modules, leaves of the design.
+    fn units(&self) -> Vec<Module> {
+        vec![self.to_fixed.clone(), self.to_fp32.clone()]
+    }
+
+    /// Activation `t` of `codes` (`fmt` codes, `[t*bits +: bits]`) converted
+    /// by an instance `u_{name}` into wires `{name}` (fixed point) and
+    /// `{name}_nf` (Inf or NaN); returns both.
+    fn convert(&self, m: &mut Module, name: &str, codes: &Expr, t: u32) -> (Expr, Expr) {
+        let ab = self.fmt.bits();
+        let x = m.logic(
+            name,
+            self.fx.width,
+            &format!("x * 2^{}, exact", self.fx.frac_bits),
+        );
+        let nf = m.logic(&format!("{name}_nf"), 1, "x is Inf or NaN");
+        m.item(fp::instance(
+            &self.to_fixed,
+            &format!("u_{name}"),
+            vec![
+                ("x_i", e::part(codes.clone(), t * ab, ab)),
+                ("fixed_o", x.clone()),
+                ("nonfinite_o", nf.clone()),
+            ],
+        ));
+        (x, nf)
+    }
+
+    /// `result_o` of a PE: the accumulator `acc` rounded once to binary32, or
+    /// the canonical NaN when `nonfinite` is set.
+    fn result(&self, m: &mut Module, acc: Expr, nonfinite: Expr, frac_bits: u32) {
+        m.comment("");
+        m.comment(format!(
+            "The one rounding: the accumulator (x 2^-{frac_bits}) to binary32, nearest even;"
+        ));
+        m.comment("any Inf or NaN activation in the pass gives the canonical NaN instead");
+        let rounded = m.logic("rounded", RESULT_BITS, "the sum rounded to binary32");
+        m.item(fp::instance(
+            &self.to_fp32,
+            "u_round",
+            vec![("x_i", acc), ("y_o", rounded.clone())],
+        ));
+        m.assign(
+            e::id("result_o"),
+            e::cond(
+                nonfinite,
+                e::hex(RESULT_BITS, u64::from(CANONICAL_NAN)),
+                rounded,
+            ),
+        );
+    }
+}
+
+/// `a | b | ...` of one-bit wires (one of them: itself).
+fn any(bits: Vec<Expr>) -> Expr {
+    bits.into_iter().reduce(e::or).expect("at least one flag")
+}
+
+/// All modules of the exact LUT array for activations of `fmt`, leaves first.
+pub fn lut_modules(cfg: &ArrayConfig, fmt: FpFormat) -> Vec<Module> {
+    let fixed = Fixed::new(cfg, fmt);
+    let ctrl = control::module(cfg);
+    let top = lut_array(cfg, &ctrl);
+    let mut all = fixed.units();
+    all.extend([lut_precompute(cfg, &fixed), lut_pe(cfg, &fixed), ctrl, top]);
+    all
+}
+
+fn table_bits(cfg: &ArrayConfig) -> u32 {
+    (cfg.k_groups() * cfg.table_entries()) as u32 * cfg.entry_bits()
+}
+
+fn lut_precompute(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
+    let (g, groups, entries) = (
+        cfg.g() as u32,
+        cfg.k_groups() as u32,
+        cfg.table_entries() as u32,
+    );
+    let (ew, ab, sw, aw) = (
+        cfg.entry_bits(),
+        cfg.act_bits(),
+        cfg.sum_x_bits(),
+        fixed.fx.width,
+    );
+    let fmt = fixed.fmt;
+    let mut m = Module::new(
+        PRECOMPUTE,
+        crate::header(
+            cfg,
+            &[
+                "lutcore_fxlut_precompute: the mirror-halved integer tables of one activation beat.",
+                &format!(
+                    "Each {fmt} activation becomes the exact integer x * 2^{} ({} bits, {}), sign-extended",
+                    fixed.fx.frac_bits, aw, fixed.to_fixed.name
+                ),
+                &format!(
+                    "to {ew} bits. For {} of g={g} activations, entry k (0..{}) is",
+                    if groups == 1 { "the one group".to_string() } else { format!("each of the {groups} groups") },
+                    entries - 1
+                ),
+                &format!("x{} + sum over t<{} of (k[t] ? +xt : -xt); the other half of the table is its negation.", g - 1, g - 1),
+                "Also accumulates sum(x) over the pass for the bit-plane correction, and a flag",
+                "set by any Inf or NaN activation of the pass (both include a loaded beat two",
+                "cycles after load_i; both restart with the pass's first beat).",
+            ],
+        ),
+    );
+    m.port(Port::input("clk_i", 1, "clock"));
+    let load = m.port(Port::input("load_i", 1, "latch the tables of act_data_i"));
+    let clear = m.port(Port::input(
+        "sum_clear_i",
+        1,
+        "this beat starts a pass: restart sum(x) and the flag",
+    ));
+    let act = m.port(Port::input(
+        "act_data_i",
+        cfg.act_beat_bits(),
+        &format!("k_tile {fmt} activations, activation t at [t*{ab} +: {ab}]"),
+    ));
+    let table_o = m.port(Port::output(
+        "table_o",
+        table_bits(cfg),
+        &format!("group j entry k at [(j*{entries}+k)*{ew} +: {ew}]"),
+    ));
+    let sum_o = m.port(Port::output(
+        "sum_x_o",
+        sw,
+        &format!(
+            "sum of all activations loaded in this pass, x 2^{}",
+            fixed.fx.frac_bits
+        ),
+    ));
+    let nf_o = m.port(Port::output(
+        "nonfinite_o",
+        1,
+        "an activation loaded in this pass is Inf or NaN",
+    ));
+
+    let mut entry_ids = Vec::new();
+    let mut flags = Vec::new();
+    for j in 0..groups {
+        m.comment("");
+        m.comment(format!(
+            "Group {j}: activations {}..{} of the beat as fixed point, sign-extended to {ew} bits",
+            j * g,
+            j * g + g - 1
+        ));
+        let xs: Vec<Expr> = (0..g)
+            .map(|t| {
+                let (fx, nf) = fixed.convert(&mut m, &format!("g{j}_fx{t}"), &act, j * g + t);
+                flags.push(nf);
+                let x = m.logic(&format!("g{j}_x{t}"), ew, "");
+                m.assign(x.clone(), e::sext(fx, aw, ew));
+                x
+            })
+            .collect();
+        m.comment(format!("Shared partial sums g{j}_pT_k = x{} +/- x{} +/- ... +/- xT, bit i of k the sign of x(T+i) (1: +);", g - 1, g - 2));
+        m.comment(format!(
+            "the last level are the entries g{j}_ek: one integer add or subtract per wire"
+        ));
+        let mut partial = vec![xs[(g - 1) as usize].clone()];
+        for t in (0..g - 1).rev() {
+            let mut next = Vec::with_capacity(partial.len() * 2);
+            for (hi, p) in partial.iter().enumerate() {
+                for bit in 0..2u32 {
+                    let k = (hi << 1) as u32 | bit;
+                    let name = if t == 0 {
+                        format!("g{j}_e{k}")
+                    } else {
+                        format!("g{j}_p{t}_{k}")
+                    };
+                    let wire = m.logic(&name, ew, "");
+                    let x = xs[t as usize].clone();
+                    m.assign(
+                        wire.clone(),
+                        if bit == 1 {
+                            e::add(p.clone(), x)
+                        } else {
+                            e::sub(p.clone(), x)
+                        },
+                    );
+                    next.push(wire);
+                }
+            }
+            partial = next;
+        }
+        entry_ids.extend(partial);
+    }
+    m.comment("");
+    m.comment("Registered tables, and whether the beat held an Inf or NaN");
+    let table_q = m.logic("table_q", table_bits(cfg), "all tables of the loaded beat");
+    let beat_nf_q = m.logic("beat_nf_q", 1, "the loaded beat has an Inf or NaN");
+    m.item(Item::AlwaysFf {
+        reset: vec![],
+        body: vec![Stmt::If(
+            load.clone(),
+            vec![
+                Stmt::Assign(
+                    table_q.clone(),
+                    e::concat(entry_ids.into_iter().rev().collect()),
+                ),
+                Stmt::Assign(beat_nf_q.clone(), any(flags)),
+            ],
+            vec![],
+        )],
+    });
+    m.comment("");
+    m.comment("The running sum(x) and the pass's flag, one cycle after the tables; sum(x) of a");
+    m.comment("group is its entry with all bits set.");
+    let sum_load_q = m.logic("sum_load_q", 1, "the tables were loaded last cycle");
+    let sum_clear_q = m.logic("sum_clear_q", 1, "... and started a pass");
+    let tile_sum = m.logic("tile_sum", sw, "sum(x) of the loaded beat");
+    let sum_q = m.logic("sum_x_q", sw, "");
+    let nf_q = m.logic("nonfinite_q", 1, "an Inf or NaN in this pass so far");
+    let group_sums = (0..groups)
+        .map(|j| Term {
+            value: e::part(table_q.clone(), ((j + 1) * entries - 1) * ew, ew),
+            width: ew,
+        })
+        .collect();
+    let sum = sum_tree(&mut m, "tile_sum", group_sums, vec![], sw);
+    m.assign(tile_sum.clone(), sum);
+    m.item(Item::AlwaysFf {
+        reset: vec![],
+        body: vec![
+            Stmt::Assign(sum_load_q.clone(), load),
+            Stmt::Assign(sum_clear_q.clone(), clear),
+            Stmt::If(
+                sum_load_q,
+                vec![
+                    Stmt::Assign(
+                        sum_q.clone(),
+                        e::add(
+                            e::cond(sum_clear_q.clone(), e::lit(sw, 0), sum_q.clone()),
+                            tile_sum,
+                        ),
+                    ),
+                    Stmt::Assign(
+                        nf_q.clone(),
+                        e::or(e::and(e::not(sum_clear_q), nf_q.clone()), beat_nf_q),
+                    ),
+                ],
+                vec![],
+            ),
+        ],
+    });
+    m.assign(table_o, table_q);
+    m.assign(sum_o, sum_q);
+    m.assign(nf_o, nf_q);
+    m
+}
+
+fn lut_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
+    let (g, groups) = (cfg.g() as u32, cfg.k_groups() as u32);
+    let (ew, bw, aw) = (cfg.entry_bits(), cfg.beat_sum_bits(), cfg.acc_bits());
+    let frac = cfg.result_frac_bits().expect("exact");
+    let pb = control::plane_bits(cfg);
+    let mut m = Module::new(
+        PE,
+        crate::header(
+            cfg,
+            &[
+                "lutcore_fxlut_pe: one output row of the exact LUT array.",
+                &format!(
+                    "Per weight beat (one bit plane), {} {g} weight bits index its table:",
+                    if groups == 1 { "the group's".to_string() } else { format!("each of the {groups} groups'") }
+                ),
+                "the top bit chooses the mirrored half (negate), the others select an entry (sel_o);",
+                "the array reads the shared table at sel_o and returns the entries (entry_i).",
+                "Two stages: the entries and their signs are registered (lookup), and one cycle",
+                "later the per-beat integer sum is shifted by the plane number and accumulated; after",
+                &format!(
+                    "the last beat, the correction c*sum(x) is added: the accumulator ({aw} bits) then holds"
+                ),
+                &format!(
+                    "twice the row's sum x 2^{}, rounded once to binary32 as x 2^-{frac} ({}).",
+                    fixed.fx.frac_bits, fixed.to_fp32.name
+                ),
+            ],
+        ),
+    );
+    m.port(Port::input("clk_i", 1, "clock"));
+    let acc_en = m.port(Port::input("acc_en_i", 1, "update the accumulator"));
+    let acc_clear = m.port(Port::input("acc_clear_i", 1, "start from zero"));
+    let finalize = m.port(Port::input(
+        "finalize_i",
+        1,
+        "add corr_i instead of the weight beat",
+    ));
+    let plane =
+        (pb > 0).then(|| m.port(Port::input("plane_i", pb, "bit plane of this weight beat")));
+    let wgt = m.port(Port::input(
+        "wgt_i",
+        cfg.k_tile() as u32,
+        "this row's bits of the plane, group j at [j*g +: g]",
+    ));
+    let sel_o = m.port(Port::output(
+        "sel_o",
+        groups * (g - 1),
+        &format!("entry index of group j at [j*{} +: {}]", g - 1, g - 1),
+    ));
+    let entry_i = m.port(Port::input(
+        "entry_i",
+        groups * ew,
+        &format!("table entry of group j at sel, at [j*{ew} +: {ew}]"),
+    ));
+    let corr = m.port(Port::input("corr_i", aw, "correction c*sum(x)"));
+    let nonfinite = m.port(Port::input(
+        "nonfinite_i",
+        1,
+        "the pass had an Inf or NaN activation",
+    ));
+    m.port(Port::output(
+        "result_o",
+        RESULT_BITS,
+        "the row's result, binary32",
+    ));
+
+    let mut negs = Vec::new();
+    let mut sels = Vec::new();
+    for j in 0..groups {
+        m.comment("");
+        m.comment(format!("Group {j}"));
+        let idx = m.logic(&format!("g{j}_idx"), g, "weight bits of the group");
+        m.assign(idx.clone(), e::part(wgt.clone(), j * g, g));
+        let neg = m.logic(
+            &format!("g{j}_neg"),
+            1,
+            "top bit clear: mirrored half, negate",
+        );
+        m.assign(neg.clone(), e::not(e::bit(idx.clone(), g - 1)));
+        let sel = m.logic(&format!("g{j}_sel"), g - 1, "entry index");
+        let low = e::part(idx, 0, g - 1);
+        m.assign(sel.clone(), e::cond(neg.clone(), e::not(low.clone()), low));
+        sels.push(sel);
+        negs.push(neg);
+    }
+    m.comment("");
+    m.assign(
+        sel_o,
+        if sels.len() == 1 {
+            sels.pop().expect("one")
+        } else {
+            e::concat(sels.into_iter().rev().collect())
+        },
+    );
+    m.comment("");
+    m.comment("Lookup stage: register the looked-up entries and their signs");
+    let entry_q = m.logic(
+        "entry_q",
+        groups * ew,
+        "the looked-up entries of the last cycle",
+    );
+    let neg_q = m.logic("neg_q", groups, "group j's negate bit at [j]");
+    m.item(Item::AlwaysFf {
+        reset: vec![],
+        body: vec![
+            Stmt::Assign(entry_q.clone(), entry_i),
+            Stmt::Assign(
+                neg_q.clone(),
+                if negs.len() == 1 {
+                    negs.pop().expect("one")
+                } else {
+                    e::concat(negs.into_iter().rev().collect())
+                },
+            ),
+        ],
+    });
+    m.comment("");
+    m.comment("Accumulate stage (the controls are one cycle behind the lookup): -e = ~e + 1, the");
+    m.comment("+1s entering the adder tree as carries");
+    let neg_bit = |j: u32| {
+        if groups == 1 {
+            neg_q.clone()
+        } else {
+            e::bit(neg_q.clone(), j)
+        }
+    };
+    let terms = (0..groups)
+        .map(|j| {
+            let t = m.logic(
+                &format!("g{j}_term"),
+                ew,
+                "entry, or ~entry when negated (the +1 is a carry below)",
+            );
+            m.assign(
+                t.clone(),
+                e::invert_if(e::part(entry_q.clone(), j * ew, ew), ew, neg_bit(j)),
+            );
+            Term {
+                value: t,
+                width: ew,
+            }
+        })
+        .collect();
+    let beat_sum = m.logic("beat_sum", bw, "sum of this plane's terms");
+    let sum = sum_tree(&mut m, "sum", terms, (0..groups).map(neg_bit).collect(), bw);
+    m.assign(beat_sum.clone(), sum);
+    let shifted = m.logic("shifted_sum", aw, "beat_sum * 2^plane");
+    let wide = e::sext(beat_sum, bw, aw);
+    m.assign(
+        shifted.clone(),
+        match &plane {
+            Some(p) => e::bin(BinOp::Shl, wide, p.clone()),
+            None => wide,
+        },
+    );
+    let acc_q = m.logic("acc_q", aw, "accumulator: twice the row's sum, fixed point");
+    let acc_d = m.logic("acc_d", aw, "");
+    m.assign(
+        acc_d.clone(),
+        e::add(
+            e::cond(acc_clear, e::lit(aw, 0), acc_q.clone()),
+            e::cond(finalize, corr, shifted),
+        ),
+    );
+    m.item(Item::AlwaysFf {
+        reset: vec![],
+        body: vec![Stmt::If(
+            acc_en,
+            vec![Stmt::Assign(acc_q.clone(), acc_d)],
+            vec![],
+        )],
+    });
+    fixed.result(&mut m, acc_q, nonfinite, frac);
+    m
+}
+
+fn lut_array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
+    let (aw, sw) = (cfg.acc_bits(), cfg.sum_x_bits());
+    let kt = cfg.k_tile() as u32;
+    let fmt = cfg.act_type();
+    let mut m = control::array_top(
+        cfg,
+        ctrl,
+        ARRAY,
+        &[
+            &format!(
+                "lutcore_fxlut_array: {} rows x {kt} activations per beat, table-lookup datapath,",
+                cfg.rows()
+            ),
+            &format!("{fmt} activations as exact fixed-point integers; integer tables and accumulators,"),
+            "one rounding to binary32 per row (the correctly rounded dot product).",
+            &format!("Streams: act (one K-tile of {fmt} codes), wgt (one bit plane of the tile for all rows),"),
+            "res (one binary32 per row). See lutcore_ctrl for the sequence.",
+        ],
+    );
+    m.comment("");
+    m.comment("Table precompute");
+    let table = m.logic("tables", table_bits(cfg), "tables of the loaded beat");
+    let sum_x = m.logic("sum_x", sw, "sum(x) of the pass, fixed point");
+    let nf = m.logic("nonfinite", 1, "the pass has an Inf or NaN activation");
+    m.item(Item::Instance {
+        module: PRECOMPUTE.into(),
+        name: "u_precompute".into(),
+        conns: vec![
+            ("clk_i".into(), e::id("clk_i")),
+            ("load_i".into(), e::id("load")),
+            ("sum_clear_i".into(), e::id("sum_clear")),
+            ("act_data_i".into(), e::id(control::ACT_IN)),
+            ("table_o".into(), table.clone()),
+            ("sum_x_o".into(), sum_x.clone()),
+            ("nonfinite_o".into(), nf.clone()),
+        ],
+    });
+    let c = u64::try_from(cfg.correction_coeff())
+        .expect("no weight format has a negative correction coefficient");
+    m.comment("");
+    m.comment(format!(
+        "Bit-plane correction: c*sum(x) with c = 2^bits - 1 - 2*zero_point = {c}"
+    ));
+    let sum_wide = m.logic("sum_x_wide", aw, "");
+    m.assign(sum_wide.clone(), e::sext(sum_x, sw, aw));
+    let corr = if c.is_power_of_two() {
+        let corr = m.logic("corr", aw, "");
+        m.assign(corr.clone(), const_mul(sum_wide, c, aw));
+        corr
+    } else {
+        // Adders: registered, as sum(x) is final two cycles before the accumulate stage's finalize.
+        let corr_q = m.logic("corr_q", aw, "");
+        m.item(Item::AlwaysFf {
+            reset: vec![],
+            body: vec![Stmt::Assign(corr_q.clone(), const_mul(sum_wide, c, aw))],
+        });
+        corr_q
+    };
+    m.comment("");
+    m.comment(
+        "The pass's Inf/NaN flag, taken with the correction (the next pass's activations may",
+    );
+    m.comment("load before this pass's result beat is taken)");
+    let nf_q = m.logic(
+        "nonfinite_q",
+        1,
+        "the finished pass had an Inf or NaN activation",
+    );
+    m.item(Item::AlwaysFf {
+        reset: vec![],
+        body: vec![Stmt::If(
+            e::and(e::id("acc_en"), e::id("finalize")),
+            vec![Stmt::Assign(nf_q.clone(), nf)],
+            vec![],
+        )],
+    });
+    let packed = pack_tables(&mut m, cfg, &table, 0);
+    m.comment("");
+    m.comment("Processing elements, one per row, each with one table read per group");
+    for r in 0..cfg.rows() as u32 {
+        let (sel, entry) = read_tables(&mut m, cfg, std::slice::from_ref(&packed), r);
+        let mut conns = vec![
+            ("clk_i".to_string(), e::id("clk_i")),
+            ("acc_en_i".into(), e::id("acc_en")),
+            ("acc_clear_i".into(), e::id("acc_clear")),
+            ("finalize_i".into(), e::id("finalize")),
+        ];
+        if control::plane_bits(cfg) > 0 {
+            conns.push(("plane_i".into(), e::id("plane")));
+        }
+        conns.extend([
+            ("wgt_i".into(), e::part(e::id(control::WGT_IN), r * kt, kt)),
+            ("sel_o".into(), sel),
+            ("entry_i".into(), entry),
+            ("corr_i".into(), corr.clone()),
+            ("nonfinite_i".into(), nf_q.clone()),
+            (
+                "result_o".into(),
+                e::part(e::id("res_data_o"), r * RESULT_BITS, RESULT_BITS),
+            ),
+        ]);
+        m.item(Item::Instance {
+            module: PE.into(),
+            name: format!("u_pe_{r}"),
+            conns,
+        });
+    }
+    m
+}
+
+/// All modules of the exact add/sub baseline for activations of `fmt`, leaves first.
+pub fn addsub_modules(cfg: &ArrayConfig, fmt: FpFormat) -> Vec<Module> {
+    let fixed = Fixed::new(cfg, fmt);
+    let ctrl = control::module(cfg);
+    let top = addsub_array(cfg, &ctrl, &fixed);
+    let mut all = fixed.units();
+    all.extend([addsub_pe(cfg, &fixed), ctrl, top]);
+    all
+}
+
+fn addsub_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
+    let kt = cfg.k_tile() as u32;
+    let wt = cfg.weights();
+    let (b, zp) = (wt.bits(), wt.zero_point());
+    let (xw, pw, bw, aw) = (
+        fixed.fx.width,
+        cfg.product_bits(),
+        cfg.beat_sum_bits(),
+        cfg.acc_bits(),
+    );
+    let frac = cfg.result_frac_bits().expect("exact");
+    let ternary = zp != 0;
+    let mut m = Module::new(
+        ADDSUB_PE,
+        crate::header(
+            cfg,
+            &[
+                "lutcore_fxaddsub_pe: one output row of the exact add/sub baseline.",
+                &if ternary {
+                    format!("{kt} terms: weight code 2 adds the fixed-point activation, 0 subtracts it, 1 skips it")
+                } else {
+                    format!("{kt} products: the {wt} weight times the fixed-point activation, one shifted copy per set weight bit")
+                },
+                &format!(
+                    "(-x = ~x + 1, the +1s as carries of the integer adder tree); an integer accumulator ({aw} bits)"
+                ),
+                &format!(
+                    "holds the row's sum x 2^{frac}, rounded once to binary32 ({}).",
+                    fixed.to_fp32.name
+                ),
+            ],
+        ),
+    );
+    m.port(Port::input("clk_i", 1, "clock"));
+    let acc_en = m.port(Port::input("acc_en_i", 1, "update the accumulator"));
+    let acc_clear = m.port(Port::input("acc_clear_i", 1, "start from zero"));
+    let act = m.port(Port::input(
+        "act_i",
+        kt * xw,
+        &format!("the loaded activations as x * 2^{frac}, activation e at [e*{xw} +: {xw}]"),
+    ));
+    let wgt = m.port(Port::input(
+        "wgt_i",
+        kt * b,
+        &format!("this row's weight codes, weight e at [e*{b} +: {b}]"),
+    ));
+    let nonfinite = m.port(Port::input(
+        "nonfinite_i",
+        1,
+        "the pass had an Inf or NaN activation",
+    ));
+    m.port(Port::output(
+        "result_o",
+        RESULT_BITS,
+        "the row's result, binary32",
+    ));
+    let (mut terms, mut carries) = (Vec::new(), Vec::new());
+    for k in 0..kt {
+        m.comment("");
+        m.comment(format!("Weight {k}"));
+        let x = m.logic(&format!("x{k}"), pw, "");
+        m.assign(x.clone(), e::sext(e::part(act.clone(), k * xw, xw), xw, pw));
+        let code = m.logic(&format!("w{k}"), b, &format!("weight {k}'s code"));
+        m.assign(code.clone(), e::part(wgt.clone(), k * b, b));
+        let t = m.logic(
+            &format!("t{k}"),
+            pw,
+            if ternary {
+                "x, 0 or ~x"
+            } else {
+                "the weight's value times x"
+            },
+        );
+        if ternary {
+            let minus = m.logic(&format!("minus{k}"), 1, "code 0: subtract");
+            m.assign(
+                minus.clone(),
+                e::not(e::or(e::bit(code.clone(), 1), e::bit(code.clone(), 0))),
+            );
+            let keep = m.logic(&format!("keep{k}"), 1, "code 0 or 2: not skipped");
+            m.assign(
+                keep.clone(),
+                e::or(e::bit(code.clone(), 1), e::not(e::bit(code, 0))),
+            );
+            m.assign(
+                t.clone(),
+                e::invert_if(e::keep_if(x, pw, keep), pw, minus.clone()),
+            );
+            carries.push(minus);
+        } else {
+            let bit = |i: u32| {
+                if b == 1 {
+                    code.clone()
+                } else {
+                    e::bit(code.clone(), i)
+                }
+            };
+            let shifted = |i: u32| {
+                if i == 0 {
+                    x.clone()
+                } else {
+                    e::bin(BinOp::Shl, x.clone(), e::lit(3, u64::from(i)))
+                }
+            };
+            let sum = (0..b)
+                .map(|i| e::keep_if(shifted(i), pw, bit(i)))
+                .reduce(e::add)
+                .expect("a weight has a bit");
+            m.assign(t.clone(), sum);
+        }
+        terms.push(Term {
+            value: t,
+            width: pw,
+        });
+    }
+    m.comment("");
+    let beat_sum = m.logic("beat_sum", bw, "sum of this beat's terms and carries");
+    let sum = sum_tree(&mut m, "sum", terms, carries, bw);
+    m.assign(beat_sum.clone(), sum);
+    let acc_q = m.logic("acc_q", aw, "accumulator: the row's sum, fixed point");
+    let acc_d = m.logic("acc_d", aw, "");
+    m.assign(
+        acc_d.clone(),
+        e::add(
+            e::cond(acc_clear, e::lit(aw, 0), acc_q.clone()),
+            e::sext(beat_sum, bw, aw),
+        ),
+    );
+    m.item(Item::AlwaysFf {
+        reset: vec![],
+        body: vec![Stmt::If(
+            acc_en,
+            vec![Stmt::Assign(acc_q.clone(), acc_d)],
+            vec![],
+        )],
+    });
+    fixed.result(&mut m, acc_q, nonfinite, frac);
+    m
+}
+
+fn addsub_array(cfg: &ArrayConfig, ctrl: &Module, fixed: &Fixed) -> Module {
+    let kt = cfg.k_tile() as u32;
+    let fmt = cfg.act_type();
+    let wt = cfg.weights();
+    let b = wt.bits();
+    let xw = fixed.fx.width;
+    let mut m = control::array_top(
+        cfg,
+        ctrl,
+        ADDSUB_ARRAY,
+        &[
+            &format!(
+                "lutcore_fxaddsub_array: {} rows x {kt} {fmt} x {wt} integer products (no multiplier),",
+                cfg.rows()
+            ),
+            "exact fixed-point sums, one rounding to binary32 per row. Same streams as",
+            "lutcore_lut_array; one weight beat carries all bit planes of a K-tile.",
+        ],
+    );
+    let unused = m.logic(
+        "unused_sum_clear",
+        1,
+        "a one-beat array needs no sum(x): its flag follows acc_clear",
+    );
+    m.assign(unused, e::id("sum_clear"));
+    m.comment("");
+    m.comment("Activation register, and the fixed-point conversion shared by every row");
+    let act_q = m.logic("act_q", cfg.act_beat_bits(), "the loaded activation beat");
+    m.item(Item::AlwaysFf {
+        reset: vec![],
+        body: vec![Stmt::If(
+            e::id("load"),
+            vec![Stmt::Assign(act_q.clone(), e::id(control::ACT_IN))],
+            vec![],
+        )],
+    });
+    let mut xs = Vec::new();
+    let mut flags = Vec::new();
+    for k in 0..kt {
+        let (x, nf) = fixed.convert(&mut m, &format!("fx{k}"), &act_q, k);
+        xs.push(x);
+        flags.push(nf);
+    }
+    let act_fx = m.logic(
+        "act_fx",
+        kt * xw,
+        &format!("the activations as fixed point, activation e at [e*{xw} +: {xw}]"),
+    );
+    m.assign(act_fx.clone(), e::concat(xs.into_iter().rev().collect()));
+    m.comment("");
+    m.comment(
+        "The pass's Inf/NaN flag, updated with the accumulators (from the pass's first beat)",
+    );
+    let nf_q = m.logic("nonfinite_q", 1, "an Inf or NaN in this pass so far");
+    m.item(Item::AlwaysFf {
+        reset: vec![],
+        body: vec![Stmt::If(
+            e::id("acc_en"),
+            vec![Stmt::Assign(
+                nf_q.clone(),
+                e::or(e::and(e::not(e::id("acc_clear")), nf_q.clone()), any(flags)),
+            )],
+            vec![],
+        )],
+    });
+    m.comment("");
+    m.comment("Processing elements, one per row");
+    let wb = kt * b;
+    for r in 0..cfg.rows() as u32 {
+        m.item(Item::Instance {
+            module: ADDSUB_PE.into(),
+            name: format!("u_pe_{r}"),
+            conns: vec![
+                ("clk_i".into(), e::id("clk_i")),
+                ("acc_en_i".into(), e::id("acc_en")),
+                ("acc_clear_i".into(), e::id("acc_clear")),
+                ("act_i".into(), act_fx.clone()),
+                ("wgt_i".into(), e::part(e::id(control::WGT_IN), r * wb, wb)),
+                ("nonfinite_i".into(), nf_q.clone()),
+                (
+                    "result_o".into(),
+                    e::part(e::id("res_data_o"), r * RESULT_BITS, RESULT_BITS),
+                ),
+            ],
+        });
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lutcore_contract::config::{Arch, RawArrayConfig};
+    use lutcore_contract::{Accumulate, ActType, WeightType};
+
+    fn instances<'a>(m: &'a Module, of: &str) -> Vec<&'a str> {
+        m.items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Instance { module, name, .. } if module == of => Some(name.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// No binary32 adder anywhere: one converter per activation of a beat
+    /// (shared by the rows), one rounding per row.
+    #[test]
+    fn integer_datapath_with_one_rounding_per_row() {
+        for (arch, act, wt) in [
+            (Arch::Lut, ActType::Fp16, WeightType::Uint(4)),
+            (Arch::AddSub, ActType::Fp8E4m3, WeightType::Ternary),
+            (Arch::Lut, ActType::Fp8E5m2, WeightType::Ternary),
+        ] {
+            let cfg = RawArrayConfig::new(arch, 3, 2, 3, wt, act, 256)
+                .with_accumulate(Accumulate::Exact)
+                .validate()
+                .unwrap();
+            let fmt = act.float_format().unwrap();
+            let all = crate::generate(&cfg).unwrap();
+            assert!(
+                all.files.iter().all(|f| !f.name.starts_with(fp::ADD)),
+                "{cfg}"
+            );
+            let mods = match arch {
+                Arch::Lut => lut_modules(&cfg, fmt),
+                _ => addsub_modules(&cfg, fmt),
+            };
+            let to_fixed = Unit::ToFixed { fmt }.name();
+            let round = Unit::FixedToFp32 {
+                width: cfg.acc_bits(),
+                frac_bits: cfg.result_frac_bits().unwrap(),
+            }
+            .name();
+            let count = |of: &str| -> usize { mods.iter().map(|m| instances(m, of).len()).sum() };
+            assert_eq!(count(&to_fixed), cfg.k_tile(), "{cfg}");
+            let pe = if arch == Arch::Lut { PE } else { ADDSUB_PE };
+            let top = mods.last().unwrap();
+            assert_eq!(instances(top, pe).len(), cfg.rows(), "{cfg}");
+            let pe_mod = mods.iter().find(|m| m.name == pe).unwrap();
+            assert_eq!(instances(pe_mod, &round), ["u_round"], "{cfg}");
+        }
+    }
+}
