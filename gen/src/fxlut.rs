@@ -27,7 +27,10 @@ use crate::arith::{sum_tree, Term};
 use crate::control;
 use crate::fp::{self, Unit};
 use crate::ir::{e, BinOp, Expr, Item, Module, Port, Stmt};
-use crate::lut::{const_mul, pack_tables, read_tables};
+use crate::lut::{
+    assign_tile_sum, const_mul, decode_group, mirror_entries, pack_tables, packed,
+    precompute_ports, read_tables, table_bits, PrecomputePorts,
+};
 
 /// The exact LUT array's table precompute.
 pub const PRECOMPUTE: &str = "lutcore_fxlut_precompute";
@@ -136,10 +139,6 @@ pub fn lut_modules(cfg: &ArrayConfig, fmt: FpFormat) -> Vec<Module> {
     all
 }
 
-fn table_bits(cfg: &ArrayConfig) -> u32 {
-    (cfg.k_groups() * cfg.table_entries()) as u32 * cfg.entry_bits()
-}
-
 fn lut_precompute(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
     let (g, groups, entries) = (
         cfg.g() as u32,
@@ -175,31 +174,26 @@ fn lut_precompute(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
             ],
         ),
     );
-    m.port(Port::input("clk_i", 1, "clock"));
-    let load = m.port(Port::input("load_i", 1, "latch the tables of act_data_i"));
-    let clear = m.port(Port::input(
-        "sum_clear_i",
-        1,
-        "this beat starts a pass: restart sum(x) and the flag",
-    ));
-    let act = m.port(Port::input(
-        "act_data_i",
-        cfg.act_beat_bits(),
+    let PrecomputePorts {
+        load,
+        clear,
+        act,
+        table: table_o,
+        sum: sum_o,
+    } = precompute_ports(
+        &mut m,
+        cfg,
+        "sum(x) and the flag",
         &format!("k_tile {fmt} activations, activation t at [t*{ab} +: {ab}]"),
-    ));
-    let table_o = m.port(Port::output(
-        "table_o",
-        table_bits(cfg),
         &format!("group j entry k at [(j*{entries}+k)*{ew} +: {ew}]"),
-    ));
-    let sum_o = m.port(Port::output(
-        "sum_x_o",
-        sw,
-        &format!(
-            "sum of all activations loaded in this pass, x 2^{}",
-            fixed.fx.frac_bits
+        (
+            sw,
+            &format!(
+                "sum of all activations loaded in this pass, x 2^{}",
+                fixed.fx.frac_bits
+            ),
         ),
-    ));
+    );
     let nf_o = m.port(Port::output(
         "nonfinite_o",
         1,
@@ -224,37 +218,13 @@ fn lut_precompute(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
                 x
             })
             .collect();
-        m.comment(format!("Shared partial sums g{j}_pT_k = x{} +/- x{} +/- ... +/- xT, bit i of k the sign of x(T+i) (1: +);", g - 1, g - 2));
-        m.comment(format!(
-            "the last level are the entries g{j}_ek: one integer add or subtract per wire"
+        entry_ids.extend(mirror_entries(
+            &mut m,
+            j,
+            &xs,
+            ew,
+            "integer add or subtract",
         ));
-        let mut partial = vec![xs[(g - 1) as usize].clone()];
-        for t in (0..g - 1).rev() {
-            let mut next = Vec::with_capacity(partial.len() * 2);
-            for (hi, p) in partial.iter().enumerate() {
-                for bit in 0..2u32 {
-                    let k = (hi << 1) as u32 | bit;
-                    let name = if t == 0 {
-                        format!("g{j}_e{k}")
-                    } else {
-                        format!("g{j}_p{t}_{k}")
-                    };
-                    let wire = m.logic(&name, ew, "");
-                    let x = xs[t as usize].clone();
-                    m.assign(
-                        wire.clone(),
-                        if bit == 1 {
-                            e::add(p.clone(), x)
-                        } else {
-                            e::sub(p.clone(), x)
-                        },
-                    );
-                    next.push(wire);
-                }
-            }
-            partial = next;
-        }
-        entry_ids.extend(partial);
     }
     m.comment("");
     m.comment("Registered tables, and whether the beat held an Inf or NaN");
@@ -282,14 +252,7 @@ fn lut_precompute(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
     let tile_sum = m.logic("tile_sum", sw, "sum(x) of the loaded beat");
     let sum_q = m.logic("sum_x_q", sw, "");
     let nf_q = m.logic("nonfinite_q", 1, "an Inf or NaN in this pass so far");
-    let group_sums = (0..groups)
-        .map(|j| Term {
-            value: e::part(table_q.clone(), ((j + 1) * entries - 1) * ew, ew),
-            width: ew,
-        })
-        .collect();
-    let sum = sum_tree(&mut m, "tile_sum", group_sums, vec![], sw);
-    m.assign(tile_sum.clone(), sum);
+    assign_tile_sum(&mut m, cfg, &table_q, &tile_sum);
     m.item(Item::AlwaysFf {
         reset: vec![],
         body: vec![
@@ -349,9 +312,7 @@ fn lut_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
             ],
         ),
     );
-    m.port(Port::input("clk_i", 1, "clock"));
-    let acc_en = m.port(Port::input("acc_en_i", 1, "update the accumulator"));
-    let acc_clear = m.port(Port::input("acc_clear_i", 1, "start from zero"));
+    let (acc_en, acc_clear) = control::pe_control_ports(&mut m, "zero");
     let finalize = m.port(Port::input(
         "finalize_i",
         1,
@@ -389,31 +350,12 @@ fn lut_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
     let mut negs = Vec::new();
     let mut sels = Vec::new();
     for j in 0..groups {
-        m.comment("");
-        m.comment(format!("Group {j}"));
-        let idx = m.logic(&format!("g{j}_idx"), g, "weight bits of the group");
-        m.assign(idx.clone(), e::part(wgt.clone(), j * g, g));
-        let neg = m.logic(
-            &format!("g{j}_neg"),
-            1,
-            "top bit clear: mirrored half, negate",
-        );
-        m.assign(neg.clone(), e::not(e::bit(idx.clone(), g - 1)));
-        let sel = m.logic(&format!("g{j}_sel"), g - 1, "entry index");
-        let low = e::part(idx, 0, g - 1);
-        m.assign(sel.clone(), e::cond(neg.clone(), e::not(low.clone()), low));
+        let (sel, neg) = decode_group(&mut m, cfg, &wgt, j, "top bit clear: mirrored half, negate");
         sels.push(sel);
         negs.push(neg);
     }
     m.comment("");
-    m.assign(
-        sel_o,
-        if sels.len() == 1 {
-            sels.pop().expect("one")
-        } else {
-            e::concat(sels.into_iter().rev().collect())
-        },
-    );
+    m.assign(sel_o, packed(sels));
     m.comment("");
     m.comment("Lookup stage: register the looked-up entries and their signs");
     let entry_q = m.logic(
@@ -426,14 +368,7 @@ fn lut_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
         reset: vec![],
         body: vec![
             Stmt::Assign(entry_q.clone(), entry_i),
-            Stmt::Assign(
-                neg_q.clone(),
-                if negs.len() == 1 {
-                    negs.pop().expect("one")
-                } else {
-                    e::concat(negs.into_iter().rev().collect())
-                },
-            ),
+            Stmt::Assign(neg_q.clone(), packed(negs)),
         ],
     });
     m.comment("");

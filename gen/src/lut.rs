@@ -25,7 +25,8 @@ pub fn modules(cfg: &ArrayConfig) -> Vec<Module> {
     vec![precompute(cfg), pe(cfg), ctrl, top]
 }
 
-fn table_bits(cfg: &ArrayConfig) -> u32 {
+/// Bits of all tables of one token's beat: every group's entries.
+pub(crate) fn table_bits(cfg: &ArrayConfig) -> u32 {
     (cfg.k_groups() * cfg.table_entries()) as u32 * cfg.entry_bits()
 }
 
@@ -110,6 +111,69 @@ pub(crate) fn register_tables(
         )],
     });
     table_q
+}
+
+/// Group `j`'s table entries from its activations `xs` (each `ew` bits):
+/// the wires `g{j}_ek` = x{g-1} + sum over t < g-1 of (k[t] ? +xt : -xt),
+/// built as shared partial sums, one two-input `op` (how the docs name an
+/// add or subtract) per wire: 2^g - 2 in all instead of (g-1)·2^(g-1).
+/// Returns the entries, `k` = 0 first.
+pub(crate) fn mirror_entries(m: &mut Module, j: u32, xs: &[Expr], ew: u32, op: &str) -> Vec<Expr> {
+    let g = xs.len() as u32;
+    m.comment(format!("Shared partial sums g{j}_pT_k = x{} +/- x{} +/- ... +/- xT, bit i of k the sign of x(T+i) (1: +);", g - 1, g - 2));
+    m.comment(format!(
+        "the last level are the entries g{j}_ek: one {op} per wire"
+    ));
+    // Level l holds x{g-1} ± x{g-2} ± … ± x{g-1-l}.
+    let mut partial = vec![xs[(g - 1) as usize].clone()];
+    for t in (0..g - 1).rev() {
+        let last = t == 0;
+        let mut next = Vec::with_capacity(partial.len() * 2);
+        // Bit t of the entry index: 0 = -x_t, 1 = +x_t.
+        for (hi, p) in partial.iter().enumerate() {
+            for bit in 0..2u32 {
+                let k = (hi << 1) as u32 | bit;
+                let name = if last {
+                    format!("g{j}_e{k}")
+                } else {
+                    format!("g{j}_p{t}_{k}")
+                };
+                let wire = m.logic(&name, ew, "");
+                let x = xs[t as usize].clone();
+                m.assign(
+                    wire.clone(),
+                    if bit == 1 {
+                        e::add(p.clone(), x)
+                    } else {
+                        e::sub(p.clone(), x)
+                    },
+                );
+                next.push(wire);
+            }
+        }
+        partial = next;
+    }
+    // Each level shifts the earlier choices up: bit t of k is the sign of x_t, as in the tables.
+    partial
+}
+
+/// Assign `tile_sum` (`cfg.sum_x_bits()` wide) the sum(x) of the beat whose
+/// tables are `table_q`: the sum over the groups of each one's entry with
+/// all bits set.
+pub(crate) fn assign_tile_sum(m: &mut Module, cfg: &ArrayConfig, table_q: &Expr, tile_sum: &Expr) {
+    let (groups, entries, ew) = (
+        cfg.k_groups() as u32,
+        cfg.table_entries() as u32,
+        cfg.entry_bits(),
+    );
+    let group_sums = (0..groups)
+        .map(|j| Term {
+            value: e::part(table_q.clone(), ((j + 1) * entries - 1) * ew, ew),
+            width: ew,
+        })
+        .collect();
+    let sum = sum_tree(m, "tile_sum", group_sums, vec![], cfg.sum_x_bits());
+    m.assign(tile_sum.clone(), sum);
 }
 
 /// The ports of a table precompute unit (one per token).
@@ -215,42 +279,7 @@ fn precompute(cfg: &ArrayConfig) -> Module {
                 x
             })
             .collect();
-        // Shared partial sums: level l holds x{g-1} ± x{g-2} ± … ± x{g-1-l}, one
-        // two-input add or subtract each (2^g - 2 in all, instead of (g-1)·2^(g-1)).
-        m.comment(format!("Shared partial sums g{j}_pT_k = x{} +/- x{} +/- ... +/- xT, bit i of k the sign of x(T+i) (1: +);", g - 1, g - 2));
-        m.comment(format!(
-            "the last level are the entries g{j}_ek: one add or subtract per wire"
-        ));
-        let mut partial = vec![xs[(g - 1) as usize].clone()];
-        for t in (0..g - 1).rev() {
-            let last = t == 0;
-            let mut next = Vec::with_capacity(partial.len() * 2);
-            // Bit t of the entry index: 0 = -x_t, 1 = +x_t.
-            for (hi, p) in partial.iter().enumerate() {
-                for bit in 0..2u32 {
-                    let k = (hi << 1) as u32 | bit;
-                    let name = if last {
-                        format!("g{j}_e{k}")
-                    } else {
-                        format!("g{j}_p{t}_{k}")
-                    };
-                    let wire = m.logic(&name, ew, "");
-                    let x = xs[t as usize].clone();
-                    m.assign(
-                        wire.clone(),
-                        if bit == 1 {
-                            e::add(p.clone(), x)
-                        } else {
-                            e::sub(p.clone(), x)
-                        },
-                    );
-                    next.push(wire);
-                }
-            }
-            partial = next;
-        }
-        // Each level shifts the earlier choices up: bit t of k is the sign of x_t, as in the tables.
-        entry_ids.extend(partial);
+        entry_ids.extend(mirror_entries(&mut m, j, &xs, ew, "add or subtract"));
     }
     let table_q = register_tables(&mut m, cfg, &load, entry_ids);
     m.comment("");
@@ -260,14 +289,7 @@ fn precompute(cfg: &ArrayConfig) -> Module {
     let sum_clear_q = m.logic("sum_clear_q", 1, "... and started a pass");
     let tile_sum = m.logic("tile_sum", sw, "sum(x) of the loaded beat");
     let sum_q = m.logic("sum_x_q", sw, "");
-    let group_sums = (0..groups)
-        .map(|j| Term {
-            value: e::part(table_q.clone(), ((j + 1) * entries - 1) * ew, ew),
-            width: ew,
-        })
-        .collect();
-    let sum = sum_tree(&mut m, "tile_sum", group_sums, vec![], sw);
-    m.assign(tile_sum.clone(), sum);
+    assign_tile_sum(&mut m, cfg, &table_q, &tile_sum);
     m.item(Item::AlwaysFf {
         reset: vec![],
         body: vec![
