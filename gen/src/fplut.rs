@@ -335,6 +335,7 @@ fn pe(cfg: &ArrayConfig, units: &Units) -> Module {
         "+0",
         "correction c*sum(x'), binary32",
         "the row's result, binary32",
+        None,
     );
     let mut sels = Vec::new();
     // terms[n][j]: token n's signed entry of group j.

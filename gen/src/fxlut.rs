@@ -28,8 +28,8 @@ use crate::control;
 use crate::fp::{self, Unit};
 use crate::ir::{e, BinOp, Expr, Item, Module, Port, Stmt};
 use crate::lut::{
-    assign_tile_sum, const_mul, decode_group, mirror_entries, pack_tables, packed,
-    precompute_ports, read_tables, table_bits, PrecomputePorts,
+    assign_tile_sum, const_mul, decode_group, mirror_entries, pack_tables, packed, pe_ports,
+    precompute_ports, read_tables, table_bits, PePorts, PrecomputePorts,
 };
 
 /// The exact LUT array's table precompute.
@@ -287,7 +287,6 @@ fn lut_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
     let (g, groups) = (cfg.g() as u32, cfg.k_groups() as u32);
     let (ew, bw, aw) = (cfg.entry_bits(), cfg.beat_sum_bits(), cfg.acc_bits());
     let frac = cfg.result_frac_bits().expect("exact");
-    let pb = control::plane_bits(cfg);
     let mut m = Module::new(
         PE,
         crate::header(
@@ -312,40 +311,26 @@ fn lut_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
             ],
         ),
     );
-    let (acc_en, acc_clear) = control::pe_control_ports(&mut m, "zero");
-    let finalize = m.port(Port::input(
-        "finalize_i",
-        1,
-        "add corr_i instead of the weight beat",
-    ));
-    let plane =
-        (pb > 0).then(|| m.port(Port::input("plane_i", pb, "bit plane of this weight beat")));
-    let wgt = m.port(Port::input(
-        "wgt_i",
-        cfg.k_tile() as u32,
-        "this row's bits of the plane, group j at [j*g +: g]",
-    ));
-    let sel_o = m.port(Port::output(
-        "sel_o",
-        groups * (g - 1),
-        &format!("entry index of group j at [j*{} +: {}]", g - 1, g - 1),
-    ));
-    let entry_i = m.port(Port::input(
-        "entry_i",
-        groups * ew,
-        &format!("table entry of group j at sel, at [j*{ew} +: {ew}]"),
-    ));
-    let corr = m.port(Port::input("corr_i", aw, "correction c*sum(x)"));
-    let nonfinite = m.port(Port::input(
-        "nonfinite_i",
-        1,
-        "the pass had an Inf or NaN activation",
-    ));
-    m.port(Port::output(
-        "result_o",
-        RESULT_BITS,
+    let PePorts {
+        acc_en,
+        acc_clear,
+        finalize,
+        plane,
+        wgt,
+        sel: sel_o,
+        entry: entry_i,
+        corr,
+        flag: nonfinite,
+    } = pe_ports(
+        &mut m,
+        cfg,
+        (ew, aw),
+        "zero",
+        "correction c*sum(x)",
         "the row's result, binary32",
-    ));
+        Some(("nonfinite_i", "the pass had an Inf or NaN activation")),
+    );
+    let nonfinite = nonfinite.expect("asked for");
 
     let mut negs = Vec::new();
     let mut sels = Vec::new();

@@ -312,6 +312,8 @@ fn precompute(cfg: &ArrayConfig) -> Module {
 
 /// The ports of a LUT PE (integer or floating-point).
 pub(crate) struct PePorts {
+    /// `acc_en_i`.
+    pub acc_en: Expr,
     /// `acc_clear_i`.
     pub acc_clear: Expr,
     /// `finalize_i`: add the correction instead of the weight beat.
@@ -326,12 +328,15 @@ pub(crate) struct PePorts {
     pub entry: Expr,
     /// `corr_i`: every token's correction.
     pub corr: Expr,
+    /// The extra one-bit input, when asked for.
+    pub flag: Option<Expr>,
 }
 
 /// Declare the ports of a LUT PE of `cfg` whose table entries and
 /// corrections are `ew` and `cw` bits wide: `zero` names the accumulator's
-/// start value, `kind` the entries' and results' format in docs (empty for
-/// integers, `binary32` for floats) and `corr_doc` the correction.
+/// start value, `corr_doc` and `result_doc` describe `corr_i` and
+/// `result_o`, and `flag` (name, doc) is an extra one-bit input declared
+/// after `corr_i`, such as the exact array's non-finite flag.
 pub(crate) fn pe_ports(
     m: &mut Module,
     cfg: &ArrayConfig,
@@ -339,10 +344,11 @@ pub(crate) fn pe_ports(
     zero: &str,
     corr_doc: &str,
     result_doc: &str,
+    flag: Option<(&str, &str)>,
 ) -> PePorts {
     let (g, groups, tokens) = (cfg.g() as u32, cfg.k_groups() as u32, cfg.tokens() as u32);
     let pb = control::plane_bits(cfg);
-    let (_, acc_clear) = control::pe_control_ports(m, zero);
+    let (acc_en, acc_clear) = control::pe_control_ports(m, zero);
     let finalize = m.port(Port::input(
         "finalize_i",
         1,
@@ -375,8 +381,10 @@ pub(crate) fn pe_ports(
     };
     let entry = m.port(Port::input("entry_i", tokens * groups * ew, &entry_doc));
     let corr = m.port(Port::input("corr_i", tokens * cw, &corr_doc));
+    let flag = flag.map(|(name, doc)| m.port(Port::input(name, 1, doc)));
     m.port(Port::output("result_o", tokens * RESULT_BITS, &result_doc));
     PePorts {
+        acc_en,
         acc_clear,
         finalize,
         plane,
@@ -384,6 +392,7 @@ pub(crate) fn pe_ports(
         sel,
         entry,
         corr,
+        flag,
     }
 }
 
@@ -449,6 +458,7 @@ fn pe(cfg: &ArrayConfig) -> Module {
         "zero",
         "correction c*sum(x)",
         "acc/2, the row's int32 result",
+        None,
     );
     let mut negs = Vec::new();
     let mut sels = Vec::new();
