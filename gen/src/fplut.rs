@@ -462,6 +462,7 @@ fn array(cfg: &ArrayConfig, ctrl: &Module, units: &Units) -> Module {
         PRECOMPUTE,
         table_bits(cfg),
         (W, "sum(x') of the pass, binary32"),
+        None,
     );
     let wt = cfg.weights();
     let c = cfg.correction_coeff();
@@ -482,7 +483,7 @@ fn array(cfg: &ArrayConfig, ctrl: &Module, units: &Units) -> Module {
     }
     let mut tables = Vec::new();
     let mut corrs = Vec::new();
-    for (n, (table, sum_x)) in pre.into_iter().enumerate() {
+    for (n, lut::PrecomputeOutputs { table, sum_x, .. }) in pre.into_iter().enumerate() {
         tables.push(table);
         corrs.push(if c == 1 {
             sum_x
@@ -490,7 +491,7 @@ fn array(cfg: &ArrayConfig, ctrl: &Module, units: &Units) -> Module {
             correction(&mut m, cfg, units, n, sum_x)
         });
     }
-    lut::pe_instances(&mut m, cfg, &tables, PE, &corrs);
+    lut::pe_instances(&mut m, cfg, &tables, PE, &corrs, None);
     m
 }
 

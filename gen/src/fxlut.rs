@@ -28,8 +28,9 @@ use crate::control;
 use crate::fp::{self, Unit};
 use crate::ir::{e, BinOp, Expr, Item, Module, Port, Stmt};
 use crate::lut::{
-    assign_tile_sum, const_mul, decode_group, mirror_entries, pack_tables, packed, pe_ports,
-    precompute_ports, read_tables, table_bits, PePorts, PrecomputePorts,
+    assign_tile_sum, decode_group, int_corrections, mirror_entries, packed, pe_instances, pe_ports,
+    precompute_instances, precompute_ports, table_bits, PePorts, PrecomputeOutputs,
+    PrecomputePorts,
 };
 
 /// The exact LUT array's table precompute.
@@ -417,7 +418,7 @@ fn lut_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
 }
 
 fn lut_array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
-    let (aw, sw) = (cfg.acc_bits(), cfg.sum_x_bits());
+    let sw = cfg.sum_x_bits();
     let kt = cfg.k_tile() as u32;
     let fmt = cfg.act_type();
     let mut m = control::array_top(
@@ -435,45 +436,20 @@ fn lut_array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
             "res (one binary32 per row). See lutcore_ctrl for the sequence.",
         ],
     );
-    m.comment("");
-    m.comment("Table precompute");
-    let table = m.logic("tables", table_bits(cfg), "tables of the loaded beat");
-    let sum_x = m.logic("sum_x", sw, "sum(x) of the pass, fixed point");
-    let nf = m.logic("nonfinite", 1, "the pass has an Inf or NaN activation");
-    m.item(Item::Instance {
-        module: PRECOMPUTE.into(),
-        name: "u_precompute".into(),
-        conns: vec![
-            ("clk_i".into(), e::id("clk_i")),
-            ("load_i".into(), e::id("load")),
-            ("sum_clear_i".into(), e::id("sum_clear")),
-            ("act_data_i".into(), e::id(control::ACT_IN)),
-            ("table_o".into(), table.clone()),
-            ("sum_x_o".into(), sum_x.clone()),
-            ("nonfinite_o".into(), nf.clone()),
-        ],
-    });
-    let c = u64::try_from(cfg.correction_coeff())
-        .expect("no weight format has a negative correction coefficient");
-    m.comment("");
-    m.comment(format!(
-        "Bit-plane correction: c*sum(x) with c = 2^bits - 1 - 2*zero_point = {c}"
-    ));
-    let sum_wide = m.logic("sum_x_wide", aw, "");
-    m.assign(sum_wide.clone(), e::sext(sum_x, sw, aw));
-    let corr = if c.is_power_of_two() {
-        let corr = m.logic("corr", aw, "");
-        m.assign(corr.clone(), const_mul(sum_wide, c, aw));
-        corr
-    } else {
-        // Adders: registered, as sum(x) is final two cycles before the accumulate stage's finalize.
-        let corr_q = m.logic("corr_q", aw, "");
-        m.item(Item::AlwaysFf {
-            reset: vec![],
-            body: vec![Stmt::Assign(corr_q.clone(), const_mul(sum_wide, c, aw))],
-        });
-        corr_q
-    };
+    let pre = precompute_instances(
+        &mut m,
+        cfg,
+        PRECOMPUTE,
+        table_bits(cfg),
+        (sw, "sum(x) of the pass, fixed point"),
+        Some(("nonfinite", "the pass has an Inf or NaN activation")),
+    );
+    let PrecomputeOutputs { table, sum_x, flag } = pre
+        .into_iter()
+        .next()
+        .expect("exact accumulation has one token");
+    let nf = flag.expect("asked for");
+    let corr = int_corrections(&mut m, cfg, vec![sum_x]);
     m.comment("");
     m.comment(
         "The pass's Inf/NaN flag, taken with the correction (the next pass's activations may",
@@ -492,37 +468,14 @@ fn lut_array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
             vec![],
         )],
     });
-    let packed = pack_tables(&mut m, cfg, &table, 0);
-    m.comment("");
-    m.comment("Processing elements, one per row, each with one table read per group");
-    for r in 0..cfg.rows() as u32 {
-        let (sel, entry) = read_tables(&mut m, cfg, std::slice::from_ref(&packed), r);
-        let mut conns = vec![
-            ("clk_i".to_string(), e::id("clk_i")),
-            ("acc_en_i".into(), e::id("acc_en")),
-            ("acc_clear_i".into(), e::id("acc_clear")),
-            ("finalize_i".into(), e::id("finalize")),
-        ];
-        if control::plane_bits(cfg) > 0 {
-            conns.push(("plane_i".into(), e::id("plane")));
-        }
-        conns.extend([
-            ("wgt_i".into(), e::part(e::id(control::WGT_IN), r * kt, kt)),
-            ("sel_o".into(), sel),
-            ("entry_i".into(), entry),
-            ("corr_i".into(), corr.clone()),
-            ("nonfinite_i".into(), nf_q.clone()),
-            (
-                "result_o".into(),
-                e::part(e::id("res_data_o"), r * RESULT_BITS, RESULT_BITS),
-            ),
-        ]);
-        m.item(Item::Instance {
-            module: PE.into(),
-            name: format!("u_pe_{r}"),
-            conns,
-        });
-    }
+    pe_instances(
+        &mut m,
+        cfg,
+        &[table],
+        PE,
+        &corr,
+        Some(("nonfinite_i", &nf_q)),
+    );
     m
 }
 

@@ -626,14 +626,16 @@ fn pe(cfg: &ArrayConfig) -> Module {
 /// The precompute units of an array top, one per token: each takes its
 /// token's K-tile of the activation beat (`act_lane`), and drives a wire
 /// `{tn_}tables` (`tables_bits` wide) and `{tn_}sum_x` (`sum_bits` wide,
-/// documented as `sum_doc`). Returns them per token.
+/// documented as `sum_doc`), and with `flag` (name, doc) a one-bit wire
+/// `{tn_}name` on the unit's output `name_o`. Returns them per token.
 pub(crate) fn precompute_instances(
     m: &mut Module,
     cfg: &ArrayConfig,
     module: &str,
     tables_bits: u32,
     (sum_bits, sum_doc): (u32, &str),
-) -> Vec<(Expr, Expr)> {
+    flag: Option<(&str, &str)>,
+) -> Vec<PrecomputeOutputs> {
     m.comment("");
     m.comment(if cfg.tokens() == 1 {
         "Table precompute".to_string()
@@ -652,32 +654,87 @@ pub(crate) fn precompute_instances(
                 "tables of the loaded beat",
             );
             let sum_x = m.logic(&format!("{prefix}sum_x"), sum_bits, sum_doc);
+            let flag = flag.map(|(name, doc)| (name, m.logic(&format!("{prefix}{name}"), 1, doc)));
             let name = match cfg.tokens() {
                 1 => "u_precompute".to_string(),
                 _ => format!("u_precompute_t{n}"),
             };
+            let mut conns = vec![
+                ("clk_i".into(), e::id("clk_i")),
+                ("load_i".into(), e::id("load")),
+                ("sum_clear_i".into(), e::id("sum_clear")),
+                (
+                    "act_data_i".into(),
+                    crate::token_part(cfg, &e::id(control::ACT_IN), n, cfg.token_act_bits()),
+                ),
+                ("table_o".into(), table.clone()),
+                ("sum_x_o".into(), sum_x.clone()),
+            ];
+            if let Some((name, wire)) = &flag {
+                conns.push((format!("{name}_o"), wire.clone()));
+            }
             m.item(Item::Instance {
                 module: module.into(),
                 name,
-                conns: vec![
-                    ("clk_i".into(), e::id("clk_i")),
-                    ("load_i".into(), e::id("load")),
-                    ("sum_clear_i".into(), e::id("sum_clear")),
-                    (
-                        "act_data_i".into(),
-                        crate::token_part(cfg, &e::id(control::ACT_IN), n, cfg.token_act_bits()),
-                    ),
-                    ("table_o".into(), table.clone()),
-                    ("sum_x_o".into(), sum_x.clone()),
-                ],
+                conns,
             });
-            (table, sum_x)
+            PrecomputeOutputs {
+                table,
+                sum_x,
+                flag: flag.map(|(_, wire)| wire),
+            }
+        })
+        .collect()
+}
+
+/// The wires one precompute unit of an array top drives ([`precompute_instances`]).
+pub(crate) struct PrecomputeOutputs {
+    /// `{tn_}tables`: every group's table.
+    pub table: Expr,
+    /// `{tn_}sum_x`: the pass's running sum of the activations.
+    pub sum_x: Expr,
+    /// The extra one-bit output, when asked for.
+    pub flag: Option<Expr>,
+}
+
+/// The integer bit-plane corrections `c·sum(x)` (`acc_bits` wide) of every
+/// token's `sums` (`sum_x_bits` wide), `c = 2^bits - 1 - 2·zero_point`: a
+/// shift when `c` is a power of two, else adders, registered.
+pub(crate) fn int_corrections(m: &mut Module, cfg: &ArrayConfig, sums: Vec<Expr>) -> Vec<Expr> {
+    let (aw, sw) = (cfg.acc_bits(), cfg.sum_x_bits());
+    // c = 2^bits - 1 - 2*zero_point: 2^bits - 1 for uintB (zero point 0), 1 for ternary (bits 2, zero point 1).
+    let c = u64::try_from(cfg.correction_coeff())
+        .expect("no weight format has a negative correction coefficient");
+    m.comment("");
+    m.comment(format!(
+        "Bit-plane correction: c*sum(x) with c = 2^bits - 1 - 2*zero_point = {c}"
+    ));
+    sums.into_iter()
+        .enumerate()
+        .map(|(n, sum_x)| {
+            let prefix = crate::token_prefix(cfg, n);
+            let sum_wide = m.logic(&format!("{prefix}sum_x_wide"), aw, "");
+            m.assign(sum_wide.clone(), e::sext(sum_x, sw, aw));
+            if c.is_power_of_two() {
+                // A shift: wiring only.
+                let corr = m.logic(&format!("{prefix}corr"), aw, "");
+                m.assign(corr.clone(), const_mul(sum_wide, c, aw));
+                corr
+            } else {
+                // Adders: registered, as sum(x) is final two cycles before the accumulate stage's finalize.
+                let corr_q = m.logic(&format!("{prefix}corr_q"), aw, "");
+                m.item(Item::AlwaysFf {
+                    reset: vec![],
+                    body: vec![Stmt::Assign(corr_q.clone(), const_mul(sum_wide, c, aw))],
+                });
+                corr_q
+            }
         })
         .collect()
 }
 
 fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
-    let (aw, sw) = (cfg.acc_bits(), cfg.sum_x_bits());
+    let sw = cfg.sum_x_bits();
     let kt = cfg.k_tile() as u32;
     let mut m = control::array_top(
         cfg,
@@ -702,52 +759,27 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
         PRECOMPUTE,
         table_bits(cfg),
         (sw, "sum(x) of the pass"),
+        None,
     );
-    // c = 2^bits - 1 - 2*zero_point: 2^bits - 1 for uintB (zero point 0), 1 for ternary (bits 2, zero point 1).
-    let c = u64::try_from(cfg.correction_coeff())
-        .expect("no weight format has a negative correction coefficient");
-    m.comment("");
-    m.comment(format!(
-        "Bit-plane correction: c*sum(x) with c = 2^bits - 1 - 2*zero_point = {c}"
-    ));
-    let mut tables = Vec::new();
-    let mut corrs = Vec::new();
-    for (n, (table, sum_x)) in pre.into_iter().enumerate() {
-        let prefix = crate::token_prefix(cfg, n);
-        let sum_wide = m.logic(&format!("{prefix}sum_x_wide"), aw, "");
-        m.assign(sum_wide.clone(), e::sext(sum_x, sw, aw));
-        let corr = if c.is_power_of_two() {
-            // A shift: wiring only.
-            let corr = m.logic(&format!("{prefix}corr"), aw, "");
-            m.assign(corr.clone(), const_mul(sum_wide, c, aw));
-            corr
-        } else {
-            // Adders: registered, as sum(x) is final two cycles before the accumulate stage's finalize.
-            let corr_q = m.logic(&format!("{prefix}corr_q"), aw, "");
-            m.item(Item::AlwaysFf {
-                reset: vec![],
-                body: vec![Stmt::Assign(corr_q.clone(), const_mul(sum_wide, c, aw))],
-            });
-            corr_q
-        };
-        tables.push(table);
-        corrs.push(corr);
-    }
-    pe_instances(&mut m, cfg, &tables, PE, &corrs);
+    let (tables, sums): (Vec<Expr>, Vec<Expr>) =
+        pre.into_iter().map(|p| (p.table, p.sum_x)).unzip();
+    let corrs = int_corrections(&mut m, cfg, sums);
+    pe_instances(&mut m, cfg, &tables, PE, &corrs, None);
     m
 }
 
 /// Pack every token's `tables` for reading ([`pack_tables`]) and instantiate
 /// one `pe` module per row, each reading its entries ([`read_tables`]) and
 /// sharing the controller's accumulator controls and the corrections `corrs`
-/// (one per token); row `r`'s results of all tokens are one field of the
-/// result beat (`result_lane`).
+/// (one per token), and the input `flag` (port name, wire) when given; row
+/// `r`'s results of all tokens are one field of the result beat (`result_lane`).
 pub(crate) fn pe_instances(
     m: &mut Module,
     cfg: &ArrayConfig,
     tables: &[Expr],
     pe: &str,
     corrs: &[Expr],
+    flag: Option<(&str, &Expr)>,
 ) {
     let kt = cfg.k_tile() as u32;
     let packed_tables: Vec<PackedTables> = tables
@@ -774,11 +806,14 @@ pub(crate) fn pe_instances(
             ("sel_o".into(), sel),
             ("entry_i".into(), entry),
             ("corr_i".into(), packed(corrs.to_vec())),
-            (
-                "result_o".into(),
-                e::part(e::id("res_data_o"), r * width, width),
-            ),
         ]);
+        if let Some((name, wire)) = flag {
+            conns.push((name.to_string(), wire.clone()));
+        }
+        conns.push((
+            "result_o".into(),
+            e::part(e::id("res_data_o"), r * width, width),
+        ));
         m.item(Item::Instance {
             module: pe.into(),
             name: format!("u_pe_{r}"),
