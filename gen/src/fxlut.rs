@@ -648,23 +648,12 @@ fn addsub_array(cfg: &ArrayConfig, ctrl: &Module, fixed: &Fixed) -> Module {
             "lutcore_lut_array; one weight beat carries all bit planes of a K-tile.",
         ],
     );
-    let unused = m.logic(
-        "unused_sum_clear",
-        1,
+    let act_q = crate::mac::activation_register(
+        &mut m,
+        cfg,
         "a one-beat array needs no sum(x): its flag follows acc_clear",
+        "Activation register, and the fixed-point conversion shared by every row",
     );
-    m.assign(unused, e::id("sum_clear"));
-    m.comment("");
-    m.comment("Activation register, and the fixed-point conversion shared by every row");
-    let act_q = m.logic("act_q", cfg.act_beat_bits(), "the loaded activation beat");
-    m.item(Item::AlwaysFf {
-        reset: vec![],
-        body: vec![Stmt::If(
-            e::id("load"),
-            vec![Stmt::Assign(act_q.clone(), e::id(control::ACT_IN))],
-            vec![],
-        )],
-    });
     let mut xs = Vec::new();
     let mut flags = Vec::new();
     for k in 0..kt {

@@ -356,6 +356,31 @@ pub(crate) fn one_beat_array(
     })
 }
 
+/// The activation register `act_q` of a one-beat array top (one weight beat
+/// per K-tile, so no sum(x)), latched on `load`, under the comment `title`;
+/// the unused `sum_clear` is tied to a wire documented as `sum_clear_doc`.
+pub(crate) fn activation_register(
+    m: &mut Module,
+    cfg: &ArrayConfig,
+    sum_clear_doc: &str,
+    title: &str,
+) -> Expr {
+    let unused = m.logic("unused_sum_clear", 1, sum_clear_doc);
+    m.assign(unused, e::id("sum_clear"));
+    m.comment("");
+    m.comment(title);
+    let act_q = m.logic("act_q", cfg.act_beat_bits(), "the loaded activation beat");
+    m.item(Item::AlwaysFf {
+        reset: vec![],
+        body: vec![Stmt::If(
+            e::id("load"),
+            vec![Stmt::Assign(act_q.clone(), e::id(control::ACT_IN))],
+            vec![],
+        )],
+    });
+    act_q
+}
+
 /// [`one_beat_array`] whose PE of row `r` takes `row_weights(top, r)` as
 /// `wgt_i` (the closure may declare the wires it needs in the top).
 fn one_beat_array_with(
@@ -372,19 +397,12 @@ fn one_beat_array_with(
         name,
         &[what, "Same streams as lutcore_lut_array; one weight beat carries all bit planes of a K-tile."],
     );
-    let unused = m.logic("unused_sum_clear", 1, "a one-beat array needs no sum(x)");
-    m.assign(unused, e::id("sum_clear"));
-    m.comment("");
-    m.comment("Activation register");
-    let act_q = m.logic("act_q", cfg.act_beat_bits(), "the loaded activation beat");
-    m.item(Item::AlwaysFf {
-        reset: vec![],
-        body: vec![Stmt::If(
-            e::id("load"),
-            vec![Stmt::Assign(act_q.clone(), e::id(control::ACT_IN))],
-            vec![],
-        )],
-    });
+    let act_q = activation_register(
+        &mut m,
+        cfg,
+        "a one-beat array needs no sum(x)",
+        "Activation register",
+    );
     m.comment("");
     m.comment("Processing elements, one per row");
     let width = cfg.tokens() as u32 * RESULT_BITS;
