@@ -100,9 +100,32 @@ impl Fixed {
         (x, nf)
     }
 
-    /// `result_o` of a PE: the accumulator `acc` rounded once to binary32, or
-    /// the canonical NaN when `nonfinite` is set.
-    fn result(&self, m: &mut Module, acc: Expr, nonfinite: Expr, frac_bits: u32) {
+    /// The accumulator of a PE and its `result_o`: `acc_q` (`aw` bits,
+    /// documented as `acc_doc`) adds `addend` when `acc_en` is set, from zero
+    /// when `acc_clear` is; the result is `acc_q` (x 2^-`frac_bits`) rounded
+    /// once to binary32, or the canonical NaN when `nonfinite` is set.
+    fn accumulate(
+        &self,
+        m: &mut Module,
+        (acc_en, acc_clear): (Expr, Expr),
+        (aw, acc_doc): (u32, &str),
+        addend: Expr,
+        (nonfinite, frac_bits): (Expr, u32),
+    ) {
+        let acc_q = m.logic("acc_q", aw, acc_doc);
+        let acc_d = m.logic("acc_d", aw, "");
+        m.assign(
+            acc_d.clone(),
+            e::add(e::cond(acc_clear, e::lit(aw, 0), acc_q.clone()), addend),
+        );
+        m.item(Item::AlwaysFf {
+            reset: vec![],
+            body: vec![Stmt::If(
+                acc_en,
+                vec![Stmt::Assign(acc_q.clone(), acc_d)],
+                vec![],
+            )],
+        });
         m.comment("");
         m.comment(format!(
             "The one rounding: the accumulator (x 2^-{frac_bits}) to binary32, nearest even;"
@@ -112,7 +135,7 @@ impl Fixed {
         m.item(fp::instance(
             &self.to_fp32,
             "u_round",
-            vec![("x_i", acc), ("y_o", rounded.clone())],
+            vec![("x_i", acc_q), ("y_o", rounded.clone())],
         ));
         m.assign(
             e::id("result_o"),
@@ -396,24 +419,13 @@ fn lut_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
             None => wide,
         },
     );
-    let acc_q = m.logic("acc_q", aw, "accumulator: twice the row's sum, fixed point");
-    let acc_d = m.logic("acc_d", aw, "");
-    m.assign(
-        acc_d.clone(),
-        e::add(
-            e::cond(acc_clear, e::lit(aw, 0), acc_q.clone()),
-            e::cond(finalize, corr, shifted),
-        ),
+    fixed.accumulate(
+        &mut m,
+        (acc_en, acc_clear),
+        (aw, "accumulator: twice the row's sum, fixed point"),
+        e::cond(finalize, corr, shifted),
+        (nonfinite, frac),
     );
-    m.item(Item::AlwaysFf {
-        reset: vec![],
-        body: vec![Stmt::If(
-            acc_en,
-            vec![Stmt::Assign(acc_q.clone(), acc_d)],
-            vec![],
-        )],
-    });
-    fixed.result(&mut m, acc_q, nonfinite, frac);
     m
 }
 
@@ -608,24 +620,13 @@ fn addsub_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
     let beat_sum = m.logic("beat_sum", bw, "sum of this beat's terms and carries");
     let sum = sum_tree(&mut m, "sum", terms, carries, bw);
     m.assign(beat_sum.clone(), sum);
-    let acc_q = m.logic("acc_q", aw, "accumulator: the row's sum, fixed point");
-    let acc_d = m.logic("acc_d", aw, "");
-    m.assign(
-        acc_d.clone(),
-        e::add(
-            e::cond(acc_clear, e::lit(aw, 0), acc_q.clone()),
-            e::sext(beat_sum, bw, aw),
-        ),
+    fixed.accumulate(
+        &mut m,
+        (acc_en, acc_clear),
+        (aw, "accumulator: the row's sum, fixed point"),
+        e::sext(beat_sum, bw, aw),
+        (nonfinite, frac),
     );
-    m.item(Item::AlwaysFf {
-        reset: vec![],
-        body: vec![Stmt::If(
-            acc_en,
-            vec![Stmt::Assign(acc_q.clone(), acc_d)],
-            vec![],
-        )],
-    });
-    fixed.result(&mut m, acc_q, nonfinite, frac);
     m
 }
 
