@@ -456,26 +456,7 @@ impl RawArrayConfig {
         let cfg = ArrayConfig { raw: self.clone() };
         let bits = cfg.acc_bits();
         if !self.act.is_float() && cfg.result_value_bits() > RESULT_BITS {
-            // The largest max_k whose results fit (the width grows with max_k).
-            let fits = |max_k: u32| {
-                ArrayConfig {
-                    raw: RawArrayConfig {
-                        max_k,
-                        ..self.clone()
-                    },
-                }
-                .result_value_bits()
-                    <= RESULT_BITS
-            };
-            let (mut lo, mut hi) = (1u32, self.max_k);
-            while hi - lo > 1 {
-                let mid = lo + (hi - lo) / 2;
-                if fits(mid) {
-                    lo = mid;
-                } else {
-                    hi = mid;
-                }
-            }
+            let lo = self.largest_max_k(|c| c.result_value_bits() <= RESULT_BITS);
             return Err(ConfigError {
                 field: "max_k",
                 value: self.max_k.to_string(),
@@ -527,35 +508,47 @@ impl RawArrayConfig {
                 self.tokens
             )));
         }
-        let bits = |max_k: u32| {
-            let c = ArrayConfig {
-                raw: RawArrayConfig {
-                    max_k,
-                    ..self.clone()
-                },
-            };
-            bits_of_bound(c.acc_bound_wide()).max(c.beat_sum_bits())
-        };
-        if bits(self.max_k) > EXACT_MAX_ACC_BITS {
-            let (mut lo, mut hi) = (1u32, self.max_k);
-            while hi - lo > 1 {
-                let mid = lo + (hi - lo) / 2;
-                if bits(mid) <= EXACT_MAX_ACC_BITS {
-                    lo = mid;
-                } else {
-                    hi = mid;
-                }
-            }
+        let bits = |c: &ArrayConfig| bits_of_bound(c.acc_bound_wide()).max(c.beat_sum_bits());
+        let need = bits(&self.with_max_k(self.max_k));
+        if need > EXACT_MAX_ACC_BITS {
+            let lo = self.largest_max_k(|c| bits(c) <= EXACT_MAX_ACC_BITS);
             return Err(ConfigError {
                 field: "max_k",
                 value: self.max_k.to_string(),
                 allowed: format!(
-                    "the exact accumulator would need {} bits; allowed range with these weights and activations is 1..={lo}, so that it fits in {EXACT_MAX_ACC_BITS} bits",
-                    bits(self.max_k)
+                    "the exact accumulator would need {need} bits; allowed range with these weights and activations is 1..={lo}, so that it fits in {EXACT_MAX_ACC_BITS} bits"
                 ),
             });
         }
         Ok(())
+    }
+
+    /// This config with `max_k` instead of its own, unvalidated: for sizing
+    /// the widths that grow with `max_k`.
+    fn with_max_k(&self, max_k: u32) -> ArrayConfig {
+        ArrayConfig {
+            raw: RawArrayConfig {
+                max_k,
+                ..self.clone()
+            },
+        }
+    }
+
+    /// The largest `max_k` below this config's for which `fits` holds, by
+    /// binary search (`fits` turns false once as `max_k` grows: the widths
+    /// only grow with it); 1 when none does. For the error that names the
+    /// allowed range.
+    fn largest_max_k(&self, fits: impl Fn(&ArrayConfig) -> bool) -> u32 {
+        let (mut lo, mut hi) = (1u32, self.max_k);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if fits(&self.with_max_k(mid)) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 }
 
