@@ -1112,6 +1112,23 @@ mod tests {
         Point::array(Target::Asic, v, c)
     }
 
+    /// A finished ASIC result of `fp_point(arch, v, act, shape)`: rows x k x g
+    /// MACs per cycle at `per_mac` transistors each.
+    fn fp_result(
+        arch: Arch,
+        v: Variant,
+        act: ActType,
+        shape: (u32, u32, u32),
+        per_mac: u64,
+    ) -> PointResult {
+        let macs = u64::from(shape.0 * shape.1 * shape.2);
+        result(
+            fp_point(arch, v, act, shape),
+            macs as f64,
+            asic(macs * per_mac),
+        )
+    }
+
     fn asic(transistors: u64) -> Resources {
         Resources {
             transistors,
@@ -1132,20 +1149,14 @@ mod tests {
             Point::array(Target::Asic, v, config.with_accumulate(Accumulate::Exact))
         };
         let fp32_only = vec![
-            result(
-                fp_point(Arch::Lut, Variant::Lut, ActType::Fp16, (64, 1, 4)),
-                256.0,
-                asic(256 * 100),
-            ),
-            result(
-                fp_point(Arch::Mac, Variant::Mac, ActType::Fp16, (64, 1, 4)),
-                256.0,
-                asic(256 * 600),
-            ),
-            result(
-                fp_point(Arch::AddSub, Variant::AddSub, ActType::Fp16, (64, 1, 4)),
-                256.0,
-                asic(256 * 300),
+            fp_result(Arch::Lut, Variant::Lut, ActType::Fp16, (64, 1, 4), 100),
+            fp_result(Arch::Mac, Variant::Mac, ActType::Fp16, (64, 1, 4), 600),
+            fp_result(
+                Arch::AddSub,
+                Variant::AddSub,
+                ActType::Fp16,
+                (64, 1, 4),
+                300,
             ),
         ];
         let before = fp_goal_lines(&fp_goals(&rows(&fp32_only)));
@@ -1198,32 +1209,18 @@ mod tests {
     fn fp_goals_take_best_shapes_and_keep_types_apart() {
         let results = vec![
             // W1×FP16: LUT best at 64×1×5 (100/MAC), MAC 600/MAC, add/sub 150/MAC.
-            result(
-                fp_point(Arch::Lut, Variant::Lut, ActType::Fp16, (64, 1, 4)),
-                256.0,
-                asic(256 * 120),
-            ),
-            result(
-                fp_point(Arch::Lut, Variant::Lut, ActType::Fp16, (64, 1, 5)),
-                320.0,
-                asic(320 * 100),
-            ),
-            result(
-                fp_point(Arch::Mac, Variant::Mac, ActType::Fp16, (64, 1, 4)),
-                256.0,
-                asic(256 * 600),
-            ),
-            result(
-                fp_point(Arch::AddSub, Variant::AddSub, ActType::Fp16, (64, 1, 4)),
-                256.0,
-                asic(256 * 150),
+            fp_result(Arch::Lut, Variant::Lut, ActType::Fp16, (64, 1, 4), 120),
+            fp_result(Arch::Lut, Variant::Lut, ActType::Fp16, (64, 1, 5), 100),
+            fp_result(Arch::Mac, Variant::Mac, ActType::Fp16, (64, 1, 4), 600),
+            fp_result(
+                Arch::AddSub,
+                Variant::AddSub,
+                ActType::Fp16,
+                (64, 1, 4),
+                150,
             ),
             // An int16 LUT with less area must not count for FP16.
-            result(
-                fp_point(Arch::Lut, Variant::Lut, ActType::Int16, (64, 1, 4)),
-                256.0,
-                asic(256),
-            ),
+            fp_result(Arch::Lut, Variant::Lut, ActType::Int16, (64, 1, 4), 1),
         ];
         let rs = rows(&results);
         assert_eq!(rs.iter().filter(|r| r.float).count(), 4);
