@@ -16,6 +16,8 @@
 //! printed max/mean errors show by how much. The seed is printed;
 //! `LUTCORE_SEED=<n>` replays one.
 
+mod common;
+
 use lutcore_contract::config::{Arch, ArrayConfig, RawArrayConfig};
 use lutcore_contract::fp::FpFormat;
 use lutcore_contract::layout::WeightMatrix;
@@ -142,39 +144,22 @@ fn check_config(cfg: &ArrayConfig, seed: u64) {
     let name = cfg.slug();
     let fmt = cfg.act_float().expect("an FP config");
     let twin = fp32_twin(cfg);
-    let t = std::time::Instant::now();
-    let mut sim =
-        Simulator::new(cfg).unwrap_or_else(|e| panic!("{name}: building the model failed: {e}"));
-    println!(
-        "{name}: model {} in {:.1} s",
-        sim.build_status(),
-        t.elapsed().as_secs_f64()
-    );
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ fxhash(&name));
+    let mut sim = common::simulator(cfg);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ common::fxhash(&name));
     let mut errors = Errors::default();
     for (i, (m, k, fill, extreme_w)) in shapes(cfg, &mut rng).into_iter().enumerate() {
         let w: WeightMatrix = random_weights(&mut rng, cfg.weights(), m, k, extreme_w);
         let x = activations(&mut rng, fmt, k, fill);
-        let want = fp_reference(cfg, &w, &x);
-        let run = sim
-            .gemv_fp(&w, &x)
-            .unwrap_or_else(|e| panic!("{name} case {i}: {m}x{k} {fill:?}: {e}"));
-        if let Some(row) = run.results.iter().zip(&want).position(|(a, b)| a != b) {
-            panic!(
-                "{name} ({cfg}) case {i}: {m}x{k} {fill:?} extreme weights {extreme_w} seed {seed}: \
-                 RTL != gemv_fp_exact at row {row}: RTL {:#010x} ({:e}), expected {:#010x} ({:e})",
-                run.results[row],
-                f32::from_bits(run.results[row]),
-                want[row],
-                f32::from_bits(want[row]),
-            );
-        }
+        let case = format!(
+            "{name} ({cfg}) case {i}: {m}x{k} {fill:?} extreme weights {extreme_w} seed {seed}"
+        );
+        let results = common::run_fp_case(&mut sim, cfg, &w, &x, "gemv_fp_exact", &case);
         // The correctly rounded row is the binary32 value nearest the exact one:
         // never further from it than the binary32 accumulation's.
         let fp32 = fp_reference(&twin, &w, &x);
         let exact = gemv_f64(&w, fmt, &x);
         for r in 0..m {
-            let (a, b) = (f32::from_bits(want[r]), f32::from_bits(fp32[r]));
+            let (a, b) = (f32::from_bits(results[r]), f32::from_bits(fp32[r]));
             if a.is_finite() && b.is_finite() && exact[r].is_finite() {
                 assert!(
                     (f64::from(a) - exact[r]).abs() <= (f64::from(b) - exact[r]).abs(),
@@ -184,7 +169,7 @@ fn check_config(cfg: &ArrayConfig, seed: u64) {
             }
         }
         errors.add(
-            FpError::measure(&w, fmt, &x, &run.results),
+            FpError::measure(&w, fmt, &x, &results),
             FpError::measure(&w, fmt, &x, &fp32),
         );
     }
@@ -280,11 +265,4 @@ fn exact_specials_by_hand() {
         let run = sim.gemv_fp(&w, &x).expect("run");
         assert_eq!(run.results, fp_reference(&cfg, &w, &x), "{x:x?}");
     }
-}
-
-/// A stable per-name salt (so configs do not share random streams).
-fn fxhash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }

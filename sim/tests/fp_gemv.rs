@@ -13,12 +13,14 @@
 //! large values whose sums overflow, and with raw random codes (NaN payloads). The seed is printed; `LUTCORE_SEED=<n>`
 //! replays one.
 
+mod common;
+
 use lutcore_contract::config::{Arch, ArrayConfig, RawArrayConfig};
 use lutcore_contract::fp::FpFormat;
 use lutcore_contract::layout::WeightMatrix;
 use lutcore_contract::testing::{random_weights, seed_from_env};
 use lutcore_contract::{ActType, WeightType};
-use lutcore_sim::fpcheck::{fp_reference, random_fp_activations, Edges};
+use lutcore_sim::fpcheck::{random_fp_activations, Edges};
 use lutcore_sim::Simulator;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -117,32 +119,15 @@ fn mac_supports(act: ActType, wt: WeightType) -> bool {
 fn check_config(cfg: &ArrayConfig, seed: u64) {
     let name = cfg.slug();
     let fmt = cfg.act_float().expect("an FP config");
-    let t = std::time::Instant::now();
-    let mut sim =
-        Simulator::new(cfg).unwrap_or_else(|e| panic!("{name}: building the model failed: {e}"));
-    println!(
-        "{name}: model {} in {:.1} s",
-        sim.build_status(),
-        t.elapsed().as_secs_f64()
-    );
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ fxhash(&name));
+    let mut sim = common::simulator(cfg);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ common::fxhash(&name));
     for (i, (m, k, fill, extreme_w)) in shapes(cfg, &mut rng).into_iter().enumerate() {
         let w: WeightMatrix = random_weights(&mut rng, cfg.weights(), m, k, extreme_w);
         let x = activations(&mut rng, fmt, k, fill);
-        let want = fp_reference(cfg, &w, &x);
-        let run = sim
-            .gemv_fp(&w, &x)
-            .unwrap_or_else(|e| panic!("{name} case {i}: {m}x{k} {fill:?}: {e}"));
-        if let Some(row) = run.results.iter().zip(&want).position(|(a, b)| a != b) {
-            panic!(
-                "{name} ({cfg}) case {i}: {m}x{k} {fill:?} extreme weights {extreme_w} seed {seed}: \
-                 RTL != reference at row {row}: RTL {:#010x} ({:e}), expected {:#010x} ({:e}); x = {x:x?}",
-                run.results[row],
-                f32::from_bits(run.results[row]),
-                want[row],
-                f32::from_bits(want[row]),
-            );
-        }
+        let case = format!(
+            "{name} ({cfg}) case {i}: {m}x{k} {fill:?} extreme weights {extreme_w} seed {seed}"
+        );
+        common::run_fp_case(&mut sim, cfg, &w, &x, "reference", &case);
     }
 }
 
@@ -266,11 +251,4 @@ fn integer_and_fp_drivers_refuse_the_other_kind_of_array() {
     let w = WeightMatrix::from_values(1, 2, WeightType::Uint(2), &[1, 0]).unwrap();
     let e = sim.gemv_fp(&w, &[0x3c00, 0]).unwrap_err().to_string();
     assert!(e.contains("int8") && e.contains("run_gemm"), "{e}");
-}
-
-/// A stable per-name salt (so configs do not share random streams).
-fn fxhash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
