@@ -241,27 +241,20 @@ fn precompute(cfg: &ArrayConfig, fmt: FpFormat, units: &Units) -> Module {
         m.comment(format!(
             "x(T+i)' (1: +); the last level are the entries g{j}_ek: one binary32 add each"
         ));
-        let mut partial = vec![xs[(g - 1) as usize].clone()];
-        for t in (0..g - 1).rev() {
-            let x = xs[t as usize].clone();
-            let neg = m.logic(&format!("g{j}_x{t}_neg"), W, "-x': the sign flipped");
-            m.assign(neg.clone(), negated(&x));
-            let mut next = Vec::with_capacity(partial.len() * 2);
-            for (hi, p) in partial.iter().enumerate() {
-                for bit in 0..2u32 {
-                    let k = (hi << 1) as u32 | bit;
-                    let name = if t == 0 {
-                        format!("g{j}_e{k}")
-                    } else {
-                        format!("g{j}_p{t}_{k}")
-                    };
-                    let addend = if bit == 1 { x.clone() } else { neg.clone() };
-                    next.push(add(&mut m, units, &name, p.clone(), addend, ""));
-                }
-            }
-            partial = next;
-        }
-        entry_ids.extend(partial);
+        entry_ids.extend(lut::mirror_tree(
+            &mut m,
+            j,
+            &xs,
+            |m, t, x| {
+                let neg = m.logic(&format!("g{j}_x{t}_neg"), W, "-x': the sign flipped");
+                m.assign(neg.clone(), negated(x));
+                (x.clone(), neg)
+            },
+            |m, name, p, plus, (x, neg)| {
+                let addend = if plus { x.clone() } else { neg.clone() };
+                add(m, units, name, p.clone(), addend, "")
+            },
+        ));
     }
     let table_q = lut::register_tables(&mut m, cfg, &load, entry_ids);
     m.comment("");

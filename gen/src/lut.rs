@@ -124,36 +124,53 @@ pub(crate) fn mirror_entries(m: &mut Module, j: u32, xs: &[Expr], ew: u32, op: &
     m.comment(format!(
         "the last level are the entries g{j}_ek: one {op} per wire"
     ));
-    // Level l holds x{g-1} ± x{g-2} ± … ± x{g-1-l}.
+    mirror_tree(
+        m,
+        j,
+        xs,
+        |_, _, x| x.clone(),
+        |m, name, p, plus, x| {
+            let wire = m.logic(name, ew, "");
+            let (p, x) = (p.clone(), x.clone());
+            m.assign(wire.clone(), if plus { e::add(p, x) } else { e::sub(p, x) });
+            wire
+        },
+    )
+}
+
+/// The shared partial sums of group `j`'s mirror-halved table from its
+/// activations `xs`, for any number type: level `l` holds
+/// x{g-1} ± x{g-2} ± … ± x{g-1-l}. `level(m, t, x_t)` prepares what the
+/// adds of x_t need (once per level), and `wire(m, name, p, plus, prepared)`
+/// declares the wire `name` = p + x_t (`plus`) or p - x_t. The wires are
+/// `g{j}_p{t}_{k}`, the last level the entries `g{j}_e{k}`, bit `t` of `k`
+/// the sign of x_t (1: +). Returns the entries, `k` = 0 first.
+pub(crate) fn mirror_tree<L>(
+    m: &mut Module,
+    j: u32,
+    xs: &[Expr],
+    mut level: impl FnMut(&mut Module, u32, &Expr) -> L,
+    mut wire: impl FnMut(&mut Module, &str, &Expr, bool, &L) -> Expr,
+) -> Vec<Expr> {
+    let g = xs.len() as u32;
     let mut partial = vec![xs[(g - 1) as usize].clone()];
     for t in (0..g - 1).rev() {
-        let last = t == 0;
+        let prepared = level(m, t, &xs[t as usize]);
         let mut next = Vec::with_capacity(partial.len() * 2);
-        // Bit t of the entry index: 0 = -x_t, 1 = +x_t.
+        // Each level shifts the earlier choices up: bit t of k is the sign of x_t.
         for (hi, p) in partial.iter().enumerate() {
             for bit in 0..2u32 {
                 let k = (hi << 1) as u32 | bit;
-                let name = if last {
+                let name = if t == 0 {
                     format!("g{j}_e{k}")
                 } else {
                     format!("g{j}_p{t}_{k}")
                 };
-                let wire = m.logic(&name, ew, "");
-                let x = xs[t as usize].clone();
-                m.assign(
-                    wire.clone(),
-                    if bit == 1 {
-                        e::add(p.clone(), x)
-                    } else {
-                        e::sub(p.clone(), x)
-                    },
-                );
-                next.push(wire);
+                next.push(wire(m, &name, p, bit == 1, &prepared));
             }
         }
         partial = next;
     }
-    // Each level shifts the earlier choices up: bit t of k is the sign of x_t, as in the tables.
     partial
 }
 
