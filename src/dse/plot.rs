@@ -107,6 +107,14 @@ fn draw_pareto<DB: DrawingBackend>(
     rows: &[&Row],
 ) -> Result<()> {
     root.fill(&WHITE).map_err(e)?;
+    // Exact-accumulation rows are compared in the report's tables, not here;
+    // panels come from the plotted rows only, so none is empty (an empty
+    // panel has no axis range).
+    let rows: Vec<&Row> = rows
+        .iter()
+        .copied()
+        .filter(|r| r.kind() == r.variant)
+        .collect();
     let mut panels: Vec<(bool, String, u64, String)> = rows
         .iter()
         .map(|r| {
@@ -145,8 +153,7 @@ fn draw_pareto<DB: DrawingBackend>(
     for (area, (_, act, _, w)) in areas.iter().zip(&panels) {
         let pts: Vec<&&Row> = rows
             .iter()
-            // Exact-accumulation rows are compared in the report's tables, not here.
-            .filter(|r| &r.act == act && &r.weights == w && r.kind() == r.variant)
+            .filter(|r| &r.act == act && &r.weights == w)
             .collect();
         let (xmin, xmax) = pts.iter().fold((f64::MAX, 0f64), |(lo, hi), r| {
             (lo.min(r.macs_per_cycle), hi.max(r.macs_per_cycle))
