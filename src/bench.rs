@@ -1,9 +1,9 @@
 //! `lutcore bench gemv`: time the LUT kernels and the int8 prefill kernel
 //! on BitNet-shaped GEMVs, with weights streamed from DRAM (caches evicted
 //! between calls) and hot, and put each time beside the DRAM read bandwidth
-//! measured in the same run, the exact int8 multiply bound at the core clock
-//! measured in the same run and, where given, llama.cpp's time on the same
-//! shape (`bench/peer/`).
+//! measured in the same run, the exact int8 multiply bound at this core's
+//! int8 peak measured in the same run ([`crate::int8_peak`]) and, where
+//! given, llama.cpp's time on the same shape (`bench/peer/`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -187,8 +187,14 @@ pub struct Row {
     pub bound_fraction: f64,
     /// Core clock measured in this run, GHz (a chain of dependent 1-cycle adds).
     pub clock_ghz: f64,
+    /// The instruction whose measured rate is the int8 bound: the fastest
+    /// int8 dot product of this core (`avx512vnni`, `avxvnni`, `avx2`), or
+    /// `yardstick` where none was measured ([`MACS_PER_CYCLE`] at `clock_ghz`).
+    pub int8_peak_isa: String,
+    /// Its multiply-adds per cycle of `clock_ghz`, one thread, measured in this run.
+    pub int8_peak_macs_per_cycle: f64,
     /// The exact int8 multiply bound: `M·K·batch` multiply-adds at
-    /// [`MACS_PER_CYCLE`] per cycle per thread at `clock_ghz`, µs.
+    /// `int8_peak_macs_per_cycle` per cycle per thread at `clock_ghz`, µs.
     pub mac_bound_us: f64,
     /// `us_median / mac_bound_us` (1 = at the bound).
     pub mac_bound_ratio: f64,
@@ -229,9 +235,23 @@ pub struct PeerRow {
 }
 
 /// int8 multiply-adds per cycle of one AVX2 core: two `vpmaddubsw` of 32
-/// byte pairs per cycle (the yardstick of the prefill kernel; VNNI cores
-/// can do more).
+/// byte pairs per cycle; the bound's rate only where no int8 instruction
+/// could be measured ([`crate::int8_peak`]).
 pub const MACS_PER_CYCLE: f64 = 64.0;
+
+/// The int8 peak the bound uses: the fastest prefill instruction set's rate
+/// measured now, as (name, multiply-adds per cycle at `clock` GHz), or the
+/// [`MACS_PER_CYCLE`] yardstick.
+pub fn int8_peak(clock: f64) -> (String, f64) {
+    PrefillIsa::available()
+        .into_iter()
+        .rev()
+        .find_map(|isa| {
+            let per_ns = crate::int8_peak::macs_per_ns(isa)?;
+            (clock > 0.0).then(|| (isa.name().to_string(), per_ns / clock))
+        })
+        .unwrap_or_else(|| ("yardstick".into(), MACS_PER_CYCLE))
+}
 
 /// The core clock in GHz, measured: the best of 200 timings of a chain of
 /// dependent register adds (one cycle each on every x86-64 core), so it is
@@ -448,6 +468,7 @@ pub fn run(
     }
     let mut evictor = Evictor(vec![0u8; evict_bytes()]);
     let clock = core_clock_ghz();
+    let (peak_isa, peak) = int8_peak(clock);
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut rows = Vec::new();
     for &(m, k) in &plan.shapes {
@@ -522,8 +543,8 @@ pub fn run(
                             let primary = peer_types(wtype)
                                 .iter()
                                 .find(|t| peer_times.contains_key(**t));
-                            let mac_bound_us = (m * k * batch) as f64
-                                / (MACS_PER_CYCLE * threads as f64 * clock * 1e3);
+                            let mac_bound_us =
+                                (m * k * batch) as f64 / (peak * threads as f64 * clock * 1e3);
                             let row = Row {
                                 shape: format!("{m}x{k}"),
                                 weights: wtype.to_string(),
@@ -538,6 +559,8 @@ pub fn run(
                                 bw_fraction: gbps / bw[&threads],
                                 bound_fraction: code_bytes(wtype, m, k) / (bw[&threads] * 1e3) / us,
                                 clock_ghz: clock,
+                                int8_peak_isa: peak_isa.clone(),
+                                int8_peak_macs_per_cycle: peak,
                                 mac_bound_us,
                                 mac_bound_ratio: us / mac_bound_us,
                                 peer: primary.map(|s| s.to_string()),
@@ -615,8 +638,8 @@ pub fn table(bw: &BTreeMap<usize, f64>, rows: &[Row]) -> String {
     }
     if let Some(r) = rows.first() {
         s += &format!(
-            "core clock: {:.2} GHz (measured in this run: dependent 1-cycle adds); int8 bound = M*K*batch multiply-adds at {MACS_PER_CYCLE} per cycle per thread\n",
-            r.clock_ghz
+            "core clock: {:.2} GHz (measured in this run: dependent 1-cycle adds); int8 bound = M*K*batch multiply-adds at {:.1} per cycle per thread ({}, measured in this run: back-to-back independent dot products)\n",
+            r.clock_ghz, r.int8_peak_macs_per_cycle, r.int8_peak_isa
         );
     }
     s += &format!(
@@ -681,6 +704,8 @@ mod tests {
             bw_fraction: 0.0,
             bound_fraction: 0.0,
             clock_ghz: 3.0,
+            int8_peak_isa: "avx2".into(),
+            int8_peak_macs_per_cycle: 64.0,
             mac_bound_us: 1.0,
             mac_bound_ratio: 1.0,
             peer: None,

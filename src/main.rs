@@ -22,6 +22,7 @@ mod bench;
 mod dse;
 mod fpga;
 mod gen_cmd;
+mod int8_peak;
 mod model_cmd;
 mod output;
 mod progress;
