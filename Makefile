@@ -46,7 +46,7 @@ endif
 all: sim
 
 deps:
-	@scripts/deps.sh verilator=$(VERILATOR_VERSION) yosys=$(YOSYS_VERSION) iverilog=$(IVERILOG_VERSION) zlib1g-dev=$(ZLIB_DEV_VERSION)
+	@scripts/deps.sh verilator=$(VERILATOR_VERSION) yosys=$(YOSYS_VERSION) iverilog=$(IVERILOG_VERSION) zlib1g-dev=$(ZLIB_DEV_VERSION) fonts-dejavu-core=$(FONTS_DEJAVU_VERSION)
 
 # llama.cpp's vocabulary files and tokenizer test vectors (from PyPI's
 # llama-cpp-python source distribution; not committed).
@@ -136,7 +136,6 @@ bench-prompt: build
 # points). DSE_ARGS adds options, e.g. DSE_ARGS="--targets ecp5 --jobs 4".
 DSE_ARGS ?=
 dse: deps build
-	@scripts/deps.sh fonts-dejavu-core=$(FONTS_DEJAVU_VERSION)
 	$(LUTCORE) dse --quick --out build/dse $(DSE_ARGS)
 
 # Seeded regression (lutcore regress): N cases, SEED (default: a fresh random seed,

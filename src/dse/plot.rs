@@ -107,14 +107,7 @@ fn draw_pareto<DB: DrawingBackend>(
     rows: &[&Row],
 ) -> Result<()> {
     root.fill(&WHITE).map_err(e)?;
-    // Exact-accumulation rows are compared in the report's tables, not here;
-    // panels come from the plotted rows only, so none is empty (an empty
-    // panel has no axis range).
-    let rows: Vec<&Row> = rows
-        .iter()
-        .copied()
-        .filter(|r| r.kind() == r.variant)
-        .collect();
+    // One panel per (activation, weights) of `rows`: each has a point.
     let mut panels: Vec<(bool, String, u64, String)> = rows
         .iter()
         .map(|r| {
@@ -430,10 +423,17 @@ pub fn write_all(dir: &Path, rows: &[Row]) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|err| anyhow!("creating {}: {err}", dir.display()))?;
     let mut written = Vec::new();
     for t in Target::ALL {
+        // Exact-accumulation rows are compared in the report's tables, not
+        // here. Panels come from the plotted rows only, so none is empty (an
+        // empty panel's log axis has no range, and plotters loops forever on it).
         let rs: Vec<&Row> = rows
             .iter()
             .filter(|r| {
-                r.target == t && r.status == "ok" && r.variant != "cal" && r.macs_per_cycle > 0.0
+                r.target == t
+                    && r.status == "ok"
+                    && r.variant != "cal"
+                    && r.macs_per_cycle > 0.0
+                    && r.kind() == r.variant
             })
             .collect();
         if rs.is_empty() {

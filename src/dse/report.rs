@@ -1263,4 +1263,49 @@ mod tests {
         // Integer tables and goals ignore FP rows.
         assert!(main_shape_ratios(&rs).is_empty());
     }
+
+    /// A weight type with only exact-accumulation points (as the ECP5 ternary
+    /// points once were) gets no Pareto panel. The plots are drawn, and in
+    /// bounded time: an empty panel used to make plotters loop forever.
+    /// Needs a TrueType font (`make deps` installs fonts-dejavu-core).
+    #[test]
+    fn plots_of_a_weight_type_with_only_exact_points_are_drawn() {
+        let mut results = vec![
+            fp_result(Arch::Lut, Variant::Lut, ActType::Fp16, (64, 1, 4), 100),
+            fp_result(Arch::Mac, Variant::Mac, ActType::Fp16, (64, 1, 4), 600),
+        ];
+        for (arch, v) in [(Arch::Lut, Variant::Lut), (Arch::AddSub, Variant::AddSub)] {
+            let mut c = fp_point(arch, v, ActType::Fp16, (64, 1, 4));
+            let Design::Array { config, .. } = &mut c.design else {
+                unreachable!()
+            };
+            *config = config.clone().with_accumulate(Accumulate::Exact);
+            config.weights = WeightType::Uint(2);
+            let p = Point::array(Target::Asic, v, config.clone());
+            results.push(result(p, 128.0, asic(128 * 70)));
+        }
+        let rs = rows(&results);
+        assert_eq!(rs.iter().filter(|r| r.weights == "uint2").count(), 2);
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(crate::dse::plot::write_all(&out, &rs).map_err(|e| e.to_string()));
+        });
+        let written = rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("drawing the plots did not finish in 120 s")
+            .expect("drawing the plots failed");
+        assert!(
+            written.iter().any(|p| p.ends_with("pareto_asic.svg")),
+            "{written:?}"
+        );
+        for p in &written {
+            assert!(
+                std::fs::metadata(p).unwrap().len() > 0,
+                "{} is empty",
+                p.display()
+            );
+        }
+    }
 }
