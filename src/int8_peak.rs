@@ -55,17 +55,30 @@ mod x86 {
     /// latency (4–5 cycles) at two per cycle.
     const CHAINS: usize = 12;
 
+    /// `step` applied `iters` times to each of [`CHAINS`] accumulators that
+    /// start at `zero`, chain by chain within an iteration (inlined into each
+    /// peak loop, so it runs with that loop's target features).
+    #[inline(always)]
+    fn chains<V: Copy>(zero: V, iters: u64, step: impl Fn(V) -> V) -> [V; CHAINS] {
+        let mut acc = [zero; CHAINS];
+        for _ in 0..iters {
+            for c in acc.iter_mut() {
+                *c = step(*c);
+            }
+        }
+        acc
+    }
+
     /// zmm `vpdpbusd`: 64 u8×i8 multiply-adds per instruction.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     pub(super) unsafe fn dpbusd_zmm(iters: u64) -> (i64, u64) {
-        let a = _mm512_set1_epi8(black_box(3));
-        let b = _mm512_set1_epi8(black_box(-5));
-        let mut acc = [_mm512_setzero_si512(); CHAINS];
-        for _ in 0..iters {
-            for c in acc.iter_mut() {
-                *c = _mm512_dpbusd_epi32(*c, a, b);
-            }
-        }
+        let (a, b) = (
+            _mm512_set1_epi8(black_box(3)),
+            _mm512_set1_epi8(black_box(-5)),
+        );
+        let acc = chains(_mm512_setzero_si512(), iters, |c| {
+            _mm512_dpbusd_epi32(c, a, b)
+        });
         let sum = acc
             .iter()
             .map(|&c| i64::from(_mm512_reduce_add_epi32(c)))
@@ -76,14 +89,13 @@ mod x86 {
     /// ymm `vpdpbusd` (AVX-VNNI): 32 multiply-adds per instruction.
     #[target_feature(enable = "avx2,avxvnni")]
     pub(super) unsafe fn dpbusd_ymm(iters: u64) -> (i64, u64) {
-        let a = _mm256_set1_epi8(black_box(3));
-        let b = _mm256_set1_epi8(black_box(-5));
-        let mut acc = [_mm256_setzero_si256(); CHAINS];
-        for _ in 0..iters {
-            for c in acc.iter_mut() {
-                *c = _mm256_dpbusd_avx_epi32(*c, a, b);
-            }
-        }
+        let (a, b) = (
+            _mm256_set1_epi8(black_box(3)),
+            _mm256_set1_epi8(black_box(-5)),
+        );
+        let acc = chains(_mm256_setzero_si256(), iters, |c| {
+            _mm256_dpbusd_avx_epi32(c, a, b)
+        });
         (sum_ymm_i32(&acc), iters * (CHAINS * 32) as u64)
     }
 
@@ -93,12 +105,9 @@ mod x86 {
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn maddubs_ymm(iters: u64) -> (i64, u64) {
         let b = _mm256_set1_epi8(black_box(-5));
-        let mut acc = [_mm256_setzero_si256(); CHAINS];
-        for _ in 0..iters {
-            for c in acc.iter_mut() {
-                *c = _mm256_add_epi16(*c, _mm256_maddubs_epi16(*c, b));
-            }
-        }
+        let acc = chains(_mm256_setzero_si256(), iters, |c| {
+            _mm256_add_epi16(c, _mm256_maddubs_epi16(c, b))
+        });
         (sum_ymm_i32(&acc), iters * (CHAINS * 32) as u64)
     }
 
