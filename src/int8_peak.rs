@@ -19,6 +19,7 @@ pub fn macs_per_ns(isa: PrefillIsa) -> Option<f64> {
     }
     // Each run is ~20 µs of work at 128 multiply-adds per cycle.
     const ITERS: u64 = 4_000;
+    // SAFETY (every arm): the CPU has `isa`'s features (checked above).
     let run: fn(u64) -> (i64, u64) = match isa {
         PrefillIsa::Generic => return None,
         #[cfg(target_arch = "x86_64")]
