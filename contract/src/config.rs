@@ -502,12 +502,6 @@ impl RawArrayConfig {
                 "exact accumulation is allowed for arch lut and addsub only (the add/sub baseline forms the same exact integer products without an FP multiplier); use arch addsub, or accumulate fp32 for the MAC".into(),
             ));
         }
-        if self.tokens != 1 {
-            return Err(refuse(format!(
-                "exact accumulation takes one token per pass (tokens = {}); use \"tokens\": 1 (`lutcore sim --tokens B` still runs a batch of B), or accumulate fp32 for several tokens per pass",
-                self.tokens
-            )));
-        }
         let bits = |c: &ArrayConfig| bits_of_bound(c.acc_bound_wide()).max(c.beat_sum_bits());
         let need = bits(&self.with_max_k(self.max_k));
         if need > EXACT_MAX_ACC_BITS {
@@ -1382,6 +1376,26 @@ mod tests {
         assert!(ok.acc_bits() <= EXACT_MAX_ACC_BITS);
         for name in ["lut-fp16-exact", "addsub-fp16-exact"] {
             assert_eq!(preset(name).unwrap().accumulate(), Accumulate::Exact);
+        }
+        // Several tokens per pass: the widths are those of one token, the
+        // beats M times as wide.
+        for arch in [Arch::Lut, Arch::AddSub] {
+            let one = fp16(arch, WeightType::Ternary).validate().unwrap();
+            for m in [2, 8] {
+                let c = fp16(arch, WeightType::Ternary)
+                    .with_tokens(m)
+                    .validate()
+                    .unwrap_or_else(|e| panic!("{arch} tokens {m}: {e}"));
+                assert_eq!(
+                    (c.tokens(), c.accumulate()),
+                    (m as usize, Accumulate::Exact)
+                );
+                assert_eq!(
+                    (c.acc_bits(), c.entry_bits()),
+                    (one.acc_bits(), one.entry_bits())
+                );
+                assert_eq!(c.act_beat_bits(), m * one.act_beat_bits());
+            }
         }
     }
 

@@ -17,11 +17,20 @@
 //!   fixed-point activation as shifts and adds (ternary: add, subtract or skip),
 //!   an integer adder tree and accumulator, one fixed→fp32.
 //!
-//! Non-finite activations: a flag per pass, set by any Inf or NaN activation
-//! of the pass, makes every row's result the canonical NaN 0x7fc00000.
+//! Several tokens per pass (`tokens` = M, docs/decisions.md §20, §21): each
+//! token has its own converters (and, in the LUT array, its own table
+//! precompute and correction), its own table reads, accumulators and
+//! roundings per row, and its own non-finite flag; the weight beat, its index
+//! decode (LUT) or weight decode (add/sub) and the controller are shared.
+//! Activations and results sit at the config's `act_lane` / `result_lane`.
+//!
+//! Non-finite activations: a flag per token and pass, set by any Inf or NaN
+//! activation of that token in the pass, makes that token's result of every
+//! row the canonical NaN 0x7fc00000; the other tokens' results stay finite.
 
 use lutcore_contract::config::{ArrayConfig, RESULT_BITS};
 use lutcore_contract::fp::{FixedPoint, FpFormat, CANONICAL_NAN};
+use lutcore_contract::layout::act_lane;
 
 use crate::arith::{sum_tree, Term};
 use crate::control;
@@ -77,10 +86,10 @@ impl Fixed {
         vec![self.to_fixed.clone(), self.to_fp32.clone()]
     }
 
-    /// Activation `t` of `codes` (`fmt` codes, `[t*bits +: bits]`) converted
-    /// by an instance `u_{name}` into wires `{name}` (fixed point) and
-    /// `{name}_nf` (Inf or NaN); returns both.
-    fn convert(&self, m: &mut Module, name: &str, codes: &Expr, t: u32) -> (Expr, Expr) {
+    /// The activation of `codes` (`fmt` codes) at bit `lane` converted by an
+    /// instance `u_{name}` into wires `{name}` (fixed point) and `{name}_nf`
+    /// (Inf or NaN); returns both.
+    fn convert(&self, m: &mut Module, name: &str, codes: &Expr, lane: u32) -> (Expr, Expr) {
         let ab = self.fmt.bits();
         let x = m.logic(
             name,
@@ -92,7 +101,7 @@ impl Fixed {
             &self.to_fixed,
             &format!("u_{name}"),
             vec![
-                ("x_i", e::part(codes.clone(), t * ab, ab)),
+                ("x_i", e::part(codes.clone(), lane, ab)),
                 ("fixed_o", x.clone()),
                 ("nonfinite_o", nf.clone()),
             ],
@@ -100,20 +109,23 @@ impl Fixed {
         (x, nf)
     }
 
-    /// The accumulator of a PE and its `result_o`: `acc_q` (`aw` bits,
-    /// documented as `acc_doc`) adds `addend` when `acc_en` is set, from zero
-    /// when `acc_clear` is; the result is `acc_q` (x 2^-`frac_bits`) rounded
-    /// once to binary32, or the canonical NaN when `nonfinite` is set.
+    /// Token `n`'s accumulator of a PE of `cfg` and its field of `result_o`:
+    /// `{tn_}acc_q` (`aw` bits, documented as `acc_doc`) adds `addend` when
+    /// `acc_en` is set, from zero when `acc_clear` is; the result is the
+    /// accumulator (x 2^-`frac_bits`) rounded once to binary32, or the
+    /// canonical NaN when `nonfinite` (the token's flag) is set.
     fn accumulate(
         &self,
         m: &mut Module,
+        (cfg, n): (&ArrayConfig, usize),
         (acc_en, acc_clear): (Expr, Expr),
         (aw, acc_doc): (u32, &str),
         addend: Expr,
         (nonfinite, frac_bits): (Expr, u32),
     ) {
-        let acc_q = m.logic("acc_q", aw, acc_doc);
-        let acc_d = m.logic("acc_d", aw, "");
+        let prefix = crate::token_prefix(cfg, n);
+        let acc_q = m.logic(&format!("{prefix}acc_q"), aw, acc_doc);
+        let acc_d = m.logic(&format!("{prefix}acc_d"), aw, "");
         m.assign(
             acc_d.clone(),
             e::add(e::cond(acc_clear, e::lit(aw, 0), acc_q.clone()), addend),
@@ -130,15 +142,23 @@ impl Fixed {
         m.comment(format!(
             "The one rounding: the accumulator (x 2^-{frac_bits}) to binary32, nearest even;"
         ));
-        m.comment("any Inf or NaN activation in the pass gives the canonical NaN instead");
-        let rounded = m.logic("rounded", RESULT_BITS, "the sum rounded to binary32");
+        m.comment(if cfg.tokens() == 1 {
+            "any Inf or NaN activation in the pass gives the canonical NaN instead".to_string()
+        } else {
+            format!("any Inf or NaN activation of token {n} in the pass gives the canonical NaN instead")
+        });
+        let rounded = m.logic(
+            &format!("{prefix}rounded"),
+            RESULT_BITS,
+            "the sum rounded to binary32",
+        );
         m.item(fp::instance(
             &self.to_fp32,
-            "u_round",
+            &format!("u_{prefix}round"),
             vec![("x_i", acc_q), ("y_o", rounded.clone())],
         ));
         m.assign(
-            e::id("result_o"),
+            crate::token_part(cfg, &e::id("result_o"), n, RESULT_BITS),
             e::cond(
                 nonfinite,
                 e::hex(RESULT_BITS, u64::from(CANONICAL_NAN)),
@@ -151,6 +171,25 @@ impl Fixed {
 /// `a | b | ...` of one-bit wires (one of them: itself).
 fn any(bits: Vec<Expr>) -> Expr {
     bits.into_iter().reduce(e::or).expect("at least one flag")
+}
+
+/// Token `n`'s bit of `flags` (one bit per token, token `n`'s at `[n]`):
+/// `flags` itself with one token per pass.
+fn token_flag(cfg: &ArrayConfig, flags: &Expr, n: usize) -> Expr {
+    if cfg.tokens() == 1 {
+        flags.clone()
+    } else {
+        e::bit(flags.clone(), n as u32)
+    }
+}
+
+/// The doc of a PE's `nonfinite_i`.
+fn nonfinite_doc(cfg: &ArrayConfig) -> &'static str {
+    if cfg.tokens() == 1 {
+        "the pass had an Inf or NaN activation"
+    } else {
+        "token n's activations in the pass had an Inf or NaN, at [n]"
+    }
 }
 
 /// All modules of the exact LUT array for activations of `fmt`, leaves first.
@@ -235,7 +274,8 @@ fn lut_precompute(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
         ));
         let xs: Vec<Expr> = (0..g)
             .map(|t| {
-                let (fx, nf) = fixed.convert(&mut m, &format!("g{j}_fx{t}"), &act, j * g + t);
+                let (fx, nf) =
+                    fixed.convert(&mut m, &format!("g{j}_fx{t}"), &act, (j * g + t) * ab);
                 flags.push(nf);
                 let x = m.logic(&format!("g{j}_x{t}"), ew, "");
                 m.assign(x.clone(), e::sext(fx, aw, ew));
@@ -308,7 +348,7 @@ fn lut_precompute(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
 }
 
 fn lut_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
-    let (g, groups) = (cfg.g() as u32, cfg.k_groups() as u32);
+    let (g, groups, tokens) = (cfg.g() as u32, cfg.k_groups() as u32, cfg.tokens());
     let (ew, bw, aw) = (cfg.entry_bits(), cfg.beat_sum_bits(), cfg.acc_bits());
     let frac = cfg.result_frac_bits().expect("exact");
     let mut m = Module::new(
@@ -352,7 +392,7 @@ fn lut_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
         "zero",
         "correction c*sum(x)",
         "the row's result, binary32",
-        Some(("nonfinite_i", "the pass had an Inf or NaN activation")),
+        Some(("nonfinite_i", nonfinite_doc(cfg))),
     );
     let nonfinite = nonfinite.expect("asked for");
 
@@ -367,18 +407,25 @@ fn lut_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
     m.assign(sel_o, packed(sels));
     m.comment("");
     m.comment("Lookup stage: register the looked-up entries and their signs");
-    let entry_q = m.logic(
-        "entry_q",
-        groups * ew,
-        "the looked-up entries of the last cycle",
-    );
+    let entry_qs: Vec<Expr> = (0..tokens)
+        .map(|n| {
+            m.logic(
+                &format!("{}entry_q", crate::token_prefix(cfg, n)),
+                groups * ew,
+                "the looked-up entries of the last cycle",
+            )
+        })
+        .collect();
     let neg_q = m.logic("neg_q", groups, "group j's negate bit at [j]");
+    let mut body: Vec<Stmt> = entry_qs
+        .iter()
+        .enumerate()
+        .map(|(n, q)| Stmt::Assign(q.clone(), crate::token_part(cfg, &entry_i, n, groups * ew)))
+        .collect();
+    body.push(Stmt::Assign(neg_q.clone(), packed(negs)));
     m.item(Item::AlwaysFf {
         reset: vec![],
-        body: vec![
-            Stmt::Assign(entry_q.clone(), entry_i),
-            Stmt::Assign(neg_q.clone(), packed(negs)),
-        ],
+        body,
     });
     m.comment("");
     m.comment("Accumulate stage (the controls are one cycle behind the lookup): -e = ~e + 1, the");
@@ -390,42 +437,64 @@ fn lut_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
             e::bit(neg_q.clone(), j)
         }
     };
-    let terms = (0..groups)
-        .map(|j| {
-            let t = m.logic(
-                &format!("g{j}_term"),
-                ew,
-                "entry, or ~entry when negated (the +1 is a carry below)",
-            );
-            m.assign(
-                t.clone(),
-                e::invert_if(e::part(entry_q.clone(), j * ew, ew), ew, neg_bit(j)),
-            );
-            Term {
-                value: t,
-                width: ew,
-            }
-        })
-        .collect();
-    let beat_sum = m.logic("beat_sum", bw, "sum of this plane's terms");
-    let sum = sum_tree(&mut m, "sum", terms, (0..groups).map(neg_bit).collect(), bw);
-    m.assign(beat_sum.clone(), sum);
-    let shifted = m.logic("shifted_sum", aw, "beat_sum * 2^plane");
-    let wide = e::sext(beat_sum, bw, aw);
-    m.assign(
-        shifted.clone(),
-        match &plane {
-            Some(p) => e::bin(BinOp::Shl, wide, p.clone()),
-            None => wide,
-        },
-    );
-    fixed.accumulate(
-        &mut m,
-        (acc_en, acc_clear),
-        (aw, "accumulator: twice the row's sum, fixed point"),
-        e::cond(finalize, corr, shifted),
-        (nonfinite, frac),
-    );
+    for (n, entry_q) in entry_qs.iter().enumerate() {
+        let prefix = crate::token_prefix(cfg, n);
+        if tokens > 1 {
+            m.comment("");
+            m.comment(format!("Token {n}"));
+        }
+        let terms = (0..groups)
+            .map(|j| {
+                let t = m.logic(
+                    &format!("{prefix}g{j}_term"),
+                    ew,
+                    "entry, or ~entry when negated (the +1 is a carry below)",
+                );
+                m.assign(
+                    t.clone(),
+                    e::invert_if(e::part(entry_q.clone(), j * ew, ew), ew, neg_bit(j)),
+                );
+                Term {
+                    value: t,
+                    width: ew,
+                }
+            })
+            .collect();
+        let beat_sum = m.logic(
+            &format!("{prefix}beat_sum"),
+            bw,
+            "sum of this plane's terms",
+        );
+        let sum = sum_tree(
+            &mut m,
+            &format!("{prefix}sum"),
+            terms,
+            (0..groups).map(neg_bit).collect(),
+            bw,
+        );
+        m.assign(beat_sum.clone(), sum);
+        let shifted = m.logic(&format!("{prefix}shifted_sum"), aw, "beat_sum * 2^plane");
+        let wide = e::sext(beat_sum, bw, aw);
+        m.assign(
+            shifted.clone(),
+            match &plane {
+                Some(p) => e::bin(BinOp::Shl, wide, p.clone()),
+                None => wide,
+            },
+        );
+        fixed.accumulate(
+            &mut m,
+            (cfg, n),
+            (acc_en.clone(), acc_clear.clone()),
+            (aw, "accumulator: twice the row's sum, fixed point"),
+            e::cond(
+                finalize.clone(),
+                crate::token_part(cfg, &corr, n, aw),
+                shifted,
+            ),
+            (token_flag(cfg, &nonfinite, n), frac),
+        );
+    }
     m
 }
 
@@ -456,37 +525,55 @@ fn lut_array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
         (sw, "sum(x) of the pass, fixed point"),
         Some(("nonfinite", "the pass has an Inf or NaN activation")),
     );
-    let PrecomputeOutputs { table, sum_x, flag } = pre
-        .into_iter()
-        .next()
-        .expect("exact accumulation has one token");
-    let nf = flag.expect("asked for");
-    let corr = int_corrections(&mut m, cfg, vec![sum_x]);
+    let (mut tables, mut sums, mut flags) = (Vec::new(), Vec::new(), Vec::new());
+    for PrecomputeOutputs { table, sum_x, flag } in pre {
+        tables.push(table);
+        sums.push(sum_x);
+        flags.push(flag.expect("asked for"));
+    }
+    let corrs = int_corrections(&mut m, cfg, sums);
     m.comment("");
-    m.comment(
-        "The pass's Inf/NaN flag, taken with the correction (the next pass's activations may",
-    );
-    m.comment("load before this pass's result beat is taken)");
-    let nf_q = m.logic(
-        "nonfinite_q",
-        1,
-        "the finished pass had an Inf or NaN activation",
-    );
+    let (first, rest) = if cfg.tokens() == 1 {
+        (
+            "The pass's Inf/NaN flag, taken with the correction (the next pass's activations may",
+            "load",
+        )
+    } else {
+        (
+            "Each token's Inf/NaN flag of the pass, taken with the correction (the next pass's",
+            "activations may load",
+        )
+    };
+    m.comment(first);
+    m.comment(format!("{rest} before this pass's result beat is taken)"));
+    let nf_qs: Vec<Expr> = (0..cfg.tokens())
+        .map(|n| {
+            m.logic(
+                &format!("{}nonfinite_q", crate::token_prefix(cfg, n)),
+                1,
+                "the finished pass had an Inf or NaN activation",
+            )
+        })
+        .collect();
     m.item(Item::AlwaysFf {
         reset: vec![],
         body: vec![Stmt::If(
             e::and(e::id("acc_en"), e::id("finalize")),
-            vec![Stmt::Assign(nf_q.clone(), nf)],
+            nf_qs
+                .iter()
+                .zip(flags)
+                .map(|(q, nf)| Stmt::Assign(q.clone(), nf))
+                .collect(),
             vec![],
         )],
     });
     pe_instances(
         &mut m,
         cfg,
-        &[table],
+        &tables,
         PE,
-        &corr,
-        Some(("nonfinite_i", &nf_q)),
+        &corrs,
+        Some(("nonfinite_i", &packed(nf_qs))),
     );
     m
 }
@@ -502,7 +589,7 @@ pub fn addsub_modules(cfg: &ArrayConfig, fmt: FpFormat) -> Vec<Module> {
 }
 
 fn addsub_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
-    let kt = cfg.k_tile() as u32;
+    let (kt, tokens) = (cfg.k_tile() as u32, cfg.tokens());
     let wt = cfg.weights();
     let (b, zp) = (wt.bits(), wt.zero_point());
     let (xw, pw, bw, aw) = (
@@ -534,14 +621,23 @@ fn addsub_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
             ],
         ),
     );
+    let (act_doc, result_doc) = if tokens == 1 {
+        (
+            format!("the loaded activations as x * 2^{frac}, activation e at [e*{xw} +: {xw}]"),
+            "the row's result, binary32".to_string(),
+        )
+    } else {
+        (
+            format!(
+                "every token's loaded activations as x * 2^{frac}, token n's activation e at [(n*{kt}+e)*{xw} +: {xw}]"
+            ),
+            format!("the row's results, binary32, token n's at [n*{RESULT_BITS} +: {RESULT_BITS}]"),
+        )
+    };
     m.port(Port::input("clk_i", 1, "clock"));
     let acc_en = m.port(Port::input("acc_en_i", 1, "update the accumulator"));
     let acc_clear = m.port(Port::input("acc_clear_i", 1, "start from zero"));
-    let act = m.port(Port::input(
-        "act_i",
-        kt * xw,
-        &format!("the loaded activations as x * 2^{frac}, activation e at [e*{xw} +: {xw}]"),
-    ));
+    let act = m.port(Port::input("act_i", tokens as u32 * kt * xw, &act_doc));
     let wgt = m.port(Port::input(
         "wgt_i",
         kt * b,
@@ -549,31 +645,42 @@ fn addsub_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
     ));
     let nonfinite = m.port(Port::input(
         "nonfinite_i",
-        1,
-        "the pass had an Inf or NaN activation",
+        tokens as u32,
+        nonfinite_doc(cfg),
     ));
     m.port(Port::output(
         "result_o",
-        RESULT_BITS,
-        "the row's result, binary32",
+        tokens as u32 * RESULT_BITS,
+        &result_doc,
     ));
-    let (mut terms, mut carries) = (Vec::new(), Vec::new());
+    // terms[n]: token n's terms; the carries (ternary minus bits) are every token's.
+    let (mut terms, mut carries) = (vec![Vec::new(); tokens], Vec::new());
     for k in 0..kt {
         m.comment("");
         m.comment(format!("Weight {k}"));
-        let x = m.logic(&format!("x{k}"), pw, "");
-        m.assign(x.clone(), e::sext(e::part(act.clone(), k * xw, xw), xw, pw));
+        let xs: Vec<Expr> = (0..tokens)
+            .map(|n| {
+                let x = m.logic(&format!("{}x{k}", crate::token_prefix(cfg, n)), pw, "");
+                let lane = (n as u32 * kt + k) * xw;
+                m.assign(x.clone(), e::sext(e::part(act.clone(), lane, xw), xw, pw));
+                x
+            })
+            .collect();
         let code = m.logic(&format!("w{k}"), b, &format!("weight {k}'s code"));
         m.assign(code.clone(), e::part(wgt.clone(), k * b, b));
-        let t = m.logic(
-            &format!("t{k}"),
-            pw,
-            if ternary {
-                "x, 0 or ~x"
-            } else {
-                "the weight's value times x"
-            },
-        );
+        let ts: Vec<Expr> = (0..tokens)
+            .map(|n| {
+                m.logic(
+                    &format!("{}t{k}", crate::token_prefix(cfg, n)),
+                    pw,
+                    if ternary {
+                        "x, 0 or ~x"
+                    } else {
+                        "the weight's value times x"
+                    },
+                )
+            })
+            .collect();
         if ternary {
             let minus = m.logic(&format!("minus{k}"), 1, "code 0: subtract");
             m.assign(
@@ -585,10 +692,12 @@ fn addsub_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
                 keep.clone(),
                 e::or(e::bit(code.clone(), 1), e::not(e::bit(code, 0))),
             );
-            m.assign(
-                t.clone(),
-                e::invert_if(e::keep_if(x, pw, keep), pw, minus.clone()),
-            );
+            for (t, x) in ts.iter().zip(xs) {
+                m.assign(
+                    t.clone(),
+                    e::invert_if(e::keep_if(x, pw, keep.clone()), pw, minus.clone()),
+                );
+            }
             carries.push(minus);
         } else {
             let bit = |i: u32| {
@@ -598,40 +707,61 @@ fn addsub_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
                     e::bit(code.clone(), i)
                 }
             };
-            let shifted = |i: u32| {
-                if i == 0 {
-                    x.clone()
-                } else {
-                    e::bin(BinOp::Shl, x.clone(), e::lit(3, u64::from(i)))
-                }
-            };
-            let sum = (0..b)
-                .map(|i| e::keep_if(shifted(i), pw, bit(i)))
-                .reduce(e::add)
-                .expect("a weight has a bit");
-            m.assign(t.clone(), sum);
+            for (t, x) in ts.iter().zip(xs) {
+                let shifted = |i: u32| {
+                    if i == 0 {
+                        x.clone()
+                    } else {
+                        e::bin(BinOp::Shl, x.clone(), e::lit(3, u64::from(i)))
+                    }
+                };
+                let sum = (0..b)
+                    .map(|i| e::keep_if(shifted(i), pw, bit(i)))
+                    .reduce(e::add)
+                    .expect("a weight has a bit");
+                m.assign(t.clone(), sum);
+            }
         }
-        terms.push(Term {
-            value: t,
-            width: pw,
-        });
+        for (n, t) in ts.into_iter().enumerate() {
+            terms[n].push(Term {
+                value: t,
+                width: pw,
+            });
+        }
     }
-    m.comment("");
-    let beat_sum = m.logic("beat_sum", bw, "sum of this beat's terms and carries");
-    let sum = sum_tree(&mut m, "sum", terms, carries, bw);
-    m.assign(beat_sum.clone(), sum);
-    fixed.accumulate(
-        &mut m,
-        (acc_en, acc_clear),
-        (aw, "accumulator: the row's sum, fixed point"),
-        e::sext(beat_sum, bw, aw),
-        (nonfinite, frac),
-    );
+    for (n, token_terms) in terms.into_iter().enumerate() {
+        let prefix = crate::token_prefix(cfg, n);
+        m.comment("");
+        if tokens > 1 {
+            m.comment(format!("Token {n}"));
+        }
+        let beat_sum = m.logic(
+            &format!("{prefix}beat_sum"),
+            bw,
+            "sum of this beat's terms and carries",
+        );
+        let sum = sum_tree(
+            &mut m,
+            &format!("{prefix}sum"),
+            token_terms,
+            carries.clone(),
+            bw,
+        );
+        m.assign(beat_sum.clone(), sum);
+        fixed.accumulate(
+            &mut m,
+            (cfg, n),
+            (acc_en.clone(), acc_clear.clone()),
+            (aw, "accumulator: the row's sum, fixed point"),
+            e::sext(beat_sum, bw, aw),
+            (token_flag(cfg, &nonfinite, n), frac),
+        );
+    }
     m
 }
 
 fn addsub_array(cfg: &ArrayConfig, ctrl: &Module, fixed: &Fixed) -> Module {
-    let kt = cfg.k_tile() as u32;
+    let (kt, tokens) = (cfg.k_tile() as u32, cfg.tokens());
     let fmt = cfg.act_type();
     let wt = cfg.weights();
     let b = wt.bits();
@@ -653,40 +783,72 @@ fn addsub_array(cfg: &ArrayConfig, ctrl: &Module, fixed: &Fixed) -> Module {
         &mut m,
         cfg,
         "a one-beat array needs no sum(x): its flag follows acc_clear",
-        "Activation register, and the fixed-point conversion shared by every row",
+        if tokens == 1 {
+            "Activation register, and the fixed-point conversion shared by every row"
+        } else {
+            "Activation register, and each token's fixed-point conversion shared by every row"
+        },
     );
     let mut xs = Vec::new();
-    let mut flags = Vec::new();
-    for k in 0..kt {
-        let (x, nf) = fixed.convert(&mut m, &format!("fx{k}"), &act_q, k);
-        xs.push(x);
-        flags.push(nf);
+    let mut flags = vec![Vec::new(); tokens];
+    for (n, token_flags) in flags.iter_mut().enumerate() {
+        let prefix = crate::token_prefix(cfg, n);
+        for k in 0..kt {
+            let lane = act_lane(cfg, n, k as usize) as u32;
+            let (x, nf) = fixed.convert(&mut m, &format!("{prefix}fx{k}"), &act_q, lane);
+            xs.push(x);
+            token_flags.push(nf);
+        }
     }
     let act_fx = m.logic(
         "act_fx",
-        kt * xw,
-        &format!("the activations as fixed point, activation e at [e*{xw} +: {xw}]"),
+        tokens as u32 * kt * xw,
+        &if tokens == 1 {
+            format!("the activations as fixed point, activation e at [e*{xw} +: {xw}]")
+        } else {
+            format!("every token's activations as fixed point, token n's activation e at [(n*{kt}+e)*{xw} +: {xw}]")
+        },
     );
     m.assign(act_fx.clone(), e::concat(xs.into_iter().rev().collect()));
     m.comment("");
-    m.comment(
-        "The pass's Inf/NaN flag, updated with the accumulators (from the pass's first beat)",
-    );
-    let nf_q = m.logic("nonfinite_q", 1, "an Inf or NaN in this pass so far");
+    m.comment(if tokens == 1 {
+        "The pass's Inf/NaN flag, updated with the accumulators (from the pass's first beat)"
+    } else {
+        "Each token's Inf/NaN flag of the pass, updated with the accumulators (from the pass's first beat)"
+    });
+    let nf_qs: Vec<Expr> = (0..tokens)
+        .map(|n| {
+            m.logic(
+                &format!("{}nonfinite_q", crate::token_prefix(cfg, n)),
+                1,
+                "an Inf or NaN in this pass so far",
+            )
+        })
+        .collect();
     m.item(Item::AlwaysFf {
         reset: vec![],
         body: vec![Stmt::If(
             e::id("acc_en"),
-            vec![Stmt::Assign(
-                nf_q.clone(),
-                e::or(e::and(e::not(e::id("acc_clear")), nf_q.clone()), any(flags)),
-            )],
+            nf_qs
+                .iter()
+                .zip(flags)
+                .map(|(q, token_flags)| {
+                    Stmt::Assign(
+                        q.clone(),
+                        e::or(
+                            e::and(e::not(e::id("acc_clear")), q.clone()),
+                            any(token_flags),
+                        ),
+                    )
+                })
+                .collect(),
             vec![],
         )],
     });
+    let nonfinite = packed(nf_qs);
     m.comment("");
     m.comment("Processing elements, one per row");
-    let wb = kt * b;
+    let (wb, width) = (kt * b, tokens as u32 * RESULT_BITS);
     for r in 0..cfg.rows() as u32 {
         m.item(Item::Instance {
             module: ADDSUB_PE.into(),
@@ -697,10 +859,10 @@ fn addsub_array(cfg: &ArrayConfig, ctrl: &Module, fixed: &Fixed) -> Module {
                 ("acc_clear_i".into(), e::id("acc_clear")),
                 ("act_i".into(), act_fx.clone()),
                 ("wgt_i".into(), e::part(e::id(control::WGT_IN), r * wb, wb)),
-                ("nonfinite_i".into(), nf_q.clone()),
+                ("nonfinite_i".into(), nonfinite.clone()),
                 (
                     "result_o".into(),
-                    e::part(e::id("res_data_o"), r * RESULT_BITS, RESULT_BITS),
+                    e::part(e::id("res_data_o"), r * width, width),
                 ),
             ],
         });

@@ -345,15 +345,15 @@ pub(crate) struct PePorts {
     pub entry: Expr,
     /// `corr_i`: every token's correction.
     pub corr: Expr,
-    /// The extra one-bit input, when asked for.
+    /// The extra input (one bit per token, token `n`'s at `[n]`), when asked for.
     pub flag: Option<Expr>,
 }
 
 /// Declare the ports of a LUT PE of `cfg` whose table entries and
 /// corrections are `ew` and `cw` bits wide: `zero` names the accumulator's
 /// start value, `corr_doc` and `result_doc` describe `corr_i` and
-/// `result_o`, and `flag` (name, doc) is an extra one-bit input declared
-/// after `corr_i`, such as the exact array's non-finite flag.
+/// `result_o`, and `flag` (name, doc) is an extra input of one bit per token
+/// declared after `corr_i`, such as the exact array's non-finite flags.
 pub(crate) fn pe_ports(
     m: &mut Module,
     cfg: &ArrayConfig,
@@ -398,7 +398,7 @@ pub(crate) fn pe_ports(
     };
     let entry = m.port(Port::input("entry_i", tokens * groups * ew, &entry_doc));
     let corr = m.port(Port::input("corr_i", tokens * cw, &corr_doc));
-    let flag = flag.map(|(name, doc)| m.port(Port::input(name, 1, doc)));
+    let flag = flag.map(|(name, doc)| m.port(Port::input(name, tokens, doc)));
     m.port(Port::output("result_o", tokens * RESULT_BITS, &result_doc));
     PePorts {
         acc_en,
@@ -788,7 +788,8 @@ fn array(cfg: &ArrayConfig, ctrl: &Module) -> Module {
 /// Pack every token's `tables` for reading ([`pack_tables`]) and instantiate
 /// one `pe` module per row, each reading its entries ([`read_tables`]) and
 /// sharing the controller's accumulator controls and the corrections `corrs`
-/// (one per token), and the input `flag` (port name, wire) when given; row
+/// (one per token), and the input `flag` (port name, wire of one bit per
+/// token) when given; row
 /// `r`'s results of all tokens are one field of the result beat (`result_lane`).
 pub(crate) fn pe_instances(
     m: &mut Module,

@@ -80,12 +80,21 @@ fn trailing_comment(out: &mut String, lead: String, doc: &str) {
     let mut words_on_line = 0;
     for word in doc.split(' ') {
         // A line comment that starts with `verilator` is a Verilator
-        // metacomment (an error if it is not one): such a word stays on the line.
+        // metacomment (an error if it is not one): such a word never starts
+        // a continuation line, the word before it moves down with it.
         let meta = word.eq_ignore_ascii_case("verilator");
-        if words_on_line > 0 && line.len() + 1 + word.len() > MAX_LINE && !meta {
-            let _ = writeln!(out, "{line}");
-            line = format!("{:col$}//", "", col = col);
-            words_on_line = 0;
+        if words_on_line > 0 && line.len() + 1 + word.len() > MAX_LINE {
+            if !meta {
+                let _ = writeln!(out, "{line}");
+                line = format!("{:col$}//", "", col = col);
+                words_on_line = 0;
+            } else if words_on_line > 1 {
+                let cut = line.rfind(' ').expect("a word on the line");
+                let before = line.split_off(cut);
+                let _ = writeln!(out, "{line}");
+                line = format!("{:col$}//{before}", "", col = col);
+                words_on_line = 1;
+            }
         }
         line.push(' ');
         line.push_str(word);
@@ -619,6 +628,14 @@ endmodule
             "{out}"
         );
         assert!(out.lines().count() == 2, "{out}");
+        assert!(out.lines().all(|l| l.len() <= MAX_LINE), "{out}");
+        assert!(
+            out.lines()
+                .nth(1)
+                .unwrap()
+                .ends_with("// word Verilator to a shift."),
+            "{out}"
+        );
     }
 
     #[test]

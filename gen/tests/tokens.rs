@@ -1,5 +1,6 @@
 //! Arrays with several tokens per pass (`tokens` = M > 1): every datapath,
-//! integer and FP16 activations, M = 2 and 3, is `verilator --lint-only
+//! integer and FP16 activations, and the exact-accumulation arrays (FP16 and
+//! FP8 E4M3 on the LUT array and the add/sub baseline), M = 2 and 3, is `verilator --lint-only
 //! -Wall` clean, keeps the house style (lines of at most 100 columns,
 //! registers named `*_q`), names M in its comments, and has the stream
 //! interface of the contract with the M-fold activation and result beats.
@@ -10,25 +11,33 @@ use std::process::Command;
 
 use lutcore_contract::config::{Arch, ArrayConfig, RawArrayConfig, RESULT_BITS};
 use lutcore_contract::interface::StreamPort;
-use lutcore_contract::{ActType, WeightType};
+use lutcore_contract::{Accumulate, ActType, WeightType};
 use lutcore_gen::{generate, print};
 
 /// Small configs of every datapath with `tokens` per pass.
 fn configs(tokens: u32) -> Vec<ArrayConfig> {
+    use Accumulate::{Exact, Fp32};
     use WeightType::{Ternary, Uint};
     let mut v = Vec::new();
-    for (arch, wt, act, (rows, k_groups, g)) in [
-        (Arch::Lut, Uint(2), ActType::Int8, (3, 2, 4)),
-        (Arch::Lut, Ternary, ActType::Int8, (2, 1, 3)),
-        (Arch::Lut, Uint(1), ActType::Int8, (2, 3, 2)),
-        (Arch::Mac, Uint(2), ActType::Int8, (2, 1, 4)),
-        (Arch::AddSub, Ternary, ActType::Int8, (2, 2, 2)),
-        (Arch::Lut, Uint(1), ActType::Fp16, (2, 1, 4)),
-        (Arch::Lut, Uint(4), ActType::Fp16, (2, 2, 3)),
-        (Arch::Mac, Uint(2), ActType::Fp16, (2, 1, 4)),
-        (Arch::AddSub, Ternary, ActType::Fp16, (2, 1, 3)),
+    for (arch, wt, act, acc, (rows, k_groups, g)) in [
+        (Arch::Lut, Uint(2), ActType::Int8, Fp32, (3, 2, 4)),
+        (Arch::Lut, Ternary, ActType::Int8, Fp32, (2, 1, 3)),
+        (Arch::Lut, Uint(1), ActType::Int8, Fp32, (2, 3, 2)),
+        (Arch::Mac, Uint(2), ActType::Int8, Fp32, (2, 1, 4)),
+        (Arch::AddSub, Ternary, ActType::Int8, Fp32, (2, 2, 2)),
+        (Arch::Lut, Uint(1), ActType::Fp16, Fp32, (2, 1, 4)),
+        (Arch::Lut, Uint(4), ActType::Fp16, Fp32, (2, 2, 3)),
+        (Arch::Mac, Uint(2), ActType::Fp16, Fp32, (2, 1, 4)),
+        (Arch::AddSub, Ternary, ActType::Fp16, Fp32, (2, 1, 3)),
+        (Arch::Lut, Uint(1), ActType::Fp16, Exact, (2, 1, 4)),
+        (Arch::Lut, Ternary, ActType::Fp8E4m3, Exact, (2, 2, 3)),
+        (Arch::Lut, Uint(2), ActType::Fp8E4m3, Exact, (3, 1, 2)),
+        (Arch::AddSub, Ternary, ActType::Fp16, Exact, (2, 1, 3)),
+        (Arch::AddSub, Uint(2), ActType::Fp8E4m3, Exact, (2, 2, 2)),
     ] {
-        let raw = RawArrayConfig::new(arch, rows, k_groups, g, wt, act, 256).with_tokens(tokens);
+        let raw = RawArrayConfig::new(arch, rows, k_groups, g, wt, act, 256)
+            .with_tokens(tokens)
+            .with_accumulate(acc);
         v.push(raw.validate().unwrap_or_else(|e| panic!("{raw:?}: {e}")));
     }
     v
@@ -121,6 +130,74 @@ fn lut_arrays_share_the_decode_and_copy_the_tables() {
         assert_eq!(pe.contents.matches("g0_idx =").count(), 1, "{cfg}");
         for n in 0..3 {
             assert!(pe.contents.contains(&format!("t{n}_acc_q")), "{cfg}");
+        }
+    }
+}
+
+/// The exact arrays keep everything per token that a token's numbers pass
+/// through: its converters (one per activation of its K-tile), its Inf/NaN
+/// flag, and in each row its accumulator and its one rounding; the weight
+/// decode is per row.
+#[test]
+fn exact_arrays_convert_flag_and_round_per_token() {
+    for tokens in [2u32, 3] {
+        for cfg in configs(tokens)
+            .into_iter()
+            .filter(|c| c.accumulate() == Accumulate::Exact)
+        {
+            let d = generate(&cfg).unwrap();
+            let file = |suffix: &str| {
+                d.files
+                    .iter()
+                    .find(|f| f.name.ends_with(suffix))
+                    .unwrap_or_else(|| panic!("{cfg}: no *{suffix}"))
+                    .contents
+                    .as_str()
+            };
+            let (top, pe) = (file("_array.sv"), file("_pe.sv"));
+            let to_fixed = d
+                .files
+                .iter()
+                .find(|f| f.name.contains("_to_fixed"))
+                .map(|f| f.name.trim_end_matches(".sv").to_string())
+                .unwrap_or_else(|| panic!("{cfg}: no converter"));
+            // Converters: in the top (add/sub) or in each token's precompute (LUT).
+            let instance = format!("{to_fixed} u_");
+            let converters = match cfg.arch() {
+                Arch::Lut => {
+                    file("_precompute.sv").matches(&instance).count()
+                        * top.matches("u_precompute_t").count()
+                }
+                _ => top.matches(&instance).count(),
+            };
+            assert_eq!(converters, tokens as usize * cfg.k_tile(), "{cfg}");
+            assert!(
+                pe.contains(&format!("input  logic [{}:0] nonfinite_i", tokens - 1)),
+                "{cfg}"
+            );
+            for n in 0..tokens {
+                assert!(top.contains(&format!("t{n}_nonfinite_q")), "{cfg}");
+                for s in ["acc_q", "rounded"] {
+                    assert_eq!(
+                        pe.matches(&format!("] t{n}_{s};")).count(),
+                        1,
+                        "{cfg}: t{n}_{s}"
+                    );
+                }
+                assert!(pe.contains(&format!("u_t{n}_round")), "{cfg}");
+                assert!(pe.contains(&format!("nonfinite_i[{n}]")), "{cfg}");
+            }
+            assert_eq!(
+                pe.matches("u_t").count(),
+                tokens as usize,
+                "{cfg}: one rounding per token"
+            );
+            let decode = if cfg.arch() == Arch::Lut {
+                "g0_idx ="
+            } else {
+                "w0 ="
+            };
+            assert_eq!(pe.matches(decode).count(), 1, "{cfg}");
         }
     }
 }

@@ -527,8 +527,10 @@ pub const EXACT_PAIRS: [(WeightType, ActType); 6] = [
 /// The exact-accumulation points (`"accumulate": "exact"`, ids ending in
 /// [`EXACT_SUFFIX`]): the LUT array and the add/sub baseline for every pair of
 /// [`EXACT_PAIRS`] at the paper's 64×1×4 tile and at 64×2×4, on the ASIC proxy
-/// and ECP5 (not iCE40: the FP arrays do not fit it). The MAC has no exact
-/// mode: its binary32 points are the reference there.
+/// and ECP5 (not iCE40: the FP arrays do not fit it); then, on the ASIC
+/// proxy, both at the paper's whole tile M2·N64·K4 for fp16 × uint1 (ids
+/// ending in `.t2.xacc`), last so that every earlier index stays. The MAC has
+/// no exact mode: its binary32 points are the reference there.
 pub fn fp_exact(targets: &[Target]) -> Vec<Point> {
     let mut points = Vec::new();
     for &t in targets {
@@ -542,6 +544,14 @@ pub fn fp_exact(targets: &[Target]) -> Vec<Point> {
                     points.push(Point::array(t, v, c));
                 }
             }
+        }
+    }
+    if targets.contains(&Target::Asic) {
+        for v in [Variant::Lut, Variant::AddSub] {
+            let c = fp_cfg(v.arch(), PAPER_SHAPE, WeightType::Uint(1), ActType::Fp16)
+                .with_tokens(PAPER_TOKENS)
+                .with_accumulate(Accumulate::Exact);
+            points.push(Point::array(Target::Asic, v, c));
         }
     }
     points
@@ -747,7 +757,8 @@ mod tests {
         for p in q.iter().chain(full(&Target::ALL).iter()) {
             if let Design::Array { config, .. } = &p.design {
                 let suffix =
-                    p.id.rsplit('.')
+                    p.id.trim_end_matches(EXACT_SUFFIX)
+                        .rsplit('.')
                         .next()
                         .and_then(|s| s.strip_prefix('t'))
                         .and_then(|s| s.parse::<u32>().ok());
@@ -765,8 +776,17 @@ mod tests {
     fn exact_points_carry_the_suffix_and_leave_other_ids_alone() {
         let q = quick(&Target::ALL);
         let exact: Vec<&Point> = q.iter().filter(|p| p.id.ends_with(EXACT_SUFFIX)).collect();
-        // 6 pairs × 2 shapes × 2 variants × (asic, ecp5).
-        assert_eq!(exact.len(), 48);
+        // 6 pairs × 2 shapes × 2 variants × (asic, ecp5), and the ASIC's
+        // M2 tile for fp16 × uint1, last.
+        assert_eq!(exact.len(), 50);
+        let m2: Vec<&str> = q[q.len() - 2..].iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(
+            m2,
+            [
+                "asic.lut.uint1.afp16.r64k1g4.m4096.t2.xacc",
+                "asic.addsub.uint1.afp16.r64k1g4.m4096.t2.xacc"
+            ]
+        );
         for p in &exact {
             let Design::Array { config, variant } = &p.design else {
                 panic!("{}", p.id)
