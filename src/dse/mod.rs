@@ -51,7 +51,7 @@ On a cluster (each point is independent; all tasks share one --out directory):
   lutcore dse --quick --report --out /shared/dse   # after the array: tables and plots, no synthesis
 Use the same --quick/--targets for --list and --point: they select the list the index refers to.")]
 pub struct DseArgs {
-    /// The quick sweep (about 260 points: 119 with integer activations, 142 with FP ones) instead of the full one (about 1500).
+    /// The quick sweep (263 points: 119 with integer activations, 144 with FP ones) instead of the full one (1542).
     #[arg(long)]
     pub quick: bool,
     /// Output directory (results, work directories, plots).
