@@ -123,9 +123,10 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchCommand {
-    /// Time the CPU LUT kernels on GEMV/GEMM shapes, cold (weights from DRAM)
-    /// and hot, against the DRAM read bandwidth measured in the same run and,
-    /// with --peer, llama.cpp's kernels on the same shapes.
+    /// Time the CPU LUT kernels and the int8 prefill kernel on GEMV/GEMM
+    /// shapes, cold (weights from DRAM) and hot, against the DRAM read
+    /// bandwidth and this core's int8 multiply-add peak (both measured in the
+    /// same run) and, with --peer, llama.cpp's kernels on the same shapes.
     ///
     /// Without --shape/--weights/--batch/--threads it runs the full matrix:
     /// BitNet-3B and -700M shapes plus 1000x1000, every weight format, batch 1
