@@ -444,20 +444,9 @@ fn lut_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
             m.comment(format!("Token {n}"));
         }
         let terms = (0..groups)
-            .map(|j| {
-                let t = m.logic(
-                    &format!("{prefix}g{j}_term"),
-                    ew,
-                    "entry, or ~entry when negated (the +1 is a carry below)",
-                );
-                m.assign(
-                    t.clone(),
-                    e::invert_if(e::part(entry_q.clone(), j * ew, ew), ew, neg_bit(j)),
-                );
-                Term {
-                    value: t,
-                    width: ew,
-                }
+            .map(|j| Term {
+                value: crate::lut::negatable_term(&mut m, &prefix, j, entry_q, ew, neg_bit(j)),
+                width: ew,
             })
             .collect();
         let beat_sum = m.logic(

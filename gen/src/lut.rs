@@ -437,6 +437,29 @@ pub(crate) fn decode_group(
     (sel, neg)
 }
 
+/// Group `j`'s `ew`-bit entry of `entries` in a wire `{prefix}g{j}_term`,
+/// inverted when `neg` is set (the +1 of the negation is a carry of the
+/// adder tree that sums the terms).
+pub(crate) fn negatable_term(
+    m: &mut Module,
+    prefix: &str,
+    j: u32,
+    entries: &Expr,
+    ew: u32,
+    neg: Expr,
+) -> Expr {
+    let t = m.logic(
+        &format!("{prefix}g{j}_term"),
+        ew,
+        "entry, or ~entry when negated (the +1 is a carry below)",
+    );
+    m.assign(
+        t.clone(),
+        e::invert_if(e::part(entries.clone(), j * ew, ew), ew, neg),
+    );
+    t
+}
+
 /// `parts` as one value, the first lowest: the part itself when there is one.
 pub(crate) fn packed(mut parts: Vec<Expr>) -> Expr {
     if parts.len() == 1 {
@@ -497,18 +520,8 @@ fn pe(cfg: &ArrayConfig) -> Module {
     // of the adder tree. For g = 2, ~e is taken in the lookup stage: a 2:1 table read and
     // the XOR fit one 4-input LUT. Wider reads do not, and ~e follows the register.
     let fold = groups > 1 && g == 2;
-    // Group j's entry of `entries` in a wire `{prefix}g{j}_term`, inverted when `neg` is set.
     let term = |m: &mut Module, prefix: &str, j: u32, entries: &Expr, neg: Expr| {
-        let t = m.logic(
-            &format!("{prefix}g{j}_term"),
-            ew,
-            "entry, or ~entry when negated (the +1 is a carry below)",
-        );
-        m.assign(
-            t.clone(),
-            e::invert_if(e::part(entries.clone(), j * ew, ew), ew, neg),
-        );
-        t
+        negatable_term(m, prefix, j, entries, ew, neg)
     };
     let token_entries = |n: usize| crate::token_part(cfg, &ports.entry, n, groups * ew);
     let looked_up: Vec<Expr> = if !fold {
