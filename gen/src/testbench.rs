@@ -1272,6 +1272,7 @@ fn run_scripts(design: &Design, tb: &str) -> Vec<GeneratedFile> {
 mod tests {
     use super::*;
     use lutcore_contract::config::preset;
+    use lutcore_contract::layout::act_lane;
 
     #[test]
     fn beat_hex_is_msb_first_and_sized_to_the_port() {
@@ -1330,6 +1331,133 @@ mod tests {
                 && unfilled_field(&tb.sv.contents).is_none()
         );
         assert!(file("vectors.svh").contains(&format!("N_RESULTS   = {};", s.results)));
+    }
+
+    /// The words of a hex beat line (LSB first).
+    fn hex_words(line: &str) -> Vec<u32> {
+        let b = line.as_bytes();
+        (0..b.len().div_ceil(8))
+            .map(|i| {
+                let lo = b.len().saturating_sub(8 * (i + 1));
+                let hi = b.len() - 8 * i;
+                u32::from_str_radix(std::str::from_utf8(&b[lo..hi]).unwrap(), 16).unwrap()
+            })
+            .collect()
+    }
+
+    /// Bits `[at, at + n)` of a beat (n ≤ 32).
+    fn field(words: &[u32], at: usize, n: usize) -> u32 {
+        (0..n).fold(0, |v, i| {
+            v | (((words[(at + i) / 32] >> ((at + i) % 32)) & 1) << i)
+        })
+    }
+
+    /// Decode every pass of the vectors of `cfg` with the layout functions
+    /// (`act_lane`, `result_lane`): the activations of each live token, zero
+    /// lanes past K and past the case's tokens, and each live (token, row)
+    /// result equal to the reference of the decoded activations (the weights
+    /// replayed from the seed), every other lane 0.
+    fn check_token_layout(cfg: &ArrayConfig) {
+        let design = crate::generate(cfg).unwrap();
+        let opts = TbOptions::default();
+        let tb = generate(&design, &opts).unwrap();
+        let data = |n: &str| -> Vec<String> {
+            tb.vectors
+                .iter()
+                .find(|f| f.name == n)
+                .unwrap()
+                .contents
+                .lines()
+                .filter(|l| !l.starts_with("//"))
+                .map(|l| l.split("//").next().unwrap().trim().to_string())
+                .collect()
+        };
+        let (act, res, passes, toks, lanes) = (
+            data("act.hex"),
+            data("res.hex"),
+            data("passes.hex"),
+            data("pass_tokens.hex"),
+            data("lanes.hex"),
+        );
+        let words = |l: &str| -> Vec<usize> {
+            l.split_whitespace()
+                .map(|w| usize::from_str_radix(w, 16).unwrap())
+                .collect()
+        };
+        let (t, kt, ab) = (cfg.tokens(), cfg.k_tile(), cfg.act_bits() as usize);
+        for r in 0..cfg.rows() {
+            for n in 0..t {
+                assert_eq!(words(&lanes[result_lane(cfg, r, n) / 32]), vec![r, n]);
+            }
+        }
+        // Replay the weights: the same draws as `generate`.
+        let (specs, _) = case_specs(cfg, &opts).unwrap();
+        let mut rng = SplitMix64(opts.seed);
+        let ws: Vec<WeightMatrix> = specs
+            .iter()
+            .map(|spec| case_data(cfg, spec, &mut rng).unwrap().w)
+            .collect();
+        let (mut beat, mut partial) = (0, 0);
+        for (p, line) in passes.iter().enumerate() {
+            let [case, row0, live, tiles] = words(line)[..] else {
+                panic!("passes.hex line {p}: {line}")
+            };
+            let [tok0, live_tok] = words(&toks[p])[..] else {
+                panic!("pass_tokens.hex line {p}")
+            };
+            let spec = &specs[case];
+            assert_eq!(live_tok, t.min(spec.tokens - tok0), "pass {p}");
+            partial += usize::from(live_tok < t);
+            let beats: Vec<Vec<u32>> = act[beat..beat + tiles]
+                .iter()
+                .map(|l| hex_words(l))
+                .collect();
+            beat += tiles;
+            let got = hex_words(&res[p]);
+            for n in 0..t {
+                let codes: Vec<u32> = (0..tiles * kt)
+                    .map(|i| field(&beats[i / kt], act_lane(cfg, n, i % kt), ab))
+                    .collect();
+                if n >= live_tok {
+                    assert!(codes.iter().all(|&c| c == 0), "pass {p}: padding token {n}");
+                    for r in 0..cfg.rows() {
+                        assert_eq!(got[result_lane(cfg, r, n) / 32], 0, "pass {p} token {n}");
+                    }
+                    continue;
+                }
+                assert!(
+                    codes[spec.k..].iter().all(|&c| c == 0),
+                    "pass {p}: K padding"
+                );
+                let x = &codes[..spec.k];
+                let want: Vec<u32> = if cfg.act_float().is_some() {
+                    gemv_fp_array(cfg, &ws[case], x).unwrap()
+                } else {
+                    assert_eq!(ab, 8, "int8 lanes");
+                    let x: Vec<i8> = x.iter().map(|&c| c as u8 as i8).collect();
+                    gemv_plain(&ws[case], &x)
+                        .iter()
+                        .map(|&v| v as i32 as u32)
+                        .collect()
+                };
+                for r in 0..cfg.rows() {
+                    let lane = got[result_lane(cfg, r, n) / 32];
+                    let w = if r < live { want[row0 + r] } else { 0 };
+                    assert_eq!(lane, w, "pass {p} token {} row {}", tok0 + n, row0 + r);
+                }
+            }
+        }
+        assert_eq!(beat, act.len());
+        // The random case (2·tokens − 1 vectors) ends each row tile with a partial pass.
+        assert_eq!(partial, specs[0].m.div_ceil(cfg.rows()));
+    }
+
+    #[test]
+    fn several_tokens_per_pass_follow_the_layout_functions() {
+        let tiny2 = preset("tiny").unwrap().raw().clone().with_tokens(2);
+        check_token_layout(&tiny2.validate().unwrap());
+        let fp3 = preset("lut-fp16").unwrap().raw().clone().with_tokens(3);
+        check_token_layout(&fp3.validate().unwrap());
     }
 
     #[test]
