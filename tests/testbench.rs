@@ -373,8 +373,8 @@ fn fp_and_multi_token_testbenches_pass_in_icarus_and_verilator() {
     );
 }
 
-/// Every preset as shipped (slow: a 32-row preset takes about a minute):
-/// `cargo test --release --test testbench -- --ignored`.
+/// Every preset as shipped, FP ones included (slower: the 32-row presets'
+/// Verilator builds dominate): `cargo test --release --test testbench -- --ignored`.
 #[test]
 #[ignore]
 fn every_preset_passes_in_icarus_and_verilator() {

@@ -1144,8 +1144,8 @@ fn testbench_text(design: &Design, s: &VectorSummary, opts: &TbOptions) -> Strin
         "  from the seed: the same cycle-by-cycle stimulus in every simulator).".to_string(),
         "  Inputs are driven with nonblocking assignments at the rising edge; data".to_string(),
         "  is X while its valid is low.".to_string(),
-        "* Checks: every live row of every token of every result beat (rows past M".to_string(),
-        "  and token lanes past the case's vectors are dropped), bit for bit;".to_string(),
+        "* Checks: every live row of every token of every result beat, bit for bit".to_string(),
+        "  (rows past the case's rows and token lanes past its vectors are dropped);".to_string(),
         "  res_valid_o held and res_data_o stable while res_ready_i is low; no result".to_string(),
         "  beat after the last pass; progress within TIMEOUT cycles.".to_string(),
         format!(
