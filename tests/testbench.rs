@@ -2,14 +2,17 @@
 //! simulators: Icarus Verilog (`run_icarus.sh`: iverilog -g2012, vvp) and
 //! Verilator's `--binary --timing` (`run_verilator.sh`), on every arch with
 //! configs covering g = 2, 3, 4, 5, int16 activations, uint1, uint2, uint3,
-//! ternary and row counts that are not powers of two.
+//! ternary and row counts that are not powers of two; and for FP activations
+//! (binary32 results bit for bit: FP LUT, FP MAC and exact accumulation) and
+//! several tokens per pass (integer and FP).
 //!
-//! For each config both simulators must print `PASS n` with n the vector
-//! count, build without warnings and take the same number of cycles (the
-//! stimulus is one xorshift sequence in both). Icarus also runs at full speed
-//! (`+gap=0 +stall=0`), where the cycle count must be the latency of
-//! docs/interface.md. Then one expected value is corrupted and both must print
-//! the mismatch and `FAIL 1 of n` and exit nonzero.
+//! For each config every simulator must print `PASS n` with n the vector
+//! count; Verilator must build without warnings and take as many cycles as
+//! Icarus (the stimulus is one xorshift sequence in both). Icarus also runs at
+//! full speed (`+gap=0 +stall=0`), where the cycle count must be the latency of
+//! docs/interface.md. Then one expected value is corrupted and every simulator
+//! must print the mismatch (with its token on a multi-token array) and
+//! `FAIL 1 of n` and exit nonzero.
 //!
 //! Configs run two at a time; Verilator's C++ build dominates the wall time.
 
@@ -94,19 +97,48 @@ fn full_speed_cycles(vectors: &serde_json::Value) -> u64 {
         + 16
 }
 
-/// Generate, run in both simulators, and (for `corrupt`) prove a wrong value fails.
-/// Returns a report line, or the failure.
-fn check(name: &str, raw: &RawArrayConfig, corrupt: bool) -> Result<String, String> {
+/// What to generate the testbench of: a preset by name, or a config (written
+/// to a JSON file for `--config`).
+enum Source {
+    Preset(&'static str),
+    Config(RawArrayConfig),
+}
+
+/// Which runs [`check`] makes besides Icarus at the default stimulus and at
+/// full speed.
+#[derive(Clone, Copy)]
+struct Runs {
+    /// Also build and run under Verilator (same cycle count, no warnings).
+    verilator: bool,
+    /// Corrupt one expected value and require FAIL in every simulator run.
+    corrupt: bool,
+}
+
+/// The simulator runs to repeat with a corrupted expected value.
+struct Built {
+    vvp: std::path::PathBuf,
+    verilator_bin: Option<std::path::PathBuf>,
+}
+
+/// Generate, run in Icarus (and Verilator), and (for `corrupt`) prove a wrong
+/// value fails. Returns a report line, or the failure.
+fn check(name: &str, src: &Source, runs: Runs) -> Result<String, String> {
     let t0 = Instant::now();
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let dir = tmp.path().join("tb");
-    let cfg_path = tmp.path().join(format!("{name}.json"));
-    std::fs::write(&cfg_path, serde_json::to_string(raw).unwrap()).unwrap();
-    let gen = run(Command::new(env!("CARGO_BIN_EXE_lutcore"))
-        .args(["gen", "--testbench", "--tb-seed", "7", "--config"])
-        .arg(&cfg_path)
-        .arg("--out")
-        .arg(&dir));
+    let mut gen = Command::new(env!("CARGO_BIN_EXE_lutcore"));
+    gen.args(["gen", "--testbench", "--tb-seed", "7"]);
+    match src {
+        Source::Preset(p) => {
+            gen.args(["--preset", p]);
+        }
+        Source::Config(raw) => {
+            let cfg_path = tmp.path().join(format!("{name}.json"));
+            std::fs::write(&cfg_path, serde_json::to_string(raw).unwrap()).unwrap();
+            gen.arg("--config").arg(&cfg_path);
+        }
+    }
+    let gen = run(gen.arg("--out").arg(&dir));
     if !gen.status.success() {
         return Err(format!(
             "{name}: lutcore gen --testbench failed:\n{}",
@@ -119,13 +151,18 @@ fn check(name: &str, raw: &RawArrayConfig, corrupt: bool) -> Result<String, Stri
     let n = vectors["results"].as_u64().unwrap();
     let tb = vectors["testbench"].as_str().unwrap().to_string();
 
-    let icarus = run(&mut Command::new(dir.join("run_icarus.sh")));
-    // Unoptimized C++ (the runs are short): about a third less build time.
-    let verilator = run(Command::new(dir.join("run_verilator.sh"))
-        .env("JOBS", "1")
-        .env("VERILATOR_FLAGS", O0));
+    let mut sims = vec![("icarus", run(&mut Command::new(dir.join("run_icarus.sh"))))];
+    if runs.verilator {
+        // Unoptimized C++ (the runs are short): about a third less build time.
+        sims.push((
+            "verilator",
+            run(Command::new(dir.join("run_verilator.sh"))
+                .env("JOBS", "1")
+                .env("VERILATOR_FLAGS", O0)),
+        ));
+    }
     let mut cycles = Vec::new();
-    for (sim, out) in [("icarus", &icarus), ("verilator", &verilator)] {
+    for (sim, out) in &sims {
         let out_text = text(out);
         let Some((line, c)) = summary(&out_text) else {
             return Err(format!(
@@ -141,23 +178,31 @@ fn check(name: &str, raw: &RawArrayConfig, corrupt: bool) -> Result<String, Stri
         }
         cycles.push(c);
     }
-    if cycles[0] != cycles[1] {
+    if cycles.iter().any(|&c| c != cycles[0]) {
         return Err(format!(
             "{name}: same stimulus, other cycle counts: icarus {} verilator {}",
             cycles[0], cycles[1]
         ));
     }
-    let log = std::fs::read_to_string(dir.join("build/verilator/build.log")).unwrap_or_default();
-    if log.contains("%Warning") {
-        return Err(format!(
-            "{name}: Verilator warns on the testbench or design:\n{log}"
-        ));
+    if runs.verilator {
+        let log =
+            std::fs::read_to_string(dir.join("build/verilator/build.log")).unwrap_or_default();
+        if log.contains("%Warning") {
+            return Err(format!(
+                "{name}: Verilator warns on the testbench or design:\n{log}"
+            ));
+        }
     }
-    let vvp = dir.join(format!("build/icarus/{tb}.vvp"));
+    let built = Built {
+        vvp: dir.join(format!("build/icarus/{tb}.vvp")),
+        verilator_bin: runs
+            .verilator
+            .then(|| dir.join(format!("build/verilator/{tb}"))),
+    };
     let fast = text(&run(Command::new("vvp")
         .current_dir(&dir)
         .arg("-n")
-        .arg(&vvp)
+        .arg(&built.vvp)
         .args(["+gap=0", "+stall=0"])));
     let want_fast = full_speed_cycles(&vectors);
     match summary(&fast) {
@@ -168,50 +213,100 @@ fn check(name: &str, raw: &RawArrayConfig, corrupt: bool) -> Result<String, Stri
             ))
         }
     }
+    let sims: Vec<&str> = sims.iter().map(|(s, _)| *s).collect();
     let mut report = format!(
-        "{name}: PASS {n} results in both, {} cycles (full speed {want_fast})",
+        "{name}: PASS {n} results in {}, {} cycles (full speed {want_fast})",
+        sims.join(" and "),
         cycles[0]
     );
-
-    if corrupt {
-        // Row 0 of pass 0 is the last 8 hex digits of res.hex's first data line.
-        let res_path = dir.join("vectors/res.hex");
-        let res = std::fs::read_to_string(&res_path).unwrap();
-        let mut lines: Vec<String> = res.lines().map(String::from).collect();
-        let i = lines.iter().position(|l| !l.starts_with("//")).unwrap();
-        let at = lines[i].len() - 8;
-        let good = u32::from_str_radix(&lines[i][at..], 16).unwrap() as i32;
-        let bad = good ^ 1;
-        lines[i].replace_range(at.., &format!("{:08x}", bad as u32));
-        std::fs::write(&res_path, lines.join("\n") + "\n").unwrap();
-        let want = format!("MISMATCH case 0 pass 0 row 0: got {good} want {bad}");
-        let runs = [
-            (
-                "icarus",
-                run(Command::new("vvp").current_dir(&dir).arg("-n").arg(&vvp)),
-            ),
-            (
-                "verilator",
-                run(Command::new(dir.join(format!("build/verilator/{tb}"))).current_dir(&dir)),
-            ),
-        ];
-        for (sim, out) in runs {
-            let t = text(&out);
-            let line = summary(&t).map(|(l, _)| l.to_string()).unwrap_or_default();
-            if out.status.success()
-                || !t.contains(&want)
-                || !line.starts_with(&format!("FAIL 1 of {n} results"))
-            {
-                return Err(format!("{name}: {sim} with a corrupted expected value should fail ({:?}), \"{want}\":\n{t}", out.status));
-            }
-        }
-        report += &format!("; corrupted value -> FAIL 1 of {n}, nonzero exit in both");
+    if runs.corrupt {
+        report += &corrupt_and_fail(name, &dir, &vectors, &built)?;
     }
     Ok(format!("{report} ({:.1} s)", t0.elapsed().as_secs_f64()))
 }
 
-/// Check `configs` two at a time; the first one also with a corrupted value.
-fn check_all(configs: &[(&str, RawArrayConfig)]) {
+/// Flip bit 0 of one expected result of pass 0 (lane 1, row 0 of token 1, on
+/// an array with several tokens per pass; else lane 0) and require the
+/// MISMATCH line naming it, `FAIL 1 of n` and a nonzero exit in every run.
+fn corrupt_and_fail(
+    name: &str,
+    dir: &Path,
+    vectors: &serde_json::Value,
+    built: &Built,
+) -> Result<String, String> {
+    let cfg = &vectors["config"];
+    let tokens = cfg["tokens"].as_u64().unwrap_or(1);
+    let fp = cfg.get("activations").is_some();
+    let n = vectors["results"].as_u64().unwrap();
+    let data_line = |file: &str, i: usize| -> (Vec<String>, usize) {
+        let text = std::fs::read_to_string(dir.join("vectors").join(file)).unwrap();
+        let lines: Vec<String> = text.lines().map(String::from).collect();
+        let at = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| !l.starts_with("//"))
+            .nth(i)
+            .map(|(k, _)| k)
+            .unwrap_or_else(|| panic!("{file} has no data line {i}"));
+        (lines, at)
+    };
+    // lanes.hex names the (row, token) of each 32-bit lane of a result beat.
+    let lane = usize::from(tokens > 1);
+    let (lanes, at) = data_line("lanes.hex", lane);
+    let rt: Vec<u64> = lanes[at]
+        .split("//")
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .map(|w| u64::from_str_radix(w, 16).unwrap())
+        .collect();
+    let (row, token) = (rt[0], rt[1]);
+    let (mut res, i) = data_line("res.hex", 0);
+    let end = res[i].len() - 8 * lane;
+    let good = u32::from_str_radix(&res[i][end - 8..end], 16).unwrap();
+    let bad = good ^ 1;
+    res[i].replace_range(end - 8..end, &format!("{bad:08x}"));
+    std::fs::write(dir.join("vectors/res.hex"), res.join("\n") + "\n").unwrap();
+    let at = if tokens > 1 {
+        format!("token {token} row {row}")
+    } else {
+        format!("row {row}")
+    };
+    let want = if fp {
+        format!("MISMATCH case 0 pass 0 {at}: got {good:08x} want {bad:08x}")
+    } else {
+        format!(
+            "MISMATCH case 0 pass 0 {at}: got {} want {}",
+            good as i32, bad as i32
+        )
+    };
+    let mut runs = vec![(
+        "icarus",
+        run(Command::new("vvp")
+            .current_dir(dir)
+            .arg("-n")
+            .arg(&built.vvp)),
+    )];
+    if let Some(bin) = &built.verilator_bin {
+        runs.push(("verilator", run(Command::new(bin).current_dir(dir))));
+    }
+    for (sim, out) in runs {
+        let t = text(&out);
+        let line = summary(&t).map(|(l, _)| l.to_string()).unwrap_or_default();
+        if out.status.success()
+            || !t.contains(&want)
+            || !line.starts_with(&format!("FAIL 1 of {n} results"))
+        {
+            return Err(format!("{name}: {sim} with a corrupted expected value should fail ({:?}), \"{want}\":\n{t}", out.status));
+        }
+    }
+    Ok(format!(
+        "; corrupted value -> \"{want}\", FAIL 1 of {n}, nonzero exit"
+    ))
+}
+
+/// Check `configs` two at a time; the first `corrupted` also with a corrupted value.
+fn check_all(configs: &[(&str, Source)], verilator: bool, corrupted: usize) {
     let t0 = Instant::now();
     let next = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
@@ -219,10 +314,14 @@ fn check_all(configs: &[(&str, RawArrayConfig)]) {
         for _ in 0..2 {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some((name, raw)) = configs.get(i) else {
+                let Some((name, src)) = configs.get(i) else {
                     break;
                 };
-                match check(name, raw, i == 0) {
+                let runs = Runs {
+                    verilator,
+                    corrupt: i < corrupted,
+                };
+                match check(name, src, runs) {
                     Ok(line) => println!("{line}"),
                     Err(e) => failures.lock().unwrap().push(e),
                 }
@@ -240,21 +339,50 @@ fn check_all(configs: &[(&str, RawArrayConfig)]) {
 
 #[test]
 fn shipped_testbench_passes_in_icarus_and_verilator() {
-    check_all(&configs());
+    let configs: Vec<(&str, Source)> = configs()
+        .into_iter()
+        .map(|(n, raw)| (n, Source::Config(raw)))
+        .collect();
+    check_all(&configs, true, 1);
 }
 
-/// Every preset with integer activations as shipped (slow: a 32-row preset takes
-/// about a minute; FP presets have no shipped testbench, `sim/tests/fp_gemv.rs`
-/// checks them): `cargo test --release --test testbench -- --ignored`.
+/// FP activations (binary32 results, bit for bit) and several tokens per
+/// pass: the lut-fp16 preset, an exact one, an integer array
+/// with 2 tokens per pass and an FP one with 3, and an exact FP8 add/sub array
+/// with 2 (the first two with a corrupted value: token 1's int32, then a
+/// binary32 printed as hex bits, must be reported).
+#[test]
+fn fp_and_multi_token_testbenches_pass_in_icarus_and_verilator() {
+    use lutcore_contract::Accumulate;
+    use lutcore_contract::ActType::{Fp16, Fp8E4m3, Int8};
+    let tok2 = RawArrayConfig::new(Arch::Lut, 3, 1, 4, Uint(2), Int8, 64).with_tokens(2);
+    let fp3 = RawArrayConfig::new(Arch::Mac, 2, 2, 2, Uint(1), Fp16, 48).with_tokens(3);
+    let e4m3_exact = RawArrayConfig::new(Arch::AddSub, 3, 1, 4, Ternary, Fp8E4m3, 40)
+        .with_tokens(2)
+        .with_accumulate(Accumulate::Exact);
+    check_all(
+        &[
+            ("lut_r3_g4_uint2_tokens2", Source::Config(tok2)),
+            ("lut-fp16", Source::Preset("lut-fp16")),
+            ("lut-fp16-exact", Source::Preset("lut-fp16-exact")),
+            ("mac_r2_fp16_tokens3", Source::Config(fp3)),
+            ("addsub_e4m3_exact_tokens2", Source::Config(e4m3_exact)),
+        ],
+        true,
+        2,
+    );
+}
+
+/// Every preset as shipped, FP ones included (slower: the 32-row presets'
+/// Verilator builds dominate): `cargo test --release --test testbench -- --ignored`.
 #[test]
 #[ignore]
 fn every_preset_passes_in_icarus_and_verilator() {
-    let presets: Vec<(&str, RawArrayConfig)> = lutcore_contract::config::presets()
+    let presets: Vec<(&str, Source)> = lutcore_contract::config::presets()
         .into_iter()
-        .filter(|p| !p.raw.act.is_float())
-        .map(|p| (p.name, p.raw))
+        .map(|p| (p.name, Source::Preset(p.name)))
         .collect();
-    check_all(&presets);
+    check_all(&presets, true, 1);
 }
 
 #[test]

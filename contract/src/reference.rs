@@ -11,9 +11,11 @@
 //!   [`crate::fp`] in the order the arrays perform it (tile by tile, plane by
 //!   plane, [`fp::tree_sum`] over a beat), so the RTL's results equal these bits.
 //! * [`gemv_f64`]: the plain dot product in f64, to measure the FP paths' error.
+//! * [`gemv_fp_array`]: which of the FP references an array config computes.
 //! * [`per_token`] ([`gemm_lut`]): a pass
 //!   of M tokens, M independent GEMVs.
 
+use crate::config::{Arch, ArrayConfig};
 use crate::dtype::{Activation, WeightType};
 use crate::fp::{self, FpFormat};
 use crate::layout::{BitPlanes, WeightMatrix};
@@ -341,6 +343,23 @@ pub fn gemv_fp_exact(w: &WeightMatrix, fmt: FpFormat, x: &[u32]) -> Vec<u32> {
             fp::fixed_to_f32(sum, fx.frac_bits)
         })
         .collect()
+}
+
+/// The bits the array of `cfg` must return for `w · x` (`x` raw codes of its
+/// activation format): [`gemv_fp_exact`] for exact accumulation, else
+/// [`gemv_fp_lut`] for the LUT array and [`gemv_fp_mac`] for the baselines
+/// (the add/sub array sums the same products in the same order). `None` for
+/// a config with integer activations. The one selection of the FP golden
+/// model: the co-simulation and the shipped testbench both call it.
+pub fn gemv_fp_array(cfg: &ArrayConfig, w: &WeightMatrix, x: &[u32]) -> Option<Vec<u32>> {
+    let fmt = cfg.act_float()?;
+    if cfg.act_fixed().is_some() {
+        return Some(gemv_fp_exact(w, fmt, x));
+    }
+    Some(match cfg.arch() {
+        Arch::Lut => gemv_fp_lut(w, fmt, x, cfg.g(), cfg.k_groups()),
+        Arch::Mac | Arch::AddSub => gemv_fp_mac(w, fmt, x, cfg.k_tile()),
+    })
 }
 
 /// `y[r] = Σ_c value(r, c) · x[c]` in f64, products and sums in K order (the

@@ -4,7 +4,8 @@ Uses a folder written by `lutcore gen --testbench --out DIR`: the design, its
 manifest.json and the vectors in DIR/vectors (the same ones tb_<top>.sv reads).
 Streams every pass as docs/interface.md specifies, with random gaps on the
 input valids and random back-pressure on res_ready_i, and checks every live
-row of every result beat.
+(token, row) result of every result beat (int32, or binary32 bits for FP
+activations), placing them by vectors/lanes.hex.
 
     make -C examples/cocotb TB_DIR=DIR               # Verilator 5.006+ (cocotb 1.x)
     make -C examples/cocotb TB_DIR=DIR SIM=icarus    # Icarus Verilog 11+
@@ -48,6 +49,10 @@ async def stream_every_pass(dut):
     wgts = [w[0] for w in read_words(os.path.join(vdir, "wgt.hex"))]
     want = [w[0] for w in read_words(os.path.join(vdir, "res.hex"))]
     passes = read_words(os.path.join(vdir, "passes.hex"))  # case, first row, live rows, K-tiles
+    pass_tokens = read_words(os.path.join(vdir, "pass_tokens.hex"))  # first token, live tokens
+    lanes = read_words(os.path.join(vdir, "lanes.hex"))  # row, token of result lane i
+    multi = info["config"].get("tokens", 1) > 1
+    fp = "activations" in info["config"]
     last = [t == tiles - 1 for (_, _, _, tiles) in passes for t in range(tiles)]
     assert len(acts) == len(last) == info["act_beats"] and len(wgts) == info["wgt_beats"]
 
@@ -93,12 +98,17 @@ async def stream_every_pass(dut):
         if dut.res_valid_o.value and dut.res_ready_i.value:
             got = dut.res_data_o.value.integer
             case, row0, live, _ = passes[p]
-            for r in range(live):
-                g, x = signed32(got >> (32 * r) & 0xFFFFFFFF), signed32(want[p] >> (32 * r) & 0xFFFFFFFF)
+            tok0, live_tok = pass_tokens[p]
+            for i, (r, t) in enumerate(lanes):
+                if r >= live or t >= live_tok:
+                    continue
+                g, x = got >> (32 * i) & 0xFFFFFFFF, want[p] >> (32 * i) & 0xFFFFFFFF
                 results += 1
                 if g != x:
                     mismatches += 1
-                    dut._log.error(f"MISMATCH case {case} pass {p} row {row0 + r}: got {g} want {x}")
+                    at = f"token {tok0 + t} row {row0 + r}" if multi else f"row {row0 + r}"
+                    shown = f"got {g:08x} want {x:08x}" if fp else f"got {signed32(g)} want {signed32(x)}"
+                    dut._log.error(f"MISMATCH case {case} pass {p} {at}: {shown}")
             p += 1
 
     assert results == info["results"]

@@ -1,6 +1,8 @@
 //! A self-checking SystemVerilog testbench shipped with a generated design,
 //! for simulators other than lutcore's Verilator co-simulation (Icarus
-//! Verilog, Verilator `--binary`, a commercial simulator).
+//! Verilog, Verilator `--binary`, a commercial simulator). Every config the
+//! generator accepts has one: integer or floating-point activations, one or
+//! several tokens per pass.
 //!
 //! [`generate`] turns a [`Design`] into `tb_<top>.sv`, its vectors
 //! (`vectors/`: `$readmemh` hex files, `vectors.svh` with the counts,
@@ -8,18 +10,33 @@
 //! (`run_icarus.sh`, `run_verilator.sh`). The testbench streams every pass
 //! exactly as `docs/interface.md` specifies, with seeded random gaps on
 //! `act_valid_i`/`wgt_valid_i` and random back-pressure on `res_ready_i`,
-//! compares every live row of every result beat with the expected value,
-//! prints each mismatch (case, pass, row, got, want) and ends with
-//! `PASS n results` or `FAIL k of n` (then `$fatal`, a nonzero exit).
+//! compares every live (token, row) result of every result beat with the
+//! expected value bit for bit, prints each mismatch (case, pass, token when
+//! the array takes several, row, got, want) and ends with `PASS n results`
+//! or `FAIL k of n` (then `$fatal`, a nonzero exit).
 //!
 //! The vectors are computed independently of the RTL generator: the expected
-//! results by [`gemv_plain`] (the plain integer dot product), the beats by
-//! [`rtl_act_beats`] and [`rtl_weight_beats`]. Cases ([`case_specs`]): random
-//! values with M and K not multiples of the tile, a short pass (K below one
-//! K-tile), and the extremes (every activation at its minimum, then at its
-//! maximum, weights alternating between their extremes row by row, at K =
-//! `max_k` when the vectors stay within [`TbOptions::max_vector_bytes`], 1 MiB
-//! by default; and each value at a random end of its range).
+//! results by [`gemv_plain`] (the plain integer dot product) or, for
+//! floating-point activations, by [`gemv_fp_array`] (the contract's binary32
+//! reference of the config: FP LUT, FP MAC or exact; canonical NaN), token by
+//! token ([`per_token`]); the beats by [`rtl_act_beats_batch`] /
+//! [`rtl_fp_act_beats_batch`] and [`rtl_weight_beats`]; the place of each
+//! (token, row) result in a result beat by [`result_lane`] (written to
+//! `lanes.hex`, which the testbench reads, so the lane layout is defined once).
+//! A case of B activation vectors on an array of M tokens per pass runs
+//! `ceil(B / M)` passes per row tile (row tiles outer, token groups inner, as
+//! the co-simulation schedules them); the token lanes of the last pass past B
+//! are zero and not compared, like rows past the case's M.
+//!
+//! Cases ([`case_specs`]): random values with M and K not multiples of the
+//! tile (and, with several tokens per pass, `2·tokens − 1` vectors), a short
+//! pass (K below one K-tile), the extremes (integers: each value at a random
+//! end of its range; FP: finite edge values of the format, zeros of both
+//! signs, subnormals, ±max finite), for FP activations a case with an
+//! infinity or a NaN in every vector, and every activation at its minimum,
+//! then at its maximum (FP: ∓max finite), weights alternating between their
+//! extremes row by row, at K = `max_k` when the vectors stay within
+//! [`TbOptions::max_vector_bytes`], 1 MiB by default.
 //!
 //! The testbench is printed as plain text, not through [`crate::ir`]: the IR
 //! describes synthesizable modules (ports, signals, `always_ff`/`always_comb`,
@@ -32,10 +49,12 @@ use std::io;
 use std::path::Path;
 
 use lutcore_contract::config::ArrayConfig;
+use lutcore_contract::fp::FpFormat;
 use lutcore_contract::layout::{
-    check_fits, k_tiles, rtl_act_beats, rtl_weight_beats, LayoutError, WeightMatrix,
+    check_fits, k_tiles, result_lane, rtl_act_beats_batch, rtl_fp_act_beats_batch,
+    rtl_weight_beats, Beat, LayoutError, WeightMatrix,
 };
-use lutcore_contract::reference::gemv_plain;
+use lutcore_contract::reference::{gemv_fp_array, gemv_plain, per_token};
 use lutcore_contract::Activation;
 use serde::Serialize;
 
@@ -86,9 +105,6 @@ pub enum TbError {
     /// K outside the array's range.
     #[error(transparent)]
     Layout(#[from] LayoutError),
-    /// A config whose results the testbench cannot check.
-    #[error("testbench: {0}")]
-    Unsupported(String),
 }
 
 /// How a case fills its weights and activations.
@@ -97,17 +113,23 @@ pub enum TbError {
 pub enum Fill {
     /// Uniform random codes and activations.
     Random,
-    /// Every activation at its minimum; even rows' weights at their maximum,
-    /// odd rows' at their minimum.
+    /// Every activation at its minimum (FP: −max finite); even rows' weights
+    /// at their maximum, odd rows' at their minimum.
     MinActs,
-    /// Every activation at its maximum; even rows' weights at their minimum,
-    /// odd rows' at their maximum.
+    /// Every activation at its maximum (FP: +max finite); even rows' weights
+    /// at their minimum, odd rows' at their maximum.
     MaxActs,
-    /// Each weight and activation at a random end of its range.
+    /// Each weight and activation at a random end of its range; FP
+    /// activations: each a random finite edge value of the format (±0,
+    /// subnormals, the smallest normal, ±1, ±max finite).
     Extremes,
+    /// FP activations only: random values, and in each token one activation
+    /// +Inf (even tokens; NaN in a format without infinities) or NaN (odd tokens).
+    NonFinite,
 }
 
-/// One case: a GEMV `y = W·x` of its own shape, streamed as `ceil(M / rows)` passes.
+/// One case: `tokens` GEMVs `y = W·x` of its own shape, streamed as
+/// `ceil(M / rows) · ceil(tokens / cfg.tokens())` passes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CaseSpec {
     /// Short name.
@@ -116,6 +138,9 @@ pub struct CaseSpec {
     pub m: usize,
     /// Reduction length K.
     pub k: usize,
+    /// Activation vectors (tokens) B; the last pass of a row tile leaves its
+    /// token lanes past B zero when B is not a multiple of `cfg.tokens()`.
+    pub tokens: usize,
     /// Value pattern.
     pub fill: Fill,
 }
@@ -128,7 +153,7 @@ pub struct CaseVectors {
     pub spec: CaseSpec,
     /// K-tiles per pass.
     pub k_tiles: usize,
-    /// Passes (row tiles).
+    /// Passes (row tiles × token groups).
     pub passes: usize,
     /// Index of its first pass (line of `res.hex`).
     pub first_pass: usize,
@@ -159,7 +184,7 @@ pub struct VectorSummary {
     pub act_beats: usize,
     /// Weight beats of all passes.
     pub wgt_beats: usize,
-    /// Results compared (live rows of all passes).
+    /// Results compared (live rows × live tokens of all passes).
     pub results: usize,
     /// Bytes of the vector files.
     pub bytes: usize,
@@ -240,6 +265,10 @@ impl SplitMix64 {
     fn coin(&mut self) -> bool {
         self.next() >> 63 == 1
     }
+    /// Uniform in `0..1` (53 random bits).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
 }
 
 /// Hex digits of a `bits`-wide beat.
@@ -262,26 +291,35 @@ fn beat_hex(words: &[u32], bits: u32) -> String {
 }
 
 /// Bytes one pass of `tiles` K-tiles adds to the vector files at most: one
-/// line per beat, a comment line in three files and a line of `passes.hex`.
+/// line per beat, a comment line in four files and a line of `passes.hex` and
+/// of `pass_tokens.hex`.
 fn pass_bytes(cfg: &ArrayConfig, tiles: usize) -> usize {
     let act = digits(cfg.act_beat_bits()) + 1;
     let wgt = (digits(cfg.weight_beat_bits()) + 1) * cfg.beats_per_tile();
     let res = digits(cfg.result_beat_bits()) + 1;
-    tiles * (act + wgt) + res + 4 * 100
+    tiles * (act + wgt) + res + 6 * 100
 }
 
-/// Bytes of the files that do not grow with the passes (`vectors.svh`).
-const FIXED_BYTES: usize = 512;
+/// Bytes of the files that do not grow with the passes: `vectors.svh` and
+/// `lanes.hex` (a line per result lane).
+fn fixed_bytes(cfg: &ArrayConfig) -> usize {
+    512 + 18 * cfg.rows() * cfg.tokens()
+}
+
+/// Passes of a case: row tiles outer, token groups inner.
+fn case_passes(cfg: &ArrayConfig, spec: &CaseSpec) -> usize {
+    spec.m.div_ceil(cfg.rows()) * spec.tokens.div_ceil(cfg.tokens())
+}
 
 /// Bytes of a case (without comments).
-fn case_bytes(cfg: &ArrayConfig, m: usize, k: usize) -> usize {
-    m.div_ceil(cfg.rows()) * pass_bytes(cfg, k_tiles(cfg, k))
+fn case_bytes(cfg: &ArrayConfig, spec: &CaseSpec) -> usize {
+    case_passes(cfg, spec) * pass_bytes(cfg, k_tiles(cfg, spec.k))
 }
 
 /// The cases for `cfg` (see the module docs), and whether the extreme cases' K
 /// was capped below `max_k` to keep the vectors within `opts.max_vector_bytes`.
 pub fn case_specs(cfg: &ArrayConfig, opts: &TbOptions) -> Result<(Vec<CaseSpec>, bool), TbError> {
-    let (r, kt, max_k) = (cfg.rows(), cfg.k_tile(), cfg.max_k());
+    let (r, kt, max_k, t) = (cfg.rows(), cfg.k_tile(), cfg.max_k(), cfg.tokens());
     let (m, k) = opts.shape.unwrap_or((2 * r + 1, (3 * kt + 1).min(max_k)));
     if m == 0 {
         return Err(TbError::Shape(
@@ -289,29 +327,47 @@ pub fn case_specs(cfg: &ArrayConfig, opts: &TbOptions) -> Result<(Vec<CaseSpec>,
         ));
     }
     check_fits(cfg, k)?;
+    let spec = |name: &str, m: usize, k: usize, tokens: usize, fill: Fill| CaseSpec {
+        name: name.into(),
+        m,
+        k,
+        tokens,
+        fill,
+    };
     let mut specs = vec![
-        CaseSpec {
-            name: "random".into(),
-            m,
-            k,
-            fill: Fill::Random,
-        },
-        CaseSpec {
-            name: "short".into(),
-            m: r.saturating_sub(1).max(1),
-            k: (kt - 1).min(max_k),
-            fill: Fill::Random,
-        },
-        CaseSpec {
-            name: "extremes".into(),
-            m: r + 1,
-            k: (2 * kt + 3).min(max_k),
-            fill: Fill::Extremes,
-        },
+        // 2·tokens − 1 vectors: the last pass has a token lane without a vector.
+        spec("random", m, k, 2 * t - 1, Fill::Random),
+        spec(
+            "short",
+            r.saturating_sub(1).max(1),
+            (kt - 1).min(max_k),
+            t,
+            Fill::Random,
+        ),
+        spec(
+            "extremes",
+            r + 1,
+            (2 * kt + 3).min(max_k),
+            t,
+            Fill::Extremes,
+        ),
     ];
-    let used: usize = specs.iter().map(|c| case_bytes(cfg, c.m, c.k)).sum();
+    if cfg.act_float().is_some() {
+        // At least two vectors: one with an infinity, one with a NaN.
+        specs.push(spec(
+            "non_finite",
+            r,
+            (2 * kt + 3).min(max_k),
+            t.max(2),
+            Fill::NonFinite,
+        ));
+    }
+    let used: usize = specs.iter().map(|c| case_bytes(cfg, c)).sum();
     // The two full-range cases are one pass each and share what is left.
-    let per_case = opts.max_vector_bytes.saturating_sub(used + FIXED_BYTES) / 2;
+    let per_case = opts
+        .max_vector_bytes
+        .saturating_sub(used + fixed_bytes(cfg))
+        / 2;
     let fit_tiles =
         per_case.saturating_sub(pass_bytes(cfg, 0)) / (pass_bytes(cfg, 1) - pass_bytes(cfg, 0));
     if fit_tiles == 0 {
@@ -322,37 +378,25 @@ pub fn case_specs(cfg: &ArrayConfig, opts: &TbOptions) -> Result<(Vec<CaseSpec>,
     }
     let capped = fit_tiles * kt < max_k;
     let k_ext = if capped { fit_tiles * kt } else { max_k };
-    specs.push(CaseSpec {
-        name: "min_acts".into(),
-        m: r,
-        k: k_ext,
-        fill: Fill::MinActs,
-    });
-    specs.push(CaseSpec {
-        name: "max_acts".into(),
-        m: r,
-        k: k_ext,
-        fill: Fill::MaxActs,
-    });
+    specs.push(spec("min_acts", r, k_ext, t, Fill::MinActs));
+    specs.push(spec("max_acts", r, k_ext, t, Fill::MaxActs));
     Ok((specs, capped))
 }
 
-/// Weights and activations of one case.
-fn case_values(
+/// Weights of one case.
+fn case_weights(
     cfg: &ArrayConfig,
     spec: &CaseSpec,
     rng: &mut SplitMix64,
-) -> Result<(WeightMatrix, Vec<i32>), TbError> {
+) -> Result<WeightMatrix, TbError> {
     let wt = cfg.weights();
     let (wlo, whi) = (wt.min_value(), wt.max_value());
-    let (alo, ahi) = cfg.act_range();
-    let (alo, ahi) = (alo as i32, ahi as i32);
     let (m, k) = (spec.m, spec.k);
     let mut values = Vec::with_capacity(m * k);
     for row in 0..m {
         for _ in 0..k {
             values.push(match spec.fill {
-                Fill::Random => rng.range(wlo, whi),
+                Fill::Random | Fill::NonFinite => rng.range(wlo, whi),
                 Fill::MinActs => {
                     if row % 2 == 0 {
                         whi
@@ -377,9 +421,16 @@ fn case_values(
             });
         }
     }
-    let x = (0..k)
+    Ok(WeightMatrix::from_values(m, k, wt, &values)?)
+}
+
+/// Integer activations of one token of a case.
+fn int_activations(cfg: &ArrayConfig, spec: &CaseSpec, rng: &mut SplitMix64) -> Vec<i32> {
+    let (alo, ahi) = cfg.act_range();
+    let (alo, ahi) = (alo as i32, ahi as i32);
+    (0..spec.k)
         .map(|_| match spec.fill {
-            Fill::Random => rng.range(alo, ahi),
+            Fill::Random | Fill::NonFinite => rng.range(alo, ahi),
             Fill::MinActs => alo,
             Fill::MaxActs => ahi,
             Fill::Extremes => {
@@ -390,8 +441,156 @@ fn case_values(
                 }
             }
         })
+        .collect()
+}
+
+/// Floating-point activation codes of token `n` of a case. Random: values
+/// near ±1 (a sum of four uniform draws in −1..1, rounded to the format),
+/// one in eight a finite edge value of magnitude at most 1 (±0, subnormals,
+/// the smallest normal, ±1). Extremes: each a random finite edge value
+/// ([`FpFormat::edge_values`]: also ±max finite). MinActs/MaxActs: all −/+
+/// max finite. NonFinite: random, and one activation +Inf (NaN in a format
+/// without infinities) for even `n`, NaN for odd `n`.
+fn fp_activations(fmt: FpFormat, spec: &CaseSpec, n: usize, rng: &mut SplitMix64) -> Vec<u32> {
+    let finite: Vec<u32> = fmt
+        .edge_values()
+        .into_iter()
+        .filter(|&b| fmt.decode(b).is_finite())
         .collect();
-    Ok((WeightMatrix::from_values(m, k, wt, &values)?, x))
+    let small: Vec<u32> = finite
+        .iter()
+        .copied()
+        .filter(|&b| fmt.decode(b).abs() <= 1.0)
+        .collect();
+    let pick = |pool: &[u32], rng: &mut SplitMix64| pool[(rng.next() % pool.len() as u64) as usize];
+    let random = |rng: &mut SplitMix64| {
+        if rng.next().is_multiple_of(8) {
+            pick(&small, rng)
+        } else {
+            fmt.round((0..4).map(|_| rng.unit() * 2.0 - 1.0).sum())
+        }
+    };
+    let mut x: Vec<u32> = (0..spec.k)
+        .map(|_| match spec.fill {
+            Fill::Random | Fill::NonFinite => random(rng),
+            Fill::MinActs => fmt.round(-fmt.max_finite()),
+            Fill::MaxActs => fmt.round(fmt.max_finite()),
+            Fill::Extremes => pick(&finite, rng),
+        })
+        .collect();
+    if spec.fill == Fill::NonFinite {
+        let at = (rng.next() % spec.k as u64) as usize;
+        // round(±∞) is the format's infinity, or its NaN if it has none.
+        x[at] = if n.is_multiple_of(2) {
+            fmt.round(f64::INFINITY)
+        } else {
+            fmt.nan()
+        };
+    }
+    x
+}
+
+/// One case's values and expected results.
+struct CaseData {
+    w: WeightMatrix,
+    /// Activation beats of each token group (one pass per row tile each).
+    groups: Vec<Vec<Beat>>,
+    /// Expected result words (int32 or binary32 bits), `[token][row]`.
+    want: Vec<Vec<u32>>,
+}
+
+/// Weights, activations and expected results of one case.
+fn case_data(
+    cfg: &ArrayConfig,
+    spec: &CaseSpec,
+    rng: &mut SplitMix64,
+) -> Result<CaseData, TbError> {
+    let w = case_weights(cfg, spec, rng)?;
+    let t = cfg.tokens();
+    let (groups, want) = if let Some(fmt) = cfg.act_float() {
+        let xs: Vec<Vec<u32>> = (0..spec.tokens)
+            .map(|n| fp_activations(fmt, spec, n, rng))
+            .collect();
+        let refs: Vec<&[u32]> = xs.iter().map(Vec::as_slice).collect();
+        let groups = refs
+            .chunks(t)
+            .map(|g| rtl_fp_act_beats_batch(cfg, g))
+            .collect();
+        let want = per_token(&refs, |x| {
+            gemv_fp_array(cfg, &w, x).unwrap_or_else(|| unreachable!("{cfg} has FP activations"))
+        });
+        (groups, want)
+    } else {
+        let xs: Vec<Vec<i32>> = (0..spec.tokens)
+            .map(|_| int_activations(cfg, spec, rng))
+            .collect();
+        if cfg.act_bits() == 16 {
+            int_case::<i16>(cfg, &w, &xs)
+        } else {
+            int_case::<i8>(cfg, &w, &xs)
+        }
+    };
+    Ok(CaseData { w, groups, want })
+}
+
+/// Activation beats per token group and expected results of integer
+/// activations `xs` (in the range of `A`, as [`int_activations`] draws them).
+fn int_case<A: Activation + TryFrom<i32>>(
+    cfg: &ArrayConfig,
+    w: &WeightMatrix,
+    xs: &[Vec<i32>],
+) -> (Vec<Vec<Beat>>, Vec<Vec<u32>>) {
+    let xs: Vec<Vec<A>> = xs
+        .iter()
+        .map(|x| {
+            x.iter()
+                .map(|&v| A::try_from(v).unwrap_or_default())
+                .collect()
+        })
+        .collect();
+    let refs: Vec<&[A]> = xs.iter().map(Vec::as_slice).collect();
+    let groups = refs
+        .chunks(cfg.tokens())
+        .map(|g| rtl_act_beats_batch(cfg, g))
+        .collect();
+    let want = per_token(&refs, |x| {
+        gemv_plain(w, x).iter().map(|&v| v as i32 as u32).collect()
+    });
+    (groups, want)
+}
+
+/// The result beat of a pass as 32-bit words: token `n`'s row `r` (of the
+/// `live_rows` × `live_tokens` live ones, counted from `row0`, `tok0`) at
+/// [`result_lane`]; every other lane 0 (not compared).
+fn result_words(
+    cfg: &ArrayConfig,
+    want: &[Vec<u32>],
+    (row0, live_rows): (usize, usize),
+    (tok0, live_tokens): (usize, usize),
+) -> Vec<u32> {
+    let mut words = vec![0u32; cfg.rows() * cfg.tokens()];
+    for n in 0..live_tokens {
+        for r in 0..live_rows {
+            words[result_lane(cfg, r, n) / 32] = want[tok0 + n][row0 + r];
+        }
+    }
+    words
+}
+
+/// `lanes.hex`: line `i` holds the row and token of the result beat's 32-bit
+/// lane `i` (bits `[32i +: 32]`), from [`result_lane`].
+fn lanes_text(cfg: &ArrayConfig) -> String {
+    let mut lanes = vec![(0, 0); cfg.rows() * cfg.tokens()];
+    for r in 0..cfg.rows() {
+        for n in 0..cfg.tokens() {
+            lanes[result_lane(cfg, r, n) / 32] = (r, n);
+        }
+    }
+    let mut s = String::new();
+    for (i, (r, n)) in lanes.iter().enumerate() {
+        let _ = writeln!(s, "{r:08x} {n:08x}  // lane {i}: row {r}, token {n}");
+    }
+    s
 }
 
 /// The vector files being built.
@@ -401,6 +600,7 @@ struct VectorText {
     wgt: String,
     res: String,
     passes: String,
+    pass_tokens: String,
     act_beats: usize,
     wgt_beats: usize,
     passes_n: usize,
@@ -408,62 +608,55 @@ struct VectorText {
 }
 
 impl VectorText {
-    /// Append the passes of one case.
-    fn push_case<A: Activation + TryFrom<i32>>(
-        &mut self,
-        cfg: &ArrayConfig,
-        index: usize,
-        spec: &CaseSpec,
-        w: &WeightMatrix,
-        x: &[i32],
-    ) {
-        let x: Vec<A> = x
-            .iter()
-            .map(|&v| A::try_from(v).unwrap_or_default())
-            .collect();
-        let want = gemv_plain(w, &x);
-        let acts = rtl_act_beats(cfg, &x);
-        let (rows, abits, wbits) = (cfg.rows(), cfg.act_beat_bits(), cfg.weight_beat_bits());
+    /// Append the passes of one case: row tiles outer, token groups inner (the
+    /// schedule of the co-simulation's driver), each pass its group's
+    /// activation beats and its row tile's weight beats.
+    fn push_case(&mut self, cfg: &ArrayConfig, index: usize, spec: &CaseSpec, data: &CaseData) {
+        let (rows, t) = (cfg.rows(), cfg.tokens());
+        let (abits, wbits, rbits) = (
+            cfg.act_beat_bits(),
+            cfg.weight_beat_bits(),
+            cfg.result_beat_bits(),
+        );
         for (p, row0) in (0..spec.m).step_by(rows).enumerate() {
             let live = rows.min(spec.m - row0);
-            let pass = self.passes_n;
-            let tag = format!(
-                "// case {index} {} pass {pass} (row tile {p}, rows {row0}..{})",
-                spec.name,
-                row0 + live - 1
-            );
-            for text in [&mut self.act, &mut self.wgt, &mut self.res] {
-                let _ = writeln!(text, "{tag}");
+            let wgts = rtl_weight_beats(cfg, &data.w, row0);
+            for (q, acts) in data.groups.iter().enumerate() {
+                let tok0 = q * t;
+                let live_tokens = t.min(spec.tokens - tok0);
+                let pass = self.passes_n;
+                let tokens = if t > 1 {
+                    format!(", tokens {tok0}..{}", tok0 + live_tokens - 1)
+                } else {
+                    String::new()
+                };
+                let tag = format!(
+                    "// case {index} {} pass {pass} (row tile {p}, rows {row0}..{}{tokens})",
+                    spec.name,
+                    row0 + live - 1
+                );
+                for text in [&mut self.act, &mut self.wgt, &mut self.res] {
+                    let _ = writeln!(text, "{tag}");
+                }
+                for beat in acts {
+                    let _ = writeln!(self.act, "{}", beat_hex(beat, abits));
+                }
+                for beat in &wgts {
+                    let _ = writeln!(self.wgt, "{}", beat_hex(beat, wbits));
+                }
+                let words = result_words(cfg, &data.want, (row0, live), (tok0, live_tokens));
+                let _ = writeln!(self.res, "{}", beat_hex(&words, rbits));
+                let _ = writeln!(
+                    self.passes,
+                    "{index:08x} {row0:08x} {live:08x} {:08x}  {tag}",
+                    acts.len()
+                );
+                let _ = writeln!(self.pass_tokens, "{tok0:08x} {live_tokens:08x}  {tag}");
+                self.act_beats += acts.len();
+                self.wgt_beats += wgts.len();
+                self.passes_n += 1;
+                self.results += live * live_tokens;
             }
-            for beat in &acts {
-                let _ = writeln!(self.act, "{}", beat_hex(beat, abits));
-            }
-            let wgts = rtl_weight_beats(cfg, w, row0);
-            for beat in &wgts {
-                let _ = writeln!(self.wgt, "{}", beat_hex(beat, wbits));
-            }
-            // Row r's int32 at [32r +: 32]: the highest row first. Rows past M are 0 (not compared).
-            let line: String = (0..rows)
-                .rev()
-                .map(|r| {
-                    format!(
-                        "{:08x}",
-                        want.get(row0 + r)
-                            .filter(|_| r < live)
-                            .map_or(0, |&v| v as i32 as u32)
-                    )
-                })
-                .collect();
-            let _ = writeln!(self.res, "{line}");
-            let _ = writeln!(
-                self.passes,
-                "{index:08x} {row0:08x} {live:08x} {:08x}  {tag}",
-                acts.len()
-            );
-            self.act_beats += acts.len();
-            self.wgt_beats += wgts.len();
-            self.passes_n += 1;
-            self.results += live;
         }
     }
 }
@@ -471,37 +664,18 @@ impl VectorText {
 /// Generate the testbench and vectors of `design`.
 pub fn generate(design: &Design, opts: &TbOptions) -> Result<Testbench, TbError> {
     let cfg = &design.config;
-    if let Some(fmt) = cfg.act_float() {
-        return Err(TbError::Unsupported(format!(
-            "the shipped testbench checks integer results, and this array takes {fmt} activations: \
-             check it with `lutcore sim --config` (bit-exact against the contract's FP reference)"
-        )));
-    }
-    if cfg.tokens() > 1 {
-        return Err(TbError::Unsupported(format!(
-            "the shipped testbench streams one token per pass, and this array takes {} tokens per \
-             pass (config field tokens): check it with `lutcore sim --config --tokens B` (each \
-             token bit-exact against the reference), or generate the testbench of the same config \
-             without `tokens`",
-            cfg.tokens()
-        )));
-    }
     let (specs, capped) = case_specs(cfg, opts)?;
     let mut rng = SplitMix64(opts.seed);
     let mut v = VectorText::default();
     let mut cases = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
-        let (w, x) = case_values(cfg, spec, &mut rng)?;
+        let data = case_data(cfg, spec, &mut rng)?;
         let start = (v.passes_n, v.act_beats, v.wgt_beats);
-        if cfg.act_bits() == 16 {
-            v.push_case::<i16>(cfg, i, spec, &w, &x);
-        } else {
-            v.push_case::<i8>(cfg, i, spec, &w, &x);
-        }
+        v.push_case(cfg, i, spec, &data);
         cases.push(CaseVectors {
             spec: spec.clone(),
             k_tiles: k_tiles(cfg, spec.k),
-            passes: spec.m.div_ceil(cfg.rows()),
+            passes: case_passes(cfg, spec),
             first_pass: start.0,
             first_act_beat: start.1,
             first_wgt_beat: start.2,
@@ -525,17 +699,24 @@ pub fn generate(design: &Design, opts: &TbOptions) -> Result<Testbench, TbError>
         name: name.into(),
         format,
     };
+    let result_kind = if cfg.act_float().is_some() {
+        "binary32 bits"
+    } else {
+        "int32"
+    };
     let formats = vec![
-        file("act.hex", format!("one activation beat per line ({}-bit hex), every pass in order", cfg.act_beat_bits())),
+        file("act.hex", format!("one activation beat per line ({}-bit hex, token n's K-tile at layout::act_lane), every pass in order", cfg.act_beat_bits())),
         file("wgt.hex", format!("one weight beat per line ({}-bit hex), every pass in order", cfg.weight_beat_bits())),
         file(
             "res.hex",
             format!(
-                "one expected result beat per pass ({}-bit hex, row r's int32 at [32r +: 32]; rows past M are 0 and not compared)",
+                "one expected result beat per pass ({}-bit hex, token n's row r {result_kind} at layout::result_lane; rows past M and tokens past the case's are 0 and not compared)",
                 cfg.result_beat_bits()
             ),
         ),
         file("passes.hex", "one line per pass, four 32-bit words: case, first row, live rows, K-tiles".into()),
+        file("pass_tokens.hex", "one line per pass, two 32-bit words: first token, live tokens".into()),
+        file("lanes.hex", "one line per 32-bit lane i of a result beat (bits [32i +: 32]), two words: its row and token".into()),
         file("vectors.svh", "the counts, included by the testbench".into()),
     ];
     let mut vectors = vec![
@@ -554,6 +735,14 @@ pub fn generate(design: &Design, opts: &TbOptions) -> Result<Testbench, TbError>
         GeneratedFile {
             name: "passes.hex".into(),
             contents: v.passes,
+        },
+        GeneratedFile {
+            name: "pass_tokens.hex".into(),
+            contents: v.pass_tokens,
+        },
+        GeneratedFile {
+            name: "lanes.hex".into(),
+            contents: lanes_text(cfg),
         },
         GeneratedFile {
             name: "vectors.svh".into(),
@@ -616,9 +805,11 @@ const TEMPLATE: &str = r#"module @TB@;
 
   // Widths of the stream interface (manifest.json, widths.*).
   localparam int ROWS    = @ROWS@;
+  localparam int TOKENS  = @TOKENS@; // tokens per pass
   localparam int ACT_W   = @ACT_W@;
   localparam int WGT_W   = @WGT_W@;
   localparam int RES_W   = @RES_W@;
+  localparam bit FP_RES  = 1'b@FP_RES@; // results are binary32 bits (printed as hex), else int32
   localparam int TIMEOUT = 2000; // cycles without any handshake before giving up
 
   // Clock (period 10 time units) and reset.
@@ -660,6 +851,8 @@ const TEMPLATE: &str = r#"module @TB@;
   logic [WGT_W-1:0] wgt_mem      [0:N_WGT_BEATS-1];
   logic [RES_W-1:0] res_mem      [0:N_PASSES-1];
   logic [31:0]      pass_mem     [0:4*N_PASSES-1]; // case, first row, live rows, K-tiles
+  logic [31:0]      pass_tok_mem [0:2*N_PASSES-1]; // first token, live tokens
+  logic [31:0]      lane_mem     [0:2*ROWS*TOKENS-1]; // row and token of result lane i
 
   // Stimulus settings: plusargs +seed=N +gap=P +stall=P +max_print=N.
   int unsigned seed      = @SEED@;
@@ -693,24 +886,36 @@ const TEMPLATE: &str = r#"module @TB@;
     return (r % 32'd100) < pct;
   endfunction
 
-  // Compare the live rows of result beat `pass`.
+  // Compare the live (token, row) lanes of result beat `pass`, bit for bit.
   task automatic check_result(input int pass, input logic [RES_W-1:0] got_beat);
     logic [RES_W-1:0]   want_beat;
     logic signed [31:0] got, want;
-    int                 kase, row0, live;
+    int                 kase, row0, live, tok0, live_tok, row, tok;
     want_beat = res_mem[pass];
     kase = pass_mem[4*pass];
     row0 = pass_mem[4*pass+1];
     live = pass_mem[4*pass+2];
-    for (int r = 0; r < ROWS; r++) begin
-      if (r < live) begin
-        got = got_beat[32*r +: 32];
-        want = want_beat[32*r +: 32];
+    tok0 = pass_tok_mem[2*pass];
+    live_tok = pass_tok_mem[2*pass+1];
+    for (int i = 0; i < ROWS * TOKENS; i++) begin
+      row = lane_mem[2*i];
+      tok = lane_mem[2*i+1];
+      if (row < live && tok < live_tok) begin
+        got = got_beat[32*i +: 32];
+        want = want_beat[32*i +: 32];
         results = results + 1;
         if (got !== want) begin
           mismatches = mismatches + 1;
-          if (mismatches <= max_print)
-            $display("MISMATCH case %0d pass %0d row %0d: got %0d want %0d", kase, pass, row0 + r, got, want);
+          if (mismatches <= max_print) begin
+            if (FP_RES && TOKENS > 1)
+              $display("MISMATCH case %0d pass %0d token %0d row %0d: got %08h want %08h", kase, pass, tok0 + tok, row0 + row, got, want);
+            else if (FP_RES)
+              $display("MISMATCH case %0d pass %0d row %0d: got %08h want %08h", kase, pass, row0 + row, got, want);
+            else if (TOKENS > 1)
+              $display("MISMATCH case %0d pass %0d token %0d row %0d: got %0d want %0d", kase, pass, tok0 + tok, row0 + row, got, want);
+            else
+              $display("MISMATCH case %0d pass %0d row %0d: got %0d want %0d", kase, pass, row0 + row, got, want);
+          end
         end
       end
     end
@@ -799,6 +1004,8 @@ const TEMPLATE: &str = r#"module @TB@;
     $readmemh("vectors/wgt.hex", wgt_mem);
     $readmemh("vectors/res.hex", res_mem);
     $readmemh("vectors/passes.hex", pass_mem);
+    $readmemh("vectors/pass_tokens.hex", pass_tok_mem);
+    $readmemh("vectors/lanes.hex", lane_mem);
     beat = 0;
     for (int p = 0; p < N_PASSES; p++) begin
       tiles = pass_mem[4*p+3];
@@ -844,28 +1051,50 @@ fn testbench_text(design: &Design, s: &VectorSummary, opts: &TbOptions) -> Strin
             design.top
         )],
     );
+    let fp = cfg.act_float().is_some();
+    let multi = cfg.tokens() > 1;
     let cases: Vec<String> = s
         .cases
         .iter()
         .enumerate()
         .map(|(i, c)| {
+            let tokens = if multi {
+                format!(" {:>2} token(s),", c.spec.tokens)
+            } else {
+                String::new()
+            };
             format!(
-                "  {i} {:<9} {:>4} x {:<6} {:>3} pass(es) of {:>5} K-tile(s), {}",
+                "  {i} {:<10} {:>4} x {:<6}{tokens} {:>3} pass(es) of {:>5} K-tile(s), {}",
                 c.spec.name,
                 c.spec.m,
                 c.spec.k,
                 c.passes,
                 c.k_tiles,
-                match c.spec.fill {
-                    Fill::Random => "random values",
-                    Fill::MinActs => "x all at its minimum; rows' weights max, min, max, ...",
-                    Fill::MaxActs => "x all at its maximum; rows' weights min, max, min, ...",
-                    Fill::Extremes => "each value at a random end of its range",
+                match (c.spec.fill, fp) {
+                    (Fill::Random, _) => "random values",
+                    (Fill::MinActs, false) => "x all at its minimum; rows' weights max, min, max, ...",
+                    (Fill::MaxActs, false) => "x all at its maximum; rows' weights min, max, min, ...",
+                    (Fill::Extremes, false) => "each value at a random end of its range",
+                    (Fill::MinActs, true) => "x all -max finite; rows' weights max, min, max, ...",
+                    (Fill::MaxActs, true) => "x all +max finite; rows' weights min, max, min, ...",
+                    (Fill::Extremes, true) => "x finite edge values (zeros, subnormals, max finite); weights at their ends",
+                    (Fill::NonFinite, _) => "random values, one +Inf (even tokens) or NaN (odd tokens) per token",
                 }
             )
         })
         .collect();
     let files: Vec<String> = design.files.iter().map(|f| f.name.clone()).collect();
+    let (result_kind, reference) = if fp {
+        (
+            "binary32 bits",
+            "lutcore_contract::reference::gemv_fp_array (the config's FP reference; bit for bit, NaN canonical)",
+        )
+    } else {
+        (
+            "int32",
+            "lutcore_contract::reference::gemv_plain (the plain integer dot product)",
+        )
+    };
     let mut text = vec![
         String::new(),
         "Streams the passes of vectors/ through the stream interface of".to_string(),
@@ -873,25 +1102,29 @@ fn testbench_text(design: &Design, s: &VectorSummary, opts: &TbOptions) -> Strin
         String::new(),
         "* Vectors ($readmemh hex, one beat per line, bit 0 rightmost):".to_string(),
         format!(
-            "    act.hex     {} activation beats of {} bits, every pass in order",
+            "    act.hex         {} activation beats of {} bits, every pass in order",
             s.act_beats,
             cfg.act_beat_bits()
         ),
         format!(
-            "    wgt.hex     {} weight beats of {} bits, every pass in order",
+            "    wgt.hex         {} weight beats of {} bits, every pass in order",
             s.wgt_beats,
             cfg.weight_beat_bits()
         ),
         format!(
-            "    res.hex     {} expected result beats of {} bits (row r at [32r +: 32])",
+            "    res.hex         {} expected result beats of {} bits ({result_kind}; lanes.hex places them)",
             s.passes,
             cfg.result_beat_bits()
         ),
-        "    passes.hex  per pass: case, first row, live rows, K-tiles".to_string(),
-        "    vectors.svh the counts (included at compile time); vectors.json the cases".to_string(),
-        "  Expected results: lutcore_contract::reference::gemv_plain, the plain integer"
-            .to_string(),
-        "  dot product; beats: lutcore_contract::layout::{rtl_act_beats, rtl_weight_beats}."
+        "    passes.hex      per pass: case, first row, live rows, K-tiles".to_string(),
+        format!(
+            "    pass_tokens.hex per pass: first token, live tokens (of {} per pass)",
+            cfg.tokens()
+        ),
+        "    lanes.hex       per 32-bit result lane i ([32i +: 32]): its row and token".to_string(),
+        "    vectors.svh     the counts (included at compile time); vectors.json the cases".to_string(),
+        format!("  Expected results: {reference};"),
+        "  beats and lanes: lutcore_contract::layout (act_lane, result_lane, rtl_weight_beats)."
             .to_string(),
         format!(
             "* Cases (value seed {}, {} bytes of vectors, cap {}):",
@@ -911,10 +1144,15 @@ fn testbench_text(design: &Design, s: &VectorSummary, opts: &TbOptions) -> Strin
         "  from the seed: the same cycle-by-cycle stimulus in every simulator).".to_string(),
         "  Inputs are driven with nonblocking assignments at the rising edge; data".to_string(),
         "  is X while its valid is low.".to_string(),
-        "* Checks: every live row of every result beat (rows past M are dropped);".to_string(),
+        "* Checks: every live row of every token of every result beat, bit for bit".to_string(),
+        "  (rows past the case's rows and token lanes past its vectors are dropped);".to_string(),
         "  res_valid_o held and res_data_o stable while res_ready_i is low; no result".to_string(),
         "  beat after the last pass; progress within TIMEOUT cycles.".to_string(),
-        "* Output: a MISMATCH line per wrong row (case, pass, row, got, want), then".to_string(),
+        format!(
+            "* Output: a MISMATCH line per wrong result (case, pass,{} row, got, want{}), then",
+            if multi { " token," } else { "" },
+            if fp { " as hex bits" } else { "" }
+        ),
         "  \"PASS n results ...\" and $finish, or \"FAIL k of n ...\" and $fatal (exit".to_string(),
         "  status 1 in vvp; Verilator aborts, status 134).".to_string(),
         String::new(),
@@ -944,6 +1182,11 @@ fn testbench_text(design: &Design, s: &VectorSummary, opts: &TbOptions) -> Strin
         .replace("@TB@", tb)
         .replace("@TOP@", &design.top)
         .replace("@ROWS@", &cfg.rows().to_string())
+        .replace("@TOKENS@", &cfg.tokens().to_string())
+        .replace(
+            "@FP_RES@",
+            if cfg.act_float().is_some() { "1" } else { "0" },
+        )
         .replace("@ACT_W@", &cfg.act_beat_bits().to_string())
         .replace("@WGT_W@", &cfg.weight_beat_bits().to_string())
         .replace("@RES_W@", &cfg.result_beat_bits().to_string())
@@ -1029,6 +1272,7 @@ fn run_scripts(design: &Design, tb: &str) -> Vec<GeneratedFile> {
 mod tests {
     use super::*;
     use lutcore_contract::config::preset;
+    use lutcore_contract::layout::act_lane;
 
     #[test]
     fn beat_hex_is_msb_first_and_sized_to_the_port() {
@@ -1087,6 +1331,133 @@ mod tests {
                 && unfilled_field(&tb.sv.contents).is_none()
         );
         assert!(file("vectors.svh").contains(&format!("N_RESULTS   = {};", s.results)));
+    }
+
+    /// The words of a hex beat line (LSB first).
+    fn hex_words(line: &str) -> Vec<u32> {
+        let b = line.as_bytes();
+        (0..b.len().div_ceil(8))
+            .map(|i| {
+                let lo = b.len().saturating_sub(8 * (i + 1));
+                let hi = b.len() - 8 * i;
+                u32::from_str_radix(std::str::from_utf8(&b[lo..hi]).unwrap(), 16).unwrap()
+            })
+            .collect()
+    }
+
+    /// Bits `[at, at + n)` of a beat (n ≤ 32).
+    fn field(words: &[u32], at: usize, n: usize) -> u32 {
+        (0..n).fold(0, |v, i| {
+            v | (((words[(at + i) / 32] >> ((at + i) % 32)) & 1) << i)
+        })
+    }
+
+    /// Decode every pass of the vectors of `cfg` with the layout functions
+    /// (`act_lane`, `result_lane`): the activations of each live token, zero
+    /// lanes past K and past the case's tokens, and each live (token, row)
+    /// result equal to the reference of the decoded activations (the weights
+    /// replayed from the seed), every other lane 0.
+    fn check_token_layout(cfg: &ArrayConfig) {
+        let design = crate::generate(cfg).unwrap();
+        let opts = TbOptions::default();
+        let tb = generate(&design, &opts).unwrap();
+        let data = |n: &str| -> Vec<String> {
+            tb.vectors
+                .iter()
+                .find(|f| f.name == n)
+                .unwrap()
+                .contents
+                .lines()
+                .filter(|l| !l.starts_with("//"))
+                .map(|l| l.split("//").next().unwrap().trim().to_string())
+                .collect()
+        };
+        let (act, res, passes, toks, lanes) = (
+            data("act.hex"),
+            data("res.hex"),
+            data("passes.hex"),
+            data("pass_tokens.hex"),
+            data("lanes.hex"),
+        );
+        let words = |l: &str| -> Vec<usize> {
+            l.split_whitespace()
+                .map(|w| usize::from_str_radix(w, 16).unwrap())
+                .collect()
+        };
+        let (t, kt, ab) = (cfg.tokens(), cfg.k_tile(), cfg.act_bits() as usize);
+        for r in 0..cfg.rows() {
+            for n in 0..t {
+                assert_eq!(words(&lanes[result_lane(cfg, r, n) / 32]), vec![r, n]);
+            }
+        }
+        // Replay the weights: the same draws as `generate`.
+        let (specs, _) = case_specs(cfg, &opts).unwrap();
+        let mut rng = SplitMix64(opts.seed);
+        let ws: Vec<WeightMatrix> = specs
+            .iter()
+            .map(|spec| case_data(cfg, spec, &mut rng).unwrap().w)
+            .collect();
+        let (mut beat, mut partial) = (0, 0);
+        for (p, line) in passes.iter().enumerate() {
+            let [case, row0, live, tiles] = words(line)[..] else {
+                panic!("passes.hex line {p}: {line}")
+            };
+            let [tok0, live_tok] = words(&toks[p])[..] else {
+                panic!("pass_tokens.hex line {p}")
+            };
+            let spec = &specs[case];
+            assert_eq!(live_tok, t.min(spec.tokens - tok0), "pass {p}");
+            partial += usize::from(live_tok < t);
+            let beats: Vec<Vec<u32>> = act[beat..beat + tiles]
+                .iter()
+                .map(|l| hex_words(l))
+                .collect();
+            beat += tiles;
+            let got = hex_words(&res[p]);
+            for n in 0..t {
+                let codes: Vec<u32> = (0..tiles * kt)
+                    .map(|i| field(&beats[i / kt], act_lane(cfg, n, i % kt), ab))
+                    .collect();
+                if n >= live_tok {
+                    assert!(codes.iter().all(|&c| c == 0), "pass {p}: padding token {n}");
+                    for r in 0..cfg.rows() {
+                        assert_eq!(got[result_lane(cfg, r, n) / 32], 0, "pass {p} token {n}");
+                    }
+                    continue;
+                }
+                assert!(
+                    codes[spec.k..].iter().all(|&c| c == 0),
+                    "pass {p}: K padding"
+                );
+                let x = &codes[..spec.k];
+                let want: Vec<u32> = if cfg.act_float().is_some() {
+                    gemv_fp_array(cfg, &ws[case], x).unwrap()
+                } else {
+                    assert_eq!(ab, 8, "int8 lanes");
+                    let x: Vec<i8> = x.iter().map(|&c| c as u8 as i8).collect();
+                    gemv_plain(&ws[case], &x)
+                        .iter()
+                        .map(|&v| v as i32 as u32)
+                        .collect()
+                };
+                for r in 0..cfg.rows() {
+                    let lane = got[result_lane(cfg, r, n) / 32];
+                    let w = if r < live { want[row0 + r] } else { 0 };
+                    assert_eq!(lane, w, "pass {p} token {} row {}", tok0 + n, row0 + r);
+                }
+            }
+        }
+        assert_eq!(beat, act.len());
+        // The random case (2·tokens − 1 vectors) ends each row tile with a partial pass.
+        assert_eq!(partial, specs[0].m.div_ceil(cfg.rows()));
+    }
+
+    #[test]
+    fn several_tokens_per_pass_follow_the_layout_functions() {
+        let tiny2 = preset("tiny").unwrap().raw().clone().with_tokens(2);
+        check_token_layout(&tiny2.validate().unwrap());
+        let fp3 = preset("lut-fp16").unwrap().raw().clone().with_tokens(3);
+        check_token_layout(&fp3.validate().unwrap());
     }
 
     #[test]

@@ -3,10 +3,10 @@
 //! golden bits for a config ([`fp_reference`]) and the error of those bits
 //! against the exact dot product ([`FpError`]).
 
-use lutcore_contract::config::{Arch, ArrayConfig};
+use lutcore_contract::config::ArrayConfig;
 use lutcore_contract::fp::FpFormat;
 use lutcore_contract::layout::WeightMatrix;
-use lutcore_contract::reference::{gemv_f64, gemv_fp_exact, gemv_fp_lut, gemv_fp_mac, per_token};
+use lutcore_contract::reference::{gemv_f64, gemv_fp_array, per_token};
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -63,20 +63,10 @@ pub fn random_fp_activations<R: Rng>(
 }
 
 /// The bits the array of `cfg` must return for `w · x` (`x` raw codes of its
-/// format): `gemv_fp_exact` for exact accumulation, else `gemv_fp_lut` for the
-/// LUT array and `gemv_fp_mac` for the baselines.
-/// Panics if `cfg` has integer activations.
+/// format): the contract's [`gemv_fp_array`] (exact, LUT or MAC reference by
+/// the config). Panics if `cfg` has integer activations.
 pub fn fp_reference(cfg: &ArrayConfig, w: &WeightMatrix, x: &[u32]) -> Vec<u32> {
-    let fmt = cfg
-        .act_float()
-        .expect("fp_reference of a config with floating-point activations");
-    if cfg.act_fixed().is_some() {
-        return gemv_fp_exact(w, fmt, x);
-    }
-    match cfg.arch() {
-        Arch::Lut => gemv_fp_lut(w, fmt, x, cfg.g(), cfg.k_groups()),
-        Arch::Mac | Arch::AddSub => gemv_fp_mac(w, fmt, x, cfg.k_tile()),
-    }
+    gemv_fp_array(cfg, w, x).expect("fp_reference of a config with floating-point activations")
 }
 
 /// [`fp_reference`] of each token's activation codes `xs[t]`: the bits an
