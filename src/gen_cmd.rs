@@ -17,8 +17,9 @@ pub(crate) struct GenArgs {
     #[command(flatten)]
     config: ConfigArgs,
     /// Output folder (created if missing). It ends up holding exactly the new .sv files and
-    /// manifest.json: files an earlier `lutcore gen` listed in its manifest.json there are
-    /// removed; a folder holding any other file is refused.
+    /// manifest.json (and the testbench): what an earlier `lutcore gen` listed in its
+    /// manifest.json there (its .sv files; its testbench, vectors/ and build/ scratch) is
+    /// removed; a folder holding any other file, even inside vectors/ or build/, is refused.
     #[arg(long, value_name = "DIR", required_unless_present = "list_presets")]
     out: Option<PathBuf>,
     /// List the presets and exit.
@@ -50,21 +51,26 @@ pub(crate) fn cmd_gen(a: &GenArgs) -> Result<ExitCode> {
         .context("--out DIR is required (or --list-presets)")?;
     crate::output::check_parent_folders("--out", out)?;
     let design = lutcore_gen::generate(&cfg)?;
-    design
-        .write_to(out)
-        .with_context(|| format!("--out {}", out.display()))?;
+    let tb = if a.testbench {
+        let shape = a.tb_shape.map(Shape::dims);
+        Some(crate::testbench_cmd::build_testbench(
+            &design, shape, a.tb_seed,
+        )?)
+    } else {
+        None
+    };
+    match &tb {
+        Some(tb) => design.write_with_testbench(out, tb),
+        None => design.write_to(out),
+    }
+    .with_context(|| format!("--out {}", out.display()))?;
     println!("{name}: {cfg}");
     for f in &design.files {
         println!("  {}", out.join(&f.name).display());
     }
     println!("  {}", out.join("manifest.json").display());
-    if a.testbench {
-        crate::testbench_cmd::write_testbench(
-            &design,
-            out,
-            a.tb_shape.map(Shape::dims),
-            a.tb_seed,
-        )?;
+    if let Some(tb) = &tb {
+        crate::testbench_cmd::print_testbench(tb, out);
     }
     println!(
         "top {} (sha256 {})",

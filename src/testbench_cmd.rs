@@ -8,13 +8,11 @@ use anyhow::{Context, Result};
 use lutcore_gen::testbench::{self, TbOptions, Testbench, VECTOR_DIR};
 use lutcore_gen::Design;
 
-/// Write `design` (its Verilog and manifest.json), `tb_<top>.sv`, `vectors/`
-/// and `run_icarus.sh`/`run_verilator.sh` into `out`, and list what was
-/// written. `shape` is the random case's MxK (`None`: the default, neither a
-/// multiple of its tile); `seed` seeds the values and the default stimulus.
-pub fn write_testbench(
+/// The testbench of `design`. `shape` is the random case's MxK (`None`: the
+/// default, neither a multiple of its tile); `seed` seeds the values and the
+/// default stimulus. [`Design::write_with_testbench`] writes it.
+pub fn build_testbench(
     design: &Design,
-    out: &Path,
     shape: Option<(usize, usize)>,
     seed: u64,
 ) -> Result<Testbench> {
@@ -23,12 +21,12 @@ pub fn write_testbench(
         seed,
         ..TbOptions::default()
     };
-    let tb = testbench::generate(design, &opts).context("generating the testbench")?;
-    design
-        .write_to(out)
-        .with_context(|| format!("writing {}", out.display()))?;
-    tb.write_to(out)
-        .with_context(|| format!("writing the testbench into {}", out.display()))?;
+    testbench::generate(design, &opts).context("generating the testbench")
+}
+
+/// List what `tb` wrote into `out`: `tb_<top>.sv`, `vectors/`,
+/// `run_icarus.sh`/`run_verilator.sh`, then what the vectors hold.
+pub fn print_testbench(tb: &Testbench, out: &Path) {
     let s = &tb.summary;
     println!("  {}", out.join(&tb.sv.name).display());
     for f in &tb.vectors {
@@ -61,5 +59,4 @@ pub fn write_testbench(
         );
     }
     println!("run: {0}/run_icarus.sh, {0}/run_verilator.sh (each prints PASS or FAIL; exit status 0 on PASS)", out.display());
-    Ok(tb)
 }

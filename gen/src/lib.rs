@@ -113,6 +113,21 @@ pub struct Manifest {
     pub verilog_sha256: String,
     /// Where the stream interface (beat layouts, pass sequence, latency) is specified.
     pub interface_spec: String,
+    /// What the shipped testbench wrote beside the design (`lutcore gen --testbench`);
+    /// absent without one, so a plain design's manifest has only the fields above.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub testbench: Option<TestbenchOutputs>,
+}
+
+/// The testbench's outputs as a manifest lists them ([`testbench::Testbench::outputs`]),
+/// so that [`Design::write_to`] may rewrite the folder and remove exactly these.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TestbenchOutputs {
+    /// Files, relative to the folder: `tb_<top>.sv`, `vectors/<name>`, the run scripts.
+    pub files: Vec<String>,
+    /// Scratch folders the run scripts create (`build/icarus`, `build/verilator`),
+    /// removed whole on a rewrite.
+    pub scratch: Vec<String>,
 }
 
 /// The integrator's specification of the stream interface, named in every manifest.
@@ -277,6 +292,7 @@ impl Design {
             files: self.files.iter().map(|f| f.name.clone()).collect(),
             verilog_sha256: self.verilog_sha256(),
             interface_spec: INTERFACE_SPEC.into(),
+            testbench: None,
         }
     }
 
@@ -284,11 +300,24 @@ impl Design {
     /// that `dir` then holds exactly the files the new manifest lists, and the manifest.
     ///
     /// A folder written earlier by lutcore (its `manifest.json` names `lutcore-gen`
-    /// as generator) may be written again: the files the old manifest lists, and
-    /// only those, are removed first. A folder holding any other file, or a
-    /// manifest lutcore did not write, is refused (the error names the file), and
-    /// so is a `dir` that is not a folder.
+    /// as generator) may be written again, with or without a testbench: what the old
+    /// manifest lists, and only that, is removed first (its Verilog files; with a
+    /// testbench also its files, its scratch folders under `build/`, then `vectors/`
+    /// and `build/` once empty). A folder holding anything else, even inside
+    /// `vectors/` or `build/`, or a manifest lutcore did not write, is refused before
+    /// anything is removed (the error names the file), and so is a `dir` that is
+    /// not a folder.
     pub fn write_to(&self, dir: &Path) -> io::Result<()> {
+        self.write_outputs(dir, None)
+    }
+
+    /// [`Design::write_to`], then `tb` ([`testbench::Testbench::write_to`]), with
+    /// one manifest listing both (its `testbench` field).
+    pub fn write_with_testbench(&self, dir: &Path, tb: &testbench::Testbench) -> io::Result<()> {
+        self.write_outputs(dir, Some(tb))
+    }
+
+    fn write_outputs(&self, dir: &Path, tb: Option<&testbench::Testbench>) -> io::Result<()> {
         if dir.exists() && !dir.is_dir() {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
@@ -297,33 +326,18 @@ impl Design {
         }
         std::fs::create_dir_all(dir)?;
         let old = earlier_outputs(dir)?;
-        for entry in std::fs::read_dir(dir)? {
-            let name = entry?.file_name();
-            let listed = name
-                .to_str()
-                .is_some_and(|n| n == MANIFEST || old.iter().any(|o| o == n));
-            if !listed {
-                return Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    format!(
-                        "{} holds `{}`, which lutcore did not write (it is not in a lutcore {MANIFEST} there); pass an empty or new folder",
-                        dir.display(),
-                        name.to_string_lossy()
-                    ),
-                ));
-            }
-        }
-        for name in &old {
-            match std::fs::remove_file(dir.join(name)) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
-        }
+        old.check(dir)?;
+        old.remove(dir)?;
+        let mut manifest = self.manifest();
+        manifest.testbench = tb.map(testbench::Testbench::outputs);
         // The manifest first: if writing stops half way, it lists every file there.
-        let json = serde_json::to_string_pretty(&self.manifest()).map_err(io::Error::other)?;
+        let json = serde_json::to_string_pretty(&manifest).map_err(io::Error::other)?;
         std::fs::write(dir.join(MANIFEST), json + "\n")?;
         for f in &self.files {
             std::fs::write(dir.join(&f.name), &f.contents)?;
+        }
+        if let Some(tb) = tb {
+            tb.write_to(dir)?;
         }
         Ok(())
     }
@@ -335,15 +349,146 @@ pub const MANIFEST: &str = "manifest.json";
 /// Largest manifest [`Design::write_to`] reads back (bytes).
 const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 
-/// The Verilog files an earlier [`Design::write_to`] wrote into `dir`, from its
-/// manifest; none without a manifest. A manifest lutcore did not write (another
-/// generator, a list naming anything but plain `.sv` file names) is an error.
-fn earlier_outputs(dir: &Path) -> io::Result<Vec<String>> {
+/// Longest file or folder name a manifest may list (bytes, per path component).
+const MAX_NAME_BYTES: usize = 255;
+
+/// What an earlier [`Design::write_to`] wrote into a folder, from its manifest.
+#[derive(Debug, Default)]
+struct Earlier {
+    /// The Verilog files (plain `.sv` names).
+    verilog: Vec<String>,
+    /// The testbench's outputs, validated: files are plain names or
+    /// `vectors/<name>`, scratch folders are `build/<name>`.
+    testbench: Option<TestbenchOutputs>,
+}
+
+/// `dir holds `name`, which lutcore did not write ...`: the refusal of a folder.
+fn not_ours(dir: &Path, name: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "{} holds `{name}`, which lutcore did not write (it is not in a lutcore {MANIFEST} there); pass an empty or new folder",
+            dir.display()
+        ),
+    )
+}
+
+/// The refusal of a listed path that is not the kind lutcore wrote there
+/// (a folder where it wrote a file, a file or symlink where it made a folder).
+fn wrong_kind(dir: &Path, name: &str, wrote: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "{} holds `{name}`, which is not the {wrote} lutcore wrote there; move it away or pass an empty or new folder",
+            dir.display()
+        ),
+    )
+}
+
+/// Whether `path` is a folder itself (not a symlink to one); false if absent.
+fn is_real_dir(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+/// Whether `n` is one plain name in a folder: not empty, bounded, not hidden
+/// (so neither `.` nor `..`), no separator or NUL.
+fn plain_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= MAX_NAME_BYTES
+        && !n.starts_with('.')
+        && !n.contains(['/', '\\', '\0'])
+}
+
+impl Earlier {
+    /// Refuse `dir` if it holds anything this manifest does not list, or a listed
+    /// path of another kind than lutcore wrote. Removes nothing.
+    fn check(&self, dir: &Path) -> io::Result<()> {
+        let tb = self.testbench.as_ref();
+        let tb_files = tb.map_or(&[][..], |t| &t.files[..]);
+        let tb_scratch = tb.map_or(&[][..], |t| &t.scratch[..]);
+        for entry in std::fs::read_dir(dir)? {
+            let os_name = entry?.file_name();
+            let Some(name) = os_name.to_str() else {
+                return Err(not_ours(dir, &os_name.to_string_lossy()));
+            };
+            let path = dir.join(name);
+            if name == MANIFEST
+                || self.verilog.iter().any(|f| f == name)
+                || tb_files.iter().any(|f| f == name)
+            {
+                if is_real_dir(&path) {
+                    return Err(wrong_kind(dir, name, "file"));
+                }
+            } else if tb.is_some()
+                && (name == testbench::VECTOR_DIR || name == testbench::BUILD_DIR)
+            {
+                if !is_real_dir(&path) {
+                    return Err(wrong_kind(dir, name, "folder"));
+                }
+                let scratch = name == testbench::BUILD_DIR;
+                for inner in std::fs::read_dir(&path)? {
+                    let inner = inner?.file_name();
+                    let rel = format!("{name}/{}", inner.to_string_lossy());
+                    let listed = if scratch { tb_scratch } else { tb_files };
+                    if inner.to_str().is_none() || !listed.contains(&rel) {
+                        return Err(not_ours(dir, &rel));
+                    }
+                    if is_real_dir(&dir.join(&rel)) != scratch {
+                        return Err(wrong_kind(
+                            dir,
+                            &rel,
+                            if scratch { "folder" } else { "file" },
+                        ));
+                    }
+                }
+            } else {
+                return Err(not_ours(dir, name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Remove what the manifest lists: its files, its scratch folders (only
+    /// real folders, never through a symlink), then `vectors/` and `build/` if
+    /// empty. Call [`Earlier::check`] first.
+    fn remove(&self, dir: &Path) -> io::Result<()> {
+        let tb_files = self.testbench.iter().flat_map(|t| &t.files);
+        for name in self.verilog.iter().chain(tb_files) {
+            match std::fs::remove_file(dir.join(name)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        let Some(tb) = &self.testbench else {
+            return Ok(());
+        };
+        for s in &tb.scratch {
+            let path = dir.join(s);
+            if is_real_dir(&path) {
+                std::fs::remove_dir_all(&path)?;
+            }
+        }
+        for sub in [testbench::VECTOR_DIR, testbench::BUILD_DIR] {
+            let path = dir.join(sub);
+            if is_real_dir(&path) && std::fs::read_dir(&path)?.next().is_none() {
+                std::fs::remove_dir(&path)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What an earlier [`Design::write_to`] wrote into `dir`, from its manifest;
+/// nothing without a manifest. A manifest lutcore did not write (another
+/// generator, a Verilog list naming anything but plain `.sv` file names, a
+/// testbench list naming anything but plain names, `vectors/<name>` files and
+/// `build/<name>` scratch folders) is an error.
+fn earlier_outputs(dir: &Path) -> io::Result<Earlier> {
     use std::io::Read;
     let path = dir.join(MANIFEST);
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Earlier::default()),
         Err(e) => return Err(e),
     };
     let foreign = |why: &str| {
@@ -368,23 +513,57 @@ fn earlier_outputs(dir: &Path) -> io::Result<Vec<String>> {
     let ours = value["generator"]
         .as_str()
         .is_some_and(|g| g.starts_with("lutcore-gen "));
-    let files = value["files"]
-        .as_array()
-        .filter(|_| ours)
-        .ok_or_else(|| foreign("no lutcore-gen generator and file list"))?;
-    files
-        .iter()
-        .map(|f| {
-            f.as_str()
-                .filter(|n| {
-                    n.ends_with(".sv") && !n.starts_with('.') && !n.contains(['/', '\\', '\0'])
-                })
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    foreign("its file list names something other than a .sv file in the folder")
-                })
-        })
-        .collect()
+    if !ours || !value["files"].is_array() {
+        return Err(foreign("no lutcore-gen generator and file list"));
+    }
+    let list = |v: &serde_json::Value, ok: &dyn Fn(&str) -> bool, what: &str| {
+        v.as_array()
+            .ok_or_else(|| foreign(&format!("its {what} is not a list")))?
+            .iter()
+            .map(|f| {
+                f.as_str()
+                    .filter(|n| ok(n))
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        foreign(&format!(
+                            "its {what} names something lutcore does not write"
+                        ))
+                    })
+            })
+            .collect::<io::Result<Vec<String>>>()
+    };
+    let verilog = list(
+        &value["files"],
+        &|n| n.ends_with(".sv") && plain_name(n),
+        "file list",
+    )?;
+    let testbench = match &value["testbench"] {
+        serde_json::Value::Null => None,
+        tb => {
+            let top_file = |n: &str| {
+                plain_name(n)
+                    && ![MANIFEST, testbench::VECTOR_DIR, testbench::BUILD_DIR].contains(&n)
+            };
+            let under = |n: &str, sub: &str| {
+                n.strip_prefix(sub)
+                    .and_then(|r| r.strip_prefix('/'))
+                    .is_some_and(plain_name)
+            };
+            Some(TestbenchOutputs {
+                files: list(
+                    &tb["files"],
+                    &|n| top_file(n) || under(n, testbench::VECTOR_DIR),
+                    "testbench file list",
+                )?,
+                scratch: list(
+                    &tb["scratch"],
+                    &|n| under(n, testbench::BUILD_DIR),
+                    "testbench scratch list",
+                )?,
+            })
+        }
+    };
+    Ok(Earlier { verilog, testbench })
 }
 
 #[cfg(test)]

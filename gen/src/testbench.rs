@@ -58,13 +58,22 @@ use lutcore_contract::reference::{gemv_fp_array, gemv_plain, per_token};
 use lutcore_contract::Activation;
 use serde::Serialize;
 
-use crate::{header, Design, GeneratedFile};
+use crate::{header, Design, GeneratedFile, TestbenchOutputs};
 
 /// Default cap on the bytes of all vector files together.
 pub const DEFAULT_MAX_VECTOR_BYTES: usize = 1 << 20;
 
 /// Directory of the vector files, relative to the testbench.
 pub const VECTOR_DIR: &str = "vectors";
+
+/// Directory of the run scripts' scratch folders, relative to the testbench.
+pub const BUILD_DIR: &str = "build";
+
+/// Scratch folder of `run_icarus.sh` (the compiled simulation).
+pub const ICARUS_SCRATCH: &str = "build/icarus";
+
+/// Scratch folder of `run_verilator.sh` (the C++ build and its log).
+pub const VERILATOR_SCRATCH: &str = "build/verilator";
 
 /// What to generate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -223,8 +232,26 @@ pub struct Testbench {
 }
 
 impl Testbench {
+    /// What [`Testbench::write_to`] writes and the run scripts create, relative
+    /// to the folder, as the manifest lists it ([`Design::write_with_testbench`]).
+    pub fn outputs(&self) -> TestbenchOutputs {
+        let files = std::iter::once(self.sv.name.clone())
+            .chain(
+                self.vectors
+                    .iter()
+                    .map(|f| format!("{VECTOR_DIR}/{}", f.name)),
+            )
+            .chain(self.scripts.iter().map(|f| f.name.clone()))
+            .collect();
+        TestbenchOutputs {
+            files,
+            scratch: vec![ICARUS_SCRATCH.into(), VERILATOR_SCRATCH.into()],
+        }
+    }
+
     /// Write the testbench, `vectors/` and the scripts into `dir` (created if
-    /// missing). The design's own files are written by [`Design::write_to`].
+    /// missing). The design's own files and the manifest are written by
+    /// [`Design::write_with_testbench`], which calls this.
     pub fn write_to(&self, dir: &Path) -> io::Result<()> {
         let vdir = dir.join(VECTOR_DIR);
         std::fs::create_dir_all(&vdir)?;
@@ -1228,10 +1255,10 @@ fn run_scripts(design: &Design, tb: &str) -> Vec<GeneratedFile> {
          # Exit status 0 on PASS; 1 on FAIL ($fatal) or a build error.\n\
          set -eu\n\
          cd \"$(dirname \"$0\")\"\n\
-         mkdir -p build/icarus\n\
-         iverilog -g2012 -I {VECTOR_DIR} -s {tb} -o build/icarus/{tb}.vvp \\\n\
+         mkdir -p {ICARUS_SCRATCH}\n\
+         iverilog -g2012 -I {VECTOR_DIR} -s {tb} -o {ICARUS_SCRATCH}/{tb}.vvp \\\n\
          {sources}  {tb}.sv\n\
-         exec vvp -n build/icarus/{tb}.vvp \"$@\"\n"
+         exec vvp -n {ICARUS_SCRATCH}/{tb}.vvp \"$@\"\n"
     );
     let verilator = format!(
         "#!/bin/sh\n\
@@ -1241,20 +1268,20 @@ fn run_scripts(design: &Design, tb: &str) -> Vec<GeneratedFile> {
          # Exit status 0 on PASS; nonzero on FAIL ($fatal aborts, status 134) or a build error.\n\
          # JOBS sets the compile jobs (default 2); VERILATOR_FLAGS adds verilator options, e.g.\n\
          # VERILATOR_FLAGS='--trace' or '-MAKEFLAGS OPT_FAST=-O0' (a faster C++ build).\n\
-         # The build's output goes to build/verilator/build.log; its warnings are printed.\n\
+         # The build's output goes to {VERILATOR_SCRATCH}/build.log; its warnings are printed.\n\
          set -eu\n\
          cd \"$(dirname \"$0\")\"\n\
-         mkdir -p build/verilator\n\
+         mkdir -p {VERILATOR_SCRATCH}\n\
          if ! verilator --binary --timing -j \"${{JOBS:-2}}\" -Wno-fatal ${{VERILATOR_FLAGS:-}} \\\n\
          \x20 -I{VECTOR_DIR} \\\n\
-         \x20 --top-module {tb} --Mdir build/verilator -o {tb} \\\n\
-         {sources}  {tb}.sv > build/verilator/build.log 2>&1; then\n\
-         \x20 tail -n 40 build/verilator/build.log\n\
-         \x20 echo \"verilator build failed (build/verilator/build.log)\" >&2\n\
+         \x20 --top-module {tb} --Mdir {VERILATOR_SCRATCH} -o {tb} \\\n\
+         {sources}  {tb}.sv > {VERILATOR_SCRATCH}/build.log 2>&1; then\n\
+         \x20 tail -n 40 {VERILATOR_SCRATCH}/build.log\n\
+         \x20 echo \"verilator build failed ({VERILATOR_SCRATCH}/build.log)\" >&2\n\
          \x20 exit 2\n\
          fi\n\
-         grep -A 4 '^%Warning' build/verilator/build.log || true\n\
-         exec build/verilator/{tb} \"$@\"\n"
+         grep -A 4 '^%Warning' {VERILATOR_SCRATCH}/build.log || true\n\
+         exec {VERILATOR_SCRATCH}/{tb} \"$@\"\n"
     );
     vec![
         GeneratedFile {
