@@ -655,4 +655,167 @@ mod tests {
         let e = d.write_to(&file).unwrap_err().to_string();
         assert!(e.contains("not a folder"), "{e}");
     }
+
+    /// Every path under `dir`, relative, folders with a trailing `/`.
+    fn tree(dir: &Path) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut todo = vec![dir.to_path_buf()];
+        while let Some(d) = todo.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+                    out.insert(rel + "/");
+                    todo.push(p);
+                } else {
+                    out.insert(rel);
+                }
+            }
+        }
+        out
+    }
+
+    /// A testbench folder as `run_icarus.sh` and `run_verilator.sh` leave it:
+    /// the design, the testbench and their scratch folders with files in them.
+    fn testbench_folder(dir: &Path, seed: u64) -> (Design, testbench::Testbench) {
+        let d = generate(&preset("tiny").unwrap()).unwrap();
+        let opts = testbench::TbOptions {
+            seed,
+            ..testbench::TbOptions::default()
+        };
+        let tb = testbench::generate(&d, &opts).unwrap();
+        d.write_with_testbench(dir, &tb).unwrap();
+        for s in [testbench::ICARUS_SCRATCH, testbench::VERILATOR_SCRATCH] {
+            std::fs::create_dir_all(dir.join(s).join("obj")).unwrap();
+            std::fs::write(dir.join(s).join("obj/x.o"), "scratch").unwrap();
+        }
+        (d, tb)
+    }
+
+    #[test]
+    fn a_testbench_folder_is_rewritten_with_or_without_a_testbench() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let (d, tb1) = testbench_folder(&dir, 1);
+        let opts = testbench::TbOptions {
+            seed: 2,
+            ..testbench::TbOptions::default()
+        };
+        let tb2 = testbench::generate(&d, &opts).unwrap();
+        d.write_with_testbench(&dir, &tb2).unwrap();
+        let fresh = tmp.path().join("fresh");
+        d.write_with_testbench(&fresh, &tb2).unwrap();
+        assert_eq!(tree(&dir), tree(&fresh), "scratch folders removed");
+        assert!(!dir.join(testbench::BUILD_DIR).exists());
+        for f in &tb2.outputs().files {
+            assert_eq!(
+                std::fs::read(dir.join(f)).unwrap(),
+                std::fs::read(fresh.join(f)).unwrap(),
+                "{f}"
+            );
+        }
+        assert_ne!(tb1.vectors, tb2.vectors, "the seeds give other vectors");
+
+        // Without a testbench: only the design and its manifest are left.
+        testbench_folder(&dir, 1);
+        d.write_to(&dir).unwrap();
+        assert_eq!(names(&dir), listed(&d));
+        let m = std::fs::read_to_string(dir.join(MANIFEST)).unwrap();
+        assert!(!m.contains("testbench"), "{m}");
+    }
+
+    #[test]
+    fn user_files_in_vectors_or_build_refuse_the_folder_and_stay() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::write(outside.join("keep"), "mine").unwrap();
+        let cases: [(&str, &dyn Fn(&Path)); 5] = [
+            ("vectors/notes.txt", &|d| {
+                std::fs::write(d.join("vectors/notes.txt"), "mine").unwrap()
+            }),
+            ("build/notes.txt", &|d| {
+                std::fs::write(d.join("build/notes.txt"), "mine").unwrap()
+            }),
+            ("build/yosys", &|d| {
+                std::fs::create_dir(d.join("build/yosys")).unwrap()
+            }),
+            ("vectors/act.hex", &|d| {
+                std::fs::remove_file(d.join("vectors/act.hex")).unwrap();
+                std::fs::create_dir(d.join("vectors/act.hex")).unwrap();
+            }),
+            ("build/icarus", &|d| {
+                std::fs::remove_dir_all(d.join("build/icarus")).unwrap();
+                #[cfg(unix)]
+                std::os::unix::fs::symlink(tmp.path().join("outside"), d.join("build/icarus"))
+                    .unwrap();
+                #[cfg(not(unix))]
+                std::fs::write(d.join("build/icarus"), "mine").unwrap();
+            }),
+        ];
+        for (i, (what, spoil)) in cases.iter().enumerate() {
+            let dir = tmp.path().join(format!("out{i}"));
+            let (d, _) = testbench_folder(&dir, 1);
+            spoil(&dir);
+            let before = tree(&dir);
+            for with_tb in [false, true] {
+                let r = if with_tb {
+                    let tb = testbench::generate(&d, &testbench::TbOptions::default()).unwrap();
+                    d.write_with_testbench(&dir, &tb)
+                } else {
+                    d.write_to(&dir)
+                };
+                let e = r.unwrap_err().to_string();
+                assert!(
+                    e.contains(&format!("`{what}`")) && e.contains("empty or new folder"),
+                    "{what}: {e}"
+                );
+                assert_eq!(tree(&dir), before, "{what}: nothing removed");
+            }
+        }
+        assert_eq!(tree(&outside), BTreeSet::from(["keep".to_string()]));
+    }
+
+    #[test]
+    fn hostile_testbench_lists_in_a_manifest_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = generate(&preset("tiny").unwrap()).unwrap();
+        let long = "a".repeat(MAX_NAME_BYTES + 1);
+        let lists = [
+            (r#"["../x"]"#, "[]"),
+            (r#"["/etc/x"]"#, "[]"),
+            (r#"["vectors/../../x"]"#, "[]"),
+            (r#"["vectors/a/b"]"#, "[]"),
+            (r#"["build"]"#, "[]"),
+            (r#"["manifest.json"]"#, "[]"),
+            (r#"["a\\b"]"#, "[]"),
+            (&format!(r#"["{long}"]"#)[..], "[]"),
+            ("[]", r#"["build"]"#),
+            ("[]", r#"["build/.."]"#),
+            ("[]", r#"["/tmp"]"#),
+            ("[]", r#"["vectors/x"]"#),
+            ("[]", r#"["build/a/b"]"#),
+            ("[1]", "[]"),
+            ("{}", "[]"),
+        ];
+        for (files, scratch) in lists {
+            let dir = tmp.path().join("out");
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir(&dir).unwrap();
+            std::fs::write(
+                dir.join(MANIFEST),
+                format!(
+                    r#"{{"generator":"lutcore-gen 0.1.0","files":[],"testbench":{{"files":{files},"scratch":{scratch}}}}}"#
+                ),
+            )
+            .unwrap();
+            std::fs::write(dir.join("x"), "keep").unwrap();
+            let e = d.write_to(&dir).unwrap_err().to_string();
+            assert!(
+                e.contains("not written by lutcore"),
+                "{files} {scratch}: {e}"
+            );
+            assert_eq!(std::fs::read_to_string(dir.join("x")).unwrap(), "keep");
+        }
+    }
 }
