@@ -419,3 +419,47 @@ fn testbench_flags_need_testbench_and_a_fitting_shape() {
         "no vectors after a refused shape"
     );
 }
+
+/// A testbench folder, run once (so `build/` exists), is regenerated with
+/// another seed: the new vectors replace the old, the scratch folders are
+/// gone, the new testbench passes; a plain `gen` then leaves only the design.
+#[test]
+fn a_run_testbench_folder_can_be_regenerated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("x");
+    let gen = |extra: &[&str]| {
+        let o = run(Command::new(env!("CARGO_BIN_EXE_lutcore"))
+            .args(["gen", "--preset", "tiny", "--out"])
+            .arg(&dir)
+            .args(extra));
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    let icarus = || {
+        let o = run(&mut Command::new(dir.join("run_icarus.sh")));
+        assert!(o.status.success(), "{}", text(&o));
+        text(&o)
+    };
+    gen(&["--testbench"]);
+    assert!(icarus().contains("seed 1)"));
+    assert!(dir.join("build/icarus").is_dir());
+    let old = std::fs::read(dir.join("vectors/act.hex")).unwrap();
+    gen(&["--testbench", "--tb-seed", "2"]);
+    assert!(!dir.join("build").exists(), "scratch removed");
+    assert_ne!(std::fs::read(dir.join("vectors/act.hex")).unwrap(), old);
+    let out = icarus();
+    assert!(
+        summary(&out).is_some_and(|(l, _)| l.starts_with("PASS ") && l.contains("seed 2)")),
+        "{out}"
+    );
+    gen(&[]);
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert!(
+        left.iter()
+            .all(|n| (n.ends_with(".sv") && !n.starts_with("tb_")) || n == "manifest.json"),
+        "{left:?}"
+    );
+}
