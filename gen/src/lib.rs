@@ -730,7 +730,8 @@ mod tests {
         let outside = tmp.path().join("outside");
         std::fs::create_dir(&outside).unwrap();
         std::fs::write(outside.join("keep"), "mine").unwrap();
-        let cases: [(&str, &dyn Fn(&Path)); 5] = [
+        type Spoil<'a> = &'a dyn Fn(&Path);
+        let cases: [(&str, Spoil); 5] = [
             ("vectors/notes.txt", &|d| {
                 std::fs::write(d.join("vectors/notes.txt"), "mine").unwrap()
             }),
