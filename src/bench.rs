@@ -239,17 +239,17 @@ pub struct PeerRow {
 /// could be measured ([`crate::int8_peak`]).
 pub const MACS_PER_CYCLE: f64 = 64.0;
 
-/// The int8 peak the bound uses: the fastest prefill instruction set's rate
-/// measured now, as (name, multiply-adds per cycle at `clock` GHz), or the
-/// [`MACS_PER_CYCLE`] yardstick.
+/// The int8 peak the bound uses: the highest rate of the prefill instruction
+/// sets measured now, as (name, multiply-adds per cycle at `clock` GHz), or
+/// the [`MACS_PER_CYCLE`] yardstick where none could be measured or the clock
+/// is unknown.
 pub fn int8_peak(clock: f64) -> (String, f64) {
     PrefillIsa::available()
         .into_iter()
-        .rev()
-        .find_map(|isa| {
-            let per_ns = crate::int8_peak::macs_per_ns(isa)?;
-            (clock > 0.0).then(|| (isa.name().to_string(), per_ns / clock))
-        })
+        .filter_map(|isa| Some((isa, crate::int8_peak::macs_per_ns(isa)?)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .filter(|_| clock > 0.0)
+        .map(|(isa, per_ns)| (isa.name().to_string(), per_ns / clock))
         .unwrap_or_else(|| ("yardstick".into(), MACS_PER_CYCLE))
 }
 

@@ -100,15 +100,16 @@ mod x86 {
         (sum_ymm_i32(&acc), iters * (CHAINS * 32) as u64)
     }
 
-    /// ymm `vpmaddubsw` (AVX2): 32 multiply-adds per instruction, its i16
-    /// pair sums added into i16 accumulators (`vpaddw`) that are also its
-    /// next u8 operand, so no product can be hoisted out of the loop.
+    /// ymm `vpmaddubsw` (AVX2): 32 multiply-adds per instruction, each one's
+    /// i16 pair sums the next one's u8 operand (a dependent chain per
+    /// accumulator, no other instruction competing for its ports).
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn maddubs_ymm(iters: u64) -> (i64, u64) {
-        let b = _mm256_set1_epi8(black_box(-5));
-        let acc = chains(_mm256_setzero_si256(), iters, |c| {
-            _mm256_add_epi16(c, _mm256_maddubs_epi16(c, b))
-        });
+        let (start, b) = (
+            _mm256_set1_epi8(black_box(3)),
+            _mm256_set1_epi8(black_box(-5)),
+        );
+        let acc = chains(start, iters, |c| _mm256_maddubs_epi16(c, b));
         (sum_ymm_i32(&acc), iters * (CHAINS * 32) as u64)
     }
 

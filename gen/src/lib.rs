@@ -486,11 +486,6 @@ impl Earlier {
 fn earlier_outputs(dir: &Path) -> io::Result<Earlier> {
     use std::io::Read;
     let path = dir.join(MANIFEST);
-    let file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Earlier::default()),
-        Err(e) => return Err(e),
-    };
     let foreign = |why: &str| {
         io::Error::new(
             io::ErrorKind::AlreadyExists,
@@ -500,6 +495,17 @@ fn earlier_outputs(dir: &Path) -> io::Result<Earlier> {
             ),
         )
     };
+    // Only a regular file is read and later replaced: a symlink would be
+    // written through (outside the folder), a FIFO would block the read.
+    match std::fs::symlink_metadata(&path) {
+        Ok(m) if !m.file_type().is_file() => {
+            return Err(foreign("not a regular file: a symlink, folder or device"))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Earlier::default()),
+        Err(e) => return Err(e),
+        Ok(_) => {}
+    }
+    let file = std::fs::File::open(&path)?;
     let mut text = String::new();
     if file
         .take(MAX_MANIFEST_BYTES + 1)
@@ -654,6 +660,28 @@ mod tests {
         std::fs::write(&file, "x").unwrap();
         let e = d.write_to(&file).unwrap_err().to_string();
         assert!(e.contains("not a folder"), "{e}");
+
+        // A manifest.json that is a symlink (here to another lutcore folder's
+        // manifest) is refused, and its target is neither read nor written.
+        #[cfg(unix)]
+        {
+            let linked = tmp.path().join("linked");
+            std::fs::create_dir(&linked).unwrap();
+            let target = dir.join(MANIFEST);
+            std::fs::remove_file(dir.join("notes.txt")).unwrap();
+            let before = std::fs::read(&target).unwrap();
+            std::os::unix::fs::symlink(&target, linked.join(MANIFEST)).unwrap();
+            let e = d.write_to(&linked).unwrap_err().to_string();
+            assert!(e.contains("not a regular file"), "{e}");
+            assert_eq!(std::fs::read(&target).unwrap(), before);
+            let dangling = tmp.path().join("dangling");
+            std::fs::create_dir(&dangling).unwrap();
+            let elsewhere = tmp.path().join("elsewhere");
+            std::os::unix::fs::symlink(&elsewhere, dangling.join(MANIFEST)).unwrap();
+            let e = d.write_to(&dangling).unwrap_err().to_string();
+            assert!(e.contains("not a regular file"), "{e}");
+            assert!(!elsewhere.exists(), "written through a dangling symlink");
+        }
     }
 
     /// Every path under `dir`, relative, folders with a trailing `/`.

@@ -132,8 +132,10 @@ pub enum Fill {
     /// activations: each a random finite edge value of the format (±0,
     /// subnormals, the smallest normal, ±1, ±max finite).
     Extremes,
-    /// FP activations only: random values, and in each token one activation
-    /// +Inf (even tokens; NaN in a format without infinities) or NaN (odd tokens).
+    /// FP activations only: random values, and in every even token one
+    /// activation +Inf (tokens 0, 4, ...; NaN in a format without infinities)
+    /// or NaN (tokens 2, 6, ...); odd tokens stay finite, so a pass of several
+    /// tokens mixes both and a flag shared by the tokens shows.
     NonFinite,
 }
 
@@ -380,12 +382,12 @@ pub fn case_specs(cfg: &ArrayConfig, opts: &TbOptions) -> Result<(Vec<CaseSpec>,
         ),
     ];
     if cfg.act_float().is_some() {
-        // At least two vectors: one with an infinity, one with a NaN.
+        // At least three vectors: one with an infinity, a finite one, one with a NaN.
         specs.push(spec(
             "non_finite",
             r,
             (2 * kt + 3).min(max_k),
-            t.max(2),
+            t.max(3),
             Fill::NonFinite,
         ));
     }
@@ -477,7 +479,8 @@ fn int_activations(cfg: &ArrayConfig, spec: &CaseSpec, rng: &mut SplitMix64) -> 
 /// the smallest normal, ±1). Extremes: each a random finite edge value
 /// ([`FpFormat::edge_values`]: also ±max finite). MinActs/MaxActs: all −/+
 /// max finite. NonFinite: random, and one activation +Inf (NaN in a format
-/// without infinities) for even `n`, NaN for odd `n`.
+/// without infinities) for `n` = 0, 4, 8, ..., NaN for `n` = 2, 6, ...; odd
+/// `n` finite.
 fn fp_activations(fmt: FpFormat, spec: &CaseSpec, n: usize, rng: &mut SplitMix64) -> Vec<u32> {
     let finite: Vec<u32> = fmt
         .edge_values()
@@ -505,10 +508,10 @@ fn fp_activations(fmt: FpFormat, spec: &CaseSpec, n: usize, rng: &mut SplitMix64
             Fill::Extremes => pick(&finite, rng),
         })
         .collect();
-    if spec.fill == Fill::NonFinite {
+    if spec.fill == Fill::NonFinite && n.is_multiple_of(2) {
         let at = (rng.next() % spec.k as u64) as usize;
         // round(±∞) is the format's infinity, or its NaN if it has none.
-        x[at] = if n.is_multiple_of(2) {
+        x[at] = if n.is_multiple_of(4) {
             fmt.round(f64::INFINITY)
         } else {
             fmt.nan()
@@ -1105,7 +1108,7 @@ fn testbench_text(design: &Design, s: &VectorSummary, opts: &TbOptions) -> Strin
                     (Fill::MinActs, true) => "x all -max finite; rows' weights max, min, max, ...",
                     (Fill::MaxActs, true) => "x all +max finite; rows' weights min, max, min, ...",
                     (Fill::Extremes, true) => "x finite edge values (zeros, subnormals, max finite); weights at their ends",
-                    (Fill::NonFinite, _) => "random values, one +Inf (even tokens) or NaN (odd tokens) per token",
+                    (Fill::NonFinite, _) => "random values; one +Inf (tokens 0, 4, ..) or NaN (tokens 2, 6, ..) in even tokens, odd tokens finite",
                 }
             )
         })
