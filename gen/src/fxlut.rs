@@ -407,36 +407,20 @@ fn lut_pe(cfg: &ArrayConfig, fixed: &Fixed) -> Module {
     m.assign(sel_o, packed(sels));
     m.comment("");
     m.comment("Lookup stage: register the looked-up entries and their signs");
-    let entry_qs: Vec<Expr> = (0..tokens)
-        .map(|n| {
-            m.logic(
-                &format!("{}entry_q", crate::token_prefix(cfg, n)),
-                groups * ew,
-                "the looked-up entries of the last cycle",
-            )
-        })
+    let looked_up = (0..tokens)
+        .map(|n| crate::token_part(cfg, &entry_i, n, groups * ew))
         .collect();
-    let neg_q = m.logic("neg_q", groups, "group j's negate bit at [j]");
-    let mut body: Vec<Stmt> = entry_qs
-        .iter()
-        .enumerate()
-        .map(|(n, q)| Stmt::Assign(q.clone(), crate::token_part(cfg, &entry_i, n, groups * ew)))
-        .collect();
-    body.push(Stmt::Assign(neg_q.clone(), packed(negs)));
-    m.item(Item::AlwaysFf {
-        reset: vec![],
-        body,
-    });
+    let (entry_qs, neg_q) = crate::lut::lookup_register(
+        &mut m,
+        cfg,
+        ("entry_q", "the looked-up entries of the last cycle"),
+        looked_up,
+        negs,
+    );
     m.comment("");
     m.comment("Accumulate stage (the controls are one cycle behind the lookup): -e = ~e + 1, the");
     m.comment("+1s entering the adder tree as carries");
-    let neg_bit = |j: u32| {
-        if groups == 1 {
-            neg_q.clone()
-        } else {
-            e::bit(neg_q.clone(), j)
-        }
-    };
+    let neg_bit = |j: u32| crate::lut::neg_bit(&neg_q, groups, j);
     for (n, entry_q) in entry_qs.iter().enumerate() {
         let prefix = crate::token_prefix(cfg, n);
         if tokens > 1 {

@@ -437,6 +437,50 @@ pub(crate) fn decode_group(
     (sel, neg)
 }
 
+/// The LUT PE's lookup-stage register: token `n`'s looked-up value
+/// `looked_up[n]` into `{token prefix}{name}` (`name`, `doc` given), the
+/// groups' negate bits `negs` into `neg_q`; returns those registers.
+pub(crate) fn lookup_register(
+    m: &mut Module,
+    cfg: &ArrayConfig,
+    (name, doc): (&str, &str),
+    looked_up: Vec<Expr>,
+    negs: Vec<Expr>,
+) -> (Vec<Expr>, Expr) {
+    let groups = cfg.k_groups() as u32;
+    let width = groups * cfg.entry_bits();
+    let qs: Vec<Expr> = (0..looked_up.len())
+        .map(|n| {
+            m.logic(
+                &format!("{}{name}", crate::token_prefix(cfg, n)),
+                width,
+                doc,
+            )
+        })
+        .collect();
+    let neg_q = m.logic("neg_q", groups, "group j's negate bit at [j]");
+    let mut body: Vec<Stmt> = qs
+        .iter()
+        .zip(looked_up)
+        .map(|(q, d)| Stmt::Assign(q.clone(), d))
+        .collect();
+    body.push(Stmt::Assign(neg_q.clone(), packed(negs)));
+    m.item(Item::AlwaysFf {
+        reset: vec![],
+        body,
+    });
+    (qs, neg_q)
+}
+
+/// Group `j`'s bit of the registered negate bits `neg_q` (`neg_q` itself for one group).
+pub(crate) fn neg_bit(neg_q: &Expr, groups: u32, j: u32) -> Expr {
+    if groups == 1 {
+        neg_q.clone()
+    } else {
+        e::bit(neg_q.clone(), j)
+    }
+}
+
 /// Group `j`'s `ew`-bit entry of `entries` in a wire `{prefix}g{j}_term`,
 /// inverted when `neg` is set (the +1 of the negation is a carry of the
 /// adder tree that sums the terms).
@@ -544,39 +588,19 @@ fn pe(cfg: &ArrayConfig) -> Module {
             })
             .collect()
     };
-    let entry_qs: Vec<Expr> = (0..tokens)
-        .map(|n| {
-            m.logic(
-                &format!(
-                    "{}{}",
-                    crate::token_prefix(cfg, n),
-                    if fold { "term_q" } else { "entry_q" }
-                ),
-                groups * ew,
-                "the looked-up values of the last cycle",
-            )
-        })
-        .collect();
-    let neg_q = m.logic("neg_q", groups, "group j's negate bit at [j]");
-    let mut body: Vec<Stmt> = entry_qs
-        .iter()
-        .zip(looked_up)
-        .map(|(q, d)| Stmt::Assign(q.clone(), d))
-        .collect();
-    body.push(Stmt::Assign(neg_q.clone(), packed(negs)));
-    m.item(Item::AlwaysFf {
-        reset: vec![],
-        body,
-    });
+    let (entry_qs, neg_q) = lookup_register(
+        &mut m,
+        cfg,
+        (
+            if fold { "term_q" } else { "entry_q" },
+            "the looked-up values of the last cycle",
+        ),
+        looked_up,
+        negs,
+    );
     m.comment("");
     m.comment("Accumulate stage (the controls are one cycle behind the lookup): -e = ~e + 1");
-    let neg_bit = |j: u32| {
-        if groups == 1 {
-            neg_q.clone()
-        } else {
-            e::bit(neg_q.clone(), j)
-        }
-    };
+    let neg_bit = |j: u32| neg_bit(&neg_q, groups, j);
     let shift = |x: Expr| match &ports.plane {
         Some(p) => e::bin(crate::ir::BinOp::Shl, x, p.clone()),
         None => x,
