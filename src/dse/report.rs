@@ -1139,15 +1139,20 @@ mod tests {
     /// Exact points are their own kind: they never stand in for the binary32
     /// LUT or add/sub, the goal lines show them beside, and the exact LUT is
     /// compared with the exact add/sub.
+    /// The ASIC point of `fp_point(arch, v, Fp16, (64, 1, 4))` with exact
+    /// accumulation and weights `weights`.
+    fn exact_point(arch: Arch, v: Variant, weights: WeightType) -> Point {
+        let p = fp_point(arch, v, ActType::Fp16, (64, 1, 4));
+        let Design::Array { mut config, .. } = p.design else {
+            unreachable!()
+        };
+        config.weights = weights;
+        Point::array(Target::Asic, v, config.with_accumulate(Accumulate::Exact))
+    }
+
     #[test]
     fn exact_points_are_reported_beside_the_fp32_ones() {
-        let exact = |arch: Arch, v: Variant| {
-            let p = fp_point(arch, v, ActType::Fp16, (64, 1, 4));
-            let Design::Array { config, .. } = p.design else {
-                unreachable!()
-            };
-            Point::array(Target::Asic, v, config.with_accumulate(Accumulate::Exact))
-        };
+        let exact = |arch, v| exact_point(arch, v, WeightType::Uint(1));
         let fp32_only = vec![
             fp_result(Arch::Lut, Variant::Lut, ActType::Fp16, (64, 1, 4), 100),
             fp_result(Arch::Mac, Variant::Mac, ActType::Fp16, (64, 1, 4), 600),
@@ -1275,13 +1280,7 @@ mod tests {
             fp_result(Arch::Mac, Variant::Mac, ActType::Fp16, (64, 1, 4), 600),
         ];
         for (arch, v) in [(Arch::Lut, Variant::Lut), (Arch::AddSub, Variant::AddSub)] {
-            let mut c = fp_point(arch, v, ActType::Fp16, (64, 1, 4));
-            let Design::Array { config, .. } = &mut c.design else {
-                unreachable!()
-            };
-            *config = config.clone().with_accumulate(Accumulate::Exact);
-            config.weights = WeightType::Uint(2);
-            let p = Point::array(Target::Asic, v, config.clone());
+            let p = exact_point(arch, v, WeightType::Uint(2));
             results.push(result(p, 128.0, asic(128 * 70)));
         }
         let rs = rows(&results);
